@@ -1,0 +1,1 @@
+"""The catalog: services, processes, ports and metrics, as data files with a validating loader."""

@@ -1,0 +1,1 @@
+"""Node, service and cloud health, aware of each service's HA mode."""

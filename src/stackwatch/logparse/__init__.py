@@ -1,0 +1,1 @@
+"""Pure parsers for OpenStack, web-server and infrastructure log formats."""

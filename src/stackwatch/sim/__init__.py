@@ -1,0 +1,1 @@
+"""The simulated OpenStack cloud: APIs, databases, logs, bus and processes."""

@@ -1,0 +1,1 @@
+"""Where samples, check results and events are kept."""

@@ -1,0 +1,1 @@
+"""The HTTP side of stackwatch: REST API, /metrics, and (later) the dashboard."""
