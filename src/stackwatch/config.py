@@ -1,0 +1,177 @@
+"""``stackwatch.yaml``: what to watch and how, validated once at start-up.
+
+OpenStack credentials are not here: each cloud names an entry of the standard
+``clouds.yaml`` (openstacksdk's search path, or the file given). Database
+URLs are SQLAlchemy URLs for read-only accounts. Errors name the file and the
+field (``stackwatch.yaml: clouds.0.databases.nova: ...``).
+
+Example::
+
+    clouds:
+      - name: stackwatch-sim            # entry in clouds.yaml
+        clouds_yaml: ./clouds.yaml      # optional; default: the standard search path
+        region: RegionOne
+        databases:                      # service database -> SQLAlchemy URL
+          nova: mysql+pymysql://monitor:secret@127.0.0.1/nova
+          cinder: sqlite:////var/lib/stackwatch-sim/db/cinder.sqlite
+        logs:
+          root: /var/log                # nova/nova-api.log, keystone/keystone.log, ...
+        bus:
+          url: amqp://monitor:secret@127.0.0.1:5672//
+    intervals:                          # seconds, per source kind or per source name
+      api: 60
+      sql: 60
+    store:
+      path: /var/lib/stackwatch/store.sqlite
+      retention_days: 14
+    web:
+      listen: 127.0.0.1:9550
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from stackwatch.errors import ConfigError
+
+DEFAULT_INTERVALS: dict[str, float] = {"api": 60.0, "sql": 60.0, "logs": 10.0, "procs": 30.0}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LogsConfig(_Frozen):
+    """Where a cloud's log files are; globs per service override the catalog's defaults."""
+
+    root: Path | None = None
+    globs: dict[str, list[str]] = Field(default_factory=dict)
+    checkpoint_dir: Path | None = None
+
+
+class BusConfig(_Frozen):
+    """The message bus the services publish notifications on."""
+
+    url: str | None = None
+    exchanges: list[str] = Field(
+        default_factory=lambda: ["nova", "neutron", "glance", "openstack", "keystone", "cinder"]
+    )
+
+
+class CloudConfig(_Frozen):
+    """One cloud (or region) to watch."""
+
+    name: str
+    clouds_yaml: Path | None = None
+    region: str | None = None
+    databases: dict[str, str] = Field(default_factory=dict)
+    logs: LogsConfig = Field(default_factory=LogsConfig)
+    bus: BusConfig = Field(default_factory=BusConfig)
+    verify_tls: bool = True
+    api_timeout: float = Field(30.0, gt=0)
+    api_concurrency: int = Field(16, ge=1, le=256)
+    sql_timeout: float = Field(30.0, gt=0)
+
+    @field_validator("databases")
+    @classmethod
+    def _urls_look_like_urls(cls, value: dict[str, str]) -> dict[str, str]:
+        for database, url in value.items():
+            if "://" not in url:
+                raise ValueError(f"{database}: {url!r} is not a SQLAlchemy URL (dialect://...)")
+        return value
+
+
+class StoreConfig(_Frozen):
+    """Where samples, checks and events are kept."""
+
+    path: Path = Path("stackwatch.sqlite")
+    retention_days: float = Field(14.0, gt=0)
+
+
+class WebConfig(_Frozen):
+    """The HTTP listener for the REST API and ``/metrics``."""
+
+    listen: str = "127.0.0.1:9550"
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"{value!r} is not host:port")
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+class Config(_Frozen):
+    """The whole of ``stackwatch.yaml``."""
+
+    clouds: list[CloudConfig] = Field(min_length=1)
+    intervals: dict[str, float] = Field(default_factory=dict)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
+
+    def interval(self, source_name: str) -> float:
+        """Interval for a source: its own name (``api.compute``), then its kind (``api``)."""
+        if source_name in self.intervals:
+            return self.intervals[source_name]
+        kind = source_name.split(".", 1)[0]
+        return self.intervals.get(kind, DEFAULT_INTERVALS.get(kind, 60.0))
+
+
+def _resolve(base: Path, path: Path | None) -> Path | None:
+    if path is None or path.is_absolute():
+        return path
+    return (base / path).resolve()
+
+
+def parse_config(
+    data: Any, source: str = "stackwatch.yaml", base_dir: Path | None = None
+) -> Config:
+    """Validate already-loaded YAML data; relative paths are taken from ``base_dir``."""
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"{source}: {problems}") from None
+    if base_dir is None:
+        return config
+    clouds = [
+        cloud.model_copy(update={
+            "clouds_yaml": _resolve(base_dir, cloud.clouds_yaml),
+            "logs": cloud.logs.model_copy(update={
+                "root": _resolve(base_dir, cloud.logs.root),
+                "checkpoint_dir": _resolve(base_dir, cloud.logs.checkpoint_dir),
+            }),
+        })
+        for cloud in config.clouds
+    ]
+    store = config.store.model_copy(update={"path": _resolve(base_dir, config.store.path)})
+    return config.model_copy(update={"clouds": clouds, "store": store})
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a ``stackwatch.yaml``; raise :class:`ConfigError` naming file and field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_config(data, str(path), path.parent.resolve())

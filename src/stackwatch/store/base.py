@@ -1,0 +1,79 @@
+"""The store contract: what the runner writes and what health, web and CLI read.
+
+The embedded implementation is SQLite (WAL); a PostgreSQL store can implement
+the same protocol for a central server. The store knows nothing of alarms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from stackwatch.model import CheckResult, Collection, Event, Labels, Sample
+
+
+@dataclass(frozen=True, slots=True)
+class Statistics:
+    """Statistics of one series over a period (Aodh/Ceilometer semantics)."""
+
+    count: int
+    minimum: float
+    maximum: float
+    average: float
+    total: float
+    last: float
+
+
+class Store(Protocol):
+    """Keeps samples, check results and events; answers the queries the rest needs."""
+
+    def write(self, collection: Collection) -> None:
+        """Persist everything in one collection, atomically."""
+        ...
+
+    def latest_samples(self, name: str | None = None) -> list[Sample]:
+        """The newest sample of every series (of one metric, when ``name`` is given)."""
+        ...
+
+    def sample_range(
+        self, name: str, start: float, end: float, labels: Labels | None = None
+    ) -> list[Sample]:
+        """Samples of one metric in ``[start, end]``, optionally one label set only."""
+        ...
+
+    def statistics(
+        self, name: str, start: float, end: float, labels: Labels | None = None
+    ) -> Statistics | None:
+        """Count/min/max/avg/sum/last of one series over a period; ``None`` when empty."""
+        ...
+
+    def latest_checks(self) -> list[CheckResult]:
+        """The newest result of every check (by name and labels)."""
+        ...
+
+    def events(
+        self,
+        start: float,
+        end: float,
+        kinds: Sequence[str] = (),
+        request_id: str | None = None,
+        resource_id: str | None = None,
+        limit: int = 1000,
+    ) -> list[Event]:
+        """Events in time order, filtered by kind, request id or resource id."""
+        ...
+
+    def prune(self, older_than: float) -> int:
+        """Delete what is older than a timestamp; return how many rows went."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection(s)."""
+        ...
+
+
+def write_all(store: Store, collections: Iterable[Collection]) -> None:
+    """Write several collections (convenience for tests and backfills)."""
+    for collection in collections:
+        store.write(collection)

@@ -1,0 +1,57 @@
+"""stackwatch.yaml validation: good files load, bad ones name file and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stackwatch.config import load_config
+from stackwatch.errors import ConfigError
+
+pytestmark = pytest.mark.unit
+
+
+def test_minimal_config_resolves_relative_paths(tmp_path: Path) -> None:
+    path = tmp_path / "stackwatch.yaml"
+    path.write_text(
+        "clouds:\n"
+        "  - name: sim\n"
+        "    clouds_yaml: clouds.yaml\n"
+        "    databases: {nova: 'sqlite:///nova.sqlite'}\n"
+        "    logs: {root: logs}\n"
+        "intervals: {api: 30, api.compute: 10}\n"
+        "store: {path: store.sqlite}\n"
+    )
+    config = load_config(path)
+    cloud = config.clouds[0]
+    assert cloud.clouds_yaml == tmp_path / "clouds.yaml"
+    assert cloud.logs.root == tmp_path / "logs"
+    assert config.store.path == tmp_path / "store.sqlite"
+    assert config.interval("api.compute") == 10
+    assert config.interval("api.network") == 30
+    assert config.interval("sql.nova") == 60
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("clouds: []\n", "clouds: List should have at least 1 item"),
+        ("clouds: [{name: a, databases: {nova: 'nova.db'}}]\n", "clouds.0.databases"),
+        ("clouds: [{name: a}]\nweb: {listen: nowhere}\n", "web.listen"),
+        ("clouds: [{name: a, colour: red}]\n", "clouds.0.colour"),
+        ("clouds: [{name: a\n", "not valid YAML"),
+    ],
+)
+def test_bad_config_names_file_and_field(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "stackwatch.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+    assert expected in str(info.value)
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "absent.yaml")
