@@ -1,0 +1,277 @@
+"""Real MariaDB and RabbitMQ servers for tests, started on 127.0.0.1 and free ports.
+
+Session-scoped pytest fixtures (registered in ``tests/conftest.py``):
+
+- ``mariadb`` -> :class:`MariaDB`: ``mariadbd`` from Debian's ``mariadb-server`` with its
+  own datadir under a temporary directory, ``root`` without password over TCP.
+  ``mariadb.url("nova")`` is a SQLAlchemy URL; ``mariadb.create_database("x")`` makes
+  a fresh database; ``mariadb.execute(sql)`` runs statements as root.
+- ``rabbitmq`` -> :class:`RabbitMQ`: ``rabbitmq-server`` with its own mnesia/log dirs,
+  node name, AMQP, distribution and epmd ports (and the management plugin on
+  ``rabbitmq.mgmt_port`` when the fixture ``rabbitmq`` is used). ``rabbitmq.url`` is an
+  ``amqp://`` URL for kombu; user ``guest`` (allowed from loopback).
+
+Both are stopped (their process groups terminated) at the end of the session.
+``start_mariadb(dir)`` / ``start_rabbitmq(dir)`` are context managers for benchmarks
+and scripts that want the same servers outside pytest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+START_TIMEOUT_S = 120.0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _stop_group(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Terminate a process started with ``start_new_session=True`` and its children."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def _wait_until(what: str, ready: object, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"{what} exited with {proc.returncode} while starting:\n{tail}")
+        if callable(ready) and ready():
+            return
+        time.sleep(0.3)
+    raise RuntimeError(f"{what} did not become ready within {START_TIMEOUT_S:.0f}s (log {log})")
+
+
+# ---------------------------------------------------------------------------- MariaDB
+
+
+@dataclass(frozen=True)
+class MariaDB:
+    """A running MariaDB server; root has no password and connects over TCP."""
+
+    port: int
+    socket_path: Path
+    datadir: Path
+    host: str = "127.0.0.1"
+
+    def url(self, database: str = "") -> str:
+        """SQLAlchemy URL (PyMySQL) for ``database`` (server-level URL when empty)."""
+        return f"mysql+pymysql://root@{self.host}:{self.port}/{database}?charset=utf8mb4"
+
+    def execute(self, *statements: str) -> None:
+        """Run statements as root on the server (no database selected)."""
+        import pymysql
+
+        conn = pymysql.connect(host=self.host, port=self.port, user="root", autocommit=True)
+        try:
+            with conn.cursor() as cur:
+                for sql in statements:
+                    cur.execute(sql)
+        finally:
+            conn.close()
+
+    def create_database(self, name: str) -> str:
+        """Drop and create database ``name``; returns its URL."""
+        self.execute(
+            f"DROP DATABASE IF EXISTS `{name}`",
+            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4",
+        )
+        return self.url(name)
+
+
+@contextlib.contextmanager
+def start_mariadb(base: Path) -> Iterator[MariaDB]:
+    """Initialise a datadir under ``base`` and run ``mariadbd`` on a free port."""
+    mariadbd = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
+    datadir = base / "data"
+    datadir.mkdir(parents=True, exist_ok=True)
+    log = base / "mariadb.err"
+    install = subprocess.run(
+        [
+            "mariadb-install-db", "--no-defaults", "--user=root", f"--datadir={datadir}",
+            "--auth-root-authentication-method=normal", "--skip-test-db",
+        ],
+        capture_output=True, check=False,
+    )
+    if install.returncode != 0:
+        raise RuntimeError(f"mariadb-install-db failed: {install.stderr.decode()[-2000:]}")
+    port = free_port()
+    sock = base / "mysqld.sock"
+    proc = subprocess.Popen(
+        [
+            mariadbd, "--no-defaults", "--user=root", f"--datadir={datadir}",
+            "--bind-address=127.0.0.1", f"--port={port}", f"--socket={sock}",
+            f"--pid-file={base / 'mariadbd.pid'}", f"--log-error={log}",
+            "--skip-name-resolve", "--max-connections=300", "--innodb-buffer-pool-size=128M",
+            "--innodb-flush-log-at-trx-commit=2", "--skip-log-bin",
+            "--character-set-server=utf8mb4", "--collation-server=utf8mb4_general_ci",
+        ],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    server = MariaDB(port=port, socket_path=sock, datadir=datadir)
+
+    def ready() -> bool:
+        if not _port_open(port):
+            return False
+        try:
+            server.execute("SELECT 1")
+        except Exception:  # any failure here means "not ready yet"
+            return False
+        return True
+
+    try:
+        _wait_until("mariadbd", ready, proc, log)
+        yield server
+    finally:
+        _stop_group(proc)
+
+
+@pytest.fixture(scope="session")
+def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB]:
+    """A real MariaDB server for the whole test session."""
+    with start_mariadb(tmp_path_factory.mktemp("mariadb")) as server:
+        yield server
+
+
+# ---------------------------------------------------------------------------- RabbitMQ
+
+
+@dataclass(frozen=True)
+class RabbitMQ:
+    """A running RabbitMQ node; ``guest``/``guest`` from 127.0.0.1."""
+
+    port: int
+    mgmt_port: int
+    nodename: str
+    env: dict[str, str]
+    host: str = "127.0.0.1"
+
+    @property
+    def url(self) -> str:
+        """AMQP URL for kombu (default vhost ``/``)."""
+        return f"amqp://guest:guest@{self.host}:{self.port}//"
+
+    @property
+    def mgmt_url(self) -> str:
+        """Base URL of the management HTTP API."""
+        return f"http://{self.host}:{self.mgmt_port}/api"
+
+    def ctl(self, *args: str) -> str:
+        """Run ``rabbitmqctl`` against this node and return its stdout."""
+        out = subprocess.run(
+            ["/usr/lib/rabbitmq/bin/rabbitmqctl", "-n", self.nodename, *args],
+            env=self.env, capture_output=True, check=True, timeout=60,
+        )
+        return out.stdout.decode()
+
+    def queue_depths(self) -> dict[str, tuple[int, int]]:
+        """``{queue: (messages, consumers)}`` of the default vhost."""
+        rows = self.ctl("-q", "list_queues", "name", "messages", "consumers")
+        result: dict[str, tuple[int, int]] = {}
+        for line in rows.splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[1].isdigit():
+                result[parts[0]] = (int(parts[1]), int(parts[2]))
+        return result
+
+
+@contextlib.contextmanager
+def start_rabbitmq(base: Path, management: bool = True) -> Iterator[RabbitMQ]:
+    """Run a private RabbitMQ node (own epmd, ports and dirs) under ``base``."""
+    port, dist_port, epmd_port, mgmt_port = free_port(), free_port(), free_port(), free_port()
+    nodename = f"stackwatch-test-{port}@localhost"
+    (base / "mnesia").mkdir(parents=True, exist_ok=True)
+    (base / "log").mkdir(exist_ok=True)
+    conf = base / "rabbitmq.conf"
+    conf.write_text(
+        f"listeners.tcp.1 = 127.0.0.1:{port}\n"
+        f"management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = {mgmt_port}\n"
+    )
+    plugins = base / "enabled_plugins"
+    plugins.write_text("[rabbitmq_management].\n" if management else "[].\n")
+    env = {
+        **os.environ,
+        "HOME": str(base),
+        "RABBITMQ_NODENAME": nodename,
+        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_NODE_PORT": str(port),
+        "RABBITMQ_DIST_PORT": str(dist_port),
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
+        "ERL_EPMD_PORT": str(epmd_port),
+        "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(base / "log"),
+        "RABBITMQ_PID_FILE": str(base / "beam.pid"),
+        "RABBITMQ_CONFIG_FILE": str(conf),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(plugins),
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+    }
+    log = base / "server.out"
+    # Our own epmd in the foreground, so that it stops with us and leaves no daemon behind.
+    epmd = subprocess.Popen(
+        ["epmd", "-port", str(epmd_port), "-address", "127.0.0.1"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    ) if shutil.which("epmd") else None
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            ["/usr/lib/rabbitmq/bin/rabbitmq-server"],
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    server = RabbitMQ(port=port, mgmt_port=mgmt_port, nodename=nodename, env=env)
+
+    def ready() -> bool:
+        if not _port_open(port):
+            return False
+        from kombu import Connection
+
+        try:
+            with Connection(server.url, connect_timeout=2) as conn:
+                conn.ensure_connection(max_retries=1)
+        except Exception:  # any failure here means "not ready yet"
+            return False
+        return not management or _port_open(mgmt_port)
+
+    try:
+        _wait_until("rabbitmq-server", ready, proc, log)
+        yield server
+    finally:
+        _stop_group(proc, timeout=60)
+        if epmd is not None:
+            _stop_group(epmd)
+
+
+@pytest.fixture(scope="session")
+def rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitMQ]:
+    """A real RabbitMQ node (with the management plugin) for the whole test session."""
+    with start_rabbitmq(tmp_path_factory.mktemp("rabbitmq")) as server:
+        yield server
