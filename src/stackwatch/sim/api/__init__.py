@@ -1,0 +1,1 @@
+"""One module per simulated OpenStack service; each defines ``register(api)`` (see routing)."""
