@@ -1,1 +1,1 @@
-"""Node, service and cloud health, aware of each service's HA mode."""
+"""Node → service → cloud health, HA-mode aware (:mod:`stackwatch.health.evaluate`)."""

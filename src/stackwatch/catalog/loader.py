@@ -1,0 +1,286 @@
+"""Typed, validated loading of ``services.yaml`` and ``metrics/*.yaml``.
+
+Every problem in every file is gathered and raised as one
+:class:`~stackwatch.errors.ConfigError` whose lines name the file and the
+entry (``metrics/api.yaml: entry 3 (openstack_nova_total_vms): type: ...``),
+so a bad catalog is fixed in one round. A metric declared twice, in one file
+or across files, is an error, as prometheus_client's ``DuplicateTimeseries``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from stackwatch.errors import ConfigError
+
+_METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_*-]+)*$")
+# Sample name suffixes of a histogram family (Prometheus exposition format).
+HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+# Units that must show in the metric name (Prometheus base-unit naming).
+_UNIT_IN_NAME = {"seconds": "_seconds", "bytes": "_bytes"}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Role(StrEnum):
+    """Kind of node a service runs on."""
+
+    CONTROLLER = "controller"
+    COMPUTE = "compute"
+    NETWORK = "network"
+    STORAGE = "storage"
+
+
+class HAMode(StrEnum):
+    """How the members of a service share the work."""
+
+    ACTIVE_ACTIVE = "active/active"
+    ACTIVE_PASSIVE = "active/passive"
+
+
+class Port(_Frozen):
+    """A default bind port of a service."""
+
+    port: int = Field(ge=1, le=65535)
+    protocol: Literal["tcp", "udp"] = "tcp"
+    purpose: str = ""
+
+
+class ServiceSpec(_Frozen):
+    """One OpenStack or infrastructure service: processes, ports, role, HA mode."""
+
+    name: str = Field(min_length=1)
+    project: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    roles: tuple[Role, ...] = Field(min_length=1)
+    ha: HAMode
+    quorum: bool = False
+    depends_on: tuple[str, ...] = ()
+    processes: tuple[str, ...] = ()
+    cmdline: tuple[str, ...] = ()
+    ports: tuple[Port, ...] = ()
+    service_type: str | None = None
+    aliases: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name the service is known under: its own, endpoint type, aliases."""
+        extra = (self.service_type,) if self.service_type else ()
+        return tuple(dict.fromkeys((self.name, *extra, *self.aliases)))
+
+
+class MetricSpec(_Frozen):
+    """One metric family: name, type, unit, labels, emitting source, description."""
+
+    name: str
+    type: Literal["gauge", "counter", "histogram"]
+    unit: str = ""
+    labels: tuple[str, ...] = ()
+    source: str
+    description: str = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _prometheus_name(cls, value: str) -> str:
+        if not _METRIC_NAME.match(value):
+            raise ValueError(f"{value!r} is not a valid Prometheus metric name")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for label in value:
+            if not _LABEL_NAME.match(label) or label.startswith("__"):
+                raise ValueError(f"{label!r} is not a valid label name")
+        if len(set(value)) != len(value):
+            raise ValueError(f"duplicate label in {list(value)}")
+        return value
+
+    @field_validator("source")
+    @classmethod
+    def _source_name(cls, value: str) -> str:
+        if not _SOURCE_NAME.match(value):
+            raise ValueError(f"{value!r} is not a source name like api.compute or sql.nova")
+        return value
+
+    @model_validator(mode="after")
+    def _naming(self) -> MetricSpec:
+        if self.type == "counter" and not self.name.endswith("_total"):
+            raise ValueError(f"counter {self.name} must end in _total")
+        if self.type != "counter" and self.name.endswith("_total"):
+            raise ValueError(f"{self.type} {self.name} must not end in _total (counters only)")
+        if self.type == "histogram" and "le" in self.labels:
+            raise ValueError("histogram labels must not include 'le' (added per bucket)")
+        suffix = _UNIT_IN_NAME.get(self.unit)
+        if suffix and suffix not in self.name:
+            raise ValueError(f"unit {self.unit} needs {suffix} in the name (base units)")
+        return self
+
+    def sample_names(self) -> tuple[str, ...]:
+        """Names the family's samples carry (``x_bucket``/``x_sum``/``x_count`` for histograms)."""
+        if self.type == "histogram":
+            return tuple(self.name + suffix for suffix in HISTOGRAM_SUFFIXES)
+        return (self.name,)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Services and metrics, validated; look-ups by name."""
+
+    services: tuple[ServiceSpec, ...]
+    metrics: Mapping[str, MetricSpec]
+    _by_sample: Mapping[str, MetricSpec] = field(repr=False, compare=False)
+    _by_service_name: Mapping[str, ServiceSpec] = field(repr=False, compare=False)
+
+    @classmethod
+    def build(cls, services: Sequence[ServiceSpec], metrics: Iterable[MetricSpec]) -> Catalog:
+        """Index already-validated specs (names must be unique)."""
+        by_name = {m.name: m for m in metrics}
+        by_sample = {sample: m for m in by_name.values() for sample in m.sample_names()}
+        by_service = {alias: s for s in services for alias in s.names}
+        return cls(tuple(services), MappingProxyType(by_name),
+                   MappingProxyType(by_sample), MappingProxyType(by_service))
+
+    def metric_for_sample(self, sample_name: str) -> MetricSpec | None:
+        """The family a sample name belongs to (``x_bucket`` -> histogram ``x``), if declared."""
+        return self._by_sample.get(sample_name)
+
+    def service(self, name: str) -> ServiceSpec | None:
+        """A service by its name, endpoint type or alias."""
+        return self._by_service_name.get(name)
+
+    def metrics_of(self, source: str) -> list[MetricSpec]:
+        """Metrics whose ``source`` matches (``api.compute``, or a prefix such as ``api``)."""
+        return [m for m in self.metrics.values()
+                if m.source == source or m.source.startswith(source + ".")]
+
+
+def catalog_dir() -> Path:
+    """The catalog folder shipped inside the package."""
+    return Path(str(resources.files("stackwatch.catalog")))
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    return [f"{'.'.join(str(p) for p in err['loc']) or '(entry)'}: {err['msg']}"
+            for err in exc.errors()]
+
+
+def _read_yaml(path: Path, label: str, problems: list[str]) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        problems.append(f"{label}: cannot read: {exc.strerror}")
+    except yaml.YAMLError as exc:
+        problems.append(f"{label}: not valid YAML: {exc}")
+    return None
+
+
+def _entry_label(label: str, index: int, raw: Any) -> str:
+    name = raw.get("name") if isinstance(raw, dict) else None
+    return f"{label}: entry {index}" + (f" ({name})" if name else "")
+
+
+def _load_services(path: Path, problems: list[str]) -> list[ServiceSpec]:
+    label = path.name
+    data = _read_yaml(path, label, problems)
+    if data is None:
+        return []
+    raw_entries = data.get("services") if isinstance(data, dict) else None
+    if not isinstance(raw_entries, list):
+        problems.append(f"{label}: expected a mapping with a 'services' list")
+        return []
+    services: list[ServiceSpec] = []
+    for index, raw in enumerate(raw_entries):
+        where = _entry_label(label, index, raw)
+        try:
+            services.append(ServiceSpec.model_validate(raw))
+        except ValidationError as exc:
+            problems.extend(f"{where}: {p}" for p in _problems(exc))
+    seen: dict[str, str] = {}
+    for service in services:
+        for alias in service.names:
+            if alias in seen:
+                problems.append(f"{label}: {service.name}: name {alias!r} already used by "
+                                f"{seen[alias]}")
+            else:
+                seen[alias] = service.name
+    known = {s.name for s in services}
+    for service in services:
+        for dependency in service.depends_on:
+            if dependency not in known:
+                problems.append(f"{label}: {service.name}: depends_on {dependency!r} "
+                                "is not a service in the catalog")
+    return services
+
+
+def _load_metrics(
+    path: Path, problems: list[str], declared: dict[str, str]
+) -> list[MetricSpec]:
+    label = f"metrics/{path.name}"
+    data = _read_yaml(path, label, problems)
+    if data is None:
+        return []  # an empty file declares nothing
+    if not isinstance(data, list):
+        problems.append(f"{label}: expected a list of metric entries")
+        return []
+    metrics: list[MetricSpec] = []
+    for index, raw in enumerate(data):
+        where = _entry_label(label, index, raw)
+        try:
+            metric = MetricSpec.model_validate(raw)
+        except ValidationError as exc:
+            problems.extend(f"{where}: {p}" for p in _problems(exc))
+            continue
+        if metric.name in declared:
+            problems.append(f"{where}: duplicate metric {metric.name}, "
+                            f"already declared in {declared[metric.name]}")
+            continue
+        declared[metric.name] = where
+        metrics.append(metric)
+    return metrics
+
+
+def load_catalog(directory: Path | None = None) -> Catalog:
+    """Load and validate ``services.yaml`` and every ``metrics/*.yaml`` under ``directory``.
+
+    Raises :class:`ConfigError` listing every problem, each naming file and entry.
+    """
+    root = catalog_dir() if directory is None else directory
+    problems: list[str] = []
+    services = _load_services(root / "services.yaml", problems)
+    declared: dict[str, str] = {}
+    metrics: list[MetricSpec] = []
+    for path in sorted((root / "metrics").glob("*.yaml")):
+        metrics.extend(_load_metrics(path, problems, declared))
+    # Histogram sample names must not collide with another family's name.
+    for metric in metrics:
+        for sample in metric.sample_names():
+            if sample != metric.name and sample in declared:
+                problems.append(f"{declared[sample]}: {sample} collides with the samples "
+                                f"of histogram {metric.name}")
+    if problems:
+        raise ConfigError(f"catalog {root}: {len(problems)} problem(s):\n  "
+                          + "\n  ".join(problems))
+    return Catalog.build(services, metrics)
+
+
+@functools.cache
+def default_catalog() -> Catalog:
+    """The packaged catalog, loaded and validated once per process."""
+    return load_catalog()

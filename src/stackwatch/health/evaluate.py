@@ -1,0 +1,195 @@
+"""Node → service → cloud health from check results, HA-mode aware. Pure functions.
+
+Members. A check is about a member of a catalog service when one of its labels
+``binary``, ``service_type``, ``agent_type`` or ``service`` names the service
+(or one of its aliases, :attr:`ServiceSpec.names`); its ``host`` label names
+the member. So a nova service check (``binary=nova-scheduler, host=ctl1``), a
+neutron agent check (``binary=neutron-l3-agent``), the API endpoint check
+(``service_type=compute``) and a process check all count. Checks named
+``stackwatch*`` are about sources, not services. Several checks on one member
+combine to the worst known status.
+
+A member is up when OK or WARNING (WARNING: up but degraded, e.g. disabled),
+down when CRITICAL, not looked at when UNKNOWN.
+
+Services:
+
+* active/active — OK while every looked-at member is up; WARNING when some
+  are down or degraded; CRITICAL when none is up (or, with ``quorum``, when
+  at most half are up).
+* active/passive — exactly one member up is OK (the others are the passive
+  ones); none up is CRITICAL; more than one is WARNING.
+* UNKNOWN only when nothing could be looked at: every member UNKNOWN, or no
+  member seen while a source that watches the service failed. A service that
+  no check mentions and whose sources did not fail is "not watched" and left
+  out of the cloud's status.
+
+The cloud's status is the worst of the watched services
+(:meth:`Status.worst`); a node's is the worst of its members.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from stackwatch.catalog.loader import Catalog, HAMode, ServiceSpec
+from stackwatch.model import CheckResult, Status
+
+MEMBER_LABELS = ("binary", "service_type", "agent_type", "service")
+SOURCE_CHECK = "stackwatch_source"
+
+
+@dataclass(frozen=True, slots=True)
+class MemberHealth:
+    """One member of a service (one host, or the endpoint when ``host`` is empty)."""
+
+    service: str
+    host: str
+    status: Status
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceHealth:
+    """A service's status from its members, given its HA mode."""
+
+    name: str
+    ha: HAMode
+    status: Status
+    message: str
+    members: tuple[MemberHealth, ...] = ()
+    watched: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class NodeHealth:
+    """A host's status: the worst of the members on it."""
+
+    host: str
+    status: Status
+    members: tuple[MemberHealth, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CloudHealth:
+    """The whole cloud at a glance."""
+
+    status: Status
+    message: str
+    services: tuple[ServiceHealth, ...]
+    nodes: tuple[NodeHealth, ...]
+
+    def service(self, name: str) -> ServiceHealth | None:
+        """One service's health by name."""
+        return next((s for s in self.services if s.name == name), None)
+
+
+def _member_key(check: CheckResult, catalog: Catalog) -> tuple[str, str] | None:
+    if check.name.startswith("stackwatch"):
+        return None
+    labels = dict(check.labels)
+    for label in MEMBER_LABELS:
+        value = labels.get(label)
+        spec = catalog.service(value) if value else None
+        if spec is not None:
+            return spec.name, labels.get("host", "")
+    return None
+
+
+def combine_member(service: str, host: str, checks: Sequence[CheckResult]) -> MemberHealth:
+    """One member's health from every check about it: the worst known status."""
+    known = [c for c in checks if c.status != Status.UNKNOWN]
+    chosen = known or list(checks)
+    status = Status.worst(c.status for c in chosen)
+    messages = [c.message for c in chosen if c.status == status]
+    return MemberHealth(service, host, status, "; ".join(dict.fromkeys(messages)))
+
+
+def _who(members: Iterable[MemberHealth]) -> str:
+    return ", ".join(m.host or "endpoint" for m in members)
+
+
+def service_health(
+    spec: ServiceSpec, members: Sequence[MemberHealth], failed_sources: dict[str, str]
+) -> ServiceHealth:
+    """Apply the HA rules of ``spec`` to its members."""
+    members = tuple(sorted(members, key=lambda m: m.host))
+    reasons = [f"{name}: {failed_sources[name]}" for name in spec.sources
+               if name in failed_sources]
+    if not members:
+        if reasons:
+            return ServiceHealth(spec.name, spec.ha, Status.UNKNOWN,
+                                 "could not look: " + "; ".join(reasons))
+        return ServiceHealth(spec.name, spec.ha, Status.OK, "not watched", watched=False)
+    up = [m for m in members if m.status in (Status.OK, Status.WARNING)]
+    degraded = [m for m in members if m.status == Status.WARNING]
+    down = [m for m in members if m.status == Status.CRITICAL]
+    unknown = [m for m in members if m.status == Status.UNKNOWN]
+    looked = len(up) + len(down)
+    note = f"; not looked at: {_who(unknown)}" if unknown else ""
+    if looked == 0:
+        return ServiceHealth(spec.name, spec.ha, Status.UNKNOWN,
+                             "no member could be looked at: " + members[0].message, members)
+    if not up:
+        return ServiceHealth(spec.name, spec.ha, Status.CRITICAL,
+                             f"all {len(down)} down: {_who(down)}{note}", members)
+    if spec.ha is HAMode.ACTIVE_PASSIVE:
+        if len(up) > 1:
+            return ServiceHealth(spec.name, spec.ha, Status.WARNING,
+                                 f"{len(up)} active, expected exactly one: {_who(up)}{note}",
+                                 members)
+        status = Status.WARNING if degraded else Status.OK
+        return ServiceHealth(spec.name, spec.ha, status,
+                             f"active on {_who(up)}" + (f" (degraded: {up[0].message})"
+                                                        if degraded else "") + note, members)
+    if spec.quorum and 2 * len(up) <= looked:
+        return ServiceHealth(spec.name, spec.ha, Status.CRITICAL,
+                             f"quorum lost: {len(up)} of {looked} up; down: {_who(down)}{note}",
+                             members)
+    if down or degraded:
+        parts = [f"{len(up)} of {looked} up"]
+        if down:
+            parts.append(f"down: {_who(down)}")
+        if degraded:
+            parts.append(f"degraded: {_who(degraded)}")
+        return ServiceHealth(spec.name, spec.ha, Status.WARNING, "; ".join(parts) + note,
+                             members)
+    return ServiceHealth(spec.name, spec.ha, Status.OK, f"{len(up)} of {looked} up{note}",
+                         members)
+
+
+def evaluate(catalog: Catalog, checks: Iterable[CheckResult]) -> CloudHealth:
+    """Health of every catalog service, node and the cloud from the latest checks."""
+    by_member: dict[tuple[str, str], list[CheckResult]] = defaultdict(list)
+    failed_sources: dict[str, str] = {}
+    for check in checks:
+        if check.name == SOURCE_CHECK and check.status == Status.UNKNOWN:
+            failed_sources[dict(check.labels).get("source", "")] = check.message
+            continue
+        key = _member_key(check, catalog)
+        if key is not None:
+            by_member[key].append(check)
+    members_of: dict[str, list[MemberHealth]] = defaultdict(list)
+    for (service, host), member_checks in by_member.items():
+        members_of[service].append(combine_member(service, host, member_checks))
+    services = tuple(service_health(spec, members_of.get(spec.name, []), failed_sources)
+                     for spec in catalog.services)
+    hosts: dict[str, list[MemberHealth]] = defaultdict(list)
+    for health in services:
+        for member in health.members:
+            if member.host:
+                hosts[member.host].append(member)
+    nodes = tuple(NodeHealth(host, Status.worst(m.status for m in members), tuple(members))
+                  for host, members in sorted(hosts.items()))
+    watched = [s for s in services if s.watched]
+    status = Status.worst(s.status for s in watched) if watched else Status.UNKNOWN
+    bad = [s.name for s in watched if s.status != Status.OK]
+    if not watched:
+        message = "nothing watched: no service check and no source result"
+    elif bad:
+        message = f"{len(bad)} of {len(watched)} services not OK: {', '.join(bad)}"
+    else:
+        message = f"all {len(watched)} watched services OK"
+    return CloudHealth(status, message, services, nodes)

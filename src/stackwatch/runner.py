@@ -1,0 +1,258 @@
+"""Runs sources, each isolated in its own thread with a timeout, and adds freshness.
+
+Whatever a source does — answer, raise a :class:`~stackwatch.errors.SourceError`,
+raise anything else, or hang — the runner returns a :class:`Run` for it:
+
+* its collection plus a ``stackwatch_source`` check (OK, or UNKNOWN naming the
+  source and the reason) and the freshness samples of ``catalog/metrics/self.yaml``
+  (``stackwatch_source_up``, ``..._last_success_timestamp_seconds``,
+  ``..._duration_seconds``, ``..._errors_total``, ``stackwatch_source_samples``);
+* per-resource freshness is the sources' own business
+  (:mod:`stackwatch.sources.resources` emits ``stackwatch_resource_*``).
+
+A ``SourceError`` is logged once per change of reason; any other exception is
+logged once with its traceback. A hung source cannot be killed (Python threads
+cannot); its thread is a daemon, its run is reported timed out, and it is not
+started again until the hung call returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from stackwatch.errors import SourceError
+from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
+from stackwatch.sources.base import Source
+
+log = logging.getLogger(__name__)
+
+SOURCE_CHECK = "stackwatch_source"
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """The outcome of one run of one source, freshness included."""
+
+    source: str
+    collection: Collection
+    ok: bool
+    duration: float
+    reason: str = ""
+
+
+@dataclass
+class _Freshness:
+    """Per-source state kept across runs."""
+
+    last_success: float = 0.0
+    errors: int = 0
+
+
+@dataclass
+class _Pending:
+    source: Source
+    thread: threading.Thread
+    started: float
+    deadline: float
+    done: threading.Event = field(default_factory=threading.Event)
+    collection: Collection | None = None
+    error: BaseException | None = None
+
+
+class Runner:
+    """Runs sources with timeouts and keeps their freshness state across runs."""
+
+    def __init__(
+        self,
+        sources: Sequence[Source],
+        timeout: Callable[[str], float] | float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        names = [s.name for s in sources]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"source names must be unique: {', '.join(duplicates)}")
+        self.sources = tuple(sources)
+        self._timeout = timeout if callable(timeout) else (lambda _name, t=timeout: t)
+        self._clock = clock
+        self._fresh: dict[str, _Freshness] = {}
+        self._last_reason: dict[str, str] = {}
+        self._hung: dict[str, _Pending] = {}
+        self._lock = threading.Lock()
+
+    # ----------------------------------------------------------------- running
+    def start(self, source: Source) -> _Pending:
+        """Start one run of ``source`` in a daemon thread."""
+        now = time.monotonic()
+        pending = _Pending(source, threading.Thread(), now, now + self._timeout(source.name))
+
+        def work() -> None:
+            try:
+                pending.collection = source.collect()
+            except BaseException as exc:  # reported by finish() as UNKNOWN
+                pending.error = exc
+            finally:
+                pending.done.set()
+
+        pending.thread = threading.Thread(target=work, name=f"source:{source.name}", daemon=True)
+        pending.thread.start()
+        return pending
+
+    def busy(self, name: str) -> bool:
+        """True while a timed-out run of ``name`` is still hung in its thread."""
+        pending = self._hung.get(name)
+        if pending is not None and pending.done.is_set():
+            del self._hung[name]
+            return False
+        return pending is not None
+
+    def finish(self, pending: _Pending) -> Run:
+        """Wait for a started run up to its deadline and turn the outcome into a :class:`Run`."""
+        name = pending.source.name
+        pending.done.wait(max(0.0, pending.deadline - time.monotonic()))
+        duration = time.monotonic() - pending.started
+        if not pending.done.is_set():
+            self._hung[name] = pending
+            timeout = pending.deadline - pending.started
+            return self._failed(name, duration, f"timed out after {timeout:g} s")
+        if pending.error is not None:
+            return self._failed(name, duration, self._reason(name, pending.error))
+        collection = pending.collection
+        if not isinstance(collection, Collection):
+            reason = f"collect() returned {type(collection).__name__}, not a Collection"
+            log.error("source %s: %s", name, reason)
+            return self._failed(name, duration, reason)
+        self._last_reason.pop(name, None)
+        return self._succeeded(name, duration, collection)
+
+    def skipped(self, name: str) -> Run:
+        """The run of a source whose previous run is still hung."""
+        return self._failed(name, 0.0, "previous run still hung past its timeout; not started")
+
+    def run_once(self, sources: Iterable[Source] | None = None) -> list[Run]:
+        """Run the sources concurrently, each within its timeout; one Run per source."""
+        chosen = list(self.sources if sources is None else sources)
+        started: list[_Pending | str] = []
+        for source in chosen:
+            started.append(source.name if self.busy(source.name) else self.start(source))
+        return [self.skipped(p) if isinstance(p, str) else self.finish(p) for p in started]
+
+    # -------------------------------------------------------------- reporting
+    def _reason(self, name: str, error: BaseException) -> str:
+        if isinstance(error, SourceError):
+            reason = f"{type(error).__name__}: {error}"
+            if self._last_reason.get(name) != reason:
+                log.warning("source %s: %s", name, reason)
+        else:
+            reason = f"unexpected {type(error).__name__}: {error}"
+            if self._last_reason.get(name) != reason:
+                log.error("source %s failed unexpectedly", name, exc_info=error)
+        self._last_reason[name] = reason
+        return reason
+
+    def _state(self, name: str) -> _Freshness:
+        with self._lock:
+            return self._fresh.setdefault(name, _Freshness())
+
+    def _freshness(self, name: str, ok: bool, duration: float, now: float) -> list[Sample]:
+        state = self._state(name)
+        if ok:
+            state.last_success = now
+        else:
+            state.errors += 1
+        labels = make_labels(source=name)
+        return [
+            Sample("stackwatch_source_up", 1.0 if ok else 0.0, labels, now),
+            Sample("stackwatch_source_last_success_timestamp_seconds", state.last_success,
+                   labels, now),
+            Sample("stackwatch_source_errors_total", float(state.errors), labels, now),
+            Sample("stackwatch_source_duration_seconds", duration, labels, now),
+        ]
+
+    def _failed(self, name: str, duration: float, reason: str) -> Run:
+        now = self._clock()
+        check = CheckResult(SOURCE_CHECK, Status.UNKNOWN, f"{name}: {reason}",
+                            make_labels(source=name), timestamp=now)
+        samples = self._freshness(name, False, duration, now)
+        return Run(name, Collection(tuple(samples), (check,)), False, duration, reason)
+
+    def _succeeded(self, name: str, duration: float, collection: Collection) -> Run:
+        now = self._clock()
+        extra = self._freshness(name, True, duration, now)
+        extra.append(Sample("stackwatch_source_samples", float(len(collection.samples)),
+                            make_labels(source=name), now))
+        message = (f"{name}: {len(collection.samples)} samples, {len(collection.checks)} checks,"
+                   f" {len(collection.events)} events in {duration:.2f} s")
+        unknown = sum(1 for c in collection.checks if c.status == Status.UNKNOWN)
+        if unknown:
+            message += f" ({unknown} checks UNKNOWN)"
+        check = CheckResult(SOURCE_CHECK, Status.OK, message, make_labels(source=name),
+                            timestamp=now)
+        merged = collection + Collection(tuple(extra), (check,))
+        return Run(name, merged, True, duration)
+
+
+def collect_once(
+    sources: Sequence[Source], timeout: Callable[[str], float] | float = 60.0
+) -> list[Run]:
+    """Run every source once, concurrently, each within its timeout."""
+    return Runner(sources, timeout).run_once()
+
+
+class Loop:
+    """Runs each source at its own interval until stopped; hands each Run to ``sink``.
+
+    The sink (e.g. a store write) is called from the loop's thread only, so a
+    single-writer store needs no more locking.
+    """
+
+    def __init__(
+        self,
+        runner: Runner,
+        interval: Callable[[str], float],
+        sink: Callable[[Run], None],
+        tick: float = 0.2,
+    ) -> None:
+        self.runner = runner
+        self._interval = interval
+        self._sink = sink
+        self._tick = tick
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Ask the loop to return after the current tick."""
+        self._stop.set()
+
+    def run(self, max_runs: int | None = None) -> int:
+        """Run until :meth:`stop` (or ``max_runs`` runs in all); return how many ran."""
+        due = {s.name: time.monotonic() for s in self.runner.sources}
+        running: dict[str, _Pending] = {}
+        done = 0
+        while not self._stop.is_set() and (max_runs is None or done < max_runs):
+            now = time.monotonic()
+            for source in self.runner.sources:
+                if source.name in running or due[source.name] > now:
+                    continue
+                due[source.name] = now + self._interval(source.name)
+                if self.runner.busy(source.name):
+                    done += self._deliver(self.runner.skipped(source.name))
+                else:
+                    running[source.name] = self.runner.start(source)
+            for name, pending in list(running.items()):
+                if pending.done.is_set() or time.monotonic() >= pending.deadline:
+                    del running[name]
+                    done += self._deliver(self.runner.finish(pending))
+            self._stop.wait(self._tick)
+        return done
+
+    def _deliver(self, run: Run) -> int:
+        try:
+            self._sink(run)
+        except Exception:
+            # The sink (store) failing must not stop collection; it is logged each time.
+            log.exception("could not hand over the run of %s", run.source)
+        return 1

@@ -1,0 +1,368 @@
+"""The embedded store: one SQLite file in WAL mode, one writer, many readers.
+
+Schema (compact: a series' name and labels are stored once)::
+
+    series   (id, name, labels, last_ts, last_value)   UNIQUE(name, labels)
+    samples  (series_id, ts, value)                    PRIMARY KEY(series_id, ts), no rowid
+    checks   (id, name, labels, status, message, perfdata, ts)
+    latest_checks (name, labels, check_id)             PRIMARY KEY(name, labels)
+    events   (id, ts, kind, event_type, severity, service, host, message,
+              request_id, resource_ids, attributes)    indexed by ts, request_id
+    event_resources (resource_id, event_id)            PRIMARY KEY, no rowid
+
+``series.last_ts``/``last_value`` keep "latest" a plain scan of one small table.
+Labels are JSON objects with sorted keys, so one label set has one spelling.
+Writes go through one connection under a lock; each reading thread has its
+own connection, and WAL lets it read a consistent snapshot while a write is
+under way.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from stackwatch.errors import StoreError
+from stackwatch.model import (
+    CheckResult,
+    Collection,
+    Event,
+    Labels,
+    PerfDatum,
+    Sample,
+    Severity,
+    Status,
+)
+from stackwatch.store.base import Statistics
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS series (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    last_ts REAL NOT NULL,
+    last_value REAL NOT NULL,
+    UNIQUE (name, labels)
+);
+CREATE TABLE IF NOT EXISTS samples (
+    series_id INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (series_id, ts)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checks (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    message TEXT NOT NULL,
+    perfdata TEXT NOT NULL,
+    ts REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS checks_ts ON checks (ts);
+CREATE TABLE IF NOT EXISTS latest_checks (
+    name TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    check_id INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    PRIMARY KEY (name, labels)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    ts REAL NOT NULL,
+    kind TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    severity INTEGER NOT NULL,
+    service TEXT NOT NULL,
+    host TEXT NOT NULL,
+    message TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    resource_ids TEXT NOT NULL,
+    attributes TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+CREATE INDEX IF NOT EXISTS events_request ON events (request_id) WHERE request_id != '';
+CREATE TABLE IF NOT EXISTS event_resources (
+    resource_id TEXT NOT NULL,
+    event_id INTEGER NOT NULL,
+    PRIMARY KEY (resource_id, event_id)
+) WITHOUT ROWID;
+"""
+
+
+def _encode_labels(labels: Labels) -> str:
+    return json.dumps(dict(labels), sort_keys=True, separators=(",", ":"))
+
+
+def _decode_labels(text: str) -> Labels:
+    return tuple(sorted(json.loads(text).items()))
+
+
+def _encode_perfdata(perfdata: Sequence[PerfDatum]) -> str:
+    return json.dumps([[p.label, p.value, p.uom, p.warn, p.crit, p.minimum, p.maximum]
+                       for p in perfdata])
+
+
+def _decode_perfdata(text: str) -> tuple[PerfDatum, ...]:
+    return tuple(PerfDatum(*item) for item in json.loads(text))
+
+
+class SQLiteStore:
+    """:class:`~stackwatch.store.base.Store` on one SQLite file (``":memory:"`` not supported)."""
+
+    def __init__(self, path: Path, timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self._timeout = timeout
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._series_ids: dict[tuple[str, Labels], int] = {}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = self._connect()
+            self._writer.execute("PRAGMA journal_mode=WAL")
+            self._writer.executescript(_SCHEMA)
+            for row in self._writer.execute("SELECT id, name, labels FROM series"):
+                self._series_ids[(row[1], _decode_labels(row[2]))] = row[0]
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"{self.path}: cannot open store: {exc}") from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; fsync at checkpoints
+        conn.execute("PRAGMA foreign_keys=OFF")
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only=ON")
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._write_lock:
+            conn = self._writer
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                yield conn
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise StoreError(f"{self.path}: write failed: {exc}") from exc
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        try:
+            return self._reader().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: query failed: {exc}") from exc
+
+    # ------------------------------------------------------------------ write
+    def write(self, collection: Collection) -> None:
+        """Persist samples, checks and events of one collection in one transaction."""
+        new_ids: dict[tuple[str, Labels], int] = {}
+        with self._transaction() as conn:
+            if collection.samples:
+                self._write_samples(conn, collection.samples, new_ids)
+            if collection.checks:
+                self._write_checks(conn, collection.checks)
+            if collection.events:
+                self._write_events(conn, collection.events)
+        self._series_ids.update(new_ids)  # only once committed
+
+    def _write_samples(
+        self,
+        conn: sqlite3.Connection,
+        samples: Sequence[Sample],
+        new_ids: dict[tuple[str, Labels], int],
+    ) -> None:
+        known = self._series_ids
+        for sample in samples:
+            key = (sample.name, sample.labels)
+            if key not in known and key not in new_ids:
+                new_ids[key] = -1
+        if new_ids:
+            # One writer: ids are handed out here rather than read back row by row.
+            top = conn.execute("SELECT COALESCE(MAX(id), 0) FROM series").fetchone()[0]
+            for series_id, key in enumerate(new_ids, start=top + 1):
+                new_ids[key] = series_id
+            conn.executemany(
+                "INSERT INTO series (id, name, labels, last_ts, last_value) "
+                "VALUES (?, ?, ?, -1, 0)",
+                [(sid, name, _encode_labels(labels)) for (name, labels), sid in new_ids.items()],
+            )
+        ids = {**known, **new_ids} if new_ids else known
+        rows = [(ids[(s.name, s.labels)], s.timestamp, s.value) for s in samples]
+        conn.executemany(
+            "INSERT INTO samples (series_id, ts, value) VALUES (?, ?, ?) "
+            "ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value",
+            rows,
+        )
+        conn.executemany(
+            "UPDATE series SET last_ts = ?2, last_value = ?3 WHERE id = ?1 AND last_ts <= ?2",
+            rows,
+        )
+
+    def _write_checks(self, conn: sqlite3.Connection, checks: Sequence[CheckResult]) -> None:
+        for check in checks:
+            labels = _encode_labels(check.labels)
+            cursor = conn.execute(
+                "INSERT INTO checks (name, labels, status, message, perfdata, ts) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (check.name, labels, int(check.status), check.message,
+                 _encode_perfdata(check.perfdata), check.timestamp),
+            )
+            conn.execute(
+                "INSERT INTO latest_checks (name, labels, check_id, ts) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (name, labels) DO UPDATE SET check_id = excluded.check_id, "
+                "ts = excluded.ts WHERE excluded.ts >= latest_checks.ts",
+                (check.name, labels, cursor.lastrowid, check.timestamp),
+            )
+
+    def _write_events(self, conn: sqlite3.Connection, events: Sequence[Event]) -> None:
+        for event in events:
+            cursor = conn.execute(
+                "INSERT INTO events (ts, kind, event_type, severity, service, host, message, "
+                "request_id, resource_ids, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (event.timestamp, event.kind, event.event_type, int(event.severity),
+                 event.service, event.host, event.message, event.request_id,
+                 json.dumps(list(event.resource_ids)), _encode_labels(event.attributes)),
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO event_resources (resource_id, event_id) VALUES (?, ?)",
+                [(rid, cursor.lastrowid) for rid in event.resource_ids],
+            )
+
+    # ------------------------------------------------------------------- read
+    def latest_samples(self, name: str | None = None) -> list[Sample]:
+        """The newest sample of every series (of one metric when ``name`` is given)."""
+        sql = "SELECT name, labels, last_ts, last_value FROM series WHERE last_ts >= 0"
+        params: tuple[str, ...] = ()
+        if name is not None:
+            sql += " AND name = ?"
+            params = (name,)
+        rows = self._query(sql + " ORDER BY name, labels", params)
+        return [Sample(r[0], r[3], _decode_labels(r[1]), r[2]) for r in rows]
+
+    def _series_filter(self, name: str, labels: Labels | None) -> tuple[str, list[Any]]:
+        if labels is None:
+            return "s.name = ?", [name]
+        return "s.name = ? AND s.labels = ?", [name, _encode_labels(labels)]
+
+    def sample_range(
+        self, name: str, start: float, end: float, labels: Labels | None = None
+    ) -> list[Sample]:
+        """Samples of one metric in ``[start, end]`` in time order."""
+        where, params = self._series_filter(name, labels)
+        rows = self._query(
+            "SELECT s.name, s.labels, p.ts, p.value FROM series s "
+            f"JOIN samples p ON p.series_id = s.id WHERE {where} AND p.ts BETWEEN ? AND ? "
+            "ORDER BY p.ts, s.labels",
+            [*params, start, end],
+        )
+        return [Sample(r[0], r[3], _decode_labels(r[1]), r[2]) for r in rows]
+
+    def statistics(
+        self, name: str, start: float, end: float, labels: Labels | None = None
+    ) -> Statistics | None:
+        """Count/min/max/avg/sum/last over ``[start, end]``; all series of ``name``
+        together when ``labels`` is None."""
+        where, params = self._series_filter(name, labels)
+        base = (f"FROM series s JOIN samples p ON p.series_id = s.id "
+                f"WHERE {where} AND p.ts BETWEEN ? AND ?")
+        rows = self._query(
+            f"SELECT COUNT(*), MIN(p.value), MAX(p.value), AVG(p.value), SUM(p.value) {base}",
+            [*params, start, end],
+        )
+        count, minimum, maximum, average, total = rows[0]
+        if not count:
+            return None
+        last = self._query(f"SELECT p.value {base} ORDER BY p.ts DESC LIMIT 1",
+                           [*params, start, end])[0][0]
+        return Statistics(count, minimum, maximum, average, total, last)
+
+    def latest_checks(self) -> list[CheckResult]:
+        """The newest result of every check (by name and labels)."""
+        rows = self._query(
+            "SELECT c.name, c.labels, c.status, c.message, c.perfdata, c.ts "
+            "FROM latest_checks l JOIN checks c ON c.id = l.check_id ORDER BY c.name, c.labels"
+        )
+        return [CheckResult(r[0], Status(r[2]), r[3], _decode_labels(r[1]),
+                            _decode_perfdata(r[4]), r[5]) for r in rows]
+
+    def events(
+        self,
+        start: float,
+        end: float,
+        kinds: Sequence[str] = (),
+        request_id: str | None = None,
+        resource_id: str | None = None,
+        limit: int = 1000,
+    ) -> list[Event]:
+        """Events in ``[start, end]`` in time order, filtered by kind, request or resource."""
+        clauses = ["e.ts BETWEEN ? AND ?"]
+        params: list[Any] = [start, end]
+        source = "events e"
+        if kinds:
+            clauses.append(f"e.kind IN ({','.join('?' * len(kinds))})")
+            params.extend(kinds)
+        if request_id:
+            clauses.append("e.request_id = ?")
+            params.append(request_id)
+        if resource_id:
+            source = "event_resources r JOIN events e ON e.id = r.event_id"
+            clauses.append("r.resource_id = ?")
+            params.append(resource_id)
+        rows = self._query(
+            "SELECT e.ts, e.kind, e.event_type, e.severity, e.service, e.host, e.message, "
+            f"e.request_id, e.resource_ids, e.attributes FROM {source} "
+            f"WHERE {' AND '.join(clauses)} ORDER BY e.ts, e.id LIMIT ?",
+            [*params, limit],
+        )
+        return [Event(kind=r[1], event_type=r[2], timestamp=r[0], severity=Severity(r[3]),
+                      service=r[4], host=r[5], message=r[6], request_id=r[7],
+                      resource_ids=tuple(json.loads(r[8])), attributes=_decode_labels(r[9]))
+                for r in rows]
+
+    # -------------------------------------------------------------- retention
+    def prune(self, older_than: float) -> int:
+        """Delete samples, superseded checks and events older than ``older_than``.
+
+        A series' latest value and the latest result of each check stay, however
+        old: they are what "last seen" shows.
+        """
+        with self._transaction() as conn:
+            removed = conn.execute("DELETE FROM samples WHERE ts < ?", (older_than,)).rowcount
+            removed += conn.execute(
+                "DELETE FROM checks WHERE ts < ? AND id NOT IN "
+                "(SELECT check_id FROM latest_checks)", (older_than,)).rowcount
+            removed += conn.execute(
+                "DELETE FROM event_resources WHERE event_id IN "
+                "(SELECT id FROM events WHERE ts < ?)", (older_than,)).rowcount
+            removed += conn.execute("DELETE FROM events WHERE ts < ?", (older_than,)).rowcount
+        return removed
+
+    def close(self) -> None:
+        """Close the writer and every reader connection."""
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+        with self._write_lock:
+            self._writer.close()

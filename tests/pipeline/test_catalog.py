@@ -1,0 +1,181 @@
+"""The catalog: the packaged files validate; bad files give errors naming file and entry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stackwatch.catalog.loader import HAMode, Role, load_catalog
+from stackwatch.catalog.testing import assert_covered, assert_declared, undeclared
+from stackwatch.errors import ConfigError
+from stackwatch.model import Collection, Sample
+
+pytestmark = pytest.mark.unit
+
+GUIDE_PROCESSES = [
+    "keystone", "nova-api", "nova-scheduler", "nova-conductor", "nova-consoleauth",
+    "nova-novncproxy", "nova-compute", "neutron-server", "neutron-dhcp-agent",
+    "neutron-l3-agent", "neutron-metadata-agent", "neutron-openvswitch-agent", "dnsmasq",
+    "ovsdb-server", "ovs-vswitchd", "glance-api", "glance-registry", "cinder-api",
+    "cinder-scheduler", "cinder-volume", "libvirtd", "placement", "haproxy", "rabbitmq",
+    "mysql", "memcached", "pacemaker", "ceph-mon", "ceph-osd",
+]
+
+
+def test_packaged_catalog_has_every_process_of_the_guide() -> None:
+    catalog = load_catalog()
+    assert sorted(s.name for s in catalog.services) == sorted(GUIDE_PROCESSES)
+    ports = {s.name: {p.port for p in s.ports} for s in catalog.services}
+    for name, port in {"keystone": 5000, "nova-api": 8774, "nova-novncproxy": 6080,
+                       "glance-registry": 9191, "placement": 8778,
+                       "neutron-server": 9696, "glance-api": 9292, "cinder-api": 8776,
+                       "rabbitmq": 5672, "mysql": 3306, "memcached": 11211,
+                       "libvirtd": 16509, "ceph-mon": 6789}.items():
+        assert port in ports[name], name
+    assert catalog.service("cinder-volume").ha is HAMode.ACTIVE_PASSIVE  # type: ignore[union-attr]
+    assert Role.COMPUTE in catalog.service("nova-compute").roles  # type: ignore[union-attr]
+    # API checks name services by endpoint type, agent type or binary
+    assert catalog.service("compute").name == "nova-api"  # type: ignore[union-attr]
+    assert catalog.service("L3 agent").name == "neutron-l3-agent"  # type: ignore[union-attr]
+    assert catalog.service("block-storage").name == "cinder-api"  # type: ignore[union-attr]
+    for spec in catalog.services:
+        assert spec.processes, spec.name
+
+
+def test_packaged_metric_files_load_with_self_metrics() -> None:
+    catalog = load_catalog()
+    up = catalog.metrics["stackwatch_source_up"]
+    assert up.type == "gauge"
+    assert up.labels == ("source",)
+    assert catalog.metrics["stackwatch_source_errors_total"].type == "counter"
+
+
+def _write(root: Path, name: str, text: str) -> None:
+    (root / "metrics" / name).write_text(text)
+
+
+METRIC = ("- {{name: {name}, type: {type}, unit: '{unit}', labels: {labels}, source: {source},"
+          " description: {description}}}\n")
+
+
+def metric(name: str = "openstack_x", type: str = "gauge", unit: str = "",
+           labels: str = "[region]", source: str = "api.compute",
+           description: str = "Something.") -> str:
+    return METRIC.format(name=name, type=type, unit=unit, labels=labels, source=source,
+                         description=description)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (metric(type="summary"), "metrics/api.yaml: entry 0 (openstack_x): type: Input should be"),
+        (metric(name="openstack-x"), "entry 0 (openstack-x): name: Value error, 'openstack-x' "
+                                     "is not a valid Prometheus metric name"),
+        (metric(name="openstack_x"), None),
+        (metric(type="counter"), "counter openstack_x must end in _total"),
+        (metric(name="openstack_x_total"), "gauge openstack_x_total must not end in _total"),
+        (metric(unit="seconds"), "unit seconds needs _seconds in the name"),
+        (metric(labels="[region, region]"), "duplicate label"),
+        (metric(labels="['__name']"), "'__name' is not a valid label name"),
+        (metric(source="API compute"), "is not a source name"),
+        (metric(description="''"), "description: String should have at least 1 character"),
+        ("- {name: openstack_y, type: gauge, source: sql.nova}\n",
+         "entry 0 (openstack_y): description: Field required"),
+        ("{not: a list}\n", "metrics/api.yaml: expected a list of metric entries"),
+        ("- [unclosed\n", "metrics/api.yaml: not valid YAML"),
+        (metric() + metric(), "metrics/api.yaml: entry 1 (openstack_x): duplicate metric "
+                              "openstack_x, already declared in metrics/api.yaml: entry 0"),
+    ],
+)
+def test_bad_metric_file_names_file_and_entry(
+    catalog_dir: Path, text: str, expected: str | None
+) -> None:
+    _write(catalog_dir, "api.yaml", text)
+    if expected is None:
+        assert list(load_catalog(catalog_dir).metrics) == ["openstack_x"]
+        return
+    with pytest.raises(ConfigError) as info:
+        load_catalog(catalog_dir)
+    assert expected in str(info.value)
+
+
+def test_duplicate_across_files_is_an_error(catalog_dir: Path) -> None:
+    _write(catalog_dir, "api.yaml", metric())
+    _write(catalog_dir, "sql.yaml", metric(source="sql.nova"))
+    with pytest.raises(ConfigError, match=r"metrics/sql.yaml: entry 0 \(openstack_x\): "
+                                          r"duplicate metric openstack_x, already declared "
+                                          r"in metrics/api.yaml: entry 0"):
+        load_catalog(catalog_dir)
+
+
+def test_histogram_samples_may_not_collide(catalog_dir: Path) -> None:
+    _write(catalog_dir, "api.yaml", metric(name="openstack_req_seconds", type="histogram",
+                                           unit="seconds")
+           + metric(name="openstack_req_seconds_count"))
+    with pytest.raises(ConfigError, match="collides with the samples of histogram"):
+        load_catalog(catalog_dir)
+
+
+@pytest.mark.parametrize(
+    ("services", "expected"),
+    [
+        ("services:\n  - {name: a, project: p, description: d, roles: [moon], ha: active/active}\n",
+         "services.yaml: entry 0 (a): roles.0: Input should be 'controller', 'compute', "
+         "'network' or 'storage'"),
+        ("services:\n  - {name: a, project: p, description: d, roles: [compute], ha: both}\n",
+         "services.yaml: entry 0 (a): ha: Input should be 'active/active' or 'active/passive'"),
+        ("services:\n  - {name: a, project: p, description: d, roles: [compute],"
+         " ha: active/active, depends_on: [b]}\n",
+         "services.yaml: a: depends_on 'b' is not a service in the catalog"),
+        ("services:\n  - {name: a, project: p, description: d, roles: [compute],"
+         " ha: active/active, ports: [{port: 70000}]}\n",
+         "entry 0 (a): ports.0.port: Input should be less than or equal to 65535"),
+        ("services:\n  - {name: a, project: p, description: d, roles: [compute],"
+         " ha: active/active}\n  - {name: b, project: p, description: d, roles: [compute],"
+         " ha: active/active, aliases: [a]}\n",
+         "services.yaml: b: name 'a' already used by a"),
+        ("[]\n", "services.yaml: expected a mapping with a 'services' list"),
+    ],
+)
+def test_bad_services_file_names_entry(catalog_dir: Path, services: str, expected: str) -> None:
+    (catalog_dir / "services.yaml").write_text(services)
+    with pytest.raises(ConfigError) as info:
+        load_catalog(catalog_dir)
+    assert expected in str(info.value)
+
+
+def test_every_problem_is_reported_at_once(catalog_dir: Path) -> None:
+    _write(catalog_dir, "api.yaml", metric(type="summary"))
+    _write(catalog_dir, "sql.yaml", metric(name="openstack_z", unit="bytes", source="sql.nova"))
+    with pytest.raises(ConfigError) as info:
+        load_catalog(catalog_dir)
+    assert "2 problem(s)" in str(info.value)
+    assert "metrics/api.yaml" in str(info.value) and "metrics/sql.yaml" in str(info.value)
+
+
+def test_assert_declared_and_covered(catalog_dir: Path) -> None:
+    _write(catalog_dir, "api.yaml",
+           metric(name="openstack_a") + metric(name="openstack_b")
+           + metric(name="openstack_lat_seconds", type="histogram", unit="seconds"))
+    catalog = load_catalog(catalog_dir)
+    good = Collection((
+        Sample.of("openstack_a", 1, region="r"),
+        Sample.of("openstack_lat_seconds_bucket", 1, region="r", le="0.5"),
+        Sample.of("openstack_lat_seconds_count", 1, region="r"),
+    ))
+    assert_declared(good, catalog, source="api.compute")
+    assert_declared(good, catalog, source="api")
+    bad = Collection((Sample.of("openstack_a", 1, region="r", host="h"),
+                      Sample.of("openstack_nope", 1)))
+    assert undeclared(bad, catalog) == [
+        "openstack_a: labels ['host', 'region'], declared ['region']",
+        "openstack_nope: not declared in any catalog/metrics/*.yaml",
+    ]
+    assert undeclared(good, catalog, source="sql.nova")[0].endswith(
+        "declared for source api.compute, emitted by sql.nova")
+    with pytest.raises(AssertionError, match="openstack_b"):
+        assert_covered(good, "api.compute", catalog)
+    assert_covered([good, Collection((Sample.of("openstack_b", 2, region="r"),))],
+                   "api.compute", catalog)
+    assert_covered(good, "api.compute", catalog, exclude=["openstack_b"])

@@ -1,0 +1,124 @@
+"""Health tables: members → service (per HA mode) → cloud, and what counts as UNKNOWN."""
+
+from __future__ import annotations
+
+import pytest
+
+from stackwatch.catalog.loader import HAMode, Role, ServiceSpec, load_catalog
+from stackwatch.health.evaluate import MemberHealth, evaluate, service_health
+from stackwatch.model import CheckResult, Status, make_labels
+
+from .conftest import member_check
+
+pytestmark = pytest.mark.unit
+
+OK, WARN, CRIT, UNK = Status.OK, Status.WARNING, Status.CRITICAL, Status.UNKNOWN
+
+
+def spec(ha: str = "active/active", quorum: bool = False) -> ServiceSpec:
+    return ServiceSpec(name="svc", project="p", description="d", roles=(Role.CONTROLLER,),
+                       ha=HAMode(ha), quorum=quorum, sources=("api.compute",))
+
+
+def members(*statuses: Status) -> list[MemberHealth]:
+    return [MemberHealth("svc", f"h{i}", s, s.name.lower()) for i, s in enumerate(statuses)]
+
+
+@pytest.mark.parametrize(
+    ("ha", "quorum", "statuses", "expected", "message"),
+    [
+        ("active/active", False, [OK, OK, OK], OK, "3 of 3 up"),
+        ("active/active", False, [OK, CRIT, OK], WARN, "2 of 3 up; down: h1"),
+        ("active/active", False, [OK, WARN], WARN, "2 of 2 up; degraded: h1"),
+        ("active/active", False, [CRIT, CRIT], CRIT, "all 2 down: h0, h1"),
+        ("active/active", False, [WARN], WARN, "1 of 1 up; degraded: h0"),
+        ("active/active", False, [OK, UNK], OK, "1 of 1 up; not looked at: h1"),
+        ("active/active", False, [CRIT, UNK], CRIT, "all 1 down: h0; not looked at: h1"),
+        ("active/active", False, [UNK, UNK], UNK, "no member could be looked at: unknown"),
+        ("active/active", True, [OK, OK, CRIT], WARN, "2 of 3 up; down: h2"),
+        ("active/active", True, [OK, CRIT, CRIT], CRIT, "quorum lost: 1 of 3 up; down: h1, h2"),
+        ("active/active", True, [OK, CRIT], CRIT, "quorum lost: 1 of 2 up; down: h1"),
+        ("active/passive", False, [OK, CRIT], OK, "active on h0"),
+        ("active/passive", False, [OK], OK, "active on h0"),
+        ("active/passive", False, [CRIT, CRIT], CRIT, "all 2 down: h0, h1"),
+        ("active/passive", False, [OK, OK], WARN, "2 active, expected exactly one: h0, h1"),
+        ("active/passive", False, [WARN, CRIT], WARN, "active on h0 (degraded: warning)"),
+        ("active/passive", False, [UNK], UNK, "no member could be looked at: unknown"),
+    ],
+)
+def test_service_rules(
+    ha: str, quorum: bool, statuses: list[Status], expected: Status, message: str
+) -> None:
+    health = service_health(spec(ha, quorum), members(*statuses), {})
+    assert (health.status, health.message) == (expected, message)
+    assert health.watched
+
+
+def test_no_members_unknown_only_when_a_source_failed() -> None:
+    assert service_health(spec(), [], {}).watched is False
+    failed = service_health(spec(), [], {"api.compute": "api.compute: timed out after 5 s"})
+    assert failed.status is UNK and failed.watched
+    assert failed.message == "could not look: api.compute: api.compute: timed out after 5 s"
+    # a failing source that does not watch this service changes nothing
+    assert service_health(spec(), [], {"sql.cinder": "down"}).watched is False
+
+
+def source(name: str, status: Status, message: str = "") -> CheckResult:
+    return CheckResult("stackwatch_source", status, message or f"{name}: {status.name}",
+                       make_labels(source=name))
+
+
+def test_cloud_from_api_checks() -> None:
+    catalog = load_catalog()
+    checks = [
+        source("api.compute", OK), source("api.network", OK),
+        member_check("nova-scheduler", "ctl1", OK), member_check("nova-scheduler", "ctl2", OK),
+        member_check("nova-compute", "cmp1", OK), member_check("nova-compute", "cmp2", CRIT),
+        member_check("L3 agent", "net1", CRIT, label="agent_type"),
+        member_check("neutron-l3-agent", "net2", CRIT),
+        # the endpoint check names the service by type, without a host
+        CheckResult("api.endpoint", OK, "nova API answers",
+                    make_labels(service="nova", service_type="compute", region="RegionOne")),
+        # a SQL view of the same member: the worst known status wins
+        member_check("nova-scheduler", "ctl2", UNK),
+        CheckResult("stackwatch.resource", UNK, "servers: 500",
+                    make_labels(source="api.compute", resource="servers", service="nova-api")),
+    ]
+    health = evaluate(catalog, checks)
+    compute = health.service("nova-compute")
+    assert compute is not None
+    assert (compute.status, compute.message) == (WARN, "1 of 2 up; down: cmp2")
+    l3 = health.service("neutron-l3-agent")
+    assert l3 is not None and (l3.status, l3.message) == (CRIT, "all 2 down: net1, net2")
+    scheduler = health.service("nova-scheduler")
+    assert scheduler is not None and scheduler.status is OK
+    api = health.service("nova-api")
+    assert api is not None and api.status is OK and api.members[0].host == ""
+    assert health.service("rabbitmq").watched is False  # type: ignore[union-attr]
+    assert health.status is CRIT
+    assert health.message == "2 of 4 services not OK: nova-compute, neutron-l3-agent"
+    nodes = {n.host: n.status for n in health.nodes}
+    assert nodes == {"ctl1": OK, "ctl2": OK, "cmp1": OK, "cmp2": CRIT, "net1": CRIT,
+                     "net2": CRIT}
+
+
+def test_failed_source_makes_its_services_unknown_not_down() -> None:
+    catalog = load_catalog()
+    health = evaluate(catalog, [
+        source("api.compute", UNK, "api.compute: SourceUnavailable: connection refused"),
+        source("api.identity", OK),
+        CheckResult("api.endpoint", OK, "keystone answers",
+                    make_labels(service="keystone", service_type="identity")),
+    ])
+    compute = health.service("nova-compute")
+    assert compute is not None and compute.status is UNK
+    assert "connection refused" in compute.message
+    assert health.service("keystone").status is OK  # type: ignore[union-attr]
+    # blind spots rank below known problems but above OK
+    assert health.status is UNK
+
+
+def test_nothing_at_all_is_unknown() -> None:
+    health = evaluate(load_catalog(), [])
+    assert health.status is UNK
+    assert health.message.startswith("nothing watched")

@@ -1,0 +1,164 @@
+"""The runner isolates sources: slow ones time out, failing ones become UNKNOWN, others go on."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+
+from stackwatch.catalog.testing import assert_declared
+from stackwatch.model import Collection, Status
+from stackwatch.runner import SOURCE_CHECK, Loop, Run, Runner, collect_once
+
+from .conftest import BuggySource, ConstantSource, DownSource, SlowSource
+
+pytestmark = pytest.mark.unit
+
+
+def freshness(run: Run) -> dict[str, float]:
+    return {s.name: s.value for s in run.collection.samples if s.name.startswith("stackwatch_")}
+
+
+def source_check(run: Run) -> tuple[Status, str]:
+    [check] = [c for c in run.collection.checks if c.name == SOURCE_CHECK]
+    assert dict(check.labels) == {"source": run.source}
+    return check.status, check.message
+
+
+def test_slow_and_failing_sources_do_not_stop_the_others(caplog: pytest.LogCaptureFixture) -> None:
+    slow = SlowSource("api.compute", seconds=30)
+    sources = [ConstantSource("api.identity"), slow, DownSource("sql.nova"),
+               BuggySource("sql.cinder")]
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="stackwatch.runner"):
+        runs = collect_once(sources, timeout=0.5)
+    took = time.monotonic() - started
+    slow.release.set()
+    assert took < 5, "runs are concurrent and bounded by the timeout"
+    by = {r.source: r for r in runs}
+    assert [r.source for r in runs] == ["api.identity", "api.compute", "sql.nova", "sql.cinder"]
+
+    ok = by["api.identity"]
+    assert ok.ok and source_check(ok)[0] is Status.OK
+    assert len([s for s in ok.collection.samples if s.name == "stackwatch_test_value"]) == 3
+    assert freshness(ok)["stackwatch_source_up"] == 1.0
+    assert freshness(ok)["stackwatch_source_samples"] == 3.0
+
+    assert source_check(by["api.compute"]) == (
+        Status.UNKNOWN, "api.compute: timed out after 0.5 s")
+    assert source_check(by["sql.nova"]) == (
+        Status.UNKNOWN, "sql.nova: SourceUnavailable: connection refused by 127.0.0.1:9")
+    status, message = source_check(by["sql.cinder"])
+    assert status is Status.UNKNOWN
+    assert message == "sql.cinder: unexpected KeyError: 'missing'"
+    for name in ("api.compute", "sql.nova", "sql.cinder"):
+        run = by[name]
+        assert not run.ok
+        assert freshness(run)["stackwatch_source_up"] == 0.0
+        assert freshness(run)["stackwatch_source_errors_total"] == 1.0
+        assert freshness(run)["stackwatch_source_last_success_timestamp_seconds"] == 0.0
+        assert [s for s in run.collection.samples if s.name == "stackwatch_test_value"] == []
+    assert by["api.compute"].duration >= 0.5
+    # the unexpected exception is logged with its traceback; the expected one without
+    records = {r.getMessage(): r for r in caplog.records}
+    assert records["source sql.cinder failed unexpectedly"].exc_info is not None
+    assert records["source sql.nova: SourceUnavailable: connection refused by 127.0.0.1:9"]
+    for run in runs:
+        assert_declared(Collection(tuple(s for s in run.collection.samples
+                                         if s.name.startswith("stackwatch_source"))))
+
+
+def test_errors_are_counted_and_logged_once_per_reason(caplog: pytest.LogCaptureFixture) -> None:
+    down = DownSource("sql.nova")
+    runner = Runner([down], timeout=5)
+    with caplog.at_level(logging.WARNING, logger="stackwatch.runner"):
+        runs = [runner.run_once()[0] for _ in range(3)]
+    assert [freshness(r)["stackwatch_source_errors_total"] for r in runs] == [1.0, 2.0, 3.0]
+    assert len(caplog.records) == 1
+
+
+def test_last_success_survives_a_failure() -> None:
+    clock = iter([100.0, 200.0]).__next__
+
+    class Flaky(ConstantSource):
+        fail = False
+
+        def collect(self) -> Collection:
+            if self.fail:
+                raise RuntimeError("flaky")
+            return super().collect()
+
+    flaky = Flaky("api.image")
+    runner = Runner([flaky], timeout=5, clock=clock)
+    first = runner.run_once()[0]
+    flaky.fail = True
+    second = runner.run_once()[0]
+    assert freshness(first)["stackwatch_source_last_success_timestamp_seconds"] == 100.0
+    assert freshness(second)["stackwatch_source_last_success_timestamp_seconds"] == 100.0
+    assert freshness(second)["stackwatch_source_up"] == 0.0
+    assert all(s.timestamp == 200.0 for s in second.collection.samples)
+
+
+def test_a_hung_source_is_not_started_again_until_it_returns() -> None:
+    slow = SlowSource("api.compute", seconds=30)
+    runner = Runner([slow], timeout=0.2)
+    runner.run_once()
+    second = runner.run_once()[0]
+    assert source_check(second)[1].endswith("previous run still hung past its timeout; "
+                                            "not started")
+    assert slow.calls == 0
+    slow.release.set()
+    deadline = time.monotonic() + 5
+    while runner.busy("api.compute") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    slow.release.clear()
+    slow.seconds = 0
+    third = runner.run_once()[0]
+    assert third.ok, third.reason
+
+
+def test_collect_returning_the_wrong_type_is_unknown() -> None:
+    class Wrong(ConstantSource):
+        def collect(self) -> Collection:
+            return [1, 2]  # type: ignore[return-value]
+
+    run = collect_once([Wrong("procs")], timeout=5)[0]
+    assert source_check(run) == (Status.UNKNOWN, "procs: collect() returned list, not a Collection")
+
+
+def test_duplicate_source_names_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"unique: api\.compute"):
+        Runner([ConstantSource("api.compute"), ConstantSource("api.compute")])
+
+
+def test_loop_runs_each_source_at_its_interval() -> None:
+    fast, slow_interval = ConstantSource("api.compute"), ConstantSource("sql.nova")
+    down = DownSource("api.network")
+    runs: list[Run] = []
+    intervals = {"api.compute": 0.1, "sql.nova": 10.0, "api.network": 0.1}
+    loop = Loop(Runner([fast, slow_interval, down], timeout=1), intervals.__getitem__,
+                runs.append, tick=0.02)
+    thread = threading.Thread(target=loop.run)
+    thread.start()
+    time.sleep(0.6)
+    loop.stop()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert slow_interval.calls == 1
+    assert fast.calls >= 3
+    assert down.calls >= 3
+    assert len(runs) == fast.calls + slow_interval.calls + down.calls
+
+
+def test_loop_survives_a_failing_sink(caplog: pytest.LogCaptureFixture) -> None:
+    source = ConstantSource("api.compute")
+
+    def sink(run: Run) -> None:
+        raise OSError("disk full")
+
+    loop = Loop(Runner([source], timeout=1), lambda _: 0.05, sink, tick=0.01)
+    with caplog.at_level(logging.ERROR, logger="stackwatch.runner"):
+        assert loop.run(max_runs=3) == 3
+    assert "could not hand over the run of api.compute" in caplog.text

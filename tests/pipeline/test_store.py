@@ -1,0 +1,181 @@
+"""The SQLite store: write/read round trips, statistics, retention, WAL concurrent reading."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stackwatch.errors import StoreError
+from stackwatch.model import (
+    CheckResult,
+    Collection,
+    Event,
+    PerfDatum,
+    Sample,
+    Severity,
+    Status,
+    make_labels,
+)
+from stackwatch.store.base import Statistics
+from stackwatch.store.sqlite import SQLiteStore
+
+pytestmark = pytest.mark.unit
+
+T0 = 1_700_000_000.0
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    s = SQLiteStore(tmp_path / "store.sqlite")
+    yield s
+    s.close()
+
+
+def series(name: str, values: list[float], step: float = 60.0, **labels: object) -> Collection:
+    return Collection(tuple(Sample.of(name, v, T0 + i * step, **labels)
+                            for i, v in enumerate(values)))
+
+
+def test_latest_range_and_statistics(store: SQLiteStore) -> None:
+    store.write(series("vms", [1, 5, 3], state="error"))
+    store.write(series("vms", [10, 20], state="active"))
+    store.write(series("free", [7]))
+    latest = store.latest_samples("vms")
+    assert [(s.label("state"), s.value, s.timestamp) for s in latest] == [
+        ("active", 20.0, T0 + 60), ("error", 3.0, T0 + 120)]
+    assert {s.name for s in store.latest_samples()} == {"vms", "free"}
+    error = make_labels(state="error")
+    got = store.sample_range("vms", T0, T0 + 60, error)
+    assert [(s.value, s.timestamp) for s in got] == [(1.0, T0), (5.0, T0 + 60)]
+    assert len(store.sample_range("vms", T0, T0 + 60)) == 4
+    assert store.statistics("vms", T0, T0 + 200, error) == Statistics(3, 1.0, 5.0, 3.0, 9.0, 3.0)
+    assert store.statistics("vms", T0 + 1000, T0 + 2000, error) is None
+    both = store.statistics("vms", T0, T0 + 200)
+    assert both is not None and both.count == 5 and both.total == 39.0
+
+
+def test_an_older_sample_does_not_replace_the_latest(store: SQLiteStore) -> None:
+    store.write(Collection((Sample.of("x", 2, T0 + 60),)))
+    store.write(Collection((Sample.of("x", 1, T0),)))
+    assert [(s.value, s.timestamp) for s in store.latest_samples("x")] == [(2.0, T0 + 60)]
+    # the same timestamp written again replaces the value, not duplicates it
+    store.write(Collection((Sample.of("x", 3, T0 + 60),)))
+    assert [s.value for s in store.sample_range("x", 0, T0 * 2)] == [1.0, 3.0]
+
+
+def test_checks_keep_latest_per_name_and_labels(store: SQLiteStore) -> None:
+    perf = (PerfDatum("latency", 0.25, "s", 2, 10, 0),)
+    old = CheckResult("api.endpoint", Status.OK, "fine", make_labels(service="nova"), perf, T0)
+    new = CheckResult("api.endpoint", Status.CRITICAL, "down", make_labels(service="nova"),
+                      timestamp=T0 + 60)
+    other = CheckResult("api.endpoint", Status.OK, "ok", make_labels(service="glance"),
+                        timestamp=T0)
+    store.write(Collection(checks=(old, other)))
+    assert store.latest_checks() == [other, old]
+    store.write(Collection(checks=(new,)))
+    assert store.latest_checks() == [other, new]
+    store.write(Collection(checks=(old,)))  # late arrival does not win
+    assert store.latest_checks() == [other, new]
+
+
+def test_events_by_kind_request_and_resource(store: SQLiteStore) -> None:
+    events = [
+        Event("notification", "compute.instance.create.end", T0, Severity.INFO, "nova", "cmp1",
+              "created", "req-1", ("vm-1", "port-1"), make_labels(tenant="p1")),
+        Event("log", "nova.compute.manager", T0 + 1, Severity.ERROR, "nova", "cmp1",
+              "boom", "req-1", ("vm-1",)),
+        Event("log", "cinder.volume", T0 + 2, Severity.ERROR, "cinder", "st1", "x", "req-2",
+              ("vol-1",)),
+    ]
+    store.write(Collection(events=tuple(events)))
+    assert store.events(T0, T0 + 10) == events
+    assert store.events(T0, T0 + 10, kinds=["log"]) == events[1:]
+    assert store.events(T0, T0 + 10, request_id="req-1") == events[:2]
+    assert store.events(T0, T0 + 10, resource_id="vm-1") == events[:2]
+    assert store.events(T0, T0 + 10, resource_id="port-1", kinds=["log"]) == []
+    assert store.events(T0, T0 + 10, limit=1) == events[:1]
+
+
+def test_prune_keeps_latest_values_and_checks(store: SQLiteStore) -> None:
+    store.write(series("x", [1, 2, 3]))
+    check = CheckResult("c", Status.OK, "ok", timestamp=T0)
+    store.write(Collection(checks=(check, CheckResult("c", Status.OK, "ok", timestamp=T0 + 1)),
+                           events=(Event("log", "t", T0, resource_ids=("r",)),)))
+    removed = store.prune(T0 + 100)
+    # two samples, the superseded check, the event and its resource row
+    assert removed == 2 + 1 + 1 + 1
+    assert [s.value for s in store.sample_range("x", 0, T0 * 2)] == [3.0]
+    assert [s.value for s in store.latest_samples("x")] == [3.0]
+    assert len(store.latest_checks()) == 1
+    assert store.events(0, T0 * 2) == []
+
+
+def test_reopen_keeps_series_ids(tmp_path: Path) -> None:
+    first = SQLiteStore(tmp_path / "s.sqlite")
+    first.write(series("x", [1], a=1))
+    first.close()
+    second = SQLiteStore(tmp_path / "s.sqlite")
+    second.write(Collection((Sample.of("x", 2, T0 + 60, a=1), Sample.of("y", 1, T0))))
+    assert [s.value for s in second.sample_range("x", 0, T0 * 2)] == [1.0, 2.0]
+    assert {s.name for s in second.latest_samples()} == {"x", "y"}
+    second.close()
+
+
+def test_wal_reader_is_not_blocked_by_a_long_write(store: SQLiteStore) -> None:
+    store.write(series("x", [1]))
+    assert store._writer.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    inside = threading.Event()
+    finish = threading.Event()
+    seen: list[list[Sample]] = []
+
+    # Hold a write transaction open on the writer connection, as a big write does.
+    def writer() -> None:
+        with store._transaction() as conn:
+            conn.execute("UPDATE series SET last_value = 99")
+            inside.set()
+            finish.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert inside.wait(10)
+    reader = threading.Thread(target=lambda: seen.append(store.latest_samples("x")))
+    reader.start()
+    reader.join(5)
+    assert not reader.is_alive(), "reader blocked by the writer"
+    assert [s.value for s in seen[0]] == [1.0]  # the committed snapshot
+    finish.set()
+    thread.join(10)
+    assert [s.value for s in store.latest_samples("x")] == [99.0]
+
+
+def test_failed_write_is_rolled_back_whole(store: SQLiteStore) -> None:
+    store.write(series("x", [1]))
+    bad_event = Event("log", "t", T0, resource_ids=(object(),))  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        store.write(Collection((Sample.of("new", 1, T0), Sample.of("x", 7, T0 + 60)),
+                               events=(bad_event,)))
+    assert store.latest_samples("new") == []
+    assert [s.value for s in store.latest_samples("x")] == [1.0]
+    store.write(Collection((Sample.of("new", 2, T0),)))  # its series is created afresh
+    assert [s.value for s in store.latest_samples("new")] == [2.0]
+
+
+def test_sqlite_failure_is_a_store_error(store: SQLiteStore) -> None:
+    with pytest.raises(StoreError, match="write failed"), store._transaction() as conn:
+        conn.execute("INSERT INTO nowhere VALUES (1)")
+
+
+def test_unopenable_path_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a dir")
+    with pytest.raises(StoreError, match="cannot open store"):
+        SQLiteStore(tmp_path / "file" / "store.sqlite")
+
+
+def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite"
+    path.write_bytes(b"garbage" * 1000)
+    with pytest.raises(StoreError):
+        SQLiteStore(path)
