@@ -18,9 +18,12 @@ Example::
           root: /var/log                # nova/nova-api.log, keystone/keystone.log, ...
         bus:
           url: amqp://monitor:secret@127.0.0.1:5672//
+        disable: [sql.keystone]         # source names or kinds not to run for this cloud
     intervals:                          # seconds, per source kind or per source name
       api: 60
       sql: 60
+    timeouts:                           # seconds a run may take; default: its interval
+      api.compute: 120
     store:
       path: /var/lib/stackwatch/store.sqlite
       retention_days: 14
@@ -75,6 +78,12 @@ class CloudConfig(_Frozen):
     api_timeout: float = Field(30.0, gt=0)
     api_concurrency: int = Field(16, ge=1, le=256)
     sql_timeout: float = Field(30.0, gt=0)
+    disable: list[str] = Field(default_factory=list)
+
+    def enabled(self, source_name: str) -> bool:
+        """False when ``disable`` names the source (``api.image``) or its kind (``sql``)."""
+        kind = source_name.split(".", 1)[0]
+        return source_name not in self.disable and kind not in self.disable
 
     @field_validator("databases")
     @classmethod
@@ -119,6 +128,7 @@ class Config(_Frozen):
 
     clouds: list[CloudConfig] = Field(min_length=1)
     intervals: dict[str, float] = Field(default_factory=dict)
+    timeouts: dict[str, float] = Field(default_factory=dict)
     store: StoreConfig = Field(default_factory=StoreConfig)
     web: WebConfig = Field(default_factory=WebConfig)
 
@@ -128,6 +138,21 @@ class Config(_Frozen):
             return self.intervals[source_name]
         kind = source_name.split(".", 1)[0]
         return self.intervals.get(kind, DEFAULT_INTERVALS.get(kind, 60.0))
+
+    def timeout(self, source_name: str) -> float:
+        """How long one run may take: ``timeouts`` by name, then kind, else the interval."""
+        if source_name in self.timeouts:
+            return self.timeouts[source_name]
+        kind = source_name.split(".", 1)[0]
+        return self.timeouts.get(kind, self.interval(source_name))
+
+    @field_validator("intervals", "timeouts")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, seconds in value.items():
+            if seconds <= 0:
+                raise ValueError(f"{name}: {seconds} is not a positive number of seconds")
+        return value
 
 
 def _resolve(base: Path, path: Path | None) -> Path | None:

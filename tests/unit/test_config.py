@@ -55,3 +55,28 @@ def test_bad_config_names_file_and_field(tmp_path: Path, text: str, expected: st
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "absent.yaml")
+
+
+def test_timeouts_default_to_the_interval_and_disable_by_kind(tmp_path: Path) -> None:
+    path = tmp_path / "stackwatch.yaml"
+    path.write_text(
+        "clouds:\n"
+        "  - {name: sim, disable: [sql, api.image]}\n"
+        "intervals: {api: 30}\n"
+        "timeouts: {api.compute: 120}\n"
+    )
+    config = load_config(path)
+    assert config.timeout("api.compute") == 120
+    assert config.timeout("api.network") == 30
+    assert config.timeout("sql.nova") == 60
+    cloud = config.clouds[0]
+    assert not cloud.enabled("sql.nova")
+    assert not cloud.enabled("api.image")
+    assert cloud.enabled("api.compute")
+
+
+def test_non_positive_interval_names_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "stackwatch.yaml"
+    path.write_text("clouds: [{name: a}]\nintervals: {api: 0}\n")
+    with pytest.raises(ConfigError, match=r"intervals: Value error, api: 0\.0 is not a positive"):
+        load_config(path)
