@@ -1,0 +1,88 @@
+"""What the six API sources share: endpoint probe, per-resource intervals, labels.
+
+Each collection starts with the service's version document (one request):
+it negotiates the microversion and is the endpoint check
+(``api.endpoint``: answering, HTTP status, latency) and
+``openstack_<codename>_up``. Bad credentials or a service missing from the
+catalog raise (nothing can be looked at); an endpoint that does not answer
+makes every resource UNKNOWN with that reason, without trying them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+from stackwatch.errors import SourceAuthError, SourceError
+from stackwatch.model import CheckResult, Collection, PerfDatum, Sample, Status, make_labels
+from stackwatch.sources.openstack_api.client import ApiClient
+from stackwatch.sources.resources import ResourceSource
+
+#: Endpoint latency above which the endpoint check warns / is critical (seconds).
+LATENCY_WARNING_S = 2.0
+LATENCY_CRITICAL_S = 10.0
+
+ENDPOINT_CHECK = "api.endpoint"
+
+
+class ApiSource(ResourceSource):
+    """Base of ``api.<service_type>`` sources."""
+
+    service_type: ClassVar[str]   # catalog service type: "block-storage"
+    codename: ClassVar[str]       # "cinder": used in openstack-exporter metric names
+
+    def __init__(self, client: ApiClient, intervals: Mapping[str, float] | None = None) -> None:
+        super().__init__(f"api.{self.service_type.replace('-', '_')}", parallel=True)
+        self.client = client
+        self._intervals = dict(intervals or {})
+
+    @property
+    def region_label(self) -> str:
+        return self.client.region_label
+
+    def interval(self, resource: str, default: float = 0.0) -> float:
+        """``intervals["api.compute.quotas"]`` from the config, else ``default``."""
+        return self._intervals.get(f"{self.name}.{resource}", default)
+
+    def sample(self, name: str, value: float, /, **labels: object) -> Sample:
+        """A sample with the region label every API metric carries."""
+        return Sample(name, float(value), make_labels(labels, region=self.region_label))
+
+    def prepare(self) -> tuple[Collection, SourceError | None]:
+        self.client.catalog_url(self.service_type)  # raises when auth or catalog fail
+        labels = {"service": self.codename, "service_type": self.service_type,
+                  "region": self.region_label}
+        up = f"openstack_{self.codename}_up"
+        try:
+            endpoint = self.client.endpoint(self.service_type, refresh=True)
+        except SourceAuthError:
+            raise
+        except SourceError as exc:
+            check = CheckResult(ENDPOINT_CHECK, Status.CRITICAL,
+                                f"{self.codename} API does not answer: {exc}",
+                                make_labels(labels))
+            return Collection((self.sample(up, 0),), (check,)), exc
+        latency = endpoint.latency
+        status = Status.OK
+        if latency >= LATENCY_CRITICAL_S:
+            status = Status.CRITICAL
+        elif latency >= LATENCY_WARNING_S:
+            status = Status.WARNING
+        version = (f", microversion {endpoint.microversion[0]}.{endpoint.microversion[1]}"
+                   if endpoint.microversion else "")
+        check = CheckResult(
+            ENDPOINT_CHECK, status,
+            f"{self.codename} API answers HTTP {endpoint.status} in {latency * 1000:.0f} ms"
+            f"{version}",
+            make_labels(labels),
+            (PerfDatum("latency", round(latency, 4), "s", LATENCY_WARNING_S,
+                       LATENCY_CRITICAL_S, 0),),
+        )
+        samples = (
+            self.sample(up, 1),
+            self.sample("openstack_api_endpoint_latency_seconds", latency,
+                        service=self.codename),
+            self.sample("openstack_api_endpoint_status_code", endpoint.status,
+                        service=self.codename),
+        )
+        return Collection(samples, (check,)), None

@@ -1,0 +1,174 @@
+"""``api.block_storage``: cinder volumes, snapshots, services, pools, quotas.
+
+Calls per collection (N volumes, S snapshots, P projects):
+``volumes/detail?all_tenants=1`` ceil(N/1000) (``osapi_max_limit``),
+``snapshots/detail?all_tenants=1`` ceil(S/1000), ``os-services`` 1,
+``scheduler-stats/get_pools?detail=True`` 1, and every ``quotas`` interval
+(600 s) one ``os-quota-sets/{p}?usage=True`` per project (no bulk API).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from stackwatch.errors import SourceError
+from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
+from stackwatch.sources.openstack_api import fields as f
+from stackwatch.sources.openstack_api.base import ApiSource
+from stackwatch.sources.openstack_api.compute import _service_check
+from stackwatch.sources.openstack_api.identity import Project, load_projects
+from stackwatch.sources.resources import Resource
+
+GIB = 1024 ** 3
+SERVICE_CHECK = "cinder.service"
+
+
+@dataclass(frozen=True, slots=True)
+class Sized:
+    """A volume or snapshot: status and size in GiB."""
+
+    status: str
+    size_gb: float
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any], what: str) -> Sized:
+        return cls(f.text(d, "status", what, ""), f.number(d, "size", what, 0.0))
+
+
+@dataclass(frozen=True, slots=True)
+class CinderService:
+    """One row of cinder ``os-services``."""
+
+    binary: str
+    host: str
+    zone: str
+    status: str
+    state: str
+    disabled_reason: str
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> CinderService:
+        what = "cinder os-services"
+        return cls(f.text(d, "binary", what), f.text(d, "host", what), f.text(d, "zone", what, ""),
+                   f.text(d, "status", what), f.text(d, "state", what),
+                   f.text(d, "disabled_reason", what, ""))
+
+
+def _capacity(value: object) -> float | None:
+    """Pool capacities are numbers, or the strings "infinite" / "unknown"."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if value == "infinite":
+        return math.inf
+    try:
+        return float(str(value))
+    except ValueError:
+        return None
+
+
+class BlockStorageSource(ApiSource):
+    """Cinder through its API."""
+
+    service_type = "block-storage"
+    codename = "cinder"
+
+    def resources(self) -> Sequence[Resource]:
+        return (
+            Resource("volumes", self.volumes, self.interval("volumes")),
+            Resource("snapshots", self.snapshots, self.interval("snapshots")),
+            Resource("services", self.services, self.interval("services")),
+            Resource("pools", self.pools, self.interval("pools")),
+            Resource("quotas", self.quotas, self.interval("quotas", 600)),
+        )
+
+    def _sized(self, path: str, key: str, count_metric: str, status_metric: str,
+               size_metric: str) -> Collection:
+        rows = [Sized.from_api(v, f"cinder {path}") for v in self.client.list_all(
+            "block-storage", path, key, params={"all_tenants": 1})]
+        counts = Counter(r.status for r in rows)
+        sizes: defaultdict[str, float] = defaultdict(float)
+        for r in rows:
+            sizes[r.status] += r.size_gb * GIB
+        samples = [self.sample(count_metric, len(rows))]
+        samples += [self.sample(status_metric, n, status=st) for st, n in sorted(counts.items())]
+        samples += [self.sample(size_metric, sizes[st], status=st) for st in sorted(counts)]
+        return Collection(tuple(samples))
+
+    def volumes(self) -> Collection:
+        return self._sized("volumes/detail", "volumes", "openstack_cinder_volumes",
+                           "openstack_cinder_volume_status_counter",
+                           "openstack_cinder_volumes_size_bytes")
+
+    def snapshots(self) -> Collection:
+        return self._sized("snapshots/detail", "snapshots", "openstack_cinder_snapshots",
+                           "openstack_cinder_snapshots_by_status",
+                           "openstack_cinder_snapshots_size_bytes")
+
+    def services(self) -> Collection:
+        body = self.client.get("block-storage", "os-services")
+        rows = [CinderService.from_api(s) for s in f.items(body, "services", "os-services")]
+        samples = [self.sample("openstack_cinder_agent_state", 1 if s.state == "up" else 0,
+                               hostname=s.host, service=s.binary, adminState=s.status,
+                               zone=s.zone, disabledReason=s.disabled_reason) for s in rows]
+        checks = [_service_check(SERVICE_CHECK, s.host, s.binary, s.state, s.status,
+                                 s.disabled_reason, False, self.region_label) for s in rows]
+        return Collection(tuple(samples), tuple(checks))
+
+    def pools(self) -> Collection:
+        body = self.client.get("block-storage", "scheduler-stats/get_pools",
+                               params={"detail": "True"})
+        samples: list[Sample] = []
+        for pool in f.items(body, "pools", "cinder get_pools"):
+            if not isinstance(pool, Mapping):
+                continue
+            caps = f.obj(pool, "capabilities", "cinder get_pools")
+            labels = {"name": f.text(pool, "name", "cinder get_pools"),
+                      "volume_backend_name": f.text(caps, "volume_backend_name", "pools", ""),
+                      "vendor_name": f.text(caps, "vendor_name", "pools", "")}
+            for key, metric in (("free_capacity_gb", "openstack_cinder_pool_capacity_free_gb"),
+                                ("total_capacity_gb", "openstack_cinder_pool_capacity_total_gb")):
+                value = _capacity(caps.get(key))
+                if value is not None:
+                    samples.append(self.sample(metric, value, **labels))
+        return Collection(tuple(samples))
+
+    def quotas(self) -> Collection:
+        projects = load_projects(self.client)
+
+        def one(project: Project) -> tuple[Project, float, float]:
+            body = self.client.get("block-storage", f"os-quota-sets/{project.id}",
+                                   params={"usage": "True"})
+            what = f"cinder os-quota-sets/{project.id}"
+            gigabytes = f.obj(f.obj(body, "quota_set", what), "gigabytes", what)
+            return (project, f.number(gigabytes, "limit", what),
+                    f.number(gigabytes, "in_use", what, 0.0))
+
+        results = self.client.map(one, projects)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors and len(errors) == len(results):
+            first = errors[0]
+            if isinstance(first, SourceError):
+                raise first
+            raise first
+        samples: list[Sample] = []
+        for result in results:
+            if isinstance(result, BaseException):
+                continue
+            project, limit, used = result
+            labels = {"tenant": project.name, "tenant_id": project.id}
+            samples.append(self.sample("openstack_cinder_limits_volume_max_gb", limit, **labels))
+            samples.append(self.sample("openstack_cinder_limits_volume_used_gb", used, **labels))
+        checks: tuple[CheckResult, ...] = ()
+        if errors:
+            checks = (CheckResult("api.partial", Status.UNKNOWN,
+                                  f"cinder quotas: {len(errors)} of {len(results)} projects "
+                                  f"could not be read, first: {errors[0]}",
+                                  make_labels(source=self.name, resource="quotas",
+                                              region=self.region_label)),)
+        return Collection(tuple(samples), checks)

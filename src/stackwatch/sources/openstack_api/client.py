@@ -1,0 +1,502 @@
+"""One authenticated HTTP client per cloud, shared by the six API sources.
+
+* Credentials, region and TLS settings come from the standard ``clouds.yaml``
+  (openstacksdk's ``OpenStackConfig``); requests go through one keystoneauth
+  :class:`~keystoneauth1.session.Session`, so the token is fetched once and
+  reused until it is near expiry (keystoneauth renews it within two minutes
+  of ``expires_at``). :attr:`ApiClient.tokens_issued` counts ``POST
+  /v3/auth/tokens`` answers; :attr:`ApiClient.calls` counts every request.
+* Concurrency is bounded: at most ``api_concurrency`` requests are in flight,
+  whatever the number of threads asking (one connection pool of that size).
+* Listings are fully paginated (:meth:`ApiClient.list_all`), with the largest
+  page the service allows, following ``<key>_links`` (nova, cinder, neutron)
+  or ``next`` (glance). Next links are re-based on the catalog endpoint: a
+  service behind a proxy often advertises its own internal host name.
+* Every third-party exception is translated here into a
+  :class:`~stackwatch.errors.SourceError` naming the request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import requests
+from keystoneauth1 import exceptions as ksa_exc
+from keystoneauth1 import session as ksa_session
+
+from stackwatch.errors import (
+    InvalidResponse,
+    SourceAuthError,
+    SourceError,
+    SourceTimeout,
+    SourceUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Json = dict[str, Any]
+
+#: Catalog types tried for each service type (the official type first, then aliases).
+CATALOG_TYPES: dict[str, tuple[str, ...]] = {
+    "identity": ("identity",),
+    "compute": ("compute",),
+    "placement": ("placement",),
+    "network": ("network",),
+    "image": ("image",),
+    "block-storage": ("block-storage", "volumev3", "volume"),
+}
+
+#: Version prefix the listing paths carry themselves (stripped from catalog URLs).
+VERSION_SUFFIX: dict[str, str] = {"network": "/v2.0", "image": "/v2"}
+
+#: Name used in the ``OpenStack-API-Version`` header, per service type.
+MICROVERSION_HEADER_NAME: dict[str, str] = {
+    "compute": "compute",
+    "placement": "placement",
+    "block-storage": "volume",
+}
+
+#: Highest microversion whose answers stackwatch was checked against (reference 2026.1).
+MICROVERSION_CEILING: dict[str, tuple[int, int]] = {
+    "compute": (2, 103),
+    "placement": (1, 39),
+    "block-storage": (3, 71),
+}
+
+
+def parse_version(text: str) -> tuple[int, int]:
+    """``"2.88"`` -> ``(2, 88)``; raise :class:`InvalidResponse` otherwise."""
+    major, _, minor = text.strip().lstrip("v").partition(".")
+    try:
+        return int(major), int(minor or 0)
+    except ValueError:
+        raise InvalidResponse(f"not a microversion: {text!r}") from None
+
+
+def format_version(version: tuple[int, int]) -> str:
+    return f"{version[0]}.{version[1]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A service's catalog URL and what its version document said."""
+
+    service_type: str
+    url: str
+    microversion: tuple[int, int] | None
+    status: int
+    latency: float
+
+
+class _Counter:
+    """Thread-safe counts of requests and of tokens issued."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls = 0
+        self.tokens = 0
+
+    def hook(self, response: requests.Response, *args: object, **kwargs: object) -> None:
+        with self._lock:
+            self.calls += 1
+            if (response.request.method == "POST" and response.status_code == 201
+                    and response.url.rstrip("/").endswith("/auth/tokens")):
+                self.tokens += 1
+
+
+def _rebase(link: str, base: str) -> str:
+    """Keep the path and query of ``link`` but the scheme and host of ``base``."""
+    target = urlsplit(urljoin(base, link))
+    root = urlsplit(base)
+    return urlunsplit((root.scheme, root.netloc, target.path, target.query, ""))
+
+
+class ApiClient:
+    """Authenticated, bounded, paginating access to one cloud's APIs."""
+
+    def __init__(
+        self,
+        cloud_name: str,
+        *,
+        clouds_yaml: Path | None = None,
+        region: str | None = None,
+        timeout: float = 30.0,
+        concurrency: int = 16,
+        verify_tls: bool = True,
+        page_size: int = 1000,
+    ) -> None:
+        self.cloud_name = cloud_name
+        self.clouds_yaml = clouds_yaml
+        self.region = region
+        self.timeout = timeout
+        self.concurrency = concurrency
+        self.verify_tls = verify_tls
+        self.page_size = page_size
+        self._counter = _Counter()
+        self._gate = threading.BoundedSemaphore(concurrency)
+        self._lock = threading.Lock()
+        self._session: ksa_session.Session | None = None
+        self._interface = "public"
+        self._pool: ThreadPoolExecutor | None = None
+        self._endpoints: dict[str, Endpoint] = {}
+        self._memo: dict[str, tuple[float, object]] = {}
+        self._memo_locks: dict[str, threading.Lock] = {}
+
+    # ------------------------------------------------------------------ figures
+    @property
+    def calls(self) -> int:
+        """HTTP requests sent so far (auth and version documents included)."""
+        return self._counter.calls
+
+    @property
+    def tokens_issued(self) -> int:
+        """Tokens keystone issued to this client so far."""
+        return self._counter.tokens
+
+    @property
+    def region_label(self) -> str:
+        return self.region or ""
+
+    # ------------------------------------------------------------------ session
+    def _build_session(self) -> ksa_session.Session:
+        import openstack.config
+        from openstack.config.exceptions import OpenStackConfigException
+
+        files = [str(self.clouds_yaml)] if self.clouds_yaml else None
+        try:
+            with warnings.catch_warnings():
+                # openstacksdk warns about its own InfluxDB support on every load.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore", PendingDeprecationWarning)
+                config = openstack.config.OpenStackConfig(config_files=files,
+                                                          load_envvars=False)
+                cloud = config.get_one(cloud=self.cloud_name, region_name=self.region)
+        except (OpenStackConfigException, ksa_exc.ClientException) as exc:
+            where = self.clouds_yaml or "the clouds.yaml search path"
+            raise SourceUnavailable(
+                f"cloud {self.cloud_name!r} from {where}: {exc}") from None
+        if self.region is None:
+            self.region = cloud.get_region_name() or None
+        interface = cloud.get_interface()
+        self._interface = interface if isinstance(interface, str) and interface else "public"
+        verify, cert = cloud.get_requests_verify_args()
+        http = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(
+            pool_connections=8, pool_maxsize=max(self.concurrency, 8))
+        http.mount("http://", adapter)
+        http.mount("https://", adapter)
+        http.hooks["response"].append(self._counter.hook)
+        return ksa_session.Session(
+            auth=cloud.get_auth(), session=http, timeout=self.timeout,
+            verify=verify if self.verify_tls else False, cert=cert,
+        )
+
+    @property
+    def session(self) -> ksa_session.Session:
+        with self._lock:
+            if self._session is None:
+                self._session = self._build_session()
+            return self._session
+
+    def close(self) -> None:
+        """Release the thread pool and HTTP connections."""
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+            if self._session is not None:
+                self._session.session.close()
+                self._session = None
+
+    def invalidate(self) -> None:
+        """Forget cached endpoints and memoised data (not the token)."""
+        with self._lock:
+            self._endpoints.clear()
+            self._memo.clear()
+
+    # ------------------------------------------------------------------ catalog
+    def catalog_url(self, service_type: str) -> str:
+        """The service's URL from the token's catalog; SourceUnavailable when missing."""
+        session = self.session
+        auth = session.auth
+        if auth is None:  # pragma: no cover - always set by _build_session
+            raise SourceUnavailable("no auth plugin")
+        try:
+            access = auth.get_access(session)  # type: ignore[attr-defined]
+        except ksa_exc.ClientException as exc:
+            raise _translate(exc, f"authenticate to {self.cloud_name}") from None
+        catalog = access.service_catalog
+        for catalog_type in CATALOG_TYPES.get(service_type, (service_type,)):
+            try:
+                url = catalog.url_for(service_type=catalog_type, interface=self._interface,
+                                      region_name=self.region)
+            except ksa_exc.EndpointNotFound:
+                continue
+            if url:
+                url = str(url).rstrip("/")
+                # Neutron and glance listings are addressed with their version prefix.
+                suffix = VERSION_SUFFIX.get(service_type, "")
+                if suffix and url.endswith(suffix):
+                    url = url[: -len(suffix)]
+                return url
+        raise SourceUnavailable(
+            f"service {service_type!r} is missing from the catalog of cloud "
+            f"{self.cloud_name!r} (interface {self._interface}, region {self.region or 'any'})")
+
+    def endpoint(self, service_type: str, *, refresh: bool = False) -> Endpoint:
+        """Catalog URL plus the negotiated microversion (version document, cached)."""
+        with self._lock:
+            known = self._endpoints.get(service_type)
+        if known is not None and not refresh:
+            return known
+        url = self.catalog_url(service_type)
+        started = time.monotonic()
+        doc_url = _version_document_url(service_type, url)
+        response = self._send("GET", doc_url, f"{service_type} version document",
+                              authenticated=service_type != "identity")
+        latency = time.monotonic() - started
+        # Keystone, glance and cinder answer their root with 300 Multiple Choices.
+        if response.status_code not in (200, 300):
+            _raise_for_status(response, f"GET {doc_url}")
+        body = _json(response, f"GET {doc_url}")
+        found = Endpoint(service_type, url, _negotiate(service_type, body),
+                         response.status_code, latency)
+        with self._lock:
+            self._endpoints[service_type] = found
+        return found
+
+    # ------------------------------------------------------------------ requests
+    def _send(self, method: str, url: str, what: str, *, authenticated: bool = True,
+              headers: Mapping[str, str] | None = None,
+              params: Mapping[str, object] | None = None) -> requests.Response:
+        session = self.session
+        started = time.monotonic()
+        with self._gate:
+            try:
+                response = session.request(
+                    url, method, headers=dict(headers or {}), params=params,
+                    raise_exc=False, authenticated=authenticated, log=False,
+                    connect_retries=0)
+            except ksa_exc.ClientException as exc:
+                raise _translate(exc, what) from None
+        log.info("%s %s -> %s in %.3fs", method, url, response.status_code,
+                 time.monotonic() - started)
+        return response
+
+    def get(self, service_type: str, path: str, *, params: Mapping[str, object] | None = None,
+            microversion: bool = True) -> Json:
+        """GET ``path`` (relative to the catalog URL, or absolute) and return the JSON object."""
+        endpoint = self.endpoint(service_type)
+        url = path if "://" in path else f"{endpoint.url}/{path.lstrip('/')}"
+        headers = {"Accept": "application/json"}
+        name = MICROVERSION_HEADER_NAME.get(service_type)
+        if microversion and name and endpoint.microversion:
+            version = format_version(endpoint.microversion)
+            headers["OpenStack-API-Version"] = f"{name} {version}"
+            if service_type == "compute":
+                headers["X-OpenStack-Nova-API-Version"] = version
+        what = f"GET {url}" + (f" {dict(params)}" if params else "")
+        response = self._send("GET", url, what, headers=headers, params=params)
+        if response.status_code >= 300:
+            _raise_for_status(response, what)
+        return _json(response, what)
+
+    def list_all(self, service_type: str, path: str, key: str, *,
+                 params: Mapping[str, object] | None = None,
+                 page_size: int | None = None) -> Iterator[Json]:
+        """Every item of a listing, page after page (``limit=None`` sends no limit)."""
+        query: dict[str, object] = dict(params or {})
+        size = self.page_size if page_size is None else page_size
+        if size > 0:
+            query["limit"] = size
+        endpoint = self.endpoint(service_type)
+        url: str | None = f"{endpoint.url}/{path.lstrip('/')}"
+        seen: set[str] = set()
+        while url is not None:
+            body = self.get(service_type, url, params=query or None)
+            items = body.get(key)
+            if not isinstance(items, list):
+                raise InvalidResponse(f"GET {url}: no {key!r} list in the answer")
+            for item in items:
+                if not isinstance(item, dict):
+                    raise InvalidResponse(f"GET {url}: an item of {key!r} is not an object")
+                yield item
+            link = _next_link(body, key)
+            if link is None or not items:
+                return
+            url = _rebase(link, endpoint.url)
+            if url in seen:
+                raise InvalidResponse(f"GET {url}: pagination loops on the same page")
+            seen.add(url)
+            query = {}
+
+    # ------------------------------------------------------------------ fan-out
+    def map(self, fn: Callable[[T], Any], items: Iterable[T]) -> list[Any]:
+        """Apply ``fn`` to every item on the client's pool; results in order.
+
+        Exceptions are returned in place of results, so that one failing
+        project does not hide the others; the caller decides what they mean.
+        """
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="api")
+            pool = self._pool
+        futures = [pool.submit(fn, item) for item in items]
+        results: list[Any] = []
+        for future in futures:
+            error = future.exception()
+            results.append(error if error is not None else future.result())
+        return results
+
+    def shared(self, key: str, max_age: float, loader: Callable[[], T]) -> T:
+        """Data loaded at most once per ``max_age`` seconds, shared between sources."""
+        with self._lock:
+            lock = self._memo_locks.setdefault(key, threading.Lock())
+        with lock:
+            with self._lock:
+                cached = self._memo.get(key)
+            if cached is not None and time.monotonic() - cached[0] < max_age:
+                return cached[1]  # type: ignore[return-value]
+            value = loader()
+            with self._lock:
+                self._memo[key] = (time.monotonic(), value)
+            return value
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _version_document_url(service_type: str, url: str) -> str:
+    """Where the version document of a catalog URL is.
+
+    Nova (``/v2.1``) and keystone (``/v3``) answer on the versioned URL; cinder's
+    catalog URL carries the project (``/v3/{project_id}``), so its document is
+    one level up; placement, glance and neutron publish theirs at the root.
+    """
+    parts = urlsplit(url)
+    segments = [s for s in parts.path.split("/") if s]
+    if service_type in ("compute", "identity", "block-storage"):
+        for index, segment in enumerate(segments):
+            if segment[:1] == "v" and segment[1:2].isdigit():
+                path = "/" + "/".join(segments[: index + 1]) + "/"
+                return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    if service_type == "network" and segments and segments[-1] == "v2.0":
+        segments = segments[:-1]
+    path = "/" + "/".join(segments) + ("/" if segments else "")
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def _negotiate(service_type: str, body: Json) -> tuple[int, int] | None:
+    """Highest microversion both the service and stackwatch know, or None."""
+    ceiling = MICROVERSION_CEILING.get(service_type)
+    if ceiling is None:
+        return None
+    candidates: list[Any] = []
+    if isinstance(body.get("version"), dict):
+        candidates.append(body["version"])
+    versions = body.get("versions")
+    if isinstance(versions, dict):  # keystone's {"versions": {"values": [...]}}
+        versions = versions.get("values")
+    if isinstance(versions, list):
+        candidates.extend(versions)
+    best: tuple[int, int] | None = None
+    for entry in candidates:
+        if not isinstance(entry, dict) or entry.get("status") not in ("CURRENT", "SUPPORTED"):
+            continue
+        text = entry.get("max_version") or entry.get("version")
+        if not text:
+            continue
+        version = parse_version(str(text))
+        if version[0] == ceiling[0] and (best is None or version > best):
+            best = version
+    if best is None:
+        return None  # no microversions: the base version of the API
+    return min(best, ceiling)
+
+
+def _next_link(body: Json, key: str) -> str | None:
+    nxt = body.get("next")  # glance
+    if isinstance(nxt, str) and nxt:
+        return nxt
+    links = body.get(f"{key}_links")
+    if isinstance(links, list):
+        for link in links:
+            if isinstance(link, dict) and link.get("rel") == "next" and link.get("href"):
+                return str(link["href"])
+    return None
+
+
+def _json(response: requests.Response, what: str) -> Json:
+    try:
+        body = json.loads(response.content)
+    except ValueError as exc:
+        raise InvalidResponse(
+            f"{what}: answer is not valid JSON (truncated?) at byte {getattr(exc, 'pos', '?')} "
+            f"of {len(response.content)}") from None
+    if not isinstance(body, dict):
+        raise InvalidResponse(f"{what}: expected a JSON object, got {type(body).__name__}")
+    return body
+
+
+def _raise_for_status(response: requests.Response, what: str) -> None:
+    status = response.status_code
+    detail = _error_detail(response)
+    message = f"{what}: HTTP {status}{': ' + detail if detail else ''}"
+    if status in (401, 403):
+        raise SourceAuthError(message)
+    if status in (408, 504):
+        raise SourceTimeout(message)
+    if status >= 500 or status == 404:
+        raise SourceUnavailable(message)
+    raise InvalidResponse(message)
+
+
+def _error_detail(response: requests.Response) -> str:
+    """The ``message`` of an OpenStack error body, if there is one (never the whole body)."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return ""
+    if isinstance(body, dict):
+        for value in body.values():
+            if isinstance(value, dict) and isinstance(value.get("message"), str):
+                return str(value["message"])[:200]
+        if isinstance(body.get("NeutronError"), dict):
+            return str(body["NeutronError"].get("message", ""))[:200]
+    return ""
+
+
+def _translate(exc: ksa_exc.ClientException, what: str) -> SourceError:
+    """keystoneauth exception -> the stackwatch error for it."""
+    text = f"{what}: {exc}"
+    if isinstance(exc, ksa_exc.ConnectTimeout):
+        return SourceTimeout(text)
+    if isinstance(exc, (ksa_exc.Unauthorized, ksa_exc.Forbidden, ksa_exc.AuthorizationFailure,
+                        ksa_exc.MissingAuthPlugin, ksa_exc.MissingRequiredOptions)):
+        return SourceAuthError(text)
+    if isinstance(exc, (ksa_exc.EndpointNotFound, ksa_exc.EmptyCatalog)):
+        return SourceUnavailable(text)
+    if isinstance(exc, ksa_exc.UnknownConnectionError):
+        cause = str(exc)
+        if "IncompleteRead" in cause or "ChunkedEncoding" in cause or "Connection broken" in cause:
+            return InvalidResponse(f"{what}: answer cut short ({cause[:200]})")
+        return SourceUnavailable(text)
+    if isinstance(exc, ksa_exc.HttpError):
+        status = getattr(exc, "http_status", 0) or 0
+        if status in (401, 403):
+            return SourceAuthError(text)
+        if status in (408, 504):
+            return SourceTimeout(text)
+        return SourceUnavailable(text)
+    return SourceUnavailable(text)

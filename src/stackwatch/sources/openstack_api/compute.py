@@ -1,0 +1,395 @@
+"""``api.compute``: nova services, hypervisors, capacity, servers, flavors, aggregates, quotas.
+
+Calls per collection (N servers, H hypervisors, P projects):
+``os-services`` 1; ``servers/detail`` ceil(N/1000); ``os-hypervisors/detail``
+ceil(H/1000) (paginated from 2.33); ``flavors/detail`` 1; ``os-aggregates`` 1;
+``os-availability-zone`` 1; every ``quotas`` interval (600 s) one
+``os-quota-sets/{p}/detail`` per project (nova has no bulk quota API), and every
+``usage`` interval (3600 s) ``os-simple-tenant-usage`` ceil(P/1000).
+
+Capacity (vCPU / RAM / disk, total and used) comes from ``os-hypervisors``
+where the microversion still has those fields (< 2.88), otherwise from
+placement inventories and usages (shared with ``api.placement``). Free
+capacity always comes from placement, the only place that knows the
+allocation ratio and the reserved amount: ``(total - reserved) * ratio - used``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from stackwatch.errors import InvalidResponse, SourceError
+from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
+from stackwatch.sources.openstack_api import fields as f
+from stackwatch.sources.openstack_api.base import ApiSource
+from stackwatch.sources.openstack_api.identity import Project, load_projects
+from stackwatch.sources.openstack_api.placement import Provider, load_providers
+from stackwatch.sources.resources import Resource
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+
+SERVICE_CHECK = "nova.service"
+
+
+@dataclass(frozen=True, slots=True)
+class NovaService:
+    """One row of ``os-services``."""
+
+    id: str
+    binary: str
+    host: str
+    zone: str
+    status: str            # enabled | disabled
+    state: str             # up | down
+    forced_down: bool
+    disabled_reason: str
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> NovaService:
+        what = "nova os-services"
+        return cls(f.text(d, "id", what), f.text(d, "binary", what), f.text(d, "host", what),
+                   f.text(d, "zone", what, ""), f.text(d, "status", what),
+                   f.text(d, "state", what), f.flag(d, "forced_down", what, False),
+                   f.text(d, "disabled_reason", what, ""))
+
+
+@dataclass(frozen=True, slots=True)
+class Hypervisor:
+    """One hypervisor of ``os-hypervisors/detail``; resource fields are None from 2.88."""
+
+    id: str
+    hostname: str
+    host: str
+    state: str
+    status: str
+    vcpus: float | None
+    vcpus_used: float | None
+    memory_mb: float | None
+    memory_mb_used: float | None
+    local_gb: float | None
+    local_gb_used: float | None
+    running_vms: float | None
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Hypervisor:
+        what = "nova os-hypervisors"
+        service = f.obj(d, "service", what)
+        hostname = f.text(d, "hypervisor_hostname", what)
+
+        def opt(key: str) -> float | None:
+            return f.optional_number(d, key, what)
+
+        return cls(f.text(d, "id", what), hostname, f.text(service, "host", what, hostname),
+                   f.text(d, "state", what, ""), f.text(d, "status", what, ""),
+                   opt("vcpus"), opt("vcpus_used"), opt("memory_mb"), opt("memory_mb_used"),
+                   opt("local_gb"), opt("local_gb_used"), opt("running_vms"))
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """What stackwatch keeps of one server of ``servers/detail``."""
+
+    id: str
+    project_id: str
+    status: str
+    node: str
+    flavor: str
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Server:
+        what = "nova servers/detail"
+        flavor = f.obj(d, "flavor", what)
+        # 2.47+: the flavor is embedded (original_name); before, only its id.
+        name = f.text(flavor, "original_name", what, "") or f.text(flavor, "id", what, "")
+        return cls(f.text(d, "id", what), f.text(d, "tenant_id", what, ""),
+                   f.text(d, "status", what, "UNKNOWN"),
+                   f.text(d, "OS-EXT-SRV-ATTR:hypervisor_hostname", what, ""), name)
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregate:
+    """A host aggregate: name, AZ (may be empty) and member hosts."""
+
+    name: str
+    availability_zone: str
+    hosts: tuple[str, ...]
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Aggregate:
+        what = "nova os-aggregates"
+        return cls(f.text(d, "name", what), f.text(d, "availability_zone", what, ""),
+                   tuple(str(h) for h in f.items(d, "hosts", what)))
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaDetail:
+    """``os-quota-sets/{p}/detail`` for one project: limit and in-use per resource."""
+
+    project: Project
+    limits: Mapping[str, float]
+    in_use: Mapping[str, float]
+
+    @classmethod
+    def from_api(cls, project: Project, d: Mapping[str, Any]) -> QuotaDetail:
+        what = f"nova os-quota-sets/{project.id}/detail"
+        body = f.obj(d, "quota_set", what)
+        limits: dict[str, float] = {}
+        in_use: dict[str, float] = {}
+        for key in ("cores", "ram", "instances"):
+            entry = f.obj(body, key, what)
+            limits[key] = f.number(entry, "limit", what)
+            in_use[key] = f.number(entry, "in_use", what, 0.0)
+        return cls(project, limits, in_use)
+
+
+class ComputeSource(ApiSource):
+    """Nova through its API."""
+
+    service_type = "compute"
+    codename = "nova"
+
+    def resources(self) -> Sequence[Resource]:
+        return (
+            Resource("services", self.services, self.interval("services")),
+            Resource("servers", self.servers, self.interval("servers")),
+            Resource("hypervisors", self.hypervisors, self.interval("hypervisors")),
+            Resource("capacity", self.capacity, self.interval("capacity")),
+            Resource("flavors", self.flavors, self.interval("flavors", 300)),
+            Resource("aggregates", self.aggregates, self.interval("aggregates", 300)),
+            Resource("quotas", self.quotas, self.interval("quotas", 600)),
+            Resource("usage", self.usage, self.interval("usage", 3600)),
+        )
+
+    # ------------------------------------------------------------------ loaders
+    def _mv(self) -> tuple[int, int]:
+        return self.client.endpoint("compute").microversion or (2, 1)
+
+    def _servers(self) -> list[Server]:
+        def load() -> list[Server]:
+            return [Server.from_api(s) for s in self.client.list_all(
+                "compute", "servers/detail", "servers", params={"all_tenants": 1})]
+        return self.client.shared("compute.servers", 5.0, load)
+
+    def _aggregates(self) -> list[Aggregate]:
+        def load() -> list[Aggregate]:
+            body = self.client.get("compute", "os-aggregates")
+            return [Aggregate.from_api(a) for a in f.items(body, "aggregates", "os-aggregates")]
+        return self.client.shared("compute.aggregates", 5.0, load)
+
+    def _hypervisors(self) -> list[Hypervisor]:
+        def load() -> list[Hypervisor]:
+            # Pagination of os-hypervisors exists from 2.33 on.
+            size = None if self._mv() >= (2, 33) else 0
+            return [Hypervisor.from_api(h) for h in self.client.list_all(
+                "compute", "os-hypervisors/detail", "hypervisors", page_size=size)]
+        return self.client.shared("compute.hypervisors", 5.0, load)
+
+    def _host_labels(self) -> dict[str, tuple[str, str]]:
+        """host -> (availability_zone, "agg1,agg2"), as openstack-exporter labels them."""
+        zones: dict[str, str] = {}
+        groups: dict[str, list[str]] = defaultdict(list)
+        for agg in self._aggregates():
+            for host in agg.hosts:
+                if agg.availability_zone:
+                    zones[host] = agg.availability_zone
+                groups[host].append(agg.name)
+        return {h: (zones.get(h, ""), ",".join(sorted(groups.get(h, ()))))
+                for h in set(zones) | set(groups)}
+
+    # ------------------------------------------------------------------ resources
+    def services(self) -> Collection:
+        body = self.client.get("compute", "os-services")
+        rows = [NovaService.from_api(s) for s in f.items(body, "services", "os-services")]
+        samples: list[Sample] = []
+        checks: list[CheckResult] = []
+        for s in rows:
+            samples.append(self.sample(
+                "openstack_nova_agent_state", 1 if s.state == "up" else 0, id=s.id,
+                hostname=s.host, service=s.binary, adminState=s.status, zone=s.zone,
+                disabledReason=s.disabled_reason))
+            samples.append(self.sample("openstack_nova_service_forced_down",
+                                       1 if s.forced_down else 0, hostname=s.host,
+                                       service=s.binary, zone=s.zone))
+            checks.append(_service_check(SERVICE_CHECK, s.host, s.binary, s.state, s.status,
+                                         s.disabled_reason, s.forced_down, self.region_label))
+        return Collection(tuple(samples), tuple(checks))
+
+    def servers(self) -> Collection:
+        servers = self._servers()
+        by_status = Counter(s.status for s in servers)
+        by_flavor = Counter(s.flavor for s in servers)
+        samples = [self.sample("openstack_nova_total_vms", len(servers))]
+        samples += [self.sample("openstack_nova_servers", n, status=st)
+                    for st, n in sorted(by_status.items())]
+        samples += [self.sample("openstack_nova_flavor_servers", n, flavor=name)
+                    for name, n in sorted(by_flavor.items())]
+        return Collection(tuple(samples))
+
+    def hypervisors(self) -> Collection:
+        hypervisors = self._hypervisors()
+        counted: Counter[str] = Counter()
+        if any(h.running_vms is None for h in hypervisors):
+            counted = Counter(s.node for s in self._servers())
+        hosts = self._host_labels()
+        samples = []
+        for h in hypervisors:
+            zone, aggs = hosts.get(h.host, ("", ""))
+            vms = h.running_vms if h.running_vms is not None else counted[h.hostname]
+            samples.append(self.sample("openstack_nova_running_vms", vms, hostname=h.hostname,
+                                       availability_zone=zone, aggregates=aggs))
+        samples.append(self.sample("openstack_nova_hypervisors", len(hypervisors)))
+        return Collection(tuple(samples))
+
+    def capacity(self) -> Collection:
+        hypervisors = self._hypervisors()
+        hosts = self._host_labels()
+        providers: dict[str, Provider] = {}
+        placement_error: SourceError | None = None
+        try:
+            providers = {p.name: p for p in load_providers(self.client)}
+        except SourceError as exc:
+            placement_error = exc
+        samples: list[Sample] = []
+        for h in hypervisors:
+            zone, aggs = hosts.get(h.host, ("", ""))
+            labels = {"hostname": h.hostname, "availability_zone": zone, "aggregates": aggs}
+            provider = providers.get(h.hostname)
+            if h.vcpus is not None:  # < 2.88: the hypervisor reports its resources
+                totals = {"VCPU": (h.vcpus, h.vcpus_used), "MEMORY_MB": (h.memory_mb,
+                          h.memory_mb_used), "DISK_GB": (h.local_gb, h.local_gb_used)}
+            elif provider is not None:
+                totals = {rc: (provider.total(rc), provider.used(rc))
+                          for rc in ("VCPU", "MEMORY_MB", "DISK_GB")}
+            elif placement_error is not None:
+                raise SourceError(
+                    f"nova {self._mv()[0]}.{self._mv()[1]} has no hypervisor resources "
+                    f"(2.88+) and placement failed: {placement_error}") from None
+            else:
+                continue  # a hypervisor without a resource provider yet
+            for rc, (metric, scale) in _CAPACITY.items():
+                total, used = totals[rc]
+                if total is not None:
+                    samples.append(self.sample(f"openstack_nova_{metric[0]}", total * scale,
+                                               **labels))
+                if used is not None:
+                    samples.append(self.sample(f"openstack_nova_{metric[1]}", used * scale,
+                                               **labels))
+            if provider is not None:
+                for rc, name, scale in (("VCPU", "vcpus_free", 1),
+                                        ("MEMORY_MB", "memory_free_bytes", MIB),
+                                        ("DISK_GB", "local_storage_free_bytes", GIB)):
+                    free = provider.free(rc)
+                    if free is not None:
+                        samples.append(self.sample(f"openstack_nova_{name}", free * scale,
+                                                   **labels))
+        return Collection(tuple(samples))
+
+    def flavors(self) -> Collection:
+        rows = list(self.client.list_all("compute", "flavors/detail", "flavors",
+                                         params={"is_public": "None"}))
+        return Collection((self.sample("openstack_nova_flavors", len(rows)),))
+
+    def aggregates(self) -> Collection:
+        aggs = self._aggregates()
+        body = self.client.get("compute", "os-availability-zone")
+        zones = f.items(body, "availabilityZoneInfo", "os-availability-zone")
+        samples = [self.sample("openstack_nova_aggregates", len(aggs)),
+                   self.sample("openstack_nova_availability_zones", len(zones))]
+        samples += [self.sample("openstack_nova_aggregate_hosts", len(a.hosts),
+                                aggregate=a.name, availability_zone=a.availability_zone)
+                    for a in aggs]
+        for zone in zones:
+            if not isinstance(zone, Mapping):
+                raise InvalidResponse("os-availability-zone: an entry is not an object")
+            state = f.obj(zone, "zoneState", "os-availability-zone")
+            samples.append(self.sample(
+                "openstack_nova_availability_zone_available",
+                1 if f.flag(state, "available", "os-availability-zone", False) else 0,
+                zone=f.text(zone, "zoneName", "os-availability-zone")))
+        return Collection(tuple(samples))
+
+    def quotas(self) -> Collection:
+        projects = load_projects(self.client)
+
+        def one(project: Project) -> QuotaDetail:
+            body = self.client.get("compute", f"os-quota-sets/{project.id}/detail")
+            return QuotaDetail.from_api(project, body)
+
+        results = self.client.map(one, projects)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors and len(errors) == len(results):
+            raise _as_source_error(errors[0])
+        samples: list[Sample] = []
+        for quota in results:
+            if not isinstance(quota, QuotaDetail):
+                continue
+            labels = {"tenant": quota.project.name, "tenant_id": quota.project.id}
+            for key, metric in (("cores", "vcpus"), ("ram", "memory"),
+                                ("instances", "instances")):
+                samples.append(self.sample(f"openstack_nova_limits_{metric}_max",
+                                           quota.limits[key], **labels))
+                samples.append(self.sample(f"openstack_nova_limits_{metric}_used",
+                                           quota.in_use[key], **labels))
+        checks: tuple[CheckResult, ...] = ()
+        if errors:
+            checks = (CheckResult("api.partial", Status.UNKNOWN,
+                                  f"nova quotas: {len(errors)} of {len(results)} projects "
+                                  f"could not be read, first: {errors[0]}",
+                                  make_labels(source=self.name, resource="quotas",
+                                              region=self.region_label)),)
+        return Collection(tuple(samples), checks)
+
+    def usage(self) -> Collection:
+        end = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        start = end - dt.timedelta(days=1)
+        params = {"start": start.isoformat(), "end": end.isoformat(), "detailed": 0}
+        size = None if self._mv() >= (2, 40) else 0  # paginated from 2.40
+        samples = []
+        for row in self.client.list_all("compute", "os-simple-tenant-usage", "tenant_usages",
+                                        params=params, page_size=size):
+            what = "nova os-simple-tenant-usage"
+            labels = {"tenant_id": f.text(row, "tenant_id", what)}
+            samples.append(self.sample("openstack_nova_tenant_usage_vcpu_hours",
+                                       f.number(row, "total_vcpus_usage", what, 0), **labels))
+            samples.append(self.sample("openstack_nova_tenant_usage_memory_mb_hours",
+                                       f.number(row, "total_memory_mb_usage", what, 0),
+                                       **labels))
+            samples.append(self.sample("openstack_nova_tenant_usage_hours",
+                                       f.number(row, "total_hours", what, 0), **labels))
+        return Collection(tuple(samples))
+
+
+#: resource class -> ((total metric, used metric), scale to base units)
+_CAPACITY: dict[str, tuple[tuple[str, str], float]] = {
+    "VCPU": (("vcpus_available", "vcpus_used"), 1),
+    "MEMORY_MB": (("memory_available_bytes", "memory_used_bytes"), MIB),
+    "DISK_GB": (("local_storage_available_bytes", "local_storage_used_bytes"), GIB),
+}
+
+
+def _service_check(name: str, host: str, binary: str, state: str, status: str,
+                   reason: str, forced_down: bool, region: str) -> CheckResult:
+    """OK up and enabled; WARNING disabled (maintenance); CRITICAL down or forced down."""
+    labels = make_labels(host=host, binary=binary, region=region)
+    what = f"{binary} on {host}"
+    if forced_down:
+        return CheckResult(name, Status.CRITICAL, f"{what} is forced down", labels)
+    if state != "up":
+        extra = f" (disabled: {reason or 'no reason given'})" if status == "disabled" else ""
+        return CheckResult(name, Status.CRITICAL if status != "disabled" else Status.WARNING,
+                           f"{what} is down{extra}", labels)
+    if status == "disabled":
+        return CheckResult(name, Status.WARNING,
+                           f"{what} is up but disabled: {reason or 'no reason given'}", labels)
+    return CheckResult(name, Status.OK, f"{what} is up", labels)
+
+
+def _as_source_error(exc: BaseException) -> SourceError:
+    if isinstance(exc, SourceError):
+        return exc
+    raise exc

@@ -1,0 +1,210 @@
+"""``api.network``: neutron networks, subnets, routers, ports, floating IPs, agents.
+
+Calls per collection: one listing each of networks, subnets, routers, ports,
+floatingips, security-groups, agents and network-ip-availabilities, sent
+without ``limit`` (neutron's ``pagination_max_limit`` is unlimited by default,
+so one page holds everything; ``*_links`` are followed when a deployment caps
+it), with ``fields=`` so that only the columns read travel; plus one
+``agents/{id}/l3-routers`` per L3 agent.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
+from stackwatch.sources.openstack_api import fields as f
+from stackwatch.sources.openstack_api.base import ApiSource
+from stackwatch.sources.openstack_api.client import Json
+from stackwatch.sources.resources import Resource
+
+AGENT_CHECK = "neutron.agent"
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    """A neutron agent (L3, DHCP, metadata, Open vSwitch...)."""
+
+    id: str
+    binary: str
+    agent_type: str
+    host: str
+    alive: bool
+    admin_state_up: bool
+    availability_zone: str
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Agent:
+        what = "neutron agents"
+        return cls(f.text(d, "id", what), f.text(d, "binary", what),
+                   f.text(d, "agent_type", what, ""), f.text(d, "host", what),
+                   f.flag(d, "alive", what), f.flag(d, "admin_state_up", what, True),
+                   f.text(d, "availability_zone", what, ""))
+
+
+@dataclass(frozen=True, slots=True)
+class Port:
+    """What stackwatch keeps of a port."""
+
+    status: str
+    vif_type: str
+    device_owner: str
+    fixed_ips: int
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Port:
+        what = "neutron ports"
+        return cls(f.text(d, "status", what, ""), f.text(d, "binding:vif_type", what, ""),
+                   f.text(d, "device_owner", what, ""), len(f.items(d, "fixed_ips", what)))
+
+
+@dataclass(frozen=True, slots=True)
+class SubnetAvailability:
+    """Used and total IPs of one subnet of one network."""
+
+    network_id: str
+    network_name: str
+    project_id: str
+    subnet_name: str
+    cidr: str
+    ip_version: str
+    used: float
+    total: float
+
+
+def _availabilities(d: Mapping[str, Any]) -> list[SubnetAvailability]:
+    what = "neutron network-ip-availabilities"
+    project = f.text(d, "project_id", what, "") or f.text(d, "tenant_id", what, "")
+    rows = []
+    for s in f.items(d, "subnet_ip_availability", what):
+        if isinstance(s, Mapping):
+            rows.append(SubnetAvailability(
+                f.text(d, "network_id", what), f.text(d, "network_name", what, ""), project,
+                f.text(s, "subnet_name", what, ""), f.text(s, "cidr", what, ""),
+                f.text(s, "ip_version", what, ""), f.number(s, "used_ips", what, 0),
+                f.number(s, "total_ips", what, 0)))
+    return rows
+
+
+class NetworkSource(ApiSource):
+    """Neutron through its API."""
+
+    service_type = "network"
+    codename = "neutron"
+
+    def resources(self) -> Sequence[Resource]:
+        return (
+            Resource("networks", self.networks, self.interval("networks")),
+            Resource("subnets", self.subnets, self.interval("subnets")),
+            Resource("routers", self.routers, self.interval("routers")),
+            Resource("ports", self.ports, self.interval("ports")),
+            Resource("floating_ips", self.floating_ips, self.interval("floating_ips")),
+            Resource("security_groups", self.security_groups,
+                     self.interval("security_groups", 300)),
+            Resource("agents", self.agents, self.interval("agents")),
+            Resource("ip_availability", self.ip_availability,
+                     self.interval("ip_availability", 300)),
+        )
+
+    def _list(self, path: str, key: str, *fields: str) -> list[Json]:
+        params = {"fields": list(fields)} if fields else None
+        return list(self.client.list_all("network", f"v2.0/{path}", key, params=params,
+                                         page_size=0))
+
+    def _count(self, metric: str, path: str, key: str) -> Collection:
+        return Collection((self.sample(metric, len(self._list(path, key, "id"))),))
+
+    def networks(self) -> Collection:
+        return self._count("openstack_neutron_networks", "networks", "networks")
+
+    def subnets(self) -> Collection:
+        return self._count("openstack_neutron_subnets", "subnets", "subnets")
+
+    def security_groups(self) -> Collection:
+        return self._count("openstack_neutron_security_groups", "security-groups",
+                           "security_groups")
+
+    def routers(self) -> Collection:
+        rows = self._list("routers", "routers", "id", "status")
+        not_active = sum(1 for r in rows if f.text(r, "status", "neutron routers", "") != "ACTIVE")
+        return Collection((self.sample("openstack_neutron_routers", len(rows)),
+                           self.sample("openstack_neutron_routers_not_active", not_active)))
+
+    def ports(self) -> Collection:
+        ports = [Port.from_api(p) for p in self._list(
+            "ports", "ports", "id", "status", "binding:vif_type", "device_owner", "fixed_ips")]
+        by_status = Counter(p.status for p in ports)
+        samples = [self.sample("openstack_neutron_ports", len(ports)),
+                   self.sample("openstack_neutron_ports_binding_failed",
+                               sum(1 for p in ports if p.vif_type == "binding_failed")),
+                   self.sample("openstack_neutron_ports_no_ips",
+                               sum(1 for p in ports if p.status == "ACTIVE" and not p.fixed_ips))]
+        samples += [self.sample("openstack_neutron_ports_by_status", n, status=st)
+                    for st, n in sorted(by_status.items())]
+        return Collection(tuple(samples))
+
+    def floating_ips(self) -> Collection:
+        rows = self._list("floatingips", "floatingips", "id", "status", "fixed_ip_address")
+        what = "neutron floatingips"
+        stuck = sum(1 for r in rows if f.text(r, "fixed_ip_address", what, "")
+                    and f.text(r, "status", what, "") != "ACTIVE")
+        by_status = Counter(f.text(r, "status", what, "") for r in rows)
+        samples = [self.sample("openstack_neutron_floating_ips", len(rows)),
+                   self.sample("openstack_neutron_floating_ips_associated_not_active", stuck)]
+        samples += [self.sample("openstack_neutron_floating_ips_by_status", n, status=st)
+                    for st, n in sorted(by_status.items())]
+        return Collection(tuple(samples))
+
+    def agents(self) -> Collection:
+        agents = [Agent.from_api(a) for a in self._list("agents", "agents")]
+        samples: list[Sample] = []
+        checks: list[CheckResult] = []
+        for a in agents:
+            samples.append(self.sample(
+                "openstack_neutron_agent_state", 1 if a.alive else 0, id=a.id, hostname=a.host,
+                service=a.binary, adminState="up" if a.admin_state_up else "down",
+                availability_zone=a.availability_zone))
+            checks.append(_agent_check(a, self.region_label))
+        l3 = [a for a in agents if a.agent_type == "L3 agent"]
+
+        def routers_of(agent: Agent) -> int:
+            body = self.client.get("network", f"v2.0/agents/{agent.id}/l3-routers")
+            return len(f.items(body, "routers", "neutron l3-routers"))
+
+        for agent, count in zip(l3, self.client.map(routers_of, l3), strict=True):
+            if isinstance(count, BaseException):
+                raise count
+            samples.append(self.sample("openstack_neutron_l3_agent_routers", count,
+                                       l3_agent_id=agent.id, agent_host=agent.host,
+                                       agent_alive=str(agent.alive).lower()))
+        return Collection(tuple(samples), tuple(checks))
+
+    def ip_availability(self) -> Collection:
+        samples = []
+        for network in self._list("network-ip-availabilities", "network_ip_availabilities"):
+            for s in _availabilities(network):
+                labels = {"network_id": s.network_id, "network_name": s.network_name,
+                          "ip_version": s.ip_version, "cidr": s.cidr,
+                          "subnet_name": s.subnet_name, "project_id": s.project_id}
+                samples.append(self.sample("openstack_neutron_network_ip_availabilities_total",
+                                           s.total, **labels))
+                samples.append(self.sample("openstack_neutron_network_ip_availabilities_used",
+                                           s.used, **labels))
+        return Collection(tuple(samples))
+
+
+def _agent_check(agent: Agent, region: str) -> CheckResult:
+    """OK alive; WARNING administratively down; CRITICAL dead (WARNING if also admin down)."""
+    labels = make_labels(host=agent.host, binary=agent.binary, region=region)
+    what = f"{agent.binary} on {agent.host}"
+    if not agent.alive:
+        status = Status.CRITICAL if agent.admin_state_up else Status.WARNING
+        extra = "" if agent.admin_state_up else " (administratively down)"
+        return CheckResult(AGENT_CHECK, status, f"{what} is dead{extra}", labels)
+    if not agent.admin_state_up:
+        return CheckResult(AGENT_CHECK, Status.WARNING,
+                           f"{what} is alive but administratively down", labels)
+    return CheckResult(AGENT_CHECK, Status.OK, f"{what} is alive", labels)

@@ -1,0 +1,167 @@
+"""A source made of resources that are fetched, timed and fail independently.
+
+An API or SQL source reads several things (``servers``, ``hypervisors``,
+``quotas``...). Each :class:`Resource` has its own interval; one that fails
+becomes an UNKNOWN ``stackwatch.resource`` check with the reason while the
+others still produce. Every collection carries freshness per resource::
+
+    stackwatch_resource_up{source, resource, region}                        1 | 0
+    stackwatch_resource_last_success_timestamp_seconds{source, resource, region}
+    stackwatch_resource_duration_seconds{source, resource, region}
+
+A resource that is not due re-emits its last samples with their original
+timestamps, so a stale number never looks fresh.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from stackwatch.errors import SourceError
+from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
+
+log = logging.getLogger(__name__)
+
+RESOURCE_CHECK = "stackwatch.resource"
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """One thing a source reads, at its own interval (seconds; 0 = every run)."""
+
+    name: str
+    fetch: Callable[[], Collection]
+    interval: float = 0.0
+
+
+@dataclass(slots=True)
+class _State:
+    attempted: float = 0.0
+    succeeded: float = 0.0
+    duration: float = 0.0
+    ok: bool = False
+    error: str = ""
+    last: Collection = field(default_factory=Collection)
+
+
+class ResourceSource:
+    """Base of the API and SQL sources: runs due resources concurrently, isolated."""
+
+    def __init__(self, name: str, region: str = "", parallel: bool = True) -> None:
+        self._name = name
+        self._region = region
+        self._parallel = parallel
+        self._states: dict[str, _State] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def region_label(self) -> str:
+        """Value of the ``region`` label on everything this source emits."""
+        return self._region
+
+    def resources(self) -> Sequence[Resource]:
+        """The resources of this source; subclasses list theirs."""
+        raise NotImplementedError
+
+    def prepare(self) -> tuple[Collection, SourceError | None]:
+        """Run once per collection before the resources.
+
+        Raise :class:`SourceError` when nothing can be looked at (bad
+        credentials, service missing from the catalog). Return what was
+        observed (e.g. an endpoint check) and, when the resources cannot be
+        read (the endpoint is down), the reason: they become UNKNOWN with it
+        without being tried.
+        """
+        return Collection(), None
+
+    def collect(self) -> Collection:
+        """Fetch every due resource; failures become UNKNOWN checks, not exceptions."""
+        result, skip_reason = self.prepare()
+        now = time.time()
+        resources = list(self.resources())
+        due = [r for r in resources if self._is_due(r, now)]
+        if skip_reason is not None:
+            for resource in due:
+                self._record_failure(resource.name, now, 0.0, skip_reason)
+        elif self._parallel and len(due) > 1:
+            with ThreadPoolExecutor(len(due), thread_name_prefix=self._name) as pool:
+                list(pool.map(self._run, due))
+        else:
+            for resource in due:
+                self._run(resource)
+        for resource in resources:
+            result = result + self._report(resource.name)
+        return result
+
+    # ------------------------------------------------------------------ internals
+    def _is_due(self, resource: Resource, now: float) -> bool:
+        state = self._states.get(resource.name)
+        if state is None or not state.ok:
+            return True
+        return now - state.attempted >= resource.interval - 0.5
+
+    def _run(self, resource: Resource) -> None:
+        started = time.time()
+        clock = time.monotonic()
+        try:
+            collection = resource.fetch()
+        except SourceError as exc:
+            self._record_failure(resource.name, started, time.monotonic() - clock, exc)
+            return
+        except Exception as exc:  # a bug in one resource must not stop the others
+            log.exception("%s %s: unexpected error", self._name, resource.name)
+            self._record_failure(resource.name, started, time.monotonic() - clock,
+                                 SourceError(f"internal error: {type(exc).__name__}: {exc}"))
+            return
+        duration = time.monotonic() - clock
+        with self._lock:
+            state = self._states.setdefault(resource.name, _State())
+            state.attempted = started
+            state.succeeded = started
+            state.duration = duration
+            state.ok = True
+            state.error = ""
+            state.last = collection
+
+    def _record_failure(self, name: str, started: float, duration: float,
+                        exc: SourceError) -> None:
+        with self._lock:
+            state = self._states.setdefault(name, _State())
+            if state.ok or state.error != str(exc):
+                log.warning("%s %s: %s", self._name, name, exc)
+            state.attempted = started
+            state.duration = duration
+            state.ok = False
+            state.error = f"{type(exc).__name__}: {exc}"
+            state.last = Collection()
+
+    def _report(self, name: str) -> Collection:
+        with self._lock:
+            state = self._states.get(name, _State())
+        labels = {"source": self._name, "resource": name, "region": self.region_label}
+        now = time.time()
+        samples = [
+            Sample.of("stackwatch_resource_up", 1.0 if state.ok else 0.0, now, **labels),
+            Sample.of("stackwatch_resource_duration_seconds", state.duration, now, **labels),
+        ]
+        if state.succeeded:
+            samples.append(Sample.of("stackwatch_resource_last_success_timestamp_seconds",
+                                     state.succeeded, now, **labels))
+        if state.ok:
+            check = CheckResult(RESOURCE_CHECK, Status.OK,
+                                f"{self._name} {name}: read in {state.duration:.2f}s",
+                                make_labels(labels), timestamp=now)
+        else:
+            check = CheckResult(RESOURCE_CHECK, Status.UNKNOWN,
+                                f"{self._name} {name}: cannot look: {state.error}",
+                                make_labels(labels), timestamp=now)
+        return state.last + Collection(tuple(samples), (check,))
