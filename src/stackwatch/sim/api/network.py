@@ -1,0 +1,1241 @@
+"""Networking API v2.0 (neutron) of the simulated cloud.
+
+Payloads follow the recordings in ``shared/reference/api/network/`` key for key
+(neutron 28.0.2, ML2, ``router`` + ``network_ip_availability`` plugins); agents and
+the L3 agent scheduler, which the recorded cloud did not have, follow the
+neutron-lib API reference samples (``api-ref/source/v2/samples/agents/*.json``).
+
+Listing behaviour, as neutron does it: sorted by id; ``limit``/``marker`` with
+``page_reverse``; ``<collection>_links`` built like ``api_common.get_pagination_links``
+(``next`` unless a forward page came back short, ``previous`` unless a reverse page
+did); filters on any attribute (repeatable = any of), ``fields`` to select keys;
+non-admin callers see only their project's resources (plus shared and external
+networks), and no agents.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from stackwatch.sim import records as r
+from stackwatch.sim.api.neutron_extensions import EXTENSIONS
+from stackwatch.sim.api.wire import json_response, parse_int, spaced, zulu
+from stackwatch.sim.routing import ApiContext, Auth, auth_of
+from stackwatch.sim.state import CloudState, Table
+
+Payload = dict[str, Any]
+
+# Query parameters that are not filters (neutron api_common / pagination / sorting).
+_CONTROL = frozenset({"limit", "marker", "page_reverse", "fields", "sort_key", "sort_dir"})
+_QUOTA_ORDER = (
+    "network", "subnet", "subnetpool", "port", "router", "floatingip", "rbac_policy",
+    "security_group", "security_group_rule",
+)
+
+
+class NeutronError(Exception):
+    """An error answered as ``{"NeutronError": {"type", "message", "detail"}}``."""
+
+    def __init__(self, status: int, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.kind, self.message = status, kind, message
+
+    def response(self) -> web.Response:
+        body = {"NeutronError": {"type": self.kind, "message": self.message, "detail": ""}}
+        return json_response(body, self.status)
+
+
+def not_found(kind: str, what: str, ident: str) -> NeutronError:
+    """neutron-lib ``<Kind>NotFound``: "Network <id> could not be found." (recorded)."""
+    return NeutronError(404, f"{kind}NotFound", f"{what} {ident} could not be found.")
+
+
+# --------------------------------------------------------------------------- payloads
+
+
+def network_payload(net: r.Network, *, admin: bool, created: bool = False) -> Payload:
+    """As ``GET /v2.0/networks`` (recorded): ``is_default`` only on external networks
+    in listings, on every network in a create answer; provider attributes for admins."""
+    body: Payload = {
+        "id": net.id,
+        "name": net.name,
+        "tenant_id": net.project_id,
+        "project_id": net.project_id,
+        "admin_state_up": net.admin_state_up,
+        "mtu": net.mtu,
+        "status": net.status,
+        "subnets": list(net.subnets),
+        "shared": net.shared,
+        "availability_zone_hints": [],
+        "availability_zones": list(net.availability_zones),
+        "ipv4_address_scope": None,
+        "ipv6_address_scope": None,
+        "router:external": net.router_external,
+        "qinq": False,
+        "vlan_transparent": False,
+        "description": net.description,
+        "port_security_enabled": net.port_security_enabled,
+    }
+    if net.router_external or created:
+        body["is_default"] = net.is_default
+    body.update(
+        tags=list(net.tags),
+        created_at=zulu(net.created_at),
+        updated_at=zulu(net.updated_at),
+        revision_number=net.revision_number,
+    )
+    if admin:
+        body["provider:network_type"] = net.network_type
+        body["provider:physical_network"] = net.physical_network
+        body["provider:segmentation_id"] = net.segmentation_id
+    return body
+
+
+def subnet_payload(subnet: r.Subnet, external: bool) -> Payload:
+    """As ``GET /v2.0/subnets`` (recorded)."""
+    return {
+        "id": subnet.id,
+        "name": subnet.name,
+        "project_id": subnet.project_id,
+        "network_id": subnet.network_id,
+        "ip_version": subnet.ip_version,
+        "subnetpool_id": subnet.subnetpool_id,
+        "enable_dhcp": subnet.enable_dhcp,
+        "ipv6_ra_mode": None,
+        "ipv6_address_mode": None,
+        "gateway_ip": subnet.gateway_ip,
+        "cidr": subnet.cidr,
+        "allocation_pools": [{"start": p.start, "end": p.end} for p in subnet.allocation_pools],
+        "host_routes": [],
+        "dns_nameservers": list(subnet.dns_nameservers),
+        "description": subnet.description,
+        "router:external": external,
+        "service_types": [],
+        "tags": list(subnet.tags),
+        "created_at": zulu(subnet.created_at),
+        "updated_at": zulu(subnet.updated_at),
+        "revision_number": subnet.revision_number,
+        "tenant_id": subnet.project_id,
+    }
+
+
+# ML2/OVS binding details of a bound port (neutron ``portbindings`` for the ovs driver).
+_OVS_VIF_DETAILS = {
+    "port_filter": True,
+    "connectivity": "l2",
+    "ovs_hybrid_plug": False,
+    "datapath_type": "system",
+    "bridge_name": "br-int",
+}
+
+
+def port_payload(port: r.Port) -> Payload:
+    """As ``GET /v2.0/ports`` (recorded; the recorded ports are unbound)."""
+    return {
+        "id": port.id,
+        "name": port.name,
+        "network_id": port.network_id,
+        "project_id": port.project_id,
+        "mac_address": port.mac_address,
+        "admin_state_up": port.admin_state_up,
+        "status": port.status,
+        "device_id": port.device_id,
+        "device_owner": port.device_owner,
+        "fixed_ips": [
+            {"subnet_id": f.subnet_id, "ip_address": f.ip_address} for f in port.fixed_ips
+        ],
+        "allowed_address_pairs": [],
+        "extra_dhcp_opts": [],
+        "security_groups": list(port.security_groups),
+        "description": port.description,
+        "binding:vnic_type": port.binding_vnic_type,
+        "binding:profile": {},
+        "binding:host_id": port.binding_host_id,
+        "binding:vif_type": port.binding_vif_type,
+        "binding:vif_details": dict(_OVS_VIF_DETAILS) if port.binding_vif_type == "ovs" else {},
+        "port_security_enabled": port.port_security_enabled,
+        "tags": list(port.tags),
+        "created_at": zulu(port.created_at),
+        "updated_at": zulu(port.updated_at),
+        "revision_number": port.revision_number,
+        "tenant_id": port.project_id,
+    }
+
+
+def router_payload(router: r.Router) -> Payload:
+    """As ``GET /v2.0/routers`` (recorded)."""
+    gateway: Payload | None = None
+    if router.external_gateway is not None:
+        gw = router.external_gateway
+        gateway = {
+            "network_id": gw.network_id,
+            "external_fixed_ips": [
+                {"subnet_id": f.subnet_id, "ip_address": f.ip_address}
+                for f in gw.external_fixed_ips
+            ],
+            "enable_snat": gw.enable_snat,
+        }
+    return {
+        "id": router.id,
+        "name": router.name,
+        "project_id": router.project_id,
+        "admin_state_up": router.admin_state_up,
+        "status": router.status,
+        "external_gateway_info": gateway,
+        "description": router.description,
+        "availability_zones": list(router.availability_zones),
+        "distributed": router.distributed,
+        "ha": router.ha,
+        "availability_zone_hints": [],
+        "routes": [],
+        "flavor_id": None,
+        "tags": list(router.tags),
+        "created_at": zulu(router.created_at),
+        "updated_at": zulu(router.updated_at),
+        "revision_number": router.revision_number,
+        "tenant_id": router.project_id,
+    }
+
+
+def floating_ip_payload(fip: r.FloatingIP, port: r.Port | None) -> Payload:
+    """As ``GET /v2.0/floatingips`` (recorded); ``port_details`` per the API reference
+    (``fip-port-details`` extension) when the address is associated."""
+    details: Payload | None = None
+    if port is not None:
+        details = {
+            "name": port.name,
+            "network_id": port.network_id,
+            "mac_address": port.mac_address,
+            "admin_state_up": port.admin_state_up,
+            "status": port.status,
+            "device_id": port.device_id,
+            "device_owner": port.device_owner,
+        }
+    return {
+        "id": fip.id,
+        "tenant_id": fip.project_id,
+        "project_id": fip.project_id,
+        "floating_ip_address": fip.floating_ip_address,
+        "floating_network_id": fip.floating_network_id,
+        "router_id": fip.router_id,
+        "port_id": fip.port_id,
+        "fixed_ip_address": fip.fixed_ip_address,
+        "status": fip.status,
+        "description": fip.description,
+        "port_details": details,
+        "tags": list(fip.tags),
+        "created_at": zulu(fip.created_at),
+        "updated_at": zulu(fip.updated_at),
+        "revision_number": fip.revision_number,
+    }
+
+
+def security_group_payload(group: r.SecurityGroup) -> Payload:
+    """As ``GET /v2.0/security-groups`` (recorded, with its default rules)."""
+    stamp = zulu(group.created_at)
+    rules: list[Payload] = []
+    for index, rule in enumerate(group.rules):
+        prefix = rule.remote_ip_prefix
+        rules.append({
+            "id": rule.id,
+            "project_id": group.project_id,
+            "security_group_id": group.id,
+            "ethertype": rule.ethertype,
+            "direction": rule.direction,
+            "protocol": rule.protocol,
+            "port_range_min": rule.port_range_min,
+            "port_range_max": rule.port_range_max,
+            "remote_ip_prefix": prefix,
+            "remote_address_group_id": None,
+            "normalized_cidr": str(ipaddress.ip_network(prefix, strict=False)) if prefix else None,
+            "remote_group_id": rule.remote_group_id,
+            "standard_attr_id": _standard_attr_id(rule.id, index),
+            "belongs_to_default_sg": None,
+            "description": rule.description or None,
+            "tags": [],
+            "created_at": stamp,
+            "updated_at": stamp,
+            "revision_number": 0,
+            "tenant_id": group.project_id,
+        })
+    return {
+        "id": group.id,
+        "name": group.name,
+        "stateful": group.stateful,
+        "tenant_id": group.project_id,
+        "project_id": group.project_id,
+        "description": group.description,
+        "shared": False,
+        "security_group_rules": rules,
+        "tags": list(group.tags),
+        "created_at": stamp,
+        "updated_at": zulu(group.updated_at),
+        "revision_number": group.revision_number,
+    }
+
+
+def _standard_attr_id(ident: str, index: int) -> int:
+    return (uuid.UUID(ident).int % 1_000_000) * 10 + index if _is_uuid(ident) else index + 1
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def agent_payload(agent: r.Agent, now: Any, routers: int | None = None) -> Payload:
+    """As the neutron-lib API reference ``agents-list-response.json`` (no recorded agents).
+
+    For L3 agents ``configurations.routers`` is the number of routers bound to it now.
+    """
+    config = dict(agent.configurations)
+    if routers is not None:
+        config["routers"] = routers
+    return {
+        "binary": agent.binary,
+        "description": agent.description,
+        "availability_zone": agent.availability_zone,
+        "heartbeat_timestamp": spaced(agent.heartbeat_timestamp),
+        "admin_state_up": agent.admin_state_up,
+        "alive": agent.is_alive(now),
+        "id": agent.id,
+        "topic": agent.topic,
+        "host": agent.host,
+        "agent_type": agent.agent_type,
+        "started_at": spaced(agent.started_at),
+        "created_at": spaced(agent.created_at),
+        "resources_synced": agent.resources_synced,
+        "configurations": config,
+    }
+
+
+def _pool_size(subnet: r.Subnet) -> int:
+    return sum(
+        int(ipaddress.ip_address(p.end)) - int(ipaddress.ip_address(p.start)) + 1
+        for p in subnet.allocation_pools
+    )
+
+
+def _in_pools(subnet: r.Subnet, address: str) -> bool:
+    ip = int(ipaddress.ip_address(address))
+    return any(
+        int(ipaddress.ip_address(p.start)) <= ip <= int(ipaddress.ip_address(p.end))
+        for p in subnet.allocation_pools
+    )
+
+
+def ip_availability_payload(state: CloudState, net: r.Network) -> Payload:
+    """As ``GET /v2.0/network-ip-availabilities`` (recorded): used IPs are the ports'
+    fixed IPs, ``*_in_allocation_pool`` counts those inside the pools."""
+    used: dict[str, list[str]] = {}
+    for port in state.ports.by("network_id", net.id):
+        for fixed in port.fixed_ips:
+            used.setdefault(fixed.subnet_id, []).append(fixed.ip_address)
+    subnets = []
+    totals = {"in_subnet": 0, "in_pool": 0, "used": 0, "used_pool": 0}
+    for subnet_id in net.subnets:
+        subnet = state.subnets.get(subnet_id)
+        if subnet is None:
+            continue
+        network = ipaddress.ip_network(subnet.cidr, strict=False)
+        in_subnet = network.num_addresses - (2 if subnet.ip_version == 4 else 1)
+        in_pool = _pool_size(subnet)
+        addresses = used.get(subnet.id, [])
+        used_pool = sum(1 for a in addresses if _in_pools(subnet, a))
+        details = {
+            "total_ips_in_subnet": in_subnet,
+            "total_ips_in_allocation_pool": in_pool,
+            "used_ips_in_subnet": len(addresses),
+            "used_ips_in_allocation_pool": used_pool,
+        }
+        subnets.append({
+            "subnet_id": subnet.id,
+            "ip_version": subnet.ip_version,
+            "cidr": subnet.cidr,
+            "subnet_name": subnet.name,
+            "used_ips": len(addresses),
+            "total_ips": in_pool,
+            "ip_availability_details": details,
+        })
+        for key, value in (("in_subnet", in_subnet), ("in_pool", in_pool),
+                           ("used", len(addresses)), ("used_pool", used_pool)):
+            totals[key] += value
+    return {
+        "network_id": net.id,
+        "network_name": net.name,
+        "project_id": net.project_id,
+        "subnet_ip_availability": subnets,
+        "used_ips": totals["used"],
+        "total_ips": totals["in_pool"],
+        "ip_availability_details": {
+            "total_ips_in_subnet": totals["in_subnet"],
+            "total_ips_in_allocation_pool": totals["in_pool"],
+            "used_ips_in_subnet": totals["used"],
+            "used_ips_in_allocation_pool": totals["used_pool"],
+        },
+        "tenant_id": net.project_id,
+    }
+
+
+# --------------------------------------------------------------------------- listing
+
+
+def _matches(payload: Payload, filters: Mapping[str, list[str]]) -> bool:
+    for key, wanted in filters.items():
+        value = payload.get(key)
+        if key == "fixed_ips" and isinstance(value, list):
+            pairs = [w.partition("=") for w in wanted]
+            if not all(any(f.get(k) == v for f in value) for k, _, v in pairs):
+                return False
+            continue
+        if isinstance(value, bool):
+            text = str(value).lower()
+            if text not in (w.lower() for w in wanted):
+                return False
+        elif isinstance(value, list):
+            if not all(w in value for w in wanted):
+                return False
+        elif ("" if value is None else str(value)) not in wanted:
+            return False
+    return True
+
+
+def pagination_links(
+    request: web.Request, url: str, items: list[Payload], limit: int | None,
+    page_reverse: bool,
+) -> list[Payload]:
+    """neutron ``api_common.get_pagination_links`` (recorded: both links on page 1)."""
+    if not limit:
+        return []
+    params = [(k, v) for k, v in request.query.items() if k != "marker"]
+    links = []
+    if not (len(items) < limit and not page_reverse):
+        nxt = [(k, v) for k, v in params if k != "page_reverse"]
+        if items:
+            nxt.append(("marker", items[-1]["id"]))
+        links.append({"rel": "next", "href": f"{url}?{urlencode(nxt)}"})
+    if not (len(items) < limit and page_reverse):
+        prev = [(k, v) for k, v in params if k != "page_reverse"]
+        if items:
+            prev.append(("marker", items[0]["id"]))
+        prev.append(("page_reverse", "True"))
+        links.append({"rel": "previous", "href": f"{url}?{urlencode(prev)}"})
+    return links
+
+
+class NeutronApi:
+    """The handlers; one instance per simulator, bound to its state."""
+
+    def __init__(self, api: ApiContext) -> None:
+        self.api = api
+        self.state: CloudState = api.state
+
+    # -- generic listing ---------------------------------------------------------------
+
+    def _list(
+        self,
+        request: web.Request,
+        collection: str,
+        path: str,
+        table: Table[Any],
+        build: Callable[[Any], Payload],
+        *,
+        visible: Callable[[Any], bool] | None = None,
+        columns: Mapping[str, str] | None = None,
+        what: tuple[str, str] = ("", ""),
+    ) -> web.Response:
+        query = request.query
+        try:
+            limit = parse_int(query.get("limit")) or None
+        except ValueError:
+            raise NeutronError(
+                400, "BadRequest",
+                f"Bad limit request: Limit must be an integer 0 or greater and not "
+                f"'{query.get('limit')}'",
+            ) from None
+        marker = query.get("marker")
+        page_reverse = query.get("page_reverse", "").lower() == "true"
+        where: dict[str, str] = {}
+        filters: dict[str, list[str]] = {}
+        for key in set(query.keys()) - _CONTROL:
+            values = query.getall(key)
+            record_field = (columns or {}).get(key)
+            if record_field is not None and len(values) == 1:
+                where[record_field] = values[0]
+            else:
+                filters[key] = list(values)
+        sample: Payload | None = None
+
+        def keep(record: Any) -> bool:
+            nonlocal sample
+            if visible is not None and not visible(record):
+                return False
+            if not filters:
+                return True
+            payload = build(record)
+            sample = payload
+            return _matches(payload, filters)
+
+        try:
+            page = table.page(
+                marker=marker, limit=limit, descending=page_reverse, where=where,
+                predicate=keep if (visible or filters) else None,
+            )
+        except KeyError:
+            raise not_found(what[0], what[1], marker or "") from None
+        rows = list(reversed(page.items)) if page_reverse else page.items
+        if filters and sample is not None:
+            unknown = [k for k in filters if k not in sample]
+            if unknown:
+                raise NeutronError(
+                    400, "HTTPBadRequest", f"[{unknown[0]}] is invalid attribute for filtering"
+                )
+        items = [build(row) for row in rows]
+        links = pagination_links(request, self.api.url(path), items, limit, page_reverse)
+        wanted = query.getall("fields", [])
+        if wanted:
+            items = [{k: v for k, v in item.items() if k in wanted} for item in items]
+        body: Payload = {collection: items}
+        if links:
+            body[f"{collection}_links"] = links
+        return json_response(body)
+
+    def _own(self, auth: Auth) -> Callable[[Any], bool] | None:
+        if auth.is_admin:
+            return None
+        return lambda record: record.project_id == auth.project_id
+
+    def _show(self, request: web.Request, key: str, payload: Payload) -> web.Response:
+        wanted = request.query.getall("fields", [])
+        if wanted:
+            payload = {k: v for k, v in payload.items() if k in wanted}
+        return json_response({key: payload})
+
+    # -- version documents -------------------------------------------------------------
+
+    async def versions(self, request: web.Request) -> web.Response:
+        """``GET /`` (recorded: 200, one CURRENT v2.0)."""
+        link = {"rel": "self", "href": self.api.url("/v2.0/")}
+        return json_response({"versions": [{"id": "v2.0", "status": "CURRENT", "links": [link]}]})
+
+    async def v2_root(self, request: web.Request) -> web.Response:
+        """``GET /v2.0`` with a token: recorded 404 (neutron serves no document there)."""
+        raise NeutronError(404, "HTTPNotFound", "The resource could not be found.")
+
+    async def extensions(self, request: web.Request) -> web.Response:
+        """``GET /v2.0/extensions`` (recorded list of the ML2 + router plugins)."""
+        return json_response({"extensions": [dict(e, links=[]) for e in EXTENSIONS]})
+
+    # -- networks ----------------------------------------------------------------------
+
+    def _network_visible(self, auth: Auth) -> Callable[[r.Network], bool] | None:
+        if auth.is_admin:
+            return None
+        return lambda n: n.project_id == auth.project_id or n.shared or n.router_external
+
+    async def list_networks(self, request: web.Request) -> web.Response:
+        auth = auth_of(request)
+        return self._list(
+            request, "networks", "/v2.0/networks", self.state.networks,
+            lambda n: network_payload(n, admin=auth.is_admin),
+            visible=self._network_visible(auth),
+            columns={"id": "id", "name": "name", "project_id": "project_id",
+                    "tenant_id": "project_id", "status": "status"},
+            what=("Network", "Network"),
+        )
+
+    def _network(self, request: web.Request, ident: str) -> r.Network:
+        net = self.state.networks.get(ident)
+        visible = self._network_visible(auth_of(request))
+        if net is None or (visible is not None and not visible(net)):
+            raise not_found("Network", "Network", ident)
+        return net
+
+    async def show_network(self, request: web.Request) -> web.Response:
+        net = self._network(request, request.match_info["id"])
+        return self._show(request, "network", network_payload(net, admin=auth_of(request).is_admin))
+
+    async def create_network(self, request: web.Request) -> web.Response:
+        """``POST /v2.0/networks`` (recorded: 201; 403 for provider attrs as member)."""
+        auth = auth_of(request)
+        spec = (await _json(request)).get("network", {})
+        provider = [k for k in spec if k.startswith("provider:") or k == "router:external"]
+        if provider and not auth.is_admin:
+            rule = " and ".join(f"rule:create_network:{k}" for k in provider)
+            raise NeutronError(
+                403, "PolicyNotAuthorized",
+                f"(rule:create_network and {rule}) is disallowed by policy",
+            )
+        now = self.state.now()
+        net_type = spec.get("provider:network_type", "vxlan")
+        segmentation = spec.get("provider:segmentation_id")
+        if segmentation is None and net_type in ("vxlan", "vlan", "geneve"):
+            used = {n.segmentation_id for n in self.state.networks}
+            segmentation = next(i for i in range(100, 1 << 24) if i not in used)
+        net = r.Network(
+            id=str(uuid.uuid4()), name=str(spec.get("name", "")),
+            project_id=str(spec.get("project_id") or auth.project_id or ""),
+            created_at=now, updated_at=now,
+            admin_state_up=bool(spec.get("admin_state_up", True)),
+            shared=bool(spec.get("shared", False)),
+            router_external=bool(spec.get("router:external", False)),
+            network_type=str(net_type),
+            physical_network=spec.get("provider:physical_network"),
+            segmentation_id=segmentation,
+            description=str(spec.get("description", "")),
+            availability_zones=(),
+        )
+        self.state.add(net)
+        return json_response(
+            {"network": network_payload(net, admin=auth.is_admin, created=True)}, 201
+        )
+
+    async def delete_network(self, request: web.Request) -> web.Response:
+        """``DELETE /v2.0/networks/{id}``: 204 (recorded); 409 NetworkInUse with ports."""
+        net = self._network(request, request.match_info["id"])
+        ports = self.state.ports.by("network_id", net.id)
+        if any(p.device_owner not in ("network:dhcp", "") for p in ports):
+            raise NeutronError(
+                409, "NetworkInUse",
+                f"Unable to complete operation on network {net.id}. "
+                "There are one or more ports still in use on the network.",
+            )
+        for port in ports:
+            self.state.delete("port", port.id)
+        for subnet_id in net.subnets:
+            if subnet_id in self.state.subnets:
+                self.state.delete("subnet", subnet_id)
+        self.state.delete("network", net.id)
+        return web.Response(status=204, headers={"Content-Length": "0"})
+
+    # -- subnets -----------------------------------------------------------------------
+
+    def _subnet_payload(self, subnet: r.Subnet) -> Payload:
+        net = self.state.networks.get(subnet.network_id)
+        return subnet_payload(subnet, bool(net and net.router_external))
+
+    async def list_subnets(self, request: web.Request) -> web.Response:
+        auth = auth_of(request)
+        net_visible = self._network_visible(auth)
+        visible: Callable[[r.Subnet], bool] | None = None
+        if net_visible is not None:
+            def visible(s: r.Subnet) -> bool:
+                net = self.state.networks.get(s.network_id)
+                return s.project_id == auth.project_id or bool(net and net_visible(net))
+        return self._list(
+            request, "subnets", "/v2.0/subnets", self.state.subnets, self._subnet_payload,
+            visible=visible,
+            columns={"id": "id", "name": "name", "network_id": "network_id",
+                    "project_id": "project_id", "tenant_id": "project_id", "cidr": "cidr"},
+            what=("Subnet", "Subnet"),
+        )
+
+    async def show_subnet(self, request: web.Request) -> web.Response:
+        ident = request.match_info["id"]
+        subnet = self.state.subnets.get(ident)
+        if subnet is None:
+            raise not_found("Subnet", "Subnet", ident)
+        return self._show(request, "subnet", self._subnet_payload(subnet))
+
+    async def create_subnet(self, request: web.Request) -> web.Response:
+        """``POST /v2.0/subnets`` (recorded: gateway .1, pool .2 to the last host)."""
+        auth = auth_of(request)
+        spec = (await _json(request)).get("subnet", {})
+        net = self._network(request, str(spec.get("network_id", "")))
+        try:
+            cidr = ipaddress.ip_network(str(spec.get("cidr", "")), strict=False)
+        except ValueError:
+            raise NeutronError(
+                400, "HTTPBadRequest",
+                f"Invalid input for cidr. Reason: '{spec.get('cidr')}' is not a valid IP subnet.",
+            ) from None
+        hosts = list(cidr.hosts()) if cidr.num_addresses <= 65536 else []
+        gateway = str(spec.get("gateway_ip") or (hosts[0] if hosts else cidr[1]))
+        first = hosts[1] if len(hosts) > 1 else cidr[2]
+        last = hosts[-1] if hosts else cidr[-2]
+        now = self.state.now()
+        subnet = r.Subnet(
+            id=str(uuid.uuid4()), name=str(spec.get("name", "")), network_id=net.id,
+            project_id=str(spec.get("project_id") or auth.project_id or ""),
+            cidr=str(cidr), gateway_ip=gateway, created_at=now, updated_at=now,
+            ip_version=cidr.version,
+            allocation_pools=(r.AllocationPool(str(first), str(last)),),
+            enable_dhcp=bool(spec.get("enable_dhcp", True)),
+            description=str(spec.get("description", "")),
+        )
+        self.state.add(subnet)
+        self.state.update("network", net.id, subnets=(*net.subnets, subnet.id),
+                          revision_number=net.revision_number + 1, updated_at=now)
+        return json_response({"subnet": self._subnet_payload(subnet)}, 201)
+
+    async def delete_subnet(self, request: web.Request) -> web.Response:
+        ident = request.match_info["id"]
+        subnet = self.state.subnets.get(ident)
+        if subnet is None:
+            raise not_found("Subnet", "Subnet", ident)
+        for port in self.state.ports.by("network_id", subnet.network_id):
+            if any(f.subnet_id == ident for f in port.fixed_ips):
+                raise NeutronError(
+                    409, "SubnetInUse",
+                    f"Unable to complete operation on subnet {ident}: "
+                    "One or more ports have an IP allocation from this subnet.",
+                )
+        self.state.delete("subnet", ident)
+        net = self.state.networks.get(subnet.network_id)
+        if net is not None:
+            self.state.update("network", net.id,
+                              subnets=tuple(s for s in net.subnets if s != ident))
+        return web.Response(status=204, headers={"Content-Length": "0"})
+
+    # -- ports -------------------------------------------------------------------------
+
+    async def list_ports(self, request: web.Request) -> web.Response:
+        return self._list(
+            request, "ports", "/v2.0/ports", self.state.ports, port_payload,
+            visible=self._own(auth_of(request)),
+            columns={"id": "id", "name": "name", "network_id": "network_id",
+                    "project_id": "project_id", "tenant_id": "project_id",
+                    "device_id": "device_id", "device_owner": "device_owner",
+                    "status": "status", "mac_address": "mac_address",
+                    "binding:host_id": "binding_host_id"},
+            what=("Port", "Port"),
+        )
+
+    def _port(self, request: web.Request, ident: str) -> r.Port:
+        port = self.state.ports.get(ident)
+        own = self._own(auth_of(request))
+        if port is None or (own is not None and not own(port)):
+            raise not_found("Port", "Port", ident)
+        return port
+
+    async def show_port(self, request: web.Request) -> web.Response:
+        port = self._port(request, request.match_info["id"])
+        return self._show(request, "port", port_payload(port))
+
+    def _allocate_ip(self, subnet: r.Subnet) -> str:
+        taken = {
+            f.ip_address
+            for p in self.state.ports.by("network_id", subnet.network_id)
+            for f in p.fixed_ips
+        }
+        taken.add(subnet.gateway_ip or "")
+        for pool in subnet.allocation_pools:
+            start, end = int(ipaddress.ip_address(pool.start)), int(ipaddress.ip_address(pool.end))
+            for number in range(start, end + 1):
+                address = str(ipaddress.ip_address(number))
+                if address not in taken:
+                    return address
+        raise NeutronError(
+            409, "IpAddressGenerationFailure",
+            f"No more IP addresses available on network {subnet.network_id}.",
+        )
+
+    def _new_port(
+        self, net: r.Network, project_id: str, *, name: str = "", device_id: str = "",
+        device_owner: str = "", subnet_id: str | None = None, ip: str | None = None,
+        status: str = "DOWN",
+    ) -> r.Port:
+        subnet = self.state.subnets.get(subnet_id or (net.subnets[0] if net.subnets else ""))
+        fixed: tuple[r.FixedIP, ...] = ()
+        if subnet is not None:
+            fixed = (r.FixedIP(subnet.id, ip or self._allocate_ip(subnet)),)
+        groups = () if device_owner.startswith("network:") else tuple(
+            g.id for g in self.state.security_groups.by("project_id", project_id)
+            if g.name == "default"
+        )
+        now = self.state.now()
+        mac = "fa:16:3e:" + ":".join(f"{random.randrange(256):02x}" for _ in range(3))
+        port = r.Port(
+            id=str(uuid.uuid4()), name=name, network_id=net.id, project_id=project_id,
+            mac_address=mac, created_at=now, updated_at=now, fixed_ips=fixed,
+            device_id=device_id, device_owner=device_owner, status=status,
+            security_groups=groups, binding_vif_type="unbound",
+            port_security_enabled=not device_owner.startswith("network:"),
+        )
+        self.state.add(port)
+        return port
+
+    async def create_port(self, request: web.Request) -> web.Response:
+        """``POST /v2.0/ports`` (recorded: 201, DOWN, unbound, first free pool address)."""
+        auth = auth_of(request)
+        spec = (await _json(request)).get("port", {})
+        net = self._network(request, str(spec.get("network_id", "")))
+        fixed = spec.get("fixed_ips") or [{}]
+        port = self._new_port(
+            net, str(spec.get("project_id") or auth.project_id or ""),
+            name=str(spec.get("name", "")), device_id=str(spec.get("device_id", "")),
+            device_owner=str(spec.get("device_owner", "")),
+            subnet_id=fixed[0].get("subnet_id"), ip=fixed[0].get("ip_address"),
+        )
+        return json_response({"port": port_payload(port)}, 201)
+
+    async def delete_port(self, request: web.Request) -> web.Response:
+        port = self._port(request, request.match_info["id"])
+        self.state.delete("port", port.id)
+        return web.Response(status=204, headers={"Content-Length": "0"})
+
+    # -- routers -----------------------------------------------------------------------
+
+    async def list_routers(self, request: web.Request) -> web.Response:
+        return self._list(
+            request, "routers", "/v2.0/routers", self.state.routers, router_payload,
+            visible=self._own(auth_of(request)),
+            columns={"id": "id", "name": "name", "project_id": "project_id",
+                    "tenant_id": "project_id", "status": "status"},
+            what=("Router", "Router"),
+        )
+
+    def _router(self, request: web.Request, ident: str) -> r.Router:
+        router = self.state.routers.get(ident)
+        own = self._own(auth_of(request))
+        if router is None or (own is not None and not own(router)):
+            raise not_found("Router", "Router", ident)
+        return router
+
+    async def show_router(self, request: web.Request) -> web.Response:
+        router = self._router(request, request.match_info["id"])
+        return self._show(request, "router", router_payload(router))
+
+    async def create_router(self, request: web.Request) -> web.Response:
+        """``POST /v2.0/routers`` (recorded: 201); scheduled to the least busy live L3
+        agent, as neutron's ``LeastRoutersScheduler`` does when agents exist."""
+        auth = auth_of(request)
+        spec = (await _json(request)).get("router", {})
+        now = self.state.now()
+        router_id = str(uuid.uuid4())
+        project_id = str(spec.get("project_id") or auth.project_id or "")
+        gateway = None
+        gw_spec = spec.get("external_gateway_info")
+        if isinstance(gw_spec, dict) and gw_spec.get("network_id"):
+            ext = self._network(request, str(gw_spec["network_id"]))
+            gw_port = self._new_port(ext, "", device_id=router_id,
+                                     device_owner="network:router_gateway")
+            gateway = r.ExternalGateway(ext.id, gw_port.fixed_ips,
+                                        bool(gw_spec.get("enable_snat", True)))
+        router = r.Router(
+            id=router_id, name=str(spec.get("name", "")), project_id=project_id,
+            created_at=now, updated_at=now, external_gateway=gateway,
+            admin_state_up=bool(spec.get("admin_state_up", True)),
+            description=str(spec.get("description", "")),
+            distributed=bool(spec.get("distributed", False)), ha=bool(spec.get("ha", False)),
+        )
+        self.state.add(router)
+        candidates = [a for a in self._l3_agents() if a.admin_state_up and a.is_alive(now)]
+        if candidates:
+            best = min(candidates,
+                       key=lambda a: self.state.router_bindings.count_by("l3_agent_id", a.id))
+            self._bind(router.id, best.id)
+        return json_response({"router": router_payload(router)}, 201)
+
+    async def delete_router(self, request: web.Request) -> web.Response:
+        router = self._router(request, request.match_info["id"])
+        interfaces = [
+            p for p in self.state.ports.by("device_id", router.id)
+            if p.device_owner == "network:router_interface"
+        ]
+        if interfaces:
+            raise NeutronError(
+                409, "RouterInUse",
+                f"Router {router.id} still has ports",
+            )
+        for port in self.state.ports.by("device_id", router.id):
+            self.state.delete("port", port.id)
+        for binding in self.state.router_bindings.by("router_id", router.id):
+            self.state.delete("router_binding", binding.id)
+        self.state.delete("router", router.id)
+        return web.Response(status=204)
+
+    async def add_router_interface(self, request: web.Request) -> web.Response:
+        """``PUT /v2.0/routers/{id}/add_router_interface`` (recorded answer)."""
+        router = self._router(request, request.match_info["id"])
+        spec = await _json(request)
+        subnet = self.state.subnets.get(str(spec.get("subnet_id", "")))
+        if subnet is None:
+            raise not_found("Subnet", "Subnet", str(spec.get("subnet_id", "")))
+        net = self.state.networks.get(subnet.network_id)
+        assert net is not None
+        port = self._new_port(
+            net, router.project_id, device_id=router.id,
+            device_owner="network:router_interface", subnet_id=subnet.id,
+            ip=subnet.gateway_ip,
+        )
+        self.state.update("router", router.id, revision_number=router.revision_number + 1,
+                          updated_at=self.state.now())
+        return json_response({
+            "id": router.id, "project_id": router.project_id, "port_id": port.id,
+            "network_id": net.id, "subnet_id": subnet.id, "subnet_ids": [subnet.id],
+        })
+
+    async def remove_router_interface(self, request: web.Request) -> web.Response:
+        """``PUT /v2.0/routers/{id}/remove_router_interface`` (API reference)."""
+        router = self._router(request, request.match_info["id"])
+        spec = await _json(request)
+        for port in self.state.ports.by("device_id", router.id):
+            if port.device_owner != "network:router_interface":
+                continue
+            subnets = [f.subnet_id for f in port.fixed_ips]
+            if spec.get("port_id") == port.id or spec.get("subnet_id") in subnets:
+                self.state.delete("port", port.id)
+                return json_response({
+                    "id": router.id, "project_id": router.project_id, "port_id": port.id,
+                    "network_id": port.network_id, "subnet_id": subnets[0] if subnets else None,
+                    "subnet_ids": subnets, "tenant_id": router.project_id,
+                })
+        raise NeutronError(
+            404, "RouterInterfaceNotFoundForSubnet",
+            f"Router {router.id} has no interface on subnet {spec.get('subnet_id')}",
+        )
+
+    # -- floating IPs ------------------------------------------------------------------
+
+    def _fip_payload(self, fip: r.FloatingIP) -> Payload:
+        return floating_ip_payload(fip, self.state.ports.get(fip.port_id or ""))
+
+    async def list_floating_ips(self, request: web.Request) -> web.Response:
+        return self._list(
+            request, "floatingips", "/v2.0/floatingips", self.state.floating_ips,
+            self._fip_payload, visible=self._own(auth_of(request)),
+            columns={"id": "id", "project_id": "project_id", "tenant_id": "project_id",
+                    "floating_network_id": "floating_network_id", "status": "status",
+                    "floating_ip_address": "floating_ip_address"},
+            what=("FloatingIP", "Floating IP"),
+        )
+
+    async def show_floating_ip(self, request: web.Request) -> web.Response:
+        ident = request.match_info["id"]
+        fip = self.state.floating_ips.get(ident)
+        own = self._own(auth_of(request))
+        if fip is None or (own is not None and not own(fip)):
+            raise not_found("FloatingIP", "Floating IP", ident)
+        return self._show(request, "floatingip", self._fip_payload(fip))
+
+    async def create_floating_ip(self, request: web.Request) -> web.Response:
+        """``POST /v2.0/floatingips`` (recorded: 201, DOWN, a ``network:floatingip`` port)."""
+        auth = auth_of(request)
+        spec = (await _json(request)).get("floatingip", {})
+        ext = self._network(request, str(spec.get("floating_network_id", "")))
+        fip_id = str(uuid.uuid4())
+        port = self._new_port(ext, "", device_id=fip_id, device_owner="network:floatingip",
+                              status="N/A")
+        now = self.state.now()
+        fip = r.FloatingIP(
+            id=fip_id, project_id=str(spec.get("project_id") or auth.project_id or ""),
+            floating_ip_address=port.fixed_ips[0].ip_address if port.fixed_ips else "",
+            floating_network_id=ext.id, created_at=now, updated_at=now,
+            description=str(spec.get("description", "")),
+        )
+        self.state.add(fip)
+        return json_response({"floatingip": self._fip_payload(fip)}, 201)
+
+    async def delete_floating_ip(self, request: web.Request) -> web.Response:
+        ident = request.match_info["id"]
+        fip = self.state.floating_ips.get(ident)
+        own = self._own(auth_of(request))
+        if fip is None or (own is not None and not own(fip)):
+            raise not_found("FloatingIP", "Floating IP", ident)
+        for port in self.state.ports.by("device_id", fip.id):
+            self.state.delete("port", port.id)
+        self.state.delete("floating_ip", fip.id)
+        return web.Response(status=204, headers={"Content-Length": "0"})
+
+    # -- security groups ---------------------------------------------------------------
+
+    async def list_security_groups(self, request: web.Request) -> web.Response:
+        return self._list(
+            request, "security_groups", "/v2.0/security-groups", self.state.security_groups,
+            security_group_payload, visible=self._own(auth_of(request)),
+            columns={"id": "id", "name": "name", "project_id": "project_id",
+                    "tenant_id": "project_id"},
+            what=("SecurityGroup", "Security group"),
+        )
+
+    async def show_security_group(self, request: web.Request) -> web.Response:
+        ident = request.match_info["id"]
+        group = self.state.security_groups.get(ident)
+        own = self._own(auth_of(request))
+        if group is None or (own is not None and not own(group)):
+            raise not_found("SecurityGroup", "Security group", ident)
+        return self._show(request, "security_group", security_group_payload(group))
+
+    # -- agents and the L3 agent scheduler ---------------------------------------------
+
+    def _l3_agents(self) -> list[r.Agent]:
+        return self.state.agents.by("agent_type", "L3 agent")
+
+    def _agent_payload(self, agent: r.Agent) -> Payload:
+        routers = None
+        if agent.agent_type == "L3 agent":
+            routers = self.state.router_bindings.count_by("l3_agent_id", agent.id)
+        return agent_payload(agent, self.state.now(), routers)
+
+    async def list_agents(self, request: web.Request) -> web.Response:
+        """``GET /v2.0/agents``: a member sees an empty list (recorded ``200-member``)."""
+        auth = auth_of(request)
+        visible: Callable[[r.Agent], bool] | None = None
+        if not auth.is_admin:
+            def visible(agent: r.Agent) -> bool:
+                return False
+        return self._list(
+            request, "agents", "/v2.0/agents", self.state.agents, self._agent_payload,
+            visible=visible,
+            columns={"id": "id", "agent_type": "agent_type", "host": "host",
+                    "binary": "binary", "topic": "topic"},
+            what=("Agent", "Agent"),
+        )
+
+    def _agent(self, request: web.Request, ident: str) -> r.Agent:
+        agent = self.state.agents.get(ident)
+        if agent is None or not auth_of(request).is_admin:
+            raise not_found("Agent", "Agent", ident)
+        return agent
+
+    async def show_agent(self, request: web.Request) -> web.Response:
+        agent = self._agent(request, request.match_info["id"])
+        return self._show(request, "agent", self._agent_payload(agent))
+
+    async def update_agent(self, request: web.Request) -> web.Response:
+        """``PUT /v2.0/agents/{id}``: ``admin_state_up`` and ``description`` (API ref)."""
+        agent = self._agent(request, request.match_info["id"])
+        spec = (await _json(request)).get("agent", {})
+        changes: dict[str, Any] = {}
+        if "admin_state_up" in spec:
+            changes["admin_state_up"] = bool(spec["admin_state_up"])
+        if "description" in spec:
+            changes["description"] = spec["description"]
+        agent = self.state.update("agent", agent.id, **changes)
+        return json_response({"agent": self._agent_payload(agent)})
+
+    async def delete_agent(self, request: web.Request) -> web.Response:
+        agent = self._agent(request, request.match_info["id"])
+        for binding in self.state.router_bindings.by("l3_agent_id", agent.id):
+            self.state.delete("router_binding", binding.id)
+        self.state.delete("agent", agent.id)
+        return web.Response(status=204)
+
+    def _bind(self, router_id: str, agent_id: str) -> None:
+        index = 1 + self.state.router_bindings.count_by("router_id", router_id)
+        self.state.add(r.RouterBinding(f"{router_id}:{agent_id}", router_id, agent_id, index))
+
+    async def agent_routers(self, request: web.Request) -> web.Response:
+        """``GET /v2.0/agents/{id}/l3-routers`` (API ref ``agent-l3-routers-list-response``)."""
+        agent = self._agent(request, request.match_info["id"])
+        routers = [
+            self.state.routers.get(b.router_id)
+            for b in self.state.router_bindings.by("l3_agent_id", agent.id)
+        ]
+        return json_response({"routers": [router_payload(x) for x in routers if x is not None]})
+
+    async def add_agent_router(self, request: web.Request) -> web.Response:
+        """``POST /v2.0/agents/{id}/l3-routers`` ``{"router_id"}``: 201 with a null body.
+
+        As neutron's ``add_router_to_l3_agent``: the agent must be a live, enabled L3
+        agent (400 ``InvalidL3Agent``); a non-HA router already on another agent is 409
+        ``RouterHostedByL3Agent``; on this agent already, nothing changes.
+        """
+        agent = self._agent(request, request.match_info["id"])
+        router_id = str((await _json(request)).get("router_id", ""))
+        router = self.state.routers.get(router_id)
+        if router is None:
+            raise not_found("Router", "Router", router_id)
+        now = self.state.now()
+        if agent.agent_type != "L3 agent" or not agent.admin_state_up or not agent.is_alive(now):
+            raise NeutronError(
+                400, "InvalidL3Agent",
+                f"Agent {agent.id} is not a L3 Agent or has been disabled",
+            )
+        bindings = self.state.router_bindings.by("router_id", router.id)
+        if any(b.l3_agent_id == agent.id for b in bindings):
+            return json_response(None, 201)
+        if bindings and not router.ha:
+            raise NeutronError(
+                409, "RouterHostedByL3Agent",
+                f"The router {router.id} has been already hosted by the L3 Agent "
+                f"{bindings[0].l3_agent_id}.",
+            )
+        self._bind(router.id, agent.id)
+        return json_response(None, 201)
+
+    async def remove_agent_router(self, request: web.Request) -> web.Response:
+        """``DELETE /v2.0/agents/{id}/l3-routers/{router_id}``: 204; 409 when not there."""
+        agent = self._agent(request, request.match_info["id"])
+        router_id = request.match_info["router_id"]
+        if router_id not in self.state.routers:
+            raise not_found("Router", "Router", router_id)
+        binding = self.state.router_bindings.get(f"{router_id}:{agent.id}")
+        if binding is None:
+            raise NeutronError(
+                409, "RouterNotHostedByL3Agent",
+                f"The router {router_id} is not hosted by L3 agent {agent.id}.",
+            )
+        self.state.delete("router_binding", binding.id)
+        return web.Response(status=204)
+
+    async def router_agents(self, request: web.Request) -> web.Response:
+        """``GET /v2.0/routers/{id}/l3-agents`` (API ref ``router-l3-agent-list-response``)."""
+        if not auth_of(request).is_admin:
+            raise NeutronError(
+                403, "PolicyNotAuthorized", "rule:get_l3-agents is disallowed by policy"
+            )
+        router = self._router(request, request.match_info["id"])
+        agents = []
+        for binding in self.state.router_bindings.by("router_id", router.id):
+            agent = self.state.agents.get(binding.l3_agent_id)
+            if agent is not None:
+                payload = self._agent_payload(agent)
+                payload["ha_state"] = ("active" if binding.binding_index == 1 else "standby") \
+                    if router.ha else None
+                agents.append(payload)
+        return json_response({"agents": agents})
+
+    # -- quotas ------------------------------------------------------------------------
+
+    def _quota(self, project_id: str, defaults: bool = False) -> Payload:
+        state = self.state
+        return {
+            name: state.quota_defaults["network"].get(name, -1) if defaults
+            else state.quota_limit("network", project_id, name)
+            for name in _QUOTA_ORDER
+        }
+
+    def _require_admin_or_own(self, request: web.Request, project_id: str) -> None:
+        auth = auth_of(request)
+        if not auth.is_admin and auth.project_id != project_id:
+            raise NeutronError(
+                403, "PolicyNotAuthorized", "rule:get_quota is disallowed by policy"
+            )
+
+    async def list_quotas(self, request: web.Request) -> web.Response:
+        """``GET /v2.0/quotas``: projects with non-default quotas (recorded: none)."""
+        auth = auth_of(request)
+        projects = sorted({
+            q.project_id for q in self.state.quotas
+            if q.service == "network" and (auth.is_admin or q.project_id == auth.project_id)
+        })
+        body = [dict(self._quota(p), project_id=p, tenant_id=p) for p in projects]
+        return json_response({"quotas": body})
+
+    async def show_quota(self, request: web.Request) -> web.Response:
+        project_id = request.match_info["project_id"]
+        self._require_admin_or_own(request, project_id)
+        return json_response({"quota": self._quota(project_id)})
+
+    async def quota_defaults(self, request: web.Request) -> web.Response:
+        project_id = request.match_info["project_id"]
+        self._require_admin_or_own(request, project_id)
+        return json_response({"quota": self._quota(project_id, defaults=True)})
+
+    async def quota_details(self, request: web.Request) -> web.Response:
+        """``GET /v2.0/quotas/{p}/details`` (recorded: limit/used/reserved)."""
+        project_id = request.match_info["project_id"]
+        self._require_admin_or_own(request, project_id)
+        limits = self._quota(project_id)
+        used = self.state.quota_usage("network", project_id)
+        return json_response({"quota": {
+            name: {"limit": limits[name], "used": used.get(name, 0), "reserved": 0}
+            for name in _QUOTA_ORDER
+        }})
+
+    # -- IP availability ---------------------------------------------------------------
+
+    async def list_ip_availabilities(self, request: web.Request) -> web.Response:
+        """``GET /v2.0/network-ip-availabilities``: admin only; a member gets an empty
+        list (recorded ``200-member-empty-list``)."""
+        auth = auth_of(request)
+        if not auth.is_admin:
+            return json_response({"network_ip_availabilities": []})
+        filters = {k: request.query.getall(k) for k in set(request.query.keys()) - _CONTROL}
+        nets: Iterable[r.Network] = self.state.networks
+        items = [ip_availability_payload(self.state, n) for n in nets]
+        items = [i for i in items if _matches(i, filters)] if filters else items
+        return json_response({"network_ip_availabilities": items})
+
+    async def show_ip_availability(self, request: web.Request) -> web.Response:
+        ident = request.match_info["id"]
+        net = self.state.networks.get(ident)
+        if net is None or not auth_of(request).is_admin:
+            raise not_found("Network", "Network", ident)
+        return json_response({"network_ip_availability": ip_availability_payload(self.state, net)})
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object body; 400 in neutron's words when it is not one."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise NeutronError(400, "HTTPBadRequest", "Malformed request body") from None
+    if not isinstance(body, dict):
+        raise NeutronError(400, "HTTPBadRequest", "Malformed request body")
+    return body
+
+
+def _guard(handler: Callable[[web.Request], Any]) -> Callable[[web.Request], Any]:
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        try:
+            response: web.StreamResponse = await handler(request)
+        except NeutronError as error:
+            return error.response()
+        return response
+
+    guarded.__doc__ = handler.__doc__
+    return guarded
+
+
+def register(api: ApiContext) -> None:
+    """Serve neutron's routes under the network prefix."""
+    n = NeutronApi(api)
+    routes: list[tuple[str, str, Callable[[web.Request], Any], bool]] = [
+        ("GET", "/", n.versions, False),
+        ("GET", "/v2.0", n.v2_root, True),
+        ("GET", "/v2.0/", n.v2_root, True),
+        ("GET", "/v2.0/extensions", n.extensions, True),
+        ("GET", "/v2.0/networks", n.list_networks, True),
+        ("POST", "/v2.0/networks", n.create_network, True),
+        ("GET", "/v2.0/networks/{id}", n.show_network, True),
+        ("DELETE", "/v2.0/networks/{id}", n.delete_network, True),
+        ("GET", "/v2.0/subnets", n.list_subnets, True),
+        ("POST", "/v2.0/subnets", n.create_subnet, True),
+        ("GET", "/v2.0/subnets/{id}", n.show_subnet, True),
+        ("DELETE", "/v2.0/subnets/{id}", n.delete_subnet, True),
+        ("GET", "/v2.0/ports", n.list_ports, True),
+        ("POST", "/v2.0/ports", n.create_port, True),
+        ("GET", "/v2.0/ports/{id}", n.show_port, True),
+        ("DELETE", "/v2.0/ports/{id}", n.delete_port, True),
+        ("GET", "/v2.0/routers", n.list_routers, True),
+        ("POST", "/v2.0/routers", n.create_router, True),
+        ("GET", "/v2.0/routers/{id}", n.show_router, True),
+        ("DELETE", "/v2.0/routers/{id}", n.delete_router, True),
+        ("PUT", "/v2.0/routers/{id}/add_router_interface", n.add_router_interface, True),
+        ("PUT", "/v2.0/routers/{id}/remove_router_interface", n.remove_router_interface, True),
+        ("GET", "/v2.0/routers/{id}/l3-agents", n.router_agents, True),
+        ("GET", "/v2.0/floatingips", n.list_floating_ips, True),
+        ("POST", "/v2.0/floatingips", n.create_floating_ip, True),
+        ("GET", "/v2.0/floatingips/{id}", n.show_floating_ip, True),
+        ("DELETE", "/v2.0/floatingips/{id}", n.delete_floating_ip, True),
+        ("GET", "/v2.0/security-groups", n.list_security_groups, True),
+        ("GET", "/v2.0/security-groups/{id}", n.show_security_group, True),
+        ("GET", "/v2.0/agents", n.list_agents, True),
+        ("GET", "/v2.0/agents/{id}", n.show_agent, True),
+        ("PUT", "/v2.0/agents/{id}", n.update_agent, True),
+        ("DELETE", "/v2.0/agents/{id}", n.delete_agent, True),
+        ("GET", "/v2.0/agents/{id}/l3-routers", n.agent_routers, True),
+        ("POST", "/v2.0/agents/{id}/l3-routers", n.add_agent_router, True),
+        ("DELETE", "/v2.0/agents/{id}/l3-routers/{router_id}", n.remove_agent_router, True),
+        ("GET", "/v2.0/quotas", n.list_quotas, True),
+        ("GET", "/v2.0/quotas/{project_id}", n.show_quota, True),
+        ("GET", "/v2.0/quotas/{project_id}/default", n.quota_defaults, True),
+        ("GET", "/v2.0/quotas/{project_id}/details", n.quota_details, True),
+        ("GET", "/v2.0/network-ip-availabilities", n.list_ip_availabilities, True),
+        ("GET", "/v2.0/network-ip-availabilities/{id}", n.show_ip_availability, True),
+    ]
+    for method, path, handler, auth in routes:
+        api.route(method, path, _guard(handler), auth=auth)

@@ -1,0 +1,80 @@
+"""What neutron, glance and cinder put on the wire: JSON bodies, timestamps, paging input.
+
+Shared by :mod:`~stackwatch.sim.api.network`, :mod:`~stackwatch.sim.api.image` and
+:mod:`~stackwatch.sim.api.block_storage`. Content types are set byte for byte as the
+recordings show (``application/json`` without a charset; cinder and glance send
+``text/html; charset=UTF-8`` on empty 202/204 answers, neutron no content type).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+JSON = "application/json"
+EMPTY_HTML = "text/html; charset=UTF-8"
+
+
+def json_response(
+    body: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    """A JSON answer with ``Content-Type: application/json`` exactly."""
+    return web.Response(
+        body=json.dumps(body).encode(),
+        status=status,
+        headers={"Content-Type": JSON, **(headers or {})},
+    )
+
+
+def empty_response(
+    status: int, content_type: str | None = None, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    """An answer without a body (202/204), with the service's content type, if any."""
+    all_headers = dict(headers or {})
+    if content_type is not None:
+        all_headers["Content-Type"] = content_type
+    return web.Response(status=status, headers=all_headers)
+
+
+# Timestamp formats, as recorded: neutron and glance "2026-11-21T06:12:23Z"; cinder
+# reads DATETIME columns ("…T06:12:28.000000") but answers a create from memory with
+# microseconds ("…T06:12:28.301581"); neutron agents "2026-11-21 06:12:23" (API ref).
+
+
+def zulu(moment: datetime) -> str:
+    """Neutron / glance: ``2026-11-21T06:12:23Z``."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def db_micro(moment: datetime | None) -> str | None:
+    """Cinder from its database: ``2026-11-21T06:12:28.000000`` (seconds precision)."""
+    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%S.000000")
+
+
+def micro(moment: datetime | None) -> str | None:
+    """Cinder from memory (create answers, pool reports): ``2026-11-21T06:12:28.301581``."""
+    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def spaced(moment: datetime | None) -> str | None:
+    """Neutron agents: ``2026-11-21 06:12:23``."""
+    return None if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def parse_int(value: str | None) -> int | None:
+    """A non-negative integer query parameter, None when absent; ValueError when bad."""
+    if value is None:
+        return None
+    number = int(value)
+    if number < 0:
+        raise ValueError(value)
+    return number
+
+
+def truthy(value: str) -> bool:
+    """Query booleans as oslo ``strutils.bool_from_string`` reads them."""
+    return value.strip().lower() in ("1", "t", "true", "on", "y", "yes")
