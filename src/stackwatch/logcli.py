@@ -1,0 +1,194 @@
+"""``stackwatch logs …`` and ``stackwatch trace``: parse, backfill, block list, request story.
+
+* ``logs parse FILE…`` — how each line of a file was understood: parsed, skipped
+  (by reason) or unparsed (with a sample), and the requests found.
+* ``logs backfill PATH…`` — rotated logs (``.gz`` too) into hourly aggregates.
+* ``logs blocklist`` — addresses brute-forcing keystone, as firewall/web-server rules.
+* ``trace ID`` — one request id, global request id or instance uuid, across services.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from stackwatch.config import load_config
+from stackwatch.errors import ConfigError
+
+store_option = click.option(
+    "--store", "store_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+    help="SQLite store file (default: store.path of --config).")
+config_option = click.option(
+    "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+    default="stackwatch.yaml", show_default=True, envvar="STACKWATCH_CONFIG",
+    help="stackwatch.yaml to use when --store is not given.")
+
+
+def _store_path(store_path: Path | None, config_path: Path) -> Path:
+    if store_path is not None:
+        return store_path
+    if not config_path.exists():
+        raise ConfigError(f"{config_path}: not found; give --store or --config")
+    return load_config(config_path).store.path
+
+
+@click.group()
+def logs() -> None:
+    """Read OpenStack log files: parse, backfill, block brute-force addresses."""
+
+
+@logs.command("parse")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--service", default=None, help="Service label (default: from the file name).")
+@click.option("--show", default=10, show_default=True, help="Unparsed lines to show per file.")
+def parse_command(files: Sequence[Path], service: str | None, show: int) -> None:
+    """Show how every line of FILES is understood."""
+    from stackwatch.sources.logs.backfill import parse_file, service_of
+
+    unparsed_total = 0
+    for path in files:
+        result = parse_file(path, service or service_of(path), "-", True)
+        total = parse_total = 0
+        reasons: dict[str, int] = {}
+        outcomes: dict[str, int] = {}
+        requests: dict[tuple[str, str, str], int] = {}
+        for tally in result.hours.values():
+            for (_, _, outcome), n in tally.lines.items():
+                outcomes[outcome] = outcomes.get(outcome, 0) + n
+            for (_, reason), n in tally.skipped.items():
+                reasons[reason] = reasons.get(reason, 0) + n
+            for (_, _, method, url, status), n in tally.requests.items():
+                requests[(method, url, status)] = requests.get((method, url, status), 0) + n
+        total = sum(outcomes.values())
+        parse_total = outcomes.get("parsed", 0)
+        unparsed_total += outcomes.get("unparsed", 0)
+        click.echo(f"{path}: {total} lines, {parse_total} parsed, "
+                   f"{outcomes.get('skipped', 0)} skipped, {outcomes.get('unparsed', 0)} unparsed")
+        for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+            click.echo(f"  skipped {reason}: {n}")
+        for (method, url, status), n in sorted(requests.items(), key=lambda kv: -kv[1])[:20]:
+            click.echo(f"  {n:>7} {method} {url} {status}")
+        for line in result.unparsed_sample[:show]:
+            click.echo(f"  unparsed: {line}")
+        if result.error:
+            click.echo(f"  error: {result.error}", err=True)
+    sys.exit(1 if unparsed_total else 0)
+
+
+@logs.command("backfill")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
+@store_option
+@config_option
+@click.option("--workers", type=int, default=None, help="Worker processes (default: cores).")
+@click.option("--host", default=None, help="Host label (default: this host's name).")
+@click.option("--force", is_flag=True, help="Ingest files already ingested before.")
+def backfill_command(paths: Sequence[Path], store_path: Path | None, config_path: Path,
+                     workers: int | None, host: str | None, force: bool) -> None:
+    """Ingest rotated log files (.gz too) into hourly aggregates in the store."""
+    from stackwatch.sources.logs.backfill import backfill, collect_files
+    from stackwatch.store.log_history import LogHistory
+
+    history = LogHistory(_store_path(store_path, config_path))
+    files = collect_files(paths)
+    started = time.perf_counter()
+    lines = unparsed = 0
+    size = sum(f.stat().st_size for f in files)
+    skip = None if force else history.ingested
+    with click.progressbar(length=len(files), label="backfill", file=sys.stderr) as bar:
+        for result in backfill(paths, workers=workers, host=host, skip=skip):
+            if result.error:
+                click.echo(f"stackwatch: {result.error}", err=True)
+            history.add(result.hours, [(result.fingerprint, result.path, result.lines)])
+            lines += result.lines
+            unparsed += sum(t.outcome("unparsed") for t in result.hours.values())
+            bar.update(1)
+    elapsed = time.perf_counter() - started
+    click.echo(f"{len(files)} files, {lines} lines ({unparsed} unparsed), {size / 1e6:.1f} MB "
+               f"in {elapsed:.1f}s: {lines / max(elapsed, 1e-9):,.0f} lines/s")
+    history.close()
+
+
+@logs.command("blocklist")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--format", "fmt", default="ipset", show_default=True,
+              type=click.Choice(["ipset", "iptables", "nftables", "nginx", "apache", "plain"]))
+@click.option("--window", type=float, default=300.0, show_default=True,
+              help="Sliding window in seconds.")
+@click.option("--threshold", type=int, default=20, show_default=True,
+              help="Failed authentications within the window that make an offender.")
+@click.option("--at", "at", type=float, default=None,
+              help="End of the window (epoch; default: the last failure in the files).")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write here (atomically) instead of standard output.")
+@click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Log root to take keystone's and HAProxy's files from when no FILES.")
+def blocklist_command(files: Sequence[Path], fmt: str, window: float, threshold: int,
+                      at: float | None, output: Path | None, root: Path | None) -> None:
+    """Addresses with THRESHOLD+ failed keystone authentications in WINDOW seconds.
+
+    Reads FILES (keystone access logs, HAProxy logs), or keystone's and HAProxy's
+    files under --root (default /var/log).
+    """
+    from stackwatch.logparse.engine import FileParser, detect_format
+    from stackwatch.sources.logs.bruteforce import BruteForceDetector, blocklist
+    from stackwatch.sources.logs.globs import DEFAULT_GLOBS, DEFAULT_ROOT, expand
+
+    if not files:
+        base = root or DEFAULT_ROOT
+        files = expand(base, DEFAULT_GLOBS["keystone"] + DEFAULT_GLOBS["haproxy"])
+    detector = BruteForceDetector(window, threshold)
+    latest = 0.0
+    for path in files:
+        parser = FileParser(detect_format(path), "keystone", "-", path.name)
+        with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+            while chunk := handle.read(8 << 20):
+                cut = chunk.rfind("\n") + 1 or len(chunk)
+                rest = chunk[cut:]
+                parser.feed(chunk[:cut])
+                if rest:
+                    parser.feed(rest + handle.readline())
+        detector.add((f.timestamp, f.remote) for f in parser.failures)
+        latest = max([latest, *(f.timestamp for f in parser.failures)])
+    offenders = detector.offenders(at if at is not None else latest)
+    text = blocklist((o.address for o in offenders), fmt)
+    for offender in offenders:
+        click.echo(f"# {offender.address}: {offender.failures} failures", err=True)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    temporary = output.with_name(f".{output.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(output)
+
+
+@click.command("trace")
+@click.argument("key")
+@store_option
+@config_option
+@click.option("--limit", default=5000, show_default=True, help="Records to show at most.")
+def trace(key: str, store_path: Path | None, config_path: Path, limit: int) -> None:
+    """The story of one request (request id, global request id) or instance (uuid)."""
+    from stackwatch.store.request_index import RequestIndex
+
+    index = RequestIndex(_store_path(store_path, config_path))
+    records = index.story(key, limit)
+    index.close()
+    if not records:
+        click.echo(f"no log record carries {key}", err=True)
+        sys.exit(1)
+    for record in records:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(record.timestamp))
+        millis = f"{record.timestamp % 1:.3f}"[1:]
+        ids = record.request_id or "-"
+        if record.global_request_id and record.global_request_id != record.request_id:
+            ids += f" (global {record.global_request_id})"
+        first, _, rest = record.message.partition("\n")
+        click.echo(f"{when}{millis} {record.service:<10} {record.host:<12} {record.level:<8} "
+                   f"{record.logger} [{ids}] {first}")
+        for line in rest.splitlines():
+            click.echo(f"    {line}")

@@ -1,0 +1,512 @@
+"""The chunk parser: whole buffers of lines in, aggregates and indexed records out.
+
+Speed comes from working on large buffers: one compiled pattern per format is run
+with ``finditer`` over a whole chunk; lines it skips over (the gaps between two
+matches) go through the slow path, which recognises them (continuation of a
+multi-line record, a known non-metric format, blank) or counts them as
+unparseable and keeps a bounded sample. Counters are plain dicts keyed by short
+tuples; service and host are added once per drain, not per line. URL templates
+and timestamps are memoised. Every line ends up in exactly one of
+parsed / skipped / unparsed, and nothing raises on bad input.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections import deque
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from stackwatch.logparse import access, haproxy, oslo, other, system
+from stackwatch.logparse.tally import Histogram, Tally, new_histogram, observe
+from stackwatch.logparse.timestamps import clf_epoch, iso_epoch, syslog_epoch
+from stackwatch.logparse.urls import TemplateCache
+
+
+class LogFormat(enum.StrEnum):
+    """The line formats stackwatch reads."""
+
+    OSLO = "oslo"
+    ACCESS = "access"
+    UWSGI = "uwsgi"
+    HAPROXY = "haproxy"
+    LIBVIRT = "libvirt"
+    SYSLOG = "syslog"
+    GUNICORN = "gunicorn"
+    RABBITMQ = "rabbitmq"
+    MARIADB = "mariadb"
+    TEXT = "text"
+
+
+PRIMARY: dict[LogFormat, re.Pattern[str] | None] = {
+    LogFormat.OSLO: oslo.LINE,
+    LogFormat.ACCESS: access.COMBINED,
+    LogFormat.UWSGI: access.UWSGI,
+    LogFormat.HAPROXY: haproxy.HTTPLOG,
+    LogFormat.LIBVIRT: system.LIBVIRT,
+    LogFormat.SYSLOG: system.SYSLOG,
+    LogFormat.GUNICORN: other.GUNICORN,
+    LogFormat.RABBITMQ: None,
+    LogFormat.MARIADB: None,
+    LogFormat.TEXT: None,
+}
+
+# Formats whose unrecognised lines are the daemon's free text (banners, help), not errors.
+FREE_TEXT = {LogFormat.RABBITMQ: "rabbitmq-text", LogFormat.MARIADB: "mariadb-text",
+             LogFormat.TEXT: "daemon-output"}
+
+# Formats where a record may span several lines.
+MULTILINE = frozenset({LogFormat.OSLO, LogFormat.GUNICORN, LogFormat.LIBVIRT})
+
+LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL", "AUDIT": "INFO", "TRACE": "TRACE"}
+NOTABLE_LEVELS = frozenset({"ERROR", "CRITICAL"})
+SAMPLE_LIMIT = 20
+MESSAGE_LIMIT = 2000
+NOTABLE_LIMIT = 500
+
+
+def _epoch(stamp: object) -> float:
+    """Row timestamps are kept as text until handed over (most rows never need it)."""
+    if isinstance(stamp, float):
+        return stamp
+    text = str(stamp)
+    if text[:1].isdigit() and text[4:5] == "-":
+        return iso_epoch(text)
+    if text[:1] == "[" or text[2:3] == "/":
+        return clf_epoch(text.strip("[]"))
+    return syslog_epoch(text)
+
+
+def _token_url(template: str, method: str) -> bool:
+    return method == "POST" and template.endswith(("/v3/auth/tokens", "/v2.0/tokens"))
+
+
+def detect_format(path: str | PurePath, head: str = "") -> LogFormat:
+    """The format of a log file, from its name, else from its first lines."""
+    name = PurePath(path).name.lower()
+    for suffix in (".gz", ".bz2", ".xz"):
+        name = name.removesuffix(suffix)
+    parent = PurePath(path).parent.name.lower()
+    rules: tuple[tuple[bool, LogFormat], ...] = (
+        ("haproxy" in name, LogFormat.HAPROXY),
+        ("uwsgi" in name, LogFormat.UWSGI),
+        ("access" in name, LogFormat.ACCESS),
+        ("gunicorn" in name, LogFormat.GUNICORN),
+        (name.startswith("libvirtd") or (parent == "libvirt" and name.startswith("libvirt")),
+         LogFormat.LIBVIRT),
+        (name.startswith(("kern.log", "syslog", "messages", "dmesg")), LogFormat.SYSLOG),
+        ("rabbit" in name or parent == "rabbitmq", LogFormat.RABBITMQ),
+        ("mariadb" in name or "mysql" in name or parent == "mysql", LogFormat.MARIADB),
+        (".stdout" in name or ".stderr" in name, LogFormat.TEXT),
+    )
+    for matched, fmt in rules:
+        if matched:
+            return fmt
+    lines = [line for line in head.splitlines() if line.strip()][:20]
+    for fmt in (LogFormat.OSLO, LogFormat.ACCESS, LogFormat.UWSGI, LogFormat.HAPROXY,
+                LogFormat.LIBVIRT, LogFormat.GUNICORN, LogFormat.SYSLOG):
+        pattern = PRIMARY[fmt]
+        if pattern is not None and lines and sum(
+                pattern.match(line) is not None for line in lines) * 2 > len(lines):
+            return fmt
+    return LogFormat.OSLO
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRow:
+    """One record worth keeping: carries a request id or instance, or is an error."""
+
+    offset: int
+    timestamp: float
+    level: str
+    logger: str
+    request_id: str
+    global_request_id: str
+    instance: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuthFailure:
+    """A 401 on a token URL: what the brute-force detector counts per address."""
+
+    timestamp: float
+    remote: str
+
+
+class FileParser:
+    """Parses the complete lines of one file (one format, one service, one host).
+
+    ``feed`` takes text made of whole lines (each ending in ``\\n``) and the byte
+    offset of its first character; ``drain`` hands over what was counted since
+    the last drain. ``count_requests=False`` keeps request lines out of the request
+    metrics (nova writes a ``requestlog`` line *and* an access line per call: the
+    source counts the access log where there is one). ``index=True`` keeps an
+    :class:`IndexRow` for every record that carries a request id or instance uuid.
+    """
+
+    def __init__(self, fmt: LogFormat, service: str, host: str, file: str, *,
+                 count_requests: bool = True, index: bool = False,
+                 templates: TemplateCache | None = None) -> None:
+        self.format = fmt
+        self.service = service
+        self.host = host
+        self.file = file
+        self.count_requests = count_requests
+        self.index = index
+        self.templates = templates or TemplateCache()
+        self._rows_raw: list[list[object]] = []
+        self.failures: list[AuthFailure] = []
+        self.unparsed_sample: deque[str] = deque(maxlen=SAMPLE_LIMIT)
+        self._pattern = PRIMARY[fmt]
+        self._open: tuple[str, str] | None = None  # (pid, logger) of the open record
+        self._open_traceback = False
+        self._open_row: list[object] | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self._requests: dict[tuple[str, str, str], int] = {}
+        self._durations: dict[tuple[str, str], Histogram] = {}
+        self._levels: dict[str, int] = {}
+        self._tracebacks = 0
+        self._haproxy: dict[tuple[str, str, str, str, str], int] = {}
+        self._haproxy_time: dict[tuple[str, str, str], Histogram] = {}
+        self._disk: dict[tuple[str, str], int] = {}
+        self._parsed = 0
+        self._unparsed = 0
+        self._skipped: dict[str, int] = {}
+
+    # -- feeding ---------------------------------------------------------------
+
+    def feed(self, text: str, offset: int = 0) -> None:
+        """Parse whole lines; ``offset`` is the byte position of ``text[0]`` in the file."""
+        if not text:
+            return
+        if not text.endswith("\n"):
+            text += "\n"
+        self._ascii = text.isascii()
+        self._base = offset
+        self._text = text
+        self._mark = (0, offset)
+        pattern = self._pattern
+        if pattern is None:
+            self._other(text, 0, len(text))
+        elif self.format is LogFormat.OSLO:
+            self._feed_oslo(text, pattern)
+        elif self.format is LogFormat.ACCESS:
+            self._feed_access(text, pattern)
+        else:
+            self._feed_generic(text, pattern)
+        self._text = ""
+
+    def _byte_offset(self, position: int) -> int:
+        if self._ascii:
+            return self._base + position
+        last_pos, last_byte = self._mark
+        if position < last_pos:
+            last_pos, last_byte = 0, self._base
+        byte = last_byte + len(self._text[last_pos:position].encode("utf-8", "surrogateescape"))
+        self._mark = (position, byte)
+        return byte
+
+    def _feed_oslo(self, text: str, pattern: re.Pattern[str]) -> None:
+        levels = self._levels
+        requests = self._requests
+        durations = self._durations
+        template = self.templates
+        count_requests = self.count_requests
+        index = self.index
+        mark = oslo.REQUEST_MARK
+        request_re = oslo.REQUEST
+        notable = NOTABLE_LEVELS
+        rows_append = self._rows_raw.append
+        parsed = continued = 0
+        position = 0
+        opened = self._open
+        for match in pattern.finditer(text):
+            start = match.start()
+            if start != position:
+                self._open = opened
+                self._other(text, position, start)
+                opened = self._open
+            position = match.end() + 1
+            stamp, pid, level, logger, rest = match.groups()
+            # split_rest(), inlined: this loop runs once per line.
+            context = None
+            if rest[:1] == "[" and rest[:10] != "[instance:":
+                end = rest.find("]")
+                if end > 0:
+                    context = rest[1:end]
+                    rest = rest[end + 2:]
+            instance = ""
+            if rest[:11] == "[instance: " and rest[47:48] == "]":
+                instance = rest[11:47]
+                rest = rest[49:]
+            if context is None and opened is not None and opened == (pid, logger):
+                continued += 1
+                if not self._open_traceback and rest[:22] == "Traceback (most recent":
+                    self._open_traceback = True
+                    self._tracebacks += 1
+                if self._open_row is not None:
+                    self._extend_row(rest)
+                continue
+            parsed += 1
+            opened = (pid, logger)
+            self._open_traceback = False
+            self._open_row = None
+            levels[level] = levels.get(level, 0) + 1
+            request_id = global_id = ""
+            if context:
+                if context[:4] == "req-":
+                    request_id = context[:context.find(" ")] if " " in context else context
+                else:
+                    second = context[context.find(" ") + 1:]
+                    if second[:4] == "req-":
+                        global_id = context[:context.find(" ")]
+                        request_id = second[:second.find(" ")] if " " in second else second
+                        if global_id == "None":
+                            global_id = ""
+            if mark in rest:
+                req = request_re.match(rest)
+                if req is not None:
+                    _, method, path, status, _, _, duration = req.groups()
+                    if not instance and "/servers/" in path:
+                        found = oslo.UUID.search(path)
+                        instance = found.group(0) if found else ""
+                    if count_requests:
+                        tpl = template(path)
+                        key = (method, tpl, status)
+                        requests[key] = requests.get(key, 0) + 1
+                        if duration:
+                            hkey = (method, tpl)
+                            hist = durations.get(hkey)
+                            if hist is None:
+                                hist = durations[hkey] = new_histogram()
+                            observe(hist, float(duration))
+                        if status == "401" and _token_url(tpl, method):
+                            self.failures.append(AuthFailure(iso_epoch(stamp), req.group(1)))
+            if (index and (request_id or instance)) or level in notable:
+                row = [self._base + start if self._ascii else self._byte_offset(start), stamp,
+                       level, logger, request_id, global_id, instance, rest[:MESSAGE_LIMIT]]
+                self._open_row = row
+                rows_append(row)
+        self._open = opened
+        if position < len(text):
+            self._other(text, position, len(text))
+        self._parsed += parsed
+        self._skipped["continuation"] = self._skipped.get("continuation", 0) + continued
+
+    def _keep(self, start: int, stamp: str, level: str, logger: str, request_id: str,
+              global_id: str, instance: str, message: str) -> None:
+        row: list[object] = [self._byte_offset(start), stamp, level, logger, request_id,
+                             global_id, instance, message[:MESSAGE_LIMIT]]
+        self._open_row = row
+        self._rows_raw.append(row)
+
+    def _extend_row(self, message: str) -> None:
+        row = self._open_row
+        assert row is not None
+        text = row[7]
+        assert isinstance(text, str)
+        if len(text) < MESSAGE_LIMIT:
+            row[7] = (text + "\n" + message)[:MESSAGE_LIMIT]
+
+    def _feed_access(self, text: str, pattern: re.Pattern[str]) -> None:
+        requests = self._requests
+        durations = self._durations
+        template = self.templates
+        count_requests = self.count_requests
+        rest_duration = access.rest_duration
+        parsed = 0
+        position = 0
+        for match in pattern.finditer(text):
+            start = match.start()
+            if start != position:
+                self._other(text, position, start)
+            position = match.end() + 1
+            parsed += 1
+            if not count_requests:
+                continue
+            remote, stamp, method, path, status, _, rest = match.groups()
+            tpl = template(path)
+            key = (method, tpl, status)
+            requests[key] = requests.get(key, 0) + 1
+            duration = rest_duration(rest)
+            if duration is not None:
+                hkey = (method, tpl)
+                hist = durations.get(hkey)
+                if hist is None:
+                    hist = durations[hkey] = new_histogram()
+                observe(hist, duration)
+            if status == "401" and _token_url(tpl, method):
+                self.failures.append(AuthFailure(clf_epoch(stamp), remote))
+        if position < len(text):
+            self._other(text, position, len(text))
+        self._parsed += parsed
+
+    def _feed_generic(self, text: str, pattern: re.Pattern[str]) -> None:
+        position = 0
+        handle = getattr(self, f"_line_{self.format.value}")
+        for match in pattern.finditer(text):
+            start = match.start()
+            if start != position:
+                self._other(text, position, start)
+            position = match.end() + 1
+            handle(match)
+        if position < len(text):
+            self._other(text, position, len(text))
+
+    def _line_uwsgi(self, match: re.Match[str]) -> None:
+        self._parsed += 1
+        remote, stamp, method, path, _, msecs, status = match.groups()
+        self._count_request(remote, method, path, status, int(msecs) / 1000,
+                            access.uwsgi_epoch(stamp))
+
+    def _count_request(self, remote: str, method: str, path: str, status: str,
+                       duration: float | None, when: float) -> None:
+        if not self.count_requests:
+            return
+        tpl = self.templates(path)
+        key = (method, tpl, status)
+        self._requests[key] = self._requests.get(key, 0) + 1
+        if duration is not None:
+            hist = self._durations.get((method, tpl))
+            if hist is None:
+                hist = self._durations[(method, tpl)] = new_histogram()
+            observe(hist, duration)
+        if status == "401" and _token_url(tpl, method):
+            self.failures.append(AuthFailure(when, remote))
+
+    def _access_other(self, line: str) -> bool:
+        """uWSGI lines and Apache ``%v:%p``-prefixed lines in an access log."""
+        match = access.UWSGI.match(line)
+        if match is not None:
+            self._line_uwsgi(match)
+            return True
+        stripped = access.VHOST.sub("", line, count=1)
+        combined = access.COMBINED.match(stripped) if stripped != line else None
+        if combined is None:
+            return False
+        self._parsed += 1
+        remote, stamp, method, path, status, _, rest = combined.groups()
+        self._count_request(remote, method, path, status, access.rest_duration(rest),
+                            clf_epoch(stamp))
+        return True
+
+    def _line_haproxy(self, match: re.Match[str]) -> None:
+        self._parsed += 1
+        (_, host, client, accepted, frontend, backend, server, _, _, _, _, total,
+         status, _, _, method, path) = match.groups()
+        host = host or self.host
+        key = (host, frontend, backend, server, status)
+        self._haproxy[key] = self._haproxy.get(key, 0) + 1
+        tkey = (host, frontend, backend)
+        hist = self._haproxy_time.get(tkey)
+        if hist is None:
+            hist = self._haproxy_time[tkey] = new_histogram()
+        if int(total) >= 0:
+            observe(hist, int(total) / 1000)
+        if status == "401" and _token_url(self.templates(path), method):
+            self.failures.append(AuthFailure(clf_epoch(accepted), client))
+
+    def _line_libvirt(self, match: re.Match[str]) -> None:
+        self._parsed += 1
+        stamp, _, level, _, message = match.groups()
+        self._record(level.upper(), "libvirtd", stamp, message)
+        device = system.disk_device(message)
+        if device:
+            key = (self.host, device)
+            self._disk[key] = self._disk.get(key, 0) + 1
+
+    def _line_gunicorn(self, match: re.Match[str]) -> None:
+        self._parsed += 1
+        stamp, pid, level, message = match.groups()
+        self._record(level, "gunicorn", stamp, message, pid)
+
+    def _record(self, level: str, logger: str, stamp: str, message: str, pid: str = "") -> None:
+        level = LEVEL_ALIASES.get(level, level)
+        self._levels[level] = self._levels.get(level, 0) + 1
+        self._open = (pid, logger)
+        self._open_traceback = False
+        self._open_row = None
+        if level in NOTABLE_LEVELS:
+            self._keep(0, stamp, level, logger, "", "", "", message)
+
+    def _line_syslog(self, match: re.Match[str]) -> None:
+        stamp, host, program, message, dmesg = match.groups()
+        if dmesg is not None:
+            program, message = "kernel", dmesg
+        device = system.disk_device(message) if program == "kernel" else ""
+        if not device:
+            self._skip("syslog-other")
+            return
+        self._parsed += 1
+        key = (host or self.host, device)
+        self._disk[key] = self._disk.get(key, 0) + 1
+        when = 0.0 if stamp is None else (
+            iso_epoch(stamp[:19]) if stamp[:4].isdigit() else syslog_epoch(stamp))
+        row: list[object] = [0, when, "ERROR", "kernel", "", "", "", message[:MESSAGE_LIMIT]]
+        self._rows_raw.append(row)
+
+    # -- the slow path ---------------------------------------------------------
+
+    def _skip(self, reason: str) -> None:
+        self._skipped[reason] = self._skipped.get(reason, 0) + 1
+
+    def _other(self, text: str, start: int, end: int) -> None:
+        """Lines the primary pattern did not take: continuation, known, blank or bad."""
+        free_text = FREE_TEXT.get(self.format)
+        multiline = self.format in MULTILINE
+        for line in text[start:end].split("\n")[:-1]:
+            if self.format is LogFormat.ACCESS and self._access_other(line):
+                continue
+            reason = other.recognise(line)
+            if reason and reason != "blank":
+                self._skip(reason)
+                if multiline:
+                    self._open = ("", reason)
+                    self._open_row = None
+                continue
+            if multiline and self._open is not None:
+                self._skip("continuation")
+                if not self._open_traceback and line.startswith("Traceback (most recent"):
+                    self._open_traceback = True
+                    self._tracebacks += 1
+                if self._open_row is not None:
+                    self._extend_row(line)
+            elif reason:
+                self._skip(reason)
+            elif free_text is not None:
+                self._skip(free_text)
+            else:
+                self._unparsed += 1
+                self.unparsed_sample.append(line[:500])
+
+    # -- results ---------------------------------------------------------------
+
+    def take_rows(self) -> list[IndexRow]:
+        """Index rows (and error records) kept since the last call, in file order."""
+        raw, self._rows_raw = self._rows_raw, []
+        return [IndexRow(row[0], _epoch(row[1]), *row[2:]) for row in raw]  # type: ignore[arg-type]
+
+    def drain(self) -> Tally:
+        """What was counted since the last drain, keyed with service and host."""
+        service, host, file = self.service, self.host, self.file
+        tally = Tally()
+        tally.requests = {(service, host, m, t, s): n for (m, t, s), n in self._requests.items()}
+        tally.durations = {(service, host, m, t): h for (m, t), h in self._durations.items()}
+        tally.records = {(service, host, level): n for level, n in self._levels.items()}
+        if self._tracebacks:
+            tally.tracebacks = {(service, host): self._tracebacks}
+        tally.haproxy = dict(self._haproxy)
+        tally.haproxy_time = dict(self._haproxy_time)
+        tally.disk_errors = dict(self._disk)
+        skipped_total = sum(self._skipped.values())
+        for outcome, count in (("parsed", self._parsed), ("skipped", skipped_total),
+                               ("unparsed", self._unparsed)):
+            if count:
+                tally.lines[(service, file, outcome)] = count
+        tally.skipped = {(service, reason): n for reason, n in self._skipped.items() if n}
+        self._reset()
+        return tally

@@ -1,0 +1,86 @@
+"""Timestamps of log lines to seconds since the epoch, memoised per second.
+
+Logs repeat the same second many times, so each converter caches the epoch of
+the whole-second text and adds the fraction. oslo.log and MariaDB write local
+time without an offset; like most deployments we take it as UTC.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+
+MONTHS = {m: i for i, m in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+
+_ISO_CACHE: dict[str, float] = {}
+_CLF_CACHE: dict[str, float] = {}
+_CACHE_LIMIT = 100_000
+_SCALE = (1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6)
+
+
+def _remember(cache: dict[str, float], key: str, value: float) -> float:
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+def iso_epoch(text: str) -> float:
+    """``2026-11-21 06:19:36.304`` (or ``T`` separator, optional fraction) as UTC epoch."""
+    whole, _, fraction = text.partition(".")
+    base: float | None = _ISO_CACHE.get(whole)
+    if base is None:
+        try:
+            parsed = time.strptime(whole.replace("T", " "), "%Y-%m-%d %H:%M:%S")
+        except ValueError:
+            return 0.0
+        base = _remember(_ISO_CACHE, whole, float(calendar.timegm(parsed)))
+    if fraction:
+        digits = fraction[:6].rstrip("Z")
+        if digits.isdigit():
+            return base + int(digits) / _SCALE[len(digits)]
+    return base
+
+
+def clf_epoch(text: str) -> float:
+    """Common Log Format ``21/Nov/2026:06:19:36 +0000`` (fraction allowed) as epoch."""
+    stamp, _, zone = text.partition(" ")
+    whole, _, fraction = stamp.partition(".")
+    key = whole + zone
+    base: float | None = _CLF_CACHE.get(key)
+    if base is None:
+        try:
+            day, month, rest = whole.split("/", 2)
+            year, hh, mm, ss = rest.split(":")
+            base = float(calendar.timegm(
+                (int(year), MONTHS[month], int(day), int(hh), int(mm), int(ss), 0, 0, 0)))
+            if len(zone) == 5 and zone[0] in "+-" and zone[1:].isdigit():
+                offset = int(zone[1:3]) * 3600 + int(zone[3:5]) * 60
+                base -= offset if zone[0] == "+" else -offset
+        except (ValueError, KeyError):
+            return 0.0
+        _remember(_CLF_CACHE, key, base)
+    if fraction.isdigit():
+        return base + int(fraction[:6]) / _SCALE[len(fraction[:6])]
+    return base
+
+
+def syslog_epoch(text: str, year: int | None = None) -> float:
+    """RFC 3164 ``Nov 21 06:04:37`` (no year: the current one) or ISO 8601 as epoch."""
+    if text[:4].isdigit():
+        return iso_epoch(text[:26].split("+")[0])
+    parts = text.split()
+    if len(parts) != 3 or parts[0] not in MONTHS:
+        return 0.0
+    try:
+        hh, mm, ss = (int(x) for x in parts[2].split(":"))
+        when = (year or time.gmtime().tm_year, MONTHS[parts[0]], int(parts[1]), hh, mm, ss)
+        return float(calendar.timegm((*when, 0, 0, 0)))
+    except ValueError:
+        return 0.0
+
+
+def hour_of(epoch: float) -> float:
+    """Start of the hour an epoch falls in."""
+    return epoch - epoch % 3600

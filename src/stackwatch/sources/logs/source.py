@@ -1,0 +1,172 @@
+"""The log source: ``logs.<service>`` tails a service's files and reports what they say.
+
+Each :meth:`LogsSource.collect` reads what was appended since the last one (see
+:mod:`.tail` for rotation), parses it (:mod:`stackwatch.logparse`), adds the counts
+to cumulative counters, writes indexed records to the request index, saves one
+checkpoint holding both the offsets and the counters (so that a restart neither
+loses nor repeats a line), and returns samples, the brute-force check and ERROR
+records as events.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from stackwatch.logparse.engine import FileParser, IndexRow, LogFormat, detect_format
+from stackwatch.logparse.tally import Tally
+from stackwatch.logparse.urls import TemplateCache
+from stackwatch.model import CheckResult, Collection, Event, Severity, make_labels
+from stackwatch.sources.logs import metrics
+from stackwatch.sources.logs.bruteforce import BruteForceDetector
+from stackwatch.sources.logs.checkpoint import load_checkpoint, save_checkpoint
+from stackwatch.sources.logs.globs import expand
+from stackwatch.sources.logs.tail import TailGroup, _read_head
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_VERSION = 1
+EVENT_LIMIT = 200
+REQUEST_FORMATS = frozenset({LogFormat.ACCESS, LogFormat.UWSGI})
+AUTH_SERVICES = frozenset({"keystone", "identity", "haproxy"})
+
+
+class RecordSink(Protocol):
+    """Where indexed records go (:class:`stackwatch.store.request_index.RequestIndex`)."""
+
+    def add(self, service: str, host: str, stream: int, rows: Sequence[IndexRow]) -> int:
+        """Store rows idempotently (same stream and offset = same record)."""
+        ...
+
+
+class LogsSource:
+    """Tails the log files of one service."""
+
+    def __init__(
+        self,
+        service: str,
+        root: Path,
+        patterns: Sequence[str],
+        checkpoint: Path | None = None,
+        host: str | None = None,
+        index: RecordSink | None = None,
+        start: str = "beginning",
+        bruteforce_window: float = 300.0,
+        bruteforce_threshold: int = 20,
+    ) -> None:
+        self.service = service
+        self.root = root
+        self.patterns = tuple(patterns)
+        self.checkpoint = checkpoint
+        self.host = host or socket.gethostname()
+        self.index = index
+        self.start = start
+        self.total = Tally()
+        self.detector = BruteForceDetector(bruteforce_window, bruteforce_threshold)
+        self.templates = TemplateCache()
+        self._groups: dict[Path, TailGroup] = {}
+        self._parsers: dict[Path, FileParser] = {}
+        self._saved_groups: dict[str, Any] = {}
+        self._loaded = False
+
+    @property
+    def name(self) -> str:
+        return f"logs.{self.service}"
+
+    def _load(self) -> None:
+        self._loaded = True
+        if self.checkpoint is None:
+            return
+        data = load_checkpoint(self.checkpoint)
+        if data is None or data.get("version") != CHECKPOINT_VERSION:
+            return
+        self.total = Tally.from_json(data.get("tally", {}))
+        self.detector.load(data.get("bruteforce", []))
+        self._saved_groups = dict(data.get("files", {}))
+
+    def _save(self) -> None:
+        if self.checkpoint is None:
+            return
+        files = dict(self._saved_groups)
+        files.update({str(p): g.to_json() for p, g in self._groups.items()})
+        save_checkpoint(self.checkpoint, {
+            "version": CHECKPOINT_VERSION,
+            "service": self.service,
+            "saved_at": time.time(),
+            "files": files,
+            "tally": self.total.to_json(),
+            "bruteforce": self.detector.to_json(),
+        })
+
+    def _refresh(self) -> None:
+        paths = expand(self.root, self.patterns)
+        for path in paths:
+            if path in self._groups:
+                continue
+            saved = self._saved_groups.pop(str(path), None)
+            self._groups[path] = (TailGroup.from_json(path, saved, self.start)
+                                  if saved is not None else TailGroup(path, None, self.start))
+            head = _read_head(path, False).decode("utf-8", "replace")
+            self._parsers[path] = FileParser(
+                detect_format(path, head), self.service, self.host, path.name,
+                index=self.index is not None, templates=self.templates)
+        formats = {p.format for p in self._parsers.values()}
+        has_access = bool(formats & REQUEST_FORMATS)
+        for parser in self._parsers.values():
+            parser.count_requests = parser.format in REQUEST_FORMATS or \
+                parser.format is LogFormat.HAPROXY or not has_access
+
+    def collect(self) -> Collection:
+        """Read what is new, save the checkpoint, return samples, checks and events."""
+        if not self._loaded:
+            self._load()
+        self._refresh()
+        now = time.time()
+        batch = Tally()
+        events: list[Event] = []
+        failures: list[tuple[float, str]] = []
+        for path, group in self._groups.items():
+            parser = self._parsers[path]
+            pending: list[tuple[int, list[IndexRow]]] = []
+
+            def sink(text: str, offset: int, stream: int,
+                     parser: FileParser = parser,
+                     pending: list[tuple[int, list[IndexRow]]] = pending) -> None:
+                parser.feed(text, offset)
+                rows = parser.take_rows()
+                if rows:
+                    pending.append((stream, rows))
+
+            group.poll(sink)
+            batch.merge(parser.drain())
+            failures.extend((f.timestamp, f.remote) for f in parser.failures)
+            parser.failures.clear()
+            for stream, rows in pending:
+                if self.index is not None:
+                    self.index.add(self.service, self.host, stream,
+                                   [r for r in rows if r.request_id or r.instance
+                                    or r.level in ("ERROR", "CRITICAL")])
+                events.extend(self._event(row) for row in rows
+                              if row.level in ("ERROR", "CRITICAL"))
+        self.total.merge(batch)
+        self.detector.add(failures)
+        self._save()
+        checks: tuple[CheckResult, ...] = ()
+        if self.service in AUTH_SERVICES:
+            checks = (self.detector.check(now, self.service),)
+        return Collection(tuple(metrics.samples(self.total, batch, now)), checks,
+                          tuple(events[-EVENT_LIMIT:]))
+
+    def _event(self, row: IndexRow) -> Event:
+        return Event(
+            kind="log", event_type=row.logger, timestamp=row.timestamp,
+            severity=Severity.CRITICAL if row.level == "CRITICAL" else Severity.ERROR,
+            service=self.service, host=self.host, message=row.message.split("\n", 1)[0][:500],
+            request_id=row.request_id,
+            resource_ids=(row.instance,) if row.instance else (),
+            attributes=make_labels(level=row.level, global_request_id=row.global_request_id),
+        )

@@ -1,0 +1,186 @@
+"""The request index: request ids and instance uuids -> the log records that carry them.
+
+Kept in the same SQLite file as :class:`~stackwatch.store.sqlite.SQLiteStore`, in
+tables of its own, rather than as :class:`~stackwatch.model.Event` rows: an API
+node writes a request id on nearly every line, and one narrow ``WITHOUT ROWID``
+row per record (keyed by stream and byte offset, which also makes re-reading
+after a crash idempotent) with partial indexes on the three keys costs a
+fraction of an event row with its JSON labels and resource table::
+
+    log_records (stream, offset, ts, service, host, level, logger,
+                 request_id, global_request_id, instance, message)
+                 PRIMARY KEY (stream, offset), no rowid
+                 indexed by request_id, global_request_id, instance, ts
+
+:meth:`RequestIndex.story` follows one key across services: the records of a
+request id, those whose global request id is that id (the calls nova made to
+neutron, cinder, glance on its behalf), and for an instance the records of every
+request that touched it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from stackwatch.errors import StoreError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS log_records (
+    stream INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    service TEXT NOT NULL,
+    host TEXT NOT NULL,
+    level TEXT NOT NULL,
+    logger TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    global_request_id TEXT NOT NULL,
+    instance TEXT NOT NULL,
+    message TEXT NOT NULL,
+    PRIMARY KEY (stream, offset)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS log_records_request ON log_records (request_id)
+    WHERE request_id != '';
+CREATE INDEX IF NOT EXISTS log_records_global ON log_records (global_request_id)
+    WHERE global_request_id != '';
+CREATE INDEX IF NOT EXISTS log_records_instance ON log_records (instance)
+    WHERE instance != '';
+CREATE INDEX IF NOT EXISTS log_records_ts ON log_records (ts);
+"""
+
+_COLUMNS = "ts, service, host, level, logger, request_id, global_request_id, instance, message"
+
+
+class IndexRow(Protocol):
+    """What the parser keeps of one record (:class:`stackwatch.logparse.engine.IndexRow`)."""
+
+    @property
+    def offset(self) -> int: ...
+    @property
+    def timestamp(self) -> float: ...
+    @property
+    def level(self) -> str: ...
+    @property
+    def logger(self) -> str: ...
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def global_request_id(self) -> str: ...
+    @property
+    def instance(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TraceRecord:
+    """One record of a story."""
+
+    timestamp: float
+    service: str
+    host: str
+    level: str
+    logger: str
+    request_id: str
+    global_request_id: str
+    instance: str
+    message: str
+
+
+def _clean(text: str) -> str:
+    # Lines are decoded with surrogateescape (offsets stay exact); SQLite wants UTF-8.
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
+
+
+class RequestIndex:
+    """Writes and queries the request index in a SQLite file (WAL, shared with the store)."""
+
+    def __init__(self, path: Path, timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
+                                         check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(_SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"{self.path}: cannot open request index: {exc}") from exc
+
+    def add(self, service: str, host: str, stream: int, rows: Sequence[IndexRow]) -> int:
+        """Store records; a record already stored (same stream and offset) is kept once."""
+        if not rows:
+            return 0
+        values = [
+            (stream, r.offset, r.timestamp, service, host, r.level, r.logger, r.request_id,
+             r.global_request_id, r.instance, _clean(r.message))
+            for r in rows
+        ]
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                before = self._conn.total_changes
+                self._conn.executemany(
+                    f"INSERT OR IGNORE INTO log_records (stream, offset, {_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+                added = self._conn.total_changes - before
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise StoreError(f"{self.path}: request index write failed: {exc}") from exc
+        return added
+
+    def _select(self, where: str, keys: Sequence[str]) -> list[TraceRecord]:
+        if not keys:
+            return []
+        marks = ", ".join("?" * len(keys))
+        try:
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM log_records WHERE {where} IN ({marks})",
+                list(keys)).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: request index query failed: {exc}") from exc
+        return [TraceRecord(*row) for row in rows]
+
+    def story(self, key: str, limit: int = 5000) -> list[TraceRecord]:
+        """Every record of a request id, global request id or instance uuid, in time order."""
+        found: dict[tuple[object, ...], TraceRecord] = {}
+
+        def take(records: list[TraceRecord]) -> None:
+            for record in records:
+                found.setdefault((record.timestamp, record.service, record.host,
+                                  record.logger, record.message), record)
+
+        take(self._select("instance", [key]))
+        requests = {key} | {r.request_id for r in found.values() if r.request_id}
+        requests |= {r.global_request_id for r in found.values() if r.global_request_id}
+        for _ in range(2):  # request -> global ids it belongs to -> their other requests
+            take(self._select("request_id", sorted(requests)))
+            take(self._select("global_request_id", sorted(requests)))
+            grown = requests | {r.global_request_id for r in found.values()
+                                if r.global_request_id}
+            if grown == requests:
+                break
+            requests = grown
+        return sorted(found.values(), key=lambda r: (r.timestamp, r.service))[:limit]
+
+    def count(self) -> int:
+        """Records in the index."""
+        return int(self._conn.execute("SELECT count(*) FROM log_records").fetchone()[0])
+
+    def prune(self, older_than: float) -> int:
+        """Delete records older than a timestamp; return how many went."""
+        with self._lock:
+            cursor = self._conn.execute("DELETE FROM log_records WHERE ts < ?", (older_than,))
+        return int(cursor.rowcount)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
