@@ -133,7 +133,11 @@ class Config(_Frozen):
     web: WebConfig = Field(default_factory=WebConfig)
 
     def interval(self, source_name: str) -> float:
-        """Interval for a source: its own name (``api.compute``), then its kind (``api``)."""
+        """Interval for a source: its own name (``api.compute``), then its kind (``api``).
+
+        A cloud prefix (``east/api.compute``, several clouds) is ignored.
+        """
+        source_name = source_name.rpartition("/")[2]
         if source_name in self.intervals:
             return self.intervals[source_name]
         kind = source_name.split(".", 1)[0]
@@ -141,6 +145,7 @@ class Config(_Frozen):
 
     def timeout(self, source_name: str) -> float:
         """How long one run may take: ``timeouts`` by name, then kind, else the interval."""
+        source_name = source_name.rpartition("/")[2]
         if source_name in self.timeouts:
             return self.timeouts[source_name]
         kind = source_name.split(".", 1)[0]

@@ -69,6 +69,7 @@ def test_timeouts_default_to_the_interval_and_disable_by_kind(tmp_path: Path) ->
     assert config.timeout("api.compute") == 120
     assert config.timeout("api.network") == 30
     assert config.timeout("sql.nova") == 60
+    assert config.timeout("east/api.compute") == 120
     cloud = config.clouds[0]
     assert not cloud.enabled("sql.nova")
     assert not cloud.enabled("api.image")

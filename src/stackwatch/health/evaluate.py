@@ -31,8 +31,8 @@ The cloud's status is the worst of the watched services
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from stackwatch.catalog.loader import Catalog, HAMode, ServiceSpec
 from stackwatch.model import CheckResult, Status
@@ -112,16 +112,16 @@ def _who(members: Iterable[MemberHealth]) -> str:
 
 
 def service_health(
-    spec: ServiceSpec, members: Sequence[MemberHealth], failed_sources: dict[str, str]
+    spec: ServiceSpec, members: Sequence[MemberHealth], failed_sources: Mapping[str, str]
 ) -> ServiceHealth:
     """Apply the HA rules of ``spec`` to its members."""
     members = tuple(sorted(members, key=lambda m: m.host))
-    reasons = [f"{name}: {failed_sources[name]}" for name in spec.sources
-               if name in failed_sources]
+    failed = [name for name in spec.sources if name in failed_sources]
     if not members:
-        if reasons:
+        if failed:
+            # The reasons are the sources' own checks; one name each keeps this line short.
             return ServiceHealth(spec.name, spec.ha, Status.UNKNOWN,
-                                 "could not look: " + "; ".join(reasons))
+                                 f"could not look: source {', '.join(failed)} failed")
         return ServiceHealth(spec.name, spec.ha, Status.OK, "not watched", watched=False)
     up = [m for m in members if m.status in (Status.OK, Status.WARNING)]
     degraded = [m for m in members if m.status == Status.WARNING]
@@ -158,6 +158,18 @@ def service_health(
                              members)
     return ServiceHealth(spec.name, spec.ha, Status.OK, f"{len(up)} of {looked} up{note}",
                          members)
+
+
+def expire(checks: Iterable[CheckResult], now: float, max_age: float) -> list[CheckResult]:
+    """Checks older than ``max_age`` seconds become UNKNOWN: a stale OK is not an OK."""
+    out = []
+    for check in checks:
+        age = now - check.timestamp
+        if age > max_age and check.status != Status.UNKNOWN:
+            check = replace(check, status=Status.UNKNOWN,
+                            message=f"stale: last seen {age:.0f} s ago: {check.message}")
+        out.append(check)
+    return out
 
 
 def evaluate(catalog: Catalog, checks: Iterable[CheckResult]) -> CloudHealth:

@@ -1,0 +1,345 @@
+"""``stackwatch collect | status | server | demo``: thin commands over runner, store and web.
+
+Exit codes follow Nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (``status``
+exits with the cloud's status; ``collect`` exits 3 when a source could not be
+looked at). Configuration errors exit 2 through the CLI's error edge.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from prometheus_client import generate_latest
+
+from stackwatch.catalog.loader import Catalog, default_catalog
+from stackwatch.config import Config, load_config
+from stackwatch.errors import StackwatchError
+from stackwatch.health.evaluate import CloudHealth, evaluate, expire
+from stackwatch.model import CheckResult, Collection, Sample, Status
+from stackwatch.runner import SOURCE_CHECK, Loop, Run, Runner, collect_once
+from stackwatch.sources.base import Source
+from stackwatch.sources.registry import build_sources
+from stackwatch.web.metrics import registry_for
+from stackwatch.web.serialize import check_dict, event_dict, health_dict, sample_dict
+
+COLOURS = {Status.OK: "green", Status.WARNING: "yellow", Status.CRITICAL: "red",
+           Status.UNKNOWN: "magenta"}
+
+config_option = click.option(
+    "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+    default="stackwatch.yaml", show_default=True, envvar="STACKWATCH_CONFIG",
+    help="stackwatch.yaml to use (env STACKWATCH_CONFIG).")
+source_option = click.option(
+    "--source", "-s", "only", multiple=True, metavar="NAME",
+    help="Only these sources, by name (api.compute) or kind (sql); repeatable.")
+
+
+def _select(sources: Sequence[Source], only: Sequence[str]) -> list[Source]:
+    if not only:
+        return list(sources)
+    chosen = [s for s in sources
+              if any(s.name == o or s.name.rpartition("/")[2].split(".")[0] == o for o in only)]
+    if not chosen:
+        names = ", ".join(s.name for s in sources) or "none"
+        raise click.BadParameter(f"no source matches {', '.join(only)} (configured: {names})",
+                                 param_hint="--source")
+    return chosen
+
+
+def _label_text(labels: Sequence[tuple[str, str]]) -> str:
+    return ",".join(f'{k}="{v}"' for k, v in labels)
+
+
+def _styled(status: Status, text: str | None = None) -> str:
+    return click.style(text or status.name, fg=COLOURS[status], bold=status != Status.OK)
+
+
+# ------------------------------------------------------------------ collect
+def _print_table(runs: Sequence[Run], collection: Collection) -> None:
+    click.echo(f"{'SOURCE':<24} {'STATUS':<8} {'SECONDS':>8} {'SAMPLES':>8}  REASON")
+    for run in runs:
+        status = Status.OK if run.ok else Status.UNKNOWN
+        count = sum(1 for s in run.collection.samples if not s.name.startswith("stackwatch_"))
+        click.echo(f"{run.source:<24} {_styled(status):<8} {run.duration:>8.2f} {count:>8}  "
+                   f"{run.reason}")
+    if collection.checks:
+        click.echo("\nCHECKS")
+        for check in sorted(collection.checks, key=lambda c: (-int(c.status), c.name)):
+            click.echo(f"{_styled(check.status):<8} {check.name} {{{_label_text(check.labels)}}}"
+                       f" {check.message}")
+    if collection.samples:
+        click.echo("\nSAMPLES")
+        for sample in sorted(collection.samples, key=lambda s: (s.name, s.labels)):
+            click.echo(f"{sample.name}{{{_label_text(sample.labels)}}} {sample.value:g}")
+    if collection.events:
+        click.echo(f"\nEVENTS: {len(collection.events)}")
+
+
+def _runs_json(runs: Sequence[Run], collection: Collection) -> dict[str, Any]:
+    now = time.time()
+    return {
+        "sources": [{"source": r.source, "ok": r.ok, "duration_seconds": round(r.duration, 4),
+                     "reason": r.reason} for r in runs],
+        "samples": [sample_dict(s, now) for s in collection.samples],
+        "checks": [check_dict(c, now) for c in collection.checks],
+        "events": [event_dict(e) for e in collection.events],
+    }
+
+
+def _emit(runs: Sequence[Run], fmt: str, catalog: Catalog) -> None:
+    collection = sum((r.collection for r in runs), Collection())
+    if fmt == "json":
+        click.echo(json.dumps(_runs_json(runs, collection), indent=1))
+    elif fmt == "prometheus":
+        samples: tuple[Sample, ...] = collection.samples
+        click.echo(generate_latest(registry_for(lambda: samples, catalog)).decode(), nl=False)
+    else:
+        _print_table(runs, collection)
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="One full collection, printed, then exit.")
+@config_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "prometheus"]),
+              default="table", show_default=True)
+@source_option
+def collect(once: bool, config_path: Path, fmt: str, only: tuple[str, ...]) -> None:
+    """Collect from every configured source and print what was seen.
+
+    With --once: one collection, exit 3 when a source could not be looked at.
+    Without: keep collecting at each source's interval, printing every run.
+    """
+    config = load_config(config_path)
+    sources = _select(build_sources(config), only)
+    catalog = default_catalog()
+    if once:
+        runs = collect_once(sources, config.timeout)
+        _emit(runs, fmt, catalog)
+        sys.exit(0 if all(r.ok for r in runs) else int(Status.UNKNOWN))
+    loop = Loop(Runner(sources, config.timeout), config.interval,
+                lambda run: _emit([run], fmt, catalog))
+    with _stop_on_signals(loop.stop):
+        loop.run()
+
+
+# ------------------------------------------------------------------- status
+def failed_sources(checks: Sequence[CheckResult]) -> list[CheckResult]:
+    """The ``stackwatch_source`` checks that are not OK."""
+    return [c for c in checks if c.name == SOURCE_CHECK and c.status != Status.OK]
+
+
+def render_status(health: CloudHealth, checks: Sequence[CheckResult], show_all: bool = False,
+                  members: bool = False) -> list[str]:
+    """Lines of the at-a-glance view: summary, one line per service, failed sources."""
+    lines = [f"STACKWATCH {_styled(health.status)} - {health.message}"]
+    width = max((len(s.name) for s in health.services), default=10)
+    for service in health.services:
+        if not service.watched and not show_all:
+            continue
+        status = _styled(service.status, f"{service.status.name:<8}") if service.watched \
+            else click.style("-       ", dim=True)
+        lines.append(f"  {status} {service.name:<{width}}  {service.ha.value:<14} "
+                     f"{service.message}")
+        if members:
+            for member in service.members:
+                lines.append(f"      {_styled(member.status, f'{member.status.name:<8}')} "
+                             f"{member.host or 'endpoint':<20} {member.message}")
+    failed = failed_sources(checks)
+    if failed:
+        lines.append("sources:")
+        lines.extend(f"  {_styled(c.status, f'{c.status.name:<8}')} {c.message}"
+                     for c in failed)
+    return lines
+
+
+def _checks_from_store(config: Config, max_age: float) -> list[CheckResult]:
+    from stackwatch.store.sqlite import SQLiteStore
+
+    if not config.store.path.exists():
+        raise StackwatchError(f"{config.store.path}: no store; is `stackwatch server` running?")
+    store = SQLiteStore(config.store.path)
+    try:
+        return expire(store.latest_checks(), time.time(), max_age)
+    finally:
+        store.close()
+
+
+@click.command()
+@config_option
+@click.option("--from-store", is_flag=True,
+              help="Read the latest checks from the server's store instead of collecting.")
+@click.option("--max-age", type=float, default=300.0, show_default=True,
+              help="With --from-store: checks older than this many seconds count as UNKNOWN.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@click.option("--all", "show_all", is_flag=True, help="Also list services nothing watches.")
+@click.option("--members", is_flag=True, help="List each service's members (hosts).")
+@source_option
+def status(config_path: Path, from_store: bool, max_age: float, fmt: str, show_all: bool,
+           members: bool, only: tuple[str, ...]) -> None:
+    """The health of each service at a glance; exit 0/1/2/3 as Nagios (OK..UNKNOWN)."""
+    config = load_config(config_path)
+    catalog = default_catalog()
+    if from_store:
+        checks = _checks_from_store(config, max_age)
+    else:
+        runs = collect_once(_select(build_sources(config), only), config.timeout)
+        checks = [c for r in runs for c in r.collection.checks]
+    health = evaluate(catalog, checks)
+    if fmt == "json":
+        click.echo(json.dumps({**health_dict(health),
+                               "sources": [check_dict(c) for c in failed_sources(checks)]},
+                              indent=1))
+    else:
+        for line in render_status(health, checks, show_all, members):
+            click.echo(line)
+    sys.exit(int(health.status))
+
+
+# ------------------------------------------------------------------- server
+@contextmanager
+def _stop_on_signals(stop: Any) -> Iterator[None]:
+    """Call ``stop()`` on SIGTERM; Ctrl-C (SIGINT) too. Restores the handlers after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda *_: stop())
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _parse_listen(value: str | None) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise click.BadParameter(f"{value!r} is not host:port", param_hint="--listen")
+    return host, int(port)
+
+
+@click.command()
+@config_option
+@click.option("--listen", default=None, metavar="HOST:PORT",
+              help="Override web.listen of the configuration.")
+@click.option("--duration", type=float, default=None,
+              help="Stop after this many seconds (default: until SIGTERM / Ctrl-C).")
+def server(config_path: Path, listen: str | None, duration: float | None) -> None:
+    """Run the monitor: collect at each source's interval, store, serve /metrics and the API."""
+    from stackwatch.server import Monitor
+
+    config = load_config(config_path)
+    sources = build_sources(config)
+    stop = threading.Event()
+    with Monitor(config, sources, listen=_parse_listen(listen)) as monitor, \
+            _stop_on_signals(stop.set):
+        click.echo(f"stackwatch server: {len(sources)} sources, store {config.store.path}, "
+                   f"serving on {monitor.url}")
+        stop.wait(duration)
+
+
+# --------------------------------------------------------------------- demo
+def _demo_config(config: Config, workdir: Path) -> Config:
+    """The simulator's config with the store in the workdir and brisk intervals."""
+    intervals = {k: min(v, 10.0) for k, v in config.intervals.items()}
+    for kind in ("api", "sql", "logs"):
+        intervals[kind] = min(intervals.get(kind, 10.0), 10.0)
+    store = config.store.model_copy(update={"path": workdir / "stackwatch-store.sqlite"})
+    return config.model_copy(update={"intervals": intervals, "store": store})
+
+
+@contextmanager
+def _workdir(path: Path | None) -> Iterator[Path]:
+    if path is not None:
+        path.mkdir(parents=True, exist_ok=True)
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="stackwatch-demo-") as tmp:
+        yield Path(tmp)
+
+
+def _live_status(monitor: Any, catalog: Catalog) -> tuple[CloudHealth, list[CheckResult]]:
+    checks = monitor.store.latest_checks()
+    return evaluate(catalog, checks), checks
+
+
+@click.command()
+@click.option("--workdir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Where the simulator and store keep their files (default: a temp dir).")
+@click.option("--size", type=click.Choice(["small", "medium", "big"]), default="small",
+              show_default=True)
+@click.option("--listen", default="127.0.0.1:9550", show_default=True, metavar="HOST:PORT",
+              help="Web address (a busy port falls back to a free one).")
+@click.option("--once", is_flag=True, help="One collection, print status, exit with its code.")
+@click.option("--duration", type=float, default=None, help="Stop after N seconds.")
+@click.option("--refresh", type=float, default=2.0, show_default=True,
+              help="Seconds between status refreshes.")
+def demo(workdir: Path | None, size: str, listen: str, once: bool, duration: float | None,
+         refresh: float) -> None:
+    """Start the simulated cloud and the monitor against it; show live status until Ctrl-C."""
+    try:
+        simulated_cloud = importlib.import_module("stackwatch.sim.cloud").SimulatedCloud
+    except (ImportError, AttributeError) as exc:
+        raise StackwatchError(f"the simulator is not available: {exc}") from None
+    from stackwatch.server import Monitor
+
+    catalog = default_catalog()
+    host, port = _parse_listen(listen) or ("127.0.0.1", 9550)
+    stop = threading.Event()
+    with _workdir(workdir) as root, \
+            simulated_cloud(workdir=root / "sim", size=size, seed=1) as cloud:
+        config = _demo_config(load_config(cloud.config_path), root)
+        sources = build_sources(config)
+        monitor = Monitor(config, sources, catalog, listen=(host, port))
+        try:
+            monitor.start()
+        except StackwatchError:
+            monitor = Monitor(config, sources, catalog, listen=(host, 0))
+            monitor.start()
+        try:
+            click.echo(f"stackwatch demo: simulated {size} cloud at {cloud.auth_url}")
+            click.echo(f"monitor: {monitor.url}  (metrics {monitor.url}/metrics, "
+                       f"health {monitor.url}/api/v1/health)")
+            click.echo(f"config: {cloud.config_path}; Ctrl-C to stop")
+            first_round = max((config.timeout(s.name) for s in sources), default=0.0) + 5
+            monitor.wait_for_runs(len(sources), timeout=first_round)
+            if once:
+                health, checks = _live_status(monitor, catalog)
+                for line in render_status(health, checks):
+                    click.echo(line)
+                sys.exit(int(health.status))
+            deadline = None if duration is None else time.monotonic() + duration
+            interactive = sys.stdout.isatty()
+            with _stop_on_signals(stop.set):
+                while not stop.is_set():
+                    health, checks = _live_status(monitor, catalog)
+                    if interactive:
+                        click.clear()
+                        click.echo(f"stackwatch demo - {monitor.url} - "
+                                   f"{time.strftime('%H:%M:%S')} (Ctrl-C to stop)")
+                        for line in render_status(health, checks):
+                            click.echo(line)
+                    else:
+                        click.echo(f"{time.strftime('%H:%M:%S')} {health.status.name} - "
+                                   f"{health.message}")
+                    wait = refresh if deadline is None else min(refresh,
+                                                                deadline - time.monotonic())
+                    if wait <= 0 or stop.wait(wait):
+                        break
+        finally:
+            monitor.stop()

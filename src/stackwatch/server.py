@@ -1,0 +1,153 @@
+"""The long-running monitor: the runner loop writing to the store, and the web app.
+
+:class:`Monitor` owns three things and starts them in background threads:
+the :class:`~stackwatch.runner.Loop` (each source at its interval, every
+:class:`~stackwatch.runner.Run` written to the store from the loop's thread,
+old rows pruned once an hour), and the aiohttp app on its own event loop.
+``stackwatch server`` and ``stackwatch demo`` both use it::
+
+    with Monitor(config, sources) as monitor:
+        print(monitor.url)
+        ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from types import TracebackType
+
+from aiohttp import web
+
+from stackwatch.catalog.loader import Catalog, default_catalog
+from stackwatch.config import Config
+from stackwatch.errors import StackwatchError
+from stackwatch.runner import Loop, Run, Runner
+from stackwatch.sources.base import Source
+from stackwatch.store.sqlite import SQLiteStore
+from stackwatch.web.app import make_app
+
+log = logging.getLogger(__name__)
+
+PRUNE_EVERY_S = 3600.0
+
+
+class Monitor:
+    """Runner loop + SQLite store + web app, started together and stopped together."""
+
+    def __init__(
+        self,
+        config: Config,
+        sources: Sequence[Source],
+        catalog: Catalog | None = None,
+        listen: tuple[str, int] | None = None,
+    ) -> None:
+        self.config = config
+        self.catalog = catalog or default_catalog()
+        self.store = SQLiteStore(config.store.path)
+        self.runner = Runner(sources, config.timeout)
+        self.loop = Loop(self.runner, config.interval, self._write)
+        self._listen = listen or (config.web.host, config.web.port)
+        self._retention_s = config.store.retention_days * 86400
+        self._pruned_at = 0.0
+        self._runs = 0
+        self._runs_lock = threading.Condition()
+        self._web_loop: asyncio.AbstractEventLoop | None = None
+        self._web_runner: web.AppRunner | None = None
+        self._threads: list[threading.Thread] = []
+        self.url = ""
+
+    @property
+    def runs(self) -> int:
+        """Runs written to the store so far."""
+        return self._runs
+
+    def wait_for_runs(self, count: int, timeout: float) -> bool:
+        """Block until ``count`` runs were written (or ``timeout``); True when reached."""
+        with self._runs_lock:
+            return self._runs_lock.wait_for(lambda: self._runs >= count, timeout)
+
+    def _write(self, run: Run) -> None:
+        self.store.write(run.collection)
+        now = time.time()
+        if now - self._pruned_at >= PRUNE_EVERY_S:
+            self._pruned_at = now
+            removed = self.store.prune(now - self._retention_s)
+            log.info("pruned %d rows older than %.1f days", removed,
+                     self.config.store.retention_days)
+        with self._runs_lock:
+            self._runs += 1
+            self._runs_lock.notify_all()
+
+    def start(self) -> str:
+        """Start the web app and the runner loop; return the base URL."""
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._web_loop = loop
+            try:
+                loop.run_until_complete(self._start_web())
+            except BaseException as exc:  # reported to start(), which raises it
+                failure.append(exc)
+                started.set()
+                loop.close()
+                return
+            started.set()
+            loop.run_forever()
+            loop.run_until_complete(self._stop_web())
+            loop.close()
+
+        web_thread = threading.Thread(target=serve, name="stackwatch-web", daemon=True)
+        web_thread.start()
+        started.wait()
+        if failure:
+            self.store.close()
+            host, port = self._listen
+            raise StackwatchError(f"cannot listen on {host}:{port}: {failure[0]}")
+        loop_thread = threading.Thread(target=self.loop.run, name="stackwatch-runner",
+                                       daemon=True)
+        loop_thread.start()
+        self._threads = [web_thread, loop_thread]
+        log.info("serving on %s", self.url)
+        return self.url
+
+    async def _start_web(self) -> None:
+        app = make_app(self.store, self.catalog)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        host, port = self._listen
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        self._web_runner = runner
+        bound = runner.addresses[0]
+        self.url = f"http://{bound[0]}:{bound[1]}"
+
+    async def _stop_web(self) -> None:
+        if self._web_runner is not None:
+            await self._web_runner.cleanup()
+
+    def stop(self) -> None:
+        """Stop the loop and the web app, then close the store."""
+        self.loop.stop()
+        if self._web_loop is not None and self._web_loop.is_running():
+            self._web_loop.call_soon_threadsafe(self._web_loop.stop)
+        for thread in self._threads:
+            thread.join(10)
+        self.store.close()
+
+    def __enter__(self) -> Monitor:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,120 @@
+"""``build_sources(config)``: the one place that turns ``stackwatch.yaml`` into sources.
+
+Per cloud, each kind of source is built by its package's factory, imported
+only here and only when configured::
+
+    api   stackwatch.sources.openstack_api:api_sources(cloud, intervals)   always
+    sql   stackwatch.sources.sql:sql_sources(cloud, intervals)             when databases
+    logs  stackwatch.sources.logs:logs_sources(cloud, config)              when logs.root
+
+A kind whose package or factory is not installed does not stop the others: it
+becomes a :class:`MissingSource` per expected source name, whose every run
+raises :class:`SourceUnavailable` naming what is missing, so the gap shows as
+UNKNOWN in ``status``, ``/api/v1/sources`` and the freshness metrics.
+``CloudConfig.disable`` removes sources by name or kind. With several clouds,
+source names are prefixed with the cloud's name (``east/api.compute``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from stackwatch.config import CloudConfig, Config
+from stackwatch.errors import SourceUnavailable
+from stackwatch.model import Collection
+from stackwatch.sources.base import Source
+
+log = logging.getLogger(__name__)
+
+API_SOURCE_NAMES = ("api.identity", "api.compute", "api.placement", "api.network",
+                    "api.image", "api.block_storage")
+
+
+@dataclass(frozen=True)
+class MissingSource:
+    """Stands in for a source whose code is not there; every run is UNKNOWN with the reason."""
+
+    name: str
+    reason: str
+
+    def collect(self) -> Collection:
+        raise SourceUnavailable(self.reason)
+
+
+@dataclass(frozen=True)
+class RenamedSource:
+    """A source under another name (the cloud's prefix when several clouds are watched)."""
+
+    name: str
+    inner: Source
+
+    def collect(self) -> Collection:
+        return self.inner.collect()
+
+
+@dataclass(frozen=True)
+class _Kind:
+    kind: str
+    target: str                                    # "module:function"
+    call: Callable[[Callable[..., Any], CloudConfig, Config], list[Source]]
+    wanted: Callable[[CloudConfig], bool]
+    expected: Callable[[CloudConfig], tuple[str, ...]]
+
+
+KINDS: tuple[_Kind, ...] = (
+    _Kind("api", "stackwatch.sources.openstack_api:api_sources",
+          lambda f, cloud, config: list(f(cloud, config.intervals)),
+          lambda cloud: True, lambda cloud: API_SOURCE_NAMES),
+    _Kind("sql", "stackwatch.sources.sql:sql_sources",
+          lambda f, cloud, config: list(f(cloud, config.intervals)),
+          lambda cloud: bool(cloud.databases),
+          lambda cloud: tuple(f"sql.{db}" for db in sorted(cloud.databases))),
+    _Kind("logs", "stackwatch.sources.logs:logs_sources",
+          lambda f, cloud, config: list(f(cloud, config)),
+          lambda cloud: cloud.logs.root is not None, lambda cloud: ("logs",)),
+)
+
+
+def _factory(target: str) -> Callable[..., Any] | str:
+    """The factory function, or a sentence saying why it cannot be had."""
+    module_name, attribute = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            return f"{module_name} is not installed"
+        raise
+    factory = getattr(module, attribute, None)
+    if not callable(factory):
+        return f"{module_name} has no {attribute}() yet"
+    return factory  # type: ignore[no-any-return]
+
+
+def _cloud_sources(cloud: CloudConfig, config: Config) -> list[Source]:
+    sources: list[Source] = []
+    for kind in KINDS:
+        if not kind.wanted(cloud) or not cloud.enabled(kind.kind):
+            continue
+        factory = _factory(kind.target)
+        if isinstance(factory, str):
+            log.warning("cloud %s: %s sources unavailable: %s", cloud.name, kind.kind, factory)
+            sources.extend(MissingSource(name, f"{kind.kind} sources unavailable: {factory}")
+                           for name in kind.expected(cloud))
+        else:
+            sources.extend(kind.call(factory, cloud, config))
+    return [s for s in sources if cloud.enabled(s.name)]
+
+
+def build_sources(config: Config) -> list[Source]:
+    """Every source the configuration asks for, named uniquely."""
+    several = len(config.clouds) > 1
+    sources: list[Source] = []
+    for cloud in config.clouds:
+        for source in _cloud_sources(cloud, config):
+            sources.append(RenamedSource(f"{cloud.name}/{source.name}", source)
+                           if several else source)
+    return sources

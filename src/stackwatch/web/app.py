@@ -1,0 +1,173 @@
+"""The aiohttp application: ``/metrics`` and the REST API over the store.
+
+Routes::
+
+    GET /metrics                Prometheus text exposition of the latest samples
+    GET /api/v1/health          cloud -> service -> member health (HA-aware)
+    GET /api/v1/checks          latest check results (?status=CRITICAL,WARNING)
+    GET /api/v1/samples?name=   latest samples of a metric; with start=&end= a range
+    GET /api/v1/sources         freshness of each source (up, last success, age, errors)
+
+Store reads run in worker threads so a slow query never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import CollectorRegistry
+
+from stackwatch.catalog.loader import Catalog
+from stackwatch.health.evaluate import evaluate
+from stackwatch.model import Status, make_labels
+from stackwatch.runner import SOURCE_CHECK
+from stackwatch.store.base import Store
+from stackwatch.web.metrics import registry_for
+from stackwatch.web.serialize import check_dict, health_dict, sample_dict
+
+STORE_KEY = web.AppKey("store", Store)
+CATALOG_KEY = web.AppKey("catalog", Catalog)
+CLOCK_KEY = web.AppKey[Callable[[], float]]("clock")
+_REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
+
+_FRESHNESS = {
+    "stackwatch_source_up": "up",
+    "stackwatch_source_last_success_timestamp_seconds": "last_success",
+    "stackwatch_source_duration_seconds": "duration_seconds",
+    "stackwatch_source_errors_total": "errors_total",
+    "stackwatch_source_samples": "samples",
+}
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, indent=1))
+
+
+def _error(status: int, message: str) -> web.Response:
+    return _json({"error": message}, status)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus exposition of the latest value of every series."""
+    registry = request.app[_REGISTRY_KEY]
+    body = await asyncio.to_thread(generate_latest, registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def health(request: web.Request) -> web.Response:
+    """The cloud's health from the latest check results."""
+    store, catalog = request.app[STORE_KEY], request.app[CATALOG_KEY]
+    checks = await asyncio.to_thread(store.latest_checks)
+    return _json({"generated_at": request.app[CLOCK_KEY](), **health_dict(evaluate(catalog,
+                                                                                  checks))})
+
+
+async def checks(request: web.Request) -> web.Response:
+    """Latest check results, optionally only some statuses (``?status=CRITICAL,WARNING``)."""
+    store = request.app[STORE_KEY]
+    wanted = request.query.get("status", "")
+    try:
+        statuses = {Status[s.strip().upper()] for s in wanted.split(",") if s.strip()}
+    except KeyError:
+        return _error(400, f"status: {wanted!r} is not among {[s.name for s in Status]}")
+    now = request.app[CLOCK_KEY]()
+    found = await asyncio.to_thread(store.latest_checks)
+    return _json([check_dict(c, now) for c in found if not statuses or c.status in statuses])
+
+
+def _float(query: Any, key: str) -> float | None:
+    value = query.get(key)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise web.HTTPBadRequest(text=json.dumps({"error": f"{key}: {value!r} is not a number"}),
+                                 content_type="application/json") from None
+
+
+async def samples(request: web.Request) -> web.Response:
+    """Latest samples of ``name``; with ``start`` (and ``end``) the samples in that range.
+
+    ``labels`` (a JSON object) narrows a range to one series.
+    """
+    store = request.app[STORE_KEY]
+    name = request.query.get("name")
+    if not name:
+        return _error(400, "name: required (a metric name, e.g. openstack_nova_total_vms)")
+    now = request.app[CLOCK_KEY]()
+    start, end = _float(request.query, "start"), _float(request.query, "end")
+    raw_labels = request.query.get("labels")
+    labels = None
+    if raw_labels:
+        try:
+            parsed = json.loads(raw_labels)
+            if not isinstance(parsed, dict):
+                raise ValueError
+        except ValueError:
+            return _error(400, 'labels: expected a JSON object, e.g. {"state": "error"}')
+        labels = make_labels(parsed)
+    if start is None:
+        found = await asyncio.to_thread(store.latest_samples, name)
+        if labels is not None:
+            found = [s for s in found if s.labels == labels]
+    else:
+        found = await asyncio.to_thread(store.sample_range, name, start,
+                                        now if end is None else end, labels)
+    return _json([sample_dict(s, now) for s in found])
+
+
+async def sources(request: web.Request) -> web.Response:
+    """Per source: last run's status and reason, up, last success and its age, errors."""
+    store = request.app[STORE_KEY]
+    now = request.app[CLOCK_KEY]()
+
+    def gather() -> list[dict[str, Any]]:
+        table: dict[str, dict[str, Any]] = {}
+        for check in store.latest_checks():
+            if check.name == SOURCE_CHECK:
+                name = dict(check.labels).get("source", "")
+                table.setdefault(name, {"source": name}).update(
+                    status=check.status.name, message=check.message,
+                    checked_at=check.timestamp, age_seconds=round(now - check.timestamp, 3))
+        for metric, field in _FRESHNESS.items():
+            for sample in store.latest_samples(metric):
+                name = sample.label("source")
+                table.setdefault(name, {"source": name})[field] = sample.value
+        for row in table.values():
+            last = row.get("last_success")
+            row["last_success_age_seconds"] = (round(now - last, 3) if last else None)
+        return [table[k] for k in sorted(table)]
+
+    return _json(await asyncio.to_thread(gather))
+
+
+async def index(request: web.Request) -> web.Response:
+    """A plain list of the endpoints (until the dashboard takes this path)."""
+    lines = ["stackwatch", "", *(f"GET {r}" for r in ("/metrics", "/api/v1/health",
+                                                      "/api/v1/checks", "/api/v1/samples?name=",
+                                                      "/api/v1/sources"))]
+    return web.Response(text="\n".join(lines) + "\n")
+
+
+def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.time
+             ) -> web.Application:
+    """The application over one store; the /metrics collector is registered once here."""
+    app = web.Application()
+    app[STORE_KEY] = store
+    app[CATALOG_KEY] = catalog
+    app[CLOCK_KEY] = clock
+    app[_REGISTRY_KEY] = registry_for(store.latest_samples, catalog)
+    app.router.add_get("/", index)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/api/v1/health", health)
+    app.router.add_get("/api/v1/checks", checks)
+    app.router.add_get("/api/v1/samples", samples)
+    app.router.add_get("/api/v1/sources", sources)
+    return app

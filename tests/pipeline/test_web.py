@@ -1,0 +1,119 @@
+"""The web app over a real SQLite store: /metrics parses as Prometheus text, the API answers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client.parser import text_string_to_metric_families
+
+from stackwatch.catalog.loader import load_catalog
+from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
+from stackwatch.runner import Runner
+from stackwatch.store.sqlite import SQLiteStore
+from stackwatch.web.app import make_app
+
+from .conftest import DownSource, member_check
+
+pytestmark = pytest.mark.unit
+
+NOW = time.time()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    s = SQLiteStore(tmp_path / "store.sqlite")
+    runner = Runner([DownSource("api.network")], timeout=5)
+    for run in runner.run_once():
+        s.write(run.collection)
+    s.write(Collection(
+        samples=(
+            Sample.of("stackwatch_source_up", 1, NOW - 5, source="api.compute"),
+            Sample.of("stackwatch_source_last_success_timestamp_seconds", NOW - 5, NOW - 5,
+                      source="api.compute"),
+            Sample.of("stackwatch_source_errors_total", 2, NOW - 5, source="api.compute"),
+            Sample.of("undeclared_thing", 7, NOW - 1, kind="x"),
+        ),
+        checks=(
+            CheckResult("stackwatch_source", Status.OK, "api.compute: 3 samples",
+                        make_labels(source="api.compute"), timestamp=NOW - 5),
+            member_check("nova-compute", "cmp1", Status.OK),
+            member_check("nova-compute", "cmp2", Status.CRITICAL),
+        ),
+    ))
+    yield s
+    s.close()
+
+
+def fetch(store: SQLiteStore, path: str) -> tuple[int, str, str]:
+    async def go() -> tuple[int, str, str]:
+        app = make_app(store, load_catalog(), clock=lambda: NOW)
+        async with TestClient(TestServer(app)) as client:
+            response = await client.get(path)
+            return response.status, response.headers["Content-Type"], await response.text()
+    return asyncio.run(go())
+
+
+def get_json(store: SQLiteStore, path: str, status: int = 200) -> Any:
+    code, _, body = fetch(store, path)
+    assert code == status, body
+    return json.loads(body)
+
+
+def test_metrics_parse_with_types_help_and_timestamps(store: SQLiteStore) -> None:
+    status, content_type, body = fetch(store, "/metrics")
+    assert status == 200
+    assert content_type.startswith("text/plain")
+    families = {f.name: f for f in text_string_to_metric_families(body)}
+    up = families["stackwatch_source_up"]
+    assert up.type == "gauge"
+    assert up.documentation.startswith("1 when the last run of the source succeeded")
+    values = {s.labels["source"]: s.value for s in up.samples}
+    assert values == {"api.compute": 1.0, "api.network": 0.0}
+    compute = next(s for s in up.samples if s.labels["source"] == "api.compute")
+    assert compute.timestamp is not None and abs(float(compute.timestamp) - (NOW - 5)) < 0.01
+    errors = families["stackwatch_source_errors"]  # counter family, samples end in _total
+    assert errors.type == "counter"
+    assert {s.name for s in errors.samples} == {"stackwatch_source_errors_total"}
+    assert families["undeclared_thing"].type == "unknown"
+    assert body.count("# TYPE stackwatch_source_up ") == 1
+
+
+def test_health_checks_samples_sources(store: SQLiteStore) -> None:
+    health = get_json(store, "/api/v1/health")
+    compute = next(s for s in health["services"] if s["name"] == "nova-compute")
+    assert compute["status"] == "WARNING"
+    assert compute["message"] == "1 of 2 up; down: cmp2"
+    network = next(s for s in health["services"] if s["name"] == "neutron-server")
+    assert network["status"] == "UNKNOWN"
+    assert health["status"] == "WARNING"  # a known problem outranks a blind spot
+
+    critical = get_json(store, "/api/v1/checks?status=critical")
+    assert [c["labels"]["host"] for c in critical] == ["cmp2"]
+    assert get_json(store, "/api/v1/checks?status=bogus", 400)["error"].startswith("status:")
+
+    samples = get_json(store, "/api/v1/samples?name=stackwatch_source_up")
+    ages = {s["labels"]["source"]: s["age_seconds"] for s in samples}
+    assert ages["api.compute"] == pytest.approx(5, abs=0.01)
+    ranged = get_json(store, f"/api/v1/samples?name=stackwatch_source_up&start={NOW - 60}"
+                      '&labels={"source": "api.compute"}')
+    assert [s["value"] for s in ranged] == [1.0]
+    assert get_json(store, "/api/v1/samples", 400)["error"].startswith("name: required")
+    assert get_json(store, "/api/v1/samples?name=x&start=yesterday", 400)["error"] == (
+        "start: 'yesterday' is not a number")
+    assert get_json(store, "/api/v1/samples?name=x&labels=[1]", 400)["error"].startswith(
+        "labels: expected a JSON object")
+
+    sources = {s["source"]: s for s in get_json(store, "/api/v1/sources")}
+    assert sources["api.compute"]["up"] == 1.0
+    assert sources["api.compute"]["last_success_age_seconds"] == pytest.approx(5, abs=0.01)
+    assert sources["api.compute"]["errors_total"] == 2.0
+    assert sources["api.network"]["status"] == "UNKNOWN"
+    assert "connection refused" in sources["api.network"]["message"]
+    assert sources["api.network"]["last_success_age_seconds"] is None
