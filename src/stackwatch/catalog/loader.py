@@ -29,6 +29,11 @@ _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_*-]+)*$")
 # Sample name suffixes of a histogram family (Prometheus exposition format).
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+# openstack-exporter gauges whose names end in _total; kept so its dashboards work.
+EXPORTER_GAUGES_NAMED_TOTAL = frozenset({
+    "openstack_placement_resource_total",
+    "openstack_neutron_network_ip_availabilities_total",
+})
 # Units that must show in the metric name (Prometheus base-unit naming).
 _UNIT_IN_NAME = {"seconds": "_seconds", "bytes": "_bytes"}
 
@@ -123,7 +128,8 @@ class MetricSpec(_Frozen):
     def _naming(self) -> MetricSpec:
         if self.type == "counter" and not self.name.endswith("_total"):
             raise ValueError(f"counter {self.name} must end in _total")
-        if self.type != "counter" and self.name.endswith("_total"):
+        if (self.type != "counter" and self.name.endswith("_total")
+                and self.name not in EXPORTER_GAUGES_NAMED_TOTAL):
             raise ValueError(f"{self.type} {self.name} must not end in _total (counters only)")
         if self.type == "histogram" and "le" in self.labels:
             raise ValueError("histogram labels must not include 'le' (added per bucket)")
