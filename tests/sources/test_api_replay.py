@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import pytest
 
 from sources.replay import ReplayCloud
+from stackwatch.catalog.testing import assert_declared
 from stackwatch.model import Collection, Sample, Status
 from stackwatch.sources.openstack_api import SOURCE_CLASSES, ApiClient, ApiSource
 
@@ -88,6 +89,10 @@ def test_every_source_produces_against_the_recordings(replay: ReplayCloud,
     failed = {r: s for r, s in resource_status(out).items() if s is not Status.OK}
     assert not failed, [c.message for c in out.checks if c.status is not Status.OK]
     assert value(out, f"openstack_{codename}_up") == 1
+    assert_declared(out)
+    own = tuple(s for s in out.samples
+                if not s.name.startswith(("stackwatch_resource_", "openstack_api_endpoint_")))
+    assert_declared(Collection(own), source=source(replay, codename).name)
 
 
 def test_network_image_volume_counts_match_the_recordings(replay: ReplayCloud) -> None:

@@ -1,0 +1,123 @@
+"""``sql.nova``: instances in error, services offline, stale compute nodes, capacity totals.
+
+Four queries per collection (each its own resource, so a table a release
+lacks makes only its metrics UNKNOWN). Also serves ``nova_cell0``, where
+instances that failed scheduling live (same schema).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from stackwatch.model import Collection, Sample
+from stackwatch.sources.resources import Resource
+from stackwatch.sources.sql import tables as t
+from stackwatch.sources.sql.base import SqlSource
+
+MIB = 1024 * 1024
+
+#: nova's ``service_down_time`` default (seconds): a service silent for longer is down.
+SERVICE_DOWN_TIME_S = 60.0
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC, as OpenStack stores its timestamps."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def last_seen(*columns: sa.ColumnElement[dt.datetime]) -> sa.ColumnElement[dt.datetime]:
+    return sa.func.coalesce(*columns, type_=sa.DateTime)
+
+
+class NovaSql(SqlSource):
+    """Nova's cell database."""
+
+    database = "nova"
+
+    #: seconds without a heartbeat after which a service counts as down
+    service_down_time: float = SERVICE_DOWN_TIME_S
+
+    def resources(self) -> Sequence[Resource]:
+        return (
+            Resource("instances", self.instances, self.interval("instances")),
+            Resource("services", self.services, self.interval("services")),
+            Resource("compute_nodes", self.compute_nodes, self.interval("compute_nodes")),
+        )
+
+    def instances(self) -> Collection:
+        i = t.instances
+        rows = self.rows("instances by vm_state",
+                         sa.select(i.c.vm_state, sa.func.count())
+                         .where(i.c.deleted == 0).group_by(i.c.vm_state))
+        counts = {str(state or ""): float(n) for state, n in rows}
+        samples = [self.sample("openstack_nova_db_instances", n, vm_state=state)
+                   for state, n in sorted(counts.items())]
+        # the monitoring guide's query: vm_state='error' and deleted=0
+        samples.append(self.sample("openstack_nova_db_instances_error", counts.get("error", 0)))
+        return Collection(tuple(samples))
+
+    def services(self) -> Collection:
+        s = t.nova_services
+        seen = last_seen(s.c.last_seen_up, s.c.updated_at, s.c.created_at)
+        rows = self.rows("services", sa.select(s.c.host, s.c.binary, s.c.disabled,
+                                               s.c.forced_down, seen).where(s.c.deleted == 0))
+        cutoff = utcnow() - dt.timedelta(seconds=self.service_down_time)
+        return Collection(tuple(_service_samples(self, "nova", [
+            (str(host), str(binary), bool(disabled), bool(forced), seen_at is not None
+             and seen_at >= cutoff) for host, binary, disabled, forced, seen_at in rows])))
+
+    def compute_nodes(self) -> Collection:
+        c = t.compute_nodes
+        row = self.rows("compute node totals", sa.select(
+            sa.func.count(), sa.func.sum(c.c.vcpus), sa.func.sum(c.c.vcpus_used),
+            sa.func.sum(c.c.memory_mb), sa.func.sum(c.c.memory_mb_used),
+        ).where(c.c.deleted == 0))[0]
+        cutoff = utcnow() - dt.timedelta(seconds=self.service_down_time)
+        stale = self.scalar("compute nodes not reporting", sa.select(sa.func.count()).where(
+            c.c.deleted == 0, last_seen(c.c.updated_at, c.c.created_at) < cutoff))
+        count, vcpus, vcpus_used, memory, memory_used = (float(v or 0) for v in row)
+        return Collection((
+            self.sample("openstack_nova_db_compute_nodes", count),
+            self.sample("openstack_nova_db_compute_nodes_stale", stale),
+            self.sample("openstack_nova_db_vcpus", vcpus),
+            self.sample("openstack_nova_db_vcpus_used", vcpus_used),
+            self.sample("openstack_nova_db_memory_bytes", memory * MIB),
+            self.sample("openstack_nova_db_memory_used_bytes", memory_used * MIB),
+        ))
+
+
+def _service_samples(source: SqlSource, codename: str,
+                     rows: list[tuple[str, str, bool, bool, bool]]) -> list[Sample]:
+    """Per service ``..._db_service_up`` plus down / disabled / forced-down counts per binary."""
+    samples = []
+    down: dict[str, int] = {}
+    disabled: dict[str, int] = {}
+    forced: dict[str, int] = {}
+    for host, binary, is_disabled, is_forced, is_up in rows:
+        up = is_up and not is_forced
+        samples.append(source.sample(f"openstack_{codename}_db_service_up", 1 if up else 0,
+                                     host=host, binary=binary))
+        down[binary] = down.get(binary, 0) + (0 if up else 1)
+        disabled[binary] = disabled.get(binary, 0) + (1 if is_disabled else 0)
+        forced[binary] = forced.get(binary, 0) + (1 if is_forced else 0)
+    for binary in sorted(down):
+        samples.append(source.sample(f"openstack_{codename}_db_services_down", down[binary],
+                                     binary=binary))
+        samples.append(source.sample(f"openstack_{codename}_db_services_disabled",
+                                     disabled[binary], binary=binary))
+        if codename == "nova":
+            samples.append(source.sample("openstack_nova_db_services_forced_down",
+                                         forced[binary], binary=binary))
+    return samples
+
+
+class NovaCell0Sql(NovaSql):
+    """``nova_cell0``: where instances that failed scheduling live (no services, no nodes)."""
+
+    database = "nova_cell0"
+
+    def resources(self) -> Sequence[Resource]:
+        return (Resource("instances", self.instances, self.interval("instances")),)
