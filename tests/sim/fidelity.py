@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import yaml
 
 from stackwatch.sim.fidelity import (
     Answer,
@@ -199,3 +200,45 @@ class Replayer:
     def get(self, folder: str, url: str, headers: Mapping[str, str] | None = None) -> Answer:
         """A plain GET with the replayer's token (to find ids to map)."""
         return send(self.session, self.session.root(folder), "GET", url, headers)
+
+
+def clouds_yaml_auth(path: Path, cloud: str = "stackwatch-sim") -> dict[str, str]:
+    """The ``auth`` section of one cloud of a clouds.yaml."""
+    data = yaml.safe_load(path.read_text())
+    return {str(k): str(v) for k, v in data["clouds"][cloud]["auth"].items()}
+
+
+def login_from_clouds_yaml(path: Path, *, username: str | None = None,
+                           project_name: str | None = None) -> Session:
+    """Log in with a clouds.yaml's credentials (another user of the same password:
+    the simulator gives every generated user the admin's password)."""
+    auth = clouds_yaml_auth(path)
+    return login(
+        auth["auth_url"], username or auth["username"], auth["password"],
+        project_name or auth["project_name"],
+        user_domain=auth.get("user_domain_name", "Default"),
+        project_domain=auth.get("project_domain_name", "Default"),
+    )
+
+
+def follow(replayer_or_session: Replayer | Session, folder: str, url: str,
+           key: str, headers: Mapping[str, str] | None = None,
+           max_pages: int = 10_000) -> list[list[dict[str, Any]]]:
+    """Pages of a listing, following ``<key>_links`` ``next`` (neutron, cinder) or
+    ``next`` (glance) until a page has none; returns the pages' items."""
+    session = replayer_or_session.session if isinstance(replayer_or_session, Replayer) \
+        else replayer_or_session
+    root = session.root(folder)
+    pages: list[list[dict[str, Any]]] = []
+    next_url: str | None = url
+    while next_url is not None and len(pages) < max_pages:
+        answer = send(session, root, "GET", next_url, headers)
+        assert answer.status == 200, (next_url, answer.status, answer.body)
+        pages.append(answer.body[key])
+        next_url = None
+        for link in answer.body.get(f"{key}_links", ()):
+            if link["rel"] == "next":
+                next_url = link["href"].removeprefix(root)
+        if isinstance(answer.body.get("next"), str):  # glance: relative to the host root
+            next_url = answer.body["next"]
+    return pages
