@@ -27,6 +27,7 @@ from stackwatch.config import CloudConfig, Config
 from stackwatch.errors import SourceUnavailable
 from stackwatch.model import Collection
 from stackwatch.sources.base import Source
+from stackwatch.sources.crosscheck import crosscheck_sources
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ def _cloud_sources(cloud: CloudConfig, config: Config) -> list[Source]:
                            for name in kind.expected(cloud))
         else:
             sources.extend(kind.call(factory, cloud, config))
+    sources.extend(crosscheck_sources(sources))  # API against SQL, when both are configured
     return [s for s in sources if cloud.enabled(s.name)]
 
 

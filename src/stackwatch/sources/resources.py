@@ -102,6 +102,15 @@ class ResourceSource:
             result = result + self._report(resource.name)
         return result
 
+    def latest(self) -> Collection:
+        """What the resources read successfully last time (nothing of failed ones); no I/O."""
+        with self._lock:
+            parts = [state.last for state in self._states.values() if state.ok]
+        result = Collection()
+        for part in parts:
+            result = result + part
+        return result
+
     # ------------------------------------------------------------------ internals
     def _is_due(self, resource: Resource, now: float) -> bool:
         state = self._states.get(resource.name)
