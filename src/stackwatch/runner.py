@@ -61,6 +61,7 @@ class _Pending:
     done: threading.Event = field(default_factory=threading.Event)
     collection: Collection | None = None
     error: BaseException | None = None
+    finished: float = 0.0
 
 
 class Runner:
@@ -96,6 +97,7 @@ class Runner:
             except BaseException as exc:  # reported by finish() as UNKNOWN
                 pending.error = exc
             finally:
+                pending.finished = time.monotonic()
                 pending.done.set()
 
         pending.thread = threading.Thread(target=work, name=f"source:{source.name}", daemon=True)
@@ -113,12 +115,12 @@ class Runner:
     def finish(self, pending: _Pending) -> Run:
         """Wait for a started run up to its deadline and turn the outcome into a :class:`Run`."""
         name = pending.source.name
-        pending.done.wait(max(0.0, pending.deadline - time.monotonic()))
-        duration = time.monotonic() - pending.started
-        if not pending.done.is_set():
+        if not pending.done.wait(max(0.0, pending.deadline - time.monotonic())):
+            duration = time.monotonic() - pending.started
             self._hung[name] = pending
             timeout = pending.deadline - pending.started
             return self._failed(name, duration, f"timed out after {timeout:g} s")
+        duration = pending.finished - pending.started
         if pending.error is not None:
             return self._failed(name, duration, self._reason(name, pending.error))
         collection = pending.collection
