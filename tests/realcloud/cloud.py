@@ -1,0 +1,226 @@
+"""The real OpenStack control plane of ``shared/realcloud``, driven from the tests.
+
+``shared/realcloud`` (beside the repository: ``<repo>/../shared/realcloud``, or
+``$STACKWATCH_REALCLOUD_DIR``) brings up keystone, placement, nova (fake driver, two
+computes), glance, neutron-server + neutron-rpc-server and cinder (fake driver) on
+MariaDB and RabbitMQ, all on 127.0.0.1. This module only *calls* its scripts
+(``install.sh``, ``up.sh``, ``down.sh``): it never copies them. :class:`RealCloud`
+holds the connection facts the tests need and a few helpers to break and mend the
+cloud the way ``up.sh``/``down.sh`` do (stop a process group by its pid file, re-run
+an ``up.sh`` stage).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CLOUD_NAME = "realcloud"
+PASSWORD_ENV = "RC_PASSWORD"
+
+# The services' own ports (lib.sh / up.sh); MariaDB and RabbitMQ use the standard ones.
+PORTS: Mapping[str, int] = {
+    "mariadb": 3306, "rabbitmq": 5672, "keystone": 5000, "placement-api": 8778,
+    "nova-api": 8774, "glance-api": 9292, "neutron-server": 9696, "cinder-api": 8776,
+}
+# SQLAlchemy database name per service database the monitor account can read.
+DATABASES = ("keystone", "nova_api", "nova", "nova_cell0", "placement", "glance",
+             "cinder", "neutron")
+
+
+def scripts_dir() -> Path:
+    """Where ``install.sh``/``up.sh``/``down.sh`` live (CI: ``<repo>/../shared/realcloud``)."""
+    return Path(os.environ.get("STACKWATCH_REALCLOUD_DIR", REPO.parent / "shared" / "realcloud"))
+
+
+def rc_root() -> Path:
+    """``$RC_ROOT`` as ``lib.sh`` computes it (default: ``realcloud`` in the temp dir)."""
+    default = Path(os.environ.get("TMPDIR", "/tmp")) / "realcloud"
+    return Path(os.environ.get("RC_ROOT", str(default)))
+
+
+def port_open(port: int) -> bool:
+    """True when something accepts TCP connections on 127.0.0.1:``port``."""
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def tail(path: Path, lines: int = 60) -> str:
+    """The last ``lines`` lines of a text file ('' when it does not exist)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass(frozen=True)
+class RealCloud:
+    """Connection facts of the running real cloud, and helpers to break and mend it."""
+
+    scripts: Path
+    root: Path
+    workdir: Path
+    password: str = "secret"
+    region: str = "RegionOne"
+    auth_url: str = "http://127.0.0.1:5000/v3"
+    username: str = "admin"
+    project_name: str = "admin"
+    domain: str = "Default"
+    script_log: Path = field(default=Path("/dev/null"))
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def log_dir(self) -> Path:
+        """The services' log files (flat: ``nova-api.log``, ``keystone-access.log``...)."""
+        return self.root / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def openstack_cli(self) -> Path:
+        """The stock ``openstack`` CLI of the realcloud venv (with osc-placement)."""
+        return self.root / "venv" / "bin" / "openstack"
+
+    @property
+    def amqp_url(self) -> str:
+        return f"amqp://openstack:{self.password}@127.0.0.1:5672//"
+
+    @property
+    def rabbit_mgmt_url(self) -> str:
+        return "http://127.0.0.1:15672/api"
+
+    def db_url(self, database: str) -> str:
+        """SQLAlchemy URL of ``database`` for the read-only ``monitor`` account."""
+        return f"mysql+pymysql://monitor:{self.password}@127.0.0.1:3306/{database}?charset=utf8mb4"
+
+    @property
+    def db_urls(self) -> dict[str, str]:
+        return {db: self.db_url(db) for db in DATABASES}
+
+    @property
+    def clouds_yaml(self) -> Path:
+        """A clouds.yaml (cloud ``realcloud``, admin on project admin) in the work dir."""
+        path = self.workdir / "clouds.yaml"
+        if not path.exists():
+            auth = {"auth_url": self.auth_url, "username": self.username,
+                    "password": self.password, "project_name": self.project_name,
+                    "user_domain_name": self.domain, "project_domain_name": self.domain}
+            cloud = {"auth": auth, "region_name": self.region, "interface": "public",
+                     "identity_api_version": 3}
+            path.write_text(yaml.safe_dump({"clouds": {CLOUD_NAME: cloud}}))
+        return path
+
+    def admin_env(self) -> dict[str, str]:
+        """The ``OS_*`` environment of lib.sh's ``admin_env``, over the current one."""
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("OS_") and k not in ("OS_CLOUD", "OS_CLIENT_CONFIG_FILE")}
+        env.update(OS_AUTH_URL=self.auth_url, OS_USERNAME=self.username,
+                   OS_PASSWORD=self.password, OS_PROJECT_NAME=self.project_name,
+                   OS_USER_DOMAIN_NAME=self.domain, OS_PROJECT_DOMAIN_NAME=self.domain,
+                   OS_IDENTITY_API_VERSION="3", OS_REGION_NAME=self.region,
+                   OS_INTERFACE="public")
+        return env
+
+    def connect(self) -> object:
+        """An openstacksdk connection as admin (the tests' own hands, not ground truth)."""
+        import openstack.config
+        import openstack.connection
+        from openstack.warnings import OpenStackDeprecationWarning
+
+        config = openstack.config.OpenStackConfig(config_files=[str(self.clouds_yaml)],
+                                                  load_envvars=False)
+        with warnings.catch_warnings():
+            # openstacksdk 4.x warns about its own deprecated InfluxDB support on every
+            # CloudRegion; nothing here uses InfluxDB.
+            warnings.simplefilter("ignore", OpenStackDeprecationWarning)
+            warnings.simplefilter("ignore", PendingDeprecationWarning)  # RemovedInSDK*Warning
+            region = config.get_one(cloud=CLOUD_NAME)
+        return openstack.connection.Connection(config=region)
+
+    # ------------------------------------------------------------------ processes
+    def pid(self, name: str) -> int | None:
+        """Leader pid of a service's process group (``run/<name>.pid``) if it is alive."""
+        try:
+            pid = int((self.run_dir / f"{name}.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        return pid
+
+    def stop(self, name: str, timeout: float = 25.0) -> None:
+        """Stop one service as down.sh does: TERM its process group, KILL after ``timeout``."""
+        pid = self.pid(name)
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _group_alive(pid):
+            time.sleep(0.3)
+        if _group_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            while _group_alive(pid):
+                time.sleep(0.2)
+
+    def run_script(self, script: str, *args: str, timeout: float,
+                   env: Mapping[str, str] | None = None) -> None:
+        """Run ``scripts/<script> args`` with output appended to :attr:`script_log`.
+
+        Raises :class:`RuntimeError` with the log's tail on failure or timeout.
+        """
+        full_env = dict(os.environ, RC_ROOT=str(self.root), RC_PASSWORD=self.password)
+        full_env.update(env or {})
+        started = time.monotonic()
+        with self.script_log.open("ab") as log:
+            log.write(f"\n===== {script} {' '.join(args)} =====\n".encode())
+            log.flush()
+            proc = subprocess.Popen([str(self.scripts / script), *args], cwd=self.scripts,
+                                    stdout=log, stderr=subprocess.STDOUT, env=full_env,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            try:
+                code = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                raise RuntimeError(
+                    f"{script} {' '.join(args)} did not finish in {timeout:.0f}s; "
+                    f"tail of {self.script_log}:\n{tail(self.script_log)}") from None
+            log.write(f"===== {script} exit {code} after "
+                      f"{time.monotonic() - started:.1f}s =====\n".encode())
+        if code != 0:
+            raise RuntimeError(f"{script} {' '.join(args)} exited with {code}; "
+                               f"tail of {self.script_log}:\n{tail(self.script_log)}")
+
+    def up(self, *stages: str, timeout: float = 600.0) -> None:
+        """Re-run ``up.sh`` stages: starts what is stopped, leaves running services alone."""
+        self.run_script("up.sh", *stages, timeout=timeout)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,120 @@
+"""Bring the real control plane of ``shared/realcloud`` up for the ``realcloud`` tests.
+
+* Every test under ``tests/realcloud/`` is marked ``realcloud``, gets a long timeout
+  (the first one pays for the bring-up) and runs *after* all other tests of the
+  session (reordered at collection), so a failure here never hides another area's.
+* The session fixture ``realcloud`` runs the shared ``install.sh`` then ``up.sh``
+  (output to ``<tmp>/realcloud-scripts.log``, whose tail is shown on failure), yields
+  a :class:`~realcloud.cloud.RealCloud` and always runs ``down.sh`` at the end.
+  It is only set up when a realcloud test is selected (``-m 'not realcloud'`` skips
+  all of it). ``STACKWATCH_REALCLOUD_KEEP=1`` is for development against a long-lived
+  cloud: a cloud already running is used as it is (no install/up) and left running.
+* Timings of each phase are printed in the terminal summary.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from realcloud.cloud import PORTS, RealCloud, port_open, rc_root, scripts_dir
+from realcloud.resources import Resources, ensure_resources
+from realcloud.truth import Truth
+
+HERE = os.path.dirname(__file__)
+INSTALL_TIMEOUT_S = 1200.0
+UP_TIMEOUT_S = 900.0
+DOWN_TIMEOUT_S = 180.0
+TEST_TIMEOUT_S = 2400.0  # per test, covers the bring-up paid by the first one
+
+TIMINGS: dict[str, float] = {}
+
+
+def _is_realcloud(item: pytest.Item) -> bool:
+    return str(item.path).startswith(HERE + os.sep)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the realcloud tests, give them a long timeout and move them to the end."""
+    mine = [item for item in items if _is_realcloud(item)]
+    if not mine:
+        return
+    for item in mine:
+        item.add_marker(pytest.mark.realcloud)
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(TEST_TIMEOUT_S))
+    others = [item for item in items if not _is_realcloud(item)]
+    items[:] = others + mine
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if TIMINGS:
+        parts = ", ".join(f"{name} {seconds:.0f}s" for name, seconds in TIMINGS.items())
+        terminalreporter.write_line(f"realcloud timings: {parts}")
+
+
+def _check_ports_free(cloud: RealCloud) -> None:
+    """Fail clearly when another server (a system MariaDB/RabbitMQ) holds our ports."""
+    for name, port in PORTS.items():
+        if port_open(port) and cloud.pid(name) is None:
+            pytest.fail(f"port {port} ({name}) is held by a process realcloud did not start "
+                        f"(a system service? e.g. `service {name} stop`); cannot bring up "
+                        f"the real cloud", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def realcloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealCloud]:
+    """The running real cloud: install + up at first use, down.sh at session end."""
+    scripts = scripts_dir()
+    if not (scripts / "up.sh").is_file():
+        pytest.fail(f"shared/realcloud not found at {scripts} (set STACKWATCH_REALCLOUD_DIR)",
+                    pytrace=False)
+    workdir = tmp_path_factory.mktemp("realcloud")
+    cloud = RealCloud(scripts=scripts, root=rc_root(), workdir=workdir,
+                      password=os.environ.get("RC_PASSWORD", "secret"),
+                      script_log=workdir / "realcloud-scripts.log")
+    keep = os.environ.get("STACKWATCH_REALCLOUD_KEEP") == "1"
+    running = all(cloud.pid(name) is not None for name in PORTS)
+    _check_ports_free(cloud)
+    session_started = time.monotonic()
+    steps = () if keep and running else (("install.sh", INSTALL_TIMEOUT_S),
+                                         ("up.sh", UP_TIMEOUT_S))
+    try:
+        for script, timeout in steps:
+            started = time.monotonic()
+            try:
+                cloud.run_script(script, timeout=timeout)
+            except RuntimeError as exc:
+                pytest.fail(str(exc), pytrace=False)
+            TIMINGS[script.removesuffix(".sh")] = time.monotonic() - started
+        started = time.monotonic()
+        yield cloud
+        TIMINGS["tests"] = time.monotonic() - started
+    finally:
+        if not keep:
+            started = time.monotonic()
+            try:
+                cloud.run_script("down.sh", timeout=DOWN_TIMEOUT_S)
+            finally:
+                TIMINGS["down"] = time.monotonic() - started
+        TIMINGS["total"] = time.monotonic() - session_started
+
+
+@pytest.fixture(scope="session")
+def resources(realcloud: RealCloud) -> Resources:
+    """Servers, images, networks, a router, volumes and a snapshot (made once)."""
+    started = time.monotonic()
+    made = ensure_resources(realcloud)
+    TIMINGS["resources"] = time.monotonic() - started
+    return made
+
+
+@pytest.fixture(scope="session")
+def truth(realcloud: RealCloud) -> Iterator[Truth]:
+    """Ground truth from the stock ``openstack`` CLI and the ``monitor`` SQL account."""
+    found = Truth(realcloud)
+    yield found
+    found.close()
