@@ -319,19 +319,11 @@ def agent_payload(agent: r.Agent, now: Any, routers: int | None = None) -> Paylo
     }
 
 
-def _pool_size(subnet: r.Subnet) -> int:
-    return sum(
-        int(ipaddress.ip_address(p.end)) - int(ipaddress.ip_address(p.start)) + 1
+def _pool_ranges(subnet: r.Subnet) -> list[tuple[int, int]]:
+    return [
+        (int(ipaddress.ip_address(p.start)), int(ipaddress.ip_address(p.end)))
         for p in subnet.allocation_pools
-    )
-
-
-def _in_pools(subnet: r.Subnet, address: str) -> bool:
-    ip = int(ipaddress.ip_address(address))
-    return any(
-        int(ipaddress.ip_address(p.start)) <= ip <= int(ipaddress.ip_address(p.end))
-        for p in subnet.allocation_pools
-    )
+    ]
 
 
 def ip_availability_payload(state: CloudState, net: r.Network) -> Payload:
@@ -349,9 +341,11 @@ def ip_availability_payload(state: CloudState, net: r.Network) -> Payload:
             continue
         network = ipaddress.ip_network(subnet.cidr, strict=False)
         in_subnet = network.num_addresses - (2 if subnet.ip_version == 4 else 1)
-        in_pool = _pool_size(subnet)
+        ranges = _pool_ranges(subnet)
+        in_pool = sum(end - start + 1 for start, end in ranges)
         addresses = used.get(subnet.id, [])
-        used_pool = sum(1 for a in addresses if _in_pools(subnet, a))
+        numbers = (int(ipaddress.ip_address(a)) for a in addresses)
+        used_pool = sum(1 for n in numbers if any(lo <= n <= hi for lo, hi in ranges))
         details = {
             "total_ips_in_subnet": in_subnet,
             "total_ips_in_allocation_pool": in_pool,
