@@ -34,6 +34,8 @@ Payload = dict[str, Any]
 
 # Query parameters that are not filters (neutron api_common / pagination / sorting).
 _CONTROL = frozenset({"limit", "marker", "page_reverse", "fields", "sort_key", "sort_dir"})
+# Attributes some records of a kind lack (``is_default`` on internal networks).
+_OPTIONAL_ATTRIBUTES = frozenset({"is_default"})
 _QUOTA_ORDER = (
     "network", "subnet", "subnetpool", "port", "router", "floatingip", "rbac_policy",
     "security_group", "security_group_rule",
@@ -468,17 +470,22 @@ class NeutronApi:
                 where[record_field] = values[0]
             else:
                 filters[key] = list(values)
-        sample: Payload | None = None
+        if filters:
+            probe = next(iter(table), None)
+            known = build(probe) if probe is not None else {}
+            unknown = sorted(
+                k for k in filters
+                if probe is not None and k not in known and k not in _OPTIONAL_ATTRIBUTES
+            )
+            if unknown:
+                raise NeutronError(
+                    400, "HTTPBadRequest", f"[{unknown[0]}] is invalid attribute for filtering"
+                )
 
         def keep(record: Any) -> bool:
-            nonlocal sample
             if visible is not None and not visible(record):
                 return False
-            if not filters:
-                return True
-            payload = build(record)
-            sample = payload
-            return _matches(payload, filters)
+            return not filters or _matches(build(record), filters)
 
         try:
             page = table.page(
@@ -488,12 +495,6 @@ class NeutronApi:
         except KeyError:
             raise not_found(what[0], what[1], marker or "") from None
         rows = list(reversed(page.items)) if page_reverse else page.items
-        if filters and sample is not None:
-            unknown = [k for k in filters if k not in sample]
-            if unknown:
-                raise NeutronError(
-                    400, "HTTPBadRequest", f"[{unknown[0]}] is invalid attribute for filtering"
-                )
         items = [build(row) for row in rows]
         links = pagination_links(request, self.api.url(path), items, limit, page_reverse)
         wanted = query.getall("fields", [])
