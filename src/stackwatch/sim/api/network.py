@@ -18,7 +18,7 @@ from __future__ import annotations
 import ipaddress
 import random
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -408,9 +408,10 @@ def _matches(payload: Payload, filters: Mapping[str, list[str]]) -> bool:
 
 def pagination_links(
     request: web.Request, url: str, items: list[Payload], limit: int | None,
-    page_reverse: bool,
+    page_reverse: bool, key: str = "id",
 ) -> list[Payload]:
-    """neutron ``api_common.get_pagination_links`` (recorded: both links on page 1)."""
+    """neutron ``api_common.get_pagination_links`` (recorded: both links on page 1);
+    ``key`` is the resource's primary key (``network_id`` for IP availabilities)."""
     if not limit:
         return []
     params = [(k, v) for k, v in request.query.items() if k != "marker"]
@@ -418,12 +419,12 @@ def pagination_links(
     if not (len(items) < limit and not page_reverse):
         nxt = [(k, v) for k, v in params if k != "page_reverse"]
         if items:
-            nxt.append(("marker", items[-1]["id"]))
+            nxt.append(("marker", items[-1][key]))
         links.append({"rel": "next", "href": f"{url}?{urlencode(nxt)}"})
     if not (len(items) < limit and page_reverse):
         prev = [(k, v) for k, v in params if k != "page_reverse"]
         if items:
-            prev.append(("marker", items[0]["id"]))
+            prev.append(("marker", items[0][key]))
         prev.append(("page_reverse", "True"))
         links.append({"rel": "previous", "href": f"{url}?{urlencode(prev)}"})
     return links
@@ -449,6 +450,7 @@ class NeutronApi:
         visible: Callable[[Any], bool] | None = None,
         columns: Mapping[str, str] | None = None,
         what: tuple[str, str] = ("", ""),
+        key: str = "id",
     ) -> web.Response:
         query = request.query
         try:
@@ -463,13 +465,13 @@ class NeutronApi:
         page_reverse = query.get("page_reverse", "").lower() == "true"
         where: dict[str, str] = {}
         filters: dict[str, list[str]] = {}
-        for key in set(query.keys()) - _CONTROL:
-            values = query.getall(key)
-            record_field = (columns or {}).get(key)
+        for name in set(query.keys()) - _CONTROL:
+            values = query.getall(name)
+            record_field = (columns or {}).get(name)
             if record_field is not None and len(values) == 1:
                 where[record_field] = values[0]
             else:
-                filters[key] = list(values)
+                filters[name] = list(values)
         if filters:
             probe = next(iter(table), None)
             known = build(probe) if probe is not None else {}
@@ -496,7 +498,7 @@ class NeutronApi:
             raise not_found(what[0], what[1], marker or "") from None
         rows = list(reversed(page.items)) if page_reverse else page.items
         items = [build(row) for row in rows]
-        links = pagination_links(request, self.api.url(path), items, limit, page_reverse)
+        links = pagination_links(request, self.api.url(path), items, limit, page_reverse, key)
         wanted = query.getall("fields", [])
         if wanted:
             items = [{k: v for k, v in item.items() if k in wanted} for item in items]
@@ -1145,14 +1147,17 @@ class NeutronApi:
     async def list_ip_availabilities(self, request: web.Request) -> web.Response:
         """``GET /v2.0/network-ip-availabilities``: admin only; a member gets an empty
         list (recorded ``200-member-empty-list``)."""
-        auth = auth_of(request)
-        if not auth.is_admin:
+        if not auth_of(request).is_admin:
             return json_response({"network_ip_availabilities": []})
-        filters = {k: request.query.getall(k) for k in set(request.query.keys()) - _CONTROL}
-        nets: Iterable[r.Network] = self.state.networks
-        items = [ip_availability_payload(self.state, n) for n in nets]
-        items = [i for i in items if _matches(i, filters)] if filters else items
-        return json_response({"network_ip_availabilities": items})
+        # neutron pages this plugin's results itself (emulated pagination, keyed on
+        # network_id), so only a page's networks are counted
+        return self._list(
+            request, "network_ip_availabilities", "/v2.0/network-ip-availabilities",
+            self.state.networks, lambda n: ip_availability_payload(self.state, n),
+            columns={"network_id": "id", "network_name": "name", "project_id": "project_id",
+                     "tenant_id": "project_id"},
+            what=("Network", "Network"), key="network_id",
+        )
 
     async def show_ip_availability(self, request: web.Request) -> web.Response:
         ident = request.match_info["id"]
