@@ -1149,8 +1149,9 @@ class NeutronApi:
         list (recorded ``200-member-empty-list``)."""
         if not auth_of(request).is_admin:
             return json_response({"network_ip_availabilities": []})
-        # neutron pages this plugin's results itself (emulated pagination, keyed on
-        # network_id), so only a page's networks are counted
+        # neutron/extensions/network_ip_availability.py creates the controller with
+        # allow_pagination=True; the plugin has no native pagination, so neutron
+        # emulates it over the results, keyed on network_id
         return self._list(
             request, "network_ip_availabilities", "/v2.0/network-ip-availabilities",
             self.state.networks, lambda n: ip_availability_payload(self.state, n),
