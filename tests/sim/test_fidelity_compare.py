@@ -15,6 +15,7 @@ from stackwatch.sim.fidelity import (
     compare_recording,
     load_recording,
     load_recordings,
+    pagination_problems,
     service_root,
     string_format,
 )
@@ -175,3 +176,30 @@ def test_roots_come_from_the_recorded_catalog() -> None:
     assert roots["identity"] == "http://127.0.0.1:5000"
     assert service_root("http://h/volume/v3/abc") == "http://h/volume"
     assert service_root("http://h/placement") == "http://h/placement"
+
+
+@pytest.mark.parametrize(
+    ("folder", "name", "key"),
+    [
+        ("network", "GET___v2.0__networks~limit=1.json", "networks"),
+        ("network", "GET___v2.0__networks~limit=1&marker={network_id}.page2.json", "networks"),
+        ("network", "GET___v2.0__ports~limit=1.json", "ports"),
+        ("image", "GET___v2__images~limit=1.json", "images"),
+        ("image", "GET___v2__images~limit=1&marker={image_id}.page2.json", "images"),
+        ("block-storage",
+         "GET___v3__{project_id}__volumes__detail~all_tenants=1&limit=1@latest.json", "volumes"),
+    ],
+)
+def test_recorded_pages_have_consistent_links(folder: str, name: str, key: str) -> None:
+    assert pagination_problems(rec(API_RECORDINGS / folder, name).body, key) == []
+
+
+def test_inconsistent_links_are_found() -> None:
+    page = copy.deepcopy(rec(NETWORK, "GET___v2.0__networks~limit=1.json").body)
+    page["networks_links"][0]["href"] = page["networks_links"][0]["href"].replace(
+        "marker=", "marker=x")
+    page["networks_links"][1]["href"] = page["networks_links"][1]["href"].replace(
+        "&page_reverse=True", "")
+    problems = pagination_problems(page, "networks")
+    assert len(problems) == 2
+    assert problems[0].startswith("next link marker 'x") and "page_reverse" in problems[1]

@@ -477,3 +477,31 @@ def compare_recording(
     return compare(
         recording.answer, actual, name=recording.name, bases=bases, allow=allow, maps=maps
     )
+
+
+def pagination_problems(body: Any, key: str, id_key: str = "id") -> list[str]:
+    """What is wrong with a listing page's links, as the three paging styles go.
+
+    neutron/cinder ``<key>_links``: ``next`` carries the last item's id as ``marker``;
+    neutron's ``previous`` the first item's, with ``page_reverse=True``. glance ``next``:
+    the last item's id as ``marker``. Empty when the links are consistent with the page.
+    """
+    if not isinstance(body, dict) or not isinstance(body.get(key), list):
+        return [f"no {key!r} list"]
+    items = body[key]
+    problems: list[str] = []
+    links = {link.get("rel"): str(link.get("href", "")) for link in body.get(f"{key}_links", [])}
+    if isinstance(body.get("next"), str):
+        links["next"] = body["next"]
+    for rel, href in links.items():
+        query = dict(parse_qsl(urlsplit(href).query, keep_blank_values=True))
+        if not items:
+            continue
+        want = items[-1].get(id_key) if rel == "next" else items[0].get(id_key)
+        if query.get("marker") != want:
+            problems.append(f"{rel} link marker {query.get('marker')!r}, expected {want!r}")
+        if rel == "previous" and query.get("page_reverse") != "True":
+            problems.append("previous link without page_reverse=True")
+        if rel == "next" and "page_reverse" in query:
+            problems.append("next link with page_reverse")
+    return problems
