@@ -243,7 +243,10 @@ class FileParser:
             if rest[:11] == "[instance: " and rest[47:48] == "]":
                 instance = rest[11:47]
                 rest = rest[49:]
-            if context is None and opened is not None and opened == (pid, logger):
+            # oslo.log writes no context on traceback lines (logging_exception_prefix),
+            # and never ERROR-level ones of their own: they continue the open record,
+            # even when another worker's lines came in between.
+            if context is None and opened is not None:
                 continued += 1
                 if not self._open_traceback and rest[:22] == "Traceback (most recent":
                     self._open_traceback = True

@@ -3,8 +3,9 @@
 A *stream* is the content of one log file from its first byte, whatever it is
 called now: ``nova-api.log`` renamed to ``nova-api.log.1`` (rename-and-create) or
 copied there before truncation (copytruncate), later perhaps compressed to
-``nova-api.log.2.gz``. A stream is recognised by a hash of its first bytes (up to
-:data:`HEAD`), not by name or inode, so it is found again after any of these;
+``nova-api.log.2.gz``. A stream is recognised by its first bytes (up to
+:data:`HEAD`, at least one whole line; a copy may be shorter than what was seen of
+the original), not by name or inode, so it is found again after any of these;
 its offset counts the bytes of complete lines already handed over.
 
 Each :meth:`TailGroup.poll` looks at the active file and its rotated siblings,
@@ -25,6 +26,7 @@ size did not change between two polls: nobody will finish that line.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import logging
@@ -39,6 +41,9 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 HEAD = 1024
+FORGET_AFTER = 20
+"""Polls a stream may go unseen before it is forgotten (its files were deleted)."""
+MAX_STREAMS = 1000
 CHUNK = 4 << 20
 ROTATED = re.compile(r"^(?:\.\d+|-\d{8}(?:\d{2})?|\.\d{8}(?:\d{2})?|-\d{4}-\d\d-\d\d)(?:\.gz)?$")
 """Suffixes logrotate adds: ``.1``, ``.2.gz``, ``-20261121`` (dateext), ``-2026-11-21``."""
@@ -49,27 +54,43 @@ Sink = Callable[[str, int, int], None]
 
 @dataclass
 class Stream:
-    """What is known of one stream: its head fingerprint and how far it was read."""
+    """What is known of one stream: its first bytes and how far it was read."""
 
-    head_len: int
-    head_hash: str
+    head: bytes
+    """Up to :data:`HEAD` first bytes; grows with the file until it is that long."""
     offset: int
     size: int = -1
     """Size seen at the previous poll (to decide that a rotated file is finished)."""
+    rotated: bool = False
+    """Seen under a rotated name at the previous poll."""
+    missing: int = 0
+    """Consecutive polls that did not find it (a rename in progress hides a file)."""
     done: bool = False
-    """History never to be read (rotated files present at the first poll)."""
+    """History never to be read (rotated files present at the first poll), or a fully
+    read ``.gz``."""
 
     @property
     def ident(self) -> int:
-        """A stable 60-bit id (for deduplicating indexed records)."""
-        return int(self.head_hash[:15], 16)
+        """A stable 60-bit id from the first line (for deduplicating indexed records)."""
+        first = self.head[:self.head.find(b"\n") + 1] or self.head
+        return int(hashlib.sha1(first).hexdigest()[:15], 16)
+
+    def common(self, head: bytes) -> int:
+        """Length of the shared beginning with a file's head when one is a prefix of the
+        other and it holds a whole line; 0 when the file is not this stream."""
+        length = min(len(self.head), len(head))
+        if length == 0 or head[:length] != self.head[:length] or b"\n" not in head[:length]:
+            return 0
+        return length
 
     def to_json(self) -> list[Any]:
-        return [self.head_len, self.head_hash, self.offset, self.size, self.done]
+        return [base64.b64encode(self.head).decode("ascii"), self.offset, self.size,
+                self.rotated, self.missing, self.done]
 
     @classmethod
     def from_json(cls, row: list[Any]) -> Stream:
-        return cls(int(row[0]), str(row[1]), int(row[2]), int(row[3]), bool(row[4]))
+        return cls(base64.b64decode(str(row[0])), int(row[1]), int(row[2]), bool(row[3]),
+                   int(row[4]), bool(row[5]))
 
 
 @dataclass
@@ -80,14 +101,6 @@ class _Candidate:
     compressed: bool
     head: bytes
     active: bool
-    _hashes: dict[int, str]
-
-    def digest(self, length: int) -> str | None:
-        if len(self.head) < length:
-            return None
-        if length not in self._hashes:
-            self._hashes[length] = hashlib.sha1(self.head[:length]).hexdigest()
-        return self._hashes[length]
 
 
 def _read_head(path: Path, compressed: bool) -> bytes:
@@ -122,7 +135,6 @@ class TailGroup:
         self.streams: list[Stream] = streams or []
         self.started = streams is not None
         self.start = start
-        self.lost_rotations = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"streams": [s.to_json() for s in self.streams]}
@@ -143,72 +155,109 @@ class TailGroup:
             head = _read_head(path, compressed)
             if not head:
                 continue
+            if b"\n" not in head and len(head) < HEAD:
+                continue  # not even one whole line yet: nothing to read, nothing to know
             found.append(_Candidate(path, info.st_size, info.st_mtime, compressed, head,
-                                    path == self.active, {}))
+                                    path == self.active))
         # Oldest first: rotated files by age, the active file last.
-        found.sort(key=lambda c: (c.active, c.mtime, -_rotation_number(c.path)))
+        found.sort(key=lambda c: (c.active, *_age(c)))
         return found
 
     def _match(self, candidate: _Candidate) -> Stream | None:
         best: Stream | None = None
+        longest = 0
         for stream in self.streams:
-            if (best is None or stream.head_len > best.head_len) and \
-                    candidate.digest(stream.head_len) == stream.head_hash:
-                best = stream
+            length = stream.common(candidate.head)
+            if length > longest:
+                best, longest = stream, length
         return best
 
     def poll(self, sink: Sink) -> int:
         """Hand every new complete line to ``sink``; return the number of bytes read."""
         candidates = self._candidates()
+        first = not self.started
+        self.started = True
+        if first:
+            self.streams = []
         matched: dict[int, tuple[Stream, _Candidate]] = {}
-        fresh: list[_Candidate] = []
-        for candidate in candidates:
+        for candidate in candidates:  # oldest first, the active file last
             stream = self._match(candidate)
             if stream is None:
-                fresh.append(candidate)
-                continue
+                # New since the last poll (or history, on the first one). A copy and its
+                # original both new are one stream: the second matches the first here.
+                stream = _new_stream(candidate)
+                stream.done = first and not candidate.active
+                self.streams.append(stream)
+            if first and candidate.active:
+                stream.done = False
+                stream.offset = _last_line_end(candidate) if self.start == "end" else 0
             previous = matched.get(id(stream))
             if previous is None or _larger(candidate, previous[1]):
                 matched[id(stream)] = (stream, candidate)
-        if not self.started:
-            self.started = True
-            kept: list[Stream] = []
-            for candidate in fresh:
-                stream = _new_stream(candidate)
-                if not candidate.active:
-                    stream.done = True
-                elif self.start == "end":
-                    stream.offset = _last_line_end(candidate)
-                kept.append(stream)
-                matched[id(stream)] = (stream, candidate)
-            self.streams = kept
-            fresh = []
-        for candidate in fresh:
-            stream = _new_stream(candidate)
-            self.streams.append(stream)
-            matched[id(stream)] = (stream, candidate)
         order = sorted(matched.values(), key=lambda pair: candidates.index(pair[1]))
         total = 0
         for stream, candidate in order:
             total += self._read(stream, candidate, sink)
+        # A stream not seen is kept a while: logrotate renames files one by one, and a
+        # file between two names is missed by one listing. Forgetting it would read it
+        # again from its start when it shows up under its new name.
         live = {id(stream) for stream, _ in matched.values()}
-        self.streams = [s for s in self.streams if id(s) in live]
+        for stream in self.streams:
+            stream.missing = 0 if id(stream) in live else stream.missing + 1
+        self.streams = [s for s in self.streams if s.missing <= FORGET_AFTER][-MAX_STREAMS:]
         return total
 
     def _read(self, stream: Stream, candidate: _Candidate, sink: Sink) -> int:
         if stream.done:
             return 0
-        finished = not candidate.active and candidate.size == stream.size
+        finished = not candidate.active and stream.rotated and candidate.size == stream.size
         stream.size = candidate.size
-        if stream.head_len < HEAD and len(candidate.head) > stream.head_len:
-            stream.head_len = len(candidate.head)
-            stream.head_hash = hashlib.sha1(candidate.head).hexdigest()
+        stream.rotated = not candidate.active
+        if len(stream.head) < len(candidate.head) and candidate.head.startswith(stream.head):
+            stream.head = candidate.head
         if not candidate.compressed and candidate.size <= stream.offset and not finished:
             return 0
+        if candidate.compressed:
+            return self._read_compressed(stream, candidate, sink)
         read = 0
         try:
-            opener = gzip.open if candidate.compressed else open
-            with opener(candidate.path, "rb") as handle:
+            with open(candidate.path, "rb") as handle:
+                # The path may name another file by now (rotated since we looked), and a
+                # copytruncate may happen while we read: each block is used only if the
+                # file still starts with this stream's head once the block is in hand.
+                if not _same_head(handle.fileno(), stream):
+                    return 0
+                handle.seek(stream.offset)
+                pending = b""
+                while True:
+                    block = handle.read(CHUNK)
+                    if not block or not _same_head(handle.fileno(), stream):
+                        break
+                    data = pending + block
+                    cut = data.rfind(b"\n") + 1
+                    if cut:
+                        sink(data[:cut].decode("utf-8", "surrogateescape"), stream.offset,
+                             stream.ident)
+                        stream.offset += cut
+                        read += cut
+                    pending = data[cut:]
+                if pending and finished:
+                    sink(pending.decode("utf-8", "surrogateescape") + "\n", stream.offset,
+                         stream.ident)
+                    stream.offset += len(pending)
+                    read += len(pending)
+        except OSError as exc:
+            log.warning("%s: read stopped at byte %d: %s", candidate.path, stream.offset, exc)
+        return read
+
+    def _read_compressed(self, stream: Stream, candidate: _Candidate, sink: Sink) -> int:
+        """A ``.gz`` is final: read it from the offset to its end once, then never again."""
+        read = 0
+        try:
+            with gzip.open(candidate.path, "rb") as handle:
+                # logrotate may have shifted names since we looked (.2.gz -> .3.gz)
+                if stream.common(handle.read(len(stream.head))) == 0:
+                    return 0
                 handle.seek(stream.offset)
                 pending = b""
                 while True:
@@ -223,21 +272,29 @@ class TailGroup:
                         stream.offset += cut
                         read += cut
                     pending = data[cut:]
-                if pending and (finished or candidate.compressed):
+                if pending:
                     sink(pending.decode("utf-8", "surrogateescape") + "\n", stream.offset,
                          stream.ident)
                     stream.offset += len(pending)
                     read += len(pending)
-        except (OSError, EOFError, zlib.error) as exc:
-            log.warning("%s: read stopped at byte %d: %s", candidate.path, stream.offset, exc)
-        if candidate.compressed:
             stream.done = True
+        except (OSError, EOFError, zlib.error) as exc:
+            # Still being written by the compressor, or damaged: try again next poll.
+            log.info("%s: read stopped at byte %d: %s", candidate.path, stream.offset, exc)
         return read
 
 
-def _rotation_number(path: Path) -> int:
-    match = re.search(r"\.(\d+)(?:\.gz)?$", path.name)
-    return int(match.group(1)) if match else 0
+def _same_head(fd: int, stream: Stream) -> bool:
+    return stream.common(os.pread(fd, len(stream.head), 0)) > 0
+
+
+def _age(candidate: _Candidate) -> tuple[int, float]:
+    """Sort key, oldest first: ``.3`` before ``.2``; ``-20261120`` before ``-20261121``."""
+    match = re.search(r"[.-](\d+)(?:\.gz)?$", candidate.path.name)
+    if match is None or candidate.active:
+        return (2, candidate.mtime)
+    number = int(match.group(1))
+    return (0, -number) if number < 10_000 else (1, number)
 
 
 def _larger(a: _Candidate, b: _Candidate) -> bool:
@@ -247,8 +304,7 @@ def _larger(a: _Candidate, b: _Candidate) -> bool:
 
 
 def _new_stream(candidate: _Candidate) -> Stream:
-    return Stream(len(candidate.head), hashlib.sha1(candidate.head).hexdigest(), 0,
-                  -1, False)
+    return Stream(candidate.head, 0)
 
 
 def _last_line_end(candidate: _Candidate) -> int:
