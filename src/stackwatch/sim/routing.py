@@ -27,6 +27,7 @@ makes absolute links (``api.url("/v2.0/ports?marker=...")``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -114,20 +115,21 @@ class ApiContext:
         return self.root_url + path
 
 
-REQUEST_ID_KEY = "sim.request_id"
-MICROVERSION_KEY = "sim.microversion"
+AUTH_KEY = web.RequestKey("sim.auth", Auth)
+REQUEST_ID_KEY = web.RequestKey("sim.request_id", str)
+MICROVERSION_KEY = web.RequestKey("sim.microversion", str)
 
 
 def auth_of(request: web.Request) -> Auth:
     """The authenticated caller (only on routes registered with ``auth=True``)."""
-    auth = request.get("sim.auth")
+    auth = request.get(AUTH_KEY)
     if not isinstance(auth, Auth):
         raise web.HTTPUnauthorized()
     return auth
 
 
 def maybe_auth_of(request: web.Request) -> Auth | None:
-    auth = request.get("sim.auth")
+    auth = request.get(AUTH_KEY)
     return auth if isinstance(auth, Auth) else None
 
 
@@ -138,3 +140,18 @@ def request_id_of(request: web.Request) -> str:
 def set_microversion(request: web.Request, version: str) -> None:
     """Record the microversion the handler answered with (for logs and hooks)."""
     request[MICROVERSION_KEY] = version
+
+
+def json_response(
+    body: object, status: int = 200, headers: dict[str, str] | None = None,
+    content_type: str = "application/json",
+) -> web.Response:
+    """A JSON answer serialised as the Python services do (``json.dumps`` separators)."""
+    return web.Response(
+        body=json.dumps(body).encode(), status=status, headers=headers,
+        content_type=content_type,
+    )
+
+
+def empty_response(status: int = 204, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, headers=headers)

@@ -1,0 +1,392 @@
+"""Fault scenarios of the simulated cloud: name -> what breaks, and how it is undone.
+
+Usable at start (``stackwatch sim --scenario NAME``, ``SimulatedCloud(scenarios=...)``)
+and at run time (``stackwatch sim fault NAME --param k=v [--clear]``,
+``cloud.inject(NAME, **params)`` / ``cloud.clear(NAME)``). :data:`SCENARIOS` lists
+them; ``stackwatch sim --help`` and ``docs/simulator.md`` print the same table.
+
+Scenarios act where a real fault would show:
+
+* on the ground truth (API and service databases see it): ``compute-down``,
+  ``service-disabled``, ``servers-error``, ``volume-stuck-deleting``,
+  ``snapshot-stuck``, ``l3-agent-dead``, ``cinder-volume-down``;
+* on the HTTP server: ``api-slow``, ``api-500``, ``api-truncated``, ``api-401``,
+  ``api-403`` (param ``service``: compute, identity, network, image, block-storage,
+  placement);
+* on the world around the APIs, delegated to sim-world's components: ``token-bloat``,
+  ``revocation-growth`` (component ``db``), ``auth-401-storm``, ``api-5xx-burst``
+  (``logs``), ``process-killed`` (``procs``), ``queue-no-consumers`` (``bus``).
+  A component takes part by having ``inject(name, params) -> str`` and
+  ``clear(name) -> str`` methods; without the component (e.g. no real bus) the
+  scenario fails with a clear error.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Protocol
+
+from stackwatch.errors import SimulatorError
+from stackwatch.sim import ops
+from stackwatch.sim import records as r
+from stackwatch.sim.routing import SERVICES
+from stackwatch.sim.server import ApiFault, SimServer
+from stackwatch.sim.state import Actor, CloudState, acting
+
+
+class WorldComponent(Protocol):
+    """A sim-world part (service DBs, log writer, bus, processes) that takes faults."""
+
+    def inject(self, name: str, params: Mapping[str, str]) -> str: ...
+
+    def clear(self, name: str) -> str: ...
+
+
+@dataclass
+class FaultContext:
+    """What a scenario may act on."""
+
+    state: CloudState
+    server: SimServer
+    world: dict[str, Any] = field(default_factory=dict)  # "db", "logs", "bus", "procs"
+    rng: random.Random = field(default_factory=lambda: random.Random(5))
+    active: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> undo data
+
+
+Apply = Callable[[FaultContext, Mapping[str, str]], str]
+Clear = Callable[[FaultContext], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """One named fault: its parameters (with defaults) and what it does."""
+
+    name: str
+    summary: str
+    apply: Apply
+    clear: Clear
+    params: Mapping[str, str] = field(default_factory=dict)
+    where: str = "api"  # where an operator sees it: api, db, logs, bus, procs
+
+
+def inject(ctx: FaultContext, name: str, params: Mapping[str, str]) -> str:
+    """Apply scenario ``name``; returns a one-line description of what was done."""
+    scenario = get(name)
+    unknown = set(params) - set(scenario.params)
+    if unknown:
+        raise SimulatorError(f"scenario {name}: unknown parameter(s) {', '.join(sorted(unknown))}"
+                             f" (known: {', '.join(scenario.params) or 'none'})")
+    merged = {**scenario.params, **params}
+    with acting(Actor(cause=f"fault:{name}")):
+        return scenario.apply(ctx, merged)
+
+
+def clear(ctx: FaultContext, name: str) -> str:
+    """Undo scenario ``name`` (a no-op message if it is not active)."""
+    scenario = get(name)
+    with acting(Actor(cause=f"fault:{name}")):
+        return scenario.clear(ctx)
+
+
+def get(name: str) -> Scenario:
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        raise SimulatorError(
+            f"unknown scenario {name!r} (known: {', '.join(sorted(SCENARIOS))})") from None
+
+
+def _int(params: Mapping[str, str], key: str) -> int:
+    try:
+        value = int(params[key])
+    except ValueError:
+        raise SimulatorError(f"parameter {key} must be an integer, not {params[key]!r}") from None
+    if value < 0:
+        raise SimulatorError(f"parameter {key} must be >= 0")
+    return value
+
+
+def _float(params: Mapping[str, str], key: str) -> float:
+    try:
+        return float(params[key])
+    except ValueError:
+        raise SimulatorError(f"parameter {key} must be a number, not {params[key]!r}") from None
+
+
+# ------------------------------------------------------------------ compute
+
+
+def _compute_service(ctx: FaultContext, host: str, binary: str = "nova-compute"
+                     ) -> r.ComputeService:
+    if not host:
+        services = [s for s in ctx.state.compute_services if s.binary == binary]
+        if not services:
+            raise SimulatorError(f"no {binary} service in this cloud")
+        return services[0]
+    svc = ctx.state.compute_service(host, binary)
+    if svc is None:
+        raise SimulatorError(f"no {binary} on host {host!r}")
+    return svc
+
+
+def _compute_down(ctx: FaultContext, p: Mapping[str, str]) -> str:
+    svc = _compute_service(ctx, p["host"])
+    ctx.state.silent_services.add(svc.id)
+    stale = ctx.state.now() - timedelta(minutes=_int(p, "minutes"))
+    ctx.state.update("compute_service", svc.id, updated_at=stale)
+    ctx.active.setdefault("compute-down", {})[svc.id] = svc.host
+    return f"nova-compute on {svc.host} stopped heartbeating (last report {stale:%H:%M:%S})"
+
+
+def _compute_down_clear(ctx: FaultContext) -> str:
+    hosts = ctx.active.pop("compute-down", {})
+    for sid in hosts:
+        ctx.state.silent_services.discard(sid)
+        if sid in ctx.state.compute_services:
+            ctx.state.update("compute_service", sid, updated_at=ctx.state.now())
+    return f"heartbeats resumed on {', '.join(hosts.values()) or 'no host'}"
+
+
+def _service_disabled(ctx: FaultContext, p: Mapping[str, str]) -> str:
+    svc = _compute_service(ctx, p["host"], p["binary"])
+    ctx.state.update("compute_service", svc.id, disabled=True, disabled_reason=p["reason"])
+    ctx.active.setdefault("service-disabled", {})[svc.id] = svc.host
+    return f"{svc.binary} on {svc.host} disabled ({p['reason']})"
+
+
+def _service_disabled_clear(ctx: FaultContext) -> str:
+    done = ctx.active.pop("service-disabled", {})
+    for sid in done:
+        if sid in ctx.state.compute_services:
+            ctx.state.update("compute_service", sid, disabled=False, disabled_reason=None)
+    return f"enabled again: {', '.join(done.values()) or 'nothing'}"
+
+
+def _servers_error(ctx: FaultContext, p: Mapping[str, str]) -> str:
+    count = _int(p, "count")
+    candidates = [s for s in ctx.state.servers if s.vm_state == "active" and s.host]
+    if p["host"]:
+        candidates = [s for s in candidates if s.host == p["host"]]
+    chosen = ctx.rng.sample(candidates, min(count, len(candidates)))
+    undo = ctx.active.setdefault("servers-error", {})
+    for s in chosen:
+        undo[s.id] = s.vm_state
+        ops.set_error(ctx.state, s.id, p["message"], action=p["action"])
+    return f"{len(chosen)} server(s) in ERROR: {', '.join(s.name for s in chosen)}"
+
+
+def _servers_error_clear(ctx: FaultContext) -> str:
+    undo = ctx.active.pop("servers-error", {})
+    for sid, vm_state in undo.items():
+        if sid in ctx.state.servers:
+            ctx.state.update("server", sid, vm_state=vm_state, power_state=1, fault=None,
+                             updated_at=ctx.state.now())
+    return f"{len(undo)} server(s) reset to active"
+
+
+# ------------------------------------------------------------------ block storage
+
+
+def _volume_stuck(ctx: FaultContext, p: Mapping[str, str]) -> str:
+    count = _int(p, "count")
+    candidates = [v for v in ctx.state.volumes if v.status == "available"]
+    chosen = candidates[:count]
+    since = ctx.state.now() - timedelta(minutes=_int(p, "minutes"))
+    undo = ctx.active.setdefault("volume-stuck-deleting", {})
+    for v in chosen:
+        undo[v.id] = v.status
+        ctx.state.update("volume", v.id, status="deleting", updated_at=since)
+    return f"{len(chosen)} volume(s) stuck in 'deleting' since {since:%H:%M}"
+
+
+def _volume_stuck_clear(ctx: FaultContext) -> str:
+    undo = ctx.active.pop("volume-stuck-deleting", {})
+    for vid in undo:
+        if vid in ctx.state.volumes:
+            ctx.state.delete("volume", vid)  # the delete finally went through
+    return f"{len(undo)} stuck volume(s) deleted"
+
+
+def _snapshot_stuck(ctx: FaultContext, p: Mapping[str, str]) -> str:
+    count = _int(p, "count")
+    candidates = [s for s in ctx.state.snapshots if s.status == "available"]
+    chosen = candidates[:count]
+    since = ctx.state.now() - timedelta(minutes=_int(p, "minutes"))
+    undo = ctx.active.setdefault("snapshot-stuck", {})
+    for s in chosen:
+        undo[s.id] = (s.status, s.progress)
+        ctx.state.update("snapshot", s.id, status="creating", progress="37%", updated_at=since)
+    return f"{len(chosen)} snapshot(s) stuck in 'creating' at 37% since {since:%H:%M}"
+
+
+def _snapshot_stuck_clear(ctx: FaultContext) -> str:
+    undo = ctx.active.pop("snapshot-stuck", {})
+    for sid, (status, progress) in undo.items():
+        if sid in ctx.state.snapshots:
+            ctx.state.update("snapshot", sid, status=status, progress=progress,
+                             updated_at=ctx.state.now())
+    return f"{len(undo)} snapshot(s) available again"
+
+
+def _cinder_volume_down(ctx: FaultContext, p: Mapping[str, str]) -> str:
+    svcs = [s for s in ctx.state.volume_services if s.binary == "cinder-volume"]
+    if p["host"]:
+        svcs = [s for s in svcs if s.host == p["host"]]
+    if not svcs:
+        raise SimulatorError(f"no cinder-volume service {p['host']!r}")
+    svc = svcs[0]
+    ctx.state.silent_services.add(svc.id)
+    ctx.state.update("volume_service", svc.id,
+                     updated_at=ctx.state.now() - timedelta(minutes=5), backend_state="down")
+    ctx.active.setdefault("cinder-volume-down", {})[svc.id] = svc.host
+    return f"cinder-volume {svc.host} stopped reporting"
+
+
+def _cinder_volume_down_clear(ctx: FaultContext) -> str:
+    undo = ctx.active.pop("cinder-volume-down", {})
+    for sid in undo:
+        ctx.state.silent_services.discard(sid)
+        if sid in ctx.state.volume_services:
+            ctx.state.update("volume_service", sid, updated_at=ctx.state.now(),
+                             backend_state="up")
+    return f"cinder-volume reporting again: {', '.join(undo.values()) or 'none'}"
+
+
+# ------------------------------------------------------------------ network
+
+
+def _l3_agent_dead(ctx: FaultContext, p: Mapping[str, str]) -> str:
+    agents = [a for a in ctx.state.agents if a.agent_type == "L3 agent"]
+    if p["host"]:
+        agents = [a for a in agents if a.host == p["host"]]
+    # the agent with the most routers, as an operator would dread
+    agents.sort(key=lambda a: -ctx.state.router_bindings.count_by("l3_agent_id", a.id))
+    if not agents:
+        raise SimulatorError(f"no L3 agent {p['host']!r}")
+    agent = agents[0]
+    ctx.state.silent_services.add(agent.id)
+    last = ctx.state.now() - timedelta(minutes=_int(p, "minutes"))
+    ctx.state.update("agent", agent.id, heartbeat_timestamp=last)
+    ctx.active.setdefault("l3-agent-dead", {})[agent.id] = agent.host
+    routers = ctx.state.router_bindings.count_by("l3_agent_id", agent.id)
+    return f"L3 agent on {agent.host} dead (last heartbeat {last:%H:%M:%S}) with {routers} routers"
+
+
+def _l3_agent_dead_clear(ctx: FaultContext) -> str:
+    undo = ctx.active.pop("l3-agent-dead", {})
+    for aid in undo:
+        ctx.state.silent_services.discard(aid)
+        if aid in ctx.state.agents:
+            ctx.state.update("agent", aid, heartbeat_timestamp=ctx.state.now())
+    return f"L3 agent(s) alive again: {', '.join(undo.values()) or 'none'}"
+
+
+# ------------------------------------------------------------------ HTTP
+
+
+def _service_type(name: str) -> str:
+    for spec in SERVICES:
+        if name in (spec.service_type, spec.name, spec.module, spec.prefix.strip("/")):
+            return spec.service_type
+    aliases = {"volume": "block-storage", "cinder": "block-storage", "volumev3": "block-storage",
+               "neutron": "network", "nova": "compute", "glance": "image",
+               "keystone": "identity"}
+    if name in aliases:
+        return aliases[name]
+    raise SimulatorError(f"unknown service {name!r} (use a service type such as compute)")
+
+
+def _api_fault(kind: str, default_status: int = 500) -> tuple[Apply, Clear]:
+    key = f"api-{kind}"
+
+    def apply(ctx: FaultContext, p: Mapping[str, str]) -> str:
+        service = _service_type(p["service"])
+        ratio = _float(p, "ratio")
+        if not 0 < ratio <= 1:
+            raise SimulatorError("parameter ratio must be in (0, 1]")
+        fault = ApiFault(kind=kind, ratio=ratio, delay=_float(p, "delay"),
+                         status=int(p.get("status") or default_status))
+        ctx.server.api_faults[service] = fault
+        ctx.active.setdefault(key, {})[service] = fault
+        return f"{service} API: {kind} on {ratio:.0%} of requests"
+
+    def clear_(ctx: FaultContext) -> str:
+        services = ctx.active.pop(key, {})
+        for service in services:
+            ctx.server.api_faults.pop(service, None)
+        return f"{key} cleared on {', '.join(services) or 'no service'}"
+
+    return apply, clear_
+
+
+def _api(kind: str, name: str, summary: str, **extra: str) -> Scenario:
+    apply, clear_ = _api_fault({"500": "error"}.get(kind, kind))
+    params = {"service": "compute", "ratio": "1.0", "delay": "2.0", **extra}
+    return Scenario(name, summary, apply, clear_, params, "api")
+
+
+# ------------------------------------------------------------------ world (sim-world)
+
+
+def _world(component: str, name: str) -> tuple[Apply, Clear]:
+    def apply(ctx: FaultContext, p: Mapping[str, str]) -> str:
+        target = ctx.world.get(component)
+        if target is None or not hasattr(target, "inject"):
+            raise SimulatorError(f"scenario {name} needs the simulator's {component} "
+                                 "component, which is not running")
+        ctx.active.setdefault(name, {})["on"] = True
+        return str(target.inject(name, dict(p)))
+
+    def clear_(ctx: FaultContext) -> str:
+        target = ctx.world.get(component)
+        ctx.active.pop(name, None)
+        if target is None or not hasattr(target, "clear"):
+            return f"{name}: nothing to clear"
+        return str(target.clear(name))
+
+    return apply, clear_
+
+
+def _w(name: str, component: str, summary: str, params: Mapping[str, str]) -> Scenario:
+    apply, clear_ = _world(component, name)
+    return Scenario(name, summary, apply, clear_, dict(params), component)
+
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
+    Scenario("compute-down", "a nova-compute stops heartbeating (service and hypervisor "
+             "'down')", _compute_down, _compute_down_clear, {"host": "", "minutes": "5"}),
+    Scenario("service-disabled", "a nova service is disabled with a reason",
+             _service_disabled, _service_disabled_clear,
+             {"host": "", "binary": "nova-compute", "reason": "maintenance: disk replacement"}),
+    Scenario("servers-error", "N servers go to ERROR with a fault and a failed action",
+             _servers_error, _servers_error_clear,
+             {"count": "3", "host": "", "action": "reboot",
+              "message": "internal error: process exited while connecting to monitor"}),
+    Scenario("volume-stuck-deleting", "volumes stay in 'deleting'", _volume_stuck,
+             _volume_stuck_clear, {"count": "1", "minutes": "120"}),
+    Scenario("snapshot-stuck", "snapshots stay in 'creating' (in progress)", _snapshot_stuck,
+             _snapshot_stuck_clear, {"count": "1", "minutes": "90"}),
+    Scenario("cinder-volume-down", "a cinder-volume backend stops reporting",
+             _cinder_volume_down, _cinder_volume_down_clear, {"host": ""}),
+    Scenario("l3-agent-dead", "the L3 agent with most routers stops heartbeating",
+             _l3_agent_dead, _l3_agent_dead_clear, {"host": "", "minutes": "10"}),
+    _api("slow", "api-slow", "a service's API answers slowly (param delay, seconds)"),
+    _api("500", "api-500", "a service's API answers 500 (param status)", status="500"),
+    _api("truncated", "api-truncated", "a service's API answers truncated JSON"),
+    _api("unauthorized", "api-401", "a service's API answers 401 to valid tokens"),
+    _api("forbidden", "api-403", "a service's API answers 403"),
+    _w("token-bloat", "db", "legacy keystone token table bloat (one service user makes most)",
+       {"rows": "1000000", "user": "nova"}),
+    _w("revocation-growth", "db", "keystone revocation_event table growth", {"rows": "50000"}),
+    _w("auth-401-storm", "logs", "a 401 storm from one source address in keystone's logs",
+       {"source": "203.0.113.50", "count": "500"}),
+    _w("api-5xx-burst", "logs", "a burst of 5xx answers on one API in its logs",
+       {"service": "compute", "count": "50"}),
+    _w("process-killed", "procs", "a simulated service process is killed",
+       {"name": "nova-compute"}),
+    _w("queue-no-consumers", "bus", "a queue without consumers on the real bus",
+       {"queue": "notifications.info"}),
+)}
