@@ -1,0 +1,775 @@
+"""The simulated cloud's log directory, laid out and written like a real controller's.
+
+:class:`LogWriter` owns ``<log_dir>``::
+
+    nova/nova-api.log  nova/nova-compute.log  nova/nova-scheduler.log  nova/nova-conductor.log
+    keystone/keystone.log  apache2/keystone_access.log  placement/placement-api.log
+    neutron/server.log  glance/api.log  cinder/api.log  cinder/volume.log
+    haproxy/haproxy.log  libvirt/libvirtd.log
+
+Every request the simulated API serves (``on_request``) becomes the lines the real
+services would write for it, with its request id: nova's ``requestlog``, keystone's
+Apache access line, neutron's and cinder's eventlet wsgi lines, glance's eventlet
+default line, placement's ``requestlog``, and an HAProxy line in front of each; errors
+add the WARNING/ERROR records (with tracebacks) the real services print. State
+changes (``on_change``) add the service-side records: nova-compute builds and
+deletes, the conductor's NoValidHost traceback, libvirt errors, cinder-volume errors.
+The traffic generator (:mod:`stackwatch.sim.traffic`) feeds ``on_request`` too.
+
+Scenarios (``inject``/``clear``, called by :mod:`stackwatch.sim.faults`):
+``auth-401-storm`` (``source``, ``count``) and ``api-5xx-burst`` (``service``,
+``count``, ``status``). Formatting is in :mod:`stackwatch.sim.logformat` (pure).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO
+
+from stackwatch.errors import SimulatorError
+from stackwatch.sim import logformat as lf
+from stackwatch.sim import records as r
+from stackwatch.sim.events import Change, ChangeKind, ServedRequest
+from stackwatch.sim.state import CloudState
+
+log = logging.getLogger(__name__)
+
+FILES = {
+    "nova-api": "nova/nova-api.log",
+    "nova-compute": "nova/nova-compute.log",
+    "nova-scheduler": "nova/nova-scheduler.log",
+    "nova-conductor": "nova/nova-conductor.log",
+    "keystone": "keystone/keystone.log",
+    "keystone-access": "apache2/keystone_access.log",
+    "placement": "placement/placement-api.log",
+    "neutron": "neutron/server.log",
+    "glance": "glance/api.log",
+    "cinder-api": "cinder/api.log",
+    "cinder-volume": "cinder/volume.log",
+    "haproxy": "haproxy/haproxy.log",
+    "libvirt": "libvirt/libvirtd.log",
+}
+
+# kolla-ansible's HAProxy frontend/backend names per service type.
+HAPROXY = {
+    "identity": "keystone_internal",
+    "compute": "nova_api",
+    "placement": "placement_api",
+    "network": "neutron_server",
+    "image": "glance_api",
+    "block-storage": "cinder_api",
+}
+SERVICES = tuple(HAPROXY)
+PY = "/usr/lib/python3/dist-packages"
+UNAUTHORIZED = "The request you have made requires authentication."
+UNEXPECTED = "An unexpected error prevented the server from fulfilling your request."
+# Harmless ERROR a real neutron-server prints at every start (reference neutron-server.log).
+NEUTRON_EXTENSIONS = (
+    "Unable to process extensions (auto-allocated-topology) because the configured plugins "
+    "do not satisfy their requirements. Some features will not work as expected."
+)
+NO_VALID_HOST_REMOTE = "nova.exception_Remote.NoValidHost_Remote"
+MONITOR_RESET = "Unable to read from monitor: Connection reset by peer"
+
+
+@dataclass(frozen=True, slots=True)
+class _Lines:
+    """Lines for one file, written together."""
+
+    file: str
+    lines: tuple[str, ...]
+
+
+def _ctx(request_id: str | None, user_id: str | None, project_id: str | None) -> lf.Context:
+    if request_id is None:
+        return lf.NO_CONTEXT
+    return lf.Context(request_id=request_id, user_id=user_id, project_id=project_id)
+
+
+def _path(served: ServedRequest) -> str:
+    return f"{served.path}?{served.query}" if served.query else served.path
+
+
+def request_lines(served: ServedRequest, pids: Mapping[str, int], host: str) -> list[_Lines]:
+    """The lines real services write for one served request (pure: no clock, no I/O)."""
+    end = served.time + timedelta(seconds=served.duration)
+    ctx = _ctx(served.request_id, served.user_id, served.project_id)
+    path, method, status = _path(served), served.method, served.status
+    remote, length, seconds = served.remote_addr, served.length, served.duration
+    out: list[_Lines] = []
+    svc = served.service
+    if svc == "compute":
+        pid = pids["nova-api"]
+        lines: list[str] = []
+        if status >= 500:
+            lines += lf.oslo_block(
+                end,
+                pid,
+                "ERROR",
+                "nova.api.openstack.wsgi",
+                "Unexpected exception in API method",
+                ctx,
+                _api_traceback("nova", status),
+            )
+        elif status in (400, 404, 409):
+            lines.append(
+                lf.oslo_line(
+                    end,
+                    pid,
+                    "INFO",
+                    "nova.api.openstack.wsgi",
+                    f"HTTP exception thrown: {_reason(status)}",
+                    ctx,
+                )
+            )
+        lines.append(
+            lf.oslo_line(
+                end,
+                pid,
+                "INFO",
+                "nova.api.openstack.requestlog",
+                lf.requestlog_message(
+                    remote, method, path, status, length, served.microversion, seconds
+                ),
+                ctx,
+            )
+        )
+        out.append(_Lines("nova-api", tuple(lines)))
+    elif svc == "placement":
+        msg = lf.requestlog_message(
+            remote, method, path, status, length, served.microversion or "1.0", None
+        )
+        out.append(
+            _Lines(
+                "placement",
+                (lf.oslo_line(end, pids["placement"], "INFO", "placement.requestlog", msg, ctx),),
+            )
+        )
+    elif svc == "identity":
+        pid = pids["keystone"]
+        agent = served.user_agent or "python-requests/2.32.5"
+        out.append(
+            _Lines(
+                "keystone-access",
+                (
+                    lf.access_line(
+                        remote, served.time, method, path, status, length, agent, seconds
+                    ),
+                ),
+            )
+        )
+        anon = _ctx(served.request_id, None, None)
+        if status == 401:
+            out.append(
+                _Lines(
+                    "keystone",
+                    (
+                        lf.oslo_line(
+                            end,
+                            pid,
+                            "WARNING",
+                            "keystone.server.flask.application",
+                            f"Authorization failed. {UNAUTHORIZED} from {remote}: "
+                            f"keystone.exception.Unauthorized: {UNAUTHORIZED}",
+                            anon,
+                        ),
+                    ),
+                )
+            )
+        elif status == 403:
+            denied = "You are not authorized to perform the requested action: identity:list_users."
+            out.append(
+                _Lines(
+                    "keystone",
+                    tuple(
+                        lf.oslo_block(
+                            end,
+                            pid,
+                            "ERROR",
+                            "keystone.server.flask.application",
+                            f"{denied}: keystone.exception.ForbiddenAction: {denied}",
+                            ctx,
+                            [f"keystone.exception.ForbiddenAction: {denied}"],
+                        )
+                    ),
+                )
+            )
+        elif status >= 500:
+            out.append(
+                _Lines(
+                    "keystone",
+                    tuple(
+                        lf.oslo_block(
+                            end,
+                            pid,
+                            "ERROR",
+                            "keystone.server.flask.application",
+                            UNEXPECTED,
+                            ctx,
+                            _api_traceback("keystone", status),
+                        )
+                    ),
+                )
+            )
+    elif svc == "network":
+        pid = pids["neutron"]
+        lines = []
+        if status >= 500:
+            lines += lf.oslo_block(
+                end,
+                pid,
+                "ERROR",
+                "neutron.pecan_wsgi.hooks.translation",
+                f"{method} failed.",
+                ctx,
+                _api_traceback("neutron", status),
+            )
+        lines.append(
+            lf.oslo_line(
+                end,
+                pid,
+                "INFO",
+                "neutron.wsgi",
+                lf.eventlet_message(remote, method, path, status, length, seconds),
+                ctx,
+            )
+        )
+        out.append(_Lines("neutron", tuple(lines)))
+    elif svc == "image":
+        pid = pids["glance"]
+        lines = []
+        if status >= 500:
+            lines += lf.oslo_block(
+                end,
+                pid,
+                "ERROR",
+                "glance.common.wsgi",
+                "Caught error: Internal Server Error",
+                ctx,
+                _api_traceback("glance", status),
+            )
+        lines.append(
+            lf.oslo_line(
+                end,
+                pid,
+                "INFO",
+                "eventlet.wsgi.server",
+                lf.eventlet_default_message(remote, end, method, path, status, length, seconds),
+                ctx,
+            )
+        )
+        out.append(_Lines("glance", tuple(lines)))
+    elif svc == "block-storage":
+        pid = pids["cinder-api"]
+        url = f"http://{host}:8776{path}"
+        lines = [
+            lf.oslo_line(
+                served.time, pid, "INFO", "cinder.api.openstack.wsgi", f"{method} {url}", ctx
+            )
+        ]
+        if status >= 500:
+            lines += lf.oslo_block(
+                end,
+                pid,
+                "ERROR",
+                "cinder.api.middleware.fault",
+                "Caught error: <class 'Exception'> Internal error",
+                ctx,
+                _api_traceback("cinder", status),
+            )
+        lines.append(
+            lf.oslo_line(
+                end,
+                pid,
+                "INFO",
+                "cinder.api.openstack.wsgi",
+                f"{url} returned with HTTP {status}",
+                ctx,
+            )
+        )
+        lines.append(
+            lf.oslo_line(
+                end,
+                pid,
+                "INFO",
+                "eventlet.wsgi.server",
+                lf.eventlet_message(remote, method, path, status, length, seconds),
+                ctx,
+            )
+        )
+        out.append(_Lines("cinder-api", tuple(lines)))
+    front = HAPROXY.get(svc)
+    if front is not None:
+        ms = max(0, round(seconds * 1000))
+        port = 30000 + (hash(served.request_id) % 30000)
+        out.append(
+            _Lines(
+                "haproxy",
+                (
+                    lf.haproxy_line(
+                        served.time,
+                        host,
+                        pids["haproxy"],
+                        remote,
+                        port,
+                        f"{front}_front",
+                        f"{front}_back",
+                        host,
+                        (0, 0, 0, ms, ms + 1),
+                        status,
+                        length,
+                        method,
+                        path,
+                    ),
+                ),
+            )
+        )
+    return out
+
+
+def _reason(status: int) -> str:
+    return {
+        400: "Invalid input for field/attribute.",
+        404: "Instance could not be found.",
+        409: "Cannot 'reboot' instance while it is in task_state reboot_started",
+    }.get(status, "Error")
+
+
+def _api_traceback(service: str, status: int) -> list[str]:
+    """A short, real-shaped traceback for an API error (a backend that went away)."""
+    frames = [
+        (
+            f"{PY}/{service}/api/openstack/wsgi.py"
+            if service in ("nova", "cinder")
+            else f"{PY}/{service}/api/v2/resource.py",
+            658,
+            "wrapped",
+            "return f(*args, **kwargs)",
+        ),
+        (
+            f"{PY}/oslo_db/sqlalchemy/engines.py",
+            73,
+            "_connect_ping_listener",
+            "connection.scalar(select(1))",
+        ),
+    ]
+    error = (
+        "oslo_db.exception.DBConnectionError: (pymysql.err.OperationalError) (2013, "
+        "'Lost connection to MySQL server during query')"
+    )
+    if status == 503:
+        error = "oslo_messaging.exceptions.MessagingTimeout: Timed out waiting for a reply"
+    return lf.traceback_lines(frames, error)
+
+
+class LogWriter:
+    """Writes the node's logs (see the module docstring). Thread-safe."""
+
+    def __init__(
+        self,
+        log_dir: Path,
+        state: CloudState,
+        *,
+        host: str = "controller",
+        seed: int = 1,
+        compute_host: str | None = None,
+    ) -> None:
+        self.log_dir = log_dir
+        self.state = state
+        self.host = host
+        self.compute_host = compute_host
+        self.rng = random.Random(seed)
+        self.pids = {name: 1000 + self.rng.randrange(30000) for name in FILES}
+        self._files: dict[str, IO[str]] = {}
+        self._lock = threading.Lock()
+        self._unsubscribe: list[object] = []
+        self.storm_source: str | None = None
+        self.lines_written = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self, now: datetime | None = None) -> LogWriter:
+        """Create the layout and write each service's start-up lines."""
+        try:
+            for name, rel in FILES.items():
+                path = self.log_dir / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._files[name] = path.open("a", encoding="utf-8", buffering=1)
+        except OSError as exc:
+            raise SimulatorError(
+                f"cannot write the simulated logs under {self.log_dir}: {exc}"
+            ) from None
+        self._startup(now or datetime.now(UTC))
+        return self
+
+    def close(self) -> None:
+        with self._lock:
+            for f in self._files.values():
+                f.close()
+            self._files.clear()
+
+    def path(self, name: str) -> Path:
+        """The file of one log (``"nova-api"``, ``"keystone-access"``, ...)."""
+        return self.log_dir / FILES[name]
+
+    def write(self, name: str, lines: list[str] | tuple[str, ...]) -> None:
+        """Append lines to one log, in one write."""
+        if not lines:
+            return
+        with self._lock:
+            f = self._files.get(name)
+            if f is None:
+                return
+            f.write("\n".join(lines) + "\n")
+            self.lines_written += len(lines)
+
+    def _emit(self, batches: list[_Lines]) -> None:
+        for b in batches:
+            self.write(b.file, b.lines)
+
+    def _startup(self, now: datetime) -> None:
+        p = self.pids
+        boot = [
+            ("nova-api", "INFO", "nova.api.openstack", "Loaded extensions: ['servers', ...]"),
+            ("nova-compute", "INFO", "nova.service", "Starting compute node (version 33.0.2)"),
+            ("nova-scheduler", "INFO", "nova.service", "Starting scheduler node (version 33.0.2)"),
+            ("nova-conductor", "INFO", "nova.service", "Starting conductor node (version 33.0.2)"),
+            (
+                "cinder-volume",
+                "INFO",
+                "cinder.volume.manager",
+                "Starting volume driver LVMVolumeDriver (3.0.0)",
+            ),
+        ]
+        for name, level, logger, msg in boot:
+            self.write(name, [lf.oslo_line(now, p[name], level, logger, msg)])
+        internal = lf.Context(request_id=f"req-{self._uuid()}")
+        # Harmless ERROR a real neutron-server prints at every start (reference log).
+        self.write(
+            "neutron",
+            [
+                lf.oslo_line(
+                    now,
+                    p["neutron"],
+                    "ERROR",
+                    "neutron.api.extensions",
+                    NEUTRON_EXTENSIONS,
+                    internal,
+                )
+            ],
+        )
+        self.write(
+            "keystone",
+            [
+                lf.oslo_line(
+                    now,
+                    p["keystone"],
+                    "WARNING",
+                    "keystone.common.rbac_enforcer.enforcer",
+                    "Deprecated policy rules found. Use oslopolicy-policy-generator and "
+                    "oslopolicy-policy-upgrade to detect and resolve deprecated policies in your "
+                    "configuration.",
+                    internal,
+                )
+            ],
+        )
+        self.write(
+            "libvirt",
+            [
+                lf.libvirt_line(
+                    now,
+                    p["libvirt"],
+                    "info",
+                    "libvirt version",
+                    "9.0.0, package: 9.0.0-4+deb12u2 (Debian)",
+                )
+            ],
+        )
+
+    def _uuid(self) -> str:
+        h = f"{self.rng.getrandbits(128):032x}"
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
+
+    # ------------------------------------------------------------------ feeds
+
+    def on_request(self, served: ServedRequest) -> None:
+        """``on_request`` hook: log one served request the way the real services do."""
+        self._emit(request_lines(served, self.pids, self.host))
+
+    def on_change(self, change: Change) -> None:
+        """Change subscriber: the service-side records of lifecycle changes."""
+        if change.resource == "server":
+            self._server_change(change)
+        elif change.resource == "volume" and change.after is not None:
+            v: r.Volume = change.after
+            before = change.before.status if change.before is not None else None
+            if v.status in ("error", "error_deleting") and before != v.status:
+                self._volume_error(change, v)
+
+    def _server_change(self, c: Change) -> None:
+        t, pid = c.time, self.pids["nova-compute"]
+        ctx = _ctx(c.request_id, c.user_id, c.project_id)
+        s: r.Server = c.record
+        before: r.Server | None = c.before
+        if c.kind is ChangeKind.DELETED:
+            self.write(
+                "nova-compute",
+                [
+                    lf.oslo_line(
+                        t,
+                        pid,
+                        "INFO",
+                        "nova.virt.libvirt.driver",
+                        "Instance destroyed successfully.",
+                        ctx,
+                        s.id,
+                    ),
+                    lf.oslo_line(
+                        t,
+                        pid,
+                        "INFO",
+                        "nova.compute.manager",
+                        f"Took {self.rng.uniform(0.3, 1.5):.2f} seconds to destroy the "
+                        "instance on the hypervisor.",
+                        ctx,
+                        s.id,
+                    ),
+                ],
+            )
+            return
+        if before is None:
+            return
+        if before.vm_state == "building" and s.vm_state == "active":
+            self.write(
+                "nova-compute",
+                [
+                    lf.oslo_line(
+                        t,
+                        pid,
+                        "INFO",
+                        "nova.compute.claims",
+                        f"Claim successful on node {s.node}",
+                        ctx,
+                        s.id,
+                    ),
+                    lf.oslo_line(
+                        t,
+                        pid,
+                        "INFO",
+                        "nova.virt.libvirt.driver",
+                        "Instance spawned successfully.",
+                        ctx,
+                        s.id,
+                    ),
+                    lf.oslo_line(
+                        t,
+                        pid,
+                        "INFO",
+                        "nova.compute.manager",
+                        f"Took {self.rng.uniform(4, 25):.2f} seconds to build instance.",
+                        ctx,
+                        s.id,
+                    ),
+                ],
+            )
+        elif s.vm_state == "error" and before.vm_state != "error" and s.fault is not None:
+            detail = s.fault.details.rstrip("\n").split("\n")
+            if s.cell == "cell0" or s.host is None:
+                self.write(
+                    "nova-conductor",
+                    lf.oslo_block(
+                        t,
+                        self.pids["nova-conductor"],
+                        "ERROR",
+                        "nova.conductor.manager",
+                        f"Failed to schedule instances: nova.exception_Remote.NoValidHost_Remote: "
+                        f"{s.fault.message}",
+                        ctx,
+                        detail,
+                    ),
+                )
+                self.write(
+                    "nova-conductor",
+                    [
+                        lf.oslo_line(
+                            t,
+                            self.pids["nova-conductor"],
+                            "WARNING",
+                            "nova.scheduler.utils",
+                            f"Setting instance to ERROR state.: {NO_VALID_HOST_REMOTE}: "
+                            f"{s.fault.message}",
+                            ctx,
+                            s.id,
+                        )
+                    ],
+                )
+                return
+            self.write(
+                "nova-compute",
+                lf.oslo_block(
+                    t,
+                    pid,
+                    "ERROR",
+                    "nova.compute.manager",
+                    f"Setting instance vm_state to ERROR: {s.fault.message}",
+                    ctx,
+                    detail,
+                    s.id,
+                ),
+            )
+            if "monitor" in s.fault.message or "libvirt" in s.fault.details:
+                self.write(
+                    "libvirt",
+                    [
+                        lf.libvirt_line(
+                            t,
+                            self.pids["libvirt"],
+                            "error",
+                            "qemuMonitorIORead:614",
+                            f"{MONITOR_RESET} ({s.instance_name})",
+                        )
+                    ],
+                )
+
+    def _volume_error(self, c: Change, v: r.Volume) -> None:
+        ctx = _ctx(c.request_id, c.user_id, c.project_id)
+        msg = (
+            "Unable to delete busy volume."
+            if v.status == "error_deleting"
+            else f"Volume {v.id}: create failed"
+        )
+        detail = lf.traceback_lines(
+            [
+                (
+                    f"{PY}/cinder/volume/manager.py",
+                    1042,
+                    "delete_volume",
+                    "self.driver.delete_volume(volume)",
+                )
+            ],
+            f"cinder.exception.VolumeIsBusy: deleting volume volume-{v.id} that has snapshot"
+            if v.status == "error_deleting"
+            else "cinder.exception.VolumeBackendAPIException: Bad or unexpected response from the "
+            "storage volume backend API",
+        )
+        self.write(
+            "cinder-volume",
+            lf.oslo_block(
+                c.time,
+                self.pids["cinder-volume"],
+                "ERROR",
+                "cinder.volume.manager",
+                msg,
+                ctx,
+                detail,
+            ),
+        )
+
+    def periodic(self, now: datetime) -> None:
+        """What services log on their own every minute or so (resource audit, dead agents)."""
+        pid = self.pids["nova-compute"]
+        internal = lf.Context(request_id=f"req-{self._uuid()}")
+        try:
+            hypervisors = list(self.state.hypervisors)
+            agents = list(self.state.agents)
+        except RuntimeError:  # the loop thread changed a table while we copied it
+            return
+        if hypervisors:
+            h = self.rng.choice(hypervisors)
+            self.write(
+                "nova-compute",
+                [
+                    lf.oslo_line(
+                        now,
+                        pid,
+                        "INFO",
+                        "nova.compute.resource_tracker",
+                        f"Final resource view: name={h.hypervisor_hostname} "
+                        f"phys_ram={h.memory_mb}MB "
+                        f"used_ram={h.memory_mb_used + h.reserved_host_memory_mb}MB "
+                        f"phys_disk={h.local_gb}GB used_disk={h.local_gb_used}GB "
+                        f"total_vcpus={h.vcpus} used_vcpus={h.vcpus_used} pci_stats=[]",
+                        internal,
+                    )
+                ],
+            )
+        dead = [a for a in agents if not a.is_alive(now)]
+        if dead:
+            rows = [
+                f"{a.agent_type:>20} {a.heartbeat_timestamp:%Y-%m-%d %H:%M:%S} {a.host}"
+                for a in dead[:20]
+            ]
+            self.write(
+                "neutron",
+                lf.oslo_block(
+                    now,
+                    self.pids["neutron"],
+                    "WARNING",
+                    "neutron.db.agents_db",
+                    f"Agent healthcheck: found {len(dead)} dead agents out of {len(agents)}:",
+                    lf.NO_CONTEXT,
+                    ["                Type       Last heartbeat host", *rows],
+                ),
+            )
+
+    # ------------------------------------------------------------------ scenarios
+
+    def inject(self, name: str, params: Mapping[str, str]) -> str:
+        """``auth-401-storm`` or ``api-5xx-burst`` (see the module docstring)."""
+        now = datetime.now(UTC)
+        count = int(params.get("count", "500" if name == "auth-401-storm" else "50"))
+        if name == "auth-401-storm":
+            source = params.get("source", "203.0.113.50")
+            self.storm_source = source
+            for i in range(count):
+                t = now - timedelta(seconds=(count - i) * 0.2)
+                self.on_request(self.auth_failure(source, t))
+            return f"auth-401-storm: {count} failed logins from {source} in keystone's logs"
+        if name == "api-5xx-burst":
+            service = params.get("service", "compute")
+            if service not in HAPROXY:
+                raise SimulatorError(
+                    f"api-5xx-burst: unknown service {service!r} (one of {', '.join(SERVICES)})"
+                )
+            status = int(params.get("status", "500"))
+            from stackwatch.sim import traffic
+
+            gen = traffic.TrafficGenerator(self, self.state, seed=self.rng.randrange(1 << 30))
+            for i in range(count):
+                served = gen.make_request(service=service)
+                t = now - timedelta(seconds=(count - i) * 0.1)
+                self.on_request(replace(served, status=status, time=t, length=224))
+            return f"api-5xx-burst: {count} answers {status} from {service} in its logs"
+        raise SimulatorError(f"the log writer knows no scenario {name!r}")
+
+    def clear(self, name: str) -> str:
+        if name == "auth-401-storm":
+            self.storm_source = None
+            return "auth-401-storm: storm stopped"
+        if name == "api-5xx-burst":
+            return "api-5xx-burst: a burst ends by itself"
+        raise SimulatorError(f"the log writer knows no scenario {name!r}")
+
+    def auth_failure(self, source: str, t: datetime) -> ServedRequest:
+        """A ``POST /v3/auth/tokens`` answered 401 (wrong password) from ``source``."""
+        return ServedRequest(
+            service="identity",
+            method="POST",
+            path="/v3/auth/tokens",
+            status=401,
+            length=109,
+            duration=self.rng.uniform(0.25, 0.45),
+            request_id=f"req-{self._uuid()}",
+            user_id=None,
+            project_id=None,
+            remote_addr=source,
+            microversion=None,
+            time=t,
+            user_agent="python-requests/2.32.5",
+        )

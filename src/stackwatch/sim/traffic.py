@@ -1,0 +1,328 @@
+"""Background API traffic for the simulated logs: a realistic mix at a configurable rate.
+
+:class:`TrafficGenerator` makes :class:`~stackwatch.sim.events.ServedRequest` values as
+a busy cloud's control plane sees them — mostly services talking to each other
+(nova asking neutron for ports, placement allocation calls, token validation), some
+operators and dashboards listing things — with real ids from the state, a status mix
+(mostly 2xx, some 404/409, a few 401), lognormal latencies around per-endpoint
+medians, and hands them to :meth:`LogWriter.on_request`. It runs in its own thread
+at ``rate`` requests per second and calls :meth:`LogWriter.periodic` every
+``periodic_every`` seconds. While an ``auth-401-storm`` is active it adds failed
+logins from the storm's source.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from stackwatch.sim.events import ServedRequest
+from stackwatch.sim.state import CloudState
+
+if TYPE_CHECKING:
+    from stackwatch.sim.logwriter import LogWriter
+
+log = logging.getLogger(__name__)
+
+SDK_AGENT = "openstacksdk/4.10.0 keystoneauth1/5.13.1 python-requests/2.32.5 CPython/3.11.7"
+NOVA_AGENT = "nova-compute keystoneauth1/5.13.1 python-requests/2.32.5 CPython/3.11.7"
+NEUTRON_AGENT = "python-neutronclient"
+AGENTS = (
+    SDK_AGENT,
+    NOVA_AGENT,
+    NEUTRON_AGENT,
+    "python-novaclient",
+    "Mozilla/5.0 (X11; Linux x86_64) horizon",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One kind of request: ``{server}``, ``{project}``, ... are filled from the state."""
+
+    service: str
+    method: str
+    template: str
+    weight: float
+    median_s: float
+    size: tuple[int, int]
+    statuses: tuple[tuple[int, float], ...] = ((200, 1.0),)
+    microversion: str | None = None
+
+
+MIX: tuple[Endpoint, ...] = (
+    Endpoint(
+        "identity", "POST", "/v3/auth/tokens", 12, 0.09, (3000, 9000), ((201, 0.97), (401, 0.03))
+    ),
+    Endpoint(
+        "identity", "GET", "/v3/auth/tokens", 14, 0.03, (3000, 9000), ((200, 0.97), (404, 0.03))
+    ),
+    Endpoint("identity", "GET", "/v3/users/{user}", 1, 0.02, (300, 400)),
+    Endpoint("identity", "GET", "/v3/projects?domain_id=default", 1, 0.04, (2000, 60000)),
+    Endpoint(
+        "compute",
+        "GET",
+        "/v2.1/servers/detail?all_tenants=1&limit=1000",
+        3,
+        0.9,
+        (20000, 900000),
+        microversion="2.100",
+    ),
+    Endpoint(
+        "compute",
+        "GET",
+        "/v2.1/servers/{server}",
+        8,
+        0.06,
+        (1800, 5000),
+        ((200, 0.95), (404, 0.05)),
+        "2.100",
+    ),
+    Endpoint(
+        "compute",
+        "POST",
+        "/v2.1/servers/{server}/action",
+        2,
+        0.12,
+        (0, 0),
+        ((202, 0.9), (409, 0.1)),
+        "2.100",
+    ),
+    Endpoint(
+        "compute",
+        "GET",
+        "/v2.1/servers/{server}/os-instance-actions",
+        1,
+        0.05,
+        (300, 2000),
+        microversion="2.100",
+    ),
+    Endpoint(
+        "compute", "GET", "/v2.1/os-hypervisors/detail", 1, 0.3, (3000, 400000), microversion="2.88"
+    ),
+    Endpoint("compute", "GET", "/v2.1/os-services", 1, 0.04, (2000, 200000), microversion="2.1"),
+    Endpoint("compute", "GET", "/v2.1/flavors/detail", 2, 0.02, (1500, 3000), microversion="2.100"),
+    Endpoint(
+        "placement",
+        "GET",
+        "/resource_providers/{provider}/allocations",
+        4,
+        0.02,
+        (100, 3000),
+        microversion="1.39",
+    ),
+    Endpoint(
+        "placement",
+        "GET",
+        "/allocation_candidates?limit=1000&resources=DISK_GB%3A20%2CMEMORY_MB%3A2048%2CVCPU%3A1",
+        1,
+        0.25,
+        (5000, 200000),
+        microversion="1.39",
+    ),
+    Endpoint(
+        "placement",
+        "PUT",
+        "/allocations/{server}",
+        1,
+        0.04,
+        (0, 0),
+        ((204, 0.97), (409, 0.03)),
+        "1.39",
+    ),
+    Endpoint(
+        "placement",
+        "PUT",
+        "/resource_providers/{provider}/inventories",
+        3,
+        0.03,
+        (400, 700),
+        ((200, 0.98), (409, 0.02)),
+        "1.39",
+    ),
+    Endpoint("network", "GET", "/v2.0/ports?device_id={server}", 10, 0.05, (900, 2000)),
+    Endpoint("network", "GET", "/v2.0/networks?id={network}", 3, 0.04, (700, 1500)),
+    Endpoint("network", "GET", "/v2.0/floatingips?port_id={port}", 2, 0.03, (15, 900)),
+    Endpoint("network", "GET", "/v2.0/security-groups?tenant_id={project}", 2, 0.05, (1500, 4000)),
+    Endpoint("network", "PUT", "/v2.0/ports/{port}", 1, 0.2, (900, 2000)),
+    Endpoint("image", "GET", "/v2/images?limit=20", 2, 0.06, (2000, 20000)),
+    Endpoint(
+        "image", "GET", "/v2/images/{image}", 4, 0.03, (900, 1500), ((200, 0.97), (404, 0.03))
+    ),
+    Endpoint(
+        "block-storage", "GET", "/v3/{project}/volumes/detail?all_tenants=1", 1, 0.2, (2000, 500000)
+    ),
+    Endpoint(
+        "block-storage",
+        "GET",
+        "/v3/{project}/volumes/{volume}",
+        3,
+        0.05,
+        (1000, 1800),
+        ((200, 0.97), (404, 0.03)),
+    ),
+    Endpoint("block-storage", "GET", "/v3/{project}/os-services", 1, 0.03, (300, 3000)),
+)
+
+_KINDS = {
+    "server": "server",
+    "project": "project",
+    "user": "user",
+    "network": "network",
+    "port": "port",
+    "image": "image",
+    "volume": "volume",
+    "provider": "resource_provider",
+}
+
+
+class TrafficGenerator:
+    """Synthetic API requests, logged through a :class:`LogWriter` (module docstring)."""
+
+    def __init__(
+        self,
+        writer: LogWriter,
+        state: CloudState,
+        *,
+        rate: float = 5.0,
+        seed: int = 1,
+        periodic_every: float = 30.0,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.writer = writer
+        self.state = state
+        self.rate = rate
+        self.periodic_every = periodic_every
+        self.rng = random.Random(seed)
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._ids: dict[str, list[str]] = {}
+        self._ids_at = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.generated = 0
+
+    # ------------------------------------------------------------------ one request
+
+    def _refresh_ids(self) -> None:
+        now = time.monotonic()
+        if self._ids and now - self._ids_at < 10:
+            return
+        for key, kind in _KINDS.items():
+            try:
+                table = self.state.table(kind)
+                ids = table.ids()
+                if len(ids) > 5000:  # a sample is enough, and cheap to keep fresh
+                    ids = self.rng.sample(ids, 5000)
+                self._ids[key] = ids
+            except (KeyError, RuntimeError):  # changed under us: keep the old list
+                continue
+        self._ids_at = now
+
+    def _fill(self, template: str) -> str | None:
+        out = template
+        for key in _KINDS:
+            mark = "{" + key + "}"
+            if mark in out:
+                ids = self._ids.get(key) or []
+                if not ids:
+                    return None
+                out = out.replace(mark, self.rng.choice(ids))
+        return out
+
+    def make_request(self, service: str | None = None) -> ServedRequest:
+        """One plausible served request (of ``service`` if given) at the clock's now."""
+        self._refresh_ids()
+        choices = [e for e in MIX if service is None or e.service == service]
+        if not choices:
+            raise ValueError(f"no traffic for service {service!r}")
+        weights = [e.weight for e in choices]
+        for _ in range(20):
+            ep = self.rng.choices(choices, weights)[0]
+            url = self._fill(ep.template)
+            if url is not None:
+                break
+        else:
+            ep, url = choices[0], choices[0].template.split("{")[0]
+        path, _, query = url.partition("?")
+        status = self.rng.choices([s for s, _ in ep.statuses], [w for _, w in ep.statuses])[0]
+        duration = ep.median_s * math.exp(self.rng.gauss(0, 0.6))
+        length = 0 if status == 204 else self.rng.randint(*ep.size) if status < 400 else 110
+        users: list[str | None] = [*self._ids.get("user", [])] or [None]
+        projects: list[str | None] = [*self._ids.get("project", [])] or [None]
+        authed = status != 401 and not (ep.service == "identity" and ep.method == "POST")
+        return ServedRequest(
+            service=ep.service,
+            method=ep.method,
+            path=path,
+            status=status,
+            length=length,
+            duration=round(duration, 6),
+            request_id=f"req-{self._uuid()}",
+            user_id=self.rng.choice(users) if authed else None,
+            project_id=self.rng.choice(projects) if authed else None,
+            remote_addr=f"10.0.0.{self.rng.randint(11, 13)}",
+            microversion=ep.microversion,
+            time=self.clock(),
+            query=query,
+            user_agent=self.rng.choice(AGENTS),
+        )
+
+    def _uuid(self) -> str:
+        h = f"{self.rng.getrandbits(128):032x}"
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
+
+    def emit(self, n: int = 1) -> None:
+        """Generate and log ``n`` requests now (plus the storm's failed logins)."""
+        for _ in range(n):
+            self.writer.on_request(self.make_request())
+            self.generated += 1
+        source = self.writer.storm_source
+        if source is not None:
+            for _ in range(max(1, n)):
+                self.writer.on_request(self.writer.auth_failure(source, self.clock()))
+
+    # ------------------------------------------------------------------ thread
+
+    def start(self) -> TrafficGenerator:
+        self._thread = threading.Thread(target=self._run, name="sim-traffic", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self) -> None:
+        tick = 0.2
+        carry = 0.0
+        last_periodic = 0.0
+        while not self._stop.wait(tick):
+            try:
+                carry += self.rate * tick
+                n = int(carry)
+                carry -= n
+                if n:
+                    self.emit(n)
+                now = time.monotonic()
+                if now - last_periodic >= self.periodic_every:
+                    last_periodic = now
+                    self.writer.periodic(self.clock())
+            except Exception:  # keep generating; a bad tick is logged once per tick
+                log.exception("traffic generator tick failed")
+
+    @staticmethod
+    def describe() -> list[dict[str, Any]]:
+        """The mix, for docs and tests."""
+        return [
+            {"service": e.service, "method": e.method, "path": e.template, "weight": e.weight}
+            for e in MIX
+        ]

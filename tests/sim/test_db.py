@@ -1,0 +1,292 @@
+"""The simulator's service databases: real tables, loaded from the state, written through.
+
+Each behaviour runs on SQLite and on a real MariaDB (``mariadb`` fixture): the same
+row counts, soft-delete conventions and scenario effects an operator's SQL would see.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import re
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from stackwatch.sim import ops
+from stackwatch.sim import records as r
+from stackwatch.sim.db import schema
+from stackwatch.sim.db.sync import ServiceDatabases
+from stackwatch.sim.generate import Sizing, generate
+from stackwatch.sim.state import CloudState
+
+REFERENCE_SQL = Path(__file__).parent.parent / "data" / "sim" / "db"
+_prefixes = itertools.count(1)
+
+
+def reference_columns(database: str) -> dict[str, list[tuple[str, str]]]:
+    """``{table: [(column, mariadb type), ...]}`` from the recorded SHOW CREATE TABLE."""
+    text = (REFERENCE_SQL / f"{database}.sql").read_text()
+    tables: dict[str, list[tuple[str, str]]] = {}
+    for name, body in re.findall(r"CREATE TABLE `(\w+)` \((.*?)\n\) ENGINE", text, re.S):
+        tables[name] = re.findall(r"^  `(\w+)` (\w+(?:\(\d+\))?)", body, re.M)
+    return tables
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.integration)])
+def backend(request: pytest.FixtureRequest) -> str | None:
+    """``None`` for SQLite files, else a MariaDB server URL with a fresh prefix."""
+    if request.param == "sqlite":
+        return None
+    server = request.getfixturevalue("mariadb")
+    return str(server.url(f"t{next(_prefixes)}_"))
+
+
+@pytest.fixture
+def world(tmp_path: Path, backend: str | None) -> Iterator[tuple[CloudState, ServiceDatabases]]:
+    state = CloudState()
+    generate(state, Sizing.for_size("small"), seed=3, base_url="http://127.0.0.1:9",
+             admin_password="pw")  # fmt: skip
+    dbs = ServiceDatabases(tmp_path, backend)
+    dbs.create()
+    dbs.attach(state)
+    yield state, dbs
+    dbs.close()
+
+
+def rows(dbs: ServiceDatabases, database: str, sql: str, **params: Any) -> list[Any]:
+    with dbs.engine(database).connect() as conn:
+        return list(conn.execute(sa.text(sql), params).all())
+
+
+def scalar(dbs: ServiceDatabases, database: str, sql: str, **params: Any) -> Any:
+    return rows(dbs, database, sql, **params)[0][0]
+
+
+# ---------------------------------------------------------------------------- schema
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("database", schema.DATABASES)
+def test_tables_have_the_real_columns_in_the_real_order(database: str) -> None:
+    recorded = reference_columns(database)
+    ours = schema.metadata(database).tables
+    assert set(ours) == set(recorded)
+    for name, columns in recorded.items():
+        assert [c.name for c in ours[name].columns] == [c for c, _ in columns], name
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("database", schema.DATABASES)
+def test_mariadb_column_types_equal_the_recorded_ones(mariadb: Any, database: str,
+                                                      tmp_path: Path) -> None:  # fmt: skip
+    dbs = ServiceDatabases(tmp_path, mariadb.url(f"types{next(_prefixes)}_"))
+    dbs.create()
+    try:
+        for name, columns in reference_columns(database).items():
+            shown = rows(dbs, database, f"SHOW CREATE TABLE `{name}`")[0][1]
+            ours = dict(re.findall(r"^  `(\w+)` (\w+(?:\(\d+\))?)", shown, re.M))
+            for column, sqltype in columns:
+                assert ours[column] == sqltype, f"{database}.{name}.{column}"
+    finally:
+        dbs.close()
+
+
+# ---------------------------------------------------------------------------- load
+
+
+def test_bulk_load_matches_the_state(world: tuple[CloudState, ServiceDatabases]) -> None:
+    state, dbs = world
+    live = [s for s in state.servers if s.cell == "cell1" and s.vm_state != "building"]
+    by_state = Counter(s.vm_state for s in live)
+    got = rows(dbs, "nova", "SELECT vm_state, COUNT(*) FROM instances WHERE deleted = 0 "
+                            "GROUP BY vm_state")  # fmt: skip
+    assert dict(got) == dict(by_state)
+    assert scalar(dbs, "nova", "SELECT COUNT(*) FROM services WHERE deleted = 0") == len(
+        state.compute_services
+    )
+    assert scalar(dbs, "nova", "SELECT SUM(vcpus_used) FROM compute_nodes") == sum(
+        h.vcpus_used for h in state.hypervisors
+    )
+    assert scalar(dbs, "cinder", "SELECT COUNT(*) FROM volumes WHERE deleted = 0") == len(
+        state.volumes
+    )
+    assert scalar(dbs, "neutron", "SELECT COUNT(*) FROM ports") == len(state.ports)
+    assert scalar(dbs, "neutron", "SELECT COUNT(*) FROM routerl3agentbindings") == len(
+        state.router_bindings
+    )
+    assert scalar(dbs, "keystone", "SELECT COUNT(*) FROM project WHERE is_domain = 0") == len(
+        state.projects
+    )
+    used = sum(v for a in state.allocations for res in a.resources.values() for v in res.values())
+    assert scalar(dbs, "placement", "SELECT SUM(used) FROM allocations") == used
+    # cinder's own usage bookkeeping agrees: snapshots count against gigabytes too
+    gigabytes = sum(v.size for v in state.volumes) + sum(s.size for s in state.snapshots)
+    assert scalar(dbs, "cinder", "SELECT SUM(in_use) FROM quota_usages "
+                                 "WHERE resource = 'gigabytes'") == gigabytes  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- write-through
+
+
+def test_server_lifecycle_is_written_through(world: tuple[CloudState, ServiceDatabases]) -> None:
+    state, dbs = world
+    rng = random.Random(4)
+    project = next(iter(state.projects))
+    user = next(iter(state.users))
+    flavor = next(iter(state.flavors))
+    image = next(iter(state.images))
+    booted = ops.create_server(
+        state, name="db-test-vm", project_id=project.id, user_id=user.id, flavor=flavor,
+        image_id=image.id, request_id="req-db-1", rng=rng,
+    )  # fmt: skip
+    dbs.flush()
+    # scheduling: only a build request exists, no cell has the instance yet
+    assert scalar(dbs, "nova", "SELECT COUNT(*) FROM instances WHERE uuid = :u", u=booted.id) == 0
+    active = ops.finish_build(state, booted.id, rng)
+    assert active is not None and active.vm_state == "active"
+    broken = next(s for s in state.servers if s.vm_state == "active" and s.id != booted.id)
+    ops.set_error(state, broken.id, "internal error: process exited while connecting to monitor")
+    ops.delete_server(state, booted.id, "req-db-2")
+    dbs.flush()
+
+    row = rows(dbs, "nova", "SELECT id, deleted, vm_state, deleted_at FROM instances "
+                            "WHERE uuid = :u", u=booted.id)[0]  # fmt: skip
+    assert row[1] == row[0] and row[2] == "deleted" and row[3] is not None  # nova: deleted = id
+    assert scalar(dbs, "nova", "SELECT vm_state FROM instances WHERE uuid = :u",
+                  u=broken.id) == "error"  # fmt: skip
+    fault = rows(dbs, "nova", "SELECT code, message FROM instance_faults WHERE instance_uuid = :u",
+                 u=broken.id)  # fmt: skip
+    assert fault == [(500, "internal error: process exited while connecting to monitor")]
+    actions = rows(dbs, "nova", "SELECT a.action, a.message, e.event, e.result FROM "
+                   "instance_actions a JOIN instance_actions_events e ON e.action_id = a.id "
+                   "WHERE a.instance_uuid = :u ORDER BY a.id", u=booted.id)  # fmt: skip
+    assert actions == [
+        ("create", None, "compute__do_build_and_run_instance", "Success"),
+        ("delete", None, "compute_terminate_instance", "Success"),
+    ]
+    # the API's view and the DB's agree on every vm_state
+    live = Counter(s.vm_state for s in state.servers if s.cell == "cell1")
+    got = rows(dbs, "nova", "SELECT vm_state, COUNT(*) FROM instances WHERE deleted = 0 "
+                            "GROUP BY vm_state")  # fmt: skip
+    assert dict(got) == dict(live)
+
+
+def test_failed_scheduling_lands_in_cell0(world: tuple[CloudState, ServiceDatabases]) -> None:
+    state, dbs = world
+    project, user = next(iter(state.projects)), next(iter(state.users))
+    server = ops.create_server(
+        state, name="no-host", project_id=project.id, user_id=user.id,
+        flavor=next(iter(state.flavors)), image_id=next(iter(state.images)).id,
+        request_id="req-db-3", rng=random.Random(1),
+    )  # fmt: skip
+    ops.fail_build(state, server.id, no_valid_host=True)
+    dbs.flush()
+    assert scalar(dbs, "nova", "SELECT COUNT(*) FROM instances WHERE uuid = :u", u=server.id) == 0
+    assert rows(dbs, "nova_cell0", "SELECT vm_state FROM instances WHERE uuid = :u",
+                u=server.id) == [("error",)]  # fmt: skip
+    got = rows(dbs, "nova_cell0", "SELECT a.message, e.event, e.result FROM instance_actions a "
+               "JOIN instance_actions_events e ON e.action_id = a.id WHERE a.instance_uuid = :u",
+               u=server.id)  # fmt: skip
+    assert got == [("Error", "conductor_schedule_and_build_instances", "Error")]
+
+
+def test_heartbeats_volumes_tokens_and_agents(world: tuple[CloudState, ServiceDatabases]) -> None:
+    state, dbs = world
+    service = next(s for s in state.compute_services if s.binary == "nova-compute")
+    before = scalar(dbs, "nova", "SELECT updated_at FROM services WHERE id = :i",
+                    i=service.legacy_id)  # fmt: skip
+    later = service.updated_at + timedelta(seconds=10)
+    state.update("compute_service", service.id, updated_at=later,
+                 report_count=service.report_count + 1)  # fmt: skip
+
+    volume = next(v for v in state.volumes if v.status == "available")
+    state.update("volume", volume.id, status="error_deleting")
+    gone = next(v for v in state.volumes if v.status == "available" and v.id != volume.id)
+    state.delete("volume", gone.id)
+
+    now = state.now()
+    token = state.add(r.Token(
+        id="tok-1", user_id=next(iter(state.users)).id, issued_at=now,
+        expires_at=now + timedelta(hours=1), audit_id="WPGfvggOQVimAG-6U1ECng",
+    ))  # fmt: skip
+    state.update("token", token.id, revoked=True)
+
+    binding = next(iter(state.router_bindings))
+    state.delete("router_binding", binding.id)
+    dbs.flush()
+
+    after = scalar(dbs, "nova", "SELECT updated_at FROM services WHERE id = :i",
+                   i=service.legacy_id)  # fmt: skip
+    assert str(after) > str(before)
+    assert scalar(dbs, "cinder", "SELECT status FROM volumes WHERE id = :i",
+                  i=volume.id) == "error_deleting"  # fmt: skip
+    deleted = rows(dbs, "cinder", "SELECT deleted, status FROM volumes WHERE id = :i", i=gone.id)
+    assert [(bool(d), s) for d, s in deleted] == [(True, "deleted")]  # cinder: boolean deleted
+    by_status = Counter(v.status for v in state.volumes)
+    got = rows(dbs, "cinder", "SELECT status, COUNT(*) FROM volumes WHERE deleted = :f "
+                              "GROUP BY status", f=False)  # fmt: skip
+    assert dict(got) == dict(by_status)
+    assert rows(dbs, "keystone", "SELECT audit_id FROM revocation_event") == [
+        ("WPGfvggOQVimAG-6U1ECng",)
+    ]
+    assert scalar(dbs, "neutron", "SELECT COUNT(*) FROM routerl3agentbindings "
+                                  "WHERE router_id = :r", r=binding.router_id) == 0  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- scenarios
+
+
+def test_token_bloat_and_revocation_growth(world: tuple[CloudState, ServiceDatabases]) -> None:
+    state, dbs = world
+    said = dbs.inject("token-bloat", {"rows": "20000", "user": "nova"})
+    assert "20000" in said
+    dbs.inject("revocation-growth", {"rows": "3000"})
+    dbs.flush()
+    nova = next(u for u in state.users if u.name == "nova")
+    per_user = dict(rows(dbs, "keystone", "SELECT user_id, COUNT(*) FROM token GROUP BY user_id"))
+    assert sum(per_user.values()) == 20000
+    assert max(per_user, key=lambda u: per_user[u]) == nova.id
+    assert per_user[nova.id] > 0.8 * 20000
+    now = state.now().replace(tzinfo=None)
+    expired = scalar(dbs, "keystone", "SELECT COUNT(*) FROM token WHERE expires < :n", n=now)
+    assert 0.5 * 20000 < expired < 0.7 * 20000
+    assert scalar(dbs, "keystone", "SELECT COUNT(*) FROM revocation_event") == 3000
+
+    dbs.clear("token-bloat")
+    dbs.clear("revocation-growth")
+    dbs.flush()
+    assert scalar(dbs, "keystone", "SELECT COUNT(*) FROM token") == 0
+    assert scalar(dbs, "keystone", "SELECT COUNT(*) FROM revocation_event") == 0
+
+
+@pytest.mark.unit
+def test_unknown_scenario_and_user_are_clear_errors(tmp_path: Path) -> None:
+    from stackwatch.errors import SimulatorError
+
+    state = CloudState()
+    generate(state, Sizing.for_size("small"), seed=1, base_url="http://x", admin_password="p")
+    dbs = ServiceDatabases(tmp_path)
+    dbs.create()
+    dbs.attach(state)
+    try:
+        with pytest.raises(SimulatorError, match="no user named 'nobody'"):
+            dbs.inject("token-bloat", {"user": "nobody"})
+        with pytest.raises(SimulatorError, match="no scenario"):
+            dbs.inject("disk-full", {})
+    finally:
+        dbs.close()
+
+
+@pytest.mark.unit
+def test_bad_db_url_is_a_clear_error(tmp_path: Path) -> None:
+    from stackwatch.errors import SimulatorError
+
+    dbs = ServiceDatabases(tmp_path, "mysql+pymysql://root@127.0.0.1:1/")
+    with pytest.raises(SimulatorError, match="cannot create the service databases"):
+        dbs.create()
