@@ -260,16 +260,16 @@ class FileParser:
             self._open_row = None
             levels[level] = levels.get(level, 0) + 1
             request_id = global_id = ""
-            if context:
-                if context[:4] == "req-":
-                    request_id = context[:context.find(" ")] if " " in context else context
-                else:
-                    second = context[context.find(" ") + 1:]
-                    if second[:4] == "req-":
-                        global_id = context[:context.find(" ")]
-                        request_id = second[:second.find(" ")] if " " in second else second
-                        if global_id == "None":
-                            global_id = ""
+            if context and context != "-":
+                # [global request] or [request user ...] (older oslo.log without global)
+                space = context.find(" ")
+                second = context[space + 1:] if space > 0 else ""
+                if second[:4] == "req-":
+                    global_id = context[:space] if context[:4] != "None" else ""
+                    end = second.find(" ")
+                    request_id = second[:end] if end > 0 else second
+                elif context[:4] == "req-":
+                    request_id = context[:space] if space > 0 else context
             if mark in rest:
                 req = request_re.match(rest)
                 if req is not None:
@@ -506,9 +506,10 @@ class FileParser:
         tally.haproxy_time = dict(self._haproxy_time)
         tally.disk_errors = dict(self._disk)
         skipped_total = sum(self._skipped.values())
-        for outcome, count in (("parsed", self._parsed), ("skipped", skipped_total),
-                               ("unparsed", self._unparsed)):
-            if count:
+        if self._parsed or skipped_total or self._unparsed:
+            # all three, zeros included: an alert on unparsed lines needs the series
+            for outcome, count in (("parsed", self._parsed), ("skipped", skipped_total),
+                                   ("unparsed", self._unparsed)):
                 tally.lines[(service, file, outcome)] = count
         tally.skipped = {(service, reason): n for reason, n in self._skipped.items() if n}
         self._reset()

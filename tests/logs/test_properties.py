@@ -1,0 +1,78 @@
+"""Property-based: random and truncated lines never raise, and every line is counted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.logs.conftest import REFERENCE
+
+from stackwatch.logparse.engine import FileParser, LogFormat
+from stackwatch.sources.logs import LogsSource
+
+pytestmark = pytest.mark.unit
+
+REAL_LINES = [line for path in sorted(REFERENCE.glob("*.log"))
+              for line in path.read_text(encoding="utf-8").splitlines()[:40] if line]
+
+line_text = st.text(st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",)),
+                    max_size=300)
+
+
+@st.composite
+def truncated_real_line(draw: st.DrawFn) -> str:
+    line = draw(st.sampled_from(REAL_LINES))
+    cut = draw(st.integers(0, len(line)))
+    return line[:cut]
+
+
+any_line = st.one_of(line_text, truncated_real_line(), st.sampled_from(REAL_LINES))
+
+
+@settings(max_examples=150, deadline=None)
+@given(fmt=st.sampled_from(list(LogFormat)), lines=st.lists(any_line, max_size=40),
+       split=st.integers(0, 40))
+def test_every_line_is_counted(fmt: LogFormat, lines: list[str], split: int) -> None:
+    parser = FileParser(fmt, "svc", "host", "f.log", index=True)
+    text = "".join(f"{line}\n" for line in lines)
+    cut = len("".join(f"{line}\n" for line in lines[:split]))
+    parser.feed(text[:cut])
+    parser.feed(text[cut:])
+    parser.take_rows()
+    tally = parser.drain()
+    assert tally.line_total() == len(lines)
+    assert tally.outcome("parsed") + tally.outcome("skipped") + tally.outcome("unparsed") == \
+        len(lines)
+    assert sum(tally.skipped.values()) == tally.outcome("skipped")
+    assert len(parser.unparsed_sample) == min(tally.outcome("unparsed"), 20)
+
+
+@settings(max_examples=100, deadline=None)
+@given(lines=st.lists(line_text, min_size=1, max_size=30))
+def test_garbage_is_unparsed_not_dropped(lines: list[str]) -> None:
+    """Lines of an access log that do not look like requests are counted as unparsed."""
+    parser = FileParser(LogFormat.ACCESS, "svc", "host", "a.log")
+    parser.feed("".join(f"x{line}\n" for line in lines))
+    tally = parser.drain()
+    assert tally.outcome("unparsed") + tally.outcome("skipped") == len(lines)
+    assert tally.outcome("parsed") == 0
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=3000))
+def test_random_bytes_through_the_source(tmp_path: Path, data: bytes) -> None:
+    """Invalid UTF-8, NULs, no final newline: the source reads on and counts lines."""
+    log = tmp_path / "nova" / "nova-api.log"
+    log.parent.mkdir(exist_ok=True)
+    log.write_bytes(data)
+    checkpoint = tmp_path / "cp.json"
+    checkpoint.unlink(missing_ok=True)
+    source = LogsSource("nova", tmp_path, ["nova/*.log"], checkpoint, host="h")
+    source.collect()
+    complete = data.count(b"\n")
+    head = data[:data.find(b"\n") + 1]
+    expected = complete if b"\n" in head or len(data) >= 1024 else 0
+    assert source.total.line_total() == expected

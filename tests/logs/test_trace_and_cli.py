@@ -1,0 +1,198 @@
+"""The request index and ``stackwatch trace``; ``stackwatch logs parse|backfill|blocklist``."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from tests.logs.conftest import REFERENCE
+
+from stackwatch.cli import main
+from stackwatch.logcli import logs, trace
+from stackwatch.sources.logs import LogsSource
+from stackwatch.sources.logs.bruteforce import blocklist
+from stackwatch.store.log_history import LogHistory
+from stackwatch.store.request_index import RequestIndex
+
+pytestmark = pytest.mark.unit
+
+API_REQ = "req-11111111-2222-3333-4444-555555555555"
+NET_REQ = "req-66666666-7777-8888-9999-000000000000"
+OTHER = "req-99999999-0000-0000-0000-000000000000"
+VM = "8a90fa0e-03e0-4e5a-b8a0-39964ec29c5a"
+USER = "5afa7840934d4210aed583efbe8237bd de912f432d76441d9a692064394cb3d4 - - default default"
+
+
+def story_files(root: Path) -> None:
+    files = {
+        "nova/nova-api.log": [
+            f"2026-11-21 06:10:00.100 590 INFO nova.api.openstack.compute.servers [None {API_REQ}"
+            f" {USER}] Creating server",
+            f'2026-11-21 06:10:01.900 590 INFO nova.api.openstack.requestlog [None {API_REQ} '
+            f'{USER}] 127.0.0.1 "POST /v2.1/servers" status: 202 len: 370 microversion: 2.100 '
+            "time: 1.8",
+            f'2026-11-21 06:12:00.000 590 INFO nova.api.openstack.requestlog [None {OTHER} '
+            f'{USER}] 127.0.0.1 "POST /v2.1/servers/{VM}/action" status: 202 len: 0 '
+            "microversion: 2.100 time: 0.1",
+        ],
+        "neutron/neutron-server.log": [
+            f"2026-11-21 06:10:00.500 494 INFO neutron.wsgi [{API_REQ} {NET_REQ} {USER}] "
+            '127.0.0.1 "POST /v2.0/ports HTTP/1.1" status: 201  len: 900 time: 0.3000',
+        ],
+        "nova/nova-compute.log": [
+            f"2026-11-21 06:10:05.000 77 INFO nova.compute.manager [None {API_REQ} {USER}] "
+            f"[instance: {VM}] Took 2.1 seconds to spawn the instance on the hypervisor.",
+            f"2026-11-21 06:12:01.000 77 ERROR nova.compute.manager [None {OTHER} {USER}] "
+            f"[instance: {VM}] Reboot failed",
+            f"2026-11-21 06:12:01.000 77 ERROR nova.compute.manager [instance: {VM}] Traceback "
+            "(most recent call last):",
+            "2026-11-21 06:12:01.000 77 ERROR nova.compute.manager [instance: "
+            f"{VM}]   File \"x.py\", line 1",
+            "2026-11-21 06:13:00.000 77 INFO nova.compute.manager [-] unrelated periodic task",
+        ],
+    }
+    for name, lines in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+
+
+@pytest.fixture
+def indexed(tmp_path: Path) -> Path:
+    root = tmp_path / "log"
+    story_files(root)
+    store = tmp_path / "store.sqlite"
+    index = RequestIndex(store)
+    for service, pattern in (("nova", "nova/*.log"), ("neutron", "neutron/*.log")):
+        source = LogsSource(service, root, [pattern], tmp_path / f"{service}.json", "ctl1",
+                            index)
+        source.collect()
+        # a restart that re-reads everything (lost checkpoint) adds no duplicate
+        LogsSource(service, root, [pattern], None, "ctl1", index).collect()
+    assert index.count() == 6
+    index.close()
+    return store
+
+
+def test_request_story_across_services(indexed: Path) -> None:
+    index = RequestIndex(indexed)
+    story = index.story(API_REQ)
+    assert [(r.service, r.message.split(" ")[0]) for r in story] == [
+        ("nova", "Creating"), ("neutron", "127.0.0.1"), ("nova", "127.0.0.1"), ("nova", "Took")]
+    assert story[1].global_request_id == API_REQ and story[1].request_id == NET_REQ
+
+
+def test_instance_story(indexed: Path) -> None:
+    index = RequestIndex(indexed)
+    story = index.story(VM)
+    requests = {r.request_id for r in story}
+    assert requests == {API_REQ, NET_REQ, OTHER}
+    failed = [r for r in story if r.level == "ERROR"]
+    assert len(failed) == 1 and "Traceback" in failed[0].message
+    assert [r.timestamp for r in story] == sorted(r.timestamp for r in story)
+
+
+def test_trace_command(indexed: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(trace, [OTHER, "--store", str(indexed)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("2026-11-21 06:12:00.000 nova")
+    assert "POST /v2.1/servers/" in lines[0] and "Reboot failed" in lines[1]
+    assert "Traceback (most recent call last):" in result.output
+    missing = runner.invoke(trace, ["req-nothing", "--store", str(indexed)])
+    assert missing.exit_code == 1
+    # registered on the main command
+    assert runner.invoke(main, ["trace", VM, "--store", str(indexed)]).exit_code == 0
+
+
+def test_parse_command() -> None:
+    runner = CliRunner()
+    result = runner.invoke(logs, ["parse", str(REFERENCE / "nova-api.log"),
+                                  str(REFERENCE / "keystone-access.log")])
+    assert result.exit_code == 0, result.output
+    assert "nova-api.log: 262 lines, 86 parsed, 176 skipped, 0 unparsed" in result.output
+    assert "skipped continuation: 176" in result.output
+    assert "POST /v3/auth/tokens 401" in result.output
+
+
+def test_parse_command_shows_unparsed(tmp_path: Path) -> None:
+    bad = tmp_path / "keystone-access.log"
+    bad.write_text('10.0.0.1 - - [21/Nov/2026:06:19:36 +0000] "GET / HTTP/1.1" 200 1 "-" "x" '
+                   "0.1\nnot an access line\n", encoding="utf-8")
+    result = CliRunner().invoke(logs, ["parse", str(bad)])
+    assert result.exit_code == 1
+    assert "1 unparsed" in result.output and "unparsed: not an access line" in result.output
+
+
+def test_backfill_command(tmp_path: Path) -> None:
+    logs_dir = tmp_path / "old"
+    logs_dir.mkdir()
+    for name in ("keystone-access.log", "nova-api.log", "nova-api-access.log"):
+        shutil.copy(REFERENCE / name, logs_dir / name)
+    with open(REFERENCE / "placement-api-access.log", "rb") as raw, \
+            gzip.open(logs_dir / "placement-api-access.log.3.gz", "wb") as packed:
+        shutil.copyfileobj(raw, packed)
+    store = tmp_path / "s.sqlite"
+    runner = CliRunner()
+    result = runner.invoke(logs, ["backfill", str(logs_dir), "--store", str(store),
+                                  "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert "4 files, 692 lines (0 unparsed)" in result.output
+    history = LogHistory(store)
+    hourly = history.requests_per_hour()
+    by_service: dict[str, int] = {}
+    for row in hourly:
+        by_service[row.service] = by_service.get(row.service, 0) + row.requests
+    # nova counted from its access log only; the .gz read
+    assert by_service == {"keystone": 132, "nova": 113, "placement": 185}
+    assert {row.hour for row in hourly} == {1795240800.0}  # 2026-11-21 06:00 UTC
+    again = runner.invoke(logs, ["backfill", str(logs_dir), "--store", str(store)])
+    assert again.exit_code == 0
+    assert sum(r.requests for r in history.requests_per_hour()) == 430
+
+
+def test_blocklist_command(tmp_path: Path) -> None:
+    log = tmp_path / "keystone-access.log"
+    lines = [f'{addr} - - [21/Nov/2026:06:{m:02d}:{s:02d} +0000] "POST /v3/auth/tokens '
+             f'HTTP/1.1" {status} 114 "-" "x" 0.2\n'
+             for addr, status, m in (("203.0.113.9", 401, 10), ("198.51.100.4", 401, 1),
+                                     ("10.0.0.5", 201, 10))
+             for s in range(30)]
+    log.write_text("".join(lines), encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(logs, ["blocklist", str(log), "--format", "nginx"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "deny 203.0.113.9;\n"  # 198.51.100.4 is outside the window
+    wide = runner.invoke(logs, ["blocklist", str(log), "--window", "3600", "--format", "plain",
+                                "-o", str(tmp_path / "block.txt")])
+    assert wide.exit_code == 0
+    assert (tmp_path / "block.txt").read_text() == "198.51.100.4\n203.0.113.9\n"
+
+
+@pytest.mark.parametrize(("fmt", "expected"), [
+    ("ipset", "create stackwatch_bruteforce hash:ip family inet -exist\n"
+              "add stackwatch_bruteforce 192.0.2.1 -exist\n"
+              "create stackwatch_bruteforce6 hash:ip family inet6 -exist\n"
+              "add stackwatch_bruteforce6 2001:db8::1 -exist\n"
+              "# iptables -I INPUT -m set --match-set stackwatch_bruteforce src -j DROP\n"),
+    ("iptables", "iptables -I INPUT -s 192.0.2.1 -j DROP\n"
+                 "ip6tables -I INPUT -s 2001:db8::1 -j DROP\n"),
+    ("nginx", "deny 192.0.2.1;\ndeny 2001:db8::1;\n"),
+    ("apache", "<RequireAll>\n    Require all granted\n    Require not ip 192.0.2.1\n"
+               "    Require not ip 2001:db8::1\n</RequireAll>\n"),
+])
+def test_blocklist_formats(fmt: str, expected: str) -> None:
+    assert blocklist(["2001:db8::1", "192.0.2.1", "192.0.2.1"], fmt) == expected
+
+
+def test_nftables_set() -> None:
+    text = blocklist(["192.0.2.1", "192.0.2.2"], "nftables")
+    assert "set stackwatch_bruteforce { type ipv4_addr; elements = { 192.0.2.1, 192.0.2.2 } }" \
+        in text
+    assert "ip saddr @stackwatch_bruteforce drop" in text
+    with pytest.raises(ValueError, match="unknown"):
+        blocklist([], "pf")
