@@ -1,0 +1,81 @@
+"""Against the simulated cloud: collect, status with faults injected, and the demo."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from stackwatch.catalog.testing import assert_declared
+from stackwatch.cli import main
+from stackwatch.model import Collection, Sample
+from stackwatch.sim.cloud import SimulatedCloud
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedCloud]:
+    with SimulatedCloud(workdir=tmp_path_factory.mktemp("sim"), size="small", seed=1) as sim:
+        yield sim
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def test_collect_once_json_against_the_simulator(cloud: SimulatedCloud) -> None:
+    code, out = run("collect", "--once", "--config", str(cloud.config_path), "--format", "json")
+    data = json.loads(out)
+    by_source = {s["source"]: s for s in data["sources"]}
+    failed = {name: s["reason"] for name, s in by_source.items() if not s["ok"]}
+    assert code == (3 if failed else 0)
+    for name in ("api.identity", "api.compute", "api.network", "api.image",
+                 "api.block_storage", "sql.nova", "sql.cinder", "sql.keystone", "sql.neutron"):
+        assert by_source[name]["ok"], (name, by_source[name]["reason"])
+    assert not [r for r in failed.values() if r.startswith("unexpected")], failed
+    samples = [Sample(s["name"], s["value"], tuple(sorted(s["labels"].items())), s["timestamp"])
+               for s in data["samples"]]
+    assert_declared(Collection(tuple(samples)))
+    up = {s.label("source"): s.value for s in samples if s.name == "stackwatch_source_up"}
+    assert up == {name: (0.0 if name in failed else 1.0) for name in by_source}
+    nova_services = [c for c in data["checks"] if c["labels"].get("binary") == "nova-compute"]
+    assert nova_services and all(c["status"] == "OK" for c in nova_services)
+
+
+def test_status_names_the_service_a_fault_breaks(cloud: SimulatedCloud) -> None:
+    config = str(cloud.config_path)
+    cloud.inject("compute-down")
+    try:
+        code, out = run("status", "--config", config, "-s", "api", "-s", "sql")
+    finally:
+        cloud.clear("compute-down")
+    assert code != 0, out
+    lines = out.splitlines()
+    assert "nova-compute" in lines[0], out
+    [line] = [ln for ln in lines if ln.split()[1:2] == ["nova-compute"]]
+    assert line.split()[0] in ("WARNING", "CRITICAL") and "down:" in line
+
+    cloud.inject("api-500", service="network")
+    try:
+        code, out = run("status", "--config", config, "-s", "api")
+    finally:
+        cloud.clear("api-500")
+    assert code == 2, out
+    [line] = [ln for ln in out.splitlines() if ln.split()[1:2] == ["neutron-server"]]
+    assert line.split()[0] == "CRITICAL", out
+
+
+def test_demo_runs_for_a_duration(tmp_path: Path) -> None:
+    code, out = run("demo", "--duration", "5", "--listen", "127.0.0.1:0",
+                    "--workdir", str(tmp_path), "--refresh", "1")
+    assert code == 0, out
+    assert "stackwatch demo: simulated small cloud at http://127.0.0.1:" in out
+    assert "monitor: http://127.0.0.1:" in out
+    refreshes = [ln for ln in out.splitlines() if " - " in ln and ln[:2].isdigit()]
+    assert len(refreshes) >= 2, out
+    assert (tmp_path / "stackwatch-store.sqlite").exists()
