@@ -219,6 +219,7 @@ class FileParser:
         index = self.index
         mark = oslo.REQUEST_MARK
         request_re = oslo.REQUEST
+        default_re = oslo.EVENTLET_DEFAULT
         notable = NOTABLE_LEVELS
         rows_append = self._rows_raw.append
         parsed = continued = 0
@@ -270,25 +271,29 @@ class FileParser:
                     request_id = second[:end] if end > 0 else second
                 elif context[:4] == "req-":
                     request_id = context[:space] if space > 0 else context
+            req = None
             if mark in rest:
                 req = request_re.match(rest)
-                if req is not None:
-                    _, method, path, status, _, _, duration = req.groups()
-                    if not instance and "/servers/" in path:
-                        found = oslo.UUID.search(path)
-                        instance = found.group(0) if found else ""
-                    if count_requests:
-                        tpl = template(path)
-                        key = (method, tpl, status)
-                        requests[key] = requests.get(key, 0) + 1
-                        if duration:
-                            hkey = (method, tpl)
-                            hist = durations.get(hkey)
-                            if hist is None:
-                                hist = durations[hkey] = new_histogram()
-                            observe(hist, float(duration))
-                        if status == "401" and _token_url(tpl, method):
-                            self.failures.append(AuthFailure(iso_epoch(stamp), req.group(1)))
+            elif " - - [" in rest:
+                req = default_re.match(rest)
+            if req is not None:
+                method, path, status = req.group(2, 3, 4)
+                duration = req.group(req.re.groups)
+                if not instance and "/servers/" in path:
+                    found = oslo.UUID.search(path)
+                    instance = found.group(0) if found else ""
+                if count_requests:
+                    tpl = template(path)
+                    key = (method, tpl, status)
+                    requests[key] = requests.get(key, 0) + 1
+                    if duration:
+                        hkey = (method, tpl)
+                        hist = durations.get(hkey)
+                        if hist is None:
+                            hist = durations[hkey] = new_histogram()
+                        observe(hist, float(duration))
+                    if status == "401" and _token_url(tpl, method):
+                        self.failures.append(AuthFailure(iso_epoch(stamp), req.group(1)))
             if (index and (request_id or instance)) or level in notable:
                 row = [self._base + start if self._ascii else self._byte_offset(start), stamp,
                        level, logger, request_id, global_id, instance, rest[:MESSAGE_LIMIT]]

@@ -36,6 +36,13 @@ REQUEST = re.compile(
 """nova/placement ``requestlog`` and eventlet wsgi messages; groups: remote, method,
 path (no query), status, length, microversion, time."""
 
+EVENTLET_DEFAULT = re.compile(
+    r'(\S+) - - \[[^\]]*\] "([A-Z]+) ([^ "?]*)[^ "]*(?: HTTP/[\d.]+)?" (\d{3}) (\d+|-) '
+    r"(\d+\.\d+)$"
+)
+"""eventlet.wsgi's default format inside an oslo.log message (glance-api); groups:
+remote, method, path, status, length, time."""
+
 REQUEST_MARK = '" status: '
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
@@ -69,9 +76,14 @@ def parse_context(text: str) -> Context:
 
 
 def parse_request(message: str, timestamp: float, request_id: str = "") -> HttpRequest | None:
-    """The request in a ``requestlog`` / eventlet wsgi message, or ``None``."""
+    """The request in a ``requestlog`` / eventlet wsgi message (either format), or ``None``."""
     if REQUEST_MARK not in message:
-        return None
+        default = EVENTLET_DEFAULT.match(message) if " - - [" in message else None
+        if default is None:
+            return None
+        remote, method, path, status, size, seconds = default.groups()
+        return HttpRequest(timestamp, remote, method, path, int(status),
+                           0 if size == "-" else int(size), float(seconds), "", request_id)
     match = REQUEST.match(message)
     if match is None:
         return None

@@ -18,10 +18,11 @@ from stackwatch.logparse.records import SystemLine
 from stackwatch.logparse.timestamps import iso_epoch, syslog_epoch
 
 LIBVIRT = re.compile(
-    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?)[+-]\d{4}: (\d+): ([a-z]+) : (\S+) : (.*)$",
+    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?)[+-]\d{4}: (\d+): ([a-z]+) : "
+    r"(?:([^\n]*?) : )?(.*)$",
     re.MULTILINE,
 )
-"""Groups: time, thread, level, function, message."""
+"""Groups: time, thread, level, function (absent in ``info : hostname: x``), message."""
 
 SYSLOG = re.compile(
     r"^(\w{3} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?"
