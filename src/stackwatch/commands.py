@@ -7,7 +7,6 @@ looked at). Configuration errors exit 2 through the CLI's error edge.
 
 from __future__ import annotations
 
-import importlib
 import json
 import signal
 import sys
@@ -273,9 +272,21 @@ def _workdir(path: Path | None) -> Iterator[Path]:
         yield Path(tmp)
 
 
-def _live_status(monitor: Any, catalog: Catalog) -> tuple[CloudHealth, list[CheckResult]]:
-    checks = monitor.store.latest_checks()
-    return evaluate(catalog, checks), checks
+def _live_status(
+    monitor: Any, catalog: Catalog, max_age: float
+) -> tuple[CloudHealth, list[CheckResult], str]:
+    """Health from the store (stale checks UNKNOWN) and a line on how fresh the data is."""
+    now = time.time()
+    checks = expire(monitor.store.latest_checks(), now, max_age)
+    runs = [c for c in checks if c.name == SOURCE_CHECK]
+    if runs:
+        ages = [now - c.timestamp for c in runs]
+        ok = sum(1 for c in runs if c.status == Status.OK)
+        fresh = (f"{ok} of {len(runs)} sources answered; data {min(ages):.0f}-{max(ages):.0f} s"
+                 " old")
+    else:
+        fresh = "no source has run yet"
+    return evaluate(catalog, checks), checks, fresh
 
 
 @click.command()
@@ -292,17 +303,14 @@ def _live_status(monitor: Any, catalog: Catalog) -> tuple[CloudHealth, list[Chec
 def demo(workdir: Path | None, size: str, listen: str, once: bool, duration: float | None,
          refresh: float) -> None:
     """Start the simulated cloud and the monitor against it; show live status until Ctrl-C."""
-    try:
-        simulated_cloud = importlib.import_module("stackwatch.sim.cloud").SimulatedCloud
-    except (ImportError, AttributeError) as exc:
-        raise StackwatchError(f"the simulator is not available: {exc}") from None
     from stackwatch.server import Monitor
+    from stackwatch.sim.cloud import SimulatedCloud
 
     catalog = default_catalog()
     host, port = _parse_listen(listen) or ("127.0.0.1", 9550)
     stop = threading.Event()
     with _workdir(workdir) as root, \
-            simulated_cloud(workdir=root / "sim", size=size, seed=1) as cloud:
+            SimulatedCloud(workdir=root / "sim", size=size, seed=1) as cloud:
         config = _demo_config(load_config(cloud.config_path), root)
         sources = build_sources(config)
         monitor = Monitor(config, sources, catalog, listen=(host, port))
@@ -318,8 +326,9 @@ def demo(workdir: Path | None, size: str, listen: str, once: bool, duration: flo
             click.echo(f"config: {cloud.config_path}; Ctrl-C to stop")
             first_round = max((config.timeout(s.name) for s in sources), default=0.0) + 5
             monitor.wait_for_runs(len(sources), timeout=first_round)
+            max_age = 3 * max((config.interval(s.name) for s in sources), default=10.0)
             if once:
-                health, checks = _live_status(monitor, catalog)
+                health, checks, _ = _live_status(monitor, catalog, max_age)
                 for line in render_status(health, checks):
                     click.echo(line)
                 sys.exit(int(health.status))
@@ -327,11 +336,12 @@ def demo(workdir: Path | None, size: str, listen: str, once: bool, duration: flo
             interactive = sys.stdout.isatty()
             with _stop_on_signals(stop.set):
                 while not stop.is_set():
-                    health, checks = _live_status(monitor, catalog)
+                    health, checks, fresh = _live_status(monitor, catalog, max_age)
                     if interactive:
                         click.clear()
                         click.echo(f"stackwatch demo - {monitor.url} - "
                                    f"{time.strftime('%H:%M:%S')} (Ctrl-C to stop)")
+                        click.echo(fresh)
                         for line in render_status(health, checks):
                             click.echo(line)
                     else:

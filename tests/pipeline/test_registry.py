@@ -1,0 +1,59 @@
+"""build_sources: one factory per kind, missing code reported as UNKNOWN, names unique."""
+
+from __future__ import annotations
+
+import pytest
+
+from stackwatch.config import parse_config
+from stackwatch.errors import SourceUnavailable
+from stackwatch.runner import collect_once
+from stackwatch.sources.registry import (
+    API_SOURCE_NAMES,
+    MissingSource,
+    _factory,
+    build_sources,
+)
+
+pytestmark = pytest.mark.unit
+
+
+def test_one_cloud_api_and_sql_sources() -> None:
+    config = parse_config({"clouds": [{"name": "a", "databases": {
+        "nova": "sqlite:///nova.sqlite", "cinder": "sqlite:///cinder.sqlite"}}]})
+    names = [s.name for s in build_sources(config)]
+    assert names[:6] == list(API_SOURCE_NAMES)
+    assert {"sql.nova", "sql.cinder"} <= set(names)
+    assert len(names) == len(set(names))
+
+
+def test_disable_by_name_and_kind() -> None:
+    config = parse_config({"clouds": [{"name": "a", "disable": ["sql", "api.image"],
+                                       "databases": {"nova": "sqlite:///nova.sqlite"}}]})
+    names = [s.name for s in build_sources(config)]
+    assert "api.image" not in names
+    assert not [n for n in names if n.startswith("sql.")]
+    assert "api.compute" in names
+
+
+def test_several_clouds_get_prefixed_names() -> None:
+    config = parse_config({"clouds": [{"name": "east"}, {"name": "west"}],
+                           "intervals": {"api.compute": 15}})
+    sources = build_sources(config)
+    names = [s.name for s in sources]
+    assert "east/api.compute" in names and "west/api.compute" in names
+    assert len(names) == len(set(names))
+    assert config.interval("west/api.compute") == 15
+
+
+def test_missing_code_is_reported_not_raised() -> None:
+    assert _factory("stackwatch.not_there:f") == "stackwatch.not_there is not installed"
+    assert _factory("stackwatch.sources.openstack_api:nope") == (
+        "stackwatch.sources.openstack_api has no nope() yet")
+    missing = MissingSource("sql.nova", "sql sources unavailable: stackwatch.sources.sql is "
+                                        "not installed")
+    with pytest.raises(SourceUnavailable, match="not installed"):
+        missing.collect()
+    [run] = collect_once([missing], timeout=5)
+    assert not run.ok
+    assert run.reason == ("SourceUnavailable: sql sources unavailable: stackwatch.sources.sql "
+                          "is not installed")
