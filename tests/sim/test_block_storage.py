@@ -148,6 +148,10 @@ def test_quota_usage_and_limits_count_the_state(cloud: SimulatedCloud, admin: Se
     assert q["volumes_lvmdriver-1"]["limit"] == -1
     plain = call(admin, "GET", f"/os-quota-sets/{project}", admin, LATEST).body["quota_set"]
     assert plain["volumes"] == q["volumes"]["limit"]
+    defaults = call(admin, "GET", f"/os-quota-sets/{project}/defaults", admin).body
+    assert set(defaults["quota_set"]) == set(plain)
+    assert defaults["quota_set"]["volumes"] == cloud.state.quota_defaults["block-storage"][
+        "volumes"]
     limits = call(admin, "GET", "/limits", admin).body["limits"]["absolute"]
     mine = cloud.state.volumes.by("project_id", admin.project_id)
     assert limits["totalVolumesUsed"] == len(mine)

@@ -695,6 +695,19 @@ class CinderApi:
         body["id"] = target
         return json_response({"quota_set": body})
 
+    async def quota_defaults(
+        self, request: web.Request, version: tuple[int, int]
+    ) -> web.Response:
+        """``GET /v3/{p}/os-quota-sets/{project}/defaults`` (API reference)."""
+        defaults = self.state.quota_defaults["block-storage"]
+        body: Payload = {name: defaults.get(name, -1) for name in _QUOTA_ORDER}
+        for name in reversed(self._type_names()):
+            for resource in ("volumes", "gigabytes", "snapshots"):
+                body[f"{resource}_{name}"] = -1
+        body["groups"] = defaults.get("groups", -1)
+        body["id"] = request.match_info["target"]
+        return json_response({"quota_set": body})
+
 
 def _version_headers(version: tuple[int, int]) -> dict[str, str]:
     return {VERSION_HEADER: f"volume {_text(version)}", "Vary": VERSION_HEADER}
@@ -764,6 +777,7 @@ def register(api: ApiContext) -> None:
         ("GET", f"{p}/os-availability-zone", c.availability_zones),
         ("GET", f"{p}/limits", c.limits),
         ("GET", f"{p}/os-quota-sets/{{target}}", c.quota_set),
+        ("GET", f"{p}/os-quota-sets/{{target}}/defaults", c.quota_defaults),
     ]
     for method, path, handler, auth in plain:
         api.route(method, path, handler, auth=auth)
