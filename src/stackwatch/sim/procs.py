@@ -1,0 +1,290 @@
+"""Light real processes named like a controller's and a compute node's OpenStack services.
+
+:class:`SimProcesses` starts one small process per service (``nova-api``,
+``nova-compute``, ``neutron-l3-agent``, ``keystone``, ``libvirtd``, ...), each holding
+its service's TCP ports on 127.0.0.1 (the real port plus ``port_offset``; 0 keeps the
+real ones), so that process and port checks (psutil) see what they would on a real
+node: the same process name (``Process.name()``, 15-character ``comm`` included: a
+real ``neutron-dhcp-agent`` shows as ``neutron-dhcp-ag``) and a command line
+``<python3> -S <workdir>/procs/usr/bin/nova-api --config-file /etc/nova/nova.conf ...``.
+The name comes from the executed script's file name, as for the real console
+scripts; no extra dependency. Each process costs ~10 MB, sleeps until killed, and dies
+with the simulator (``PR_SET_PDEATHSIG``).
+
+Scenario ``process-killed`` (``name``): SIGKILL that service's process (the pid is in
+the message); clearing it starts the service again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from stackwatch.errors import SimulatorError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessSpec:
+    """One service process: its executable name, arguments and real TCP ports."""
+
+    name: str
+    args: tuple[str, ...] = ()
+    ports: tuple[int, ...] = ()
+    bindir: str = "usr/bin"
+
+
+def _oslo(project: str, name: str, *extra: str) -> tuple[str, ...]:
+    return (
+        "--config-file",
+        f"/etc/{project}/{project}.conf",
+        *extra,
+        "--log-file",
+        f"/var/log/{project}/{name}.log",
+    )
+
+
+# Ports: the OpenStack install guides (as in catalog/services.yaml).
+SPECS: tuple[ProcessSpec, ...] = (
+    ProcessSpec("keystone", ("--http-socket", "0.0.0.0:5000"), (5000,)),
+    ProcessSpec("nova-api", _oslo("nova", "nova-api"), (8774, 8775)),
+    ProcessSpec("nova-scheduler", _oslo("nova", "nova-scheduler")),
+    ProcessSpec("nova-conductor", _oslo("nova", "nova-conductor")),
+    ProcessSpec("nova-novncproxy", _oslo("nova", "nova-novncproxy"), (6080,)),
+    ProcessSpec("nova-compute", _oslo("nova", "nova-compute")),
+    ProcessSpec("placement-api", ("--port", "8778"), (8778,)),
+    ProcessSpec(
+        "neutron-server",
+        _oslo("neutron", "server", "--config-file", "/etc/neutron/plugins/ml2/ml2_conf.ini"),
+        (9696,),
+    ),
+    ProcessSpec(
+        "neutron-l3-agent",
+        _oslo("neutron", "l3-agent", "--config-file", "/etc/neutron/l3_agent.ini"),
+    ),
+    ProcessSpec(
+        "neutron-dhcp-agent",
+        _oslo("neutron", "dhcp-agent", "--config-file", "/etc/neutron/dhcp_agent.ini"),
+    ),
+    ProcessSpec(
+        "neutron-metadata-agent",
+        _oslo("neutron", "metadata-agent", "--config-file", "/etc/neutron/metadata_agent.ini"),
+    ),
+    ProcessSpec(
+        "neutron-openvswitch-agent",
+        _oslo(
+            "neutron",
+            "openvswitch-agent",
+            "--config-file",
+            "/etc/neutron/plugins/ml2/openvswitch_agent.ini",
+        ),
+    ),
+    ProcessSpec("glance-api", _oslo("glance", "api"), (9292,)),
+    ProcessSpec("cinder-api", _oslo("cinder", "api"), (8776,)),
+    ProcessSpec("cinder-scheduler", _oslo("cinder", "scheduler")),
+    ProcessSpec("cinder-volume", _oslo("cinder", "volume")),
+    ProcessSpec("libvirtd", ("--listen",), (16509,), bindir="usr/sbin"),
+)
+
+# The body of every simulated service: hold the ports given in the environment, die
+# with the parent, sleep until signalled. Runs with ``python3 -S`` (no site: ~10 MB).
+_BODY = """
+import ctypes, os, signal, socket, sys
+try:
+    ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+except OSError:
+    pass
+if os.getppid() == 1:
+    sys.exit(0)
+held = []
+for port in filter(None, os.environ.get("STACKWATCH_SIM_PORTS", "").split(",")):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", int(port)))
+    s.listen(64)
+    held.append(s)
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+while True:
+    signal.pause()
+"""
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class SimProcesses:
+    """The simulated node's service processes (see the module docstring)."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        port_offset: int = 20000,
+        services: tuple[str, ...] | None = None,
+    ) -> None:
+        known = {s.name: s for s in SPECS}
+        unknown = [n for n in services or () if n not in known]
+        if unknown:
+            raise SimulatorError(f"unknown simulated process(es): {', '.join(unknown)}")
+        self.specs = tuple(known[n] for n in services) if services else SPECS
+        self.root = workdir / "procs"
+        self.port_offset = port_offset
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.killed: dict[str, int] = {}
+
+    def port(self, real: int) -> int:
+        """Where a real port is held here."""
+        return real + self.port_offset
+
+    @property
+    def ports(self) -> dict[str, tuple[int, ...]]:
+        """``{service: (port, ...)}`` as held (offset applied)."""
+        return {s.name: tuple(self.port(p) for p in s.ports) for s in self.specs}
+
+    @property
+    def pids(self) -> dict[str, int]:
+        """``{service: pid}`` of the running ones."""
+        return {name: p.pid for name, p in self._procs.items() if p.poll() is None}
+
+    def start(self) -> SimProcesses:
+        """Write the executables and start every process; raises if a port is taken."""
+        taken = [
+            f"{s.name}:{self.port(p)}"
+            for s in self.specs
+            for p in s.ports
+            if not _port_free(self.port(p))
+        ]
+        if taken:
+            raise SimulatorError(
+                f"ports in use, cannot start the simulated processes: "
+                f"{', '.join(taken)} (choose another port offset)"
+            )
+        for spec in self.specs:
+            self._write(spec)
+        try:
+            for spec in self.specs:
+                self._spawn(spec)
+            self._wait_ready(self.specs)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _exe(self, spec: ProcessSpec) -> Path:
+        return self.root / spec.bindir / spec.name
+
+    def _write(self, spec: ProcessSpec) -> None:
+        exe = self._exe(spec)
+        exe.parent.mkdir(parents=True, exist_ok=True)
+        exe.write_text(f"#!{sys.executable} -S\n{_BODY}")
+        exe.chmod(0o755)
+
+    def _spawn(self, spec: ProcessSpec) -> None:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "STACKWATCH_SIM_PORTS": ",".join(str(self.port(p)) for p in spec.ports),
+        }
+        self._procs[spec.name] = subprocess.Popen(
+            [str(self._exe(spec)), *spec.args],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+        )
+
+    def _wait_ready(self, specs: tuple[ProcessSpec, ...], timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        pending = [(s.name, self.port(p)) for s in specs for p in s.ports]
+        while pending:
+            for name, _ in pending:
+                proc = self._procs[name]
+                if proc.poll() is not None:
+                    raise SimulatorError(f"simulated process {name} exited with {proc.returncode}")
+            pending = [(n, p) for n, p in pending if not _listening(p)]
+            if pending and time.monotonic() > deadline:
+                raise SimulatorError(f"simulated processes not listening: {pending}")
+            if pending:
+                time.sleep(0.05)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> int:
+        """Kill one service's process; returns its pid."""
+        proc = self._procs.get(name)
+        if proc is None or proc.poll() is not None:
+            raise SimulatorError(
+                f"no running simulated process {name!r} "
+                f"(running: {', '.join(sorted(self.pids)) or 'none'})"
+            )
+        proc.send_signal(sig)
+        proc.wait(timeout=10)
+        self.killed[name] = proc.pid
+        return proc.pid
+
+    def restart(self, name: str) -> int:
+        """Start one service's process again; returns the new pid."""
+        spec = next((s for s in self.specs if s.name == name), None)
+        if spec is None:
+            raise SimulatorError(f"unknown simulated process {name!r}")
+        old = self._procs.get(name)
+        if old is not None and old.poll() is None:
+            return old.pid
+        self._spawn(spec)
+        self._wait_ready((spec,))
+        self.killed.pop(name, None)
+        return self._procs[name].pid
+
+    def close(self) -> None:
+        """Stop every process this object started."""
+        for proc in self._procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self._procs.values():
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=5)
+        self._procs.clear()
+
+    stop = close
+
+    # ------------------------------------------------------------------ scenario
+
+    def inject(self, name: str, params: Mapping[str, str]) -> str:
+        if name != "process-killed":
+            raise SimulatorError(f"the simulated processes know no scenario {name!r}")
+        target = params.get("name", "nova-compute")
+        pid = self.kill(target)
+        return f"process-killed: {target} (pid {pid}) killed with SIGKILL"
+
+    def clear(self, name: str) -> str:
+        if name != "process-killed":
+            raise SimulatorError(f"the simulated processes know no scenario {name!r}")
+        started = {n: self.restart(n) for n in list(self.killed)}
+        return "process-killed: restarted " + (
+            ", ".join(f"{n} (pid {p})" for n, p in started.items()) or "nothing"
+        )
