@@ -214,3 +214,18 @@ def test_a_cloud_without_volumes_lists_nothing(tmp_path: Path) -> None:
                                               "metadata": {}}}
         snapshots = call(admin, "GET", "/snapshots/detail?all_tenants=1", admin).body
         assert snapshots == {"snapshots": []}
+
+
+def test_with_no_live_backend_a_new_volume_goes_to_error(
+    cloud: SimulatedCloud, admin: Session
+) -> None:
+    cloud.inject("cinder-volume-down")
+    try:
+        created = call(admin, "POST", "/volumes", admin, LATEST,
+                       json_body={"volume": {"name": "nowhere", "size": 1}})
+        vol_id = created.body["volume"]["id"]
+        _wait_for(lambda: cloud.state.volumes.get(vol_id).status == "error")  # type: ignore[union-attr]
+        assert cloud.state.volumes.get(vol_id).host is None  # type: ignore[union-attr]
+    finally:
+        cloud.clear("cinder-volume-down")
+    assert call(admin, "DELETE", f"/volumes/{vol_id}", admin, LATEST).status == 202

@@ -474,12 +474,23 @@ class CinderApi:
         return json_response({"volume": answer}, 202, _version_headers(version))
 
     def _volume_created(self, volume_id: str) -> None:
+        """The scheduler's choice: the least allocated pool of a live cinder-volume;
+        with none up the volume goes to ``error`` ("No valid backend was found")."""
         vol = self.state.volumes.get(volume_id)
         if vol is None or vol.status != "creating":
             return
-        pools = sorted(self.state.pools, key=lambda p: p.allocated_capacity_gb)
-        self.state.update("volume", volume_id, status="available",
-                          host=pools[0].id if pools else None, updated_at=self.state.now())
+        now = self.state.now()
+        live = {
+            s.host for s in self.state.volume_services
+            if s.binary == "cinder-volume" and s.is_up(now) and not s.disabled
+        }
+        pools = sorted((p for p in self.state.pools if p.id.partition("#")[0] in live),
+                       key=lambda p: p.allocated_capacity_gb)
+        if not pools:
+            self.state.update("volume", volume_id, status="error", updated_at=now)
+            return
+        self.state.update("volume", volume_id, status="available", host=pools[0].id,
+                          updated_at=now)
 
     async def delete_volume(self, request: web.Request, version: tuple[int, int]) -> web.Response:
         """``DELETE /v3/{p}/volumes/{id}`` (recorded: 202 without body): ``deleting``,
