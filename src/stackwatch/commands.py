@@ -178,22 +178,26 @@ def _checks_from_store(config: Config, max_age: float) -> list[CheckResult]:
 @config_option
 @click.option("--from-store", is_flag=True,
               help="Read the latest checks from the server's store instead of collecting.")
-@click.option("--max-age", type=float, default=300.0, show_default=True,
-              help="With --from-store: checks older than this many seconds count as UNKNOWN.")
+@click.option("--max-age", type=float, default=None,
+              help="With --from-store: checks older than this many seconds count as UNKNOWN "
+                   "(default: three times the longest interval).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 @click.option("--all", "show_all", is_flag=True, help="Also list services nothing watches.")
 @click.option("--members", is_flag=True, help="List each service's members (hosts).")
 @source_option
-def status(config_path: Path, from_store: bool, max_age: float, fmt: str, show_all: bool,
-           members: bool, only: tuple[str, ...]) -> None:
+def status(config_path: Path, from_store: bool, max_age: float | None, fmt: str,
+           show_all: bool, members: bool, only: tuple[str, ...]) -> None:
     """The health of each service at a glance; exit 0/1/2/3 as Nagios (OK..UNKNOWN)."""
+    from stackwatch.server import stale_after
+
     config = load_config(config_path)
     catalog = default_catalog()
+    sources = _select(build_sources(config), only)
     if from_store:
-        checks = _checks_from_store(config, max_age)
+        checks = _checks_from_store(config, max_age or stale_after(config, sources))
     else:
-        runs = collect_once(_select(build_sources(config), only), config.timeout)
+        runs = collect_once(sources, config.timeout)
         checks = [c for r in runs for c in r.collection.checks]
     health = evaluate(catalog, checks)
     if fmt == "json":
@@ -326,7 +330,7 @@ def demo(workdir: Path | None, size: str, listen: str, once: bool, duration: flo
             click.echo(f"config: {cloud.config_path}; Ctrl-C to stop")
             first_round = max((config.timeout(s.name) for s in sources), default=0.0) + 5
             monitor.wait_for_runs(len(sources), timeout=first_round)
-            max_age = 3 * max((config.interval(s.name) for s in sources), default=10.0)
+            max_age = monitor.max_age
             if once:
                 health, checks, _ = _live_status(monitor, catalog, max_age)
                 for line in render_status(health, checks):

@@ -35,6 +35,13 @@ log = logging.getLogger(__name__)
 PRUNE_EVERY_S = 3600.0
 
 
+def stale_after(config: Config, sources: Sequence[Source]) -> float:
+    """Age past which a stored check is stale: three times the longest interval configured
+    (sources' own and per-resource ones such as ``api.compute.quotas``)."""
+    intervals = [config.interval(s.name) for s in sources] + list(config.intervals.values())
+    return 3 * max(intervals, default=60.0)
+
+
 class Monitor:
     """Runner loop + SQLite store + web app, started together and stopped together."""
 
@@ -50,6 +57,7 @@ class Monitor:
         self.store = SQLiteStore(config.store.path)
         self.runner = Runner(sources, config.timeout)
         self.loop = Loop(self.runner, config.interval, self._write)
+        self.max_age = stale_after(config, sources)
         self._listen = listen or (config.web.host, config.web.port)
         self._retention_s = config.store.retention_days * 86400
         self._pruned_at = 0.0
@@ -117,7 +125,7 @@ class Monitor:
         return self.url
 
     async def _start_web(self) -> None:
-        app = make_app(self.store, self.catalog)
+        app = make_app(self.store, self.catalog, max_age=self.max_age)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         host, port = self._listen

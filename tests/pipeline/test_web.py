@@ -45,6 +45,9 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
                         make_labels(source="api.compute"), timestamp=NOW - 5),
             member_check("nova-compute", "cmp1", Status.OK),
             member_check("nova-compute", "cmp2", Status.CRITICAL),
+            CheckResult("service_state", Status.OK, "nova-conductor on ctl1 is up",
+                        make_labels(binary="nova-conductor", host="ctl1"),
+                        timestamp=NOW - 1000),
         ),
     ))
     yield s
@@ -53,7 +56,7 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
 
 def fetch(store: SQLiteStore, path: str) -> tuple[int, str, str]:
     async def go() -> tuple[int, str, str]:
-        app = make_app(store, load_catalog(), clock=lambda: NOW)
+        app = make_app(store, load_catalog(), clock=lambda: NOW, max_age=300)
         async with TestClient(TestServer(app)) as client:
             response = await client.get(path)
             return response.status, response.headers["Content-Type"], await response.text()
@@ -93,6 +96,9 @@ def test_health_checks_samples_sources(store: SQLiteStore) -> None:
     network = next(s for s in health["services"] if s["name"] == "neutron-server")
     assert network["status"] == "UNKNOWN"
     assert health["status"] == "WARNING"  # a known problem outranks a blind spot
+    conductor = next(s for s in health["services"] if s["name"] == "nova-conductor")
+    assert conductor["status"] == "UNKNOWN"  # its only check is older than max_age
+    assert conductor["members"][0]["message"].startswith("stale: last seen 1000 s ago")
 
     critical = get_json(store, "/api/v1/checks?status=critical")
     assert [c["labels"]["host"] for c in critical] == ["cmp2"]

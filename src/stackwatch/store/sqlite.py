@@ -19,6 +19,7 @@ under way.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -99,7 +100,9 @@ def _encode_labels(labels: Labels) -> str:
     return json.dumps(dict(labels), sort_keys=True, separators=(",", ":"))
 
 
+@functools.lru_cache(maxsize=1 << 18)
 def _decode_labels(text: str) -> Labels:
+    # Cached: /metrics and latest() decode the same few hundred thousand label sets each time.
     return tuple(sorted(json.loads(text).items()))
 
 

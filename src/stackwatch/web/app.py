@@ -24,8 +24,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from stackwatch.catalog.loader import Catalog
-from stackwatch.health.evaluate import evaluate
-from stackwatch.model import Status, make_labels
+from stackwatch.health.evaluate import evaluate, expire
+from stackwatch.model import CheckResult, Status, make_labels
 from stackwatch.runner import SOURCE_CHECK
 from stackwatch.store.base import Store
 from stackwatch.web.metrics import registry_for
@@ -34,6 +34,7 @@ from stackwatch.web.serialize import check_dict, health_dict, sample_dict
 STORE_KEY = web.AppKey("store", Store)
 CATALOG_KEY = web.AppKey("catalog", Catalog)
 CLOCK_KEY = web.AppKey[Callable[[], float]]("clock")
+MAX_AGE_KEY = web.AppKey("max_age", float)
 _REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
 
 _FRESHNESS = {
@@ -60,24 +61,29 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+async def _latest_checks(request: web.Request, now: float) -> list[CheckResult]:
+    """Latest checks; those older than the app's max age become UNKNOWN ("stale: ...")."""
+    found = await asyncio.to_thread(request.app[STORE_KEY].latest_checks)
+    return expire(found, now, request.app[MAX_AGE_KEY])
+
+
 async def health(request: web.Request) -> web.Response:
     """The cloud's health from the latest check results."""
-    store, catalog = request.app[STORE_KEY], request.app[CATALOG_KEY]
-    checks = await asyncio.to_thread(store.latest_checks)
-    return _json({"generated_at": request.app[CLOCK_KEY](), **health_dict(evaluate(catalog,
-                                                                                  checks))})
+    now = request.app[CLOCK_KEY]()
+    checks = await _latest_checks(request, now)
+    return _json({"generated_at": now, **health_dict(evaluate(request.app[CATALOG_KEY],
+                                                              checks))})
 
 
 async def checks(request: web.Request) -> web.Response:
     """Latest check results, optionally only some statuses (``?status=CRITICAL,WARNING``)."""
-    store = request.app[STORE_KEY]
     wanted = request.query.get("status", "")
     try:
         statuses = {Status[s.strip().upper()] for s in wanted.split(",") if s.strip()}
     except KeyError:
         return _error(400, f"status: {wanted!r} is not among {[s.name for s in Status]}")
     now = request.app[CLOCK_KEY]()
-    found = await asyncio.to_thread(store.latest_checks)
+    found = await _latest_checks(request, now)
     return _json([check_dict(c, now) for c in found if not statuses or c.status in statuses])
 
 
@@ -156,10 +162,14 @@ async def index(request: web.Request) -> web.Response:
     return web.Response(text="\n".join(lines) + "\n")
 
 
-def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.time
-             ) -> web.Application:
-    """The application over one store; the /metrics collector is registered once here."""
+def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.time,
+             max_age: float = float("inf")) -> web.Application:
+    """The application over one store; the /metrics collector is registered once here.
+
+    ``max_age``: checks older than this many seconds count as UNKNOWN in health and checks.
+    """
     app = web.Application()
+    app[MAX_AGE_KEY] = max_age
     app[STORE_KEY] = store
     app[CATALOG_KEY] = catalog
     app[CLOCK_KEY] = clock
