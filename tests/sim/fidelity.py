@@ -39,6 +39,7 @@ from stackwatch.sim.fidelity import (
     catalog_roots,
     compare_recording,
     load_recording,
+    load_recordings,
 )
 
 REFERENCE = Path(
@@ -242,3 +243,13 @@ def follow(replayer_or_session: Replayer | Session, folder: str, url: str,
         if isinstance(answer.body.get("next"), str):  # glance: relative to the host root
             next_url = answer.body["next"]
     return pages
+
+
+def plain_gets(folder: str, *, skip: tuple[str, ...] = ("member",)) -> list[str]:
+    """Recordings of a folder that are GETs needing no ids but the caller's project
+    (the ones any cloud can replay as they are); variants containing ``skip`` left out."""
+    return sorted(
+        name for name, recording in load_recordings(API_RECORDINGS / folder).items()
+        if recording.method == "GET" and set(recording.placeholders) <= {"project_id"}
+        and not any(word in name for word in skip)
+    )

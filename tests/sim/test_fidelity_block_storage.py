@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fidelity import API_RECORDINGS, Replayer, Session, login_from_clouds_yaml
+from fidelity import Replayer, Session, login_from_clouds_yaml, plain_gets
 
 from stackwatch.sim.cloud import SimulatedCloud
-from stackwatch.sim.fidelity import compare_recording, load_recordings
+from stackwatch.sim.fidelity import compare_recording
 
 pytestmark = pytest.mark.integration
 
@@ -31,11 +31,7 @@ ALLOW = {
     "body/volumes/*/service_uuid": "creating volumes have no service yet",
 }
 MAPS = ["body/volumes/*/metadata"]
-PLAIN_GETS = sorted(
-    name for name, rec in load_recordings(API_RECORDINGS / FOLDER).items()
-    if rec.method == "GET" and set(rec.placeholders) <= {"project_id"}
-    and "member" not in name
-)
+PLAIN_GETS = plain_gets(FOLDER)
 
 
 @pytest.fixture(scope="module")

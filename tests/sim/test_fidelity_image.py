@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fidelity import API_RECORDINGS, Replayer, Session, login_from_clouds_yaml
+from fidelity import Replayer, Session, login_from_clouds_yaml, plain_gets
 
 from stackwatch.sim.cloud import SimulatedCloud
-from stackwatch.sim.fidelity import compare_recording, load_recordings
+from stackwatch.sim.fidelity import compare_recording
 
 pytestmark = pytest.mark.integration
 
@@ -21,10 +21,7 @@ ALLOW = {
     # which adds owner_specified.openstack.* properties; generated images have none
     "body/images/*/owner_specified.*": "properties set by the uploader",
 }
-PLAIN_GETS = sorted(
-    name for name, rec in load_recordings(API_RECORDINGS / FOLDER).items()
-    if rec.method == "GET" and not rec.placeholders
-)
+PLAIN_GETS = plain_gets(FOLDER)
 
 
 @pytest.fixture(scope="module")

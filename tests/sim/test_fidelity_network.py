@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fidelity import API_RECORDINGS, Replayer, Session, login_from_clouds_yaml, send
+from fidelity import Replayer, Session, login_from_clouds_yaml, plain_gets, send
 
 from stackwatch.sim.cloud import SimulatedCloud
-from stackwatch.sim.fidelity import compare_recording, load_recordings
+from stackwatch.sim.fidelity import compare_recording
 
 pytestmark = pytest.mark.integration
 
@@ -30,10 +30,7 @@ ALLOW: dict[str, str] = {
 # Dicts whose keys are driver data: bound OVS ports have vif details (recorded: unbound).
 MAPS = ["body/ports/*/binding:vif_details", "body/port/binding:vif_details"]
 
-PLAIN_GETS = sorted(
-    name for name, rec in load_recordings(API_RECORDINGS / FOLDER).items()
-    if rec.method == "GET" and not rec.placeholders and "member" not in name
-)
+PLAIN_GETS = plain_gets(FOLDER)
 
 
 @pytest.fixture(scope="module")
