@@ -39,6 +39,7 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
                       source="api.compute"),
             Sample.of("stackwatch_source_errors_total", 2, NOW - 5, source="api.compute"),
             Sample.of("undeclared_thing", 7, NOW - 1, kind="x"),
+            Sample.of("openstack_nova_total_vms", 4, NOW - 1000, region="r"),
         ),
         checks=(
             CheckResult("stackwatch_source", Status.OK, "api.compute: 3 samples",
@@ -86,6 +87,7 @@ def test_metrics_parse_with_types_help_and_timestamps(store: SQLiteStore) -> Non
     assert {s.name for s in errors.samples} == {"stackwatch_source_errors_total"}
     assert families["undeclared_thing"].type == "unknown"
     assert body.count("# TYPE stackwatch_source_up ") == 1
+    assert "openstack_nova_total_vms" not in families  # older than max_age: left out
 
 
 def test_health_checks_samples_sources(store: SQLiteStore) -> None:
@@ -110,6 +112,8 @@ def test_health_checks_samples_sources(store: SQLiteStore) -> None:
     ranged = get_json(store, f"/api/v1/samples?name=stackwatch_source_up&start={NOW - 60}"
                       '&labels={"source": "api.compute"}')
     assert [s["value"] for s in ranged] == [1.0]
+    [old] = get_json(store, "/api/v1/samples?name=openstack_nova_total_vms")
+    assert old["age_seconds"] == pytest.approx(1000, abs=0.01)  # kept, with its age
     assert get_json(store, "/api/v1/samples", 400)["error"].startswith("name: required")
     assert get_json(store, "/api/v1/samples?name=x&start=yesterday", 400)["error"] == (
         "start: 'yesterday' is not a number")

@@ -25,7 +25,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from stackwatch.catalog.loader import Catalog
 from stackwatch.health.evaluate import evaluate, expire
-from stackwatch.model import CheckResult, Status, make_labels
+from stackwatch.model import CheckResult, Sample, Status, make_labels
 from stackwatch.runner import SOURCE_CHECK
 from stackwatch.store.base import Store
 from stackwatch.web.metrics import registry_for
@@ -166,14 +166,23 @@ def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.t
              max_age: float = float("inf")) -> web.Application:
     """The application over one store; the /metrics collector is registered once here.
 
-    ``max_age``: checks older than this many seconds count as UNKNOWN in health and checks.
+    ``max_age``: checks older than this many seconds count as UNKNOWN in health and checks;
+    samples older than that are left out of /metrics (``/api/v1/samples`` keeps them, with
+    their age).
     """
     app = web.Application()
     app[MAX_AGE_KEY] = max_age
     app[STORE_KEY] = store
     app[CATALOG_KEY] = catalog
     app[CLOCK_KEY] = clock
-    app[_REGISTRY_KEY] = registry_for(store.latest_samples, catalog)
+
+    def fresh_samples() -> list[Sample]:
+        # A series no source refreshed within max_age (a deleted VM's, a dead source's)
+        # leaves /metrics rather than being exposed with an ever older timestamp.
+        oldest = clock() - max_age
+        return [s for s in store.latest_samples() if s.timestamp >= oldest]
+
+    app[_REGISTRY_KEY] = registry_for(fresh_samples, catalog)
     app.router.add_get("/", index)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/v1/health", health)
