@@ -127,3 +127,5 @@ def test_errors(admin: Session) -> None:
     bad_marker = call(admin, "GET", "/v2/images?marker=nope", admin)
     assert bad_marker.status == 400
     assert call(admin, "GET", "/v2/images?visibility=everyone", admin).status == 400
+    for body in ({"name": "x", "min_ram": "lots"}, {"visibility": "everyone"}, ["x"]):
+        assert call(admin, "POST", "/v2/images", admin, json_body=body).status == 400

@@ -136,6 +136,15 @@ def test_unknown_filter_and_bad_limit_are_400(admin: Session) -> None:
         limit.body["NeutronError"]["message"]
 
 
+@pytest.mark.parametrize("body", [{"network": "x"}, ["network"], {}])
+def test_bad_bodies_are_400(admin: Session, body: object) -> None:
+    answer = send(admin, admin.root("network"), "POST", "/v2.0/networks", json_body=body)
+    assert answer.status == 400 and answer.body["NeutronError"]["type"] == "HTTPBadRequest"
+    raw = send(admin, admin.root("network"), "POST", "/v2.0/ports", data=b"{not json",
+               headers={"Content-Type": "application/json"})
+    assert raw.status == 400
+
+
 def test_a_member_sees_its_project_only_and_no_agents(
     cloud: SimulatedCloud, member: Session
 ) -> None:

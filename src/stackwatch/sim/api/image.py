@@ -219,6 +219,11 @@ class GlanceApi:
         if not isinstance(spec, dict):
             raise GlanceError(400, "Malformed JSON in request body.")
         visibility = str(spec.get("visibility", "shared"))
+        if visibility not in ("public", "private", "shared", "community"):
+            raise GlanceError(400, f"Invalid visibility value: {visibility}")
+        for number in ("min_ram", "min_disk"):
+            if not isinstance(spec.get(number, 0), int):
+                raise GlanceError(400, f"{number} must be an integer")
         if visibility == "public" and not auth.is_admin:
             raise GlanceError(403, "You are not authorized to complete publicize_image action.")
         known = {"name", "disk_format", "container_format", "visibility", "min_ram",

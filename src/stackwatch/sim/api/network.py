@@ -565,7 +565,7 @@ class NeutronApi:
     async def create_network(self, request: web.Request) -> web.Response:
         """``POST /v2.0/networks`` (recorded: 201; 403 for provider attrs as member)."""
         auth = auth_of(request)
-        spec = (await _json(request)).get("network", {})
+        spec = await _resource(request, "network")
         provider = [k for k in spec if k.startswith("provider:") or k == "router:external"]
         if provider and not auth.is_admin:
             rule = " and ".join(f"rule:create_network:{k}" for k in provider)
@@ -647,7 +647,7 @@ class NeutronApi:
     async def create_subnet(self, request: web.Request) -> web.Response:
         """``POST /v2.0/subnets`` (recorded: gateway .1, pool .2 to the last host)."""
         auth = auth_of(request)
-        spec = (await _json(request)).get("subnet", {})
+        spec = await _resource(request, "subnet")
         net = self._network(request, str(spec.get("network_id", "")))
         try:
             cidr = ipaddress.ip_network(str(spec.get("cidr", "")), strict=False)
@@ -765,7 +765,7 @@ class NeutronApi:
     async def create_port(self, request: web.Request) -> web.Response:
         """``POST /v2.0/ports`` (recorded: 201, DOWN, unbound, first free pool address)."""
         auth = auth_of(request)
-        spec = (await _json(request)).get("port", {})
+        spec = await _resource(request, "port")
         net = self._network(request, str(spec.get("network_id", "")))
         fixed = spec.get("fixed_ips") or [{}]
         port = self._new_port(
@@ -807,7 +807,7 @@ class NeutronApi:
         """``POST /v2.0/routers`` (recorded: 201); scheduled to the least busy live L3
         agent, as neutron's ``LeastRoutersScheduler`` does when agents exist."""
         auth = auth_of(request)
-        spec = (await _json(request)).get("router", {})
+        spec = await _resource(request, "router")
         now = self.state.now()
         router_id = str(uuid.uuid4())
         project_id = str(spec.get("project_id") or auth.project_id or "")
@@ -919,7 +919,7 @@ class NeutronApi:
     async def create_floating_ip(self, request: web.Request) -> web.Response:
         """``POST /v2.0/floatingips`` (recorded: 201, DOWN, a ``network:floatingip`` port)."""
         auth = auth_of(request)
-        spec = (await _json(request)).get("floatingip", {})
+        spec = await _resource(request, "floatingip")
         ext = self._network(request, str(spec.get("floating_network_id", "")))
         fip_id = str(uuid.uuid4())
         port = self._new_port(ext, "", device_id=fip_id, device_owner="network:floatingip",
@@ -1003,7 +1003,7 @@ class NeutronApi:
     async def update_agent(self, request: web.Request) -> web.Response:
         """``PUT /v2.0/agents/{id}``: ``admin_state_up`` and ``description`` (API ref)."""
         agent = self._agent(request, request.match_info["id"])
-        spec = (await _json(request)).get("agent", {})
+        spec = await _resource(request, "agent")
         changes: dict[str, Any] = {}
         if "admin_state_up" in spec:
             changes["admin_state_up"] = bool(spec["admin_state_up"])
@@ -1177,6 +1177,16 @@ async def _json(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise NeutronError(400, "HTTPBadRequest", "Malformed request body")
     return body
+
+
+async def _resource(request: web.Request, key: str) -> dict[str, Any]:
+    """The ``{"<key>": {...}}`` object of a create/update body (400 when missing)."""
+    spec = (await _json(request)).get(key)
+    if not isinstance(spec, dict):
+        raise NeutronError(
+            400, "HTTPBadRequest", f"Resource body required with key '{key}'"
+        )
+    return spec
 
 
 def _guard(handler: Callable[[web.Request], Any]) -> Callable[[web.Request], Any]:
