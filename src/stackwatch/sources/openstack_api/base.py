@@ -49,6 +49,8 @@ class ApiSource(ResourceSource):
         return Sample(name, float(value), make_labels(labels, region=self.region_label))
 
     def prepare(self) -> tuple[Collection, SourceError | None]:
+        # A new cycle reads afresh what this source shares (servers, providers, projects).
+        self.client.forget(f"{self.service_type}.")
         self.client.catalog_url(self.service_type)  # raises when auth or catalog fail
         labels = {"service": self.codename, "service_type": self.service_type,
                   "region": self.region_label}

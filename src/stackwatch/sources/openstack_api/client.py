@@ -359,6 +359,12 @@ class ApiClient:
             results.append(error if error is not None else future.result())
         return results
 
+    def forget(self, prefix: str) -> None:
+        """Drop memoised data whose key starts with ``prefix`` (a source's new cycle)."""
+        with self._lock:
+            for key in [k for k in self._memo if k.startswith(prefix)]:
+                del self._memo[key]
+
     def shared(self, key: str, max_age: float, loader: Callable[[], T]) -> T:
         """Data loaded at most once per ``max_age`` seconds, shared between sources."""
         with self._lock:

@@ -75,9 +75,16 @@ class NovaSql(SqlSource):
             sa.func.count(), sa.func.sum(c.c.vcpus), sa.func.sum(c.c.vcpus_used),
             sa.func.sum(c.c.memory_mb), sa.func.sum(c.c.memory_mb_used),
         ).where(c.c.deleted == 0))[0]
+        # A node reports through its nova-compute service's heartbeat (nova servicegroup).
+        s = t.nova_services
         cutoff = utcnow() - dt.timedelta(seconds=self.service_down_time)
-        stale = self.scalar("compute nodes not reporting", sa.select(sa.func.count()).where(
-            c.c.deleted == 0, last_seen(c.c.updated_at, c.c.created_at) < cutoff))
+        heartbeat = last_seen(s.c.last_seen_up, s.c.updated_at, s.c.created_at)
+        service = s.c.host == c.c.host
+        service = sa.and_(service, s.c.binary == "nova-compute", s.c.deleted == 0)
+        stale = self.scalar("compute nodes not reporting", sa.select(sa.func.count())
+                            .select_from(c.outerjoin(s, service))
+                            .where(c.c.deleted == 0,
+                                   sa.or_(heartbeat.is_(None), heartbeat < cutoff)))
         count, vcpus, vcpus_used, memory, memory_used = (float(v or 0) for v in row)
         return Collection((
             self.sample("openstack_nova_db_compute_nodes", count),

@@ -17,7 +17,7 @@ nova_services = table("services", column("host"), column("binary"), column("disa
                       column("updated_at", DateTime), column("created_at", DateTime))
 compute_nodes = table("compute_nodes", column("hypervisor_hostname"), column("vcpus"),
                       column("vcpus_used"), column("memory_mb"), column("memory_mb_used"),
-                      column("deleted"), column("updated_at", DateTime),
+                      column("deleted"), column("host"), column("updated_at", DateTime),
                       column("created_at", DateTime))
 
 # cinder
