@@ -160,6 +160,7 @@ class SimulatedCloud:
             t = time.perf_counter()
             self._start_databases()
             self.startup_seconds["databases"] = time.perf_counter() - t
+            self._start_logs()
             self._thread = threading.Thread(target=self._serve, args=(sock,),
                                             name="stackwatch-sim", daemon=True)
             self._thread.start()
@@ -189,7 +190,9 @@ class SimulatedCloud:
             thread.join(timeout=30)
         self._thread = None
         self._loop = None
-        for name, component in list(self.world.items()):
+        for name, component in reversed(list(self.world.items())):
+            if name == "db":
+                continue  # closed last, below
             closer = getattr(component, "close", None) or getattr(component, "stop", None)
             if callable(closer):
                 try:
@@ -225,18 +228,29 @@ class SimulatedCloud:
     def _start_databases(self) -> None:
         if not self.with_databases:
             return
-        try:
-            sync = importlib.import_module("stackwatch.sim.db.sync")
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("stackwatch.sim.db"):
-                log.warning("service databases not available in this build")
-                return
-            raise
+        sync = _optional("stackwatch.sim.db.sync")
+        if sync is None:
+            return
         databases = sync.ServiceDatabases(self.workdir, self.db_url)
         databases.create()
         databases.attach(self.state)
         self.databases = databases
         self.world["db"] = databases
+
+    def _start_logs(self) -> None:
+        """sim-world's log writer (API requests and state changes as log lines) and traffic."""
+        logwriter = _optional("stackwatch.sim.logwriter")
+        if logwriter is None:
+            return
+        writer = logwriter.LogWriter(self.log_dir, self.state, seed=self.seed).start()
+        self.state.subscribe(writer.on_change)
+        self.server.on_request(writer.on_request)
+        self.world["logs"] = writer
+        if self.traffic_rate > 0:
+            traffic = _optional("stackwatch.sim.traffic")
+            if traffic is not None:
+                self.world["traffic"] = traffic.TrafficGenerator(
+                    writer, self.state, rate=self.traffic_rate, seed=self.seed).start()
 
     def _serve(self, sock: socket.socket) -> None:
         loop = asyncio.new_event_loop()
@@ -324,3 +338,14 @@ class SimulatedCloud:
                 "active_faults": sorted(self._fault_ctx.active),
                 "served": self.server.served,
                 "counts": {k: len(t) for k, t in self.state.tables().items()}}
+
+
+def _optional(module: str) -> Any:
+    """A sim-world module, or ``None`` (logged) if this build does not have it."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            log.warning("simulator component %s not available in this build", module)
+            return None
+        raise

@@ -253,8 +253,9 @@ class _Generator:
         self.next_service_legacy = legacy
         flavors = []
         for i, (name, vcpus, ram, disk) in enumerate(FLAVORS, start=1):
-            flavors.append(r.Flavor(id=str(i), legacy_id=i, name=name, vcpus=vcpus, ram=ram,
-                                    disk=disk))
+            # uuid flavor ids, as flavors created through the API (compute/*flavors*.json)
+            flavors.append(r.Flavor(id=self.ids.uuid(), legacy_id=i, name=name, vcpus=vcpus,
+                                    ram=ram, disk=disk))
         self.flavors = flavors
         self.out.extend(flavors)
         self.out.append(r.Keypair(
@@ -347,6 +348,9 @@ class _Generator:
             uid = self.project_users[pid]
             created = self.ago(365, 0.01)
             roll = rng.random()
+            # every cloud, even a small one, has one stopped server, one that failed to
+            # spawn on a host and one that never got one (NoValidHost, in cell0)
+            roll = {1: 0.03, 2: 0.007, 3: 0.001}.get(i, roll)
             vm_state, power, task = "active", 1, None
             fault = None
             host_needed = True
@@ -400,14 +404,15 @@ class _Generator:
         """create (+ stop for stopped servers), events as nova records them."""
         t = server.created_at
         failed = server.vm_state == "error"
+        # as recorded (...os-instance-actions__{request_id}@latest.{active,error}-create.json):
+        # a good boot has the compute event only, a NoValidHost one the conductor's
         if server.host is None:
             events: tuple[r.ActionEvent, ...] = (r.ActionEvent(
                 "conductor_schedule_and_build_instances", t + timedelta(seconds=2),
-                t + timedelta(seconds=3), "Error", NO_VALID_HOST_TRACE, None),)
+                t + timedelta(seconds=3), "Error", NO_VALID_HOST_TRACE,
+                self.controllers[0], NO_VALID_HOST),)
         else:
             events = (
-                r.ActionEvent("conductor_schedule_and_build_instances", t + timedelta(seconds=1),
-                              t + timedelta(seconds=2), "Success", None, None),
                 r.ActionEvent("compute__do_build_and_run_instance", t + timedelta(seconds=3),
                               t + timedelta(seconds=20), "Error" if failed else "Success",
                               BUILD_FAILED_TRACE if failed else None, server.host),
@@ -667,20 +672,24 @@ class _Generator:
                               provisioned_capacity_gb=pool_size[pool], timestamp=self.now))
         out.extend(self.servers_out)
         out.extend(self.actions)
-        # one confirmed cold migration per 100 servers (history only)
-        for i, s in enumerate(self.servers_out[:: 100], start=1):
+        # one confirmed cold migration per 100 servers (at least a few; history only)
+        step = max(1, min(100, len(self.servers_out) // 4))
+        for i, s in enumerate(self.servers_out[::step], start=1):
             if s.host is None or len(self.hyps) < 2:
                 continue
-            src = self.hyps[(i * 7) % len(self.hyps)].host
+            src_hyp = self.hyps[(i * 7) % len(self.hyps)]
+            src = src_hyp.host
             if src == s.host:
                 continue
+            dest_ip = next(h.host_ip for h in self.hyps if h.host == s.host)
             out.append(r.Migration(
                 id=str(i), legacy_id=i, uuid=ids.uuid(), server_id=s.id, source_compute=src,
                 dest_compute=s.host, source_node=src, dest_node=s.host, status="confirmed",
                 migration_type="migration", project_id=s.project_id, user_id=s.user_id,
                 created_at=s.created_at + timedelta(days=1),
                 updated_at=s.created_at + timedelta(days=1, minutes=1),
-                old_flavor_id=s.flavor.legacy_id, new_flavor_id=s.flavor.legacy_id))
+                old_flavor_id=s.flavor.legacy_id, new_flavor_id=s.flavor.legacy_id,
+                dest_host=dest_ip))
 
     # ---------------------------------------------------------------- placement
 

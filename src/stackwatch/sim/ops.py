@@ -137,8 +137,10 @@ def fail_build(
     now = state.now()
     if no_valid_host:
         fault = r.ServerFault(500, NO_VALID_HOST, NO_VALID_HOST_TRACE, now)
+        conductor = next((c.host for c in state.compute_services
+                          if c.binary == "nova-conductor"), None)
         event = r.ActionEvent("conductor_schedule_and_build_instances", now, now, "Error",
-                              NO_VALID_HOST_TRACE, None)
+                              NO_VALID_HOST_TRACE, conductor, NO_VALID_HOST)
         changes: dict[str, object] = {"host": None, "node": None, "cell": "cell0"}
     else:
         text = message or ("Build of instance aborted: Failed to allocate the network(s), "

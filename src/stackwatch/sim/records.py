@@ -472,7 +472,8 @@ class Allocation:
     user_id: str
     resources: Mapping[str, Mapping[str, int]]
     consumer_generation: int = 1
-    consumer_type: str = "INSTANCE"
+    # nova 2026.1 did not set a consumer type: placement/GET___usages~project_id=...@latest.json
+    consumer_type: str = "unknown"
     created_at: datetime | None = None
 
 

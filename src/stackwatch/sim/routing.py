@@ -144,13 +144,16 @@ def set_microversion(request: web.Request, version: str) -> None:
 
 def json_response(
     body: object, status: int = 200, headers: dict[str, str] | None = None,
-    content_type: str = "application/json",
+    content_type: str = "application/json", charset: str | None = None,
 ) -> web.Response:
-    """A JSON answer serialised as the Python services do (``json.dumps`` separators)."""
-    return web.Response(
-        body=json.dumps(body).encode(), status=status, headers=headers,
-        content_type=content_type,
-    )
+    """A JSON answer serialised as the Python services do (``json.dumps`` separators).
+
+    ``charset`` adds ``; charset=...`` (nova's error answers: ``application/json;
+    charset=UTF-8``).
+    """
+    all_headers = dict(headers or {})
+    all_headers["Content-Type"] = f"{content_type}; charset={charset}" if charset else content_type
+    return web.Response(body=json.dumps(body).encode(), status=status, headers=all_headers)
 
 
 def empty_response(status: int = 204, headers: dict[str, str] | None = None) -> web.Response:

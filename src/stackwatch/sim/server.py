@@ -167,9 +167,10 @@ class SimServer:
             log.exception("simulated %s failed on %s %s", spec.service_type, request.method,
                           request.path)
             response = _service_error(spec, 500)
-        response.headers.setdefault("x-openstack-request-id", request_id)
-        if spec.service_type in ("compute", "block-storage"):
-            response.headers.setdefault("x-compute-request-id", request_id)
+        if not _bare_root(spec, request.path):
+            response.headers.setdefault("x-openstack-request-id", request_id)
+            if spec.service_type in ("compute", "block-storage"):
+                response.headers.setdefault("x-compute-request-id", request_id)
         self.served += 1
         if self.hooks:
             self._notify(request, spec, response, started, request_id, caller, fault)
@@ -267,6 +268,18 @@ class SimServer:
         if not self._control_allowed(request) or self.control is None:
             return json_response({"error": "forbidden"}, 403)
         return json_response(self.control.status())
+
+
+def _bare_root(spec: ServiceSpec, path: str) -> bool:
+    """Version documents served before the request-id middleware (nova, neutron, glance).
+
+    Recorded: ``compute/GET___.json``, ``network/GET___.json``, ``image/GET___.json`` and
+    ``image/GET___versions.json`` carry no request id; keystone, placement, cinder do.
+    """
+    if spec.service_type not in ("compute", "network", "image"):
+        return False
+    rest = path[len(spec.prefix):]
+    return rest in ("", "/") or (spec.service_type == "image" and rest == "/versions")
 
 
 def _spec_by_path(path: str) -> ServiceSpec | None:

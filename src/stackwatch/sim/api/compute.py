@@ -73,8 +73,9 @@ def error(status: int, message: str, version: Version | None = None) -> web.Resp
     key = {400: "badRequest", 403: "forbidden", 404: "itemNotFound", 409: "conflictingRequest",
            501: "notImplemented"}.get(status, "computeFault")
     headers = _version_headers(fmt(version)) if version else None
+    # compute/GET___v2.1__servers__{server_id}@latest.404.json: "application/json; charset=UTF-8"
     return json_response({key: {"code": status, "message": message}}, status, headers,
-                         content_type="application/json")
+                         charset="UTF-8")
 
 
 def parse_version(request: web.Request) -> Version | web.Response:
@@ -101,8 +102,7 @@ def parse_version(request: web.Request) -> Version | web.Response:
     if not MIN_VERSION <= version <= MAX_VERSION:
         return json_response({"computeFault": {"code": 406, "message": (
             f"Version {raw} is not supported by the API. Minimum is {fmt(MIN_VERSION)} and "
-            f"maximum is {fmt(MAX_VERSION)}.")}}, 406, {
-            **_version_headers(raw)}, content_type="application/json")
+            f"maximum is {fmt(MAX_VERSION)}.")}}, 406, _version_headers(raw), charset="UTF-8")
     return version
 
 
@@ -512,7 +512,8 @@ def register(api: ApiContext) -> None:
 
     # ---------------------------------------------------------------- servers
 
-    def server_body(s: r.Server, version: Version, caller: Auth) -> dict[str, Any]:
+    def server_body(s: r.Server, version: Version, caller: Auth, show: bool = False
+                    ) -> dict[str, Any]:
         # compute/GET___v2.1__servers__{server_id}@{2.1,latest}.{active,error-with-fault}.json
         addresses: dict[str, list[dict[str, Any]]] = {}
         for a in s.addresses:
@@ -585,8 +586,8 @@ def register(api: ApiContext) -> None:
             body["tags"] = list(s.tags)
         if version >= (2, 63):
             body["trusted_image_certificates"] = None
-        if version >= (2, 71):
-            body["server_groups"] = []
+        if version >= (2, 71) and show:
+            body["server_groups"] = []  # show only (compare ...servers__detail...@latest.json)
         if version >= (2, 73):
             body["locked_reason"] = s.locked_reason
         if version >= (2, 96):
@@ -690,7 +691,7 @@ def register(api: ApiContext) -> None:
             sid = request.match_info["server_id"]
             # compute/GET___v2.1__servers__{server_id}@latest.404.json
             return error(404, f"Instance {sid} could not be found.", version)
-        return json_response({"server": server_body(s, version, caller)})
+        return json_response({"server": server_body(s, version, caller, show=True)})
 
     async def server_create(request: web.Request, version: Version) -> web.Response:
         # compute/POST___v2.1__servers@latest.ref-vm-1.json (202, adminPass)
@@ -1105,7 +1106,8 @@ def register(api: ApiContext) -> None:
             body["uuid"] = m.uuid
         body.update({
             "source_compute": m.source_compute, "dest_compute": m.dest_compute,
-            "source_node": m.source_node, "dest_node": m.dest_node, "dest_host": m.dest_host,
+            "source_node": m.source_node, "dest_node": m.dest_node,
+            "dest_host": m.dest_host,
             "old_instance_type_id": m.old_flavor_id, "new_instance_type_id": m.new_flavor_id,
             "instance_uuid": m.server_id, "status": m.status})
         if version >= (2, 23):
@@ -1162,16 +1164,23 @@ def register(api: ApiContext) -> None:
     async def usage_audit_log(request: web.Request, version: Version) -> web.Response:
         if not auth_of(request).is_admin:
             return forbid("os_compute_api:os-instance-usage-audit-log:list", version)
+        # compute/GET___v2.1__os-instance_usage_audit_log@2.1.json
         hosts = [s.host for s in state.compute_services if s.binary == "nova-compute"]
         now = state.now()
         period_end = now.replace(minute=0, second=0, microsecond=0)
+        log: dict[str, Any] = {}
+        for host in hosts:
+            count = state.servers.count_by("host", host)
+            log[host] = {"state": "DONE", "instances": count, "errors": 0, "message": (
+                f"Instance usage audit ran for host {host}, {count} instances in "
+                f"{0.5 + count / 400:.16f} seconds.")}
         return json_response({"instance_usage_audit_logs": {
-            "hosts_not_run": [], "log": {}, "num_hosts": len(hosts),
-            "num_hosts_done": len(hosts), "num_hosts_not_run": 0, "num_hosts_running": 0,
-            "overall_status": "ALL hosts done. 0 errors.",
-            "period_beginning": str(period_end - timedelta(hours=1)).replace("+00:00", ""),
-            "period_ending": str(period_end).replace("+00:00", ""), "total_errors": 0,
-            "total_instances": len(state.servers)}})
+            "period_beginning": (period_end - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S"),
+            "period_ending": period_end.strftime("%Y-%m-%d %H:%M:%S"),
+            "num_hosts": len(hosts), "num_hosts_done": len(hosts), "num_hosts_running": 0,
+            "num_hosts_not_run": 0, "hosts_not_run": [],
+            "total_instances": sum(v["instances"] for v in log.values()), "total_errors": 0,
+            "overall_status": "ALL hosts done. 0 errors.", "log": log}})
 
     # ---------------------------------------------------------------- routes
 

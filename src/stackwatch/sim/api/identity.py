@@ -70,7 +70,10 @@ def register(api: ApiContext) -> None:
         # identity/GET___v3.json
         return json_response({"version": version_doc()}, 200, {"Vary": "X-Auth-Token"})
 
-    def listing(key: str, items: list[dict[str, Any]], path: str) -> web.Response:
+    def listing(key: str, items: list[dict[str, Any]], path: str,
+                request: web.Request | None = None) -> web.Response:
+        if request is not None and request.query_string:
+            path = f"{path}?{request.query_string}"
         return json_response(
             {key: items, "links": {"next": None, "self": api.url(path), "previous": None}},
             200, {"Vary": "X-Auth-Token"})
@@ -343,7 +346,7 @@ def register(api: ApiContext) -> None:
                 item["user"].update({"name": user.name if user else "", "domain": default})
                 item["role"]["name"] = role.name if role else ""
             out.append(item)
-        return listing("role_assignments", out, "/v3/role_assignments")
+        return listing("role_assignments", out, "/v3/role_assignments", request)
 
     def list_services(request: web.Request, caller: Auth) -> web.Response:
         # identity/GET___v3__services.json
