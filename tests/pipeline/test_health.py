@@ -116,6 +116,16 @@ def test_failed_source_makes_its_services_unknown_not_down() -> None:
     assert health.service("keystone").status is OK  # type: ignore[union-attr]
     # blind spots rank below known problems but above OK
     assert health.status is UNK
+    assert health.message.endswith("; sources that could not look: api.compute")
+
+
+def test_a_failed_source_no_service_depends_on_still_makes_the_cloud_unknown() -> None:
+    health = evaluate(load_catalog(), [
+        source("logs.nova", UNK), member_check("nova-compute", "cmp1", OK)])
+    assert health.service("nova-compute").status is OK  # type: ignore[union-attr]
+    assert health.status is UNK
+    assert health.message == ("all 1 watched services OK; sources that could not look: "
+                              "logs.nova")
 
 
 def test_nothing_at_all_is_unknown() -> None:

@@ -25,7 +25,8 @@ Services:
   out of the cloud's status.
 
 The cloud's status is the worst of the watched services
-(:meth:`Status.worst`); a node's is the worst of its members.
+(:meth:`Status.worst`), and at least UNKNOWN while a source could not look;
+a node's is the worst of its members.
 """
 
 from __future__ import annotations
@@ -204,4 +205,8 @@ def evaluate(catalog: Catalog, checks: Iterable[CheckResult]) -> CloudHealth:
         message = f"{len(bad)} of {len(watched)} services not OK: {', '.join(bad)}"
     else:
         message = f"all {len(watched)} watched services OK"
+    if failed_sources:
+        # A source that could not look is a blind spot even when no service depends on it.
+        status = Status.worst((status, Status.UNKNOWN))
+        message += f"; sources that could not look: {', '.join(sorted(failed_sources))}"
     return CloudHealth(status, message, services, nodes)
