@@ -85,6 +85,8 @@ class SimulatedCloud:
             raise SimulatorError("rates must be >= 0")
         if not 0 <= port <= 65535:
             raise SimulatorError(f"port {port} is not a TCP port")
+        if db_url is not None:
+            _check_db_url(db_url)
         self.size = size
         self.latency = latency
         self.db_url = db_url
@@ -349,3 +351,14 @@ def _optional(module: str) -> Any:
             log.warning("simulator component %s not available in this build", module)
             return None
         raise
+
+
+def _check_db_url(url: str) -> None:
+    """A clear error for a database URL SQLAlchemy cannot even parse or has no driver for."""
+    import sqlalchemy as sa
+
+    try:
+        parsed = sa.make_url(url)
+        parsed.get_dialect()
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError) as exc:
+        raise SimulatorError(f"bad --db-url {url!r}: {exc}") from None
