@@ -300,3 +300,14 @@ def test_a_disabled_l3_agent_takes_no_routers(cloud: SimulatedCloud, admin: Sess
     assert back.status == 201
     assert [b.l3_agent_id for b in cloud.state.router_bindings.by("router_id", router)] \
         == [agent.id]
+
+
+def test_dhcp_agents_and_their_networks(cloud: SimulatedCloud, admin: Session) -> None:
+    tenant = next(n for n in cloud.state.networks if not n.router_external)
+    agents = get(admin, f"/v2.0/networks/{tenant.id}/dhcp-agents", admin).body["agents"]
+    assert agents and {a["agent_type"] for a in agents} == {"DHCP agent"}
+    served = get(admin, f"/v2.0/agents/{agents[0]['id']}/dhcp-networks", admin).body
+    assert tenant.id in {n["id"] for n in served["networks"]}
+    hosts = {p.binding_host_id for p in cloud.state.ports.by("network_id", tenant.id)
+             if p.device_owner == "network:dhcp"}
+    assert {a["host"] for a in agents} == hosts

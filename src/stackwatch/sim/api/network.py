@@ -1077,6 +1077,42 @@ class NeutronApi:
         self.state.delete("router_binding", binding.id)
         return web.Response(status=204)
 
+    def _dhcp_hosts(self, network_id: str) -> set[str]:
+        """Hosts serving a network's DHCP: those its ``network:dhcp`` ports are bound to."""
+        return {
+            p.binding_host_id for p in self.state.ports.by("network_id", network_id)
+            if p.device_owner == "network:dhcp" and p.binding_host_id
+        }
+
+    async def agent_networks(self, request: web.Request) -> web.Response:
+        """``GET /v2.0/agents/{id}/dhcp-networks`` (API reference, DHCP agent scheduler):
+        the networks whose DHCP port is bound to the agent's host."""
+        agent = self._agent(request, request.match_info["id"])
+        if agent.agent_type != "DHCP agent":
+            return json_response({"networks": []})
+        ids = {
+            p.network_id for p in self.state.ports.by("binding_host_id", agent.host)
+            if p.device_owner == "network:dhcp"
+        }
+        nets = [self.state.networks.get(i) for i in sorted(ids)]
+        return json_response(
+            {"networks": [network_payload(n, admin=True) for n in nets if n is not None]}
+        )
+
+    async def network_dhcp_agents(self, request: web.Request) -> web.Response:
+        """``GET /v2.0/networks/{id}/dhcp-agents`` (API reference)."""
+        if not auth_of(request).is_admin:
+            raise NeutronError(
+                403, "PolicyNotAuthorized", "rule:get_dhcp-agents is disallowed by policy"
+            )
+        net = self._network(request, request.match_info["id"])
+        hosts = self._dhcp_hosts(net.id)
+        agents = [
+            self._agent_payload(a) for a in self.state.agents.by("agent_type", "DHCP agent")
+            if a.host in hosts
+        ]
+        return json_response({"agents": agents})
+
     async def router_agents(self, request: web.Request) -> web.Response:
         """``GET /v2.0/routers/{id}/l3-agents`` (API ref ``router-l3-agent-list-response``)."""
         if not auth_of(request).is_admin:
@@ -1228,6 +1264,8 @@ def register(api: ApiContext) -> None:
         ("PUT", "/v2.0/routers/{id}/add_router_interface", n.add_router_interface, True),
         ("PUT", "/v2.0/routers/{id}/remove_router_interface", n.remove_router_interface, True),
         ("GET", "/v2.0/routers/{id}/l3-agents", n.router_agents, True),
+        ("GET", "/v2.0/networks/{id}/dhcp-agents", n.network_dhcp_agents, True),
+        ("GET", "/v2.0/agents/{id}/dhcp-networks", n.agent_networks, True),
         ("GET", "/v2.0/floatingips", n.list_floating_ips, True),
         ("POST", "/v2.0/floatingips", n.create_floating_ip, True),
         ("GET", "/v2.0/floatingips/{id}", n.show_floating_ip, True),
