@@ -384,7 +384,7 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     _w("auth-401-storm", "logs", "a 401 storm from one source address in keystone's logs",
        {"source": "203.0.113.50", "count": "500"}),
     _w("api-5xx-burst", "logs", "a burst of 5xx answers on one API in its logs",
-       {"service": "compute", "count": "50"}),
+       {"service": "compute", "count": "50", "status": "500"}),
     _w("process-killed", "procs", "a simulated service process is killed",
        {"name": "nova-compute"}),
     _w("queue-no-consumers", "bus", "a queue without consumers on the real bus",

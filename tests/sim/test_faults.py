@@ -1,0 +1,212 @@
+"""Every fault scenario shows where an operator would look: the APIs, the DBs, the logs."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import sqlalchemy as sa
+from fidelity import Session, login_from_clouds_yaml
+
+from stackwatch.errors import SimulatorError
+from stackwatch.sim.cloud import SimulatedCloud
+from stackwatch.sim.faults import SCENARIOS
+
+pytestmark = pytest.mark.integration
+LATEST = {"OpenStack-API-Version": "compute latest, volume 3.71"}
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedCloud]:
+    with SimulatedCloud(workdir=tmp_path_factory.mktemp("faults"), size="small") as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def admin(cloud: SimulatedCloud) -> Session:
+    return login_from_clouds_yaml(Path(cloud.clouds_yaml))
+
+
+def get(admin: Session, service: str, path: str, **headers: str) -> requests.Response:
+    """GET ``path`` of a service, after its versioned root (``/v2.1``, ``/v3/<project>``)."""
+    version = {"compute": "/v2.1", "block-storage": f"/v3/{admin.project_id}"}.get(service, "")
+    return requests.get(admin.root(service) + version + path, timeout=30,
+                        headers={"X-Auth-Token": admin.token, **LATEST, **headers})
+
+
+def compute_services(admin: Session) -> dict[str, dict[str, Any]]:
+    body = get(admin, "compute", "/os-services").json()
+    return {f"{s['host']}/{s['binary']}": s for s in body["services"]}
+
+
+def test_every_scenario_is_documented() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "simulator.md").read_text()
+    missing = [name for name in SCENARIOS if f"`{name}`" not in doc]
+    assert missing == []
+
+
+def test_compute_down(cloud: SimulatedCloud, admin: Session) -> None:
+    cloud.inject("compute-down", host="compute-0003")
+    time.sleep(1.5)  # life keeps heartbeating the others, not this one
+    services = compute_services(admin)
+    assert services["compute-0003/nova-compute"]["state"] == "down"
+    assert services["compute-0001/nova-compute"]["state"] == "up"
+    hyps = {h["hypervisor_hostname"]: h for h in get(admin, "compute",
+                                                     "/os-hypervisors").json()["hypervisors"]}
+    assert hyps["compute-0003"]["state"] == "down"
+    cloud.clear("compute-down")
+    assert compute_services(admin)["compute-0003/nova-compute"]["state"] == "up"
+
+
+def test_service_disabled(cloud: SimulatedCloud, admin: Session) -> None:
+    cloud.inject("service-disabled", host="compute-0002", reason="disk swap")
+    svc = compute_services(admin)["compute-0002/nova-compute"]
+    assert (svc["status"], svc["disabled_reason"]) == ("disabled", "disk swap")
+    cloud.clear("service-disabled")
+    assert compute_services(admin)["compute-0002/nova-compute"]["status"] == "enabled"
+
+
+def test_servers_error(cloud: SimulatedCloud, admin: Session) -> None:
+    before = {s["id"] for s in get(admin, "compute",
+                                   "/servers/detail?all_tenants=1&status=ERROR").json()["servers"]}
+    message = cloud.inject("servers-error", count=2)
+    assert "2 server(s)" in message
+    errors = get(admin, "compute", "/servers/detail?all_tenants=1&status=ERROR").json()["servers"]
+    new = [s for s in errors if s["id"] not in before]
+    assert len(new) == 2
+    for server in new:
+        assert server["fault"]["code"] == 500 and "qemu" not in server["fault"]["message"]
+        actions = get(admin, "compute", f"/servers/{server['id']}/os-instance-actions").json()
+        failed = [a for a in actions["instanceActions"] if a["message"] == "Error"]
+        assert failed and failed[0]["action"] == "reboot"
+        detail = get(admin, "compute", f"/servers/{server['id']}/os-instance-actions/"
+                                       f"{failed[0]['request_id']}").json()["instanceAction"]
+        assert detail["events"][0]["result"] == "Error"
+    cloud.clear("servers-error")
+    still = get(admin, "compute", "/servers/detail?all_tenants=1&status=ERROR").json()["servers"]
+    assert {s["id"] for s in still} == before
+
+
+def test_volume_and_snapshot_stuck(cloud: SimulatedCloud, admin: Session) -> None:
+    cloud.inject("volume-stuck-deleting", count=2)
+    cloud.inject("snapshot-stuck")
+    volumes = get(admin, "block-storage", "/volumes/detail?all_tenants=1").json()["volumes"]
+    assert sum(v["status"] == "deleting" for v in volumes) == 2
+    snaps = get(admin, "block-storage", "/snapshots/detail?all_tenants=1").json()["snapshots"]
+    stuck = [s for s in snaps if s["status"] == "creating"]
+    assert len(stuck) == 1 and stuck[0]["os-extended-snapshot-attributes:progress"] == "37%"
+    cloud.clear("volume-stuck-deleting")
+    cloud.clear("snapshot-stuck")
+    volumes = get(admin, "block-storage", "/volumes/detail?all_tenants=1").json()["volumes"]
+    assert not any(v["status"] == "deleting" for v in volumes)
+
+
+def test_cinder_volume_down(cloud: SimulatedCloud, admin: Session) -> None:
+    cloud.inject("cinder-volume-down")
+    time.sleep(1.2)
+    services = get(admin, "block-storage", "/os-services").json()["services"]
+    volume = [s for s in services if s["binary"] == "cinder-volume"]
+    assert volume[0]["state"] == "down"
+    cloud.clear("cinder-volume-down")
+
+
+def test_l3_agent_dead_with_routers(cloud: SimulatedCloud, admin: Session) -> None:
+    cloud.inject("l3-agent-dead")
+    time.sleep(1.2)
+    agents = get(admin, "network", "/v2.0/agents?agent_type=L3%20agent").json()["agents"]
+    dead = [a for a in agents if not a["alive"]]
+    assert len(dead) == 1
+    routers = get(admin, "network", f"/v2.0/agents/{dead[0]['id']}/l3-routers").json()
+    assert routers["routers"], "the dead agent still hosts routers"
+    cloud.clear("l3-agent-dead")
+    agents = get(admin, "network", "/v2.0/agents?agent_type=L3%20agent").json()["agents"]
+    assert all(a["alive"] for a in agents)
+
+
+@pytest.mark.parametrize(("scenario", "status"), [
+    ("api-500", 500), ("api-401", 401), ("api-403", 403)])
+def test_api_error_faults(cloud: SimulatedCloud, admin: Session, scenario: str,
+                          status: int) -> None:
+    cloud.inject(scenario, service="network")
+    try:
+        assert get(admin, "network", "/v2.0/networks").status_code == status
+        assert get(admin, "compute", "/os-services").status_code == 200
+    finally:
+        cloud.clear(scenario)
+    assert get(admin, "network", "/v2.0/networks").status_code == 200
+
+
+def test_api_truncated_and_slow(cloud: SimulatedCloud, admin: Session) -> None:
+    cloud.inject("api-truncated", service="compute")
+    try:
+        response = get(admin, "compute", "/os-services")
+        assert response.status_code == 200
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(response.content)
+    finally:
+        cloud.clear("api-truncated")
+    cloud.inject("api-slow", service="image", delay="0.6")
+    try:
+        started = time.perf_counter()
+        assert get(admin, "image", "/v2/images").status_code == 200
+        assert time.perf_counter() - started >= 0.6
+    finally:
+        cloud.clear("api-slow")
+
+
+def test_token_table_bloat_and_revocations(cloud: SimulatedCloud) -> None:
+    cloud.inject("token-bloat", rows="20000", user="nova")
+    cloud.inject("revocation-growth", rows="3000")
+    cloud.flush()
+    engine = sa.create_engine(cloud.db_urls["keystone"])
+    try:
+        with engine.connect() as conn:
+            tokens = conn.execute(sa.text("SELECT count(*) FROM token")).scalar_one()
+            top = conn.execute(sa.text(
+                "SELECT user_id, count(*) AS n FROM token GROUP BY user_id ORDER BY n DESC"
+            )).first()
+            events = conn.execute(sa.text("SELECT count(*) FROM revocation_event")).scalar_one()
+        nova = cloud.state.users.by("name", "nova")[0]
+        assert tokens == 20000 and top is not None and top[0] == nova.id and top[1] > 10000
+        assert events >= 3000
+        cloud.clear("token-bloat")
+        cloud.flush()
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM token")).scalar_one() == 0
+    finally:
+        engine.dispose()
+
+
+def test_log_scenarios(cloud: SimulatedCloud) -> None:
+    cloud.inject("auth-401-storm", source="198.51.100.9", count="40")
+    cloud.inject("api-5xx-burst", service="compute", count="10")
+    keystone = (cloud.log_dir / "apache2" / "keystone_access.log").read_text()
+    assert sum("198.51.100.9" in line and '" 401 ' in line for line in keystone.splitlines()) >= 40
+    nova = (cloud.log_dir / "nova" / "nova-api.log").read_text()
+    assert sum("status: 500" in line for line in nova.splitlines()) >= 10
+
+
+def test_bad_parameters_and_missing_components(cloud: SimulatedCloud) -> None:
+    with pytest.raises(SimulatorError, match="unknown parameter"):
+        cloud.inject("compute-down", planet="mars")
+    with pytest.raises(SimulatorError, match="no nova-compute on host"):
+        cloud.inject("compute-down", host="nowhere")
+    with pytest.raises(SimulatorError, match="unknown scenario"):
+        cloud.inject("meteor")
+    with pytest.raises(SimulatorError, match="not running"):
+        cloud.inject("queue-no-consumers")
+
+
+def test_start_scenarios(tmp_path: Path) -> None:
+    with SimulatedCloud(workdir=tmp_path, size="small", life=False,
+                        scenarios=("service-disabled", "api-500"),
+                        scenario_params={"api-500": {"service": "image"}}) as c:
+        admin = login_from_clouds_yaml(Path(c.clouds_yaml))
+        assert get(admin, "image", "/v2/images").status_code == 500
+        disabled = [s for s in compute_services(admin).values() if s["status"] == "disabled"]
+        assert len(disabled) == 1
