@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -229,3 +230,29 @@ def test_with_no_live_backend_a_new_volume_goes_to_error(
     finally:
         cloud.clear("cinder-volume-down")
     assert call(admin, "DELETE", f"/volumes/{vol_id}", admin, LATEST).status == 202
+
+
+def test_stuck_volumes_can_be_reset_or_force_deleted(
+    cloud: SimulatedCloud, admin: Session, member: Session
+) -> None:
+    cloud.inject("volume-stuck-deleting", count="2")
+    try:
+        long_ago = cloud.state.now() - timedelta(hours=1)
+        stuck = [v.id for v in cloud.state.volumes
+                 if v.status == "deleting" and v.updated_at < long_ago]
+        assert len(stuck) == 2
+        reset = {"os-reset_status": {"status": "available"}}
+        assert call(member, "POST", f"/volumes/{stuck[0]}/action", admin,
+                    json_body=reset).status in (403, 404)
+        answer = call(admin, "POST", f"/volumes/{stuck[0]}/action", admin, json_body=reset)
+        assert answer.status == 202
+        assert cloud.state.volumes.get(stuck[0]).status == "available"  # type: ignore[union-attr]
+        forced = call(admin, "POST", f"/volumes/{stuck[1]}/action", admin,
+                      json_body={"os-force_delete": {}})
+        assert forced.status == 202
+        _wait_for(lambda: stuck[1] not in cloud.state.volumes)
+        bad = call(admin, "POST", f"/volumes/{stuck[0]}/action", admin,
+                   json_body={"os-unknown": {}})
+        assert bad.status == 400
+    finally:
+        cloud.clear("volume-stuck-deleting")

@@ -509,6 +509,38 @@ class CinderApi:
         asyncio.get_running_loop().call_later(TRANSITION_SECONDS, self._gone, "volume", vol.id)
         return empty_response(202, EMPTY_HTML, {"Content-Length": "0"})
 
+    async def volume_action(self, request: web.Request, version: tuple[int, int]) -> web.Response:
+        """``POST /v3/{p}/volumes/{id}/action`` (API reference): the admin actions an
+        operator uses on stuck volumes, ``os-reset_status`` and ``os-force_delete``."""
+        return await self._admin_action(request, "volume", self._get_volume)
+
+    async def snapshot_action(
+        self, request: web.Request, version: tuple[int, int]
+    ) -> web.Response:
+        """``POST /v3/{p}/snapshots/{id}/action``: ``os-reset_status``, ``os-force_delete``."""
+        return await self._admin_action(request, "snapshot", self._get_snapshot)
+
+    async def _admin_action(
+        self, request: web.Request, kind: str, find: Callable[[web.Request, str], Any]
+    ) -> web.Response:
+        record = find(request, request.match_info["id"])
+        body = await _json(request)
+        if "os-reset_status" in body:
+            self._require_admin(request, f"{kind}_extension:{kind}_admin_actions:reset_status")
+            spec = body["os-reset_status"]
+            status = spec.get("status") if isinstance(spec, dict) else None
+            if not isinstance(status, str) or not status:
+                raise CinderError(400, "Must specify 'status'")
+            self.state.update(kind, record.id, status=status, updated_at=self.state.now())
+        elif "os-force_delete" in body:
+            self._require_admin(request, f"{kind}_extension:{kind}_admin_actions:force_delete")
+            self.state.update(kind, record.id, status="deleting", updated_at=self.state.now())
+            asyncio.get_running_loop().call_later(TRANSITION_SECONDS, self._gone, kind,
+                                                  record.id)
+        else:
+            raise CinderError(400, "There is no such action: " + ", ".join(body) or "none")
+        return empty_response(202, EMPTY_HTML, {"Content-Length": "0"})
+
     def _gone(self, kind: str, ident: str) -> None:
         record = self.state.table(kind).get(ident)
         if record is not None and record.status == "deleting":
@@ -775,11 +807,13 @@ def register(api: ApiContext) -> None:
         ("GET", f"{p}/volumes/summary", c.volume_summary),
         ("GET", f"{p}/volumes/{{id}}", c.show_volume),
         ("DELETE", f"{p}/volumes/{{id}}", c.delete_volume),
+        ("POST", f"{p}/volumes/{{id}}/action", c.volume_action),
         ("GET", f"{p}/snapshots", c.list_snapshots),
         ("POST", f"{p}/snapshots", c.create_snapshot),
         ("GET", f"{p}/snapshots/detail", c.list_snapshots_detail),
         ("GET", f"{p}/snapshots/{{id}}", c.show_snapshot),
         ("DELETE", f"{p}/snapshots/{{id}}", c.delete_snapshot),
+        ("POST", f"{p}/snapshots/{{id}}/action", c.snapshot_action),
         ("GET", f"{p}/backups", c.list_backups),
         ("GET", f"{p}/backups/detail", c.list_backups),
         ("GET", f"{p}/os-services", c.list_services),
