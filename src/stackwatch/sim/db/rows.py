@@ -21,6 +21,7 @@ see every change in order. It does no I/O.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -117,8 +118,8 @@ class RowMapper:
         self._instances: dict[str, _Ids] = {"nova": _Ids(), "nova_cell0": _Ids()}
         self._server_cell: dict[str, str] = {}
         self._actions: dict[str, _Ids] = {"nova": _Ids(), "nova_cell0": _Ids()}
-        self._faults: dict[str, _Ids] = {"nova": _Ids(), "nova_cell0": _Ids()}
-        self._action_events = {"nova": _Ids(), "nova_cell0": _Ids()}
+        self._faults = {"nova": itertools.count(1), "nova_cell0": itertools.count(1)}
+        self._action_events = {"nova": itertools.count(1), "nova_cell0": itertools.count(1)}
         self._service_ids: dict[str, int] = {}
         self._node_ids: dict[str, int] = {}
         self._flavor_ids = _Ids()
@@ -126,12 +127,12 @@ class RowMapper:
         self._quota_ids = _Ids()
         self._rp_ids = _Ids()
         self._custom_rc = _Ids(next_id=CUSTOM_RESOURCE_CLASS_BASE)
-        self._inventory_ids = _Ids()
-        self._allocation_ids = _Ids()
+        self._inventory_ids = itertools.count(1)
+        self._allocation_ids = itertools.count(1)
         self._std_attr = _Ids()
         self._local_user_ids = _Ids()
         self._host_mappings = _Ids()
-        self._revocations = _Ids()
+        self._revocations = itertools.count(1)
         self._cinder_usage_ids = _Ids()
         self._cinder_usage: dict[tuple[str, str], int] = {}
         self._volume_types: dict[str, tuple[str, str, int]] = {}  # id -> (type_id, type, size)
@@ -289,7 +290,7 @@ class RowMapper:
             return []
         at = db_time(c.time)
         row = {
-            "id": self._revocations.get(t.id), "domain_id": None, "project_id": None,
+            "id": next(self._revocations), "domain_id": None, "project_id": None,
             "user_id": None, "role_id": None, "trust_id": None, "consumer_id": None,
             "access_token_id": None, "issued_before": at, "expires_at": None, "revoked_at": at,
             "audit_id": t.audit_id[:32], "audit_chain_id": None,
@@ -445,7 +446,7 @@ class RowMapper:
         if s.fault is not None and s.fault != before_fault:
             ops.append(Insert(db, "instance_faults", {
                 "created_at": db_time(s.fault.created), "updated_at": None,
-                "deleted_at": None, "id": self._faults[db].get(f"{s.id}:{s.fault.created}"),
+                "deleted_at": None, "id": next(self._faults[db]),
                 "instance_uuid": s.id, "code": s.fault.code, "message": s.fault.message[:255],
                 "details": s.fault.details, "host": s.host or "controller", "deleted": 0,
             }))  # fmt: skip
@@ -476,11 +477,11 @@ class RowMapper:
             ops.append(Delete(db, "instance_actions_events", {"action_id": action_id}))
         else:
             ops.append(Insert(db, "instance_actions", row))
-        for n, e in enumerate(a.events):
+        for e in a.events:
             ops.append(Insert(db, "instance_actions_events", {
                 "created_at": db_time(e.start_time),
                 "updated_at": db_time(e.finish_time or e.start_time), "deleted_at": None,
-                "id": self._action_events[db].get(f"{a.id}:{n}:{len(a.events)}:{e.result}"),
+                "id": next(self._action_events[db]),
                 "event": e.event, "action_id": action_id, "start_time": db_time(e.start_time),
                 "finish_time": db_time(e.finish_time), "result": e.result,
                 "traceback": e.traceback, "deleted": 0, "host": e.host, "details": e.details,
@@ -552,7 +553,7 @@ class RowMapper:
         for rc, inv in p.inventories.items():
             ops.append(Insert("placement", "inventories", {
                 "created_at": db_time(p.created_at), "updated_at": None,
-                "id": self._inventory_ids.get(f"{p.id}:{rc}:{c.time.timestamp()}"),
+                "id": next(self._inventory_ids),
                 "resource_provider_id": rp_id, "resource_class_id": self._resource_class_id(rc),
                 "total": inv.total, "reserved": inv.reserved, "min_unit": inv.min_unit,
                 "max_unit": inv.max_unit or inv.total, "step_size": inv.step_size,
@@ -573,7 +574,7 @@ class RowMapper:
             for rc, used in resources.items():
                 ops.append(Insert("placement", "allocations", {
                     "created_at": at, "updated_at": None,
-                    "id": self._allocation_ids.get(f"{a.id}:{rp_uuid}:{rc}:{c.time.timestamp()}"),
+                    "id": next(self._allocation_ids),
                     "resource_provider_id": rp_id, "consumer_id": a.id,
                     "resource_class_id": self._resource_class_id(rc), "used": used,
                 }))  # fmt: skip
