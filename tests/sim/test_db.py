@@ -38,7 +38,9 @@ def reference_columns(database: str) -> dict[str, list[tuple[str, str]]]:
     return tables
 
 
-@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.integration)])
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("mariadb", marks=pytest.mark.integration)]
+)
 def backend(request: pytest.FixtureRequest) -> str | None:
     """``None`` for SQLite files, else a MariaDB server URL with a fresh prefix."""
     if request.param == "sqlite":
@@ -47,11 +49,17 @@ def backend(request: pytest.FixtureRequest) -> str | None:
     return str(server.url(f"t{next(_prefixes)}_"))
 
 
-@pytest.fixture
-def world(tmp_path: Path, backend: str | None) -> Iterator[tuple[CloudState, ServiceDatabases]]:
+@pytest.fixture(scope="module")
+def world(
+    tmp_path_factory: pytest.TempPathFactory, backend: str | None
+) -> Iterator[tuple[CloudState, ServiceDatabases]]:
+    """One loaded cloud per backend for this module; tests check DB == state after their
+    own changes, so they do not depend on each other's."""
+    tmp_path = tmp_path_factory.mktemp("world")
     state = CloudState()
-    generate(state, Sizing.for_size("small"), seed=3, base_url="http://127.0.0.1:9",
-             admin_password="pw")  # fmt: skip
+    generate(
+        state, Sizing.for_size("small"), seed=3, base_url="http://127.0.0.1:9", admin_password="pw"
+    )
     dbs = ServiceDatabases(tmp_path, backend)
     dbs.create()
     dbs.attach(state)
@@ -82,17 +90,16 @@ def test_tables_have_the_real_columns_in_the_real_order(database: str) -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("database", schema.DATABASES)
-def test_mariadb_column_types_equal_the_recorded_ones(mariadb: Any, database: str,
-                                                      tmp_path: Path) -> None:  # fmt: skip
+def test_mariadb_column_types_equal_the_recorded_ones(mariadb: Any, tmp_path: Path) -> None:
     dbs = ServiceDatabases(tmp_path, mariadb.url(f"types{next(_prefixes)}_"))
     dbs.create()
     try:
-        for name, columns in reference_columns(database).items():
-            shown = rows(dbs, database, f"SHOW CREATE TABLE `{name}`")[0][1]
-            ours = dict(re.findall(r"^  `(\w+)` (\w+(?:\(\d+\))?)", shown, re.M))
-            for column, sqltype in columns:
-                assert ours[column] == sqltype, f"{database}.{name}.{column}"
+        for database in schema.DATABASES:
+            for name, columns in reference_columns(database).items():
+                shown = rows(dbs, database, f"SHOW CREATE TABLE `{name}`")[0][1]
+                ours = dict(re.findall(r"^  `(\w+)` (\w+(?:\(\d+\))?)", shown, re.M))
+                for column, sqltype in columns:
+                    assert ours[column] == sqltype, f"{database}.{name}.{column}"
     finally:
         dbs.close()
 
@@ -104,8 +111,9 @@ def test_bulk_load_matches_the_state(world: tuple[CloudState, ServiceDatabases])
     state, dbs = world
     live = [s for s in state.servers if s.cell == "cell1" and s.vm_state != "building"]
     by_state = Counter(s.vm_state for s in live)
-    got = rows(dbs, "nova", "SELECT vm_state, COUNT(*) FROM instances WHERE deleted = 0 "
-                            "GROUP BY vm_state")  # fmt: skip
+    got = rows(
+        dbs, "nova", "SELECT vm_state, COUNT(*) FROM instances WHERE deleted = 0 GROUP BY vm_state"
+    )
     assert dict(got) == dict(by_state)
     assert scalar(dbs, "nova", "SELECT COUNT(*) FROM services WHERE deleted = 0") == len(
         state.compute_services
@@ -127,8 +135,10 @@ def test_bulk_load_matches_the_state(world: tuple[CloudState, ServiceDatabases])
     assert scalar(dbs, "placement", "SELECT SUM(used) FROM allocations") == used
     # cinder's own usage bookkeeping agrees: snapshots count against gigabytes too
     gigabytes = sum(v.size for v in state.volumes) + sum(s.size for s in state.snapshots)
-    assert scalar(dbs, "cinder", "SELECT SUM(in_use) FROM quota_usages "
-                                 "WHERE resource = 'gigabytes'") == gigabytes  # fmt: skip
+    assert (
+        scalar(dbs, "cinder", "SELECT SUM(in_use) FROM quota_usages WHERE resource = 'gigabytes'")
+        == gigabytes
+    )
 
 
 # ---------------------------------------------------------------------------- write-through
@@ -142,9 +152,15 @@ def test_server_lifecycle_is_written_through(world: tuple[CloudState, ServiceDat
     flavor = next(iter(state.flavors))
     image = next(iter(state.images))
     booted = ops.create_server(
-        state, name="db-test-vm", project_id=project.id, user_id=user.id, flavor=flavor,
-        image_id=image.id, request_id="req-db-1", rng=rng,
-    )  # fmt: skip
+        state,
+        name="db-test-vm",
+        project_id=project.id,
+        user_id=user.id,
+        flavor=flavor,
+        image_id=image.id,
+        request_id="req-db-1",
+        rng=rng,
+    )
     dbs.flush()
     # scheduling: only a build request exists, no cell has the instance yet
     assert scalar(dbs, "nova", "SELECT COUNT(*) FROM instances WHERE uuid = :u", u=booted.id) == 0
@@ -155,25 +171,41 @@ def test_server_lifecycle_is_written_through(world: tuple[CloudState, ServiceDat
     ops.delete_server(state, booted.id, "req-db-2")
     dbs.flush()
 
-    row = rows(dbs, "nova", "SELECT id, deleted, vm_state, deleted_at FROM instances "
-                            "WHERE uuid = :u", u=booted.id)[0]  # fmt: skip
+    row = rows(
+        dbs,
+        "nova",
+        "SELECT id, deleted, vm_state, deleted_at FROM instances WHERE uuid = :u",
+        u=booted.id,
+    )[0]
     assert row[1] == row[0] and row[2] == "deleted" and row[3] is not None  # nova: deleted = id
-    assert scalar(dbs, "nova", "SELECT vm_state FROM instances WHERE uuid = :u",
-                  u=broken.id) == "error"  # fmt: skip
-    fault = rows(dbs, "nova", "SELECT code, message FROM instance_faults WHERE instance_uuid = :u",
-                 u=broken.id)  # fmt: skip
+    assert (
+        scalar(dbs, "nova", "SELECT vm_state FROM instances WHERE uuid = :u", u=broken.id)
+        == "error"
+    )
+    fault = rows(
+        dbs,
+        "nova",
+        "SELECT code, message FROM instance_faults WHERE instance_uuid = :u",
+        u=broken.id,
+    )
     assert fault == [(500, "internal error: process exited while connecting to monitor")]
-    actions = rows(dbs, "nova", "SELECT a.action, a.message, e.event, e.result FROM "
-                   "instance_actions a JOIN instance_actions_events e ON e.action_id = a.id "
-                   "WHERE a.instance_uuid = :u ORDER BY a.id", u=booted.id)  # fmt: skip
+    actions = rows(
+        dbs,
+        "nova",
+        "SELECT a.action, a.message, e.event, e.result FROM "
+        "instance_actions a JOIN instance_actions_events e ON e.action_id = a.id "
+        "WHERE a.instance_uuid = :u ORDER BY a.id",
+        u=booted.id,
+    )
     assert actions == [
         ("create", None, "compute__do_build_and_run_instance", "Success"),
         ("delete", None, "compute_terminate_instance", "Success"),
     ]
     # the API's view and the DB's agree on every vm_state
     live = Counter(s.vm_state for s in state.servers if s.cell == "cell1")
-    got = rows(dbs, "nova", "SELECT vm_state, COUNT(*) FROM instances WHERE deleted = 0 "
-                            "GROUP BY vm_state")  # fmt: skip
+    got = rows(
+        dbs, "nova", "SELECT vm_state, COUNT(*) FROM instances WHERE deleted = 0 GROUP BY vm_state"
+    )
     assert dict(got) == dict(live)
 
 
@@ -181,29 +213,41 @@ def test_failed_scheduling_lands_in_cell0(world: tuple[CloudState, ServiceDataba
     state, dbs = world
     project, user = next(iter(state.projects)), next(iter(state.users))
     server = ops.create_server(
-        state, name="no-host", project_id=project.id, user_id=user.id,
-        flavor=next(iter(state.flavors)), image_id=next(iter(state.images)).id,
-        request_id="req-db-3", rng=random.Random(1),
-    )  # fmt: skip
+        state,
+        name="no-host",
+        project_id=project.id,
+        user_id=user.id,
+        flavor=next(iter(state.flavors)),
+        image_id=next(iter(state.images)).id,
+        request_id="req-db-3",
+        rng=random.Random(1),
+    )
     ops.fail_build(state, server.id, no_valid_host=True)
     dbs.flush()
     assert scalar(dbs, "nova", "SELECT COUNT(*) FROM instances WHERE uuid = :u", u=server.id) == 0
-    assert rows(dbs, "nova_cell0", "SELECT vm_state FROM instances WHERE uuid = :u",
-                u=server.id) == [("error",)]  # fmt: skip
-    got = rows(dbs, "nova_cell0", "SELECT a.message, e.event, e.result FROM instance_actions a "
-               "JOIN instance_actions_events e ON e.action_id = a.id WHERE a.instance_uuid = :u",
-               u=server.id)  # fmt: skip
+    assert rows(
+        dbs, "nova_cell0", "SELECT vm_state FROM instances WHERE uuid = :u", u=server.id
+    ) == [("error",)]
+    got = rows(
+        dbs,
+        "nova_cell0",
+        "SELECT a.message, e.event, e.result FROM instance_actions a "
+        "JOIN instance_actions_events e ON e.action_id = a.id WHERE a.instance_uuid = :u",
+        u=server.id,
+    )
     assert got == [("Error", "conductor_schedule_and_build_instances", "Error")]
 
 
 def test_heartbeats_volumes_tokens_and_agents(world: tuple[CloudState, ServiceDatabases]) -> None:
     state, dbs = world
     service = next(s for s in state.compute_services if s.binary == "nova-compute")
-    before = scalar(dbs, "nova", "SELECT updated_at FROM services WHERE id = :i",
-                    i=service.legacy_id)  # fmt: skip
+    before = scalar(
+        dbs, "nova", "SELECT updated_at FROM services WHERE id = :i", i=service.legacy_id
+    )
     later = service.updated_at + timedelta(seconds=10)
-    state.update("compute_service", service.id, updated_at=later,
-                 report_count=service.report_count + 1)  # fmt: skip
+    state.update(
+        "compute_service", service.id, updated_at=later, report_count=service.report_count + 1
+    )
 
     volume = next(v for v in state.volumes if v.status == "available")
     state.update("volume", volume.id, status="error_deleting")
@@ -211,32 +255,56 @@ def test_heartbeats_volumes_tokens_and_agents(world: tuple[CloudState, ServiceDa
     state.delete("volume", gone.id)
 
     now = state.now()
-    token = state.add(r.Token(
-        id="tok-1", user_id=next(iter(state.users)).id, issued_at=now,
-        expires_at=now + timedelta(hours=1), audit_id="WPGfvggOQVimAG-6U1ECng",
-    ))  # fmt: skip
+    token = state.add(
+        r.Token(
+            id="tok-1",
+            user_id=next(iter(state.users)).id,
+            issued_at=now,
+            expires_at=now + timedelta(hours=1),
+            audit_id="WPGfvggOQVimAG-6U1ECng",
+        )
+    )
+    revoked_before = scalar(dbs, "keystone", "SELECT COUNT(*) FROM revocation_event")
     state.update("token", token.id, revoked=True)
 
     binding = next(iter(state.router_bindings))
     state.delete("router_binding", binding.id)
     dbs.flush()
 
-    after = scalar(dbs, "nova", "SELECT updated_at FROM services WHERE id = :i",
-                   i=service.legacy_id)  # fmt: skip
+    after = scalar(
+        dbs, "nova", "SELECT updated_at FROM services WHERE id = :i", i=service.legacy_id
+    )
     assert str(after) > str(before)
-    assert scalar(dbs, "cinder", "SELECT status FROM volumes WHERE id = :i",
-                  i=volume.id) == "error_deleting"  # fmt: skip
+    assert (
+        scalar(dbs, "cinder", "SELECT status FROM volumes WHERE id = :i", i=volume.id)
+        == "error_deleting"
+    )
     deleted = rows(dbs, "cinder", "SELECT deleted, status FROM volumes WHERE id = :i", i=gone.id)
     assert [(bool(d), s) for d, s in deleted] == [(True, "deleted")]  # cinder: boolean deleted
     by_status = Counter(v.status for v in state.volumes)
-    got = rows(dbs, "cinder", "SELECT status, COUNT(*) FROM volumes WHERE deleted = :f "
-                              "GROUP BY status", f=False)  # fmt: skip
+    got = rows(
+        dbs,
+        "cinder",
+        "SELECT status, COUNT(*) FROM volumes WHERE deleted = :f GROUP BY status",
+        f=False,
+    )
     assert dict(got) == dict(by_status)
-    assert rows(dbs, "keystone", "SELECT audit_id FROM revocation_event") == [
-        ("WPGfvggOQVimAG-6U1ECng",)
-    ]
-    assert scalar(dbs, "neutron", "SELECT COUNT(*) FROM routerl3agentbindings "
-                                  "WHERE router_id = :r", r=binding.router_id) == 0  # fmt: skip
+    assert scalar(dbs, "keystone", "SELECT COUNT(*) FROM revocation_event") == revoked_before + 1
+    assert rows(
+        dbs,
+        "keystone",
+        "SELECT audit_id FROM revocation_event WHERE audit_id = :a",
+        a="WPGfvggOQVimAG-6U1ECng",
+    ) == [("WPGfvggOQVimAG-6U1ECng",)]
+    assert (
+        scalar(
+            dbs,
+            "neutron",
+            "SELECT COUNT(*) FROM routerl3agentbindings WHERE router_id = :r",
+            r=binding.router_id,
+        )
+        == 0
+    )
 
 
 # ---------------------------------------------------------------------------- scenarios
@@ -246,6 +314,7 @@ def test_token_bloat_and_revocation_growth(world: tuple[CloudState, ServiceDatab
     state, dbs = world
     said = dbs.inject("token-bloat", {"rows": "20000", "user": "nova"})
     assert "20000" in said
+    events_before = scalar(dbs, "keystone", "SELECT COUNT(*) FROM revocation_event")
     dbs.inject("revocation-growth", {"rows": "3000"})
     dbs.flush()
     nova = next(u for u in state.users if u.name == "nova")
@@ -256,7 +325,7 @@ def test_token_bloat_and_revocation_growth(world: tuple[CloudState, ServiceDatab
     now = state.now().replace(tzinfo=None)
     expired = scalar(dbs, "keystone", "SELECT COUNT(*) FROM token WHERE expires < :n", n=now)
     assert 0.5 * 20000 < expired < 0.7 * 20000
-    assert scalar(dbs, "keystone", "SELECT COUNT(*) FROM revocation_event") == 3000
+    assert scalar(dbs, "keystone", "SELECT COUNT(*) FROM revocation_event") == events_before + 3000
 
     dbs.clear("token-bloat")
     dbs.clear("revocation-growth")
