@@ -140,6 +140,7 @@ class SQLiteStore:
         conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None,
                                check_same_thread=False)
         conn.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; fsync at checkpoints
+        conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: a big cloud's series index fits
         conn.execute("PRAGMA foreign_keys=OFF")
         return conn
 
@@ -196,22 +197,34 @@ class SQLiteStore:
         new_ids: dict[tuple[str, Labels], int],
     ) -> None:
         known = self._series_ids
+        newest: dict[tuple[str, Labels], tuple[float, float]] = {}  # of new series
         for sample in samples:
             key = (sample.name, sample.labels)
-            if key not in known and key not in new_ids:
-                new_ids[key] = -1
-        if new_ids:
-            # One writer: ids are handed out here rather than read back row by row.
+            if key not in known:
+                seen = newest.get(key)
+                if seen is None or sample.timestamp >= seen[0]:
+                    newest[key] = (sample.timestamp, sample.value)
+        if newest:
+            # One writer: ids are handed out here rather than read back row by row, and a
+            # new series starts with its newest value.
             top = conn.execute("SELECT COALESCE(MAX(id), 0) FROM series").fetchone()[0]
-            for series_id, key in enumerate(new_ids, start=top + 1):
-                new_ids[key] = series_id
+            new_ids.update((key, series_id) for series_id, key in enumerate(newest, top + 1))
             conn.executemany(
-                "INSERT INTO series (id, name, labels, last_ts, last_value) "
-                "VALUES (?, ?, ?, -1, 0)",
-                [(sid, name, _encode_labels(labels)) for (name, labels), sid in new_ids.items()],
+                "INSERT INTO series (id, name, labels, last_ts, last_value) VALUES (?, ?, ?, ?, ?)",
+                [(new_ids[key], key[0], _encode_labels(key[1]), ts, value)
+                 for key, (ts, value) in newest.items()],
             )
-        ids = {**known, **new_ids} if new_ids else known
-        rows = [(ids[(s.name, s.labels)], s.timestamp, s.value) for s in samples]
+        rows: list[tuple[int, float, float]] = []
+        updates: list[tuple[int, float, float]] = []
+        for sample in samples:
+            key = (sample.name, sample.labels)
+            series_id = known.get(key)
+            if series_id is None:
+                rows.append((new_ids[key], sample.timestamp, sample.value))
+            else:
+                row = (series_id, sample.timestamp, sample.value)
+                rows.append(row)
+                updates.append(row)
         conn.executemany(
             "INSERT INTO samples (series_id, ts, value) VALUES (?, ?, ?) "
             "ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value",
@@ -219,7 +232,7 @@ class SQLiteStore:
         )
         conn.executemany(
             "UPDATE series SET last_ts = ?2, last_value = ?3 WHERE id = ?1 AND last_ts <= ?2",
-            rows,
+            updates,
         )
 
     def _write_checks(self, conn: sqlite3.Connection, checks: Sequence[CheckResult]) -> None:
