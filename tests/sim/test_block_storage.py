@@ -176,7 +176,13 @@ def test_volume_and_snapshot_lifecycle(cloud: SimulatedCloud, admin: Session) ->
         answer = call(admin, "GET", f"/{kind}/{ident}", admin, LATEST)
         return answer.body[kind[:-1]]["status"] if answer.status == 200 else None
 
+    def listed() -> str:
+        body = call(admin, "GET", "/volumes/detail?name=probe", admin, LATEST).body
+        return str(body["volumes"][0]["status"])
+
+    listed()  # encoded into the listing cache while still creating
     _wait_for(lambda: status("volumes", vol_id) == "available")
+    assert listed() == "available"  # an updated record is encoded afresh
     snap = call(admin, "POST", "/snapshots", admin, LATEST,
                 json_body={"snapshot": {"name": "probe-snap", "volume_id": vol_id}})
     assert snap.status == 202 and snap.body["snapshot"]["status"] == "creating"

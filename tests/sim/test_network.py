@@ -256,8 +256,14 @@ def test_create_and_delete_a_topology(cloud: SimulatedCloud, admin: Session) -> 
     assert router.status == 201
     router_id = router.body["router"]["id"]
     assert len(cloud.state.router_bindings.by("router_id", router_id)) == 1  # scheduled
+    def revision() -> int:
+        routers = get(admin, f"/v2.0/routers?id={router_id}", admin).body["routers"]
+        return int(routers[0]["revision_number"])
+
+    before = revision()  # the listing's encoded payload is cached from here on
     iface = send(admin, root, "PUT", f"/v2.0/routers/{router_id}/add_router_interface",
                  json_body={"subnet_id": subnet.body["subnet"]["id"]})
+    assert revision() == before + 1  # a changed record is never answered from the cache
     assert iface.status == 200 and iface.body["subnet_ids"] == [subnet.body["subnet"]["id"]]
     assert send(admin, root, "DELETE", f"/v2.0/routers/{router_id}").status == 409
     send(admin, root, "PUT", f"/v2.0/routers/{router_id}/remove_router_interface",

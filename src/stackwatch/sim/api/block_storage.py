@@ -32,6 +32,8 @@ from aiohttp import web
 from stackwatch.sim import records as r
 from stackwatch.sim.api.wire import (
     EMPTY_HTML,
+    Fragments,
+    collection_response,
     db_micro,
     empty_response,
     json_response,
@@ -278,6 +280,7 @@ class CinderApi:
     def __init__(self, api: ApiContext) -> None:
         self.api = api
         self.state: CloudState = api.state
+        self.fragments = Fragments()
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -319,16 +322,17 @@ class CinderApi:
         return limit, request.query.get("marker")
 
     def _next_links(
-        self, request: web.Request, collection: str, items: list[Payload], limit: int
-    ) -> list[Payload]:
-        """cinder ``ViewBuilder._get_collection_links``: a ``next`` link when full."""
-        if not items or len(items) != limit:
-            return []
+        self, request: web.Request, collection: str, ids: list[str], limit: int
+    ) -> dict[str, Any]:
+        """cinder ``ViewBuilder._get_collection_links``: a ``next`` link when full,
+        as ``{"<collection>_links": [...]}`` (empty when none)."""
+        if not ids or len(ids) != limit:
+            return {}
         params = [(k, v) for k, v in request.query.items() if k != "marker"]
-        params.append(("marker", items[-1]["id"]))
+        params.append(("marker", ids[-1]))
         project = request.match_info.get("project_id", "")
         href = f"{self._links_root()}/v3/{project}/{collection}?{urlencode(params)}"
-        return [{"rel": "next", "href": href}]
+        return {f"{collection.partition('/')[0]}_links": [{"rel": "next", "href": href}]}
 
     def _require_admin(self, request: web.Request, policy: str) -> None:
         if not auth_of(request).is_admin:
@@ -382,18 +386,18 @@ class CinderApi:
         except KeyError:
             raise CinderError(404, f"Marker {marker} could not be found.") from None
         auth = auth_of(request)
+        variant = (version, auth.project_id, auth.is_admin, detail)
         if detail:
-            items = [self._volume(v, request, version) for v in page.items]
+            fragments = [self.fragments.get(v, variant,
+                                            lambda v: self._volume(v, request, version))
+                         for v in page.items]
         else:
-            items = [volume_summary_payload(v, links_root=self._links_root(),
-                                            project_id=auth.project_id or v.project_id)
-                     for v in page.items]
-        body: Payload = {"volumes": items}
+            fragments = [self.fragments.get(v, variant, lambda v: volume_summary_payload(
+                v, links_root=self._links_root(), project_id=auth.project_id or v.project_id))
+                for v in page.items]
         links = self._next_links(request, "volumes/detail" if detail else "volumes",
-                                 items, limit)
-        if links:
-            body["volumes_links"] = links
-        return json_response(body)
+                                 [v.id for v in page.items], limit)
+        return collection_response("volumes", fragments, links)
 
     async def list_volumes(self, request: web.Request, version: tuple[int, int]) -> web.Response:
         return self._list_volumes(request, version, detail=False)
@@ -563,13 +567,14 @@ class CinderApi:
                                              where=where)
         except KeyError:
             raise CinderError(404, f"Marker {marker} could not be found.") from None
-        items = [snapshot_payload(s, version, detail=detail) for s in page.items]
-        body: Payload = {"snapshots": items}
+        fragments = [
+            self.fragments.get(s, (version, detail),
+                               lambda s: snapshot_payload(s, version, detail=detail))
+            for s in page.items
+        ]
         links = self._next_links(request, "snapshots/detail" if detail else "snapshots",
-                                 items, limit)
-        if links:
-            body["snapshots_links"] = links
-        return json_response(body)
+                                 [s.id for s in page.items], limit)
+        return collection_response("snapshots", fragments, links)
 
     async def list_snapshots(self, request: web.Request, version: tuple[int, int]) -> web.Response:
         return self._list_snapshots(request, version, detail=False)

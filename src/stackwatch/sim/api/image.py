@@ -28,6 +28,8 @@ from aiohttp import web
 from stackwatch.sim import records as r
 from stackwatch.sim.api.wire import (
     EMPTY_HTML,
+    Fragments,
+    collection_response,
     empty_response,
     json_response,
     parse_int,
@@ -126,6 +128,7 @@ class GlanceApi:
     def __init__(self, api: ApiContext) -> None:
         self.api = api
         self.state = api.state
+        self.fragments = Fragments()
 
     async def versions(self, request: web.Request) -> web.Response:
         """``GET /`` → 300 Multiple Choices, ``GET /versions`` → 200 (both recorded)."""
@@ -189,14 +192,14 @@ class GlanceApi:
                 400, f"Invalid marker. Image {marker} could not be found."
             ) from None
         params = [(k, v) for k, v in query.items() if k != "marker"]
-        body: Payload = {
-            "images": [image_payload(i) for i in page.items],
+        extra: Payload = {
             "first": "/v2/images" + (f"?{urlencode(params)}" if params else ""),
             "schema": "/v2/schemas/images",
         }
         if page.items and len(page.items) == limit:
-            body["next"] = "/v2/images?" + urlencode([*params, ("marker", page.items[-1].id)])
-        return json_response(body)
+            extra["next"] = "/v2/images?" + urlencode([*params, ("marker", page.items[-1].id)])
+        fragments = [self.fragments.get(i, "", image_payload) for i in page.items]
+        return collection_response("images", fragments, extra)
 
     def _image(self, request: web.Request, ident: str) -> r.Image:
         image = self.state.images.get(ident)

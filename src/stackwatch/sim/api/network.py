@@ -18,7 +18,7 @@ from __future__ import annotations
 import ipaddress
 import random
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,7 +26,14 @@ from aiohttp import web
 
 from stackwatch.sim import records as r
 from stackwatch.sim.api.neutron_extensions import EXTENSIONS
-from stackwatch.sim.api.wire import json_response, parse_int, spaced, zulu
+from stackwatch.sim.api.wire import (
+    Fragments,
+    collection_response,
+    json_response,
+    parse_int,
+    spaced,
+    zulu,
+)
 from stackwatch.sim.routing import ApiContext, Auth, auth_of
 from stackwatch.sim.state import CloudState, Table
 
@@ -407,24 +414,23 @@ def _matches(payload: Payload, filters: Mapping[str, list[str]]) -> bool:
 
 
 def pagination_links(
-    request: web.Request, url: str, items: list[Payload], limit: int | None,
-    page_reverse: bool, key: str = "id",
+    request: web.Request, url: str, ids: list[str], limit: int | None, page_reverse: bool
 ) -> list[Payload]:
     """neutron ``api_common.get_pagination_links`` (recorded: both links on page 1);
-    ``key`` is the resource's primary key (``network_id`` for IP availabilities)."""
+    ``ids`` are the page's primary keys in order."""
     if not limit:
         return []
     params = [(k, v) for k, v in request.query.items() if k != "marker"]
     links = []
-    if not (len(items) < limit and not page_reverse):
+    if not (len(ids) < limit and not page_reverse):
         nxt = [(k, v) for k, v in params if k != "page_reverse"]
-        if items:
-            nxt.append(("marker", items[-1][key]))
+        if ids:
+            nxt.append(("marker", ids[-1]))
         links.append({"rel": "next", "href": f"{url}?{urlencode(nxt)}"})
-    if not (len(items) < limit and page_reverse):
+    if not (len(ids) < limit and page_reverse):
         prev = [(k, v) for k, v in params if k != "page_reverse"]
-        if items:
-            prev.append(("marker", items[0][key]))
+        if ids:
+            prev.append(("marker", ids[0]))
         prev.append(("page_reverse", "True"))
         links.append({"rel": "previous", "href": f"{url}?{urlencode(prev)}"})
     return links
@@ -436,6 +442,7 @@ class NeutronApi:
     def __init__(self, api: ApiContext) -> None:
         self.api = api
         self.state: CloudState = api.state
+        self.fragments = Fragments()
 
     # -- generic listing ---------------------------------------------------------------
 
@@ -450,8 +457,11 @@ class NeutronApi:
         visible: Callable[[Any], bool] | None = None,
         columns: Mapping[str, str] | None = None,
         what: tuple[str, str] = ("", ""),
-        key: str = "id",
+        cache: Hashable | None = None,
     ) -> web.Response:
+        """One page of a collection. ``cache``: the payload's variant (``""`` for none)
+        when payloads depend only on the record and it, so encoded ones are reused;
+        None when they depend on more (time, other records)."""
         query = request.query
         try:
             limit = parse_int(query.get("limit")) or None
@@ -497,15 +507,18 @@ class NeutronApi:
         except KeyError:
             raise not_found(what[0], what[1], marker or "") from None
         rows = list(reversed(page.items)) if page_reverse else page.items
-        items = [build(row) for row in rows]
-        links = pagination_links(request, self.api.url(path), items, limit, page_reverse, key)
+        links = pagination_links(
+            request, self.api.url(path), [row.id for row in rows], limit, page_reverse
+        )
+        extra = {f"{collection}_links": links} if links else {}
         wanted = query.getall("fields", [])
+        if cache is not None and not wanted:
+            fragments = [self.fragments.get(row, cache, build) for row in rows]
+            return collection_response(collection, fragments, extra)
+        items = [build(row) for row in rows]
         if wanted:
             items = [{k: v for k, v in item.items() if k in wanted} for item in items]
-        body: Payload = {collection: items}
-        if links:
-            body[f"{collection}_links"] = links
-        return json_response(body)
+        return json_response({collection: items, **extra})
 
     def _own(self, auth: Auth) -> Callable[[Any], bool] | None:
         if auth.is_admin:
@@ -549,6 +562,7 @@ class NeutronApi:
             columns={"id": "id", "name": "name", "project_id": "project_id",
                     "tenant_id": "project_id", "status": "status"},
             what=("Network", "Network"),
+            cache=auth.is_admin,
         )
 
     def _network(self, request: web.Request, ident: str) -> r.Network:
@@ -706,6 +720,7 @@ class NeutronApi:
                     "status": "status", "mac_address": "mac_address",
                     "binding:host_id": "binding_host_id"},
             what=("Port", "Port"),
+            cache="",
         )
 
     def _port(self, request: web.Request, ident: str) -> r.Port:
@@ -790,6 +805,7 @@ class NeutronApi:
             columns={"id": "id", "name": "name", "project_id": "project_id",
                     "tenant_id": "project_id", "status": "status"},
             what=("Router", "Router"),
+            cache="",
         )
 
     def _router(self, request: web.Request, ident: str) -> r.Router:
@@ -954,6 +970,7 @@ class NeutronApi:
             columns={"id": "id", "name": "name", "project_id": "project_id",
                     "tenant_id": "project_id"},
             what=("SecurityGroup", "Security group"),
+            cache="",
         )
 
     async def show_security_group(self, request: web.Request) -> web.Response:
@@ -1193,7 +1210,7 @@ class NeutronApi:
             self.state.networks, lambda n: ip_availability_payload(self.state, n),
             columns={"network_id": "id", "network_name": "name", "project_id": "project_id",
                      "tenant_id": "project_id"},
-            what=("Network", "Network"), key="network_id",
+            what=("Network", "Network"),
         )
 
     async def show_ip_availability(self, request: web.Request) -> web.Response:

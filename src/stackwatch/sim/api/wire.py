@@ -9,7 +9,7 @@ recordings show (``application/json`` without a charset; cinder and glance send
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,3 +86,41 @@ def parse_int(value: str | None) -> int | None:
 def truthy(value: str) -> bool:
     """Query booleans as oslo ``strutils.bool_from_string`` reads them."""
     return value.strip().lower() in ("1", "t", "true", "on", "y", "yes")
+
+
+class Fragments:
+    """The JSON of records' payloads, reused while a record is the same object.
+
+    Records are frozen and replaced on every change, so identity tells whether a
+    cached fragment is still right; ``variant`` keys what else the payload depends on
+    (microversion, admin view, ...). Big listings (1000 ports a page) then cost a
+    join instead of building and encoding a thousand dicts. Bounded: it starts over
+    when it holds ``limit`` fragments.
+    """
+
+    def __init__(self, limit: int = 250_000) -> None:
+        self._cache: dict[tuple[str, Hashable], tuple[object, bytes]] = {}
+        self.limit = limit
+
+    def get(self, record: Any, variant: Hashable, build: Callable[[Any], Any]) -> bytes:
+        key = (record.id, variant)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] is record:
+            return hit[1]
+        if len(self._cache) >= self.limit:
+            self._cache.clear()
+        data = json.dumps(build(record)).encode()
+        self._cache[key] = (record, data)
+        return data
+
+
+def collection_response(
+    key: str, fragments: list[bytes], extra: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> web.Response:
+    """``{"<key>": [fragments...], **extra}`` as JSON, the fragments already encoded."""
+    parts = [b'{', json.dumps(key).encode(), b": [", b", ".join(fragments), b"]"]
+    for name, value in (extra or {}).items():
+        parts += [b", ", json.dumps(name).encode(), b": ", json.dumps(value).encode()]
+    parts.append(b"}")
+    return web.Response(body=b"".join(parts), headers={"Content-Type": JSON, **(headers or {})})
