@@ -39,8 +39,10 @@ def test_every_line_is_counted(fmt: LogFormat, lines: list[str], split: int) -> 
     text = "".join(f"{line}\n" for line in lines)
     cut = len("".join(f"{line}\n" for line in lines[:split]))
     parser.feed(text[:cut])
+    rows = parser.take_rows()
     parser.feed(text[cut:])
-    parser.take_rows()
+    rows += parser.take_rows()
+    assert all(isinstance(row.timestamp, float) for row in rows)
     tally = parser.drain()
     assert tally.line_total() == len(lines)
     assert tally.outcome("parsed") + tally.outcome("skipped") + tally.outcome("unparsed") == \

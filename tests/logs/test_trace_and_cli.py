@@ -196,3 +196,18 @@ def test_nftables_set() -> None:
     assert "ip saddr @stackwatch_bruteforce drop" in text
     with pytest.raises(ValueError, match="unknown"):
         blocklist([], "pf")
+
+
+def test_backfill_ranges_join_exactly(tmp_path: Path) -> None:
+    """A file cut into byte ranges for the workers gives what it gives whole, tracebacks
+    included (ranges start at a record, never inside one)."""
+    from stackwatch.sources.logs.backfill import backfill, plan
+
+    big = tmp_path / "nova-compute.log"
+    big.write_bytes((REFERENCE / "nova-compute-1.log").read_bytes() * 20)
+    whole = next(iter(backfill([big], workers=1, host="h")))
+    tasks = plan([big], "h", workers=2, range_size=20_000)
+    assert len(tasks) == 8
+    ranged = next(iter(backfill([big], workers=2, host="h", range_size=20_000)))
+    assert ranged.lines == whole.lines == 242 * 20
+    assert ranged.hours == whole.hours

@@ -14,21 +14,18 @@ import re
 from stackwatch.logparse.records import HaproxyRequest
 from stackwatch.logparse.timestamps import clf_epoch
 
-SYSLOG_PREFIX = (
-    r"(?:(\w{3} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?"
-    r"(?:Z|[+-]\d\d:?\d\d)?) (\S+) )?"
-)
-
 HTTPLOG = re.compile(
-    "^" + SYSLOG_PREFIX + r"(?:haproxy\[\d+\]: )?(\S+):\d+ \[([^\]\n]+)\] (\S+?)~? "
-    r"(\S+)/(\S+) (-?\d+)/(-?\d+)/(-?\d+)/(-?\d+)/\+?(-?\d+) (-?\d+) \+?(\d+) \S+ \S+ "
-    r'(\S{4}) [^"\n]*"([A-Z]+) ([^ "?\n]*)[^\n]*$',
+    r"^(?:\S+ +\S+ \S+ (\S+) |\d{4}-\d\d-\d\dT\S+ (\S+) )?(?:haproxy\[\d+\]: )?"
+    r"(\S+):\d+ \[(\S+)\] (\S+) ([^/ ]+)/(\S+) -?\d+/-?\d+/-?\d+/-?\d+/\+?(-?\d+) "
+    r'(-?\d+) \+?\d+ \S+ \S+ \S{4} [^"\n]*"([A-Z]+) ([^ "?\n]*)[^\n]*$',
     re.MULTILINE,
 )
-"""Groups: syslog time, syslog host, client, accept time, frontend, backend, server,
-TR, Tw, Tc, Tr, Ta, status, bytes, termination state, method, path."""
+"""Groups: syslog host (RFC 3164), syslog host (ISO stamp), client, accept time, frontend
+(``~`` for TLS kept), backend, server, Ta (total time), status, method, path. Timers
+other than Ta and the byte count are read by :func:`parse_httplog` only."""
 
-NOTICE = re.compile("^" + SYSLOG_PREFIX + r"haproxy\[\d+\]: ")
+TIMERS = re.compile(r" (-?\d+)/(-?\d+)/(-?\d+)/(-?\d+)/\+?(-?\d+) -?\d+ \+?(\d+) \S+ \S+ (\S{4}) ")
+
 
 
 def parse_httplog(line: str) -> HaproxyRequest | None:
@@ -36,10 +33,13 @@ def parse_httplog(line: str) -> HaproxyRequest | None:
     match = HTTPLOG.match(line.rstrip("\n"))
     if match is None:
         return None
-    (_, host, client, accepted, frontend, backend, server, t_r, t_w, t_c, t_rs, t_a,
-     status, length, termination, method, path) = match.groups()
+    (host, iso_host, client, accepted, frontend, backend, server, _, status, method,
+     path) = match.groups()
+    timers = TIMERS.search(line, match.end(7))
+    assert timers is not None  # HTTPLOG matched the same fields
+    t_r, t_w, t_c, t_rs, t_a, length, termination = timers.groups()
     return HaproxyRequest(
-        clf_epoch(accepted), host or "", client, frontend, backend, server,
-        (int(t_r), int(t_w), int(t_c), int(t_rs), int(t_a)), int(status), int(length),
+        clf_epoch(accepted), host or iso_host or "", client, frontend.rstrip("~"), backend,
+        server, (int(t_r), int(t_w), int(t_c), int(t_rs), int(t_a)), int(status), int(length),
         termination, method, path,
     )

@@ -47,6 +47,12 @@ REQUEST_MARK = '" status: '
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
+LINE_FAST = re.compile(
+    r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)? \d+ ([A-Z]+) (\S+) ?(.*)$", re.MULTILINE)
+""":data:`LINE` capturing only level, logger and the rest (the chunk parser slices the
+time out of the line when it needs it: fewer strings made per line)."""
+
+
 def split_rest(rest: str) -> tuple[str | None, str, str]:
     """``(context, instance, message)`` of what follows the logger; context ``None``
     when the line carries none (a continuation line)."""

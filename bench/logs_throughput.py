@@ -1,0 +1,223 @@
+"""Log parsing throughput: tail mode on one core, backfill mode, and a naive baseline.
+
+Generates a mixed set of OpenStack logs with the simulator's log writer (nova,
+keystone Apache access, placement, neutron and cinder eventlet, glance, HAProxy,
+libvirt) plus the recorded real logs of ``../shared/reference/logs`` (tracebacks,
+WARNINGs, gunicorn, RabbitMQ, MariaDB), repeated until there are ``--lines``
+lines, then reads the same files three ways and prints lines/s and MB/s:
+
+* tail mode: every ``logs.<service>`` source's ``collect()`` in this one process
+  (full parsing, counters, histograms, request-index rows), CPU time of one core;
+  once more with the request index written to SQLite;
+* backfill mode: ``stackwatch logs backfill``'s parser over worker processes
+  (hourly aggregates), wall time;
+* baseline: a naive loop, one ``re.match`` per line with one pattern per format,
+  same counters.
+
+Usage: ``python bench/logs_throughput.py [--lines 2000000] [--workdir DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from stackwatch.config import CloudConfig, LogsConfig
+from stackwatch.logparse.engine import IndexRow
+from stackwatch.logparse.tally import new_histogram, observe
+from stackwatch.logparse.urls import TemplateCache
+from stackwatch.sources.logs import build_log_sources
+from stackwatch.sources.logs.backfill import backfill
+from stackwatch.store.request_index import RequestIndex
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "logs"
+# reference file -> where it goes in the standard layout (a file the default globs take)
+REFERENCE_FILES = {
+    "nova-compute-1.log": "nova/nova-compute-ref.log",
+    "nova-conductor.log": "nova/nova-conductor-ref.log",
+    "nova-api.log": "nova/nova-api-ref.log",
+    "keystone.log": "keystone/keystone-ref.log",
+    "neutron-server.log": "neutron/neutron-ref.log",
+    "cinder-api.log": "cinder/cinder-ref.log",
+    "glance-api.log": "glance/glance-ref.log",
+    "placement-api.log": "placement/placement-ref.log",
+    "nova-api-gunicorn.log": "nova/nova-api-gunicorn.log",
+    "rabbitmq.stdout": "rabbitmq/rabbit@ctl1.log",
+    "mariadb.stdout": "mysql/error.log",
+}
+
+
+def generate(root: Path, lines: int) -> tuple[int, int]:
+    """Write the corpus under ``root``; return (lines, bytes)."""
+    from datetime import UTC, datetime, timedelta
+
+    from stackwatch.sim.generate import Sizing, generate
+    from stackwatch.sim.logwriter import LogWriter
+    from stackwatch.sim.state import CloudState
+    from stackwatch.sim.traffic import TrafficGenerator
+
+    state = CloudState()
+    generate(state, Sizing.for_size("small"), seed=7, base_url="http://x", admin_password="p")
+    writer = LogWriter(root, state, host="ctl1", seed=3).start()
+    traffic = TrafficGenerator(writer, state, seed=5)
+    traffic.emit(40_000)
+    writer.inject("auth-401-storm", {"count": "500"})
+    writer.inject("api-5xx-burst", {"service": "compute", "count": "200"})
+    now = datetime.now(UTC)
+    for minute in range(0, 24 * 60, 5):
+        writer.periodic(now + timedelta(minutes=minute))
+    writer.close()
+    for name, target in REFERENCE_FILES.items():
+        if (REFERENCE / name).exists():
+            (root / target).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(REFERENCE / name, root / target)
+    files = [p for p in root.rglob("*") if p.is_file()]
+    base = sum(p.read_bytes().count(b"\n") for p in files)
+    copies = -(-lines // base)
+    for path in files:
+        data = path.read_bytes()
+        path.write_bytes(data * copies)
+    return base * copies, sum(p.stat().st_size for p in files)
+
+
+class CountingSink:
+    """A request-index sink that only counts (the parse cost without SQLite's)."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def add(self, service: str, host: str, stream: int, rows: list[IndexRow]) -> int:
+        self.rows += len(rows)
+        return len(rows)
+
+
+def tail_mode(root: Path, checkpoints: Path, index: object) -> tuple[float, float, int]:
+    cloud = CloudConfig(name="bench", logs=LogsConfig(root=root))
+    sources = build_log_sources(cloud, checkpoints, host="ctl1", index=index)  # type: ignore[arg-type]
+    cpu, wall = time.process_time(), time.perf_counter()
+    for source in sources:
+        source.collect()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    lines = int(sum(s.total.line_total() for s in sources))
+    return cpu, wall, lines
+
+
+NAIVE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("oslo", re.compile(
+        r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+) (\d+) ([A-Z]+) (\S+) (?:\[([^\]]*)\] )?"
+        r"(?:\[instance: ([0-9a-f-]{36})\] )?(.*)$")),
+    ("access", re.compile(
+        r'^(\S+) \S+ \S+ \[([^\]]+)\] "([A-Z]+) ([^ ?"]*)\S* HTTP/[\d.]+" (\d{3}) (\S+) '
+        r'"[^"]*" "[^"]*" (\S+)$')),
+    ("haproxy", re.compile(
+        r"^\w{3} +\d+ [\d:]+ (\S+) haproxy\[\d+\]: (\S+):\d+ \[([^\]]+)\] (\S+) ([^/ ]+)/(\S+) "
+        r'[-\d]+/[-\d]+/[-\d]+/[-\d]+/\+?(\d+) (\d{3}) .*"([A-Z]+) ([^ ?"]*)')),
+    ("libvirt", re.compile(r"^(\S+ \S+): (\d+): (\w+) : (.*)$")),
+)
+NAIVE_REQUEST = re.compile(r'(\S+) "([A-Z]+) ([^ ?"]*)\S*(?: HTTP/[\d.]+)?" status: (\d{3})'
+                           r"\s+len: (\d+)(?: microversion: \S+)?(?: time: ([\d.]+))?")
+
+
+def naive(files: list[Path]) -> tuple[float, int]:
+    """One re.match per line and per pattern until one fits; same counters."""
+    template = TemplateCache()
+    requests: dict[tuple[str, str, str], int] = {}
+    durations: dict[tuple[str, str], list[float]] = {}
+    levels: dict[str, int] = {}
+    unparsed = 0
+    lines = 0
+    cpu = time.process_time()
+    for path in files:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                lines += 1
+                for kind, pattern in NAIVE_PATTERNS:
+                    match = pattern.match(line)
+                    if match is None:
+                        continue
+                    if kind == "oslo":
+                        levels[match.group(3)] = levels.get(match.group(3), 0) + 1
+                        request = NAIVE_REQUEST.match(match.group(7))
+                        if request is not None:
+                            method, path_, status = request.group(2, 3, 4)
+                            key = (method, template(path_), status)
+                            requests[key] = requests.get(key, 0) + 1
+                    elif kind == "access":
+                        key = (match.group(3), template(match.group(4)), match.group(5))
+                        requests[key] = requests.get(key, 0) + 1
+                        hist = durations.setdefault(key[:2], new_histogram())
+                        observe(hist, float(match.group(7)) / 1e6)
+                    elif kind == "haproxy":
+                        key = (match.group(9), template(match.group(10)), match.group(8))
+                        requests[key] = requests.get(key, 0) + 1
+                    else:
+                        levels[match.group(3)] = levels.get(match.group(3), 0) + 1
+                    break
+                else:
+                    unparsed += 1
+    return time.process_time() - cpu, lines
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (the workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def report(label: str, seconds: float, lines: int, size: int, clock: str) -> None:
+    print(f"{label:<44} {lines / seconds:>12,.0f} lines/s {size / seconds / 1e6:>8.1f} MB/s"
+          f"   ({lines:,} lines in {seconds:.2f} s {clock})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lines", type=int, default=2_000_000)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="stackwatch-bench-logs-"))
+    root = workdir / "log"
+    started = time.perf_counter()
+    total_lines, size = generate(root, args.lines)
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} "
+          "(other work shares them: CPU times are the fair figures)")
+    print(f"corpus: {total_lines:,} lines, {size / 1e6:.0f} MB in {len(files)} files under "
+          f"{root} (generated in {time.perf_counter() - started:.1f} s)")
+    for path in files:  # warm the page cache so every mode reads from memory
+        path.read_bytes()
+
+    sink = CountingSink()
+    cpu, wall, lines = tail_mode(root, workdir / "cp1", sink)
+    assert lines == total_lines, (lines, total_lines)
+    report("tail mode, 1 core (index rows kept)", cpu, lines, size, "CPU")
+    index = RequestIndex(workdir / "store.sqlite")
+    cpu, wall, lines = tail_mode(root, workdir / "cp2", index)
+    report("tail mode, 1 core + SQLite request index", cpu, lines, size, "CPU")
+    print(f"{'':<44} request index: {index.count():,} records, "
+          f"{(workdir / 'store.sqlite').stat().st_size / 1e6:.0f} MB")
+    index.close()
+    for workers in sorted({1, args.workers}):
+        cpu = _cpu()
+        wall = time.perf_counter()
+        lines = sum(r.lines for r in backfill([root], workers=workers, host="ctl1"))
+        wall = time.perf_counter() - wall
+        cpu = _cpu() - cpu
+        report(f"backfill, {workers} worker(s), hourly aggregates", wall, lines, size, "wall")
+        report(f"backfill, {workers} worker(s), per CPU-second", cpu, lines, size,
+               f"CPU over {workers} process(es)")
+    cpu, lines = naive(files)
+    report("baseline: naive per-line regex loop", cpu, lines, size, "CPU")
+    if args.workdir is None:
+        shutil.rmtree(workdir)
+
+
+if __name__ == "__main__":
+    main()
