@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,11 +10,12 @@ import pytest
 from fidelity import Replayer, Session, login_from_clouds_yaml, plain_gets, send
 
 from stackwatch.sim.cloud import SimulatedCloud
-from stackwatch.sim.fidelity import compare_recording
+from stackwatch.sim.fidelity import Answer, compare, compare_recording
 
 pytestmark = pytest.mark.integration
 
 FOLDER = "network"
+API_REF = Path(__file__).resolve().parents[1] / "data" / "sim" / "api-ref" / "network"
 # Differences that are the simulator being a bigger, busier cloud than the recorded
 # one, or gaps of the shared HTTP middleware; each says why it is tolerated.
 REQUEST_ID_ON_ROOT = "sim middleware stamps x-openstack-request-id on version documents too"
@@ -144,4 +146,24 @@ def test_create_attach_and_delete_as_recorded(
         assert report, report.explain()
     report = replayer.check(FOLDER, "POST___v2.0__networks.403-member-provider-attr.json",
                             session=member)
+    assert report, report.explain()
+
+
+def _api_ref(name: str) -> Answer:
+    data = json.loads((API_REF / name).read_text())
+    return Answer(data["status"], data["headers"], data["body"])
+
+
+def test_agents_follow_the_api_reference(cloud: SimulatedCloud, replayer: Replayer) -> None:
+    # the recorded cloud had no agents: neutron-lib's API reference samples stand in
+    maps = ["body/agents/*/configurations"]
+    listing = replayer.get(FOLDER, "/v2.0/agents")
+    report = compare(_api_ref("agents-list-response.json"), listing, maps=maps)
+    assert report, report.explain()
+    router = next(iter(cloud.state.router_bindings)).router_id
+    hosting = replayer.get(FOLDER, f"/v2.0/routers/{router}/l3-agents")
+    newer = {"body/agents/*/resources_synced": "the 2018 sample predates the "
+             "agent-resources-synced extension, which the recorded neutron lists"}
+    report = compare(_api_ref("router-l3-agent-list-response.json"), hosting, maps=maps,
+                     allow=newer)
     assert report, report.explain()

@@ -1125,8 +1125,8 @@ class NeutronApi:
         net = self._network(request, request.match_info["id"])
         hosts = self._dhcp_hosts(net.id)
         agents = [
-            self._agent_payload(a) for a in self.state.agents.by("agent_type", "DHCP agent")
-            if a.host in hosts
+            dict(self._agent_payload(a), resource_versions={})
+            for a in self.state.agents.by("agent_type", "DHCP agent") if a.host in hosts
         ]
         return json_response({"agents": agents})
 
@@ -1141,9 +1141,12 @@ class NeutronApi:
         for binding in self.state.router_bindings.by("router_id", router.id):
             agent = self.state.agents.get(binding.l3_agent_id)
             if agent is not None:
+                # the scheduler extension answers the plugin's agent dicts, which carry
+                # resource_versions (API ref router-l3-agent-list-response.json)
                 payload = self._agent_payload(agent)
                 payload["ha_state"] = ("active" if binding.binding_index == 1 else "standby") \
                     if router.ha else None
+                payload["resource_versions"] = {}
                 agents.append(payload)
         return json_response({"agents": agents})
 
