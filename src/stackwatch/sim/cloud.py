@@ -163,6 +163,7 @@ class SimulatedCloud:
             self._start_databases()
             self.startup_seconds["databases"] = time.perf_counter() - t
             self._start_logs()
+            self._start_bus_and_processes()
             self._thread = threading.Thread(target=self._serve, args=(sock,),
                                             name="stackwatch-sim", daemon=True)
             self._thread.start()
@@ -254,6 +255,17 @@ class SimulatedCloud:
                 self.world["traffic"] = traffic.TrafficGenerator(
                     writer, self.state, rate=self.traffic_rate, seed=self.seed).start()
 
+    def _start_bus_and_processes(self) -> None:
+        """sim-world's notification bus (kombu ``memory://``, or the RabbitMQ at
+        ``amqp_url``) and, with ``processes``, the service processes."""
+        bus = _optional("stackwatch.sim.bus")
+        if bus is not None:
+            self.world["bus"] = bus.NotificationBus(self.state, self.amqp_url).start()
+        if self.processes:
+            procs = _optional("stackwatch.sim.procs")
+            if procs is not None:
+                self.world["procs"] = procs.SimProcesses(self.workdir).start()
+
     def _serve(self, sock: socket.socket) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop
@@ -311,7 +323,7 @@ class SimulatedCloud:
 
         return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=60)
 
-    def inject(self, name: str, **params: Any) -> str:
+    def inject(self, name: str, /, **params: Any) -> str:
         """Apply a fault scenario now; returns what it did (one line)."""
         text = {k: str(v) for k, v in params.items()}
         return self.call(sim_faults.inject, self._fault_ctx, name, text)
@@ -325,9 +337,12 @@ class SimulatedCloud:
         return self.server.on_request(hook)
 
     def flush(self) -> None:
-        """Wait until the service databases have every change made so far."""
+        """Wait until the service databases (and the bus) have every change made so far."""
         if self.databases is not None:
             self.databases.flush()
+        bus = self.world.get("bus")
+        if bus is not None:
+            bus.flush()
 
     async def _control_inject(self, name: str, params: dict[str, str]) -> str:
         return sim_faults.inject(self._fault_ctx, name, params)
