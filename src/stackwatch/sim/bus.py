@@ -17,9 +17,10 @@ of its own, so the API's event loop never waits for the broker; :meth:`flush` wa
 
 Like a real notifier without ``notifications.*`` consumers, the simulator declares no
 queue: messages reach only the queues consumers bound. The scenario
-``queue-no-consumers`` declares one (``queue``, default ``notifications.info``) bound to
-every exchange on its routing key, and leaves it without a consumer: its depth grows
-with the cloud's activity, as in a cloud whose telemetry consumer died.
+``queue-no-consumers`` (real RabbitMQ only) declares one (``queue``, default
+``notifications.info``) bound to every exchange on its routing key, and leaves it
+without a consumer: its depth grows with the cloud's activity, as in a cloud whose
+telemetry consumer died.
 """
 
 from __future__ import annotations
@@ -223,6 +224,11 @@ class NotificationBus:
         """``queue-no-consumers``: declare a queue bound to every exchange, never consumed."""
         if name != "queue-no-consumers":
             raise SimulatorError(f"the bus knows no scenario {name!r}")
+        if self.url == MEMORY_URL:
+            raise SimulatorError(
+                "queue-no-consumers needs a real RabbitMQ (--amqp-url); "
+                "not running with kombu's memory:// transport"
+            )
         qname = params.get("queue", "notifications.info")
         done = threading.Event()
 

@@ -2,14 +2,15 @@
 
 :class:`SimProcesses` starts one small process per service (``nova-api``,
 ``nova-compute``, ``neutron-l3-agent``, ``keystone``, ``libvirtd``, ...), each holding
-its service's TCP ports on 127.0.0.1 (the real port plus ``port_offset``; 0 keeps the
-real ones), so that process and port checks (psutil) see what they would on a real
-node: the same process name (``Process.name()``, 15-character ``comm`` included: a
-real ``neutron-dhcp-agent`` shows as ``neutron-dhcp-ag``) and a command line
+its service's TCP ports on 127.0.0.1 (the real port plus ``port_offset``: by default
+20000, or the next multiple of 1000 under which all are free; 0 keeps the real ones),
+so that process and port checks (psutil) see what they would on a real node: the same
+process name (``Process.name()``, the kernel's 15-character ``comm`` included: a real
+``neutron-dhcp-agent`` shows as ``neutron-dhcp-ag``) and a command line
 ``<python3> -S <workdir>/procs/usr/bin/nova-api --config-file /etc/nova/nova.conf ...``.
 The name comes from the executed script's file name, as for the real console
 scripts; no extra dependency. Each process costs ~10 MB, sleeps until killed, and dies
-with the simulator (``PR_SET_PDEATHSIG``).
+with the simulator (``PR_SET_PDEATHSIG``; of the thread that started it).
 
 Scenario ``process-killed`` (``name``): SIGKILL that service's process (the pid is in
 the message); clearing it starts the service again.
@@ -142,7 +143,7 @@ class SimProcesses:
         self,
         workdir: Path,
         *,
-        port_offset: int = 20000,
+        port_offset: int | None = None,
         services: tuple[str, ...] | None = None,
     ) -> None:
         known = {s.name: s for s in SPECS}
@@ -151,9 +152,17 @@ class SimProcesses:
             raise SimulatorError(f"unknown simulated process(es): {', '.join(unknown)}")
         self.specs = tuple(known[n] for n in services) if services else SPECS
         self.root = workdir / "procs"
-        self.port_offset = port_offset
+        self.port_offset = self._free_offset() if port_offset is None else port_offset
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self.killed: dict[str, int] = {}
+
+    def _free_offset(self) -> int:
+        """20000, or the next multiple of 1000 under which every port is free (so that
+        several simulators, or a real service on its real port, do not collide)."""
+        for offset in range(20000, 45000, 1000):
+            if all(_port_free(p + offset) for spec in self.specs for p in spec.ports):
+                return offset
+        return 20000  # start() then names the ports in use
 
     def port(self, real: int) -> int:
         """Where a real port is held here."""
