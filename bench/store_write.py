@@ -17,8 +17,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from prometheus_client import generate_latest
+
+from stackwatch.catalog.loader import default_catalog
 from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
 from stackwatch.store.sqlite import SQLiteStore
+from stackwatch.web.metrics import registry_for
 
 
 def collection(samples: int, checks: int, when: float) -> Collection:
@@ -72,6 +76,11 @@ def main() -> None:
         t0 = time.perf_counter()
         checks = store.latest_checks()
         print(f"latest_checks(): {len(checks)} in {time.perf_counter() - t0:.3f} s")
+        registry = registry_for(store.latest_samples, default_catalog())
+        t0 = time.perf_counter()
+        body = generate_latest(registry)
+        print(f"/metrics exposition: {len(body) / 2**20:.1f} MiB for {len(latest)} series in "
+              f"{time.perf_counter() - t0:.2f} s")
         t0 = time.perf_counter()
         removed = store.prune(start + 30)
         print(f"prune(): {removed} rows in {time.perf_counter() - t0:.2f} s")

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from stackwatch.catalog.loader import load_catalog
-from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
+from stackwatch.model import CheckResult, Collection, Event, Sample, Severity, Status, make_labels
 from stackwatch.runner import Runner
 from stackwatch.store.sqlite import SQLiteStore
 from stackwatch.web.app import make_app
@@ -49,6 +49,12 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
             CheckResult("service_state", Status.OK, "nova-conductor on ctl1 is up",
                         make_labels(binary="nova-conductor", host="ctl1"),
                         timestamp=NOW - 1000),
+        ),
+        events=(
+            Event("log", "nova.compute.manager", NOW - 10, Severity.ERROR, "nova", "cmp2",
+                  "boom", "req-1", ("vm-1",)),
+            Event("notification", "compute.instance.create.end", NOW - 20, service="nova",
+                  request_id="req-2", resource_ids=("vm-2",)),
         ),
     ))
     yield s
@@ -127,3 +133,15 @@ def test_health_checks_samples_sources(store: SQLiteStore) -> None:
     assert sources["api.network"]["status"] == "UNKNOWN"
     assert "connection refused" in sources["api.network"]["message"]
     assert sources["api.network"]["last_success_age_seconds"] is None
+
+
+def test_events(store: SQLiteStore) -> None:
+    every = get_json(store, "/api/v1/events")
+    assert [e["request_id"] for e in every] == ["req-2", "req-1"]
+    assert get_json(store, "/api/v1/events?kind=log")[0]["severity"] == "ERROR"
+    assert [e["event_type"] for e in get_json(store, "/api/v1/events?resource_id=vm-2")] == [
+        "compute.instance.create.end"]
+    assert get_json(store, "/api/v1/events?request_id=req-1&kind=log,notification")[0][
+        "resource_ids"] == ["vm-1"]
+    assert len(get_json(store, "/api/v1/events?limit=1")) == 1
+    assert get_json(store, f"/api/v1/events?start={NOW - 5}") == []

@@ -7,6 +7,7 @@ Routes::
     GET /api/v1/checks          latest check results (?status=CRITICAL,WARNING)
     GET /api/v1/samples?name=   latest samples of a metric; with start=&end= a range
     GET /api/v1/sources         freshness of each source (up, last success, age, errors)
+    GET /api/v1/events          events by time, kind, request id or resource id
 
 Store reads run in worker threads so a slow query never blocks the event loop.
 """
@@ -29,7 +30,7 @@ from stackwatch.model import CheckResult, Sample, Status, make_labels
 from stackwatch.runner import SOURCE_CHECK
 from stackwatch.store.base import Store
 from stackwatch.web.metrics import registry_for
-from stackwatch.web.serialize import check_dict, health_dict, sample_dict
+from stackwatch.web.serialize import check_dict, event_dict, health_dict, sample_dict
 
 STORE_KEY = web.AppKey("store", Store)
 CATALOG_KEY = web.AppKey("catalog", Catalog)
@@ -154,11 +155,28 @@ async def sources(request: web.Request) -> web.Response:
     return _json(await asyncio.to_thread(gather))
 
 
+async def events(request: web.Request) -> web.Response:
+    """Events in time order: ``start``/``end`` (default the last hour), ``kind`` (repeatable
+    or comma-separated), ``request_id``, ``resource_id``, ``limit`` (default 1000)."""
+    store = request.app[STORE_KEY]
+    now = request.app[CLOCK_KEY]()
+    start = _float(request.query, "start")
+    end = _float(request.query, "end")
+    limit = _float(request.query, "limit")
+    kinds = [k.strip() for value in request.query.getall("kind", []) for k in value.split(",")
+             if k.strip()]
+    found = await asyncio.to_thread(
+        store.events, now - 3600 if start is None else start, now if end is None else end,
+        kinds, request.query.get("request_id") or None, request.query.get("resource_id") or None,
+        1000 if limit is None else max(1, int(limit)))
+    return _json([event_dict(e) for e in found])
+
+
 async def index(request: web.Request) -> web.Response:
     """A plain list of the endpoints (until the dashboard takes this path)."""
     lines = ["stackwatch", "", *(f"GET {r}" for r in ("/metrics", "/api/v1/health",
                                                       "/api/v1/checks", "/api/v1/samples?name=",
-                                                      "/api/v1/sources"))]
+                                                      "/api/v1/sources", "/api/v1/events"))]
     return web.Response(text="\n".join(lines) + "\n")
 
 
@@ -189,4 +207,5 @@ def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.t
     app.router.add_get("/api/v1/checks", checks)
     app.router.add_get("/api/v1/samples", samples)
     app.router.add_get("/api/v1/sources", sources)
+    app.router.add_get("/api/v1/events", events)
     return app
