@@ -167,3 +167,32 @@ def test_agents_follow_the_api_reference(cloud: SimulatedCloud, replayer: Replay
     report = compare(_api_ref("router-l3-agent-list-response.json"), hosting, maps=maps,
                      allow=newer)
     assert report, report.explain()
+
+
+def test_an_associated_floating_ip_follows_the_api_reference(
+    cloud: SimulatedCloud, replayer: Replayer
+) -> None:
+    # the recorded floating IP is unassociated; the API reference shows an associated one
+    root = replayer.session.root(FOLDER)
+    public = next(n for n in cloud.state.networks if n.router_external)
+    routed = {p.network_id: p.device_id for p in cloud.state.ports
+              if p.device_owner == "network:router_interface"}
+    port = next(p for p in cloud.state.ports
+                if p.device_owner == "compute:nova" and p.network_id in routed)
+    router = cloud.state.routers.get(routed[port.network_id])
+    assert router is not None
+    created = send(replayer.session, root, "POST", "/v2.0/floatingips",
+                   json_body={"floatingip": {"floating_network_id": public.id}})
+    fip_id = created.body["floatingip"]["id"]
+    associated = send(replayer.session, root, "PUT", f"/v2.0/floatingips/{fip_id}",
+                      json_body={"floatingip": {"port_id": port.id}})
+    assert associated.status == 200
+    assert associated.body["floatingip"]["router_id"] == router.id
+    shown = replayer.get(FOLDER, f"/v2.0/floatingips/{fip_id}")
+    report = compare(_api_ref("floatingip-show-response.json"), shown,
+                     allow={"body/floatingip/tags": "standard-attr-tag (recorded)"})
+    assert report, report.explain()
+    gone = send(replayer.session, root, "PUT", f"/v2.0/floatingips/{fip_id}",
+                json_body={"floatingip": {"port_id": None}})
+    assert gone.body["floatingip"]["port_details"] is None
+    assert cloud.state.floating_ips.get(fip_id).status == "DOWN"  # type: ignore[union-attr]

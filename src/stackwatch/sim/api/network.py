@@ -950,6 +950,40 @@ class NeutronApi:
         self.state.add(fip)
         return json_response({"floatingip": self._fip_payload(fip)}, 201)
 
+    async def update_floating_ip(self, request: web.Request) -> web.Response:
+        """``PUT /v2.0/floatingips/{id}`` with ``port_id`` (API reference): associate
+        with a port, through the router on its network, or disassociate (null)."""
+        ident = request.match_info["id"]
+        fip = self.state.floating_ips.get(ident)
+        own = self._own(auth_of(request))
+        if fip is None or (own is not None and not own(fip)):
+            raise not_found("FloatingIP", "Floating IP", ident)
+        spec = await _resource(request, "floatingip")
+        changes: dict[str, Any] = {"updated_at": self.state.now(),
+                                   "revision_number": fip.revision_number + 1}
+        if "description" in spec:
+            changes["description"] = str(spec["description"])
+        if "port_id" in spec and spec["port_id"] is None:
+            changes.update(port_id=None, fixed_ip_address=None, router_id=None, status="DOWN")
+        elif "port_id" in spec:
+            port = self._port(request, str(spec["port_id"]))
+            routers = {
+                p.device_id for p in self.state.ports.by("network_id", port.network_id)
+                if p.device_owner == "network:router_interface"
+            }
+            router = next((x for x in sorted(routers) if x in self.state.routers), None)
+            if router is None or not port.fixed_ips:
+                raise NeutronError(
+                    404, "ExternalGatewayForFloatingIPNotFound",
+                    f"External network {fip.floating_network_id} is not reachable from "
+                    f"subnet {port.fixed_ips[0].subnet_id if port.fixed_ips else ''}.  "
+                    f"Therefore, cannot associate Port {port.id} with a Floating IP.",
+                )
+            changes.update(port_id=port.id, fixed_ip_address=port.fixed_ips[0].ip_address,
+                           router_id=router, status="ACTIVE")
+        fip = self.state.update("floating_ip", fip.id, **changes)
+        return json_response({"floatingip": self._fip_payload(fip)})
+
     async def delete_floating_ip(self, request: web.Request) -> web.Response:
         ident = request.match_info["id"]
         fip = self.state.floating_ips.get(ident)
@@ -1289,6 +1323,7 @@ def register(api: ApiContext) -> None:
         ("GET", "/v2.0/floatingips", n.list_floating_ips, True),
         ("POST", "/v2.0/floatingips", n.create_floating_ip, True),
         ("GET", "/v2.0/floatingips/{id}", n.show_floating_ip, True),
+        ("PUT", "/v2.0/floatingips/{id}", n.update_floating_ip, True),
         ("DELETE", "/v2.0/floatingips/{id}", n.delete_floating_ip, True),
         ("GET", "/v2.0/security-groups", n.list_security_groups, True),
         ("GET", "/v2.0/security-groups/{id}", n.show_security_group, True),
