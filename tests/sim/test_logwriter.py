@@ -243,6 +243,7 @@ def test_errors_write_tracebacks_and_warnings(cloud: tuple[CloudState, LogWriter
                             request_id="req-00000000-0000-4000-a000-000000000001",
                             rng=random.Random(1))  # fmt: skip
     ops.fail_build(state, new.id, no_valid_host=True)
+    assert any("Got no allocation candidates" in line for line in read(writer, "nova-scheduler"))
     conductor = read(writer, "nova-conductor")
     assert any("ERROR nova.conductor.manager" in line and "Failed to schedule" in line
                for line in conductor)  # fmt: skip

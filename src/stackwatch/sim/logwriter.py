@@ -75,6 +75,10 @@ NEUTRON_EXTENSIONS = (
     "do not satisfy their requirements. Some features will not work as expected."
 )
 NO_VALID_HOST_REMOTE = "nova.exception_Remote.NoValidHost_Remote"
+NO_CANDIDATES = (
+    "Got no allocation candidates from the Placement API. This could be due to insufficient "
+    "resources or a temporary occurrence as compute nodes start up."
+)
 MONITOR_RESET = "Unable to read from monitor: Connection reset by peer"
 
 
@@ -378,17 +382,18 @@ class LogWriter:
         *,
         host: str = "controller",
         seed: int = 1,
-        compute_host: str | None = None,
+        periodic_every: float = 30.0,
     ) -> None:
         self.log_dir = log_dir
         self.state = state
         self.host = host
-        self.compute_host = compute_host
+        self.periodic_every = periodic_every
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
         self.rng = random.Random(seed)
         self.pids = {name: 1000 + self.rng.randrange(30000) for name in FILES}
         self._files: dict[str, IO[str]] = {}
         self._lock = threading.Lock()
-        self._unsubscribe: list[object] = []
         self.storm_source: str | None = None
         self.lines_written = 0
 
@@ -406,9 +411,23 @@ class LogWriter:
                 f"cannot write the simulated logs under {self.log_dir}: {exc}"
             ) from None
         self._startup(now or datetime.now(UTC))
+        if self.periodic_every > 0:
+            self._ticker = threading.Thread(target=self._tick, name="sim-logs", daemon=True)
+            self._ticker.start()
         return self
 
+    def _tick(self) -> None:
+        while not self._stop.wait(self.periodic_every):
+            try:
+                self.periodic(datetime.now(UTC))
+            except Exception:  # a bad tick must not end the periodic lines
+                log.exception("periodic log lines failed")
+
     def close(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=10)
+            self._ticker = None
         with self._lock:
             for f in self._files.values():
                 f.close()
@@ -581,6 +600,19 @@ class LogWriter:
         elif s.vm_state == "error" and before.vm_state != "error" and s.fault is not None:
             detail = s.fault.details.rstrip("\n").split("\n")
             if s.cell == "cell0" or s.host is None:
+                self.write(
+                    "nova-scheduler",
+                    [
+                        lf.oslo_line(
+                            t,
+                            self.pids["nova-scheduler"],
+                            "INFO",
+                            "nova.scheduler.manager",
+                            NO_CANDIDATES,
+                            ctx,
+                        )
+                    ],
+                )
                 self.write(
                     "nova-conductor",
                     lf.oslo_block(

@@ -6,8 +6,7 @@ a busy cloud's control plane sees them — mostly services talking to each other
 operators and dashboards listing things — with real ids from the state, a status mix
 (mostly 2xx, some 404/409, a few 401), lognormal latencies around per-endpoint
 medians, and hands them to :meth:`LogWriter.on_request`. It runs in its own thread
-at ``rate`` requests per second and calls :meth:`LogWriter.periodic` every
-``periodic_every`` seconds. While an ``auth-401-storm`` is active it adds failed
+at ``rate`` requests per second. While an ``auth-401-storm`` is active it adds failed
 logins from the storm's source.
 """
 
@@ -193,13 +192,11 @@ class TrafficGenerator:
         *,
         rate: float = 5.0,
         seed: int = 1,
-        periodic_every: float = 30.0,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.writer = writer
         self.state = state
         self.rate = rate
-        self.periodic_every = periodic_every
         self.rng = random.Random(seed)
         self.clock = clock or (lambda: datetime.now(UTC))
         self._ids: dict[str, list[str]] = {}
@@ -304,7 +301,6 @@ class TrafficGenerator:
     def _run(self) -> None:
         tick = 0.2
         carry = 0.0
-        last_periodic = 0.0
         while not self._stop.wait(tick):
             try:
                 carry += self.rate * tick
@@ -312,10 +308,6 @@ class TrafficGenerator:
                 carry -= n
                 if n:
                     self.emit(n)
-                now = time.monotonic()
-                if now - last_periodic >= self.periodic_every:
-                    last_periodic = now
-                    self.writer.periodic(self.clock())
             except Exception:  # keep generating; a bad tick is logged once per tick
                 log.exception("traffic generator tick failed")
 
