@@ -7,7 +7,7 @@ import random
 import re
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -289,3 +289,23 @@ def test_auth_401_storm_and_5xx_burst(cloud: tuple[CloudState, LogWriter]) -> No
     errors = [line for line in read(writer, "neutron")
               if " ERROR neutron.pecan_wsgi.hooks.translation [None req-" in line]  # fmt: skip
     assert len(errors) == 30
+
+
+@pytest.mark.unit
+def test_periodic_lines_report_resources_and_dead_agents(
+    cloud: tuple[CloudState, LogWriter],
+) -> None:
+    state, writer = cloud
+    agent = next(a for a in state.agents if a.agent_type == "L3 agent")
+    now = state.now()
+    state.update("agent", agent.id, heartbeat_timestamp=now - timedelta(minutes=10))
+    writer.periodic(now)
+    compute = read(writer, "nova-compute")
+    assert any("Final resource view: name=" in line for line in compute)
+    neutron = read(writer, "neutron")
+    head = next(i for i, line in enumerate(neutron) if "Agent healthcheck: found" in line)
+    expected = " WARNING neutron.db.agents_db [-] Agent healthcheck: found 1 dead agents"
+    assert expected in neutron[head]
+    assert agent.host in neutron[head + 2]
+    prefix = neutron[head].split(" [-]")[0]
+    assert neutron[head + 2].startswith(prefix)  # continuation lines keep the record's prefix
