@@ -70,6 +70,30 @@ def test_status_names_the_service_a_fault_breaks(cloud: SimulatedCloud) -> None:
     assert line.split()[0] == "CRITICAL", out
 
 
+@pytest.mark.parametrize(
+    ("scenario", "params", "service", "status", "code"),
+    [
+        ("l3-agent-dead", {}, "neutron-l3-agent", "WARNING", 1),       # 1 of 2 up
+        ("cinder-volume-down", {}, "cinder-volume", "CRITICAL", 2),   # active/passive, none up
+        ("service-disabled", {}, "nova-compute", "WARNING", 1),       # up but degraded
+        ("api-401", {"service": "compute"}, "nova-api", "UNKNOWN", 3),  # could not look
+    ],
+)
+def test_fault_moves_the_service_it_concerns(
+    cloud: SimulatedCloud, scenario: str, params: dict[str, str], service: str, status: str,
+    code: int,
+) -> None:
+    cloud.inject(scenario, **params)
+    try:
+        exit_code, out = run("status", "--config", str(cloud.config_path), "-s", "api",
+                             "-s", "sql")
+    finally:
+        cloud.clear(scenario)
+    [line] = [ln for ln in out.splitlines() if ln.split()[1:2] == [service]]
+    assert line.split()[0] == status, out
+    assert exit_code == code, out
+
+
 def test_demo_runs_for_a_duration(tmp_path: Path) -> None:
     code, out = run("demo", "--duration", "5", "--listen", "127.0.0.1:0",
                     "--workdir", str(tmp_path), "--refresh", "1")
