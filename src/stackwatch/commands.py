@@ -34,6 +34,8 @@ from stackwatch.web.serialize import check_dict, event_dict, health_dict, sample
 
 COLOURS = {Status.OK: "green", Status.WARNING: "yellow", Status.CRITICAL: "red",
            Status.UNKNOWN: "magenta"}
+# Most urgent first, as Status.worst ranks them.
+RANK = {Status.OK: 0, Status.UNKNOWN: 1, Status.WARNING: 2, Status.CRITICAL: 3}
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -74,7 +76,7 @@ def _print_table(runs: Sequence[Run], collection: Collection) -> None:
                    f"{run.reason}")
     if collection.checks:
         click.echo("\nCHECKS")
-        for check in sorted(collection.checks, key=lambda c: (-int(c.status), c.name)):
+        for check in sorted(collection.checks, key=lambda c: (-RANK[c.status], c.name)):
             click.echo(f"{_styled(check.status):<8} {check.name} {{{_label_text(check.labels)}}}"
                        f" {check.message}")
     if collection.samples:
