@@ -359,3 +359,62 @@ def test_bad_db_url_is_a_clear_error(tmp_path: Path) -> None:
     dbs = ServiceDatabases(tmp_path, "mysql+pymysql://root@127.0.0.1:1/")
     with pytest.raises(SimulatorError, match="cannot create the service databases"):
         dbs.create()
+
+
+@pytest.mark.integration
+def test_databases_follow_a_churning_cloud(tmp_path: Path) -> None:
+    """Boots, failures, deletes, power changes and heartbeats at a high rate: once the
+    writer caught up, the DB says what the API's state says."""
+    import time
+
+    from stackwatch.sim.cloud import SimulatedCloud
+
+    with SimulatedCloud(workdir=tmp_path, size="small", churn_rate=40.0, seed=5) as cloud:
+        time.sleep(3)
+        assert cloud.life is not None
+        cloud.call(setattr, cloud.life, "churn_rate", 0.0)
+        time.sleep(cloud.life.build_seconds + 1.5)  # let the last boots finish
+
+        def snapshot() -> tuple[dict[str, int], dict[int, str]]:
+            placed = [
+                s
+                for s in cloud.state.servers
+                if not (s.vm_state == "building" and s.host is None and s.cell != "cell0")
+            ]
+            services = {
+                s.legacy_id: s.updated_at.strftime("%Y-%m-%d %H:%M:%S")
+                for s in cloud.state.compute_services
+            }
+            return dict(Counter(s.vm_state for s in placed)), services
+
+        by_state, services = cloud.call(snapshot)
+        cloud.flush()
+        assert cloud.life.churned > 50
+        got: Counter[str] = Counter()
+        for database in ("nova", "nova_cell0"):
+            engine = sa.create_engine(cloud.db_urls[database])
+            with engine.connect() as conn:
+                got.update(
+                    dict(
+                        conn.execute(
+                            sa.text(
+                                "SELECT vm_state, COUNT(*) FROM instances WHERE deleted = 0 "
+                                "GROUP BY vm_state"
+                            )
+                        ).all()
+                    )
+                )
+                if database == "nova":
+                    in_db = {
+                        i: str(t)[:19]
+                        for i, t in conn.execute(
+                            sa.text("SELECT id, updated_at FROM services WHERE deleted = 0")
+                        ).all()
+                    }
+            engine.dispose()
+        _, later = cloud.call(snapshot)
+        assert dict(got) == by_state
+        # heartbeats go on meanwhile: each row is at least as new as the state was at the
+        # snapshot, and no newer than the state now
+        assert in_db.keys() == services.keys()
+        assert all(services[i] <= in_db[i] <= later[i] for i in in_db)
