@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -68,3 +71,28 @@ def test_busy_port_is_a_clear_error(tmp_path: Path) -> None:
         second = Monitor(config, [], listen=("127.0.0.1", port))
         with pytest.raises(StackwatchError, match=f"cannot listen on 127.0.0.1:{port}"):
             second.start()
+
+
+def test_server_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    (tmp_path / "stackwatch.yaml").write_text(
+        "clouds: [{name: nowhere, clouds_yaml: clouds.yaml}]\nstore: {path: store.sqlite}\n"
+        "web: {listen: '127.0.0.1:0'}\n")
+    (tmp_path / "clouds.yaml").write_text("clouds: {}\n")
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from stackwatch.cli import main; main()", "server",
+         "--config", str(tmp_path / "stackwatch.yaml")],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert "serving on http://127.0.0.1:" in line, line
+        url = line.rsplit(" ", 1)[1].strip()
+        assert get(url + "/api/v1/health")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
