@@ -104,6 +104,22 @@ def test_mariadb_column_types_equal_the_recorded_ones(mariadb: Any, tmp_path: Pa
         dbs.close()
 
 
+@pytest.mark.unit
+@pytest.mark.parametrize("database", schema.DATABASES)
+def test_ddl_compiles_for_postgresql_and_names_are_unique(database: str) -> None:
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.schema import CreateIndex, CreateTable
+
+    md = schema.metadata(database)
+    index_names = [i.name for t in md.tables.values() for i in t.indexes]
+    assert len(index_names) == len(set(index_names))  # one namespace per database
+    assert not set(index_names) & set(md.tables)  # PostgreSQL: relations share it too
+    for t in md.tables.values():
+        assert "CREATE TABLE" in str(CreateTable(t).compile(dialect=postgresql.dialect()))
+        for index in t.indexes:
+            str(CreateIndex(index).compile(dialect=postgresql.dialect()))
+
+
 # ---------------------------------------------------------------------------- load
 
 
