@@ -231,7 +231,7 @@ def register(api: ApiContext) -> None:
         caller = auth_of(request)
         if not caller.is_admin:
             return forbid("os_compute_api:os-services:update", version)
-        action = request.match_info["action"]
+        action = request.path.rsplit("/", 1)[-1]
         data = await request.json()
         svc = state.compute_service(str(data.get("host")), str(data.get("binary")))
         if svc is None:
