@@ -434,3 +434,24 @@ def test_databases_follow_a_churning_cloud(tmp_path: Path) -> None:
         # snapshot, and no newer than the state now
         assert in_db.keys() == services.keys()
         assert all(services[i] <= in_db[i] <= later[i] for i in in_db)
+
+
+@pytest.mark.unit
+def test_a_bad_row_costs_one_row_not_the_batch(tmp_path: Path) -> None:
+    from stackwatch.sim.db.rows import Insert
+    from stackwatch.sim.db.sync import count_rows
+
+    dbs = ServiceDatabases(tmp_path)
+    dbs.create()
+    dbs.attach(CloudState())
+
+    def token(i: int) -> Insert:
+        return Insert("keystone", "token", {"id": f"t{i}", "expires": None, "extra": None,
+                                            "valid": True, "trust_id": None, "user_id": "u"})
+
+    try:
+        dbs._write([token(1), token(1), token(2)])  # the duplicate fails, the others land
+        assert count_rows(dbs.engine("keystone"), "token") == 2
+        assert dbs.errors == 1
+    finally:
+        dbs.close()

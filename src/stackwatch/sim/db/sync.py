@@ -321,9 +321,15 @@ class ServiceDatabases:
             return
         try:
             self.written += self._apply(ops)
+            return
         except sa.exc.SQLAlchemyError:
-            self.errors += 1
-            log.exception("writing %d row operations to the service databases failed", len(ops))
+            log.exception("writing %d row operations failed; retrying them one by one", len(ops))
+        for op in ops:  # so that one bad row costs one row, not the whole batch
+            try:
+                self.written += self._apply([op])
+            except sa.exc.SQLAlchemyError as exc:
+                self.errors += 1
+                log.warning("row operation on %s.%s failed: %s", op.database, op.table, exc)
 
     def _apply(self, ops: Iterable[Op], regroup: bool = False) -> int:
         """Apply row operations, one transaction per database touched; returns rows."""
