@@ -37,6 +37,20 @@ PORTS: Mapping[str, int] = {
 # SQLAlchemy database name per service database the monitor account can read.
 DATABASES = ("keystone", "nova_api", "nova", "nova_cell0", "placement", "glance",
              "cinder", "neutron")
+# The databases stackwatch's SQL sources read.
+WATCHED_DATABASES = ("nova", "nova_cell0", "cinder", "keystone", "neutron")
+# realcloud writes every log flat into one directory (``nova-api.log``,
+# ``keystone-access.log``, ``nova-compute-1.stdout``...), not /var/log/<service>/.
+LOG_GLOBS: Mapping[str, tuple[str, ...]] = {
+    "keystone": ("keystone*.log", "keystone*.stdout"),
+    "nova": ("nova-*.log", "nova-*.stdout"),
+    "placement": ("placement-*.log", "placement-*.stdout"),
+    "neutron": ("neutron-*.log", "neutron-*.stdout"),
+    "glance": ("glance-*.log", "glance-*.stdout"),
+    "cinder": ("cinder-*.log", "cinder-*.stdout"),
+    "rabbitmq": ("rabbitmq/*.log", "rabbitmq.stdout"),
+    "mariadb": ("mariadb*.err", "mariadb*.log", "mariadb.stdout"),
+}
 
 
 def scripts_dir() -> Path:
@@ -123,6 +137,26 @@ class RealCloud:
             cloud = {"auth": auth, "region_name": self.region, "interface": "public",
                      "identity_api_version": 3}
             path.write_text(yaml.safe_dump({"clouds": {CLOUD_NAME: cloud}}))
+        return path
+
+    def stackwatch_config(self, *, logs: bool = False, store: Path | None = None,
+                          databases: tuple[str, ...] = WATCHED_DATABASES) -> dict[str, object]:
+        """A ``stackwatch.yaml`` (as data) watching this cloud: API, SQL, optionally logs."""
+        cloud: dict[str, object] = {
+            "name": CLOUD_NAME, "clouds_yaml": str(self.clouds_yaml), "region": self.region,
+            "databases": {db: self.db_url(db) for db in databases},
+        }
+        if logs:
+            cloud["logs"] = {"root": str(self.log_dir),
+                             "globs": {k: list(v) for k, v in LOG_GLOBS.items()},
+                             "checkpoint_dir": str(self.workdir / "checkpoints")}
+        return {"clouds": [cloud],
+                "store": {"path": str(store or self.workdir / "stackwatch.sqlite")}}
+
+    def write_stackwatch_yaml(self, name: str = "stackwatch.yaml", **options: object) -> Path:
+        """Write :meth:`stackwatch_config` into the work dir; its path."""
+        path = self.workdir / name
+        path.write_text(yaml.safe_dump(self.stackwatch_config(**options)))  # type: ignore[arg-type]
         return path
 
     def admin_env(self) -> dict[str, str]:

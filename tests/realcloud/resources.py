@@ -7,8 +7,8 @@ project ``demo``; images ``fake-cirros`` (active, made by up.sh) and ``rc-image-
 (no data: ``queued``); networks ``net1`` (vlan, subnet ``rc-subnet1``) and
 ``rc-public`` (flat, external, subnet ``rc-public-subnet``); router ``rc-router1``
 (gateway on rc-public, interface on rc-subnet1); one floating IP; volume ``vol1``
-(1 GiB, available), volume ``rc-vol-demo`` (2 GiB, project demo) and snapshot
-``rc-snap1`` of vol1.
+(1 GiB, available), volume ``rc-vol-demo`` (2 GiB, project demo), snapshot
+``rc-snap1`` of vol1; host aggregate ``rc-agg1`` (fake-compute-1, ``ssd=true``).
 """
 
 from __future__ import annotations
@@ -87,6 +87,12 @@ def _ensure(cloud: RealCloud) -> Resources:
     if conn.image.find_image("rc-image-queued") is None:
         conn.image.create_image(name="rc-image-queued", disk_format="raw",
                                 container_format="bare", visibility="private")
+
+    aggregate = next((a for a in conn.compute.aggregates() if a.name == "rc-agg1"), None)
+    if aggregate is None:
+        aggregate = conn.compute.create_aggregate(name="rc-agg1")
+        conn.compute.add_host_to_aggregate(aggregate, "fake-compute-1")
+        conn.compute.set_aggregate_metadata(aggregate, {"ssd": "true"})
 
     servers = [_server(conn, name, flavor, image) for name in SERVERS]
     stopped = servers[1]

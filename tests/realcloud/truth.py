@@ -12,9 +12,11 @@ Nothing here imports stackwatch: the truth must not share code with what it chec
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +62,50 @@ class Truth:
         except json.JSONDecodeError as exc:
             raise TruthError(f"openstack {' '.join(args)}: not JSON ({exc}): "
                              f"{done.stdout[:300]!r}") from None
+
+    def cli_many(self, commands: Mapping[str, tuple[str, ...]],
+                 processes: int = 2) -> dict[str, Any]:
+        """Several CLI commands, answers by key, in few CLI processes.
+
+        The CLI's start-up costs seconds, so the commands are fed to its interactive
+        mode (one command per stdin line, each printing one JSON document), split
+        over ``processes`` processes running at once.
+        """
+        items = list(commands.items())
+        if not items:
+            return {}
+        chunks = [items[i::processes] for i in range(min(processes, len(items)))]
+        with ThreadPoolExecutor(len(chunks)) as pool:
+            answers = list(pool.map(self._batch, chunks))
+        return {k: v for answer in answers for k, v in answer.items()}
+
+    def _batch(self, items: list[tuple[str, tuple[str, ...]]]) -> dict[str, Any]:
+        script = "".join(" ".join(shlex.quote(a) for a in (*args, "-f", "json")) + "\n"
+                         for _, args in items)
+        try:
+            done = subprocess.run([str(self.cloud.openstack_cli)], input=script,
+                                  env=self.cloud.admin_env(), capture_output=True, text=True,
+                                  timeout=CLI_TIMEOUT_S * 3, check=False)
+        except subprocess.TimeoutExpired:
+            raise TruthError(f"openstack (batch of {len(items)}): no answer in time") from None
+        decoder = json.JSONDecoder()
+        documents: list[Any] = []
+        text, position = done.stdout, 0
+        while True:
+            while position < len(text) and text[position].isspace():
+                position += 1
+            if position >= len(text):
+                break
+            try:
+                value, position = decoder.raw_decode(text, position)
+            except json.JSONDecodeError:
+                raise TruthError(f"openstack batch: not JSON at {text[position:position + 200]!r}"
+                                 f"; stderr: {done.stderr[-800:]}") from None
+            documents.append(value)
+        if len(documents) != len(items):
+            raise TruthError(f"openstack batch: {len(items)} commands, {len(documents)} answers;"
+                             f" stderr: {done.stderr.strip()[-800:]}")
+        return {k: doc for (k, _), doc in zip(items, documents, strict=True)}
 
     # ------------------------------------------------------------------ SQL
     def engine(self, database: str) -> sa.Engine:
