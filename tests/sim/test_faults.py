@@ -198,8 +198,10 @@ def test_bad_parameters_and_missing_components(cloud: SimulatedCloud) -> None:
         cloud.inject("compute-down", host="nowhere")
     with pytest.raises(SimulatorError, match="unknown scenario"):
         cloud.inject("meteor")
-    with pytest.raises(SimulatorError, match="not running"):
+    with pytest.raises(SimulatorError, match="needs a real RabbitMQ"):
         cloud.inject("queue-no-consumers")
+    with pytest.raises(SimulatorError, match="not running"):
+        cloud.inject("process-killed")
 
 
 def test_start_scenarios(tmp_path: Path) -> None:
@@ -210,3 +212,31 @@ def test_start_scenarios(tmp_path: Path) -> None:
         assert get(admin, "image", "/v2/images").status_code == 500
         disabled = [s for s in compute_services(admin).values() if s["status"] == "disabled"]
         assert len(disabled) == 1
+
+
+def test_process_killed(tmp_path: Path) -> None:
+    import psutil
+
+    with SimulatedCloud(workdir=tmp_path, size="small", life=False, processes=True) as c:
+        pid = c.world["procs"].pids["nova-compute"]
+        assert psutil.Process(pid).name() == "nova-compute"
+        said = c.inject("process-killed", name="nova-compute")
+        assert str(pid) in said
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        c.clear("process-killed")
+        assert psutil.Process(c.world["procs"].pids["nova-compute"]).name() == "nova-compute"
+
+
+def test_queue_without_consumers_on_rabbitmq(tmp_path: Path, rabbitmq: Any) -> None:
+    with SimulatedCloud(workdir=tmp_path, size="small", life=False,
+                        amqp_url=rabbitmq.url) as c:
+        c.inject("queue-no-consumers", queue="notifications.info")
+        c.inject("servers-error", count=1)  # notifications the idle queue now keeps
+        c.flush()
+        deadline = time.monotonic() + 30
+        depth = 0
+        while time.monotonic() < deadline and depth == 0:
+            depth = rabbitmq.queue_depths().get("notifications.info", (0, 0))[0]
+            time.sleep(0.5)
+        assert depth > 0
+        c.clear("queue-no-consumers")
