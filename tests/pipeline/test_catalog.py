@@ -179,3 +179,52 @@ def test_assert_declared_and_covered(catalog_dir: Path) -> None:
     assert_covered([good, Collection((Sample.of("openstack_b", 2, region="r"),))],
                    "api.compute", catalog)
     assert_covered(good, "api.compute", catalog, exclude=["openstack_b"])
+
+
+# shared/ sits beside the repository (TEAM.md); recorded from a real control plane.
+REFERENCE_PS = Path(__file__).resolve().parents[3] / "shared/reference/infra/ps-openstack.txt"
+
+
+def _reference_ps() -> list[str]:
+    assert REFERENCE_PS.exists(), f"{REFERENCE_PS} not found beside the repository"
+    return REFERENCE_PS.read_text().splitlines()
+
+
+def test_every_recorded_openstack_process_maps_to_its_service() -> None:
+    """`ps` of a real 2026.1 control plane: every process belongs to the right service."""
+    catalog = load_catalog()
+    expected_by_marker = {
+        "[placement-api]": "placement", "[glance-api]": "glance-api",
+        "[nova-api]": "nova-api", "[cinder-api]": "cinder-api", "[keystone]": "keystone",
+        "[neutron-server]": "neutron-server", "nova-conductor": "nova-conductor",
+        "nova-scheduler": "nova-scheduler", "cinder-scheduler": "cinder-scheduler",
+        "cinder-volume": "cinder-volume", "nova-compute": "nova-compute",
+        "mariadbd": "mysql", "rabbit": "rabbitmq", "erl": "rabbitmq", "epmd": "rabbitmq",
+        "inet_gethost": "rabbitmq",
+    }
+    seen = set()
+    for line in _reference_ps():
+        command = line.split(None, 3)[3]
+        name = command.split()[0].rsplit("/", 1)[-1][:15]  # comm, as psutil's name() starts
+        spec = catalog.service_for_process(name, command)
+        marker = next(m for m in expected_by_marker if m in command)
+        assert spec is not None, command
+        assert spec.name == expected_by_marker[marker], (command, spec.name)
+        seen.add(spec.name)
+    assert len(seen) == 13
+
+
+@pytest.mark.parametrize(
+    ("name", "cmdline", "expected"),
+    [
+        ("python3", ["/usr/bin/python3", "/usr/bin/neutron-l3-agent", "--config-file", "x"],
+         "neutron-l3-agent"),
+        ("ovs-vswitchd", ["ovs-vswitchd", "unix:/var/run/openvswitch/db.sock"], "ovs-vswitchd"),
+        ("neutron-openvsw", [], "neutron-openvswitch-agent"),  # comm cut at 15 characters
+        ("python3", ["/usr/bin/python3", "-m", "http.server"], None),
+        ("gunicorn", ["gunicorn", "app:wsgi"], None),
+    ],
+)
+def test_service_for_process(name: str, cmdline: list[str], expected: str | None) -> None:
+    spec = load_catalog().service_for_process(name, cmdline)
+    assert (spec.name if spec else None) == expected

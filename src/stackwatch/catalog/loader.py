@@ -34,6 +34,12 @@ EXPORTER_GAUGES_NAMED_TOTAL = frozenset({
     "openstack_placement_resource_total",
     "openstack_neutron_network_ip_availabilities_total",
 })
+# Process names that say nothing of the service (interpreters, WSGI servers, wrappers):
+# such a process is matched by its command line only.
+GENERIC_PROCESS_NAMES = frozenset({
+    "python", "python3", "gunicorn", "uwsgi", "apache2", "httpd", "sh", "bash", "env",
+    "runuser", "sudo",
+})
 # Units that must show in the metric name (Prometheus base-unit naming).
 _UNIT_IN_NAME = {"seconds": "_seconds", "bytes": "_bytes"}
 
@@ -170,6 +176,28 @@ class Catalog:
     def service(self, name: str) -> ServiceSpec | None:
         """A service by its name, endpoint type or alias."""
         return self._by_service_name.get(name)
+
+    def service_for_process(self, name: str, cmdline: str | Sequence[str]) -> ServiceSpec | None:
+        """The service a process belongs to, from psutil's ``name()`` and ``cmdline()``.
+
+        The longest ``cmdline`` pattern found in the command line wins (so
+        ``gunicorn: worker [nova-api]`` is nova-api, ``/usr/bin/nova-compute`` beats a
+        ``rabbit`` further along); otherwise a specific (non-generic) process name listed
+        in ``processes`` (``nova-scheduler: ServiceWrapper worker(0)`` -> nova-scheduler).
+        """
+        text = cmdline if isinstance(cmdline, str) else " ".join(cmdline)
+        best: ServiceSpec | None = None
+        longest = 0
+        for spec in self.services:
+            for pattern in spec.cmdline:
+                if len(pattern) > longest and pattern in text:
+                    best, longest = spec, len(pattern)
+        if best is not None:
+            return best
+        base = name.split(":", 1)[0].strip()
+        if base in GENERIC_PROCESS_NAMES:
+            return None
+        return next((spec for spec in self.services if base in spec.processes), None)
 
     def metrics_of(self, source: str) -> list[MetricSpec]:
         """Metrics whose ``source`` matches (``api.compute``, or a prefix such as ``api``)."""
