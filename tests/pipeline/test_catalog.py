@@ -228,3 +228,22 @@ def test_every_recorded_openstack_process_maps_to_its_service() -> None:
 def test_service_for_process(name: str, cmdline: list[str], expected: str | None) -> None:
     spec = load_catalog().service_for_process(name, cmdline)
     assert (spec.name if spec else None) == expected
+
+
+def test_every_recorded_listening_port_is_a_catalog_port() -> None:
+    """`ss -ltnp` of the real control plane: each port and its process agree with the catalog."""
+    catalog = load_catalog()
+    ss = REFERENCE_PS.with_name("ss-ltnp.txt").read_text().splitlines()[1:]
+    checked = 0
+    for line in ss:
+        fields = line.split()
+        port = int(fields[3].rsplit(":", 1)[1])
+        process = fields[5].split('"')[1]  # users:(("gunicorn: worke",pid=379,fd=5),...)
+        owners = catalog.services_on_port(port)
+        assert owners, f"port {port} ({process}) is in no service's ports"
+        # the owner of the port is also the service the listening process belongs to
+        by_process = catalog.service_for_process(process, process)
+        if by_process is not None:
+            assert by_process in owners, (port, process, by_process.name)
+        checked += 1
+    assert checked == 12

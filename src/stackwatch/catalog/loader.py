@@ -199,6 +199,11 @@ class Catalog:
             return None
         return next((spec for spec in self.services if base in spec.processes), None)
 
+    def services_on_port(self, port: int, protocol: str = "tcp") -> list[ServiceSpec]:
+        """Services whose default bind ports include ``port`` (HAProxy fronts share them)."""
+        return [spec for spec in self.services
+                if any(p.port == port and p.protocol == protocol for p in spec.ports)]
+
     def metrics_of(self, source: str) -> list[MetricSpec]:
         """Metrics whose ``source`` matches (``api.compute``, or a prefix such as ``api``)."""
         return [m for m in self.metrics.values()
