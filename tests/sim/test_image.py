@@ -129,3 +129,11 @@ def test_errors(admin: Session) -> None:
     assert call(admin, "GET", "/v2/images?visibility=everyone", admin).status == 400
     for body in ({"name": "x", "min_ram": "lots"}, {"visibility": "everyone"}, ["x"]):
         assert call(admin, "POST", "/v2/images", admin, json_body=body).status == 400
+
+
+def test_every_images_store_is_listed(cloud: SimulatedCloud, admin: Session) -> None:
+    stores = call(admin, "GET", "/v2/info/stores", admin).body["stores"]
+    assert stores[0] == {"id": "fs", "default": "true"}
+    listed = {s["id"] for s in stores}
+    images = call(admin, "GET", "/v2/images?limit=1000", admin).body["images"]
+    assert {i["stores"] for i in images if "stores" in i} <= listed

@@ -296,8 +296,12 @@ class GlanceApi:
         return empty_response(204, EMPTY_HTML, {"Content-Length": "0"})
 
     async def stores(self, request: web.Request) -> web.Response:
-        """``GET /v2/info/stores`` (recorded)."""
-        return json_response({"stores": [{"id": "fs", "default": "true"}]})
+        """``GET /v2/info/stores`` (recorded: the default ``fs``), plus any other store
+        the images are in, so that every image's ``stores`` is listed here."""
+        used = sorted({i.stores for i in self.state.images if i.stores} - {"fs"})
+        return json_response({"stores": [
+            {"id": "fs", "default": "true"}, *({"id": store} for store in used)
+        ]})
 
     async def import_info(self, request: web.Request) -> web.Response:
         """``GET /v2/info/import`` (recorded)."""
