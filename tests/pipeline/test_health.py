@@ -83,6 +83,9 @@ def test_cloud_from_api_checks() -> None:
         member_check("nova-scheduler", "ctl2", UNK),
         CheckResult("stackwatch.resource", UNK, "servers: 500",
                     make_labels(source="api.compute", resource="servers", service="nova-api")),
+        # about keystone as a whole, not a member: it must not make the endpoint "down"
+        CheckResult("logs.auth_bruteforce", CRIT, "1 address with 100+ failed logins",
+                    make_labels(service="keystone")),
     ]
     health = evaluate(catalog, checks)
     compute = health.service("nova-compute")
@@ -95,6 +98,7 @@ def test_cloud_from_api_checks() -> None:
     api = health.service("nova-api")
     assert api is not None and api.status is OK and api.members[0].host == ""
     assert health.service("rabbitmq").watched is False  # type: ignore[union-attr]
+    assert health.service("keystone").watched is False  # type: ignore[union-attr]
     assert health.status is CRIT
     assert health.message == "2 of 4 services not OK: nova-compute, neutron-l3-agent"
     nodes = {n.host: n.status for n in health.nodes}

@@ -2,10 +2,13 @@
 
 Members. A check is about a member of a catalog service when one of its labels
 ``binary``, ``service_type``, ``agent_type`` or ``service`` names the service
-(or one of its aliases, :attr:`ServiceSpec.names`); its ``host`` label names
-the member. So a nova service check (``binary=nova-scheduler, host=ctl1``), a
-neutron agent check (``binary=neutron-l3-agent``), the API endpoint check
-(``service_type=compute``) and a process check all count. Checks named
+(or one of its aliases, :attr:`ServiceSpec.names`) and it carries a ``host``
+label, which names the member — or it is an endpoint check naming the
+``service_type`` (member: the endpoint). So a nova service check
+(``binary=nova-scheduler, host=ctl1``), a neutron agent check, the API
+endpoint check (``service_type=compute``) and a process check
+(``service=rabbitmq, host=ctl2``) count; a check on a service as a whole
+(``logs.auth_bruteforce{service=keystone}``) does not. Checks named
 ``stackwatch*`` are about sources, not services. Several checks on one member
 combine to the worst known status.
 
@@ -91,6 +94,8 @@ def _member_key(check: CheckResult, catalog: Catalog) -> tuple[str, str] | None:
     if check.name.startswith("stackwatch"):
         return None
     labels = dict(check.labels)
+    if "host" not in labels and "service_type" not in labels:
+        return None  # about a service as a whole (e.g. brute force in its logs), not a member
     for label in MEMBER_LABELS:
         value = labels.get(label)
         spec = catalog.service(value) if value else None
