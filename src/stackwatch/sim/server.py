@@ -225,6 +225,9 @@ class SimServer:
             microversion=request.get(MICROVERSION_KEY), time=datetime.now(UTC),
             query=request.query_string, user_agent=request.headers.get("User-Agent", ""),
             fault=fault.kind if fault else None,
+            # a caller's global request id (oslo.context), logged before the local one
+            extra={"global_request_id": g} if (
+                g := request.headers.get("X-OpenStack-Request-ID", "")) else {},
         )
         for hook in list(self.hooks):
             try:
