@@ -1,7 +1,9 @@
 """Light real processes named like a controller's and a compute node's OpenStack services.
 
 :class:`SimProcesses` starts one small process per service (``nova-api``,
-``nova-compute``, ``neutron-l3-agent``, ``keystone``, ``libvirtd``, ...), each holding
+``nova-compute``, ``neutron-l3-agent``, ``keystone``, ``libvirtd``, ..., and the
+infrastructure: ``haproxy``, ``memcached``, ``mariadbd``, RabbitMQ's ``beam.smp`` and
+``epmd``, ``ovsdb-server``, ``ovs-vswitchd``, ``dnsmasq``), each holding
 its service's TCP ports on 127.0.0.1 (the real port plus ``port_offset``: by default
 20000, or the next multiple of 1000 under which all are free; 0 keeps the real ones),
 so that process and port checks (psutil) see what they would on a real node: the same
@@ -95,6 +97,68 @@ SPECS: tuple[ProcessSpec, ...] = (
     ProcessSpec("cinder-scheduler", _oslo("cinder", "scheduler")),
     ProcessSpec("cinder-volume", _oslo("cinder", "volume")),
     ProcessSpec("libvirtd", ("--listen",), (16509,), bindir="usr/sbin"),
+    # infrastructure, as Debian packages run it (names and ports as catalog/services.yaml)
+    ProcessSpec(
+        "haproxy",
+        ("-Ws", "-f", "/etc/haproxy/haproxy.cfg", "-p", "/run/haproxy.pid"),
+        (1936,),
+        bindir="usr/sbin",
+    ),
+    ProcessSpec(
+        "memcached", ("-m", "64", "-p", "11211", "-u", "memcache", "-l", "127.0.0.1"), (11211,)
+    ),
+    ProcessSpec(
+        "mariadbd",
+        ("--basedir=/usr", "--datadir=/var/lib/mysql", "--socket=/run/mysqld/mysqld.sock"),
+        (3306,),
+        bindir="usr/sbin",
+    ),
+    ProcessSpec(
+        "beam.smp",
+        (
+            "-W",
+            "w",
+            "--",
+            "-root",
+            "/usr/lib/erlang",
+            "-progname",
+            "erl",
+            "--",
+            "-noshell",
+            "-noinput",
+            "-s",
+            "rabbit",
+            "boot",
+        ),
+        (5672, 25672, 15672),
+        bindir="usr/lib/erlang/erts-13.1.5/bin",
+    ),
+    ProcessSpec("epmd", ("-daemon",), (4369,)),
+    ProcessSpec(
+        "ovsdb-server",
+        (
+            "/etc/openvswitch/conf.db",
+            "-vconsole:emer",
+            "--remote=punix:/var/run/openvswitch/db.sock",
+            "--remote=ptcp:6640:127.0.0.1",
+        ),
+        (6640,),
+        bindir="usr/sbin",
+    ),
+    ProcessSpec(
+        "ovs-vswitchd",
+        ("unix:/var/run/openvswitch/db.sock", "-vconsole:emer", "--mlockall"),
+        bindir="usr/sbin",
+    ),
+    ProcessSpec(
+        "dnsmasq",
+        (
+            "--no-hosts",
+            "--pid-file=/var/lib/neutron/dhcp/net/pid",
+            "--dhcp-range=set:subnet,10.0.0.0,static,255.255.255.0,86400s",
+        ),
+        bindir="usr/sbin",
+    ),
 )
 
 # The body of every simulated service: hold the ports given in the environment, die
@@ -159,7 +223,8 @@ class SimProcesses:
     def _free_offset(self) -> int:
         """20000, or the next multiple of 1000 under which every port is free (so that
         several simulators, or a real service on its real port, do not collide)."""
-        for offset in range(20000, 45000, 1000):
+        highest = max((p for spec in self.specs for p in spec.ports), default=0)
+        for offset in range(20000, 65536 - highest, 1000):
             if all(_port_free(p + offset) for spec in self.specs for p in spec.ports):
                 return offset
         return 20000  # start() then names the ports in use
@@ -180,6 +245,16 @@ class SimProcesses:
 
     def start(self) -> SimProcesses:
         """Write the executables and start every process; raises if a port is taken."""
+        too_high = [
+            f"{s.name}:{self.port(p)}"
+            for s in self.specs
+            for p in s.ports
+            if not 0 < self.port(p) < 65536
+        ]
+        if too_high:
+            raise SimulatorError(
+                f"port offset {self.port_offset} gives invalid ports: {', '.join(too_high)}"
+            )
         taken = [
             f"{s.name}:{self.port(p)}"
             for s in self.specs
