@@ -320,3 +320,94 @@ def expected_block_storage(truth: Truth, projects: list[dict[str, Any]]) -> dict
         out[key("openstack_cinder_limits_volume_max_gb", **lab)] = rows["gigabytes"]["Limit"]
         out[key("openstack_cinder_limits_volume_used_gb", **lab)] = rows["gigabytes"]["In Use"]
     return out
+
+
+# ---------------------------------------------------------------------- SQL sources
+
+# Nova's vm_state behind each API status the test cloud shows (nova/api/openstack/common.py).
+VM_STATE = {"ACTIVE": "active", "SHUTOFF": "stopped", "ERROR": "error", "BUILD": "building",
+            "PAUSED": "paused", "SUSPENDED": "suspended", "SHELVED_OFFLOADED": "shelved_offloaded"}
+
+
+def expected_sql_nova(truth: Truth) -> dict[str, dict[Key, float]]:
+    """sql.nova and sql.nova_cell0, from the CLI (services, servers, hypervisors at 2.87)."""
+    got = truth.cli_many({"services": ("compute", "service", "list", "--long"),
+                          "servers": ("server", "list", "--all-projects", "--long")})
+    # os-hypervisors still reports the compute_nodes resource columns up to 2.87
+    hypervisors = truth.cli("hypervisor", "list", "--long", microversion={"compute": "2.87"})
+    # Which cell DB holds which server: cell0 holds those that never got a host.
+    cell0 = {r["uuid"] for r in truth.sql("nova_cell0", "select uuid from instances "
+                                                        "where deleted = 0")}
+    nova: dict[Key, float] = {}
+    cell0_error = 0
+    by_state: Counter[str] = Counter()
+    for server in got["servers"]:
+        state = VM_STATE[server["Status"]]
+        if server["ID"] in cell0:
+            cell0_error += state == "error"
+        else:
+            by_state[state] += 1
+    nova.update({key("openstack_nova_db_instances", vm_state=s): n for s, n in by_state.items()})
+    nova[key("openstack_nova_db_instances_error")] = by_state.get("error", 0)
+    down: Counter[str] = Counter()
+    disabled: Counter[str] = Counter()
+    forced: Counter[str] = Counter()
+    for s in got["services"]:
+        up = s["State"] == "up" and not s["Forced Down"]
+        nova[key("openstack_nova_db_service_up", host=s["Host"], binary=s["Binary"])] = float(up)
+        down[s["Binary"]] += not up
+        disabled[s["Binary"]] += s["Status"] == "disabled"
+        forced[s["Binary"]] += bool(s["Forced Down"])
+    for binary in down:
+        nova[key("openstack_nova_db_services_down", binary=binary)] = down[binary]
+        nova[key("openstack_nova_db_services_disabled", binary=binary)] = disabled[binary]
+        nova[key("openstack_nova_db_services_forced_down", binary=binary)] = forced[binary]
+    compute_up = {s["Host"] for s in got["services"]
+                  if s["Binary"] == "nova-compute" and s["State"] == "up"}
+    nova[key("openstack_nova_db_compute_nodes")] = len(hypervisors)
+    nova[key("openstack_nova_db_compute_nodes_stale")] = sum(
+        h["Hypervisor Hostname"] not in compute_up for h in hypervisors)
+    nova[key("openstack_nova_db_vcpus")] = sum(h["vCPUs"] for h in hypervisors)
+    nova[key("openstack_nova_db_vcpus_used")] = sum(h["vCPUs Used"] for h in hypervisors)
+    nova[key("openstack_nova_db_memory_bytes")] = sum(h["Memory MB"] for h in hypervisors) * MIB
+    nova[key("openstack_nova_db_memory_used_bytes")] = sum(
+        h["Memory MB Used"] for h in hypervisors) * MIB
+    return {"sql.nova": nova,
+            "sql.nova_cell0": {key("openstack_nova_db_instances_error"): cell0_error}}
+
+
+def expected_sql_cinder(truth: Truth) -> dict[Key, float]:
+    got = truth.cli_many({
+        "volumes": ("volume", "list", "--all-projects", "--long"),
+        "snapshots": ("volume", "snapshot", "list", "--all-projects", "--long"),
+        "services": ("volume", "service", "list", "--long"),
+    })
+    out: dict[Key, float] = {}
+    volumes, snapshots = got["volumes"], got["snapshots"]
+    out.update(_counts("openstack_cinder_db_volumes", "status", (v["Status"] for v in volumes)))
+    out[key("openstack_cinder_db_volume_count")] = len(volumes)
+    out[key("openstack_cinder_db_volume_size_bytes")] = sum(v["Size"] for v in volumes) * GIB
+    out[key("openstack_cinder_db_volumes_error")] = sum(v["Status"].startswith("error")
+                                                         for v in volumes)
+    out[key("openstack_cinder_db_volumes_deleting")] = sum(v["Status"] == "deleting"
+                                                            for v in volumes)
+    out.update(_counts("openstack_cinder_db_snapshots", "status",
+                       (s["Status"] for s in snapshots)))
+    out[key("openstack_cinder_db_snapshot_count")] = len(snapshots)
+    out[key("openstack_cinder_db_snapshots_in_progress")] = sum(s["Status"] == "creating"
+                                                                 for s in snapshots)
+    out[key("openstack_cinder_db_snapshots_deleting")] = sum(s["Status"] == "deleting"
+                                                              for s in snapshots)
+    out[key("openstack_cinder_db_snapshots_error")] = sum(s["Status"].startswith("error")
+                                                           for s in snapshots)
+    down: Counter[str] = Counter()
+    disabled: Counter[str] = Counter()
+    for s in got["services"]:
+        up = s["State"] == "up"
+        out[key("openstack_cinder_db_service_up", host=s["Host"], binary=s["Binary"])] = float(up)
+        down[s["Binary"]] += not up
+        disabled[s["Binary"]] += s["Status"] == "disabled"
+    for binary in down:
+        out[key("openstack_cinder_db_services_down", binary=binary)] = down[binary]
+        out[key("openstack_cinder_db_services_disabled", binary=binary)] = disabled[binary]
+    return out

@@ -39,8 +39,8 @@ class Truth:
     _engines: dict[str, sa.Engine] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ CLI
-    def cli(self, *args: str, microversion: Mapping[str, str] | None = None) -> Any:
-        """``openstack ARGS -f json`` as admin; the decoded JSON answer.
+    def run(self, *args: str, microversion: Mapping[str, str] | None = None) -> str:
+        """``openstack ARGS`` as admin; its standard output (TruthError on failure).
 
         ``microversion`` maps an API to a version, e.g. ``{"compute": "2.87"}``
         (``--os-compute-api-version 2.87``).
@@ -48,20 +48,26 @@ class Truth:
         options: list[str] = []
         for api, version in (microversion or {}).items():
             options += [f"--os-{api}-api-version", version]
-        command = [str(self.cloud.openstack_cli), *options, *args, "-f", "json"]
+        command = [str(self.cloud.openstack_cli), *options, *args]
         try:
             done = subprocess.run(command, env=self.cloud.admin_env(), capture_output=True,
                                   text=True, timeout=CLI_TIMEOUT_S, check=False)
         except subprocess.TimeoutExpired:
-            raise TruthError(f"openstack {' '.join(args)}: no answer in {CLI_TIMEOUT_S}s") from None
+            raise TruthError(f"openstack {args[0]} ...: no answer in {CLI_TIMEOUT_S}s") from None
         if done.returncode != 0:
-            raise TruthError(f"openstack {' '.join(args)} exited {done.returncode}: "
+            # arguments are not echoed: they may hold a token
+            raise TruthError(f"openstack {' '.join(args[:3])} ... exited {done.returncode}: "
                              f"{done.stderr.strip()[-800:]}")
+        return done.stdout
+
+    def cli(self, *args: str, microversion: Mapping[str, str] | None = None) -> Any:
+        """``openstack ARGS -f json`` as admin; the decoded JSON answer."""
+        out = self.run(*args, "-f", "json", microversion=microversion)
         try:
-            return json.loads(done.stdout or "null")
+            return json.loads(out or "null")
         except json.JSONDecodeError as exc:
             raise TruthError(f"openstack {' '.join(args)}: not JSON ({exc}): "
-                             f"{done.stdout[:300]!r}") from None
+                             f"{out[:300]!r}") from None
 
     def cli_many(self, commands: Mapping[str, tuple[str, ...]],
                  processes: int = 2) -> dict[str, Any]:
