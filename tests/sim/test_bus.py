@@ -195,6 +195,8 @@ def test_round_trip_through_kombu_memory(memory_bus: tuple[CloudState, Notificat
     server_id = lifecycle(state)
     bus.flush()
     messages = drain("memory://", queues[0])
+    with Connection("memory://") as conn:  # the in-memory broker lives as long as the process
+        queues[0](conn.channel()).delete()
     assert messages
     assert all(m.content_type == "application/json" for m in messages)
     events = [decode(m.body) for m in messages]
