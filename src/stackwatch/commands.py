@@ -156,6 +156,10 @@ def render_status(health: CloudHealth, checks: Sequence[CheckResult], show_all: 
             for member in service.members:
                 lines.append(f"      {_styled(member.status, f'{member.status.name:<8}')} "
                              f"{member.host or 'endpoint':<20} {member.message}")
+    if health.others:
+        lines.append("other checks:")
+        lines.extend(f"  {_styled(c.status, f'{c.status.name:<8}')} {c.name} "
+                     f"{{{_label_text(c.labels)}}} {c.message}" for c in health.others)
     failed = failed_sources(checks)
     if failed:
         lines.append("sources:")

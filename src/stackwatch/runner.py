@@ -136,12 +136,25 @@ class Runner:
         return self._failed(name, 0.0, "previous run still hung past its timeout; not started")
 
     def run_once(self, sources: Iterable[Source] | None = None) -> list[Run]:
-        """Run the sources concurrently, each within its timeout; one Run per source."""
+        """Run the sources concurrently, each within its timeout; one Run per source.
+
+        A source with an ``after`` attribute (names of sources whose results it reads,
+        e.g. the API/SQL cross-check) starts once those have finished, in a later wave.
+        """
         chosen = list(self.sources if sources is None else sources)
-        started: list[_Pending | str] = []
-        for source in chosen:
-            started.append(source.name if self.busy(source.name) else self.start(source))
-        return [self.skipped(p) if isinstance(p, str) else self.finish(p) for p in started]
+        runs: dict[str, Run] = {}
+        waiting = chosen
+        while waiting:
+            names = {s.name for s in waiting}
+            wave = [s for s in waiting if not names.intersection(getattr(s, "after", ()))]
+            wave = wave or waiting  # a cycle: run the rest together rather than never
+            started: list[_Pending | str] = [
+                s.name if self.busy(s.name) else self.start(s) for s in wave]
+            for pending in started:
+                run = self.skipped(pending) if isinstance(pending, str) else self.finish(pending)
+                runs[run.source] = run
+            waiting = [s for s in waiting if s.name not in runs]
+        return [runs[s.name] for s in chosen]
 
     # -------------------------------------------------------------- reporting
     def _reason(self, name: str, error: BaseException) -> str:

@@ -100,7 +100,9 @@ def test_cloud_from_api_checks() -> None:
     assert health.service("rabbitmq").watched is False  # type: ignore[union-attr]
     assert health.service("keystone").watched is False  # type: ignore[union-attr]
     assert health.status is CRIT
-    assert health.message == "2 of 4 services not OK: nova-compute, neutron-l3-agent"
+    assert health.message == ("2 of 4 services not OK: nova-compute, neutron-l3-agent; "
+                              "1 other checks not OK: logs.auth_bruteforce")
+    assert [c.name for c in health.others] == ["logs.auth_bruteforce"]
     nodes = {n.host: n.status for n in health.nodes}
     assert nodes == {"ctl1": OK, "ctl2": OK, "cmp1": OK, "cmp2": CRIT, "net1": CRIT,
                      "net2": CRIT}
@@ -143,3 +145,17 @@ def test_stale_checks_become_unknown() -> None:
     old = CheckResult("c", CRIT, "down", timestamp=100.0)
     assert expire([fresh, old], now=1010.0, max_age=300) == [
         fresh, CheckResult("c", UNK, "stale: last seen 910 s ago: down", timestamp=100.0)]
+
+
+def test_other_checks_count_when_known_problems_only() -> None:
+    catalog = load_catalog()
+    base = [member_check("nova-compute", "cmp1", OK)]
+    waiting = CheckResult("crosscheck", UNK, "vcpus: SQL side not read yet",
+                          make_labels(what="vcpus"))
+    disagree = CheckResult("crosscheck", WARN, "error VMs: API 3, database 2",
+                           make_labels(what="error_vms"))
+    assert evaluate(catalog, [*base, waiting]).status is OK
+    health = evaluate(catalog, [*base, waiting, disagree])
+    assert health.status is WARN
+    assert health.message.endswith("; 1 other checks not OK: crosscheck")
+    assert health.others == (disagree, waiting)

@@ -163,3 +163,26 @@ def test_loop_survives_a_failing_sink(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.ERROR, logger="stackwatch.runner"):
         assert loop.run(max_runs=3) == 3
     assert "could not hand over the run of api.compute" in caplog.text
+
+
+def test_a_source_with_after_runs_once_those_have_finished() -> None:
+    order: list[str] = []
+
+    class Recording(SlowSource):
+        def collect(self) -> Collection:
+            result = super().collect()
+            order.append(self.name)
+            return result
+
+    class Reader(ConstantSource):
+        after = ("api.compute", "sql.nova")
+
+        def collect(self) -> Collection:
+            order.append(self.name)
+            return super().collect()
+
+    api, sql = Recording("api.compute", 0.2), Recording("sql.nova", 0.1)
+    runs = collect_once([Reader("crosscheck"), api, sql], timeout=5)
+    assert [r.source for r in runs] == ["crosscheck", "api.compute", "sql.nova"]
+    assert all(r.ok for r in runs)
+    assert order == ["sql.nova", "api.compute", "crosscheck"]

@@ -28,8 +28,9 @@ Services:
   out of the cloud's status.
 
 The cloud's status is the worst of the watched services
-(:meth:`Status.worst`), and at least UNKNOWN while a source could not look;
-a node's is the worst of its members.
+(:meth:`Status.worst`) and of the WARNING/CRITICAL checks that are about no
+member (cross-checks, brute force in the logs), and at least UNKNOWN while a
+source could not look; a node's is the worst of its members.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class CloudHealth:
     message: str
     services: tuple[ServiceHealth, ...]
     nodes: tuple[NodeHealth, ...]
+    others: tuple[CheckResult, ...] = ()   # not-OK checks on no member (cross-checks...)
 
     def service(self, name: str) -> ServiceHealth | None:
         """One service's health by name."""
@@ -182,13 +184,17 @@ def evaluate(catalog: Catalog, checks: Iterable[CheckResult]) -> CloudHealth:
     """Health of every catalog service, node and the cloud from the latest checks."""
     by_member: dict[tuple[str, str], list[CheckResult]] = defaultdict(list)
     failed_sources: dict[str, str] = {}
+    others: list[CheckResult] = []
     for check in checks:
-        if check.name == SOURCE_CHECK and check.status == Status.UNKNOWN:
-            failed_sources[dict(check.labels).get("source", "")] = check.message
+        if check.name == SOURCE_CHECK:
+            if check.status == Status.UNKNOWN:
+                failed_sources[dict(check.labels).get("source", "")] = check.message
             continue
         key = _member_key(check, catalog)
         if key is not None:
             by_member[key].append(check)
+        elif check.status != Status.OK and not check.name.startswith("stackwatch"):
+            others.append(check)
     members_of: dict[str, list[MemberHealth]] = defaultdict(list)
     for (service, host), member_checks in by_member.items():
         members_of[service].append(combine_member(service, host, member_checks))
@@ -214,4 +220,12 @@ def evaluate(catalog: Catalog, checks: Iterable[CheckResult]) -> CloudHealth:
         # A source that could not look is a blind spot even when no service depends on it.
         status = Status.worst((status, Status.UNKNOWN))
         message += f"; sources that could not look: {', '.join(sorted(failed_sources))}"
-    return CloudHealth(status, message, services, nodes)
+    # Known problems outside any member (a cross-check disagreeing, brute force in the
+    # logs) count; their UNKNOWNs (a cross-check with one side not read yet) do not.
+    alarming = [c for c in others if c.status in (Status.WARNING, Status.CRITICAL)]
+    if alarming:
+        status = Status.worst((status, *(c.status for c in alarming)))
+        names = sorted({c.name for c in alarming})
+        message += f"; {len(alarming)} other checks not OK: {', '.join(names)}"
+    others.sort(key=lambda c: (c.name, c.labels))
+    return CloudHealth(status, message, services, nodes, tuple(others))

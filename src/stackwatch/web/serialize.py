@@ -62,4 +62,5 @@ def health_dict(health: CloudHealth) -> dict[str, Any]:
         "nodes": [{"host": n.host, "status": n.status.name,
                    "members": [{"service": m.service, **_member(m)} for m in n.members]}
                   for n in health.nodes],
+        "others": [check_dict(c) for c in health.others],
     }
