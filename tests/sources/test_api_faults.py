@@ -55,7 +55,7 @@ def test_an_endpoint_that_is_down_is_critical_and_its_resources_unknown(
     assert value(out, "openstack_cinder_up") == 0
     states = resource_status(out)
     assert set(states.values()) == {Status.UNKNOWN}
-    assert all("Unable to establish connection" in c.message for c in out.checks
+    assert all("cannot connect" in c.message for c in out.checks
                if c.name == "stackwatch.resource")
     for cls in SOURCE_CLASSES:
         if cls.codename != "cinder":

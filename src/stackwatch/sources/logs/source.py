@@ -10,6 +10,7 @@ records as events.
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
 import time
@@ -141,15 +142,21 @@ class LogsSource:
                 if rows:
                     pending.append((stream, rows))
 
-            group.poll(sink)
+            # Parsing makes millions of short-lived tuples and no reference cycle: the
+            # cyclic collector would only rescan the counters, again and again.
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                group.poll(sink)
+            finally:
+                if collecting:
+                    gc.enable()
             batch.merge(parser.drain())
             failures.extend((f.timestamp, f.remote) for f in parser.failures)
             parser.failures.clear()
             for stream, rows in pending:
                 if self.index is not None:
-                    self.index.add(self.service, self.host, stream,
-                                   [r for r in rows if r.request_id or r.instance
-                                    or r.level in ("ERROR", "CRITICAL")])
+                    self.index.add(self.service, self.host, stream, rows)
                 events.extend(self._event(row) for row in rows
                               if row.level in ("ERROR", "CRITICAL"))
         self.total.merge(batch)

@@ -28,9 +28,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
+import urllib3
 from keystoneauth1 import exceptions as ksa_exc
 from keystoneauth1 import session as ksa_session
 
@@ -99,6 +100,14 @@ class Endpoint:
     latency: float
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """Status and body of one HTTP answer."""
+
+    status: int
+    content: bytes
+
+
 class _Counter:
     """Thread-safe counts of requests and of tokens issued."""
 
@@ -106,6 +115,10 @@ class _Counter:
         self._lock = threading.Lock()
         self.calls = 0
         self.tokens = 0
+
+    def count(self) -> None:
+        with self._lock:
+            self.calls += 1
 
     def hook(self, response: requests.Response, *args: object, **kwargs: object) -> None:
         with self._lock:
@@ -146,7 +159,9 @@ class ApiClient:
         self._counter = _Counter()
         self._gate = threading.BoundedSemaphore(concurrency)
         self._lock = threading.Lock()
+        self._auth_lock = threading.Lock()
         self._session: ksa_session.Session | None = None
+        self._http = urllib3.PoolManager()
         self._interface = "public"
         self._pool: ThreadPoolExecutor | None = None
         self._endpoints: dict[str, Endpoint] = {}
@@ -197,10 +212,10 @@ class ApiClient:
         http.mount("http://", adapter)
         http.mount("https://", adapter)
         http.hooks["response"].append(self._counter.hook)
-        return ksa_session.Session(
-            auth=cloud.get_auth(), session=http, timeout=self.timeout,
-            verify=verify if self.verify_tls else False, cert=cert,
-        )
+        verify = (True if verify is None else verify) if self.verify_tls else False
+        self._http = _pool_manager(self.concurrency, verify, cert)
+        return ksa_session.Session(auth=cloud.get_auth(), session=http, timeout=self.timeout,
+                                   verify=verify, cert=cert)
 
     @property
     def session(self) -> ksa_session.Session:
@@ -218,6 +233,7 @@ class ApiClient:
             if self._session is not None:
                 self._session.session.close()
                 self._session = None
+            self._http.clear()
 
     def invalidate(self) -> None:
         """Forget cached endpoints and memoised data (not the token)."""
@@ -267,32 +283,62 @@ class ApiClient:
                               authenticated=service_type != "identity")
         latency = time.monotonic() - started
         # Keystone, glance and cinder answer their root with 300 Multiple Choices.
-        if response.status_code not in (200, 300):
+        if response.status not in (200, 300):
             _raise_for_status(response, f"GET {doc_url}")
         body = _json(response, f"GET {doc_url}")
         found = Endpoint(service_type, url, _negotiate(service_type, body),
-                         response.status_code, latency)
+                         response.status, latency)
         with self._lock:
             self._endpoints[service_type] = found
         return found
 
     # ------------------------------------------------------------------ requests
+    def _auth_headers(self) -> dict[str, str]:
+        """The token header; keystoneauth fetches or renews the token when needed."""
+        with self._auth_lock:  # one token, even when many threads start at once
+            try:
+                headers = self.session.get_auth_headers()
+            except ksa_exc.ClientException as exc:
+                raise _translate(exc, f"authenticate to cloud {self.cloud_name!r}") from None
+        if not headers:
+            raise SourceAuthError(f"cloud {self.cloud_name!r}: no token")
+        return dict(headers)
+
     def _send(self, method: str, url: str, what: str, *, authenticated: bool = True,
               headers: Mapping[str, str] | None = None,
-              params: Mapping[str, object] | None = None) -> requests.Response:
-        session = self.session
-        started = time.monotonic()
-        with self._gate:
-            try:
-                response = session.request(
-                    url, method, headers=dict(headers or {}), params=params,
-                    raise_exc=False, authenticated=authenticated, log=False,
-                    connect_retries=0)
-            except ksa_exc.ClientException as exc:
-                raise _translate(exc, what) from None
-        log.info("%s %s -> %s in %.3fs", method, url, response.status_code,
-                 time.monotonic() - started)
-        return response
+              params: Mapping[str, object] | None = None) -> Answer:
+        """One request through the bounded urllib3 pool (keystoneauth is used for auth only:
+        its per-request overhead is what limits a 20,000-request collection).
+
+        A 401 is retried once with a new token (the token may have been revoked).
+        """
+        session = self.session  # builds the pool on first use
+        if params:
+            url += ("&" if "?" in url else "?") + urlencode(
+                [(k, v) for k, v in params.items()], doseq=True)
+        for attempt in (1, 2):
+            request_headers = dict(headers or {})
+            if authenticated:
+                request_headers.update(self._auth_headers())
+            started = time.monotonic()
+            with self._gate:
+                try:
+                    raw = self._http.request(
+                        method, url, headers=request_headers, retries=False,
+                        timeout=urllib3.Timeout(connect=min(self.timeout, 10.0),
+                                                read=self.timeout))
+                except urllib3.exceptions.HTTPError as exc:
+                    self._counter.count()
+                    raise _translate_http(exc, what, self.timeout) from None
+            self._counter.count()
+            answer = Answer(raw.status, raw.data)
+            log.info("%s %s -> %s in %.3fs", method, url, answer.status,
+                     time.monotonic() - started)
+            if answer.status == 401 and authenticated and attempt == 1:
+                session.invalidate()
+                continue
+            return answer
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def get(self, service_type: str, path: str, *, params: Mapping[str, object] | None = None,
             microversion: bool = True) -> Json:
@@ -308,7 +354,7 @@ class ApiClient:
                 headers["X-OpenStack-Nova-API-Version"] = version
         what = f"GET {url}" + (f" {dict(params)}" if params else "")
         response = self._send("GET", url, what, headers=headers, params=params)
-        if response.status_code >= 300:
+        if response.status >= 300:
             _raise_for_status(response, what)
         return _json(response, what)
 
@@ -335,7 +381,12 @@ class ApiClient:
             link = _next_link(body, key)
             if link is None or not items:
                 return
-            url = _rebase(link, endpoint.url)
+            if service_type == "image" and link.startswith("/"):
+                # glance's "next" is relative to its own root, which may sit under a
+                # path prefix of the catalog URL (http://host/image): join, do not re-root.
+                url = endpoint.url + link
+            else:
+                url = _rebase(link, endpoint.url)
             if url in seen:
                 raise InvalidResponse(f"GET {url}: pagination loops on the same page")
             seen.add(url)
@@ -443,7 +494,7 @@ def _next_link(body: Json, key: str) -> str | None:
     return None
 
 
-def _json(response: requests.Response, what: str) -> Json:
+def _json(response: Answer, what: str) -> Json:
     try:
         body = json.loads(response.content)
     except ValueError as exc:
@@ -455,8 +506,8 @@ def _json(response: requests.Response, what: str) -> Json:
     return body
 
 
-def _raise_for_status(response: requests.Response, what: str) -> None:
-    status = response.status_code
+def _raise_for_status(response: Answer, what: str) -> None:
+    status = response.status
     detail = _error_detail(response)
     message = f"{what}: HTTP {status}{': ' + detail if detail else ''}"
     if status in (401, 403):
@@ -468,7 +519,7 @@ def _raise_for_status(response: requests.Response, what: str) -> None:
     raise InvalidResponse(message)
 
 
-def _error_detail(response: requests.Response) -> str:
+def _error_detail(response: Answer) -> str:
     """The ``message`` of an OpenStack error body, if there is one (never the whole body)."""
     try:
         body = json.loads(response.content)
@@ -481,6 +532,37 @@ def _error_detail(response: requests.Response) -> str:
         if isinstance(body.get("NeutronError"), dict):
             return str(body["NeutronError"].get("message", ""))[:200]
     return ""
+
+
+def _pool_manager(size: int, verify: bool | str, cert: str | tuple[str, str] | None
+                  ) -> urllib3.PoolManager:
+    """A connection pool of ``size`` per host, with the TLS settings of clouds.yaml."""
+    options: dict[str, Any] = {"maxsize": size, "block": True}
+    if verify is False:
+        options["cert_reqs"] = "CERT_NONE"
+    else:
+        options["cert_reqs"] = "CERT_REQUIRED"
+        if isinstance(verify, str):
+            options["ca_certs"] = verify
+    if isinstance(cert, tuple):
+        options["cert_file"], options["key_file"] = cert
+    elif cert:
+        options["cert_file"] = cert
+    return urllib3.PoolManager(**options)
+
+
+def _translate_http(exc: urllib3.exceptions.HTTPError, what: str, timeout: float) -> SourceError:
+    """urllib3 exception -> the stackwatch error for it."""
+    text = f"{what}: {exc}"
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        return SourceUnavailable(f"{what}: cannot connect ({exc})")
+    if isinstance(exc, (urllib3.exceptions.ConnectTimeoutError,
+                        urllib3.exceptions.ReadTimeoutError)):
+        return SourceTimeout(f"{what}: no answer within {timeout:g}s")
+    if isinstance(exc, urllib3.exceptions.ProtocolError) and (
+            "IncompleteRead" in str(exc) or "Connection broken" in str(exc)):
+        return InvalidResponse(f"{what}: answer cut short ({exc})")
+    return SourceUnavailable(text)
 
 
 def _translate(exc: ksa_exc.ClientException, what: str) -> SourceError:

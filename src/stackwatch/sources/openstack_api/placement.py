@@ -1,8 +1,9 @@
 """``api.placement``: resource provider inventories and usages.
 
 Calls per collection (R providers): ``/resource_providers`` 1, then
-``/resource_providers/{uuid}/inventories`` and ``/usages`` per provider
-(2R, in parallel; placement has no bulk form of either). The result is shared
+``/resource_providers/{uuid}/usages`` per provider (R, in parallel; placement
+has no bulk form), and ``/inventories`` per provider on the first collection,
+for new providers, and every 600 s (R more). The result is shared
 with ``api.compute``, which derives free vCPU / RAM / disk from it.
 """
 
@@ -12,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stackwatch.errors import SourceError
 from stackwatch.model import Collection, Sample
 from stackwatch.sources.openstack_api import fields as f
 from stackwatch.sources.openstack_api.base import ApiSource
@@ -21,6 +21,8 @@ from stackwatch.sources.resources import Resource
 
 #: How long inventories and usages are reused between api.placement and api.compute.
 PROVIDERS_MAX_AGE_S = 10.0
+#: How long provider inventories are reused before being read again (new providers at once).
+INVENTORIES_MAX_AGE_S = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,27 +74,52 @@ class Provider:
         return cls(f.text(d, "uuid", "placement resource_providers"), name, parsed)
 
 
+def _raise_first(results: Sequence[object]) -> None:
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
+def _inventories(client: ApiClient, rows: Sequence[Mapping[str, Any]]
+                 ) -> dict[str, Mapping[str, Any]]:
+    """uuid -> inventories, re-read every INVENTORIES_MAX_AGE_S and for new providers only.
+
+    Inventories (total, reserved, allocation ratio) change when an operator or
+    nova reconfigures a node, not with every boot, so they are not fetched every
+    cycle: that halves the requests on a cloud with thousands of providers.
+    """
+    known: dict[str, Mapping[str, Any]] = client.shared(
+        "inventories.placement", INVENTORIES_MAX_AGE_S, dict)
+    wanted = [f.text(r, "uuid", "placement resource_providers") for r in rows]
+    missing = [u for u in wanted if u not in known]
+
+    def one(uuid: str) -> Mapping[str, Any]:
+        body = client.get("placement", f"resource_providers/{uuid}/inventories")
+        return f.obj(body, "inventories", "placement inventories")
+
+    fetched = client.map(one, missing)
+    _raise_first(fetched)
+    known.update(zip(missing, fetched, strict=True))
+    return {u: known[u] for u in wanted}
+
+
 def load_providers(client: ApiClient) -> list[Provider]:
     """Every provider with inventories and usages, shared with api.compute."""
     def load() -> list[Provider]:
         body = client.get("placement", "resource_providers")
         rows = [r for r in f.items(body, "resource_providers", "placement resource_providers")
                 if isinstance(r, dict)]
+        inventories = _inventories(client, rows)
 
-        def one(row: Mapping[str, Any]) -> Provider:
+        def usages(row: Mapping[str, Any]) -> Mapping[str, Any]:
             uuid = f.text(row, "uuid", "placement resource_providers")
-            inv = client.get("placement", f"resource_providers/{uuid}/inventories")
             use = client.get("placement", f"resource_providers/{uuid}/usages")
-            return Provider.from_api(row, f.obj(inv, "inventories", "placement inventories"),
-                                     f.obj(use, "usages", "placement usages"))
+            return f.obj(use, "usages", "placement usages")
 
-        results = client.map(one, rows)
-        for result in results:
-            if isinstance(result, BaseException):
-                if isinstance(result, SourceError):
-                    raise result
-                raise result
-        return list(results)
+        results = client.map(usages, rows)
+        _raise_first(results)
+        return [Provider.from_api(row, inventories[str(row["uuid"])], used)
+                for row, used in zip(rows, results, strict=True)]
     return client.shared("placement.providers", PROVIDERS_MAX_AGE_S, load)
 
 
