@@ -242,6 +242,8 @@ def test_round_trip_through_rabbitmq_and_idle_queue(rabbitmq: Any) -> None:
         assert depth > 0 and consumers == 0  # the audit alone filled it, nobody reads
         bus.clear("queue-no-consumers")
         assert "notifications.info" not in rabbitmq.queue_depths()
+        with Connection(rabbitmq.url) as conn:
+            queues[0](conn.channel()).delete()
     finally:
         bus.close()
 

@@ -75,6 +75,7 @@ def test_state_changes_reach_the_bus_and_the_databases(
         messages = []
         while (m := bound.get(no_ack=True)) is not None:
             messages.append(json.loads(json.loads(m.body)["oslo.message"]))
+        bound.delete()
     updates = {
         m["payload"]["nova_object.data"]["uuid"]
         for m in messages
