@@ -73,7 +73,7 @@ def main() -> None:
                         help="gc.freeze() once the cloud is up (the state leaves the GC's scans)")
     args = parser.parse_args()
     limits: list[int] = args.limit or [100, 1000]
-    served: list[ServedRequest] = []
+    hooked: list[ServedRequest] = []
     with tempfile.TemporaryDirectory() as tmp, \
             SimulatedCloud(workdir=Path(tmp), size=args.size) as cloud:
         print(f"[{args.size}] started in {cloud.startup_seconds.get('total', 0.0):.1f} s: "
@@ -82,8 +82,8 @@ def main() -> None:
         if args.freeze:
             gc.collect()
             gc.freeze()
-        def record(request: ServedRequest) -> None:
-            served.append(request)
+        def record(served: ServedRequest) -> None:
+            hooked.append(served)
 
         cloud.on_request(record)
         token, _, urls = login(Path(cloud.clouds_yaml))
@@ -108,7 +108,7 @@ def main() -> None:
                 server: list[float] = []
                 client: list[float] = []
                 for i in range(args.repeat + 1):
-                    served.clear()
+                    hooked.clear()
                     start = time.perf_counter()
                     answer = session.get(url.format(n=limit), headers=headers, timeout=60)
                     body: Any = answer.json()
@@ -116,11 +116,11 @@ def main() -> None:
                     assert answer.status_code == 200, (url, answer.status_code)
                     assert isinstance(body, dict)
                     for _ in range(100):  # the hook runs after the answer is sent
-                        if served:
+                        if hooked:
                             break
                         time.sleep(0.001)
-                    if i and served:
-                        server.append(served[-1].duration)
+                    if i and hooked:
+                        server.append(hooked[-1].duration)
                         client.append(elapsed)
                 print(f"{name:17s} limit {limit:5d}: server {figures(server)}; "
                       f"client {figures(client)}")
