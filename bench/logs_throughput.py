@@ -181,6 +181,8 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=2_000_000)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--modes", default="tail,index,backfill,baseline",
+                        help="comma-separated: tail, index, backfill, baseline")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="stackwatch-bench-logs-"))
     root = workdir / "log"
@@ -194,17 +196,21 @@ def main() -> None:
     for path in files:  # warm the page cache so every mode reads from memory
         path.read_bytes()
 
-    sink = CountingSink()
-    cpu, wall, lines = tail_mode(root, workdir / "cp1", sink)
-    assert lines == total_lines, (lines, total_lines)
-    report("tail mode, 1 core (index rows kept)", cpu, lines, size, "CPU")
-    index = RequestIndex(workdir / "store.sqlite")
-    cpu, wall, lines = tail_mode(root, workdir / "cp2", index)
-    report("tail mode, 1 core + SQLite request index", cpu, lines, size, "CPU")
-    print(f"{'':<44} request index: {index.count():,} records, "
-          f"{(workdir / 'store.sqlite').stat().st_size / 1e6:.0f} MB")
-    index.close()
-    for workers in sorted({1, args.workers}):
+    modes = set(args.modes.split(","))
+    if "tail" in modes:
+        sink = CountingSink()
+        cpu, wall, lines = tail_mode(root, workdir / "cp1", sink)
+        assert lines == total_lines, (lines, total_lines)
+        report("tail mode, 1 core (index rows kept)", cpu, lines, size, "CPU")
+        report("tail mode, 1 core (index rows kept)", wall, lines, size, "wall")
+    if "index" in modes:
+        index = RequestIndex(workdir / "store.sqlite")
+        cpu, wall, lines = tail_mode(root, workdir / "cp2", index)
+        report("tail mode, 1 core + SQLite request index", cpu, lines, size, "CPU")
+        print(f"{'':<44} request index: {index.count():,} records, "
+              f"{(workdir / 'store.sqlite').stat().st_size / 1e6:.0f} MB")
+        index.close()
+    for workers in sorted({1, args.workers}) if "backfill" in modes else ():
         cpu = _cpu()
         wall = time.perf_counter()
         lines = sum(r.lines for r in backfill([root], workers=workers, host="ctl1"))
@@ -213,8 +219,9 @@ def main() -> None:
         report(f"backfill, {workers} worker(s), hourly aggregates", wall, lines, size, "wall")
         report(f"backfill, {workers} worker(s), per CPU-second", cpu, lines, size,
                f"CPU over {workers} process(es)")
-    cpu, lines = naive(files)
-    report("baseline: naive per-line regex loop", cpu, lines, size, "CPU")
+    if "baseline" in modes:
+        cpu, lines = naive(files)
+        report("baseline: naive per-line regex loop", cpu, lines, size, "CPU")
     if args.workdir is None:
         shutil.rmtree(workdir)
 

@@ -15,6 +15,7 @@ MONTHS = {m: i for i, m in enumerate(
 
 _ISO_CACHE: dict[str, float] = {}
 _CLF_CACHE: dict[str, float] = {}
+_MINUTE_CACHE: dict[str, float] = {}
 _CACHE_LIMIT = 100_000
 _SCALE = (1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6)
 
@@ -28,10 +29,12 @@ def _remember(cache: dict[str, float], key: str, value: float) -> float:
 
 def iso_epoch(text: str) -> float:
     """``2026-11-21 06:19:36.304`` (or ``T`` separator, optional fraction) as UTC epoch."""
-    base: float | None = _ISO_CACHE.get(text[:19])
-    if base is not None and text[19:20] == "." and text[20:23].isdigit() and \
-            len(text) == 23:
-        return base + int(text[20:23]) / 1000.0  # the usual oslo.log form, fast
+    minute = _MINUTE_CACHE.get(text[:16])
+    if minute is not None and len(text) == 23 and text[16] == ":" and text[19] == ".":
+        try:  # the usual oslo.log form, fast: minute from the cache, "36.304" by float()
+            return minute + float(text[17:])
+        except ValueError:
+            pass
     whole, _, fraction = text.partition(".")
     base = _ISO_CACHE.get(whole)
     if base is None:
@@ -40,6 +43,8 @@ def iso_epoch(text: str) -> float:
         except ValueError:
             return 0.0
         base = _remember(_ISO_CACHE, whole, float(calendar.timegm(parsed)))
+        if whole[10:11] == " " and len(whole) == 19:
+            _remember(_MINUTE_CACHE, whole[:16], base - parsed.tm_sec)
     if fraction:
         digits = fraction[:6].rstrip("Z")
         if digits.isdigit():

@@ -64,16 +64,17 @@ def url_template(path: str) -> str:
 class TemplateCache:
     """Memoised :func:`url_template`, bounded (cleared when it grows past ``limit``)."""
 
-    __slots__ = ("_cache", "_limit")
+    __slots__ = ("_limit", "cache")
 
     def __init__(self, limit: int = MAX_CACHE) -> None:
-        self._cache: dict[str, str] = {}
+        self.cache: dict[str, str] = {}
+        """Hot loops look here first (``cache.get(path) or templates(path)``)."""
         self._limit = limit
 
     def __call__(self, path: str) -> str:
-        template = self._cache.get(path)
+        template = self.cache.get(path)
         if template is None:
-            if len(self._cache) >= self._limit:
-                self._cache.clear()
-            template = self._cache[path] = url_template(path)
+            if len(self.cache) >= self._limit:
+                self.cache.clear()
+            template = self.cache[path] = url_template(path)
         return template
