@@ -106,3 +106,42 @@ def test_hostname_pattern_filters(cloud: SimulatedCloud, replayer: Replayer) -> 
     assert answer.status == 200
     assert [h["hypervisor_hostname"] for h in answer.body["hypervisors"]] == [
         h for h in hosts if "0002" in h]
+
+
+def test_server_actions_as_recorded(cloud: SimulatedCloud, replayer: Replayer) -> None:
+    state = cloud.state
+    active = next(s for s in state.servers if s.vm_state == "active" and s.host)
+    error = next(s for s in state.servers if s.vm_state == "error")
+    for name in ("POST___v2.1__servers__{server_id}__action@latest.os-stop.409-error-server.json",
+                 "POST___v2.1__servers__{server_id}__action@latest.os-start.409-error-server.json",
+                 "POST___v2.1__servers__{server_id}__action@latest.migrate.409-error-server.json"):
+        report = replayer.check(FOLDER, name, ids={"server_id": error.id})
+        assert report, report.explain()
+    for name in ("POST___v2.1__servers__{server_id}__action@latest.os-stop.json",
+                 "POST___v2.1__servers__{server_id}__action@latest.os-start.json",
+                 "POST___v2.1__servers__{server_id}__action@latest.migrate.json",
+                 "POST___v2.1__servers__{server_id}__action@latest.confirmResize.json"):
+        report = replayer.check(FOLDER, name, ids={"server_id": active.id})
+        assert report, report.explain()
+    moved = state.servers.get(active.id)
+    assert moved is not None and moved.host != active.host and moved.vm_state == "active"
+    migration = state.migrations.by("server_id", active.id)[-1]
+    assert (migration.source_compute, migration.dest_compute, migration.status) == (
+        active.host, moved.host, "confirmed")
+    actions = [a.action for a in state.instance_actions.by("server_id", active.id)]
+    assert actions[-4:] == ["stop", "start", "migrate", "confirmResize"]
+    assert cloud.call(state.check_consistency) == []
+
+
+def test_server_create_and_delete_as_recorded(cloud: SimulatedCloud, replayer: Replayer) -> None:
+    flavor = next(iter(cloud.state.flavors))
+    image = next(i for i in cloud.state.images if i.status == "active")
+    body = {"server": {"name": "ref-vm-1", "imageRef": image.id, "flavorRef": flavor.id,
+                       "networks": "none"}}
+    report = replayer.check(FOLDER, "POST___v2.1__servers@latest.ref-vm-1.json", body=body)
+    assert report, report.explain()
+    created = next(s for s in cloud.state.servers if s.name == "ref-vm-1")
+    report = replayer.check(FOLDER, "DELETE___v2.1__servers__{server_id}@latest.json",
+                            ids={"server_id": created.id})
+    assert report, report.explain()
+    assert created.id not in cloud.state.servers

@@ -239,3 +239,64 @@ def _free_ip(state: CloudState, subnet: r.Subnet, rng: random.Random) -> str:
 def _update_server(state: CloudState, server_id: str, **changes: object) -> r.Server:
     updated: r.Server = state.update("server", server_id, **changes)
     return updated
+
+
+def migrate(state: CloudState, server_id: str, request_id: str, rng: random.Random,
+            user_id: str | None = None) -> r.Server | None:
+    """Cold migration to another host: VERIFY_RESIZE there, a ``finished`` migration.
+
+    The claim moves to the destination at once (nova keeps a second allocation for the
+    source under the migration's uuid until the resize is confirmed; the simulator
+    keeps only the server's, so usages stay equal to where servers run).
+    """
+    server = state.servers.get(server_id)
+    if server is None or server.host is None:
+        return None
+    source = server.host
+    hyp = None
+    for _ in range(8):
+        hyp = schedule(state, server.flavor, rng)
+        if hyp is None or hyp.host != source:
+            break
+    if hyp is None or hyp.host == source:
+        return None
+    now = state.now()
+    src_hyp = state.hypervisor_by_hostname(server.node or "")
+    state.add(r.InstanceAction(
+        id=request_id, server_id=server_id, action="migrate", user_id=user_id or server.user_id,
+        project_id=server.project_id, start_time=now, updated_at=now, events=(
+            r.ActionEvent("compute_prep_resize", now, now, "Success", None, hyp.host),
+            r.ActionEvent("compute_resize_instance", now, now, "Success", None, source),
+            r.ActionEvent("compute_finish_resize", now, now, "Success", None, hyp.host),
+        )))
+    legacy = state.next_legacy_id("migration")
+    state.add(r.Migration(
+        id=str(legacy), legacy_id=legacy, uuid=str(uuid.uuid4()), server_id=server_id,
+        source_compute=source, dest_compute=hyp.host,
+        source_node=src_hyp.hypervisor_hostname if src_hyp else source,
+        dest_node=hyp.hypervisor_hostname, status="finished", migration_type="migration",
+        project_id=server.project_id, user_id=user_id or server.user_id, created_at=now,
+        updated_at=now, old_flavor_id=server.flavor.legacy_id,
+        new_flavor_id=server.flavor.legacy_id, dest_host=hyp.host_ip))
+    for port in state.ports.by("device_id", server_id):
+        state.update("port", port.id, binding_host_id=hyp.host, updated_at=now)
+    return _update_server(state, server_id, host=hyp.host, node=hyp.hypervisor_hostname,
+                          vm_state="resized", task_state=None, updated_at=now)
+
+
+def confirm_resize(state: CloudState, server_id: str, request_id: str,
+                   user_id: str | None = None) -> r.Server | None:
+    """confirmResize: ACTIVE again, the migration ``confirmed``."""
+    server = state.servers.get(server_id)
+    if server is None:
+        return None
+    now = state.now()
+    state.add(r.InstanceAction(
+        id=request_id, server_id=server_id, action="confirmResize",
+        user_id=user_id or server.user_id, project_id=server.project_id, start_time=now,
+        updated_at=now, events=(r.ActionEvent("compute_confirm_resize", now, now, "Success",
+                                              None, server.host),)))
+    for mig in state.migrations.by("server_id", server_id):
+        if mig.status == "finished":
+            state.update("migration", mig.id, status="confirmed", updated_at=now)
+    return _update_server(state, server_id, vm_state="active", task_state=None, updated_at=now)

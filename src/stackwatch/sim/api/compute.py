@@ -740,7 +740,8 @@ def register(api: ApiContext) -> None:
         return json_response({"server": {
             "id": s.id, "links": links("servers", s.id), "OS-DCF:diskConfig": "MANUAL",
             "security_groups": [{"name": "default"}],
-            "adminPass": "".join(rng.choice(PASSWORD_CHARS) for _ in range(12))}}, 202)
+            "adminPass": "".join(rng.choice(PASSWORD_CHARS) for _ in range(12))}}, 202,
+            {"Location": api.url(f"/v2.1/servers/{s.id}")})
 
     def _finish(server_id: str, actor: Actor) -> None:
         with acting(actor):
@@ -756,7 +757,11 @@ def register(api: ApiContext) -> None:
         if s.locked and not caller.is_admin:
             return error(409, f"Instance {s.id} is locked", version)
         ops.delete_server(state, s.id, request_id_of(request))
-        return empty_response(204)
+        return accepted(204)
+
+    def accepted(status: int) -> web.Response:
+        # ...action@latest.{os-stop,migrate}.json: no body, "Content-Type: application/json"
+        return web.Response(status=status, headers={"Content-Type": "application/json"})
 
     async def server_action(request: web.Request, version: Version) -> web.Response:
         # compute/POST___v2.1__servers__{server_id}__action@latest.{os-stop,os-start}*.json
@@ -777,7 +782,24 @@ def register(api: ApiContext) -> None:
                 return error(409, f"Cannot '{action}' instance {s.id} while it is in vm_state "
                                   f"{s.vm_state}", version)
             ops.power(state, s.id, on, request_id)
-            return empty_response(202)
+            return accepted(202)
+        if "migrate" in data:
+            # compute/POST___v2.1__servers__{server_id}__action@latest.migrate(.409-...).json
+            if not caller.is_admin:
+                return forbid("os_compute_api:os-migrate-server:migrate", version)
+            if s.vm_state not in ("active", "stopped"):
+                return error(409, f"Cannot 'migrate' instance {s.id} while it is in vm_state "
+                                  f"{s.vm_state}", version)
+            if ops.migrate(state, s.id, request_id, rng, caller.user_id) is None:
+                return error(400, "No valid host was found. No valid host found for cold "
+                                  "migrate", version)
+            return accepted(202)
+        if "confirmResize" in data:
+            if s.vm_state != "resized":
+                return error(409, f"Cannot 'confirmResize' instance {s.id} while it is in "
+                                  f"vm_state {s.vm_state}", version)
+            ops.confirm_resize(state, s.id, request_id, caller.user_id)
+            return accepted(204)
         if "os-resetState" in data:
             if not caller.is_admin:
                 return forbid("os_compute_api:os-admin-actions:reset_state", version)
