@@ -218,7 +218,7 @@ def security_group_payload(group: r.SecurityGroup) -> Payload:
             "remote_group_id": rule.remote_group_id,
             "standard_attr_id": _standard_attr_id(rule.id, index),
             "belongs_to_default_sg": None,
-            "description": rule.description or None,
+            "description": rule.description or None,  # null on default rules (recorded)
             "tags": [],
             "created_at": stamp,
             "updated_at": stamp,
@@ -242,6 +242,8 @@ def security_group_payload(group: r.SecurityGroup) -> Payload:
 
 
 def _standard_attr_id(ident: str, index: int) -> int:
+    """neutron's ``standardattributes`` row id: an integer per resource, derived from
+    the rule's id so that it stays the same from one answer to the next."""
     return (uuid.UUID(ident).int % 1_000_000) * 10 + index if _is_uuid(ident) else index + 1
 
 
