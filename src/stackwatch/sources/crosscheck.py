@@ -130,6 +130,11 @@ class CrossCheckSource:
     def name(self) -> str:
         return self._name
 
+    @property
+    def after(self) -> tuple[str, ...]:
+        """The sources it reads: the runner starts it once they have finished."""
+        return tuple(s.name for s in self._sources)
+
     def collect(self) -> Collection:
         api = Collection()
         sql = Collection()
