@@ -157,6 +157,9 @@ def test_a_member_sees_its_project_only_and_no_agents(
     assert all("provider:network_type" not in n for n in networks)
     avail = get(member, "/v2.0/network-ip-availabilities", member).body
     assert avail == {"network_ip_availabilities": []}
+    pages = follow(member, "network", "/v2.0/ports?limit=2", "ports")
+    assert [p["id"] for page in pages for p in page] == sorted(
+        p.id for p in cloud.state.ports if p.project_id == member.project_id)
 
 
 def test_error_bodies(admin: Session, member: Session) -> None:
