@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from fidelity import API_RECORDINGS, recorded_roots
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stackwatch.sim.fidelity import (
     Answer,
@@ -203,3 +205,30 @@ def test_inconsistent_links_are_found() -> None:
     problems = pagination_problems(page, "networks")
     assert len(problems) == 2
     assert problems[0].startswith("next link marker 'x") and "page_reverse" in problems[1]
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+    | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(min_size=1, max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(JSON_VALUES)
+def test_any_json_matches_itself(value: object) -> None:
+    answer = Answer(200, {"Content-Type": "application/json"}, value)
+    assert compare(answer, answer).differences == ()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.text(min_size=1, max_size=8), JSON_VALUES, min_size=1, max_size=5),
+       st.data())
+def test_a_dropped_key_is_always_reported(body: dict[str, object], data: st.DataObject) -> None:
+    key = data.draw(st.sampled_from(sorted(body)))
+    smaller = {k: v for k, v in body.items() if k != key}
+    report = compare(Answer(200, {}, body), Answer(200, {}, smaller))
+    assert (f"body/{key}", "missing-key") in kinds(report)
+    assert not report
