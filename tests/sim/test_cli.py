@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -32,6 +33,8 @@ def run(*args: str) -> tuple[int, str, str]:
     (["--db-url", "mysql+pymysql://root@127.0.0.1:1/"], "cannot create the service databases"),
     (["--latency", "fast"], "is not a duration"),
     (["--servers", "-5"], "servers must be >= 0"),
+    (["--scenario", "compute-down:planet=mars"], "unknown parameter"),
+    (["--scenario", "compute-down:host"], "is not K=V"),
 ])
 def test_bad_input_is_one_clear_line(tmp_path: Path, args: list[str], says: str) -> None:
     code, out, err = run("--workdir", str(tmp_path), *args)
@@ -123,3 +126,5 @@ def test_foreground_run_prints_exports_and_takes_faults(
                        "--workdir", str(workdir))
     assert code == 2 and "unknown parameter" in err
     assert requests.get(auth["auth"]["auth_url"], timeout=10).status_code == 200
+    code, out, _ = run("status", "--workdir", str(workdir))
+    assert code == 0 and json.loads(out)["counts"]["hypervisor"] == 4

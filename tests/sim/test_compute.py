@@ -161,3 +161,9 @@ def test_availability_zones_and_aggregates(cloud: SimulatedCloud, admin: Session
     aggregates = call(admin, "GET", "/os-aggregates").json()["aggregates"]
     assert sorted(h for a in aggregates for h in a["hosts"]) == sorted(
         h.host for h in cloud.state.hypervisors)
+
+
+def test_legacy_os_hosts(cloud: SimulatedCloud, admin: Session) -> None:
+    hosts = call(admin, "GET", "/os-hosts", "2.42").json()["hosts"]
+    assert {h["host_name"] for h in hosts} == {s.host for s in cloud.state.compute_services}
+    assert call(admin, "GET", "/os-hosts", "2.43").status_code == 404

@@ -41,6 +41,22 @@ def parse_latency(text: str) -> float:
     return value / 1000.0 if match.group(2) == "ms" else value
 
 
+def parse_scenarios(specs: tuple[str, ...]) -> tuple[tuple[str, ...],
+                                                    dict[str, dict[str, str]]]:
+    """``("compute-down:host=c1,minutes=3", "api-500")`` -> names and their parameters."""
+    names: list[str] = []
+    params: dict[str, dict[str, str]] = {}
+    for spec in specs:
+        name, _, rest = spec.partition(":")
+        names.append(name)
+        for item in filter(None, rest.split(",")):
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise SimulatorError(f"--scenario {spec!r}: {item!r} is not K=V")
+            params.setdefault(name, {})[key] = value
+    return tuple(names), params
+
+
 def _fail(exc: StackwatchError | str) -> NoReturn:
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else "failed"
     click.echo(f"stackwatch sim: error: {message}", err=True)
@@ -53,8 +69,9 @@ def _fail(exc: StackwatchError | str) -> NoReturn:
                    "(default: $XDG_STATE_HOME/stackwatch/sim).")
 @click.option("--size", default="small", show_default=True,
               help=f"Preset size: {', '.join(SIZES)}.")
-@click.option("--scenario", "scenarios", multiple=True, metavar="NAME",
-              help="Fault scenario to apply at start (repeatable); see `stackwatch sim scenarios`.")
+@click.option("--scenario", "scenarios", multiple=True, metavar="NAME[:K=V,...]",
+              help="Fault scenario to apply at start (repeatable), with optional parameters, "
+                   "e.g. compute-down:host=compute-0002; see `stackwatch sim scenarios`.")
 @click.option("--latency", default="0", show_default=True,
               help="Added to every API request, e.g. 20ms.")
 @click.option("--port", type=int, default=0, help="TCP port on 127.0.0.1 (default: a free one).")
@@ -86,8 +103,10 @@ def sim(ctx: click.Context, /, workdir: Path | None, size: str, scenarios: tuple
 
     where = workdir or default_workdir()
     try:
+        names, params = parse_scenarios(scenarios)
         cloud = SimulatedCloud(
-            workdir=where, size=size, scenarios=scenarios, latency=parse_latency(latency),
+            workdir=where, size=size, scenarios=names, scenario_params=params,
+            latency=parse_latency(latency),
             db_url=db_url, amqp_url=amqp_url, processes=processes, seed=seed, port=port,
             sizing=knobs, traffic_rate=traffic_rate, churn_rate=churn_rate)
         cloud.start()
@@ -146,6 +165,21 @@ def fault(ctx: click.Context, /, name: str, params: tuple[str, ...], clear: bool
     except StackwatchError as exc:
         _fail(exc)
     click.echo(str(answer.get("result", "")))
+
+
+@sim.command("status")
+@click.option("--workdir", type=click.Path(path_type=Path), default=None,
+              help="Work directory of the running simulator.")
+@click.pass_context
+def status(ctx: click.Context, /, workdir: Path | None) -> None:
+    """What the running simulator serves: URL, size, active faults, record counts."""
+    where = workdir or (ctx.obj or {}).get("workdir") or default_workdir()
+    try:
+        endpoint = read_endpoint(where)
+        answer = _control(endpoint.base_url, endpoint.control_key, "GET", "/_sim/status", None)
+    except StackwatchError as exc:
+        _fail(exc)
+    click.echo(json.dumps(answer, indent=2, sort_keys=True))
 
 
 @sim.command("scenarios")

@@ -96,6 +96,12 @@ class SimulatedCloud:
         self.port = port
         self.host = host
         self.scenario_params = {k: dict(v) for k, v in (scenario_params or {}).items()}
+        for name, params in self.scenario_params.items():
+            scenario = sim_faults.get(name)
+            unknown = set(params) - set(scenario.params)
+            if unknown:
+                raise SimulatorError(f"scenario {name}: unknown parameter(s) "
+                                     f"{', '.join(sorted(unknown))}")
         self.with_life = life
         self.churn_rate = churn_rate
         self.traffic_rate = traffic_rate

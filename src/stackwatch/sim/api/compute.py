@@ -1204,6 +1204,16 @@ def register(api: ApiContext) -> None:
             "total_instances": sum(v["instances"] for v in log.values()), "total_errors": 0,
             "overall_status": "ALL hosts done. 0 errors.", "log": log}})
 
+    async def list_hosts(request: web.Request, version: Version) -> web.Response:
+        """GET /os-hosts (removed at 2.43; nova API reference "Hosts (os-hosts)")."""
+        if version >= (2, 43):
+            return error(404, "The resource could not be found.", version)
+        if not auth_of(request).is_admin:
+            return forbid("os_compute_api:os-hosts:list", version)
+        hosts = [{"host_name": svc.host, "service": svc.binary.removeprefix("nova-"),
+                  "zone": svc.zone} for svc in state.compute_services]
+        return json_response({"hosts": hosts})
+
     # ---------------------------------------------------------------- routes
 
     v = versioned
@@ -1248,6 +1258,7 @@ def register(api: ApiContext) -> None:
     api.route("GET", "/v2.1/os-migrations", v(list_migrations))
     api.route("GET", "/v2.1/os-keypairs", v(list_keypairs))
     api.route("GET", "/v2.1/os-instance_usage_audit_log", v(usage_audit_log))
+    api.route("GET", "/v2.1/os-hosts", v(list_hosts))
 
 
 def _looks_uuid(value: str) -> bool:
