@@ -455,3 +455,23 @@ def test_a_bad_row_costs_one_row_not_the_batch(tmp_path: Path) -> None:
         assert dbs.errors == 1
     finally:
         dbs.close()
+
+
+@pytest.mark.unit
+def test_every_inserted_row_names_every_column() -> None:
+    """No column is left to a default by accident (bulk paths bind every column)."""
+    from datetime import UTC, datetime
+
+    from stackwatch.sim.db.rows import Insert, RowMapper
+    from stackwatch.sim.db.sync import LOAD_ORDER
+
+    state = CloudState()
+    generate(state, Sizing.for_size("small"), seed=2, base_url="http://x", admin_password="p")
+    tables = state.tables()
+    records = [r for kind in LOAD_ORDER if kind in tables for r in tables[kind]]
+    ops = RowMapper.initial_rows() + RowMapper().load(records, datetime.now(UTC))
+    inserts = [op for op in ops if isinstance(op, Insert)]
+    assert len({(op.database, op.table) for op in inserts}) >= 25
+    for op in inserts:
+        columns = [c.name for c in schema.table(op.database, op.table).columns]
+        assert sorted(op.row) == sorted(columns), f"{op.database}.{op.table}"

@@ -176,12 +176,14 @@ class RowMapper:
                 "enabled": False, "domain_id": DOMAIN_ROOT, "parent_id": None, "is_domain": True,
             }),
             Insert("nova_api", "cell_mappings", {
-                "id": 1, "uuid": CELL0_UUID, "name": "cell0", "transport_url": "none:///",
+                "created_at": None, "updated_at": None, "id": 1, "uuid": CELL0_UUID,
+                "name": "cell0", "transport_url": "none:///",
                 "database_connection": "mysql+pymysql://nova:<password>@controller/nova_cell0",
                 "disabled": False,
             }),
             Insert("nova_api", "cell_mappings", {
-                "id": 2, "uuid": CELL1_UUID, "name": "cell1",
+                "created_at": None, "updated_at": None, "id": 2, "uuid": CELL1_UUID,
+                "name": "cell1",
                 "transport_url": "rabbit://openstack:<password>@controller:5672/",
                 "database_connection": "mysql+pymysql://nova:<password>@controller/nova",
                 "disabled": False,
