@@ -626,19 +626,28 @@ class LogWriter:
                         detail,
                     ),
                 )
+                conductor = self.pids["nova-conductor"]
                 self.write(
                     "nova-conductor",
                     [
                         lf.oslo_line(
                             t,
-                            self.pids["nova-conductor"],
+                            conductor,
+                            "WARNING",
+                            "nova.scheduler.utils",
+                            f"Failed to compute_task_build_instances: {s.fault.message}",
+                            ctx,
+                        ),
+                        lf.oslo_line(
+                            t,
+                            conductor,
                             "WARNING",
                             "nova.scheduler.utils",
                             f"Setting instance to ERROR state.: {NO_VALID_HOST_REMOTE}: "
                             f"{s.fault.message}",
                             ctx,
                             s.id,
-                        )
+                        ),
                     ],
                 )
                 return
