@@ -145,3 +145,11 @@ def test_server_create_and_delete_as_recorded(cloud: SimulatedCloud, replayer: R
                             ids={"server_id": created.id})
     assert report, report.explain()
     assert created.id not in cloud.state.servers
+
+
+@pytest.mark.parametrize("name", sorted(n for n in RECORDINGS if "member" in n))
+def test_member_answers(cloud: SimulatedCloud, replayer: Replayer, name: str) -> None:
+    member = login_from_clouds_yaml(Path(cloud.clouds_yaml), username="demo",
+                                    project_name="demo")
+    report = replayer.check(FOLDER, name, session=member, maps=MAPS)
+    assert report, report.explain()
