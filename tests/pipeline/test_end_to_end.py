@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from stackwatch.catalog.testing import assert_declared
@@ -92,6 +93,26 @@ def test_fault_moves_the_service_it_concerns(
     [line] = [ln for ln in out.splitlines() if ln.split()[1:2] == [service]]
     assert line.split()[0] == status, out
     assert exit_code == code, out
+
+
+def test_a_slow_api_times_out_alone(cloud: SimulatedCloud) -> None:
+    """api-slow on compute: the runner's timeout makes api.compute UNKNOWN, others produce."""
+    config = yaml.safe_load(cloud.config_path.read_text())
+    config["timeouts"] = {"api.compute": 1.0}
+    path = cloud.config_path.with_name("stackwatch-timeouts.yaml")
+    path.write_text(yaml.safe_dump(config))
+    cloud.inject("api-slow", service="compute", delay="3")
+    try:
+        code, out = run("collect", "--once", "--config", str(path), "--format", "json",
+                        "-s", "api", "-s", "sql")
+    finally:
+        cloud.clear("api-slow")
+    assert code == 3, out
+    by_source = {s["source"]: s for s in json.loads(out)["sources"]}
+    assert by_source["api.compute"]["reason"] == "timed out after 1 s"
+    assert by_source["api.compute"]["duration_seconds"] < 2.5
+    others = {name: s["ok"] for name, s in by_source.items() if name != "api.compute"}
+    assert others and all(others.values()), others
 
 
 def test_demo_runs_for_a_duration(tmp_path: Path) -> None:
