@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,17 @@ def test_compute_down(cloud: SimulatedCloud, admin: Session) -> None:
     hyps = {h["hypervisor_hostname"]: h for h in get(admin, "compute",
                                                      "/os-hypervisors").json()["hypervisors"]}
     assert hyps["compute-0003"]["state"] == "down"
+    cloud.flush()
+    engine = sa.create_engine(cloud.db_urls["nova"])
+    try:
+        with engine.connect() as conn:
+            last = conn.execute(sa.text(
+                "SELECT updated_at FROM services WHERE host = 'compute-0003' "
+                "AND `binary` = 'nova-compute'".replace("`", '"'))).scalar_one()
+    finally:
+        engine.dispose()
+    last = datetime.fromisoformat(str(last)).replace(tzinfo=UTC)
+    assert datetime.now(UTC) - last > timedelta(minutes=4)  # what a SQL check sees
     cloud.clear("compute-down")
     assert compute_services(admin)["compute-0003/nova-compute"]["state"] == "up"
 
@@ -87,6 +99,16 @@ def test_servers_error(cloud: SimulatedCloud, admin: Session) -> None:
         detail = get(admin, "compute", f"/servers/{server['id']}/os-instance-actions/"
                                        f"{failed[0]['request_id']}").json()["instanceAction"]
         assert detail["events"][0]["result"] == "Error"
+    cloud.flush()
+    engine = sa.create_engine(cloud.db_urls["nova"])
+    try:
+        with engine.connect() as conn:
+            faulted = {row[0] for row in conn.execute(sa.text(
+                "SELECT i.uuid FROM instances i JOIN instance_faults f "
+                "ON f.instance_uuid = i.uuid WHERE i.vm_state = 'error' AND i.deleted = 0"))}
+    finally:
+        engine.dispose()
+    assert {s["id"] for s in new} <= faulted
     cloud.clear("servers-error")
     still = get(admin, "compute", "/servers/detail?all_tenants=1&status=ERROR").json()["servers"]
     assert {s["id"] for s in still} == before
