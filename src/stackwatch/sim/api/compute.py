@@ -16,6 +16,7 @@ detail), 2.98 image properties, 2.100 ``scheduler_hints``.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import re
 from collections.abc import Awaitable, Callable
@@ -670,14 +671,39 @@ def register(api: ApiContext) -> None:
         except KeyError:
             return error(400, f"marker [{marker}] not found", version)
         if detail:
-            items = [server_body(s, version, caller) for s in page.items]
-        else:
-            items = [{"id": s.id, "name": s.name, "links": links("servers", s.id)}
-                     for s in page.items]
+            # the page is assembled from each server's cached JSON: same bytes as
+            # json.dumps({"servers": [...], "servers_links": [...]}) would give
+            parts = [encoded_server(s, version, caller) for s in page.items]
+            body = b'{"servers": [' + b", ".join(parts) + b"]"
+            if page.more and page.items:
+                body += b', "servers_links": ' + json.dumps(
+                    next_link(request, "servers", page.items[-1].id)).encode()
+            return web.Response(body=body + b"}", headers={"Content-Type": "application/json"})
+        items = [{"id": s.id, "name": s.name, "links": links("servers", s.id)}
+                 for s in page.items]
         out: dict[str, Any] = {"servers": items}
         if page.more and page.items:
             out["servers_links"] = next_link(request, "servers", page.items[-1].id)
         return json_response(out)
+
+    encoded: dict[tuple[str, Version, bool], tuple[r.Server, str, bytes]] = {}
+
+    def encoded_server(s: r.Server, version: Version, caller: Auth) -> bytes:
+        """A server's detail JSON, cached per (record, microversion, admin, host status).
+
+        Records are immutable, so the cached bytes hold while the record is the same
+        object; only ``host_status`` derives from another record (the service).
+        """
+        host_status = _host_status(s) if caller.is_admin and version >= (2, 16) else ""
+        key = (s.id, version, caller.is_admin)
+        hit = encoded.get(key)
+        if hit is not None and hit[0] is s and hit[1] == host_status:
+            return hit[2]
+        data = json.dumps(server_body(s, version, caller)).encode()
+        if len(encoded) > 200_000:
+            encoded.clear()
+        encoded[key] = (s, host_status, data)
+        return data
 
     async def servers_index(request: web.Request, version: Version) -> web.Response:
         return await list_servers(request, version, False)
