@@ -106,7 +106,7 @@ def main() -> None:
             session, roots = login(cloud)
             latency = args.latency_ms / 1000.0
             print(f"\npage of {args.limit}, {args.pages} pages walked with markers "
-                  f"(median / p99, ms):")
+                  f"(median / p99, ms; the first walk meets cold caches):")
             print(f"{'listing':22} {'no latency':>20} {f'+{args.latency_ms:g} ms':>20} "
                   f"{'beyond latency':>16}")
             for name, service, path, items, links in LISTINGS:
