@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -68,6 +68,7 @@ HAPROXY = {
 SERVICES = tuple(HAPROXY)
 PY = "/usr/lib/python3/dist-packages"
 UNAUTHORIZED = "The request you have made requires authentication."
+FORBIDDEN = "You are not authorized to perform the requested action: identity:list_users."
 UNEXPECTED = "An unexpected error prevented the server from fulfilling your request."
 # Harmless ERROR a real neutron-server prints at every start (reference neutron-server.log).
 NEUTRON_EXTENSIONS = (
@@ -100,241 +101,131 @@ def _path(served: ServedRequest) -> str:
     return f"{served.path}?{served.query}" if served.query else served.path
 
 
+class _RequestLog:
+    """Collects the lines of one served request, file by file (see :func:`request_lines`)."""
+
+    def __init__(self, served: ServedRequest, pids: Mapping[str, int], host: str) -> None:
+        self.served, self.pids, self.host = served, pids, host
+        self.end = served.time + timedelta(seconds=served.duration)
+        self.ctx = _ctx(served.request_id, served.user_id, served.project_id)
+        self.path = _path(served)
+        self.out: dict[str, list[str]] = {}
+
+    def add(self, file: str, *lines: str) -> None:
+        self.out.setdefault(file, []).extend(lines)
+
+    def oslo(
+        self, file: str, level: str, logger: str, message: str, *,
+        at: datetime | None = None, ctx: lf.Context | None = None,
+        detail: Sequence[str] = (),
+    ) -> None:  # fmt: skip
+        """One oslo.log record in ``file`` (by the process of that name), with its
+        traceback lines when ``detail`` is given."""
+        t, c, pid = at or self.end, ctx or self.ctx, self.pids[file]
+        if detail:
+            self.add(file, *lf.oslo_block(t, pid, level, logger, message, c, detail))
+        else:
+            self.add(file, lf.oslo_line(t, pid, level, logger, message, c))
+
+    def eventlet(self) -> str:
+        s = self.served
+        return lf.eventlet_message(s.remote_addr, s.method, self.path, s.status, s.length,
+                                   s.duration)  # fmt: skip
+
+    def requestlog(self, microversion: str | None, seconds: float | None) -> str:
+        s = self.served
+        return lf.requestlog_message(s.remote_addr, s.method, self.path, s.status, s.length,
+                                     microversion, seconds)  # fmt: skip
+
+
+def _compute(r: _RequestLog) -> None:
+    status = r.served.status
+    if status >= 500:
+        r.oslo("nova-api", "ERROR", "nova.api.openstack.wsgi", "Unexpected exception in API method",
+               detail=_api_traceback("nova", status))  # fmt: skip
+    elif status in (400, 404, 409):
+        r.oslo("nova-api", "INFO", "nova.api.openstack.wsgi",
+               f"HTTP exception thrown: {_reason(status)}")  # fmt: skip
+    r.oslo("nova-api", "INFO", "nova.api.openstack.requestlog",
+           r.requestlog(r.served.microversion, r.served.duration))  # fmt: skip
+
+
+def _placement(r: _RequestLog) -> None:
+    r.oslo("placement", "INFO", "placement.requestlog",
+           r.requestlog(r.served.microversion or "1.0", None))  # fmt: skip
+
+
+def _identity(r: _RequestLog) -> None:
+    s = r.served
+    r.add("keystone-access", lf.access_line(
+        s.remote_addr, s.time, s.method, r.path, s.status, s.length,
+        s.user_agent or "python-requests/2.32.5", s.duration))  # fmt: skip
+    app = "keystone.server.flask.application"
+    if s.status == 401:
+        r.oslo("keystone", "WARNING", app,
+               f"Authorization failed. {UNAUTHORIZED} from {s.remote_addr}: "
+               f"keystone.exception.Unauthorized: {UNAUTHORIZED}",
+               ctx=_ctx(s.request_id, None, None))  # fmt: skip
+    elif s.status == 403:
+        error = f"keystone.exception.ForbiddenAction: {FORBIDDEN}"
+        r.oslo("keystone", "ERROR", app, f"{FORBIDDEN}: {error}", detail=[error])
+    elif s.status >= 500:
+        r.oslo("keystone", "ERROR", app, UNEXPECTED,
+               detail=_api_traceback("keystone", s.status))  # fmt: skip
+
+
+def _network(r: _RequestLog) -> None:
+    s = r.served
+    if s.status >= 500:
+        r.oslo("neutron", "ERROR", "neutron.pecan_wsgi.hooks.translation",
+               f"{s.method} failed.", detail=_api_traceback("neutron", s.status))  # fmt: skip
+    r.oslo("neutron", "INFO", "neutron.wsgi", r.eventlet())
+
+
+def _image(r: _RequestLog) -> None:
+    s = r.served
+    if s.status >= 500:
+        r.oslo("glance", "ERROR", "glance.common.wsgi", "Caught error: Internal Server Error",
+               detail=_api_traceback("glance", s.status))  # fmt: skip
+    r.oslo("glance", "INFO", "eventlet.wsgi.server", lf.eventlet_default_message(
+        s.remote_addr, r.end, s.method, r.path, s.status, s.length, s.duration))  # fmt: skip
+
+
+def _block_storage(r: _RequestLog) -> None:
+    s = r.served
+    url = f"http://{r.host}:8776{r.path}"
+    wsgi = "cinder.api.openstack.wsgi"
+    r.oslo("cinder-api", "INFO", wsgi, f"{s.method} {url}", at=s.time)
+    if s.status >= 500:
+        r.oslo("cinder-api", "ERROR", "cinder.api.middleware.fault",
+               "Caught error: <class 'Exception'> Internal error",
+               detail=_api_traceback("cinder", s.status))  # fmt: skip
+    r.oslo("cinder-api", "INFO", wsgi, f"{url} returned with HTTP {s.status}")
+    r.oslo("cinder-api", "INFO", "eventlet.wsgi.server", r.eventlet())
+
+
+_BY_SERVICE: dict[str, Callable[[_RequestLog], None]] = {
+    "compute": _compute, "placement": _placement, "identity": _identity,
+    "network": _network, "image": _image, "block-storage": _block_storage,
+}  # fmt: skip
+
+
 def request_lines(served: ServedRequest, pids: Mapping[str, int], host: str) -> list[_Lines]:
-    """The lines real services write for one served request (pure: no clock, no I/O)."""
-    end = served.time + timedelta(seconds=served.duration)
-    ctx = _ctx(served.request_id, served.user_id, served.project_id)
-    path, method, status = _path(served), served.method, served.status
-    remote, length, seconds = served.remote_addr, served.length, served.duration
-    out: list[_Lines] = []
-    svc = served.service
-    if svc == "compute":
-        pid = pids["nova-api"]
-        lines: list[str] = []
-        if status >= 500:
-            lines += lf.oslo_block(
-                end,
-                pid,
-                "ERROR",
-                "nova.api.openstack.wsgi",
-                "Unexpected exception in API method",
-                ctx,
-                _api_traceback("nova", status),
-            )
-        elif status in (400, 404, 409):
-            lines.append(
-                lf.oslo_line(
-                    end,
-                    pid,
-                    "INFO",
-                    "nova.api.openstack.wsgi",
-                    f"HTTP exception thrown: {_reason(status)}",
-                    ctx,
-                )
-            )
-        lines.append(
-            lf.oslo_line(
-                end,
-                pid,
-                "INFO",
-                "nova.api.openstack.requestlog",
-                lf.requestlog_message(
-                    remote, method, path, status, length, served.microversion, seconds
-                ),
-                ctx,
-            )
-        )
-        out.append(_Lines("nova-api", tuple(lines)))
-    elif svc == "placement":
-        msg = lf.requestlog_message(
-            remote, method, path, status, length, served.microversion or "1.0", None
-        )
-        out.append(
-            _Lines(
-                "placement",
-                (lf.oslo_line(end, pids["placement"], "INFO", "placement.requestlog", msg, ctx),),
-            )
-        )
-    elif svc == "identity":
-        pid = pids["keystone"]
-        agent = served.user_agent or "python-requests/2.32.5"
-        out.append(
-            _Lines(
-                "keystone-access",
-                (
-                    lf.access_line(
-                        remote, served.time, method, path, status, length, agent, seconds
-                    ),
-                ),
-            )
-        )
-        anon = _ctx(served.request_id, None, None)
-        if status == 401:
-            out.append(
-                _Lines(
-                    "keystone",
-                    (
-                        lf.oslo_line(
-                            end,
-                            pid,
-                            "WARNING",
-                            "keystone.server.flask.application",
-                            f"Authorization failed. {UNAUTHORIZED} from {remote}: "
-                            f"keystone.exception.Unauthorized: {UNAUTHORIZED}",
-                            anon,
-                        ),
-                    ),
-                )
-            )
-        elif status == 403:
-            denied = "You are not authorized to perform the requested action: identity:list_users."
-            out.append(
-                _Lines(
-                    "keystone",
-                    tuple(
-                        lf.oslo_block(
-                            end,
-                            pid,
-                            "ERROR",
-                            "keystone.server.flask.application",
-                            f"{denied}: keystone.exception.ForbiddenAction: {denied}",
-                            ctx,
-                            [f"keystone.exception.ForbiddenAction: {denied}"],
-                        )
-                    ),
-                )
-            )
-        elif status >= 500:
-            out.append(
-                _Lines(
-                    "keystone",
-                    tuple(
-                        lf.oslo_block(
-                            end,
-                            pid,
-                            "ERROR",
-                            "keystone.server.flask.application",
-                            UNEXPECTED,
-                            ctx,
-                            _api_traceback("keystone", status),
-                        )
-                    ),
-                )
-            )
-    elif svc == "network":
-        pid = pids["neutron"]
-        lines = []
-        if status >= 500:
-            lines += lf.oslo_block(
-                end,
-                pid,
-                "ERROR",
-                "neutron.pecan_wsgi.hooks.translation",
-                f"{method} failed.",
-                ctx,
-                _api_traceback("neutron", status),
-            )
-        lines.append(
-            lf.oslo_line(
-                end,
-                pid,
-                "INFO",
-                "neutron.wsgi",
-                lf.eventlet_message(remote, method, path, status, length, seconds),
-                ctx,
-            )
-        )
-        out.append(_Lines("neutron", tuple(lines)))
-    elif svc == "image":
-        pid = pids["glance"]
-        lines = []
-        if status >= 500:
-            lines += lf.oslo_block(
-                end,
-                pid,
-                "ERROR",
-                "glance.common.wsgi",
-                "Caught error: Internal Server Error",
-                ctx,
-                _api_traceback("glance", status),
-            )
-        lines.append(
-            lf.oslo_line(
-                end,
-                pid,
-                "INFO",
-                "eventlet.wsgi.server",
-                lf.eventlet_default_message(remote, end, method, path, status, length, seconds),
-                ctx,
-            )
-        )
-        out.append(_Lines("glance", tuple(lines)))
-    elif svc == "block-storage":
-        pid = pids["cinder-api"]
-        url = f"http://{host}:8776{path}"
-        lines = [
-            lf.oslo_line(
-                served.time, pid, "INFO", "cinder.api.openstack.wsgi", f"{method} {url}", ctx
-            )
-        ]
-        if status >= 500:
-            lines += lf.oslo_block(
-                end,
-                pid,
-                "ERROR",
-                "cinder.api.middleware.fault",
-                "Caught error: <class 'Exception'> Internal error",
-                ctx,
-                _api_traceback("cinder", status),
-            )
-        lines.append(
-            lf.oslo_line(
-                end,
-                pid,
-                "INFO",
-                "cinder.api.openstack.wsgi",
-                f"{url} returned with HTTP {status}",
-                ctx,
-            )
-        )
-        lines.append(
-            lf.oslo_line(
-                end,
-                pid,
-                "INFO",
-                "eventlet.wsgi.server",
-                lf.eventlet_message(remote, method, path, status, length, seconds),
-                ctx,
-            )
-        )
-        out.append(_Lines("cinder-api", tuple(lines)))
-    front = HAPROXY.get(svc)
+    """The lines real services write for one served request (pure: no clock, no I/O):
+    the service's own log, then the HAProxy line in front of it."""
+    r = _RequestLog(served, pids, host)
+    builder = _BY_SERVICE.get(served.service)
+    if builder is not None:
+        builder(r)
+    front = HAPROXY.get(served.service)
     if front is not None:
-        ms = max(0, round(seconds * 1000))
+        ms = max(0, round(served.duration * 1000))
         port = 30000 + (hash(served.request_id) % 30000)
-        out.append(
-            _Lines(
-                "haproxy",
-                (
-                    lf.haproxy_line(
-                        served.time,
-                        host,
-                        pids["haproxy"],
-                        remote,
-                        port,
-                        f"{front}_front",
-                        f"{front}_back",
-                        host,
-                        (0, 0, 0, ms, ms + 1),
-                        status,
-                        length,
-                        method,
-                        path,
-                    ),
-                ),
-            )
-        )
-    return out
+        r.add("haproxy", lf.haproxy_line(
+            served.time, host, pids["haproxy"], served.remote_addr, port, f"{front}_front",
+            f"{front}_back", host, (0, 0, 0, ms, ms + 1), served.status, served.length,
+            served.method, r.path))  # fmt: skip
+    return [_Lines(file, tuple(lines)) for file, lines in r.out.items()]
 
 
 def _reason(status: int) -> str:
