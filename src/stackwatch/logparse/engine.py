@@ -313,16 +313,26 @@ class FileParser:
                     if req is not None:
                         remote, method, path, status, _, _, duration = req.groups()
             elif " - - [" in rest:
-                req = default_re.match(rest)
-                if req is not None:
-                    remote, method, path, status, _, duration = req.groups()
+                # eventlet default (glance): 'ip - - [date] "GET /p HTTP/1.1" 200 1682 0.0012'
+                q = rest.split('"')
+                r = q[1].split(" ") if len(q) == 3 else q[:0]
+                t = q[2].split() if len(r) == 3 else q[:0]
+                if len(t) == 3 and len(t[0]) == 3 and t[0].isdigit() and "." in t[2] and \
+                        r[0].isupper():
+                    method, path, status, duration = r[0], r[1], t[0], t[2]
+                    remote = q[0][:q[0].find(" ")]
+                else:
+                    req = default_re.match(rest)
+                    if req is not None:
+                        remote, method, path, status, _, duration = req.groups()
             if method:
                 query = path.find("?")
                 if query >= 0:
                     path = path[:query]
-                if not instance and "/servers/" in path:
-                    found = oslo.UUID.search(path)
-                    instance = found.group(0) if found else ""
+                if not instance:
+                    at = path.find("/servers/") + 9
+                    if at > 8 and path[at + 8:at + 9] == "-" and path[at + 23:at + 24] == "-":
+                        instance = path[at:at + 36]
                 if count_requests:
                     tpl = cached(path) or template(path)
                     key = (method, tpl, status)
