@@ -97,6 +97,9 @@ class CountingSink:
         self.rows += len(rows)
         return len(rows)
 
+    def prune(self, older_than: float) -> int:
+        return 0
+
 
 def tail_mode(root: Path, checkpoints: Path, index: object) -> tuple[float, float, int]:
     cloud = CloudConfig(name="bench", logs=LogsConfig(root=root))

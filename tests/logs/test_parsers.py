@@ -233,3 +233,14 @@ def test_timestamps() -> None:
     assert iso_epoch("2026-11-21T06:19:36.5") == T0 + 0.5
     assert clf_epoch("garbage") == 0.0
     assert iso_epoch("2026-13-45 99:99:99") == 0.0
+
+
+def test_template_cardinality_is_bounded() -> None:
+    from stackwatch.logparse.urls import OTHER, TemplateCache
+
+    templates = TemplateCache(max_templates=3)
+    assert templates("/v1/a/x") == "/v1/a/x"
+    assert templates("/v2.1/servers/fake-vm-1") == "/v2.1/servers/{id}"
+    assert templates("/v1/b/x") == "/v1/b/x"
+    assert templates("/v1/c/x") == OTHER  # a fourth distinct template
+    assert templates("/v2.1/servers/other-vm") == "/v2.1/servers/{id}"  # known ones stay

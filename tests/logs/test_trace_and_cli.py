@@ -211,3 +211,15 @@ def test_backfill_ranges_join_exactly(tmp_path: Path) -> None:
     ranged = next(iter(backfill([big], workers=2, host="h", range_size=20_000)))
     assert ranged.lines == whole.lines == 242 * 20
     assert ranged.hours == whole.hours
+
+
+def test_index_pruned_to_retention(tmp_path: Path) -> None:
+    root = tmp_path / "log"
+    story_files(root)  # records of 2026-11-21 06:10-06:13
+    index = RequestIndex(tmp_path / "store.sqlite")
+    keep = LogsSource("nova", root, ["nova/*.log"], None, "h", index)
+    keep.collect()
+    assert index.count() == 5
+    expiring = LogsSource("neutron", root, ["neutron/*.log"], None, "h", index, retention=60)
+    expiring.collect()  # retention of a minute: everything recorded in 2026-11 goes
+    assert index.count() == 0

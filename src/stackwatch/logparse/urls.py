@@ -42,6 +42,11 @@ LITERALS = frozenset({
 })
 
 MAX_CACHE = 200_000
+MAX_TEMPLATES = 2000
+"""Distinct templates per cache (one per service) before new ones become ``OTHER``: an API
+with names the rules do not know (``/v1/{id}/stacks/mystack``) must not grow a series per
+name."""
+OTHER = "{other}"
 
 
 def url_template(path: str) -> str:
@@ -64,17 +69,25 @@ def url_template(path: str) -> str:
 class TemplateCache:
     """Memoised :func:`url_template`, bounded (cleared when it grows past ``limit``)."""
 
-    __slots__ = ("_limit", "cache")
+    __slots__ = ("_limit", "_max_templates", "_templates", "cache")
 
-    def __init__(self, limit: int = MAX_CACHE) -> None:
+    def __init__(self, limit: int = MAX_CACHE, max_templates: int = MAX_TEMPLATES) -> None:
         self.cache: dict[str, str] = {}
         """Hot loops look here first (``cache.get(path) or templates(path)``)."""
         self._limit = limit
+        self._templates: set[str] = set()
+        self._max_templates = max_templates
 
     def __call__(self, path: str) -> str:
         template = self.cache.get(path)
         if template is None:
             if len(self.cache) >= self._limit:
                 self.cache.clear()
-            template = self.cache[path] = url_template(path)
+            template = url_template(path)
+            if template not in self._templates:
+                if len(self._templates) >= self._max_templates:
+                    template = OTHER
+                else:
+                    self._templates.add(template)
+            self.cache[path] = template
         return template

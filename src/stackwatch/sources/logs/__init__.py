@@ -19,7 +19,8 @@ __all__ = ["LogsSource", "build_log_sources", "logs_sources"]
 
 
 def build_log_sources(cloud: CloudConfig, checkpoint_dir: Path, host: str | None = None,
-                      index: RecordSink | None = None) -> list[LogsSource]:
+                      index: RecordSink | None = None, retention: float | None = None
+                      ) -> list[LogsSource]:
     """One source per service with at least one log file under ``cloud.logs.root``."""
     root = cloud.logs.root or DEFAULT_ROOT
     directory = cloud.logs.checkpoint_dir or checkpoint_dir
@@ -29,7 +30,7 @@ def build_log_sources(cloud: CloudConfig, checkpoint_dir: Path, host: str | None
         if expand(root, patterns):
             sources.append(LogsSource(service, root, patterns,
                                       directory / f"{cloud.name}.logs.{service}.json",
-                                      host, index))
+                                      host, index, retention=retention))
     return sources
 
 
@@ -39,4 +40,5 @@ def logs_sources(cloud: CloudConfig, config: Config) -> list[LogsSource]:
 
     store_path = config.store.path
     return build_log_sources(cloud, store_path.parent / "log-checkpoints",
-                             index=RequestIndex(store_path))
+                             index=RequestIndex(store_path),
+                             retention=config.store.retention_days * 86400)

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_VERSION = 1
 EVENT_LIMIT = 200
+PRUNE_EVERY = 600.0
+"""Seconds between two prunings of the request index (records older than retention)."""
 REQUEST_FORMATS = frozenset({LogFormat.ACCESS, LogFormat.UWSGI})
 AUTH_SERVICES = frozenset({"keystone", "identity", "haproxy"})
 
@@ -41,6 +43,10 @@ class RecordSink(Protocol):
 
     def add(self, service: str, host: str, stream: int, rows: Sequence[IndexRow]) -> int:
         """Store rows idempotently (same stream and offset = same record)."""
+        ...
+
+    def prune(self, older_than: float) -> int:
+        """Forget records older than a timestamp."""
         ...
 
 
@@ -58,6 +64,7 @@ class LogsSource:
         start: str = "beginning",
         bruteforce_window: float = 300.0,
         bruteforce_threshold: int = 20,
+        retention: float | None = None,
     ) -> None:
         self.service = service
         self.root = root
@@ -73,6 +80,8 @@ class LogsSource:
         self._parsers: dict[Path, FileParser] = {}
         self._saved_groups: dict[str, Any] = {}
         self._loaded = False
+        self.retention = retention
+        self._pruned_at = 0.0
 
     @property
     def name(self) -> str:
@@ -162,6 +171,10 @@ class LogsSource:
         self.total.merge(batch)
         self.detector.add(failures)
         self._save()
+        if self.index is not None and self.retention and now - self._pruned_at > PRUNE_EVERY:
+            # the store's retention applies to the index too
+            self._pruned_at = now
+            self.index.prune(now - self.retention)
         checks: tuple[CheckResult, ...] = ()
         if self.service in AUTH_SERVICES:
             checks = (self.detector.check(now, self.service),)
