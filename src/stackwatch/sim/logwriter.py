@@ -80,6 +80,16 @@ NO_CANDIDATES = (
     "Got no allocation candidates from the Placement API. This could be due to insufficient "
     "resources or a temporary occurrence as compute nodes start up."
 )
+DEPRECATED_POLICIES = (
+    "Deprecated policy rules found. Use oslopolicy-policy-generator and "
+    "oslopolicy-policy-upgrade to detect and resolve deprecated policies in your configuration."
+)
+LIBVIRT_VERSION = "9.0.0, package: 9.0.0-4+deb12u2 (Debian)"
+VOLUME_BACKEND_ERROR = (
+    "cinder.exception.VolumeBackendAPIException: Bad or unexpected response from the storage "
+    "volume backend API"
+)
+AGENTS_HEADER = "                Type       Last heartbeat host"
 MONITOR_RESET = "Unable to read from monitor: Connection reset by peer"
 
 
@@ -343,64 +353,35 @@ class LogWriter:
         for b in batches:
             self.write(b.file, b.lines)
 
+    def record(
+        self, file: str, t: datetime, level: str, logger: str, message: str,
+        ctx: lf.Context = lf.NO_CONTEXT, instance: str | None = None, detail: Sequence[str] = (),
+    ) -> None:  # fmt: skip
+        """Append one oslo.log record to ``file`` (written by the process of that name)."""
+        pid = self.pids[file]
+        if detail:
+            self.write(file, lf.oslo_block(t, pid, level, logger, message, ctx, detail, instance))
+        else:
+            self.write(file, [lf.oslo_line(t, pid, level, logger, message, ctx, instance)])
+
     def _startup(self, now: datetime) -> None:
-        p = self.pids
         boot = [
-            ("nova-api", "INFO", "nova.api.openstack", "Loaded extensions: ['servers', ...]"),
-            ("nova-compute", "INFO", "nova.service", "Starting compute node (version 33.0.2)"),
-            ("nova-scheduler", "INFO", "nova.service", "Starting scheduler node (version 33.0.2)"),
-            ("nova-conductor", "INFO", "nova.service", "Starting conductor node (version 33.0.2)"),
-            (
-                "cinder-volume",
-                "INFO",
-                "cinder.volume.manager",
-                "Starting volume driver LVMVolumeDriver (3.0.0)",
-            ),
-        ]
-        for name, level, logger, msg in boot:
-            self.write(name, [lf.oslo_line(now, p[name], level, logger, msg)])
+            ("nova-api", "nova.api.openstack", "Loaded extensions: ['servers', ...]"),
+            ("nova-compute", "nova.service", "Starting compute node (version 33.0.2)"),
+            ("nova-scheduler", "nova.service", "Starting scheduler node (version 33.0.2)"),
+            ("nova-conductor", "nova.service", "Starting conductor node (version 33.0.2)"),
+            ("cinder-volume", "cinder.volume.manager",
+             "Starting volume driver LVMVolumeDriver (3.0.0)"),
+        ]  # fmt: skip
+        for name, logger, msg in boot:
+            self.record(name, now, "INFO", logger, msg)
         internal = lf.Context(request_id=f"req-{self._uuid()}")
-        # Harmless ERROR a real neutron-server prints at every start (reference log).
-        self.write(
-            "neutron",
-            [
-                lf.oslo_line(
-                    now,
-                    p["neutron"],
-                    "ERROR",
-                    "neutron.api.extensions",
-                    NEUTRON_EXTENSIONS,
-                    internal,
-                )
-            ],
-        )
-        self.write(
-            "keystone",
-            [
-                lf.oslo_line(
-                    now,
-                    p["keystone"],
-                    "WARNING",
-                    "keystone.common.rbac_enforcer.enforcer",
-                    "Deprecated policy rules found. Use oslopolicy-policy-generator and "
-                    "oslopolicy-policy-upgrade to detect and resolve deprecated policies in your "
-                    "configuration.",
-                    internal,
-                )
-            ],
-        )
-        self.write(
-            "libvirt",
-            [
-                lf.libvirt_line(
-                    now,
-                    p["libvirt"],
-                    "info",
-                    "libvirt version",
-                    "9.0.0, package: 9.0.0-4+deb12u2 (Debian)",
-                )
-            ],
-        )
+        self.record("neutron", now, "ERROR", "neutron.api.extensions", NEUTRON_EXTENSIONS,
+                    internal)  # fmt: skip
+        self.record("keystone", now, "WARNING", "keystone.common.rbac_enforcer.enforcer",
+                    DEPRECATED_POLICIES, internal)  # fmt: skip
+        self.write("libvirt", [lf.libvirt_line(now, self.pids["libvirt"], "info",
+                                               "libvirt version", LIBVIRT_VERSION)])  # fmt: skip
 
     def _uuid(self) -> str:
         h = f"{self.rng.getrandbits(128):032x}"
@@ -423,189 +404,63 @@ class LogWriter:
                 self._volume_error(change, v)
 
     def _server_change(self, c: Change) -> None:
-        t, pid = c.time, self.pids["nova-compute"]
+        t = c.time
         ctx = _ctx(c.request_id, c.user_id, c.project_id)
         s: r.Server = c.record
         before: r.Server | None = c.before
         if c.kind is ChangeKind.DELETED:
-            self.write(
-                "nova-compute",
-                [
-                    lf.oslo_line(
-                        t,
-                        pid,
-                        "INFO",
-                        "nova.virt.libvirt.driver",
-                        "Instance destroyed successfully.",
-                        ctx,
-                        s.id,
-                    ),
-                    lf.oslo_line(
-                        t,
-                        pid,
-                        "INFO",
-                        "nova.compute.manager",
-                        f"Took {self.rng.uniform(0.3, 1.5):.2f} seconds to destroy the "
-                        "instance on the hypervisor.",
-                        ctx,
-                        s.id,
-                    ),
-                ],
-            )
+            took = f"Took {self.rng.uniform(0.3, 1.5):.2f} seconds to destroy the instance on "
+            self.record("nova-compute", t, "INFO", "nova.virt.libvirt.driver",
+                        "Instance destroyed successfully.", ctx, s.id)  # fmt: skip
+            self.record("nova-compute", t, "INFO", "nova.compute.manager",
+                        took + "the hypervisor.", ctx, s.id)  # fmt: skip
             return
         if before is None:
             return
         if before.vm_state == "building" and s.vm_state == "active":
-            self.write(
-                "nova-compute",
-                [
-                    lf.oslo_line(
-                        t,
-                        pid,
-                        "INFO",
-                        "nova.compute.claims",
-                        f"Claim successful on node {s.node}",
-                        ctx,
-                        s.id,
-                    ),
-                    lf.oslo_line(
-                        t,
-                        pid,
-                        "INFO",
-                        "nova.virt.libvirt.driver",
-                        "Instance spawned successfully.",
-                        ctx,
-                        s.id,
-                    ),
-                    lf.oslo_line(
-                        t,
-                        pid,
-                        "INFO",
-                        "nova.compute.manager",
-                        f"Took {self.rng.uniform(4, 25):.2f} seconds to build instance.",
-                        ctx,
-                        s.id,
-                    ),
-                ],
-            )
+            took = f"Took {self.rng.uniform(4, 25):.2f} seconds to build instance."
+            self.record("nova-compute", t, "INFO", "nova.compute.claims",
+                        f"Claim successful on node {s.node}", ctx, s.id)  # fmt: skip
+            self.record("nova-compute", t, "INFO", "nova.virt.libvirt.driver",
+                        "Instance spawned successfully.", ctx, s.id)  # fmt: skip
+            self.record("nova-compute", t, "INFO", "nova.compute.manager", took, ctx, s.id)
         elif s.vm_state == "error" and before.vm_state != "error" and s.fault is not None:
             detail = s.fault.details.rstrip("\n").split("\n")
+            message = s.fault.message
             if s.cell == "cell0" or s.host is None:
-                self.write(
-                    "nova-scheduler",
-                    [
-                        lf.oslo_line(
-                            t,
-                            self.pids["nova-scheduler"],
-                            "INFO",
-                            "nova.scheduler.manager",
-                            NO_CANDIDATES,
-                            ctx,
-                        )
-                    ],
-                )
-                self.write(
-                    "nova-conductor",
-                    lf.oslo_block(
-                        t,
-                        self.pids["nova-conductor"],
-                        "ERROR",
-                        "nova.conductor.manager",
-                        f"Failed to schedule instances: nova.exception_Remote.NoValidHost_Remote: "
-                        f"{s.fault.message}",
-                        ctx,
-                        detail,
-                    ),
-                )
-                conductor = self.pids["nova-conductor"]
-                self.write(
-                    "nova-conductor",
-                    [
-                        lf.oslo_line(
-                            t,
-                            conductor,
-                            "WARNING",
-                            "nova.scheduler.utils",
-                            f"Failed to compute_task_build_instances: {s.fault.message}",
-                            ctx,
-                        ),
-                        lf.oslo_line(
-                            t,
-                            conductor,
-                            "WARNING",
-                            "nova.scheduler.utils",
+                # as recorded: scheduler, then the conductor's traceback and warnings
+                self.record("nova-scheduler", t, "INFO", "nova.scheduler.manager",
+                            NO_CANDIDATES, ctx)  # fmt: skip
+                self.record("nova-conductor", t, "ERROR", "nova.conductor.manager",
+                            f"Failed to schedule instances: {NO_VALID_HOST_REMOTE}: {message}",
+                            ctx, detail=detail)  # fmt: skip
+                self.record("nova-conductor", t, "WARNING", "nova.scheduler.utils",
+                            f"Failed to compute_task_build_instances: {message}", ctx)  # fmt: skip
+                self.record("nova-conductor", t, "WARNING", "nova.scheduler.utils",
                             f"Setting instance to ERROR state.: {NO_VALID_HOST_REMOTE}: "
-                            f"{s.fault.message}",
-                            ctx,
-                            s.id,
-                        ),
-                    ],
-                )
+                            f"{message}", ctx, s.id)  # fmt: skip
                 return
-            self.write(
-                "nova-compute",
-                lf.oslo_block(
-                    t,
-                    pid,
-                    "ERROR",
-                    "nova.compute.manager",
-                    f"Setting instance vm_state to ERROR: {s.fault.message}",
-                    ctx,
-                    detail,
-                    s.id,
-                ),
-            )
-            if "monitor" in s.fault.message or "libvirt" in s.fault.details:
-                self.write(
-                    "libvirt",
-                    [
-                        lf.libvirt_line(
-                            t,
-                            self.pids["libvirt"],
-                            "error",
-                            "qemuMonitorIORead:614",
-                            f"{MONITOR_RESET} ({s.instance_name})",
-                        )
-                    ],
-                )
+            self.record("nova-compute", t, "ERROR", "nova.compute.manager",
+                        f"Setting instance vm_state to ERROR: {message}", ctx, s.id,
+                        detail)  # fmt: skip
+            if "monitor" in message or "libvirt" in s.fault.details:
+                self.write("libvirt", [lf.libvirt_line(
+                    t, self.pids["libvirt"], "error", "qemuMonitorIORead:614",
+                    f"{MONITOR_RESET} ({s.instance_name})")])  # fmt: skip
 
     def _volume_error(self, c: Change, v: r.Volume) -> None:
-        ctx = _ctx(c.request_id, c.user_id, c.project_id)
-        msg = (
-            "Unable to delete busy volume."
-            if v.status == "error_deleting"
-            else f"Volume {v.id}: create failed"
-        )
-        detail = lf.traceback_lines(
-            [
-                (
-                    f"{PY}/cinder/volume/manager.py",
-                    1042,
-                    "delete_volume",
-                    "self.driver.delete_volume(volume)",
-                )
-            ],
-            f"cinder.exception.VolumeIsBusy: deleting volume volume-{v.id} that has snapshot"
-            if v.status == "error_deleting"
-            else "cinder.exception.VolumeBackendAPIException: Bad or unexpected response from the "
-            "storage volume backend API",
-        )
-        self.write(
-            "cinder-volume",
-            lf.oslo_block(
-                c.time,
-                self.pids["cinder-volume"],
-                "ERROR",
-                "cinder.volume.manager",
-                msg,
-                ctx,
-                detail,
-            ),
-        )
+        deleting = v.status == "error_deleting"
+        frame = (f"{PY}/cinder/volume/manager.py", 1042, "delete_volume",
+                 "self.driver.delete_volume(volume)")  # fmt: skip
+        error = (f"cinder.exception.VolumeIsBusy: deleting volume volume-{v.id} that has snapshot"
+                 if deleting else VOLUME_BACKEND_ERROR)  # fmt: skip
+        message = "Unable to delete busy volume." if deleting else f"Volume {v.id}: create failed"
+        self.record("cinder-volume", c.time, "ERROR", "cinder.volume.manager", message,
+                    _ctx(c.request_id, c.user_id, c.project_id),
+                    detail=lf.traceback_lines([frame], error))  # fmt: skip
 
     def periodic(self, now: datetime) -> None:
         """What services log on their own every minute or so (resource audit, dead agents)."""
-        pid = self.pids["nova-compute"]
         internal = lf.Context(request_id=f"req-{self._uuid()}")
         try:
             hypervisors = list(self.state.hypervisors)
@@ -614,41 +469,20 @@ class LogWriter:
             return
         if hypervisors:
             h = self.rng.choice(hypervisors)
-            self.write(
-                "nova-compute",
-                [
-                    lf.oslo_line(
-                        now,
-                        pid,
-                        "INFO",
-                        "nova.compute.resource_tracker",
+            self.record("nova-compute", now, "INFO", "nova.compute.resource_tracker",
                         f"Final resource view: name={h.hypervisor_hostname} "
                         f"phys_ram={h.memory_mb}MB "
                         f"used_ram={h.memory_mb_used + h.reserved_host_memory_mb}MB "
                         f"phys_disk={h.local_gb}GB used_disk={h.local_gb_used}GB "
                         f"total_vcpus={h.vcpus} used_vcpus={h.vcpus_used} pci_stats=[]",
-                        internal,
-                    )
-                ],
-            )
+                        internal)  # fmt: skip
         dead = [a for a in agents if not a.is_alive(now)]
         if dead:
-            rows = [
-                f"{a.agent_type:>20} {a.heartbeat_timestamp:%Y-%m-%d %H:%M:%S} {a.host}"
-                for a in dead[:20]
-            ]
-            self.write(
-                "neutron",
-                lf.oslo_block(
-                    now,
-                    self.pids["neutron"],
-                    "WARNING",
-                    "neutron.db.agents_db",
-                    f"Agent healthcheck: found {len(dead)} dead agents out of {len(agents)}:",
-                    lf.NO_CONTEXT,
-                    ["                Type       Last heartbeat host", *rows],
-                ),
-            )
+            rows = [f"{a.agent_type:>20} {a.heartbeat_timestamp:%Y-%m-%d %H:%M:%S} {a.host}"
+                    for a in dead[:20]]  # fmt: skip
+            self.record("neutron", now, "WARNING", "neutron.db.agents_db",
+                        f"Agent healthcheck: found {len(dead)} dead agents out of {len(agents)}:",
+                        detail=[AGENTS_HEADER, *rows])  # fmt: skip
 
     # ------------------------------------------------------------------ scenarios
 
