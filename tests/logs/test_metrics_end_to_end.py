@@ -202,3 +202,19 @@ def test_counters_survive_a_restart(log_root: Path, tmp_path: Path) -> None:
     again = second.collect()
     assert value(list(again.samples), "openstack_log_http_requests_total") == before + 1
     assert not [s for s in again.samples if "quantile" in s.name]
+
+
+def test_unparsed_lines_are_kept_for_inspection(tmp_path: Path) -> None:
+    from stackwatch.sources.logs import LogsSource
+
+    log = tmp_path / "apache2" / "keystone_access.log"
+    log.parent.mkdir()
+    log.write_text(access("10.0.0.1", "GET", "/v3", 200, 0.01) + "garbage one\n"
+                   + "".join(f"bad {n}\n" for n in range(30)), encoding="utf-8")
+    source = LogsSource("keystone", tmp_path, ["apache2/*.log"], None, host="h")
+    collection = source.collect()
+    kept = [e for e in collection.events if e.kind == "log-unparsed"]
+    assert [e.message for e in kept[:2]] == ["garbage one", "bad 0"]
+    assert len(kept) == 20  # bounded
+    assert value(list(collection.samples), "openstack_log_lines_total", outcome="unparsed") == 31
+    assert not [e for e in source.collect().events if e.kind == "log-unparsed"]

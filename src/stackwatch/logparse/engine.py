@@ -163,6 +163,9 @@ class FileParser:
         self._rows_raw: list[tuple[int, str | float, str, str, str, str, str, str]] = []
         self.failures: list[AuthFailure] = []
         self.unparsed_sample: deque[str] = deque(maxlen=SAMPLE_LIMIT)
+        """The latest unparseable lines (for ``stackwatch logs parse``)."""
+        self.unparsed_new: list[str] = []
+        """Unparseable lines since the source last took them (at most SAMPLE_LIMIT)."""
         self._pattern = PRIMARY[fmt]
         self._open: tuple[str, str] | None = None  # (pid, logger) of the open record
         self._open_traceback = False
@@ -601,6 +604,8 @@ class FileParser:
             else:
                 self._unparsed += 1
                 self.unparsed_sample.append(line[:500])
+                if len(self.unparsed_new) < SAMPLE_LIMIT:
+                    self.unparsed_new.append(line[:500])
 
     # -- results ---------------------------------------------------------------
 

@@ -161,6 +161,8 @@ class LogsSource:
                 if collecting:
                     gc.enable()
             batch.merge(parser.drain())
+            events.extend(self._unparsed_event(path, line, now) for line in parser.unparsed_new)
+            parser.unparsed_new.clear()
             failures.extend((f.timestamp, f.remote) for f in parser.failures)
             parser.failures.clear()
             for stream, rows in pending:
@@ -180,6 +182,12 @@ class LogsSource:
             checks = (self.detector.check(now, self.service),)
         return Collection(tuple(metrics.samples(self.total, batch, now)), checks,
                           tuple(events[-EVENT_LIMIT:]))
+
+    def _unparsed_event(self, path: Path, line: str, now: float) -> Event:
+        """An unparseable line, kept for inspection (at most 20 per file and collection)."""
+        return Event(kind="log-unparsed", event_type=path.name, timestamp=now,
+                     severity=Severity.WARNING, service=self.service, host=self.host,
+                     message=line, attributes=make_labels(file=str(path)))
 
     def _event(self, row: IndexRow) -> Event:
         return Event(
