@@ -62,7 +62,8 @@ def create_server(
 ) -> r.Server:
     """A new server in BUILD (``building``/``scheduling``), with its ``create`` action."""
     now = state.now()
-    legacy = len(state.servers) + len(state.instance_actions) + 1
+    # above the generated instance-000NNNNN names, so they never collide
+    legacy = 0x10000000 | rng.getrandbits(28)
     server = r.Server(
         id=str(uuid.uuid4()), name=name, project_id=project_id, user_id=user_id,
         flavor=flavor, image_id=image_id, created_at=now, updated_at=now,
