@@ -58,6 +58,9 @@ CATALOG_TYPES: dict[str, tuple[str, ...]] = {
     "block-storage": ("block-storage", "volumev3", "volume"),
 }
 
+#: A token is used until this many seconds before it expires (keystoneauth renews at 120).
+TOKEN_MARGIN_S = 300.0
+
 #: Version prefix the listing paths carry themselves (stripped from catalog URLs).
 VERSION_SUFFIX: dict[str, str] = {"network": "/v2.0", "image": "/v2"}
 
@@ -160,6 +163,7 @@ class ApiClient:
         self._gate = threading.BoundedSemaphore(concurrency)
         self._lock = threading.Lock()
         self._auth_lock = threading.Lock()
+        self._token_header: tuple[dict[str, str], float] | None = None
         self._session: ksa_session.Session | None = None
         self._http = urllib3.PoolManager()
         self._interface = "public"
@@ -294,15 +298,34 @@ class ApiClient:
 
     # ------------------------------------------------------------------ requests
     def _auth_headers(self) -> dict[str, str]:
-        """The token header; keystoneauth fetches or renews the token when needed."""
+        """The token header; keystoneauth fetches or renews the token when needed.
+
+        The header is kept until five minutes before the token expires (keystoneauth
+        itself renews two minutes before), so that the expiry is not parsed again for
+        each of tens of thousands of requests.
+        """
         with self._auth_lock:  # one token, even when many threads start at once
+            cached = self._token_header
+            if cached is not None and time.time() < cached[1]:
+                return cached[0]
             try:
                 headers = self.session.get_auth_headers()
             except ksa_exc.ClientException as exc:
                 raise _translate(exc, f"authenticate to cloud {self.cloud_name!r}") from None
-        if not headers:
-            raise SourceAuthError(f"cloud {self.cloud_name!r}: no token")
-        return dict(headers)
+            if not headers:
+                raise SourceAuthError(f"cloud {self.cloud_name!r}: no token")
+            until = time.time() + 60.0
+            auth_ref = getattr(self.session.auth, "auth_ref", None)
+            expires = getattr(auth_ref, "expires", None)
+            if expires is not None:
+                until = max(until, expires.timestamp() - TOKEN_MARGIN_S)
+            self._token_header = (dict(headers), until)
+            return self._token_header[0]
+
+    def _forget_token(self) -> None:
+        with self._auth_lock:
+            self._token_header = None
+            self.session.invalidate()
 
     def _send(self, method: str, url: str, what: str, *, authenticated: bool = True,
               headers: Mapping[str, str] | None = None,
@@ -312,7 +335,7 @@ class ApiClient:
 
         A 401 is retried once with a new token (the token may have been revoked).
         """
-        session = self.session  # builds the pool on first use
+        self.session  # noqa: B018 - builds the session and the pool on first use
         if params:
             url += ("&" if "?" in url else "?") + urlencode(
                 [(k, v) for k, v in params.items()], doseq=True)
@@ -335,7 +358,7 @@ class ApiClient:
             log.info("%s %s -> %s in %.3fs", method, url, answer.status,
                      time.monotonic() - started)
             if answer.status == 401 and authenticated and attempt == 1:
-                session.invalidate()
+                self._forget_token()
                 continue
             return answer
         raise AssertionError("unreachable")  # pragma: no cover
