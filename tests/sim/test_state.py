@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -160,3 +161,53 @@ def test_service_state_follows_heartbeat() -> None:
     assert svc.is_up(now + timedelta(seconds=59))
     assert not svc.is_up(now + timedelta(seconds=61))
     assert not dataclasses.replace(svc, forced_down=True).is_up(now)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Row:
+    """Any record with an id and a creation time will do for a Table."""
+
+    id: str
+    created_at: int
+    project_id: str
+
+
+def test_paging_matches_a_sorted_list_under_any_inserts_and_deletes() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from stackwatch.sim.state import Table
+
+    ops_strategy = st.lists(st.tuples(st.booleans(), st.integers(0, 60), st.integers(0, 5),
+                                      st.sampled_from(["a", "b", "c"])), max_size=80)
+
+    @settings(max_examples=150, deadline=None)
+    @given(ops_strategy, st.integers(1, 9), st.booleans())
+    def check(steps: list[tuple[bool, int, int, str]], limit: int, descending: bool) -> None:
+        table: Table[Any] = Table("row", lambda row: (row.created_at,), ("project_id",))
+        model: dict[str, _Row] = {}
+        for add, i, created, project in steps:
+            rid = f"id-{i:04d}"
+            if add and rid not in model:
+                row = _Row(rid, created, project)
+                table._insert(row)
+                model[rid] = row
+            elif not add and rid in model:
+                table._remove(model.pop(rid))
+        want = sorted(model.values(), key=lambda row: (row.created_at, row.id),
+                      reverse=descending)
+        for where in ({}, {"project_id": "b"}):
+            expected = [row.id for row in want if all(getattr(row, k) == v
+                                                      for k, v in where.items())]
+            got: list[str] = []
+            marker = None
+            while True:
+                page = table.page(marker=marker, limit=limit, descending=descending,
+                                  where=where)
+                got.extend(row.id for row in page.items)
+                if not page.more:
+                    break
+                marker = page.items[-1].id
+            assert got == expected
+
+    check()
