@@ -1237,6 +1237,11 @@ def register(api: ApiContext) -> None:
             "total_instances": sum(v["instances"] for v in log.values()), "total_errors": 0,
             "overall_status": "ALL hosts done. 0 errors.", "log": log}})
 
+    async def list_server_groups(request: web.Request, version: Version) -> web.Response:
+        """GET /os-server-groups: the simulator makes no server groups (quota in_use 0)."""
+        auth_of(request)
+        return json_response({"server_groups": []})
+
     async def list_hosts(request: web.Request, version: Version) -> web.Response:
         """GET /os-hosts (removed at 2.43; nova API reference "Hosts (os-hosts)")."""
         if version >= (2, 43):
@@ -1292,6 +1297,7 @@ def register(api: ApiContext) -> None:
     api.route("GET", "/v2.1/os-keypairs", v(list_keypairs))
     api.route("GET", "/v2.1/os-instance_usage_audit_log", v(usage_audit_log))
     api.route("GET", "/v2.1/os-hosts", v(list_hosts))
+    api.route("GET", "/v2.1/os-server-groups", v(list_server_groups))
 
 
 def _looks_uuid(value: str) -> bool:
