@@ -166,7 +166,7 @@ class BlockStorageSource(ApiSource):
             samples.append(self.sample("openstack_cinder_limits_volume_used_gb", used, **labels))
         checks: tuple[CheckResult, ...] = ()
         if errors:
-            checks = (CheckResult("api.partial", Status.UNKNOWN,
+            checks = (CheckResult("stackwatch.partial", Status.UNKNOWN,
                                   f"cinder quotas: {len(errors)} of {len(results)} projects "
                                   f"could not be read, first: {errors[0]}",
                                   make_labels(source=self.name, resource="quotas",

@@ -337,7 +337,7 @@ class ComputeSource(ApiSource):
                                            quota.in_use[key], **labels))
         checks: tuple[CheckResult, ...] = ()
         if errors:
-            checks = (CheckResult("api.partial", Status.UNKNOWN,
+            checks = (CheckResult("stackwatch.partial", Status.UNKNOWN,
                                   f"nova quotas: {len(errors)} of {len(results)} projects "
                                   f"could not be read, first: {errors[0]}",
                                   make_labels(source=self.name, resource="quotas",
