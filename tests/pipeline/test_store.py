@@ -99,18 +99,35 @@ def test_events_by_kind_request_and_resource(store: SQLiteStore) -> None:
     assert store.events(T0, T0 + 10, limit=1) == events[:1]
 
 
-def test_prune_keeps_latest_values_and_checks(store: SQLiteStore) -> None:
-    store.write(series("x", [1, 2, 3]))
-    check = CheckResult("c", Status.OK, "ok", timestamp=T0)
-    store.write(Collection(checks=(check, CheckResult("c", Status.OK, "ok", timestamp=T0 + 1)),
-                           events=(Event("log", "t", T0, resource_ids=("r",)),)))
+def test_prune_keeps_what_was_seen_since_and_drops_the_rest(store: SQLiteStore) -> None:
+    store.write(series("x", [1, 2, 3]))                  # T0, T0+60, T0+120
+    store.write(Collection((Sample.of("deleted_vm", 1, T0 + 10, id="vm-1"),)))
+    store.write(Collection(
+        checks=(CheckResult("c", Status.OK, "ok", timestamp=T0),
+                CheckResult("c", Status.OK, "ok", timestamp=T0 + 200),
+                CheckResult("gone", Status.OK, "ok", timestamp=T0 + 5)),
+        events=(Event("log", "t", T0, resource_ids=("r",)),)))
     removed = store.prune(T0 + 100)
-    # two samples, the superseded check, the event and its resource row
-    assert removed == 2 + 1 + 1 + 1
+    # two x samples, the deleted VM's series and sample, the superseded "c" check,
+    # the "gone" check and its latest row, the event and its resource row
+    assert removed == 2 + 2 + 1 + 2 + 2
     assert [s.value for s in store.sample_range("x", 0, T0 * 2)] == [3.0]
     assert [s.value for s in store.latest_samples("x")] == [3.0]
-    assert len(store.latest_checks()) == 1
+    assert store.latest_samples("deleted_vm") == []
+    assert [c.name for c in store.latest_checks()] == ["c"]
     assert store.events(0, T0 * 2) == []
+    # the pruned series can come back (the store's id cache forgot it too)
+    store.write(Collection((Sample.of("deleted_vm", 5, T0 + 300, id="vm-1"),)))
+    assert [s.value for s in store.latest_samples("deleted_vm")] == [5.0]
+    assert store.prune(T0 + 100) == 0
+
+
+def test_prune_drops_a_series_whose_newest_value_is_older(store: SQLiteStore) -> None:
+    store.write(series("x", [7], step=0))
+    store.write(series("y", [1]))
+    store.write(Collection((Sample.of("y", 2, T0 + 500),)))
+    store.prune(T0 + 100)
+    assert {s.name: s.value for s in store.latest_samples()} == {"y": 2.0}
 
 
 def test_reopen_keeps_series_ids(tmp_path: Path) -> None:

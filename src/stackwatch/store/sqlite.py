@@ -121,7 +121,7 @@ class SQLiteStore:
     def __init__(self, path: Path, timeout: float = 30.0) -> None:
         self.path = Path(path)
         self._timeout = timeout
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.RLock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -181,14 +181,15 @@ class SQLiteStore:
     def write(self, collection: Collection) -> None:
         """Persist samples, checks and events of one collection in one transaction."""
         new_ids: dict[tuple[str, Labels], int] = {}
-        with self._transaction() as conn:
-            if collection.samples:
-                self._write_samples(conn, collection.samples, new_ids)
-            if collection.checks:
-                self._write_checks(conn, collection.checks)
-            if collection.events:
-                self._write_events(conn, collection.events)
-        self._series_ids.update(new_ids)  # only once committed
+        with self._write_lock:  # held across commit and cache update (an RLock)
+            with self._transaction() as conn:
+                if collection.samples:
+                    self._write_samples(conn, collection.samples, new_ids)
+                if collection.checks:
+                    self._write_checks(conn, collection.checks)
+                if collection.events:
+                    self._write_events(conn, collection.events)
+            self._series_ids.update(new_ids)  # only once committed
 
     def _write_samples(
         self,
@@ -358,20 +359,35 @@ class SQLiteStore:
 
     # -------------------------------------------------------------- retention
     def prune(self, older_than: float) -> int:
-        """Delete samples, superseded checks and events older than ``older_than``.
+        """Delete what was last seen before ``older_than``; return how many rows went.
 
-        A series' latest value and the latest result of each check stay, however
-        old: they are what "last seen" shows.
+        Samples, checks and events older than the cutoff go. A series or check seen
+        since keeps its latest value however old that sample is; one whose newest value
+        is itself older (a deleted VM's series, a check nobody emits any more) goes whole,
+        so a cloud with churn does not grow the store without end.
         """
-        with self._transaction() as conn:
-            removed = conn.execute("DELETE FROM samples WHERE ts < ?", (older_than,)).rowcount
-            removed += conn.execute(
-                "DELETE FROM checks WHERE ts < ? AND id NOT IN "
-                "(SELECT check_id FROM latest_checks)", (older_than,)).rowcount
-            removed += conn.execute(
-                "DELETE FROM event_resources WHERE event_id IN "
-                "(SELECT id FROM events WHERE ts < ?)", (older_than,)).rowcount
-            removed += conn.execute("DELETE FROM events WHERE ts < ?", (older_than,)).rowcount
+        with self._write_lock:  # held across commit and cache update (an RLock)
+            with self._transaction() as conn:
+                gone = [row[0] for row in conn.execute(
+                    "SELECT id FROM series WHERE last_ts < ?", (older_than,))]
+                removed = conn.execute("DELETE FROM series WHERE last_ts < ?",
+                                       (older_than,)).rowcount
+                removed += conn.execute("DELETE FROM samples WHERE ts < ?",
+                                        (older_than,)).rowcount
+                removed += conn.execute("DELETE FROM latest_checks WHERE ts < ?",
+                                        (older_than,)).rowcount
+                removed += conn.execute(
+                    "DELETE FROM checks WHERE ts < ? AND id NOT IN "
+                    "(SELECT check_id FROM latest_checks)", (older_than,)).rowcount
+                removed += conn.execute(
+                    "DELETE FROM event_resources WHERE event_id IN "
+                    "(SELECT id FROM events WHERE ts < ?)", (older_than,)).rowcount
+                removed += conn.execute("DELETE FROM events WHERE ts < ?",
+                                        (older_than,)).rowcount
+            if gone:
+                dropped = set(gone)
+                self._series_ids = {k: v for k, v in self._series_ids.items()
+                                    if v not in dropped}
         return removed
 
     def close(self) -> None:
