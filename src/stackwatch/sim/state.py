@@ -116,20 +116,25 @@ class Table(Generic[R]):
         return record_id in self._rows
 
     def __iter__(self) -> Iterator[R]:
-        """Records in sort order (ascending)."""
+        """Records in sort order (ascending).
+
+        Iterates over a snapshot of the ids (copied atomically under the GIL), skipping
+        records deleted meanwhile, so another thread may read while the loop writes.
+        """
         rows = self._rows
-        return (rows[rid] for _, rid in self._keys)
+        return (row for _, rid in list(self._keys) if (row := rows.get(rid)) is not None)
 
     def get(self, record_id: str) -> R | None:
         return self._rows.get(record_id)
 
     def ids(self) -> list[str]:
-        return [rid for _, rid in self._keys]
+        return [rid for _, rid in list(self._keys)]
 
     def by(self, index: str, value: Any) -> list[R]:
         """Records whose indexed field equals ``value`` (insertion order)."""
         rows = self._rows
-        return [rows[rid] for rid in self._index[index].get(value, ())]
+        ids = list(self._index[index].get(value, ()))
+        return [row for rid in ids if (row := rows.get(rid)) is not None]
 
     def count_by(self, index: str, value: Any) -> int:
         return len(self._index[index].get(value, ()))
