@@ -21,7 +21,7 @@ from stackwatch.sim.logwriter import FILES, LogWriter
 from stackwatch.sim.state import CloudState
 from stackwatch.sim.traffic import TrafficGenerator
 
-REFERENCE = Path("/work/shared/reference/logs")
+# Unmodified excerpts of shared/reference/logs (real 2026.1 services).
 DATA = Path(__file__).parent.parent / "data" / "sim" / "logs"
 T = datetime(2026, 11, 21, 6, 19, 36, 304512, tzinfo=UTC)
 REQ = "req-317dd0b1-1b2c-4d5e-8f90-a1b2c3d4e5f6"
@@ -44,9 +44,8 @@ ACCESS = re.compile(
 
 
 def reference(name: str) -> list[str]:
-    """Recorded lines (the shared reference if present, else the copy under tests/data)."""
-    path = REFERENCE / name if (REFERENCE / name).exists() else DATA / name
-    return path.read_text().splitlines()
+    """Recorded lines of a real service's log."""
+    return (DATA / name).read_text().splitlines()
 
 
 def message(line: str) -> str:
