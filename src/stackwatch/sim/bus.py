@@ -144,10 +144,13 @@ class NotificationBus:
         begin = now.replace(minute=0, second=0, microsecond=0)
         if begin == now:
             begin -= timedelta(hours=1)
-        try:
-            servers = list(self.state.servers)
-        except RuntimeError:  # changed while copied: try again once
-            servers = list(self.state.servers)
+        servers: list[Any] = []
+        for _ in range(5):
+            try:
+                servers = list(self.state.servers)
+                break
+            except RuntimeError:  # the loop thread changed the table while we copied it
+                time.sleep(0.01)
         batch = notes.audit(servers, begin, now)
         self.publish(batch)
         self._last_audit = now
@@ -158,7 +161,7 @@ class NotificationBus:
             try:
                 item = self._queue.get(timeout=1.0)
             except queue.Empty:
-                self._maybe_audit()
+                self._guard(self._maybe_audit)
                 continue
             if item is None:
                 return
@@ -170,7 +173,7 @@ class NotificationBus:
                 self._send(item)
             elif callable(item):
                 self._guard(item)
-            self._maybe_audit()
+            self._guard(self._maybe_audit)
 
     def _maybe_audit(self) -> None:
         if (datetime.now(UTC) - self._last_audit).total_seconds() >= self.audit_every:
