@@ -288,17 +288,6 @@ class FileParser:
             self._open_traceback = False
             self._open_row = False
             level_append(level)
-            request_id = global_id = ""
-            if context and context != "-":
-                # [global request] or [request user ...] (older oslo.log without global)
-                space = context.find(" ")
-                second = context[space + 1:] if space > 0 else ""
-                if second[:4] == "req-":
-                    global_id = context[:space] if context[:4] != "None" else ""
-                    end = second.find(" ")
-                    request_id = second[:end] if end > 0 else second
-                elif context[:4] == "req-":
-                    request_id = context[:space] if space > 0 else context
             method = ""
             if mark in rest and (count_requests or (index and not instance and
                                                     "/servers/" in rest)):
@@ -332,7 +321,7 @@ class FileParser:
                 query = path.find("?")
                 if query >= 0:
                     path = path[:query]
-                if not instance:
+                if index and not instance:
                     at = path.find("/servers/") + 9
                     if at > 8 and path[at + 8:at + 9] == "-" and path[at + 23:at + 24] == "-":
                         instance = path[at:at + 36]
@@ -351,6 +340,17 @@ class FileParser:
                     if status == "401" and _token_url(tpl, method):
                         self.failures.append(
                             AuthFailure(iso_epoch(line[:23]), remote))
+            request_id = global_id = ""
+            if (index or level in notable) and context and context != "-":
+                # [global request] or [request user ...] (older oslo.log without global)
+                space = context.find(" ")
+                second = context[space + 1:] if space > 0 else ""
+                if second[:4] == "req-":
+                    global_id = context[:space] if context[:4] != "None" else ""
+                    end = second.find(" ")
+                    request_id = second[:end] if end > 0 else second
+                elif context[:4] == "req-":
+                    request_id = context[:space] if space > 0 else context
             if (index and (request_id or instance)) or level in notable:
                 rows_append((base + start if ascii_text else self._byte_offset(start),
                              line[:23], level, logger, request_id, global_id,
