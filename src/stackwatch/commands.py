@@ -125,10 +125,10 @@ def collect(once: bool, config_path: Path, fmt: str, only: tuple[str, ...]) -> N
     sources = _select(build_sources(config), only)
     catalog = default_catalog()
     if once:
-        runs = collect_once(sources, config.timeout)
+        runs = collect_once(sources, config.timeout, catalog)
         _emit(runs, fmt, catalog)
         sys.exit(0 if all(r.ok for r in runs) else int(Status.UNKNOWN))
-    loop = Loop(Runner(sources, config.timeout), config.interval,
+    loop = Loop(Runner(sources, config.timeout, catalog=catalog), config.interval,
                 lambda run: _emit([run], fmt, catalog))
     with _stop_on_signals(loop.stop):
         loop.run()
@@ -203,7 +203,7 @@ def status(config_path: Path, from_store: bool, max_age: float | None, fmt: str,
     if from_store:
         checks = _checks_from_store(config, max_age or stale_after(config, sources))
     else:
-        runs = collect_once(sources, config.timeout)
+        runs = collect_once(sources, config.timeout, catalog)
         checks = [c for r in runs for c in r.collection.checks]
     health = evaluate(catalog, checks)
     if fmt == "json":

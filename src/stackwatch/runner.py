@@ -6,7 +6,9 @@ raise anything else, or hang — the runner returns a :class:`Run` for it:
 * its collection plus a ``stackwatch_source`` check (OK, or UNKNOWN naming the
   source and the reason) and the freshness samples of ``catalog/metrics/self.yaml``
   (``stackwatch_source_up``, ``..._last_success_timestamp_seconds``,
-  ``..._duration_seconds``, ``..._errors_total``, ``stackwatch_source_samples``);
+  ``..._duration_seconds``, ``..._errors_total``, ``stackwatch_source_samples`` and,
+  given a catalog, ``stackwatch_source_undeclared_samples`` — samples of metrics no
+  catalog file declares, each such name logged once);
 * per-resource freshness is the sources' own business
   (:mod:`stackwatch.sources.resources` emits ``stackwatch_resource_*``).
 
@@ -24,6 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from stackwatch.catalog.loader import Catalog
 from stackwatch.errors import SourceError
 from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
 from stackwatch.sources.base import Source
@@ -72,6 +75,7 @@ class Runner:
         sources: Sequence[Source],
         timeout: Callable[[str], float] | float = 60.0,
         clock: Callable[[], float] = time.time,
+        catalog: Catalog | None = None,
     ) -> None:
         names = [s.name for s in sources]
         duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -80,6 +84,8 @@ class Runner:
         self.sources = tuple(sources)
         self._timeout = timeout if callable(timeout) else (lambda _name, t=timeout: t)
         self._clock = clock
+        self._catalog = catalog
+        self._undeclared_seen: set[tuple[str, str]] = set()
         self._fresh: dict[str, _Freshness] = {}
         self._last_reason: dict[str, str] = {}
         self._hung: dict[str, _Pending] = {}
@@ -195,11 +201,28 @@ class Runner:
         samples = self._freshness(name, False, duration, now)
         return Run(name, Collection(tuple(samples), (check,)), False, duration, reason)
 
+    def _undeclared(self, name: str, collection: Collection) -> int:
+        """Samples whose metric the catalog does not declare; each name logged once."""
+        assert self._catalog is not None
+        count = 0
+        for sample in collection.samples:
+            if self._catalog.metric_for_sample(sample.name) is None:
+                count += 1
+                if (name, sample.name) not in self._undeclared_seen:
+                    self._undeclared_seen.add((name, sample.name))
+                    log.warning("source %s emits %s, which no catalog/metrics/*.yaml declares",
+                                name, sample.name)
+        return count
+
     def _succeeded(self, name: str, duration: float, collection: Collection) -> Run:
         now = self._clock()
         extra = self._freshness(name, True, duration, now)
         extra.append(Sample("stackwatch_source_samples", float(len(collection.samples)),
                             make_labels(source=name), now))
+        if self._catalog is not None:
+            extra.append(Sample("stackwatch_source_undeclared_samples",
+                                float(self._undeclared(name, collection)),
+                                make_labels(source=name), now))
         message = (f"{name}: {len(collection.samples)} samples, {len(collection.checks)} checks,"
                    f" {len(collection.events)} events in {duration:.2f} s")
         unknown = sum(1 for c in collection.checks if c.status == Status.UNKNOWN)
@@ -212,10 +235,12 @@ class Runner:
 
 
 def collect_once(
-    sources: Sequence[Source], timeout: Callable[[str], float] | float = 60.0
+    sources: Sequence[Source],
+    timeout: Callable[[str], float] | float = 60.0,
+    catalog: Catalog | None = None,
 ) -> list[Run]:
     """Run every source once, concurrently, each within its timeout."""
-    return Runner(sources, timeout).run_once()
+    return Runner(sources, timeout, catalog=catalog).run_once()
 
 
 class Loop:

@@ -55,7 +55,7 @@ class Monitor:
         self.config = config
         self.catalog = catalog or default_catalog()
         self.store = SQLiteStore(config.store.path)
-        self.runner = Runner(sources, config.timeout)
+        self.runner = Runner(sources, config.timeout, catalog=self.catalog)
         self.loop = Loop(self.runner, config.interval, self._write)
         self.max_age = stale_after(config, sources)
         self._listen = listen or (config.web.host, config.web.port)

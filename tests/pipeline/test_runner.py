@@ -189,3 +189,18 @@ def test_a_source_with_after_runs_once_those_have_finished() -> None:
     assert [r.source for r in runs] == ["crosscheck", "api.compute", "sql.nova"]
     assert all(r.ok for r in runs)
     assert order == ["sql.nova", "api.compute", "crosscheck"]
+
+
+def test_undeclared_metrics_are_counted_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    from stackwatch.catalog.loader import load_catalog
+
+    runner = Runner([ConstantSource("api.compute", samples=2)], timeout=5,
+                    catalog=load_catalog())
+    with caplog.at_level(logging.WARNING, logger="stackwatch.runner"):
+        runs = [runner.run_once()[0] for _ in range(2)]
+    assert [freshness(r)["stackwatch_source_undeclared_samples"] for r in runs] == [2.0, 2.0]
+    assert [r.getMessage() for r in caplog.records] == [
+        "source api.compute emits stackwatch_test_value, which no catalog/metrics/*.yaml "
+        "declares"]
+    assert_declared(Collection(tuple(s for s in runs[0].collection.samples
+                                     if s.name.startswith("stackwatch_source"))))
