@@ -103,6 +103,9 @@ def test_cloud_from_api_checks() -> None:
     assert health.message == ("2 of 4 services not OK: nova-compute, neutron-l3-agent; "
                               "1 other checks not OK: logs.auth_bruteforce")
     assert [c.name for c in health.others] == ["logs.auth_bruteforce"]
+    roles = {n.host: [r.value for r in n.roles] for n in health.nodes}
+    assert roles["cmp1"] == ["compute"] and roles["net1"] == ["network"]
+    assert roles["ctl1"] == ["controller"]
     nodes = {n.host: n.status for n in health.nodes}
     assert nodes == {"ctl1": OK, "ctl2": OK, "cmp1": OK, "cmp2": CRIT, "net1": CRIT,
                      "net2": CRIT}

@@ -39,7 +39,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from stackwatch.catalog.loader import Catalog, HAMode, ServiceSpec
+from stackwatch.catalog.loader import Catalog, HAMode, Role, ServiceSpec
 from stackwatch.model import CheckResult, Status
 
 MEMBER_LABELS = ("binary", "service_type", "agent_type", "service")
@@ -70,11 +70,12 @@ class ServiceHealth:
 
 @dataclass(frozen=True, slots=True)
 class NodeHealth:
-    """A host's status: the worst of the members on it."""
+    """A host's status: the worst of the members on it; its roles from their services."""
 
     host: str
     status: Status
     members: tuple[MemberHealth, ...]
+    roles: tuple[Role, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,8 +206,11 @@ def evaluate(catalog: Catalog, checks: Iterable[CheckResult]) -> CloudHealth:
         for member in health.members:
             if member.host:
                 hosts[member.host].append(member)
-    nodes = tuple(NodeHealth(host, Status.worst(m.status for m in members), tuple(members))
-                  for host, members in sorted(hosts.items()))
+    roles_of = {spec.name: spec.roles for spec in catalog.services}
+    nodes = tuple(
+        NodeHealth(host, Status.worst(m.status for m in members), tuple(members),
+                   tuple(r for r in Role if any(r in roles_of[m.service] for m in members)))
+        for host, members in sorted(hosts.items()))
     watched = [s for s in services if s.watched]
     status = Status.worst(s.status for s in watched) if watched else Status.UNKNOWN
     bad = [s.name for s in watched if s.status != Status.OK]

@@ -59,7 +59,7 @@ def health_dict(health: CloudHealth) -> dict[str, Any]:
     return {
         "status": health.status.name, "code": int(health.status), "message": health.message,
         "services": [service_dict(s) for s in health.services],
-        "nodes": [{"host": n.host, "status": n.status.name,
+        "nodes": [{"host": n.host, "status": n.status.name, "roles": [r.value for r in n.roles],
                    "members": [{"service": m.service, **_member(m)} for m in n.members]}
                   for n in health.nodes],
         "others": [check_dict(c) for c in health.others],
