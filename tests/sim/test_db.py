@@ -475,3 +475,20 @@ def test_every_inserted_row_names_every_column() -> None:
     for op in inserts:
         columns = [c.name for c in schema.table(op.database, op.table).columns]
         assert sorted(op.row) == sorted(columns), f"{op.database}.{op.table}"
+
+
+@pytest.mark.integration
+def test_a_failed_bulk_load_is_a_clear_error(mariadb: Any, tmp_path: Path) -> None:
+    from stackwatch.errors import SimulatorError
+
+    state = CloudState()
+    generate(state, Sizing.for_size("small"), seed=2, base_url="http://x", admin_password="p")
+    dbs = ServiceDatabases(tmp_path, mariadb.url(f"broken{next(_prefixes)}_"))
+    dbs.create()
+    prefix = dbs.url("nova").database
+    mariadb.execute(f"DROP TABLE `{prefix}`.`instances`")  # an operator's mistake, say
+    try:
+        with pytest.raises(SimulatorError, match="loading the service databases failed"):
+            dbs.attach(state)
+    finally:
+        dbs.close()

@@ -82,6 +82,7 @@ class ServiceDatabases:
         self.errors = 0
         self.written = 0
         self.last_load: LoadReport | None = None
+        self._load_error = ""
 
     # ------------------------------------------------------------------ set-up
 
@@ -174,7 +175,8 @@ class ServiceDatabases:
         Must be called where the state is not being changed (before the simulator
         serves, or on its event-loop thread): it takes the records of every table (they
         are immutable) and subscribes, in one step; mapping and writing happen on the
-        writer thread. With ``wait`` it returns once the bulk load is written.
+        writer thread. With ``wait`` it returns once the bulk load is written, and raises
+        :class:`SimulatorError` if it could not be.
         """
         self._state = state
         tables = state.tables()
@@ -185,11 +187,17 @@ class ServiceDatabases:
         self._thread.start()
         if wait:
             self.flush(timeout=600)
+            if self.last_load is None:
+                raise SimulatorError(f"loading the service databases failed: {self._load_error}")
 
     def _load(self, load: _Load) -> None:
         started = time.monotonic()
         ops = self._mapper.load(load.records, datetime.now(UTC))
-        rows = self._apply(ops, regroup=True)
+        try:
+            rows = self._apply(ops, regroup=True)
+        except sa.exc.SQLAlchemyError as exc:
+            self._load_error = str(exc).splitlines()[0]
+            raise
         self.last_load = LoadReport(rows=rows, seconds=time.monotonic() - started)
         log.info("service databases loaded: %d rows in %.1fs", rows, self.last_load.seconds)
 
