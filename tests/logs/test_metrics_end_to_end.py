@@ -218,3 +218,19 @@ def test_unparsed_lines_are_kept_for_inspection(tmp_path: Path) -> None:
     assert len(kept) == 20  # bounded
     assert value(list(collection.samples), "openstack_log_lines_total", outcome="unparsed") == 31
     assert not [e for e in source.collect().events if e.kind == "log-unparsed"]
+
+
+def test_format_of_a_file_created_empty(tmp_path: Path) -> None:
+    """A file named like nothing in particular, empty at the first look, then written with
+    access lines: its format is decided once it has lines."""
+    from stackwatch.sources.logs import LogsSource
+
+    log = tmp_path / "keystone" / "public.log"
+    log.parent.mkdir()
+    log.touch()
+    source = LogsSource("keystone", tmp_path, ["keystone/*.log"], None, host="h")
+    source.collect()
+    log.write_text(access("10.0.0.1", "GET", "/v3", 200, 0.01), encoding="utf-8")
+    collection = source.collect()
+    assert value(list(collection.samples), "openstack_log_http_requests_total") == 1
+    assert value(list(collection.samples), "openstack_log_lines_total", outcome="unparsed") == 0

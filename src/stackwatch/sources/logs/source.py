@@ -78,6 +78,7 @@ class LogsSource:
         self.templates = TemplateCache()
         self._groups: dict[Path, TailGroup] = {}
         self._parsers: dict[Path, FileParser] = {}
+        self._unsniffed: set[Path] = set()
         self._saved_groups: dict[str, Any] = {}
         self._loaded = False
         self.retention = retention
@@ -115,12 +116,19 @@ class LogsSource:
     def _refresh(self) -> None:
         paths = expand(self.root, self.patterns)
         for path in paths:
-            if path in self._groups:
+            if path in self._groups and path not in self._unsniffed:
                 continue
-            saved = self._saved_groups.pop(str(path), None)
-            self._groups[path] = (TailGroup.from_json(path, saved, self.start)
-                                  if saved is not None else TailGroup(path, None, self.start))
+            if path not in self._groups:
+                saved = self._saved_groups.pop(str(path), None)
+                self._groups[path] = (TailGroup.from_json(path, saved, self.start) if saved
+                                      is not None else TailGroup(path, None, self.start))
+            # The format comes from the name, else from the first lines: a file still
+            # empty is looked at again until it has some.
             head = _read_head(path, False).decode("utf-8", "replace")
+            if head.strip():
+                self._unsniffed.discard(path)
+            else:
+                self._unsniffed.add(path)
             self._parsers[path] = FileParser(
                 detect_format(path, head), self.service, self.host, path.name,
                 index=self.index is not None, templates=self.templates)
