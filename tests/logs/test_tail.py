@@ -237,3 +237,18 @@ def test_random_rotations_and_crashes(tmp_path: Path, seed: int) -> None:
     for _ in range(3):
         group.poll(sink)
     assert sorted(sink.lines) == expected(n)
+
+
+def test_a_poll_reads_at_most_its_budget(tmp_path: Path) -> None:
+    """A first look at a huge file returns in bounded time; the rest comes next poll."""
+    log = tmp_path / "app.log"
+    n = write(log, 0, 50)  # 22 bytes a line
+    sink = Collector()
+    group = TailGroup(log, chunk=100)
+    polls = 0
+    while len(sink.lines) < n:
+        read = group.poll(sink, budget=300)
+        assert 0 < read <= 300 + 100
+        polls += 1
+    assert polls >= 3
+    assert sink.lines == expected(n)

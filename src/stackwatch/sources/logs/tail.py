@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 HEAD = 1024
 FORGET_AFTER = 20
+BUDGET = 256 << 20
+"""Bytes one poll reads at most (about: whole chunks) from one logical file."""
 """Polls a stream may go unseen before it is forgotten (its files were deleted)."""
 MAX_STREAMS = 1000
 CHUNK = 4 << 20
@@ -130,11 +132,12 @@ class TailGroup:
     """One logical log file (its active path) and the streams seen in it."""
 
     def __init__(self, active: Path, streams: list[Stream] | None = None,
-                 start: str = "beginning") -> None:
+                 start: str = "beginning", chunk: int = CHUNK) -> None:
         self.active = active
         self.streams: list[Stream] = streams or []
         self.started = streams is not None
         self.start = start
+        self.chunk = chunk
 
     def to_json(self) -> dict[str, Any]:
         return {"streams": [s.to_json() for s in self.streams]}
@@ -172,8 +175,11 @@ class TailGroup:
                 best, longest = stream, length
         return best
 
-    def poll(self, sink: Sink) -> int:
-        """Hand every new complete line to ``sink``; return the number of bytes read."""
+    def poll(self, sink: Sink, budget: int = BUDGET) -> int:
+        """Hand new complete lines to ``sink``; return the number of bytes read.
+
+        At most about ``budget`` bytes are read (a whole chunk past it at worst), so that a
+        first look at a huge file returns in bounded time; the rest comes next poll."""
         candidates = self._candidates()
         first = not self.started
         self.started = True
@@ -197,7 +203,8 @@ class TailGroup:
         order = sorted(matched.values(), key=lambda pair: candidates.index(pair[1]))
         total = 0
         for stream, candidate in order:
-            total += self._read(stream, candidate, sink)
+            if total < budget:
+                total += self._read(stream, candidate, sink, budget - total)
         # A stream not seen is kept a while: logrotate renames files one by one, and a
         # file between two names is missed by one listing. Forgetting it would read it
         # again from its start when it shows up under its new name.
@@ -207,7 +214,7 @@ class TailGroup:
         self.streams = [s for s in self.streams if s.missing <= FORGET_AFTER][-MAX_STREAMS:]
         return total
 
-    def _read(self, stream: Stream, candidate: _Candidate, sink: Sink) -> int:
+    def _read(self, stream: Stream, candidate: _Candidate, sink: Sink, budget: int) -> int:
         if stream.done:
             return 0
         finished = not candidate.active and stream.rotated and candidate.size == stream.size
@@ -229,8 +236,8 @@ class TailGroup:
                     return 0
                 handle.seek(stream.offset)
                 pending = b""
-                while True:
-                    block = handle.read(CHUNK)
+                while read < budget:
+                    block = handle.read(self.chunk)
                     if not block or not _same_head(handle.fileno(), stream):
                         break
                     data = pending + block
@@ -241,7 +248,7 @@ class TailGroup:
                         stream.offset += cut
                         read += cut
                     pending = data[cut:]
-                if pending and finished:
+                if pending and finished and read < budget:
                     sink(pending.decode("utf-8", "surrogateescape") + "\n", stream.offset,
                          stream.ident)
                     stream.offset += len(pending)
