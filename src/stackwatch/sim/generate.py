@@ -8,7 +8,7 @@ and is checked by ``CloudState.check_consistency``:
 * each server that has a host is on a hypervisor with room for it (vCPU overcommit
   4.0); the hypervisor's used fields and its placement provider's usages are the sum
   of its servers' flavors, and each such server has an allocation;
-* each server has ports (``device_id`` = server, ``device_owner`` = ``compute:nova``)
+* each server has ports (``device_id`` = server, ``device_owner`` = ``compute:<az>``)
   whose fixed IPs are its ``addresses``; networks have DHCP ports, routers their
   gateway and interface ports; floating IPs point at server ports;
 * in-use volumes are attached to servers of their own project and listed in the
@@ -278,9 +278,16 @@ class _Generator:
         self.hyps: list[r.Hypervisor] = []
         shapes = ((64, 262144, 1800), (96, 393216, 3600), (128, 524288, 3600))
         legacy = self.next_service_legacy
-        for i in range(1, self.s.hypervisors + 1):
+        # a cloud of 50 hosts or more spreads them over three availability zones (host
+        # aggregates with availability_zone metadata); a small one keeps nova's "nova"
+        n = self.s.hypervisors
+        zones = ("az1", "az2", "az3") if n >= 50 else ("nova",)
+        self.zone_of: dict[str, str] = {}
+        for i in range(1, n + 1):
             host = f"compute-{i:04d}"
-            svc = self._nova_service(legacy, "nova-compute", host, "nova")
+            zone = zones[(i - 1) * len(zones) // n]
+            self.zone_of[host] = zone
+            svc = self._nova_service(legacy, "nova-compute", host, zone)
             legacy += 1
             vcpus, mem, disk = shapes[i % len(shapes)]
             hyp = r.Hypervisor(
@@ -303,6 +310,14 @@ class _Generator:
             self.out.append(r.Aggregate(id=str(a), legacy_id=a, uuid=self.ids.uuid(),
                                         name=f"rack-{a:02d}", hosts=hosts, metadata=meta,
                                         created_at=self.ago(390, 380)))
+        if len(zones) > 1:
+            for zone in zones:
+                a += 1
+                hosts = tuple(h for h, z in self.zone_of.items() if z == zone)
+                self.out.append(r.Aggregate(
+                    id=str(a), legacy_id=a, uuid=self.ids.uuid(), name=f"{zone}-hosts",
+                    availability_zone=zone, hosts=hosts,
+                    metadata={"availability_zone": zone}, created_at=self.ago(390, 380)))
 
     def images(self) -> None:
         self.image_ids: list[str] = []
@@ -398,6 +413,7 @@ class _Generator:
                 launched_at=launched if vm_state != "building" else None,
                 fault=fault, reservation_id=f"r-{rng.getrandbits(32):08x}",
                 cell="cell1" if host else "cell0", key_name=None,
+                availability_zone=self.zone_of.get(host or "", "nova"),
             )
             self.servers_out.append(server)
             self.actions.extend(self._actions_for(server))
@@ -564,8 +580,8 @@ class _Generator:
                 nics, extra = 2, extra - 1
             addresses = []
             for _ in range(nics):
-                port = self._port(s.project_id, net_id, sub_id, next(ips), s.id, "compute:nova",
-                                  s.host, s.created_at)
+                port = self._port(s.project_id, net_id, sub_id, next(ips), s.id,
+                                  f"compute:{s.availability_zone}", s.host, s.created_at)
                 ports.append(port)
                 budget -= 1
                 addresses.append(r.ServerAddress(net_name, port.fixed_ips[0].ip_address,
@@ -706,11 +722,11 @@ class _Generator:
                 u[1] += s.flavor.ram
                 u[2] += s.flavor.disk + s.flavor.ephemeral
                 u[3] += 1
-        agg_of: dict[str, tuple[str, ...]] = {}
+        agg_of: dict[str, tuple[str, ...]] = {}  # host -> aggregate uuids
         for rec in out:
             if isinstance(rec, r.Aggregate):
                 for h in rec.hosts:
-                    agg_of[h] = (rec.uuid,)
+                    agg_of[h] = (*agg_of.get(h, ()), rec.uuid)
         extra = self.s.resource_providers - len(self.hyps)
         for i, hyp in enumerate(self.hyps):
             u = used[hyp.host]

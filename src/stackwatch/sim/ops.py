@@ -31,6 +31,14 @@ def host_id(project_id: str, host: str | None) -> str:
     return hashlib.sha224((project_id + host).encode()).hexdigest()
 
 
+def zone_of(state: CloudState, host: str) -> str:
+    """The availability zone of a host: its aggregate's, else nova's default ``nova``."""
+    for aggregate in state.aggregates:
+        if aggregate.availability_zone and host in aggregate.hosts:
+            return aggregate.availability_zone
+    return "nova"
+
+
 def schedule(state: CloudState, flavor: r.Flavor, rng: random.Random) -> r.Hypervisor | None:
     """A hypervisor with room whose nova-compute is up and enabled (filter + weigh)."""
     now = state.now()
@@ -115,13 +123,13 @@ def finish_build(state: CloudState, server_id: str, rng: random.Random) -> r.Ser
                 id=str(uuid.uuid4()), name="", network_id=net.id, project_id=server.project_id,
                 mac_address=mac, created_at=now, updated_at=now,
                 fixed_ips=(r.FixedIP(subnet.id, ip),), device_id=server.id,
-                device_owner=f"compute:{server.availability_zone or 'nova'}",
+                device_owner=f"compute:{zone_of(state, hyp.host)}",
                 binding_host_id=hyp.host, security_groups=groups, revision_number=4))
             addresses.append(r.ServerAddress(net.name, ip, mac))
     server = _update_server(
-        state, server_id, host=hyp.host, node=hyp.hypervisor_hostname, vm_state="active",
-        task_state=None, power_state=1, launched_at=now, updated_at=now,
-        addresses=tuple(addresses), cell="cell1")
+        state, server_id, availability_zone=zone_of(state, hyp.host), host=hyp.host,
+        node=hyp.hypervisor_hostname, vm_state="active", task_state=None, power_state=1,
+        launched_at=now, updated_at=now, addresses=tuple(addresses), cell="cell1")
     _finish_action(state, server_id, "create", r.ActionEvent(
         "compute__do_build_and_run_instance", now, now, "Success", None, hyp.host))
     return server
@@ -282,7 +290,8 @@ def migrate(state: CloudState, server_id: str, request_id: str, rng: random.Rand
     for port in state.ports.by("device_id", server_id):
         state.update("port", port.id, binding_host_id=hyp.host, updated_at=now)
     return _update_server(state, server_id, host=hyp.host, node=hyp.hypervisor_hostname,
-                          vm_state="resized", task_state=None, updated_at=now)
+                          availability_zone=zone_of(state, hyp.host), vm_state="resized",
+                          task_state=None, updated_at=now)
 
 
 def confirm_resize(state: CloudState, server_id: str, request_id: str,

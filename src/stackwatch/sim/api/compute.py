@@ -1114,10 +1114,7 @@ def register(api: ApiContext) -> None:
         return json_response({"aggregate": aggregate_body(a, version)})
 
     def zone_of(host: str) -> str:
-        for a in state.aggregates:
-            if a.availability_zone and host in a.hosts:
-                return a.availability_zone
-        return "nova"
+        return ops.zone_of(state, host)
 
     async def availability_zones(request: web.Request, version: Version) -> web.Response:
         # compute/GET___v2.1__os-availability-zone@latest.json
