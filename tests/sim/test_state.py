@@ -211,3 +211,15 @@ def test_paging_matches_a_sorted_list_under_any_inserts_and_deletes() -> None:
             assert got == expected
 
     check()
+
+
+def test_bigger_clouds_have_availability_zones() -> None:
+    state = small(hypervisors=60, servers=120)
+    zones = {s.zone for s in state.compute_services if s.binary == "nova-compute"}
+    assert zones == {"az1", "az2", "az3"}
+    for server in state.servers:
+        if server.host:
+            assert server.availability_zone == ops.zone_of(state, server.host)
+            svc = state.compute_service(server.host)
+            assert svc is not None and svc.zone == server.availability_zone
+    assert state.check_consistency() == []
