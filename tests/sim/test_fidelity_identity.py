@@ -132,3 +132,18 @@ def test_user_projects_and_404(cloud: SimulatedCloud, replayer: Replayer) -> Non
     assert report, report.explain()
     report = replayer.check(FOLDER, "GET___v3__users__{user_id}.404.json")
     assert report, report.explain()
+
+
+def test_project_filters_and_single_objects(cloud: SimulatedCloud, replayer: Replayer) -> None:
+    import requests
+
+    own = {"X-Auth-Token": replayer.session.token}
+    url = cloud.auth_url
+    demo = requests.get(f"{url}/projects?name=demo", headers=own, timeout=10).json()
+    assert [p["name"] for p in demo["projects"]] == ["demo"]
+    assert demo["links"]["self"].endswith("/v3/projects")
+    role = next(iter(cloud.state.roles))
+    shown = requests.get(f"{url}/roles/{role.id}", headers=own, timeout=10).json()["role"]
+    assert shown["name"] == role.name
+    missing = requests.get(f"{url}/roles/nope", headers=own, timeout=10)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == 404

@@ -288,9 +288,14 @@ def register(api: ApiContext) -> None:
 
     def list_projects(request: web.Request, caller: Auth) -> web.Response:
         projects = list(state.projects)
-        name = request.query.get("name")
-        if name is not None:
-            projects = [p for p in projects if p.name == name]
+        q = request.query
+        if "name" in q:
+            projects = [p for p in projects if p.name == q["name"]]
+        if "domain_id" in q:
+            projects = [p for p in projects if p.domain_id == q["domain_id"]]
+        if "enabled" in q:
+            enabled = q["enabled"].lower() not in ("0", "false", "no")
+            projects = [p for p in projects if p.enabled == enabled]
         projects.sort(key=lambda p: p.id)
         return listing("projects", [project_body(p) for p in projects], "/v3/projects")
 
@@ -363,6 +368,22 @@ def register(api: ApiContext) -> None:
                  for e in sorted(state.endpoints, key=lambda e: e.id)]
         return listing("endpoints", items, "/v3/endpoints")
 
+    def show_role(request: web.Request, caller: Auth) -> web.Response:
+        rid = request.match_info["role_id"]
+        role = state.roles.get(rid)
+        if role is None:
+            return _error(404, "Not Found", f"Could not find role: {rid}.")
+        return json_response({"role": role_body(role)}, 200, {"Vary": "X-Auth-Token"})
+
+    def show_service(request: web.Request, caller: Auth) -> web.Response:
+        sid = request.match_info["service_id"]
+        svc = state.catalog_services.get(sid)
+        if svc is None:
+            return _error(404, "Not Found", f"Could not find service: {sid}.")
+        return json_response({"service": {
+            "name": svc.name, "id": svc.id, "type": svc.type, "enabled": svc.enabled,
+            "links": {"self": api.url(f"/v3/services/{svc.id}")}}}, 200, {"Vary": "X-Auth-Token"})
+
     async def list_regions(request: web.Request) -> web.Response:
         auth_of(request)
         items = [{"id": g.id, "description": g.description,
@@ -423,6 +444,9 @@ def register(api: ApiContext) -> None:
     api.route("GET", "/v3/services", admin_only("identity:list_services", list_services))
     api.route("GET", "/v3/endpoints", admin_only("identity:list_endpoints", list_endpoints))
     api.route("GET", "/v3/regions", list_regions)
+    api.route("GET", "/v3/roles/{role_id}", admin_only("identity:get_role", show_role))
+    api.route("GET", "/v3/services/{service_id}",
+              admin_only("identity:get_service", show_service))
 
 
 def _domain_id(state: CloudState, domain: dict[str, Any]) -> str:
