@@ -267,6 +267,7 @@ class SimulatedCloud:
         bus = _optional("stackwatch.sim.bus")
         if bus is not None:
             self.world["bus"] = bus.NotificationBus(self.state, self.amqp_url).start()
+            self.server.on_request(self.world["bus"].on_request)
         if self.processes:
             procs = _optional("stackwatch.sim.procs")
             if procs is not None:
