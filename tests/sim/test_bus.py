@@ -3,6 +3,7 @@ RabbitMQ, the usage audit and the queue-without-consumers scenario."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from collections.abc import Iterator
@@ -255,3 +256,25 @@ def test_unreachable_broker_is_a_clear_error() -> None:
     bus = NotificationBus(small_state(), "amqp://guest:guest@127.0.0.1:1//")
     with pytest.raises(SimulatorError, match="cannot publish notifications"):
         bus.start()
+
+
+@pytest.mark.unit
+def test_refused_login_gives_a_cadf_failure() -> None:
+    from datetime import UTC, datetime
+
+    from stackwatch.sim.events import ServedRequest
+
+    served = ServedRequest(
+        service="identity", method="POST", path="/v3/auth/tokens", status=401, length=109,
+        duration=0.3, request_id="req-11111111-2222-4333-8444-555555555555", user_id=None,
+        project_id=None, remote_addr="203.0.113.7", microversion=None,
+        time=datetime.now(UTC), user_agent="curl/7.88.1",
+    )
+    [event] = notes.for_request(served)
+    assert (event.exchange, event.routing_key, event.event_type) == (
+        "keystone", "notifications.info", "identity.authenticate")
+    payload = event.message["payload"]
+    assert payload["outcome"] == "failure"
+    assert payload["initiator"]["host"] == {"address": "203.0.113.7", "agent": "curl/7.88.1"}
+    assert keys(event.message) == keys(notes.templates()["identity.authenticate"]["message"])
+    assert notes.for_request(dataclasses.replace(served, status=201)) == []

@@ -117,3 +117,45 @@ def test_processes_and_their_scenarios(cloud: SimulatedCloud, rabbitmq: Any) -> 
         time.sleep(0.5)
     assert depth > 0 and consumers == 0
     cloud.clear("queue-no-consumers")
+
+
+def test_refused_logins_reach_logs_and_bus(cloud: SimulatedCloud, rabbitmq: Any) -> None:
+    queue = Queue(
+        "world-auth",
+        exchange("keystone"),
+        routing_key="notifications.info",
+        durable=False,
+        auto_delete=False,
+    )
+    with Connection(rabbitmq.url) as conn:
+        queue(conn.channel()).declare()
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"name": "admin", "domain": {"id": "default"}, "password": "wrong"}
+                },
+            }
+        }
+    }
+    auth_url = cloud.auth_url.rstrip("/")
+    for _ in range(3):
+        answer = requests.post(f"{auth_url}/auth/tokens", json=body, timeout=30)
+        assert answer.status_code == 401
+    cloud.flush()
+    with Connection(rabbitmq.url) as conn:
+        bound = queue(conn.channel())
+        events = []
+        while (m := bound.get(no_ack=True)) is not None:
+            events.append(json.loads(json.loads(m.body)["oslo.message"]))
+        bound.delete()
+    failures = [
+        e
+        for e in events
+        if e["event_type"] == "identity.authenticate" and e["payload"]["outcome"] == "failure"
+    ]
+    assert len(failures) == 3
+    assert failures[0]["payload"]["initiator"]["host"]["address"] == "127.0.0.1"
+    access = (cloud.log_dir / "apache2" / "keystone_access.log").read_text().splitlines()
+    assert sum('"POST /v3/auth/tokens HTTP/1.1" 401 ' in line for line in access) >= 3

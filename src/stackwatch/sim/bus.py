@@ -40,7 +40,7 @@ from kombu.messaging import Producer
 
 from stackwatch.errors import SimulatorError
 from stackwatch.sim import notifications as notes
-from stackwatch.sim.events import Change
+from stackwatch.sim.events import Change, ServedRequest
 from stackwatch.sim.state import CloudState
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,12 @@ class NotificationBus:
             raise SimulatorError(f"notifications not published within {timeout:.0f}s")
 
     # ------------------------------------------------------------------ publishing
+
+    def on_request(self, served: ServedRequest) -> None:
+        """``on_request`` hook: keystone's CADF failure event for a refused login."""
+        batch = notes.for_request(served)
+        if batch:
+            self._queue.put(batch)
 
     def _on_change(self, change: Change) -> None:
         self._queue.put(change)  # mapped and published on the bus thread

@@ -10,7 +10,8 @@ ids, names, states, hosts and times of the simulated record are written over it.
 the services send for it (nova legacy ``compute.instance.*`` on ``notifications.*``
 and versioned ``instance.*`` on ``versioned_notifications.*`` of exchange ``nova``;
 cinder on exchange ``openstack``; neutron, glance, keystone on their own);
-:func:`audit` gives the periodic ``compute.instance.exists`` / ``instance.exists``.
+:func:`audit` gives the periodic ``compute.instance.exists`` / ``instance.exists``;
+:func:`for_request` what a request itself causes (keystone's failed logins).
 :func:`envelope` is the oslo.messaging v2 wire body. Pure: no I/O, no clock.
 """
 
@@ -28,7 +29,7 @@ from importlib import resources
 from typing import Any
 
 from stackwatch.sim import records as r
-from stackwatch.sim.events import Change, ChangeKind
+from stackwatch.sim.events import Change, ChangeKind, ServedRequest
 
 CONTROLLER = "controller"
 POWER_STATES = {
@@ -132,7 +133,7 @@ def build(
     if user_id is not None and "_context_user_identity" in msg:
         context["_context_user_identity"] = f"{user_id} {project_id or '-'} - default default"
     for key, value in context.items():
-        if key in msg or key in ("_context_request_id", "_context_timestamp"):
+        if key in msg:  # only the context fields this service sends (keystone: none)
             msg[key] = value
     return Notification(str(tpl["exchange"]), str(tpl["routing_key"]), msg)
 
@@ -526,6 +527,33 @@ def _identity(c: Change) -> list[Notification]:
         assignment = {"user": rec.user_id, "role": rec.role_id, "project": rec.project_id}
         return [build("identity.role_assignment.created", t, assignment, **kw)]
     return []
+
+
+def for_request(served: ServedRequest) -> list[Notification]:
+    """Notifications a request itself causes: keystone's CADF ``identity.authenticate``
+    with ``outcome: failure`` for a refused login (successes come with the token)."""
+    if (served.service, served.method, served.status) != ("identity", "POST", 401):
+        return []
+    if not served.path.rstrip("/").endswith("/auth/tokens"):
+        return []
+    t = served.time
+    values = {
+        "eventTime": f"{t.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}+0000",
+        "outcome": "failure",
+        "initiator": {
+            "host": {"address": served.remote_addr, "agent": served.user_agent or "-"},
+            "request_id": served.request_id,
+        },
+    }
+    return [
+        build(
+            "identity.authenticate",
+            t,
+            values,
+            publisher_id=f"identity.{CONTROLLER}",
+            request_id=served.request_id,
+        )
+    ]
 
 
 def for_change(c: Change) -> list[Notification]:
