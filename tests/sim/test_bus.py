@@ -15,6 +15,7 @@ from kombu.entity import Queue
 
 from stackwatch.sim import notifications as notes
 from stackwatch.sim import ops
+from stackwatch.sim import records as r
 from stackwatch.sim.bus import EXCHANGES, NotificationBus, exchange
 from stackwatch.sim.generate import Sizing, generate
 from stackwatch.sim.state import Actor, CloudState, acting
@@ -125,7 +126,28 @@ def test_messages_keep_the_recorded_shape() -> None:
     state.delete("volume", volume.id)
     port = next(iter(state.ports))
     state.delete("port", port.id)
+    now = state.now()
+    agg = state.add(
+        r.Aggregate(
+            id="77",
+            legacy_id=77,
+            uuid="7ded2aa9-ae66-4d40-ad18-01ba73daa4e3",
+            name="agg-bus",
+            created_at=now,
+        )
+    )
+    state.update("aggregate", agg.id, hosts=("compute-0001",))
+    state.update("aggregate", agg.id, metadata={"ssd": "true"})
+    state.add(r.Flavor(id="f-bus", name="m1.bus", vcpus=2, ram=2048, disk=20, legacy_id=99))
     assert seen
+    events = {n.event_type for n in seen}
+    assert {
+        "aggregate.create.end",
+        "aggregate.addhost.end",
+        "aggregate.add_host.end",
+        "aggregate.update_metadata.end",
+        "flavor.create",
+    } <= events
     for n in seen:
         recorded = notes.templates()[n.event_type]["message"]
         assert keys(n.message) == keys(recorded), n.event_type
@@ -265,14 +287,26 @@ def test_refused_login_gives_a_cadf_failure() -> None:
     from stackwatch.sim.events import ServedRequest
 
     served = ServedRequest(
-        service="identity", method="POST", path="/v3/auth/tokens", status=401, length=109,
-        duration=0.3, request_id="req-11111111-2222-4333-8444-555555555555", user_id=None,
-        project_id=None, remote_addr="203.0.113.7", microversion=None,
-        time=datetime.now(UTC), user_agent="curl/7.88.1",
+        service="identity",
+        method="POST",
+        path="/v3/auth/tokens",
+        status=401,
+        length=109,
+        duration=0.3,
+        request_id="req-11111111-2222-4333-8444-555555555555",
+        user_id=None,
+        project_id=None,
+        remote_addr="203.0.113.7",
+        microversion=None,
+        time=datetime.now(UTC),
+        user_agent="curl/7.88.1",
     )
     [event] = notes.for_request(served)
     assert (event.exchange, event.routing_key, event.event_type) == (
-        "keystone", "notifications.info", "identity.authenticate")
+        "keystone",
+        "notifications.info",
+        "identity.authenticate",
+    )
     payload = event.message["payload"]
     assert payload["outcome"] == "failure"
     assert payload["initiator"]["host"] == {"address": "203.0.113.7", "agent": "curl/7.88.1"}

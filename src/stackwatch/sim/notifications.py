@@ -529,6 +529,95 @@ def _identity(c: Change) -> list[Notification]:
     return []
 
 
+def _aggregate(c: Change) -> list[Notification]:
+    """nova's aggregate events: legacy ``aggregate.*`` and versioned ``aggregate.*``."""
+    a: r.Aggregate = c.record
+    before: r.Aggregate | None = c.before
+    t, kw = c.time, {"request_id": c.request_id, "user_id": c.user_id, "project_id": c.project_id}
+    versioned = {
+        "hosts": list(a.hosts),
+        "id": a.legacy_id,
+        "metadata": dict(a.metadata),
+        "name": a.name,
+        "uuid": a.uuid,
+    }
+    api = f"nova-api:{CONTROLLER}"
+    out: list[Notification] = []
+    if c.kind is ChangeKind.CREATED:
+        out.append(
+            build(
+                "aggregate.create.start",
+                t,
+                {"name": a.name},
+                publisher_id=f"aggregate.{a.name}",
+                **kw,
+            )
+        )
+        out.append(
+            build(
+                "aggregate.create.end",
+                t,
+                {"aggregate_id": a.legacy_id, "name": a.name},
+                publisher_id=f"aggregate.{a.legacy_id}",
+                **kw,
+            )
+        )
+        return out
+    if before is None or c.kind is ChangeKind.DELETED:
+        return out
+    legacy_pub = f"aggregate.{a.legacy_id}"
+    for host in [h for h in a.hosts if h not in before.hosts]:
+        for phase in ("start", "end"):
+            out.append(
+                build(
+                    f"aggregate.addhost.{phase}",
+                    t,
+                    {"aggregate_id": str(a.legacy_id), "host_name": host, "name": a.name},
+                    publisher_id=legacy_pub,
+                    **kw,
+                )
+            )
+            out.append(build(f"aggregate.add_host.{phase}", t, versioned, publisher_id=api, **kw))
+    if dict(a.metadata) != dict(before.metadata):
+        for phase in ("start", "end"):
+            out.append(
+                build(
+                    f"aggregate.updatemetadata.{phase}",
+                    t,
+                    {"aggregate_id": a.legacy_id, "meta_data": dict(a.metadata)},
+                    publisher_id=legacy_pub,
+                    **kw,
+                )
+            )
+            out.append(
+                build(f"aggregate.update_metadata.{phase}", t, versioned, publisher_id=api, **kw)
+            )
+    return out
+
+
+def _flavor(c: Change) -> list[Notification]:
+    if c.kind is not ChangeKind.CREATED:
+        return []
+    f: r.Flavor = c.record
+    values = {
+        **_flavor_values(f),
+        "is_public": f.is_public,
+        "description": f.description,
+        "rxtx_factor": f.rxtx_factor,
+    }
+    return [
+        build(
+            "flavor.create",
+            c.time,
+            values,
+            publisher_id=f"nova-api:{CONTROLLER}",
+            request_id=c.request_id,
+            user_id=c.user_id,
+            project_id=c.project_id,
+        )
+    ]
+
+
 def for_request(served: ServedRequest) -> list[Notification]:
     """Notifications a request itself causes: keystone's CADF ``identity.authenticate``
     with ``outcome: failure`` for a refused login (successes come with the token)."""
@@ -569,4 +658,8 @@ def for_change(c: Change) -> list[Notification]:
         return _image(c)
     if kind in ("token", "user", "role_assignment"):
         return _identity(c)
+    if kind == "aggregate":
+        return _aggregate(c)
+    if kind == "flavor":
+        return _flavor(c)
     return []
