@@ -64,6 +64,8 @@ MULTILINE = frozenset({LogFormat.OSLO, LogFormat.GUNICORN, LogFormat.LIBVIRT})
 
 LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL", "AUDIT": "INFO", "TRACE": "TRACE"}
 NOTABLE_LEVELS = frozenset({"ERROR", "CRITICAL"})
+OPEN = ("", "")
+"""The open-record marker of the oslo loop (any non-None value: the record is open)."""
 SAMPLE_LIMIT = 20
 MESSAGE_LIMIT = 2000
 NOTABLE_LIMIT = 500
@@ -241,6 +243,7 @@ class FileParser:
         parsed = continued = 0
         position = 0
         opened = self._open
+        open_row, in_tb = self._open_row, self._open_traceback  # kept local in the loop
         lines = text.split("\n")
         lines.pop()
         for line in lines:
@@ -256,9 +259,9 @@ class FileParser:
             else:
                 match = line_fast.match(line)
                 if match is None:
-                    self._open = opened
+                    self._open, self._open_row, self._open_traceback = opened, open_row, in_tb
                     self._other_lines((line,))
-                    opened = self._open
+                    opened, open_row, in_tb = self._open, self._open_row, self._open_traceback
                     continue
                 level, logger, rest = match.groups()
             # split_rest(), inlined: this loop runs once per line.
@@ -277,16 +280,15 @@ class FileParser:
             # even when another worker's lines came in between.
             if context is None and opened is not None:
                 continued += 1
-                if not self._open_traceback and rest[:22] == "Traceback (most recent":
-                    self._open_traceback = True
+                if not in_tb and rest[:22] == "Traceback (most recent":
+                    in_tb = True
                     self._tracebacks += 1
-                if self._open_row:
+                if open_row:
                     self._extend_row(rest)
                 continue
             parsed += 1
-            opened = ("", logger)
-            self._open_traceback = False
-            self._open_row = False
+            opened = OPEN
+            in_tb = open_row = False
             level_append(level)
             method = ""
             if mark in rest and (count_requests or (index and not instance and
@@ -355,8 +357,8 @@ class FileParser:
                 rows_append((base + start if ascii_text else self._byte_offset(start),
                              line[:23], level, logger, request_id, global_id,
                              instance, rest[:MESSAGE_LIMIT]))
-                self._open_row = True
-        self._open = opened
+                open_row = True
+        self._open, self._open_row, self._open_traceback = opened, open_row, in_tb
         self._parsed += parsed
         self._skipped["continuation"] = self._skipped.get("continuation", 0) + continued
         for level, count in Counter(levels).items():
