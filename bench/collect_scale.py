@@ -41,7 +41,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from stackwatch.errors import SourceError
 from stackwatch.model import Collection
 from stackwatch.sources.openstack_api import SOURCE_CLASSES, ApiClient
 
@@ -153,8 +155,21 @@ def baseline(clouds_yaml: Path, sample: float) -> tuple[float, int, str]:
     fanout_calls = 0
     started = time.monotonic()
 
+    failures: list[str] = []
+
     def listing(service: str, path: str, key: str, **params: object) -> list[dict[str, object]]:
-        return list(client.list_all(service, path, key, params=params or None))
+        try:
+            return list(client.list_all(service, path, key, params=params or None))
+        except SourceError as exc:  # counted and shown; the baseline goes on like ours
+            failures.append(str(exc))
+            return []
+
+    def get(service: str, path: str, **params: object) -> dict[str, Any]:
+        try:
+            return client.get(service, path, params=params or None)
+        except SourceError as exc:
+            failures.append(str(exc))
+            return {}
 
     def fan(items: list[str], fn: Callable[[str], object]) -> None:
         nonlocal spent_time, spent_calls, fanout_time, fanout_calls
@@ -172,19 +187,19 @@ def baseline(clouds_yaml: Path, sample: float) -> tuple[float, int, str]:
     for st in ("identity", "compute", "placement", "network", "image", "block-storage"):
         client.endpoint(st)
     for key in ("users", "projects", "domains", "regions"):
-        client.get("identity", key)
-    projects = [str(p["id"]) for p in client.get("identity", "projects")["projects"]]
-    client.get("compute", "os-services")
+        get("identity", key)
+    projects = [str(p["id"]) for p in get("identity", "projects").get("projects", [])]
+    get("compute", "os-services")
     listing("compute", "servers/detail", "servers", all_tenants=1)
     listing("compute", "os-hypervisors/detail", "hypervisors")
     listing("compute", "flavors/detail", "flavors", is_public="None")
-    client.get("compute", "os-aggregates")
-    client.get("compute", "os-availability-zone")
-    fan(projects, lambda p: client.get("compute", f"os-quota-sets/{p}/detail"))
+    get("compute", "os-aggregates")
+    get("compute", "os-availability-zone")
+    fan(projects, lambda p: get("compute", f"os-quota-sets/{p}/detail"))
     providers = [str(r["uuid"]) for r in
-                 client.get("placement", "resource_providers")["resource_providers"]]
-    fan(providers, lambda u: (client.get("placement", f"resource_providers/{u}/inventories"),
-                              client.get("placement", f"resource_providers/{u}/usages")))
+                 get("placement", "resource_providers").get("resource_providers", [])]
+    fan(providers, lambda u: (get("placement", f"resource_providers/{u}/inventories"),
+                              get("placement", f"resource_providers/{u}/usages")))
     for path, key in (("networks", "networks"), ("subnets", "subnets"), ("routers", "routers"),
                       ("ports", "ports"), ("floatingips", "floatingips"),
                       ("security-groups", "security_groups"),
@@ -192,18 +207,19 @@ def baseline(clouds_yaml: Path, sample: float) -> tuple[float, int, str]:
         listing("network", f"v2.0/{path}", key)
     agents = listing("network", "v2.0/agents", "agents")
     l3 = [str(a["id"]) for a in agents if a.get("agent_type") == "L3 agent"]
-    fan(l3, lambda a: client.get("network", f"v2.0/agents/{a}/l3-routers"))
-    fan(projects, lambda p: client.get("network", f"v2.0/quotas/{p}"))
+    fan(l3, lambda a: get("network", f"v2.0/agents/{a}/l3-routers"))
+    fan(projects, lambda p: get("network", f"v2.0/quotas/{p}"))
     listing("image", "v2/images", "images")
     listing("block-storage", "volumes/detail", "volumes", all_tenants=1)
     listing("block-storage", "snapshots/detail", "snapshots", all_tenants=1)
-    client.get("block-storage", "os-services")
-    client.get("block-storage", "scheduler-stats/get_pools", params={"detail": "True"})
-    fan(projects, lambda p: client.get("block-storage", f"os-quota-sets/{p}",
-                                       params={"usage": "True"}))
+    get("block-storage", "os-services")
+    get("block-storage", "scheduler-stats/get_pools", detail="True")
+    fan(projects, lambda p: get("block-storage", f"os-quota-sets/{p}", usage="True"))
     wall = time.monotonic() - started - spent_time + fanout_time
     calls = client.calls - spent_calls + fanout_calls
     note = "measured" if sample >= 1 else f"fan-out extrapolated from a {sample:.0%} sample"
+    if failures:
+        note += f"; {len(failures)} requests failed, first: {failures[0][:150]}"
     client.close()
     return wall, calls, note
 
