@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -199,20 +200,50 @@ class RealCloud:
             return None
         return pid
 
+    def command_line(self, name: str) -> list[str]:
+        """The argv of a running service's leader process (to start it again the same way)."""
+        pid = self.pid(name)
+        if pid is None:
+            raise RuntimeError(f"{name} is not running")
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return [part.decode() for part in raw.split(b"\0") if part]
+
+    def start_bg(self, name: str, argv: list[str]) -> None:
+        """Start a daemon as up.sh does, with lib.sh's ``start_bg`` (own session, pid file)."""
+        script = f'. "{self.scripts}/lib.sh"; start_bg {shlex.quote(name)} ' + " ".join(
+            shlex.quote(a) for a in argv)
+        with self.script_log.open("ab") as log:
+            subprocess.run(["bash", "-c", script], check=True, stdout=log,
+                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=60,
+                           env=dict(os.environ, RC_ROOT=str(self.root)))
+
     def stop(self, name: str, timeout: float = 25.0) -> None:
-        """Stop one service as down.sh does: TERM its process group, KILL after ``timeout``."""
+        """Stop one service as down.sh does and wait until all its processes are gone.
+
+        A ``start_bg`` daemon leads its own process group: the group gets SIGTERM. A
+        gunicorn ``--daemon`` master is not a group leader (its group is the session of
+        gunicorn's daemonising parent, which exited): the master gets SIGTERM and stops
+        its workers. Either way the group is SIGKILLed after ``timeout``.
+        """
         pid = self.pid(name)
         if pid is None:
             return
+        try:
+            pgid = os.getpgid(pid)
+        except ProcessLookupError:
+            return
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGTERM)
+            if pgid == pid:
+                os.killpg(pgid, signal.SIGTERM)
+            else:
+                os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _group_alive(pid):
+        while time.monotonic() < deadline and _group_alive(pgid):
             time.sleep(0.3)
-        if _group_alive(pid):
+        if _group_alive(pgid):
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
-            while _group_alive(pid):
+                os.killpg(pgid, signal.SIGKILL)
+            while _group_alive(pgid):
                 time.sleep(0.2)
 
     def run_script(self, script: str, *args: str, timeout: float,
