@@ -2,7 +2,8 @@
 
 * ``logs parse FILE…`` — how each line of a file was understood: parsed, skipped
   (by reason) or unparsed (with a sample), and the requests found.
-* ``logs backfill PATH…`` — rotated logs (``.gz`` too) into hourly aggregates.
+* ``logs backfill PATH…`` — rotated logs (``.gz`` too) into hourly aggregates;
+  ``logs hourly`` shows them (requests per hour per API operation).
 * ``logs blocklist`` — addresses brute-forcing keystone, as firewall/web-server rules.
 * ``trace ID`` — one request id, global request id or instance uuid, across services.
 """
@@ -111,6 +112,35 @@ def backfill_command(paths: Sequence[Path], store_path: Path | None, config_path
     click.echo(f"{len(files)} files, {lines} lines ({unparsed} unparsed), {size / 1e6:.1f} MB "
                f"in {elapsed:.1f}s: {lines / max(elapsed, 1e-9):,.0f} lines/s")
     history.close()
+
+
+@logs.command("hourly")
+@store_option
+@config_option
+@click.option("--service", default=None, help="One service only (nova, keystone...).")
+@click.option("--top", default=10, show_default=True, help="Busiest operations per hour.")
+def hourly_command(store_path: Path | None, config_path: Path, service: str | None,
+                   top: int) -> None:
+    """Requests per hour per API operation, from what ``logs backfill`` stored."""
+    from stackwatch.store.log_history import LogHistory
+
+    history = LogHistory(_store_path(store_path, config_path))
+    rows = history.requests_per_hour(service)
+    history.close()
+    if not rows:
+        click.echo("no hourly aggregates: run stackwatch logs backfill first", err=True)
+        sys.exit(1)
+    by_hour: dict[float, list[tuple[int, str]]] = {}
+    for row in rows:
+        mean = f"{row.mean_seconds * 1000:8.1f} ms" if row.mean_seconds is not None else ""
+        by_hour.setdefault(row.hour, []).append(
+            (row.requests, f"{row.requests:>8} {row.service:<10} {row.method:<6} {row.url}"
+                           f" {mean}"))
+    for hour, entries in sorted(by_hour.items()):
+        total = sum(n for n, _ in entries)
+        click.echo(f"{time.strftime('%Y-%m-%d %H:00', time.gmtime(hour))}  {total} requests")
+        for _, text in sorted(entries, key=lambda e: -e[0])[:top]:
+            click.echo(f"  {text}")
 
 
 @logs.command("blocklist")

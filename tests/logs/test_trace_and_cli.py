@@ -153,6 +153,16 @@ def test_backfill_command(tmp_path: Path) -> None:
     again = runner.invoke(logs, ["backfill", str(logs_dir), "--store", str(store)])
     assert again.exit_code == 0
     assert sum(r.requests for r in history.requests_per_hour()) == 430
+    shown = runner.invoke(logs, ["hourly", "--store", str(store), "--top", "2"])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert lines[0] == "2026-11-21 06:00  430 requests"
+    busiest = max(history.requests_per_hour(), key=lambda r: r.requests)
+    assert len(lines) == 3
+    assert lines[1].split()[:4] == [str(busiest.requests), busiest.service, busiest.method,
+                                    busiest.url]
+    empty = runner.invoke(logs, ["hourly", "--store", str(tmp_path / "empty.sqlite")])
+    assert empty.exit_code == 1
 
 
 def test_blocklist_command(tmp_path: Path) -> None:
