@@ -252,3 +252,22 @@ def test_a_poll_reads_at_most_its_budget(tmp_path: Path) -> None:
         polls += 1
     assert polls >= 3
     assert sink.lines == expected(n)
+
+
+def test_history_streams_stay_small(tmp_path: Path) -> None:
+    """Years of rotated files must not make a checkpoint of megabytes."""
+    log = tmp_path / "app.log"
+    for day in range(40):
+        with gzip.open(tmp_path / f"app.log-202601{day:02d}.gz", "wt") as packed:
+            packed.write("".join(f"line {day:03d}{k:03d} of an old day, padded a bit\n"
+                                 for k in range(60)))
+    n = write(log, 0, 100)
+    sink = Collector()
+    group = TailGroup(log)
+    group.poll(sink)
+    assert sink.lines == expected(n)  # history is left to backfill
+    done = [s for s in group.streams if s.done]
+    assert len(done) == 40 and all(len(s.head) <= 256 for s in done)
+    assert len(str(group.to_json())) < 40 * 600 + 3000
+    group.poll(sink)  # and it is still recognised
+    assert sink.lines == expected(n)

@@ -45,7 +45,11 @@ FORGET_AFTER = 20
 BUDGET = 256 << 20
 """Bytes one poll reads at most (about: whole chunks) from one logical file."""
 """Polls a stream may go unseen before it is forgotten (its files were deleted)."""
-MAX_STREAMS = 1000
+MAX_GONE = 1000
+"""Unseen streams remembered at most (streams whose files are there are all kept)."""
+DONE_HEAD = 256
+"""Bytes of head kept for a stream never to be read again (history, a read ``.gz``):
+enough to recognise it, small in a checkpoint with years of rotated files."""
 CHUNK = 4 << 20
 ROTATED = re.compile(r"^(?:\.\d+|-\d{8}(?:\d{2})?|\.\d{8}(?:\d{2})?|-\d{4}-\d\d-\d\d)(?:\.gz)?$")
 """Suffixes logrotate adds: ``.1``, ``.2.gz``, ``-20261121`` (dateext), ``-2026-11-21``."""
@@ -138,6 +142,7 @@ class TailGroup:
         self.started = streams is not None
         self.start = start
         self.chunk = chunk
+        self._heads: dict[tuple[str, int, int, int], bytes] = {}
 
     def to_json(self) -> dict[str, Any]:
         return {"streams": [s.to_json() for s in self.streams]}
@@ -155,7 +160,14 @@ class TailGroup:
             except OSError:
                 continue
             compressed = path.name.endswith(".gz")
-            head = _read_head(path, compressed)
+            key = (str(path), info.st_ino, info.st_size, info.st_mtime_ns)
+            head = self._heads.get(key)
+            if head is None:
+                head = _read_head(path, compressed)
+                if (path != self.active and len(head) == HEAD) or compressed:
+                    self._heads[key] = head  # a rotated file's head, read once
+                    if len(self._heads) > 4 * MAX_GONE:
+                        self._heads.clear()
             if not head:
                 continue
             if b"\n" not in head and len(head) < HEAD:
@@ -192,10 +204,11 @@ class TailGroup:
                 # New since the last poll (or history, on the first one). A copy and its
                 # original both new are one stream: the second matches the first here.
                 stream = _new_stream(candidate)
-                stream.done = first and not candidate.active
+                if first and not candidate.active:
+                    stream.done, stream.head = True, stream.head[:DONE_HEAD]
                 self.streams.append(stream)
             if first and candidate.active:
-                stream.done = False
+                stream.done, stream.head = False, candidate.head
                 stream.offset = _last_line_end(candidate) if self.start == "end" else 0
             previous = matched.get(id(stream))
             if previous is None or _larger(candidate, previous[1]):
@@ -211,7 +224,8 @@ class TailGroup:
         live = {id(stream) for stream, _ in matched.values()}
         for stream in self.streams:
             stream.missing = 0 if id(stream) in live else stream.missing + 1
-        self.streams = [s for s in self.streams if s.missing <= FORGET_AFTER][-MAX_STREAMS:]
+        gone = [s for s in self.streams if 0 < s.missing <= FORGET_AFTER][-MAX_GONE:]
+        self.streams = [s for s in self.streams if s.missing == 0] + gone
         return total
 
     def _read(self, stream: Stream, candidate: _Candidate, sink: Sink, budget: int) -> int:
@@ -284,7 +298,7 @@ class TailGroup:
                          stream.ident)
                     stream.offset += len(pending)
                     read += len(pending)
-            stream.done = True
+            stream.done, stream.head = True, stream.head[:DONE_HEAD]
         except (OSError, EOFError, zlib.error) as exc:
             # Still being written by the compressor, or damaged: try again next poll.
             log.info("%s: read stopped at byte %d: %s", candidate.path, stream.offset, exc)
