@@ -31,7 +31,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
-import urllib3
 from keystoneauth1 import exceptions as ksa_exc
 from keystoneauth1 import session as ksa_session
 
@@ -42,6 +41,7 @@ from stackwatch.errors import (
     SourceTimeout,
     SourceUnavailable,
 )
+from stackwatch.sources.openstack_api.transport import Answer, Transport
 
 log = logging.getLogger(__name__)
 
@@ -103,14 +103,6 @@ class Endpoint:
     latency: float
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """Status and body of one HTTP answer."""
-
-    status: int
-    content: bytes
-
-
 class _Counter:
     """Thread-safe counts of requests and of tokens issued."""
 
@@ -165,7 +157,7 @@ class ApiClient:
         self._auth_lock = threading.Lock()
         self._token_header: tuple[dict[str, str], float] | None = None
         self._session: ksa_session.Session | None = None
-        self._http = urllib3.PoolManager()
+        self._http = Transport(timeout)
         self._interface = "public"
         self._pool: ThreadPoolExecutor | None = None
         self._endpoints: dict[str, Endpoint] = {}
@@ -217,7 +209,7 @@ class ApiClient:
         http.mount("https://", adapter)
         http.hooks["response"].append(self._counter.hook)
         verify = (True if verify is None else verify) if self.verify_tls else False
-        self._http = _pool_manager(self.concurrency, verify, cert)
+        self._http = Transport(self.timeout, verify, cert)
         return ksa_session.Session(auth=cloud.get_auth(), session=http, timeout=self.timeout,
                                    verify=verify, cert=cert)
 
@@ -237,7 +229,7 @@ class ApiClient:
             if self._session is not None:
                 self._session.session.close()
                 self._session = None
-            self._http.clear()
+            self._http.close()
 
     def invalidate(self) -> None:
         """Forget cached endpoints and memoised data (not the token)."""
@@ -330,8 +322,9 @@ class ApiClient:
     def _send(self, method: str, url: str, what: str, *, authenticated: bool = True,
               headers: Mapping[str, str] | None = None,
               params: Mapping[str, object] | None = None) -> Answer:
-        """One request through the bounded urllib3 pool (keystoneauth is used for auth only:
-        its per-request overhead is what limits a 20,000-request collection).
+        """One request on a kept-alive connection, at most ``concurrency`` at once
+        (keystoneauth is used for auth only: its per-request overhead is what limits
+        a 26,000-request collection; see ``transport.py``).
 
         A 401 is retried once with a new token (the token may have been revoked).
         """
@@ -346,15 +339,9 @@ class ApiClient:
             started = time.monotonic()
             with self._gate:
                 try:
-                    raw = self._http.request(
-                        method, url, headers=request_headers, retries=False,
-                        timeout=urllib3.Timeout(connect=min(self.timeout, 10.0),
-                                                read=self.timeout))
-                except urllib3.exceptions.HTTPError as exc:
+                    answer = self._http.get(url, request_headers, what)
+                finally:
                     self._counter.count()
-                    raise _translate_http(exc, what, self.timeout) from None
-            self._counter.count()
-            answer = Answer(raw.status, raw.data)
             log.info("%s %s -> %s in %.3fs", method, url, answer.status,
                      time.monotonic() - started)
             if answer.status == 401 and authenticated and attempt == 1:
@@ -555,37 +542,6 @@ def _error_detail(response: Answer) -> str:
         if isinstance(body.get("NeutronError"), dict):
             return str(body["NeutronError"].get("message", ""))[:200]
     return ""
-
-
-def _pool_manager(size: int, verify: bool | str, cert: str | tuple[str, str] | None
-                  ) -> urllib3.PoolManager:
-    """A connection pool of ``size`` per host, with the TLS settings of clouds.yaml."""
-    options: dict[str, Any] = {"maxsize": size, "block": True}
-    if verify is False:
-        options["cert_reqs"] = "CERT_NONE"
-    else:
-        options["cert_reqs"] = "CERT_REQUIRED"
-        if isinstance(verify, str):
-            options["ca_certs"] = verify
-    if isinstance(cert, tuple):
-        options["cert_file"], options["key_file"] = cert
-    elif cert:
-        options["cert_file"] = cert
-    return urllib3.PoolManager(**options)
-
-
-def _translate_http(exc: urllib3.exceptions.HTTPError, what: str, timeout: float) -> SourceError:
-    """urllib3 exception -> the stackwatch error for it."""
-    text = f"{what}: {exc}"
-    if isinstance(exc, urllib3.exceptions.NewConnectionError):
-        return SourceUnavailable(f"{what}: cannot connect ({exc})")
-    if isinstance(exc, (urllib3.exceptions.ConnectTimeoutError,
-                        urllib3.exceptions.ReadTimeoutError)):
-        return SourceTimeout(f"{what}: no answer within {timeout:g}s")
-    if isinstance(exc, urllib3.exceptions.ProtocolError) and (
-            "IncompleteRead" in str(exc) or "Connection broken" in str(exc)):
-        return InvalidResponse(f"{what}: answer cut short ({exc})")
-    return SourceUnavailable(text)
 
 
 def _translate(exc: ksa_exc.ClientException, what: str) -> SourceError:
