@@ -27,7 +27,7 @@ DEFAULT_GLOBS: dict[str, tuple[str, ...]] = {
     "cinder": ("cinder/*.log", "apache2/cinder*.log", "kolla/cinder/*.log"),
     "haproxy": ("haproxy.log", "haproxy/*.log", "kolla/haproxy/*.log"),
     "libvirt": ("libvirt/libvirtd.log", "kolla/libvirt/libvirtd.log"),
-    "kernel": ("kern.log",),
+    "kernel": ("kern.log", "messages"),  # Debian/Ubuntu, RHEL
     "rabbitmq": ("rabbitmq/*.log",),
     "mariadb": ("mysql/error.log", "mysql/*.err", "mariadb/*.log"),
 }
