@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from servers import MariaDB
 from sources.test_api_replay import resource_status, value
 from stackwatch.catalog.testing import assert_covered, assert_declared
 from stackwatch.config import load_config
@@ -334,3 +335,27 @@ def test_an_api_refusing_us_raises_an_auth_error_and_the_others_go_on(
         watch.api["nova"].collect()
     for name in ("neutron", "glance", "cinder", "identity", "placement"):
         assert set(resource_status(watch.api[name].collect()).values()) == {Status.OK}, name
+
+
+def test_sql_metrics_on_the_simulator_backed_by_a_real_mariadb(tmp_path: Path,
+                                                               mariadb: MariaDB) -> None:
+    with SimulatedCloud(workdir=tmp_path, size="small", life=False,
+                        db_url=mariadb.url("swsrc_")) as sim:
+        assert sim.db_urls["nova"].startswith("mysql+pymysql://")
+        sim.inject("servers-error", count="2")
+        sim.inject("volume-stuck-deleting", count="1")
+        sim.flush()
+        watch = Watch(sim)
+        out = {name: s.collect() for name, s in watch.sql.items()}
+        for name, part in out.items():
+            assert set(resource_status(part).values()) == {Status.OK}, (name, part.checks)
+        state = sim.state
+        errors = sum(1 for s in state.servers if s.vm_state == "error")
+        assert sum(value(part, "openstack_nova_db_instances_error")
+                   for name, part in out.items() if name.startswith("sql.nova")) == errors
+        assert value(out["sql.nova"], "openstack_nova_db_vcpus") == sum(
+            h.vcpus for h in state.hypervisors)
+        assert value(out["sql.cinder"], "openstack_cinder_db_volumes_deleting") == sum(
+            1 for v in state.volumes if v.status == "deleting")
+        assert value(out["sql.cinder"], "openstack_cinder_db_volume_count") == len(state.volumes)
+        assert_declared(everything(out))
