@@ -234,3 +234,22 @@ def test_format_of_a_file_created_empty(tmp_path: Path) -> None:
     collection = source.collect()
     assert value(list(collection.samples), "openstack_log_http_requests_total") == 1
     assert value(list(collection.samples), "openstack_log_lines_total", outcome="unparsed") == 0
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"version": 1, "tally": {"requests": 5}}',
+                                     '{"version": 1, "files": {"x": {"streams": [[1]]}}}'])
+def test_unusable_checkpoint_is_set_aside(tmp_path: Path, content: str) -> None:
+    from stackwatch.sources.logs import LogsSource
+
+    log = tmp_path / "apache2" / "keystone_access.log"
+    log.parent.mkdir()
+    log.write_text(access("10.0.0.1", "GET", "/v3", 200, 0.01), encoding="utf-8")
+    checkpoint = tmp_path / "cp.json"
+    checkpoint.write_text(content, encoding="utf-8")
+    source = LogsSource("keystone", tmp_path, ["apache2/*.log"], checkpoint, host="h")
+    collection = source.collect()
+    assert value(list(collection.samples), "openstack_log_http_requests_total") == 1
+    (aside,) = tmp_path.glob("cp.json.corrupt-*")
+    assert aside.read_text(encoding="utf-8") == content
+    again = LogsSource("keystone", tmp_path, ["apache2/*.log"], checkpoint, host="h")
+    assert value(list(again.collect().samples), "openstack_log_http_requests_total") == 1

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from stackwatch.errors import SourceError
 from stackwatch.logparse.engine import FileParser, IndexRow, LogFormat, detect_format
 from stackwatch.logparse.tally import Tally
 from stackwatch.logparse.urls import TemplateCache
@@ -26,7 +27,7 @@ from stackwatch.sources.logs import metrics
 from stackwatch.sources.logs.bruteforce import BruteForceDetector
 from stackwatch.sources.logs.checkpoint import load_checkpoint, save_checkpoint
 from stackwatch.sources.logs.globs import expand
-from stackwatch.sources.logs.tail import TailGroup, _read_head
+from stackwatch.sources.logs.tail import Stream, TailGroup, _read_head
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +93,27 @@ class LogsSource:
         self._loaded = True
         if self.checkpoint is None:
             return
-        data = load_checkpoint(self.checkpoint)
-        if data is None or data.get("version") != CHECKPOINT_VERSION:
+        try:
+            data = load_checkpoint(self.checkpoint)
+            if data is None or data.get("version") != CHECKPOINT_VERSION:
+                return
+            total = Tally.from_json(data.get("tally", {}))
+            failures = [(float(r[0]), str(r[1])) for r in data.get("bruteforce", [])]
+            saved = dict(data.get("files", {}))
+            for entry in saved.values():  # the shape TailGroup.from_json reads
+                [Stream.from_json(row) for row in entry.get("streams", [])]
+        except (SourceError, TypeError, ValueError, IndexError, KeyError,
+                AttributeError) as exc:
+            # Kept aside for a look; counting starts again (counters reset, which rate()
+            # and increase() handle), rather than this source staying blind.
+            aside = self.checkpoint.with_name(f"{self.checkpoint.name}.corrupt-{int(time.time())}")
+            self.checkpoint.replace(aside)
+            log.error("%s: unusable checkpoint moved to %s, starting again: %s",
+                      self.name, aside, exc)
             return
-        self.total = Tally.from_json(data.get("tally", {}))
-        self.detector.load(data.get("bruteforce", []))
-        self._saved_groups = dict(data.get("files", {}))
+        self.total = total
+        self.detector.add(failures)
+        self._saved_groups = saved
 
     def _save(self) -> None:
         if self.checkpoint is None:
