@@ -362,8 +362,10 @@ class ApiClient:
             headers["OpenStack-API-Version"] = f"{name} {version}"
             if service_type == "compute":
                 headers["X-OpenStack-Nova-API-Version"] = version
-        what = f"GET {url}" + (f" {dict(params)}" if params else "")
-        response = self._send("GET", url, what, headers=headers, params=params)
+        if params:
+            url += ("&" if "?" in url else "?") + urlencode(list(params.items()), doseq=True)
+        what = f"GET {url}"
+        response = self._send("GET", url, what, headers=headers)
         if response.status >= 300:
             _raise_for_status(response, what)
         return _json(response, what)
