@@ -202,23 +202,49 @@ def blocklist_command(files: Sequence[Path], fmt: str, window: float, threshold:
 @config_option
 @click.option("--limit", default=5000, show_default=True, help="Records to show at most.")
 def trace(key: str, store_path: Path | None, config_path: Path, limit: int) -> None:
-    """The story of one request (request id, global request id) or instance (uuid)."""
-    from stackwatch.store.request_index import RequestIndex
+    """The story of one request (request id, global request id) or instance (uuid).
 
-    index = RequestIndex(_store_path(store_path, config_path))
+    Log records from the request index, and the store's other events that carry the
+    same request id or resource (notifications, instance actions, faults), in time
+    order across services.
+    """
+    from stackwatch.model import Event
+    from stackwatch.store.request_index import RequestIndex
+    from stackwatch.store.sqlite import SQLiteStore
+
+    path = _store_path(store_path, config_path)
+    index = RequestIndex(path)
     records = index.story(key, limit)
     index.close()
-    if not records:
-        click.echo(f"no log record carries {key}", err=True)
-        sys.exit(1)
+    requests = {key} | {r.request_id for r in records if r.request_id}
+    store = SQLiteStore(path)
+    events: dict[tuple[float, str, str, str], Event] = {}
+    for request in sorted(requests):
+        for event in store.events(0, time.time() + 86400, request_id=request, limit=limit):
+            events[(event.timestamp, event.kind, event.event_type, event.message)] = event
+    for event in store.events(0, time.time() + 86400, resource_id=key, limit=limit):
+        events[(event.timestamp, event.kind, event.event_type, event.message)] = event
+    store.close()
+    lines: list[tuple[float, str, list[str]]] = []
     for record in records:
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(record.timestamp))
-        millis = f"{record.timestamp % 1:.3f}"[1:]
         ids = record.request_id or "-"
         if record.global_request_id and record.global_request_id != record.request_id:
             ids += f" (global {record.global_request_id})"
         first, _, rest = record.message.partition("\n")
-        click.echo(f"{when}{millis} {record.service:<10} {record.host:<12} {record.level:<8} "
-                   f"{record.logger} [{ids}] {first}")
-        for line in rest.splitlines():
+        lines.append((record.timestamp, f"{record.service:<10} {record.host:<12} "
+                      f"{record.level:<8} {record.logger} [{ids}] {first}",
+                      rest.splitlines()))
+    for event in events.values():
+        if event.kind.startswith("log"):
+            continue  # log records are shown from the index above
+        lines.append((event.timestamp, f"{event.service or '-':<10} {event.host or '-':<12} "
+                      f"{event.severity.name:<8} {event.kind}:{event.event_type} "
+                      f"[{event.request_id or '-'}] {event.message}", []))
+    if not lines:
+        click.echo(f"nothing carries {key}", err=True)
+        sys.exit(1)
+    for when, text, more in sorted(lines, key=lambda line: line[0])[:limit]:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(when))
+        click.echo(f"{stamp}{f'{when % 1:.3f}'[1:]} {text}")
+        for line in more:
             click.echo(f"    {line}")

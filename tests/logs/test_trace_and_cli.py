@@ -233,3 +233,30 @@ def test_index_pruned_to_retention(tmp_path: Path) -> None:
     expiring = LogsSource("neutron", root, ["neutron/*.log"], None, "h", index, retention=60)
     expiring.collect()  # retention of a minute: everything recorded in 2026-11 goes
     assert index.count() == 0
+
+
+def test_trace_includes_the_stores_events(indexed: Path) -> None:
+    """Notifications and instance actions in the store join the story of their request."""
+    from stackwatch.model import Collection, Event, Severity
+    from stackwatch.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(indexed)
+    when = 1795241405.0  # 2026-11-21 06:10:05, while the server was being built
+    store.write(Collection(events=(
+        Event(kind="notification", event_type="compute.instance.create.end", timestamp=when,
+              severity=Severity.INFO, service="nova", host="compute1",
+              message="instance created", request_id=API_REQ, resource_ids=(VM,)),
+        Event(kind="instance_action", event_type="reboot", timestamp=when + 116,
+              service="nova", message="reboot failed", request_id=OTHER, resource_ids=(VM,)),
+    )))
+    store.close()
+    runner = CliRunner()
+    result = runner.invoke(trace, [API_REQ, "--store", str(indexed)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    notification = next(i for i, line in enumerate(lines) if "compute.instance.create" in line)
+    took = next(i for i, line in enumerate(lines) if "Took 2.1 seconds" in line)
+    assert lines[notification].startswith("2026-11-21 06:10:05.000 nova")
+    assert took < notification or lines[took][:23] <= lines[notification][:23]
+    by_instance = runner.invoke(trace, [VM, "--store", str(indexed)]).output
+    assert "instance_action:reboot" in by_instance and "Reboot failed" in by_instance
