@@ -51,7 +51,7 @@ def test_an_endpoint_that_is_down_is_critical_and_its_resources_unknown(
     client = client_of(replay)
     out = source(replay, "cinder", client).collect()
     endpoint = next(c for c in out.checks if c.name == "api.endpoint")
-    assert endpoint.status is Status.CRITICAL and "does not answer" in endpoint.message
+    assert endpoint.status is Status.CRITICAL and "cannot connect" in endpoint.message
     assert value(out, "openstack_cinder_up") == 0
     states = resource_status(out)
     assert set(states.values()) == {Status.UNKNOWN}

@@ -93,3 +93,17 @@ def test_crosscheck_agrees_disagrees_and_cannot_compare() -> None:
     assert differ["nova_services_down"].status is Status.WARNING
     assert "nova-compute on c1" in differ["nova_services_down"].message
     assert differ["vcpus"].status is Status.WARNING
+
+
+class Blind(ResourceSource):
+    def resources(self) -> Sequence[Resource]:
+        return (Resource("a", self._fail), Resource("b", self._fail))
+
+    def _fail(self) -> Collection:
+        raise SourceTimeout("GET /x: no answer within 1s")
+
+
+def test_a_source_that_could_read_nothing_raises_for_the_runner() -> None:
+    with pytest.raises(SourceTimeout, match=r"no resource of test.blind could be read \(2 tried\); "
+                       r"first: GET /x: no answer within 1s"):
+        Blind("test.blind").collect()

@@ -46,6 +46,7 @@ class _State:
     duration: float = 0.0
     ok: bool = False
     error: str = ""
+    exc: SourceError | None = None
     last: Collection = field(default_factory=Collection)
 
 
@@ -98,9 +99,24 @@ class ResourceSource:
         else:
             for resource in due:
                 self._run(resource)
+        if skip_reason is None:
+            self._raise_if_blind(resources)
         for resource in resources:
             result = result + self._report(resource.name)
         return result
+
+    def _raise_if_blind(self, resources: Sequence[Resource]) -> None:
+        """When no resource could be read, the source as a whole could not look: raise,
+        so that the runner reports it UNKNOWN (and health knows it is blind)."""
+        with self._lock:
+            states = [self._states.get(r.name) for r in resources]
+        if not states or any(state is None or state.ok for state in states):
+            return
+        first = next(state.exc for state in states if state is not None)
+        if first is None:  # pragma: no cover - a failed state always has its exception
+            return
+        raise type(first)(f"no resource of {self._name} could be read "
+                          f"({len(states)} tried); first: {first}")
 
     def latest(self) -> Collection:
         """What the resources read successfully last time (nothing of failed ones); no I/O."""
@@ -139,6 +155,7 @@ class ResourceSource:
             state.duration = duration
             state.ok = True
             state.error = ""
+            state.exc = None
             state.last = collection
 
     def _record_failure(self, name: str, started: float, duration: float,
@@ -150,6 +167,7 @@ class ResourceSource:
             state.attempted = started
             state.duration = duration
             state.ok = False
+            state.exc = exc
             state.error = f"{type(exc).__name__}: {exc}"
             state.last = Collection()
 

@@ -61,8 +61,7 @@ class ApiSource(ResourceSource):
             raise
         except SourceError as exc:
             check = CheckResult(ENDPOINT_CHECK, Status.CRITICAL,
-                                f"{self.codename} API does not answer: {exc}",
-                                make_labels(labels))
+                                f"{self.codename} API unusable: {exc}", make_labels(labels))
             return Collection((self.sample(up, 0),), (check,)), exc
         latency = endpoint.latency
         status = Status.OK

@@ -275,7 +275,7 @@ class ApiClient:
         url = self.catalog_url(service_type)
         started = time.monotonic()
         doc_url = _version_document_url(service_type, url)
-        response = self._send("GET", doc_url, f"{service_type} version document",
+        response = self._send("GET", doc_url, f"GET {doc_url}",
                               authenticated=service_type != "identity")
         latency = time.monotonic() - started
         # Keystone, glance and cinder answer their root with 300 Multiple Choices.
@@ -540,7 +540,7 @@ def _error_detail(response: Answer) -> str:
     if isinstance(body, dict):
         for value in body.values():
             if isinstance(value, dict) and isinstance(value.get("message"), str):
-                return str(value["message"])[:200]
+                return " ".join(str(value["message"]).split())[:200]
         if isinstance(body.get("NeutronError"), dict):
             return str(body["NeutronError"].get("message", ""))[:200]
     return ""
