@@ -15,12 +15,23 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from realcloud.cloud import PORTS, RealCloud, port_open, rc_root, scripts_dir
+from realcloud.cloud import (
+    CLOUD_NAME,
+    PORTS,
+    REPO,
+    RealCloud,
+    port_open,
+    rc_root,
+    scripts_dir,
+)
 from realcloud.resources import Resources, ensure_resources
 from realcloud.truth import Truth
 
@@ -33,8 +44,19 @@ TEST_TIMEOUT_S = 2400.0  # per test, covers the bring-up paid by the first one
 TIMINGS: dict[str, float] = {}
 
 
+# Module order inside the realcloud run: the test bed first, faults (which change the
+# cloud, then mend it) last.
+ORDER = ("test_real_ground_truth", "test_real_api_metrics", "test_real_sql_metrics",
+         "test_real_logs", "test_real_recordings", "test_real_fidelity", "test_real_faults")
+
+
 def _is_realcloud(item: pytest.Item) -> bool:
     return str(item.path).startswith(HERE + os.sep)
+
+
+def _rank(item: pytest.Item) -> int:
+    stem = item.path.stem
+    return ORDER.index(stem) if stem in ORDER else ORDER.index("test_real_fidelity")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -47,7 +69,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(TEST_TIMEOUT_S))
     others = [item for item in items if not _is_realcloud(item)]
-    items[:] = others + mine
+    items[:] = others + sorted(mine, key=_rank)  # stable: file order kept within a module
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -110,6 +132,18 @@ def resources(realcloud: RealCloud) -> Resources:
     made = ensure_resources(realcloud)
     TIMINGS["resources"] = time.monotonic() - started
     return made
+
+
+@pytest.fixture(scope="session")
+def fresh_recordings(realcloud: RealCloud, resources: Resources) -> Path:
+    """``scripts/record_fixtures.py`` run against the real cloud now; its ``api`` folder."""
+    out = realcloud.workdir / "recorded"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "record_fixtures.py"), "--cloud", CLOUD_NAME,
+         "--clouds-yaml", str(realcloud.clouds_yaml), "--out", str(out)],
+        capture_output=True, text=True, timeout=600, check=False, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out / "api"
 
 
 @pytest.fixture(scope="session")

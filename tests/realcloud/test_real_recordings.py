@@ -1,0 +1,51 @@
+"""The committed recordings (``tests/data/recorded``) still describe the real services.
+
+``scripts/record_fixtures.py`` is run against the real cloud now (``fresh_recordings``):
+it must succeed, record the same requests, and every fresh answer must have the shape
+(status, headers clients read, keys, JSON types, string formats) of the committed one.
+When this fails after a change to the API sources, re-record and commit.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from stackwatch.sim.fidelity import Bases, compare_recording, load_recording, load_recordings
+
+COMMITTED = Path(__file__).resolve().parents[1] / "data" / "recorded" / "api"
+ROOTS = ("http://127.0.0.1:5000", "http://127.0.0.1:8774", "http://127.0.0.1:8778",
+         "http://127.0.0.1:9696", "http://127.0.0.1:9292", "http://127.0.0.1:8776")
+
+
+# Values that change from one recording to the next by nature, not by shape.
+ALLOW = {"body/tenant_usages_links/*/href": "the usage window (start/end) is the time of the "
+                                            "request, and the link repeats it"}
+
+
+def _base(name: str) -> str:
+    """A recording's name without its ``.itemN`` variant (one per object asked about)."""
+    return re.sub(r"\.item\d+(?=\.json$)", "", name)
+
+
+def test_fresh_recording_covers_the_same_requests(fresh_recordings: Path) -> None:
+    for folder in sorted(p.name for p in COMMITTED.iterdir()):
+        committed = {_base(n) for n in load_recordings(COMMITTED / folder)}
+        fresh = {_base(n) for n in load_recordings(fresh_recordings / folder)}
+        assert fresh == committed, (
+            f"{folder}: stackwatch now reads other endpoints; re-record "
+            f"(scripts/record_fixtures.py). new: {sorted(fresh - committed)}, "
+            f"gone: {sorted(committed - fresh)}")
+
+
+def test_fresh_answers_have_the_committed_shape(fresh_recordings: Path) -> None:
+    failures = []
+    for path in sorted(COMMITTED.glob("*/*.json")):
+        fresh_path = fresh_recordings / path.parent.name / path.name
+        if not fresh_path.exists():  # an .itemN the fresh run numbered differently
+            fresh_path = fresh_recordings / path.parent.name / _base(path.name)
+        report = compare_recording(load_recording(path), load_recording(fresh_path).answer,
+                                   bases=Bases(ROOTS, ROOTS), allow=ALLOW)
+        if not report:
+            failures.append(report.explain())
+    assert not failures, "\n".join(failures)
