@@ -10,12 +10,13 @@ makes every resource UNKNOWN with that reason, without trying them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import ClassVar
+from collections.abc import Callable, Mapping
+from typing import ClassVar, TypeVar
 
 from stackwatch.errors import SourceAuthError, SourceError
 from stackwatch.model import CheckResult, Collection, PerfDatum, Sample, Status, make_labels
 from stackwatch.sources.openstack_api.client import ApiClient
+from stackwatch.sources.openstack_api.identity_projects import Project, load_projects
 from stackwatch.sources.resources import ResourceSource
 
 #: Endpoint latency above which the endpoint check warns / is critical (seconds).
@@ -23,6 +24,8 @@ LATENCY_WARNING_S = 2.0
 LATENCY_CRITICAL_S = 10.0
 
 ENDPOINT_CHECK = "api.endpoint"
+
+T = TypeVar("T")
 
 
 class ApiSource(ResourceSource):
@@ -47,6 +50,24 @@ class ApiSource(ResourceSource):
     def sample(self, name: str, value: float, /, **labels: object) -> Sample:
         """A sample with the region label every API metric carries."""
         return Sample(name, float(value), make_labels(labels, region=self.region_label))
+
+    def per_project(self, resource: str, read: Callable[[Project], T]
+                    ) -> tuple[list[T], tuple[CheckResult, ...]]:
+        """``read`` every project in parallel (no bulk API): what could be read, and an
+        UNKNOWN ``stackwatch.partial`` check when some projects could not; raise when none."""
+        projects = load_projects(self.client)
+        results = self.client.map(read, projects)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors and len(errors) == len(results):
+            raise errors[0]
+        checks: tuple[CheckResult, ...] = ()
+        if errors:
+            checks = (CheckResult(
+                "stackwatch.partial", Status.UNKNOWN,
+                f"{self.name} {resource}: {len(errors)} of {len(results)} projects could not "
+                f"be read, first: {errors[0]}",
+                make_labels(source=self.name, resource=resource, region=self.region_label)),)
+        return [r for r in results if not isinstance(r, BaseException)], checks
 
     def prepare(self) -> tuple[Collection, SourceError | None]:
         # A new cycle reads afresh what this source shares (servers, providers, projects).

@@ -15,12 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stackwatch.errors import SourceError
-from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
+from stackwatch.model import Collection, Sample
 from stackwatch.sources.openstack_api import fields as f
 from stackwatch.sources.openstack_api.base import ApiSource
 from stackwatch.sources.openstack_api.compute import _service_check
-from stackwatch.sources.openstack_api.identity import Project, load_projects
+from stackwatch.sources.openstack_api.identity_projects import Project
 from stackwatch.sources.resources import Resource
 
 GIB = 1024 ** 3
@@ -139,8 +138,6 @@ class BlockStorageSource(ApiSource):
         return Collection(tuple(samples))
 
     def quotas(self) -> Collection:
-        projects = load_projects(self.client)
-
         def one(project: Project) -> tuple[Project, float, float]:
             body = self.client.get("block-storage", f"os-quota-sets/{project.id}",
                                    params={"usage": "True"})
@@ -149,26 +146,10 @@ class BlockStorageSource(ApiSource):
             return (project, f.number(gigabytes, "limit", what),
                     f.number(gigabytes, "in_use", what, 0.0))
 
-        results = self.client.map(one, projects)
-        errors = [r for r in results if isinstance(r, BaseException)]
-        if errors and len(errors) == len(results):
-            first = errors[0]
-            if isinstance(first, SourceError):
-                raise first
-            raise first
+        rows, checks = self.per_project("quotas", one)
         samples: list[Sample] = []
-        for result in results:
-            if isinstance(result, BaseException):
-                continue
-            project, limit, used = result
+        for project, limit, used in rows:
             labels = {"tenant": project.name, "tenant_id": project.id}
             samples.append(self.sample("openstack_cinder_limits_volume_max_gb", limit, **labels))
             samples.append(self.sample("openstack_cinder_limits_volume_used_gb", used, **labels))
-        checks: tuple[CheckResult, ...] = ()
-        if errors:
-            checks = (CheckResult("stackwatch.partial", Status.UNKNOWN,
-                                  f"cinder quotas: {len(errors)} of {len(results)} projects "
-                                  f"could not be read, first: {errors[0]}",
-                                  make_labels(source=self.name, resource="quotas",
-                                              region=self.region_label)),)
         return Collection(tuple(samples), checks)

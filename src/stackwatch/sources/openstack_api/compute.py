@@ -26,7 +26,7 @@ from stackwatch.errors import InvalidResponse, SourceError
 from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
 from stackwatch.sources.openstack_api import fields as f
 from stackwatch.sources.openstack_api.base import ApiSource
-from stackwatch.sources.openstack_api.identity import Project, load_projects
+from stackwatch.sources.openstack_api.identity_projects import Project
 from stackwatch.sources.openstack_api.placement import Provider, load_providers
 from stackwatch.sources.resources import Resource
 
@@ -314,20 +314,13 @@ class ComputeSource(ApiSource):
         return Collection(tuple(samples))
 
     def quotas(self) -> Collection:
-        projects = load_projects(self.client)
-
         def one(project: Project) -> QuotaDetail:
             body = self.client.get("compute", f"os-quota-sets/{project.id}/detail")
             return QuotaDetail.from_api(project, body)
 
-        results = self.client.map(one, projects)
-        errors = [r for r in results if isinstance(r, BaseException)]
-        if errors and len(errors) == len(results):
-            raise _as_source_error(errors[0])
+        quotas, checks = self.per_project("quotas", one)
         samples: list[Sample] = []
-        for quota in results:
-            if not isinstance(quota, QuotaDetail):
-                continue
+        for quota in quotas:
             labels = {"tenant": quota.project.name, "tenant_id": quota.project.id}
             for key, metric in (("cores", "vcpus"), ("ram", "memory"),
                                 ("instances", "instances")):
@@ -335,13 +328,6 @@ class ComputeSource(ApiSource):
                                            quota.limits[key], **labels))
                 samples.append(self.sample(f"openstack_nova_limits_{metric}_used",
                                            quota.in_use[key], **labels))
-        checks: tuple[CheckResult, ...] = ()
-        if errors:
-            checks = (CheckResult("stackwatch.partial", Status.UNKNOWN,
-                                  f"nova quotas: {len(errors)} of {len(results)} projects "
-                                  f"could not be read, first: {errors[0]}",
-                                  make_labels(source=self.name, resource="quotas",
-                                              region=self.region_label)),)
         return Collection(tuple(samples), checks)
 
     def usage(self) -> Collection:
@@ -387,9 +373,3 @@ def _service_check(name: str, host: str, binary: str, state: str, status: str,
         return CheckResult(name, Status.WARNING,
                            f"{what} is up but disabled: {reason or 'no reason given'}", labels)
     return CheckResult(name, Status.OK, f"{what} is up", labels)
-
-
-def _as_source_error(exc: BaseException) -> SourceError:
-    if isinstance(exc, SourceError):
-        return exc
-    raise exc

@@ -9,53 +9,12 @@ The project list is shared with the quota resources of ``api.compute`` and
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
 
 from stackwatch.model import Collection
-from stackwatch.sources.openstack_api import fields as f
 from stackwatch.sources.openstack_api.base import ApiSource
-from stackwatch.sources.openstack_api.client import ApiClient, Json
+from stackwatch.sources.openstack_api.identity_projects import load_projects, whole_list
 from stackwatch.sources.resources import Resource
-
-log = logging.getLogger(__name__)
-
-#: How long the shared project list is reused by the quota resources (seconds).
-PROJECTS_MAX_AGE_S = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class Project:
-    """A keystone project."""
-
-    id: str
-    name: str
-    domain_id: str
-    enabled: bool
-
-    @classmethod
-    def from_api(cls, d: Mapping[str, Any]) -> Project:
-        what = "keystone projects"
-        return cls(f.text(d, "id", what), f.text(d, "name", what),
-                   f.text(d, "domain_id", what, ""), f.flag(d, "enabled", what, True))
-
-
-def _whole_list(client: ApiClient, path: str, key: str) -> list[Json]:
-    body = client.get("identity", path)
-    rows = f.items(body, key, f"keystone {path}")
-    if body.get("truncated"):
-        log.warning("keystone %s is truncated by list_limit: %d entries", path, len(rows))
-    return [r for r in rows if isinstance(r, dict)]
-
-
-def load_projects(client: ApiClient) -> list[Project]:
-    """Every project (not domains acting as projects), shared between sources."""
-    def load() -> list[Project]:
-        return [Project.from_api(p) for p in _whole_list(client, "projects", "projects")
-                if not p.get("is_domain")]
-    return client.shared("identity.projects", PROJECTS_MAX_AGE_S, load)
 
 
 class IdentitySource(ApiSource):
@@ -73,7 +32,7 @@ class IdentitySource(ApiSource):
         )
 
     def users(self) -> Collection:
-        rows = _whole_list(self.client, "users", "users")
+        rows = whole_list(self.client, "users", "users")
         return Collection((self.sample("openstack_identity_users", len(rows)),))
 
     def projects(self) -> Collection:
@@ -83,9 +42,9 @@ class IdentitySource(ApiSource):
                            self.sample("openstack_identity_projects_enabled", enabled)))
 
     def domains(self) -> Collection:
-        rows = _whole_list(self.client, "domains", "domains")
+        rows = whole_list(self.client, "domains", "domains")
         return Collection((self.sample("openstack_identity_domains", len(rows)),))
 
     def regions(self) -> Collection:
-        rows = _whole_list(self.client, "regions", "regions")
+        rows = whole_list(self.client, "regions", "regions")
         return Collection((self.sample("openstack_identity_regions", len(rows)),))
