@@ -167,3 +167,17 @@ def test_legacy_os_hosts(cloud: SimulatedCloud, admin: Session) -> None:
     hosts = call(admin, "GET", "/os-hosts", "2.42").json()["hosts"]
     assert {h["host_name"] for h in hosts} == {s.host for s in cloud.state.compute_services}
     assert call(admin, "GET", "/os-hosts", "2.43").status_code == 404
+
+
+def test_keypairs(member: Session) -> None:
+    created = call(member, "POST", "/os-keypairs",
+                   json={"keypair": {"name": "probe", "public_key": "ssh-ed25519 AAAAprobe"}})
+    assert created.status_code == 201
+    assert created.json()["keypair"]["fingerprint"].count(":") == 15
+    assert call(member, "POST", "/os-keypairs",
+                json={"keypair": {"name": "probe", "public_key": "x"}}).status_code == 409
+    names = [k["keypair"]["name"] for k in call(member, "GET", "/os-keypairs").json()["keypairs"]]
+    assert names == ["probe"]
+    assert call(member, "GET", "/os-keypairs/probe").json()["keypair"]["name"] == "probe"
+    assert call(member, "DELETE", "/os-keypairs/probe").status_code == 204
+    assert call(member, "GET", "/os-keypairs/probe").status_code == 404

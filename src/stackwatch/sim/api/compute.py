@@ -16,9 +16,11 @@ detail), 2.98 image properties, 2.100 ``scheduler_hints``.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import random
 import re
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -1213,6 +1215,62 @@ def register(api: ApiContext) -> None:
             items.append({"keypair": body})
         return json_response({"keypairs": items})
 
+    def keypair_body(k: r.Keypair, version: Version, full: bool) -> dict[str, Any]:
+        # nova API reference "Keypairs (keypairs)": show/create add user_id, id, dates
+        body: dict[str, Any] = {"name": k.name, "public_key": k.public_key,
+                                "fingerprint": k.fingerprint}
+        if version >= (2, 2):
+            body["type"] = k.type
+        if full:
+            body.update({"user_id": k.user_id, "created_at": us_time(k.created_at),
+                         "deleted": False, "deleted_at": None, "updated_at": None, "id": 1})
+        return body
+
+    async def create_keypair(request: web.Request, version: Version) -> web.Response:
+        caller = auth_of(request)
+        try:
+            data = (await request.json())["keypair"]
+            name = str(data["name"])
+        except (ValueError, KeyError, TypeError):
+            return error(400, "Invalid input for field/attribute keypair.", version)
+        kid = f"{caller.user_id}:{name}"
+        if kid in state.keypairs:
+            return error(409, f"Key pair '{name}' already exists.", version)
+        public = data.get("public_key")
+        if not public and version >= (2, 92):
+            return error(400, "Invalid input for field/attribute keypair. Value: "
+                              "'public_key' is a required property", version)
+        material = public or f"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5{uuid.uuid4().hex} nova@sim"
+        digest = hashlib.md5(material.encode(), usedforsecurity=False).hexdigest()
+        keypair = r.Keypair(id=kid, name=name, user_id=caller.user_id,
+                            fingerprint=":".join(digest[i:i + 2] for i in range(0, 32, 2)),
+                            public_key=material, created_at=state.now(),
+                            type=str(data.get("type", "ssh")))
+        state.add(keypair)
+        body = keypair_body(keypair, version, False)
+        body["user_id"] = caller.user_id
+        if not public:
+            body["private_key"] = "-----BEGIN OPENSSH PRIVATE KEY-----\n(simulated)\n" \
+                                  "-----END OPENSSH PRIVATE KEY-----\n"
+        return json_response({"keypair": body}, 201 if version >= (2, 2) else 200)
+
+    async def show_keypair(request: web.Request, version: Version) -> web.Response:
+        caller = auth_of(request)
+        name = request.match_info["name"]
+        keypair = state.keypairs.get(f"{caller.user_id}:{name}")
+        if keypair is None:
+            return error(404, f"Keypair {name} not found for user {caller.user_id}", version)
+        return json_response({"keypair": keypair_body(keypair, version, True)})
+
+    async def delete_keypair(request: web.Request, version: Version) -> web.Response:
+        caller = auth_of(request)
+        name = request.match_info["name"]
+        kid = f"{caller.user_id}:{name}"
+        if kid not in state.keypairs:
+            return error(404, f"Keypair {name} not found for user {caller.user_id}", version)
+        state.delete("keypair", kid)
+        return accepted(202 if version < (2, 2) else 204)
+
     async def usage_audit_log(request: web.Request, version: Version) -> web.Response:
         if not auth_of(request).is_admin:
             return forbid("os_compute_api:os-instance-usage-audit-log:list", version)
@@ -1292,6 +1350,9 @@ def register(api: ApiContext) -> None:
     api.route("GET", "/v2.1/os-availability-zone/detail", v(availability_zones_detail))
     api.route("GET", "/v2.1/os-migrations", v(list_migrations))
     api.route("GET", "/v2.1/os-keypairs", v(list_keypairs))
+    api.route("POST", "/v2.1/os-keypairs", v(create_keypair))
+    api.route("GET", "/v2.1/os-keypairs/{name}", v(show_keypair))
+    api.route("DELETE", "/v2.1/os-keypairs/{name}", v(delete_keypair))
     api.route("GET", "/v2.1/os-instance_usage_audit_log", v(usage_audit_log))
     api.route("GET", "/v2.1/os-hosts", v(list_hosts))
     api.route("GET", "/v2.1/os-server-groups", v(list_server_groups))
