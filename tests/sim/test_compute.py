@@ -81,7 +81,8 @@ def test_server_filters(cloud: SimulatedCloud, admin: Session, member: Session) 
     by_project = call(admin, "GET", f"/servers?all_tenants=1&project_id={project}").json()
     assert {s["id"] for s in by_project["servers"]} == {
         s.id for s in state.servers.by("project_id", project)}
-    own = call(member, "GET", "/servers/detail?all_tenants=1").json()["servers"]
+    assert call(member, "GET", "/servers/detail?all_tenants=1").status_code == 403
+    own = call(member, "GET", "/servers/detail").json()["servers"]
     assert {s["tenant_id"] for s in own} <= {project}
     assert all("OS-EXT-SRV-ATTR:host" not in s for s in own)
     named = call(admin, "GET", "/servers?all_tenants=1&name=vm-0000[12]").json()["servers"]

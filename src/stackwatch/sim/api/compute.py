@@ -663,6 +663,12 @@ def register(api: ApiContext) -> None:
                            ) -> web.Response:
         # compute/GET___v2.1__servers__detail~all_tenants=1&limit=1@latest.json
         caller = auth_of(request)
+        all_tenants = request.query.get("all_tenants")
+        if all_tenants is not None and not caller.is_admin and all_tenants.lower() not in (
+                "0", "false", "off", "no"):
+            # nova: policy os_compute_api:servers:{index,detail}:get_all_tenants (admin)
+            kind = "detail" if detail else "index"
+            return forbid(f"os_compute_api:servers:{kind}:get_all_tenants", version)
         limit = _int_arg(request, "limit")
         limit = MAX_LIMIT if limit is None else min(limit, MAX_LIMIT)
         marker = request.query.get("marker")
