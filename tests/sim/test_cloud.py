@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -64,3 +65,37 @@ def test_missing_token_is_401_as_recorded(cloud: SimulatedCloud) -> None:
     assert response.status_code == 401
     assert response.json()["error"]["code"] == 401
     assert response.headers["WWW-Authenticate"].startswith("Keystone uri=")
+
+
+def test_databases_on_a_real_mariadb(tmp_path: Path, mariadb: Any) -> None:
+    """--db-url: the service databases live on the server; the config points there."""
+    import sqlalchemy as sa
+
+    url = mariadb.url("simcloud_")
+    with SimulatedCloud(workdir=tmp_path, size="small", db_url=url, life=False) as c:
+        assert c.db_urls["nova"].startswith("mysql+pymysql://")
+        config = load_config(c.config_path)
+        assert config.clouds[0].databases["nova"] == c.db_urls["nova"]
+        c.inject("service-disabled", host="compute-0001", reason="sql check")
+        c.flush()
+        engine = sa.create_engine(c.db_urls["nova"])
+        try:
+            with engine.connect() as conn:
+                count = conn.execute(sa.text(
+                    "SELECT count(*) FROM instances WHERE deleted = 0")).scalar_one()
+                disabled = conn.execute(sa.text(
+                    "SELECT disabled_reason FROM services WHERE host = 'compute-0001' "
+                    "AND `binary` = 'nova-compute'")).scalar_one()
+        finally:
+            engine.dispose()
+        cell0 = sa.create_engine(c.db_urls["nova_cell0"])
+        try:
+            with cell0.connect() as conn:
+                unplaced = conn.execute(sa.text(
+                    "SELECT count(*) FROM instances WHERE deleted = 0")).scalar_one()
+        finally:
+            cell0.dispose()
+        # instances that never got a host live in cell0, as in a real nova
+        assert (count, unplaced) == (sum(1 for s in c.state.servers if s.cell == "cell1"),
+                                     sum(1 for s in c.state.servers if s.cell == "cell0"))
+        assert disabled == "sql check"
