@@ -17,6 +17,7 @@ Modules: :mod:`~stackwatch.sim.api.nova` (microversions, formats, errors, links)
 migrations), :mod:`~stackwatch.sim.api.compute_servers` (servers, actions, usage),
 :mod:`~stackwatch.sim.api.compute_tenant` (flavors, limits, quotas, keypairs).
 """
+
 from __future__ import annotations
 
 from typing import Any
