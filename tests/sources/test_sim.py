@@ -349,3 +349,23 @@ def test_sql_metrics_on_the_simulator_backed_by_a_real_mariadb(tmp_path: Path,
             1 for v in state.volumes if v.status == "deleting")
         assert value(out["sql.cinder"], "openstack_cinder_db_volume_count") == len(state.volumes)
         assert_declared(everything(out))
+
+
+def test_build_sources_and_the_runner_collect_the_simulated_cloud(cloud: SimulatedCloud) -> None:
+    from stackwatch.runner import Runner
+    from stackwatch.sources.registry import build_sources
+
+    config = load_config(cloud.config_path)
+    sources = [s for s in build_sources(config)
+               if s.name.startswith(("api.", "sql.")) or s.name == "crosscheck"]
+    names = {s.name for s in sources}
+    assert {"api.identity", "api.compute", "api.placement", "api.network", "api.image",
+            "api.block_storage", "sql.nova", "sql.nova_cell0", "sql.cinder", "sql.keystone",
+            "sql.neutron", "crosscheck"} <= names
+    cloud.inject("servers-error", count="1")
+    cloud.flush()
+    runs = {run.source: run for run in Runner(sources, timeout=60).run_once()}
+    assert all(run.ok for run in runs.values()), {n: r.reason for n, r in runs.items()}
+    cross = [c for c in runs["crosscheck"].collection.checks if c.name == "crosscheck"]
+    assert {dict(c.labels)["what"] for c in cross if c.status is Status.OK} == {
+        "error_vms", "nova_services_down", "cinder_services_down", "vcpus"}, cross
