@@ -151,10 +151,9 @@ def register(nova: Nova) -> None:
     def server_filter(request: web.Request, caller: Auth) -> tuple[dict[str, Any],
                                                                    Callable[[r.Server], bool]]:
         q = request.query
-        all_tenants = caller.is_admin and q.get("all_tenants", "0").lower() not in (
-            "0", "false", "off", "no") if "all_tenants" in q else False
-        if "all_tenants" in q and q.get("all_tenants") == "":
-            all_tenants = caller.is_admin
+        # nova: all_tenants present and not false-ish ("", "1", "True" all mean yes)
+        all_tenants = caller.is_admin and "all_tenants" in q and q["all_tenants"].lower() not in (
+            "0", "false", "off", "no")
         where: dict[str, Any] = {}
         project = q.get("project_id") or q.get("tenant_id")
         if not caller.is_admin:
