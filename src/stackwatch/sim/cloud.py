@@ -368,6 +368,10 @@ class SimulatedCloud:
         return {"base_url": self.base_url, "size": self.size,
                 "active_faults": sorted(self._fault_ctx.active),
                 "served": self.server.served,
+                # a subscriber or hook that raised (logged each time; the API went on)
+                "subscriber_errors": self.state.subscriber_errors,
+                "hook_errors": self.server.hook_errors,
+                "churned": self.life.churned if self.life is not None else 0,
                 "counts": {k: len(t) for k, t in self.state.tables().items()}}
 
 
