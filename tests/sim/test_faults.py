@@ -262,3 +262,9 @@ def test_queue_without_consumers_on_rabbitmq(tmp_path: Path, rabbitmq: Any) -> N
             time.sleep(0.5)
         assert depth > 0
         c.clear("queue-no-consumers")
+
+
+def test_no_subscriber_or_hook_failed(cloud: SimulatedCloud) -> None:
+    """After all of the above, every change reached the DBs, logs and bus without error."""
+    assert cloud.state.subscriber_errors == 0
+    assert cloud.server.hook_errors == 0
