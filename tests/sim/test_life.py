@@ -28,3 +28,5 @@ def test_heartbeats_and_churn(tmp_path: Path) -> None:
         assert any(c.kind == "deleted" for c in churn)
         assert cloud.call(cloud.state.check_consistency) == []
         assert all(s.is_up(cloud.state.now()) for s in cloud.state.compute_services)
+        cloud.flush()
+        assert cloud.state.subscriber_errors == 0  # DBs, logs and bus took every change
