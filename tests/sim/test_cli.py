@@ -45,6 +45,13 @@ def test_bad_input_is_one_clear_line(tmp_path: Path, args: list[str], says: str)
     assert lines[0].startswith("stackwatch sim: error: ") and says in lines[0]
 
 
+def test_unusable_workdir(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    code, _, err = run("--workdir", str(tmp_path / "a-file" / "sim"))
+    assert code == 2
+    assert "cannot use" in err and len(err.strip().splitlines()) == 1
+
+
 def test_port_in_use(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -168,8 +168,12 @@ class SimulatedCloud:
             # walking its hundreds of thousands of records on every full collection
             # (those pauses were the p99 of big listing pages).
             gc.freeze()
-            self.workdir.mkdir(parents=True, exist_ok=True)
-            self.log_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                self.workdir.mkdir(parents=True, exist_ok=True)
+                self.log_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise SimulatorError(f"cannot use {self.workdir} as the work directory: "
+                                     f"{exc.strerror or exc}") from None
             t = time.perf_counter()
             self._start_databases()
             self.startup_seconds["databases"] = time.perf_counter() - t
@@ -184,7 +188,11 @@ class SimulatedCloud:
             self._started = True
             for name in self.scenarios:
                 self.inject(name, **self.scenario_params.get(name, {}))
-            self._write_files()
+            try:
+                self._write_files()
+            except OSError as exc:
+                raise SimulatorError(f"cannot write into {self.workdir}: "
+                                     f"{exc.strerror or exc}") from None
         except BaseException:
             self.stop()
             sock.close()

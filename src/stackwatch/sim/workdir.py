@@ -14,6 +14,7 @@ Without ``--workdir`` the CLI uses ``$XDG_STATE_HOME/stackwatch/sim`` (by defaul
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Mapping
@@ -96,7 +97,9 @@ def read_endpoint(workdir: Path) -> Endpoint:
 
 
 def remove_endpoint(workdir: Path) -> None:
-    (workdir / SIM_FILE).unlink(missing_ok=True)
+    """Forget where the simulator listened (nothing to do if it never wrote it)."""
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        (workdir / SIM_FILE).unlink()
 
 
 def _write(path: Path, text: str, private: bool = False) -> None:
