@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from fidelity import API_RECORDINGS, Replayer, Session, login_from_clouds_yaml
+from fidelity import API_RECORDINGS, Replayer, Session, login_from_clouds_yaml, send
 
 from stackwatch.sim.cloud import SimulatedCloud
 from stackwatch.sim.fidelity import load_recordings
@@ -103,3 +104,48 @@ def test_microversion_shapes(cloud: SimulatedCloud, replayer: Replayer) -> None:
     assert {rp["uuid"] for rp in tree["resource_providers"]} >= {nested[0].id, nested[0].root}
     bad = replayer.check(FOLDER, "GET___resource_providers@9.99.406-bad-microversion.json")
     assert bad, bad.explain()
+
+
+def _generations(replayer: Replayer) -> dict[str, int]:
+    body = replayer.get(FOLDER, "/resource_providers", LATEST).body
+    return {rp["uuid"]: rp["generation"] for rp in body["resource_providers"]}
+
+
+def _wait(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 15
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_generation_moves_with_allocations(cloud: SimulatedCloud, replayer: Replayer) -> None:
+    """A boot and a delete each bump the generation of the provider they allocate on,
+    as placement does on every allocation write (and only that provider's)."""
+    before = _generations(replayer)
+    flavor = next(iter(cloud.state.flavors))
+    image = next(i for i in cloud.state.images if i.status == "active")
+    created = send(replayer.session, replayer.session.root("compute"), "POST", "/v2.1/servers",
+                   {"OpenStack-API-Version": "compute 2.1"}, json_body={"server": {
+                       "name": "gen-vm", "imageRef": image.id, "flavorRef": flavor.id}})
+    assert created.status == 202, created.body
+    server_id = created.body["server"]["id"]
+    _wait(lambda: cloud.state.allocations.get(server_id) is not None, "the allocation")
+    (rp_uuid,) = cloud.state.allocations.get(server_id).resources  # type: ignore[union-attr]
+    booted = _generations(replayer)
+    assert booted[rp_uuid] > before[rp_uuid]
+    assert {k: v for k, v in booted.items() if k != rp_uuid} == {
+        k: v for k, v in before.items() if k != rp_uuid}
+    shown = replayer.get(FOLDER, f"/resource_providers/{rp_uuid}/allocations", LATEST).body
+    assert shown["resource_provider_generation"] == booted[rp_uuid]
+    assert server_id in shown["allocations"]
+
+    deleted = send(replayer.session, replayer.session.root("compute"), "DELETE",
+                   f"/v2.1/servers/{server_id}")
+    assert deleted.status == 204
+    _wait(lambda: cloud.state.allocations.get(server_id) is None, "the allocation to go")
+    after = _generations(replayer)
+    assert after[rp_uuid] > booted[rp_uuid]
+    shown = replayer.get(FOLDER, f"/resource_providers/{rp_uuid}/allocations", LATEST).body
+    assert shown["resource_provider_generation"] == after[rp_uuid]
+    assert server_id not in shown["allocations"]
+    assert cloud.call(cloud.state.check_consistency) == []

@@ -417,6 +417,11 @@ class CloudState:
         changed = tuple(k for k, v in changes.items() if getattr(before, k) != v)
         if not changed:
             return before
+        if kind == "resource_provider" and "inventories" in changed and (
+                "generation" not in changes):
+            # placement bumps a provider's generation with every inventory change
+            changes["generation"] = before.generation + 1
+            changed += ("generation",)
         after = dataclasses.replace(before, **changes)
         table._replace(before, after)
         self._emit(ChangeKind.UPDATED, kind, before, after, changed)
@@ -451,6 +456,7 @@ class CloudState:
                 self._add_usage(before, -1)
             if after is not None:
                 self._add_usage(after, +1)
+            self._bump_generations(before, after)
         elif kind == "volume":
             self._pool_claims(before, after)
 
@@ -459,6 +465,17 @@ class CloudState:
             usage = self._rp_usage.setdefault(rp, {})
             for rc, amount in resources.items():
                 usage[rc] = usage.get(rc, 0) + sign * amount
+
+    def _bump_generations(self, before: r.Allocation | None, after: r.Allocation | None
+                          ) -> None:
+        """Placement increments the generation of every provider whose allocations a
+        write touched, so a writer holding an old generation gets a 409."""
+        touched = set(before.resources if before is not None else ())
+        touched.update(after.resources if after is not None else ())
+        for rp_uuid in sorted(touched):
+            rp = self.resource_providers.get(rp_uuid)
+            if rp is not None:
+                self.update("resource_provider", rp_uuid, generation=rp.generation + 1)
 
     def _server_claims(self, before: r.Server | None, after: r.Server | None) -> None:
         """Keep hypervisor usage and the placement allocation equal to where servers run."""
