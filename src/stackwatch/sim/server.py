@@ -8,7 +8,8 @@ URL layout (devstack-like, one port; see :data:`stackwatch.sim.routing.SERVICES`
 The middleware, in order, for each request to a service:
 
 1. assigns a request id (``req-<uuid>``), answered as ``x-openstack-request-id``
-   (compute and block-storage also ``x-compute-request-id``, as recorded);
+   (compute and block-storage also ``x-compute-request-id``; which answers carry
+   which, as recorded: :func:`_request_id_headers`);
 2. sleeps the configured latency (``asyncio.sleep``: concurrent requests overlap);
 3. applies an injected API fault of the service, if any (slow, 500, truncated JSON,
    401, 403 — bodies as the real service writes them);
@@ -167,10 +168,8 @@ class SimServer:
             log.exception("simulated %s failed on %s %s", spec.service_type, request.method,
                           request.path)
             response = _service_error(spec, 500)
-        if not _bare_root(spec, request.path):
-            response.headers.setdefault("x-openstack-request-id", request_id)
-            if spec.service_type in ("compute", "block-storage"):
-                response.headers.setdefault("x-compute-request-id", request_id)
+        for header in _request_id_headers(spec, request.method, request.path, response.status):
+            response.headers.setdefault(header, request_id)
         self.served += 1
         if self.hooks:
             self._notify(request, spec, response, started, request_id, caller, fault)
@@ -283,6 +282,31 @@ def _bare_root(spec: ServiceSpec, path: str) -> bool:
         return False
     rest = path[len(spec.prefix):]
     return rest in ("", "/") or (spec.service_type == "image" and rest == "/versions")
+
+
+def _request_id_headers(spec: ServiceSpec, method: str, path: str, status: int
+                        ) -> tuple[str, ...]:
+    """The request-id headers a real service puts on this answer, as recorded.
+
+    * Version documents served before the request-id middleware: none (:func:`_bare_root`).
+    * glance's 401s come from keystonemiddleware, ahead of its request-id middleware:
+      none (``image/GET___v2__images.401-no-token.json``).
+    * cinder adds ``x-compute-request-id`` only on answers of its API resources: not on
+      keystonemiddleware's 401s, the removed ``/v2`` (404), nor the empty 202 of a
+      ``DELETE`` (``block-storage/GET___v3.json``, ``GET___v2.removed.json``,
+      ``DELETE___v3__{project_id}__volumes__{volume_id}@latest.json``).
+    * nova: both headers on every answer, its 401s included.
+    """
+    if _bare_root(spec, path) or (spec.service_type == "image" and status == 401):
+        return ()
+    if spec.service_type == "compute":
+        return ("x-openstack-request-id", "x-compute-request-id")
+    if spec.service_type == "block-storage":
+        removed_v2 = path[len(spec.prefix):].split("/")[1:2] == ["v2"]
+        if status == 401 or (method, status) == ("DELETE", 202) or removed_v2:
+            return ("x-openstack-request-id",)
+        return ("x-openstack-request-id", "x-compute-request-id")
+    return ("x-openstack-request-id",)
 
 
 def _spec_by_path(path: str) -> ServiceSpec | None:
