@@ -85,13 +85,20 @@ def parse_command(files: Sequence[Path], service: str | None, show: int) -> None
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
 @store_option
 @config_option
-@click.option("--workers", type=int, default=None, help="Worker processes (default: cores).")
+@click.option("--workers", type=int, default=None,
+              help="Worker threads (columnar) or processes (python); default: cores.")
 @click.option("--host", default=None, help="Host label (default: this host's name).")
 @click.option("--force", is_flag=True, help="Ingest files already ingested before.")
+@click.option("--engine", type=click.Choice(["columnar", "python"]), default="columnar",
+              show_default=True,
+              help="columnar: Polars, threads in one process (the reference parser takes the "
+                   "lines it cannot vouch for); python: the reference parser alone, in "
+                   "worker processes.")
 def backfill_command(paths: Sequence[Path], store_path: Path | None, config_path: Path,
-                     workers: int | None, host: str | None, force: bool) -> None:
+                     workers: int | None, host: str | None, force: bool, engine: str) -> None:
     """Ingest rotated log files (.gz too) into hourly aggregates in the store."""
     from stackwatch.sources.logs.backfill import backfill, collect_files
+    from stackwatch.sources.logs.columnar import backfill_columnar
     from stackwatch.store.log_history import LogHistory
 
     history = LogHistory(_store_path(store_path, config_path))
@@ -101,7 +108,10 @@ def backfill_command(paths: Sequence[Path], store_path: Path | None, config_path
     size = sum(f.stat().st_size for f in files)
     skip = None if force else history.ingested
     with click.progressbar(length=len(files), label="backfill", file=sys.stderr) as bar:
-        for result in backfill(paths, workers=workers, host=host, skip=skip):
+        results = (backfill_columnar(paths, threads=workers, host=host, skip=skip)
+                   if engine == "columnar" else
+                   backfill(paths, workers=workers, host=host, skip=skip))
+        for result in results:
             if result.error:
                 click.echo(f"stackwatch: {result.error}", err=True)
             history.add(result.hours, [(result.fingerprint, result.path, result.lines)])

@@ -120,10 +120,22 @@ class FileResult:
 
 
 def fingerprint(path: Path) -> str:
-    """Content fingerprint: hash of the first 64 KiB and the size (of the file on disk)."""
+    """Content fingerprint: hash of the first 64 KiB and the size, of the content (a ``.gz``
+    decompressed: ``nova-api.log.1`` and the ``nova-api.log.2.gz`` it becomes are one)."""
+    size = os.path.getsize(path)
+    try:
+        if path.name.endswith(".gz"):
+            with gzip.open(path, "rb") as packed:
+                head = packed.read(65536)
+            with open(path, "rb") as handle:  # ISIZE: the content's size modulo 2**32
+                handle.seek(max(0, size - 4))
+                size = int.from_bytes(handle.read(4), "little")
+            return hashlib.sha1(head + str(size).encode()).hexdigest()
+    except (OSError, EOFError, zlib.error):
+        pass  # not readable as gzip: fingerprinted as it is on disk (parsing says why)
     with open(path, "rb") as handle:
         head = handle.read(65536)
-    return hashlib.sha1(head + str(os.path.getsize(path)).encode()).hexdigest()
+    return hashlib.sha1(head + str(size).encode()).hexdigest()
 
 
 def _align(handle: IO[bytes], position: int, multiline: bool) -> int:

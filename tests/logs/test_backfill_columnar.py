@@ -1,0 +1,251 @@
+"""The columnar backfill (Polars) stores exactly what the pure-Python reference stores:
+on every recorded real log, on the simulator's logs, on gzip-rotated sets given in any
+order, and on generated mixed lines; and each file is ingested once."""
+
+from __future__ import annotations
+
+import gzip
+import math
+import random
+import shutil
+import tempfile
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.logs.conftest import REFERENCE
+
+from stackwatch.cli import main
+from stackwatch.logparse.engine import LogFormat, detect_format
+from stackwatch.sim.generate import Sizing, generate
+from stackwatch.sim.logwriter import LogWriter
+from stackwatch.sim.state import CloudState
+from stackwatch.sim.traffic import TrafficGenerator
+from stackwatch.sources.logs.backfill import FileResult, backfill, parse_range
+from stackwatch.sources.logs.columnar import (
+    FAST_FORMATS,
+    ColumnarBackfill,
+    backfill_columnar,
+)
+from stackwatch.store.log_history import LogHistory
+
+Stored = dict[str, Any]
+
+
+def stored(results: Iterable[FileResult], path: Path) -> Stored:
+    """What LogHistory keeps of the results: its tables' rows, and the unparsed lines."""
+    history = LogHistory(path)
+    unparsed = 0
+    for result in results:
+        assert not result.error, result.error
+        history.add(result.hours, [(result.fingerprint, result.path, result.lines)])
+        unparsed += sum(t.outcome("unparsed") for t in result.hours.values())
+    conn = history._conn
+    tables = {
+        "requests": sorted(conn.execute("SELECT * FROM log_hourly_requests")),
+        "records": sorted(conn.execute("SELECT * FROM log_hourly_records")),
+        "durations": {row[:5]: row[5:] for row in conn.execute(
+            "SELECT * FROM log_hourly_durations")},
+        "files": sorted(conn.execute("SELECT fingerprint, path, lines FROM log_backfilled")),
+        "unparsed": unparsed,
+    }
+    history.close()
+    return tables
+
+
+def assert_same(fast: Stored, reference: Stored) -> None:
+    assert fast["requests"] == reference["requests"]
+    assert fast["records"] == reference["records"]
+    assert fast["files"] == reference["files"]
+    assert fast["unparsed"] == reference["unparsed"]
+    assert fast["durations"].keys() == reference["durations"].keys()
+    for key, (count, total) in reference["durations"].items():
+        # sums of the same float values, added in another order
+        assert fast["durations"][key][0] == count, key
+        assert math.isclose(fast["durations"][key][1], total, rel_tol=1e-9, abs_tol=1e-9), key
+
+
+def both(paths: list[Path], tmp_path: Path, engine: ColumnarBackfill | None = None
+         ) -> tuple[Stored, Stored]:
+    fast = stored(backfill_columnar(paths, host="ctl1", engine=engine), tmp_path / "fast.db")
+    reference = stored(backfill(paths, workers=1, host="ctl1"), tmp_path / "ref.db")
+    return fast, reference
+
+
+def write_sim_logs(root: Path, requests: int = 1500, hours: int = 3) -> None:
+    """The simulator's log writer (what SimulatedCloud writes) with traffic over hours."""
+    state = CloudState()
+    generate(state, Sizing.for_size("small"), seed=7, base_url="http://x", admin_password="p")
+    writer = LogWriter(root, state, host="ctl1", seed=3).start()
+    traffic = TrafficGenerator(writer, state, seed=5)
+    start = datetime(2026, 11, 20, 22, 10, tzinfo=UTC)
+    for hour in range(hours):
+        traffic.emit(requests // hours)
+        for minute in range(0, 60, 10):
+            writer.periodic(start + timedelta(hours=hour, minutes=minute))
+    writer.inject("auth-401-storm", {"count": "120"})
+    writer.inject("api-5xx-burst", {"service": "compute", "count": "40"})
+    writer.close()
+
+
+@pytest.mark.unit
+def test_every_reference_log_is_stored_the_same(tmp_path: Path) -> None:
+    engine = ColumnarBackfill()
+    fast, reference = both([REFERENCE], tmp_path, engine)
+    assert_same(fast, reference)
+    assert reference["requests"] and reference["records"]
+    taken = set(engine.fallbacks)
+    fast_files = [p for p in REFERENCE.rglob("*.log")
+                  if detect_format(p, p.read_text()[:8192]) in FAST_FORMATS]
+    assert len(fast_files) >= 20
+    assert not taken & {str(p) for p in fast_files}, "the fast path took every oslo/access file"
+
+
+@pytest.mark.integration
+def test_simulator_logs_and_gzip_rotation_in_any_order(tmp_path: Path) -> None:
+    root = tmp_path / "log"
+    write_sim_logs(root)
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    engine = ColumnarBackfill()
+    fast, reference = both([root], tmp_path / "whole", engine)
+    assert_same(fast, reference)
+    assert sum(r[-1] for r in reference["requests"]) > 1000
+    assert len({r[0] for r in reference["records"]}) >= 3  # hours
+    assert not engine.fallbacks or all(
+        detect_format(Path(p)) not in FAST_FORMATS for p in engine.fallbacks)
+
+    # logrotate: each file cut in three, .3.gz oldest, .2.gz, .1 plain; given shuffled
+    rotated = tmp_path / "rotated"
+    for path in files:
+        lines = path.read_bytes().splitlines(keepends=True)
+        cuts = sorted(random.Random(path.name).sample(range(len(lines) + 1), 2))
+        parts = [lines[:cuts[0]], lines[cuts[0]:cuts[1]], lines[cuts[1]:]]
+        target = rotated / path.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (target.parent / f"{target.name}.3.gz").write_bytes(gzip.compress(b"".join(parts[0])))
+        (target.parent / f"{target.name}.2.gz").write_bytes(gzip.compress(b"".join(parts[1])))
+        (target.parent / f"{target.name}.1").write_bytes(b"".join(parts[2]))
+    pieces = sorted(p for p in rotated.rglob("*") if p.is_file())
+    random.Random(1).shuffle(pieces)
+    fast, reference = both(pieces, tmp_path / "rotated-db")
+    assert_same(fast, reference)
+    assert sum(r[-1] for r in fast["requests"]) == sum(
+        r[-1] for r in stored(backfill_columnar([root], host="ctl1"), tmp_path / "w.db")[
+            "requests"])
+
+    # ingested once: a second run adds nothing, nor does .1 once compressed to .2.gz
+    history = LogHistory(tmp_path / "once.db")
+    for result in backfill_columnar(pieces, host="ctl1", skip=history.ingested):
+        history.add(result.hours, [(result.fingerprint, result.path, result.lines)])
+    for plain in [p for p in pieces if p.name.endswith(".1")]:
+        plain.with_name(plain.name[:-2] + ".4.gz").write_bytes(gzip.compress(plain.read_bytes()))
+    again = list(backfill_columnar([rotated], host="ctl1", skip=history.ingested))
+    assert again == []
+    history.close()
+
+
+@pytest.mark.integration
+def test_cli_backfill_columnar_once(tmp_path: Path) -> None:
+    root = tmp_path / "log"
+    write_sim_logs(root, requests=300, hours=2)
+    shutil.copy(REFERENCE / "nova-api.log", root / "nova" / "nova-api.log.9")
+    store = tmp_path / "store.db"
+    runner = CliRunner()
+    first = runner.invoke(main, ["logs", "backfill", str(root), "--store", str(store)])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(main, ["logs", "backfill", str(root), "--store", str(store)])
+    assert again.exit_code == 0, again.output
+    assert " 0 lines (0 unparsed)" in again.output
+    python = runner.invoke(main, ["logs", "backfill", str(root), "--engine", "python",
+                                  "--store", str(tmp_path / "python.db")])
+    assert python.exit_code == 0, python.output
+    lines = first.output.split(" files, ")[1].split(" lines")[0]
+    assert lines == python.output.split(" files, ")[1].split(" lines")[0]
+    hourly = [runner.invoke(main, ["logs", "hourly", "--store", str(s), "--top", "50"]).output
+              for s in (store, tmp_path / "python.db")]
+    assert hourly[0] == hourly[1]
+    assert "requests" in hourly[0]
+
+
+# -- generated mixed lines ------------------------------------------------------------
+
+UUID = "8a90fa0e-1b2c-4d5e-8f90-0123456789ab"
+CONTEXTS = ["-", f"None req-{UUID} 5afa 9bd1 - - default default",
+            f"req-{UUID} req-{UUID} admin admin - - -", "instance: x", 'q"uote', "", "iam ok"]
+PATHS = ["/v2.1/servers/detail", f"/v2.1/servers/{UUID}", f"/v2.1/servers/{UUID}/action",
+         "/v3/auth/tokens", "/v2.0/ports?device_id=1", "/", "/v2.1/flavors/m1.small", "*"]
+junk = st.text(st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",)),
+               max_size=80)
+
+
+def oslo_line(rng: random.Random, hour: int) -> str:
+    stamp = f"2026-11-21 {hour:02d}:{rng.randrange(60):02d}:07.{rng.randrange(1000):03d}"
+    level = rng.choice(["INFO", "INFO", "ERROR", "WARNING", "DEBUG", "CRITICAL", "TRACE"])
+    logger = rng.choice(["nova.api.openstack.requestlog", "nova.compute", 'a"b'])
+    method = rng.choice(["GET", "POST", "DELETE", "get"])
+    path = rng.choice(PATHS)
+    status = rng.choice(["200", "401", "404", "500", "20x"])
+    timed = rng.choice(["", " time: 0.0823", " time: 12", " time: 7.5e-3", " time: 0.5 "])
+    micro = rng.choice(["", " microversion: 2.100", ' microversion: "x"'])
+    message = rng.choice([
+        f'10.0.0.9 "{method} {path}" status: {status} len: 1834{micro}{timed}',
+        f'10.0.0.9 "{method} {path} HTTP/1.1" status: {status}  len: 18{timed}',
+        f'10.0.0.9 - - [21/Nov/2026 06:19:36] "{method} {path} HTTP/1.1" {status} 1682 '
+        f"0.00{rng.randrange(100)}",
+        f"[instance: {UUID}] Took 1.2 seconds", "Traceback (most recent call last):",
+        "a message"])
+    context = rng.choice([*(f"[{c}] " for c in CONTEXTS), "", "[instance: x] ", "[-]"])
+    return f"{stamp} 590 {level} {logger} {context}{message}"
+
+
+def access_line(rng: random.Random, hour: int) -> str:
+    method = rng.choice(["GET", "POST", "PUT", "get"])
+    path = rng.choice(PATHS)
+    status = rng.choice(["200", "401", "503"])
+    tail = rng.choice([" 63527", " 0.0123", "", " 12(us)", " x"])
+    prefix = rng.choice(["10.0.0.1", "10.0.0.1", "ctl1:5000 10.0.0.1"])
+    return (f'{prefix} - - [21/Nov/2026:{hour:02d}:19:36 +0000] "{method} {path} HTTP/1.1" '
+            f'{status} 5019 "-" "openstacksdk/4.10"{tail}')
+
+
+OTHER = ["", "  File \"x.py\", line 1, in f", "2026-11-21 05:00:00.000 590 ERROR nova.x "
+         "Traceback (most recent call last):", "2026-11-21T05:00:00 1 INFO x [-] t"]
+
+
+@st.composite
+def log_file(draw: st.DrawFn) -> tuple[str, list[str]]:
+    """A file whose first and last records are in different hours (in between, any order):
+    the reference then takes every line's own hour, as the columnar path does. Lines are
+    made from a seeded generator, with the junk hypothesis draws mixed in."""
+    name = draw(st.sampled_from(["nova-api.log", "keystone_access.log"]))
+    make = oslo_line if name == "nova-api.log" else access_line
+    rng = random.Random(draw(st.integers(0, 2**32)))
+    lines = [make(rng, rng.randrange(1, 23)) if rng.random() < 0.8 else rng.choice(OTHER)
+             for _ in range(draw(st.integers(0, 300)))]
+    for text in draw(st.lists(junk, max_size=5)):
+        lines.insert(rng.randrange(len(lines) + 1), text)
+    head = [rng.choice(OTHER) for _ in range(rng.randrange(3))]
+    return name, [*head, make(rng, 0), *lines, make(rng, 23)]
+
+
+@pytest.mark.unit
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(case=log_file())
+def test_generated_lines_are_stored_the_same(tmp_path: Path, case: tuple[str, list[str]]
+                                             ) -> None:
+    name, lines = case
+    path = tmp_path / name
+    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    fmt = LogFormat.ACCESS if "access" in name else LogFormat.OSLO
+    assert detect_format(path) is fmt
+    fast = ColumnarBackfill(threads=1).parse(path, "svc", "ctl1", True)
+    reference = parse_range(path, "svc", "ctl1", True)
+    fast.fingerprint = reference.fingerprint = "f"
+    stores = Path(tempfile.mkdtemp(dir=tmp_path))
+    assert_same(stored([fast], stores / "fast.db"), stored([reference], stores / "ref.db"))
