@@ -320,3 +320,28 @@ def test_dhcp_agents_and_their_networks(cloud: SimulatedCloud, admin: Session) -
     hosts = {p.binding_host_id for p in cloud.state.ports.by("network_id", tenant.id)
              if p.device_owner == "network:dhcp"}
     assert {a["host"] for a in agents} == hosts
+
+
+def test_availability_zones_follow_the_agents_admin_state(
+    cloud: SimulatedCloud, admin: Session
+) -> None:
+    root = admin.root("network")
+    zones = get(admin, "/v2.0/availability_zones", admin)
+    assert zones.status == 200
+    assert {(z["name"], z["resource"], z["state"]) for z in zones.body["availability_zones"]} \
+        == {("nova", "network", "available"), ("nova", "router", "available")}
+    l3 = cloud.state.agents.by("agent_type", "L3 agent")
+    try:
+        for agent in l3:
+            send(admin, root, "PUT", f"/v2.0/agents/{agent.id}",
+                 json_body={"agent": {"admin_state_up": False}})
+        routers = get(admin, "/v2.0/availability_zones?resource=router", admin)
+        assert routers.body["availability_zones"] == [
+            {"name": "nova", "resource": "router", "state": "unavailable"}]
+    finally:
+        for agent in l3:
+            send(admin, root, "PUT", f"/v2.0/agents/{agent.id}",
+                 json_body={"agent": {"admin_state_up": True}})
+    assert get(admin, "/v2.0/availability_zones?state=unavailable", admin).body == {
+        "availability_zones": []}
+    assert get(admin, "/v2.0/availability_zones?zone=x", admin).status == 400

@@ -108,3 +108,22 @@ def test_server_create_and_delete_with_the_cli(cloud: SimulatedCloud) -> None:
     assert created["id"] not in cloud.state.servers
     actions = [a.action for a in cloud.state.instance_actions.by("server_id", created["id"])]
     assert actions == ["create", "delete"]
+
+
+def test_availability_zone_list_long(cloud: SimulatedCloud) -> None:
+    """`--long` asks nova, cinder and neutron; neutron's zones are its agents' zones,
+    the same that routers and networks name in ``availability_zones``."""
+    zones = osc(cloud, "availability", "zone", "list", "--long")
+    network = {(z["Zone Name"], z["Zone Resource"], z["Zone Status"]) for z in zones
+               if z["Zone Resource"] in ("network", "router")}
+    agents = cloud.state.agents
+    want = {(a.availability_zone, "network", "available")
+            for a in agents.by("agent_type", "DHCP agent")} | {
+        (a.availability_zone, "router", "available") for a in agents.by("agent_type", "L3 agent")}
+    assert network == want
+    router_zones = {z for rt in cloud.state.routers for z in rt.availability_zones}
+    network_zones = {z for n in cloud.state.networks for z in n.availability_zones}
+    assert router_zones == {z for z, kind, _ in want if kind == "router"}
+    assert network_zones == {z for z, kind, _ in want if kind == "network"}
+    compute = {z["Zone Name"] for z in zones if z["Zone Resource"] == ""}
+    assert {s.availability_zone for s in cloud.state.servers if s.host} <= compute | {""}

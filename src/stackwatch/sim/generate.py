@@ -40,6 +40,9 @@ ADMIN_USER = "admin"
 ADMIN_PROJECT = "admin"
 DEMO_USER = "demo"
 SERVICE_USERS = ("nova", "placement", "glance", "neutron", "cinder")
+# neutron's default_availability_zone for L3 and DHCP agents; routers (records.Router
+# default) and tenant networks are in it, as the agents hosting them are
+NETWORK_ZONE = "nova"
 
 
 @dataclass(frozen=True, slots=True)
@@ -475,13 +478,13 @@ class _Generator:
                                            "tunnel_types": ["vxlan"]}))
         for host in self.network_nodes:
             agent = self._agent("L3 agent", "neutron-l3-agent", host, "l3_agent",
-                                {"agent_mode": "legacy"}, zone="nova")
+                                {"agent_mode": "legacy"}, zone=NETWORK_ZONE)
             out.append(agent)
             self.l3_agents.append(agent.id)
         for host in self.controllers:
             out.append(self._agent("DHCP agent", "neutron-dhcp-agent", host, "dhcp_agent",
                                    {"dhcp_driver": "neutron.agent.linux.dhcp.Dnsmasq"},
-                                   zone="nova"))
+                                   zone=NETWORK_ZONE))
             out.append(self._agent("Metadata agent", "neutron-metadata-agent", host, "N/A",
                                    {"metadata_proxy_socket": "/var/lib/neutron/metadata_proxy"}))
         # per project: network, subnet, default security group; a router for 2 in 3
@@ -498,7 +501,9 @@ class _Generator:
             out.append(r.Network(id=net_id, name=name, project_id=pid, created_at=created,
                                  updated_at=created, network_type="vxlan",
                                  segmentation_id=1000 + k, subnets=(sub_id,), mtu=1450,
-                                 revision_number=2))
+                                 revision_number=2,
+                                 # the zone of the DHCP agent serving it (below)
+                                 availability_zones=(NETWORK_ZONE,)))
             out.append(r.Subnet(id=sub_id, name=f"subnet-{k:04d}", network_id=net_id,
                                 project_id=pid, cidr=cidr, gateway_ip=gateway,
                                 created_at=created, updated_at=created, allocation_pools=(

@@ -867,6 +867,37 @@ class NeutronApi:
                 agents.append(payload)
         return json_response({"agents": agents})
 
+    # -- availability zones ------------------------------------------------------------
+
+    async def list_availability_zones(self, request: web.Request) -> web.Response:
+        """``GET /v2.0/availability_zones`` (API reference, ``availability_zone``).
+
+        As neutron's ``_list_availability_zones``: one zone per (agent zone, resource) —
+        DHCP agents give ``network`` zones, L3 agents ``router`` zones; ``available``
+        when any of its agents is administratively up (liveness does not count).
+        Filters ``name``, ``resource``, ``state``; others are 400.
+        """
+        zones: dict[tuple[str, str], bool] = {}
+        for agent_type, resource in (("DHCP agent", "network"), ("L3 agent", "router")):
+            for agent in self.state.agents.by("agent_type", agent_type):
+                if agent.availability_zone:
+                    key = (agent.availability_zone, resource)
+                    zones[key] = zones.get(key, False) or agent.admin_state_up
+        items = [{"name": name, "resource": resource,
+                  "state": "available" if up else "unavailable"}
+                 for (name, resource), up in sorted(zones.items())]
+        filters = {k: request.query.getall(k) for k in set(request.query) - {"fields"}}
+        unknown = sorted(set(filters) - {"name", "resource", "state"})
+        if unknown:
+            raise NeutronError(
+                400, "HTTPBadRequest", f"[{unknown[0]}] is invalid attribute for filtering"
+            )
+        items = [z for z in items if _matches(z, filters)]
+        wanted = request.query.getall("fields", [])
+        if wanted:
+            items = [{k: v for k, v in z.items() if k in wanted} for z in items]
+        return json_response({"availability_zones": items})
+
     # -- quotas ------------------------------------------------------------------------
 
     def _quota(self, project_id: str, defaults: bool = False) -> Payload:
@@ -1017,6 +1048,7 @@ def register(api: ApiContext) -> None:
         ("GET", "/v2.0/agents/{id}/l3-routers", n.agent_routers, True),
         ("POST", "/v2.0/agents/{id}/l3-routers", n.add_agent_router, True),
         ("DELETE", "/v2.0/agents/{id}/l3-routers/{router_id}", n.remove_agent_router, True),
+        ("GET", "/v2.0/availability_zones", n.list_availability_zones, True),
         ("GET", "/v2.0/quotas", n.list_quotas, True),
         ("GET", "/v2.0/quotas/{project_id}", n.show_quota, True),
         ("GET", "/v2.0/quotas/{project_id}/default", n.quota_defaults, True),
