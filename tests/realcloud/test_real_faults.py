@@ -35,6 +35,7 @@ from realcloud.truth import Truth
 from stackwatch.cli import main as stackwatch_cli
 from stackwatch.config import parse_config
 from stackwatch.model import CheckResult, Collection, Status
+from stackwatch.runner import collect_once
 from stackwatch.sources.base import Source
 from stackwatch.sources.registry import build_sources
 
@@ -60,9 +61,10 @@ class Watcher:
         self.logs = [s for s in build_sources(logs_config) if s.name.startswith("logs.")]
 
     def look(self) -> dict[str, Collection]:
-        """One collection of every API and SQL source, then the cross-checks."""
+        """One run of every API and SQL source, then the cross-checks, as
+        ``stackwatch collect --once`` does (a source that cannot look is UNKNOWN)."""
         sources: list[Source] = build_sources(self.config)
-        return {s.name: s.collect() for s in sources}
+        return {run.source: run.collection for run in collect_once(sources, timeout=180)}
 
     def read_logs(self) -> dict[str, Collection]:
         return {s.name: s.collect() for s in self.logs}
