@@ -9,8 +9,11 @@ lines, then reads the same files three ways and prints lines/s and MB/s:
 * tail mode: every ``logs.<service>`` source's ``collect()`` in this one process
   (full parsing, counters, histograms, request-index rows), CPU time of one core;
   once more with the request index written to SQLite;
-* backfill mode: ``stackwatch logs backfill``'s parser over worker processes
-  (hourly aggregates), wall time;
+* backfill mode, the Python reference: ``stackwatch logs backfill --engine python``'s
+  parser over worker processes (hourly aggregates), wall and CPU time;
+* backfill mode, the columnar fast path (``--engine columnar``, the default): Polars over
+  threads, wall and CPU time, and a check that it counted the same lines, requests and
+  records as the reference;
 * baseline: a naive loop, one ``re.match`` per line with one pattern per format,
   same counters.
 
@@ -34,7 +37,8 @@ from stackwatch.logparse.tally import new_histogram, observe
 from stackwatch.logparse.timestamps import iso_epoch
 from stackwatch.logparse.urls import TemplateCache
 from stackwatch.sources.logs import build_log_sources
-from stackwatch.sources.logs.backfill import backfill
+from stackwatch.sources.logs.backfill import FileResult, backfill
+from stackwatch.sources.logs.columnar import ColumnarBackfill, backfill_columnar
 from stackwatch.store.request_index import RequestIndex
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "logs"
@@ -204,6 +208,13 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def _totals(results: list[FileResult]) -> tuple[int, int, int]:
+    """(lines, requests, records) of a backfill, all hours together."""
+    tallies = [t for r in results for t in r.hours.values()]
+    return (sum(r.lines for r in results), sum(sum(t.requests.values()) for t in tallies),
+            sum(sum(t.records.values()) for t in tallies))
+
+
 def report(label: str, seconds: float, lines: int, size: int, clock: str) -> None:
     print(f"{label:<44} {lines / seconds:>12,.0f} lines/s {size / seconds / 1e6:>8.1f} MB/s"
           f"   ({lines:,} lines in {seconds:.2f} s {clock})")
@@ -214,8 +225,8 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=2_000_000)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--modes", default="tail,index,backfill,baseline",
-                        help="comma-separated: tail, index, backfill, baseline")
+    parser.add_argument("--modes", default="tail,index,backfill,columnar,baseline",
+                        help="comma-separated: tail, index, backfill, columnar, baseline")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="stackwatch-bench-logs-"))
     root = workdir / "log"
@@ -243,15 +254,36 @@ def main() -> None:
         print(f"{'':<44} request index: {index.count():,} records, "
               f"{(workdir / 'store.sqlite').stat().st_size / 1e6:.0f} MB")
         index.close()
+    totals: dict[str, tuple[int, int, int]] = {}
     for workers in sorted({1, args.workers}) if "backfill" in modes else ():
         cpu = _cpu()
         wall = time.perf_counter()
-        lines = sum(r.lines for r in backfill([root], workers=workers, host="ctl1"))
+        results = list(backfill([root], workers=workers, host="ctl1"))
         wall = time.perf_counter() - wall
         cpu = _cpu() - cpu
-        report(f"backfill, {workers} worker(s), hourly aggregates", wall, lines, size, "wall")
-        report(f"backfill, {workers} worker(s), per CPU-second", cpu, lines, size,
+        lines = sum(r.lines for r in results)
+        totals["python"] = _totals(results)
+        report(f"backfill python, {workers} process(es)", wall, lines, size, "wall")
+        report(f"backfill python, {workers} process(es)", cpu, lines, size,
                f"CPU over {workers} process(es)")
+    for threads in sorted({1, args.workers}) if "columnar" in modes else ():
+        engine = ColumnarBackfill(threads)
+        cpu = _cpu()
+        wall = time.perf_counter()
+        results = list(backfill_columnar([root], host="ctl1", engine=engine))
+        wall = time.perf_counter() - wall
+        cpu = _cpu() - cpu
+        lines = sum(r.lines for r in results)
+        totals["columnar"] = _totals(results)
+        report(f"backfill columnar, {threads} thread(s)", wall, lines, size, "wall")
+        report(f"backfill columnar, {threads} thread(s)", cpu, lines, size,
+               f"CPU over {threads} thread(s)")
+        print(f"{'':<44} {len(engine.fallbacks)} of {len(files)} files whole to the "
+              f"reference parser (formats it does not take)")
+    if len(totals) == 2:
+        same = totals["python"] == totals["columnar"]
+        print(f"{'':<44} columnar = python in lines, requests, records: {same} "
+              f"{totals['columnar']}")
     if "baseline" in modes:
         cpu, lines = naive(files)
         report("baseline: naive per-line regex loop, same work", cpu, lines, size, "CPU")

@@ -125,21 +125,32 @@ def lines_frame(data: bytes) -> pl.DataFrame:
 _KEYS = ("hour", "level", "request", "status", "bucket")
 
 
+Steps = list[tuple[str, "pl.Expr"]]
+"""Columns computed one after the other (each once: later ones may use earlier ones)."""
+
+
 def _fields(lines: pl.Series, hour: pl.Expr, level: pl.Expr | None, request: bool,
-            status_at: int = 0, seconds: pl.Expr | None = None) -> pl.DataFrame:
+            status_at: int = 0, seconds: Steps = ()) -> pl.DataFrame:  # type: ignore[assignment]
     """Counted lines grouped: the request is cut out between the first quote and the quote
-    that closes it (the patterns allow no other quote before it)."""
+    that closes it (the patterns allow no other quote before it); ``seconds`` are the
+    steps that end in the column ``seconds``."""
     import polars as pl
 
     line = pl.col("line")
-    opened = line.str.find('"', literal=True)
-    closed = line.str.find('" ', literal=True)
     none = pl.lit(None, pl.String)
-    frame = pl.DataFrame({"line": lines}).select(
-        hour.alias("hour"), (none if level is None else level).alias("level"),
-        (line.str.slice(opened + 1, closed - opened - 1) if request else none).alias("request"),
-        (line.str.slice(closed + status_at, 3) if request else none).alias("status"),
-        (pl.lit(None, pl.Float64) if seconds is None else seconds).alias("seconds"))
+    frame = pl.DataFrame({"line": lines})
+    steps: Steps = [("hour", hour), ("level", none if level is None else level)]
+    if request:
+        steps += [("opened", line.str.find('"', literal=True)),
+                  ("closed", line.str.find('" ', literal=True)),
+                  ("request", line.str.slice(pl.col("opened") + 1,
+                                             pl.col("closed") - pl.col("opened") - 1)),
+                  ("status", line.str.slice(pl.col("closed") + status_at, 3))]
+    else:
+        steps += [("request", none), ("status", none)]
+    steps += seconds or [("seconds", pl.lit(None, pl.Float64))]
+    for name, expression in steps:
+        frame = frame.with_columns(expression.alias(name))
     return frame.with_columns(pl.sum_horizontal(
         [(pl.col("seconds") > bound).cast(pl.Int8) for bound in BUCKETS]).alias("bucket")
     ).group_by(*_KEYS).agg(pl.len().alias("n"), pl.col("seconds").count().alias("timed"),
@@ -164,16 +175,17 @@ def _oslo(frame: pl.DataFrame, count_requests: bool) -> tuple[list[pl.DataFrame]
         logged = lines.filter(mark)
         ok = logged.str.contains(OSLO_REQUEST)
         odd.append(logged.filter(~ok))
-        at = line.str.find('" status: ', literal=True)
-        tail = line.str.slice(at)
-        timed = tail.str.find(" time: ", literal=True)
-        seconds = tail.str.slice(timed + 7).cast(pl.Float64, strict=False)
+        tail = pl.col("tail")
+        seconds: Steps = [
+            ("tail", line.str.slice(pl.col("closed"))),
+            ("timed", tail.str.find(" time: ", literal=True)),
+            ("seconds", tail.str.slice(pl.col("timed") + 7).cast(pl.Float64, strict=False))]
         counted.append(_fields(logged.filter(ok), hour, level, True, 10, seconds))
         # eventlet's default format: '..." 200 1682 0.0012'
         wsgi = lines.filter(~mark & default)
         ok = wsgi.str.contains(OSLO_DEFAULT)
         odd.append(wsgi.filter(~ok))
-        seconds = line.str.split(" ").list.last().cast(pl.Float64, strict=False)
+        seconds = [("seconds", line.str.split(" ").list.last().cast(pl.Float64, strict=False))]
         counted.append(_fields(wsgi.filter(ok), hour, level, True, 2, seconds))
         rest = lines.filter(~(mark | default))
     record = rest.str.contains(OSLO_RECORD)
@@ -194,11 +206,13 @@ def _access(frame: pl.DataFrame) -> tuple[list[pl.DataFrame], pl.Series]:
     lines = frame["line"]
     ok = lines.str.contains(ACCESS_LINE)
     # the time follows the agent's closing quote: '"-" "agent" 63527'
-    agent = line.str.slice(line.str.find('" "', literal=True) + 3)
-    time = agent.str.slice(agent.str.find('"', literal=True) + 2)
-    value = time.cast(pl.Float64, strict=False)
-    seconds = (pl.when(time.str.contains(".", literal=True)).then(value)
-               .otherwise(value / 1e6))
+    agent, time = pl.col("agent"), pl.col("time")
+    seconds: Steps = [
+        ("agent", line.str.slice(line.str.find('" "', literal=True) + 3)),
+        ("time", agent.str.slice(agent.str.find('"', literal=True) + 2)),
+        ("value", time.cast(pl.Float64, strict=False)),
+        ("seconds", pl.when(time.str.contains(".", literal=True)).then(pl.col("value"))
+         .otherwise(pl.col("value") / 1e6))]
     hour = line.str.slice(line.str.find("[", literal=True) + 1, 14)
     return [_fields(lines.filter(ok), hour, None, True, 2, seconds)], lines.filter(~ok)
 
