@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -345,3 +346,59 @@ def test_availability_zones_follow_the_agents_admin_state(
     assert get(admin, "/v2.0/availability_zones?state=unavailable", admin).body == {
         "availability_zones": []}
     assert get(admin, "/v2.0/availability_zones?zone=x", admin).status == 400
+
+
+COUNTS = ("routers", "ex_gw_ports", "interfaces", "floating_ips")
+
+
+def _reported(admin: Session, agent_id: str) -> dict[str, int]:
+    config = get(admin, f"/v2.0/agents/{agent_id}", admin).body["agent"]["configurations"]
+    return {k: config[k] for k in COUNTS}
+
+
+def test_l3_agent_counts_follow_a_router_that_moves(cloud: SimulatedCloud,
+                                                    admin: Session) -> None:
+    state = cloud.state
+    # a router with a gateway, an interface and a floating IP, so every count moves
+    router = next(rt for rt in state.routers if rt.external_gateway is not None
+                  and state.floating_ips.count_by("router_id", rt.id) > 0
+                  and state.router_bindings.by("router_id", rt.id))
+    here = state.router_bindings.by("router_id", router.id)[0].l3_agent_id
+    there = next(a.id for a in state.agents.by("agent_type", "L3 agent") if a.id != here)
+    moved = {"routers": 1, "ex_gw_ports": 1, "floating_ips": state.floating_ips.count_by(
+        "router_id", router.id), "interfaces": sum(
+        1 for p in state.ports.by("device_id", router.id)
+        if p.device_owner == "network:router_interface")}
+    assert moved["interfaces"] >= 1
+    before = {a: _reported(admin, a) for a in (here, there)}
+    hosted = [state.routers.get(b.router_id) for b in state.router_bindings.by(
+        "l3_agent_id", here)]
+    assert before[here]["routers"] == len(hosted)
+    assert before[here]["ex_gw_ports"] == sum(
+        1 for rt in hosted if rt is not None and rt.external_gateway is not None)
+    root = admin.root("network")
+    assert send(admin, root, "DELETE",
+                f"/v2.0/agents/{here}/l3-routers/{router.id}").status == 204
+    assert send(admin, root, "POST", f"/v2.0/agents/{there}/l3-routers",
+                json_body={"router_id": router.id}).status == 201
+    after = {a: _reported(admin, a) for a in (here, there)}
+    assert after[here] == {k: before[here][k] - moved[k] for k in COUNTS}
+    assert after[there] == {k: before[there][k] + moved[k] for k in COUNTS}
+    # the service database holds what the agent reports with its next heartbeat
+    cloud.call(lambda: state.update("agent", there, heartbeat_timestamp=state.now()))
+    cloud.flush()
+    with cloud.world["db"].engine("neutron").connect() as conn:
+        row = conn.exec_driver_sql("SELECT configurations FROM agents WHERE id = ?",
+                                   (there,)).scalar_one()
+    assert {k: json.loads(row)[k] for k in COUNTS} == after[there]
+
+
+def test_dhcp_agent_counts_are_its_networks(cloud: SimulatedCloud, admin: Session) -> None:
+    for agent in cloud.state.agents.by("agent_type", "DHCP agent"):
+        config = get(admin, f"/v2.0/agents/{agent.id}", admin).body["agent"]["configurations"]
+        served = get(admin, f"/v2.0/agents/{agent.id}/dhcp-networks", admin).body["networks"]
+        assert config["networks"] == len(served) > 0
+        assert config["subnets"] == sum(len(n["subnets"]) for n in served)
+        assert config["ports"] == sum(
+            len(get(admin, f"/v2.0/ports?network_id={n['id']}", admin).body["ports"])
+            for n in served)

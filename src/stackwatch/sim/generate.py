@@ -181,7 +181,6 @@ class _Generator:
         self.block_storage()
         self.placement()
         self.quotas()
-        self.agent_reports()
         self.state.load(self.out)
 
     # ---------------------------------------------------------------- identity
@@ -477,8 +476,11 @@ class _Generator:
                                    "N/A", {"bridge_mappings": {"public": "br-ex"},
                                            "tunnel_types": ["vxlan"]}))
         for host in self.network_nodes:
+            # the counts it reports (routers, ...) derive from the bindings:
+            # CloudState.agent_configurations
             agent = self._agent("L3 agent", "neutron-l3-agent", host, "l3_agent",
-                                {"agent_mode": "legacy"}, zone=NETWORK_ZONE)
+                                {"agent_mode": "legacy", "interface_driver": "openvswitch",
+                                 "handle_internal_only_routers": True}, zone=NETWORK_ZONE)
             out.append(agent)
             self.l3_agents.append(agent.id)
         for host in self.controllers:
@@ -615,33 +617,6 @@ class _Generator:
             budget -= 1
         self.servers_out = servers
         out.extend(ports)
-
-    def agent_reports(self) -> None:
-        """What L3 and DHCP agents report in ``configurations`` (counts of what they host)."""
-        routers: dict[str, list[str]] = {}
-        fips: dict[str, int] = {}
-        networks_on: dict[str, int] = {}
-        for rec in self.out:
-            if isinstance(rec, r.RouterBinding):
-                routers.setdefault(rec.l3_agent_id, []).append(rec.router_id)
-            elif isinstance(rec, r.FloatingIP) and rec.router_id:
-                fips[rec.router_id] = fips.get(rec.router_id, 0) + 1
-            elif isinstance(rec, r.Port) and rec.device_owner == "network:dhcp":
-                networks_on[rec.binding_host_id] = networks_on.get(rec.binding_host_id, 0) + 1
-        for rec in self.out:
-            if not isinstance(rec, r.Agent):
-                continue
-            if rec.agent_type == "L3 agent":
-                hosted = routers.get(rec.id, [])
-                _fill(rec, configurations={
-                    **rec.configurations, "routers": len(hosted), "ex_gw_ports": len(hosted),
-                    "interfaces": len(hosted), "floating_ips": sum(fips.get(x, 0)
-                                                                   for x in hosted),
-                    "interface_driver": "openvswitch", "handle_internal_only_routers": True})
-            elif rec.agent_type == "DHCP agent":
-                count = networks_on.get(rec.host, 0)
-                _fill(rec, configurations={**rec.configurations, "networks": count,
-                                           "subnets": count, "ports": count})
 
     # ---------------------------------------------------------------- block storage
 

@@ -307,7 +307,7 @@ class CloudState:
         )
         self.routers: Table[r.Router] = T("router", _by_id, ("project_id",))
         self.floating_ips: Table[r.FloatingIP] = T(
-            "floating_ip", _by_id, ("project_id", "port_id")
+            "floating_ip", _by_id, ("project_id", "port_id", "router_id")
         )
         self.agents: Table[r.Agent] = T("agent", _by_id, ("host", "agent_type"))
         self.router_bindings: Table[r.RouterBinding] = T(
@@ -552,6 +552,35 @@ class CloudState:
     def rp_allocations(self, rp_uuid: str) -> dict[str, r.Allocation]:
         """Allocations against one provider, by consumer (scans; providers are few per call)."""
         return {a.id: a for a in self.allocations if rp_uuid in a.resources}
+
+    def agent_configurations(self, agent: r.Agent) -> dict[str, object]:
+        """An agent's ``configurations``: what it was started with (the record) plus the
+        counts an L3 or DHCP agent reports of what it hosts, derived from the bindings now.
+
+        As the agents' state reports count them: L3 ``routers`` bound to it,
+        ``ex_gw_ports`` (those with a gateway), ``interfaces`` (their internal ports),
+        ``floating_ips`` (on them); DHCP ``networks`` whose DHCP port is on its host, and
+        their ``subnets`` and ``ports``.
+        """
+        config = dict(agent.configurations)
+        if agent.agent_type == "L3 agent":
+            routers = [rt for b in self.router_bindings.by("l3_agent_id", agent.id)
+                       if (rt := self.routers.get(b.router_id)) is not None]
+            config.update(
+                routers=len(routers),
+                ex_gw_ports=sum(1 for rt in routers if rt.external_gateway is not None),
+                interfaces=sum(1 for rt in routers for p in self.ports.by("device_id", rt.id)
+                               if p.device_owner == "network:router_interface"),
+                floating_ips=sum(self.floating_ips.count_by("router_id", rt.id)
+                                 for rt in routers))
+        elif agent.agent_type == "DHCP agent":
+            networks = {p.network_id for p in self.ports.by("binding_host_id", agent.host)
+                        if p.device_owner == "network:dhcp"}
+            config.update(
+                networks=len(networks),
+                subnets=sum(self.subnets.count_by("network_id", n) for n in networks),
+                ports=sum(self.ports.count_by("network_id", n) for n in networks))
+        return config
 
     def project_usages(self, project_id: str) -> dict[str, int]:
         """Placement ``/usages?project_id=``: the project's allocations summed by class."""

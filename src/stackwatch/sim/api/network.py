@@ -704,10 +704,7 @@ class NeutronApi:
         return self.state.agents.by("agent_type", "L3 agent")
 
     def _agent_payload(self, agent: r.Agent) -> Payload:
-        routers = None
-        if agent.agent_type == "L3 agent":
-            routers = self.state.router_bindings.count_by("l3_agent_id", agent.id)
-        return agent_payload(agent, self.state.now(), routers)
+        return agent_payload(agent, self.state.now(), self.state.agent_configurations(agent))
 
     async def list_agents(self, request: web.Request) -> web.Response:
         """``GET /v2.0/agents``: a member sees an empty list (recorded ``200-member``)."""

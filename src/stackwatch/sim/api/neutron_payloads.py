@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from stackwatch.sim import records as r
@@ -255,14 +256,13 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-def agent_payload(agent: r.Agent, now: Any, routers: int | None = None) -> Payload:
+def agent_payload(agent: r.Agent, now: Any, configurations: Mapping[str, object]) -> Payload:
     """As the neutron-lib API reference ``agents-list-response.json`` (no recorded agents).
 
-    For L3 agents ``configurations.routers`` is the number of routers bound to it now.
+    ``configurations``: :meth:`CloudState.agent_configurations` (L3 and DHCP agents'
+    counts follow their routers and networks).
     """
-    config = dict(agent.configurations)
-    if routers is not None:
-        config["routers"] = routers
+    config = dict(configurations)
     return {
         "binary": agent.binary,
         "description": agent.description,

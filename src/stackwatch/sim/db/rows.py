@@ -24,7 +24,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -115,6 +115,11 @@ class RowMapper:
     """Stateful translation of changes into row operations (see the module docstring)."""
 
     def __init__(self) -> None:
+        # what an agent row's ``configurations`` holds when it reports (written with
+        # each heartbeat, as real agents report): CloudState.agent_configurations once
+        # attached to a state
+        self.agent_configurations: Callable[[r.Agent], Mapping[str, object]] = (
+            lambda agent: agent.configurations)
         self._instances: dict[str, _Ids] = {"nova": _Ids(), "nova_cell0": _Ids()}
         self._server_cell: dict[str, str] = {}
         self._actions: dict[str, _Ids] = {"nova": _Ids(), "nova_cell0": _Ids()}
@@ -670,7 +675,7 @@ class RowMapper:
             "created_at": db_time(a.created_at), "started_at": db_time(a.started_at),
             "heartbeat_timestamp": db_time(a.heartbeat_timestamp),
             "description": a.description,
-            "configurations": json.dumps(dict(a.configurations), default=str),
+            "configurations": json.dumps(dict(self.agent_configurations(a)), default=str),
             "load": 0, "availability_zone": a.availability_zone, "resource_versions": None,
             "resources_synced": a.resources_synced,
         }  # fmt: skip

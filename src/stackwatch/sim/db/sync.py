@@ -179,6 +179,7 @@ class ServiceDatabases:
         :class:`SimulatorError` if it could not be.
         """
         self._state = state
+        self._mapper.agent_configurations = state.agent_configurations
         tables = state.tables()
         snapshot = [rec for kind in LOAD_ORDER if kind in tables for rec in list(tables[kind])]
         self._unsubscribe = state.subscribe(self._on_change)
