@@ -101,7 +101,8 @@ def test_every_reference_log_is_stored_the_same(tmp_path: Path) -> None:
     assert reference["requests"] and reference["records"]
     taken = set(engine.fallbacks)
     fast_files = [p for p in REFERENCE.rglob("*.log")
-                  if detect_format(p, p.read_text()[:8192]) in FAST_FORMATS]
+                  if detect_format(p, p.read_text()[:8192]) in FAST_FORMATS
+                  and p.read_bytes().endswith(b"\n")]
     assert len(fast_files) >= 20
     assert not taken & {str(p) for p in fast_files}, "the fast path took every oslo/access file"
 
@@ -111,7 +112,7 @@ def test_simulator_logs_and_gzip_rotation_in_any_order(tmp_path: Path) -> None:
     root = tmp_path / "log"
     write_sim_logs(root)
     files = sorted(p for p in root.rglob("*") if p.is_file())
-    engine = ColumnarBackfill()
+    engine = ColumnarBackfill(threads=2, piece=64 << 10)  # several pieces per file
     fast, reference = both([root], tmp_path / "whole", engine)
     assert_same(fast, reference)
     assert sum(r[-1] for r in reference["requests"]) > 1000
@@ -147,6 +148,34 @@ def test_simulator_logs_and_gzip_rotation_in_any_order(tmp_path: Path) -> None:
     again = list(backfill_columnar([rotated], host="ctl1", skip=history.ingested))
     assert again == []
     history.close()
+
+
+@pytest.mark.unit
+def test_files_it_cannot_vouch_for_go_to_the_reference(tmp_path: Path) -> None:
+    real = (REFERENCE / "nova-api.log").read_bytes()
+    traceback = b"".join(line for line in real.splitlines(keepends=True)
+                         if b" ERROR " in line and b"[" not in line.split(b" ")[5][:1])[:400]
+    cases = {
+        "crlf": real.replace(b"\n", b"\r\n", 3),
+        "no-final-newline": real.rstrip(b"\n"),
+        "latin1": real.replace(b"GET", b"G\xe9T", 2),
+        "nul": real.replace(b" INFO ", b" IN\x00FO ", 1),
+        "empty": b"",
+        "traceback-head": traceback + real,  # a rotated file starting inside a record
+        "blank-lines": real.replace(b"\n", b"\n\n", 5),
+    }
+    for name, data in cases.items():
+        path = tmp_path / name / "nova-api.log"
+        path.parent.mkdir()
+        path.write_bytes(data)
+        engine = ColumnarBackfill(threads=2, piece=2048)  # many pieces
+        fast = engine.parse(path, "nova", "ctl1", True)
+        reference = parse_range(path, "nova", "ctl1", True)
+        fast.fingerprint = reference.fingerprint = "f"
+        assert_same(stored([fast], tmp_path / name / "fast.db"),
+                    stored([reference], tmp_path / name / "ref.db"))
+        expected = name in ("crlf", "no-final-newline", "latin1", "nul")
+        assert (str(path) in engine.fallbacks) is expected, name
 
 
 @pytest.mark.integration

@@ -46,6 +46,14 @@ CREATE TABLE IF NOT EXISTS log_backfilled (
 """
 
 
+def _text(value: str) -> str:
+    """Text SQLite can store: bytes that were not UTF-8 in a log line (kept as surrogates
+    by the parser) become U+FFFD."""
+    if value.isascii():
+        return value
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 @dataclass(frozen=True, slots=True)
 class HourlyRequests:
     """Requests of one operation in one hour."""
@@ -86,12 +94,12 @@ class LogHistory:
                 self._conn.executemany(
                     "INSERT INTO log_hourly_requests VALUES (?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT DO UPDATE SET requests = requests + excluded.requests",
-                    [(hour, *key, n) for key, n in tally.requests.items()])
+                    [(hour, *map(_text, key), n) for key, n in tally.requests.items()])
                 self._conn.executemany(
                     "INSERT INTO log_hourly_durations VALUES (?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT DO UPDATE SET count = count + excluded.count, "
                     "total = total + excluded.total",
-                    [(hour, *key, int(histogram_count(h)), h[-1])
+                    [(hour, *map(_text, key), int(histogram_count(h)), h[-1])
                      for key, h in tally.durations.items()])
                 self._conn.executemany(
                     "INSERT INTO log_hourly_records VALUES (?, ?, ?, ?, ?) "

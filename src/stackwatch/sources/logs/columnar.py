@@ -34,15 +34,17 @@ kept per file, in the file's first hour: the history stores them per file.
 from __future__ import annotations
 
 import gzip
+import itertools
 import os
 import re
 import socket
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, cast
 
 from stackwatch.logparse.engine import OPEN, FileParser, LogFormat, detect_format
 from stackwatch.logparse.tally import BUCKETS, Tally, new_histogram
@@ -105,12 +107,28 @@ class _Totals:
     unparsed: int = 0
 
 
-def read_bytes(path: Path) -> bytes:
-    """The whole content of a log file, ``.gz`` decompressed."""
-    if path.name.endswith(".gz"):
-        with gzip.open(path, "rb") as packed:
-            return packed.read()
-    return path.read_bytes()
+def read_pieces(path: Path, size: int) -> Iterator[bytes]:
+    """A file's content (``.gz`` decompressed) in pieces of about ``size`` bytes, each
+    ending at a line end (but the last, if the file does not)."""
+    opened = gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")  # noqa: SIM115
+    with cast(IO[bytes], opened) as handle:
+        while block := handle.read(size):
+            if not block.endswith(b"\n"):
+                block += handle.readline()
+            yield block
+
+
+def _text(data: bytes, partial: bool = False, check_only: bool = False) -> str:
+    """UTF-8 text without ``\\r`` or NUL, else :class:`Fallback` (the reference decides);
+    ``partial``: the bytes may end inside a character."""
+    if b"\r" in data or b"\0" in data:
+        raise Fallback
+    if check_only and data.isascii():
+        return ""
+    try:
+        return data.decode("utf-8", "ignore" if partial else "strict")
+    except UnicodeDecodeError as exc:
+        raise Fallback from exc
 
 
 def lines_frame(data: bytes) -> pl.DataFrame:
@@ -232,19 +250,11 @@ def _haproxy(frame: pl.DataFrame) -> tuple[list[pl.DataFrame], pl.Series]:
     return [counted], line.filter(~ok)
 
 
-def _pieces(data: bytes, size: int) -> list[bytes]:
-    """``data`` cut at line ends into pieces of about ``size`` bytes."""
-    pieces: list[bytes] = []
-    start = 0
-    while start < len(data):
-        end = data.find(b"\n", min(start + size, len(data)) - 1) + 1 or len(data)
-        pieces.append(data[start:end])
-        start = end
-    return pieces
+_Piece = tuple[int, list["pl.DataFrame"], "pl.Series"]
+"""Lines of a piece, its groups of counted lines, its lines for the reference."""
 
 
-def _piece(data: bytes, fmt: LogFormat, count_requests: bool
-           ) -> tuple[int, list[pl.DataFrame], pl.Series]:
+def _piece(data: bytes, fmt: LogFormat, count_requests: bool) -> _Piece:
     frame = lines_frame(data)
     if fmt is LogFormat.OSLO:
         counted, odd = _oslo(frame, count_requests)
@@ -259,8 +269,9 @@ class ColumnarBackfill:
     """Parses whole files with Polars (its thread pool: all cores unless
     ``POLARS_MAX_THREADS`` says otherwise)."""
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self, threads: int | None = None, piece: int = PIECE) -> None:
         self._threads = threads or os.cpu_count() or 1
+        self._piece = piece
         self.fallbacks: list[str] = []
         """Files that went whole to the reference parser."""
 
@@ -276,34 +287,47 @@ class ColumnarBackfill:
 
     def _parse(self, path: Path, service: str, host: str, count_requests: bool
                ) -> FileResult:
-        data = read_bytes(path)
         result = FileResult(str(path), "")
-        if not data:
+        pieces = read_pieces(path, self._piece)
+        first = next(pieces, b"")
+        if not first:
             return result
-        if not data.endswith(b"\n") or b"\r" in data or b"\0" in data:
+        head = first[:CHUNK]
+        head = head[:head.rfind(b"\n") + 1][:32768]  # 8192 characters at least, or all
+        if not head:
             raise Fallback
-        try:
-            head = data[:CHUNK]
-            fmt = detect_format(path, head[:head.rfind(b"\n") + 1].decode("utf-8")[:8192])
-            if fmt not in FAST_FORMATS:
-                raise Fallback
-            if not data.isascii():
-                data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise Fallback from exc
+        fmt = detect_format(path, _text(head, partial=True)[:8192])
+        if fmt not in FAST_FORMATS:
+            raise Fallback
         count_requests = count_requests or fmt is LogFormat.ACCESS
         totals = _Totals()
         hours: dict[str | None, Tally] = {}
         parser = FileParser(fmt, service, host, path.name, count_requests=count_requests)
-        body = data
+        long_head, ends = False, first.endswith(b"\n")
         if fmt is LogFormat.OSLO:
-            first = _RECORD.search(data)
-            start = len(data) if first is None else first.start()
+            record = _RECORD.search(first)
+            long_head = record is None
+            start = len(first) if record is None else record.start()
             if start:
-                self._head(parser, data[:start].decode("utf-8"), fmt, hours, totals)
-            body = data[start:]
-        if len(body):
-            self._body(body, fmt, count_requests, parser, service, host, hours, totals)
+                self._head(parser, _text(first[:start]), fmt, hours, totals)
+                first = first[start:]
+        done = []
+        with ThreadPoolExecutor(self._threads) as pool:
+            running: deque[Future[_Piece]] = deque()
+            for piece in itertools.chain((first,), pieces):
+                if piece is not first:
+                    if long_head:
+                        raise Fallback  # a head longer than a piece
+                    ends = piece.endswith(b"\n")
+                _text(piece, check_only=True)
+                if piece:
+                    running.append(pool.submit(_piece, piece, fmt, count_requests))
+                if len(running) > self._threads:
+                    done.append(running.popleft().result())
+            done.extend(future.result() for future in running)
+        if not ends:
+            raise Fallback  # the reference counts a last line without its end apart
+        self._aggregate(done, fmt, parser, service, host, hours, totals)
         result.unparsed_sample = list(parser.unparsed_sample)
         for key, tally in hours.items():
             _add(result, _hour_epoch(key) if key else 0.0, tally)
@@ -315,17 +339,13 @@ class ColumnarBackfill:
         result.lines = totals.parsed + totals.skipped + totals.unparsed
         return result
 
-    def _body(self, body: bytes, fmt: LogFormat, count_requests: bool,
-              parser: FileParser, service: str, host: str, hours: dict[str | None, Tally],
-              totals: _Totals) -> None:
+    def _aggregate(self, done: list[_Piece], fmt: LogFormat, parser: FileParser,
+                   service: str, host: str, hours: dict[str | None, Tally],
+                   totals: _Totals) -> None:
         import polars as pl
 
-        pieces = _pieces(body, PIECE)
-        if len(pieces) > 1 and self._threads > 1:
-            with ThreadPoolExecutor(self._threads) as pool:
-                done = list(pool.map(lambda p: _piece(p, fmt, count_requests), pieces))
-        else:
-            done = [_piece(p, fmt, count_requests) for p in pieces]
+        if not done:
+            return
         height = sum(h for h, _, _ in done)
         groups = pl.concat([g for _, counted, _ in done for g in counted], how="vertical_relaxed")
         odd_lines = pl.concat([o for _, _, o in done])
