@@ -57,3 +57,13 @@ def test_missing_code_is_reported_not_raised() -> None:
     assert not run.ok
     assert run.reason == ("SourceUnavailable: sql sources unavailable: stackwatch.sources.sql "
                           "is not installed")
+
+
+def test_several_clouds_keep_the_cross_check_after_its_own_prefixed_sources() -> None:
+    config = parse_config({"clouds": [
+        {"name": name, "databases": {"nova": "sqlite:///nova.sqlite"}}
+        for name in ("east", "west")]})
+    sources = {s.name: s for s in build_sources(config)}
+    for cloud in ("east", "west"):
+        after = getattr(sources[f"{cloud}/crosscheck"], "after", ())
+        assert set(after) == {f"{cloud}/{name}" for name in (*API_SOURCE_NAMES, "sql.nova")}

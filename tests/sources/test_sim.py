@@ -369,3 +369,52 @@ def test_build_sources_and_the_runner_collect_the_simulated_cloud(cloud: Simulat
     cross = [c for c in runs["crosscheck"].collection.checks if c.name == "crosscheck"]
     assert {dict(c.labels)["what"] for c in cross if c.status is Status.OK} == {
         "error_vms", "nova_services_down", "cinder_services_down", "vcpus"}, cross
+
+
+def test_two_clouds_each_cross_check_runs_after_its_own_sources(
+        cloud: SimulatedCloud, tmp_path: Path) -> None:
+    """With several clouds, names get the cloud's prefix and so must ``after``."""
+    import yaml
+
+    from stackwatch.config import parse_config
+    from stackwatch.runner import Runner
+    from stackwatch.sources.registry import build_sources
+
+    with SimulatedCloud(workdir=tmp_path / "west", size="small", life=False, seed=2) as west:
+        clouds_yaml = tmp_path / "two-clouds.yaml"
+        entries = {}
+        config_clouds = []
+        for name, sim in (("east", cloud), ("west", west)):
+            entries[name] = yaml.safe_load(sim.clouds_yaml.read_text())["clouds"]["stackwatch-sim"]
+            one = load_config(sim.config_path).clouds[0]
+            config_clouds.append(one.model_copy(update={
+                "name": name, "clouds_yaml": clouds_yaml,
+                "databases": {k: v for k, v in one.databases.items()
+                              if k in ("nova", "nova_cell0", "cinder")}}).model_dump())
+        clouds_yaml.write_text(yaml.safe_dump({"clouds": entries}))
+        config = parse_config({"clouds": config_clouds})
+
+        def errors(sim: SimulatedCloud) -> int:
+            return int(truth(sim, lambda state: sum(1 for s in state.servers
+                                                    if s.vm_state == "error")))
+
+        west.inject("servers-error", count="2")
+        if errors(west) == errors(cloud):  # so that each cloud's figure is its own
+            west.inject("servers-error", count="1")
+        west.flush()
+        sources = [s for s in build_sources(config) if s.name.split("/")[1].startswith(
+            ("api.", "sql.", "crosscheck"))]
+        crosschecks = {s.name: s for s in sources if s.name.endswith("/crosscheck")}
+        assert set(crosschecks) == {"east/crosscheck", "west/crosscheck"}
+        runs = {run.source: run for run in Runner(sources, timeout=60).run_once()}
+        assert all(run.ok for run in runs.values()), {n: r.reason for n, r in runs.items()}
+        for name, sim in (("east", cloud), ("west", west)):
+            cross = {dict(c.labels)["what"]: c for c in runs[f"{name}/crosscheck"].collection.checks
+                     if c.name == "crosscheck"}
+            assert {w for w, c in cross.items() if c.status is Status.OK} == {
+                "error_vms", "nova_services_down", "cinder_services_down", "vcpus"}, cross
+            assert cross["error_vms"].message == (
+                f"VMs in error: API and database agree ({errors(sim)})"), name
+        after = set(crosschecks["west/crosscheck"].after)  # type: ignore[attr-defined]
+        assert {"west/api.compute", "west/sql.nova", "west/sql.cinder"} <= after
+        assert not [name for name in after if not name.startswith("west/")]

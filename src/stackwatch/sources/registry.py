@@ -48,10 +48,22 @@ class MissingSource:
 
 @dataclass(frozen=True)
 class RenamedSource:
-    """A source under another name (the cloud's prefix when several clouds are watched)."""
+    """A source under its cloud's prefix (``east/api.compute``) when several clouds are watched.
 
-    name: str
+    The sources it waits for (``after``, e.g. the cross-check's API and SQL
+    sources) are those of the same cloud, so they carry the same prefix.
+    """
+
+    prefix: str
     inner: Source
+
+    @property
+    def name(self) -> str:
+        return self.prefix + self.inner.name
+
+    @property
+    def after(self) -> tuple[str, ...]:
+        return tuple(self.prefix + name for name in getattr(self.inner, "after", ()))
 
     def collect(self) -> Collection:
         return self.inner.collect()
@@ -117,6 +129,5 @@ def build_sources(config: Config) -> list[Source]:
     sources: list[Source] = []
     for cloud in config.clouds:
         for source in _cloud_sources(cloud, config):
-            sources.append(RenamedSource(f"{cloud.name}/{source.name}", source)
-                           if several else source)
+            sources.append(RenamedSource(f"{cloud.name}/", source) if several else source)
     return sources
