@@ -100,8 +100,11 @@ def test_cloud_from_api_checks() -> None:
     assert health.service("rabbitmq").watched is False  # type: ignore[union-attr]
     assert health.service("keystone").watched is False  # type: ignore[union-attr]
     assert health.status is CRIT
+    # the unread servers resource is shown, not hidden (it does not outrank a known problem)
     assert health.message == ("2 of 4 services not OK: nova-compute, neutron-l3-agent; "
+                              "partly blind: api.compute servers; "
                               "1 other checks not OK: logs.auth_bruteforce")
+    assert [(p.source, p.resource) for p in api.blind] == [("api.compute", "servers")]
     assert [c.name for c in health.others] == ["logs.auth_bruteforce"]
     roles = {n.host: [r.value for r in n.roles] for n in health.nodes}
     assert roles["cmp1"] == ["compute"] and roles["net1"] == ["network"]
@@ -162,3 +165,96 @@ def test_other_checks_count_when_known_problems_only() -> None:
     assert health.status is WARN
     assert health.message.endswith("; 1 other checks not OK: crosscheck")
     assert health.others == (disagree, waiting)
+
+
+def part(name: str, source: str, resource: str, status: Status = UNK) -> CheckResult:
+    return CheckResult(name, status, f"{source} {resource}: {status.name}",
+                       make_labels(source=source, resource=resource, region="RegionOne"))
+
+
+def endpoint(service_type: str, codename: str, status: Status = OK) -> CheckResult:
+    return CheckResult("api.endpoint", status, f"{codename} API answers",
+                       make_labels(service=codename, service_type=service_type))
+
+
+HEALTHY = [source("api.compute", OK), source("api.block_storage", OK), source("sql.nova", OK),
+           endpoint("compute", "nova"), endpoint("block-storage", "cinder"),
+           member_check("nova-compute", "cmp1", OK), member_check("nova-conductor", "ctl1", OK)]
+
+
+@pytest.mark.parametrize(
+    ("extra", "cloud", "service", "service_status", "blind", "message_end"),
+    [
+        # nothing blind: OK, no parts
+        ([], OK, "nova-api", OK, [], "all 4 watched services OK"),
+        # an unread resource checked OK is not blind
+        ([part("stackwatch.resource", "api.compute", "quotas", OK)], OK, "nova-api", OK, [],
+         "all 4 watched services OK"),
+        # one resource of api.compute unread: nova-api shows it, the cloud is UNKNOWN
+        ([part("stackwatch.resource", "api.compute", "quotas")], UNK, "nova-api", OK,
+         [("api.compute", "quotas")], "; partly blind: api.compute quotas"),
+        # some projects unread (per-project reads), and a resource: both listed
+        ([part("stackwatch.partial", "api.compute", "quotas"),
+          part("stackwatch.resource", "api.compute", "usage")], UNK, "nova-api", OK,
+         [("api.compute", "quotas"), ("api.compute", "usage")],
+         "; partly blind: api.compute quotas, usage"),
+        # api.block_storage is about cinder-api (service_type block-storage), not nova
+        ([part("stackwatch.partial", "api.block_storage", "quotas")], UNK, "cinder-api", OK,
+         [("api.block_storage", "quotas")], "; partly blind: api.block_storage quotas"),
+        # a SQL source is about the services that list it: nova-conductor among them
+        ([part("stackwatch.resource", "sql.nova", "services")], UNK, "nova-conductor", OK,
+         [("sql.nova", "services")], "; partly blind: sql.nova services"),
+        # a known problem outranks the blind spot (UNKNOWN ranks below WARNING)
+        ([part("stackwatch.resource", "api.compute", "quotas"),
+          member_check("nova-compute", "cmp2", CRIT)], WARN, "nova-api", OK,
+         [("api.compute", "quotas")], "; partly blind: api.compute quotas"),
+        # a CRITICAL endpoint stays CRITICAL with its resources unread
+        ([endpoint("compute", "nova", CRIT),
+          part("stackwatch.resource", "api.compute", "servers")], CRIT, "nova-api", CRIT,
+         [("api.compute", "servers")], "; partly blind: api.compute servers"),
+    ],
+)
+def test_partly_blind_sources(
+    extra: list[CheckResult], cloud: Status, service: str, service_status: Status,
+    blind: list[tuple[str, str]], message_end: str,
+) -> None:
+    health = evaluate(load_catalog(), [*HEALTHY, *extra])
+    found = health.service(service)
+    assert found is not None
+    assert found.status is service_status
+    assert [(p.source, p.resource) for p in found.blind] == blind
+    assert all(p.status is UNK for p in found.blind)
+    if blind:
+        assert found.message.endswith("; partly blind: " + message_end.split(": ", 1)[1])
+    assert health.status is cloud
+    assert health.message.endswith(message_end), health.message
+    assert [(p.source, p.resource) for p in health.blind] == blind
+
+
+def test_parts_of_a_wholly_failed_source_are_not_partly_blind() -> None:
+    health = evaluate(load_catalog(), [
+        source("api.compute", UNK, "api.compute: SourceUnavailable: refused"),
+        part("stackwatch.resource", "api.compute", "quotas"),
+        member_check("nova-compute", "cmp1", OK)])
+    assert health.blind == ()
+    assert health.status is UNK
+    assert health.message.endswith("; sources that could not look: api.compute")
+
+
+def test_other_services_are_not_marked_by_a_part_they_do_not_depend_on() -> None:
+    health = evaluate(load_catalog(), [*HEALTHY,
+                                       part("stackwatch.resource", "api.compute", "quotas")])
+    for name in ("nova-compute", "nova-conductor", "cinder-api", "keystone"):
+        assert health.service(name).blind == (), name  # type: ignore[union-attr]
+
+
+def test_blind_parts_are_served() -> None:
+    from stackwatch.web.serialize import health_dict
+
+    health = evaluate(load_catalog(), [*HEALTHY,
+                                       part("stackwatch.partial", "api.compute", "quotas")])
+    served = health_dict(health)
+    api = next(s for s in served["services"] if s["name"] == "nova-api")
+    assert api["blind"] == [{"source": "api.compute", "resource": "quotas",
+                             "status": "UNKNOWN", "message": "api.compute quotas: UNKNOWN"}]
+    assert served["blind"] == api["blind"] and served["status"] == "UNKNOWN"

@@ -27,6 +27,17 @@ Services:
   no check mentions and whose sources did not fail is "not watched" and left
   out of the cloud's status.
 
+Partial blindness. A source that read some of its resources but not others
+emits an UNKNOWN ``stackwatch.resource`` check per unread resource, and an
+UNKNOWN ``stackwatch.partial`` check when a per-project read missed some
+projects. Each is a :class:`BlindPart` of the service the source is about:
+for ``api.<type>`` the service whose ``service_type`` is that type (nova-api
+for ``api.compute``), for other sources those listing it in ``sources``. It
+is listed in the service's ``blind`` and message (``partly blind:
+api.compute quotas``) without changing what its members say (they were
+looked at); the cloud is at least UNKNOWN while any part is blind, as when a
+whole source fails (a known problem still outranks it).
+
 The cloud's status is the worst of the watched services
 (:meth:`Status.worst`) and of the WARNING/CRITICAL checks that are about no
 member (cross-checks, brute force in the logs), and at least UNKNOWN while a
@@ -44,6 +55,8 @@ from stackwatch.model import CheckResult, Status
 
 MEMBER_LABELS = ("binary", "service_type", "agent_type", "service")
 SOURCE_CHECK = "stackwatch_source"
+#: Checks a source emits about a part it could not read (UNKNOWN) while it read others.
+PART_CHECKS = ("stackwatch.resource", "stackwatch.partial")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +70,16 @@ class MemberHealth:
 
 
 @dataclass(frozen=True, slots=True)
+class BlindPart:
+    """What one source could not read while it read the rest (a resource, some projects)."""
+
+    source: str
+    resource: str
+    message: str
+    status: Status = Status.UNKNOWN
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceHealth:
     """A service's status from its members, given its HA mode."""
 
@@ -66,6 +89,7 @@ class ServiceHealth:
     message: str
     members: tuple[MemberHealth, ...] = ()
     watched: bool = True
+    blind: tuple[BlindPart, ...] = ()   # parts of its sources that could not be read
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +111,7 @@ class CloudHealth:
     services: tuple[ServiceHealth, ...]
     nodes: tuple[NodeHealth, ...]
     others: tuple[CheckResult, ...] = ()   # not-OK checks on no member (cross-checks...)
+    blind: tuple[BlindPart, ...] = ()      # every part a source could not read
 
     def service(self, name: str) -> ServiceHealth | None:
         """One service's health by name."""
@@ -120,10 +145,43 @@ def _who(members: Iterable[MemberHealth]) -> str:
     return ", ".join(m.host or "endpoint" for m in members)
 
 
+def _parts_text(parts: Sequence[BlindPart]) -> str:
+    """``api.compute quotas, usage; sql.nova services``."""
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for part in parts:
+        by_source[part.source].append(part.resource)
+    return "; ".join(f"{source} {', '.join(dict.fromkeys(resources))}"
+                     for source, resources in by_source.items())
+
+
+def parts_by_service(catalog: Catalog, blind: Iterable[BlindPart]
+                     ) -> dict[str, list[BlindPart]]:
+    """Service name -> the blind parts that concern it (see the module docstring)."""
+    out: dict[str, list[BlindPart]] = defaultdict(list)
+    for part in blind:
+        kind, _, rest = part.source.partition(".")
+        typed = [s for s in catalog.services
+                 if kind == "api" and s.service_type == rest.replace("_", "-")]
+        for spec in typed or [s for s in catalog.services if part.source in s.sources]:
+            out[spec.name].append(part)
+    return out
+
+
 def service_health(
-    spec: ServiceSpec, members: Sequence[MemberHealth], failed_sources: Mapping[str, str]
+    spec: ServiceSpec, members: Sequence[MemberHealth], failed_sources: Mapping[str, str],
+    blind: Sequence[BlindPart] = (),
 ) -> ServiceHealth:
-    """Apply the HA rules of ``spec`` to its members."""
+    """Apply the HA rules of ``spec`` to its members; ``blind``: parts of its sources
+    that could not be read (listed, UNKNOWN, beside what the members say)."""
+    health = _from_members(spec, members, failed_sources)
+    if not blind:
+        return health
+    return replace(health, message=f"{health.message}; partly blind: {_parts_text(blind)}",
+                   blind=tuple(blind))
+
+
+def _from_members(spec: ServiceSpec, members: Sequence[MemberHealth],
+                  failed_sources: Mapping[str, str]) -> ServiceHealth:
     members = tuple(sorted(members, key=lambda m: m.host))
     failed = [name for name in spec.sources if name in failed_sources]
     if not members:
@@ -185,11 +243,18 @@ def evaluate(catalog: Catalog, checks: Iterable[CheckResult]) -> CloudHealth:
     """Health of every catalog service, node and the cloud from the latest checks."""
     by_member: dict[tuple[str, str], list[CheckResult]] = defaultdict(list)
     failed_sources: dict[str, str] = {}
+    blind: list[BlindPart] = []
     others: list[CheckResult] = []
     for check in checks:
         if check.name == SOURCE_CHECK:
             if check.status == Status.UNKNOWN:
                 failed_sources[dict(check.labels).get("source", "")] = check.message
+            continue
+        if check.name in PART_CHECKS:
+            if check.status == Status.UNKNOWN:
+                labels = dict(check.labels)
+                blind.append(BlindPart(labels.get("source", ""), labels.get("resource", ""),
+                                       check.message))
             continue
         key = _member_key(check, catalog)
         if key is not None:
@@ -199,7 +264,12 @@ def evaluate(catalog: Catalog, checks: Iterable[CheckResult]) -> CloudHealth:
     members_of: dict[str, list[MemberHealth]] = defaultdict(list)
     for (service, host), member_checks in by_member.items():
         members_of[service].append(combine_member(service, host, member_checks))
-    services = tuple(service_health(spec, members_of.get(spec.name, []), failed_sources)
+    # A wholly failed source is reported as such; its parts are not "partly" blind.
+    blind = sorted((p for p in blind if p.source not in failed_sources),
+                   key=lambda p: (p.source, p.resource))
+    parts_of = parts_by_service(catalog, blind)
+    services = tuple(service_health(spec, members_of.get(spec.name, []), failed_sources,
+                                    parts_of.get(spec.name, ()))
                      for spec in catalog.services)
     hosts: dict[str, list[MemberHealth]] = defaultdict(list)
     for health in services:
@@ -224,6 +294,10 @@ def evaluate(catalog: Catalog, checks: Iterable[CheckResult]) -> CloudHealth:
         # A source that could not look is a blind spot even when no service depends on it.
         status = Status.worst((status, Status.UNKNOWN))
         message += f"; sources that could not look: {', '.join(sorted(failed_sources))}"
+    if blind:
+        # Part of a source unread is a blind spot too; it ranks below known problems.
+        status = Status.worst((status, Status.UNKNOWN))
+        message += f"; partly blind: {_parts_text(blind)}"
     # Known problems outside any member (a cross-check disagreeing, brute force in the
     # logs) count; their UNKNOWNs (a cross-check with one side not read yet) do not.
     alarming = [c for c in others if c.status in (Status.WARNING, Status.CRITICAL)]
@@ -232,4 +306,5 @@ def evaluate(catalog: Catalog, checks: Iterable[CheckResult]) -> CloudHealth:
         names = sorted({c.name for c in alarming})
         message += f"; {len(alarming)} other checks not OK: {', '.join(names)}"
     others.sort(key=lambda c: (c.name, c.labels))
-    return CloudHealth(status, message, services, nodes, tuple(others))
+    return CloudHealth(status, message, services, nodes, tuple(others), tuple(blind))
+

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stackwatch.health.evaluate import CloudHealth, MemberHealth, ServiceHealth
+from stackwatch.health.evaluate import BlindPart, CloudHealth, MemberHealth, ServiceHealth
 from stackwatch.model import CheckResult, Event, Sample
 
 
@@ -47,11 +47,17 @@ def _member(member: MemberHealth) -> dict[str, Any]:
     return {"host": member.host, "status": member.status.name, "message": member.message}
 
 
+def _blind(part: BlindPart) -> dict[str, Any]:
+    return {"source": part.source, "resource": part.resource, "status": part.status.name,
+            "message": part.message}
+
+
 def service_dict(service: ServiceHealth) -> dict[str, Any]:
     """A service's health with its members."""
     return {"name": service.name, "ha": service.ha.value, "status": service.status.name,
             "message": service.message, "watched": service.watched,
-            "members": [_member(m) for m in service.members]}
+            "members": [_member(m) for m in service.members],
+            "blind": [_blind(p) for p in service.blind]}
 
 
 def health_dict(health: CloudHealth) -> dict[str, Any]:
@@ -63,4 +69,5 @@ def health_dict(health: CloudHealth) -> dict[str, Any]:
                    "members": [{"service": m.service, **_member(m)} for m in n.members]}
                   for n in health.nodes],
         "others": [check_dict(c) for c in health.others],
+        "blind": [_blind(p) for p in health.blind],
     }
