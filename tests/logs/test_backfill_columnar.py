@@ -163,18 +163,21 @@ def test_files_it_cannot_vouch_for_go_to_the_reference(tmp_path: Path) -> None:
         "empty": b"",
         "traceback-head": traceback + real,  # a rotated file starting inside a record
         "blank-lines": real.replace(b"\n", b"\n\n", 5),
+        "truncated.gz": gzip.compress(real * 50)[:-5000],
     }
     for name, data in cases.items():
-        path = tmp_path / name / "nova-api.log"
+        path = tmp_path / name / ("nova-api.log" + (".1.gz" if name.endswith(".gz") else ""))
         path.parent.mkdir()
         path.write_bytes(data)
         engine = ColumnarBackfill(threads=2, piece=2048)  # many pieces
         fast = engine.parse(path, "nova", "ctl1", True)
         reference = parse_range(path, "nova", "ctl1", True)
         fast.fingerprint = reference.fingerprint = "f"
+        assert fast.error == reference.error
+        fast.error = reference.error = ""
         assert_same(stored([fast], tmp_path / name / "fast.db"),
                     stored([reference], tmp_path / name / "ref.db"))
-        expected = name in ("crlf", "no-final-newline", "latin1", "nul")
+        expected = name in ("crlf", "no-final-newline", "latin1", "nul", "truncated.gz")
         assert (str(path) in engine.fallbacks) is expected, name
 
 

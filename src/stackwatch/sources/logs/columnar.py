@@ -148,7 +148,7 @@ Steps = list[tuple[str, "pl.Expr"]]
 
 
 def _fields(lines: pl.Series, hour: pl.Expr, level: pl.Expr | None, request: bool,
-            status_at: int = 0, seconds: Steps = ()) -> pl.DataFrame:  # type: ignore[assignment]
+            status_at: int = 0, seconds: Steps | None = None) -> pl.DataFrame:
     """Counted lines grouped: the request is cut out between the first quote and the quote
     that closes it (the patterns allow no other quote before it); ``seconds`` are the
     steps that end in the column ``seconds``."""
@@ -279,10 +279,9 @@ class ColumnarBackfill:
         """One file (``.gz`` too) into hourly tallies; the reference parses it if need be."""
         try:
             return self._parse(path, service, host, count_requests)
-        except Fallback:
+        except (Fallback, OSError, EOFError, zlib.error):
+            # the reference also keeps what a truncated .gz held before the damage
             self.fallbacks.append(str(path))
-        except (OSError, EOFError, zlib.error) as exc:
-            return FileResult(str(path), "", error=f"{path}: {exc}")
         return parse_range(path, service, host, count_requests)
 
     def _parse(self, path: Path, service: str, host: str, count_requests: bool
