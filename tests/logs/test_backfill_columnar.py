@@ -281,3 +281,29 @@ def test_generated_lines_are_stored_the_same(tmp_path: Path, case: tuple[str, li
     fast.fingerprint = reference.fingerprint = "f"
     stores = Path(tempfile.mkdtemp(dir=tmp_path))
     assert_same(stored([fast], stores / "fast.db"), stored([reference], stores / "ref.db"))
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings("ignore::openstack.warnings.RemovedInSDK50Warning")
+@pytest.mark.filterwarnings("ignore::openstack.warnings.RemovedInSDK60Warning")
+def test_simulated_cloud_logs_after_real_requests(tmp_path: Path) -> None:
+    from openstack.config.loader import OpenStackConfig
+    from openstack.connection import Connection
+
+    from stackwatch.sim.cloud import SimulatedCloud
+
+    with SimulatedCloud(workdir=tmp_path / "cloud", size="small", seed=1) as cloud:
+        region = OpenStackConfig(config_files=[str(cloud.clouds_yaml)]).get_one("stackwatch-sim")
+        connection = Connection(config=region)
+        for _ in range(3):
+            assert list(connection.compute.servers(all_projects=True))
+            list(connection.compute.flavors())
+            list(connection.network.networks())
+            list(connection.block_storage.volumes(all_projects=True))
+        connection.close()
+        engine = ColumnarBackfill()
+        fast, reference = both([cloud.log_dir], tmp_path, engine)
+    assert_same(fast, reference)
+    methods = {row[3] for row in reference["requests"]}
+    assert {"GET", "POST"} <= methods  # the token and the listings
+    assert sum(row[-1] for row in reference["requests"]) >= 12
