@@ -307,3 +307,37 @@ def test_simulated_cloud_logs_after_real_requests(tmp_path: Path) -> None:
     methods = {row[3] for row in reference["requests"]}
     assert {"GET", "POST"} <= methods  # the token and the listings
     assert sum(row[-1] for row in reference["requests"]) >= 12
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("engine", ["columnar", "python"])
+def test_access_log_ingested_earlier_still_counts_the_requests(tmp_path: Path, engine: str
+                                                               ) -> None:
+    """nova writes each call twice (requestlog and access line): once its access log is in
+    the history, a later run over both files must not count nova-api.log's requests."""
+    logs = tmp_path / "nova"
+    logs.mkdir()
+    for name in ("nova-api.log", "nova-api-access.log"):
+        shutil.copy(REFERENCE / name, logs / name)
+
+    def run(paths: list[Path], history: LogHistory) -> None:
+        results = (backfill_columnar(paths, host="ctl1", skip=history.ingested)
+                   if engine == "columnar" else
+                   backfill(paths, workers=1, host="ctl1", skip=history.ingested))
+        for result in results:
+            history.add(result.hours, [(result.fingerprint, result.path, result.lines)])
+
+    once, twice = LogHistory(tmp_path / "once.db"), LogHistory(tmp_path / "twice.db")
+    run([logs], once)
+    run([logs / "nova-api-access.log"], twice)
+    run([logs], twice)
+    first, second = once.requests_per_hour(), twice.requests_per_hour()
+    def key(row: Any) -> tuple[float, str, str, str, int]:
+        return (row.hour, row.service, row.method, row.url, row.requests)
+
+    assert [key(r) for r in first] == [key(r) for r in second]
+    assert all(math.isclose(a.mean_seconds or 0, b.mean_seconds or 0, rel_tol=1e-9)
+               for a, b in zip(first, second, strict=True))
+    assert sum(r.requests for r in first) == 113  # the access lines
+    once.close()
+    twice.close()

@@ -281,10 +281,12 @@ def backfill(paths: Sequence[Path], workers: int | None = None, host: str | None
     host = host or socket.gethostname()
     files = collect_files(paths)
     prints = {f: fingerprint(f) for f in files}
-    if skip is not None:
-        files = [f for f in files if not skip(prints[f])]
     workers = workers or os.cpu_count() or 1
+    # planned with every file given: a service whose access log was ingested by an
+    # earlier run still counts its requests there only
     tasks = plan(files, host, workers, range_size)
+    if skip is not None:
+        tasks = [t for t in tasks if not skip(prints[Path(t[0])])]
     if workers <= 1 or len(tasks) <= 1:
         results: Iterable[FileResult] = map(_task, tasks)
         yield from _per_file(results, prints)

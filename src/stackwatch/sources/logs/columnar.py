@@ -467,7 +467,12 @@ def backfill_columnar(paths: Sequence[Path], threads: int | None = None,
         seen.add(prints[path])
         kept.append(path)
     engine = engine or ColumnarBackfill(threads)
-    for name, service, task_host, count, _, _ in plan(kept, host, 1):
+    # planned with every file given: a service whose access log was ingested by an
+    # earlier run still counts its requests there only
+    wanted = {str(path) for path in kept}
+    for name, service, task_host, count, _, _ in plan(files, host, 1):
+        if name not in wanted:
+            continue
         result = engine.parse(Path(name), service, task_host, count)
         result.fingerprint = prints[Path(name)]
         yield result
