@@ -179,6 +179,10 @@ class SimulatedCloud:
             self.startup_seconds["databases"] = time.perf_counter() - t
             self._start_logs()
             self._start_bus_and_processes()
+            # again: the service databases' bulk load leaves as many long-lived objects
+            # (row mapper, SQLAlchemy, caches); a full collection walking them stopped
+            # every thread for ~250 ms at big, the p99 of listing pages
+            gc.freeze()
             self._thread = threading.Thread(target=self._serve, args=(sock,),
                                             name="stackwatch-sim", daemon=True)
             self._thread.start()

@@ -5,8 +5,10 @@ Every ``tick`` (1 s) :class:`Life` moves, like the real services do:
 * nova services' ``updated_at`` and ``report_count`` (``report_interval`` = 10 s),
   cinder services' likewise (10 s), neutron agents' ``heartbeat_timestamp``
   (``report_interval`` = 30 s), hypervisors' ``updated_at`` (the resource tracker's
-  60 s period) — staggered so a big cloud does not report all at once; services and
-  agents in ``state.silent_services`` (fault scenarios) stay silent;
+  60 s period) — each at its own phase of the period (from its id), so a big cloud
+  reports a tenth of its services a second rather than all in one tick, however long
+  the start-up took; services and agents in ``state.silent_services`` (fault
+  scenarios) stay silent;
 * at ``churn_rate`` events per second (Poisson), a boot (that may fail scheduling or
   spawning), a delete, a stop/start, or an existing server going to ERROR.
 """
@@ -17,16 +19,18 @@ import asyncio
 import contextlib
 import logging
 import random
-from datetime import timedelta
+import zlib
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from stackwatch.sim import ops
 from stackwatch.sim.state import Actor, CloudState, acting
 
 log = logging.getLogger(__name__)
 
-SERVICE_REPORT = timedelta(seconds=10)
-AGENT_REPORT = timedelta(seconds=30)
-NODE_UPDATE = timedelta(seconds=60)
+SERVICE_REPORT = 10.0  # seconds
+AGENT_REPORT = 30.0
+NODE_UPDATE = 60.0
 
 
 class Life:
@@ -41,6 +45,8 @@ class Life:
         self.rng = random.Random(seed)
         self._task: asyncio.Task[None] | None = None
         self.churned = 0
+        self._last_beat: datetime | None = None
+        self._phases: dict[str, float] = {}  # record id -> its report phase (0..1)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="sim-life")
@@ -67,24 +73,42 @@ class Life:
                 log.exception("simulated life tick failed")
 
     def heartbeat(self) -> None:
-        """Report for every service and agent whose last report is older than its interval."""
+        """Report for every service and agent whose phase of its period came since the
+        last call (the first call: within the last tick)."""
         state = self.state
         now = state.now()
+        since = self._last_beat or now - timedelta(seconds=self.tick)
+        self._last_beat = now
+        due = self._due_between(since.timestamp(), now.timestamp())
         silent = state.silent_services
         for svc in list(state.compute_services):
-            if svc.id not in silent and now - svc.updated_at >= SERVICE_REPORT:
+            if svc.id not in silent and due(svc.id, SERVICE_REPORT):
                 state.update("compute_service", svc.id, updated_at=now,
                              report_count=svc.report_count + 1)
         for vsvc in list(state.volume_services):
-            if vsvc.id not in silent and now - vsvc.updated_at >= SERVICE_REPORT:
+            if vsvc.id not in silent and due(vsvc.id, SERVICE_REPORT):
                 state.update("volume_service", vsvc.id, updated_at=now,
                              report_count=vsvc.report_count + 1)
         for agent in list(state.agents):
-            if agent.id not in silent and now - agent.heartbeat_timestamp >= AGENT_REPORT:
+            if agent.id not in silent and due(agent.id, AGENT_REPORT):
                 state.update("agent", agent.id, heartbeat_timestamp=now)
         for hyp in list(state.hypervisors):
-            if hyp.service_id not in silent and now - hyp.updated_at >= NODE_UPDATE:
+            if hyp.service_id not in silent and due(hyp.id, NODE_UPDATE):
                 state.update("hypervisor", hyp.id, updated_at=now)
+
+    def _due_between(self, since: float, now: float) -> Callable[[str, float], bool]:
+        """Whether a record's report time — a fixed phase of its period, from its id —
+        fell in ``(since, now]``."""
+        phases = self._phases
+
+        def due(record_id: str, period: float) -> bool:
+            phase = phases.get(record_id)
+            if phase is None:
+                phase = phases[record_id] = zlib.crc32(record_id.encode()) % 1000 / 1000
+            offset = phase * period
+            return (now - offset) // period > (since - offset) // period
+
+        return due
 
     def churn_once(self) -> None:
         """One random lifecycle event (boot, delete, power, failure)."""

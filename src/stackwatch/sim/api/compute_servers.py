@@ -213,7 +213,8 @@ def register(nova: Nova) -> None:
         if detail:
             # the page is assembled from each server's cached JSON: same bytes as
             # json.dumps({"servers": [...], "servers_links": [...]}) would give
-            parts = [encoded_server(s, version, caller) for s in page.items]
+            statuses: dict[str | None, str] = {}  # host -> host_status, for this page
+            parts = [encoded_server(s, version, caller, statuses) for s in page.items]
             body = b'{"servers": [' + b", ".join(parts) + b"]"
             if page.more and page.items:
                 body += b', "servers_links": ' + json.dumps(
@@ -228,13 +229,17 @@ def register(nova: Nova) -> None:
 
     encoded: dict[tuple[str, Version, bool], tuple[r.Server, str, bytes]] = {}
 
-    def encoded_server(s: r.Server, version: Version, caller: Auth) -> bytes:
+    def encoded_server(s: r.Server, version: Version, caller: Auth,
+                       statuses: dict[str | None, str]) -> bytes:
         """A server's detail JSON, cached per (record, microversion, admin, host status).
 
         Records are immutable, so the cached bytes hold while the record is the same
-        object; only ``host_status`` derives from another record (the service).
+        object; only ``host_status`` derives from another record (the service), looked
+        up once per host and page (``statuses``).
         """
-        host_status = _host_status(s) if caller.is_admin and version >= (2, 16) else ""
+        host_status = ""
+        if caller.is_admin and version >= (2, 16):
+            host_status = statuses.get(s.host) or statuses.setdefault(s.host, _host_status(s))
         key = (s.id, version, caller.is_admin)
         hit = encoded.get(key)
         if hit is not None and hit[0] is s and hit[1] == host_status:
