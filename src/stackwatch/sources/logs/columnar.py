@@ -53,6 +53,7 @@ from stackwatch.sources.logs.backfill import (
     CHUNK,
     HOUR,
     FileResult,
+    Task,
     _hour_epoch,
     collect_files,
     fingerprint,
@@ -270,7 +271,7 @@ class ColumnarBackfill:
     ``POLARS_MAX_THREADS`` says otherwise)."""
 
     def __init__(self, threads: int | None = None, piece: int = PIECE) -> None:
-        self._threads = threads or os.cpu_count() or 1
+        self.threads = threads or os.cpu_count() or 1
         self._piece = piece
         self.fallbacks: list[str] = []
         """Files that went whole to the reference parser."""
@@ -311,7 +312,7 @@ class ColumnarBackfill:
                 self._head(parser, _text(first[:start]), fmt, hours, totals)
                 first = first[start:]
         done = []
-        with ThreadPoolExecutor(self._threads) as pool:
+        with ThreadPoolExecutor(self.threads) as pool:
             running: deque[Future[_Piece]] = deque()
             for piece in itertools.chain((first,), pieces):
                 if piece is not first:
@@ -321,7 +322,7 @@ class ColumnarBackfill:
                 _text(piece, check_only=True)
                 if piece:
                     running.append(pool.submit(_piece, piece, fmt, count_requests))
-                if len(running) > self._threads:
+                if len(running) > self.threads:
                     done.append(running.popleft().result())
             done.extend(future.result() for future in running)
         if not ends:
@@ -470,9 +471,18 @@ def backfill_columnar(paths: Sequence[Path], threads: int | None = None,
     # planned with every file given: a service whose access log was ingested by an
     # earlier run still counts its requests there only
     wanted = {str(path) for path in kept}
-    for name, service, task_host, count, _, _ in plan(files, host, 1):
-        if name not in wanted:
-            continue
+    tasks = [task for task in plan(files, host, 1) if task[0] in wanted]
+
+    def parse(task: Task) -> FileResult:
+        name, service, task_host, count, _, _ = task
         result = engine.parse(Path(name), service, task_host, count)
         result.fingerprint = prints[Path(name)]
-        yield result
+        return result
+
+    if engine.threads <= 1 or len(tasks) <= 1:
+        yield from map(parse, tasks)
+        return
+    # two files at a time as well as pieces of a file: a thread is rarely left idle at the
+    # end of a file, and small files overlap
+    with ThreadPoolExecutor(2) as pool:
+        yield from pool.map(parse, tasks)
