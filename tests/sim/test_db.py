@@ -492,3 +492,51 @@ def test_a_failed_bulk_load_is_a_clear_error(mariadb: Any, tmp_path: Path) -> No
             dbs.attach(state)
     finally:
         dbs.close()
+
+
+def test_bulk_tuples_store_exactly_what_sqlalchemy_stores(
+    tmp_path: Path, backend: str | None
+) -> None:
+    """The bulk load binds tuples through the driver (SQLite dates as SQLAlchemy's
+    text); every table must hold byte for byte what SQLAlchemy's ``insert()`` writes."""
+    from datetime import UTC, datetime
+
+    from stackwatch.sim.db.rows import Insert, RowMapper
+    from stackwatch.sim.db.sync import LOAD_ORDER, _insert_tuples
+
+    state = CloudState()
+    generate(state, Sizing.for_size("small"), seed=5, base_url="http://x", admin_password="p")
+    tables = state.tables()
+    records = [rec for kind in LOAD_ORDER if kind in tables for rec in tables[kind]]
+    at = datetime(2026, 11, 21, 6, 12, 23, tzinfo=UTC)
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for op in RowMapper().load(records, at):
+        if isinstance(op, Insert):
+            grouped.setdefault((op.database, op.table), []).append(op.row)
+    dumps = []
+    for path in ("sqlalchemy", "tuples"):
+        url = None
+        if backend is not None:
+            server = sa.make_url(backend)
+            url = server.set(database=f"{server.database}{path}_").render_as_string(
+                hide_password=False)
+        dbs = ServiceDatabases(tmp_path / path, url)
+        dbs.create()
+        try:
+            dump: dict[tuple[str, str], list[str]] = {}
+            for (database, name), table_rows in grouped.items():
+                table = schema.table(database, name)
+                with dbs.engine(database).begin() as conn:
+                    conn.execute(table.delete())  # the start-up rows
+                    if path == "sqlalchemy":
+                        conn.execute(table.insert(), table_rows)
+                    else:
+                        _insert_tuples(conn, table, table_rows)
+                    quoted = conn.dialect.identifier_preparer.quote(name)
+                    raw = conn.exec_driver_sql(f"SELECT * FROM {quoted}").fetchall()
+                dump[(database, name)] = sorted(repr(tuple(row)) for row in raw)
+            dumps.append(dump)
+        finally:
+            dbs.close()
+    assert len(dumps[0]) >= 25 and sum(len(v) for v in dumps[0].values()) > 300
+    assert dumps[0] == dumps[1]

@@ -18,12 +18,13 @@ share one server. PostgreSQL URLs work the same way.
 from __future__ import annotations
 
 import logging
+import operator
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -349,12 +350,7 @@ class ServiceDatabases:
                 if isinstance(item, tuple):
                     database, table, values = item
                     conn = self._conn(conns, database)
-                    t = schema.table(database, table)
-                    if len(values) >= 50 and conn.dialect.name in ("mysql", "mariadb"):
-                        _insert_tuples(conn, t, values)
-                    else:
-                        for i in range(0, len(values), INSERT_CHUNK):
-                            conn.execute(t.insert(), values[i : i + INSERT_CHUNK])
+                    _insert_tuples(conn, schema.table(database, table), values)
                     rows += len(values)
                 else:
                     rows += self._apply_one(self._conn(conns, item.database), item)
@@ -386,22 +382,61 @@ class ServiceDatabases:
 
 
 def _insert_tuples(conn: Connection, table: sa.Table, rows: list[Row]) -> None:
-    """Bulk insert through the driver with positional tuples (MySQL/MariaDB).
+    """Insert rows through the driver's ``executemany`` with positional tuples.
 
-    PyMySQL's ``executemany`` turns this into multi-row ``INSERT ... VALUES``; skipping
-    SQLAlchemy's per-row parameter processing and PyMySQL's dict path halves the time of
-    a big bulk load. Only for types PyMySQL converts itself (str, int, bool, float,
-    datetime, None), which are all the rows of :mod:`~stackwatch.sim.db.rows` hold.
+    SQLAlchemy's ``insert()`` with dicts builds and processes the parameters of every
+    row in Python (a third of a big bulk load); the driver takes tuples as they are
+    (PyMySQL turns them into multi-row ``INSERT ... VALUES``). Every row names every
+    column (:mod:`~stackwatch.sim.db.rows`), holding only str, int, bool, float,
+    datetime, date or None, which the drivers convert themselves — except that SQLite
+    gets dates as SQLAlchemy stores them (``2026-11-21 06:12:23.000000`` text), so the
+    tables hold exactly what the ORM path wrote. ``exec_driver_sql`` keeps the
+    transaction and SQLAlchemy's error wrapping.
     """
     columns = [c.name for c in table.columns]
-    quote = conn.dialect.identifier_preparer.quote
+    dialect = conn.dialect
+    quote = dialect.identifier_preparer.quote
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
     sql = (
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))})"
+        f"VALUES ({', '.join([mark] * len(columns))})"
     )
-    for i in range(0, len(rows), INSERT_CHUNK):
-        chunk = [tuple(row.get(c) for c in columns) for row in rows[i : i + INSERT_CHUNK]]
+    convert: list[tuple[int, Callable[[Any], Any]]] = []
+    if dialect.name == "sqlite":
+        for i, column in enumerate(table.columns):
+            if isinstance(column.type, sa.DateTime):
+                convert.append((i, _sqlite_datetime))
+            elif isinstance(column.type, sa.Date):
+                convert.append((i, _sqlite_date))
+    pick = operator.itemgetter(*columns)
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk: list[tuple[Any, ...]] = []
+        for row in rows[start : start + INSERT_CHUNK]:
+            try:
+                picked = pick(row)
+            except KeyError:  # a row leaving a column out: NULL, as SQLAlchemy binds it
+                picked = tuple(row.get(c) for c in columns)
+            values = picked if len(columns) > 1 else (picked,)
+            if convert:
+                listed = list(values)
+                for i, to_text in convert:
+                    if listed[i] is not None:
+                        listed[i] = to_text(listed[i])
+                values = tuple(listed)
+            chunk.append(values)
         conn.exec_driver_sql(sql, chunk)
+
+
+def _sqlite_datetime(value: datetime) -> str:
+    """SQLAlchemy's SQLite ``DATETIME`` text: ``2026-11-21 06:12:23.000000``."""
+    if value.tzinfo is None:
+        return value.isoformat(" ", "microseconds")  # the same text, faster
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _sqlite_date(value: date) -> str:
+    """SQLAlchemy's SQLite ``DATE`` text: ``2026-11-21``."""
+    return value.strftime("%Y-%m-%d")
 
 
 def count_rows(engine: Engine, table: str, where: Mapping[str, Any] | None = None) -> int:
