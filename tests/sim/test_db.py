@@ -497,22 +497,43 @@ def test_a_failed_bulk_load_is_a_clear_error(mariadb: Any, tmp_path: Path) -> No
 def test_bulk_tuples_store_exactly_what_sqlalchemy_stores(
     tmp_path: Path, backend: str | None
 ) -> None:
-    """The bulk load binds tuples through the driver (SQLite dates as SQLAlchemy's
-    text); every table must hold byte for byte what SQLAlchemy's ``insert()`` writes."""
+    """The bulk load and the write-through's updates bind tuples through the driver
+    (SQLite dates as SQLAlchemy's text); every table must hold byte for byte what
+    SQLAlchemy's ``insert()`` and ``update()`` write."""
     from datetime import UTC, datetime
 
-    from stackwatch.sim.db.rows import Insert, RowMapper
-    from stackwatch.sim.db.sync import LOAD_ORDER, _insert_tuples
+    from stackwatch.sim.db.rows import Insert, RowMapper, Update
+    from stackwatch.sim.db.sync import LOAD_ORDER, _insert_tuples, _update_tuples
+    from stackwatch.sim.events import Change
 
     state = CloudState()
     generate(state, Sizing.for_size("small"), seed=5, base_url="http://x", admin_password="p")
     tables = state.tables()
     records = [rec for kind in LOAD_ORDER if kind in tables for rec in tables[kind]]
     at = datetime(2026, 11, 21, 6, 12, 23, tzinfo=UTC)
+    mapper = RowMapper()
     grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for op in RowMapper().load(records, at):
+    for op in mapper.load(records, at):
         if isinstance(op, Insert):
             grouped.setdefault((op.database, op.table), []).append(op.row)
+    # what heartbeats, a disabled service and a power-off write through
+    changes: list[Change] = []
+    state.subscribe(changes.append)
+    later = at + timedelta(seconds=37)
+    for svc in state.compute_services:
+        state.update("compute_service", svc.id, updated_at=later,
+                     report_count=svc.report_count + 1)
+    svc = next(iter(state.compute_services))
+    state.update("compute_service", svc.id, disabled=True, disabled_reason="maintenance")
+    for agent in state.agents:
+        state.update("agent", agent.id, heartbeat_timestamp=later)
+    for hyp in state.hypervisors:
+        state.update("hypervisor", hyp.id, updated_at=later)
+    server = next(s for s in state.servers if s.vm_state == "active")
+    ops.power(state, server.id, False, "req-1")
+    updates = [op for c in changes if mapper.handles(c.resource) for op in mapper.ops(c)
+               if isinstance(op, Update)]
+    assert len(updates) > len(state.compute_services) + len(state.agents)
     dumps = []
     for path in ("sqlalchemy", "tuples"):
         url = None
@@ -532,6 +553,14 @@ def test_bulk_tuples_store_exactly_what_sqlalchemy_stores(
                         conn.execute(table.insert(), table_rows)
                     else:
                         _insert_tuples(conn, table, table_rows)
+            for op in updates:
+                with dbs.engine(op.database).begin() as conn:
+                    if path == "sqlalchemy":
+                        ServiceDatabases._apply_one(conn, op)
+                    else:
+                        _update_tuples(conn, schema.table(op.database, op.table), [op])
+            for database, name in grouped:
+                with dbs.engine(database).connect() as conn:
                     quoted = conn.dialect.identifier_preparer.quote(name)
                     raw = conn.exec_driver_sql(f"SELECT * FROM {quoted}").fetchall()
                 dump[(database, name)] = sorted(repr(tuple(row)) for row in raw)

@@ -345,8 +345,26 @@ class ServiceDatabases:
         """Apply row operations, one transaction per database touched; returns rows."""
         conns: dict[str, Connection] = {}
         rows = 0
+        updates: list[Update] = []  # consecutive updates of the same shape, written at once
+
+        def write_updates() -> int:
+            if not updates:
+                return 0
+            first = updates[0]
+            conn = self._conn(conns, first.database)
+            _update_tuples(conn, schema.table(first.database, first.table), updates)
+            written = len(updates)
+            updates.clear()
+            return written
+
         try:
             for item in batches(ops, regroup):
+                if isinstance(item, Update):
+                    if updates and not _same_shape(updates[0], item):
+                        rows += write_updates()
+                    updates.append(item)
+                    continue
+                rows += write_updates()
                 if isinstance(item, tuple):
                     database, table, values = item
                     conn = self._conn(conns, database)
@@ -354,6 +372,7 @@ class ServiceDatabases:
                     rows += len(values)
                 else:
                     rows += self._apply_one(self._conn(conns, item.database), item)
+            rows += write_updates()
             for conn in conns.values():
                 conn.commit()
         finally:
@@ -425,6 +444,44 @@ def _insert_tuples(conn: Connection, table: sa.Table, rows: list[Row]) -> None:
                 values = tuple(listed)
             chunk.append(values)
         conn.exec_driver_sql(sql, chunk)
+
+
+def _same_shape(a: Update, b: Update) -> bool:
+    return (a.database, a.table) == (b.database, b.table) and (
+        a.where.keys() == b.where.keys() and a.values.keys() == b.values.keys())
+
+
+def _update_tuples(conn: Connection, table: sa.Table, updates: list[Update]) -> None:
+    """``UPDATE ... SET ... WHERE ...`` of updates of one shape, through the driver's
+    ``executemany`` on tuples (as :func:`_insert_tuples`): the heartbeats of a big
+    cloud are a hundred such rows a second, and SQLAlchemy building a statement for
+    each kept the writer thread, and so the GIL, busy (listing pages waited on it)."""
+    first = updates[0]
+    names = [*first.values, *first.where]
+    dialect = conn.dialect
+    quote = dialect.identifier_preparer.quote
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"UPDATE {quote(table.name)} SET "
+        f"{', '.join(f'{quote(c)} = {mark}' for c in first.values)} WHERE "
+        f"{' AND '.join(f'{quote(c)} = {mark}' for c in first.where)}"
+    )
+    convert: list[tuple[int, Callable[[Any], Any]]] = []
+    if dialect.name == "sqlite":
+        for i, name in enumerate(names):
+            kind = table.c[name].type
+            if isinstance(kind, sa.DateTime):
+                convert.append((i, _sqlite_datetime))
+            elif isinstance(kind, sa.Date):
+                convert.append((i, _sqlite_date))
+    params: list[tuple[Any, ...]] = []
+    for op in updates:
+        values = [op.values[c] for c in first.values] + [op.where[c] for c in first.where]
+        for i, to_text in convert:
+            if values[i] is not None:
+                values[i] = to_text(values[i])
+        params.append(tuple(values))
+    conn.exec_driver_sql(sql, params)
 
 
 def _sqlite_datetime(value: datetime) -> str:
