@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stackwatch.model import Collection, Sample
+from stackwatch.model import Collection, Sample, make_labels
 from stackwatch.sources.openstack_api import fields as f
 from stackwatch.sources.openstack_api.base import ApiSource
 from stackwatch.sources.openstack_api.client import ApiClient
@@ -135,15 +135,17 @@ class PlacementSource(ApiSource):
     def providers(self) -> Collection:
         samples: list[Sample] = []
         providers = load_providers(self.client)
+        region = self.region_label
         for p in providers:
             for rc, inv in sorted(p.inventories.items()):
-                labels = {"hostname": p.name, "resourcetype": rc}
+                # One label set for the four samples: 120,000 samples on a big cloud.
+                labels = make_labels(hostname=p.name, resourcetype=rc, region=region)
                 samples += [
-                    self.sample("openstack_placement_resource_total", inv.total, **labels),
-                    self.sample("openstack_placement_resource_reserved", inv.reserved, **labels),
-                    self.sample("openstack_placement_resource_allocation_ratio",
-                                inv.allocation_ratio, **labels),
-                    self.sample("openstack_placement_resource_usage", inv.used, **labels),
+                    Sample("openstack_placement_resource_total", inv.total, labels),
+                    Sample("openstack_placement_resource_reserved", inv.reserved, labels),
+                    Sample("openstack_placement_resource_allocation_ratio",
+                           inv.allocation_ratio, labels),
+                    Sample("openstack_placement_resource_usage", inv.used, labels),
                 ]
         samples.append(self.sample("openstack_placement_resource_providers", len(providers)))
         return Collection(tuple(samples))
