@@ -244,6 +244,10 @@ def expected_network(truth: Truth) -> dict[Key, float]:
         out[key("openstack_neutron_agent_state", id=agent["ID"], hostname=agent["Host"],
                 service=agent["Binary"], adminState="up" if agent["State"] else "down",
                 availability_zone=agent["Availability Zone"])] = float(bool(agent["Alive"]))
+    for agent_id, (agent, routers) in l3_agent_routers(truth, got["agents"]).items():
+        out[key("openstack_neutron_l3_agent_routers", l3_agent_id=agent_id,
+                agent_host=agent["Host"], agent_alive=str(bool(agent["Alive"])).lower())] = len(
+            routers)
     for net_id, net in details.items():
         for sub in net["subnet_ip_availability"]:
             lab = {"network_id": net_id, "network_name": net["network_name"],
@@ -254,6 +258,14 @@ def expected_network(truth: Truth) -> dict[Key, float]:
             out[key("openstack_neutron_network_ip_availabilities_used", **lab)] = sub[
                 "used_ips"]
     return out
+
+
+def l3_agent_routers(truth: Truth, agents: list[dict[str, Any]]
+                     ) -> dict[str, tuple[dict[str, Any], list[Any]]]:
+    """L3 agent id -> (the agent, the routers it hosts) from ``router list --agent``."""
+    l3 = {a["ID"]: a for a in agents if a["Agent Type"] == "L3 agent"}
+    routers = truth.cli_many({i: ("router", "list", "--agent", i) for i in l3})
+    return {i: (l3[i], routers[i]) for i in l3}
 
 
 # ---------------------------------------------------------------------- image
@@ -410,4 +422,17 @@ def expected_sql_cinder(truth: Truth) -> dict[Key, float]:
     for binary in down:
         out[key("openstack_cinder_db_services_down", binary=binary)] = down[binary]
         out[key("openstack_cinder_db_services_disabled", binary=binary)] = disabled[binary]
+    return out
+
+
+def expected_sql_neutron(truth: Truth) -> dict[Key, float]:
+    """sql.neutron from the CLI: agents alive, routers per L3 agent."""
+    agents = truth.cli("network", "agent", "list")
+    out: dict[Key, float] = {}
+    for agent in agents:
+        out[key("openstack_neutron_db_agent_alive", host=agent["Host"], binary=agent["Binary"],
+                adminState="up" if agent["State"] else "down")] = float(bool(agent["Alive"]))
+    for agent_id, (agent, routers) in l3_agent_routers(truth, agents).items():
+        out[key("openstack_neutron_db_l3_agent_routers", agent_id=agent_id,
+                host=agent["Host"])] = len(routers)
     return out

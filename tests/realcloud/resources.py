@@ -8,7 +8,9 @@ project ``demo``; images ``fake-cirros`` (active, made by up.sh) and ``rc-image-
 ``rc-public`` (flat, external, subnet ``rc-public-subnet``); router ``rc-router1``
 (gateway on rc-public, interface on rc-subnet1); one floating IP; volume ``vol1``
 (1 GiB, available), volume ``rc-vol-demo`` (2 GiB, project demo), snapshot
-``rc-snap1`` of vol1; host aggregate ``rc-agg1`` (fake-compute-1, ``ssd=true``).
+``rc-snap1`` of vol1; host aggregate ``rc-agg1`` (fake-compute-1, ``ssd=true``); a fake
+L3 agent on host ``rc-net-1`` (``fake_l3_agent.py``, reporting state over RPC like a real
+one) hosting rc-router1.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from openstack.warnings import OpenStackDeprecationWarning
@@ -23,6 +26,8 @@ from openstack.warnings import OpenStackDeprecationWarning
 from realcloud.cloud import RealCloud
 
 WAIT_S = 120.0
+L3_AGENT_HOST = "rc-net-1"
+L3_AGENT_PROCESS = "rc-fake-l3-agent"  # run/<name>.pid: down.sh stops it too
 SERVERS = ("fake-vm-1", "rc-vm-stopped")
 DEMO_SERVER = "rc-vm-demo"
 
@@ -63,6 +68,24 @@ def _server(conn: Any, name: str, flavor: Any, image: Any) -> Any:
                                             networks="none")
         _wait(f"server {name}", lambda: conn.compute.get_server(server.id).status, "ACTIVE")
     return conn.compute.get_server(server.id)
+
+
+def _l3_agent_hosting(cloud: RealCloud, network: Any, router: Any) -> None:
+    """A (fake) L3 agent that reports state, with rc-router1 scheduled to it."""
+    if cloud.pid(L3_AGENT_PROCESS) is None:
+        cloud.start_bg(L3_AGENT_PROCESS, [
+            str(cloud.root / "venv" / "bin" / "python"),
+            str(Path(__file__).with_name("fake_l3_agent.py")), L3_AGENT_HOST,
+            str(cloud.root / "etc" / "neutron" / "neutron.conf")])
+
+    def agent() -> Any:
+        found = [a for a in network.agents(host=L3_AGENT_HOST) if a.is_alive]
+        return found[0] if found else None
+
+    _wait("fake L3 agent alive", lambda: "up" if agent() else "absent", "up")
+    hosting = agent()
+    if not any(r.id == router.id for r in network.agent_hosted_routers(hosting)):
+        network.add_router_to_agent(hosting, router)
 
 
 def ensure_resources(cloud: RealCloud) -> Resources:
@@ -119,6 +142,7 @@ def _ensure(cloud: RealCloud) -> Resources:
         router = network.create_router(name="rc-router1",
                                        external_gateway_info={"network_id": public.id})
         network.add_interface_to_router(router, subnet_id=subnet1.id)
+    _l3_agent_hosting(cloud, network, router)
     if not list(network.ips(floating_network_id=public.id)):
         network.create_ip(floating_network_id=public.id)
 

@@ -58,6 +58,9 @@ DATA: Mapping[str, str] = {
     "body/pools/*/capabilities/max_over_subscription_ratio": "driver capability (LVM thin)",
     "body/volumes/*/os-vol-host-attr:host": "a volume never scheduled has no host",
     "body/volumes/*/service_uuid": "a volume never scheduled has no service",
+    "body/agents/*/configurations/*": "each agent reports its own configuration (the "
+                                      "real one here is a fake L3 agent with few keys)",
+    "body/agents/*/availability_zone": "only DHCP and L3 agents have a zone",
 }
 MAPS = ("body/servers/*/addresses",)  # keys are network names
 
@@ -66,6 +69,11 @@ KNOWN: Mapping[str, str] = {
     "body/tenant_usages_links/*/href": "nova builds next links from the request's query "
                                        "sorted by key (marker in its sorted place or "
                                        "appended); the sim keeps the request's order",
+    **{f"body/routers/*/{field}": "GET /v2.0/agents/{id}/l3-routers: real neutron lists the "
+                                  "routers with ha_vr_id, gw_port_id, enable_snat, "
+                                  "enable_default_route_bfd/ecmp; the sim's lack them"
+       for field in ("ha_vr_id", "gw_port_id", "enable_snat", "enable_default_route_ecmp",
+                     "enable_default_route_bfd")},
 }
 
 
@@ -89,6 +97,9 @@ def _ids(replayer: Replayer, recordings: Mapping[str, Recording], name: str) -> 
         projects = replayer.get("identity", "/v3/projects").body["projects"]
         ids["target_project_id"] = next(p["id"] for p in projects
                                         if p["id"] != replayer.session.project_id)
+    if "agent_id" in recording.placeholders:  # the routers of an L3 agent
+        agents = replayer.get("network", "/v2.0/agents?agent_type=L3%20agent").body["agents"]
+        ids["agent_id"] = agents[0]["id"]
     if "marker" in recording.placeholders:  # page 2: the marker of the sim's own page 1
         first = name.replace(".page2.json", ".page1.json").split("~")[0]
         page1 = next(n for n in recordings if n.endswith(".page1.json")

@@ -12,7 +12,14 @@ from collections.abc import Mapping
 import pytest
 
 from realcloud.cloud import RealCloud
-from realcloud.expected import Key, expected_sql_cinder, expected_sql_nova, key, sample_map
+from realcloud.expected import (
+    Key,
+    expected_sql_cinder,
+    expected_sql_neutron,
+    expected_sql_nova,
+    key,
+    sample_map,
+)
 from realcloud.resources import Resources
 from realcloud.truth import Truth
 from stackwatch.catalog.loader import default_catalog
@@ -88,10 +95,10 @@ def test_cinder_sql_equals_cli(collected: dict[str, Collection], truth: Truth) -
 
 
 def test_neutron_sql_equals_cli(collected: dict[str, Collection], truth: Truth) -> None:
-    agents = truth.cli("network", "agent", "list")
-    assert agents == [], "realcloud was expected to run no neutron agents"
+    expected = expected_sql_neutron(truth)
+    assert expected, "the fake L3 agent should be listed"
     got = sample_map(collected["sql.neutron"].samples, _names("sql.neutron"))
-    assert got == {}
+    assert got == expected, _diff(expected, got)
 
 
 def test_keystone_sql_counts_a_revocation_made_with_the_cli(
