@@ -6,7 +6,9 @@ cloud usable for what follows):
 1. a nova-compute service disabled with a reason;
 2. a server that goes to ERROR through NoValidHost (it lands in cell0), its fault
    and its failed ``create`` action;
-3. a wrong-password storm from one source address (127.0.0.2);
+3. a wrong-password storm from one source address (127.0.0.2); the fake L3 agent
+   killed with its router on it (dead 30 s after its last report, neutron's
+   ``agent_down_time`` in up.sh);
 4. a nova-compute process stopped: its service goes down after nova's
    ``service_down_time`` (60 s, nova's default; up.sh does not change it);
 5. an API process stopped (neutron-server): the endpoint check fails, and nova-api,
@@ -30,7 +32,7 @@ from click.testing import CliRunner
 
 from realcloud.cloud import RealCloud
 from realcloud.expected import key, sample_map
-from realcloud.resources import Resources
+from realcloud.resources import L3_AGENT_HOST, L3_AGENT_PROCESS, Resources
 from realcloud.truth import Truth
 from stackwatch.cli import main as stackwatch_cli
 from stackwatch.config import parse_config
@@ -219,6 +221,39 @@ def test_wrong_password_storm_is_counted_and_its_source_named(watcher: Watcher) 
     assert len(check) == 1, check
     assert check[0].status in (Status.WARNING, Status.CRITICAL), check[0]
     assert f"{STORM_ADDRESS} ({STORM_SIZE})" in check[0].message, check[0].message
+
+
+# ------------------------------------------------------------------ 3b. L3 agent dead
+
+@pytest.fixture
+def dead_l3_agent(realcloud: RealCloud) -> Iterator[None]:
+    argv = realcloud.command_line(L3_AGENT_PROCESS)
+    realcloud.stop(L3_AGENT_PROCESS)
+    try:
+        yield
+    finally:
+        realcloud.start_bg(L3_AGENT_PROCESS, argv)
+
+
+def test_dead_l3_agent_with_its_router(watcher: Watcher, truth: Truth,
+                                       dead_l3_agent: None) -> None:
+    """neutron says an agent is dead 30 s (agent_down_time) after its last report."""
+    def agent() -> dict[str, object]:
+        rows = [a for a in truth.cli("network", "agent", "list", "--host", L3_AGENT_HOST)]
+        assert len(rows) == 1, rows
+        return dict(rows[0])
+
+    _wait("the L3 agent dead in the CLI", lambda: agent()["Alive"] is False, 120, every=5)
+    cli = agent()
+    routers = truth.cli("router", "list", "--agent", str(cli["ID"]))
+    seen = watcher.look()
+    network = seen["api.network"]
+    assert _value(network, "openstack_neutron_agent_state", hostname=L3_AGENT_HOST) == 0
+    assert _value(network, "openstack_neutron_l3_agent_routers", l3_agent_id=str(cli["ID"]),
+                  agent_alive="false") == len(routers) == 1
+    checks = [c for c in network.checks if c.name == "neutron.agent"
+              and dict(c.labels).get("host") == L3_AGENT_HOST]
+    assert [c.status for c in checks] == [Status.CRITICAL], checks
 
 
 # ------------------------------------------------------------------ 4. nova-compute stopped
