@@ -415,16 +415,34 @@ class ApiClient:
 
         Exceptions are returned in place of results, so that one failing
         project does not hide the others; the caller decides what they mean.
+
+        At most ``concurrency`` tasks ("lanes") take the items in turn: a future
+        per item costs some 35 µs of CPU, about 1 s over the 26,000 items of a
+        big cloud (per-provider and per-project reads).
         """
+        todo = list(items)
+        results: list[Any] = [None] * len(todo)
+        queue = iter(enumerate(todo))
+        taking = threading.Lock()
+
+        def lane() -> None:
+            while True:
+                with taking:
+                    taken = next(queue, None)
+                if taken is None:
+                    return
+                index, item = taken
+                try:
+                    results[index] = fn(item)
+                except Exception as exc:  # in its place: the caller decides what it means
+                    results[index] = exc
+
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="api")
             pool = self._pool
-        futures = [pool.submit(fn, item) for item in items]
-        results: list[Any] = []
-        for future in futures:
-            error = future.exception()
-            results.append(error if error is not None else future.result())
+        for running in [pool.submit(lane) for _ in range(min(self.concurrency, len(todo)))]:
+            running.result()
         return results
 
     def forget(self, prefix: str) -> None:
