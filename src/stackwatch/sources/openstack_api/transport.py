@@ -1,8 +1,9 @@
 """The data requests' HTTP: urllib3's pooled, kept-alive connections, errors in our terms.
 
 A full collection of a big cloud is some 26,000 small GETs; per request,
-keystoneauth + requests cost about 1 ms of CPU, urllib3 alone about 0.4 ms —
-and CPU, not the network, is what bounds the collection. So data requests go
+keystoneauth + requests cost about 1 ms of CPU, urllib3 alone about 0.2 ms
+(0.1 ms more than bare ``http.client``; see docs/sources.md) — and CPU, not the
+network, is what bounds the collection. So data requests go
 through urllib3's :class:`~urllib3.HTTPConnectionPool` (one pool of kept-alive
 connections per host, as many as the client lets requests run at once);
 keystoneauth still does authentication and the catalog.
@@ -66,7 +67,7 @@ class Transport:
 
         One pool per origin, kept for the transport's life (a cloud has a handful of
         API hosts); asking it by path saves urllib3's PoolManager parsing every URL
-        again (some 0.03 ms per request, 1 s of CPU per big collection).
+        again (some 0.03 ms per request, almost 1 s of CPU per big collection).
         """
         pool = self._pools.get(origin)
         if pool is None:
