@@ -147,6 +147,15 @@ def _ensure(cloud: RealCloud) -> Resources:
         network.create_ip(floating_network_id=public.id)
 
     volumes = conn.block_storage
+    # cinder-volume reports its pool to the scheduler some seconds after up.sh is done;
+    # a volume asked for before that goes to error ("No weighed backend found").
+    _wait("cinder scheduler knows a pool",
+          lambda: "yes" if list(volumes.backend_pools()) else "no", "yes", timeout=240)
+    for name in ("vol1", "rc-vol-demo"):
+        failed = volumes.find_volume(name, all_projects=True)
+        if failed is not None and failed.status == "error":
+            volumes.delete_volume(failed, force=True)
+            volumes.wait_for_delete(failed)
     vol1 = volumes.find_volume("vol1", all_projects=True)
     if vol1 is None:
         vol1 = volumes.create_volume(name="vol1", size=1, volume_type="fake")

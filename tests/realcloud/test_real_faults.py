@@ -104,6 +104,18 @@ def _counter(collections: dict[str, Collection], name: str, **labels: str) -> fl
                if s.name == name and all(s.label(k) == v for k, v in labels.items()))
 
 
+def _logs_until(watcher: Watcher, name: str, wanted: float, timeout: float = 20.0,
+                **labels: str) -> dict[str, Collection]:
+    """Read the logs until a counter reaches ``wanted`` (gunicorn writes an access line
+    just after it has sent the answer, so the last one may not be there yet)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = watcher.read_logs()
+        if _counter(seen, name, **labels) >= wanted or time.monotonic() > deadline:
+            return seen
+        time.sleep(0.5)
+
+
 def _wait(what: str, probe: object, timeout: float, every: float = 3.0) -> float:
     """Poll ``probe()`` until true; seconds waited (fails after ``timeout``)."""
     started = time.monotonic()
@@ -215,7 +227,8 @@ def test_wrong_password_storm_is_counted_and_its_source_named(watcher: Watcher) 
     failures = _counter(before, "openstack_log_identity_auth_failures_total")
     statuses = [_wrong_password(STORM_ADDRESS) for _ in range(STORM_SIZE)]
     assert statuses == [401] * STORM_SIZE
-    after = watcher.read_logs()
+    after = _logs_until(watcher, "openstack_log_identity_auth_failures_total",
+                        failures + STORM_SIZE)
     assert _counter(after, "openstack_log_identity_auth_failures_total") - failures == STORM_SIZE
     check = _checks(after, "logs.auth_bruteforce")
     assert len(check) == 1, check
@@ -323,7 +336,8 @@ def test_stopped_api_fails_its_endpoint_check_and_its_dependants_answer_5xx(
         answer = requests.get("http://127.0.0.1:8774/v2.1/servers/detail", timeout=120,
                               headers={"X-Auth-Token": token})
         assert answer.status_code == 500, answer.text[:300]
-    after = watcher.read_logs()
+    after = _logs_until(watcher, "openstack_log_http_server_errors_total",
+                        errors + CHAIN_500S, service="nova")
     assert _counter(after, "openstack_log_http_server_errors_total",
                     service="nova") - errors == CHAIN_500S
     seen = watcher.look()

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -142,8 +143,15 @@ def test_request_counters_move_by_the_requests_made(
             answer = requests.get(ROOTS[service] + path, timeout=60, headers=headers)
             assert answer.status_code == status, (service, path, answer.status_code)
             sent.append((service, path, status))
-    after = _requests_total({n: s.collect() for n, s in log_sources.items()})
-    delta = {k: v - baseline.get(k, 0) for k, v in after.items() if v != baseline.get(k, 0)}
+    # gunicorn writes an access line just after sending the answer: read until all are in
+    deadline = time.monotonic() + 20
+    after = dict(baseline)
+    while True:
+        after.update(_requests_total({n: s.collect() for n, s in log_sources.items()}))
+        delta = {k: v - baseline.get(k, 0) for k, v in after.items() if v != baseline.get(k, 0)}
+        if _all_counted(delta, plan) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     # one token issued by this test
     auth = [(k, v) for k, v in delta.items() if k[0] == "keystone" and k[1] == "POST"
             and k[2].endswith("/auth/tokens") and k[3] == "201"]
@@ -154,6 +162,13 @@ def test_request_counters_move_by_the_requests_made(
                  and _same_route(k[2], path)}
         assert sum(found.values()) == times, (
             f"{service} GET {path} {status}: sent {times}, counted {found}; delta {delta}")
+
+
+def _all_counted(delta: dict[tuple[str, ...], float],
+                 plan: list[tuple[str, str, int, int]]) -> bool:
+    return all(sum(v for k, v in delta.items() if k[0] == service and k[1] == "GET"
+                   and k[3] == str(status) and _same_route(k[2], path)) >= times
+               for service, path, times, status in plan)
 
 
 def _same_route(template: str, path: str) -> bool:
