@@ -60,10 +60,6 @@ def _diff(expected: Mapping[Key, float], got: Mapping[Key, float]) -> str:
     return "\n".join(sorted(lines))
 
 
-def _without_osapi(series: Mapping[Key, float]) -> dict[Key, float]:
-    return {k: v for k, v in series.items() if ("binary", OSAPI) not in k[1]}
-
-
 def test_every_sql_source_collects(collected: dict[str, Collection]) -> None:
     assert set(collected) == set(SQL_SOURCES)
     for name, collection in collected.items():
@@ -75,17 +71,14 @@ def test_every_sql_source_collects(collected: dict[str, Collection]) -> None:
 def test_nova_sql_equals_cli(collected: dict[str, Collection], truth: Truth) -> None:
     expected = expected_sql_nova(truth)
     for source in ("sql.nova", "sql.nova_cell0"):
-        got = _without_osapi(sample_map(collected[source].samples, _names("sql.nova")))
+        got = sample_map(collected[source].samples, _names("sql.nova"))
         assert got == expected[source], f"{source}:\n" + _diff(expected[source], got)
 
 
-@pytest.mark.xfail(strict=True, reason="sql.nova reports nova-api's service row "
-                   "(nova-osapi_compute, never heartbeats) as a service that is down")
 def test_nova_sql_does_not_report_the_api_service_down(collected: dict[str, Collection]) -> None:
     got = sample_map(collected["sql.nova"].samples, _names("sql.nova"))
     osapi = {k: v for k, v in got.items() if ("binary", OSAPI) in k[1]}
-    assert not osapi or all(v == 0 for k, v in osapi.items()
-                            if k[0] == "openstack_nova_db_services_down"), osapi
+    assert not osapi, f"nova-api's version-tracking row reported as a service: {osapi}"
 
 
 def test_cinder_sql_equals_cli(collected: dict[str, Collection], truth: Truth) -> None:

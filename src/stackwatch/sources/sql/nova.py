@@ -32,6 +32,9 @@ def last_seen(*columns: sa.ColumnElement[dt.datetime]) -> sa.ColumnElement[dt.da
     return sa.func.coalesce(*columns, type_=sa.DateTime)
 
 
+# Service rows that are not heartbeating services (nova-api, nova-metadata).
+API_SERVICE_BINARIES = ("nova-osapi_compute", "nova-metadata")
+
 class NovaSql(SqlSource):
     """Nova's cell database."""
 
@@ -62,8 +65,11 @@ class NovaSql(SqlSource):
     def services(self) -> Collection:
         s = t.nova_services
         seen = last_seen(s.c.last_seen_up, s.c.updated_at, s.c.created_at)
+        # nova-api and nova-metadata register service rows only for version tracking and
+        # never heartbeat; os-services hides them too (nova/api/openstack/compute/services.py).
         rows = self.rows("services", sa.select(s.c.host, s.c.binary, s.c.disabled,
-                                               s.c.forced_down, seen).where(s.c.deleted == 0))
+                                               s.c.forced_down, seen).where(
+            s.c.deleted == 0, s.c.binary.not_in(API_SERVICE_BINARIES)))
         cutoff = utcnow() - dt.timedelta(seconds=self.service_down_time)
         return Collection(tuple(_service_samples(self, "nova", [
             (str(host), str(binary), bool(disabled), bool(forced), seen_at is not None
