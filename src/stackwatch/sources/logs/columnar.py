@@ -157,7 +157,7 @@ def _fields(lines: pl.Series, hour: pl.Expr, level: pl.Expr | None, request: boo
 
     line = pl.col("line")
     none = pl.lit(None, pl.String)
-    frame = pl.DataFrame({"line": lines})
+    frame = pl.DataFrame({"line": lines}).lazy()
     steps: Steps = [("hour", hour), ("level", none if level is None else level)]
     if request:
         steps += [("opened", line.str.find('"', literal=True)),
@@ -173,7 +173,7 @@ def _fields(lines: pl.Series, hour: pl.Expr, level: pl.Expr | None, request: boo
     return frame.with_columns(pl.sum_horizontal(
         [(pl.col("seconds") > bound).cast(pl.Int8) for bound in BUCKETS]).alias("bucket")
     ).group_by(*_KEYS).agg(pl.len().alias("n"), pl.col("seconds").count().alias("timed"),
-                           pl.col("seconds").sum().alias("total"))
+                           pl.col("seconds").sum().alias("total")).collect()
 
 
 def _oslo(frame: pl.DataFrame, count_requests: bool) -> tuple[list[pl.DataFrame], pl.Series]:
