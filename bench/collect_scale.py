@@ -23,8 +23,8 @@ The simulator runs in its own process (as a real cloud would be elsewhere), with
 (nova, cinder, glance 1000 — a full page needs one more, empty, request to
 know it is the last; neutron unlimited — one page; keystone and placement
 whole lists), one request per project and service that has no bulk quota API
-(nova, cinder), two per placement provider, one per L3 agent, one version
-document per service and one token.
+(nova, cinder), two for neutron's (overrides, defaults), two per placement
+provider, one per L3 agent, one version document per service and one token.
 """
 
 from __future__ import annotations
@@ -139,6 +139,7 @@ def pages_needed(run: Run) -> tuple[int, dict[str, float]]:
         + 2 + int(n["projects"]) + linked(n["projects"])  # aggregates, AZ, quotas, usage
         + 1 + 2 * int(n["providers"])           # placement
         + 8 + n["l3_agents"]                    # neutron listings, routers per L3 agent
+        + 2                                     # neutron quotas: overrides, defaults
         + linked(n["images"])
         + linked(n["volumes"]) + linked(n["snapshots"]) + 2 + int(n["projects"])
     )

@@ -1,11 +1,15 @@
-"""``api.network``: neutron networks, subnets, routers, ports, floating IPs, agents.
+"""``api.network``: neutron networks, subnets, routers, ports, floating IPs, agents, quotas.
 
 Calls per collection: one listing each of networks, subnets, routers, ports,
 floatingips, security-groups, agents and network-ip-availabilities, sent
 without ``limit`` (neutron's ``pagination_max_limit`` is unlimited by default,
 so one page holds everything; ``*_links`` are followed when a deployment caps
 it), with ``fields=`` so that only the columns read travel; plus one
-``agents/{id}/l3-routers`` per L3 agent.
+``agents/{id}/l3-routers`` per L3 agent; and every ``quotas`` interval (600 s)
+two more: ``quotas`` (every project with non-default quotas, in one answer)
+and ``quotas/{p}/default`` once (the defaults, the same for every project).
+Usage per project is counted from the listings above (shared within a cycle),
+not asked project by project.
 """
 
 from __future__ import annotations
@@ -19,9 +23,33 @@ from stackwatch.model import CheckResult, Collection, Sample, Status, make_label
 from stackwatch.sources.openstack_api import fields as f
 from stackwatch.sources.openstack_api.base import ApiSource
 from stackwatch.sources.openstack_api.client import Json
+from stackwatch.sources.openstack_api.identity_projects import load_projects
 from stackwatch.sources.resources import Resource
 
 AGENT_CHECK = "neutron.agent"
+
+#: How long a listing is shared between the resources of one cycle (seconds).
+LISTING_MAX_AGE_S = 5.0
+
+#: neutron quota resource -> (listing path, key, metric word), for usage counted by project.
+QUOTA_RESOURCES: dict[str, tuple[str, str, str]] = {
+    "network": ("networks", "networks", "networks"),
+    "subnet": ("subnets", "subnets", "subnets"),
+    "port": ("ports", "ports", "ports"),
+    "router": ("routers", "routers", "routers"),
+    "floatingip": ("floatingips", "floatingips", "floating_ips"),
+    "security_group": ("security-groups", "security_groups", "security_groups"),
+}
+
+#: Columns asked of each listing: those its own resource reads, and project_id for usage.
+_FIELDS: dict[str, tuple[str, ...]] = {
+    "networks": ("id", "project_id"),
+    "subnets": ("id", "project_id"),
+    "security-groups": ("id", "project_id"),
+    "routers": ("id", "status", "project_id"),
+    "ports": ("id", "status", "binding:vif_type", "device_owner", "fixed_ips", "project_id"),
+    "floatingips": ("id", "status", "fixed_ip_address", "project_id"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +135,7 @@ class NetworkSource(ApiSource):
             Resource("agents", self.agents, self.interval("agents")),
             Resource("ip_availability", self.ip_availability,
                      self.interval("ip_availability", 300)),
+            Resource("quotas", self.quotas, self.interval("quotas", 600)),
         )
 
     def _list(self, path: str, key: str, *fields: str) -> list[Json]:
@@ -114,8 +143,13 @@ class NetworkSource(ApiSource):
         return list(self.client.list_all("network", f"v2.0/{path}", key, params=params,
                                          page_size=0))
 
+    def _listing(self, path: str, key: str) -> list[Json]:
+        """A listing read by its own resource and by ``quotas``: once per cycle."""
+        return self.client.shared(f"network.{path}", LISTING_MAX_AGE_S,
+                                  lambda: self._list(path, key, *_FIELDS[path]))
+
     def _count(self, metric: str, path: str, key: str) -> Collection:
-        return Collection((self.sample(metric, len(self._list(path, key, "id"))),))
+        return Collection((self.sample(metric, len(self._listing(path, key))),))
 
     def networks(self) -> Collection:
         return self._count("openstack_neutron_networks", "networks", "networks")
@@ -128,14 +162,13 @@ class NetworkSource(ApiSource):
                            "security_groups")
 
     def routers(self) -> Collection:
-        rows = self._list("routers", "routers", "id", "status")
+        rows = self._listing("routers", "routers")
         not_active = sum(1 for r in rows if f.text(r, "status", "neutron routers", "") != "ACTIVE")
         return Collection((self.sample("openstack_neutron_routers", len(rows)),
                            self.sample("openstack_neutron_routers_not_active", not_active)))
 
     def ports(self) -> Collection:
-        ports = [Port.from_api(p) for p in self._list(
-            "ports", "ports", "id", "status", "binding:vif_type", "device_owner", "fixed_ips")]
+        ports = [Port.from_api(p) for p in self._listing("ports", "ports")]
         by_status = Counter(p.status for p in ports)
         samples = [self.sample("openstack_neutron_ports", len(ports)),
                    self.sample("openstack_neutron_ports_binding_failed",
@@ -147,7 +180,7 @@ class NetworkSource(ApiSource):
         return Collection(tuple(samples))
 
     def floating_ips(self) -> Collection:
-        rows = self._list("floatingips", "floatingips", "id", "status", "fixed_ip_address")
+        rows = self._listing("floatingips", "floatingips")
         what = "neutron floatingips"
         stuck = sum(1 for r in rows if f.text(r, "fixed_ip_address", what, "")
                     and f.text(r, "status", what, "") != "ACTIVE")
@@ -193,6 +226,36 @@ class NetworkSource(ApiSource):
                                            s.total, **labels))
                 samples.append(self.sample("openstack_neutron_network_ip_availabilities_used",
                                            s.used, **labels))
+        return Collection(tuple(samples))
+
+    def quotas(self) -> Collection:
+        """Limit and use per project: overrides in one call, defaults in one, use counted."""
+        projects = load_projects(self.client)
+        if not projects:
+            return Collection()
+        what = "neutron quotas"
+        overrides: dict[str, Mapping[str, Any]] = {}
+        for row in self._list("quotas", "quotas"):
+            owner = f.text(row, "project_id", what, "") or f.text(row, "tenant_id", what)
+            overrides[owner] = row
+        body = self.client.get("network", f"v2.0/quotas/{projects[0].id}/default")
+        defaults = f.obj(body, "quota", f"{what}/default")
+        used: dict[str, Counter[str]] = {}
+        for resource, (path, key, _) in QUOTA_RESOURCES.items():
+            used[resource] = Counter(
+                f.text(r, "project_id", f"neutron {path}", "") or
+                f.text(r, "tenant_id", f"neutron {path}", "")
+                for r in self._listing(path, key))
+        samples: list[Sample] = []
+        for project in projects:
+            limits = overrides.get(project.id, defaults)
+            labels = {"tenant": project.name, "tenant_id": project.id}
+            for resource, (_, _, word) in QUOTA_RESOURCES.items():
+                limit = f.number(limits, resource, what, f.number(defaults, resource, what, -1))
+                samples.append(self.sample(f"openstack_neutron_limits_{word}_max", limit,
+                                           **labels))
+                samples.append(self.sample(f"openstack_neutron_limits_{word}_used",
+                                           used[resource][project.id], **labels))
         return Collection(tuple(samples))
 
 
