@@ -9,8 +9,8 @@ string formats, link shapes) through sim-services' replayer (``tests/sim/fidelit
 
 Differences that come from the two clouds holding different *data* are allowed, each
 with its reason (:data:`DATA`). Differences that are the simulator's own are listed in
-:data:`KNOWN`; a strict-xfail test keeps that list honest (it fails once they are
-fixed, so the entry gets removed).
+:data:`KNOWN` (none now: the last two are fixed and checked in ``tests/sim/``); a
+test keeps that list honest (it fails while one is still seen).
 """
 
 from __future__ import annotations
@@ -64,17 +64,8 @@ DATA: Mapping[str, str] = {
 }
 MAPS = ("body/servers/*/addresses",)  # keys are network names
 
-# The simulator's own differences (reported to sim-services).
-KNOWN: Mapping[str, str] = {
-    "body/tenant_usages_links/*/href": "nova builds next links from the request's query "
-                                       "sorted by key (marker in its sorted place or "
-                                       "appended); the sim keeps the request's order",
-    **{f"body/routers/*/{field}": "GET /v2.0/agents/{id}/l3-routers: real neutron lists the "
-                                  "routers with ha_vr_id, gw_port_id, enable_snat, "
-                                  "enable_default_route_bfd/ecmp; the sim's lack them"
-       for field in ("ha_vr_id", "gw_port_id", "enable_snat", "enable_default_route_ecmp",
-                     "enable_default_route_bfd")},
-}
+# The simulator's own differences (reported to sim-services); none known now.
+KNOWN: Mapping[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +135,6 @@ def test_simulator_answers_like_the_real_services(
     assert not failures, "simulator differs from the real services:\n" + "\n".join(failures)
 
 
-@pytest.mark.xfail(strict=True, reason="known simulator differences (see KNOWN)")
 def test_known_simulator_differences_are_gone(
         differences: dict[str, list[Difference]]) -> None:
     known = [f"{name}: {d}" for name, found in differences.items() for d in found

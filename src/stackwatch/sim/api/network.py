@@ -29,6 +29,7 @@ from stackwatch.sim.api.neutron_extensions import EXTENSIONS
 from stackwatch.sim.api.neutron_payloads import (
     Payload,
     agent_payload,
+    agent_router_payload,
     floating_ip_payload,
     ip_availability_payload,
     network_payload,
@@ -761,7 +762,8 @@ class NeutronApi:
             self.state.routers.get(b.router_id)
             for b in self.state.router_bindings.by("l3_agent_id", agent.id)
         ]
-        return json_response({"routers": [router_payload(x) for x in routers if x is not None]})
+        return json_response({"routers": [agent_router_payload(x, self.state)
+                                          for x in routers if x is not None]})
 
     async def add_agent_router(self, request: web.Request) -> web.Response:
         """``POST /v2.0/agents/{id}/l3-routers`` ``{"router_id"}``: 201 with a null body.

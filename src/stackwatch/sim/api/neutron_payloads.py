@@ -165,6 +165,39 @@ def router_payload(router: r.Router) -> Payload:
     }
 
 
+def agent_router_payload(router: r.Router, state: CloudState) -> Payload:
+    """As ``GET /v2.0/agents/{id}/l3-routers`` (recorded): the router with the database
+    fields neutron's L3 scheduler leaves in (``enable_snat``, ``gw_port_id``,
+    ``ha_vr_id``, ``enable_default_route_bfd/ecmp``), in the recorded key order.
+
+    ``ha_vr_id`` is 0 for a non-HA router; an HA router gets its 1-based place among
+    its project's HA routers (neutron allocates one per router on the project's HA
+    network).
+    """
+    plain = router_payload(router)
+    gw_port = next((p.id for p in state.ports.by("device_id", router.id)
+                    if p.device_owner == "network:router_gateway"), None)
+    vr_id = 0
+    if router.ha:
+        ha = sorted((x.created_at, x.id) for x in state.routers
+                    if x.ha and x.project_id == router.project_id)
+        vr_id = 1 + ha.index((router.created_at, router.id))
+    extra: Payload = {
+        "enable_snat": router.external_gateway.enable_snat
+        if router.external_gateway is not None else True,
+        "gw_port_id": gw_port,
+        "ha_vr_id": vr_id,
+        "enable_default_route_ecmp": False,
+        "enable_default_route_bfd": False,
+    }
+    order = ("id", "name", "project_id", "admin_state_up", "status", "enable_snat",
+             "external_gateway_info", "gw_port_id", "description", "availability_zones",
+             "distributed", "ha", "ha_vr_id", "availability_zone_hints",
+             "enable_default_route_ecmp", "enable_default_route_bfd")
+    merged = {**plain, **extra}
+    return {**{k: merged[k] for k in order}, **{k: v for k, v in plain.items() if k not in order}}
+
+
 def floating_ip_payload(fip: r.FloatingIP, port: r.Port | None) -> Payload:
     """As ``GET /v2.0/floatingips`` (recorded); ``port_details`` per the API reference
     (``fip-port-details`` extension) when the address is associated."""

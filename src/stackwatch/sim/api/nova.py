@@ -137,7 +137,10 @@ class Nova:
                 {"rel": "bookmark", "href": f"{self.origin}/{kind}/{rid}"}]
 
     def next_link(self, request: web.Request, key: str, marker: str) -> list[dict[str, str]]:
-        query = {k: v for k, v in request.query.items() if k != "marker"}
+        """As nova's ``ViewBuilder._get_next_link``: the request's query sorted by key
+        (then value), ``marker`` set in its sorted place or appended (recorded:
+        ``os-simple-tenant-usage~...&limit=1@2.103.page1/page2``)."""
+        query = dict(sorted(request.query.items()))
         query["marker"] = marker
         path = request.path[len(self.api.spec.prefix):]
         return [{"rel": "next", "href": self.api.url(f"{path}?{urlencode(query)}")}]
