@@ -8,9 +8,9 @@ simulator's own objects, and the two answers are compared by
 string formats, link shapes) through sim-services' replayer (``tests/sim/fidelity.py``).
 
 Differences that come from the two clouds holding different *data* are allowed, each
-with its reason (:data:`DATA`). Differences that are the simulator's own are listed in
-:data:`KNOWN` (none now: the last two are fixed and checked in ``tests/sim/``); a
-test keeps that list honest (it fails while one is still seen).
+with its reason (:data:`DATA`). Any other difference fails the test: the simulator's own
+differences found so far (tenant-usage link order, l3-routers fields) are fixed and
+checked in ``tests/sim/test_fidelity_recorded.py``.
 """
 
 from __future__ import annotations
@@ -64,9 +64,6 @@ DATA: Mapping[str, str] = {
 }
 MAPS = ("body/servers/*/addresses",)  # keys are network names
 
-# The simulator's own differences (reported to sim-services); none known now.
-KNOWN: Mapping[str, str] = {}
-
 
 @pytest.fixture(scope="module")
 def replayer(tmp_path_factory: pytest.TempPathFactory,
@@ -109,7 +106,7 @@ def _next_marker(body: Any) -> str:
 
 
 def _differences(replayer: Replayer, recordings_dir: Path) -> dict[str, list[Difference]]:
-    """Per recording, the differences neither data nor known (and, apart, the known)."""
+    """Per recording, every difference found (allowed ones carry their reason)."""
     found: dict[str, list[Difference]] = {}
     for folder in FOLDERS:
         recordings = load_recordings(recordings_dir / folder)
@@ -117,7 +114,7 @@ def _differences(replayer: Replayer, recordings_dir: Path) -> dict[str, list[Dif
             if recording.method != "GET":
                 continue
             report = replayer.check(folder, name, ids=_ids(replayer, recordings, name),
-                                    allow={**DATA, **KNOWN}, maps=MAPS)
+                                    allow=DATA, maps=MAPS)
             found[f"{folder}/{name}"] = list(report.differences)
     return found
 
@@ -134,9 +131,3 @@ def test_simulator_answers_like_the_real_services(
                 for d in found if d.allowed is None]
     assert not failures, "simulator differs from the real services:\n" + "\n".join(failures)
 
-
-def test_known_simulator_differences_are_gone(
-        differences: dict[str, list[Difference]]) -> None:
-    known = [f"{name}: {d}" for name, found in differences.items() for d in found
-             if d.allowed in KNOWN.values()]
-    assert not known, "\n".join(known)
