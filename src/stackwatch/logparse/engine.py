@@ -83,6 +83,18 @@ def _epoch(stamp: object) -> float:
     return syslog_epoch(text)
 
 
+_HAPROXY_TIMINGS: dict[str, tuple[int, float]] = {}
+"""HAProxy total-time field (milliseconds) -> (histogram bucket, seconds)."""
+
+
+def _haproxy_timing(total: str) -> tuple[int, float]:
+    seconds = int(total.lstrip("+")) / 1000
+    if len(_HAPROXY_TIMINGS) >= 65536:
+        _HAPROXY_TIMINGS.clear()
+    timing = _HAPROXY_TIMINGS[total] = (bisect_left(BUCKETS, seconds), seconds)
+    return timing
+
+
 def _token_url(template: str, method: str) -> bool:
     return method == "POST" and template.endswith(("/v3/auth/tokens", "/v2.0/tokens"))
 
@@ -489,6 +501,7 @@ class FileParser:
         responses = self._haproxy
         times = self._haproxy_time
         own_host = self.host
+        timings = _HAPROXY_TIMINGS
         parsed = 0
         lines = text.split("\n")
         lines.pop()
@@ -524,9 +537,11 @@ class FileParser:
             if hist is None:
                 hist = times[tkey] = new_histogram()
             if total[:1] != "-":
-                seconds = int(total.lstrip("+")) / 1000
-                hist[bisect_left(BUCKETS, seconds)] += 1
-                hist[-1] += seconds
+                timing = timings.get(total)
+                if timing is None:
+                    timing = _haproxy_timing(total)
+                hist[timing[0]] += 1
+                hist[-1] += timing[1]
             if status == "401" and method == "POST" and path.endswith("/tokens") and \
                     _token_url(self.templates(path), method):
                 self.failures.append(AuthFailure(clf_epoch(accepted), client))
