@@ -18,6 +18,7 @@ Example::
           root: /var/log                # nova/nova-api.log, keystone/keystone.log, ...
         bus:
           url: amqp://monitor:secret@127.0.0.1:5672//
+        agent_down_time: 75             # neutron.conf agent_down_time (sql.neutron)
         disable: [sql.keystone]         # source names or kinds not to run for this cloud
     intervals:                          # seconds, per source kind or per source name
       api: 60
@@ -78,6 +79,8 @@ class CloudConfig(_Frozen):
     api_timeout: float = Field(30.0, gt=0)
     api_concurrency: int = Field(16, ge=1, le=256)
     sql_timeout: float = Field(30.0, gt=0)
+    #: neutron.conf ``agent_down_time``: seconds after an agent's last heartbeat it is dead
+    agent_down_time: float = Field(75.0, gt=0)
     disable: list[str] = Field(default_factory=list)
 
     def enabled(self, source_name: str) -> bool:

@@ -146,6 +146,7 @@ class RealCloud:
         cloud: dict[str, object] = {
             "name": CLOUD_NAME, "clouds_yaml": str(self.clouds_yaml), "region": self.region,
             "databases": {db: self.db_url(db) for db in databases},
+            "agent_down_time": 30,  # up.sh's neutron.conf agent_down_time
         }
         if logs:
             cloud["logs"] = {"root": str(self.log_dir),

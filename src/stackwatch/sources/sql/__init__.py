@@ -2,12 +2,14 @@
 
 ``sql_sources(cloud, intervals)`` builds one source per configured database
 URL it knows (``nova``, ``nova_cell0``, ``cinder``, ``keystone``, ``neutron``);
-others (``nova_api``, ``placement``...) are not read.
+others (``nova_api``, ``placement``...) are not read. ``sql.neutron`` takes the
+cloud's ``agent_down_time``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from stackwatch.config import CloudConfig
 from stackwatch.sources.sql.base import SqlSource
@@ -25,9 +27,17 @@ SQL_CLASSES: dict[str, type[SqlSource]] = {
 def sql_sources(cloud: CloudConfig,
                 intervals: Mapping[str, float] | None = None) -> list[SqlSource]:
     """One source per database of the cloud that stackwatch knows how to read."""
-    return [SQL_CLASSES[db](url, timeout=cloud.sql_timeout, region=cloud.region or "",
-                            intervals=dict(intervals or {}), name=f"sql.{db}")
-            for db, url in sorted(cloud.databases.items()) if db in SQL_CLASSES]
+    sources: list[SqlSource] = []
+    for db, url in sorted(cloud.databases.items()):
+        if db not in SQL_CLASSES:
+            continue
+        options: dict[str, Any] = dict(timeout=cloud.sql_timeout, region=cloud.region or "",
+                       intervals=dict(intervals or {}), name=f"sql.{db}")
+        if db == "neutron":
+            sources.append(NeutronSql(url, agent_down_time=cloud.agent_down_time, **options))
+        else:
+            sources.append(SQL_CLASSES[db](url, **options))
+    return sources
 
 
 __all__ = ["SQL_CLASSES", "CinderSql", "KeystoneSql", "NeutronSql", "NovaCell0Sql", "NovaSql",

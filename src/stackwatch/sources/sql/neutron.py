@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -22,8 +23,11 @@ class NeutronSql(SqlSource):
 
     database = "neutron"
 
-    #: seconds without a heartbeat after which a service counts as down
-    agent_down_time: float = AGENT_DOWN_TIME_S
+    def __init__(self, url: str, *, agent_down_time: float = AGENT_DOWN_TIME_S,
+                 **options: Any) -> None:
+        super().__init__(url, **options)
+        #: seconds without a heartbeat after which an agent is dead (neutron.conf)
+        self.agent_down_time = agent_down_time
 
     def resources(self) -> Sequence[Resource]:
         return (
