@@ -247,6 +247,13 @@ def main() -> None:
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="stackwatch-bench-logs-"))
     root = workdir / "log"
+    # a re-used work directory: the corpus is written anew, so old checkpoints and index go
+    for stale in ("cp1", "cp2", "store.sqlite", "store.sqlite-wal", "store.sqlite-shm", "gz"):
+        target = workdir / stale
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
     started = time.perf_counter()
     total_lines, size = generate(root, args.lines)
     files = sorted(p for p in root.rglob("*") if p.is_file())
