@@ -254,19 +254,10 @@ class TailGroup:
                     block = handle.read(self.chunk)
                     if not block or not _same_head(handle.fileno(), stream):
                         break
-                    data = pending + block
-                    cut = data.rfind(b"\n") + 1
-                    if cut:
-                        sink(data[:cut].decode("utf-8", "surrogateescape"), stream.offset,
-                             stream.ident)
-                        stream.offset += cut
-                        read += cut
-                    pending = data[cut:]
+                    pending, cut = _emit_lines(pending + block, stream, sink)
+                    read += cut
                 if pending and finished and read < budget:
-                    sink(pending.decode("utf-8", "surrogateescape") + "\n", stream.offset,
-                         stream.ident)
-                    stream.offset += len(pending)
-                    read += len(pending)
+                    read += _emit_last(pending, stream, sink)
         except OSError as exc:
             log.warning("%s: read stopped at byte %d: %s", candidate.path, stream.offset, exc)
         return read
@@ -285,24 +276,34 @@ class TailGroup:
                     block = handle.read(CHUNK)
                     if not block:
                         break
-                    data = pending + block
-                    cut = data.rfind(b"\n") + 1
-                    if cut:
-                        sink(data[:cut].decode("utf-8", "surrogateescape"), stream.offset,
-                             stream.ident)
-                        stream.offset += cut
-                        read += cut
-                    pending = data[cut:]
+                    pending, cut = _emit_lines(pending + block, stream, sink)
+                    read += cut
                 if pending:
-                    sink(pending.decode("utf-8", "surrogateescape") + "\n", stream.offset,
-                         stream.ident)
-                    stream.offset += len(pending)
-                    read += len(pending)
+                    read += _emit_last(pending, stream, sink)
             stream.done, stream.head = True, stream.head[:DONE_HEAD]
         except (OSError, EOFError, zlib.error) as exc:
             # Still being written by the compressor, or damaged: try again next poll.
             log.info("%s: read stopped at byte %d: %s", candidate.path, stream.offset, exc)
         return read
+
+
+def _emit_lines(data: bytes, stream: Stream, sink: Sink) -> tuple[bytes, int]:
+    """Hand the complete lines of ``data`` to ``sink`` at the stream's offset and advance it.
+
+    Returns the unterminated tail (kept for the next block) and how many bytes went out.
+    """
+    cut = data.rfind(b"\n") + 1
+    if cut:
+        sink(data[:cut].decode("utf-8", "surrogateescape"), stream.offset, stream.ident)
+        stream.offset += cut
+    return data[cut:], cut
+
+
+def _emit_last(tail: bytes, stream: Stream, sink: Sink) -> int:
+    """Hand a final line that has no newline (the file is finished) to ``sink``."""
+    sink(tail.decode("utf-8", "surrogateescape") + "\n", stream.offset, stream.ident)
+    stream.offset += len(tail)
+    return len(tail)
 
 
 def _same_head(fd: int, stream: Stream) -> bool:
