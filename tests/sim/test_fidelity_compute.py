@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,17 +26,6 @@ PLAIN_GETS = sorted(
     if rec.method == "GET" and not rec.placeholders
     and not any(v in name for v in SKIP_VARIANTS)
 )
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedCloud]:
-    with SimulatedCloud(workdir=tmp_path_factory.mktemp("fid-compute"), size="small") as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def replayer(cloud: SimulatedCloud) -> Replayer:
-    return Replayer(login_from_clouds_yaml(Path(cloud.clouds_yaml)))
 
 
 @pytest.mark.parametrize("name", PLAIN_GETS)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,22 +20,6 @@ PLAIN_GETS = sorted(
     if rec.method == "GET" and not rec.placeholders and "member" not in name
     and "auth__tokens" not in name
 )
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedCloud]:
-    with SimulatedCloud(workdir=tmp_path_factory.mktemp("fid-identity"), size="small") as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def replayer(cloud: SimulatedCloud) -> Replayer:
-    return Replayer(login_from_clouds_yaml(Path(cloud.clouds_yaml)))
-
-
-@pytest.fixture(scope="module")
-def member(cloud: SimulatedCloud) -> Session:
-    return login_from_clouds_yaml(Path(cloud.clouds_yaml), username="demo", project_name="demo")
 
 
 def password_body(cloud: SimulatedCloud, password: str | None = None,

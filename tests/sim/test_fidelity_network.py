@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fidelity import Replayer, Session, login_from_clouds_yaml, plain_gets, send
+from fidelity import Replayer, Session, plain_gets, send
 
 from stackwatch.sim.cloud import SimulatedCloud
 from stackwatch.sim.fidelity import Answer, compare, compare_recording
@@ -32,22 +31,6 @@ ALLOW: dict[str, str] = {
 MAPS = ["body/ports/*/binding:vif_details", "body/port/binding:vif_details"]
 
 PLAIN_GETS = plain_gets(FOLDER)
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedCloud]:
-    with SimulatedCloud(workdir=tmp_path_factory.mktemp("fid-net"), size="small") as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def replayer(cloud: SimulatedCloud) -> Replayer:
-    return Replayer(login_from_clouds_yaml(Path(cloud.clouds_yaml)))
-
-
-@pytest.fixture(scope="module")
-def member(cloud: SimulatedCloud) -> Session:
-    return login_from_clouds_yaml(Path(cloud.clouds_yaml), username="demo", project_name="demo")
 
 
 @pytest.mark.parametrize("name", PLAIN_GETS)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -23,12 +22,6 @@ L3_ROUTERS = "GET___v2.0__agents__{agent_id}__l3-routers.json"
 # The recorded window is kept (links are compared literally, timestamps included): the
 # simulated servers have run through it, so every project has usage in it.
 WINDOW: dict[str, str] = {}
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedCloud]:
-    with SimulatedCloud(workdir=tmp_path_factory.mktemp("fid-rec"), size="small") as c:
-        yield c
 
 
 @pytest.fixture(scope="module")
