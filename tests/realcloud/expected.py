@@ -207,14 +207,24 @@ def expected_placement(truth: Truth) -> dict[Key, float]:
 
 # ---------------------------------------------------------------------- network
 
-def expected_network(truth: Truth) -> dict[Key, float]:
-    got = truth.cli_many({
+# neutron quota resource as `quota show` names it -> the metric's stem
+NETWORK_QUOTAS = {"networks": "networks", "subnets": "subnets", "ports": "ports",
+                  "routers": "routers", "floating-ips": "floating_ips",
+                  "secgroups": "security_groups"}
+
+
+def expected_network(truth: Truth, projects: list[dict[str, Any]]) -> dict[Key, float]:
+    commands: dict[str, tuple[str, ...]] = {
         "networks": ("network", "list"), "subnets": ("subnet", "list"),
         "groups": ("security", "group", "list", "--all-projects"),
         "routers": ("router", "list"), "ports": ("port", "list", "--long"),
         "fips": ("floating", "ip", "list", "--long"), "agents": ("network", "agent", "list"),
         "availability": ("ip", "availability", "list"),
-    })
+    }
+    # neutron's own accounting (GET /v2.0/quotas/{project}/details) for limit and use
+    commands.update({f"quota:{p['ID']}": ("quota", "show", "--network", "--usage", p["ID"])
+                     for p in projects})
+    got = truth.cli_many(commands)
     details = truth.cli_many({n["Network ID"]: ("ip", "availability", "show", n["Network ID"])
                               for n in got["availability"]})
     out: dict[Key, float] = {
@@ -257,6 +267,12 @@ def expected_network(truth: Truth) -> dict[Key, float]:
                 "total_ips"]
             out[key("openstack_neutron_network_ip_availabilities_used", **lab)] = sub[
                 "used_ips"]
+    for p in projects:
+        rows = {r["Resource"]: r for r in got[f"quota:{p['ID']}"]}
+        lab = {"tenant": p["Name"], "tenant_id": p["ID"]}
+        for resource, stem in NETWORK_QUOTAS.items():
+            out[key(f"openstack_neutron_limits_{stem}_max", **lab)] = rows[resource]["Limit"]
+            out[key(f"openstack_neutron_limits_{stem}_used", **lab)] = rows[resource]["In Use"]
     return out
 
 

@@ -137,8 +137,9 @@ def test_placement_equals_cli(collected: dict[str, Collection], truth: Truth) ->
     _compare(collected["api.placement"], expected_placement(truth), "api.placement")
 
 
-def test_network_equals_cli(collected: dict[str, Collection], truth: Truth) -> None:
-    _compare(collected["api.network"], expected_network(truth), "api.network")
+def test_network_equals_cli(collected: dict[str, Collection], truth: Truth,
+                            projects: list[dict[str, Any]]) -> None:
+    _compare(collected["api.network"], expected_network(truth, projects), "api.network")
 
 
 def test_image_equals_cli(collected: dict[str, Collection], truth: Truth) -> None:
