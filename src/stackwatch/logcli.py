@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import click
@@ -89,16 +89,15 @@ def parse_command(files: Sequence[Path], service: str | None, show: int) -> None
               help="Worker threads (columnar) or processes (python); default: cores.")
 @click.option("--host", default=None, help="Host label (default: this host's name).")
 @click.option("--force", is_flag=True, help="Ingest files already ingested before.")
-@click.option("--engine", type=click.Choice(["columnar", "python"]), default="columnar",
-              show_default=True,
-              help="columnar: Polars, threads in one process (the reference parser takes the "
-                   "lines it cannot vouch for); python: the reference parser alone, in "
-                   "worker processes.")
+@click.option("--engine", type=click.Choice(["compiled", "columnar", "python"]),
+              default="columnar", show_default=True,
+              help="compiled: numba kernels, columnar: Polars, both threads in one process "
+                   "(the reference parser takes the lines they cannot vouch for); python: "
+                   "the reference parser alone, in worker processes.")
 def backfill_command(paths: Sequence[Path], store_path: Path | None, config_path: Path,
                      workers: int | None, host: str | None, force: bool, engine: str) -> None:
     """Ingest rotated log files (.gz too) into hourly aggregates in the store."""
-    from stackwatch.sources.logs.backfill import backfill, collect_files
-    from stackwatch.sources.logs.columnar import backfill_columnar
+    from stackwatch.sources.logs.backfill import FileResult, backfill, collect_files
     from stackwatch.store.log_history import LogHistory
 
     history = LogHistory(_store_path(store_path, config_path))
@@ -108,9 +107,17 @@ def backfill_command(paths: Sequence[Path], store_path: Path | None, config_path
     size = sum(f.stat().st_size for f in files)
     skip = None if force else history.ingested
     with click.progressbar(length=len(files), label="backfill", file=sys.stderr) as bar:
-        results = (backfill_columnar(paths, threads=workers, host=host, skip=skip)
-                   if engine == "columnar" else
-                   backfill(paths, workers=workers, host=host, skip=skip))
+        results: Iterable[FileResult]
+        if engine == "compiled":
+            from stackwatch.sources.logs.compiled import backfill_compiled
+
+            results = backfill_compiled(paths, threads=workers, host=host, skip=skip)
+        elif engine == "columnar":
+            from stackwatch.sources.logs.columnar import backfill_columnar
+
+            results = backfill_columnar(paths, threads=workers, host=host, skip=skip)
+        else:
+            results = backfill(paths, workers=workers, host=host, skip=skip)
         for result in results:
             if result.error:
                 click.echo(f"stackwatch: {result.error}", err=True)
