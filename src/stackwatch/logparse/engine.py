@@ -69,6 +69,8 @@ OPEN = ("", "")
 SAMPLE_LIMIT = 20
 MESSAGE_LIMIT = 2000
 NOTABLE_LIMIT = 500
+BATCH_BYTES = 1 << 18
+"""Chunks at least this large (and ASCII) go through the compiled HAProxy kernel."""
 
 
 def _epoch(stamp: object) -> float:
@@ -87,8 +89,12 @@ _HAPROXY_TIMINGS: dict[str, tuple[int, float]] = {}
 """HAProxy total-time field (milliseconds) -> (histogram bucket, seconds)."""
 
 
-def _haproxy_timing(total: str) -> tuple[int, float]:
-    seconds = int(total.lstrip("+")) / 1000
+def _haproxy_timing(total: str) -> tuple[int, float] | None:
+    """(bucket, seconds) of a total time, ``None`` when it is not a number."""
+    try:
+        seconds = int(total.lstrip("+")) / 1000
+    except ValueError:
+        return None
     if len(_HAPROXY_TIMINGS) >= 65536:
         _HAPROXY_TIMINGS.clear()
     timing = _HAPROXY_TIMINGS[total] = (bisect_left(BUCKETS, seconds), seconds)
@@ -163,6 +169,9 @@ class FileParser:
     source counts the access log where there is one). ``index=True`` keeps an
     :class:`IndexRow` for every record that carries a request id or instance uuid.
     """
+
+    batch_bytes = BATCH_BYTES
+    """Chunks at least this long go through the batch paths (tests set it lower)."""
 
     def __init__(self, fmt: LogFormat, service: str, host: str, file: str, *,
                  count_requests: bool = True, index: bool = False,
@@ -497,24 +506,37 @@ class FileParser:
         return True
 
     def _feed_haproxy(self, text: str, pattern: re.Pattern[str]) -> None:
+        """Large ASCII chunks through the compiled kernel, the rest line by line."""
+        if self._ascii and len(text) >= self.batch_bytes:
+            self._haproxy_batch(text, pattern)
+            return
+        lines = text.split("\n")
+        lines.pop()
+        self._haproxy_lines(lines, pattern)
+
+    def _haproxy_lines(self, lines: list[str], pattern: re.Pattern[str]) -> None:
         """``option httplog`` lines cut with ``str.split``; the pattern decides the rest."""
         responses = self._haproxy
         times = self._haproxy_time
         own_host = self.host
         timings = _HAPROXY_TIMINGS
         parsed = 0
-        lines = text.split("\n")
-        lines.pop()
         for line in lines:
             f = line.split(" ", 19)
             if len(f) > 18 and f[1] == "":  # "Nov  1": the day is padded
                 del f[1]
-            if len(f) > 18 and f[4][:8] == "haproxy[" and f[6][:1] == "[" and \
-                    f[17][:1] == '"' and f[9].count("/") == 4 and "/" in f[8]:
-                host, frontend = f[3], f[7]
-                backend, _, server = f[8].partition("/")
+            timing: tuple[int, float] | None = None
+            fast = len(f) > 18 and f[4][:8] == "haproxy[" and f[6][:1] == "[" and \
+                f[17][:1] == '"' and f[9].count("/") == 4 and "/" in f[8]
+            if fast:
                 timers = f[9]
                 total = timers[timers.rfind("/") + 1:]
+                if total[:1] != "-":  # not a number: the pattern decides
+                    timing = timings.get(total) or _haproxy_timing(total)
+                    fast = timing is not None
+            if fast:
+                host, frontend = f[3], f[7]
+                backend, _, server = f[8].partition("/")
                 status = f[10]
                 if status == "401":  # the rest only for the brute-force detector
                     method, path = f[17][1:], f[18].split("?", 1)[0]
@@ -527,6 +549,8 @@ class FileParser:
                 (host, iso_host, client, accepted, frontend, backend, server, total, status,
                  method, path) = match.groups()
                 host = host or iso_host or own_host
+                if total[:1] != "-":
+                    timing = timings.get(total) or _haproxy_timing(total)
             parsed += 1
             if frontend[-1:] == "~":
                 frontend = frontend[:-1]
@@ -536,16 +560,91 @@ class FileParser:
             hist = times.get(tkey)
             if hist is None:
                 hist = times[tkey] = new_histogram()
-            if total[:1] != "-":
-                timing = timings.get(total)
-                if timing is None:
-                    timing = _haproxy_timing(total)
+            if timing is not None:
                 hist[timing[0]] += 1
                 hist[-1] += timing[1]
-            if status == "401" and method == "POST" and path.endswith("/tokens") and \
-                    _token_url(self.templates(path), method):
-                self.failures.append(AuthFailure(clf_epoch(accepted), client))
+            if status == "401":
+                self._haproxy_401(method, path, accepted, client)
         self._parsed += parsed
+
+    def _haproxy_401(self, method: str, path: str, accepted: str, client: str) -> None:
+        if method == "POST" and path.endswith("/tokens") and \
+                _token_url(self.templates(path), method):
+            self.failures.append(AuthFailure(clf_epoch(accepted), client))
+
+    def _haproxy_batch(self, text: str, pattern: re.Pattern[str]) -> None:
+        """The regular lines of a chunk counted by :mod:`.haproxy_kernel`, per distinct key;
+        the others (and the brute-force part of 401s) line by line, in file order, with
+        the kernel's times added up to each such line before it (the histogram sums are
+        the same float additions in the same order). A chunk of mostly other lines goes
+        line by line."""
+        import numpy as np
+
+        from stackwatch.logparse import haproxy_kernel as kernel
+
+        count = text.count("\n")
+        buf = np.frombuffer(text.encode("ascii"), np.uint8)
+        starts, ends, keys, millis = (np.empty(count, np.int64) for _ in range(4))
+        spans = np.empty((count, 2 * kernel.FIELDS), np.int64)
+        distinct = kernel.scan(buf, starts, ends, keys, millis, spans)
+        slow = keys < 0
+        if np.count_nonzero(slow) * 8 > count:  # another shape (ISO time): line by line
+            lines = text.split("\n")
+            lines.pop()
+            self._haproxy_lines(lines, pattern)
+            return
+        responses, times = self._haproxy, self._haproxy_time
+        group = np.empty(distinct, np.int64)
+        hists: list[Histogram] = []
+        groups: dict[tuple[str, str, str], int] = {}
+        unauthorized: list[int] = []
+        counts = np.bincount(keys[keys >= 0], minlength=distinct).tolist()
+        for key, (a, b, c, d, e, f, g, h, i, j) in enumerate(spans[:distinct].tolist()):
+            host, frontend, backend, status = text[a:b], text[c:d], text[e:f], text[i:j]
+            fields = (host, frontend, backend, text[g:h], status)
+            responses[fields] = responses.get(fields, 0) + counts[key]
+            tkey = (host, frontend, backend)
+            index = groups.get(tkey)
+            if index is None:
+                index = groups[tkey] = len(hists)
+                hist = times.get(tkey)
+                hists.append(times.setdefault(tkey, new_histogram()) if hist is None else hist)
+            group[key] = index
+            if status == "401":
+                unauthorized.append(key)
+        self._parsed += count - int(np.count_nonzero(slow))
+        bounds = np.array(BUCKETS, np.float64)
+        done = 0
+
+        def add_times(stop: int) -> None:
+            nonlocal done
+            if stop <= done:
+                return
+            bucket_counts = np.zeros((len(hists), len(BUCKETS) + 1), np.int64)
+            sums = np.array([hist[-1] for hist in hists], np.float64)
+            kernel.add_times(keys, millis, group, bounds, bucket_counts, sums, done, stop)
+            for hist, row, total in zip(hists, bucket_counts.tolist(), sums.tolist(),
+                                        strict=True):
+                for bucket, n in enumerate(row):
+                    if n:
+                        hist[bucket] += n
+                hist[-1] = total
+            done = stop
+
+        if unauthorized:
+            slow |= np.isin(keys, unauthorized)
+        for line in np.flatnonzero(slow).tolist():
+            text_line = text[starts[line]:ends[line]]
+            if keys[line] >= 0:  # a regular 401, already counted: the detector's part
+                f = text_line.split(" ", 19)
+                if f[1] == "":
+                    del f[1]
+                self._haproxy_401(f[17][1:], f[18].split("?", 1)[0], f[6][1:-1],
+                                  f[5][:f[5].rfind(":")])
+            else:  # the per-line path may take it, and add to a histogram's sum
+                add_times(line)
+                self._haproxy_lines([text_line], pattern)
+        add_times(count)
 
     def _line_libvirt(self, match: re.Match[str]) -> None:
         self._parsed += 1

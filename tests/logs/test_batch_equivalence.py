@@ -1,0 +1,172 @@
+"""The chunk-at-a-time paths of the engine give exactly what the per-line path gives.
+
+Each test parses the same text twice, once with the batch paths forced on
+(``batch_bytes = 1``) and once with them off, and compares everything the parser
+hands over: the tally (float sums bit for bit), the rows, the brute-force failures
+in order, and the unparsed samples.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stackwatch.logparse.engine import AuthFailure, FileParser, IndexRow, LogFormat
+from stackwatch.logparse.tally import Tally
+
+pytestmark = pytest.mark.unit
+
+Parsed = tuple[Tally, list[IndexRow], list[AuthFailure], list[str], list[str]]
+
+
+def parse(fmt: LogFormat, pieces: list[str], batch: bool) -> Parsed:
+    """Feed ``pieces`` one after the other; everything the parser hands over."""
+    parser = FileParser(fmt, "svc", "own-host", "f.log", index=True)
+    parser.batch_bytes = 1 if batch else 1 << 62
+    rows: list[IndexRow] = []
+    offset = 0
+    for piece in pieces:
+        parser.feed(piece, offset)
+        offset += len(piece.encode("utf-8", "surrogateescape"))
+        rows += parser.take_rows()
+    return (parser.drain(), rows, parser.failures, list(parser.unparsed_sample),
+            parser.unparsed_new)
+
+
+def assert_same(fmt: LogFormat, pieces: list[str]) -> Parsed:
+    batch, single = parse(fmt, pieces, True), parse(fmt, pieces, False)
+    assert batch[0] == single[0]
+    assert batch[1:] == single[1:]
+    return batch
+
+
+# -- HAProxy -----------------------------------------------------------------------
+
+WORD = st.text("abcxyz_-.~:[]\"/+0123456789", min_size=0, max_size=6)
+NUMBER = st.one_of(st.integers(-1, 70_000).map(str), st.sampled_from(
+    ["+46", "++7", "-", "-1", "x", "", "0012", "1_0", "+-5", "99999999999999999", "٣"]))
+
+
+@st.composite
+def haproxy_line(draw: st.DrawFn) -> str:
+    """An ``option httplog`` line with any field possibly odd."""
+    day = draw(st.sampled_from(["21", " 1", "1", "  1"]))
+    host = draw(st.sampled_from(["lb1", "lb2", "", "lb 3"]))
+    program = draw(st.sampled_from(["haproxy[1234]:", "haproxy[1]:", "haproxy:", "proxy[1]:"]))
+    client = draw(st.sampled_from(["203.0.113.7:51234", "10.0.0.5:1", "::1:80", "nocolon"]))
+    accepted = draw(st.sampled_from(["[21/Nov/2026:06:19:36.123]", "[21/Nov/2026:06:19:37]",
+                                     "21/Nov", "[x]"]))
+    frontend = draw(st.sampled_from(["keystone_public", "nova~", "~", "", "fe/x"]))
+    backend = draw(st.sampled_from(["keystone_back/ctl1", "nova_back/ctl2", "b/", "/s",
+                                    "nobackend", "b/s/t"]))
+    timers = "/".join(draw(st.lists(NUMBER, min_size=4, max_size=6)))
+    status = draw(st.sampled_from(["200", "401", "503", "-1", "2000", "20x", "401"]))
+    request = draw(st.sampled_from([
+        '"POST /v3/auth/tokens HTTP/1.1"', '"POST /v2.0/tokens?x=1 HTTP/1.1"',
+        '"GET /v3/auth/tokens HTTP/1.1"', '"POST /identity/v3/auth/tokens HTTP/1.1"',
+        '"<BADREQ>"', "GET / HTTP/1.1", '"POST /v3/auth/tokens"', '"POST']))
+    tail = draw(WORD)
+    line = (f"Nov {day} 06:19:36 {host} {program} {client} {accepted} {frontend} {backend} "
+            f"{timers} {status} 1234 - - ---- 10/5/0/0/0 0/0 {request}{tail}")
+    cut = draw(st.one_of(st.none(), st.integers(0, len(line))))
+    return line if cut is None else line[:cut]
+
+
+ODD_HAPROXY = [
+    "Nov 21 06:19:36 lb1 haproxy[1234]: Server nova_api_back/ctl2 is DOWN",
+    "Nov 21 06:19:36 lb1 haproxy[1234]: Proxy nova_api started.",
+    "2026-11-21T06:19:36+00:00 lb1 haproxy[1234]: 10.0.0.1:4000 [21/Nov/2026:06:19:36.000] "
+    'fe be/s 0/0/1/2/3 200 10 - - ---- 1/1/1/1/0 0/0 "GET /x HTTP/1.1"',
+    "203.0.113.7:51234 [21/Nov/2026:06:19:36.123] fe~ be/s 0/0/1/45/46 401 1234 - - ---- "
+    '10/5/0/0/0 0/0 "POST /v3/auth/tokens HTTP/1.1"',
+    "", "garbage", "\t",
+]
+
+@st.composite
+def regular_haproxy_line(draw: st.DrawFn) -> str:
+    """A line the batch path takes, with varied keys and times."""
+    day = draw(st.sampled_from(["21", " 1"]))
+    frontend = draw(st.sampled_from(["keystone_public", "nova~", "~"]))
+    backend = draw(st.sampled_from(["keystone_back/ctl1", "nova_back/ctl2", "b/", "/s"]))
+    total = draw(st.one_of(st.integers(0, 70_000).map(str), st.sampled_from(
+        ["+46", "-1", "-", "0012", "999999999999999"])))
+    status = draw(st.sampled_from(["200", "401", "503", "000"]))
+    path = draw(st.sampled_from(["/v3/auth/tokens", "/v2.0/tokens?x", "/v3/users", "/"]))
+    return (f"Nov {day} 06:19:36 lb1 haproxy[1]: 10.0.0.5:1 [21/Nov/2026:06:19:36.123] "
+            f"{frontend} {backend} 0/0/1/2/{total} {status} 12 - - ---- 1/1/0/0/0 0/0 "
+            f'"POST {path} HTTP/1.1"')
+
+
+haproxy_lines = st.lists(st.one_of(regular_haproxy_line(), haproxy_line(),
+                                   st.sampled_from(ODD_HAPROXY)), min_size=1, max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=haproxy_lines, cut=st.integers(0, 60))
+def test_haproxy_batch_is_the_per_line_path(lines: list[str], cut: int) -> None:
+    """Mixed valid and odd lines, fed in two pieces: the same tally, failures, samples."""
+    pieces = ["".join(f"{line}\n" for line in lines[:cut]),
+              "".join(f"{line}\n" for line in lines[cut:])]
+    assert_same(LogFormat.HAPROXY, [piece for piece in pieces if piece])
+
+
+@settings(max_examples=300, deadline=None)
+@given(regular=st.lists(regular_haproxy_line(), min_size=8, max_size=60),
+       odd=st.lists(st.tuples(st.integers(0, 60), st.one_of(
+           haproxy_line(), st.sampled_from(ODD_HAPROXY))), max_size=8))
+def test_haproxy_batch_with_a_few_odd_lines(regular: list[str], odd: list[tuple[int, str]]
+                                            ) -> None:
+    """Mostly regular lines (the batch path keeps the chunk) and odd ones among them, some
+    of which the per-line path takes and times: the same sums, added in the same order."""
+    lines = list(regular)
+    for at, line in odd[:len(regular) // 8]:
+        lines.insert(at, line)
+    assert_same(LogFormat.HAPROXY, ["".join(f"{line}\n" for line in lines)])
+
+
+def test_haproxy_batch_on_a_large_chunk() -> None:
+    """Lines of the documented shapes repeated into a large chunk, odd lines in between:
+    counts and float sums equal to the per-line path's."""
+    sample = [
+        "Nov 21 06:19:36 lb1 haproxy[1234]: 203.0.113.7:51234 [21/Nov/2026:06:19:36.123] "
+        "keystone_public~ keystone_public_back/ctl1 0/0/1/45/46 401 1234 - - ---- 10/5/0/0/0 "
+        '0/0 "POST /v3/auth/tokens HTTP/1.1"',
+        "Nov  1 06:19:37 lb1 haproxy[1234]: 10.0.0.9:4000 [01/Nov/2026:06:19:37.001] "
+        "nova_api nova_api_back/ctl2 0/0/0/11/12 200 90 - - ---- 1/1/0/0/0 0/0 "
+        '"GET /v2.1/servers/detail?all_tenants=1 HTTP/1.1"',
+        "Nov 21 06:19:38 lb1 haproxy[1234]: 10.0.0.9:4001 [21/Nov/2026:06:19:38.000] "
+        "nova_api nova_api_back/<NOSRV> -1/-1/-1/-1/0 503 212 - - SC-- 1/1/0/0/0 0/0 "
+        '"GET /v2.1/servers HTTP/1.1"',
+    ]
+    lines = sample * 200
+    for at in range(0, len(lines), 97):
+        lines.insert(at, ODD_HAPROXY[at % len(ODD_HAPROXY)])
+    tally = assert_same(LogFormat.HAPROXY, ["".join(f"{line}\n" for line in lines)])[0]
+    assert sum(tally.haproxy.values()) >= 3 * 200
+    assert tally.haproxy_time
+
+
+def test_haproxy_sums_are_added_in_file_order() -> None:
+    """1 ms, 1 ms, then 8 ms from a line only the per-line path reads (ISO time): added in
+    another order, the sum would differ in its last bit."""
+    regular = ("Nov 21 06:19:36 lb1 haproxy[1]: 10.0.0.5:1 [21/Nov/2026:06:19:36.123] fe be/s "
+               '0/0/0/0/{} 200 12 - - ---- 1/1/0/0/0 0/0 "GET / HTTP/1.1"')
+    iso = ("2026-11-21T06:19:36+00:00 lb1 haproxy[1]: 10.0.0.5:1 [21/Nov/2026:06:19:36.123] "
+           'fe be/s 0/0/0/0/{} 200 12 - - ---- 1/1/0/0/0 0/0 "GET / HTTP/1.1"')
+    lines = [regular.format(1), regular.format(1), iso.format(8)] + [regular.format(0)] * 20
+    tally = assert_same(LogFormat.HAPROXY, ["".join(f"{line}\n" for line in lines)])[0]
+    assert tally.haproxy_time[("lb1", "fe", "be")][-1] == 0.001 + 0.001 + 0.008
+    assert 0.001 + 0.001 + 0.008 != 0.008 + 0.001 + 0.001
+
+
+def test_haproxy_total_time_that_is_not_a_number_is_no_error() -> None:
+    """A total time the fast path cannot read goes to the pattern, which does not take it
+    (skipped as a notice): no exception (it used to raise ValueError)."""
+    line = ("Nov 21 06:19:36 lb1 haproxy[1234]: 203.0.113.7:51234 [21/Nov/2026:06:19:36.123] "
+            'fe be/srv 0/0/1/45/x 200 1234 - - ---- 10/5/0/0/0 0/0 "GET / HTTP/1.1"\n')
+    for batch in (True, False):
+        tally = parse(LogFormat.HAPROXY, [line * 3], batch)[0]
+        assert tally.outcome("parsed") == 0
+        assert tally.line_total() == 3
+        assert not tally.haproxy
