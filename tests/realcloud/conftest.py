@@ -3,9 +3,10 @@
 * Every test under ``tests/realcloud/`` is marked ``realcloud``, gets a long timeout
   (the first one pays for the bring-up) and runs *after* all other tests of the
   session (reordered at collection), so a failure here never hides another area's.
-* The session fixture ``realcloud`` runs the shared ``install.sh`` then ``up.sh``
-  (output to ``<tmp>/realcloud-scripts.log``, whose tail is shown on failure), yields
-  a :class:`~realcloud.cloud.RealCloud` and always runs ``down.sh`` at the end.
+* The session fixture ``realcloud`` runs the shared ``down.sh --wipe`` (empty
+  databases, as on a fresh CI machine), ``install.sh`` then ``up.sh`` (output to
+  ``<tmp>/realcloud-scripts.log``, whose tail is shown on failure), yields a
+  :class:`~realcloud.cloud.RealCloud` and always runs ``down.sh`` at the end.
   It is only set up when a realcloud test is selected (``-m 'not realcloud'`` skips
   all of it). ``STACKWATCH_REALCLOUD_KEEP=1`` is for development against a long-lived
   cloud: a cloud already running is used as it is (no install/up) and left running.
@@ -102,16 +103,19 @@ def realcloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealCloud]:
     running = all(cloud.pid(name) is not None for name in PORTS)
     _check_ports_free(cloud)
     session_started = time.monotonic()
-    steps = () if keep and running else (("install.sh", INSTALL_TIMEOUT_S),
-                                         ("up.sh", UP_TIMEOUT_S))
+    # from empty databases every time, as on a fresh CI machine: up.sh over the data of
+    # an earlier run is not what CI does (and its nova stage fails there now and then)
+    steps: tuple[tuple[str, tuple[str, ...], float], ...] = () if keep and running else (
+        ("down.sh", ("--wipe",), DOWN_TIMEOUT_S), ("install.sh", (), INSTALL_TIMEOUT_S),
+        ("up.sh", (), UP_TIMEOUT_S))
     try:
-        for script, timeout in steps:
+        for script, args, timeout in steps:
             started = time.monotonic()
             try:
-                cloud.run_script(script, timeout=timeout)
+                cloud.run_script(script, *args, timeout=timeout)
             except RuntimeError as exc:
                 pytest.fail(str(exc), pytrace=False)
-            TIMINGS[script.removesuffix(".sh")] = time.monotonic() - started
+            TIMINGS[" ".join((script.removesuffix(".sh"), *args))] = time.monotonic() - started
         started = time.monotonic()
         yield cloud
         TIMINGS["tests"] = time.monotonic() - started
