@@ -96,19 +96,18 @@ class Monitor:
         failure: list[BaseException] = []
 
         def serve() -> None:
-            loop = asyncio.new_event_loop()
-            self._web_loop = loop
-            try:
-                loop.run_until_complete(self._start_web())
-            except BaseException as exc:  # reported to start(), which raises it
-                failure.append(exc)
+            # closed like asyncio.run: handlers still pending at the stop are cancelled
+            with asyncio.Runner() as runner:
+                self._web_loop = runner.get_loop()
+                try:
+                    runner.run(self._start_web())
+                except BaseException as exc:  # reported to start(), which raises it
+                    failure.append(exc)
+                    started.set()
+                    return
                 started.set()
-                loop.close()
-                return
-            started.set()
-            loop.run_forever()
-            loop.run_until_complete(self._stop_web())
-            loop.close()
+                self._web_loop.run_forever()
+                runner.run(self._stop_web())
 
         web_thread = threading.Thread(target=serve, name="stackwatch-web", daemon=True)
         web_thread.start()

@@ -22,7 +22,6 @@ function there and returns its result.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import importlib
 import logging
@@ -293,20 +292,18 @@ class SimulatedCloud:
                 self.world["procs"] = procs.SimProcesses(self.workdir).start()
 
     def _serve(self, sock: socket.socket) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._main(sock))
-        except BaseException as exc:  # reported to start() or logged
-            if not self._ready.is_set():
-                self._start_error = exc
-                self._ready.set()
-            else:
-                log.exception("simulated cloud stopped on an error")
-        finally:
-            with contextlib.suppress(Exception):
-                loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
+        # asyncio.Runner closes like asyncio.run: request handlers still waiting (a slow
+        # scenario's sleep) are cancelled and awaited before the loop closes
+        with asyncio.Runner() as runner:
+            self._loop = runner.get_loop()
+            try:
+                runner.run(self._main(sock))
+            except BaseException as exc:  # reported to start() or logged
+                if not self._ready.is_set():
+                    self._start_error = exc
+                    self._ready.set()
+                else:
+                    log.exception("simulated cloud stopped on an error")
 
     async def _main(self, sock: socket.socket) -> None:
         self._stop_event = asyncio.Event()
