@@ -14,15 +14,18 @@ from hypothesis import strategies as st
 
 from stackwatch.logparse.engine import AuthFailure, FileParser, IndexRow, LogFormat
 from stackwatch.logparse.tally import Tally
+from stackwatch.logparse.urls import TemplateCache
 
 pytestmark = pytest.mark.unit
 
 Parsed = tuple[Tally, list[IndexRow], list[AuthFailure], list[str], list[str]]
 
 
-def parse(fmt: LogFormat, pieces: list[str], batch: bool) -> Parsed:
+def parse(fmt: LogFormat, pieces: list[str], batch: bool, count_requests: bool = True
+          ) -> Parsed:
     """Feed ``pieces`` one after the other; everything the parser hands over."""
-    parser = FileParser(fmt, "svc", "own-host", "f.log", index=True)
+    parser = FileParser(fmt, "svc", "own-host", "f.log", index=True,
+                        count_requests=count_requests)
     parser.batch_bytes = 1 if batch else 1 << 62
     rows: list[IndexRow] = []
     offset = 0
@@ -34,8 +37,9 @@ def parse(fmt: LogFormat, pieces: list[str], batch: bool) -> Parsed:
             parser.unparsed_new)
 
 
-def assert_same(fmt: LogFormat, pieces: list[str]) -> Parsed:
-    batch, single = parse(fmt, pieces, True), parse(fmt, pieces, False)
+def assert_same(fmt: LogFormat, pieces: list[str], count_requests: bool = True) -> Parsed:
+    batch = parse(fmt, pieces, True, count_requests)
+    single = parse(fmt, pieces, False, count_requests)
     assert batch[0] == single[0]
     assert batch[1:] == single[1:]
     return batch
@@ -170,3 +174,117 @@ def test_haproxy_total_time_that_is_not_a_number_is_no_error() -> None:
         assert tally.outcome("parsed") == 0
         assert tally.line_total() == 3
         assert not tally.haproxy
+
+
+# -- access logs -------------------------------------------------------------------
+
+
+@st.composite
+def access_line(draw: st.DrawFn) -> str:
+    """A combined + time line, any part possibly odd."""
+    remote = draw(st.sampled_from(["10.0.0.11", "ctl1:443 10.0.0.11", "", "::1"]))
+    stamp = draw(st.sampled_from(["[21/Nov/2026:06:19:36 +0000]", "[21/Nov/2026:06:19:37.5 +0100]",
+                                  "21/Nov/2026", "[x]"]))
+    method = draw(st.sampled_from(["GET", "POST", "HEAD", "get", "M-SEARCH", "", "PUT"]))
+    target = draw(st.sampled_from([
+        "/v3/auth/tokens", "/v2.0/tokens", "/v3/users/8a90fa0e-1b2c-4d5e-8f90-a1b2c3d4e5f6",
+        "/v2.1/servers/detail?all_tenants=1", "*", "/", "x", "/a b", "/identity/v3/auth/tokens",
+        "/v3/projects/abc?x=1"]))
+    version = draw(st.sampled_from([" HTTP/1.1", "", " HTTP/1.0 extra"]))
+    status = draw(st.sampled_from(["200", "401", "404", "500", "20", "2000", "abc"]))
+    size = draw(st.sampled_from(["224", "-", "0"]))
+    agent = draw(st.sampled_from(['"-" "python-requests/2.32.5"', '"-" "a"b"', '"-"']))
+    time = draw(st.one_of(st.integers(0, 10**7).map(str), st.sampled_from(
+        ["4.485598", "0.5", ".5", "5.", "1.2.3", "123(us)", "", "x", "²", "٣", "1e3",
+         "9999999999999999", "00012"])))
+    sep = draw(st.sampled_from([" ", "", "  ", "\t"]))
+    line = (f'{remote} - - {stamp} "{method} {target}{version}" {status} {size} {agent}'
+            f"{sep}{time}")
+    cut = draw(st.one_of(st.none(), st.integers(0, len(line))))
+    return line if cut is None else line[:cut]
+
+
+@st.composite
+def regular_access_line(draw: st.DrawFn) -> str:
+    """A line the batch path takes, with varied keys and times."""
+    method = draw(st.sampled_from(["GET", "POST", "HEAD"]))
+    target = draw(st.sampled_from(["/v3/auth/tokens", "/v2.0/tokens?a=b", "/v3/users/42", "*",
+                                   "/v3/users/alice"]))
+    status = draw(st.sampled_from(["200", "201", "401", "404"]))
+    time = draw(st.one_of(st.integers(0, 10**7).map(str), st.floats(0, 100).map(
+        lambda x: f"{x:.6f}"), st.sampled_from(["0", "000123", "999999999999999"])))
+    return (f'10.0.0.{draw(st.integers(1, 3))} - - [21/Nov/2026:06:19:36 +0000] '
+            f'"{method} {target} HTTP/1.1" {status} 224 "-" "python-requests/2.32.5" {time}')
+
+
+UWSGI_LINE = ("[pid: 9|app: 0|req: 1/1] 10.0.0.4 () {34 vars in 470 bytes} "
+              "[Sat Nov 21 06:19:36 2026] POST /v3/auth/tokens => generated 2301 bytes in 8 "
+              "msecs (HTTP/1.1 401) 6 headers in 385 bytes (1 switches on core 0)")
+ODD_ACCESS = [
+    UWSGI_LINE, "", "garbage",
+    'ctl1:5000 10.0.0.9 - - [21/Nov/2026:06:19:36 +0000] "GET /v3 HTTP/1.1" 200 5 "-" "a" 1',
+    '10.0.0.9 - - [21/Nov/2026:06:19:36 +0000] "GET /v3/users HTTP/1.1" 200 5 "-" "a" 123(us)',
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(st.one_of(regular_access_line(), access_line(),
+                                st.sampled_from(ODD_ACCESS)), min_size=1, max_size=60),
+       cut=st.integers(0, 60), count_requests=st.booleans())
+def test_access_batch_is_the_per_line_path(lines: list[str], cut: int,
+                                           count_requests: bool) -> None:
+    """Mixed valid and odd access lines, fed in two pieces: the same results."""
+    pieces = ["".join(f"{line}\n" for line in lines[:cut]),
+              "".join(f"{line}\n" for line in lines[cut:])]
+    assert_same(LogFormat.ACCESS, [piece for piece in pieces if piece],
+                count_requests=count_requests)
+
+
+@settings(max_examples=300, deadline=None)
+@given(regular=st.lists(regular_access_line(), min_size=8, max_size=60),
+       odd=st.lists(st.tuples(st.integers(0, 60), st.one_of(
+           access_line(), st.sampled_from(ODD_ACCESS))), max_size=8))
+def test_access_batch_with_a_few_odd_lines(regular: list[str], odd: list[tuple[int, str]]
+                                           ) -> None:
+    """Mostly regular lines (the batch path keeps the chunk) and odd ones among them."""
+    lines = list(regular)
+    for at, line in odd[:len(regular) // 8]:
+        lines.insert(at, line)
+    assert_same(LogFormat.ACCESS, ["".join(f"{line}\n" for line in lines)])
+
+
+def test_access_sums_are_added_in_file_order() -> None:
+    """1 ms, 1 ms, then 8 ms from a line only the per-line path reads (``123(us)``)."""
+    line = ('10.0.0.9 - - [21/Nov/2026:06:19:36 +0000] "GET /v3/users HTTP/1.1" 200 5 "-" "a" '
+            "{}")
+    lines = [line.format(1000), line.format("0.001"), line.format("8000(us)")]
+    lines += [line.format(0)] * 20
+    tally = assert_same(LogFormat.ACCESS, ["".join(f"{line}\n" for line in lines)])[0]
+    assert tally.durations[("svc", "own-host", "GET", "/v3/users")][-1] == 0.001 + 0.001 + 0.008
+
+
+def test_access_batch_near_the_template_cap() -> None:
+    """Past the cap new templates are ``{other}`` in the order they come: a chunk that could
+    reach it goes line by line, so the same templates are kept either way."""
+    lines = [f'10.0.0.9 - - [21/Nov/2026:06:19:36 +0000] "GET /t{n % 7}/x{n} HTTP/1.1" 200 5 '
+             f'"-" "a" {n}' for n in range(40)]
+    lines.insert(5, UWSGI_LINE.replace("/v3/auth/tokens", "/uwsgi/first"))
+    text = "".join(f"{line}\n" for line in lines)
+    results = []
+    for batch in (True, False):
+        parser = FileParser(LogFormat.ACCESS, "svc", "h", "f.log",
+                            templates=TemplateCache(max_templates=10))
+        parser.batch_bytes = 1 if batch else 1 << 62
+        parser.feed(text)
+        results.append(parser.drain())
+    assert results[0] == results[1]
+    assert ("GET", "{other}") in {(m, t) for _, _, m, t, _ in results[0].requests}
+
+
+def test_unicode_digit_time_is_no_error() -> None:
+    """A superscript digit is a digit that int() refuses: no exception (it used to raise)."""
+    line = ('10.0.0.9 - - [21/Nov/2026:06:19:36 +0000] "GET /v3 HTTP/1.1" 200 5 "-" "a" '
+            "\u00b2\n")
+    tally = parse(LogFormat.ACCESS, [line], False)[0]
+    assert tally.outcome("parsed") == 1
+    assert not tally.durations

@@ -53,7 +53,7 @@ def rest_duration(rest: str) -> float | None:
     value = rest[rest.rfind(" ") + 1:]
     if value.endswith("(us)"):
         value = value[:-4]
-    if value.isdigit():
+    if value.isdecimal():  # not isdigit: "²" is a digit int() refuses
         return int(value) / 1e6
     try:
         return float(value)

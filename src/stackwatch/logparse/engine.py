@@ -400,6 +400,14 @@ class FileParser:
             self._rows_raw[-1] = (*row[:7], (row[7] + "\n" + message)[:MESSAGE_LIMIT])
 
     def _feed_access(self, text: str, pattern: re.Pattern[str]) -> None:
+        """Large ASCII chunks through the compiled kernel, the rest line by line."""
+        if self._ascii and len(text) >= self.batch_bytes and self._access_batch(text, pattern):
+            return
+        lines = text.split("\n")
+        lines.pop()
+        self._access_lines(lines, pattern)
+
+    def _access_lines(self, lines: list[str], pattern: re.Pattern[str]) -> None:
         """Combined + time, cut with ``str.split`` (several times faster than the pattern,
         which still decides every line this fast path does not take)."""
         requests = self._requests
@@ -410,8 +418,6 @@ class FileParser:
         count_requests = self.count_requests
         rest_duration = access.rest_duration
         parsed = 0
-        lines = text.split("\n")
-        lines.pop()
         for line in lines:
             q = line.split('"')
             empty: list[str] = []
@@ -437,11 +443,12 @@ class FileParser:
             key = (method, tpl, status)
             requests[key] = requests.get(key, 0) + 1
             seconds = rest[1:]
-            if seconds.isdigit():  # Apache %D, microseconds
+            # isdecimal, not isdigit: "²" is a digit that int() and float() refuse
+            if seconds.isdecimal():  # Apache %D, microseconds
                 duration: float | None = int(seconds) / 1e6
-            elif seconds[:1].isdigit() and seconds[-1:].isdigit() and seconds.count(".") == 1 \
-                    and seconds.replace(".", "").isdigit():  # gunicorn %(L)s, seconds
-                duration = float(seconds)
+            elif seconds[:1].isdecimal() and seconds[-1:].isdecimal() and \
+                    seconds.count(".") == 1 and seconds.replace(".", "").isdecimal():
+                duration = float(seconds)  # gunicorn %(L)s, seconds
             else:
                 duration = rest_duration(rest)
             if duration is not None:
@@ -452,9 +459,76 @@ class FileParser:
                 hist[bisect_left(buckets, duration)] += 1
                 hist[-1] += duration
             if status == "401" and _token_url(tpl, method):
-                stamp = line[line.find("[") + 1:line.find("]")]
-                self.failures.append(AuthFailure(clf_epoch(stamp), remote))
+                self._access_401(line, remote)
         self._parsed += parsed
+
+    def _access_401(self, line: str, remote: str) -> None:
+        stamp = line[line.find("[") + 1:line.find("]")]
+        self.failures.append(AuthFailure(clf_epoch(stamp), remote))
+
+    def _access_batch(self, text: str, pattern: re.Pattern[str]) -> bool:
+        """The regular lines of a chunk counted by :mod:`.access_kernel`, per distinct key;
+        the others (and the brute-force part of 401s) line by line, in file order, the
+        times of the lines before each added first (same float additions, same order).
+        ``False`` (nothing done) when most lines are not regular, or when the new URL
+        templates could reach the cap (which templates become ``{other}`` depends on the
+        order they come in)."""
+        import numpy as np
+
+        from stackwatch.logparse import access_kernel as kernel
+        from stackwatch.logparse.batch import InOrderSums, ascii_array, line_span_arrays
+
+        count = text.count("\n")
+        starts, ends, keys, spans = line_span_arrays(count, kernel.FIELDS)
+        micros = np.empty(count, np.int64)
+        decimals = np.empty((count, 2), np.int64)
+        distinct = kernel.scan(ascii_array(text), starts, ends, keys, micros, decimals, spans)
+        slow = keys < 0
+        others = int(np.count_nonzero(slow))
+        if others * 8 > count or self.templates.room() <= distinct + others:
+            return False
+        self._parsed += count - others
+        unauthorized: list[int] = []
+        sums: InOrderSums | None = None
+        if self.count_requests:
+            requests, durations, template = self._requests, self._durations, self.templates
+            group = np.empty(distinct, np.int64)
+            hists: list[Histogram] = []
+            groups: dict[tuple[str, str], int] = {}
+            counts = np.bincount(keys[~slow], minlength=distinct).tolist()
+            for key, (a, b, c, d, e, f) in enumerate(spans[:distinct].tolist()):
+                method, status = text[a:b], text[e:f]
+                tpl = template(text[c:d])
+                fields = (method, tpl, status)
+                requests[fields] = requests.get(fields, 0) + counts[key]
+                index = groups.get(fields[:2])
+                if index is None:
+                    index = groups[(method, tpl)] = len(hists)
+                    hist = durations.get((method, tpl))
+                    hists.append(durations.setdefault((method, tpl), new_histogram())
+                                 if hist is None else hist)
+                group[key] = index
+                if status == "401" and _token_url(tpl, method):
+                    unauthorized.append(key)
+            seconds = micros / 1e6
+            decimal = micros == kernel.DECIMAL
+            for line, (a, b) in zip(np.flatnonzero(decimal).tolist(),
+                                    decimals[decimal].tolist(), strict=True):
+                seconds[line] = float(text[a:b])
+            sums = InOrderSums(keys, seconds, group, hists)
+        if unauthorized:
+            slow |= np.isin(keys, unauthorized)
+        for line in np.flatnonzero(slow).tolist():
+            text_line = text[starts[line]:ends[line]]
+            if keys[line] >= 0:  # a regular 401 on a token URL: the detector's part
+                self._access_401(text_line, text_line[:text_line.find(" ")])
+                continue
+            if sums is not None:  # the per-line path may take it, and add to a sum
+                sums.add_until(line)
+            self._access_lines([text_line], pattern)
+        if sums is not None:
+            sums.add_until(count)
+        return True
 
     def _feed_generic(self, text: str, pattern: re.Pattern[str]) -> None:
         position = 0
@@ -574,63 +648,47 @@ class FileParser:
 
     def _haproxy_batch(self, text: str, pattern: re.Pattern[str]) -> None:
         """The regular lines of a chunk counted by :mod:`.haproxy_kernel`, per distinct key;
-        the others (and the brute-force part of 401s) line by line, in file order, with
-        the kernel's times added up to each such line before it (the histogram sums are
-        the same float additions in the same order). A chunk of mostly other lines goes
-        line by line."""
+        the others (and the brute-force part of 401s) line by line, in file order, the
+        times of the lines before each added first (same float additions, same order). A
+        chunk of mostly other lines goes line by line."""
         import numpy as np
 
         from stackwatch.logparse import haproxy_kernel as kernel
+        from stackwatch.logparse.batch import InOrderSums, ascii_array, line_span_arrays
 
         count = text.count("\n")
-        buf = np.frombuffer(text.encode("ascii"), np.uint8)
-        starts, ends, keys, millis = (np.empty(count, np.int64) for _ in range(4))
-        spans = np.empty((count, 2 * kernel.FIELDS), np.int64)
-        distinct = kernel.scan(buf, starts, ends, keys, millis, spans)
+        starts, ends, keys, spans = line_span_arrays(count, kernel.FIELDS)
+        millis = np.empty(count, np.int64)
+        distinct = kernel.scan(ascii_array(text), starts, ends, keys, millis, spans)
         slow = keys < 0
-        if np.count_nonzero(slow) * 8 > count:  # another shape (ISO time): line by line
+        others = int(np.count_nonzero(slow))
+        if others * 8 > count:  # another shape (ISO time): line by line
             lines = text.split("\n")
             lines.pop()
             self._haproxy_lines(lines, pattern)
             return
+        self._parsed += count - others
         responses, times = self._haproxy, self._haproxy_time
         group = np.empty(distinct, np.int64)
         hists: list[Histogram] = []
         groups: dict[tuple[str, str, str], int] = {}
         unauthorized: list[int] = []
-        counts = np.bincount(keys[keys >= 0], minlength=distinct).tolist()
+        counts = np.bincount(keys[~slow], minlength=distinct).tolist()
         for key, (a, b, c, d, e, f, g, h, i, j) in enumerate(spans[:distinct].tolist()):
             host, frontend, backend, status = text[a:b], text[c:d], text[e:f], text[i:j]
             fields = (host, frontend, backend, text[g:h], status)
             responses[fields] = responses.get(fields, 0) + counts[key]
-            tkey = (host, frontend, backend)
-            index = groups.get(tkey)
+            index = groups.get(fields[:3])
             if index is None:
-                index = groups[tkey] = len(hists)
-                hist = times.get(tkey)
-                hists.append(times.setdefault(tkey, new_histogram()) if hist is None else hist)
+                index = groups[(host, frontend, backend)] = len(hists)
+                hist = times.get((host, frontend, backend))
+                hists.append(times.setdefault((host, frontend, backend), new_histogram())
+                             if hist is None else hist)
             group[key] = index
             if status == "401":
                 unauthorized.append(key)
-        self._parsed += count - int(np.count_nonzero(slow))
-        bounds = np.array(BUCKETS, np.float64)
-        done = 0
-
-        def add_times(stop: int) -> None:
-            nonlocal done
-            if stop <= done:
-                return
-            bucket_counts = np.zeros((len(hists), len(BUCKETS) + 1), np.int64)
-            sums = np.array([hist[-1] for hist in hists], np.float64)
-            kernel.add_times(keys, millis, group, bounds, bucket_counts, sums, done, stop)
-            for hist, row, total in zip(hists, bucket_counts.tolist(), sums.tolist(),
-                                        strict=True):
-                for bucket, n in enumerate(row):
-                    if n:
-                        hist[bucket] += n
-                hist[-1] = total
-            done = stop
-
+        seconds = np.where(millis >= 0, millis / 1000, np.nan)
+        sums = InOrderSums(keys, seconds, group, hists)
         if unauthorized:
             slow |= np.isin(keys, unauthorized)
         for line in np.flatnonzero(slow).tolist():
@@ -642,9 +700,9 @@ class FileParser:
                 self._haproxy_401(f[17][1:], f[18].split("?", 1)[0], f[6][1:-1],
                                   f[5][:f[5].rfind(":")])
             else:  # the per-line path may take it, and add to a histogram's sum
-                add_times(line)
+                sums.add_until(line)
                 self._haproxy_lines([text_line], pattern)
-        add_times(count)
+        sums.add_until(count)
 
     def _line_libvirt(self, match: re.Match[str]) -> None:
         self._parsed += 1

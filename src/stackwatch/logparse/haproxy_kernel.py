@@ -6,8 +6,7 @@ with ``str.split(" ", 19)``, the padded day removed, the same checks), with a
 three-digit status and a total time that is ``-…`` or plain digits. It gives each
 such line the id of its key (host, frontend, backend, server, status), the same id
 for byte-equal fields, and its total time in milliseconds. Every other line is left
-to the per-line path. :func:`add_times` then adds the times to the histograms in
-file order, float for float as the per-line path adds them.
+to the per-line path (:mod:`.batch` adds the times to the histograms in file order).
 
 Imported only when a chunk is large enough to be worth it (importing numba costs
 about half a second, once per process).
@@ -16,13 +15,9 @@ about half a second, once per process).
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 
+from stackwatch.logparse.batch import I64, U8, intern, new_table
 from stackwatch.logparse.jit import kernel
-
-I64 = npt.NDArray[np.int64]
-F64 = npt.NDArray[np.float64]
-U8 = npt.NDArray[np.uint8]
 
 FIELDS = 5
 """Key fields, as (start, end) pairs in a key's row of ``spans``: host, frontend (its
@@ -112,29 +107,13 @@ def _cut(buf: U8, start: int, end: int, spaces: I64, count: int, fields: I64, ha
 
 
 @kernel
-def _same(buf: U8, fields: I64, spans: I64, key: int) -> bool:
-    for f in range(FIELDS):
-        a, b = fields[2 * f], spans[key, 2 * f]
-        length = fields[2 * f + 1] - a
-        if length != spans[key, 2 * f + 1] - b:
-            return False
-        for k in range(length):
-            if buf[a + k] != buf[b + k]:
-                return False
-    return True
-
-
-@kernel
 def scan(buf: U8, starts: I64, ends: I64, keys: I64, millis: I64, spans: I64) -> int:
     """Cut every line of ``buf`` (whole lines, each ending in ``\\n``).
 
     Fills, per line: ``starts``/``ends`` (its span without the newline), ``keys`` (key
     id, or :data:`REJECTED`) and ``millis``; per key id: its fields' spans (from its
     first line) in ``spans``. Returns the number of distinct keys."""
-    size = 1
-    while size < 2 * len(starts) + 2:
-        size *= 2
-    table = np.full(size, -1, np.int64)
+    table = new_table(len(starts))
     fields = np.empty(11, np.int64)
     spaces = np.empty(19, np.int64)
     haproxy = np.array([104, 97, 112, 114, 111, 120, 121, 91], np.uint8)  # haproxy[
@@ -151,47 +130,13 @@ def scan(buf: U8, starts: I64, ends: I64, keys: I64, millis: I64, spans: I64) ->
                 count += 1
             end += 1
         starts[line], ends[line] = start, end
-        keys[line] = REJECTED
+        keys[line], millis[line] = REJECTED, NO_TIME
         if _cut(buf, start, end, spaces, count, fields, haproxy):
-            digest = np.uint64(14695981039346656037)
-            for f in range(FIELDS):
-                for k in range(fields[2 * f], fields[2 * f + 1]):
-                    digest = (digest ^ np.uint64(buf[k])) * np.uint64(1099511628211)
-                digest = (digest ^ np.uint64(0x1F)) * np.uint64(1099511628211)
-            slot = np.int64(digest & np.uint64(size - 1))
-            while True:
-                key = table[slot]
-                if key < 0:
-                    key = distinct
-                    table[slot] = key
-                    spans[key, :] = fields[:2 * FIELDS]
-                    distinct += 1
-                    break
-                if _same(buf, fields, spans, key):
-                    break
-                slot = (slot + 1) & (size - 1)
+            key = intern(buf, fields, FIELDS, table, spans, distinct)
+            if key == distinct:
+                distinct += 1
             keys[line] = key
             millis[line] = fields[10]
         line += 1
         start = end + 1
     return distinct
-
-
-@kernel
-def add_times(keys: I64, millis: I64, group: I64, bounds: F64, counts: I64, sums: F64,
-              first: int, stop: int) -> None:
-    """Add the seconds of each timed line in ``first:stop`` to its histogram
-    (``group[key]``), in file order: bucket counts into ``counts[group]``, seconds added
-    one by one to ``sums[group]``, which holds the histogram's sum so far (the same float
-    additions as line by line)."""
-    for line in range(first, stop):
-        key = keys[line]
-        if key < 0 or millis[line] < 0:
-            continue
-        seconds = millis[line] / 1000
-        bucket = 0
-        while bucket < len(bounds) and bounds[bucket] < seconds:
-            bucket += 1
-        target = group[key]
-        counts[target, bucket] += 1
-        sums[target] += seconds

@@ -78,6 +78,10 @@ class TemplateCache:
         self._templates: set[str] = set()
         self._max_templates = max_templates
 
+    def room(self) -> int:
+        """How many new templates may still come before they become ``OTHER``."""
+        return self._max_templates - len(self._templates)
+
     def __call__(self, path: str) -> str:
         template = self.cache.get(path)
         if template is None:
