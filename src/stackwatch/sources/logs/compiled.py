@@ -35,6 +35,7 @@ kept per file, in the file's first hour: the history stores them per file.
 from __future__ import annotations
 
 import gzip
+import io
 import itertools
 import os
 import re
@@ -46,7 +47,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, cast
+from typing import TYPE_CHECKING, cast
 
 from stackwatch.logparse.engine import OPEN, FileParser, LogFormat, detect_format
 from stackwatch.logparse.tally import Tally, new_histogram
@@ -62,6 +63,9 @@ from stackwatch.sources.logs.backfill import (
     parse_range,
     plan,
 )
+
+if TYPE_CHECKING:
+    from stackwatch.sources.logs.kernels import Bytes
 
 PIECE = 16 << 20
 """Bytes of a file scanned by one thread."""
@@ -116,74 +120,93 @@ class _Totals:
     unparsed: int = 0
 
 
-def read_pieces(path: Path, size: int) -> Iterator[bytes]:
+def read_pieces(path: Path, size: int) -> Iterator[Bytes]:
     """A file's content (``.gz`` decompressed) in pieces of about ``size`` bytes, each
-    ending at a line end (but the last, if the file does not)."""
+    ending at a line end (but the last, if the file does not): read into fresh arrays, a
+    line cut at the end of one carried to the next."""
+    import numpy as np
+
+    from stackwatch.sources.logs.kernels import line_end
+
     opened = gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")  # noqa: SIM115
-    with cast(IO[bytes], opened) as handle:
-        while block := handle.read(size):
-            if not block.endswith(b"\n"):
-                block += handle.readline()
-            yield block
+    with cast(io.BufferedIOBase, opened) as handle:
+        carry = b""
+        while True:
+            buffer = np.empty(size + len(carry), np.uint8)
+            buffer[:len(carry)] = np.frombuffer(carry, np.uint8)
+            filled = len(carry)
+            view = memoryview(buffer)  # type: ignore[arg-type]
+            while filled < buffer.size and (got := handle.readinto(view[filled:])):
+                filled += got
+            if filled < buffer.size:  # the end of the file
+                if filled:
+                    yield buffer[:filled]
+                return
+            cut = line_end(buffer, filled)
+            carry = buffer[cut:filled].tobytes()
+            if cut:
+                yield buffer[:cut]
 
 
 def _text(data: bytes, partial: bool = False) -> str:
     """UTF-8 text without ``\\r`` or NUL, else :class:`Fallback` (the reference decides);
     ``partial``: the bytes may end inside a character."""
-    _check(data)
+    if b"\r" in data or b"\0" in data:
+        raise Fallback
     try:
         return data.decode("utf-8", "ignore" if partial else "strict")
     except UnicodeDecodeError as exc:
         raise Fallback from exc
 
 
-def _check(data: bytes) -> bool:
-    """Whether ``data`` is ASCII; :class:`Fallback` if it holds ``\\r``, NUL or invalid
+def _check(piece: Bytes) -> bool:
+    """Whether a piece is ASCII; :class:`Fallback` if it holds ``\\r``, NUL or invalid
     UTF-8."""
-    if b"\r" in data or b"\0" in data:
+    from stackwatch.sources.logs.kernels import check
+
+    bad, ascii_only = check(piece)
+    if bad:
         raise Fallback
-    if data.isascii():
-        return True
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise Fallback from exc
-    return False
+    if not ascii_only:
+        try:
+            piece.tobytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise Fallback from exc
+    return bool(ascii_only)
 
 
 def warm_up() -> float:
-    """Compile (or load from numba's cache) the kernels on a tiny input; seconds taken."""
+    """Compile (or load from numba's cache) the kernels on a tiny input, with the argument
+    types of a real run (writable arrays); seconds taken."""
     import numpy as np
 
     from stackwatch.sources.logs import kernels
 
     started = time.perf_counter()
-    line = np.frombuffer(b"x\n", np.uint8)
+    line = np.frombuffer(b"x\n", np.uint8).copy()
+    kernels.check(line)
+    kernels.line_end(line, line.size)
     for code in _CODES.values():
         kernels.scan(line, code, True, True)
     return time.perf_counter() - started
 
 
-def _piece(data: bytes, fmt: LogFormat, count_requests: bool, ascii_only: bool) -> _Piece:
+def _piece(data: Bytes, fmt: LogFormat, count_requests: bool, ascii_only: bool) -> _Piece:
     """One piece scanned: its lines, groups and odd lines (bytes cut to text only for the
     distinct keys and the odd lines)."""
-    import numpy as np
-
     from stackwatch.sources.logs import kernels as k
 
-    lines, rows, sums, odd = k.scan(np.frombuffer(data, np.uint8), _CODES[fmt],
-                                    count_requests, ascii_only)
+    def text(start: int, size: int) -> str | None:
+        return data[start:start + size].tobytes().decode() if size > 0 else None
+
+    lines, rows, sums, odd = k.scan(data, _CODES[fmt], count_requests, ascii_only)
     groups: Groups = {}
     for row, total in zip(rows.tolist(), sums.tolist(), strict=True):
-        hour = data[row[k.HOUR]:row[k.HOUR] + row[k.HOUR_LEN]].decode() \
-            if row[k.HOUR_LEN] > 0 else None
-        level = data[row[k.LEVEL]:row[k.LEVEL] + row[k.LEVEL_LEN]].decode() \
-            if row[k.LEVEL_LEN] > 0 else None
-        request = data[row[k.REQUEST]:row[k.REQUEST] + row[k.REQUEST_LEN]].decode() \
-            if row[k.REQUEST_LEN] > 0 else None
         status = f"{row[k.STATUS]:03d}" if row[k.STATUS] >= 0 else None
-        groups[(hour, level, request, status, row[k.BUCKET])] = [row[k.COUNT], total]
-    return lines, groups, [data[s:e].decode() for s, e in odd.tolist()]
+        groups[(text(row[k.HOUR], row[k.HOUR_LEN]), text(row[k.LEVEL], row[k.LEVEL_LEN]),
+                text(row[k.REQUEST], row[k.REQUEST_LEN]), status, row[k.BUCKET])
+               ] = [row[k.COUNT], total]
+    return lines, groups, [data[s:e].tobytes().decode() for s, e in odd.tolist()]
 
 
 class CompiledBackfill:
@@ -208,10 +231,10 @@ class CompiledBackfill:
                ) -> FileResult:
         result = FileResult(str(path), "")
         pieces = read_pieces(path, self._piece)
-        first = next(pieces, b"")
-        if not first:
+        first = next(pieces, None)
+        if first is None:
             return result
-        head = first[:CHUNK]
+        head = first[:CHUNK].tobytes()
         head = head[:head.rfind(b"\n") + 1][:32768]  # 8192 characters at least, or all
         if not head:
             raise Fallback
@@ -224,11 +247,11 @@ class CompiledBackfill:
         parser = FileParser(fmt, service, host, path.name, count_requests=count_requests)
         long_head = False
         if fmt is LogFormat.OSLO:
-            record = _RECORD.search(first)
+            record = _RECORD.search(memoryview(first))  # type: ignore[arg-type]
             long_head = record is None
             start = len(first) if record is None else record.start()
             if start:
-                self._head(parser, _text(first[:start]), fmt, hours, totals)
+                self._head(parser, _text(first[:start].tobytes()), fmt, hours, totals)
                 first = first[start:]
         groups: Groups = {}
         odd: list[str] = []
@@ -251,9 +274,9 @@ class CompiledBackfill:
             for piece in itertools.chain((first,), pieces):
                 if piece is not first and long_head:
                     raise Fallback  # a head longer than a piece
-                if not piece:
+                if not piece.size:
                     continue
-                if not piece.endswith(b"\n"):
+                if piece[-1] != 10:
                     raise Fallback  # the reference counts a last line without its end apart
                 ascii_only = _check(piece)
                 running.append(pool.submit(_piece, piece, fmt, count_requests, ascii_only))
