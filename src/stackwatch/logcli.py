@@ -86,14 +86,14 @@ def parse_command(files: Sequence[Path], service: str | None, show: int) -> None
 @store_option
 @config_option
 @click.option("--workers", type=int, default=None,
-              help="Worker threads (columnar) or processes (python); default: cores.")
+              help="Worker threads (compiled) or processes (python); default: cores.")
 @click.option("--host", default=None, help="Host label (default: this host's name).")
 @click.option("--force", is_flag=True, help="Ingest files already ingested before.")
-@click.option("--engine", type=click.Choice(["compiled", "columnar", "python"]),
-              default="columnar", show_default=True,
-              help="compiled: numba kernels, columnar: Polars, both threads in one process "
-                   "(the reference parser takes the lines they cannot vouch for); python: "
-                   "the reference parser alone, in worker processes.")
+@click.option("--engine", type=click.Choice(["compiled", "python"]), default="compiled",
+              show_default=True,
+              help="compiled: numba kernels, threads in one process (the reference parser "
+                   "takes the lines they cannot vouch for); python: the reference parser "
+                   "alone, in worker processes.")
 def backfill_command(paths: Sequence[Path], store_path: Path | None, config_path: Path,
                      workers: int | None, host: str | None, force: bool, engine: str) -> None:
     """Ingest rotated log files (.gz too) into hourly aggregates in the store."""
@@ -112,10 +112,6 @@ def backfill_command(paths: Sequence[Path], store_path: Path | None, config_path
             from stackwatch.sources.logs.compiled import backfill_compiled
 
             results = backfill_compiled(paths, threads=workers, host=host, skip=skip)
-        elif engine == "columnar":
-            from stackwatch.sources.logs.columnar import backfill_columnar
-
-            results = backfill_columnar(paths, threads=workers, host=host, skip=skip)
         else:
             results = backfill(paths, workers=workers, host=host, skip=skip)
         for result in results:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tests.logs.conftest import REFERENCE
-from tests.logs.test_backfill_columnar import access_line, oslo_line, write_sim_logs
+from tests.logs.test_backfill_compiled import access_line, oslo_line, write_sim_logs
 
 from stackwatch.logparse.engine import LogFormat, detect_format
 from stackwatch.logparse.tally import BUCKETS

@@ -1,7 +1,6 @@
-"""The fast backfill engines store exactly what the pure-Python reference stores: on
-every recorded real log, on the simulator's logs, on gzip-rotated sets given in any
-order, and on generated mixed lines; and each file is ingested once. Every test runs
-against each engine of :data:`ENGINES`."""
+"""The compiled backfill stores exactly what the pure-Python reference stores: on every
+recorded real log, on the simulator's logs, on gzip-rotated sets given in any order, and
+on generated mixed lines; and each file is ingested once."""
 
 from __future__ import annotations
 
@@ -10,10 +9,10 @@ import math
 import random
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -28,41 +27,10 @@ from stackwatch.sim.logwriter import LogWriter
 from stackwatch.sim.state import CloudState
 from stackwatch.sim.traffic import TrafficGenerator
 from stackwatch.sources.logs.backfill import FileResult, backfill, parse_range
-from stackwatch.sources.logs.columnar import ColumnarBackfill, backfill_columnar
 from stackwatch.sources.logs.compiled import FAST_FORMATS, CompiledBackfill, backfill_compiled
 from stackwatch.store.log_history import LogHistory
 
 Stored = dict[str, Any]
-
-
-class Engine(Protocol):
-    threads: int
-    fallbacks: list[str]
-
-    def parse(self, path: Path, service: str, host: str, count_requests: bool
-              ) -> FileResult: ...
-
-
-Run = Callable[..., Iterator[FileResult]]
-ENGINES: dict[str, tuple[Callable[..., Engine], Run]] = {
-    "compiled": (CompiledBackfill, backfill_compiled),
-    "columnar": (ColumnarBackfill, backfill_columnar),
-}
-"""name -> (engine class, backfill function of the same signature)."""
-
-
-@pytest.fixture(params=sorted(ENGINES))
-def name(request: pytest.FixtureRequest) -> str:
-    """Each fast engine in turn."""
-    return str(request.param)
-
-
-def make(name: str, **options: Any) -> Engine:
-    return ENGINES[name][0](**options)
-
-
-def run(name: str, paths: Sequence[Path], **options: Any) -> Iterator[FileResult]:
-    return ENGINES[name][1](paths, **options)
 
 
 def stored(results: Iterable[FileResult], path: Path) -> Stored:
@@ -98,9 +66,9 @@ def assert_same(fast: Stored, reference: Stored) -> None:
         assert math.isclose(fast["durations"][key][1], total, rel_tol=1e-9, abs_tol=1e-9), key
 
 
-def both(name: str, paths: list[Path], tmp_path: Path, engine: Engine | None = None
+def both(paths: list[Path], tmp_path: Path, engine: CompiledBackfill | None = None
          ) -> tuple[Stored, Stored]:
-    fast = stored(run(name, paths, host="ctl1", engine=engine), tmp_path / "fast.db")
+    fast = stored(backfill_compiled(paths, host="ctl1", engine=engine), tmp_path / "fast.db")
     reference = stored(backfill(paths, workers=1, host="ctl1"), tmp_path / "ref.db")
     return fast, reference
 
@@ -122,9 +90,9 @@ def write_sim_logs(root: Path, requests: int = 1500, hours: int = 3) -> None:
 
 
 @pytest.mark.unit
-def test_every_reference_log_is_stored_the_same(tmp_path: Path, name: str) -> None:
-    engine = make(name)
-    fast, reference = both(name, [REFERENCE], tmp_path, engine)
+def test_every_reference_log_is_stored_the_same(tmp_path: Path) -> None:
+    engine = CompiledBackfill()
+    fast, reference = both([REFERENCE], tmp_path, engine)
     assert_same(fast, reference)
     assert reference["requests"] and reference["records"]
     taken = set(engine.fallbacks)
@@ -136,12 +104,12 @@ def test_every_reference_log_is_stored_the_same(tmp_path: Path, name: str) -> No
 
 
 @pytest.mark.integration
-def test_simulator_logs_and_gzip_rotation_in_any_order(tmp_path: Path, name: str) -> None:
+def test_simulator_logs_and_gzip_rotation_in_any_order(tmp_path: Path) -> None:
     root = tmp_path / "log"
     write_sim_logs(root)
     files = sorted(p for p in root.rglob("*") if p.is_file())
-    engine = make(name, threads=2, piece=64 << 10)  # several pieces per file
-    fast, reference = both(name, [root], tmp_path / "whole", engine)
+    engine = CompiledBackfill(threads=2, piece=64 << 10)  # several pieces per file
+    fast, reference = both([root], tmp_path / "whole", engine)
     assert_same(fast, reference)
     assert sum(r[-1] for r in reference["requests"]) > 1000
     assert len({r[0] for r in reference["records"]}) >= 3  # hours
@@ -161,25 +129,25 @@ def test_simulator_logs_and_gzip_rotation_in_any_order(tmp_path: Path, name: str
         (target.parent / f"{target.name}.1").write_bytes(b"".join(parts[2]))
     pieces = sorted(p for p in rotated.rglob("*") if p.is_file())
     random.Random(1).shuffle(pieces)
-    fast, reference = both(name, pieces, tmp_path / "rotated-db")
+    fast, reference = both(pieces, tmp_path / "rotated-db")
     assert_same(fast, reference)
     assert sum(r[-1] for r in fast["requests"]) == sum(
-        r[-1] for r in stored(run(name, [root], host="ctl1"), tmp_path / "w.db")[
+        r[-1] for r in stored(backfill_compiled([root], host="ctl1"), tmp_path / "w.db")[
             "requests"])
 
     # ingested once: a second run adds nothing, nor does .1 once compressed to .2.gz
     history = LogHistory(tmp_path / "once.db")
-    for result in run(name, pieces, host="ctl1", skip=history.ingested):
+    for result in backfill_compiled(pieces, host="ctl1", skip=history.ingested):
         history.add(result.hours, [(result.fingerprint, result.path, result.lines)])
     for plain in [p for p in pieces if p.name.endswith(".1")]:
         plain.with_name(plain.name[:-2] + ".4.gz").write_bytes(gzip.compress(plain.read_bytes()))
-    again = list(run(name, [rotated], host="ctl1", skip=history.ingested))
+    again = list(backfill_compiled([rotated], host="ctl1", skip=history.ingested))
     assert again == []
     history.close()
 
 
 @pytest.mark.unit
-def test_files_it_cannot_vouch_for_go_to_the_reference(tmp_path: Path, name: str) -> None:
+def test_files_it_cannot_vouch_for_go_to_the_reference(tmp_path: Path) -> None:
     real = (REFERENCE / "nova-api.log").read_bytes()
     traceback = b"".join(line for line in real.splitlines(keepends=True)
                          if b" ERROR " in line and b"[" not in line.split(b" ")[5][:1])[:400]
@@ -197,7 +165,7 @@ def test_files_it_cannot_vouch_for_go_to_the_reference(tmp_path: Path, name: str
         path = tmp_path / case / ("nova-api.log" + (".1.gz" if case.endswith(".gz") else ""))
         path.parent.mkdir()
         path.write_bytes(data)
-        engine = make(name, threads=2, piece=2048)  # many pieces
+        engine = CompiledBackfill(threads=2, piece=2048)  # many pieces
         fast = engine.parse(path, "nova", "ctl1", True)
         reference = parse_range(path, "nova", "ctl1", True)
         fast.fingerprint = reference.fingerprint = "f"
@@ -210,13 +178,13 @@ def test_files_it_cannot_vouch_for_go_to_the_reference(tmp_path: Path, name: str
 
 
 @pytest.mark.integration
-def test_cli_backfill_once(tmp_path: Path, name: str) -> None:
+def test_cli_backfill_once(tmp_path: Path) -> None:
     root = tmp_path / "log"
     write_sim_logs(root, requests=300, hours=2)
     shutil.copy(REFERENCE / "nova-api.log", root / "nova" / "nova-api.log.9")
     store = tmp_path / "store.db"
     runner = CliRunner()
-    fast = ["logs", "backfill", str(root), "--engine", name, "--store", str(store)]
+    fast = ["logs", "backfill", str(root), "--store", str(store)]  # compiled: the default
     first = runner.invoke(main, fast)
     assert first.exit_code == 0, first.output
     again = runner.invoke(main, fast)
@@ -305,21 +273,17 @@ def test_generated_lines_are_stored_the_same(tmp_path: Path, case: tuple[str, li
     path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
     fmt = LogFormat.ACCESS if "access" in file_name else LogFormat.OSLO
     assert detect_format(path) is fmt
+    fast = CompiledBackfill(threads=1).parse(path, "svc", "ctl1", True)
     reference = parse_range(path, "svc", "ctl1", True)
-    reference.fingerprint = "f"
+    fast.fingerprint = reference.fingerprint = "f"
     stores = Path(tempfile.mkdtemp(dir=tmp_path))
-    expected = stored([reference], stores / "ref.db")
-    for name in ENGINES:
-        fast = make(name, threads=1).parse(path, "svc", "ctl1", True)
-        fast.fingerprint = "f"
-        assert_same(stored([fast], stores / f"{name}.db"), expected)
+    assert_same(stored([fast], stores / "fast.db"), stored([reference], stores / "ref.db"))
 
 
 @pytest.mark.integration
 @pytest.mark.filterwarnings("ignore::openstack.warnings.RemovedInSDK50Warning")
 @pytest.mark.filterwarnings("ignore::openstack.warnings.RemovedInSDK60Warning")
 def test_simulated_cloud_logs_after_real_requests(tmp_path: Path) -> None:
-    """One cloud, every engine (a cloud per engine would only cost time)."""
     from openstack.config.loader import OpenStackConfig
     from openstack.connection import Connection
 
@@ -334,16 +298,15 @@ def test_simulated_cloud_logs_after_real_requests(tmp_path: Path) -> None:
             list(connection.network.networks())
             list(connection.block_storage.volumes(all_projects=True))
         connection.close()
-        results = {name: both(name, [cloud.log_dir], tmp_path / name) for name in ENGINES}
-    for fast, reference in results.values():
-        assert_same(fast, reference)
+        fast, reference = both([cloud.log_dir], tmp_path)
+    assert_same(fast, reference)
     methods = {row[3] for row in reference["requests"]}
     assert {"GET", "POST"} <= methods  # the token and the listings
     assert sum(row[-1] for row in reference["requests"]) >= 12
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("engine", [*ENGINES, "python"])
+@pytest.mark.parametrize("engine", ["compiled", "python"])
 def test_access_log_ingested_earlier_still_counts_the_requests(tmp_path: Path, engine: str
                                                                ) -> None:
     """nova writes each call twice (requestlog and access line): once its access log is in
@@ -356,7 +319,7 @@ def test_access_log_ingested_earlier_still_counts_the_requests(tmp_path: Path, e
     def ingest(paths: list[Path], history: LogHistory) -> None:
         results = (backfill(paths, workers=1, host="ctl1", skip=history.ingested)
                    if engine == "python" else
-                   run(engine, paths, host="ctl1", skip=history.ingested))
+                   backfill_compiled(paths, host="ctl1", skip=history.ingested))
         for result in results:
             history.add(result.hours, [(result.fingerprint, result.path, result.lines)])
 
