@@ -19,11 +19,11 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from stackwatch.logparse import access, haproxy, oslo, other, system
 from stackwatch.logparse.tally import BUCKETS, Histogram, Tally, new_histogram, observe
-from stackwatch.logparse.timestamps import clf_epoch, iso_epoch, syslog_epoch
+from stackwatch.logparse.timestamps import ISO_MINUTES, clf_epoch, iso_epoch, syslog_epoch
 from stackwatch.logparse.urls import TemplateCache
 
 
@@ -256,8 +256,9 @@ class FileParser:
         request_re = oslo.REQUEST
         default_re = oslo.EVENTLET_DEFAULT
         notable = NOTABLE_LEVELS
-        rows = self._rows_raw
-        rows_append = rows.append
+        rows_append = self._rows_raw.append
+        new_row = tuple.__new__  # skips the named tuple's Python-level __new__
+        minutes = ISO_MINUTES.get
         ascii_text = self._ascii
         base = self._base
         line_fast = oslo.LINE_FAST
@@ -367,17 +368,27 @@ class FileParser:
             if (index or level in notable) and context and context != "-":
                 # [global request] or [request user ...] (older oslo.log without global)
                 space = context.find(" ")
-                second = context[space + 1:] if space > 0 else ""
-                if second[:4] == "req-":
-                    global_id = context[:space] if context[:4] != "None" else ""
-                    end = second.find(" ")
-                    request_id = second[:end] if end > 0 else second
+                if space > 0 and context.startswith("req-", space + 1):
+                    if context[:4] != "None":
+                        global_id = context[:space]
+                    end = context.find(" ", space + 1)
+                    request_id = context[space + 1:end] if end > 0 else context[space + 1:]
                 elif context[:4] == "req-":
                     request_id = context[:space] if space > 0 else context
             if (index and (request_id or instance)) or level in notable:
-                rows_append((base + start if ascii_text else self._byte_offset(start),
-                             line[:23], level, logger, request_id, global_id,
-                             instance, rest[:MESSAGE_LIMIT]))
+                # iso_epoch(line[:23]), its fast path inlined (one call less per row)
+                minute = minutes(line[:16])
+                if minute is not None and line[16:17] == ":" and line[19:20] == "." and \
+                        len(line) >= 23:
+                    try:
+                        when = minute + float(line[17:23])
+                    except ValueError:
+                        when = iso_epoch(line[:23])
+                else:
+                    when = iso_epoch(line[:23])
+                rows_append(new_row(IndexRow, (
+                    base + start if ascii_text else self._byte_offset(start), when, level,
+                    logger, request_id, global_id, instance, rest[:MESSAGE_LIMIT])))
                 open_row = True
         self._open, self._open_row, self._open_traceback = opened, open_row, in_tb
         self._parsed += parsed
@@ -397,7 +408,9 @@ class FileParser:
             return
         row = self._rows_raw[-1]
         if len(row[7]) < MESSAGE_LIMIT:
-            self._rows_raw[-1] = (*row[:7], (row[7] + "\n" + message)[:MESSAGE_LIMIT])
+            longer = (row[7] + "\n" + message)[:MESSAGE_LIMIT]
+            self._rows_raw[-1] = row._replace(message=longer) if isinstance(row, IndexRow) \
+                else (*row[:7], longer)
 
     def _feed_access(self, text: str, pattern: re.Pattern[str]) -> None:
         """Large ASCII chunks through the compiled kernel, the rest line by line."""
@@ -787,11 +800,8 @@ class FileParser:
         """Index rows (and error records) kept since the last call, in file order."""
         raw, self._rows_raw = self._rows_raw, []
         self._open_row = False  # later continuation lines no longer reach its message
-        if self.format is LogFormat.OSLO:
-            epoch = iso_epoch
-            new = tuple.__new__  # skips the named tuple's Python-level __new__
-            return [new(IndexRow, (o, epoch(t), lv, lg, r, g, i, m))  # type: ignore[arg-type]
-                    for o, t, lv, lg, r, g, i, m in raw]
+        if self.format is LogFormat.OSLO:  # the oslo loop makes them whole
+            return cast(list[IndexRow], raw)
         return [IndexRow(row[0], _epoch(row[1]), *row[2:]) for row in raw]
 
     def drain(self) -> Tally:
