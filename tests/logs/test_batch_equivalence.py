@@ -288,3 +288,13 @@ def test_unicode_digit_time_is_no_error() -> None:
     tally = parse(LogFormat.ACCESS, [line], False)[0]
     assert tally.outcome("parsed") == 1
     assert not tally.durations
+
+
+def test_request_time_that_is_not_a_number_is_no_error() -> None:
+    """``time: abc`` on a requestlog line: the request is counted without a time (as the
+    pattern reads it), no exception (it used to raise ValueError)."""
+    line = ("2026-11-21 06:19:36.304 590 INFO nova.api.openstack.requestlog [None req-1 u p - - "
+            'default default] 10.0.0.1 "GET /v2.1/servers" status: 200 len: 5 time: abc\n')
+    tally = parse(LogFormat.OSLO, [line], False)[0]
+    assert tally.requests == {("svc", "own-host", "GET", "/v2.1/servers", "200"): 1}
+    assert not tally.durations

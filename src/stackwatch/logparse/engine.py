@@ -354,11 +354,15 @@ class FileParser:
                     key = (method, tpl, status)
                     requests[key] = requests.get(key, 0) + 1
                     if duration:
+                        try:
+                            seconds = float(duration)
+                        except ValueError:  # "time: abc": a request without a time
+                            duration = None
+                    if duration:
                         hkey = (method, tpl)
                         hist = durations.get(hkey)
                         if hist is None:
                             hist = durations[hkey] = new_histogram()
-                        seconds = float(duration)
                         hist[bisect_left(buckets, seconds)] += 1
                         hist[-1] += seconds
                     if status == "401" and _token_url(tpl, method):
