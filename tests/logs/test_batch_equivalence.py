@@ -8,11 +8,13 @@ in order, and the unparsed samples.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stackwatch.logparse.engine import AuthFailure, FileParser, IndexRow, LogFormat
+from stackwatch.logparse.engine import AuthFailure, FileParser, IndexRow, LogFormat, detect_format
 from stackwatch.logparse.tally import Tally
 from stackwatch.logparse.urls import TemplateCache
 
@@ -21,10 +23,10 @@ pytestmark = pytest.mark.unit
 Parsed = tuple[Tally, list[IndexRow], list[AuthFailure], list[str], list[str]]
 
 
-def parse(fmt: LogFormat, pieces: list[str], batch: bool, count_requests: bool = True
-          ) -> Parsed:
+def parse(fmt: LogFormat, pieces: list[str], batch: bool, count_requests: bool = True,
+          index: bool = True) -> Parsed:
     """Feed ``pieces`` one after the other; everything the parser hands over."""
-    parser = FileParser(fmt, "svc", "own-host", "f.log", index=True,
+    parser = FileParser(fmt, "svc", "own-host", "f.log", index=index,
                         count_requests=count_requests)
     parser.batch_bytes = 1 if batch else 1 << 62
     rows: list[IndexRow] = []
@@ -37,9 +39,10 @@ def parse(fmt: LogFormat, pieces: list[str], batch: bool, count_requests: bool =
             parser.unparsed_new)
 
 
-def assert_same(fmt: LogFormat, pieces: list[str], count_requests: bool = True) -> Parsed:
-    batch = parse(fmt, pieces, True, count_requests)
-    single = parse(fmt, pieces, False, count_requests)
+def assert_same(fmt: LogFormat, pieces: list[str], count_requests: bool = True,
+                index: bool = True) -> Parsed:
+    batch = parse(fmt, pieces, True, count_requests, index)
+    single = parse(fmt, pieces, False, count_requests, index)
     assert batch[0] == single[0]
     assert batch[1:] == single[1:]
     return batch
@@ -298,3 +301,125 @@ def test_request_time_that_is_not_a_number_is_no_error() -> None:
     tally = parse(LogFormat.OSLO, [line], False)[0]
     assert tally.requests == {("svc", "own-host", "GET", "/v2.1/servers", "200"): 1}
     assert not tally.durations
+
+
+# -- oslo.log ----------------------------------------------------------------------
+
+UUID = "8a90fa0e-1b2c-4d5e-8f90-a1b2c3d4e5f6"
+CONTEXTS = [
+    "[None req-317dd0b1-1b2c-4d5e-8f90-a1b2c3d4e5f6 u p - - default default]",
+    "[req-abc req-317dd0b1-1b2c-4d5e-8f90-a1b2c3d4e5f6 u p - - default default]",
+    "[req-317dd0b1-1b2c-4d5e-8f90-a1b2c3d4e5f6 u p - - -]", "[-]", "[]", "[ req-x]",
+    "[None]", "[req-", "[Non req-1]", "[req-1]", "[x req-1 y]", "[instance: x]",
+    "[instance:x]",
+]
+REQUESTS = [
+    '10.0.0.11 "GET /v2.1/servers/detail?all_tenants=1" status: 200 len: 1 microversion: 2.1 '
+    "time: 0.722041",
+    f'10.0.0.11 "GET /v2.1/servers/{UUID}/action" status: 401 len: 1 time: 12',
+    '10.0.0.12 "POST /v3/auth/tokens HTTP/1.1" status: 401  len: 1226 time: 0.1210550',
+    '10.0.0.12 "POST /v2.0/tokens HTTP/1.1" status: 201  len: 1226 time: 1.5',
+    '10.0.0.11 "PUT /resource_providers/x/inventories" status: 200 len: 671 microversion: 1.39',
+    f'10.0.0.13 - - [21/Nov/2026 09:57:27] "GET /v2/images/{UUID} HTTP/1.1" 200 1411 0.136787',
+    '10.0.0.13 - - [21/Nov/2026 09:57:27] "GET /v2/images HTTP/1.1" 200 1411 12',
+    '10.0.0.13 - - [21/Nov/2026 09:57:27] "GET /v2/images HTTP/1.1" 401 1411 1.2.3',
+    'x "GET /a" status: 200 len: 1 time: abc', '"GET /a" status: 200 len: 1 time: .5',
+    'noremote"GET /a" status: 200 len: 1', '1 "get /a" status: 200 len: 1 time: 1',
+    '1 "GET /a b c" status: 200 len: 1', '1 "GET /a" status:\t200 len: 1 time: 1',
+    '1 "GET" status: 200 len: 1', '1 "GET /a" status: 20 len: 1', '1 "GET /a" status: 200',
+    '1 "GET /a" status: 200 len: 1 time: 1234567890123456',
+    f'1 "GET /v2.1/servers/{UUID[:30]}" status: 200 len: 1 time: 0.5',
+    '1 "GET /v2.1/servers/abcdefgh-jklmnopqrstuvwxyz0123456789" status: 200 len: 1 time: 1',
+    '1 "GET /v2.1/servers/abcdefghijklmnopqrstuvw-yz0123456789" status: 200 len: 1 time: 1',
+    "Unable to process extensions", "Traceback (most recent call last):", "",
+]
+
+
+@st.composite
+def oslo_line(draw: st.DrawFn) -> str:
+    """A first line of a record, a traceback or continuation line, or something odd."""
+    stamp = draw(st.sampled_from(["2026-11-21 06:19:36.304", "2026-11-21 06:19:36",
+                                  "2026-11-21T06:19:36.304", "2026-11-21 06:20:01.999"]))
+    level = draw(st.sampled_from(["INFO", "ERROR", "CRITICAL", "WARNING", "TRACE", "DEBUG2"]))
+    logger = draw(st.sampled_from(["nova.api.openstack.requestlog", "neutron.wsgi", "x"]))
+    context = draw(st.sampled_from([*CONTEXTS, ""]))
+    instance = draw(st.sampled_from(["", f"[instance: {UUID}] ", "[instance: short] "]))
+    message = draw(st.sampled_from(REQUESTS))
+    kind = draw(st.sampled_from(["record", "record", "record", "traceback", "bare", "odd"]))
+    if kind == "traceback":
+        return f"{stamp} 590 ERROR {logger} {message}"
+    if kind == "bare":
+        return message
+    if kind == "odd":
+        return draw(st.sampled_from([f"{stamp}  590 INFO x [-] m", f"{stamp} 590 INFO  [-] m",
+                                     f"{stamp} x INFO y [-] m", "2026 06 590 INFO x [-] m"]))
+    head = f"{stamp} 590 {level} {logger} {context} {instance}{message}"
+    cut = draw(st.one_of(st.none(), st.integers(0, len(head))))
+    return head if cut is None else head[:cut]
+
+
+@st.composite
+def regular_oslo_line(draw: st.DrawFn) -> str:
+    """A record's first line with a context, maybe a request: what the kernel takes."""
+    level = draw(st.sampled_from(["INFO", "ERROR", "WARNING"]))
+    context = draw(st.sampled_from([*CONTEXTS[:3], "[-]"]))
+    instance = draw(st.sampled_from(["", f"[instance: {UUID}] "]))
+    message = draw(st.sampled_from(REQUESTS[:8]))
+    time = draw(st.one_of(st.floats(0, 100).map(lambda x: f"{x:.6f}"),
+                          st.integers(0, 10**6).map(str)))
+    message = message.replace("0.722041", time)
+    return f"2026-11-21 06:19:36.304 590 {level} neutron.wsgi {context} {instance}{message}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(st.one_of(regular_oslo_line(), oslo_line()), min_size=1, max_size=60),
+       cut=st.integers(0, 60), count_requests=st.booleans(), index=st.booleans())
+def test_oslo_batch_is_the_per_line_path(lines: list[str], cut: int, count_requests: bool,
+                                         index: bool) -> None:
+    """Records, request lines, tracebacks, continuation and odd lines, in two pieces: the
+    same tally, rows (with traceback lines added to their messages), failures, samples."""
+    pieces = ["".join(f"{line}\n" for line in lines[:cut]),
+              "".join(f"{line}\n" for line in lines[cut:])]
+    assert_same(LogFormat.OSLO, [piece for piece in pieces if piece],
+                count_requests=count_requests, index=index)
+
+
+def test_oslo_sums_are_added_in_file_order() -> None:
+    """1 ms, 1 ms, then 8 ms from a line only the per-line path reads (``time:`` after a
+    tab), between lines of the kernel: the same sum, bit for bit."""
+    line = ("2026-11-21 06:19:36.304 590 INFO neutron.wsgi [None req-1 u p - - d d] 10.0.0.1 "
+            '"GET /v2.0/ports HTTP/1.1" status: 200 len: 1 time:{}')
+    lines = [line.format(" 0.001"), line.format(" 0.001"), line.format("\t0.008")]
+    lines += [line.format(" 0")] * 20
+    tally = assert_same(LogFormat.OSLO, ["".join(f"{line}\n" for line in lines)])[0]
+    assert tally.durations[("svc", "own-host", "GET", "/v2.0/ports")][-1] == \
+        0.001 + 0.001 + 0.008
+
+
+def test_oslo_batch_on_the_recorded_logs(reference_logs: Path) -> None:
+    """Every recorded real oslo.log file, whole: the batch path gives what the per-line
+    path gives (rows, tracebacks, requests, levels)."""
+    for path in sorted(reference_logs.glob("*.log")):
+        if detect_format(path, path.read_text(encoding="utf-8")[:1024]) is not LogFormat.OSLO:
+            continue
+        text = path.read_text(encoding="utf-8")
+        for count_requests in (True, False):
+            assert_same(LogFormat.OSLO, [text], count_requests=count_requests)
+
+
+def test_oslo_batch_on_every_combination() -> None:
+    """Every context, instance prefix and message of the tables above, as first lines of
+    records at two levels, followed by a traceback line: one chunk, both settings."""
+    lines = []
+    for context in CONTEXTS:
+        for instance in ("", f"[instance: {UUID}] ", "[instance: short] "):
+            for message in REQUESTS:
+                for level in ("INFO", "ERROR"):
+                    lines.append(f"2026-11-21 06:19:36.304 590 {level} neutron.wsgi {context} "
+                                 f"{instance}{message}")
+                lines.append(f"2026-11-21 06:19:36.304 590 ERROR neutron.wsgi {message}")
+    text = "".join(f"{line}\n" for line in lines)
+    for count_requests in (True, False):
+        for index in (True, False):
+            tally = assert_same(LogFormat.OSLO, [text], count_requests, index)[0]
+            assert tally.outcome("parsed") >= len(lines) // 2

@@ -19,12 +19,15 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import NamedTuple, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from stackwatch.logparse import access, haproxy, oslo, other, system
 from stackwatch.logparse.tally import BUCKETS, Histogram, Tally, new_histogram, observe
 from stackwatch.logparse.timestamps import ISO_MINUTES, clf_epoch, iso_epoch, syslog_epoch
 from stackwatch.logparse.urls import TemplateCache
+
+if TYPE_CHECKING:
+    from stackwatch.logparse.batch import F64, I64, InOrderSums
 
 
 class LogFormat(enum.StrEnum):
@@ -243,6 +246,15 @@ class FileParser:
         return byte
 
     def _feed_oslo(self, text: str, pattern: re.Pattern[str]) -> None:
+        """Large ASCII chunks through the compiled kernel, the rest line by line."""
+        if self._ascii and len(text) >= self.batch_bytes and self._oslo_batch(text):
+            return
+        lines = text.split("\n")
+        lines.pop()
+        self._oslo_lines(lines, 0)
+
+    def _oslo_lines(self, lines: list[str], position: int) -> None:
+        """oslo.log lines, the first at character ``position`` of the chunk."""
         levels: list[str] = []
         level_append = levels.append
         requests = self._requests
@@ -263,11 +275,8 @@ class FileParser:
         base = self._base
         line_fast = oslo.LINE_FAST
         parsed = continued = 0
-        position = 0
         opened = self._open
         open_row, in_tb = self._open_row, self._open_traceback  # kept local in the loop
-        lines = text.split("\n")
-        lines.pop()
         for line in lines:
             start = position
             position += len(line) + 1
@@ -399,6 +408,130 @@ class FileParser:
         self._skipped["continuation"] = self._skipped.get("continuation", 0) + continued
         for level, count in Counter(levels).items():
             self._levels[level] = self._levels.get(level, 0) + count
+
+    def _oslo_batch(self, text: str) -> bool:
+        """A chunk cut by :mod:`.oslo_kernel`: its regular lines (first lines of records)
+        become levels, requests and rows from the kernel's spans, in file order with the
+        other lines, which go through the per-line path (the times of the requests before
+        them added first: same float additions, same order). ``False`` (nothing done) when
+        most lines are not regular, or when the new URL templates could reach the cap (which
+        templates become ``{other}`` depends on the order they come in)."""
+        import numpy as np
+
+        from stackwatch.logparse import oslo_kernel as kernel
+        from stackwatch.logparse.batch import ascii_array
+
+        count = text.count("\n")
+        info = np.empty((count, kernel.WIDTH), np.int64)
+        keys = np.empty(count, np.int64)
+        seconds = np.empty(count, np.float64)
+        spans = np.empty((count, 2 * kernel.FIELDS), np.int64)
+        distinct = kernel.scan(ascii_array(text), self.index, self.count_requests, info, keys,
+                               seconds, spans, kernel.patterns())
+        flags = info[:, kernel.FLAGS]
+        others = count - int(np.count_nonzero(flags & kernel.REGULAR))
+        requests = int(np.count_nonzero(flags & kernel.MAYBE_REQUEST))
+        if others * 4 > count * 3 or self.templates.room() <= distinct + requests:
+            return False
+        unauthorized, sums = self._oslo_requests(text, keys, seconds, spans, distinct)
+        self._oslo_rows(text, info.tolist(), keys, unauthorized, sums)
+        return True
+
+    def _oslo_requests(self, text: str, keys: I64, seconds: F64, spans: I64, distinct: int
+                       ) -> tuple[set[int], InOrderSums | None]:
+        """Count the kernel's request keys; return the keys of 401s on a token URL, and the
+        sums to add the times with (a histogram is made only for an operation with a
+        time, as line by line)."""
+        import numpy as np
+
+        from stackwatch.logparse.batch import InOrderSums
+
+        unauthorized: set[int] = set()
+        if not distinct:
+            return unauthorized, None
+        taken = keys >= 0
+        requests, durations, template = self._requests, self._durations, self.templates
+        group = np.empty(distinct, np.int64)
+        operations: dict[tuple[str, str], int] = {}
+        counts = np.bincount(keys[taken], minlength=distinct).tolist()
+        for key, (a, b, c, d, e, f) in enumerate(spans[:distinct].tolist()):
+            method, status = text[a:b], text[e:f]
+            tpl = template(text[c:d])
+            fields = (method, tpl, status)
+            requests[fields] = requests.get(fields, 0) + counts[key]
+            group[key] = operations.setdefault((method, tpl), len(operations))
+            if status == "401" and _token_url(tpl, method):
+                unauthorized.add(key)
+        timed = np.zeros(len(operations), np.bool_)
+        timed[group[keys[taken & ~np.isnan(seconds)]]] = True
+        hists = [durations.setdefault(operation, new_histogram()) if used else new_histogram()
+                 for operation, used in zip(operations, timed.tolist(), strict=True)]
+        return unauthorized, InOrderSums(keys, seconds, group, hists)
+
+    def _oslo_rows(self, text: str, lines: list[list[int]], keys: I64, unauthorized: set[int],
+                   sums: InOrderSums | None) -> None:
+        """Levels, 401s and index rows of the kernel's regular lines; runs of other lines
+        through the per-line path, all in file order."""
+        levels: list[str] = []
+        level_append = levels.append
+        rows_append = self._rows_raw.append
+        new_row = tuple.__new__  # skips the named tuple's Python-level __new__
+        minutes = ISO_MINUTES.get
+        base = self._base
+        keep, stamp, status_401, regular = 1, 2, 4, 8  # oslo_kernel's FLAGS bits
+        parsed = 0
+        run = -1  # first line of a run of other lines, or -1
+        opened, open_row, in_tb = self._open, self._open_row, self._open_traceback
+        for number, (s, e, flags, ls, le, ge, ms, i1, i2, r1, r2, g1, g2) in enumerate(lines):
+            if not flags & regular:
+                if run < 0:
+                    run = number
+                if number + 1 < len(lines) and not lines[number + 1][2] & regular:
+                    continue
+                first = lines[run][0]
+                self._open, self._open_row, self._open_traceback = opened, open_row, in_tb
+                self._oslo_other(text[first:e], first, run, sums)
+                opened, open_row, in_tb = self._open, self._open_row, self._open_traceback
+                run = -1
+                continue
+            parsed += 1
+            opened = OPEN
+            in_tb = open_row = False
+            line = text[s:e]
+            level = line[ls:le]
+            level_append(level)
+            if flags & status_401 and int(keys[number]) in unauthorized:
+                rest = line[ms:]
+                before = rest[:rest.find('"')]
+                self.failures.append(AuthFailure(iso_epoch(line[:23]),
+                                                 before[:before.find(" ")]))
+            if flags & keep:
+                minute = minutes(line[:16]) if flags & stamp else None
+                if minute is not None:
+                    try:  # iso_epoch(line[:23]), its fast path inlined
+                        when = minute + float(line[17:23])
+                    except ValueError:
+                        when = iso_epoch(line[:23])
+                else:
+                    when = iso_epoch(line[:23])
+                rows_append(new_row(IndexRow, (
+                    base + s, when, level, line[le + 1:ge], line[r1:r2], line[g1:g2],
+                    line[i1:i2], line[ms:ms + MESSAGE_LIMIT])))
+                open_row = True
+        self._open, self._open_row, self._open_traceback = opened, open_row, in_tb
+        if sums is not None:
+            sums.add_until(len(lines))
+        self._parsed += parsed
+        for level, count in Counter(levels).items():
+            self._levels[level] = self._levels.get(level, 0) + count
+
+    def _oslo_other(self, text: str, position: int, number: int, sums: InOrderSums | None
+                    ) -> None:
+        """A run of lines the kernel left (``number``: the first's), line by line; the
+        batch's times before it added first when it may hold a timed request."""
+        if sums is not None and (oslo.REQUEST_MARK in text or " - - [" in text):
+            sums.add_until(number)
+        self._oslo_lines(text.split("\n"), position)
 
     def _keep(self, start: int, stamp: str, level: str, logger: str, request_id: str,
               global_id: str, instance: str, message: str) -> None:
@@ -836,6 +969,8 @@ _WARM_UP = (
      'fe be/s 0/0/0/0/1 200 12 - - ---- 1/1/0/0/0 0/0 "GET / HTTP/1.1"\n'),
     (LogFormat.ACCESS, '10.0.0.9 - - [21/Nov/2026:06:19:36 +0000] "GET /v3 HTTP/1.1" 200 5 '
      '"-" "a" 1\n'),
+    (LogFormat.OSLO, "2026-11-21 06:19:36.304 590 INFO neutron.wsgi [None req-1 u p - - d d] "
+     '10.0.0.1 "GET /v2.0/ports HTTP/1.1" status: 200  len: 1 time: 0.01\n'),
 )
 
 
