@@ -164,6 +164,25 @@ def _memchr_intrinsic() -> Any:
 _memchr = _memchr_intrinsic()
 
 
+def _load8_intrinsic() -> Any:
+    """The 8 bytes at an address as one little-endian word (unaligned load)."""
+    from llvmlite import ir
+    from numba import types
+    from numba.extending import intrinsic
+
+    def load8(typingctx: Any, address: Any) -> Any:
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            word = builder.inttoptr(args[0], ir.IntType(64).as_pointer())
+            return builder.load(word, align=1)
+
+        return types.uint64(types.intp), codegen
+
+    return intrinsic(load8)
+
+
+_load8 = _load8_intrinsic()
+
+
 @kernel
 def _find(buf: Bytes, byte: int, i: int, e: int) -> int:
     """Position of the first ``byte`` in ``[i, e)``, else -1."""
@@ -639,27 +658,46 @@ def _same(buf: Bytes, group: Ints, key: Ints) -> bool:
     """Whether a group's key has the same bytes, status and bucket as ``key``."""
     if group[STATUS] != key[STATUS] or group[BUCKET] != key[BUCKET]:
         return False
+    base = buf.ctypes.data
     for field in (HOUR, LEVEL, REQUEST):
         size = key[field + 1]
         if group[field + 1] != size:
             return False
         a, b = group[field], key[field]
-        for k in range(size):
-            if buf[a + k] != buf[b + k]:
+        k = 0
+        while k + 8 <= size:  # a word at a time, then the last bytes
+            if _load8(base + a + k) != _load8(base + b + k):
+                return False
+            k += 8
+        for rest in range(k, size):
+            if buf[a + rest] != buf[b + rest]:
                 return False
     return True
 
 
 @kernel
 def _hash(buf: Bytes, key: Ints) -> np.uint64:
+    """FNV-1a over the key's spans a word at a time (lengths and status and bucket mixed
+    in), then murmur3's finaliser: the slot is taken from the low bits."""
     prime = np.uint64(1099511628211)
     h = np.uint64(14695981039346656037)
+    base = buf.ctypes.data
     for field in (HOUR, LEVEL, REQUEST):
-        start = key[field]
-        for k in range(start, start + key[field + 1]):
-            h = (h ^ np.uint64(buf[k])) * prime
+        start, size = key[field], key[field + 1]
+        k = 0
+        while k + 8 <= size:
+            h = (h ^ _load8(base + start + k)) * prime
+            k += 8
+        for rest in range(k, size):
+            h = (h ^ np.uint64(buf[start + rest])) * prime
+        h = (h ^ np.uint64(size + 1)) * prime
     h = (h ^ np.uint64(key[STATUS] + 2)) * prime
-    return (h ^ np.uint64(key[BUCKET] + 2)) * prime
+    h = (h ^ np.uint64(key[BUCKET] + 2)) * prime
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xC4CEB9FE1A85EC53)
+    return h ^ (h >> np.uint64(33))
 
 
 @kernel
@@ -676,7 +714,7 @@ def scan(buf: Bytes, fmt: int, count_requests: bool, ascii_only: bool
     slots = np.full(256, -1, np.int64)
     odd = np.empty((64, 2), np.int64)
     g = 0
-    used = odd_used = lines = 0
+    used = odd_used = lines = plain = 0
     s = 0
     size = buf.size
     while s < size:
@@ -692,6 +730,8 @@ def scan(buf: Bytes, fmt: int, count_requests: bool, ascii_only: bool
                 odd = _grow_rows(odd)
             odd[odd_used, 0], odd[odd_used, 1] = s, e
             odd_used += 1
+        elif fate == COUNTED and fmt == HAPROXY:
+            plain += 1  # no key: one group, made at the end
         elif fate == COUNTED:
             h = _hash(buf, key)
             mask = np.uint64(slots.size - 1)
@@ -718,6 +758,10 @@ def scan(buf: Bytes, fmt: int, count_requests: bool, ascii_only: bool
             if seconds >= 0:
                 sums[g] += seconds
         s = e + 1
+    if plain:
+        groups[0, :] = NONE
+        groups[0, COUNT] = plain
+        used = 1
     return lines, groups[:used], sums[:used], odd[:odd_used]
 
 
