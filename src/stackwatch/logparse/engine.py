@@ -427,7 +427,7 @@ class FileParser:
         seconds = np.empty(count, np.float64)
         spans = np.empty((count, 2 * kernel.FIELDS), np.int64)
         distinct = kernel.scan(ascii_array(text), self.index, self.count_requests, info, keys,
-                               seconds, spans, kernel.patterns())
+                               seconds, spans)
         flags = info[:, kernel.FLAGS]
         others = count - int(np.count_nonzero(flags & kernel.REGULAR))
         requests = int(np.count_nonzero(flags & kernel.MAYBE_REQUEST))

@@ -124,10 +124,15 @@ def scan(buf: U8, starts: I64, ends: I64, keys: I64, millis: I64, spans: I64) ->
     while start < n and line < len(starts):
         end = start
         count = 0
-        while end < n and buf[end] != 10:
-            if buf[end] == 32 and count < 19:  # str.split(" ", 19)
+        while end < n and count < 19:  # str.split(" ", 19)
+            byte = buf[end]
+            if byte == 10:
+                break
+            if byte == 32:
                 spaces[count] = end
                 count += 1
+            end += 1
+        while end < n and buf[end] != 10:
             end += 1
         starts[line], ends[line] = start, end
         keys[line], millis[line] = REJECTED, NO_TIME

@@ -53,12 +53,7 @@ _LEN = np.frombuffer(b"len:", np.uint8)
 _TIME = np.frombuffer(b"time:", np.uint8)
 _ERROR = np.frombuffer(b"ERROR", np.uint8)
 _CRITICAL = np.frombuffer(b"CRITICAL", np.uint8)
-
-
-def patterns() -> tuple[U8, ...]:
-    """The byte strings :func:`scan` looks for, in its argument order."""
-    return (_MARK, _DEFAULT, _SERVERS, _REQ, _NONE, _INSTANCE, _STATUS, _LEN, _TIME, _ERROR,
-            _CRITICAL)
+"""Byte strings the kernels look for (global arrays: numba freezes them as constants)."""
 
 
 @kernel
@@ -72,6 +67,20 @@ def _find(buf: U8, start: int, end: int, pattern: U8) -> int:
         if k == size:
             return at
     return -1
+
+
+@kernel
+def _marks(buf: U8, start: int, end: int) -> int:
+    """Bit 1: ``" status: `` is in ``buf[start:end]``; bit 2: `` - - [`` is (one pass)."""
+    found = 0
+    for at in range(start, end):
+        byte = buf[at]
+        if byte == 34 and not found & 1 and _equals(buf, at, min(at + 10, end), _MARK):
+            found |= 1
+        elif byte == 32 and not found & 2 and buf[at + 1] == 45 and \
+                _equals(buf, at, min(at + 6, end), _DEFAULT):
+            found |= 2
+    return found
 
 
 @kernel
@@ -140,7 +149,7 @@ def _seconds(buf: U8, start: int, end: int) -> float:
 
 @kernel
 def _request(buf: U8, start: int, end: int, eventlet_default: bool, out: I64,
-             tokens: I64, patterns_: tuple[U8, ...]) -> float:
+             tokens: I64) -> float:
     """The request in a message ``buf[start:end]`` cut as the per-line fast path cuts it:
     ``out`` gets method, path (query cut off) and status spans. Returns the seconds (NaN:
     no time); ``out[0] = -1`` when the fast path (or this kernel) would not take it."""
@@ -189,11 +198,11 @@ def _request(buf: U8, start: int, end: int, eventlet_default: bool, out: I64,
             return np.nan
         status, status_end = tokens[0], tokens[1]
     else:
-        if count < 4 or not _equals(buf, tokens[0], tokens[1], patterns_[6]) or \
-                not _equals(buf, tokens[4], tokens[5], patterns_[7]) or \
+        if count < 4 or not _equals(buf, tokens[0], tokens[1], _STATUS) or \
+                not _equals(buf, tokens[4], tokens[5], _LEN) or \
                 tokens[3] - tokens[2] != 3 or not _digits(buf, tokens[2], tokens[3]):
             return np.nan
-        if _equals(buf, tokens[2 * count - 4], tokens[2 * count - 3], patterns_[8]):
+        if _equals(buf, tokens[2 * count - 4], tokens[2 * count - 3], _TIME):
             seconds = _seconds(buf, tokens[2 * count - 2], tokens[2 * count - 1])
             if seconds != seconds:
                 return np.nan
@@ -206,25 +215,25 @@ def _request(buf: U8, start: int, end: int, eventlet_default: bool, out: I64,
 
 
 @kernel
-def _context_ids(buf: U8, start: int, end: int, ids: I64, patterns_: tuple[U8, ...]) -> None:
+def _context_ids(buf: U8, start: int, end: int, ids: I64) -> None:
     """Request id, then global request id spans of a context ``buf[start:end]`` into
     ``ids`` (zeros: none)."""
     space = _byte(buf, start, end, 32)
     offset = space - start if space >= 0 else -1
     if offset > 0 and end - (space + 1) >= 4 and _equals(buf, space + 1, space + 5,
-                                                         patterns_[3]):
-        if not (offset >= 4 and _equals(buf, start, start + 4, patterns_[4])):
+                                                         _REQ):
+        if not (offset >= 4 and _equals(buf, start, start + 4, _NONE)):
             ids[2], ids[3] = start, space
         second = _byte(buf, space + 1, end, 32)
         ids[0], ids[1] = space + 1, (second if second >= 0 else end)
-    elif end - start >= 4 and _equals(buf, start, start + 4, patterns_[3]):
+    elif end - start >= 4 and _equals(buf, start, start + 4, _REQ):
         ids[0], ids[1] = start, (space if offset > 0 else end)
 
 
 @kernel
 def _cut(buf: U8, start: int, end: int, spaces: I64, count: int, index: bool,
          count_requests: bool, info: I64, line: int, seconds: F64, request: I64,
-         tokens: I64, ids: I64, patterns_: tuple[U8, ...]) -> int:
+         tokens: I64, ids: I64) -> int:
     """Fill ``info[line]`` for a regular line; return 1, or 2 when its request is to be
     interned (spans in ``request``), 0 for any other line."""
     if count < 5:
@@ -240,14 +249,14 @@ def _cut(buf: U8, start: int, end: int, spaces: I64, count: int, index: bool,
     rest = spaces[4] + 1
     if rest >= end or buf[rest] != 91:  # "[": a context (else a continuation or odd)
         return 0
-    if end - rest >= 10 and _equals(buf, rest, rest + 10, patterns_[5][:10]):
+    if end - rest >= 10 and _equals(buf, rest, rest + 10, _INSTANCE[:10]):
         return 0  # "[instance:" first: no context
     close = _byte(buf, rest, end, 93)
     if close < 0:
         return 0
     message = min(close + 2, end)
     instance = instance_end = 0
-    if end - message >= 48 and _equals(buf, message, message + 11, patterns_[5]) and \
+    if end - message >= 48 and _equals(buf, message, message + 11, _INSTANCE) and \
             buf[message + 47] == 93:
         instance, instance_end = message + 11, message + 47
         message = min(message + 49, end)
@@ -255,21 +264,21 @@ def _cut(buf: U8, start: int, end: int, spaces: I64, count: int, index: bool,
     if end - start >= 23 and buf[start + 16] == 58 and buf[start + 19] == 46:
         flags |= STAMP
     seconds[line] = np.nan
-    has_mark = _find(buf, message, end, patterns_[0]) >= 0
+    marks = _marks(buf, message, end)
     parse = default = False
-    if has_mark and (count_requests or (index and instance_end == 0 and
-                                        _find(buf, message, end, patterns_[2]) >= 0)):
+    if marks & 1 and (count_requests or (index and instance_end == 0 and
+                                         _find(buf, message, end, _SERVERS) >= 0)):
         parse = True
-    elif _find(buf, message, end, patterns_[1]) >= 0:
+    elif marks & 2:
         parse = default = True
     intern_it = False
     if parse:
-        value = _request(buf, message, end, default, request, tokens, patterns_)
+        value = _request(buf, message, end, default, request, tokens)
         if request[0] < 0:
             return 0  # the per-line path tries its pattern
         path, path_end = request[2], request[3]
         if index and instance_end == 0:
-            found = _find(buf, path, path_end, patterns_[2])
+            found = _find(buf, path, path_end, _SERVERS)
             if found >= 0:
                 at = found + 9
                 if at + 8 < path_end and buf[at + 8] == 45 and at + 23 < path_end and \
@@ -281,13 +290,13 @@ def _cut(buf: U8, start: int, end: int, spaces: I64, count: int, index: bool,
             status = request[4]
             if buf[status] == 52 and buf[status + 1] == 48 and buf[status + 2] == 49:
                 flags |= UNAUTHORIZED
-    notable = _equals(buf, spaces[2] + 1, spaces[3], patterns_[9]) or \
-        _equals(buf, spaces[2] + 1, spaces[3], patterns_[10])
+    notable = _equals(buf, spaces[2] + 1, spaces[3], _ERROR) or \
+        _equals(buf, spaces[2] + 1, spaces[3], _CRITICAL)
     ids[:] = 0
     context, context_end = rest + 1, close
     if (index or notable) and context_end > context and not (
             context_end - context == 1 and buf[context] == 45):
-        _context_ids(buf, context, context_end, ids, patterns_)
+        _context_ids(buf, context, context_end, ids)
     if (index and (ids[1] > ids[0] or instance_end > 0)) or notable:
         flags |= KEEP
     info[line, START], info[line, END], info[line, FLAGS] = start, end, flags
@@ -304,7 +313,7 @@ def _cut(buf: U8, start: int, end: int, spaces: I64, count: int, index: bool,
 
 @kernel
 def scan(buf: U8, index: bool, count_requests: bool, info: I64, keys: I64, seconds: F64,
-         spans: I64, patterns_: tuple[U8, ...]) -> int:
+         spans: I64) -> int:
     """Cut every line of ``buf`` (whole lines, each ending in ``\\n``) into ``info`` (one
     row per line, columns as named above), ``keys`` (request key id, -1: none) and
     ``seconds`` (NaN: no time); request keys interned into ``spans``. Returns the number
@@ -322,17 +331,21 @@ def scan(buf: U8, index: bool, count_requests: bool, info: I64, keys: I64, secon
     while start < n and line < len(info):
         end = start
         count = 0
-        while end < n and buf[end] != 10:
-            if buf[end] == 32 and count < 5:  # str.split(" ", 5)
+        while end < n and count < 5:  # str.split(" ", 5)
+            byte = buf[end]
+            if byte == 10:
+                break
+            if byte == 32:
                 spaces[count] = end
                 count += 1
             end += 1
+        while end < n and buf[end] != 10:
+            end += 1
         keys[line] = -1
         cut = _cut(buf, start, end, spaces, count, index, count_requests, info, line,
-                   seconds, request, tokens, ids, patterns_)
+                   seconds, request, tokens, ids)
         if cut == 0:
-            maybe = _find(buf, start, end, patterns_[0]) >= 0 or \
-                _find(buf, start, end, patterns_[1]) >= 0
+            maybe = _marks(buf, start, end) != 0
             info[line, START], info[line, END] = start, end
             info[line, FLAGS] = MAYBE_REQUEST if maybe else 0
             seconds[line] = np.nan
