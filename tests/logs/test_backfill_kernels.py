@@ -8,6 +8,7 @@ at a time: lines one byte off from valid must go to the reference."""
 
 from __future__ import annotations
 
+import gzip
 import random
 import re
 from bisect import bisect_left
@@ -93,10 +94,12 @@ def expected(line: str, fmt: LogFormat, count_requests: bool) -> Fate:
 
 def scanned(line: str, fmt: LogFormat, count_requests: bool) -> Fate:
     """What :func:`kernels.scan` decides for a line on its own."""
-    data = np.frombuffer(f"{line}\n".encode(), np.uint8).copy()
-    lines, groups, sums, odd = kernels.scan(data, _CODES[fmt], count_requests,
-                                            bool(data.max() < 128))
-    assert lines == 1
+    data = np.frombuffer(f"{line}\n".encode(), np.uint8)  # read-only, as the engine's
+    lines, groups, sums, odd, verdict = kernels.scan(data, _CODES[fmt], count_requests, True)
+    if verdict == kernels.NOT_ASCII:
+        lines, groups, sums, odd, verdict = kernels.scan(data, _CODES[fmt], count_requests,
+                                                         False)
+    assert lines == 1 and verdict == kernels.CLEAN
     if len(odd):
         assert odd.tolist() == [[0, len(data) - 1]]
         return "odd", None
@@ -310,9 +313,9 @@ def test_groups_never_merge_two_keys() -> None:
         lines.append(f'2026-11-21 0{n % 3}:19:36 590 INFO n.r [-] ip "GET /v/{n}?q={n % 7}" '
                      f"status: {200 + n % 2} len: 0 time: {n % 5}.5")
         lines.append(f"2026-11-21 0{n % 3}:19:36 590 {'INFO' if n % 2 else 'INFX'} n.r [-] m")
-    data = np.frombuffer("".join(f"{line}\n" for line in lines).encode(), np.uint8).copy()
-    total, groups, sums, odd = kernels.scan(data, kernels.OSLO, True, True)
-    assert total == len(lines) and not len(odd)
+    data = np.frombuffer("".join(f"{line}\n" for line in lines).encode(), np.uint8)
+    total, groups, sums, odd, verdict = kernels.scan(data, kernels.OSLO, True, True)
+    assert total == len(lines) and not len(odd) and verdict == kernels.CLEAN
     seen: dict[tuple[str, str, str, int, int], int] = {}
     for row, value in zip(groups.tolist(), sums.tolist(), strict=True):
         hour, level, request = (data[row[at]:row[at] + row[at + 1]].tobytes().decode()
@@ -333,15 +336,22 @@ def test_pieces_end_at_line_ends(tmp_path: Path) -> None:
     rng = random.Random(2)
     text = b"".join(b"x" * rng.randrange(0, 300) + b"\n" for _ in range(2000)) + b"tail"
     path.write_bytes(text)
-    pieces = [piece.tobytes() for piece in read_pieces(path, 1000)]
-    assert b"".join(pieces) == text
-    assert all(piece.endswith(b"\n") for piece in pieces[:-1])
-    assert len(pieces) > 100
+    packed = tmp_path / "a.log.1.gz"
+    packed.write_bytes(gzip.compress(text))
+    for source in (path, packed):  # mapped, then decompressed
+        pieces = [piece.tobytes() for piece in read_pieces(source, 1000)]
+        assert b"".join(pieces) == text
+        assert all(piece.endswith(b"\n") for piece in pieces[:-1])
+        assert len(pieces) > 100
     long = tmp_path / "long.log"  # a line longer than a piece
     long.write_bytes(b"y" * 5000 + b"\n" + b"z\n")
-    pieces = [piece.tobytes() for piece in read_pieces(long, 1000)]
-    assert b"".join(pieces) == long.read_bytes()
-    assert all(piece.endswith(b"\n") for piece in pieces)
+    long.with_name("long.log.1.gz").write_bytes(gzip.compress(long.read_bytes()))
+    for source in (long, long.with_name("long.log.1.gz")):
+        pieces = [piece.tobytes() for piece in read_pieces(source, 1000)]
+        assert b"".join(pieces) == long.read_bytes()
+        assert all(piece.endswith(b"\n") for piece in pieces)
+    (tmp_path / "empty.log").write_bytes(b"")
+    assert list(read_pieces(tmp_path / "empty.log", 10)) == []
 
 
 @pytest.mark.unit
@@ -352,3 +362,19 @@ def test_an_oslo_head_longer_than_a_piece_goes_to_the_reference(tmp_path: Path) 
     engine = CompiledBackfill(threads=1, piece=1024)
     engine.parse(path, "nova", "ctl1", True)
     assert engine.fallbacks == [str(path)]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("byte", "verdict"), [(b"\r", kernels.BAD), (b"\0", kernels.BAD),
+                                               (b"\xc3", kernels.NOT_ASCII),
+                                               (b"x", kernels.CLEAN)])
+@pytest.mark.parametrize("at", [0, 300_000, -2])
+def test_a_piece_is_checked_as_it_is_scanned(byte: bytes, verdict: int, at: int) -> None:
+    """Blocks are checked ahead of the lines: a bad byte anywhere, the last block too."""
+    line = b'2026-11-21 06:19:36 590 INFO n.r [-] ip "GET /" status: 200 len: 0\n'
+    data = bytearray(line * 10_000)
+    data[at] = byte[0]
+    scanned = kernels.scan(np.frombuffer(bytes(data), np.uint8), kernels.OSLO, True, True)
+    assert scanned[-1] == verdict
+    if verdict == kernels.CLEAN:
+        assert scanned[0] == 10_000

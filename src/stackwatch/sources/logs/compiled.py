@@ -37,6 +37,7 @@ from __future__ import annotations
 import gzip
 import io
 import itertools
+import mmap
 import os
 import re
 import socket
@@ -121,15 +122,16 @@ class _Totals:
 
 
 def read_pieces(path: Path, size: int) -> Iterator[Bytes]:
-    """A file's content (``.gz`` decompressed) in pieces of about ``size`` bytes, each
-    ending at a line end (but the last, if the file does not): read into fresh arrays, a
-    line cut at the end of one carried to the next."""
+    """A file's content (``.gz`` decompressed) in read-only pieces of about ``size``
+    bytes, each ending at a line end (but the last, if the file does not): views of the
+    file mapped in memory, or, for a ``.gz``, fresh arrays filled by zlib (a line cut at
+    the end of one carried to the next)."""
     import numpy as np
 
-    from stackwatch.sources.logs.kernels import line_end
-
-    opened = gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")  # noqa: SIM115
-    with cast(io.BufferedIOBase, opened) as handle:
+    if not path.name.endswith(".gz"):
+        yield from _mapped_pieces(path, size)
+        return
+    with cast(io.BufferedIOBase, gzip.open(path, "rb")) as handle:
         carry = b""
         while True:
             buffer = np.empty(size + len(carry), np.uint8)
@@ -138,14 +140,46 @@ def read_pieces(path: Path, size: int) -> Iterator[Bytes]:
             view = memoryview(buffer)  # type: ignore[arg-type]
             while filled < buffer.size and (got := handle.readinto(view[filled:])):
                 filled += got
+            buffer.flags.writeable = False  # the kernels are compiled for read-only views
             if filled < buffer.size:  # the end of the file
                 if filled:
                     yield buffer[:filled]
                 return
-            cut = line_end(buffer, filled)
+            cut = _after_last_line(view, filled)
             carry = buffer[cut:filled].tobytes()
             if cut:
                 yield buffer[:cut]
+
+
+def _after_last_line(view: memoryview, size: int) -> int:
+    """Position after the last ``\\n`` in ``view[:size]`` (0 if none), looking at its
+    tail first."""
+    tail = max(0, size - (1 << 16))
+    found = view[tail:size].tobytes().rfind(b"\n")
+    if found < 0 and tail:
+        return view[:tail].tobytes().rfind(b"\n") + 1
+    return tail + found + 1 if found >= 0 else 0
+
+
+def _mapped_pieces(path: Path, size: int) -> Iterator[Bytes]:
+    import numpy as np
+
+    with open(path, "rb") as handle:
+        length = os.fstat(handle.fileno()).st_size
+        if not length:
+            return
+        mapped = mmap.mmap(handle.fileno(), length, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE,
+                           prot=mmap.PROT_READ)
+    data = np.frombuffer(mapped, np.uint8)  # the views keep the mapping alive
+    start = 0
+    while start < length:
+        end = start + size
+        if end >= length:
+            yield data[start:]
+            return
+        cut = mapped.rfind(b"\n", start, end) + 1 or mapped.find(b"\n", end) + 1 or length
+        yield data[start:cut]
+        start = cut
 
 
 def _text(data: bytes, partial: bool = False) -> str:
@@ -159,9 +193,8 @@ def _text(data: bytes, partial: bool = False) -> str:
         raise Fallback from exc
 
 
-def _check(piece: Bytes) -> bool:
-    """Whether a piece is ASCII; :class:`Fallback` if it holds ``\\r``, NUL or invalid
-    UTF-8."""
+def _check(piece: Bytes) -> None:
+    """:class:`Fallback` if a piece holds ``\\r``, NUL or invalid UTF-8."""
     from stackwatch.sources.logs.kernels import check
 
     bad, ascii_only = check(piece)
@@ -172,26 +205,25 @@ def _check(piece: Bytes) -> bool:
             piece.tobytes().decode("utf-8")
         except UnicodeDecodeError as exc:
             raise Fallback from exc
-    return bool(ascii_only)
 
 
 def warm_up() -> float:
     """Compile (or load from numba's cache) the kernels on a tiny input, with the argument
-    types of a real run (writable arrays); seconds taken."""
+    types of a real run (read-only arrays); seconds taken."""
     import numpy as np
 
     from stackwatch.sources.logs import kernels
 
     started = time.perf_counter()
-    line = np.frombuffer(b"x\n", np.uint8).copy()
+    line = np.frombuffer(b"x\n", np.uint8)
     kernels.check(line)
-    kernels.line_end(line, line.size)
     for code in _CODES.values():
-        kernels.scan(line, code, True, True)
+        for ascii_only in (True, False):
+            kernels.scan(line, code, True, ascii_only)
     return time.perf_counter() - started
 
 
-def _piece(data: Bytes, fmt: LogFormat, count_requests: bool, ascii_only: bool) -> _Piece:
+def _piece(data: Bytes, fmt: LogFormat, count_requests: bool) -> _Piece:
     """One piece scanned: its lines, groups and odd lines (bytes cut to text only for the
     distinct keys and the odd lines)."""
     from stackwatch.sources.logs import kernels as k
@@ -199,7 +231,10 @@ def _piece(data: Bytes, fmt: LogFormat, count_requests: bool, ascii_only: bool) 
     def text(start: int, size: int) -> str | None:
         return data[start:start + size].tobytes().decode() if size > 0 else None
 
-    lines, rows, sums, odd = k.scan(data, _CODES[fmt], count_requests, ascii_only)
+    lines, rows, sums, odd, verdict = k.scan(data, _CODES[fmt], count_requests, True)
+    if verdict != k.CLEAN:
+        _check(data)  # Fallback, unless it is valid UTF-8
+        lines, rows, sums, odd, verdict = k.scan(data, _CODES[fmt], count_requests, False)
     groups: Groups = {}
     for row, total in zip(rows.tolist(), sums.tolist(), strict=True):
         status = f"{row[k.STATUS]:03d}" if row[k.STATUS] >= 0 else None
@@ -278,8 +313,7 @@ class CompiledBackfill:
                     continue
                 if piece[-1] != 10:
                     raise Fallback  # the reference counts a last line without its end apart
-                ascii_only = _check(piece)
-                running.append(pool.submit(_piece, piece, fmt, count_requests, ascii_only))
+                running.append(pool.submit(_piece, piece, fmt, count_requests))
                 if len(running) > self.threads:
                     take(running.popleft().result())
             for future in running:

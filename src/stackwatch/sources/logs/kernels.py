@@ -27,6 +27,9 @@ OSLO, ACCESS, HAPROXY = 0, 1, 2
 """Format codes of :func:`scan`."""
 COUNTED, SKIPPED, ODD = 0, 1, 2
 """A line's fate (:func:`classify`)."""
+CLEAN, BAD, NOT_ASCII = 0, 1, 2
+"""Verdicts of :func:`scan` on a piece's bytes."""
+_BLOCK = 1 << 18
 NONE = -1
 """A key field a line has not (level of an access line, request of a record...)."""
 HOUR, HOUR_LEN, LEVEL, LEVEL_LEN, REQUEST, REQUEST_LEN, STATUS, BUCKET, COUNT = range(9)
@@ -75,9 +78,37 @@ def _digits(buf: Bytes, i: int, e: int) -> int:
     return i
 
 
+_ONES = np.uint64(0x0101010101010101)
+_HIGHS = np.uint64(0x8080808080808080)
+_SPACES = np.uint64(0x2020202020202020)
+_QUOTES = np.uint64(0x2222222222222222)
+_RETURNS = np.uint64(0x0D0D0D0D0D0D0D0D)
+
+
+@kernel
+def _zeros(word: np.uint64) -> np.uint64:
+    """The high bit of each zero byte of ``word`` (exact up to the first one: the lowest
+    set bit is the first zero byte)."""
+    return (word - _ONES) & ~word & _HIGHS
+
+
+@kernel
+def _first(found: np.uint64) -> int:
+    """Index of the byte of the lowest set bit."""
+    return int(np.int64(_trailing_zeros(found)) // 8)
+
+
 @kernel
 def _word(buf: Bytes, i: int, e: int) -> int:
-    """End of the run at ``i`` of bytes that are neither space nor quote."""
+    """End of the run at ``i`` of bytes that are neither space nor quote (eight bytes at
+    a time)."""
+    base = buf.ctypes.data
+    while i + 8 <= e:
+        word = _load8(base + i)
+        found = _zeros(word ^ _SPACES) | _zeros(word ^ _QUOTES)
+        if found:
+            return i + _first(found)
+        i += 8
     while i < e and buf[i] != _SP and buf[i] != _QUOTE:
         i += 1
     return i
@@ -85,7 +116,13 @@ def _word(buf: Bytes, i: int, e: int) -> int:
 
 @kernel
 def _token(buf: Bytes, i: int, e: int) -> int:
-    """End of the run of non-space bytes at ``i``."""
+    """End of the run of non-space bytes at ``i`` (eight bytes at a time)."""
+    base = buf.ctypes.data
+    while i + 8 <= e:
+        found = _zeros(_load8(base + i) ^ _SPACES)
+        if found:
+            return i + _first(found)
+        i += 8
     while i < e and buf[i] != _SP:
         i += 1
     return i
@@ -164,6 +201,12 @@ def _memchr_intrinsic() -> Any:
 _memchr = _memchr_intrinsic()
 
 
+def _trailing_zeros_intrinsic() -> Any:
+    from numba.cpython.unsafe.numbers import trailing_zeros
+
+    return trailing_zeros
+
+
 def _load8_intrinsic() -> Any:
     """The 8 bytes at an address as one little-endian word (unaligned load)."""
     from llvmlite import ir
@@ -181,6 +224,7 @@ def _load8_intrinsic() -> Any:
 
 
 _load8 = _load8_intrinsic()
+_trailing_zeros = _trailing_zeros_intrinsic()
 
 
 @kernel
@@ -464,10 +508,8 @@ def access_line(buf: Bytes, s: int, e: int) -> tuple[int, int, int, int, int, fl
         return 0, 0, 0, 0, 0, -1.0
     j += 1  # the referer's opening quote
     for field in range(2):  # referer, then agent: "[^"]*"
-        j += 1
-        while j < e and buf[j] != _QUOTE:
-            j += 1
-        if j >= e:
+        j = _find(buf, _QUOTE, j + 1, e)
+        if j < 0:
             return 0, 0, 0, 0, 0, -1.0
         if field == 0:
             if j + 2 >= e or buf[j + 1] != _SP or buf[j + 2] != _QUOTE:
@@ -702,11 +744,17 @@ def _hash(buf: Bytes, key: Ints) -> np.uint64:
 
 @kernel
 def scan(buf: Bytes, fmt: int, count_requests: bool, ascii_only: bool
-         ) -> tuple[int, Ints, Floats, Ints]:
+         ) -> tuple[int, Ints, Floats, Ints, int]:
     """Every line of a piece ending in ``\\n``: ``(lines, groups, their sums of seconds,
-    odd lines' (start, end))``. A group row holds its key's spans in ``buf`` (those of its
-    first line), status, bucket and line count (:data:`COUNT`); the counted lines of a
-    HAProxy log, which have no key, are one group."""
+    odd lines' (start, end), verdict)``. A group row holds its key's spans in ``buf``
+    (those of its first line), status, bucket and line count (:data:`COUNT`); the counted
+    lines of a HAProxy log, which have no key, are one group.
+
+    ``ascii_only``: the piece is checked as it is scanned, a block ahead (while the block
+    is in the cache), and the scan stops at the first ``\\r`` or NUL (verdict
+    :data:`BAD`) or byte above 127 (:data:`NOT_ASCII`: scan again with ``ascii_only``
+    false, which sends each such line to the reference); else (the caller checked the
+    piece) the verdict is :data:`CLEAN`."""
     key = np.empty(WIDTH, np.int64)
     groups = np.empty((64, WIDTH), np.int64)
     sums = np.zeros(64, np.float64)
@@ -717,7 +765,13 @@ def scan(buf: Bytes, fmt: int, count_requests: bool, ascii_only: bool
     used = odd_used = lines = plain = 0
     s = 0
     size = buf.size
+    checked = size if not ascii_only else 0
     while s < size:
+        if checked < size and s + 4096 > checked:
+            verdict = _check_block(buf, checked, min(size, checked + _BLOCK))
+            if verdict != CLEAN:
+                return lines, groups[:0], sums[:0], odd[:0], verdict
+            checked = min(size, checked + _BLOCK)
         e = _find(buf, 10, s, size)
         if e < 0:  # the caller hands whole lines: never
             e = size
@@ -762,28 +816,30 @@ def scan(buf: Bytes, fmt: int, count_requests: bool, ascii_only: bool
         groups[0, :] = NONE
         groups[0, COUNT] = plain
         used = 1
-    return lines, groups[:used], sums[:used], odd[:odd_used]
+    if checked < size:
+        verdict = _check_block(buf, checked, size)
+        if verdict != CLEAN:
+            return lines, groups[:0], sums[:0], odd[:0], verdict
+    return lines, groups[:used], sums[:used], odd[:odd_used], CLEAN
+
+
+@kernel
+def _check_block(buf: Bytes, start: int, end: int) -> int:
+    bad, ascii_only = check(buf[start:end])
+    return BAD if bad else CLEAN if ascii_only else NOT_ASCII
 
 
 @kernel
 def check(buf: Bytes) -> tuple[bool, bool]:
-    """``(holds \\r or NUL, is ASCII)`` of a piece."""
-    size = buf.size
-    if _find(buf, 13, 0, size) >= 0 or _find(buf, 0, 0, size) >= 0:
-        return True, False
-    words = size // 8
-    high = np.uint64(0)
-    for word in buf[:words * 8].view(np.uint64):  # 8 bytes at a time
+    """``(holds \\r or NUL, is ASCII)`` of a piece, in one pass eight bytes at a time."""
+    base = buf.ctypes.data
+    words = buf.size // 8
+    high = bad = np.uint64(0)
+    for k in range(words):
+        word = _load8(base + 8 * k)
         high |= word
-    for k in range(words * 8, size):
+        bad |= _zeros(word ^ _RETURNS) | _zeros(word)
+    for k in range(words * 8, buf.size):
         high |= np.uint64(buf[k])
-    return False, (high & np.uint64(0x8080808080808080)) == 0
-
-
-@kernel
-def line_end(buf: Bytes, size: int) -> int:
-    """Position after the last ``\\n`` in ``buf[:size]``, 0 if none."""
-    for k in range(size - 1, -1, -1):
-        if buf[k] == 10:
-            return k + 1
-    return 0
+        bad |= np.uint64(buf[k] == 13 or buf[k] == 0)
+    return bad != 0, (high & _HIGHS) == 0
