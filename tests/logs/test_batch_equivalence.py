@@ -409,7 +409,8 @@ def test_oslo_batch_on_the_recorded_logs(reference_logs: Path) -> None:
 
 def test_oslo_batch_on_every_combination() -> None:
     """Every context, instance prefix and message of the tables above, as first lines of
-    records at two levels, followed by a traceback line: one chunk, both settings."""
+    records at two levels, followed by a traceback or continuation line with the same
+    prefix and message: one chunk, all settings."""
     lines = []
     for context in CONTEXTS:
         for instance in ("", f"[instance: {UUID}] ", "[instance: short] "):
@@ -417,7 +418,8 @@ def test_oslo_batch_on_every_combination() -> None:
                 for level in ("INFO", "ERROR"):
                     lines.append(f"2026-11-21 06:19:36.304 590 {level} neutron.wsgi {context} "
                                  f"{instance}{message}")
-                lines.append(f"2026-11-21 06:19:36.304 590 ERROR neutron.wsgi {message}")
+                lines.append(f"2026-11-21 06:19:36.304 590 ERROR neutron.wsgi {instance}"
+                             f"{message}")
     text = "".join(f"{line}\n" for line in lines)
     for count_requests in (True, False):
         for index in (True, False):

@@ -429,7 +429,7 @@ class FileParser:
         distinct = kernel.scan(ascii_array(text), self.index, self.count_requests, info, keys,
                                seconds, spans)
         flags = info[:, kernel.FLAGS]
-        others = count - int(np.count_nonzero(flags & kernel.REGULAR))
+        others = count - int(np.count_nonzero(flags & (kernel.REGULAR | kernel.CONTINUATION)))
         requests = int(np.count_nonzero(flags & kernel.MAYBE_REQUEST))
         if others * 4 > count * 3 or self.templates.room() <= distinct + requests:
             return False
@@ -478,15 +478,25 @@ class FileParser:
         new_row = tuple.__new__  # skips the named tuple's Python-level __new__
         minutes = ISO_MINUTES.get
         base = self._base
-        keep, stamp, status_401, regular = 1, 2, 4, 8  # oslo_kernel's FLAGS bits
-        parsed = 0
+        keep, stamp, status_401, regular, continuation = 1, 2, 4, 8, 32  # oslo_kernel.FLAGS
+        known = regular | continuation
+        parsed = continued = 0
         run = -1  # first line of a run of other lines, or -1
         opened, open_row, in_tb = self._open, self._open_row, self._open_traceback
         for number, (s, e, flags, ls, le, ge, ms, i1, i2, r1, r2, g1, g2) in enumerate(lines):
-            if not flags & regular:
+            if flags & continuation and opened is not None:
+                continued += 1  # as the per-line path: a traceback or message line
+                rest = text[s + ms:e]
+                if not in_tb and rest[:22] == "Traceback (most recent":
+                    in_tb = True
+                    self._tracebacks += 1
+                if open_row:
+                    self._extend_row(rest)
+                continue
+            if not flags & regular:  # left to the per-line path, a run at a time
                 if run < 0:
                     run = number
-                if number + 1 < len(lines) and not lines[number + 1][2] & regular:
+                if number + 1 < len(lines) and not lines[number + 1][2] & known:
                     continue
                 first = lines[run][0]
                 self._open, self._open_row, self._open_traceback = opened, open_row, in_tb
@@ -522,6 +532,7 @@ class FileParser:
         if sums is not None:
             sums.add_until(len(lines))
         self._parsed += parsed
+        self._skipped["continuation"] = self._skipped.get("continuation", 0) + continued
         for level, count in Counter(levels).items():
             self._levels[level] = self._levels.get(level, 0) + count
 

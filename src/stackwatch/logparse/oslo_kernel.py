@@ -31,11 +31,13 @@ WIDTH = 13
 line's start (small numbers: Python keeps one object for each below 257)."""
 START, END, FLAGS, LEVEL, LEVEL_END, LOGGER_END, MESSAGE = range(7)
 INSTANCE, INSTANCE_END, REQUEST_ID, REQUEST_ID_END, GLOBAL_ID, GLOBAL_ID_END = range(7, 13)
-KEEP, STAMP, UNAUTHORIZED, REGULAR, MAYBE_REQUEST = 1, 2, 4, 8, 16
+KEEP, STAMP, UNAUTHORIZED, REGULAR, MAYBE_REQUEST, CONTINUATION = 1, 2, 4, 8, 16, 32
 """``FLAGS`` bits: the line makes an index row; its time is ``YYYY-MM-DD HH:MM:SS.fff``
-(iso_epoch's fast path may apply); its status is 401; it is regular (else left to the
-per-line path); not regular, it holds ``" status: `` or `` - - [`` (the per-line path may
-read a request in it)."""
+(iso_epoch's fast path may apply); its status is 401; it is regular; not regular, it holds
+``" status: `` or `` - - [`` (the per-line path may read a request in it); it has the
+prefix of a record but no context: a traceback or continuation line while a record is
+open (its message from ``MESSAGE``). Lines with neither ``REGULAR`` nor ``CONTINUATION``
+are left to the per-line path."""
 MAX_DIGITS = 15
 MAX_TOKENS = 32
 _POW10 = (1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14,
@@ -235,7 +237,8 @@ def _cut(buf: U8, start: int, end: int, spaces: I64, count: int, index: bool,
          count_requests: bool, info: I64, line: int, seconds: F64, request: I64,
          tokens: I64, ids: I64) -> int:
     """Fill ``info[line]`` for a regular line; return 1, or 2 when its request is to be
-    interned (spans in ``request``), 0 for any other line."""
+    interned (spans in ``request``); 3 for a continuation line (``START``, ``END``,
+    ``FLAGS``, ``MESSAGE`` filled); 0 for any other line."""
     if count < 5:
         return 0
     if spaces[0] - start < 5 or buf[start + 4] != 45:  # f[0][4:5] == "-"
@@ -247,13 +250,18 @@ def _cut(buf: U8, start: int, end: int, spaces: I64, count: int, index: bool,
     if spaces[4] == spaces[3] + 1:  # empty logger
         return 0
     rest = spaces[4] + 1
-    if rest >= end or buf[rest] != 91:  # "[": a context (else a continuation or odd)
-        return 0
-    if end - rest >= 10 and _equals(buf, rest, rest + 10, _INSTANCE[:10]):
-        return 0  # "[instance:" first: no context
-    close = _byte(buf, rest, end, 93)
-    if close < 0:
-        return 0
+    close = -1
+    if rest < end and buf[rest] == 91 and not (  # "[" opens a context, "[instance:" not
+            end - rest >= 10 and _equals(buf, rest, rest + 10, _INSTANCE[:10])):
+        close = _byte(buf, rest, end, 93)
+    if close < 0:  # no context: continues the open record
+        message = min(rest, end)
+        if end - message >= 48 and _equals(buf, message, message + 11, _INSTANCE) and \
+                buf[message + 47] == 93:
+            message = min(message + 49, end)
+        info[line, START], info[line, END], info[line, FLAGS] = start, end, CONTINUATION
+        info[line, MESSAGE] = message - start
+        return 3
     message = min(close + 2, end)
     instance = instance_end = 0
     if end - message >= 48 and _equals(buf, message, message + 11, _INSTANCE) and \
@@ -344,10 +352,11 @@ def scan(buf: U8, index: bool, count_requests: bool, info: I64, keys: I64, secon
         keys[line] = -1
         cut = _cut(buf, start, end, spaces, count, index, count_requests, info, line,
                    seconds, request, tokens, ids)
-        if cut == 0:
-            maybe = _marks(buf, start, end) != 0
-            info[line, START], info[line, END] = start, end
-            info[line, FLAGS] = MAYBE_REQUEST if maybe else 0
+        if cut == 0 or cut == 3:
+            if cut == 0:
+                info[line, START], info[line, END], info[line, FLAGS] = start, end, 0
+            if _marks(buf, start, end) != 0:
+                info[line, FLAGS] |= MAYBE_REQUEST
             seconds[line] = np.nan
         elif cut == 2:
             for k in range(2 * FIELDS):
