@@ -338,7 +338,7 @@ def test_pieces_end_at_line_ends(tmp_path: Path) -> None:
     path.write_bytes(text)
     packed = tmp_path / "a.log.1.gz"
     packed.write_bytes(gzip.compress(text))
-    for source in (path, packed):  # mapped, then decompressed
+    for source in (path, packed):  # plain, then decompressed
         pieces = [piece.tobytes() for piece in read_pieces(source, 1000)]
         assert b"".join(pieces) == text
         assert all(piece.endswith(b"\n") for piece in pieces[:-1])

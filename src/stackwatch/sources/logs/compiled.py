@@ -37,7 +37,6 @@ from __future__ import annotations
 import gzip
 import io
 import itertools
-import mmap
 import os
 import re
 import socket
@@ -123,15 +122,14 @@ class _Totals:
 
 def read_pieces(path: Path, size: int) -> Iterator[Bytes]:
     """A file's content (``.gz`` decompressed) in read-only pieces of about ``size``
-    bytes, each ending at a line end (but the last, if the file does not): views of the
-    file mapped in memory, or, for a ``.gz``, fresh arrays filled by zlib (a line cut at
-    the end of one carried to the next)."""
+    bytes, each ending at a line end (but the last, if the file does not): fresh arrays
+    filled by ``readinto`` (a line cut at the end of one carried to the next). Not a
+    memory map, though it would save a copy: a live log truncated by logrotate while
+    mapped would kill the process (SIGBUS)."""
     import numpy as np
 
-    if not path.name.endswith(".gz"):
-        yield from _mapped_pieces(path, size)
-        return
-    with cast(io.BufferedIOBase, gzip.open(path, "rb")) as handle:
+    opened = gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")  # noqa: SIM115
+    with cast(io.BufferedIOBase, opened) as handle:
         carry = b""
         while True:
             buffer = np.empty(size + len(carry), np.uint8)
@@ -159,27 +157,6 @@ def _after_last_line(view: memoryview, size: int) -> int:
     if found < 0 and tail:
         return view[:tail].tobytes().rfind(b"\n") + 1
     return tail + found + 1 if found >= 0 else 0
-
-
-def _mapped_pieces(path: Path, size: int) -> Iterator[Bytes]:
-    import numpy as np
-
-    with open(path, "rb") as handle:
-        length = os.fstat(handle.fileno()).st_size
-        if not length:
-            return
-        mapped = mmap.mmap(handle.fileno(), length, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE,
-                           prot=mmap.PROT_READ)
-    data = np.frombuffer(mapped, np.uint8)  # the views keep the mapping alive
-    start = 0
-    while start < length:
-        end = start + size
-        if end >= length:
-            yield data[start:]
-            return
-        cut = mapped.rfind(b"\n", start, end) + 1 or mapped.find(b"\n", end) + 1 or length
-        yield data[start:cut]
-        start = cut
 
 
 def _text(data: bytes, partial: bool = False) -> str:
