@@ -253,3 +253,23 @@ def test_unusable_checkpoint_is_set_aside(tmp_path: Path, content: str) -> None:
     assert aside.read_text(encoding="utf-8") == content
     again = LogsSource("keystone", tmp_path, ["apache2/*.log"], checkpoint, host="h")
     assert value(list(again.collect().samples), "openstack_log_http_requests_total") == 1
+
+
+def test_error_events_are_the_latest_two_hundred(tmp_path: Path) -> None:
+    """300 ERROR records after unparsed lines: one collection returns the last 200 events,
+    in file order, each made from its record (request id, instance, first message line)."""
+    from stackwatch.sources.logs import LogsSource
+
+    log = tmp_path / "nova" / "nova-api.log"
+    log.parent.mkdir()
+    log.write_text("".join(f"bad {n}\n" for n in range(5))
+                   + "".join(oslo("ERROR", "nova.api", CTX, f"[instance: {VM}] failed {n}")
+                             + f"{ISO}.123 590 ERROR nova.api Traceback (most recent call)\n"
+                             for n in range(300)), encoding="utf-8")
+    events = LogsSource("nova", tmp_path, ["nova/*.log"], None, host="h").collect().events
+    assert len(events) == 200
+    assert all(e.kind == "log" for e in events)
+    assert [e.message for e in events[:2]] == ["failed 100", "failed 101"]
+    assert events[-1].message == "failed 299"
+    assert events[-1].request_id == REQ
+    assert events[-1].resource_ids == (VM,)

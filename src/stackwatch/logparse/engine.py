@@ -557,8 +557,8 @@ class FileParser:
         row = self._rows_raw[-1]
         if len(row[7]) < MESSAGE_LIMIT:
             longer = (row[7] + "\n" + message)[:MESSAGE_LIMIT]
-            self._rows_raw[-1] = row._replace(message=longer) if isinstance(row, IndexRow) \
-                else (*row[:7], longer)
+            # the same type back: an IndexRow (oslo) or a raw tuple (the other formats)
+            self._rows_raw[-1] = tuple.__new__(type(row), (*row[:7], longer))
 
     def _feed_access(self, text: str, pattern: re.Pattern[str]) -> None:
         """Large ASCII chunks through the compiled kernel, the rest line by line."""

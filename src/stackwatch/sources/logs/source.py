@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from stackwatch.errors import SourceError
-from stackwatch.logparse.engine import FileParser, IndexRow, LogFormat, detect_format
+from stackwatch.logparse.engine import (
+    NOTABLE_LEVELS,
+    FileParser,
+    IndexRow,
+    LogFormat,
+    detect_format,
+)
 from stackwatch.logparse.tally import Tally
 from stackwatch.logparse.urls import TemplateCache
 from stackwatch.model import CheckResult, Collection, Event, Severity, make_labels
@@ -161,7 +167,7 @@ class LogsSource:
         self._refresh()
         now = time.time()
         batch = Tally()
-        events: list[Event] = []
+        events: list[Event | IndexRow] = []  # rows become events only if among the last
         failures: list[tuple[float, str]] = []
         for path, group in self._groups.items():
             parser = self._parsers[path]
@@ -192,8 +198,7 @@ class LogsSource:
             for stream, rows in pending:
                 if self.index is not None:
                     self.index.add(self.service, self.host, stream, rows)
-                events.extend(self._event(row) for row in rows
-                              if row.level in ("ERROR", "CRITICAL"))
+                events.extend([row for row in rows if row[2] in NOTABLE_LEVELS])
         self.total.merge(batch)
         self.detector.add(failures)
         self._save()
@@ -205,7 +210,8 @@ class LogsSource:
         if self.service in AUTH_SERVICES:
             checks = (self.detector.check(now, self.service),)
         return Collection(tuple(metrics.samples(self.total, batch, now)), checks,
-                          tuple(events[-EVENT_LIMIT:]))
+                          tuple(self._event(e) if isinstance(e, IndexRow) else e
+                                for e in events[-EVENT_LIMIT:]))
 
     def _unparsed_event(self, path: Path, line: str, now: float) -> Event:
         """An unparseable line, kept for inspection (at most 20 per file and collection)."""
