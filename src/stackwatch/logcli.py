@@ -106,11 +106,16 @@ def backfill_command(paths: Sequence[Path], store_path: Path | None, config_path
     lines = unparsed = 0
     size = sum(f.stat().st_size for f in files)
     skip = None if force else history.ingested
+    if engine == "compiled":
+        from stackwatch.sources.logs.compiled import backfill_compiled, warm_up
+
+        compiled = warm_up()
+        if compiled > 5:
+            click.echo(f"stackwatch: backfill kernels compiled in {compiled:.0f}s (once on "
+                       "this machine: cached)", err=True)
     with click.progressbar(length=len(files), label="backfill", file=sys.stderr) as bar:
         results: Iterable[FileResult]
         if engine == "compiled":
-            from stackwatch.sources.logs.compiled import backfill_compiled
-
             results = backfill_compiled(paths, threads=workers, host=host, skip=skip)
         else:
             results = backfill(paths, workers=workers, host=host, skip=skip)
