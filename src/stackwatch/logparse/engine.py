@@ -1,13 +1,18 @@
 """The chunk parser: whole buffers of lines in, aggregates and indexed records out.
 
-Speed comes from working on large buffers: one compiled pattern per format is run
-with ``finditer`` over a whole chunk; lines it skips over (the gaps between two
-matches) go through the slow path, which recognises them (continuation of a
-multi-line record, a known non-metric format, blank) or counts them as
-unparseable and keeps a bounded sample. Counters are plain dicts keyed by short
-tuples; service and host are added once per drain, not per line. URL templates
-and timestamps are memoised. Every line ends up in exactly one of
-parsed / skipped / unparsed, and nothing raises on bad input.
+Two paths give the same results. The *batch* path takes a large ASCII chunk
+(:data:`BATCH_BYTES` or more) of oslo.log, HAProxy or access lines: a compiled kernel
+(``*_kernel.py``, numba) walks its bytes once and cuts the lines it knows to be regular
+into spans and interned request keys; Python counts per distinct key, slices index rows
+from the spans, and adds response times to the histograms in file order (``batch.py``),
+so sums are the same floats added in the same order. Every line a kernel does not take
+goes through the *per-line* path, in order: the prefix cut with ``str.split`` and a
+compiled pattern as the judge of anything unusual; lines no pattern takes are
+recognised (continuation of a multi-line record, a known non-metric format, blank) or
+counted as unparseable with a bounded sample. Counters are plain dicts keyed by short
+tuples; service and host are added once per drain, not per line. URL templates and
+timestamps are memoised. Every line ends up in exactly one of parsed / skipped /
+unparsed, and nothing raises on bad input.
 """
 
 from __future__ import annotations
