@@ -160,6 +160,7 @@ def test_files_it_cannot_vouch_for_go_to_the_reference(tmp_path: Path) -> None:
         "traceback-head": traceback + real,  # a rotated file starting inside a record
         "blank-lines": real.replace(b"\n", b"\n\n", 5),
         "truncated.gz": gzip.compress(real * 50)[:-5000],
+        "corrupt.gz": _corrupt(gzip.compress(real * 50)),
     }
     for case, data in cases.items():
         path = tmp_path / case / ("nova-api.log" + (".1.gz" if case.endswith(".gz") else ""))
@@ -173,8 +174,16 @@ def test_files_it_cannot_vouch_for_go_to_the_reference(tmp_path: Path) -> None:
         fast.error = reference.error = ""
         assert_same(stored([fast], tmp_path / case / "fast.db"),
                     stored([reference], tmp_path / case / "ref.db"))
-        expected = case in ("crlf", "no-final-newline", "latin1", "nul", "truncated.gz")
+        expected = case in ("crlf", "no-final-newline", "latin1", "nul", "truncated.gz",
+                            "corrupt.gz")
         assert (str(path) in engine.fallbacks) is expected, case
+
+
+def _corrupt(packed: bytes) -> bytes:
+    """A gzip stream with bytes changed in the middle of its deflate data."""
+    middle = len(packed) // 2
+    return packed[:middle] + bytes(b ^ 0x5A for b in packed[middle:middle + 64]) + \
+        packed[middle + 64:]
 
 
 @pytest.mark.integration

@@ -34,7 +34,6 @@ kept per file, in the file's first hour: the history stores them per file.
 
 from __future__ import annotations
 
-import gzip
 import io
 import itertools
 import os
@@ -122,14 +121,17 @@ class _Totals:
 
 
 def read_pieces(path: Path, size: int) -> Iterator[Bytes]:
-    """A file's content (``.gz`` decompressed) in read-only pieces of about ``size``
-    bytes, each ending at a line end (but the last, if the file does not): fresh arrays
-    filled by ``readinto`` (a line cut at the end of one carried to the next). Not a
-    memory map, though it would save a copy: a live log truncated by logrotate while
-    mapped would kill the process (SIGBUS)."""
+    """A file's content (``.gz`` decompressed by ISA-L, about four times as fast as zlib)
+    in read-only pieces of about ``size`` bytes, each ending at a line end (but the last,
+    if the file does not): fresh arrays filled by ``readinto`` (a line cut at the end of
+    one carried to the next). Not a memory map, though it would save a copy: a live log
+    truncated by logrotate while mapped would kill the process (SIGBUS)."""
     import numpy as np
+    from isal import igzip, isal_zlib
 
-    opened = gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")  # noqa: SIM115
+    damaged = cast(type[Exception], isal_zlib.error)  # typed as an instance in its stubs
+    opened = (igzip.open(path, "rb")  # type: ignore[no-untyped-call]
+              if path.name.endswith(".gz") else open(path, "rb"))  # noqa: SIM115
     with cast(io.BufferedIOBase, opened) as handle:
         carry = b""
         while True:
@@ -137,8 +139,11 @@ def read_pieces(path: Path, size: int) -> Iterator[Bytes]:
             buffer[:len(carry)] = np.frombuffer(carry, np.uint8)
             filled = len(carry)
             view = memoryview(buffer)  # type: ignore[arg-type]
-            while filled < buffer.size and (got := handle.readinto(view[filled:])):
-                filled += got
+            try:
+                while filled < buffer.size and (got := handle.readinto(view[filled:])):
+                    filled += got
+            except damaged as exc:  # a damaged .gz: as zlib says it
+                raise zlib.error(str(exc)) from exc
             buffer.flags.writeable = False  # the kernels are compiled for read-only views
             if filled < buffer.size:  # the end of the file
                 if filled:
