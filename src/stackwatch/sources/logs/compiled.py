@@ -252,8 +252,12 @@ class CompiledBackfill:
         first = next(pieces, None)
         if first is None:
             return result
-        head = first[:CHUNK].tobytes()
-        head = head[:head.rfind(b"\n") + 1][:32768]  # 8192 characters at least, or all
+        # 8192 characters at least, or all: the whole lines of the first CHUNK, cut to 32 kB
+        if first[-1] == 10 and first.size <= CHUNK:
+            head = first[:32768].tobytes()
+        else:
+            head = first[:CHUNK].tobytes()
+            head = head[:head.rfind(b"\n") + 1][:32768]
         if not head:
             raise Fallback
         fmt = detect_format(path, _text(head, partial=True)[:8192])
