@@ -247,8 +247,23 @@ def access_line(rng: random.Random, hour: int) -> str:
     status = rng.choice(["200", "401", "503"])
     tail = rng.choice([" 63527", " 0.0123", "", " 12(us)", " x"])
     prefix = rng.choice(["10.0.0.1", "10.0.0.1", "ctl1:5000 10.0.0.1"])
+    referer = rng.choice(['"-"', '"-"', '" "', '""'])
     return (f'{prefix} - - [21/Nov/2026:{hour:02d}:19:36 +0000] "{method} {path} HTTP/1.1" '
-            f'{status} 5019 "-" "openstacksdk/4.10"{tail}')
+            f'{status} 5019 {referer} "openstacksdk/4.10"{tail}')
+
+
+def haproxy_line(rng: random.Random, hour: int) -> str:
+    day = rng.choice(["21", "21", " 1", "1"])
+    frontend = rng.choice(["nova_api", "nova_api~"])
+    backend = rng.choice(["nova_api/ctl1", "nova_api/<NOSRV>", "/ctl1", "nova_api"])
+    timers = rng.choice(["0/0/1/12/13", "0/0/1/12/+13", "-1/-1/-1/-1/0", "0/0/0/0/-1",
+                         "0/0/1/12", "a/b/c/d/1", "+-1/0/0/0/1"])
+    status = rng.choice(["200", "200", "401", "503", "20"])
+    request = rng.choice(['"GET /v2.1/servers HTTP/1.1"', '"POST /v3/auth/tokens HTTP/1.1"',
+                          '"GET /v2.1/servers?x=1 HTTP/1.1"', '"<BADREQ>"', "GET /"])
+    return (f"Nov {day} {hour:02d}:19:36 ctl1 haproxy[812]: 10.0.0.9:51234 "
+            f"[21/Nov/2026:{hour:02d}:19:36.120] {frontend} {backend} {timers} {status} 1834 "
+            f"- - ---- 3/3/0/0/0 0/0 {request}")
 
 
 OTHER = ["", "  File \"x.py\", line 1, in f", "2026-11-21 05:00:00.000 590 ERROR nova.x "
@@ -258,10 +273,12 @@ OTHER = ["", "  File \"x.py\", line 1, in f", "2026-11-21 05:00:00.000 590 ERROR
 @st.composite
 def log_file(draw: st.DrawFn) -> tuple[str, list[str]]:
     """A file whose first and last records are in different hours (in between, any order):
-    the reference then takes every line's own hour, as the columnar path does. Lines are
+    the reference then takes every line's own hour, as the compiled path does. Lines are
     made from a seeded generator, with the junk hypothesis draws mixed in."""
-    name = draw(st.sampled_from(["nova-api.log", "keystone_access.log"]))
-    make = oslo_line if name == "nova-api.log" else access_line
+    makers = {"nova-api.log": oslo_line, "keystone_access.log": access_line,
+              "haproxy.log": haproxy_line}
+    name = draw(st.sampled_from(sorted(makers)))
+    make = makers[name]
     rng = random.Random(draw(st.integers(0, 2**32)))
     lines = [make(rng, rng.randrange(1, 23)) if rng.random() < 0.8 else rng.choice(OTHER)
              for _ in range(draw(st.integers(0, 300)))]
@@ -280,7 +297,8 @@ def test_generated_lines_are_stored_the_same(tmp_path: Path, case: tuple[str, li
     file_name, lines = case
     path = tmp_path / file_name
     path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
-    fmt = LogFormat.ACCESS if "access" in file_name else LogFormat.OSLO
+    fmt = {"nova-api.log": LogFormat.OSLO, "keystone_access.log": LogFormat.ACCESS,
+           "haproxy.log": LogFormat.HAPROXY}[file_name]
     assert detect_format(path) is fmt
     fast = CompiledBackfill(threads=1).parse(path, "svc", "ctl1", True)
     reference = parse_range(path, "svc", "ctl1", True)
