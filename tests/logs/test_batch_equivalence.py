@@ -88,6 +88,8 @@ ODD_HAPROXY = [
     "203.0.113.7:51234 [21/Nov/2026:06:19:36.123] fe~ be/s 0/0/1/45/46 401 1234 - - ---- "
     '10/5/0/0/0 0/0 "POST /v3/auth/tokens HTTP/1.1"',
     "", "garbage", "\t",
+    "Nov 21 06:19:36 lb1 haproxy[1]: 10.0.0.5:1 [21/Nov/2026:06:19:36.123] fe be/s "
+    '0/0/0/0/5 200 12 - - ---- 1/1/0/0/0 0/0 "GET /café HTTP/1.1"',
 ]
 
 @st.composite
@@ -227,6 +229,7 @@ ODD_ACCESS = [
     UWSGI_LINE, "", "garbage",
     'ctl1:5000 10.0.0.9 - - [21/Nov/2026:06:19:36 +0000] "GET /v3 HTTP/1.1" 200 5 "-" "a" 1',
     '10.0.0.9 - - [21/Nov/2026:06:19:36 +0000] "GET /v3/users HTTP/1.1" 200 5 "-" "a" 123(us)',
+    '10.0.0.9 - - [21/Nov/2026:06:19:36 +0000] "GET /v3 HTTP/1.1" 200 5 "-" "agent ü" 7',
 ]
 
 
@@ -332,6 +335,7 @@ REQUESTS = [
     '1 "GET /v2.1/servers/abcdefgh-jklmnopqrstuvwxyz0123456789" status: 200 len: 1 time: 1',
     '1 "GET /v2.1/servers/abcdefghijklmnopqrstuvw-yz0123456789" status: 200 len: 1 time: 1',
     "Unable to process extensions", "Traceback (most recent call last):", "",
+    "Instance « café » spawned", '1 "GET /v2.1/servers/é" status: 200 len: 1 time: 0.5',
 ]
 
 
@@ -425,3 +429,16 @@ def test_oslo_batch_on_every_combination() -> None:
         for index in (True, False):
             tally = assert_same(LogFormat.OSLO, [text], count_requests, index)[0]
             assert tally.outcome("parsed") >= len(lines) // 2
+
+
+def test_oslo_chunk_with_non_ascii_lines() -> None:
+    """Non-ASCII lines among ASCII ones: the ASCII runs go through the batch path with their
+    own byte offsets, the others line by line; rows (offsets in bytes) as line by line."""
+    ascii_line = ("2026-11-21 06:19:36.304 590 INFO neutron.wsgi [None req-1 u p - - d d] 10.0.0.1 "
+                  '"GET /v2.0/ports HTTP/1.1" status: 200 len: 1 time: 0.01')
+    other = "2026-11-21 06:19:36.304 590 INFO neutron.wsgi [None req-2 u p - - d d] réseau ✓"
+    lines = [ascii_line] * 5 + [other, other] + [ascii_line] * 3 + [other] + [ascii_line] * 4
+    lines += ["2026-11-21 06:19:36.304 590 ERROR neutron.wsgi Traceback é", other]
+    rows = assert_same(LogFormat.OSLO, ["".join(f"{line}\n" for line in lines)])[1]
+    assert [row.request_id for row in rows].count("req-2") == 4
+    assert rows[-1].offset == sum(len(f"{line}\n".encode()) for line in lines[:-1])

@@ -17,6 +17,7 @@ unparsed, and nothing raises on bad input.
 
 from __future__ import annotations
 
+import codecs
 import enum
 import re
 from bisect import bisect_left
@@ -78,7 +79,22 @@ SAMPLE_LIMIT = 20
 MESSAGE_LIMIT = 2000
 NOTABLE_LIMIT = 500
 BATCH_BYTES = 1 << 18
-"""Chunks at least this large (and ASCII) go through the compiled HAProxy kernel."""
+"""Chunks at least this large go through the batch paths (their ASCII lines)."""
+BATCHED = frozenset({LogFormat.OSLO, LogFormat.ACCESS, LogFormat.HAPROXY})
+"""Formats with a batch path."""
+NON_ASCII_MARK = "stackwatch-non-ascii-as-nul"
+"""A codec error handler: each non-ASCII character encoded as one NUL byte."""
+
+
+def _mark_non_ascii(text: str) -> bytes:
+    """``text`` as ASCII bytes, one per character, NUL where a character is not ASCII (and
+    where it was NUL already): ``find(0)`` then gives character positions."""
+    try:
+        codecs.lookup_error(NON_ASCII_MARK)
+    except LookupError:
+        codecs.register_error(NON_ASCII_MARK, lambda error: (
+            "\0" * (error.end - error.start), error.end))  # type: ignore[attr-defined]
+    return text.encode("ascii", NON_ASCII_MARK)
 
 
 def _epoch(stamp: object) -> float:
@@ -230,7 +246,14 @@ class FileParser:
         pattern = self._pattern
         if pattern is None:
             self._other(text, 0, len(text))
-        elif self.format is LogFormat.OSLO:
+        elif not self._ascii and self.format in BATCHED and len(text) >= self.batch_bytes:
+            self._feed_mixed(text, pattern)
+        else:
+            self._dispatch(text, pattern)
+        self._text = ""
+
+    def _dispatch(self, text: str, pattern: re.Pattern[str]) -> None:
+        if self.format is LogFormat.OSLO:
             self._feed_oslo(text, pattern)
         elif self.format is LogFormat.ACCESS:
             self._feed_access(text, pattern)
@@ -238,7 +261,39 @@ class FileParser:
             self._feed_haproxy(text, pattern)
         else:
             self._feed_generic(text, pattern)
-        self._text = ""
+
+    def _feed_mixed(self, text: str, pattern: re.Pattern[str]) -> None:
+        """A large chunk with non-ASCII characters: its runs of ASCII lines through the
+        batch paths (each with its own byte offset), the lines holding the others line by
+        line, in order."""
+        marked = _mark_non_ascii(text)  # one byte per character: NUL for the others
+        position = 0
+        while (found := marked.find(0, position)) >= 0:
+            start = text.rfind("\n", 0, found) + 1
+            end = text.index("\n", found) + 1
+            while (found := marked.find(0, end)) >= 0 and text.rfind("\n", 0, found) + 1 == end:
+                end = text.index("\n", found) + 1  # the next line has some too
+            if start > position:
+                self._feed_ascii(text, position, start, pattern)
+            lines = text[start:end - 1].split("\n")
+            if self.format is LogFormat.OSLO:
+                self._oslo_lines(lines, start)  # offsets from the whole chunk's text
+            elif self.format is LogFormat.ACCESS:
+                self._access_lines(lines, pattern)
+            else:
+                self._haproxy_lines(lines, pattern)
+            position = end
+        if position < len(text):
+            self._feed_ascii(text, position, len(text), pattern)
+
+    def _feed_ascii(self, text: str, start: int, end: int, pattern: re.Pattern[str]) -> None:
+        """``text[start:end]`` (whole lines, all ASCII) as a chunk of its own."""
+        outer = (self._base, text)
+        base = self._byte_offset(start)
+        mark = self._mark
+        self._ascii, self._base, self._text, self._mark = True, base, text[start:end], (0, base)
+        self._dispatch(self._text, pattern)
+        self._ascii, (self._base, self._text), self._mark = False, outer, mark
 
     def _byte_offset(self, position: int) -> int:
         if self._ascii:
