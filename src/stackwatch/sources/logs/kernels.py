@@ -4,10 +4,11 @@ each line validated by a hand-written matcher of its format's strict pattern
 it matches, its fields grouped in an open-addressing table; lines that do not match are
 handed back as odd (the reference parser takes them).
 
-Matchers assume ASCII lines without ``\\r`` or NUL (the caller checks the piece; a line
-with a byte >= 0x80 is odd), so a byte is a character. A group is keyed by byte spans of
-the piece (hour, level, method + path without its query) with status and histogram
-bucket; a probe compares the bytes, never just the hash, so two keys never merge.
+Matchers assume ASCII lines without ``\\r`` or NUL (:func:`scan` checks the piece as it
+goes; a line with a byte >= 0x80 is odd), so a byte is a character. A group is keyed by
+byte spans of the piece (hour, level, method + path without its query) with status and
+histogram bucket; a probe compares the bytes, never just the hash, so two keys never
+merge. Searches use glibc's ``memchr`` and eight-byte words (SWAR) where they pay.
 """
 
 # numba compiles loops and comparisons, not all()/any() over generators: loops stay loops
