@@ -64,7 +64,7 @@ from stackwatch.sources.logs.backfill import (
 )
 
 if TYPE_CHECKING:
-    from stackwatch.sources.logs.kernels import Bytes
+    from stackwatch.sources.logs.bytescan import Bytes
 
 PIECE = 4 << 20
 """Bytes of a file scanned by one thread (1 to 16 MB measured alike; 4 MB holds little
