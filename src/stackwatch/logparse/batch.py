@@ -1,11 +1,12 @@
-"""What the engine's batch paths share: key spans to strings, and histogram sums added
-in file order.
+"""What the engine's batch paths share: interning keys by their bytes, and histogram
+sums added in file order.
 
-A batch path (a compiled scan of a whole chunk) counts its lines per distinct key; the
-response times of those lines still have to reach the histograms in file order, with
-the lines the scan left to the per-line path in between: float additions in another
-order would give another sum in the last bits. :class:`InOrderSums` adds them up to a
-given line, each time the per-line path is about to take one.
+A batch path (a compiled scan of a whole chunk) counts its lines per distinct key
+(:func:`intern`: a hash table of key ids whose probes compare the bytes, so two keys
+never merge); the response times of those lines still have to reach the histograms in
+file order, with the lines the scan left to the per-line path in between: float
+additions in another order would give another sum in the last bits. :class:`InOrderSums`
+adds them up to a given line, each time the per-line path is about to take one.
 
 Imported only with a batch path (importing numba costs about half a second).
 """
