@@ -7,11 +7,11 @@ level upper-case letters only), with a ``[context]``, and, where the per-line pa
 would read a request (``requestlog`` / eventlet wsgi, or eventlet's default format),
 one that its string-splitting fast path takes, with a time that is a plain decimal
 number. For each it gives the spans the engine slices its index row from (level,
-logger, message, instance, request id, global request id, remote address), the id of
-its request key (method, path without the query, status) and the response time in
-seconds (the same double as Python's ``float``: at most 15 digits, one exact
-division). Every other line (continuation lines, tracebacks, anything odd) is left to
-the per-line path, in order.
+logger, message, instance, request id, global request id), the id of its request key
+(method, path without the query, status) and the response time in seconds (the same
+double as Python's ``float``: at most 15 digits, one exact division). Lines with the
+same prefix but no context (traceback and continuation lines) are marked with the
+start of their message. Every other line is left to the per-line path, in order.
 
 Imported only when a chunk is large enough to be worth it.
 """
