@@ -19,9 +19,9 @@ import pytest
 from tests.logs.conftest import REFERENCE
 from tests.logs.test_backfill_compiled import access_line, oslo_line, write_sim_logs
 
+from stackwatch.logparse import backfill_kernel as kernels
 from stackwatch.logparse.engine import LogFormat, detect_format
 from stackwatch.logparse.tally import BUCKETS
-from stackwatch.sources.logs import kernels
 from stackwatch.sources.logs.compiled import (
     _CODES,
     ACCESS_LINE,

@@ -7,7 +7,7 @@ level, lines per file) by deciding only what it can decide exactly and handing t
 to the reference:
 
 * a file's bytes (``.gz`` decompressed) are cut at line ends into pieces of 4 MB, each
-  scanned by a kernel (:func:`stackwatch.sources.logs.kernels.scan`) on a thread (the
+  scanned by a kernel (:func:`stackwatch.logparse.backfill_kernel.scan`) on a thread (the
   kernels release the GIL), two files at a time;
 * per format, strict patterns (below: the specification the kernels' hand-written
   matchers follow, byte for byte) describe the *regular* lines: those on which the
@@ -64,7 +64,7 @@ from stackwatch.sources.logs.backfill import (
 )
 
 if TYPE_CHECKING:
-    from stackwatch.sources.logs.bytescan import Bytes
+    from stackwatch.logparse.bytescan import Bytes
 
 PIECE = 4 << 20
 """Bytes of a file scanned by one thread (1 to 16 MB measured alike; 4 MB holds little
@@ -99,7 +99,7 @@ HAPROXY_LINE = (r"^[A-Z][a-z]{2} (?: [0-9]|[0-9]{2}) [0-9]{2}:[0-9]{2}:[0-9]{2} 
 """HAProxy ``option httplog``, as far as the reference's split looks."""
 _RECORD = re.compile(OSLO_RECORD.encode(), re.MULTILINE)
 _CODES = {LogFormat.OSLO: 0, LogFormat.ACCESS: 1, LogFormat.HAPROXY: 2}
-"""Format codes of the kernels (:data:`stackwatch.sources.logs.kernels.OSLO`...)."""
+"""Format codes of the kernels (:data:`stackwatch.logparse.backfill_kernel.OSLO`...)."""
 
 Key = tuple[str | None, str | None, str | None, str | None, int]
 """A group of counted lines: hour, level, method and path, status, bucket (-1: no time)."""
@@ -178,7 +178,7 @@ def _text(data: bytes, partial: bool = False) -> str:
 
 def _check(piece: Bytes) -> None:
     """:class:`Fallback` if a piece holds ``\\r``, NUL or invalid UTF-8."""
-    from stackwatch.sources.logs.kernels import check
+    from stackwatch.logparse.backfill_kernel import check
 
     bad, ascii_only = check(piece)
     if bad:
@@ -195,7 +195,7 @@ def warm_up() -> float:
     types of a real run (read-only arrays); seconds taken."""
     import numpy as np
 
-    from stackwatch.sources.logs import kernels
+    from stackwatch.logparse import backfill_kernel as kernels
 
     started = time.perf_counter()
     line = np.frombuffer(b"x\n", np.uint8)
@@ -209,7 +209,7 @@ def warm_up() -> float:
 def _piece(data: Bytes, fmt: LogFormat, count_requests: bool) -> _Piece:
     """One piece scanned: its lines, groups and odd lines (bytes cut to text only for the
     distinct keys and the odd lines)."""
-    from stackwatch.sources.logs import kernels as k
+    from stackwatch.logparse import backfill_kernel as k
 
     def text(start: int, size: int) -> str | None:
         return data[start:start + size].tobytes().decode() if size > 0 else None

@@ -13,9 +13,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from stackwatch.logparse.jit import kernel
-from stackwatch.logparse.tally import BUCKETS
-from stackwatch.sources.logs.bytescan import (
+from stackwatch.logparse.bytescan import (
     CLOSE,
     OPEN,
     QUOTE,
@@ -30,9 +28,11 @@ from stackwatch.sources.logs.bytescan import (
     token,
     word,
 )
+from stackwatch.logparse.jit import kernel
+from stackwatch.logparse.tally import BUCKETS
 
 OSLO, ACCESS, HAPROXY = 0, 1, 2
-"""Format codes (of :func:`classify` and :func:`stackwatch.sources.logs.kernels.scan`)."""
+"""Format codes (of :func:`classify` and :func:`stackwatch.logparse.backfill_kernel.scan`)."""
 COUNTED, SKIPPED, ODD = 0, 1, 2
 """A line's fate (:func:`classify`)."""
 NONE = -1

@@ -1,5 +1,5 @@
 """Compiled kernels of the backfill: one pass over a piece of a log file (``uint8`` bytes),
-each line judged by :func:`stackwatch.sources.logs.matchers.classify` and, when counted,
+each line judged by :func:`stackwatch.logparse.backfill_matchers.classify` and, when counted,
 its fields grouped in an open-addressing table; lines the patterns do not take are handed
 back as odd (the reference parser takes them).
 
@@ -14,9 +14,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from stackwatch.logparse.jit import kernel
-from stackwatch.sources.logs.bytescan import Bytes, check, find, is_ascii, load8
-from stackwatch.sources.logs.matchers import (
+from stackwatch.logparse.backfill_matchers import (
     ACCESS,
     BUCKET,
     COUNT,
@@ -36,6 +34,8 @@ from stackwatch.sources.logs.matchers import (
     Ints,
     classify,
 )
+from stackwatch.logparse.bytescan import Bytes, check, find, is_ascii, load8
+from stackwatch.logparse.jit import kernel
 
 __all__ = ["ACCESS", "BAD", "BUCKET", "CLEAN", "COUNT", "HAPROXY", "HOUR", "HOUR_LEN",
            "LEVEL", "LEVEL_LEN", "NONE", "NOT_ASCII", "OSLO", "REQUEST", "REQUEST_LEN",
