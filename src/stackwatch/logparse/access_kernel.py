@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stackwatch.logparse.batch import I64, U8, intern, new_table
+from stackwatch.logparse.batch import I64, U8, intern, line_marks, new_table
 from stackwatch.logparse.jit import kernel
 
 FIELDS = 3
@@ -130,13 +130,7 @@ def scan(buf: U8, starts: I64, ends: I64, keys: I64, micros: I64, decimals: I64,
     start = 0
     n = len(buf)
     while start < n and line < len(starts):
-        end = start
-        count = 0
-        while end < n and buf[end] != 10:
-            if buf[end] == 34 and count < 7:  # str.split('"')
-                quotes[count] = end
-                count += 1
-            end += 1
+        end, count = line_marks(buf, start, 34, quotes)  # str.split('"')
         starts[line], ends[line] = start, end
         keys[line], micros[line] = REJECTED, 0
         if count == 6 and _cut(buf, start, end, quotes, fields):

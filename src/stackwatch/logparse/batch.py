@@ -63,6 +63,27 @@ def intern(buf: U8, fields: I64, count: int, table: I64, spans: I64, distinct: i
 
 
 @kernel
+def line_marks(buf: U8, start: int, byte: int, marks: I64) -> tuple[int, int]:
+    """The line starting at ``start``: (where it ends, at its ``\\n`` or the buffer's end;
+    how many of its first ``len(marks)`` ``byte`` s were found, their offsets in
+    ``marks``), as ``str.split(chr(byte), len(marks))`` would cut it."""
+    n = len(buf)
+    end = start
+    count = 0
+    while end < n and count < len(marks):
+        value = buf[end]
+        if value == 10:
+            return end, count
+        if value == byte:
+            marks[count] = end
+            count += 1
+        end += 1
+    while end < n and buf[end] != 10:
+        end += 1
+    return end, count
+
+
+@kernel
 def new_table(lines: int) -> I64:
     """An empty :func:`intern` table for up to ``lines`` keys."""
     size = 1

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stackwatch.logparse.batch import I64, U8, intern, new_table
+from stackwatch.logparse.batch import I64, U8, intern, line_marks, new_table
 from stackwatch.logparse.jit import kernel
 
 FIELDS = 5
@@ -122,18 +122,7 @@ def scan(buf: U8, starts: I64, ends: I64, keys: I64, millis: I64, spans: I64) ->
     start = 0
     n = len(buf)
     while start < n and line < len(starts):
-        end = start
-        count = 0
-        while end < n and count < 19:  # str.split(" ", 19)
-            byte = buf[end]
-            if byte == 10:
-                break
-            if byte == 32:
-                spaces[count] = end
-                count += 1
-            end += 1
-        while end < n and buf[end] != 10:
-            end += 1
+        end, count = line_marks(buf, start, 32, spaces)  # str.split(" ", 19)
         starts[line], ends[line] = start, end
         keys[line], millis[line] = REJECTED, NO_TIME
         if _cut(buf, start, end, spaces, count, fields, haproxy):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stackwatch.logparse.batch import F64, I64, U8, intern, new_table
+from stackwatch.logparse.batch import F64, I64, U8, intern, line_marks, new_table
 from stackwatch.logparse.jit import kernel
 
 FIELDS = 3
@@ -337,18 +337,7 @@ def scan(buf: U8, index: bool, count_requests: bool, info: I64, keys: I64, secon
     start = 0
     n = len(buf)
     while start < n and line < len(info):
-        end = start
-        count = 0
-        while end < n and count < 5:  # str.split(" ", 5)
-            byte = buf[end]
-            if byte == 10:
-                break
-            if byte == 32:
-                spaces[count] = end
-                count += 1
-            end += 1
-        while end < n and buf[end] != 10:
-            end += 1
+        end, count = line_marks(buf, start, 32, spaces)  # str.split(" ", 5)
         keys[line] = -1
         cut = _cut(buf, start, end, spaces, count, index, count_requests, info, line,
                    seconds, request, tokens, ids)
