@@ -30,7 +30,8 @@ def build_log_sources(cloud: CloudConfig, checkpoint_dir: Path, host: str | None
         if expand(root, patterns):
             sources.append(LogsSource(service, root, patterns,
                                       directory / f"{cloud.name}.logs.{service}.json",
-                                      host, index, retention=retention))
+                                      host, index, retention=retention,
+                                      compiled=cloud.logs.compiled))
     return sources
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import logging
 import socket
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -72,8 +73,10 @@ class LogsSource:
         bruteforce_window: float = 300.0,
         bruteforce_threshold: int = 20,
         retention: float | None = None,
+        compiled: bool = True,
     ) -> None:
         self.service = service
+        self.compiled = compiled
         self.root = root
         self.patterns = tuple(patterns)
         self.checkpoint = checkpoint
@@ -151,9 +154,11 @@ class LogsSource:
                 self._unsniffed.discard(path)
             else:
                 self._unsniffed.add(path)
-            self._parsers[path] = FileParser(
-                detect_format(path, head), self.service, self.host, path.name,
-                index=self.index is not None, templates=self.templates)
+            parser = FileParser(detect_format(path, head), self.service, self.host, path.name,
+                                index=self.index is not None, templates=self.templates)
+            if not self.compiled:
+                parser.batch_bytes = sys.maxsize  # never a batch path: numba never imported
+            self._parsers[path] = parser
         formats = {p.format for p in self._parsers.values()}
         has_access = bool(formats & REQUEST_FORMATS)
         for parser in self._parsers.values():
