@@ -78,3 +78,57 @@ def test_random_bytes_through_the_source(tmp_path: Path, data: bytes) -> None:
     head = data[:data.find(b"\n") + 1]
     expected = complete if b"\n" in head or len(data) >= 1024 else 0
     assert source.total.line_total() == expected
+
+
+# A numeric field blown up to hundreds or thousands of digits (a corrupt line): int() of
+# it overflows float division, and past 4,300 digits int() itself refuses.
+HUGE_NUMBERS = [
+    'Nov 21 06:19:36 lb1 haproxy[1]: 10.0.0.5:1 [21/Nov/2026:06:19:36.123] fe be/s 0/0/0/0/'
+    + "9" * 400 + ' 200 12 - - ---- 1/1/0/0/0 0/0 "GET / HTTP/1.1"',
+    '10.0.0.1 - - [21/Nov/2026:06:19:36 +0000] "GET /v3 HTTP/1.1" 200 5 "-" "a" ' + "9" * 400,
+    '10.0.0.1 - - [21/Nov/2026:06:19:36 +0000] "GET /v3 HTTP/1.1" 200 5 "-" "a" ' + "9" * 5000,
+    '10.0.0.1 - - [21/Nov/2026:06:19:36 +0000] "GET /v3 HTTP/1.1" 200 5 "-" "a" x '
+    + "9" * 400 + "(us)",
+    "[pid: 9|app: 0|req: 1/1] 10.0.0.4 () {34 vars in 470 bytes} [Sat Nov 21 06:19:36 2026] "
+    "POST /v3/auth/tokens => generated 2301 bytes in " + "9" * 400
+    + " msecs (HTTP/1.1 401) 5 headers in 200 bytes (1 switches on core 0)",
+    '10.0.0.12 - - [21/Nov/111111111111111111111:06:19:36 +0000] "POST /v3/auth/tokens '
+    'HTTP/1.1" 401 224 "-" "a" 1234',
+    '10.0.0.12 - - [' + "9" * 400 + '/Nov/2026:06:19:36 +0000] "POST /v3/auth/tokens '
+    'HTTP/1.1" 401 224 "-" "a" 1234',
+]
+
+
+@pytest.mark.parametrize("batch", [True, False], ids=["batch", "per-line"])
+@pytest.mark.parametrize("line", HUGE_NUMBERS, ids=range(len(HUGE_NUMBERS)))
+def test_a_huge_number_is_counted_not_raised(line: str, batch: bool) -> None:
+    """Seen on both paths: an OverflowError left feed(), and the tailer read the line again
+    at every poll (the offset only moves once the line is taken): the source was stuck."""
+    for fmt in (LogFormat.ACCESS, LogFormat.HAPROXY):
+        parser = FileParser(fmt, "keystone", "host", "f.log", index=True)
+        parser.batch_bytes = 0 if batch else 1 << 62
+        parser.feed(f"{line}\n" * 3, 0)
+        tally = parser.drain()
+        assert tally.line_total() == 3
+
+
+@st.composite
+def blown_up_number(draw: st.DrawFn) -> str:
+    """A real line with one of its runs of digits repeated to hundreds or thousands."""
+    line = draw(st.sampled_from([x for x in REAL_LINES if any(c.isdigit() for c in x)]))
+    spots = [i for i, c in enumerate(line) if c.isdigit()]
+    at = draw(st.sampled_from(spots))
+    return line[:at] + line[at] * draw(st.sampled_from([330, 1000, 5000])) + line[at + 1:]
+
+
+@settings(max_examples=150, deadline=None)
+@given(fmt=st.sampled_from(list(LogFormat)), lines=st.lists(blown_up_number(), min_size=1,
+                                                            max_size=5),
+       batch=st.booleans())
+def test_huge_numbers_anywhere_never_raise(fmt: LogFormat, lines: list[str],
+                                           batch: bool) -> None:
+    parser = FileParser(fmt, "svc", "host", "f.log", index=True)
+    parser.batch_bytes = 0 if batch else 1 << 62
+    parser.feed("".join(f"{line}\n" for line in lines), 0)
+    parser.take_rows()
+    assert parser.drain().line_total() == len(lines)

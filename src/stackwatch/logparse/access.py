@@ -45,6 +45,15 @@ status."""
 VHOST = re.compile(r"^[\w.\-]+:\d+ (?=\S+ \S+ \S+ \[)")
 
 
+def scaled(digits: str, unit: float) -> float | None:
+    """``int(digits) / unit`` (a time in micro- or milliseconds, in seconds), or ``None``
+    when no float holds it: a corrupt field of hundreds of digits is no time, not a crash."""
+    try:
+        return int(digits) / unit
+    except (ValueError, OverflowError):
+        return None
+
+
 def rest_duration(rest: str) -> float | None:
     """Seconds from the last field after the quoted agent: decimal seconds (gunicorn
     ``%(L)s``), or integer microseconds (Apache ``%D``, optionally written ``123(us)``)."""
@@ -54,7 +63,7 @@ def rest_duration(rest: str) -> float | None:
     if value.endswith("(us)"):
         value = value[:-4]
     if value.isdecimal():  # not isdigit: "²" is a digit int() refuses
-        return int(value) / 1e6
+        return scaled(value, 1e6)
     try:
         return float(value)
     except ValueError:
@@ -88,4 +97,4 @@ def parse_uwsgi(line: str) -> HttpRequest | None:
         return None
     remote, stamp, method, path, length, msecs, status = match.groups()
     return HttpRequest(uwsgi_epoch(stamp), remote, method, path, int(status), int(length),
-                       int(msecs) / 1000)
+                       scaled(msecs, 1000))

@@ -115,9 +115,8 @@ _HAPROXY_TIMINGS: dict[str, tuple[int, float]] = {}
 
 def _haproxy_timing(total: str) -> tuple[int, float] | None:
     """(bucket, seconds) of a total time, ``None`` when it is not a number."""
-    try:
-        seconds = int(total.lstrip("+")) / 1000
-    except ValueError:
+    seconds = access.scaled(total.lstrip("+"), 1000)
+    if seconds is None:
         return None
     if len(_HAPROXY_TIMINGS) >= 65536:
         _HAPROXY_TIMINGS.clear()
@@ -666,7 +665,7 @@ class FileParser:
             seconds = rest[1:]
             # isdecimal, not isdigit: "²" is a digit that int() and float() refuse
             if seconds.isdecimal():  # Apache %D, microseconds
-                duration: float | None = int(seconds) / 1e6
+                duration: float | None = access.scaled(seconds, 1e6)
             elif seconds[:1].isdecimal() and seconds[-1:].isdecimal() and \
                     seconds.count(".") == 1 and seconds.replace(".", "").isdecimal():
                 duration = float(seconds)  # gunicorn %(L)s, seconds
@@ -766,7 +765,7 @@ class FileParser:
     def _line_uwsgi(self, match: re.Match[str]) -> None:
         self._parsed += 1
         remote, stamp, method, path, _, msecs, status = match.groups()
-        self._count_request(remote, method, path, status, int(msecs) / 1000,
+        self._count_request(remote, method, path, status, access.scaled(msecs, 1000),
                             access.uwsgi_epoch(stamp))
 
     def _count_request(self, remote: str, method: str, path: str, status: str,

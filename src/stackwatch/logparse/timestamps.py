@@ -70,7 +70,7 @@ def clf_epoch(text: str) -> float:
             if len(zone) == 5 and zone[0] in "+-" and zone[1:].isdigit():
                 offset = int(zone[1:3]) * 3600 + int(zone[3:5]) * 60
                 base -= offset if zone[0] == "+" else -offset
-        except (ValueError, KeyError):
+        except (ValueError, KeyError, OverflowError):  # overflow: a corrupt huge number
             return 0.0
         _remember(_CLF_CACHE, key, base)
     if fraction.isdigit():
@@ -89,7 +89,7 @@ def syslog_epoch(text: str, year: int | None = None) -> float:
         hh, mm, ss = (int(x) for x in parts[2].split(":"))
         when = (year or time.gmtime().tm_year, MONTHS[parts[0]], int(parts[1]), hh, mm, ss)
         return float(calendar.timegm((*when, 0, 0, 0)))
-    except ValueError:
+    except (ValueError, OverflowError):
         return 0.0
 
 
