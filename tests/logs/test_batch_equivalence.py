@@ -287,6 +287,36 @@ def test_access_batch_near_the_template_cap() -> None:
     assert ("GET", "{other}") in {(m, t) for _, _, m, t, _ in results[0].requests}
 
 
+def test_batch_paths_stay_on_once_the_template_cap_is_full() -> None:
+    """A full cache makes every new template ``{other}`` whatever the order: the batch paths
+    are taken again (they were left for good once the cap was reached) and agree."""
+    oslo = ('2026-11-21 06:19:36.304 590 INFO nova.api.openstack.requestlog [None req-{n:04d} '
+            'u p - - default default] 10.0.0.9 "GET /new{n}/x" status: 200 len: 5 '
+            'microversion: 2.1 time: 0.{n:03d}')
+    access = ('10.0.0.9 - - [21/Nov/2026:06:19:36 +0000] "GET /new{n}/x HTTP/1.1" 200 5 "-" '
+              '"a" {n}')
+    for fmt, line in ((LogFormat.OSLO, oslo), (LogFormat.ACCESS, access)):
+        text = "".join(line.format(n=n) + "\n" for n in range(200))
+        results = []
+        for batch in (True, False):
+            templates = TemplateCache(max_templates=3)
+            for n in range(3):
+                templates(f"/full{n}")
+            assert templates.room() == 0
+            parser = FileParser(fmt, "svc", "h", "f.log", templates=templates)
+            parser.batch_bytes = 1 if batch else 1 << 62
+            name = "_oslo_batch" if fmt is LogFormat.OSLO else "_access_batch"
+            taken: list[bool] = []
+            method = getattr(parser, name)
+            setattr(parser, name, lambda *args, m=method, t=taken: t.append(m(*args)) or t[-1])
+            parser.feed(text)
+            # the batch path itself took the chunk (it declines by returning False)
+            assert taken == ([True] if batch else []), (fmt, taken)
+            results.append(parser.drain())
+        assert results[0] == results[1]
+        assert {t for _, _, _, t, _ in results[0].requests} == {"{other}"}
+
+
 def test_unicode_digit_time_is_no_error() -> None:
     """A superscript digit is a digit that int() refuses: no exception (it used to raise)."""
     line = ('10.0.0.9 - - [21/Nov/2026:06:19:36 +0000] "GET /v3 HTTP/1.1" 200 5 "-" "a" '

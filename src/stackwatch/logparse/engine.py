@@ -490,7 +490,7 @@ class FileParser:
         flags = info[:, kernel.FLAGS]
         others = count - int(np.count_nonzero(flags & (kernel.REGULAR | kernel.CONTINUATION)))
         requests = int(np.count_nonzero(flags & kernel.MAYBE_REQUEST))
-        if others * 4 > count * 3 or self.templates.room() <= distinct + requests:
+        if others * 4 > count * 3 or 0 < self.templates.room() <= distinct + requests:
             return False
         unauthorized, sums = self._oslo_requests(text, keys, seconds, spans, distinct)
         self._oslo_rows(text, info.tolist(), keys, unauthorized, sums)
@@ -705,7 +705,7 @@ class FileParser:
         distinct = kernel.scan(ascii_array(text), starts, ends, keys, micros, decimals, spans)
         slow = keys < 0
         others = int(np.count_nonzero(slow))
-        if others * 8 > count or self.templates.room() <= distinct + others:
+        if others * 8 > count or 0 < self.templates.room() <= distinct + others:
             return False
         self._parsed += count - others
         unauthorized: list[int] = []
