@@ -537,11 +537,16 @@ class FileParser:
         new_row = tuple.__new__  # skips the named tuple's Python-level __new__
         minutes = ISO_MINUTES.get
         base = self._base
-        keep, stamp, status_401, regular, continuation = 1, 2, 4, 8, 32  # oslo_kernel.FLAGS
+        from stackwatch.logparse import oslo_kernel as kernel  # loaded by the batch path
+
+        keep, stamp, status_401 = kernel.KEEP, kernel.STAMP, kernel.UNAUTHORIZED
+        regular, continuation = kernel.REGULAR, kernel.CONTINUATION
         known = regular | continuation
         parsed = continued = 0
         run = -1  # first line of a run of other lines, or -1
         opened, open_row, in_tb = self._open, self._open_row, self._open_traceback
+        # a row's columns in the kernel's order: START, END, FLAGS, LEVEL, LEVEL_END,
+        # LOGGER_END, MESSAGE, INSTANCE(_END), REQUEST_ID(_END), GLOBAL_ID(_END)
         for number, (s, e, flags, ls, le, ge, ms, i1, i2, r1, r2, g1, g2) in enumerate(lines):
             if flags & continuation and opened is not None:
                 continued += 1  # as the per-line path: a traceback or message line
