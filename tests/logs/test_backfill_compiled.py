@@ -364,3 +364,36 @@ def test_access_log_ingested_earlier_still_counts_the_requests(tmp_path: Path, e
     assert sum(r.requests for r in first) == 113  # the access lines
     once.close()
     twice.close()
+
+
+def test_template_limit_counts_the_lines_handed_to_the_reference(tmp_path: Path) -> None:
+    """2,000 templates among the counted lines and one more on a line the patterns refuse
+    (a space after its time): together past the limit, so the reference's order decides
+    which becomes ``{other}``; the file goes to the reference (it did not: review finding)."""
+    line = ('2026-11-21 06:19:36.304 590 INFO nova.api.openstack.requestlog [None req-1 u p - '
+            '- d d] 10.0.0.1 "GET {path} HTTP/1.1" status: 200 len: 1 time: 0.01{end}\n')
+    path = tmp_path / "nova" / "nova-api.log"
+    path.parent.mkdir()
+    path.write_text("".join(line.format(path=f"/a{i}x", end="") for i in range(2000))
+                    + line.format(path="/zzz", end=" "))
+    engine = CompiledBackfill(threads=2)
+    fast, reference = both([path], tmp_path, engine)
+    assert_same(fast, reference)
+    assert str(path) in engine.fallbacks
+    assert any(row[4] == "{other}" for row in reference["requests"]), reference["requests"][:3]
+
+
+def test_a_file_of_mostly_odd_lines_goes_to_the_reference_early(tmp_path: Path) -> None:
+    """An access log of a variant the strict pattern does not take (devstack's ``%v:%p``
+    prefix): the reference reads it, rather than the compiled engine keeping every line as a
+    string until the end of the file."""
+    line = ('keystone.example:5000 10.0.0.{n} - - [21/Nov/2026:06:19:{s:02d} +0000] '
+            '"GET /v3/users/{n} HTTP/1.1" 200 5 "-" "a" 1{n}\n')
+    path = tmp_path / "apache2" / "keystone_access.log"
+    path.parent.mkdir()
+    path.write_text("".join(line.format(n=n % 250, s=n % 60) for n in range(5000)))
+    engine = CompiledBackfill(threads=2, piece=16384)  # many pieces
+    fast, reference = both([path], tmp_path, engine)
+    assert_same(fast, reference)
+    assert reference["files"][0][2] == 5000
+    assert str(path) in engine.fallbacks

@@ -78,6 +78,10 @@ class TemplateCache:
         self._templates: set[str] = set()
         self._max_templates = max_templates
 
+    def known(self) -> frozenset[str]:
+        """The templates handed out so far (``OTHER`` aside)."""
+        return frozenset(self._templates)
+
     def room(self) -> int:
         """How many new templates may still come before they become ``OTHER``."""
         return self._max_templates - len(self._templates)

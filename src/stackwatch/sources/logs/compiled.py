@@ -22,8 +22,9 @@ to the reference:
   line that the hourly aggregates depend on, so a line parses the same on its own. An
   oslo.log file's head, before its first record, goes through it in order;
 * a file the rules cannot vouch for (invalid UTF-8, ``\\r`` or NUL bytes, no final
-  newline, another format, more URL templates than the reference keeps, a request
-  without an hour of its own) goes whole to the reference.
+  newline, another format, more URL templates than the reference keeps (counted and
+  handed-over lines together), a piece of mostly lines the patterns do not take, a
+  request without an hour of its own) goes whole to the reference.
 
 Each counted line is in the hour of its own timestamp, as the reference does for logs in
 time order. (On a chunk whose first and last lines share an hour, the reference takes the
@@ -281,6 +282,10 @@ class CompiledBackfill:
 
         def take(done: _Piece) -> None:
             nonlocal lines
+            if len(done[2]) * 2 > done[0]:
+                # mostly lines the patterns do not take (a format variant): the reference
+                # is then as fast, and holds a chunk of them at a time, not the whole file
+                raise Fallback
             lines += done[0]
             for key, (n, total) in done[1].items():
                 mine = groups.get(key)
@@ -325,7 +330,8 @@ class CompiledBackfill:
             # as the reference cuts it: method and path (query dropped), then the template
             method, target = cut.split(" ", 1)
             requests[cut] = (method, url_template(target))
-        if len({template for _, template in requests.values()}) > MAX_TEMPLATES:
+        templates = {template for _, template in requests.values()}
+        if len(templates) > MAX_TEMPLATES:
             raise Fallback  # the reference counts templates past its limit as {other}
         parsed = 0
         for (hour, level, request, status, bucket), (count, total) in groups.items():
@@ -353,6 +359,10 @@ class CompiledBackfill:
         totals.skipped += lines - parsed - len(odd)
         if odd:
             self._odd(odd, fmt, parser, hours, totals)
+        # the odd and head lines' templates (the parser's) and the counted ones together:
+        # past the limit, which ones the reference keeps depends on the order of the lines
+        if len(templates | parser.templates.known()) > MAX_TEMPLATES:
+            raise Fallback
 
     def _odd(self, lines: list[str], fmt: LogFormat, parser: FileParser,
              hours: dict[str | None, Tally], totals: _Totals) -> None:
