@@ -12,7 +12,7 @@ import json
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 BUCKETS: tuple[float, ...] = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -132,3 +132,15 @@ class Tally:
     def dumps(self) -> str:
         """Compact JSON text."""
         return json.dumps(self.to_json(), separators=(",", ":"))
+
+
+K = TypeVar("K")
+
+
+def merge_into(tallies: dict[K, Tally], key: K, tally: Tally) -> None:
+    """``tallies[key]`` merged with ``tally`` (which becomes it where there was none)."""
+    mine = tallies.get(key)
+    if mine is None:
+        tallies[key] = tally
+    else:
+        mine.merge(tally)

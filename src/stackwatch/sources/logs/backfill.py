@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO
 
 from stackwatch.logparse.engine import MULTILINE, FileParser, LogFormat, detect_format
-from stackwatch.logparse.tally import Tally
+from stackwatch.logparse.tally import Tally, merge_into
 from stackwatch.logparse.timestamps import MONTHS, clf_epoch, iso_epoch
 
 CHUNK = 8 << 20
@@ -70,17 +70,19 @@ def _hour_epoch(key: str) -> float:
     return 0.0
 
 
-def split_hours(text: str, fmt: LogFormat, current: str | None) -> list[tuple[str | None, str]]:
+def split_hours(text: str, fmt: LogFormat, current: str | None, in_order: bool = True
+                ) -> list[tuple[str | None, str]]:
     """Cut whole lines where the hour changes; lines without a time stay with the hour
-    before. Logs are in time order: a chunk whose first and last lines are in the same
-    hour is taken as that hour without looking at the lines between."""
+    before. ``in_order``: logs are in time order, so a chunk whose first and last lines
+    are in the same hour is taken as that hour without looking at the lines between."""
     pattern = HOUR.get(fmt)
     if pattern is None:
         return [(current, text)]
-    first = pattern.match(text)
-    last = pattern.match(text, text.rfind("\n", 0, max(0, len(text) - 1)) + 1)
-    if first is not None and last is not None and first.group(1) == last.group(1):
-        return [(first.group(1), text)]
+    if in_order:
+        first = pattern.match(text)
+        last = pattern.match(text, text.rfind("\n", 0, max(0, len(text) - 1)) + 1)
+        if first is not None and last is not None and first.group(1) == last.group(1):
+            return [(first.group(1), text)]
     parts: list[tuple[str | None, str]] = []
     start = 0
     hour = current
@@ -223,12 +225,7 @@ def parse_file(path: Path, service: str, host: str, count_requests: bool) -> Fil
 
 
 def _add_hour(result: FileResult, hour: str | None, tally: Tally) -> None:
-    epoch = _hour_epoch(hour) if hour else 0.0
-    mine = result.hours.get(epoch)
-    if mine is None:
-        result.hours[epoch] = tally
-    else:
-        mine.merge(tally)
+    merge_into(result.hours, _hour_epoch(hour) if hour else 0.0, tally)
 
 
 Task = tuple[str, str, str, bool, int, "int | None"]

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from stackwatch.logparse.engine import OPEN, FileParser, LogFormat, detect_format
-from stackwatch.logparse.tally import Tally, new_histogram
+from stackwatch.logparse.tally import Tally, merge_into, new_histogram
 from stackwatch.logparse.urls import MAX_TEMPLATES, url_template
 from stackwatch.sources.logs.backfill import (
     CHUNK,
@@ -62,6 +62,7 @@ from stackwatch.sources.logs.backfill import (
     fingerprint,
     parse_range,
     plan,
+    split_hours,
 )
 
 if TYPE_CHECKING:
@@ -313,12 +314,12 @@ class CompiledBackfill:
         self._aggregate(lines, groups, odd, fmt, parser, service, host, hours, totals)
         result.unparsed_sample = list(parser.unparsed_sample)
         for key, tally in hours.items():
-            _add(result, _hour_epoch(key) if key else 0.0, tally)
+            merge_into(result.hours, _hour_epoch(key) if key else 0.0, tally)
         outcomes = Tally()
         for outcome, count in (("parsed", totals.parsed), ("skipped", totals.skipped),
                                ("unparsed", totals.unparsed)):
             outcomes.lines[(service, path.name, outcome)] = count
-        _add(result, min(result.hours, default=0.0), outcomes)
+        merge_into(result.hours, min(result.hours, default=0.0), outcomes)
         result.lines = totals.parsed + totals.skipped + totals.unparsed
         return result
 
@@ -380,30 +381,17 @@ class CompiledBackfill:
             if hour is None and (tally.requests or tally.records):
                 raise Fallback  # the reference counts it in the hour before it
             _count(tally, totals)
-            _merge_hour(hours, hour, tally)
+            merge_into(hours, hour, tally)
 
     def _head(self, parser: FileParser, text: str, fmt: LogFormat,
               hours: dict[str | None, Tally], totals: _Totals) -> None:
         """The lines of a file before its first record, in order, as the reference (each
         in the hour of its own timestamp, else of the line before)."""
-        for part_hour, part in _line_hours(text, fmt):
+        for part_hour, part in split_hours(text, fmt, None, in_order=False):
             parser.feed(part)
             tally = parser.drain()
             _count(tally, totals)
-            _merge_hour(hours, part_hour, tally)
-
-
-def _line_hours(text: str, fmt: LogFormat) -> list[tuple[str | None, str]]:
-    """:func:`split_hours` without its shortcut for chunks in one hour."""
-    parts: list[tuple[str | None, str]] = []
-    start, hour = 0, None
-    for match in HOUR[fmt].finditer(text):
-        if match.group(1) != hour:
-            if match.start() > start:
-                parts.append((hour, text[start:match.start()]))
-            start, hour = match.start(), match.group(1)
-    parts.append((hour, text[start:]))
-    return parts
+            merge_into(hours, part_hour, tally)
 
 
 def _count(tally: Tally, totals: _Totals) -> None:
@@ -411,22 +399,6 @@ def _count(tally: Tally, totals: _Totals) -> None:
     totals.skipped += tally.outcome("skipped")
     totals.unparsed += tally.outcome("unparsed")
     tally.lines = {}
-
-
-def _merge_hour(hours: dict[str | None, Tally], hour: str | None, tally: Tally) -> None:
-    mine = hours.get(hour)
-    if mine is None:
-        hours[hour] = tally
-    else:
-        mine.merge(tally)
-
-
-def _add(result: FileResult, epoch: float, tally: Tally) -> None:
-    mine = result.hours.get(epoch)
-    if mine is None:
-        result.hours[epoch] = tally
-    else:
-        mine.merge(tally)
 
 
 def backfill_compiled(paths: Sequence[Path], threads: int | None = None,
