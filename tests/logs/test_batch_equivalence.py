@@ -317,6 +317,23 @@ def test_batch_paths_stay_on_once_the_template_cap_is_full() -> None:
         assert {t for _, _, _, t, _ in results[0].requests} == {"{other}"}
 
 
+@pytest.mark.parametrize(("after", "seconds"), [
+    (" 1234", 0.001234), (" 0.5", 0.5), (" 1234(us)", 0.001234), ("x1234", None),
+    ("-1234", None), (" -1234", None), (" nan", None), (" inf", None), (" 1e3", None),
+    (" 1_000", None), (" .5", None), (" 5.", None)])
+def test_access_time_is_a_field_of_digits(after: str, seconds: float | None) -> None:
+    """What follows the agent's quote is a time only as its own field of digits (with one
+    dot for seconds); on both paths (``"a"-1234`` was 1234 us, `` nan`` a nan sum)."""
+    line = f'10.0.0.9 - - [21/Nov/2026:06:19:36 +0000] "GET /v3 HTTP/1.1" 200 5 "-" "a"{after}'
+    tally = assert_same(LogFormat.ACCESS, [f"{line}\n" * 40])[0]
+    assert tally.outcome("parsed") == 40
+    hist = tally.durations.get(("svc", "own-host", "GET", "/v3"))
+    if seconds is None:
+        assert hist is None
+    else:
+        assert hist is not None and hist[-1] == pytest.approx(40 * seconds)
+
+
 def test_unicode_digit_time_is_no_error() -> None:
     """A superscript digit is a digit that int() refuses: no exception (it used to raise)."""
     line = ('10.0.0.9 - - [21/Nov/2026:06:19:36 +0000] "GET /v3 HTTP/1.1" 200 5 "-" "a" '

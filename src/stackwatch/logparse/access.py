@@ -56,7 +56,9 @@ def scaled(digits: str, unit: float) -> float | None:
 
 def rest_duration(rest: str) -> float | None:
     """Seconds from the last field after the quoted agent: decimal seconds (gunicorn
-    ``%(L)s``), or integer microseconds (Apache ``%D``, optionally written ``123(us)``)."""
+    ``%(L)s``), or integer microseconds (Apache ``%D``, optionally written ``123(us)``).
+    Nothing else is a time: not ``-5``, ``1e3``, ``1_000``, ``inf`` or ``nan``, which
+    ``float()`` would take (one ``nan`` would make an hour's sum of times ``nan``)."""
     if not rest or rest[-1] == '"':
         return None
     value = rest[rest.rfind(" ") + 1:]
@@ -64,10 +66,10 @@ def rest_duration(rest: str) -> float | None:
         value = value[:-4]
     if value.isdecimal():  # not isdigit: "²" is a digit int() refuses
         return scaled(value, 1e6)
-    try:
+    whole, dot, fraction = value.partition(".")
+    if dot and whole.isdecimal() and fraction.isdecimal():
         return float(value)
-    except ValueError:
-        return None
+    return None
 
 
 def parse_combined(line: str) -> HttpRequest | None:

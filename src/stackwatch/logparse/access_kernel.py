@@ -90,8 +90,8 @@ def _cut(buf: U8, start: int, end: int, quotes: I64, fields: I64) -> int:
             return 0
     fields[0], fields[1], fields[2], fields[3] = q0 + 1, split, split + 1, path_end
     fields[4], fields[5] = first + 1, second
-    begin = q5 + 2  # the time: what follows the character after the last quote
-    if begin >= end:
+    begin = q5 + 2  # the time: what follows the space after the last quote
+    if begin >= end or buf[q5 + 1] != 32:
         return 0
     dots = 0
     for k in range(begin, end):

@@ -667,7 +667,7 @@ class FileParser:
             tpl = cached(path) or template(path)
             key = (method, tpl, status)
             requests[key] = requests.get(key, 0) + 1
-            seconds = rest[1:]
+            seconds = rest[1:] if rest[:1] == " " else ""  # the time is its own field
             # isdecimal, not isdigit: "²" is a digit that int() and float() refuse
             if seconds.isdecimal():  # Apache %D, microseconds
                 duration: float | None = access.scaled(seconds, 1e6)
