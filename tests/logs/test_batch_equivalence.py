@@ -334,6 +334,24 @@ def test_access_time_is_a_field_of_digits(after: str, seconds: float | None) -> 
         assert hist is not None and hist[-1] == pytest.approx(40 * seconds)
 
 
+@pytest.mark.parametrize(("time", "seconds"), [
+    ("0.0823", 0.0823), ("12", 12.0), ("nan", None), ("inf", None), ("1e3", None),
+    ("1_000", None), ("-1", None), ("abc", None), ("9" * 400, None)])
+def test_requestlog_time_is_digits(time: str, seconds: float | None) -> None:
+    """``time:`` on a requestlog line is a time when it is digits; the request is counted
+    either way, on both paths."""
+    line = ('2026-11-21 06:19:36.304 590 INFO nova.api.openstack.requestlog [None req-1 u p '
+            f'- - d d] 10.0.0.9 "GET /v2.1/servers" status: 200 len: 5 microversion: 2.1 '
+            f'time: {time}')
+    tally = assert_same(LogFormat.OSLO, [f"{line}\n" * 40])[0]
+    assert tally.requests[("svc", "own-host", "GET", "/v2.1/servers", "200")] == 40
+    hist = tally.durations.get(("svc", "own-host", "GET", "/v2.1/servers"))
+    if seconds is None:
+        assert hist is None
+    else:
+        assert hist is not None and hist[-1] == pytest.approx(40 * seconds)
+
+
 def test_unicode_digit_time_is_no_error() -> None:
     """A superscript digit is a digit that int() refuses: no exception (it used to raise)."""
     line = ('10.0.0.9 - - [21/Nov/2026:06:19:36 +0000] "GET /v3 HTTP/1.1" 200 5 "-" "a" '

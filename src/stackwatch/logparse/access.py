@@ -21,6 +21,7 @@ import calendar
 import re
 import time
 
+from stackwatch.logparse.numbers import decimal_seconds, scaled
 from stackwatch.logparse.records import HttpRequest
 from stackwatch.logparse.timestamps import clf_epoch
 
@@ -45,20 +46,10 @@ status."""
 VHOST = re.compile(r"^[\w.\-]+:\d+ (?=\S+ \S+ \S+ \[)")
 
 
-def scaled(digits: str, unit: float) -> float | None:
-    """``int(digits) / unit`` (a time in micro- or milliseconds, in seconds), or ``None``
-    when no float holds it: a corrupt field of hundreds of digits is no time, not a crash."""
-    try:
-        return int(digits) / unit
-    except (ValueError, OverflowError):
-        return None
-
-
 def rest_duration(rest: str) -> float | None:
     """Seconds from the last field after the quoted agent: decimal seconds (gunicorn
     ``%(L)s``), or integer microseconds (Apache ``%D``, optionally written ``123(us)``).
-    Nothing else is a time: not ``-5``, ``1e3``, ``1_000``, ``inf`` or ``nan``, which
-    ``float()`` would take (one ``nan`` would make an hour's sum of times ``nan``)."""
+    Nothing else is a time (:mod:`.numbers`)."""
     if not rest or rest[-1] == '"':
         return None
     value = rest[rest.rfind(" ") + 1:]
@@ -66,10 +57,7 @@ def rest_duration(rest: str) -> float | None:
         value = value[:-4]
     if value.isdecimal():  # not isdigit: "²" is a digit int() refuses
         return scaled(value, 1e6)
-    whole, dot, fraction = value.partition(".")
-    if dot and whole.isdecimal() and fraction.isdecimal():
-        return float(value)
-    return None
+    return decimal_seconds(value) if "." in value else None
 
 
 def parse_combined(line: str) -> HttpRequest | None:

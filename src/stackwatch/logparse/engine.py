@@ -28,6 +28,7 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, NamedTuple, cast
 
 from stackwatch.logparse import access, haproxy, oslo, other, system
+from stackwatch.logparse.numbers import decimal_seconds, scaled
 from stackwatch.logparse.tally import BUCKETS, Histogram, Tally, new_histogram, observe
 from stackwatch.logparse.timestamps import ISO_MINUTES, clf_epoch, iso_epoch, syslog_epoch
 from stackwatch.logparse.urls import TemplateCache
@@ -115,7 +116,7 @@ _HAPROXY_TIMINGS: dict[str, tuple[int, float]] = {}
 
 def _haproxy_timing(total: str) -> tuple[int, float] | None:
     """(bucket, seconds) of a total time, ``None`` when it is not a number."""
-    seconds = access.scaled(total.lstrip("+"), 1000)
+    seconds = scaled(total.lstrip("+"), 1000)
     if seconds is None:
         return None
     if len(_HAPROXY_TIMINGS) >= 65536:
@@ -421,12 +422,9 @@ class FileParser:
                     tpl = cached(path) or template(path)
                     key = (method, tpl, status)
                     requests[key] = requests.get(key, 0) + 1
-                    if duration:
-                        try:
-                            seconds = float(duration)
-                        except ValueError:  # "time: abc": a request without a time
-                            duration = None
-                    if duration:
+                    # "time: abc" (or nan, 1e3...): a request without a time
+                    seconds = decimal_seconds(duration) if duration else None
+                    if seconds is not None:
                         hkey = (method, tpl)
                         hist = durations.get(hkey)
                         if hist is None:
@@ -670,7 +668,7 @@ class FileParser:
             seconds = rest[1:] if rest[:1] == " " else ""  # the time is its own field
             # isdecimal, not isdigit: "²" is a digit that int() and float() refuse
             if seconds.isdecimal():  # Apache %D, microseconds
-                duration: float | None = access.scaled(seconds, 1e6)
+                duration: float | None = scaled(seconds, 1e6)
             elif seconds[:1].isdecimal() and seconds[-1:].isdecimal() and \
                     seconds.count(".") == 1 and seconds.replace(".", "").isdecimal():
                 duration = float(seconds)  # gunicorn %(L)s, seconds
@@ -770,7 +768,7 @@ class FileParser:
     def _line_uwsgi(self, match: re.Match[str]) -> None:
         self._parsed += 1
         remote, stamp, method, path, _, msecs, status = match.groups()
-        self._count_request(remote, method, path, status, access.scaled(msecs, 1000),
+        self._count_request(remote, method, path, status, scaled(msecs, 1000),
                             access.uwsgi_epoch(stamp))
 
     def _count_request(self, remote: str, method: str, path: str, status: str,
