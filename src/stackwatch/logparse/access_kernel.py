@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from stackwatch.logparse.batch import I64, U8, intern, line_marks, new_table
+from stackwatch.logparse.batch import I64, MAX_DIGITS, U8, intern, line_marks, new_table
+from stackwatch.logparse.bytescan import find
 from stackwatch.logparse.jit import kernel
 
 FIELDS = 3
@@ -27,8 +28,6 @@ REJECTED = -1
 """``keys`` of a line left to the per-line path."""
 DECIMAL = -1
 """``micros`` of a line whose time is decimal seconds (its span in ``decimals``)."""
-MAX_DIGITS = 15
-"""Longest integer time taken (microseconds, exact as a float)."""
 
 
 @kernel
@@ -41,14 +40,6 @@ def _count(buf: U8, start: int, end: int, byte: int) -> int:
 
 
 @kernel
-def _find(buf: U8, start: int, end: int, byte: int) -> int:
-    for k in range(start, end):
-        if buf[k] == byte:
-            return k
-    return -1
-
-
-@kernel
 def _cut(buf: U8, start: int, end: int, quotes: I64, fields: I64) -> int:
     """Cut one line with its six quotes at ``quotes``: fill ``fields`` (key spans, then
     the time: microseconds at 6, or -1 and the decimal's span at 7, 8); 1 when regular."""
@@ -57,32 +48,32 @@ def _cut(buf: U8, start: int, end: int, quotes: I64, fields: I64) -> int:
         return 0
     third = start - 1
     for _ in range(3):
-        third = _find(buf, third + 1, q0, 32)
+        third = find(buf, 32, third + 1, q0)
     if buf[third + 1] != 91:  # "[" opens the time
         return 0
     spaces = _count(buf, q0 + 1, q1, 32)
     if spaces != 1 and spaces != 2:
         return 0
-    split = _find(buf, q0 + 1, q1, 32)
+    split = find(buf, 32, q0 + 1, q1)
     if split == q0 + 1:
         return 0
     for k in range(q0 + 1, split):
         if buf[k] < 65 or buf[k] > 90:  # method: A-Z only (isupper and isalpha)
             return 0
-    target_end = _find(buf, split + 1, q1, 32)
+    target_end = find(buf, 32, split + 1, q1)
     if target_end < 0:
         target_end = q1
     slash = target_end > split + 1 and buf[split + 1] == 47
     star = target_end == split + 2 and buf[split + 1] == 42
     if not slash and not star:
         return 0
-    path_end = _find(buf, split + 1, target_end, 63)  # "?"
+    path_end = find(buf, 63, split + 1, target_end)  # "?"
     if path_end < 0:
         path_end = target_end
     if _count(buf, q1 + 1, q2, 32) != 3:
         return 0
-    first = _find(buf, q1 + 1, q2, 32)
-    second = _find(buf, first + 1, q2, 32)
+    first = find(buf, 32, q1 + 1, q2)
+    second = find(buf, 32, first + 1, q2)
     if second - first != 4:
         return 0
     for k in range(first + 1, second):

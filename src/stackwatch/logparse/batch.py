@@ -62,6 +62,11 @@ def intern(buf: U8, fields: I64, count: int, table: I64, spans: I64, distinct: i
         slot = (slot + 1) & mask
 
 
+MAX_DIGITS = 15
+"""Longest run of digits a kernel reads as a time (exact as a double); longer ones are left
+to the per-line path."""
+
+
 @kernel
 def line_marks(buf: U8, start: int, byte: int, marks: I64) -> tuple[int, int]:
     """The line starting at ``start``: (where it ends, at its ``\\n`` or the buffer's end;

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stackwatch.logparse.batch import I64, U8, intern, line_marks, new_table
+from stackwatch.logparse.batch import I64, MAX_DIGITS, U8, intern, line_marks, new_table
 from stackwatch.logparse.jit import kernel
 
 FIELDS = 5
@@ -26,8 +26,6 @@ NO_TIME = -1
 """``millis`` of a line whose total time starts with ``-`` (not timed)."""
 REJECTED = -1
 """``keys`` of a line left to the per-line path."""
-MAX_DIGITS = 15
-"""Longest total time taken (milliseconds, exact as a float)."""
 
 
 @kernel

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from stackwatch.logparse.batch import F64, I64, U8, intern, line_marks, new_table
+from stackwatch.logparse.batch import F64, I64, MAX_DIGITS, U8, intern, line_marks, new_table
+from stackwatch.logparse.bytescan import find
 from stackwatch.logparse.jit import kernel
 
 FIELDS = 3
@@ -38,7 +39,6 @@ KEEP, STAMP, UNAUTHORIZED, REGULAR, MAYBE_REQUEST, CONTINUATION = 1, 2, 4, 8, 16
 prefix of a record but no context: a traceback or continuation line while a record is
 open (its message from ``MESSAGE``). Lines with neither ``REGULAR`` nor ``CONTINUATION``
 are left to the per-line path."""
-MAX_DIGITS = 15
 MAX_TOKENS = 32
 _POW10 = (1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14,
           1e15)
@@ -59,7 +59,7 @@ _CRITICAL = np.frombuffer(b"CRITICAL", np.uint8)
 
 
 @kernel
-def _find(buf: U8, start: int, end: int, pattern: U8) -> int:
+def _find_bytes(buf: U8, start: int, end: int, pattern: U8) -> int:
     """First position of ``pattern`` in ``buf[start:end]``, or -1."""
     size = len(pattern)
     for at in range(start, end - size + 1):
@@ -93,14 +93,6 @@ def _equals(buf: U8, start: int, end: int, pattern: U8) -> bool:
         if buf[start + k] != pattern[k]:
             return False
     return True
-
-
-@kernel
-def _byte(buf: U8, start: int, end: int, byte: int) -> int:
-    for k in range(start, end):
-        if buf[k] == byte:
-            return k
-    return -1
 
 
 @kernel
@@ -156,15 +148,15 @@ def _request(buf: U8, start: int, end: int, eventlet_default: bool, out: I64,
     ``out`` gets method, path (query cut off) and status spans. Returns the seconds (NaN:
     no time); ``out[0] = -1`` when the fast path (or this kernel) would not take it."""
     out[0] = -1
-    q0 = _byte(buf, start, end, 34)
-    q1 = _byte(buf, q0 + 1, end, 34) if q0 >= 0 else -1
-    if q1 < 0 or _byte(buf, q1 + 1, end, 34) >= 0:  # str.split('"'): exactly 3 parts
+    q0 = find(buf, 34, start, end)
+    q1 = find(buf, 34, q0 + 1, end) if q0 >= 0 else -1
+    if q1 < 0 or find(buf, 34, q1 + 1, end) >= 0:  # str.split('"'): exactly 3 parts
         return np.nan
-    sp1 = _byte(buf, q0 + 1, q1, 32)
+    sp1 = find(buf, 32, q0 + 1, q1)
     if sp1 < 0:
         return np.nan
-    sp2 = _byte(buf, sp1 + 1, q1, 32)
-    if sp2 >= 0 and _byte(buf, sp2 + 1, q1, 32) >= 0:
+    sp2 = find(buf, 32, sp1 + 1, q1)
+    if sp2 >= 0 and find(buf, 32, sp2 + 1, q1) >= 0:
         return np.nan
     if eventlet_default and sp2 < 0:  # "GET /p HTTP/1.1": three parts
         return np.nan
@@ -193,7 +185,7 @@ def _request(buf: U8, start: int, end: int, eventlet_default: bool, out: I64,
     if eventlet_default:
         if count != 3 or tokens[1] - tokens[0] != 3 or not _digits(buf, tokens[0], tokens[1]):
             return np.nan
-        if _byte(buf, tokens[4], tokens[5], 46) < 0:
+        if find(buf, 46, tokens[4], tokens[5]) < 0:
             return np.nan
         seconds = _seconds(buf, tokens[4], tokens[5])
         if seconds != seconds:
@@ -209,7 +201,7 @@ def _request(buf: U8, start: int, end: int, eventlet_default: bool, out: I64,
             if seconds != seconds:
                 return np.nan
         status, status_end = tokens[2], tokens[3]
-    query = _byte(buf, sp1 + 1, path_end, 63)
+    query = find(buf, 63, sp1 + 1, path_end)
     out[0], out[1], out[2] = q0 + 1, sp1, sp1 + 1
     out[3] = query if query >= 0 else path_end
     out[4], out[5] = status, status_end
@@ -220,13 +212,13 @@ def _request(buf: U8, start: int, end: int, eventlet_default: bool, out: I64,
 def _context_ids(buf: U8, start: int, end: int, ids: I64) -> None:
     """Request id, then global request id spans of a context ``buf[start:end]`` into
     ``ids`` (zeros: none)."""
-    space = _byte(buf, start, end, 32)
+    space = find(buf, 32, start, end)
     offset = space - start if space >= 0 else -1
     if offset > 0 and end - (space + 1) >= 4 and _equals(buf, space + 1, space + 5,
                                                          _REQ):
         if not (offset >= 4 and _equals(buf, start, start + 4, _NONE)):
             ids[2], ids[3] = start, space
-        second = _byte(buf, space + 1, end, 32)
+        second = find(buf, 32, space + 1, end)
         ids[0], ids[1] = space + 1, (second if second >= 0 else end)
     elif end - start >= 4 and _equals(buf, start, start + 4, _REQ):
         ids[0], ids[1] = start, (space if offset > 0 else end)
@@ -253,7 +245,7 @@ def _cut(buf: U8, start: int, end: int, spaces: I64, count: int, index: bool,
     close = -1
     if rest < end and buf[rest] == 91 and not (  # "[" opens a context, "[instance:" not
             end - rest >= 10 and _equals(buf, rest, rest + 10, _INSTANCE[:10])):
-        close = _byte(buf, rest, end, 93)
+        close = find(buf, 93, rest, end)
     if close < 0:  # no context: continues the open record
         message = min(rest, end)
         if end - message >= 48 and _equals(buf, message, message + 11, _INSTANCE) and \
@@ -275,7 +267,7 @@ def _cut(buf: U8, start: int, end: int, spaces: I64, count: int, index: bool,
     marks = _marks(buf, message, end)
     parse = default = False
     if marks & 1 and (count_requests or (index and instance_end == 0 and
-                                         _find(buf, message, end, _SERVERS) >= 0)):
+                                         _find_bytes(buf, message, end, _SERVERS) >= 0)):
         parse = True
     elif marks & 2:
         parse = default = True
@@ -286,7 +278,7 @@ def _cut(buf: U8, start: int, end: int, spaces: I64, count: int, index: bool,
             return 0  # the per-line path tries its pattern
         path, path_end = request[2], request[3]
         if index and instance_end == 0:
-            found = _find(buf, path, path_end, _SERVERS)
+            found = _find_bytes(buf, path, path_end, _SERVERS)
             if found >= 0:
                 at = found + 9
                 if at + 8 < path_end and buf[at + 8] == 45 and at + 23 < path_end and \
