@@ -270,12 +270,20 @@ class Loop:
     def run(self, max_runs: int | None = None) -> int:
         """Run until :meth:`stop` (or ``max_runs`` runs in all); return how many ran."""
         due = {s.name: time.monotonic() for s in self.runner.sources}
+        # a source reading others' results (``after``, the API/SQL cross-check) waits for
+        # their first run; later it reads their latest (one still running is not waited
+        # for: a source slower than its interval would starve the reader)
+        names = set(due)
+        reads = {s.name: names.intersection(getattr(s, "after", ())) for s in self.runner.sources}
+        finished: set[str] = set()
         running: dict[str, _Pending] = {}
         done = 0
         while not self._stop.is_set() and (max_runs is None or done < max_runs):
             now = time.monotonic()
             for source in self.runner.sources:
                 if source.name in running or due[source.name] > now:
+                    continue
+                if not reads[source.name] <= finished:
                     continue
                 due[source.name] = now + self._interval(source.name)
                 if self.runner.busy(source.name):
@@ -285,6 +293,7 @@ class Loop:
             for name, pending in list(running.items()):
                 if pending.done.is_set() or time.monotonic() >= pending.deadline:
                     del running[name]
+                    finished.add(name)
                     done += self._deliver(self.runner.finish(pending))
             self._stop.wait(self._tick)
         return done

@@ -191,6 +191,33 @@ def test_a_source_with_after_runs_once_those_have_finished() -> None:
     assert order == ["sql.nova", "api.compute", "crosscheck"]
 
 
+def test_loop_starts_a_source_with_after_once_those_have_run() -> None:
+    """The server's loop, like run_once: the cross-check's first run reads the API and SQL
+    sources' first results (it ran first and said "the API was not read" in the demo); then
+    it runs at its own interval, not held up by a source that is always running."""
+    seen: list[tuple[int, int]] = []
+
+    class Reader(ConstantSource):
+        after = ("api.compute", "sql.nova", "not.configured")
+
+        def collect(self) -> Collection:
+            seen.append((api.calls, sql.calls))
+            return super().collect()
+
+    api, sql = SlowSource("api.compute", 0.3), SlowSource("sql.nova", 0.1)  # sleep that long
+    loop = Loop(Runner([Reader("crosscheck"), api, sql], timeout=5), lambda _: 0.05,
+                lambda run: None, tick=0.01)
+    thread = threading.Thread(target=loop.run)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while len(seen) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    loop.stop()
+    thread.join(5)
+    assert len(seen) >= 3, seen  # not starved by api.compute, always running
+    assert seen[0][0] >= 1 and seen[0][1] >= 1, seen  # both ran before the first comparison
+
+
 def test_undeclared_metrics_are_counted_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     from stackwatch.catalog.loader import load_catalog
 
