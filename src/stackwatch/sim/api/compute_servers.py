@@ -262,13 +262,16 @@ def register(nova: Nova) -> None:
             return None
         return s
 
+    def no_server(request: web.Request, version: Version) -> web.Response:
+        # compute/GET___v2.1__servers__{server_id}@latest.404.json
+        sid = request.match_info["server_id"]
+        return error(404, f"Instance {sid} could not be found.", version)
+
     async def server_show(request: web.Request, version: Version) -> web.Response:
         caller = auth_of(request)
         s = visible_server(request, caller)
         if s is None:
-            sid = request.match_info["server_id"]
-            # compute/GET___v2.1__servers__{server_id}@latest.404.json
-            return error(404, f"Instance {sid} could not be found.", version)
+            return no_server(request, version)
         return json_response({"server": server_body(s, version, caller, show=True)})
 
     async def server_create(request: web.Request, version: Version) -> web.Response:
@@ -330,8 +333,7 @@ def register(nova: Nova) -> None:
         caller = auth_of(request)
         s = visible_server(request, caller)
         if s is None:
-            sid = request.match_info["server_id"]
-            return error(404, f"Instance {sid} could not be found.", version)
+            return no_server(request, version)
         if s.locked and not caller.is_admin:
             return error(409, f"Instance {s.id} is locked", version)
         ops.delete_server(state, s.id, request_id_of(request))
@@ -342,8 +344,7 @@ def register(nova: Nova) -> None:
         caller = auth_of(request)
         s = visible_server(request, caller)
         if s is None:
-            sid = request.match_info["server_id"]
-            return error(404, f"Instance {sid} could not be found.", version)
+            return no_server(request, version)
         data = await request.json()
         request_id = request_id_of(request)
         if "os-stop" in data or "os-start" in data:
@@ -427,7 +428,7 @@ def register(nova: Nova) -> None:
         sid = request.match_info["server_id"]
         s = visible_server(request, caller)
         if s is None:
-            return error(404, f"Instance {sid} could not be found.", version)
+            return no_server(request, version)
         actions = sorted(state.instance_actions.by("server_id", sid),
                          key=lambda a: (a.start_time, a.id), reverse=True)
         limit = int_arg(request, "limit") if version >= (2, 58) else None
@@ -450,7 +451,7 @@ def register(nova: Nova) -> None:
         caller = auth_of(request)
         sid = request.match_info["server_id"]
         if visible_server(request, caller) is None:
-            return error(404, f"Instance {sid} could not be found.", version)
+            return no_server(request, version)
         a = state.instance_actions.get(request.match_info["request_id"])
         if a is None or a.server_id != sid:
             return error(404, f"Action {request.match_info['request_id']} not found", version)
