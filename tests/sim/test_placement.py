@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-from fidelity import API_RECORDINGS, Replayer, Session, login_from_clouds_yaml, send
+from fidelity import API_RECORDINGS, Replayer, Session, send
 
 from stackwatch.sim.cloud import SimulatedCloud
 from stackwatch.sim.fidelity import load_recordings
@@ -31,19 +30,11 @@ ALLOW = {"body/resource_providers/*/links/*/href": LINKS, "body/links/*/href": L
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedCloud]:
+    """The conftest's cloud without life (no background churn during the comparisons);
+    the conftest's ``replayer`` and ``member`` use this one."""
     with SimulatedCloud(workdir=tmp_path_factory.mktemp("placement"), size="small",
                         life=False) as c:
         yield c
-
-
-@pytest.fixture(scope="module")
-def replayer(cloud: SimulatedCloud) -> Replayer:
-    return Replayer(login_from_clouds_yaml(Path(cloud.clouds_yaml)))
-
-
-@pytest.fixture(scope="module")
-def member(cloud: SimulatedCloud) -> Session:
-    return login_from_clouds_yaml(Path(cloud.clouds_yaml), username="demo", project_name="demo")
 
 
 def _ids(cloud: SimulatedCloud, name: str) -> dict[str, str]:
