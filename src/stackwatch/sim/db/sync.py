@@ -413,20 +413,13 @@ def _insert_tuples(conn: Connection, table: sa.Table, rows: list[Row]) -> None:
     transaction and SQLAlchemy's error wrapping.
     """
     columns = [c.name for c in table.columns]
-    dialect = conn.dialect
-    quote = dialect.identifier_preparer.quote
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    quote = conn.dialect.identifier_preparer.quote
+    mark = _mark(conn)
     sql = (
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
         f"VALUES ({', '.join([mark] * len(columns))})"
     )
-    convert: list[tuple[int, Callable[[Any], Any]]] = []
-    if dialect.name == "sqlite":
-        for i, column in enumerate(table.columns):
-            if isinstance(column.type, sa.DateTime):
-                convert.append((i, _sqlite_datetime))
-            elif isinstance(column.type, sa.Date):
-                convert.append((i, _sqlite_date))
+    convert = _sqlite_texts(conn, table, columns)
     pick = operator.itemgetter(*columns)
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk: list[tuple[Any, ...]] = []
@@ -457,23 +450,14 @@ def _update_tuples(conn: Connection, table: sa.Table, updates: list[Update]) -> 
     cloud are a hundred such rows a second, and SQLAlchemy building a statement for
     each kept the writer thread, and so the GIL, busy (listing pages waited on it)."""
     first = updates[0]
-    names = [*first.values, *first.where]
-    dialect = conn.dialect
-    quote = dialect.identifier_preparer.quote
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    quote = conn.dialect.identifier_preparer.quote
+    mark = _mark(conn)
     sql = (
         f"UPDATE {quote(table.name)} SET "
         f"{', '.join(f'{quote(c)} = {mark}' for c in first.values)} WHERE "
         f"{' AND '.join(f'{quote(c)} = {mark}' for c in first.where)}"
     )
-    convert: list[tuple[int, Callable[[Any], Any]]] = []
-    if dialect.name == "sqlite":
-        for i, name in enumerate(names):
-            kind = table.c[name].type
-            if isinstance(kind, sa.DateTime):
-                convert.append((i, _sqlite_datetime))
-            elif isinstance(kind, sa.Date):
-                convert.append((i, _sqlite_date))
+    convert = _sqlite_texts(conn, table, [*first.values, *first.where])
     params: list[tuple[Any, ...]] = []
     for op in updates:
         values = [op.values[c] for c in first.values] + [op.where[c] for c in first.where]
@@ -482,6 +466,26 @@ def _update_tuples(conn: Connection, table: sa.Table, updates: list[Update]) -> 
                 values[i] = to_text(values[i])
         params.append(tuple(values))
     conn.exec_driver_sql(sql, params)
+
+
+def _mark(conn: Connection) -> str:
+    """The driver's parameter marker (``?`` for sqlite3, ``%s`` for PyMySQL)."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def _sqlite_texts(conn: Connection, table: sa.Table, columns: list[str]
+                  ) -> list[tuple[int, Callable[[Any], Any]]]:
+    """(position, converter) of the date and datetime ``columns`` on SQLite, which gets
+    them as SQLAlchemy's text; nothing on other databases (their drivers convert)."""
+    convert: list[tuple[int, Callable[[Any], Any]]] = []
+    if conn.dialect.name == "sqlite":
+        for i, name in enumerate(columns):
+            kind = table.c[name].type
+            if isinstance(kind, sa.DateTime):
+                convert.append((i, _sqlite_datetime))
+            elif isinstance(kind, sa.Date):
+                convert.append((i, _sqlite_date))
+    return convert
 
 
 def _sqlite_datetime(value: datetime) -> str:
