@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import requests
+import sqlalchemy as sa
 import yaml
 
 from stackwatch.config import load_config
@@ -67,10 +68,18 @@ def test_missing_token_is_401_as_recorded(cloud: SimulatedCloud) -> None:
     assert response.headers["WWW-Authenticate"].startswith("Keystone uri=")
 
 
+def _scalar(url: str, sql: str) -> Any:
+    """The one value ``sql`` selects in the database at ``url``."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text(sql)).scalar_one()
+    finally:
+        engine.dispose()
+
+
 def test_databases_on_a_real_mariadb(tmp_path: Path, mariadb: Any) -> None:
     """--db-url: the service databases live on the server; the config points there."""
-    import sqlalchemy as sa
-
     url = mariadb.url("simcloud_")
     with SimulatedCloud(workdir=tmp_path, size="small", db_url=url, life=False) as c:
         assert c.db_urls["nova"].startswith("mysql+pymysql://")
@@ -78,23 +87,11 @@ def test_databases_on_a_real_mariadb(tmp_path: Path, mariadb: Any) -> None:
         assert config.clouds[0].databases["nova"] == c.db_urls["nova"]
         c.inject("service-disabled", host="compute-0001", reason="sql check")
         c.flush()
-        engine = sa.create_engine(c.db_urls["nova"])
-        try:
-            with engine.connect() as conn:
-                count = conn.execute(sa.text(
-                    "SELECT count(*) FROM instances WHERE deleted = 0")).scalar_one()
-                disabled = conn.execute(sa.text(
-                    "SELECT disabled_reason FROM services WHERE host = 'compute-0001' "
-                    "AND `binary` = 'nova-compute'")).scalar_one()
-        finally:
-            engine.dispose()
-        cell0 = sa.create_engine(c.db_urls["nova_cell0"])
-        try:
-            with cell0.connect() as conn:
-                unplaced = conn.execute(sa.text(
-                    "SELECT count(*) FROM instances WHERE deleted = 0")).scalar_one()
-        finally:
-            cell0.dispose()
+        count = _scalar(c.db_urls["nova"], "SELECT count(*) FROM instances WHERE deleted = 0")
+        disabled = _scalar(c.db_urls["nova"], "SELECT disabled_reason FROM services WHERE "
+                                              "host = 'compute-0001' AND `binary` = 'nova-compute'")
+        unplaced = _scalar(c.db_urls["nova_cell0"],
+                           "SELECT count(*) FROM instances WHERE deleted = 0")
         # instances that never got a host live in cell0, as in a real nova
         assert (count, unplaced) == (sum(1 for s in c.state.servers if s.cell == "cell1"),
                                      sum(1 for s in c.state.servers if s.cell == "cell0"))
