@@ -32,6 +32,8 @@ import resource
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 
 from stackwatch.config import CloudConfig, LogsConfig
@@ -239,6 +241,19 @@ def report(label: str, seconds: float, lines: int, size: int, clock: str) -> Non
           f"   ({lines:,} lines in {seconds:.2f} s {clock})")
 
 
+def timed_backfill(label: str, over: str, size: int,
+                   run: Callable[[], Iterable[FileResult]]) -> list[FileResult]:
+    """Run a backfill; report its lines/s and MB/s in wall time and in CPU time (``over``:
+    the processes or threads that CPU time is summed over)."""
+    cpu, wall = _cpu(), time.perf_counter()
+    results = list(run())
+    wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+    lines = sum(r.lines for r in results)
+    report(label, wall, lines, size, "wall")
+    report(label, cpu, lines, size, f"CPU over {over}")
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=2_000_000)
@@ -293,31 +308,20 @@ def main() -> None:
     if "backfill" in modes:
         warm_up_tail()  # the reference's kernels compiled (cached on disk) before timing
     for workers in sorted({1, args.workers}) if "backfill" in modes else ():
-        cpu = _cpu()
-        wall = time.perf_counter()
-        results = list(backfill([root], workers=workers, host="ctl1"))
-        wall = time.perf_counter() - wall
-        cpu = _cpu() - cpu
-        lines = sum(r.lines for r in results)
+        results = timed_backfill(f"backfill python, {workers} process(es)",
+                                 f"{workers} process(es)", size,
+                                 partial(backfill, [root], workers=workers, host="ctl1"))
         totals["python"] = _totals(results)
-        report(f"backfill python, {workers} process(es)", wall, lines, size, "wall")
-        report(f"backfill python, {workers} process(es)", cpu, lines, size,
-               f"CPU over {workers} process(es)")
     if modes & {"compiled", "gz"}:
         print(f"{'':<44} kernels compiled or loaded from numba's cache in {warm_up():.2f} s "
               "(once per process, not in the figures below)")
     for threads in sorted({1, args.workers}) if "compiled" in modes else ():
         engine = CompiledBackfill(threads)
-        cpu = _cpu()
-        wall = time.perf_counter()
-        results = list(backfill_compiled([root], host="ctl1", engine=engine))
-        wall = time.perf_counter() - wall
-        cpu = _cpu() - cpu
-        lines = sum(r.lines for r in results)
+        results = timed_backfill(f"backfill compiled, {threads} thread(s)",
+                                 f"{threads} thread(s)", size,
+                                 partial(backfill_compiled, [root], host="ctl1",
+                                         engine=engine))
         totals["compiled"] = _totals(results)
-        report(f"backfill compiled, {threads} thread(s)", wall, lines, size, "wall")
-        report(f"backfill compiled, {threads} thread(s)", cpu, lines, size,
-               f"CPU over {threads} thread(s)")
         print(f"{'':<44} {len(engine.fallbacks)} of {len(files)} files whole to the "
               f"reference parser (formats it does not take)")
     if "gz" in modes:  # the same corpus as logrotate leaves it: each file gzip-compressed
@@ -327,16 +331,10 @@ def main() -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.with_name(target.name + ".1.gz").write_bytes(
                 gzip.compress(path.read_bytes(), compresslevel=1))
-        cpu = _cpu()
-        wall = time.perf_counter()
-        results = list(backfill_compiled([packed], host="ctl1", threads=args.workers))
-        wall = time.perf_counter() - wall
-        cpu = _cpu() - cpu
-        lines = sum(r.lines for r in results)
-        report(f"backfill compiled, .gz files, {args.workers} thread(s)", wall, lines, size,
-               "wall")
-        report(f"backfill compiled, .gz files, {args.workers} thread(s)", cpu, lines, size,
-               f"CPU over {args.workers} thread(s)")
+        timed_backfill(f"backfill compiled, .gz files, {args.workers} thread(s)",
+                       f"{args.workers} thread(s)", size,
+                       partial(backfill_compiled, [packed], host="ctl1",
+                               threads=args.workers))
     if len(totals) == 2:
         same = totals["python"] == totals["compiled"]
         print(f"{'':<44} compiled = python in lines, requests, records: {same} "
