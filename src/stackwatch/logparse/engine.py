@@ -727,9 +727,7 @@ class FileParser:
                 index = groups.get(fields[:2])
                 if index is None:
                     index = groups[(method, tpl)] = len(hists)
-                    hist = durations.get((method, tpl))
-                    hists.append(durations.setdefault((method, tpl), new_histogram())
-                                 if hist is None else hist)
+                    hists.append(durations.setdefault((method, tpl), new_histogram()))
                 group[key] = index
                 if status == "401" and _token_url(tpl, method):
                     unauthorized.append(key)
@@ -904,9 +902,7 @@ class FileParser:
             index = groups.get(fields[:3])
             if index is None:
                 index = groups[(host, frontend, backend)] = len(hists)
-                hist = times.get((host, frontend, backend))
-                hists.append(times.setdefault((host, frontend, backend), new_histogram())
-                             if hist is None else hist)
+                hists.append(times.setdefault((host, frontend, backend), new_histogram()))
             group[key] = index
             if status == "401":
                 unauthorized.append(key)
