@@ -20,6 +20,7 @@ from __future__ import annotations
 import codecs
 import enum
 import re
+import sys
 from bisect import bisect_left
 from collections import Counter, deque
 from collections.abc import Iterable
@@ -192,6 +193,7 @@ class FileParser:
     metrics (nova writes a ``requestlog`` line *and* an access line per call: the
     source counts the access log where there is one). ``index=True`` keeps an
     :class:`IndexRow` for every record that carries a request id or instance uuid.
+    ``compiled=False`` never takes the batch paths (numba is then never imported).
     """
 
     batch_bytes = BATCH_BYTES
@@ -199,7 +201,9 @@ class FileParser:
 
     def __init__(self, fmt: LogFormat, service: str, host: str, file: str, *,
                  count_requests: bool = True, index: bool = False,
-                 templates: TemplateCache | None = None) -> None:
+                 templates: TemplateCache | None = None, compiled: bool = True) -> None:
+        if not compiled:
+            self.batch_bytes = sys.maxsize
         self.format = fmt
         self.service = service
         self.host = host

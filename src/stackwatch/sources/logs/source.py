@@ -13,7 +13,6 @@ from __future__ import annotations
 import gc
 import logging
 import socket
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -154,11 +153,9 @@ class LogsSource:
                 self._unsniffed.discard(path)
             else:
                 self._unsniffed.add(path)
-            parser = FileParser(detect_format(path, head), self.service, self.host, path.name,
-                                index=self.index is not None, templates=self.templates)
-            if not self.compiled:
-                parser.batch_bytes = sys.maxsize  # never a batch path: numba never imported
-            self._parsers[path] = parser
+            self._parsers[path] = FileParser(
+                detect_format(path, head), self.service, self.host, path.name,
+                index=self.index is not None, templates=self.templates, compiled=self.compiled)
         formats = {p.format for p in self._parsers.values()}
         has_access = bool(formats & REQUEST_FORMATS)
         for parser in self._parsers.values():
