@@ -12,6 +12,7 @@ from tests.logs.conftest import REFERENCE
 
 from stackwatch.cli import main
 from stackwatch.logcli import logs, trace
+from stackwatch.logparse.engine import FileParser, LogFormat
 from stackwatch.sources.logs import LogsSource
 from stackwatch.sources.logs.bruteforce import blocklist
 from stackwatch.store.log_history import LogHistory
@@ -260,3 +261,26 @@ def test_trace_includes_the_stores_events(indexed: Path) -> None:
     assert took < notification or lines[took][:23] <= lines[notification][:23]
     by_instance = runner.invoke(trace, [VM, "--store", str(indexed)]).output
     assert "instance_action:reboot" in by_instance and "Reboot failed" in by_instance
+
+
+@pytest.mark.parametrize("day", range(1, 32))
+@pytest.mark.parametrize("batch", [False, True])
+def test_blocklist_from_haproxy_any_day_of_the_month(tmp_path: Path, day: int,
+                                                     batch: bool) -> None:
+    """Behind HAProxy its log holds the client's address; syslog pads a one-digit day
+    (``Dec  4``), which once cut the request line wrongly on days 1-9 of every month."""
+    log = tmp_path / "haproxy.log"
+    syslog_day = f"{day:>2}"
+    lines = [f"Dec {syslog_day} 20:19:{s:02d} lb1 haproxy[1431]: {addr}:4{s:04d} "
+             f"[{day:02d}/Dec/2026:20:19:{s:02d}.184] keystone_front keystone_back/ctl1 "
+             f"0/0/0/429/430 {status} 109 - - ---- 1/1/0/0/0 0/0 "
+             f'"POST /v3/auth/tokens HTTP/1.1"\n'
+             for addr, status in (("203.0.113.50", 401), ("10.0.0.5", 201)) for s in range(25)]
+    log.write_text("".join(lines), encoding="utf-8")
+    parser = FileParser(LogFormat.HAPROXY, "haproxy", "lb1", "haproxy.log")
+    parser.batch_bytes = 1 if batch else 1 << 62
+    parser.feed(log.read_text(), 0)
+    assert [f.remote for f in parser.failures] == ["203.0.113.50"] * 25
+    result = CliRunner().invoke(logs, ["blocklist", str(log), "--format", "plain"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "203.0.113.50\n"

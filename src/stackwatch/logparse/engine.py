@@ -126,6 +126,16 @@ def _haproxy_timing(total: str) -> tuple[int, float] | None:
     return timing
 
 
+def _haproxy_fields(line: str) -> list[str]:
+    """An HAProxy line cut at its first 19 spaces (the request's method is field 17, its
+    path 18), the padding of a one-digit day (``Dec  4``) not counted as a field."""
+    f = line.split(" ", 19)
+    if len(f) > 1 and f[1] == "":  # "Dec  4": one more cut, so the path stays alone
+        f = line.split(" ", 20)
+        del f[1]
+    return f
+
+
 def _token_url(template: str, method: str) -> bool:
     return method == "POST" and template.endswith(("/v3/auth/tokens", "/v2.0/tokens"))
 
@@ -821,9 +831,7 @@ class FileParser:
         timings = _HAPROXY_TIMINGS
         parsed = 0
         for line in lines:
-            f = line.split(" ", 19)
-            if len(f) > 18 and f[1] == "":  # "Nov  1": the day is padded
-                del f[1]
+            f = _haproxy_fields(line)
             timing: tuple[int, float] | None = None
             fast = len(f) > 18 and f[4][:8] == "haproxy[" and f[6][:1] == "[" and \
                 f[17][:1] == '"' and f[9].count("/") == 4 and "/" in f[8]
@@ -917,9 +925,7 @@ class FileParser:
         for line in np.flatnonzero(slow).tolist():
             text_line = text[starts[line]:ends[line]]
             if keys[line] >= 0:  # a regular 401, already counted: the detector's part
-                f = text_line.split(" ", 19)
-                if f[1] == "":
-                    del f[1]
+                f = _haproxy_fields(text_line)
                 self._haproxy_401(f[17][1:], f[18].split("?", 1)[0], f[6][1:-1],
                                   f[5][:f[5].rfind(":")])
             else:  # the per-line path may take it, and add to a histogram's sum
