@@ -162,8 +162,8 @@ def test_backfill_command(tmp_path: Path) -> None:
     assert len(lines) == 3
     assert lines[1].split()[:4] == [str(busiest.requests), busiest.service, busiest.method,
                                     busiest.url]
-    empty = runner.invoke(logs, ["hourly", "--store", str(tmp_path / "empty.sqlite")])
-    assert empty.exit_code == 1
+    empty = runner.invoke(main, ["logs", "hourly", "--store", str(tmp_path / "empty.sqlite")])
+    assert empty.exit_code == 2  # no store there: an error, and none created
 
 
 def test_blocklist_command(tmp_path: Path) -> None:
@@ -284,3 +284,90 @@ def test_blocklist_from_haproxy_any_day_of_the_month(tmp_path: Path, day: int,
     result = CliRunner().invoke(logs, ["blocklist", str(log), "--format", "plain"])
     assert result.exit_code == 0, result.output
     assert result.stdout == "203.0.113.50\n"
+
+
+# -------------------------------------------- unreadable files, missing stores, escapes
+ESCAPES = "\x1b[2J\x1b]0;owned\x07\x00\u202e"
+ESCAPED = "\\x1b[2J\\x1b]0;owned\\x07\\x00\\u202e"
+
+
+def _access_log(path: Path, agent: str = "x") -> None:
+    path.write_text(f'10.0.0.1 - - [21/Nov/2026:06:19:36 +0000] "GET /v3 HTTP/1.1" 200 1 "-" '
+                    f'"{agent}" 0.1\n', encoding="utf-8")
+
+
+def _corrupt_gz(path: Path) -> None:
+    packed = gzip.compress(b"".join(b"2026-11-21 06:10:00.100 590 INFO nova.api x [-] line %d\n"
+                                    % i for i in range(5000)))
+    path.write_bytes(packed[:40] + bytes(range(256)) * 8)  # a gzip header, then damage
+
+
+def test_parse_reports_each_unreadable_file_and_exits_2(tmp_path: Path) -> None:
+    good, bad, worse = (tmp_path / "keystone-access.log", tmp_path / "nova-api.log.2.gz",
+                        tmp_path / "nova-api.log.3.gz")
+    _access_log(good)
+    _corrupt_gz(bad)
+    _corrupt_gz(worse)
+    result = CliRunner().invoke(logs, ["parse", str(bad), str(good), str(worse)])
+    assert result.exit_code == 2, result.output
+    assert f"{good}: 1 lines, 1 parsed" in result.output  # the others are still parsed
+    assert f"error: {bad}: " in result.output and f"error: {worse}: " in result.output
+    assert "stackwatch: 2 of 3 files could not be read" in result.output
+
+
+def test_backfill_reports_each_unreadable_file_and_exits_2(tmp_path: Path) -> None:
+    _access_log(tmp_path / "keystone-access.log")
+    _corrupt_gz(tmp_path / "nova-api.log.2.gz")
+    store = tmp_path / "s.sqlite"
+    result = CliRunner().invoke(logs, ["backfill", str(tmp_path / "keystone-access.log"),
+                                       str(tmp_path / "nova-api.log.2.gz"), "--store",
+                                       str(store), "--engine", "python", "--workers", "1"])
+    assert result.exit_code == 2, result.output
+    assert "nova-api.log.2.gz: " in result.output
+    assert "1 of 2 files could not be read" in result.output
+    assert sum(r.requests for r in LogHistory(store).requests_per_hour()) == 1
+
+
+@pytest.mark.parametrize("command", [["logs", "hourly"], ["trace", API_REQ]])
+def test_readers_of_a_missing_store_fail_and_create_none(tmp_path: Path,
+                                                         command: list[str]) -> None:
+    store = tmp_path / "nothing.sqlite"
+    result = CliRunner().invoke(main, [*command, "--store", str(store)])
+    assert result.exit_code == 2
+    assert f"stackwatch: error: {store}: no store; run stackwatch logs backfill" in result.output
+    assert not store.exists()
+    store.write_bytes(b"not sqlite")
+    result = CliRunner().invoke(main, [*command, "--store", str(store)])
+    assert result.exit_code == 2
+    assert "not a SQLite file, not a store" in result.output
+
+
+def test_parse_escapes_control_characters_of_the_log(tmp_path: Path) -> None:
+    raw = tmp_path / "keystone-access.log"
+    _access_log(raw, agent="curl")
+    with open(raw, "ab") as handle:
+        handle.write(f"junk {ESCAPES} end\n".encode() + b"\xff\xfe\x9b\n")
+    result = CliRunner().invoke(logs, ["parse", str(raw)])
+    assert result.exit_code == 1, result.output
+    assert f"unparsed: junk {ESCAPED} end" in result.output
+    assert "unparsed: \\xff\\xfe\\x9b" in result.output
+    assert not any(c in result.output for c in "\x1b\x07\x00\u202e")
+
+
+def test_trace_escapes_control_characters_of_the_log(tmp_path: Path) -> None:
+    root = tmp_path / "log"
+    (root / "nova").mkdir(parents=True)
+    (root / "nova" / "nova-api.log").write_text(
+        f"2026-11-21 06:10:00.100 590 INFO nova.api.openstack.compute.servers [None {API_REQ}"
+        f" {USER}] Creating server {ESCAPES}\n"
+        f"2026-11-21 06:10:00.100 590 ERROR nova.api [None {API_REQ} {USER}] Traceback:\n"
+        f"2026-11-21 06:10:00.100 590 ERROR nova.api [None {API_REQ} {USER}]   x{ESCAPES}\n",
+        encoding="utf-8")
+    store = tmp_path / "store.sqlite"
+    index = RequestIndex(store)
+    LogsSource("nova", root, ["nova/*.log"], None, "ctl1", index).collect()
+    index.close()
+    result = CliRunner().invoke(trace, [API_REQ, "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    assert f"Creating server {ESCAPED}" in result.output
+    assert not any(c in result.output for c in "\x1b\x07\x00\u202e")
