@@ -289,7 +289,7 @@ def status(config_path: Path, from_store: bool, max_age: float | None, fmt: str,
     from stackwatch.server import stale_after
 
     config = load_config(config_path)
-    catalog = default_catalog()
+    catalog = default_catalog().deployed(config.network_backends)
     sources = _select(build_sources(config), only)
     if from_store:
         checks, samples = _from_store(config, max_age or stale_after(config, sources))
@@ -416,6 +416,7 @@ def demo(workdir: Path | None, size: str, listen: str, once: bool, duration: flo
     with _workdir(workdir) as root, \
             SimulatedCloud(workdir=root / "sim", size=size, seed=1) as cloud:
         config = _demo_config(load_config(cloud.config_path), root)
+        catalog = catalog.deployed(config.network_backends)
         sources = build_sources(config)
         monitor = Monitor(config, sources, catalog, listen=(host, port))
         try:

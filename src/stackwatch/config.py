@@ -19,6 +19,7 @@ Example::
         bus:
           url: amqp://monitor:secret@127.0.0.1:5672//
         agent_down_time: 75             # neutron.conf agent_down_time (sql.neutron)
+        network_backend: ovn            # neutron ML2 backend: ovn (default) or ovs
         disable: [sql.keystone]         # source names or kinds not to run for this cloud
     intervals:                          # seconds, per source kind or per source name
       api: 60
@@ -35,7 +36,7 @@ Example::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -85,6 +86,9 @@ class CloudConfig(_Frozen):
     sql_timeout: float = Field(30.0, gt=0)
     #: neutron.conf ``agent_down_time``: seconds after an agent's last heartbeat it is dead
     agent_down_time: float = Field(75.0, gt=0)
+    #: neutron's ML2 backend: which agents and processes the cloud has (catalog
+    #: ``network_backend``); OVN is neutron's default, ``ovs`` for ML2/OVS
+    network_backend: Literal["ovn", "ovs"] = "ovn"
     disable: list[str] = Field(default_factory=list)
 
     def enabled(self, source_name: str) -> bool:
@@ -138,6 +142,11 @@ class Config(_Frozen):
     timeouts: dict[str, float] = Field(default_factory=dict)
     store: StoreConfig = Field(default_factory=StoreConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+
+    @property
+    def network_backends(self) -> frozenset[str]:
+        """The ML2 backends of the watched clouds (``Catalog.deployed`` takes them)."""
+        return frozenset(cloud.network_backend for cloud in self.clouds)
 
     def interval(self, source_name: str) -> float:
         """Interval for a source: its own name (``api.compute``), then its kind (``api``).

@@ -222,3 +222,25 @@ def test_status_collecting_has_perfdata_of_each_source(config: Path) -> None:
     perf = _perfdata(out.splitlines()[0])
     assert perf["sources_failed"] == 2
     assert {"duration_api.compute", "duration_api.image"} <= set(perf)
+
+
+@pytest.mark.parametrize(("backend", "expected", "left_out"), [
+    ("", "ovn-controller", "neutron-openvswitch-agent"),   # OVN: neutron's default
+    ("network_backend: ovs, ", "neutron-openvswitch-agent", "ovn-controller"),
+])
+def test_status_with_a_wrong_password_lists_only_what_the_cloud_has(
+    tmp_path: Path, backend: str, expected: str, left_out: str
+) -> None:
+    """Sources that cannot log in: removed services (nova-consoleauth) and the other ML2
+    backend's agents are not among the services not OK."""
+    (tmp_path / "clouds.yaml").write_text(CLOUDS_YAML)
+    path = tmp_path / "stackwatch.yaml"
+    path.write_text(f"clouds:\n  - {{name: refused, {backend}clouds_yaml: clouds.yaml}}\n"
+                    "timeouts: {api: 20}\n")
+    code, out = run("status", "--config", str(path), "-s", "api.compute", "-s", "api.network")
+    assert code == 3
+    summary = out.splitlines()[0]
+    assert expected in summary and "neutron-server" in summary
+    assert left_out not in summary and "nova-consoleauth" not in summary
+    _, listed = run("status", "--config", str(path), "-s", "api.network", "--all")
+    assert any(left_out in line and "not watched" in line for line in listed.splitlines())

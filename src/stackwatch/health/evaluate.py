@@ -25,7 +25,9 @@ Services:
 * UNKNOWN only when nothing could be looked at: every member UNKNOWN, or no
   member seen while a source that watches the service failed. A service that
   no check mentions and whose sources did not fail is "not watched" and left
-  out of the cloud's status.
+  out of the cloud's status; so is one the catalog does not expect on these
+  clouds (:meth:`Catalog.expects`: removed by a release, or of the other ML2
+  backend) that no check mentions, even when its sources failed.
 
 Partial blindness. A source that read some of its resources but not others
 emits an UNKNOWN ``stackwatch.resource`` check per unread resource, and an
@@ -268,7 +270,10 @@ def evaluate(catalog: Catalog, checks: Iterable[CheckResult]) -> CloudHealth:
     blind = sorted((p for p in blind if p.source not in failed_sources),
                    key=lambda p: (p.source, p.resource))
     parts_of = parts_by_service(catalog, blind)
-    services = tuple(service_health(spec, members_of.get(spec.name, []), failed_sources,
+    # A service the clouds need not have (removed by a release, the other ML2 backend's)
+    # counts only when seen: a failed source does not make it UNKNOWN.
+    services = tuple(service_health(spec, members_of.get(spec.name, []),
+                                    failed_sources if catalog.expects(spec) else {},
                                     parts_of.get(spec.name, ()))
                      for spec in catalog.services)
     hosts: dict[str, list[MemberHealth]] = defaultdict(list)
