@@ -74,6 +74,8 @@ class NagiosCommand(click.Command):
         except click.ClickException as exc:
             exc.exit_code = int(Status.UNKNOWN)
             raise
+        except (click.exceptions.Exit, click.Abort):
+            raise  # ctx.exit(code) and Ctrl-C keep their own meaning
         except StackwatchError as exc:
             click.echo(f"stackwatch: error: {exc}", err=True)
         except Exception as exc:  # a bug: still UNKNOWN for Nagios, with its traceback

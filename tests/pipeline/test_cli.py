@@ -244,3 +244,18 @@ def test_status_with_a_wrong_password_lists_only_what_the_cloud_has(
     assert left_out not in summary and "nova-consoleauth" not in summary
     _, listed = run("status", "--config", str(path), "-s", "api.network", "--all")
     assert any(left_out in line and "not watched" in line for line in listed.splitlines())
+
+
+def test_a_bug_in_status_is_unknown_to_nagios_and_help_is_not_an_error(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import stackwatch.commands
+
+    def broken(*_: object) -> None:
+        raise KeyError("services")
+
+    monkeypatch.setattr(stackwatch.commands, "evaluate", broken)
+    code, out = run("status", "--config", str(config), "-s", "api.image")
+    assert code == 3  # Python's own exit would be 1, WARNING to Nagios
+    assert "stackwatch: internal error: KeyError: 'services'" in out
+    assert run("status", "--help")[0] == 0
