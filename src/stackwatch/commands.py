@@ -19,6 +19,7 @@ import time
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -224,35 +225,48 @@ def _one_line(text: str) -> str:
     return printable(text).replace("|", "/")
 
 
+def _shown(health: CloudHealth, checks: Sequence[CheckResult]
+           ) -> tuple[CloudHealth, list[CheckResult]]:
+    """Health and checks with every message and label made safe to print on one line."""
+    def check(c: CheckResult) -> CheckResult:
+        return replace(c, message=_one_line(c.message),
+                       labels=tuple((k, _one_line(v)) for k, v in c.labels))
+
+    services = tuple(replace(s, message=_one_line(s.message), members=tuple(
+        replace(m, host=_one_line(m.host), message=_one_line(m.message)) for m in s.members))
+        for s in health.services)
+    return (replace(health, message=_one_line(health.message), services=services,
+                    others=tuple(map(check, health.others))), [check(c) for c in checks])
+
+
 def render_status(health: CloudHealth, checks: Sequence[CheckResult], show_all: bool = False,
                   members: bool = False, perfdata: Sequence[PerfDatum] = ()) -> list[str]:
     """Lines of the at-a-glance view: summary (then ``| perfdata``, Nagios plugin output),
     one line per service, failed sources."""
-    first = f"STACKWATCH {_styled(health.status)} - {_one_line(health.message)}"
-    if perfdata:
-        first += " | " + " ".join(p.render() for p in perfdata)
-    lines = [first]
+    health, checks = _shown(health, checks)
+    first = f"STACKWATCH {_styled(health.status)} - {health.message}"
+    lines = [first + (" | " + " ".join(p.render() for p in perfdata) if perfdata else "")]
     width = max((len(s.name) for s in health.services), default=10)
     for service in health.services:
         if not service.watched and not show_all:
             continue
-        status = _padded(service.status) if service.watched \
+        status = _styled(service.status, f"{service.status.name:<8}") if service.watched \
             else click.style("-       ", dim=True)
         lines.append(f"  {status} {service.name:<{width}}  {service.ha.value:<14} "
-                     f"{_one_line(service.message)}")
+                     f"{service.message}")
         if members:
             for member in service.members:
-                lines.append(f"      {_padded(member.status)} "
-                             + _one_line(f"{member.host or 'endpoint':<20} {member.message}"))
+                lines.append(f"      {_styled(member.status, f'{member.status.name:<8}')} "
+                             f"{member.host or 'endpoint':<20} {member.message}")
     if health.others:
         lines.append("other checks:")
-        lines.extend(f"  {_padded(c.status)} "
-                     + _one_line(f"{c.name} {{{_label_text(c.labels)}}} {c.message}")
-                     for c in health.others)
+        lines.extend(f"  {_styled(c.status, f'{c.status.name:<8}')} {c.name} "
+                     f"{{{_label_text(c.labels)}}} {c.message}" for c in health.others)
     failed = failed_sources(checks)
     if failed:
         lines.append("sources:")
-        lines.extend(f"  {_padded(c.status)} {_one_line(c.message)}" for c in failed)
+        lines.extend(f"  {_styled(c.status, f'{c.status.name:<8}')} {c.message}"
+                     for c in failed)
     return lines
 
 

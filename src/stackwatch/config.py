@@ -11,6 +11,7 @@ Example::
       - name: stackwatch-sim            # entry in clouds.yaml
         clouds_yaml: ./clouds.yaml      # optional; default: the standard search path
         region: RegionOne
+        network_backend: ovn            # neutron ML2 backend: ovn (default) or ovs
         databases:                      # service database -> SQLAlchemy URL
           nova: mysql+pymysql://monitor:secret@127.0.0.1/nova
           cinder: sqlite:////var/lib/stackwatch-sim/db/cinder.sqlite
@@ -19,7 +20,6 @@ Example::
         bus:
           url: amqp://monitor:secret@127.0.0.1:5672//
         agent_down_time: 75             # neutron.conf agent_down_time (sql.neutron)
-        network_backend: ovn            # neutron ML2 backend: ovn (default) or ovs
         disable: [sql.keystone]         # source names or kinds not to run for this cloud
     intervals:                          # seconds, per source kind or per source name
       api: 60
@@ -80,15 +80,15 @@ class CloudConfig(_Frozen):
     databases: dict[str, str] = Field(default_factory=dict)
     logs: LogsConfig = Field(default_factory=LogsConfig)
     bus: BusConfig = Field(default_factory=BusConfig)
+    #: neutron's ML2 backend: which agents and processes the cloud has (catalog
+    #: ``network_backend``); OVN is neutron's default, ``ovs`` for ML2/OVS
+    network_backend: Literal["ovn", "ovs"] = "ovn"
     verify_tls: bool = True
     api_timeout: float = Field(30.0, gt=0)
     api_concurrency: int = Field(16, ge=1, le=256)
     sql_timeout: float = Field(30.0, gt=0)
     #: neutron.conf ``agent_down_time``: seconds after an agent's last heartbeat it is dead
     agent_down_time: float = Field(75.0, gt=0)
-    #: neutron's ML2 backend: which agents and processes the cloud has (catalog
-    #: ``network_backend``); OVN is neutron's default, ``ovs`` for ML2/OVS
-    network_backend: Literal["ovn", "ovs"] = "ovn"
     disable: list[str] = Field(default_factory=list)
 
     def enabled(self, source_name: str) -> bool:

@@ -24,6 +24,12 @@ GUIDE_PROCESSES = [
     "ovn-ovsdb-server-nb", "ovn-ovsdb-server-sb", "ovn-northd", "ovn-controller",
     "neutron-ovn-metadata-agent",
 ]
+# The OVN northbound database as ovn-ctl starts it (ovn-ctl(8), start_nb_ovsdb).
+OVN_NB_DB = ["ovsdb-server", "-vconsole:off", "-vfile:info",
+             "--log-file=/var/log/ovn/ovsdb-server-nb.log",
+             "--remote=punix:/var/run/ovn/ovnnb_db.sock", "--pidfile=/var/run/ovn/ovnnb_db.pid",
+             "--unixctl=/var/run/ovn/ovnnb_db.ctl", "--detach", "--monitor",
+             "--remote=db:OVN_Northbound,NB_Global,connections", "/var/lib/ovn/ovnnb_db.db"]
 
 
 def test_packaged_catalog_has_every_process_of_the_guide() -> None:
@@ -226,13 +232,6 @@ def test_every_recorded_openstack_process_maps_to_its_service() -> None:
         assert spec.name == expected_by_marker[marker], (command, spec.name)
         seen.add(spec.name)
     assert len(seen) == 13
-
-
-OVN_NB_DB = ["ovsdb-server", "-vconsole:off", "-vfile:info",
-             "--log-file=/var/log/ovn/ovsdb-server-nb.log",
-             "--remote=punix:/var/run/ovn/ovnnb_db.sock", "--pidfile=/var/run/ovn/ovnnb_db.pid",
-             "--unixctl=/var/run/ovn/ovnnb_db.ctl", "--detach", "--monitor",
-             "--remote=db:OVN_Northbound,NB_Global,connections", "/var/lib/ovn/ovnnb_db.db"]
 
 
 @pytest.mark.parametrize(

@@ -259,3 +259,19 @@ def test_a_bug_in_status_is_unknown_to_nagios_and_help_is_not_an_error(
     assert code == 3  # Python's own exit would be 1, WARNING to Nagios
     assert "stackwatch: internal error: KeyError: 'services'" in out
     assert run("status", "--help")[0] == 0
+
+
+def test_status_shows_log_borne_text_escaped_and_one_perfdata_bar(config: Path) -> None:
+    """A check message carrying escape sequences (an address or user name from a log) and
+    a '|' (Nagios would read perfdata after it) is shown escaped, '|' as '/'."""
+    store = SQLiteStore(config.parent / "store.sqlite")
+    store.write(Collection(checks=(
+        CheckResult("logs.auth_bruteforce", Status.WARNING, "user \x1b]0;owned\x07 | x",
+                    make_labels(service="keystone", user="\x1b[2J")),
+        member_check("nova-compute", "cmp1", Status.OK))))
+    store.close()
+    code, out = run("status", "--config", str(config), "--from-store")
+    assert code == 1, out
+    assert "\x1b" not in out and "\x07" not in out
+    assert 'user="\\x1b[2J"} user \\x1b]0;owned\\x07 / x' in out
+    assert out.count("|") == 1 and "|" in out.splitlines()[0]

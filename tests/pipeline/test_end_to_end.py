@@ -48,6 +48,20 @@ def test_collect_once_json_against_the_simulator(cloud: SimulatedCloud) -> None:
     assert nova_services and all(c["status"] == "OK" for c in nova_services)
 
 
+def test_collect_table_counts_what_the_source_says(cloud: SimulatedCloud) -> None:
+    """api.compute emits stackwatch_resource_* samples too: the table's SAMPLES is the
+    count the source's own message gives, under its header."""
+    code, out = run("collect", "--once", "--config", str(cloud.config_path), "-s", "api.compute")
+    assert code == 0, out
+    header, row = out.splitlines()[:2]
+    said = next(line for line in out.splitlines()
+                if "api.compute: " in line and " samples," in line)
+    count = said.split("api.compute: ")[1].split(" samples")[0]
+    assert row.split()[:2] == ["api.compute", "OK"]
+    assert row[:header.index("SAMPLES") + len("SAMPLES")].endswith(f" {count}"), (row, said)
+    assert "stackwatch_resource_up{" in out
+
+
 def test_status_names_the_service_a_fault_breaks(cloud: SimulatedCloud) -> None:
     config = str(cloud.config_path)
     cloud.inject("compute-down")
@@ -125,16 +139,3 @@ def test_demo_runs_for_a_duration(tmp_path: Path) -> None:
     assert len(refreshes) >= 2, out
     assert (tmp_path / "stackwatch-store.sqlite").exists()
 
-
-def test_collect_table_counts_what_the_source_says(cloud: SimulatedCloud) -> None:
-    """api.compute emits stackwatch_resource_* samples too: the table's SAMPLES is the
-    count the source's own message gives, under its header."""
-    code, out = run("collect", "--once", "--config", str(cloud.config_path), "-s", "api.compute")
-    assert code == 0, out
-    header, row = out.splitlines()[:2]
-    said = next(line for line in out.splitlines()
-                if "api.compute: " in line and " samples," in line)
-    count = said.split("api.compute: ")[1].split(" samples")[0]
-    assert row.split()[:2] == ["api.compute", "OK"]
-    assert row[:header.index("SAMPLES") + len("SAMPLES")].endswith(f" {count}"), (row, said)
-    assert "stackwatch_resource_up{" in out

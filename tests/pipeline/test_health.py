@@ -146,6 +146,56 @@ def test_nothing_at_all_is_unknown() -> None:
     assert health.message.startswith("nothing watched")
 
 
+# ---------------------------------------------- services a cloud need not have
+NEUTRON_OVS_AGENTS = {"neutron-openvswitch-agent", "neutron-l3-agent", "neutron-dhcp-agent",
+                      "neutron-metadata-agent"}
+NEUTRON_OVN_AGENTS = {"ovn-controller", "neutron-ovn-metadata-agent"}
+
+
+@pytest.mark.parametrize(("backends", "unknown", "unwatched"), [
+    (["ovn"], NEUTRON_OVN_AGENTS, NEUTRON_OVS_AGENTS),
+    (["ovs"], NEUTRON_OVS_AGENTS, NEUTRON_OVN_AGENTS),
+    (["ovn", "ovs"], NEUTRON_OVN_AGENTS | NEUTRON_OVS_AGENTS, set()),
+])
+def test_a_failed_source_leaves_out_what_the_cloud_need_not_have(
+    backends: list[str], unknown: set[str], unwatched: set[str]
+) -> None:
+    """With API sources failing (a wrong password), removed services and the other ML2
+    backend's agents are not among the services not OK: they count only when seen."""
+    catalog = load_catalog().deployed(backends)
+    health = evaluate(catalog, [source("api.compute", UNK), source("api.network", UNK),
+                                source("api.image", OK)])
+    status = {s.name: (s.status, s.watched) for s in health.services}
+    for name in unknown | {"neutron-server", "nova-compute"}:
+        assert status[name] == (UNK, True), name
+    for name in unwatched | {"nova-consoleauth", "glance-registry"}:
+        assert status[name] == (OK, False), name
+    assert "nova-consoleauth" not in health.message
+    bad = {s.name for s in health.services if s.watched and s.status is not OK}
+    assert health.message.startswith(f"{len(bad)} of {len(bad)} services not OK")
+    assert not bad & (unwatched | {"nova-consoleauth", "glance-registry"})
+
+
+def test_a_service_the_cloud_need_not_have_counts_when_seen() -> None:
+    """An old cloud still running nova-consoleauth, an OVS agent on an OVN cloud (a
+    migration): seen, so judged and counted like any other."""
+    catalog = load_catalog().deployed(["ovn"])
+    health = evaluate(catalog, [
+        source("api.compute", OK), source("api.network", OK),
+        member_check("nova-consoleauth", "ctl1", CRIT),
+        member_check("Open vSwitch agent", "net1", OK, label="agent_type"),
+        member_check("OVN Controller Gateway agent", "net1", OK, label="agent_type"),
+        member_check("OVN Controller agent", "cmp1", CRIT, label="agent_type"),
+    ])
+    consoleauth = health.service("nova-consoleauth")
+    assert consoleauth is not None and consoleauth.watched and consoleauth.status is CRIT
+    ovs_agent = health.service("neutron-openvswitch-agent")
+    assert ovs_agent is not None and ovs_agent.watched and ovs_agent.status is OK
+    ovn = health.service("ovn-controller")
+    assert ovn is not None and ovn.status is WARN and ovn.message == "1 of 2 up; down: cmp1"
+    assert health.message.startswith("2 of 3 services not OK: nova-consoleauth, ovn-controller")
+
+
 def test_stale_checks_become_unknown() -> None:
     fresh = CheckResult("c", OK, "fine", timestamp=1000.0)
     old = CheckResult("c", CRIT, "down", timestamp=100.0)
@@ -259,52 +309,3 @@ def test_blind_parts_are_served() -> None:
                              "status": "UNKNOWN", "message": "api.compute quotas: UNKNOWN"}]
     assert served["blind"] == api["blind"] and served["status"] == "UNKNOWN"
 
-
-# ---------------------------------------------- services a cloud need not have
-NEUTRON_OVS_AGENTS = {"neutron-openvswitch-agent", "neutron-l3-agent", "neutron-dhcp-agent",
-                      "neutron-metadata-agent"}
-NEUTRON_OVN_AGENTS = {"ovn-controller", "neutron-ovn-metadata-agent"}
-
-
-@pytest.mark.parametrize(("backends", "unknown", "unwatched"), [
-    (["ovn"], NEUTRON_OVN_AGENTS, NEUTRON_OVS_AGENTS),
-    (["ovs"], NEUTRON_OVS_AGENTS, NEUTRON_OVN_AGENTS),
-    (["ovn", "ovs"], NEUTRON_OVN_AGENTS | NEUTRON_OVS_AGENTS, set()),
-])
-def test_a_failed_source_leaves_out_what_the_cloud_need_not_have(
-    backends: list[str], unknown: set[str], unwatched: set[str]
-) -> None:
-    """With API sources failing (a wrong password), removed services and the other ML2
-    backend's agents are not among the services not OK: they count only when seen."""
-    catalog = load_catalog().deployed(backends)
-    health = evaluate(catalog, [source("api.compute", UNK), source("api.network", UNK),
-                                source("api.image", OK)])
-    status = {s.name: (s.status, s.watched) for s in health.services}
-    for name in unknown | {"neutron-server", "nova-compute"}:
-        assert status[name] == (UNK, True), name
-    for name in unwatched | {"nova-consoleauth", "glance-registry"}:
-        assert status[name] == (OK, False), name
-    assert "nova-consoleauth" not in health.message
-    bad = {s.name for s in health.services if s.watched and s.status is not OK}
-    assert health.message.startswith(f"{len(bad)} of {len(bad)} services not OK")
-    assert not bad & (unwatched | {"nova-consoleauth", "glance-registry"})
-
-
-def test_a_service_the_cloud_need_not_have_counts_when_seen() -> None:
-    """An old cloud still running nova-consoleauth, an OVS agent on an OVN cloud (a
-    migration): seen, so judged and counted like any other."""
-    catalog = load_catalog().deployed(["ovn"])
-    health = evaluate(catalog, [
-        source("api.compute", OK), source("api.network", OK),
-        member_check("nova-consoleauth", "ctl1", CRIT),
-        member_check("Open vSwitch agent", "net1", OK, label="agent_type"),
-        member_check("OVN Controller Gateway agent", "net1", OK, label="agent_type"),
-        member_check("OVN Controller agent", "cmp1", CRIT, label="agent_type"),
-    ])
-    consoleauth = health.service("nova-consoleauth")
-    assert consoleauth is not None and consoleauth.watched and consoleauth.status is CRIT
-    ovs_agent = health.service("neutron-openvswitch-agent")
-    assert ovs_agent is not None and ovs_agent.watched and ovs_agent.status is OK
-    ovn = health.service("ovn-controller")
-    assert ovn is not None and ovn.status is WARN and ovn.message == "1 of 2 up; down: cmp1"
-    assert health.message.startswith("2 of 3 services not OK: nova-consoleauth, ovn-controller")

@@ -25,9 +25,7 @@ Services:
 * UNKNOWN only when nothing could be looked at: every member UNKNOWN, or no
   member seen while a source that watches the service failed. A service that
   no check mentions and whose sources did not fail is "not watched" and left
-  out of the cloud's status; so is one the catalog does not expect on these
-  clouds (:meth:`Catalog.expects`: removed by a release, or of the other ML2
-  backend) that no check mentions, even when its sources failed.
+  out of the cloud's status.
 
 Partial blindness. A source that read some of its resources but not others
 emits an UNKNOWN ``stackwatch.resource`` check per unread resource, and an
@@ -39,6 +37,10 @@ is listed in the service's ``blind`` and message (``partly blind:
 api.compute quotas``) without changing what its members say (they were
 looked at); the cloud is at least UNKNOWN while any part is blind, as when a
 whole source fails (a known problem still outranks it).
+
+Services a cloud need not have (:meth:`Catalog.expects`: removed by a release,
+or of the ML2 backend the clouds do not use) count only when seen: no check
+about one leaves it "not watched" even when its sources failed.
 
 The cloud's status is the worst of the watched services
 (:meth:`Status.worst`) and of the WARNING/CRITICAL checks that are about no
