@@ -138,4 +138,3 @@ def test_demo_runs_for_a_duration(tmp_path: Path) -> None:
     refreshes = [ln for ln in out.splitlines() if " - " in ln and ln[:2].isdigit()]
     assert len(refreshes) >= 2, out
     assert (tmp_path / "stackwatch-store.sqlite").exists()
-

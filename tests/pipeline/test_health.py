@@ -308,4 +308,3 @@ def test_blind_parts_are_served() -> None:
     assert api["blind"] == [{"source": "api.compute", "resource": "quotas",
                              "status": "UNKNOWN", "message": "api.compute quotas: UNKNOWN"}]
     assert served["blind"] == api["blind"] and served["status"] == "UNKNOWN"
-
