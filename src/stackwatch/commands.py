@@ -250,8 +250,8 @@ def render_status(health: CloudHealth, checks: Sequence[CheckResult], show_all: 
     for service in health.services:
         if not service.watched and not show_all:
             continue
-        status = _styled(service.status, f"{service.status.name:<8}") if service.watched \
-            else click.style("-       ", dim=True)
+        status = _styled(service.status, f"{service.status.name:<9}") if service.watched \
+            else click.style(f"{service.verdict:<9}", dim=True)
         lines.append(f"  {status} {service.name:<{width}}  {service.ha.value:<14} "
                      f"{service.message}")
         if members:
