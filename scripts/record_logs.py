@@ -3,7 +3,8 @@
 
 Copies the services' own log files (oslo.log, gunicorn access and error logs, the
 ``*-manage.log`` of the db syncs, daemons' stdout, RabbitMQ's and MariaDB's logs) from
-a log directory into ``<out>/logs/``, keeping each file's name. A file of more than
+a log directory into ``<out>/logs/``, keeping each file's name (not the realcloud
+tests' own helpers, ``rc-*``). A file of more than
 ``--max-lines`` lines is cut to its **last** lines (one contiguous piece, started at the
 first line of a record, so no traceback is cut in two): the kept lines are the
 file's own lines in their own order and proportions (tracebacks included), not a
@@ -21,7 +22,7 @@ data names no development machine.
 Usage (``<root>`` is the realcloud's ``$RC_ROOT``)::
 
     python scripts/record_logs.py --root <root> [--out tests/data/recorded]
-        [--max-lines 400] [--versions-from <root>/venv/bin/python]
+        [--max-lines 2500] [--versions-from <root>/venv/bin/python]
 
 The previous ``<out>/logs/`` is replaced. Prints one line per file.
 """
@@ -49,7 +50,7 @@ _SITE = re.compile(r"/[^\s\"':]*/lib/python3\.\d+/site-packages")
 _STDLIB = re.compile(r"/[^\s\"':]*/lib/(python3\.\d+)\b")
 _LEVEL = re.compile(
     r"^\S+ \S+ \d+ (DEBUG|INFO|WARNING|ERROR|CRITICAL|TRACE) |"        # oslo.log
-    r"^\S+ \[(debug|info|notice|warning|error|critical)\] |"            # rabbitmq
+    r"^\S+ \S+ \[(debug|info|notice|warning|error|critical)\] |"       # rabbitmq
     r"^\[[^]]+\] \[\d+\] \[(DEBUG|INFO|WARNING|ERROR|CRITICAL)\] |"     # gunicorn
     r"^\S+ +\S+ \d+ \[(Note|Warning|ERROR)\] ")                          # mariadb
 
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, required=True,
                         help="the control plane's root ($RC_ROOT); logs are read from <root>/logs")
     parser.add_argument("--out", type=Path, default=Path("tests/data/recorded"))
-    parser.add_argument("--max-lines", type=int, default=400)
+    parser.add_argument("--max-lines", type=int, default=2500)
     parser.add_argument("--versions-from", type=Path, default=None,
                         help="the services' python (default: <root>/venv/bin/python)")
     args = parser.parse_args(argv)
@@ -151,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     source = root / "logs"
     python = args.versions_from or root / "venv" / "bin" / "python"
     pairs = scrubber(root)
-    files = sorted({p for pattern in PATTERNS for p in source.glob(pattern) if p.is_file()})
+    files = sorted({p for pattern in PATTERNS for p in source.glob(pattern)
+                    if p.is_file() and not p.name.startswith("rc-")})  # the tests' helpers
     out = args.out / "logs"
     if out.exists():
         shutil.rmtree(out)
