@@ -19,8 +19,8 @@ path is the request's template (``{server_id}``...), the real URL is in
 ``request.url``. Usage (the realcloud's credentials; the cloud must be quiet: hold
 the realcloud lock that serialises its users, with ``flock``)::
 
-    RC_PASSWORD=... python scripts/record_fidelity.py [--auth-url http://127.0.0.1:5000/v3]
-        [--out tests/data/recorded/fidelity] [--only servers ...]
+    RC_PASSWORD=... python scripts/record_fidelity.py --root <root> [--out ...]
+        [--auth-url http://127.0.0.1:5000/v3] [--only servers ...]
 
 Prints one line per file, and what could not be recorded.
 """
@@ -31,6 +31,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -41,6 +42,8 @@ from typing import Any
 
 import requests
 from record_fixtures import SECRET_HEADERS, scrub
+from record_logs import scrub as scrub_text
+from record_logs import scrubber
 
 from stackwatch.sim.fidelity import catalog_roots
 
@@ -85,6 +88,8 @@ class Recorder:
     admin: Session
     member: Session | None = None
     written: list[Path] = field(default_factory=list)
+    cleanups: list[Callable[[], None]] = field(default_factory=list)
+    scrub_paths: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)
 
     def call(self, folder: str, method: str, template: str, ids: Mapping[str, str] | None = None,
@@ -119,6 +124,10 @@ class Recorder:
                         elapsed)
         return answer
 
+    def _paths(self, body: Any) -> Any:
+        """The recording host's paths (in a fault's traceback) rewritten."""
+        return _rewrite(body, self.scrub_paths) if self.scrub_paths else body
+
     def _write(self, folder: str, method: str, template: str, url: str, version: str,
                variant: str | None, sent: Mapping[str, str], body: Any, answer: requests.Response,
                elapsed: float) -> None:
@@ -133,7 +142,7 @@ class Recorder:
         content: Any = None
         if answer.content:
             try:
-                content = scrub(answer.json())
+                content = self._paths(scrub(answer.json()))
             except ValueError:
                 content = answer.text[:2000]
         headers = {k: ("<token>" if k.lower() in SECRET_HEADERS else v)
@@ -145,6 +154,16 @@ class Recorder:
                                     "elapsed_s": round(elapsed, 3)}, indent=1) + "\n")
         self.written.append(path)
         print(path)
+
+
+def _rewrite(value: Any, pairs: list[tuple[re.Pattern[str], str]]) -> Any:
+    if isinstance(value, dict):
+        return {k: _rewrite(v, pairs) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rewrite(v, pairs) for v in value]
+    if isinstance(value, str):
+        return scrub_text(value, pairs)
+    return value
 
 
 def wait(what: str, probe: Callable[[], str], wanted: str, failed: tuple[str, ...] = ()) -> str:
@@ -328,18 +347,22 @@ def servers(r: Recorder, ids: dict[str, str]) -> None:
                            {"server_id": server_id, "request_id": action["request_id"]},
                            version=version, variant=f"{name}-{action['action']}")
     finally:
-        r.call("compute", "DELETE", "/v2.1/servers/{server_id}", {"server_id": server},
-               version="latest")
-        if error is not None:
-            r.call("compute", "DELETE", "/v2.1/servers/{server_id}", {"server_id": error},
-                   version="latest", record=False)
-        for gone in (server, error):
-            if gone is not None:
-                wait("server delete", lambda g=gone: status(g), "GONE")  # type: ignore[misc]
-        for flavor_id in (huge, disk):
-            if flavor_id is not None:
-                r.call("compute", "DELETE", "/v2.1/flavors/{flavor_id}",
-                       {"flavor_id": flavor_id}, version="latest", record=False)
+        def clean_up() -> None:
+            r.call("compute", "DELETE", "/v2.1/servers/{server_id}", {"server_id": server},
+                   version="latest")
+            if error is not None:
+                r.call("compute", "DELETE", "/v2.1/servers/{server_id}", {"server_id": error},
+                       version="latest", record=False)
+            for gone in (server, error):
+                if gone is not None:
+                    wait("server delete", lambda g=gone: status(g), "GONE")  # type: ignore[misc]
+            for flavor_id in (huge, disk):
+                if flavor_id is not None:
+                    r.call("compute", "DELETE", "/v2.1/flavors/{flavor_id}",
+                           {"flavor_id": flavor_id}, version="latest", record=False)
+
+        # deleted at the end of the run: the listings show them, and the migration
+        r.cleanups.append(clean_up)
 
 
 def placement(r: Recorder, ids: dict[str, str]) -> None:
@@ -579,6 +602,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--password-env", default="RC_PASSWORD",
                         help="variable holding the password (realcloud's default when unset)")
     parser.add_argument("--out", type=Path, default=Path("tests/data/recorded/fidelity"))
+    parser.add_argument("--root", type=Path, default=None,
+                        help="the control plane's root ($RC_ROOT): its paths in answers "
+                             "(fault tracebacks) are rewritten as in record_logs.py")
     parser.add_argument("--only", choices=sorted(PARTS), action="append",
                         help="record these parts again, keeping the other files")
     args = parser.parse_args(argv)
@@ -588,6 +614,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(args.out)
     admin = login(args.auth_url, args.user, password, args.project)
     recorder = Recorder(args.out, admin)
+    if args.root is not None:
+        recorder.scrub_paths = scrubber(args.root.resolve())
     ids = discover(recorder)
     member, member_id = member_session(recorder, args.auth_url, password)
     recorder.member = member
@@ -600,6 +628,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 part(recorder, ids)  # type: ignore[call-arg]
     finally:
+        for clean_up in reversed(recorder.cleanups):
+            clean_up()
         requests.delete(f"{admin.roots['identity']}/v3/users/{member_id}", timeout=60,
                         headers={"X-Auth-Token": admin.token})
     (args.out / "INFO.json").write_text(json.dumps({
