@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -54,8 +55,13 @@ def _ids(cloud: SimulatedCloud, name: str) -> dict[str, str]:
     no_host = next(s for s in servers if s.vm_state == "error" and s.host is None)
     hyp = next(iter(state.hypervisors))
     version_21 = "@2.1" in name
-    ids = {"project_id": active.project_id, "start": "2020-01-01T00:00:00",
-           "end": "2030-01-01T00:00:00", "hostname_pattern": hyp.hypervisor_hostname,
+    # a usage window around the simulated cloud's own clock (its servers were made
+    # within the last 400 days of it), not fixed years that the calendar passes
+    now = cloud.state.now().replace(tzinfo=None, microsecond=0)
+    ids = {"project_id": active.project_id,
+           "start": (now - timedelta(days=800)).isoformat(),
+           "end": (now + timedelta(days=1)).isoformat(),
+           "hostname_pattern": hyp.hypervisor_hostname,
            "id": str(hyp.legacy_id) if version_21 else hyp.id}
     server = no_host if "error" in name else active
     variant = name.rsplit("-", 1)[-1].removesuffix(".json")
