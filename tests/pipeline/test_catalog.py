@@ -201,37 +201,59 @@ def test_assert_declared_and_covered(catalog_dir: Path) -> None:
     assert_covered(good, "api.compute", catalog, exclude=["openstack_b"])
 
 
-# shared/ sits beside the repository (TEAM.md); recorded from a real control plane.
-REFERENCE_PS = Path(__file__).resolve().parents[3] / "shared/reference/infra/ps-openstack.txt"
+# `ps` and `ss` of the real 2026.1 control plane, recorded by scripts/record_infra.py.
+RECORDED_INFRA = Path(__file__).resolve().parents[1] / "data" / "recorded" / "infra"
+REFERENCE_PS = RECORDED_INFRA / "ps-openstack.txt"
+# What a process of the recorded control plane is, by a marker in its command line.
+EXPECTED_BY_MARKER = {
+    "[placement-api]": "placement", "[glance-api]": "glance-api",
+    "[nova-api]": "nova-api", "[cinder-api]": "cinder-api", "[keystone]": "keystone",
+    "[neutron-server]": "neutron-server", "neutron-rpc-server": "neutron-server",
+    "nova-conductor": "nova-conductor", "nova-scheduler": "nova-scheduler",
+    "cinder-scheduler": "cinder-scheduler", "cinder-volume": "cinder-volume",
+    "nova-compute": "nova-compute", "mariadbd": "mysql", "rabbit": "rabbitmq",
+    "erl": "rabbitmq", "epmd": "rabbitmq", "inet_gethost": "rabbitmq",
+}
+# neutron-rpc-server's master (comm "neutron-rpc-ser", title "neutron-rpc-server: master
+# process [...]") matches no process or cmdline pattern of catalog/services.yaml; its
+# worker calls itself "neutron-server: rpc worker" and does. Reported, not fixed here.
+KNOWN_GAPS = ("neutron-rpc-server: master process",)
 
 
 def _reference_ps() -> list[str]:
-    assert REFERENCE_PS.exists(), f"{REFERENCE_PS} not found beside the repository"
+    assert REFERENCE_PS.exists(), f"{REFERENCE_PS} not recorded"
     return REFERENCE_PS.read_text().splitlines()
+
+
+def _service_of(line: str) -> tuple[str, str | None, str]:
+    """(command, the catalog's service for it, the service it is) of one ``ps`` line."""
+    command = line.split(None, 3)[3]
+    name = command.split()[0].rsplit("/", 1)[-1][:15]  # comm, as psutil's name() starts
+    spec = load_catalog().service_for_process(name, command)
+    marker = next(m for m in EXPECTED_BY_MARKER if m in command)
+    return command, spec.name if spec else None, EXPECTED_BY_MARKER[marker]
 
 
 def test_every_recorded_openstack_process_maps_to_its_service() -> None:
     """`ps` of a real 2026.1 control plane: every process belongs to the right service."""
-    catalog = load_catalog()
-    expected_by_marker = {
-        "[placement-api]": "placement", "[glance-api]": "glance-api",
-        "[nova-api]": "nova-api", "[cinder-api]": "cinder-api", "[keystone]": "keystone",
-        "[neutron-server]": "neutron-server", "nova-conductor": "nova-conductor",
-        "nova-scheduler": "nova-scheduler", "cinder-scheduler": "cinder-scheduler",
-        "cinder-volume": "cinder-volume", "nova-compute": "nova-compute",
-        "mariadbd": "mysql", "rabbit": "rabbitmq", "erl": "rabbitmq", "epmd": "rabbitmq",
-        "inet_gethost": "rabbitmq",
-    }
     seen = set()
-    for line in _reference_ps():
-        command = line.split(None, 3)[3]
-        name = command.split()[0].rsplit("/", 1)[-1][:15]  # comm, as psutil's name() starts
-        spec = catalog.service_for_process(name, command)
-        marker = next(m for m in expected_by_marker if m in command)
-        assert spec is not None, command
-        assert spec.name == expected_by_marker[marker], (command, spec.name)
-        seen.add(spec.name)
+    lines = [line for line in _reference_ps() if not any(g in line for g in KNOWN_GAPS)]
+    for line in lines:
+        command, found, expected = _service_of(line)
+        assert found == expected, (command, found)
+        seen.add(found)
+    assert seen == set(EXPECTED_BY_MARKER.values())
     assert len(seen) == 13
+
+
+@pytest.mark.xfail(strict=True, reason="catalog/services.yaml has no pattern for "
+                   "neutron-rpc-server's master process")
+def test_neutron_rpc_server_master_maps_to_neutron_server() -> None:
+    lines = [line for line in _reference_ps() if any(g in line for g in KNOWN_GAPS)]
+    assert lines, "the recording has no neutron-rpc-server master"
+    for line in lines:
+        command, found, expected = _service_of(line)
+        assert found == expected, (command, found)
 
 
 @pytest.mark.parametrize(
@@ -271,7 +293,7 @@ def test_service_for_process(name: str, cmdline: list[str], expected: str | None
 def test_every_recorded_listening_port_is_a_catalog_port() -> None:
     """`ss -ltnp` of the real control plane: each port and its process agree with the catalog."""
     catalog = load_catalog()
-    ss = REFERENCE_PS.with_name("ss-ltnp.txt").read_text().splitlines()[1:]
+    ss = (RECORDED_INFRA / "ss-ltnp.txt").read_text().splitlines()[1:]
     checked = 0
     for line in ss:
         fields = line.split()
