@@ -70,16 +70,34 @@ def test_compute_reads_services_servers_and_capacity_from_placement(replay: Repl
     assert endpoint[0].status is Status.OK and "2.103" in endpoint[0].message
 
 
-def test_compute_before_2_88_reads_capacity_from_hypervisors(tmp_path: object) -> None:
+def test_compute_capacity_is_placements_before_and_after_2_88(tmp_path: object) -> None:
+    """2.87's os-hypervisors memory_mb_used (1536 MB: 2 x 512 MB servers plus the 512 MB
+    reserved) does not leak in: capacity is placement's at every microversion."""
     from pathlib import Path
-    with ReplayCloud(Path(str(tmp_path)), max_version={"compute": "2.87"}) as replay:
-        out = source(replay, "nova").collect()
+    capacity = ("available", "used", "capacity", "free")
+    outs = {}
+    for version in ("2.87", None):
+        caps = {"compute": version} if version else {}
+        workdir = Path(str(tmp_path)) / str(version)
+        workdir.mkdir()
+        with ReplayCloud(workdir, max_version=caps) as replay:
+            outs[version] = source(replay, "nova").collect()
+            if version:
+                assert any(r[1] == "GET" and "os-hypervisors/detail" in r[2]
+                           for r in replay.requests)
+    out = outs["2.87"]
     assert value(out, "openstack_nova_vcpus_used", hostname="fake-compute-2") == 2
     assert value(out, "openstack_nova_memory_used_bytes", hostname="fake-compute-2") == (
-        1536 * 1024 * 1024)
+        1024 * 1024 * 1024)
+    assert value(out, "openstack_nova_memory_capacity_bytes", hostname="fake-compute-2") == (
+        (800000 - 512) * 1.0 * 1024 * 1024)
     assert value(out, "openstack_nova_running_vms", hostname="fake-compute-2",
                  aggregates="") == 2
-    assert any(r[1] == "GET" and "os-hypervisors/detail" in r[2] for r in replay.requests)
+    for stem, unit in (("vcpus", ""), ("memory", "_bytes"), ("local_storage", "_bytes")):
+        for kind in capacity:
+            name = f"openstack_nova_{stem}_{kind}{unit}"
+            assert value(out, name, hostname="fake-compute-2") == value(
+                outs[None], name, hostname="fake-compute-2"), name
 
 
 @pytest.mark.parametrize("codename", [c.codename for c in SOURCE_CLASSES])

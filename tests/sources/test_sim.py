@@ -3,6 +3,7 @@ every fault scenario about API or SQL data moves the right metric and check."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from stackwatch.model import CheckResult, Collection, Status
 from stackwatch.sim.cloud import SimulatedCloud
 from stackwatch.sources.crosscheck import CrossCheckSource
 from stackwatch.sources.openstack_api import SOURCE_CLASSES, ApiClient
+from stackwatch.sources.openstack_api import client as client_module
 from stackwatch.sources.resources import ResourceSource
 from stackwatch.sources.sql import sql_sources
 
@@ -66,6 +68,92 @@ def checks(out: Collection, name: str, **labels: str) -> list[CheckResult]:
 
 def truth(cloud: SimulatedCloud, fn: Any) -> Any:
     return cloud.call(fn, cloud.state)
+
+
+#: (reserved, allocation_ratio) per resource class: none 0 or 1, as an operator sets them
+#: (reserved_host_cpus, reserved_host_memory_mb, reserved_host_disk_mb; *_allocation_ratio)
+CAPACITY_SETTINGS = {"VCPU": (2, 3.0), "MEMORY_MB": (1024, 1.5), "DISK_GB": (20, 1.25)}
+#: resource class -> (api.compute metric stem, unit suffix, scale to base units)
+NOVA_CAPACITY = {"VCPU": ("vcpus", "", 1), "MEMORY_MB": ("memory", "_bytes", MIB),
+                 "DISK_GB": ("local_storage", "_bytes", 1024 * MIB)}
+
+
+@pytest.mark.parametrize("compute_ceiling", [None, (2, 87)], ids=["latest", "2.87"])
+def test_capacity_equals_placement_with_reserved_and_ratios(
+        cloud: SimulatedCloud, compute_ceiling: tuple[int, int] | None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """available/used/capacity/free per hypervisor are placement's figures and add up.
+
+    2.87 still has os-hypervisors resources, whose memory_mb_used counts the reserved
+    memory as used: the same figures must come out whatever the microversion.
+    """
+    if compute_ceiling is not None:
+        monkeypatch.setitem(client_module.MICROVERSION_CEILING, "compute", compute_ceiling)
+
+    def configure(state: Any) -> None:
+        for h in state.hypervisors:
+            state.update("hypervisor", h.id, reserved_host_memory_mb=CAPACITY_SETTINGS[
+                "MEMORY_MB"][0], cpu_allocation_ratio=CAPACITY_SETTINGS["VCPU"][1],
+                ram_allocation_ratio=CAPACITY_SETTINGS["MEMORY_MB"][1],
+                disk_allocation_ratio=CAPACITY_SETTINGS["DISK_GB"][1])
+            rp = next(p for p in state.resource_providers if p.name == h.hypervisor_hostname)
+            inventories = {rc: dataclasses.replace(inv, reserved=CAPACITY_SETTINGS[rc][0],
+                                                   allocation_ratio=CAPACITY_SETTINGS[rc][1])
+                           if rc in CAPACITY_SETTINGS else inv
+                           for rc, inv in rp.inventories.items()}
+            state.update("resource_provider", rp.id, inventories=inventories)
+
+    cloud.call(configure, cloud.state)
+    watch = Watch(cloud)
+    nova, place = watch.api["nova"].collect(), watch.api["placement"].collect()
+    state = cloud.state
+    checked = 0
+    for h in state.hypervisors:
+        node = h.hypervisor_hostname
+        rp = next(p for p in state.resource_providers if p.name == node)
+        usage = state.rp_usages(rp.id)
+        for rc, (stem, unit, scale) in NOVA_CAPACITY.items():
+            inv = rp.inventories[rc]
+            reserved, ratio = CAPACITY_SETTINGS[rc]
+            assert (inv.reserved, inv.allocation_ratio) == (reserved, ratio)
+
+            def nova_value(kind: str, stem: str = stem, unit: str = unit,
+                           node: str = node) -> float:
+                return value(nova, f"openstack_nova_{stem}_{kind}{unit}", hostname=node)
+
+            def placement(kind: str, rc: str = rc, node: str = node) -> float:
+                return value(place, f"openstack_placement_resource_{kind}", hostname=node,
+                             resourcetype=rc)
+
+            # ground truth: the simulator's placement state
+            capacity = (inv.total - reserved) * ratio
+            assert nova_value("available") == inv.total * scale
+            assert nova_value("used") == usage[rc] * scale
+            assert nova_value("capacity") == capacity * scale
+            assert nova_value("free") == (capacity - usage[rc]) * scale
+            # the metrics agree with each other and with api.placement's
+            assert nova_value("free") == nova_value("capacity") - nova_value("used")
+            assert nova_value("capacity") == (
+                (nova_value("available") - placement("reserved") * scale)
+                * placement("allocation_ratio"))
+            assert nova_value("available") == placement("total") * scale
+            assert nova_value("used") == placement("usage") * scale
+            assert nova_value("available") != nova_value("capacity")
+            checked += 1
+    assert checked == 3 * len(state.hypervisors) > 0
+    # sql.nova reads compute_nodes, where nova's resource tracker counts reserved RAM as used
+    db = watch.sql["sql.nova"].collect()
+    providers = {p.name: p for p in state.resource_providers}
+    usages = {h.hypervisor_hostname: state.rp_usages(providers[h.hypervisor_hostname].id)
+              for h in state.hypervisors}
+    assert value(db, "openstack_nova_db_vcpus") == sum(
+        providers[n].inventories["VCPU"].total for n in usages)
+    assert value(db, "openstack_nova_db_vcpus_used") == sum(u["VCPU"] for u in usages.values())
+    assert value(db, "openstack_nova_db_memory_bytes") == sum(
+        providers[n].inventories["MEMORY_MB"].total for n in usages) * MIB
+    assert value(db, "openstack_nova_db_memory_used_bytes") == sum(
+        u["MEMORY_MB"] + providers[n].inventories["MEMORY_MB"].reserved
+        for n, u in usages.items()) * MIB
 
 
 def test_every_metric_equals_the_ground_truth(cloud: SimulatedCloud) -> None:
