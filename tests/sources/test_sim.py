@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from servers import MariaDB
 from sources.test_api_replay import resource_status, value
@@ -430,13 +431,80 @@ def test_sql_metrics_on_the_simulator_backed_by_a_real_mariadb(tmp_path: Path,
         state = sim.state
         errors = sum(1 for s in state.servers if s.vm_state == "error")
         assert sum(value(part, "openstack_nova_db_instances_error")
-                   for name, part in out.items() if name.startswith("sql.nova")) == errors
+                   for name, part in out.items() if name in ("sql.nova", "sql.nova_cell0")
+                   ) == errors
         assert value(out["sql.nova"], "openstack_nova_db_vcpus") == sum(
             h.vcpus for h in state.hypervisors)
         assert value(out["sql.cinder"], "openstack_cinder_db_volumes_deleting") == sum(
             1 for v in state.volumes if v.status == "deleting")
         assert value(out["sql.cinder"], "openstack_cinder_db_volume_count") == len(state.volumes)
+        assert_nova_api_and_glance_equal_the_state(out, state)
         assert_declared(everything(out))
+
+
+def assert_nova_api_and_glance_equal_the_state(out: dict[str, Collection], state: Any) -> None:
+    """sql.nova_api and sql.glance against the simulator's records."""
+    api, glance = out["sql.nova_api"], out["sql.glance"]
+    for part in (api, glance):
+        assert set(resource_status(part).values()) == {Status.OK}, part.checks
+    assert value(api, "openstack_nova_api_db_flavors") == len(state.flavors)
+    limits = {(q.project_id, q.resource): q.hard_limit for q in state.quotas
+              if q.service == "compute"}
+    got = {(s.label("project_id"), s.label("resource")): s.value for s in api.samples
+           if s.name == "openstack_nova_api_db_quota_limit"}
+    assert limits and got == limits
+    assert value(api, "openstack_nova_api_db_cells") == 2  # cell0 and cell1
+    assert value(api, "openstack_nova_api_db_cells_disabled") == 0
+    assert value(api, "openstack_nova_api_db_host_mappings", cell="cell1") == len(
+        {h.host for h in state.hypervisors})
+    cells = Counter("" if s.vm_state == "building" and s.host is None and s.cell != "cell0"
+                    else "cell0" if s.cell == "cell0" else "cell1" for s in state.servers)
+    got_cells = {s.label("cell"): s.value for s in api.samples
+                 if s.name == "openstack_nova_api_db_instance_mappings"}
+    assert got_cells == dict(cells)
+    assert value(api, "openstack_nova_api_db_build_requests") == cells.get("", 0)
+    images = Counter((i.status, i.visibility) for i in state.images)
+    got_images = {(s.label("status"), s.label("visibility")): s.value for s in glance.samples
+                  if s.name == "openstack_glance_db_images"}
+    assert images and got_images == dict(images)
+    assert value(glance, "openstack_glance_db_images_size_bytes") == sum(
+        i.size or 0 for i in state.images)
+    assert value(glance, "openstack_glance_db_image_members") == 0
+
+
+def test_nova_api_and_glance_databases_equal_the_ground_truth(cloud: SimulatedCloud) -> None:
+    """Both databases are read, and stay true as servers are built, fail and are deleted."""
+    watch = Watch(cloud)
+    assert {"sql.nova_api", "sql.glance"} <= set(watch.sql)
+    assert_nova_api_and_glance_equal_the_state(watch.collect(), cloud.state)
+    cloud.inject("servers-error", count="2")
+    victim = next(s for s in cloud.state.servers if s.vm_state == "active")
+    cloud.call(lambda st: st.delete("server", victim.id), cloud.state)
+    doomed = next(i for i in cloud.state.images)
+    cloud.call(lambda st: st.delete("image", doomed.id), cloud.state)
+    cloud.flush()
+    out = watch.collect()
+    assert_nova_api_and_glance_equal_the_state(out, cloud.state)
+    assert assert_declared(everything(out)) is None
+
+
+def test_nova_api_and_glance_tolerate_a_missing_table(cloud: SimulatedCloud) -> None:
+    """A table another release lacks makes only its resource UNKNOWN, naming the table."""
+    from stackwatch.sources.sql import GlanceSql, NovaApiSql
+
+    for database, table in (("glance", "image_members"), ("nova_api", "build_requests")):
+        engine = sa.create_engine(cloud.db_urls[database])
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP TABLE {table}")
+        engine.dispose()
+    glance = GlanceSql(cloud.db_urls["glance"]).collect()
+    assert resource_status(glance) == {"images": Status.OK, "members": Status.UNKNOWN}
+    assert any("image_members" in c.message and "missing" in c.message for c in glance.checks)
+    api = NovaApiSql(cloud.db_urls["nova_api"]).collect()
+    states = resource_status(api)
+    assert states.pop("instance_mappings") is Status.UNKNOWN
+    assert set(states.values()) == {Status.OK}
+    assert value(api, "openstack_nova_api_db_flavors") == len(cloud.state.flavors)
 
 
 def test_build_sources_and_the_runner_collect_the_simulated_cloud(cloud: SimulatedCloud) -> None:

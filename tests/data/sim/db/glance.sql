@@ -1,0 +1,56 @@
+-- glance on MariaDB 10.11.19-MariaDB-0+deb12u1
+
+CREATE TABLE `images` (
+  `id` varchar(36) NOT NULL,
+  `name` varchar(255) DEFAULT NULL,
+  `size` bigint(20) DEFAULT NULL,
+  `status` varchar(30) NOT NULL,
+  `created_at` datetime NOT NULL,
+  `updated_at` datetime DEFAULT NULL,
+  `deleted_at` datetime DEFAULT NULL,
+  `deleted` tinyint(1) NOT NULL,
+  `disk_format` varchar(20) DEFAULT NULL,
+  `container_format` varchar(20) DEFAULT NULL,
+  `checksum` varchar(32) DEFAULT NULL,
+  `owner` varchar(255) DEFAULT NULL,
+  `min_disk` int(11) NOT NULL,
+  `min_ram` int(11) NOT NULL,
+  `protected` tinyint(1) NOT NULL DEFAULT 0,
+  `virtual_size` bigint(20) DEFAULT NULL,
+  `visibility` enum('private','public','shared','community') NOT NULL DEFAULT 'shared',
+  `os_hidden` tinyint(1) NOT NULL DEFAULT 0,
+  `os_hash_algo` varchar(64) DEFAULT NULL,
+  `os_hash_value` varchar(128) DEFAULT NULL,
+  PRIMARY KEY (`id`),
+  KEY `checksum_image_idx` (`checksum`),
+  KEY `ix_images_deleted` (`deleted`),
+  KEY `owner_image_idx` (`owner`),
+  KEY `created_at_image_idx` (`created_at`),
+  KEY `updated_at_image_idx` (`updated_at`),
+  KEY `visibility_image_idx` (`visibility`),
+  KEY `os_hidden_image_idx` (`os_hidden`),
+  KEY `os_hash_value_image_idx` (`os_hash_value`),
+  CONSTRAINT `CONSTRAINT_2` CHECK (`deleted` in (0,1)),
+  CONSTRAINT `CONSTRAINT_3` CHECK (`protected` in (0,1))
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb3 COLLATE=utf8mb3_general_ci;
+
+CREATE TABLE `image_members` (
+  `id` int(11) NOT NULL AUTO_INCREMENT,
+  `image_id` varchar(36) NOT NULL,
+  `member` varchar(255) NOT NULL,
+  `can_share` tinyint(1) NOT NULL,
+  `created_at` datetime NOT NULL,
+  `updated_at` datetime DEFAULT NULL,
+  `deleted_at` datetime DEFAULT NULL,
+  `deleted` tinyint(1) NOT NULL,
+  `status` varchar(20) NOT NULL DEFAULT 'pending',
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `image_members_image_id_member_deleted_at_key` (`image_id`,`member`,`deleted_at`),
+  KEY `ix_image_members_deleted` (`deleted`),
+  KEY `ix_image_members_image_id` (`image_id`),
+  KEY `ix_image_members_image_id_member` (`image_id`,`member`),
+  CONSTRAINT `image_members_ibfk_1` FOREIGN KEY (`image_id`) REFERENCES `images` (`id`),
+  CONSTRAINT `CONSTRAINT_1` CHECK (`can_share` in (0,1)),
+  CONSTRAINT `CONSTRAINT_2` CHECK (`deleted` in (0,1))
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb3 COLLATE=utf8mb3_general_ci;
+
