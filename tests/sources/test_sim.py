@@ -157,6 +157,21 @@ def test_capacity_equals_placement_with_reserved_and_ratios(
         for n, u in usages.items()) * MIB
 
 
+def test_capacity_without_placement_is_unknown_not_half_true(cloud: SimulatedCloud,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    """Even where os-hypervisors still has totals (2.87), capacity needs placement's
+    reserved and ratios: placement failing makes capacity UNKNOWN, the rest goes on."""
+    monkeypatch.setitem(client_module.MICROVERSION_CEILING, "compute", (2, 87))
+    cloud.inject("api-500", service="placement")
+    nova = Watch(cloud).api["nova"].collect()
+    states = resource_status(nova)
+    assert states.pop("capacity") is Status.UNKNOWN
+    assert set(states.values()) == {Status.OK}
+    assert not [s for s in nova.samples if s.name.startswith(("openstack_nova_vcpus_",
+                                                              "openstack_nova_memory_"))]
+
+
 def test_every_metric_equals_the_ground_truth(cloud: SimulatedCloud) -> None:
     watch = Watch(cloud)
     out = watch.collect()
