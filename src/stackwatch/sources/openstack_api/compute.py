@@ -72,19 +72,16 @@ class NovaService:
 
 @dataclass(frozen=True, slots=True)
 class Hypervisor:
-    """One hypervisor of ``os-hypervisors/detail``; resource fields are None from 2.88."""
+    """One hypervisor of ``os-hypervisors/detail``; ``running_vms`` is None from 2.88.
+
+    Its resource fields (< 2.88) are not read: capacity comes from placement.
+    """
 
     id: str
     hostname: str
     host: str
     state: str
     status: str
-    vcpus: float | None
-    vcpus_used: float | None
-    memory_mb: float | None
-    memory_mb_used: float | None
-    local_gb: float | None
-    local_gb_used: float | None
     running_vms: float | None
 
     @classmethod
@@ -92,14 +89,9 @@ class Hypervisor:
         what = "nova os-hypervisors"
         service = f.obj(d, "service", what)
         hostname = f.text(d, "hypervisor_hostname", what)
-
-        def opt(key: str) -> float | None:
-            return f.optional_number(d, key, what)
-
         return cls(f.text(d, "id", what), hostname, f.text(service, "host", what, hostname),
                    f.text(d, "state", what, ""), f.text(d, "status", what, ""),
-                   opt("vcpus"), opt("vcpus_used"), opt("memory_mb"), opt("memory_mb_used"),
-                   opt("local_gb"), opt("local_gb_used"), opt("running_vms"))
+                   f.optional_number(d, "running_vms", what))
 
 
 @dataclass(frozen=True, slots=True)
