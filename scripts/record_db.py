@@ -18,7 +18,7 @@ CLIENT). Passwords in URLs (``nova_api.cell_mappings``) become ``<password>`` an
 the recording host are rewritten, as in ``record_logs.py``. Usage::
 
     RC_PASSWORD=... python scripts/record_db.py --root <root> [--host 127.0.0.1]
-        [--user monitor] [--out tests/data/recorded] [--rows 100]
+        [--user monitor] [--out tests/data/recorded] [--rows 100] [--database NAME ...]
         [--error-server --auth-url http://127.0.0.1:5000/v3]
 """
 
@@ -45,11 +45,13 @@ TABLES: dict[str, tuple[str, ...]] = {
              "instance_actions_events", "quotas", "quota_usages", "migrations"),
     "nova_cell0": ("instances", "instance_faults", "instance_actions",
                    "instance_actions_events"),
-    "nova_api": ("quotas", "request_specs", "flavors", "cell_mappings", "host_mappings"),
+    "nova_api": ("quotas", "request_specs", "flavors", "cell_mappings", "host_mappings",
+                 "instance_mappings", "build_requests"),
     "cinder": ("volumes", "snapshots", "services", "quotas", "quota_usages"),
     "neutron": ("agents", "routerl3agentbindings", "routers", "ports", "networks", "subnets",
                 "ml2_port_bindings"),
     "placement": ("resource_providers", "inventories", "allocations"),
+    "glance": ("images", "image_members"),
 }
 
 
@@ -119,9 +121,12 @@ def error_server(auth_url: str, password: str) -> Iterator[None]:
         call("DELETE", "/v2.1/flavors/{flavor_id}", flavor_id=flavor)
 
 
-def record_all(engine: sa.Engine, out: Path, rows: int, pairs: list[Any]) -> None:
-    """Every database of :data:`TABLES` into ``out``."""
+def record_all(engine: sa.Engine, out: Path, rows: int, pairs: list[Any],
+               databases: list[str] | None = None) -> None:
+    """Every database of :data:`TABLES` (or only ``databases``) into ``out``."""
     for database, tables in TABLES.items():
+        if databases and database not in databases:
+            continue
         sql, content = record(engine, database, tables, rows, pairs)
         (out / f"{database}.sql").write_text(sql)
         (out / f"{database}.rows.json").write_text(json.dumps(content, indent=1) + "\n")
@@ -144,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--error-server", action="store_true",
                         help="record with a server in ERROR (NoValidHost) present")
     parser.add_argument("--auth-url", default="http://127.0.0.1:5000/v3")
+    parser.add_argument("--database", action="append", choices=sorted(TABLES),
+                        help="record only this database (repeatable; default: all)")
     args = parser.parse_args(argv)
     pairs = scrubber(args.root.resolve())
     password = os.environ.get(args.password_env, "secret")
@@ -155,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         if args.error_server:
             stack.enter_context(error_server(args.auth_url, password))
-        record_all(engine, out, args.rows, pairs)
+        record_all(engine, out, args.rows, pairs, args.database)
     engine.dispose()
     return 0
 

@@ -56,6 +56,11 @@ from stackwatch.errors import ConfigError
 
 DEFAULT_INTERVALS: dict[str, float] = {"api": 60.0, "sql": 60.0, "logs": 10.0, "procs": 30.0}
 
+#: The service databases an ``sql.<database>`` source reads (``stackwatch.sources.sql``);
+#: any other key under ``databases`` is refused rather than silently ignored.
+SQL_DATABASES: tuple[str, ...] = ("cinder", "glance", "keystone", "neutron", "nova",
+                                  "nova_api", "nova_cell0")
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -162,6 +167,9 @@ class CloudConfig(_Frozen):
     @classmethod
     def _urls_look_like_urls(cls, value: dict[str, str]) -> dict[str, str]:
         for database, url in value.items():
+            if database not in SQL_DATABASES:
+                raise ValueError(f"{database}: stackwatch does not read this database "
+                                 f"(it reads {', '.join(SQL_DATABASES)}); remove the entry")
             if "://" not in url:
                 raise ValueError(f"{database}: {url!r} is not a SQLAlchemy URL (dialect://...)")
         return value

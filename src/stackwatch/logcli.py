@@ -225,7 +225,12 @@ def blocklist_command(files: Sequence[Path], fmt: str, window: float, threshold:
 
     if not files:
         base = root or DEFAULT_ROOT
-        files = expand(base, DEFAULT_GLOBS["keystone"] + DEFAULT_GLOBS["haproxy"])
+        patterns = DEFAULT_GLOBS["keystone"] + DEFAULT_GLOBS["haproxy"]
+        files = expand(base, patterns)
+        if not files:
+            # An empty block list would read as "no attacker": say nothing was read.
+            raise ConfigError(f"no log files matched under {base} (looked for "
+                              f"{', '.join(patterns)}); give the files as arguments")
     detector = BruteForceDetector(window, threshold)
     latest = 0.0
     for path in files:

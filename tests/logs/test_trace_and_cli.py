@@ -218,6 +218,28 @@ def test_blocklist_command(tmp_path: Path) -> None:
     assert (tmp_path / "block.txt").read_text() == "198.51.100.4\n203.0.113.9\n"
 
 
+def test_blocklist_root_without_matching_files_is_an_error(tmp_path: Path) -> None:
+    """--root whose files the default patterns miss fails plainly, not an empty list."""
+    (tmp_path / "auth").mkdir()
+    (tmp_path / "auth" / "access.log").write_text(
+        '203.0.113.9 - - [21/Nov/2026:06:10:00 +0000] "POST /v3/auth/tokens HTTP/1.1" '
+        '401 114 "-" "x" 0.2\n', encoding="utf-8")
+    result = CliRunner().invoke(main, ["logs", "blocklist", "--root", str(tmp_path)])
+    assert result.exit_code != 0
+    assert result.stdout == ""
+    assert f"no log files matched under {tmp_path}" in result.stderr
+    assert "keystone/*.log" in result.stderr
+    # a root where keystone's log is where the defaults look still works
+    (tmp_path / "keystone").mkdir()
+    lines = "".join(f'203.0.113.9 - - [21/Nov/2026:06:10:{s:02d} +0000] "POST /v3/auth/tokens '
+                    f'HTTP/1.1" 401 114 "-" "x" 0.2\n' for s in range(30))
+    (tmp_path / "keystone" / "keystone-access.log").write_text(lines, encoding="utf-8")
+    ok = CliRunner().invoke(main, ["logs", "blocklist", "--root", str(tmp_path),
+                                   "--format", "plain"])
+    assert ok.exit_code == 0, ok.output
+    assert ok.stdout == "203.0.113.9\n"
+
+
 @pytest.mark.parametrize(("fmt", "expected"), [
     ("ipset", "create stackwatch_bruteforce hash:ip family inet -exist\n"
               "add stackwatch_bruteforce 192.0.2.1 -exist\n"

@@ -26,6 +26,19 @@ def test_one_cloud_api_and_sql_sources() -> None:
     assert len(names) == len(set(names))
 
 
+def test_every_database_the_config_accepts_gets_its_sql_source() -> None:
+    """No database URL is accepted and then ignored: each one is read by sql.<database>."""
+    from stackwatch.config import SQL_DATABASES
+    from stackwatch.sources.sql import SQL_CLASSES
+
+    assert set(SQL_DATABASES) == set(SQL_CLASSES)
+    config = parse_config({"clouds": [{"name": "a", "databases": {
+        db: f"sqlite:///{db}.sqlite" for db in SQL_DATABASES}}]})
+    names = {s.name for s in build_sources(config)}
+    assert {f"sql.{db}" for db in SQL_DATABASES} <= names
+    assert {"sql.nova_api", "sql.glance"} <= names
+
+
 def test_disable_by_name_and_kind() -> None:
     config = parse_config({"clouds": [{"name": "a", "disable": ["sql", "api.image"],
                                        "databases": {"nova": "sqlite:///nova.sqlite"}}]})

@@ -39,7 +39,8 @@ PORTS: Mapping[str, int] = {
 DATABASES = ("keystone", "nova_api", "nova", "nova_cell0", "placement", "glance",
              "cinder", "neutron")
 # The databases stackwatch's SQL sources read.
-WATCHED_DATABASES = ("nova", "nova_cell0", "cinder", "keystone", "neutron")
+WATCHED_DATABASES = ("nova", "nova_cell0", "nova_api", "cinder", "keystone", "neutron",
+                     "glance")
 # realcloud writes every log flat into one directory (``nova-api.log``,
 # ``keystone-access.log``, ``nova-compute-1.stdout``...), not /var/log/<service>/.
 LOG_GLOBS: Mapping[str, tuple[str, ...]] = {

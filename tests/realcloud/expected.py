@@ -139,7 +139,8 @@ CAPACITY = {"VCPU": ("vcpus", 1), "MEMORY_MB": ("memory", MIB),
 
 def _capacity(truth: Truth, providers: list[dict[str, Any]],
               labels: Mapping[str, tuple[str, str]]) -> dict[Key, float]:
-    """Per-hypervisor capacity from placement: total, used, free = (total-reserved)*ratio-used."""
+    """Per-hypervisor capacity from placement: total, used, capacity = (total-reserved)*ratio,
+    free = capacity - used."""
     out: dict[Key, float] = {}
     for rp, (inventory, usages) in zip(providers, _placement_rows(truth, providers),
                                        strict=True):
@@ -152,10 +153,12 @@ def _capacity(truth: Truth, providers: list[dict[str, Any]],
                 continue
             stem, scale = CAPACITY[rc]
             suffix = "" if rc == "VCPU" else "_bytes"
-            free = (inv["total"] - inv["reserved"]) * inv["allocation_ratio"] - used[rc]
+            capacity = (inv["total"] - inv["reserved"]) * inv["allocation_ratio"]
             out[key(f"openstack_nova_{stem}_available{suffix}", **lab)] = inv["total"] * scale
             out[key(f"openstack_nova_{stem}_used{suffix}", **lab)] = used[rc] * scale
-            out[key(f"openstack_nova_{stem}_free{suffix}", **lab)] = free * scale
+            out[key(f"openstack_nova_{stem}_capacity{suffix}", **lab)] = capacity * scale
+            out[key(f"openstack_nova_{stem}_free{suffix}", **lab)] = (
+                capacity - used[rc]) * scale
     return out
 
 

@@ -35,6 +35,8 @@ from stackwatch.config import parse_config
 from stackwatch.model import Collection, Status
 from stackwatch.sources.registry import build_sources
 
+MIB = 1024 * 1024
+GIB = 1024 * MIB
 SERVICES = {"api.identity": "identity", "api.compute": "nova", "api.placement": "placement",
             "api.network": "neutron", "api.image": "glance", "api.block_storage": "cinder"}
 
@@ -120,6 +122,45 @@ def test_compute_equals_cli(collected: dict[str, Collection], truth: Truth,
                             projects: list[dict[str, Any]]) -> None:
     _compare(collected["api.compute"], expected_compute(truth, projects), "api.compute",
              exclude=TENANT_USAGE)
+
+
+def test_capacity_agrees_with_placement_inventories(collected: dict[str, Collection],
+                                                   truth: Truth) -> None:
+    """Capacity metrics hold together and match placement's own inventories and usages.
+
+    realcloud's nova reserves 512 MiB of RAM and overcommits vCPUs 4:1, so "available"
+    (the host's total), "capacity" and "free" are three different figures.
+    """
+    nova = collected["api.compute"].samples
+    providers = truth.cli("resource", "provider", "list")
+    assert providers
+    stems = {"VCPU": ("vcpus", "", 1), "MEMORY_MB": ("memory", "_bytes", MIB),
+             "DISK_GB": ("local_storage", "_bytes", GIB)}
+    for rp in providers:
+        inventory = {i["resource_class"]: i for i in truth.cli(
+            "resource", "provider", "inventory", "list", rp["uuid"])}
+        usage = {u["resource_class"]: u["usage"] for u in truth.cli(
+            "resource", "provider", "usage", "show", rp["uuid"])}
+        assert inventory["MEMORY_MB"]["reserved"] == 512
+        assert inventory["VCPU"]["allocation_ratio"] != 1
+        for rc, (stem, unit, scale) in stems.items():
+            inv = inventory[rc]
+            got = {kind: [s.value for s in nova
+                          if s.name == f"openstack_nova_{stem}_{kind}{unit}"
+                          and dict(s.labels)["hostname"] == rp["name"]]
+                   for kind in ("available", "used", "capacity", "free")}
+            assert all(len(v) == 1 for v in got.values()), (rp["name"], rc, got)
+            available, used, capacity, free = (got[k][0] for k in (
+                "available", "used", "capacity", "free"))
+            assert available == inv["total"] * scale
+            assert used == usage[rc] * scale
+            assert capacity == (inv["total"] - inv["reserved"]) * inv["allocation_ratio"] * scale
+            assert free == capacity - used
+            assert 0 <= used <= capacity
+        memory = [s.value for s in nova if dict(s.labels).get("hostname") == rp["name"]
+                  and s.name in ("openstack_nova_memory_available_bytes",
+                                 "openstack_nova_memory_capacity_bytes")]
+        assert memory[0] - memory[1] == 512 * MIB
 
 
 def test_tenant_usage_is_between_two_cli_readings(

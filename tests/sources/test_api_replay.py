@@ -93,21 +93,41 @@ def test_compute_reads_services_servers_and_capacity_from_placement(replay: Repl
     assert endpoint[0].status is Status.OK and "2.103" in endpoint[0].message
 
 
-def test_compute_before_2_88_reads_capacity_from_hypervisors(tmp_path: object) -> None:
+def test_compute_capacity_is_placements_before_and_after_2_88(tmp_path: object) -> None:
+    """2.87's os-hypervisors memory_mb_used (1536 MB: 2 x 512 MB servers plus the 512 MB
+    reserved) does not leak in: capacity is placement's at every microversion."""
     from pathlib import Path
-    with ReplayCloud(Path(str(tmp_path)), max_version={"compute": "2.87"}) as replay:
-        out = source(replay, "nova").collect()
-    recorded = {h["hypervisor_hostname"]: h for h in recorded_body(
+    capacity = ("available", "used", "capacity", "free")
+    outs = {}
+    for version in ("2.87", None):
+        caps = {"compute": version} if version else {}
+        workdir = Path(str(tmp_path)) / str(version)
+        workdir.mkdir()
+        with ReplayCloud(workdir, max_version=caps) as replay:
+            outs[version] = source(replay, "nova").collect()
+            if version:
+                assert any(r[1] == "GET" and "os-hypervisors/detail" in r[2]
+                           for r in replay.requests)
+    out = outs["2.87"]
+    hypervisor = {h["hypervisor_hostname"]: h for h in recorded_body(
         "compute", "GET___v2.1__os-hypervisors__detail@2.87.json", EXTRA[0])["hypervisors"]}
-    node = recorded["fake-compute-2"]
-    assert node["vcpus_used"] > 0
-    assert value(out, "openstack_nova_vcpus_used", hostname="fake-compute-2") == (
-        node["vcpus_used"])
+    node = hypervisor["fake-compute-2"]
+    inventory, usage = _provider("fake-compute-2", "inventories"), _provider(
+        "fake-compute-2", "usages")
+    ram = inventory["MEMORY_MB"]
+    assert ram["reserved"] > 0 and node["memory_mb_used"] != usage["MEMORY_MB"]
+    assert value(out, "openstack_nova_vcpus_used", hostname="fake-compute-2") == usage["VCPU"]
     assert value(out, "openstack_nova_memory_used_bytes", hostname="fake-compute-2") == (
-        node["memory_mb_used"] * 1024 * 1024)
+        usage["MEMORY_MB"] * 1024 * 1024)
+    assert value(out, "openstack_nova_memory_capacity_bytes", hostname="fake-compute-2") == (
+        (ram["total"] - ram["reserved"]) * ram["allocation_ratio"] * 1024 * 1024)
     assert value(out, "openstack_nova_running_vms", hostname="fake-compute-2",
                  aggregates="") == node["running_vms"]
-    assert any(r[1] == "GET" and "os-hypervisors/detail" in r[2] for r in replay.requests)
+    for stem, unit in (("vcpus", ""), ("memory", "_bytes"), ("local_storage", "_bytes")):
+        for kind in capacity:
+            name = f"openstack_nova_{stem}_{kind}{unit}"
+            assert value(out, name, hostname="fake-compute-2") == value(
+                outs[None], name, hostname="fake-compute-2"), name
 
 
 @pytest.mark.parametrize("codename", [c.codename for c in SOURCE_CLASSES])

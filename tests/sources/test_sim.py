@@ -3,12 +3,14 @@ every fault scenario about API or SQL data moves the right metric and check."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from servers import MariaDB
 from sources.test_api_replay import resource_status, value
@@ -19,6 +21,7 @@ from stackwatch.model import CheckResult, Collection, Status
 from stackwatch.sim.cloud import SimulatedCloud
 from stackwatch.sources.crosscheck import CrossCheckSource
 from stackwatch.sources.openstack_api import SOURCE_CLASSES, ApiClient
+from stackwatch.sources.openstack_api import client as client_module
 from stackwatch.sources.resources import ResourceSource
 from stackwatch.sources.sql import sql_sources
 
@@ -66,6 +69,107 @@ def checks(out: Collection, name: str, **labels: str) -> list[CheckResult]:
 
 def truth(cloud: SimulatedCloud, fn: Any) -> Any:
     return cloud.call(fn, cloud.state)
+
+
+#: (reserved, allocation_ratio) per resource class: none 0 or 1, as an operator sets them
+#: (reserved_host_cpus, reserved_host_memory_mb, reserved_host_disk_mb; *_allocation_ratio)
+CAPACITY_SETTINGS = {"VCPU": (2, 3.0), "MEMORY_MB": (1024, 1.5), "DISK_GB": (20, 1.25)}
+#: resource class -> (api.compute metric stem, unit suffix, scale to base units)
+NOVA_CAPACITY = {"VCPU": ("vcpus", "", 1), "MEMORY_MB": ("memory", "_bytes", MIB),
+                 "DISK_GB": ("local_storage", "_bytes", 1024 * MIB)}
+
+
+@pytest.mark.parametrize("compute_ceiling", [None, (2, 87)], ids=["latest", "2.87"])
+def test_capacity_equals_placement_with_reserved_and_ratios(
+        cloud: SimulatedCloud, compute_ceiling: tuple[int, int] | None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """available/used/capacity/free per hypervisor are placement's figures and add up.
+
+    2.87 still has os-hypervisors resources, whose memory_mb_used counts the reserved
+    memory as used: the same figures must come out whatever the microversion.
+    """
+    if compute_ceiling is not None:
+        monkeypatch.setitem(client_module.MICROVERSION_CEILING, "compute", compute_ceiling)
+
+    def configure(state: Any) -> None:
+        for h in state.hypervisors:
+            state.update("hypervisor", h.id, reserved_host_memory_mb=CAPACITY_SETTINGS[
+                "MEMORY_MB"][0], cpu_allocation_ratio=CAPACITY_SETTINGS["VCPU"][1],
+                ram_allocation_ratio=CAPACITY_SETTINGS["MEMORY_MB"][1],
+                disk_allocation_ratio=CAPACITY_SETTINGS["DISK_GB"][1])
+            rp = next(p for p in state.resource_providers if p.name == h.hypervisor_hostname)
+            inventories = {rc: dataclasses.replace(inv, reserved=CAPACITY_SETTINGS[rc][0],
+                                                   allocation_ratio=CAPACITY_SETTINGS[rc][1])
+                           if rc in CAPACITY_SETTINGS else inv
+                           for rc, inv in rp.inventories.items()}
+            state.update("resource_provider", rp.id, inventories=inventories)
+
+    cloud.call(configure, cloud.state)
+    watch = Watch(cloud)
+    nova, place = watch.api["nova"].collect(), watch.api["placement"].collect()
+    state = cloud.state
+    checked = 0
+    for h in state.hypervisors:
+        node = h.hypervisor_hostname
+        rp = next(p for p in state.resource_providers if p.name == node)
+        usage = state.rp_usages(rp.id)
+        for rc, (stem, unit, scale) in NOVA_CAPACITY.items():
+            inv = rp.inventories[rc]
+            reserved, ratio = CAPACITY_SETTINGS[rc]
+            assert (inv.reserved, inv.allocation_ratio) == (reserved, ratio)
+
+            def nova_value(kind: str, stem: str = stem, unit: str = unit,
+                           node: str = node) -> float:
+                return value(nova, f"openstack_nova_{stem}_{kind}{unit}", hostname=node)
+
+            def placement(kind: str, rc: str = rc, node: str = node) -> float:
+                return value(place, f"openstack_placement_resource_{kind}", hostname=node,
+                             resourcetype=rc)
+
+            # ground truth: the simulator's placement state
+            capacity = (inv.total - reserved) * ratio
+            assert nova_value("available") == inv.total * scale
+            assert nova_value("used") == usage[rc] * scale
+            assert nova_value("capacity") == capacity * scale
+            assert nova_value("free") == (capacity - usage[rc]) * scale
+            # the metrics agree with each other and with api.placement's
+            assert nova_value("free") == nova_value("capacity") - nova_value("used")
+            assert nova_value("capacity") == (
+                (nova_value("available") - placement("reserved") * scale)
+                * placement("allocation_ratio"))
+            assert nova_value("available") == placement("total") * scale
+            assert nova_value("used") == placement("usage") * scale
+            assert nova_value("available") != nova_value("capacity")
+            checked += 1
+    assert checked == 3 * len(state.hypervisors) > 0
+    # sql.nova reads compute_nodes, where nova's resource tracker counts reserved RAM as used
+    db = watch.sql["sql.nova"].collect()
+    providers = {p.name: p for p in state.resource_providers}
+    usages = {h.hypervisor_hostname: state.rp_usages(providers[h.hypervisor_hostname].id)
+              for h in state.hypervisors}
+    assert value(db, "openstack_nova_db_vcpus") == sum(
+        providers[n].inventories["VCPU"].total for n in usages)
+    assert value(db, "openstack_nova_db_vcpus_used") == sum(u["VCPU"] for u in usages.values())
+    assert value(db, "openstack_nova_db_memory_bytes") == sum(
+        providers[n].inventories["MEMORY_MB"].total for n in usages) * MIB
+    assert value(db, "openstack_nova_db_memory_used_bytes") == sum(
+        u["MEMORY_MB"] + providers[n].inventories["MEMORY_MB"].reserved
+        for n, u in usages.items()) * MIB
+
+
+def test_capacity_without_placement_is_unknown_not_half_true(cloud: SimulatedCloud,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    """Even where os-hypervisors still has totals (2.87), capacity needs placement's
+    reserved and ratios: placement failing makes capacity UNKNOWN, the rest goes on."""
+    monkeypatch.setitem(client_module.MICROVERSION_CEILING, "compute", (2, 87))
+    cloud.inject("api-500", service="placement")
+    nova = Watch(cloud).api["nova"].collect()
+    states = resource_status(nova)
+    assert states.pop("capacity") is Status.UNKNOWN
+    assert set(states.values()) == {Status.OK}
+    assert not [s for s in nova.samples if s.name.startswith(("openstack_nova_vcpus_",
+                                                              "openstack_nova_memory_"))]
 
 
 def test_every_metric_equals_the_ground_truth(cloud: SimulatedCloud) -> None:
@@ -352,13 +456,80 @@ def test_sql_metrics_on_the_simulator_backed_by_a_real_mariadb(tmp_path: Path,
         state = sim.state
         errors = sum(1 for s in state.servers if s.vm_state == "error")
         assert sum(value(part, "openstack_nova_db_instances_error")
-                   for name, part in out.items() if name.startswith("sql.nova")) == errors
+                   for name, part in out.items() if name in ("sql.nova", "sql.nova_cell0")
+                   ) == errors
         assert value(out["sql.nova"], "openstack_nova_db_vcpus") == sum(
             h.vcpus for h in state.hypervisors)
         assert value(out["sql.cinder"], "openstack_cinder_db_volumes_deleting") == sum(
             1 for v in state.volumes if v.status == "deleting")
         assert value(out["sql.cinder"], "openstack_cinder_db_volume_count") == len(state.volumes)
+        assert_nova_api_and_glance_equal_the_state(out, state)
         assert_declared(everything(out))
+
+
+def assert_nova_api_and_glance_equal_the_state(out: dict[str, Collection], state: Any) -> None:
+    """sql.nova_api and sql.glance against the simulator's records."""
+    api, glance = out["sql.nova_api"], out["sql.glance"]
+    for part in (api, glance):
+        assert set(resource_status(part).values()) == {Status.OK}, part.checks
+    assert value(api, "openstack_nova_api_db_flavors") == len(state.flavors)
+    limits = {(q.project_id, q.resource): q.hard_limit for q in state.quotas
+              if q.service == "compute"}
+    got = {(s.label("project_id"), s.label("resource")): s.value for s in api.samples
+           if s.name == "openstack_nova_api_db_quota_limit"}
+    assert limits and got == limits
+    assert value(api, "openstack_nova_api_db_cells") == 2  # cell0 and cell1
+    assert value(api, "openstack_nova_api_db_cells_disabled") == 0
+    assert value(api, "openstack_nova_api_db_host_mappings", cell="cell1") == len(
+        {h.host for h in state.hypervisors})
+    cells = Counter("" if s.vm_state == "building" and s.host is None and s.cell != "cell0"
+                    else "cell0" if s.cell == "cell0" else "cell1" for s in state.servers)
+    got_cells = {s.label("cell"): s.value for s in api.samples
+                 if s.name == "openstack_nova_api_db_instance_mappings"}
+    assert got_cells == dict(cells)
+    assert value(api, "openstack_nova_api_db_build_requests") == cells.get("", 0)
+    images = Counter((i.status, i.visibility) for i in state.images)
+    got_images = {(s.label("status"), s.label("visibility")): s.value for s in glance.samples
+                  if s.name == "openstack_glance_db_images"}
+    assert images and got_images == dict(images)
+    assert value(glance, "openstack_glance_db_images_size_bytes") == sum(
+        i.size or 0 for i in state.images)
+    assert value(glance, "openstack_glance_db_image_members") == 0
+
+
+def test_nova_api_and_glance_databases_equal_the_ground_truth(cloud: SimulatedCloud) -> None:
+    """Both databases are read, and stay true as servers are built, fail and are deleted."""
+    watch = Watch(cloud)
+    assert {"sql.nova_api", "sql.glance"} <= set(watch.sql)
+    assert_nova_api_and_glance_equal_the_state(watch.collect(), cloud.state)
+    cloud.inject("servers-error", count="2")
+    victim = next(s for s in cloud.state.servers if s.vm_state == "active")
+    cloud.call(lambda st: st.delete("server", victim.id), cloud.state)
+    doomed = next(i for i in cloud.state.images)
+    cloud.call(lambda st: st.delete("image", doomed.id), cloud.state)
+    cloud.flush()
+    out = watch.collect()
+    assert_nova_api_and_glance_equal_the_state(out, cloud.state)
+    assert assert_declared(everything(out)) is None
+
+
+def test_nova_api_and_glance_tolerate_a_missing_table(cloud: SimulatedCloud) -> None:
+    """A table another release lacks makes only its resource UNKNOWN, naming the table."""
+    from stackwatch.sources.sql import GlanceSql, NovaApiSql
+
+    for database, table in (("glance", "image_members"), ("nova_api", "build_requests")):
+        engine = sa.create_engine(cloud.db_urls[database])
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP TABLE {table}")
+        engine.dispose()
+    glance = GlanceSql(cloud.db_urls["glance"]).collect()
+    assert resource_status(glance) == {"images": Status.OK, "members": Status.UNKNOWN}
+    assert any("image_members" in c.message and "missing" in c.message for c in glance.checks)
+    api = NovaApiSql(cloud.db_urls["nova_api"]).collect()
+    states = resource_status(api)
+    assert states.pop("instance_mappings") is Status.UNKNOWN
+    assert set(states.values()) == {Status.OK}
+    assert value(api, "openstack_nova_api_db_flavors") == len(cloud.state.flavors)
 
 
 def test_build_sources_and_the_runner_collect_the_simulated_cloud(cloud: SimulatedCloud) -> None:

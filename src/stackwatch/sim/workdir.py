@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from stackwatch.config import load_config
+from stackwatch.config import SQL_DATABASES, load_config
 from stackwatch.errors import SimulatorError
 
 CLOUD_NAME = "stackwatch-sim"
@@ -65,7 +65,9 @@ def write_stackwatch_yaml(workdir: Path, region: str, db_urls: Mapping[str, str]
     path = workdir / "stackwatch.yaml"
     cloud: dict[str, object] = {
         "name": CLOUD_NAME, "clouds_yaml": "./clouds.yaml", "region": region,
-        "databases": dict(db_urls), "logs": {"root": str(log_dir)},
+        # the databases stackwatch reads (placement's is kept, but stackwatch refuses it)
+        "databases": {db: url for db, url in db_urls.items() if db in SQL_DATABASES},
+        "logs": {"root": str(log_dir)},
         "network_backend": "ovs",  # the simulated neutron runs ML2/OVS agents
     }
     if bus_url:

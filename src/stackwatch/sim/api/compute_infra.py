@@ -147,11 +147,14 @@ def register(nova: Nova) -> None:
             "topology": {"cores": ci.cores, "threads": ci.threads, "sockets": ci.sockets}}
         import json as _json
 
+        # nova's resource tracker counts reserved_host_memory_mb as used (realcloud: 512 MB
+        # used on an empty node); placement's MEMORY_MB usage does not.
+        memory_used = h.memory_mb_used + h.reserved_host_memory_mb
         body.update({
             "vcpus": h.vcpus, "memory_mb": h.memory_mb, "local_gb": h.local_gb,
-            "vcpus_used": h.vcpus_used, "memory_mb_used": h.memory_mb_used,
+            "vcpus_used": h.vcpus_used, "memory_mb_used": memory_used,
             "local_gb_used": h.local_gb_used,
-            "free_ram_mb": h.memory_mb - h.memory_mb_used,
+            "free_ram_mb": h.memory_mb - memory_used,
             "free_disk_gb": h.local_gb - h.local_gb_used,
             "current_workload": h.current_workload, "running_vms": h.running_vms,
             "disk_available_least": h.disk_available_least,
@@ -229,11 +232,12 @@ def register(nova: Nova) -> None:
             "current_workload": sum(h.current_workload for h in hs),
             "disk_available_least": sum(h.disk_available_least for h in hs),
             "free_disk_gb": sum(h.local_gb - h.local_gb_used for h in hs),
-            "free_ram_mb": sum(h.memory_mb - h.memory_mb_used for h in hs),
+            "free_ram_mb": sum(h.memory_mb - h.memory_mb_used - h.reserved_host_memory_mb
+                               for h in hs),
             "local_gb": sum(h.local_gb for h in hs),
             "local_gb_used": sum(h.local_gb_used for h in hs),
             "memory_mb": sum(h.memory_mb for h in hs),
-            "memory_mb_used": sum(h.memory_mb_used for h in hs),
+            "memory_mb_used": sum(h.memory_mb_used + h.reserved_host_memory_mb for h in hs),
             "running_vms": sum(h.running_vms for h in hs),
             "vcpus": sum(h.vcpus for h in hs),
             "vcpus_used": sum(h.vcpus_used for h in hs),

@@ -12,7 +12,10 @@ conventions (checked against ``shared/reference/db/*.rows.json``):
   ``quota_usages`` (``volumes``, ``gigabytes``, ``snapshots`` and ``*_<type>``);
 - keystone stores domains as ``project`` rows with ``is_domain = 1`` under
   ``<<keystone.domain.root>>``; a revoked token becomes a ``revocation_event``;
-- neutron and placement delete rows; neutron rows carry a ``standard_attr_id``.
+- neutron and placement delete rows; neutron rows carry a ``standard_attr_id``;
+- nova_api maps every server (``instance_mappings``, with a ``build_requests`` row while
+  it is scheduled; ``queued_for_delete`` once deleted);
+- glance soft-deletes images with a boolean ``deleted`` and ``status = 'deleted'``.
 
 The mapper keeps the integer ids the databases use (nova ``instances.id``, placement
 ``resource_providers.id``, ...) and the few cross-references it needs, so it must
@@ -137,6 +140,8 @@ class RowMapper:
         self._std_attr = _Ids()
         self._local_user_ids = _Ids()
         self._host_mappings = _Ids()
+        self._instance_mappings = _Ids()
+        self._build_requests = _Ids()
         self._revocations = itertools.count(1)
         self._cinder_usage_ids = _Ids()
         self._cinder_usage: dict[tuple[str, str], int] = {}
@@ -170,6 +175,7 @@ class RowMapper:
             "volume": self._volume,
             "snapshot": self._snapshot,
             "volume_service": self._volume_service,
+            "image": self._image,
         }
 
     @staticmethod
@@ -345,11 +351,13 @@ class RowMapper:
             "deleted_at": None, "id": h.legacy_id,
             "service_id": self._service_ids.get(h.service_id),
             "vcpus": h.vcpus, "memory_mb": h.memory_mb, "local_gb": h.local_gb,
-            "vcpus_used": h.vcpus_used, "memory_mb_used": h.memory_mb_used,
+            # nova's resource tracker counts reserved_host_memory_mb as used
+            "vcpus_used": h.vcpus_used,
+            "memory_mb_used": h.memory_mb_used + h.reserved_host_memory_mb,
             "local_gb_used": h.local_gb_used, "hypervisor_type": h.hypervisor_type,
             "hypervisor_version": h.hypervisor_version, "cpu_info": json.dumps(cpu_info),
             "disk_available_least": h.disk_available_least,
-            "free_ram_mb": h.memory_mb - h.memory_mb_used,
+            "free_ram_mb": h.memory_mb - h.memory_mb_used - h.reserved_host_memory_mb,
             "free_disk_gb": h.local_gb - h.local_gb_used,
             "current_workload": h.current_workload, "running_vms": h.running_vms,
             "hypervisor_hostname": h.hypervisor_hostname, "deleted": 0, "host_ip": h.host_ip,
@@ -415,6 +423,47 @@ class RowMapper:
         }  # fmt: skip
 
     def _server(self, c: Change) -> list[Op]:
+        mappings = self._instance_mapping(c)  # before _cell_rows settles a pending server
+        return mappings + self._cell_rows(c)
+
+    def _instance_mapping(self, c: Change) -> list[Op]:
+        """nova_api: nova-api maps every server (cell unknown, plus a build request while it
+        is scheduled); the conductor sets the cell and drops the build request; a deleted
+        server's mapping stays, ``queued_for_delete``, until archived."""
+        s: r.Server = c.record
+        pending = s.id in self._pending
+        key = {"instance_uuid": s.id}
+        at = db_time(c.time)
+        cell_id = 1 if s.cell == "cell0" else 2  # initial_rows' cell_mappings ids
+        if c.kind is ChangeKind.CREATED:
+            scheduling = _scheduling(s)
+            ops: list[Op] = [Insert("nova_api", "instance_mappings", {
+                "created_at": db_time(s.created_at), "updated_at": None,
+                "id": self._instance_mappings.get(s.id), "instance_uuid": s.id,
+                "cell_id": None if scheduling else cell_id, "project_id": s.project_id,
+                "queued_for_delete": False, "user_id": s.user_id,
+            })]  # fmt: skip
+            if scheduling:
+                ops.append(Insert("nova_api", "build_requests", {
+                    "created_at": db_time(s.created_at), "updated_at": None,
+                    "id": self._build_requests.get(s.id), "project_id": s.project_id,
+                    "instance_uuid": s.id, "instance": None, "block_device_mappings": None,
+                    "tags": None,
+                }))  # fmt: skip
+            return ops
+        if c.kind is ChangeKind.DELETED:
+            if pending:  # deleted while scheduled: nova drops the request and the mapping
+                return [Delete("nova_api", "build_requests", key),
+                        Delete("nova_api", "instance_mappings", key)]
+            return [Update("nova_api", "instance_mappings", key,
+                           {"queued_for_delete": True, "updated_at": at})]
+        if pending and not _scheduling(s):
+            return [Update("nova_api", "instance_mappings", key,
+                           {"cell_id": cell_id, "updated_at": at}),
+                    Delete("nova_api", "build_requests", key)]
+        return []
+
+    def _cell_rows(self, c: Change) -> list[Op]:
         s: r.Server = c.record
         # While nova schedules a new server it exists only as a build request in
         # nova_api; the conductor then creates it in the chosen cell's database (cell0
@@ -427,7 +476,7 @@ class RowMapper:
                 self._pending.setdefault(s.id, [])
                 return []
             waiting = self._pending.pop(s.id)
-            placed = self._server(Change(ChangeKind.CREATED, c.resource, None, s, c.time))
+            placed = self._cell_rows(Change(ChangeKind.CREATED, c.resource, None, s, c.time))
             for action in waiting:
                 placed.extend(self._instance_action(action))
             return placed
@@ -807,6 +856,28 @@ class RowMapper:
         }  # fmt: skip
         return [_upsert(c, "cinder", "services", {"id": s.legacy_id}, row)]
 
+
+    # ------------------------------------------------------------------ glance
+
+    def _image(self, c: Change) -> list[Op]:
+        """glance soft-deletes: ``deleted = 1``, ``status = 'deleted'``, ``deleted_at``."""
+        i: r.Image = c.record
+        key = {"id": i.id}
+        if c.kind is ChangeKind.DELETED:
+            at = db_time(c.time)
+            return [Update("glance", "images", key, {
+                "deleted": True, "deleted_at": at, "updated_at": at, "status": "deleted"})]
+        row = {
+            "id": i.id, "name": i.name, "size": i.size, "status": i.status,
+            "created_at": db_time(i.created_at), "updated_at": db_time(i.updated_at),
+            "deleted_at": None, "deleted": False, "disk_format": i.disk_format,
+            "container_format": i.container_format, "checksum": i.checksum,
+            "owner": i.owner, "min_disk": i.min_disk, "min_ram": i.min_ram,
+            "protected": i.protected, "virtual_size": i.virtual_size,
+            "visibility": i.visibility, "os_hidden": i.os_hidden,
+            "os_hash_algo": i.os_hash_algo, "os_hash_value": i.os_hash_value,
+        }  # fmt: skip
+        return [_upsert(c, "glance", "images", key, row)]
 
 def _scheduling(s: r.Server) -> bool:
     return s.vm_state == "building" and s.host is None and s.cell != "cell0"

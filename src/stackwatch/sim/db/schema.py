@@ -2,7 +2,7 @@
 
 Transcribed from ``SHOW CREATE TABLE`` of real 2026.1 services on MariaDB 10.11
 (``shared/reference/db/*.sql``: nova 33, keystone 29, cinder 28, neutron 28,
-placement 15): same table and column names, column order, types, nullability,
+placement 15, glance 32): same table and column names, column order, types, nullability,
 server defaults and index names, so that SQL written against the simulator runs
 unchanged against a real cloud. Portable to SQLite, MariaDB and PostgreSQL:
 
@@ -14,7 +14,7 @@ unchanged against a real cloud. Portable to SQLite, MariaDB and PostgreSQL:
   unique per database) is prefixed with its table name.
 
 ``metadata(name)`` gives the tables of one database: ``nova``, ``nova_cell0``,
-``nova_api``, ``cinder``, ``keystone``, ``neutron``, ``placement``.
+``nova_api``, ``cinder``, ``keystone``, ``neutron``, ``placement``, ``glance``.
 """
 
 from __future__ import annotations
@@ -416,6 +416,97 @@ def _nova_api(md: sa.MetaData) -> None:
         **_mysql("utf8mb3"),
     )
 
+    sa.Table(
+        "instance_mappings",
+        md,
+        sa.Column("created_at", sa.DateTime),
+        sa.Column("updated_at", sa.DateTime),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("instance_uuid", sa.String(36), nullable=False),
+        sa.Column("cell_id", sa.Integer),
+        sa.Column("project_id", sa.String(255), nullable=False),
+        sa.Column("queued_for_delete", BOOL),
+        sa.Column("user_id", sa.String(255)),
+        sa.Index("uniq_instance_mappings0instance_uuid", "instance_uuid", unique=True),
+        sa.Index("instance_mappings_cell_id", "cell_id"),
+        sa.Index("instance_mappings_user_id_project_id_idx", "user_id", "project_id"),
+        sa.Index("instance_uuid_idx", "instance_uuid"),
+        sa.Index("project_id_idx", "project_id"),
+        **_mysql("utf8mb3"),
+    )
+    sa.Table(
+        "build_requests",
+        md,
+        sa.Column("created_at", sa.DateTime),
+        sa.Column("updated_at", sa.DateTime),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("project_id", sa.String(255), nullable=False),
+        sa.Column("instance_uuid", sa.String(36)),
+        sa.Column("instance", MEDIUMTEXT),
+        sa.Column("block_device_mappings", MEDIUMTEXT),
+        sa.Column("tags", sa.Text),
+        sa.Index("uniq_build_requests0instance_uuid", "instance_uuid", unique=True),
+        sa.Index("build_requests_project_id_idx", "project_id"),
+        sa.Index("build_requests_instance_uuid_idx", "instance_uuid"),
+        **_mysql("utf8mb3"),
+    )
+
+
+def _glance(md: sa.MetaData) -> None:
+    sa.Table(
+        "images",
+        md,
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("name", sa.String(255)),
+        sa.Column("size", sa.BigInteger),
+        sa.Column("status", sa.String(30), nullable=False),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("updated_at", sa.DateTime),
+        sa.Column("deleted_at", sa.DateTime),
+        sa.Column("deleted", BOOL, nullable=False),
+        sa.Column("disk_format", sa.String(20)),
+        sa.Column("container_format", sa.String(20)),
+        sa.Column("checksum", sa.String(32)),
+        sa.Column("owner", sa.String(255)),
+        sa.Column("min_disk", sa.Integer, nullable=False),
+        sa.Column("min_ram", sa.Integer, nullable=False),
+        sa.Column("protected", BOOL, nullable=False, server_default=sa.text("0")),
+        sa.Column("virtual_size", sa.BigInteger),
+        sa.Column("visibility", _enum("image_visibility", "private", "public", "shared",
+                                      "community"), nullable=False,
+                  server_default="shared"),
+        sa.Column("os_hidden", BOOL, nullable=False, server_default=sa.text("0")),
+        sa.Column("os_hash_algo", sa.String(64)),
+        sa.Column("os_hash_value", sa.String(128)),
+        sa.Index("checksum_image_idx", "checksum"),
+        sa.Index("ix_images_deleted", "deleted"),
+        sa.Index("owner_image_idx", "owner"),
+        sa.Index("created_at_image_idx", "created_at"),
+        sa.Index("updated_at_image_idx", "updated_at"),
+        sa.Index("visibility_image_idx", "visibility"),
+        sa.Index("os_hidden_image_idx", "os_hidden"),
+        sa.Index("os_hash_value_image_idx", "os_hash_value"),
+        **_mysql("utf8mb3"),
+    )
+    sa.Table(
+        "image_members",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("image_id", sa.String(36), nullable=False),
+        sa.Column("member", sa.String(255), nullable=False),
+        sa.Column("can_share", BOOL, nullable=False),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("updated_at", sa.DateTime),
+        sa.Column("deleted_at", sa.DateTime),
+        sa.Column("deleted", BOOL, nullable=False),
+        sa.Column("status", sa.String(20), nullable=False, server_default="pending"),
+        sa.Index("image_members_image_id_member_deleted_at_key", "image_id", "member",
+                 "deleted_at", unique=True),
+        sa.Index("ix_image_members_deleted", "deleted"),
+        sa.Index("ix_image_members_image_id", "image_id"),
+        sa.Index("ix_image_members_image_id_member", "image_id", "member"),
+        **_mysql("utf8mb3"),
+    )
 
 def _cinder(md: sa.MetaData) -> None:
     sa.Table(
@@ -881,6 +972,7 @@ _BUILDERS: dict[str, Callable[[sa.MetaData], None]] = {
     "keystone": _keystone,
     "neutron": _neutron,
     "placement": _placement,
+    "glance": _glance,
 }
 
 DATABASES: tuple[str, ...] = tuple(_BUILDERS)

@@ -44,7 +44,7 @@ LOAD_ORDER = (
     "domain", "project", "user", "role_assignment", "compute_service", "hypervisor",
     "flavor", "server", "instance_action", "migration", "quota", "resource_provider",
     "allocation", "network", "subnet", "port", "router", "agent", "router_binding",
-    "volume_service", "volume", "snapshot",
+    "volume_service", "volume", "snapshot", "image",
 )  # fmt: skip
 INSERT_CHUNK = 2000
 

@@ -7,11 +7,23 @@ ceil(H/1000) (paginated from 2.33); ``flavors/detail`` 1; ``os-aggregates`` 1;
 ``os-quota-sets/{p}/detail`` per project (nova has no bulk quota API), and every
 ``usage`` interval (3600 s) ``os-simple-tenant-usage`` ceil(P/1000).
 
-Capacity (vCPU / RAM / disk, total and used) comes from ``os-hypervisors``
-where the microversion still has those fields (< 2.88), otherwise from
-placement inventories and usages (shared with ``api.placement``). Free
-capacity always comes from placement, the only place that knows the
-allocation ratio and the reserved amount: ``(total - reserved) * ratio - used``.
+Capacity (vCPU / RAM / disk per hypervisor) comes from placement alone
+(inventories and usages, shared with ``api.placement``): it is the only place that
+knows the reserved amount and the allocation ratio, and the one the scheduler
+obeys. Every microversion gives the same four figures per resource class, which
+hold together by construction:
+
+* ``*_available`` -- inventory ``total``: what the hypervisor has, before reserved
+  and overcommit (openstack-exporter's meaning: ``os-hypervisors`` ``vcpus``,
+  ``memory_mb``, ``local_gb``, which nova reports to placement as ``total``);
+* ``*_used`` -- placement usage: what the instances' allocations take;
+* ``*_capacity`` -- ``(total - reserved) * allocation_ratio``: what may be allocated;
+* ``*_free`` -- ``capacity - used``: what is still schedulable (negative when
+  over-allocated after a ratio was lowered).
+
+``os-hypervisors`` ``memory_mb_used``/``local_gb_used`` (< 2.88) are not used: nova's
+resource tracker counts the host's reserved memory and disk in them, so they would
+not add up with placement's figures.
 """
 
 from __future__ import annotations
@@ -22,12 +34,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stackwatch.errors import InvalidResponse, SourceError
+from stackwatch.errors import InvalidResponse
 from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
 from stackwatch.sources.openstack_api import fields as f
 from stackwatch.sources.openstack_api.base import ApiSource
 from stackwatch.sources.openstack_api.identity_projects import Project
-from stackwatch.sources.openstack_api.placement import Provider, load_providers
+from stackwatch.sources.openstack_api.placement import load_providers
 from stackwatch.sources.resources import Resource
 
 MIB = 1024 * 1024
@@ -60,19 +72,16 @@ class NovaService:
 
 @dataclass(frozen=True, slots=True)
 class Hypervisor:
-    """One hypervisor of ``os-hypervisors/detail``; resource fields are None from 2.88."""
+    """One hypervisor of ``os-hypervisors/detail``; ``running_vms`` is None from 2.88.
+
+    Its resource fields (< 2.88) are not read: capacity comes from placement.
+    """
 
     id: str
     hostname: str
     host: str
     state: str
     status: str
-    vcpus: float | None
-    vcpus_used: float | None
-    memory_mb: float | None
-    memory_mb_used: float | None
-    local_gb: float | None
-    local_gb_used: float | None
     running_vms: float | None
 
     @classmethod
@@ -80,14 +89,9 @@ class Hypervisor:
         what = "nova os-hypervisors"
         service = f.obj(d, "service", what)
         hostname = f.text(d, "hypervisor_hostname", what)
-
-        def opt(key: str) -> float | None:
-            return f.optional_number(d, key, what)
-
         return cls(f.text(d, "id", what), hostname, f.text(service, "host", what, hostname),
                    f.text(d, "state", what, ""), f.text(d, "status", what, ""),
-                   opt("vcpus"), opt("vcpus_used"), opt("memory_mb"), opt("memory_mb_used"),
-                   opt("local_gb"), opt("local_gb_used"), opt("running_vms"))
+                   f.optional_number(d, "running_vms", what))
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,45 +252,22 @@ class ComputeSource(ApiSource):
     def capacity(self) -> Collection:
         hypervisors = self._hypervisors()
         hosts = self._host_labels()
-        providers: dict[str, Provider] = {}
-        placement_error: SourceError | None = None
-        try:
-            providers = {p.name: p for p in load_providers(self.client)}
-        except SourceError as exc:
-            placement_error = exc
+        providers = {p.name: p for p in load_providers(self.client)}
         samples: list[Sample] = []
         for h in hypervisors:
+            provider = providers.get(h.hostname)
+            if provider is None:
+                continue  # a hypervisor without a resource provider yet
             zone, aggs = hosts.get(h.host, ("", ""))
             labels = {"hostname": h.hostname, "availability_zone": zone, "aggregates": aggs}
-            provider = providers.get(h.hostname)
-            if h.vcpus is not None:  # < 2.88: the hypervisor reports its resources
-                totals = {"VCPU": (h.vcpus, h.vcpus_used), "MEMORY_MB": (h.memory_mb,
-                          h.memory_mb_used), "DISK_GB": (h.local_gb, h.local_gb_used)}
-            elif provider is not None:
-                totals = {rc: (provider.total(rc), provider.used(rc))
-                          for rc in ("VCPU", "MEMORY_MB", "DISK_GB")}
-            elif placement_error is not None:
-                raise SourceError(
-                    f"nova {self._mv()[0]}.{self._mv()[1]} has no hypervisor resources "
-                    f"(2.88+) and placement failed: {placement_error}") from None
-            else:
-                continue  # a hypervisor without a resource provider yet
-            for rc, (metric, scale) in _CAPACITY.items():
-                total, used = totals[rc]
-                if total is not None:
-                    samples.append(self.sample(f"openstack_nova_{metric[0]}", total * scale,
-                                               **labels))
-                if used is not None:
-                    samples.append(self.sample(f"openstack_nova_{metric[1]}", used * scale,
-                                               **labels))
-            if provider is not None:
-                for rc, name, scale in (("VCPU", "vcpus_free", 1),
-                                        ("MEMORY_MB", "memory_free_bytes", MIB),
-                                        ("DISK_GB", "local_storage_free_bytes", GIB)):
-                    free = provider.free(rc)
-                    if free is not None:
-                        samples.append(self.sample(f"openstack_nova_{name}", free * scale,
-                                                   **labels))
+            for rc, (stem, unit, scale) in _CAPACITY.items():
+                inv = provider.inventories.get(rc)
+                if inv is None:
+                    continue
+                for kind, amount in (("available", inv.total), ("used", inv.used),
+                                     ("capacity", inv.capacity), ("free", inv.free)):
+                    samples.append(self.sample(f"openstack_nova_{stem}_{kind}{unit}",
+                                               amount * scale, **labels))
         return Collection(tuple(samples))
 
     def flavors(self) -> Collection:
@@ -350,11 +331,11 @@ class ComputeSource(ApiSource):
         return Collection(tuple(samples))
 
 
-#: resource class -> ((total metric, used metric), scale to base units)
-_CAPACITY: dict[str, tuple[tuple[str, str], float]] = {
-    "VCPU": (("vcpus_available", "vcpus_used"), 1),
-    "MEMORY_MB": (("memory_available_bytes", "memory_used_bytes"), MIB),
-    "DISK_GB": (("local_storage_available_bytes", "local_storage_used_bytes"), GIB),
+#: placement resource class -> (metric stem, unit suffix, scale to base units)
+_CAPACITY: dict[str, tuple[str, str, float]] = {
+    "VCPU": ("vcpus", "", 1),
+    "MEMORY_MB": ("memory", "_bytes", MIB),
+    "DISK_GB": ("local_storage", "_bytes", GIB),
 }
 
 

@@ -4,7 +4,8 @@ Calls per collection (R providers): ``/resource_providers`` 1, then
 ``/resource_providers/{uuid}/usages`` per provider (R, in parallel; placement
 has no bulk form), and ``/inventories`` per provider on the first collection,
 for new providers, and every 600 s (R more). The result is shared
-with ``api.compute``, which derives free vCPU / RAM / disk from it.
+with ``api.compute``, which derives its per-hypervisor capacity from it
+(:attr:`Inventory.capacity`, :attr:`Inventory.free`).
 """
 
 from __future__ import annotations
@@ -27,12 +28,22 @@ INVENTORIES_MAX_AGE_S = 600.0
 
 @dataclass(frozen=True, slots=True)
 class Inventory:
-    """One resource class of one provider."""
+    """One resource class of one provider, as placement reports it."""
 
     total: float
     reserved: float
     allocation_ratio: float
     used: float
+
+    @property
+    def capacity(self) -> float:
+        """What placement lets be allocated: ``(total - reserved) * allocation_ratio``."""
+        return (self.total - self.reserved) * self.allocation_ratio
+
+    @property
+    def free(self) -> float:
+        """Schedulable amount left: ``capacity - used`` (negative when over-allocated)."""
+        return self.capacity - self.used
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,21 +53,6 @@ class Provider:
     uuid: str
     name: str
     inventories: Mapping[str, Inventory]
-
-    def total(self, rc: str) -> float | None:
-        inv = self.inventories.get(rc)
-        return inv.total if inv else None
-
-    def used(self, rc: str) -> float | None:
-        inv = self.inventories.get(rc)
-        return inv.used if inv else None
-
-    def free(self, rc: str) -> float | None:
-        """Schedulable amount left: ``(total - reserved) * allocation_ratio - used``."""
-        inv = self.inventories.get(rc)
-        if inv is None:
-            return None
-        return (inv.total - inv.reserved) * inv.allocation_ratio - inv.used
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any], inventories: Mapping[str, Any],

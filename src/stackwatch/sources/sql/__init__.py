@@ -1,9 +1,9 @@
 """SQL sources: one class per service database, read-only, through SQLAlchemy Core.
 
 ``sql_sources(cloud, intervals)`` builds one source per configured database
-URL it knows (``nova``, ``nova_cell0``, ``cinder``, ``keystone``, ``neutron``);
-others (``nova_api``, ``placement``...) are not read. ``sql.neutron`` takes the
-cloud's ``agent_down_time``.
+URL (``nova``, ``nova_cell0``, ``nova_api``, ``cinder``, ``keystone``, ``neutron``,
+``glance``: :data:`stackwatch.config.SQL_DATABASES`, which refuses any other key at
+config load). ``sql.neutron`` takes the cloud's ``agent_down_time``.
 """
 
 from __future__ import annotations
@@ -12,15 +12,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from stackwatch.config import CloudConfig
+from stackwatch.errors import ConfigError
 from stackwatch.sources.sql.base import SqlSource
 from stackwatch.sources.sql.cinder import CinderSql
+from stackwatch.sources.sql.glance import GlanceSql
 from stackwatch.sources.sql.keystone import KeystoneSql
 from stackwatch.sources.sql.neutron import NeutronSql
 from stackwatch.sources.sql.nova import NovaCell0Sql, NovaSql
+from stackwatch.sources.sql.nova_api import NovaApiSql
 
 SQL_CLASSES: dict[str, type[SqlSource]] = {
-    "nova": NovaSql, "nova_cell0": NovaCell0Sql, "cinder": CinderSql, "keystone": KeystoneSql,
-    "neutron": NeutronSql,
+    "nova": NovaSql, "nova_cell0": NovaCell0Sql, "nova_api": NovaApiSql, "cinder": CinderSql,
+    "keystone": KeystoneSql, "neutron": NeutronSql, "glance": GlanceSql,
 }
 
 
@@ -29,8 +32,8 @@ def sql_sources(cloud: CloudConfig,
     """One source per database of the cloud that stackwatch knows how to read."""
     sources: list[SqlSource] = []
     for db, url in sorted(cloud.databases.items()):
-        if db not in SQL_CLASSES:
-            continue
+        if db not in SQL_CLASSES:  # config refuses these; a CloudConfig built by hand
+            raise ConfigError(f"databases.{db}: stackwatch does not read this database")
         options: dict[str, Any] = dict(timeout=cloud.sql_timeout, region=cloud.region or "",
                        intervals=dict(intervals or {}), name=f"sql.{db}")
         if db == "neutron":
@@ -40,6 +43,5 @@ def sql_sources(cloud: CloudConfig,
     return sources
 
 
-__all__ = ["SQL_CLASSES", "CinderSql", "KeystoneSql", "NeutronSql", "NovaCell0Sql", "NovaSql",
-           "SqlSource",
-           "sql_sources"]
+__all__ = ["SQL_CLASSES", "CinderSql", "GlanceSql", "KeystoneSql", "NeutronSql", "NovaApiSql",
+           "NovaCell0Sql", "NovaSql", "SqlSource", "sql_sources"]

@@ -36,3 +36,17 @@ revocation_event = table("revocation_event", column("id"))
 agents = table("agents", column("id"), column("agent_type"), column("binary"), column("host"),
                column("admin_state_up"), column("heartbeat_timestamp", DateTime))
 router_bindings = table("routerl3agentbindings", column("router_id"), column("l3_agent_id"))
+
+# nova_api
+flavors = table("flavors", column("id"), column("disabled", Boolean), column("is_public", Boolean))
+api_quotas = table("quotas", column("project_id"), column("resource"), column("hard_limit"))
+cell_mappings = table("cell_mappings", column("id"), column("name"), column("disabled", Boolean))
+host_mappings = table("host_mappings", column("cell_id"), column("host"))
+instance_mappings = table("instance_mappings", column("cell_id"),
+                          column("queued_for_delete", Boolean))
+build_requests = table("build_requests", column("id"), column("created_at", DateTime))
+
+# glance
+images = table("images", column("status"), column("visibility"), column("size"),
+               column("deleted", Boolean))
+image_members = table("image_members", column("status"), column("deleted", Boolean))
