@@ -254,3 +254,14 @@ def test_the_log_tail_stops_at_the_deadline_keeps_its_place_and_goes_on(
     info_total = records(second)
     assert info_total == lines, "neither a line lost nor one counted twice"
     assert not check(second, PARTIAL_CHECK)
+
+
+def test_a_source_of_one_of_several_clouds_is_given_its_deadline_too() -> None:
+    from stackwatch.sources.registry import RenamedSource
+
+    inner = TwoSpeeds()
+    [run] = Runner([RenamedSource("east/", inner)], timeout=1.0).run_once()
+    inner.release.set()
+    assert run.source == "east/api.twospeeds"
+    assert run.ok and run.partial, run.reason
+    assert value(run.collection, "x_servers") == 20000
