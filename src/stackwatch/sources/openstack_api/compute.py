@@ -250,8 +250,11 @@ class ComputeSource(ApiSource):
         hosts = self._host_labels()
         providers: dict[str, Provider] = {}
         placement_error: SourceError | None = None
+        partial: tuple[CheckResult, ...] = ()
         try:
-            providers = {p.name: p for p in load_providers(self.client)}
+            loaded = load_providers(self.client)
+            providers = {p.name: p for p in loaded.read}
+            partial = loaded.partial(self.name, self.region_label, "capacity")
         except SourceError as exc:
             placement_error = exc
         samples: list[Sample] = []
@@ -287,7 +290,7 @@ class ComputeSource(ApiSource):
                     if free is not None:
                         samples.append(self.sample(f"openstack_nova_{name}", free * scale,
                                                    **labels))
-        return Collection(tuple(samples))
+        return Collection(tuple(samples), partial)
 
     def flavors(self) -> Collection:
         rows = list(self.client.list_all("compute", "flavors/detail", "flavors",
