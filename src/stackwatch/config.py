@@ -44,10 +44,11 @@ from stackwatch.errors import ConfigError
 
 DEFAULT_INTERVALS: dict[str, float] = {"api": 60.0, "sql": 60.0, "logs": 10.0, "procs": 30.0}
 #: Seconds a run may take, per kind, sized for a big cloud (1,000 hypervisors, 20,000
-#: servers, 3,000 projects) on a loaded 2-core machine: the first API run reads every
-#: project's quotas and every provider's inventory (some 8,000 requests), the first logs
-#: run may catch up megabytes. A source stops reading a little before its timeout and
-#: delivers what it read, marked partial; the rest comes with its next run.
+#: servers, 3,000 projects, 10,000 placement providers) on a loaded 2-core machine: the
+#: first API run reads every project's quotas and every provider's inventories and usages
+#: (some 26,000 requests; 60-95 s measured), the first logs run may catch up megabytes.
+#: A source stops reading a little before its timeout and delivers what it read, marked
+#: partial; the rest comes with its next run.
 DEFAULT_TIMEOUTS: dict[str, float] = {"api": 120.0, "sql": 60.0, "logs": 30.0, "procs": 30.0}
 
 
