@@ -1,23 +1,24 @@
-"""Full API collection against the "big" simulated cloud, and the exporters' way beside it.
+"""Full API collection against the "big" simulated cloud, and Canonical's exporter beside it.
 
-    python3 bench/collect_scale.py [--size big] [--latency 20ms] [--concurrency 64]
-                                   [--baseline-sample 0.1] [--no-baseline]
+    python3 bench/collect_scale.py [--size big] [--latency 20ms] [--concurrency 16]
+                                   [--exporter PATH | --no-exporter] [--exporter-venv DIR]
 
 The simulator runs in its own process (as a real cloud would be elsewhere), with
-``--latency`` added to every answer. Printed:
+``--latency`` added to every answer. In one run, against that one cloud, printed:
 
-* stackwatch: one full collection of the six API sources run side by side (as
-  the runner runs them): wall time, API calls, tokens issued, peak memory
+* stackwatch in process: one full collection of the six API sources run side by
+  side (as the runner runs them): wall time, API calls, tokens issued, peak memory
   (RSS of this process), calls against the pages the data needs; then a
   steady-state collection, where the slow resources (quotas every 600 s, usage
   every 3600 s, flavors and aggregates every 300 s, placement inventories every
   600 s) are not due.
-* baseline: the same data collected the way the common Python exporters do:
-  one request at a time, 100 items per page, one quota call per project and
-  service (nova, cinder, neutron), inventories and usages per provider. With
-  ``--baseline-sample F`` only a fraction F of the per-project and
-  per-provider requests is sent and their time is extrapolated (printed as
-  such); ``--baseline-sample 1`` runs it all.
+* stackwatch through its CLI, as a user runs it: ``stackwatch server`` with the
+  default config for the API sources (store, web), from its start until every API
+  source's first run is stored, plus one scrape of its ``/metrics``.
+* Canonical's prometheus-openstack-exporter itself (its upstream Python 3 script;
+  see ``bench/peer_exporter.py`` for how to get it: it is not on PyPI and nothing of
+  it is in this repository), from its start until its cache is written, plus one
+  scrape of its ``/metrics``; and the ratio of the two end-to-end times.
 
 "Pages the data needs": every listing page at the service's largest page
 (nova, cinder, glance 1000 — a full page needs one more, empty, request to
@@ -30,20 +31,23 @@ provider, one per L3 agent, one version document per service and one token.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import resource
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stackwatch.errors import SourceError
+import requests
+import yaml
+
+from peer_exporter import ENV_VAR, UPSTREAM, ensure_venv, find_script, run_exporter
 from stackwatch.model import Collection
 from stackwatch.sources.openstack_api import SOURCE_CLASSES, ApiClient
 
@@ -87,7 +91,7 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def collect_all(client: ApiClient, sources: list[object], sim_pid: int) -> Run:
+def collect_all(client: ApiClient, sources: Sequence[object], sim_pid: int) -> Run:
     """Run every source in its own thread, as the runner does; time the whole."""
     out: dict[str, Collection] = {}
     calls, tokens = client.calls, client.tokens_issued
@@ -146,94 +150,86 @@ def pages_needed(run: Run) -> tuple[int, dict[str, float]]:
     return int(needed), n
 
 
-def baseline(clouds_yaml: Path, sample: float) -> tuple[float, int, str]:
-    """The exporters' way: sequential, 100 per page, a quota call per project and service."""
-    client = ApiClient("stackwatch-sim", clouds_yaml=clouds_yaml, timeout=120, concurrency=1,
-                       page_size=100)
-    spent_time = 0.0      # what the sampled fan-out really took
-    spent_calls = 0
-    fanout_time = 0.0     # what the whole fan-out would take
-    fanout_calls = 0
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class CliRun:
+    """``stackwatch server`` from its start until its first /metrics holds every API figure."""
+
+    ready: float
+    scrape: float
+    series: int
+    cpu: float
+    runs: dict[str, dict[str, Any]]
+
+
+def through_cli(clouds_yaml: Path, workdir: Path, limit: float = 600.0) -> CliRun:
+    """The user's way: ``stackwatch server`` (store, web) with a stackwatch.yaml for the
+    API sources, timed until every API source's first run is stored, plus one scrape."""
+    port = free_port()
+    config = workdir / "stackwatch-api.yaml"
+    config.write_text(yaml.safe_dump({
+        "clouds": [{"name": "stackwatch-sim", "clouds_yaml": str(clouds_yaml),
+                    "region": "RegionOne"}],
+        "store": {"path": str(workdir / "stackwatch.sqlite")},
+        "web": {"listen": f"127.0.0.1:{port}"},
+    }))
+    names = {f"api.{cls.service_type.replace('-', '_')}" for cls in SOURCE_CLASSES}
     started = time.monotonic()
-
-    failures: list[str] = []
-
-    def listing(service: str, path: str, key: str, **params: object) -> list[dict[str, object]]:
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from stackwatch.cli import main; main()", "server",
+         "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        runs: dict[str, dict[str, Any]] = {}
+        while not names <= set(runs):
+            if server.poll() is not None or time.monotonic() - started > limit:
+                raise SystemExit(f"stackwatch server stopped or took over {limit:.0f} s: "
+                                 f"{(server.communicate()[1] or '')[-2000:]}")
+            time.sleep(0.5)
+            try:
+                answer = requests.get(f"http://127.0.0.1:{port}/api/v1/sources", timeout=30)
+            except requests.ConnectionError:
+                continue
+            if answer.status_code == 200:
+                runs = {r["source"]: r for r in answer.json() if "status" in r}
+        ready = time.monotonic() - started
+        clock = time.monotonic()
+        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=600)
+        scrape = time.monotonic() - clock
+        metrics.raise_for_status()
+        series = sum(1 for line in metrics.text.splitlines() if line and line[0] != "#")
+        return CliRun(ready, scrape, series, process_cpu(server.pid), runs)
+    finally:
+        server.terminate()
         try:
-            return list(client.list_all(service, path, key, params=params or None))
-        except SourceError as exc:  # counted and shown; the baseline goes on like ours
-            failures.append(str(exc))
-            return []
-
-    def get(service: str, path: str, **params: object) -> dict[str, Any]:
-        try:
-            return client.get(service, path, params=params or None)
-        except SourceError as exc:
-            failures.append(str(exc))
-            return {}
-
-    def fan(items: list[str], fn: Callable[[str], object]) -> None:
-        nonlocal spent_time, spent_calls, fanout_time, fanout_calls
-        chosen = items[: max(1, math.ceil(len(items) * sample))] if items else []
-        before, clock = client.calls, time.monotonic()
-        for item in chosen:
-            fn(item)
-        spent, made = time.monotonic() - clock, client.calls - before
-        scale = len(items) / len(chosen) if chosen else 0
-        spent_time += spent
-        spent_calls += made
-        fanout_time += spent * scale
-        fanout_calls += round(made * scale)
-
-    for st in ("identity", "compute", "placement", "network", "image", "block-storage"):
-        client.endpoint(st)
-    for key in ("users", "projects", "domains", "regions"):
-        get("identity", key)
-    projects = [str(p["id"]) for p in get("identity", "projects").get("projects", [])]
-    get("compute", "os-services")
-    listing("compute", "servers/detail", "servers", all_tenants=1)
-    listing("compute", "os-hypervisors/detail", "hypervisors")
-    listing("compute", "flavors/detail", "flavors", is_public="None")
-    get("compute", "os-aggregates")
-    get("compute", "os-availability-zone")
-    fan(projects, lambda p: get("compute", f"os-quota-sets/{p}/detail"))
-    providers = [str(r["uuid"]) for r in
-                 get("placement", "resource_providers").get("resource_providers", [])]
-    fan(providers, lambda u: (get("placement", f"resource_providers/{u}/inventories"),
-                              get("placement", f"resource_providers/{u}/usages")))
-    for path, key in (("networks", "networks"), ("subnets", "subnets"), ("routers", "routers"),
-                      ("ports", "ports"), ("floatingips", "floatingips"),
-                      ("security-groups", "security_groups"),
-                      ("network-ip-availabilities", "network_ip_availabilities")):
-        listing("network", f"v2.0/{path}", key)
-    agents = listing("network", "v2.0/agents", "agents")
-    l3 = [str(a["id"]) for a in agents if a.get("agent_type") == "L3 agent"]
-    fan(l3, lambda a: get("network", f"v2.0/agents/{a}/l3-routers"))
-    fan(projects, lambda p: get("network", f"v2.0/quotas/{p}"))
-    listing("image", "v2/images", "images")
-    listing("block-storage", "volumes/detail", "volumes", all_tenants=1)
-    listing("block-storage", "snapshots/detail", "snapshots", all_tenants=1)
-    get("block-storage", "os-services")
-    get("block-storage", "scheduler-stats/get_pools", detail="True")
-    fan(projects, lambda p: get("block-storage", f"os-quota-sets/{p}", usage="True"))
-    wall = time.monotonic() - started - spent_time + fanout_time
-    calls = client.calls - spent_calls + fanout_calls
-    note = "measured" if sample >= 1 else f"fan-out extrapolated from a {sample:.0%} sample"
-    if failures:
-        note += f"; {len(failures)} requests failed, first: {failures[0][:150]}"
-    client.close()
-    return wall, calls, note
+            server.wait(60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="big")
     parser.add_argument("--latency", default="20ms")
-    parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--baseline-sample", type=float, default=0.1)
-    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--concurrency", type=int, default=16,
+                        help="in-process run (the CLI run uses the config default, 16)")
+    parser.add_argument("--exporter", default=None,
+                        help=f"Canonical's exporter: a checkout of {UPSTREAM} or its script "
+                             f"(default: ${ENV_VAR})")
+    parser.add_argument("--exporter-venv", type=Path,
+                        default=Path.home() / ".cache" / "stackwatch" / "bench-exporter-venv")
+    parser.add_argument("--no-exporter", action="store_true")
     args = parser.parse_args()
     latency = parse_latency(args.latency)
+    if not args.no_exporter:  # before the long part: a missing exporter is said at once
+        script = find_script(args.exporter)
+        python = ensure_venv(args.exporter_venv)
 
     with tempfile.TemporaryDirectory() as tmp:
         print(f"starting the simulated cloud ({args.size}, latency {latency * 1000:.0f} ms)...",
@@ -245,36 +241,59 @@ def main() -> None:
             clouds_yaml = Path(sim.stdout.readline().strip())
             if not clouds_yaml.name:
                 raise SystemExit("the simulated cloud did not start")
+            load = os.getloadavg()
             client = ApiClient("stackwatch-sim", clouds_yaml=clouds_yaml, timeout=120,
                                concurrency=args.concurrency)
             sources = [cls(client) for cls in SOURCE_CLASSES]
             full = collect_all(client, sources, sim.pid)
             memory = peak_rss_mb()
             steady = collect_all(client, sources, sim.pid)
+            client.close()
             needed, items = pages_needed(full)
             unknown = [c.message for part in full.collections.values() for c in part.checks
                        if c.name == "stackwatch.resource" and c.status.name != "OK"]
             print(f"\ncloud: {', '.join(f'{k} {v:g}' for k, v in items.items())}")
             if unknown:
                 print(f"WARNING: {len(unknown)} resources UNKNOWN, first: {unknown[0]}")
-            print(f"\nstackwatch (concurrency {args.concurrency}, page 1000):")
+            print(f"\nstackwatch in process (concurrency {args.concurrency}, page 1000):")
             print(f"  full collection     {full.wall:8.1f} s   {full.calls:6d} API calls   "
                   f"{full.tokens} token(s)   peak memory {memory:.0f} MB")
             print(f"  pages the data needs {needed:6d}   calls/needed {full.calls / needed:.2f}")
             print(f"  steady collection   {steady.wall:8.1f} s   {steady.calls:6d} API calls   "
                   f"{steady.tokens} token(s)")
-            print(f"  CPU, full: collector {full.cpu:.1f} s, simulator {full.sim_cpu:.1f} s; "
-                  f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-            client.close()
-            if not args.no_baseline:
-                print("\nbaseline (one request at a time, 100 per page, a quota call per "
-                      "project and service)...", flush=True)
-                wall, calls, note = baseline(clouds_yaml, args.baseline_sample)
-                print(f"  full collection     {wall:8.1f} s   {calls:6d} API calls   ({note})")
-                print("\nratios")
-                print(f"  speed-up            {wall / full.wall:8.1f} x   (goal >= 10)")
-                print(f"  calls baseline/ours {calls / full.calls:8.2f}")
-            print("\ngoals")
+            print(f"  CPU, full: collector {full.cpu:.1f} s, simulator {full.sim_cpu:.1f} s")
+
+            print("\nstackwatch through its CLI (`stackwatch server`: store, /metrics; "
+                  "default config)...", flush=True)
+            sim_cpu = process_cpu(sim.pid)
+            cli = through_cli(clouds_yaml, Path(tmp))
+            cli_sim_cpu = process_cpu(sim.pid) - sim_cpu
+            cli_total = cli.ready + cli.scrape
+            print(f"  first runs stored   {cli.ready:8.1f} s   /metrics {cli.scrape:.1f} s, "
+                  f"{cli.series} series   end to end {cli_total:.1f} s")
+            print(f"  CPU: stackwatch {cli.cpu:.1f} s, simulator {cli_sim_cpu:.1f} s")
+            for _, run in sorted(cli.runs.items()):
+                print(f"    {run['status']:<8} {run.get('message', '')[:110]}")
+
+            if not args.no_exporter:
+                print("\nCanonical's prometheus-openstack-exporter (cinder, neutron, nova "
+                      "collectors)...", flush=True)
+                sim_cpu = process_cpu(sim.pid)
+                peer = run_exporter(script, python, clouds_yaml, "stackwatch-sim")
+                peer_sim_cpu = process_cpu(sim.pid) - sim_cpu
+                peer_total = peer.ready + peer.scrape
+                print(f"  from {peer.version}")
+                print(f"  cache written       {peer.ready:8.1f} s   /metrics {peer.scrape:.1f} s, "
+                      f"{peer.series} series   end to end {peer_total:.1f} s   (its own "
+                      f"refresh duration {peer.refresh:.1f} s)")
+                print(f"  CPU: exporter {peer.cpu:.1f} s, simulator {peer_sim_cpu:.1f} s")
+                print("\nratio, end to end")
+                print(f"  exporter / stackwatch  {peer_total / cli_total:6.1f} x   "
+                      f"({peer_total:.0f} s against {cli_total:.0f} s; stackwatch also reads "
+                      "placement, glance, keystone and cinder pools the exporter does not)")
+            print(f"\nload average {load[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at "
+                  f"the end, on {os.cpu_count()} CPUs")
+            print("\ngoals (in process)")
             print(f"  full collection <= 30 s         {'yes' if full.wall <= 30 else 'NO'}"
                   f"  ({full.wall:.1f} s)")
             print(f"  one token per cycle             {'yes' if full.tokens == 1 else 'NO'}")

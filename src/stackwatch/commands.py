@@ -142,8 +142,9 @@ def _print_table(runs: Sequence[Run], collection: Collection) -> None:
 def _runs_json(runs: Sequence[Run], collection: Collection) -> dict[str, Any]:
     now = time.time()
     return {
-        "sources": [{"source": r.source, "ok": r.ok, "duration_seconds": round(r.duration, 4),
-                     "reason": r.reason} for r in runs],
+        "sources": [{"source": r.source, "ok": r.ok, "partial": r.partial,
+                     "duration_seconds": round(r.duration, 4), "reason": r.reason}
+                    for r in runs],
         "samples": [sample_dict(s, now) for s in collection.samples],
         "checks": [check_dict(c, now) for c in collection.checks],
         "events": [event_dict(e) for e in collection.events],

@@ -16,6 +16,12 @@ A ``SourceError`` is logged once per change of reason; any other exception is
 logged once with its traceback. A hung source cannot be killed (Python threads
 cannot); its thread is a daemon, its run is reported timed out, and it is not
 started again until the hung call returns.
+
+A source with ``collect_until`` (:class:`~stackwatch.sources.base.DeadlineSource`)
+is given a deadline :data:`MARGIN` before its timeout and returns by then with what
+it has read. A run whose collection has :data:`~stackwatch.sources.base.PARTIAL_CHECK`
+checks is *partial*: its figures are published, ``stackwatch_source_partial`` is 1 and
+the ``stackwatch_source`` check is WARNING, naming the parts that are missing.
 """
 
 from __future__ import annotations
@@ -29,11 +35,14 @@ from dataclasses import dataclass, field
 from stackwatch.catalog.loader import Catalog
 from stackwatch.errors import SourceError
 from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
-from stackwatch.sources.base import Source
+from stackwatch.sources.base import PARTIAL_CHECK, Source
 
 log = logging.getLogger(__name__)
 
 SOURCE_CHECK = "stackwatch_source"
+MARGIN = 0.1
+"""Share of a timeout (at most :data:`MARGIN_MAX_S`) kept to hand over a partial run."""
+MARGIN_MAX_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +54,7 @@ class Run:
     ok: bool
     duration: float
     reason: str = ""
+    partial: bool = False
 
 
 @dataclass
@@ -89,17 +99,24 @@ class Runner:
         self._fresh: dict[str, _Freshness] = {}
         self._last_reason: dict[str, str] = {}
         self._hung: dict[str, _Pending] = {}
+        self._partial: set[str] = set()  # sources whose last run was partial (logged once)
         self._lock = threading.Lock()
 
     # ----------------------------------------------------------------- running
     def start(self, source: Source) -> _Pending:
         """Start one run of ``source`` in a daemon thread."""
         now = time.monotonic()
-        pending = _Pending(source, threading.Thread(), now, now + self._timeout(source.name))
+        timeout = self._timeout(source.name)
+        pending = _Pending(source, threading.Thread(), now, now + timeout)
+        collect_until = getattr(source, "collect_until", None)
+        soft_deadline = pending.deadline - min(MARGIN * timeout, MARGIN_MAX_S)
 
         def work() -> None:
             try:
-                pending.collection = source.collect()
+                if callable(collect_until):
+                    pending.collection = collect_until(soft_deadline)
+                else:
+                    pending.collection = source.collect()
             except BaseException as exc:  # reported by finish() as UNKNOWN
                 pending.error = exc
             finally:
@@ -223,15 +240,27 @@ class Runner:
             extra.append(Sample("stackwatch_source_undeclared_samples",
                                 float(self._undeclared(name, collection)),
                                 make_labels(source=name), now))
+        missing = [c.message for c in collection.checks if c.name == PARTIAL_CHECK]
+        extra.append(Sample("stackwatch_source_partial", 1.0 if missing else 0.0,
+                            make_labels(source=name), now))
         message = (f"{name}: {len(collection.samples)} samples, {len(collection.checks)} checks,"
                    f" {len(collection.events)} events in {duration:.2f} s")
         unknown = sum(1 for c in collection.checks if c.status == Status.UNKNOWN)
         if unknown:
             message += f" ({unknown} checks UNKNOWN)"
-        check = CheckResult(SOURCE_CHECK, Status.OK, message, make_labels(source=name),
+        status = Status.OK
+        if missing:
+            status = Status.WARNING
+            message += "; partial, missing: " + "; ".join(missing)
+            if name not in self._partial:
+                self._partial.add(name)
+                log.warning("source %s: partial run: %s", name, "; ".join(missing))
+        else:
+            self._partial.discard(name)
+        check = CheckResult(SOURCE_CHECK, status, message, make_labels(source=name),
                             timestamp=now)
         merged = collection + Collection(tuple(extra), (check,))
-        return Run(name, merged, True, duration)
+        return Run(name, merged, True, duration, partial=bool(missing))
 
 
 def collect_once(

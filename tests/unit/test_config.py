@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stackwatch.config import load_config
+from stackwatch.config import DEFAULT_TIMEOUTS, load_config
 from stackwatch.errors import ConfigError
 
 pytestmark = pytest.mark.unit
@@ -61,7 +61,8 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
         load_config(tmp_path / "absent.yaml")
 
 
-def test_timeouts_default_to_the_interval_and_disable_by_kind(tmp_path: Path) -> None:
+def test_timeouts_default_per_kind_sized_for_a_big_cloud_and_disable_by_kind(
+        tmp_path: Path) -> None:
     path = tmp_path / "stackwatch.yaml"
     path.write_text(
         "clouds:\n"
@@ -71,9 +72,12 @@ def test_timeouts_default_to_the_interval_and_disable_by_kind(tmp_path: Path) ->
     )
     config = load_config(path)
     assert config.timeout("api.compute") == 120
-    assert config.timeout("api.network") == 30
+    # not the interval (30): a big cloud's first API run takes longer than a minute
+    assert config.timeout("api.network") == DEFAULT_TIMEOUTS["api"] == 120
     assert config.timeout("sql.nova") == 60
+    assert config.timeout("logs.nova") == DEFAULT_TIMEOUTS["logs"] == 30
     assert config.timeout("east/api.compute") == 120
+    assert config.timeout("bus.notifications") == 60  # no default for the kind: its interval
     cloud = config.clouds[0]
     assert not cloud.enabled("sql.nova")
     assert not cloud.enabled("api.image")

@@ -14,6 +14,9 @@ from typing import Protocol, runtime_checkable
 
 from stackwatch.model import Collection
 
+PARTIAL_CHECK = "stackwatch.partial"
+"""Check a source adds for each part it could not deliver this run (message says which)."""
+
 
 @runtime_checkable
 class Source(Protocol):
@@ -26,4 +29,13 @@ class Source(Protocol):
 
     def collect(self) -> Collection:
         """Look once and return what was seen; raise ``SourceError`` when it cannot look."""
+        ...
+
+
+@runtime_checkable
+class DeadlineSource(Source, Protocol):
+    """A source that stops reading at a deadline and delivers what it read."""
+
+    def collect_until(self, deadline: float) -> Collection:
+        """Like ``collect()``, but return by ``deadline`` (monotonic), marking what is missing."""
         ...

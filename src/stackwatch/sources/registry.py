@@ -68,6 +68,14 @@ class RenamedSource:
     def collect(self) -> Collection:
         return self.inner.collect()
 
+    def collect_until(self, deadline: float) -> Collection:
+        """The inner source's own deadline handling, when it has one."""
+        collect_until = getattr(self.inner, "collect_until", None)
+        if callable(collect_until):
+            result: Collection = collect_until(deadline)
+            return result
+        return self.inner.collect()
+
 
 @dataclass(frozen=True)
 class _Kind:

@@ -11,19 +11,29 @@ others still produce. Every collection carries freshness per resource::
 
 A resource that is not due re-emits its last samples with their original
 timestamps, so a stale number never looks fresh.
+
+:meth:`ResourceSource.collect_until` returns at a deadline with what was read:
+each resource reads in its own (daemon) thread with the deadline set for it
+(:mod:`stackwatch.deadline`), so a fan-out stops taking items there; a resource
+still reading at the deadline goes on in the background, is reported with a
+WARNING ``stackwatch.partial`` check (and UNKNOWN while it was never read), is
+not started twice, and its result is delivered by the next collection. A
+resource whose result was partial is due again at the next collection.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from stackwatch import deadline as deadlines
 from stackwatch.errors import SourceError
 from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
+from stackwatch.sources.base import PARTIAL_CHECK
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +55,7 @@ class _State:
     succeeded: float = 0.0
     duration: float = 0.0
     ok: bool = False
+    partial: bool = False  # the last result had parts missing: read again next time
     error: str = ""
     exc: SourceError | None = None
     last: Collection = field(default_factory=Collection)
@@ -58,6 +69,7 @@ class ResourceSource:
         self._region = region
         self._parallel = parallel
         self._states: dict[str, _State] = {}
+        self._running: dict[str, threading.Thread] = {}  # resources still reading
         self._lock = threading.Lock()
 
     @property
@@ -86,24 +98,58 @@ class ResourceSource:
 
     def collect(self) -> Collection:
         """Fetch every due resource; failures become UNKNOWN checks, not exceptions."""
-        result, skip_reason = self.prepare()
+        return self.collect_until(math.inf)
+
+    def collect_until(self, deadline: float) -> Collection:
+        """:meth:`collect`, returning by ``deadline`` (monotonic) with what was read."""
+        with deadlines.until(deadline):
+            result, skip_reason = self.prepare()
         now = time.time()
         resources = list(self.resources())
         due = [r for r in resources if self._is_due(r, now)]
+        late: list[str] = []
         if skip_reason is not None:
             for resource in due:
                 self._record_failure(resource.name, now, 0.0, skip_reason)
         elif self._parallel and len(due) > 1:
-            with ThreadPoolExecutor(len(due), thread_name_prefix=self._name) as pool:
-                list(pool.map(self._run, due))
+            late = self._run_parallel(due, deadline)
         else:
-            for resource in due:
-                self._run(resource)
+            for index, resource in enumerate(due):
+                if time.monotonic() >= deadline:
+                    late = [r.name for r in due[index:]]
+                    break
+                with deadlines.until(deadline):
+                    self._run(resource)
         if skip_reason is None:
-            self._raise_if_blind(resources)
+            self._raise_if_blind([r for r in resources if r.name not in late])
         for resource in resources:
-            result = result + self._report(resource.name)
+            result = result + self._report(resource.name, resource.name in late)
         return result
+
+    def _run_parallel(self, due: Sequence[Resource], deadline: float) -> list[str]:
+        """Run ``due`` in threads until ``deadline``; the names of those still reading."""
+        with self._lock:
+            started = [r for r in due if r.name not in self._running]
+            for resource in started:
+                thread = threading.Thread(target=self._run_tracked, args=(resource, deadline),
+                                          name=f"{self._name}:{resource.name}", daemon=True)
+                self._running[resource.name] = thread
+            threads = [self._running[r.name] for r in due]
+        for resource in started:
+            self._running[resource.name].start()
+        for thread in threads:
+            thread.join(None if math.isinf(deadline)
+                        else max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            return [r.name for r in due if r.name in self._running]
+
+    def _run_tracked(self, resource: Resource, deadline: float) -> None:
+        try:
+            with deadlines.until(deadline):
+                self._run(resource)
+        finally:
+            with self._lock:
+                self._running.pop(resource.name, None)
 
     def _raise_if_blind(self, resources: Sequence[Resource]) -> None:
         """When no resource could be read, the source as a whole could not look: raise,
@@ -130,7 +176,7 @@ class ResourceSource:
     # ------------------------------------------------------------------ internals
     def _is_due(self, resource: Resource, now: float) -> bool:
         state = self._states.get(resource.name)
-        if state is None or not state.ok:
+        if state is None or not state.ok or state.partial:
             return True
         return now - state.attempted >= resource.interval - 0.5
 
@@ -154,6 +200,7 @@ class ResourceSource:
             state.succeeded = started
             state.duration = duration
             state.ok = True
+            state.partial = any(c.name == PARTIAL_CHECK for c in collection.checks)
             state.error = ""
             state.exc = None
             state.last = collection
@@ -171,7 +218,7 @@ class ResourceSource:
             state.error = f"{type(exc).__name__}: {exc}"
             state.last = Collection()
 
-    def _report(self, name: str) -> Collection:
+    def _report(self, name: str, late: bool = False) -> Collection:
         with self._lock:
             state = self._states.get(name, _State())
         labels = {"source": self._name, "resource": name, "region": self.region_label}
@@ -183,12 +230,23 @@ class ResourceSource:
         if state.succeeded:
             samples.append(Sample.of("stackwatch_resource_last_success_timestamp_seconds",
                                      state.succeeded, now, **labels))
+        checks: list[CheckResult] = []
         if state.ok:
-            check = CheckResult(RESOURCE_CHECK, Status.OK,
-                                f"{self._name} {name}: read in {state.duration:.2f}s",
-                                make_labels(labels), timestamp=now)
+            checks.append(CheckResult(RESOURCE_CHECK, Status.OK,
+                                      f"{self._name} {name}: read in {state.duration:.2f}s",
+                                      make_labels(labels), timestamp=now))
+        elif late and not state.error:
+            checks.append(CheckResult(RESOURCE_CHECK, Status.UNKNOWN,
+                                      f"{self._name} {name}: not read yet (still reading)",
+                                      make_labels(labels), timestamp=now))
         else:
-            check = CheckResult(RESOURCE_CHECK, Status.UNKNOWN,
-                                f"{self._name} {name}: cannot look: {state.error}",
-                                make_labels(labels), timestamp=now)
-        return state.last + Collection(tuple(samples), (check,))
+            checks.append(CheckResult(RESOURCE_CHECK, Status.UNKNOWN,
+                                      f"{self._name} {name}: cannot look: {state.error}",
+                                      make_labels(labels), timestamp=now))
+        if late:
+            last = "its last figures kept" if state.ok else "no figures yet"
+            checks.append(CheckResult(
+                PARTIAL_CHECK, Status.WARNING,
+                f"{self._name} {name}: still reading at the deadline ({last}); "
+                "delivered by the next run", make_labels(labels), timestamp=now))
+        return state.last + Collection(tuple(samples), tuple(checks))

@@ -143,6 +143,8 @@ class TailGroup:
         self.start = start
         self.chunk = chunk
         self._heads: dict[tuple[str, int, int, int], bytes] = {}
+        self.cut_short = False  # the last poll stopped at ``stop()`` with more to read
+        self._stop: Callable[[], bool] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"streams": [s.to_json() for s in self.streams]}
@@ -187,11 +189,16 @@ class TailGroup:
                 best, longest = stream, length
         return best
 
-    def poll(self, sink: Sink, budget: int = BUDGET) -> int:
+    def poll(self, sink: Sink, budget: int = BUDGET,
+             stop: Callable[[], bool] | None = None) -> int:
         """Hand new complete lines to ``sink``; return the number of bytes read.
 
         At most about ``budget`` bytes are read (a whole chunk past it at worst), so that a
-        first look at a huge file returns in bounded time; the rest comes next poll."""
+        first look at a huge file returns in bounded time; the rest comes next poll. Once
+        ``stop()`` is true (the run's deadline) no further chunk is read and
+        :attr:`cut_short` is set: the place is kept, the rest comes next poll too."""
+        self.cut_short = False
+        self._stop = stop
         candidates = self._candidates()
         first = not self.started
         self.started = True
@@ -251,12 +258,15 @@ class TailGroup:
                 handle.seek(stream.offset)
                 pending = b""
                 while read < budget:
+                    if self._stop is not None and self._stop():
+                        self.cut_short = True
+                        break
                     block = handle.read(self.chunk)
                     if not block or not _same_head(handle.fileno(), stream):
                         break
                     pending, cut = _emit_lines(pending + block, stream, sink)
                     read += cut
-                if pending and finished and read < budget:
+                if pending and finished and read < budget and not self.cut_short:
                     read += _emit_last(pending, stream, sink)
         except OSError as exc:
             log.warning("%s: read stopped at byte %d: %s", candidate.path, stream.offset, exc)

@@ -8,6 +8,12 @@
   /v3/auth/tokens`` answers; :attr:`ApiClient.calls` counts every request.
 * Concurrency is bounded: at most ``api_concurrency`` requests are in flight,
   whatever the number of threads asking (one connection pool of that size).
+  Listings and single reads go first: while one is under way, the per-item
+  fan-out (:meth:`ApiClient.map`: quotas per project, usages per provider) keeps
+  at most :data:`FANOUT_WHILE_LISTING` requests in flight, so that the thousands
+  of fan-out requests of a big cloud do not starve the pages of the servers list.
+* :meth:`ApiClient.map` stops taking items at the thread's deadline
+  (:mod:`stackwatch.deadline`); the items left get a :class:`SourceTimeout`.
 * Listings are fully paginated (:meth:`ApiClient.list_all`), with the largest
   page the service allows, following ``<key>_links`` (nova, cinder, neutron)
   or ``next`` (glance). Next links are re-based on the catalog endpoint: a
@@ -18,6 +24,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -35,6 +42,7 @@ import requests
 from keystoneauth1 import exceptions as ksa_exc
 from keystoneauth1 import session as ksa_session
 
+from stackwatch import deadline as deadlines
 from stackwatch.errors import (
     InvalidResponse,
     SourceAuthError,
@@ -61,6 +69,11 @@ CATALOG_TYPES: dict[str, tuple[str, ...]] = {
 
 #: A token is used until this many seconds before it expires (keystoneauth renews at 120).
 TOKEN_MARGIN_S = 300.0
+
+#: Fan-out requests kept in flight while a listing or single read is under way.
+FANOUT_WHILE_LISTING = 2
+#: Fan-outs that can take their turns side by side (map() lanes: this times concurrency).
+FANOUT_POOL_FACTOR = 4
 
 #: Version prefix the listing paths carry themselves (stripped from catalog URLs).
 VERSION_SUFFIX: dict[str, str] = {"network": "/v2.0", "image": "/v2"}
@@ -164,6 +177,10 @@ class ApiClient:
         self._endpoints: dict[str, Endpoint] = {}
         self._memo: dict[str, tuple[float, object]] = {}
         self._memo_locks: dict[str, threading.Lock] = {}
+        self._lanes = threading.local()     # .fanout: this thread is a map() lane
+        self._turns = threading.Condition()  # fan-out waits here while listings run
+        self._listing = 0                    # listings and single reads under way
+        self._fanout = 0                     # fan-out requests in flight
 
     # ------------------------------------------------------------------ figures
     @property
@@ -342,7 +359,7 @@ class ApiClient:
             if authenticated:
                 request_headers.update(self._auth_headers())
             started = time.monotonic()
-            with self._gate:
+            with self._turn(), self._gate:
                 try:
                     answer = self._http.get(url, request_headers, what)
                 finally:
@@ -354,6 +371,37 @@ class ApiClient:
                 continue
             return answer
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @contextlib.contextmanager
+    def _turn(self) -> Iterator[None]:
+        """Listings and single reads go first; the fan-out yields to them (but for
+        :data:`FANOUT_WHILE_LISTING` requests, so that it is never stopped outright).
+
+        Used around each request and around a whole listing (its pages follow one
+        another: between two of them the fan-out must not fill every slot)."""
+        depth = getattr(self._lanes, "depth", 0)
+        if depth:  # a request within a listing that already has its turn
+            yield
+            return
+        fanout = getattr(self._lanes, "fanout", False)
+        self._lanes.depth = 1
+        with self._turns:
+            if fanout:
+                self._turns.wait_for(
+                    lambda: self._listing == 0 or self._fanout < FANOUT_WHILE_LISTING)
+                self._fanout += 1
+            else:
+                self._listing += 1
+        try:
+            yield
+        finally:
+            self._lanes.depth = 0
+            with self._turns:
+                if fanout:
+                    self._fanout -= 1
+                else:
+                    self._listing -= 1
+                self._turns.notify_all()
 
     def get(self, service_type: str, path: str, *, params: Mapping[str, object] | None = None,
             microversion: bool = True) -> Json:
@@ -386,6 +434,11 @@ class ApiClient:
         endpoint = self.endpoint(service_type)
         url: str | None = f"{endpoint.url}/{path.lstrip('/')}"
         seen: set[str] = set()
+        with self._turn():  # first place from the first page to the last, not per page
+            yield from self._pages(service_type, endpoint, url, key, query, seen)
+
+    def _pages(self, service_type: str, endpoint: Endpoint, url: str | None, key: str,
+               query: dict[str, object], seen: set[str]) -> Iterator[Json]:
         while url is not None:
             body = self.get(service_type, url, params=query or None)
             items = body.get(key)
@@ -424,14 +477,26 @@ class ApiClient:
         results: list[Any] = [None] * len(todo)
         queue = iter(enumerate(todo))
         taking = threading.Lock()
+        deadline = deadlines.current()
 
         def lane() -> None:
+            self._lanes.fanout = True
+            try:
+                with deadlines.until(deadline):
+                    take()
+            finally:
+                self._lanes.fanout = False
+
+        def take() -> None:
             while True:
                 with taking:
                     taken = next(queue, None)
                 if taken is None:
                     return
                 index, item = taken
+                if deadlines.passed():
+                    results[index] = SourceTimeout("not read before the run's deadline")
+                    continue
                 try:
                     results[index] = fn(item)
                 except Exception as exc:  # in its place: the caller decides what it means
@@ -439,7 +504,11 @@ class ApiClient:
 
         with self._lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="api")
+                # lanes for several fan-outs at once (quotas of nova and cinder, placement
+                # usages): with only ``concurrency`` workers the first fan-out would hold
+                # them all and the others wait for its end; the gate bounds the requests
+                self._pool = ThreadPoolExecutor(self.concurrency * FANOUT_POOL_FACTOR,
+                                                thread_name_prefix="api")
             pool = self._pool
         for running in [pool.submit(lane) for _ in range(min(self.concurrency, len(todo)))]:
             running.result()

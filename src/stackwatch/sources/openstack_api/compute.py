@@ -252,7 +252,8 @@ class ComputeSource(ApiSource):
     def capacity(self) -> Collection:
         hypervisors = self._hypervisors()
         hosts = self._host_labels()
-        providers = {p.name: p for p in load_providers(self.client)}
+        loaded = load_providers(self.client)  # placement failing: capacity is UNKNOWN
+        providers = {p.name: p for p in loaded.read}
         samples: list[Sample] = []
         for h in hypervisors:
             provider = providers.get(h.hostname)
@@ -268,7 +269,8 @@ class ComputeSource(ApiSource):
                                      ("capacity", inv.capacity), ("free", inv.free)):
                     samples.append(self.sample(f"openstack_nova_{stem}_{kind}{unit}",
                                                amount * scale, **labels))
-        return Collection(tuple(samples))
+        return Collection(tuple(samples),
+                          loaded.partial(self.name, self.region_label, "capacity"))
 
     def flavors(self) -> Collection:
         rows = list(self.client.list_all("compute", "flavors/detail", "flavors",

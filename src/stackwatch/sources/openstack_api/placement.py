@@ -3,8 +3,9 @@
 Calls per collection (R providers): ``/resource_providers`` 1, then
 ``/resource_providers/{uuid}/usages`` per provider (R, in parallel; placement
 has no bulk form), and ``/inventories`` per provider on the first collection,
-for new providers, and every 600 s (R more). The result is shared
-with ``api.compute``, which derives its per-hypervisor capacity from it
+for new providers, and every 600 s (R more). Providers that could not be read
+(the run's deadline, errors) are named in a ``stackwatch.partial`` check. The result
+is shared with ``api.compute``, which derives its per-hypervisor capacity from it
 (:attr:`Inventory.capacity`, :attr:`Inventory.free`).
 """
 
@@ -14,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stackwatch.model import Collection, Sample, make_labels
+from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
+from stackwatch.sources.base import PARTIAL_CHECK
 from stackwatch.sources.openstack_api import fields as f
 from stackwatch.sources.openstack_api.base import ApiSource
 from stackwatch.sources.openstack_api.client import ApiClient
@@ -70,52 +72,61 @@ class Provider:
         return cls(f.text(d, "uuid", "placement resource_providers"), name, parsed)
 
 
-def _raise_first(results: Sequence[object]) -> None:
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
+@dataclass(frozen=True, slots=True)
+class Providers:
+    """The providers read this cycle, and how many could not be (a fan-out cut short at
+    the run's deadline, or errors), with the first reason."""
+
+    read: tuple[Provider, ...]
+    missing: int = 0
+    first_error: str = ""
+
+    def partial(self, source: str, region: str, resource: str = "providers"
+                ) -> tuple[CheckResult, ...]:
+        """An UNKNOWN ``stackwatch.partial`` check when some providers were not read."""
+        if not self.missing:
+            return ()
+        return (CheckResult(
+            PARTIAL_CHECK, Status.UNKNOWN,
+            f"{source} {resource}: {self.missing} of {self.missing + len(self.read)} "
+            f"resource providers could not be read, first: {self.first_error}",
+            make_labels(source=source, resource=resource, region=region)),)
 
 
-def _inventories(client: ApiClient, rows: Sequence[Mapping[str, Any]]
-                 ) -> dict[str, Mapping[str, Any]]:
-    """uuid -> inventories, re-read every INVENTORIES_MAX_AGE_S and for new providers only.
+def load_providers(client: ApiClient) -> Providers:
+    """Every provider with inventories and usages, shared with api.compute; those that
+    could not be read are counted (raise when none could be).
 
-    Inventories (total, reserved, allocation ratio) change when an operator or
-    nova reconfigures a node, not with every boot, so they are not fetched every
-    cycle: that halves the requests on a cloud with thousands of providers.
+    Inventories (total, reserved, allocation ratio) change when an operator or nova
+    reconfigures a node, not with every boot, so they are kept INVENTORIES_MAX_AGE_S
+    and read again only then and for new providers: that halves the requests on a
+    cloud with thousands of providers. One fan-out item reads a provider whole (its
+    inventories if not known, then its usages), so that a run cut short at its
+    deadline delivers whole providers, and the inventories it read spare the next run.
     """
-    known: dict[str, Mapping[str, Any]] = client.shared(
-        "inventories.placement", INVENTORIES_MAX_AGE_S, dict)
-    wanted = [f.text(r, "uuid", "placement resource_providers") for r in rows]
-    missing = [u for u in wanted if u not in known]
-
-    def one(uuid: str) -> Mapping[str, Any]:
-        body = client.get("placement", f"resource_providers/{uuid}/inventories")
-        return f.obj(body, "inventories", "placement inventories")
-
-    fetched = client.map(one, missing)
-    _raise_first(fetched)
-    known.update(zip(missing, fetched, strict=True))
-    return {u: known[u] for u in wanted}
-
-
-def load_providers(client: ApiClient) -> list[Provider]:
-    """Every provider with inventories and usages, shared with api.compute."""
-    def load() -> list[Provider]:
+    def load() -> Providers:
         body = client.get("placement", "resource_providers")
         rows = [r for r in f.items(body, "resource_providers", "placement resource_providers")
                 if isinstance(r, dict)]
-        inventories = _inventories(client, rows)
+        known: dict[str, Mapping[str, Any]] = client.shared(
+            "inventories.placement", INVENTORIES_MAX_AGE_S, dict)
 
-        def usages(row: Mapping[str, Any]) -> Mapping[str, Any]:
+        def one(row: Mapping[str, Any]) -> Provider:
             uuid = f.text(row, "uuid", "placement resource_providers")
+            inventories = known.get(uuid)
+            if inventories is None:
+                answer = client.get("placement", f"resource_providers/{uuid}/inventories")
+                inventories = f.obj(answer, "inventories", "placement inventories")
+                known[uuid] = inventories  # one dict store: atomic, shared by the lanes
             use = client.get("placement", f"resource_providers/{uuid}/usages")
-            return f.obj(use, "usages", "placement usages")
+            return Provider.from_api(row, inventories, f.obj(use, "usages", "placement usages"))
 
-        results = client.map(usages, rows)
-        _raise_first(results)
-        return [Provider.from_api(row, inventories[str(row["uuid"])], used)
-                for row, used in zip(rows, results, strict=True)]
+        results = client.map(one, rows)
+        read = [r for r in results if isinstance(r, Provider)]
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors and not read:
+            raise errors[0]
+        return Providers(tuple(read), len(rows) - len(read), str(errors[0]) if errors else "")
     return client.shared("placement.providers", PROVIDERS_MAX_AGE_S, load)
 
 
@@ -132,7 +143,7 @@ class PlacementSource(ApiSource):
         samples: list[Sample] = []
         providers = load_providers(self.client)
         region = self.region_label
-        for p in providers:
+        for p in providers.read:
             for rc, inv in sorted(p.inventories.items()):
                 # One label set for the four samples: 120,000 samples on a big cloud.
                 labels = make_labels(hostname=p.name, resourcetype=rc, region=region)
@@ -143,5 +154,6 @@ class PlacementSource(ApiSource):
                            inv.allocation_ratio, labels),
                     Sample("openstack_placement_resource_usage", inv.used, labels),
                 ]
-        samples.append(self.sample("openstack_placement_resource_providers", len(providers)))
-        return Collection(tuple(samples))
+        samples.append(self.sample("openstack_placement_resource_providers",
+                                   len(providers.read) + providers.missing))
+        return Collection(tuple(samples), providers.partial(self.name, region))
