@@ -26,6 +26,9 @@ import yaml
 from stackwatch.config import load_config
 from stackwatch.errors import SimulatorError
 
+#: The node whose logs the simulator writes (``LogWriter(host=...)``'s default).
+LOG_HOST = "controller"
+
 CLOUD_NAME = "stackwatch-sim"
 SIM_FILE = "sim.json"
 
@@ -65,7 +68,8 @@ def write_stackwatch_yaml(workdir: Path, region: str, db_urls: Mapping[str, str]
     path = workdir / "stackwatch.yaml"
     cloud: dict[str, object] = {
         "name": CLOUD_NAME, "clouds_yaml": "./clouds.yaml", "region": region,
-        "databases": dict(db_urls), "logs": {"root": str(log_dir)},
+        # the log writer writes the simulated controller's logs (LogWriter's host)
+        "databases": dict(db_urls), "logs": {"root": str(log_dir), "host": LOG_HOST},
     }
     if bus_url:
         cloud["bus"] = {"url": bus_url}
