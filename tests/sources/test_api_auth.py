@@ -36,12 +36,15 @@ class Logins:
     def __init__(self, cloud: SimulatedCloud) -> None:
         self._lock = threading.Lock()
         self._seen: Counter[int] = Counter()
+        self.agents: set[str] = set()
         cloud.on_request(self._served)
 
     def _served(self, served: ServedRequest) -> None:
         if served.method == "POST" and served.path.rstrip("/").endswith("/auth/tokens"):
             with self._lock:
                 self._seen[served.status] += 1
+                # keystone's access log tells the monitor's logins apart
+                self.agents.add(served.user_agent.split(" ", 1)[0].split("/")[0])
 
     def take(self) -> Counter[int]:
         """The answers since the last call."""
@@ -95,6 +98,7 @@ def test_a_wrong_password_is_one_failed_login_until_the_file_changes(
     fixed = runner.run_once()
     assert all(run.ok for run in fixed), [run.reason for run in fixed]
     assert logins.take() == {201: 1}
+    assert logins.agents == {"stackwatch"}
     runner.run_once()
     assert logins.take() == {}  # the token is reused
 

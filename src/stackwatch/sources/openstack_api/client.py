@@ -45,6 +45,7 @@ import requests
 from keystoneauth1 import exceptions as ksa_exc
 from keystoneauth1 import session as ksa_session
 
+from stackwatch import __version__
 from stackwatch.errors import (
     InvalidResponse,
     SourceAuthError,
@@ -264,8 +265,11 @@ class ApiClient:
         verify = (True if verify is None else verify) if self.verify_tls else False
         self._http.close()
         self._http = Transport(self.timeout, verify, cert, pool_size=self.concurrency)
+        # "stackwatch/<version> keystoneauth1/..." tells the monitor's logins apart in
+        # keystone's access log
         return ksa_session.Session(auth=cloud.get_auth(), session=http, timeout=self.timeout,
-                                   verify=verify, cert=cert)
+                                   verify=verify, cert=cert, app_name="stackwatch",
+                                   app_version=__version__)
 
     @property
     def session(self) -> ksa_session.Session:
