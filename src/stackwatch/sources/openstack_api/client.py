@@ -390,7 +390,7 @@ class ApiClient:
                 self._session.session.close()
             self._session = self._build_session(loaded)
             self._endpoints.clear()
-        self._refusal = None
+        self._refusal = self._last_failure = None  # the new settings get their own attempt
         self._token_header = None
 
     # ------------------------------------------------------------------ requests
