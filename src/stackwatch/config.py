@@ -79,6 +79,22 @@ class LogsConfig(_Frozen):
     root: Path | None = None
     globs: dict[str, list[str]] = Field(default_factory=dict)
     checkpoint_dir: Path | None = None
+    #: the node the files under ``root`` come from (default: the monitor's own host name)
+    host: str | None = None
+    #: logs of several nodes under one root: a directory (relative to ``root``) -> its
+    #: node; the deepest matching directory wins, others fall back to ``host``
+    hosts: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("hosts")
+    @classmethod
+    def _relative_directories(cls, value: dict[str, str]) -> dict[str, str]:
+        for directory, host in value.items():
+            parts = Path(directory).parts
+            if not parts or Path(directory).is_absolute() or ".." in parts:
+                raise ValueError(f"{directory!r} is not a directory under logs.root")
+            if not host.strip():
+                raise ValueError(f"{directory!r}: the host name is empty")
+        return value
     #: large reads (catching up, busy files) parsed by compiled kernels (numba): about twice
     #: the speed, about 150 MB more memory from the first large read on; false keeps the
     #: agent on the pure-Python path (same results)

@@ -48,6 +48,8 @@ def test_sim_cloud_logs_to_store_and_trace(tmp_path: Path) -> None:
         assert unparsed == 0
         records = store.latest_samples("openstack_log_records_total")
         assert records, "start-up records of the simulated services"
+        # the simulator writes its controller's logs: that node, not the monitor's
+        assert {s.label("host") for s in records} == {"controller"}
         store.close()
         # a request id the simulated nova wrote is traced from the store
         nova_api = (cloud.log_dir / "nova" / "nova-api.log").read_text(encoding="utf-8")
@@ -56,3 +58,5 @@ def test_sim_cloud_logs_to_store_and_trace(tmp_path: Path) -> None:
         result = CliRunner().invoke(trace, [request, "--store", str(config.store.path)])
         assert result.exit_code == 0, result.output
         assert request in result.output
+        assert all(line.split()[3] == "controller" for line in result.output.splitlines()
+                   if request in line), result.output

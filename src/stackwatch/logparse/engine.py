@@ -222,6 +222,8 @@ class FileParser:
         self.index = index
         self.templates = templates or TemplateCache()
         self._rows_raw: list[tuple[int, str | float, str, str, str, str, str, str]] = []
+        # position in _rows_raw -> the node its line names (syslog), when not self.host
+        self._row_hosts: dict[int, str] = {}
         self.failures: list[AuthFailure] = []
         self.unparsed_sample: deque[str] = deque(maxlen=SAMPLE_LIMIT)
         """The latest unparseable lines (for ``stackwatch logs parse``)."""
@@ -936,7 +938,7 @@ class FileParser:
     def _line_libvirt(self, match: re.Match[str]) -> None:
         self._parsed += 1
         stamp, _, level, _, message = match.groups()
-        self._record(level.upper(), "libvirtd", stamp, message)
+        self._record(level.upper(), "libvirtd", stamp, message, start=match.start())
         device = system.disk_device(message)
         if device:
             key = (self.host, device)
@@ -945,16 +947,18 @@ class FileParser:
     def _line_gunicorn(self, match: re.Match[str]) -> None:
         self._parsed += 1
         stamp, pid, level, message = match.groups()
-        self._record(level, "gunicorn", stamp, message, pid)
+        self._record(level, "gunicorn", stamp, message, pid, match.start())
 
-    def _record(self, level: str, logger: str, stamp: str, message: str, pid: str = "") -> None:
+    def _record(self, level: str, logger: str, stamp: str, message: str, pid: str = "",
+                start: int = 0) -> None:
         level = LEVEL_ALIASES.get(level, level)
         self._levels[level] = self._levels.get(level, 0) + 1
         self._open = (pid, logger)
         self._open_traceback = False
         self._open_row = False
         if level in NOTABLE_LEVELS:
-            self._keep(0, stamp, level, logger, "", "", "", message)
+            # its own offset: the index keeps one record per (file, offset)
+            self._keep(start, stamp, level, logger, "", "", "", message)
 
     def _line_syslog(self, match: re.Match[str]) -> None:
         stamp, host, program, message, dmesg = match.groups()
@@ -969,7 +973,10 @@ class FileParser:
         self._disk[key] = self._disk.get(key, 0) + 1
         when = 0.0 if stamp is None else (
             iso_epoch(stamp[:19]) if stamp[:4].isdigit() else syslog_epoch(stamp))
-        self._rows_raw.append((0, when, "ERROR", "kernel", "", "", "", message[:MESSAGE_LIMIT]))
+        if host and host != self.host:
+            self._row_hosts[len(self._rows_raw)] = host
+        self._rows_raw.append((self._byte_offset(match.start()), when, "ERROR", "kernel", "", "",
+                               "", message[:MESSAGE_LIMIT]))
 
     # -- the slow path ---------------------------------------------------------
 
@@ -1019,6 +1026,18 @@ class FileParser:
         if self.format is LogFormat.OSLO:  # the oslo loop makes them whole
             return cast(list[IndexRow], raw)
         return [IndexRow(row[0], _epoch(row[1]), *row[2:]) for row in raw]
+
+    def take_rows_by_host(self) -> list[tuple[str, list[IndexRow]]]:
+        """:meth:`take_rows` grouped by the node each record came from: the one its line
+        names where the format carries it (syslog), else the parser's ``host``."""
+        hosts, self._row_hosts = self._row_hosts, {}
+        rows = self.take_rows()
+        if not hosts:
+            return [(self.host, rows)] if rows else []
+        groups: dict[str, list[IndexRow]] = {}
+        for position, row in enumerate(rows):
+            groups.setdefault(hosts.get(position, self.host), []).append(row)
+        return list(groups.items())
 
     def drain(self) -> Tally:
         """What was counted since the last drain, keyed with service and host."""

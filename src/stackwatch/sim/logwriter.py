@@ -37,6 +37,7 @@ from stackwatch.sim import logformat as lf
 from stackwatch.sim import records as r
 from stackwatch.sim.events import Change, ChangeKind, ServedRequest
 from stackwatch.sim.state import CloudState
+from stackwatch.sim.workdir import LOG_HOST
 
 log = logging.getLogger(__name__)
 
@@ -281,7 +282,7 @@ class LogWriter:
         log_dir: Path,
         state: CloudState,
         *,
-        host: str = "controller",
+        host: str = LOG_HOST,
         seed: int = 1,
         periodic_every: float = 30.0,
     ) -> None:

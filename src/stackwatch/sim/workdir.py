@@ -26,6 +26,9 @@ import yaml
 from stackwatch.config import SQL_DATABASES, load_config
 from stackwatch.errors import SimulatorError
 
+#: The node whose logs the simulator writes (``LogWriter(host=...)``'s default).
+LOG_HOST = "controller"
+
 CLOUD_NAME = "stackwatch-sim"
 SIM_FILE = "sim.json"
 
@@ -67,7 +70,8 @@ def write_stackwatch_yaml(workdir: Path, region: str, db_urls: Mapping[str, str]
         "name": CLOUD_NAME, "clouds_yaml": "./clouds.yaml", "region": region,
         # the databases stackwatch reads (placement's is kept, but stackwatch refuses it)
         "databases": {db: url for db, url in db_urls.items() if db in SQL_DATABASES},
-        "logs": {"root": str(log_dir)},
+        # the log writer writes the simulated controller's logs (LogWriter's host)
+        "logs": {"root": str(log_dir), "host": LOG_HOST},
         "network_backend": "ovs",  # the simulated neutron runs ML2/OVS agents
     }
     if bus_url:

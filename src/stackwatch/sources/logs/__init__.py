@@ -24,14 +24,14 @@ def build_log_sources(cloud: CloudConfig, checkpoint_dir: Path, host: str | None
     """One source per service with at least one log file under ``cloud.logs.root``."""
     root = cloud.logs.root or DEFAULT_ROOT
     directory = cloud.logs.checkpoint_dir or checkpoint_dir
-    host = host or socket.gethostname()
+    host = host or cloud.logs.host or socket.gethostname()
     sources = []
     for service, patterns in service_globs(cloud.logs.globs).items():
         if expand(root, patterns):
             sources.append(LogsSource(service, root, patterns,
                                       directory / f"{cloud.name}.logs.{service}.json",
                                       host, index, retention=retention,
-                                      compiled=cloud.logs.compiled))
+                                      compiled=cloud.logs.compiled, hosts=cloud.logs.hosts))
     return sources
 
 

@@ -20,7 +20,7 @@ import logging
 import math
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -84,6 +84,7 @@ class LogsSource:
         bruteforce_threshold: int = 20,
         retention: float | None = None,
         compiled: bool = True,
+        hosts: Mapping[str, str] | None = None,
     ) -> None:
         self.service = service
         self.compiled = compiled
@@ -91,6 +92,9 @@ class LogsSource:
         self.patterns = tuple(patterns)
         self.checkpoint = checkpoint
         self.host = host or socket.gethostname()
+        # deepest directory first: logs/ctl1/nova before logs/ctl1
+        self.hosts = sorted(((Path(d).parts, h) for d, h in (hosts or {}).items()),
+                            key=lambda item: -len(item[0]))
         self.index = index
         self.start = start
         self.total = Tally()
@@ -107,6 +111,17 @@ class LogsSource:
     @property
     def name(self) -> str:
         return f"logs.{self.service}"
+
+    def host_of(self, path: Path) -> str:
+        """The node a file's records come from: its directory's in ``hosts``, else ``host``."""
+        try:
+            parts = path.relative_to(self.root).parts[:-1]
+        except ValueError:
+            return self.host
+        for directory, host in self.hosts:
+            if parts[:len(directory)] == directory:
+                return host
+        return self.host
 
     def _load(self) -> None:
         self._loaded = True
@@ -166,7 +181,7 @@ class LogsSource:
             else:
                 self._unsniffed.add(path)
             self._parsers[path] = FileParser(
-                detect_format(path, head), self.service, self.host, path.name,
+                detect_format(path, head), self.service, self.host_of(path), path.name,
                 index=self.index is not None, templates=self.templates, compiled=self.compiled)
         formats = {p.format for p in self._parsers.values()}
         has_access = bool(formats & REQUEST_FORMATS)
@@ -189,20 +204,19 @@ class LogsSource:
         self._refresh()
         now = time.time()
         batch = Tally()
-        events: list[Event | IndexRow] = []  # rows become events only if among the last
+        # rows (with their node) become events only if among the last
+        events: list[Event | tuple[str, IndexRow]] = []
         failures: list[tuple[float, str]] = []
         behind: list[str] = []  # files with more to read than the deadline allowed
         for path, group in self._groups.items():
             parser = self._parsers[path]
-            pending: list[tuple[int, list[IndexRow]]] = []
+            pending: list[tuple[int, str, list[IndexRow]]] = []
 
             def sink(text: str, offset: int, stream: int,
                      parser: FileParser = parser,
-                     pending: list[tuple[int, list[IndexRow]]] = pending) -> None:
+                     pending: list[tuple[int, str, list[IndexRow]]] = pending) -> None:
                 parser.feed(text, offset)
-                rows = parser.take_rows()
-                if rows:
-                    pending.append((stream, rows))
+                pending.extend((stream, host, rows) for host, rows in parser.take_rows_by_host())
 
             # Parsing makes millions of short-lived tuples and no reference cycle: the
             # cyclic collector would only rescan the counters, again and again.
@@ -216,14 +230,15 @@ class LogsSource:
             if group.cut_short:
                 behind.append(path.name)
             batch.merge(parser.drain())
-            events.extend(self._unparsed_event(path, line, now) for line in parser.unparsed_new)
+            events.extend(self._unparsed_event(path, parser.host, line, now)
+                          for line in parser.unparsed_new)
             parser.unparsed_new.clear()
             failures.extend((f.timestamp, f.remote) for f in parser.failures)
             parser.failures.clear()
-            for stream, rows in pending:
+            for stream, host, rows in pending:
                 if self.index is not None:
-                    self.index.add(self.service, self.host, stream, rows)
-                events.extend([row for row in rows if row[2] in NOTABLE_LEVELS])
+                    self.index.add(self.service, host, stream, rows)
+                events.extend([(host, row) for row in rows if row[2] in NOTABLE_LEVELS])
         self.total.merge(batch)
         self.detector.add(failures)
         self._save()
@@ -241,20 +256,20 @@ class LogsSource:
                 f"file(s) ({', '.join(sorted(behind)[:5])}); the next run goes on from there",
                 make_labels(source=self.name, service=self.service)),)
         return Collection(tuple(metrics.samples(self.total, batch, now)), checks,
-                          tuple(self._event(e) if isinstance(e, IndexRow) else e
+                          tuple(e if isinstance(e, Event) else self._event(*e)
                                 for e in events[-EVENT_LIMIT:]))
 
-    def _unparsed_event(self, path: Path, line: str, now: float) -> Event:
+    def _unparsed_event(self, path: Path, host: str, line: str, now: float) -> Event:
         """An unparseable line, kept for inspection (at most 20 per file and collection)."""
         return Event(kind="log-unparsed", event_type=path.name, timestamp=now,
-                     severity=Severity.WARNING, service=self.service, host=self.host,
+                     severity=Severity.WARNING, service=self.service, host=host,
                      message=line, attributes=make_labels(file=str(path)))
 
-    def _event(self, row: IndexRow) -> Event:
+    def _event(self, host: str, row: IndexRow) -> Event:
         return Event(
             kind="log", event_type=row.logger, timestamp=row.timestamp,
             severity=Severity.CRITICAL if row.level == "CRITICAL" else Severity.ERROR,
-            service=self.service, host=self.host, message=row.message.split("\n", 1)[0][:500],
+            service=self.service, host=host, message=row.message.split("\n", 1)[0][:500],
             request_id=row.request_id,
             resource_ids=(row.instance,) if row.instance else (),
             attributes=make_labels(level=row.level, global_request_id=row.global_request_id),

@@ -6,6 +6,15 @@
   reused until it is near expiry (keystoneauth renews it within two minutes
   of ``expires_at``). :attr:`ApiClient.tokens_issued` counts ``POST
   /v3/auth/tokens`` answers; :attr:`ApiClient.calls` counts every request.
+* Authentication is one attempt at a time for all the sources of a cloud: a thread
+  that waited while another one's attempt failed gets that failure, not a new
+  attempt. When keystone refuses the credentials (401), the client does not ask
+  again with the same ones: every later request raises a :class:`SourceAuthError`
+  saying when they were refused, until the cloud's settings in ``clouds.yaml``
+  change (then it authenticates at once, with a new session) or the process
+  restarts. Keystone counts each failure towards ``lockout_failure_attempts`` and
+  forgets them only on a success, so any retry schedule with a wrong password
+  would lock the account in the end.
 * Concurrency is bounded: at most ``api_concurrency`` requests are in flight,
   whatever the number of threads asking (one connection pool of that size).
   Listings and single reads go first: while one is under way, the per-item
@@ -25,6 +34,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import threading
@@ -42,6 +52,7 @@ import requests
 from keystoneauth1 import exceptions as ksa_exc
 from keystoneauth1 import session as ksa_session
 
+from stackwatch import __version__
 from stackwatch import deadline as deadlines
 from stackwatch.errors import (
     InvalidResponse,
@@ -117,13 +128,29 @@ class Endpoint:
     latency: float
 
 
+@dataclass(frozen=True, slots=True)
+class AuthRefusal:
+    """Keystone refused the credentials (401): when, its words, and which settings."""
+
+    at: float            # wall-clock time of the refusal
+    detail: str          # keystone's message and request id (never a secret)
+    fingerprint: str     # digest of the cloud's settings that were refused
+
+    def message(self, cloud: str, where: str) -> str:
+        when = time.strftime("%H:%M:%S", time.gmtime(self.at))
+        return (f"authentication to cloud {cloud!r} refused at {when} UTC: "
+                f"{self.detail}; not retrying until its credentials in {where} change "
+                f"(or stackwatch restarts)")
+
+
 class _Counter:
-    """Thread-safe counts of requests and of tokens issued."""
+    """Thread-safe counts of requests, of tokens issued and of authentications refused."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.calls = 0
         self.tokens = 0
+        self.refused = 0
 
     def count(self) -> None:
         with self._lock:
@@ -132,9 +159,12 @@ class _Counter:
     def hook(self, response: requests.Response, *args: object, **kwargs: object) -> None:
         with self._lock:
             self.calls += 1
-            if (response.request.method == "POST" and response.status_code == 201
+            if (response.request.method == "POST"
                     and response.url.rstrip("/").endswith("/auth/tokens")):
-                self.tokens += 1
+                if response.status_code == 201:
+                    self.tokens += 1
+                elif response.status_code == 401:
+                    self.refused += 1
 
 
 def _rebase(link: str, base: str) -> str:
@@ -171,6 +201,10 @@ class ApiClient:
         self._auth_lock = threading.Lock()
         self._token_header: tuple[dict[str, str], float] | None = None
         self._session: ksa_session.Session | None = None
+        self._fingerprint = ""                    # of the settings the session was built from
+        self._refusal: AuthRefusal | None = None  # set while keystone refuses them
+        self._failures = 0                        # failed authentication attempts so far
+        self._last_failure: SourceError | None = None
         self._http = Transport(timeout, pool_size=concurrency)
         self._interface = "public"
         self._pool: ThreadPoolExecutor | None = None
@@ -194,11 +228,26 @@ class ApiClient:
         return self._counter.tokens
 
     @property
+    def auth_refused(self) -> int:
+        """``POST /v3/auth/tokens`` answered 401 so far (failed logins keystone counted)."""
+        return self._counter.refused
+
+    @property
+    def refusal(self) -> AuthRefusal | None:
+        """Keystone's refusal of the current credentials, while it stands."""
+        return self._refusal
+
+    @property
     def region_label(self) -> str:
         return self.region or ""
 
     # ------------------------------------------------------------------ session
-    def _build_session(self) -> ksa_session.Session:
+    @property
+    def _where(self) -> str:
+        return str(self.clouds_yaml or "the clouds.yaml search path")
+
+    def _load_cloud(self) -> tuple[Any, str]:
+        """The cloud's settings from clouds.yaml, and a digest of them (kept, never shown)."""
         import openstack.config
         from openstack.config.exceptions import OpenStackConfigException
 
@@ -212,9 +261,13 @@ class ApiClient:
                                                           load_envvars=False)
                 cloud = config.get_one(cloud=self.cloud_name, region_name=self.region)
         except (OpenStackConfigException, ksa_exc.ClientException) as exc:
-            where = self.clouds_yaml or "the clouds.yaml search path"
             raise SourceUnavailable(
-                f"cloud {self.cloud_name!r} from {where}: {exc}") from None
+                f"cloud {self.cloud_name!r} from {self._where}: {exc}") from None
+        settings = json.dumps(cloud.config, sort_keys=True, default=str)
+        return cloud, hashlib.sha256(settings.encode()).hexdigest()
+
+    def _build_session(self, loaded: tuple[Any, str] | None = None) -> ksa_session.Session:
+        cloud, self._fingerprint = loaded or self._load_cloud()
         if self.region is None:
             self.region = cloud.get_region_name() or None
         interface = cloud.get_interface()
@@ -227,9 +280,13 @@ class ApiClient:
         http.mount("https://", adapter)
         http.hooks["response"].append(self._counter.hook)
         verify = (True if verify is None else verify) if self.verify_tls else False
+        self._http.close()
         self._http = Transport(self.timeout, verify, cert, pool_size=self.concurrency)
+        # "stackwatch/<version> keystoneauth1/..." tells the monitor's logins apart in
+        # keystone's access log
         return ksa_session.Session(auth=cloud.get_auth(), session=http, timeout=self.timeout,
-                                   verify=verify, cert=cert)
+                                   verify=verify, cert=cert, app_name="stackwatch",
+                                   app_version=__version__)
 
     @property
     def session(self) -> ksa_session.Session:
@@ -258,15 +315,7 @@ class ApiClient:
     # ------------------------------------------------------------------ catalog
     def catalog_url(self, service_type: str) -> str:
         """The service's URL from the token's catalog; SourceUnavailable when missing."""
-        session = self.session
-        auth = session.auth
-        if auth is None:  # pragma: no cover - always set by _build_session
-            raise SourceUnavailable("no auth plugin")
-        try:
-            access = auth.get_access(session)  # type: ignore[attr-defined]
-        except ksa_exc.ClientException as exc:
-            raise _translate(exc, f"authenticate to {self.cloud_name}") from None
-        catalog = access.service_catalog
+        catalog = self._access().service_catalog
         for catalog_type in CATALOG_TYPES.get(service_type, (service_type,)):
             try:
                 url = catalog.url_for(service_type=catalog_type, interface=self._interface,
@@ -305,6 +354,62 @@ class ApiClient:
             self._endpoints[service_type] = found
         return found
 
+    # ------------------------------------------------------------------ authentication
+    def _access(self) -> Any:
+        """The token's :class:`~keystoneauth1.access.AccessInfo`, authenticating when needed.
+
+        One attempt at a time: a caller that waited while another's attempt failed
+        raises that failure instead of trying again, so the six sources starting
+        together make one attempt. After a 401 no attempt is made with the same
+        settings (see the module docstring).
+        """
+        failures = self._failures
+        with self._auth_lock:
+            self._check_refusal()
+            if self._failures != failures and self._last_failure is not None:
+                raise self._last_failure  # tried while this caller waited: same outcome
+            session = self.session
+            auth = session.auth
+            if auth is None:  # pragma: no cover - always set by _build_session
+                raise SourceUnavailable("no auth plugin")
+            try:
+                access = auth.get_access(session)  # type: ignore[attr-defined]
+            except ksa_exc.ClientException as exc:
+                self._failures += 1
+                error = self._failure(exc)
+                self._last_failure = error
+                raise error from None
+            self._last_failure = None
+            return access
+
+    def _failure(self, exc: ksa_exc.ClientException) -> SourceError:
+        """The error of a failed attempt; a 401 becomes the standing refusal."""
+        if getattr(exc, "http_status", None) != 401:
+            return _translate(exc, f"authenticate to cloud {self.cloud_name!r}")
+        detail = " ".join(str(exc).split())[:300]  # keystone's words and request id
+        self._refusal = AuthRefusal(time.time(), detail, self._fingerprint)
+        message = self._refusal.message(self.cloud_name, self._where)
+        log.error("%s", message)
+        return SourceAuthError(message)
+
+    def _check_refusal(self) -> None:
+        """Raise while keystone's refusal stands; start afresh when the settings changed."""
+        refusal = self._refusal
+        if refusal is None:
+            return
+        loaded = self._load_cloud()
+        if loaded[1] == refusal.fingerprint:
+            raise SourceAuthError(refusal.message(self.cloud_name, self._where))
+        log.warning("cloud %r: its settings in %s changed since keystone refused them; "
+                    "authenticating again", self.cloud_name, self._where)
+        with self._lock:
+            if self._session is not None:
+                self._session.session.close()
+            self._session = self._build_session(loaded)
+            self._endpoints.clear()
+        self._refusal = self._last_failure = None  # the new settings get their own attempt
+        self._token_header = None
+
     # ------------------------------------------------------------------ requests
     def _auth_headers(self) -> dict[str, str]:
         """The token header; keystoneauth fetches or renews the token when needed.
@@ -317,22 +422,19 @@ class ApiClient:
         cached = self._token_header
         if cached is not None and time.time() < cached[1]:
             return cached[0]
-        with self._auth_lock:  # one token, even when many threads start at once
+        access = self._access()  # one attempt for all threads (see there)
+        with self._auth_lock:
             cached = self._token_header
             if cached is not None and time.time() < cached[1]:
                 return cached[0]
-            try:
-                headers = self.session.get_auth_headers()
-            except ksa_exc.ClientException as exc:
-                raise _translate(exc, f"authenticate to cloud {self.cloud_name!r}") from None
-            if not headers:
+            token = getattr(access, "auth_token", None)
+            if not token:
                 raise SourceAuthError(f"cloud {self.cloud_name!r}: no token")
             until = time.time() + 60.0
-            auth_ref = getattr(self.session.auth, "auth_ref", None)
-            expires = getattr(auth_ref, "expires", None)
+            expires = getattr(access, "expires", None)
             if expires is not None:
                 until = max(until, expires.timestamp() - TOKEN_MARGIN_S)
-            self._token_header = (dict(headers), until)
+            self._token_header = ({"X-Auth-Token": str(token)}, until)
             return self._token_header[0]
 
     def _forget_token(self) -> None:
