@@ -79,7 +79,8 @@ class Monitor:
             return self._runs_lock.wait_for(lambda: self._runs >= count, timeout)
 
     def _write(self, run: Run) -> None:
-        self.store.write(run.collection)
+        # the run replaces what its source's previous run saw (series, checks)
+        self.store.write(run.collection, run.source)
         now = time.time()
         if now - self._pruned_at >= PRUNE_EVERY_S:
             self._pruned_at = now
