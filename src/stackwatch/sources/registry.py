@@ -20,12 +20,12 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from stackwatch.config import CloudConfig, Config
 from stackwatch.errors import SourceUnavailable
-from stackwatch.model import Collection
+from stackwatch.model import Collection, make_labels
 from stackwatch.sources.base import Source
 from stackwatch.sources.crosscheck import crosscheck_sources
 
@@ -51,7 +51,9 @@ class RenamedSource:
     """A source under its cloud's prefix (``east/api.compute``) when several clouds are watched.
 
     The sources it waits for (``after``, e.g. the cross-check's API and SQL
-    sources) are those of the same cloud, so they carry the same prefix.
+    sources) are those of the same cloud, so they carry the same prefix. Its samples
+    carry ``cloud`` (the prefix's name): two clouds may share a region name and host
+    names, and each series must still be one cloud's.
     """
 
     prefix: str
@@ -66,7 +68,11 @@ class RenamedSource:
         return tuple(self.prefix + name for name in getattr(self.inner, "after", ()))
 
     def collect(self) -> Collection:
-        return self.inner.collect()
+        found = self.inner.collect()
+        cloud = self.prefix.removesuffix("/")
+        samples = tuple(replace(s, labels=make_labels(dict(s.labels), cloud=cloud))
+                        for s in found.samples)
+        return Collection(samples, found.checks, found.events)
 
 
 @dataclass(frozen=True)
