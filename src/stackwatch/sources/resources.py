@@ -86,7 +86,11 @@ class ResourceSource:
 
     def collect(self) -> Collection:
         """Fetch every due resource; failures become UNKNOWN checks, not exceptions."""
-        result, skip_reason = self.prepare()
+        try:
+            result, skip_reason = self.prepare()
+        except SourceError:
+            self._forget()
+            raise
         now = time.time()
         resources = list(self.resources())
         due = [r for r in resources if self._is_due(r, now)]
@@ -117,6 +121,14 @@ class ResourceSource:
             return
         raise type(first)(f"no resource of {self._name} could be read "
                           f"({len(states)} tried); first: {first}")
+
+    def _forget(self) -> None:
+        """Nothing could be looked at: what was read before is no longer current, for
+        :meth:`latest` (the cross-check) as for the store, and every resource is due."""
+        with self._lock:
+            for state in self._states.values():
+                state.ok = False
+                state.last = Collection()
 
     def latest(self) -> Collection:
         """What the resources read successfully last time (nothing of failed ones); no I/O."""
