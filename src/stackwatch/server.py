@@ -117,6 +117,8 @@ class Monitor:
             self.store.close()
             host, port = self._listen
             raise StackwatchError(f"cannot listen on {host}:{port}: {failure[0]}")
+        # a source no longer configured must not stay "current" (its members down for good)
+        self.store.retain(s.name for s in self.runner.sources)
         loop_thread = threading.Thread(target=self.loop.run, name="stackwatch-runner",
                                        daemon=True)
         loop_thread.start()

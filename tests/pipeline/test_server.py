@@ -182,3 +182,21 @@ def test_a_scrape_shows_what_the_latest_run_saw_and_no_more(tmp_path: Path) -> N
         assert [c.name for c in store.latest_checks()] == ["stackwatch_source"]
     finally:
         store.close()
+
+
+def test_a_source_no_longer_configured_leaves_health(tmp_path: Path) -> None:
+    """A store written with api.network, a server started without it: its agents are not
+    members any more (they were CRITICAL, then stale UNKNOWN for good)."""
+    store = SQLiteStore(tmp_path / "s.db")
+    store.write(Collection((Sample.of("openstack_neutron_networks", 2),),
+                           (member_check("neutron-l3-agent", "net1", Status.CRITICAL),)),
+                "api.network")
+    store.close()
+    config = parse_config({"clouds": [{"name": "x"}], "store": {"path": str(tmp_path / "s.db")},
+                           "intervals": {"api": 0.2}})
+    with Monitor(config, [ConstantSource("api.compute")], listen=("127.0.0.1", 0)) as monitor:
+        assert monitor.wait_for_runs(1, timeout=10)
+        health = json.loads(get(monitor.url + "/api/v1/health"))
+        assert "openstack_neutron_networks" not in get(monitor.url + "/metrics")
+    [l3] = [s for s in health["services"] if s["name"] == "neutron-l3-agent"]
+    assert (l3["watched"], l3["members"]) == (False, [])

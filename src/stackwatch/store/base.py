@@ -33,6 +33,10 @@ class Store(Protocol):
         is that source's latest run and replaces its previous one in the latest reads."""
         ...
 
+    def retain(self, sources: Iterable[str]) -> None:
+        """Only these sources are current: the latest of any other leaves the latest reads."""
+        ...
+
     def latest_samples(self, name: str | None = None) -> list[Sample]:
         """The newest sample of every series the latest run of a source emitted (of one
         metric, when ``name`` is given)."""

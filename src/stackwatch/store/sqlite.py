@@ -31,7 +31,7 @@ import functools
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -328,6 +328,14 @@ class SQLiteStore:
                 "INSERT OR IGNORE INTO event_resources (resource_id, event_id) VALUES (?, ?)",
                 [(rid, cursor.lastrowid) for rid in event.resource_ids],
             )
+
+    def retain(self, sources: Iterable[str]) -> None:
+        """Only ``sources`` are current: what another source's last run saw (a source no
+        longer configured) leaves the latest reads. Writes without a source stay."""
+        keep = {"", *sources}
+        with self._write_lock:
+            for gone in (set(self._held_series) | set(self._held_checks)) - keep:
+                self.write(Collection(), gone)
 
     # ------------------------------------------------------------------- read
     def latest_samples(self, name: str | None = None) -> list[Sample]:
