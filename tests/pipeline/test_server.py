@@ -157,10 +157,10 @@ def test_a_scrape_shows_what_the_latest_run_saw_and_no_more(tmp_path: Path) -> N
 
         agents.agents["net2"] = False
         seen, l3 = after_a_run()
-        state = {dict(k[1])["hostname"]: (dict(k[1])["adminState"], v) for k, v in seen.items()
-                 if k[0] == "openstack_neutron_agent_state"}
+        by_host = {dict(k[1])["hostname"]: (dict(k[1])["adminState"], v)
+                   for k, v in seen.items() if k[0] == "openstack_neutron_agent_state"}
         assert len([k for k in seen if k[0] == "openstack_neutron_agent_state"]) == 2
-        assert state == {"net1": ("up", 1.0), "net2": ("down", 0.0)}
+        assert by_host == {"net1": ("up", 1.0), "net2": ("down", 0.0)}
         assert l3["status"] == "WARNING" and l3["message"] == "1 of 2 up; down: net2"
 
         del agents.agents["net2"]  # the operator deletes the dead agent
