@@ -133,3 +133,25 @@ def test_a_source_that_cannot_look_forgets_what_it_read_before() -> None:
     source.locked = False
     source.collect()  # every resource is read again, the slow one too
     assert source.runs["slow"] == 2
+
+
+class Unusable(Counting):
+    """Counting whose endpoint stops answering (prepare gives a reason to skip)."""
+
+    down = False
+
+    def prepare(self) -> tuple[Collection, SourceError | None]:
+        if self.down:
+            return Collection(), SourceTimeout("GET /: no answer within 1s")
+        return Collection(), None
+
+
+def test_no_resource_reemits_while_the_endpoint_is_down() -> None:
+    """The slow resource (quotas, every 600 s) was re-emitted while neutron was stopped."""
+    source = Unusable("test.unusable", "r1")
+    source.collect()
+    source.down = True
+    during = source.collect()
+    assert [s.name for s in during.samples if s.name.startswith("x_")] == []
+    assert {dict(c.labels)["resource"] for c in during.checks
+            if c.status is Status.UNKNOWN} == {"fast", "slow", "broken", "buggy"}

@@ -10,7 +10,8 @@ others still produce. Every collection carries freshness per resource::
     stackwatch_resource_duration_seconds{source, resource, region}
 
 A resource that is not due re-emits its last samples with their original
-timestamps, so a stale number never looks fresh.
+timestamps, so a stale number never looks fresh; while the source cannot look at
+all (its endpoint down, bad credentials) no resource re-emits anything.
 """
 
 from __future__ import annotations
@@ -95,7 +96,9 @@ class ResourceSource:
         resources = list(self.resources())
         due = [r for r in resources if self._is_due(r, now)]
         if skip_reason is not None:
-            for resource in due:
+            # every resource, due or not: a quota read ten minutes ago is not what the
+            # source sees while its endpoint is down
+            for resource in resources:
                 self._record_failure(resource.name, now, 0.0, skip_reason)
         elif self._parallel and len(due) > 1:
             with ThreadPoolExecutor(len(due), thread_name_prefix=self._name) as pool:
