@@ -48,7 +48,8 @@ TIMINGS: dict[str, float] = {}
 # Module order inside the realcloud run: the test bed first, faults (which change the
 # cloud, then mend it) last.
 ORDER = ("test_real_ground_truth", "test_real_api_metrics", "test_real_sql_metrics",
-         "test_real_logs", "test_real_recordings", "test_real_fidelity", "test_real_faults")
+         "test_real_logs", "test_real_recordings", "test_real_fidelity", "test_real_truth",
+         "test_real_faults")
 
 
 def _is_realcloud(item: pytest.Item) -> bool:
