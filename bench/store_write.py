@@ -53,7 +53,7 @@ def main() -> None:
         for cycle in range(args.cycles):
             data = collection(args.samples, args.checks, start + 60 * cycle)
             t0, c0 = time.perf_counter(), time.process_time()
-            store.write(data)
+            store.write(data, "api.compute")  # as the server writes: one source's run
             took, cpu = time.perf_counter() - t0, time.process_time() - c0
             kind = "first (new series)" if cycle == 0 else "next (known series)"
             print(f"write {cycle + 1} {kind}: {len(data.samples)} samples + "

@@ -27,9 +27,12 @@ Every metric stackwatch emits, declared once in `src/stackwatch/catalog/metrics/
 with its type, unit, labels and the source that emits it. Names follow the
 Prometheus conventions (base units, `_total` for counters); where
 openstack-exporter measures the same thing, stackwatch uses its name and labels.
-Each sample is exposed on `/metrics` with the time it was collected, so a value a
-source could no longer refresh goes stale rather than looking fresh; the
-`stackwatch_source_*` metrics say how fresh each source is.
+`/metrics` shows what the latest run of each source saw, without timestamps (the
+scraper stamps the scrape): a series the latest run did not emit is absent, and a
+source whose run failed shows only `stackwatch_source_up 0`; the
+`stackwatch_source_*` metrics say how fresh each source is. Every series comes from
+one source; with several clouds, every sample also carries `cloud` (the cloud's
+name in `stackwatch.yaml`).
 """
 
 

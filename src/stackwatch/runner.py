@@ -9,6 +9,10 @@ raise anything else, or hang — the runner returns a :class:`Run` for it:
   ``..._duration_seconds``, ``..._errors_total``, ``stackwatch_source_samples`` and,
   given a catalog, ``stackwatch_source_undeclared_samples`` — samples of metrics no
   catalog file declares, each such name logged once);
+* every series once (:mod:`stackwatch.series`): a sample of a series that another
+  source's latest run holds, or that came earlier in the same run, is left out and
+  counted in ``stackwatch_source_duplicate_series``; the source's check is then
+  WARNING naming the first one;
 * per-resource freshness is the sources' own business
   (:mod:`stackwatch.sources.resources` emits ``stackwatch_resource_*``).
 
@@ -35,6 +39,7 @@ from dataclasses import dataclass, field
 from stackwatch.catalog.loader import Catalog
 from stackwatch.errors import SourceError
 from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
+from stackwatch.series import SeriesGuard
 from stackwatch.sources.base import PARTIAL_CHECK, Source
 
 log = logging.getLogger(__name__)
@@ -101,6 +106,7 @@ class Runner:
         self._hung: dict[str, _Pending] = {}
         self._partial: set[str] = set()  # sources whose last run was partial (logged once)
         self._lock = threading.Lock()
+        self._series = SeriesGuard()
 
     # ----------------------------------------------------------------- running
     def start(self, source: Source) -> _Pending:
@@ -213,6 +219,7 @@ class Runner:
 
     def _failed(self, name: str, duration: float, reason: str) -> Run:
         now = self._clock()
+        self._series.release(name)
         check = CheckResult(SOURCE_CHECK, Status.UNKNOWN, f"{name}: {reason}",
                             make_labels(source=name), timestamp=now)
         samples = self._freshness(name, False, duration, now)
@@ -233,7 +240,12 @@ class Runner:
 
     def _succeeded(self, name: str, duration: float, collection: Collection) -> Run:
         now = self._clock()
+        samples, duplicates = self._series.admit(name, collection.samples)
+        if duplicates:
+            collection = Collection(samples, collection.checks, collection.events)
         extra = self._freshness(name, True, duration, now)
+        extra.append(Sample("stackwatch_source_duplicate_series", float(len(duplicates)),
+                            make_labels(source=name), now))
         extra.append(Sample("stackwatch_source_samples", float(len(collection.samples)),
                             make_labels(source=name), now))
         if self._catalog is not None:
@@ -249,6 +261,9 @@ class Runner:
         if unknown:
             message += f" ({unknown} checks UNKNOWN)"
         status = Status.OK
+        if duplicates:
+            status = Status.WARNING
+            message += f"; {len(duplicates)} duplicate series left out, first {duplicates[0]}"
         if missing:
             status = Status.WARNING
             message += "; partial, missing: " + "; ".join(missing)

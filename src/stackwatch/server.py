@@ -79,7 +79,8 @@ class Monitor:
             return self._runs_lock.wait_for(lambda: self._runs >= count, timeout)
 
     def _write(self, run: Run) -> None:
-        self.store.write(run.collection)
+        # the run replaces what its source's previous run saw (series, checks)
+        self.store.write(run.collection, run.source)
         now = time.time()
         if now - self._pruned_at >= PRUNE_EVERY_S:
             self._pruned_at = now
@@ -116,6 +117,8 @@ class Monitor:
             self.store.close()
             host, port = self._listen
             raise StackwatchError(f"cannot listen on {host}:{port}: {failure[0]}")
+        # a source no longer configured must not stay "current" (its members down for good)
+        self.store.retain(s.name for s in self.runner.sources)
         loop_thread = threading.Thread(target=self.loop.run, name="stackwatch-runner",
                                        daemon=True)
         loop_thread.start()

@@ -80,3 +80,24 @@ def test_several_clouds_keep_the_cross_check_after_its_own_prefixed_sources() ->
     for cloud in ("east", "west"):
         after = getattr(sources[f"{cloud}/crosscheck"], "after", ())
         assert set(after) == {f"{cloud}/{name}" for name in (*API_SOURCE_NAMES, "sql.nova")}
+
+
+def test_with_several_clouds_each_series_is_one_clouds() -> None:
+    """Two clouds may both be RegionOne with the same hosts: their samples carry ``cloud``
+    (the same series from both once counted as duplicates of each other)."""
+    from stackwatch.catalog.testing import assert_declared
+    from stackwatch.model import Collection, Sample
+    from stackwatch.sources.registry import RenamedSource
+
+    class Same:
+        name = "api.compute"
+
+        def collect(self) -> Collection:
+            return Collection((Sample.of("openstack_nova_total_vms", 3, region="RegionOne"),))
+
+    runs = collect_once([RenamedSource(f"{c}/", Same()) for c in ("east", "west")], timeout=5)
+    samples = [s for r in runs for s in r.collection.samples
+               if s.name == "openstack_nova_total_vms"]
+    assert sorted(s.labels for s in samples) == [
+        (("cloud", cloud), ("region", "RegionOne")) for cloud in ("east", "west")]
+    assert_declared(Collection(tuple(samples)))

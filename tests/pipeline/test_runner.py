@@ -9,7 +9,8 @@ import time
 import pytest
 
 from stackwatch.catalog.testing import assert_declared
-from stackwatch.model import Collection, Status
+from stackwatch.errors import SourceUnavailable
+from stackwatch.model import Collection, Sample, Status
 from stackwatch.runner import SOURCE_CHECK, Loop, Run, Runner, collect_once
 
 from .conftest import BuggySource, ConstantSource, DownSource, SlowSource
@@ -230,4 +231,63 @@ def test_undeclared_metrics_are_counted_and_logged_once(caplog: pytest.LogCaptur
         "source api.compute emits stackwatch_test_value, which no catalog/metrics/*.yaml "
         "declares"]
     assert_declared(Collection(tuple(s for s in runs[0].collection.samples
+                                     if s.name.startswith("stackwatch_source"))))
+
+
+class Emits:
+    """Answers the samples it is given (raises SourceUnavailable while ``down``)."""
+
+    def __init__(self, name: str, *samples: Sample) -> None:
+        self.name = name
+        self.samples = samples
+        self.down = False
+
+    def collect(self) -> Collection:
+        if self.down:
+            raise SourceUnavailable("refused")
+        return Collection(self.samples)
+
+
+def test_a_series_two_sources_emit_is_kept_once_counted_and_logged(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """As sql.nova and sql.nova_cell0 once did: one series from two sources (and one twice
+    in a run) is kept from the source that holds it, the others are left out and counted."""
+    shared = Sample.of("openstack_nova_db_instances_error", 1, region="RegionOne")
+    nova = Emits("sql.nova", shared, Sample.of("openstack_nova_db_vcpus", 8, region="RegionOne"))
+    cell0 = Emits("sql.nova_cell0", Sample.of("openstack_nova_db_instances_error", 0,
+                                               region="RegionOne"))
+    twice = Emits("api.compute", Sample.of("openstack_nova_total_vms", 3),
+                  Sample.of("openstack_nova_total_vms", 4))
+    runner = Runner([nova, cell0, twice], timeout=5)
+    with caplog.at_level(logging.WARNING, logger="stackwatch.series"):
+        first = {r.source: r for r in runner.run_once()}
+        second = {r.source: r for r in runner.run_once()}
+    for runs in (first, second):
+        everything = [(s.name, s.labels) for r in runs.values() for s in r.collection.samples]
+        assert len(everything) == len(set(everything))
+        assert [s.value for s in runs["sql.nova"].collection.samples
+                if s.name == "openstack_nova_db_instances_error"] == [1.0]
+        assert [s.value for s in runs["api.compute"].collection.samples
+                if s.name == "openstack_nova_total_vms"] == [3.0]
+        assert freshness(runs["sql.nova"])["stackwatch_source_duplicate_series"] == 0.0
+        assert freshness(runs["sql.nova_cell0"])["stackwatch_source_duplicate_series"] == 1.0
+        assert freshness(runs["api.compute"])["stackwatch_source_duplicate_series"] == 1.0
+        assert source_check(runs["sql.nova"])[0] is Status.OK
+        status, message = source_check(runs["sql.nova_cell0"])
+        assert status is Status.WARNING
+        assert message.endswith('1 duplicate series left out, first openstack_nova_db_instances_'
+                                'error{region="RegionOne"} (also from sql.nova)')
+        assert "(also from api.compute)" in source_check(runs["api.compute"])[1]
+    assert sorted(r.getMessage() for r in caplog.records) == [
+        'source api.compute: series openstack_nova_total_vms{} (also from api.compute): left '
+        'out (counted in stackwatch_source_duplicate_series)',
+        'source sql.nova_cell0: series openstack_nova_db_instances_error{region="RegionOne"} '
+        '(also from sql.nova): left out (counted in stackwatch_source_duplicate_series)']
+    # a failed run holds nothing: the other source's series is its own again
+    nova.down = True
+    runs = {r.source: r for r in runner.run_once()}
+    assert [s.value for s in runs["sql.nova_cell0"].collection.samples
+            if s.name == "openstack_nova_db_instances_error"] == [0.0]
+    assert source_check(runs["sql.nova_cell0"])[0] is Status.OK
+    assert_declared(Collection(tuple(s for r in runs.values() for s in r.collection.samples
                                      if s.name.startswith("stackwatch_source"))))

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -15,10 +16,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from stackwatch.cli import main
 from stackwatch.config import parse_config
-from stackwatch.errors import StackwatchError
+from stackwatch.errors import SourceUnavailable, StackwatchError
+from stackwatch.model import Collection, Sample, Status
 from stackwatch.server import Monitor
+from stackwatch.store.sqlite import SQLiteStore
 
-from .conftest import ConstantSource, DownSource, SlowSource
+from .conftest import ConstantSource, DownSource, SlowSource, member_check
 
 pytestmark = pytest.mark.integration
 
@@ -96,3 +99,106 @@ def test_server_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
             process.wait()
         if process.stdout is not None:
             process.stdout.close()
+
+
+class Agents:
+    """api.network as the test says: each agent alive or dead (or deleted), or down."""
+
+    name = "api.network"
+
+    def __init__(self) -> None:
+        self.agents = {"net1": True, "net2": True}
+        self.down = False
+
+    def collect(self) -> Collection:
+        if self.down:
+            raise SourceUnavailable("neutron-server: connection refused")
+        samples = [Sample.of("openstack_neutron_networks", 2, region="r")]
+        checks = []
+        for host, alive in sorted(self.agents.items()):
+            samples.append(Sample.of("openstack_neutron_agent_state", 1 if alive else 0,
+                                     hostname=host, service="neutron-l3-agent",
+                                     adminState="up" if alive else "down", region="r"))
+            checks.append(member_check("neutron-l3-agent", host,
+                                       Status.OK if alive else Status.CRITICAL))
+        return Collection(tuple(samples), tuple(checks))
+
+
+def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for f in text_string_to_metric_families(get(url + "/metrics")) for s in f.samples
+            if not s.name.startswith("stackwatch_")}
+
+
+def test_a_scrape_shows_what_the_latest_run_saw_and_no_more(tmp_path: Path) -> None:
+    """A label value that changed, an agent deleted, the source down: the next scrape and
+    health show exactly that (old series and members stayed for three intervals)."""
+    # runs every 0.1 s; a check or series counts as stale after three times the longest
+    # interval (here a resource's: 60 s), which is what kept old ones before
+    # an ML2/OVS cloud: its L3 agents are expected, so a failed source leaves them UNKNOWN
+    config = parse_config({"clouds": [{"name": "x", "network_backend": "ovs"}],
+                           "store": {"path": str(tmp_path / "s.db")},
+                           "intervals": {"api": 0.1, "api.compute.quotas": 60}})
+    agents = Agents()
+    with Monitor(config, [agents], listen=("127.0.0.1", 0)) as monitor:
+
+        def after_a_run() -> tuple[dict[tuple[str, tuple[tuple[str, str], ...]], float],
+                                   dict[str, Any]]:
+            # a run that started after the change has been written
+            assert monitor.wait_for_runs(monitor.runs + 2, timeout=10)
+            health = json.loads(get(monitor.url + "/api/v1/health"))
+            [l3] = [s for s in health["services"] if s["name"] == "neutron-l3-agent"]
+            return scrape(monitor.url), l3
+
+        seen, l3 = after_a_run()
+        state = {k[1]: v for k, v in seen.items() if k[0] == "openstack_neutron_agent_state"}
+        assert state == {
+            (("adminState", "up"), ("hostname", h), ("region", "r"),
+             ("service", "neutron-l3-agent")): 1.0 for h in ("net1", "net2")}
+        assert l3["status"] == "OK"
+
+        agents.agents["net2"] = False
+        seen, l3 = after_a_run()
+        by_host = {dict(k[1])["hostname"]: (dict(k[1])["adminState"], v)
+                   for k, v in seen.items() if k[0] == "openstack_neutron_agent_state"}
+        assert len([k for k in seen if k[0] == "openstack_neutron_agent_state"]) == 2
+        assert by_host == {"net1": ("up", 1.0), "net2": ("down", 0.0)}
+        assert l3["status"] == "WARNING" and l3["message"] == "1 of 2 up; down: net2"
+
+        del agents.agents["net2"]  # the operator deletes the dead agent
+        seen, l3 = after_a_run()
+        assert [dict(k[1])["hostname"] for k in seen
+                if k[0] == "openstack_neutron_agent_state"] == ["net1"]
+        assert (l3["status"], [m["host"] for m in l3["members"]]) == ("OK", ["net1"])
+
+        agents.down = True
+        seen, l3 = after_a_run()
+        assert seen == {}  # nothing of before the fault, as if current
+        families = {f.name: f for f in text_string_to_metric_families(
+            get(monitor.url + "/metrics"))}
+        assert [s.value for s in families["stackwatch_source_up"].samples] == [0.0]
+        assert l3["status"] == "UNKNOWN"
+        assert l3["message"] == "could not look: source api.network failed"
+    store = SQLiteStore(tmp_path / "s.db")  # what `status --from-store` reads
+    try:
+        assert [c.name for c in store.latest_checks()] == ["stackwatch_source"]
+    finally:
+        store.close()
+
+
+def test_a_source_no_longer_configured_leaves_health(tmp_path: Path) -> None:
+    """A store written with api.network, a server started without it: its agents are not
+    members any more (they were CRITICAL, then stale UNKNOWN for good)."""
+    store = SQLiteStore(tmp_path / "s.db")
+    store.write(Collection((Sample.of("openstack_neutron_networks", 2),),
+                           (member_check("neutron-l3-agent", "net1", Status.CRITICAL),)),
+                "api.network")
+    store.close()
+    config = parse_config({"clouds": [{"name": "x"}], "store": {"path": str(tmp_path / "s.db")},
+                           "intervals": {"api": 0.2}})
+    with Monitor(config, [ConstantSource("api.compute")], listen=("127.0.0.1", 0)) as monitor:
+        assert monitor.wait_for_runs(1, timeout=10)
+        health = json.loads(get(monitor.url + "/api/v1/health"))
+        assert "openstack_neutron_networks" not in get(monitor.url + "/metrics")
+    [l3] = [s for s in health["services"] if s["name"] == "neutron-l3-agent"]
+    assert (l3["watched"], l3["members"]) == (False, [])

@@ -196,3 +196,48 @@ def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
     path.write_bytes(b"garbage" * 1000)
     with pytest.raises(StoreError):
         SQLiteStore(path)
+
+
+def test_a_sources_latest_run_replaces_its_previous_one(tmp_path: Path) -> None:
+    """What a source's latest run did not emit (a label value that changed, a member that
+    went, everything after a failed run) leaves the latest reads; history stays."""
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    alive = Sample.of("agent_up", 1, T0, host="net1", state="alive")
+    dead = Sample.of("agent_up", 1, T0 + 60, host="net1", state="dead")
+    other = Sample.of("vms", 3, T0)
+    check = CheckResult("agent", Status.CRITICAL, "net1 down", make_labels(host="net1"),
+                        timestamp=T0)
+    store.write(Collection((alive, other), (check,)), "api.network")
+    store.write(Collection((Sample.of("x", 1, T0),),
+                           (CheckResult("c", Status.OK, "", timestamp=T0),)), "sql.nova")
+    store.write(Collection((dead, other), ()), "api.network")
+    assert {(s.name, s.label("state")) for s in store.latest_samples()} == {
+        ("agent_up", "dead"), ("vms", ""), ("x", "")}
+    assert [c.name for c in store.latest_checks()] == ["c"]  # the agent was deleted
+    assert len(store.sample_range("agent_up", 0, T0 * 2)) == 2  # history kept
+    store.close()
+    reopened = SQLiteStore(tmp_path / "s.sqlite")  # what each source holds survives
+    reopened.write(Collection((), ()), "api.network")  # a failed run: nothing of it
+    assert {s.name for s in reopened.latest_samples()} == {"x"}
+    assert [c.name for c in reopened.latest_checks()] == ["c"]
+    reopened.write(Collection((alive,)))  # without a source: added, never replaced
+    reopened.write(Collection((other,)))
+    assert {s.name for s in reopened.latest_samples()} == {"x", "agent_up", "vms"}
+    reopened.close()
+
+
+def test_a_store_from_before_per_source_checks_opens(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE latest_checks (name TEXT NOT NULL, labels TEXT NOT NULL, "
+                     "check_id INTEGER NOT NULL, ts REAL NOT NULL, PRIMARY KEY (name, labels)) "
+                     "WITHOUT ROWID")
+        conn.execute("INSERT INTO latest_checks VALUES ('c', '{}', 1, 0)")
+    conn.close()
+    store = SQLiteStore(path)
+    assert store.latest_checks() == []
+    store.write(Collection(checks=(CheckResult("c", Status.OK, "", timestamp=T0),)), "sql.nova")
+    assert [c.name for c in store.latest_checks()] == ["c"]
+    store.close()

@@ -370,16 +370,18 @@ def expected_sql_nova(truth: Truth) -> dict[str, dict[Key, float]]:
     cell0 = {r["uuid"] for r in truth.sql("nova_cell0", "select uuid from instances "
                                                         "where deleted = 0")}
     nova: dict[Key, float] = {}
-    cell0_error = 0
-    by_state: Counter[str] = Counter()
+    # each cell database counts its own instances, told apart by ``database``
+    by_state: dict[str, Counter[str]] = {"nova": Counter(), "nova_cell0": Counter()}
     for server in got["servers"]:
-        state = VM_STATE[server["Status"]]
-        if server["ID"] in cell0:
-            cell0_error += state == "error"
-        else:
-            by_state[state] += 1
-    nova.update({key("openstack_nova_db_instances", vm_state=s): n for s, n in by_state.items()})
-    nova[key("openstack_nova_db_instances_error")] = by_state.get("error", 0)
+        by_state["nova_cell0" if server["ID"] in cell0 else "nova"][
+            VM_STATE[server["Status"]]] += 1
+    instances: dict[str, dict[Key, float]] = {}
+    for database, counts in by_state.items():
+        instances[database] = {key("openstack_nova_db_instances", vm_state=s, database=database): n
+                               for s, n in counts.items()}
+        instances[database][key("openstack_nova_db_instances_error", database=database)] = \
+            counts.get("error", 0)
+    nova.update(instances["nova"])
     down: Counter[str] = Counter()
     disabled: Counter[str] = Counter()
     forced: Counter[str] = Counter()
@@ -403,8 +405,7 @@ def expected_sql_nova(truth: Truth) -> dict[str, dict[Key, float]]:
     nova[key("openstack_nova_db_memory_bytes")] = sum(h["Memory MB"] for h in hypervisors) * MIB
     nova[key("openstack_nova_db_memory_used_bytes")] = sum(
         h["Memory MB Used"] for h in hypervisors) * MIB
-    return {"sql.nova": nova,
-            "sql.nova_cell0": {key("openstack_nova_db_instances_error"): cell0_error}}
+    return {"sql.nova": nova, "sql.nova_cell0": instances["nova_cell0"]}
 
 
 def expected_sql_cinder(truth: Truth) -> dict[Key, float]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from stackwatch.errors import SourceTimeout
+from stackwatch.errors import SourceAuthError, SourceError, SourceTimeout
 from stackwatch.model import Collection, Sample, Status
 from stackwatch.sources.crosscheck import compare
 from stackwatch.sources.resources import Resource, ResourceSource
@@ -15,8 +15,8 @@ pytestmark = pytest.mark.unit
 
 
 class Counting(ResourceSource):
-    def __init__(self) -> None:
-        super().__init__("test.counting", "r1")
+    def __init__(self, name: str = "test.counting", region: str = "r1") -> None:
+        super().__init__(name, region)
         self.runs = {"fast": 0, "slow": 0, "broken": 0, "buggy": 0}
 
     def resources(self) -> Sequence[Resource]:
@@ -107,3 +107,51 @@ def test_a_source_that_could_read_nothing_raises_for_the_runner() -> None:
     with pytest.raises(SourceTimeout, match=r"no resource of test.blind could be read \(2 tried\); "
                        r"first: GET /x: no answer within 1s"):
         Blind("test.blind").collect()
+
+
+class Locked(Counting):
+    """Counting whose credentials stop working (prepare raises, as on a 401)."""
+
+    locked = False
+
+    def prepare(self) -> tuple[Collection, SourceError | None]:
+        if self.locked:
+            raise SourceAuthError("POST /v3/auth/tokens: HTTP 401")
+        return Collection(), None
+
+
+def test_a_source_that_cannot_look_forgets_what_it_read_before() -> None:
+    """The cross-check read the API's pre-fault figures as current while the API
+    answered 401 (and said "API and database agree")."""
+    source = Locked("test.locked", "r1")
+    source.collect()
+    assert {s.name for s in source.latest().samples} == {"x_fast", "x_slow"}
+    source.locked = True
+    with pytest.raises(SourceAuthError):
+        source.collect()
+    assert source.latest() == Collection()
+    source.locked = False
+    source.collect()  # every resource is read again, the slow one too
+    assert source.runs["slow"] == 2
+
+
+class Unusable(Counting):
+    """Counting whose endpoint stops answering (prepare gives a reason to skip)."""
+
+    down = False
+
+    def prepare(self) -> tuple[Collection, SourceError | None]:
+        if self.down:
+            return Collection(), SourceTimeout("GET /: no answer within 1s")
+        return Collection(), None
+
+
+def test_no_resource_reemits_while_the_endpoint_is_down() -> None:
+    """The slow resource (quotas, every 600 s) was re-emitted while neutron was stopped."""
+    source = Unusable("test.unusable", "r1")
+    source.collect()
+    source.down = True
+    during = source.collect()
+    assert [s.name for s in during.samples if s.name.startswith("x_")] == []
+    assert {dict(c.labels)["resource"] for c in during.checks
+            if c.status is Status.UNKNOWN} == {"fast", "slow", "broken", "buggy"}

@@ -90,6 +90,28 @@ def test_cell0_holds_the_instance_that_failed_scheduling(database: Loader) -> No
     assert value(out, "openstack_nova_db_instances_error") == 1
 
 
+def test_each_cell_database_counts_in_a_series_of_its_own(database: Loader) -> None:
+    """sql.nova and sql.nova_cell0 count instances in different databases: their series
+    differ by ``database`` and sum to the cloud's count (they once collided)."""
+    out = {"nova": NovaSql(database("nova")).collect(),
+           "nova_cell0": NovaCell0Sql(database("nova_cell0")).collect()}
+    keys = {db: {(s.name, s.labels) for s in part.samples
+                 if s.name.startswith("openstack_nova_db_instances")} for db, part in out.items()}
+    assert keys["nova"] and keys["nova_cell0"]
+    assert not keys["nova"] & keys["nova_cell0"]
+    for db, part in out.items():
+        assert_declared(part)
+        assert {s.label("database") for s in part.samples
+                if s.name.startswith("openstack_nova_db_instances")} == {db}
+    errors = {db: sum(1 for r in recorded_rows(db, "instances")
+                      if r["deleted"] == 0 and r["vm_state"] == "error") for db in out}
+    assert errors["nova_cell0"] == 1
+    for db, part in out.items():
+        assert value(part, "openstack_nova_db_instances_error", database=db) == errors[db]
+    assert sum(s.value for part in out.values() for s in part.samples
+               if s.name == "openstack_nova_db_instances_error") == sum(errors.values())
+
+
 def test_cinder_metrics_equal_the_recorded_rows(database: Loader) -> None:
     url = database("cinder")
     out = CinderSql(url).collect()

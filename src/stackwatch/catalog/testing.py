@@ -15,6 +15,9 @@ from collections.abc import Iterable
 from stackwatch.catalog.loader import Catalog, MetricSpec, default_catalog
 from stackwatch.model import Collection, Sample
 
+#: With several clouds every sample also carries the cloud's name (sources/registry.py).
+CLOUD_LABEL = "cloud"
+
 
 def _samples(collections: Collection | Iterable[Collection]) -> list[Sample]:
     if isinstance(collections, Collection):
@@ -43,7 +46,7 @@ def undeclared(
         if spec.type == "histogram" and sample.name == spec.name + "_bucket":
             expected.add("le")
         got = {key for key, _ in sample.labels}
-        if got != expected:
+        if got != expected and got != expected | {CLOUD_LABEL}:
             problems.add(f"{sample.name}: labels {sorted(got)}, declared {sorted(expected)}")
         if source is not None and not _source_matches(spec, source):
             problems.add(f"{sample.name}: declared for source {spec.source}, emitted by {source}")

@@ -20,12 +20,12 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from stackwatch.config import CloudConfig, Config
 from stackwatch.errors import SourceUnavailable
-from stackwatch.model import Collection
+from stackwatch.model import Collection, make_labels
 from stackwatch.sources.base import Source
 from stackwatch.sources.crosscheck import crosscheck_sources
 
@@ -51,7 +51,9 @@ class RenamedSource:
     """A source under its cloud's prefix (``east/api.compute``) when several clouds are watched.
 
     The sources it waits for (``after``, e.g. the cross-check's API and SQL
-    sources) are those of the same cloud, so they carry the same prefix.
+    sources) are those of the same cloud, so they carry the same prefix. Its samples
+    carry ``cloud`` (the prefix's name): two clouds may share a region name and host
+    names, and each series must still be one cloud's.
     """
 
     prefix: str
@@ -66,15 +68,22 @@ class RenamedSource:
         return tuple(self.prefix + name for name in getattr(self.inner, "after", ()))
 
     def collect(self) -> Collection:
-        return self.inner.collect()
+        return self._labelled(self.inner.collect())
 
     def collect_until(self, deadline: float) -> Collection:
         """The inner source's own deadline handling, when it has one."""
         collect_until = getattr(self.inner, "collect_until", None)
         if callable(collect_until):
-            result: Collection = collect_until(deadline)
-            return result
-        return self.inner.collect()
+            found: Collection = collect_until(deadline)
+            return self._labelled(found)
+        return self.collect()
+
+    def _labelled(self, found: Collection) -> Collection:
+        """``found`` with ``cloud`` (the prefix's name) on every sample."""
+        cloud = self.prefix.removesuffix("/")
+        samples = tuple(replace(s, labels=make_labels(dict(s.labels), cloud=cloud))
+                        for s in found.samples)
+        return Collection(samples, found.checks, found.events)
 
 
 @dataclass(frozen=True)

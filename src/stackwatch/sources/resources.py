@@ -10,7 +10,8 @@ others still produce. Every collection carries freshness per resource::
     stackwatch_resource_duration_seconds{source, resource, region}
 
 A resource that is not due re-emits its last samples with their original
-timestamps, so a stale number never looks fresh.
+timestamps, so a stale number never looks fresh; while the source cannot look at
+all (its endpoint down, bad credentials) no resource re-emits anything.
 
 :meth:`ResourceSource.collect_until` returns at a deadline with what was read:
 each resource reads in its own (daemon) thread with the deadline set for it
@@ -103,13 +104,19 @@ class ResourceSource:
     def collect_until(self, deadline: float) -> Collection:
         """:meth:`collect`, returning by ``deadline`` (monotonic) with what was read."""
         with deadlines.until(deadline):
-            result, skip_reason = self.prepare()
+            try:
+                result, skip_reason = self.prepare()
+            except SourceError:
+                self._forget()
+                raise
         now = time.time()
         resources = list(self.resources())
         due = [r for r in resources if self._is_due(r, now)]
         late: list[str] = []
         if skip_reason is not None:
-            for resource in due:
+            # every resource, due or not: a quota read ten minutes ago is not what the
+            # source sees while its endpoint is down
+            for resource in resources:
                 self._record_failure(resource.name, now, 0.0, skip_reason)
         elif self._parallel and len(due) > 1:
             late = self._run_parallel(due, deadline)
@@ -163,6 +170,14 @@ class ResourceSource:
             return
         raise type(first)(f"no resource of {self._name} could be read "
                           f"({len(states)} tried); first: {first}")
+
+    def _forget(self) -> None:
+        """Nothing could be looked at: what was read before is no longer current, for
+        :meth:`latest` (the cross-check) as for the store, and every resource is due."""
+        with self._lock:
+            for state in self._states.values():
+                state.ok = False
+                state.last = Collection()
 
     def latest(self) -> Collection:
         """What the resources read successfully last time (nothing of failed ones); no I/O."""

@@ -28,12 +28,18 @@ class Statistics:
 class Store(Protocol):
     """Keeps samples, check results and events; answers the queries the rest needs."""
 
-    def write(self, collection: Collection) -> None:
-        """Persist everything in one collection, atomically."""
+    def write(self, collection: Collection, source: str = "") -> None:
+        """Persist everything in one collection, atomically; with ``source``, the collection
+        is that source's latest run and replaces its previous one in the latest reads."""
+        ...
+
+    def retain(self, sources: Iterable[str]) -> None:
+        """Only these sources are current: the latest of any other leaves the latest reads."""
         ...
 
     def latest_samples(self, name: str | None = None) -> list[Sample]:
-        """The newest sample of every series (of one metric, when ``name`` is given)."""
+        """The newest sample of every series the latest run of a source emitted (of one
+        metric, when ``name`` is given)."""
         ...
 
     def sample_range(
@@ -49,7 +55,7 @@ class Store(Protocol):
         ...
 
     def latest_checks(self) -> list[CheckResult]:
-        """The newest result of every check (by name and labels)."""
+        """The checks of the latest run of each source."""
         ...
 
     def events(

@@ -4,13 +4,21 @@ Schema (compact: a series' name and labels are stored once)::
 
     series   (id, name, labels, last_ts, last_value)   UNIQUE(name, labels)
     samples  (series_id, ts, value)                    PRIMARY KEY(series_id, ts), no rowid
+    current_series (source, series_id)                 PRIMARY KEY, no rowid
     checks   (id, name, labels, status, message, perfdata, ts)
-    latest_checks (name, labels, check_id)             PRIMARY KEY(name, labels)
+    latest_checks (source, name, labels, check_id, ts) PRIMARY KEY(source, name, labels)
     events   (id, ts, kind, event_type, severity, service, host, message,
               request_id, resource_ids, attributes)    indexed by ts, request_id
     event_resources (resource_id, event_id)            PRIMARY KEY, no rowid
 
 ``series.last_ts``/``last_value`` keep "latest" a plain scan of one small table.
+
+"Latest" is what the latest run of each source saw: ``write(collection, source)``
+replaces the source's previous series (``current_series``) and checks
+(``latest_checks``) with those of the collection, so a series whose labels
+changed (an agent alive, then dead), a member the source no longer lists and
+everything of a source whose run failed leave "latest" at once; their history
+stays. Writes without a source (``source=""``: tests, backfills) only add.
 Labels are JSON objects with sorted keys, so one label set has one spelling.
 Writes go through one connection under a lock; each reading thread has its
 own connection, and WAL lets it read a consistent snapshot while a write is
@@ -23,7 +31,7 @@ import functools
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -56,6 +64,11 @@ CREATE TABLE IF NOT EXISTS samples (
     value REAL NOT NULL,
     PRIMARY KEY (series_id, ts)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS current_series (
+    source TEXT NOT NULL,
+    series_id INTEGER NOT NULL,
+    PRIMARY KEY (source, series_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checks (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
@@ -67,11 +80,12 @@ CREATE TABLE IF NOT EXISTS checks (
 );
 CREATE INDEX IF NOT EXISTS checks_ts ON checks (ts);
 CREATE TABLE IF NOT EXISTS latest_checks (
+    source TEXT NOT NULL,
     name TEXT NOT NULL,
     labels TEXT NOT NULL,
     check_id INTEGER NOT NULL,
     ts REAL NOT NULL,
-    PRIMARY KEY (name, labels)
+    PRIMARY KEY (source, name, labels)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
@@ -126,15 +140,32 @@ class SQLiteStore:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._series_ids: dict[tuple[str, Labels], int] = {}
+        # what the latest run of each source holds (mirrors current_series, latest_checks)
+        self._held_series: dict[str, set[int]] = {}
+        self._held_checks: dict[str, set[tuple[str, str]]] = {}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = self._connect()
             self._writer.execute("PRAGMA journal_mode=WAL")
+            columns = [row[1] for row in self._writer.execute("PRAGMA table_info(latest_checks)")]
+            if columns and "source" not in columns:
+                # a store from before checks were kept per source: the pointers go (the
+                # checks stay), the next run of each source sets its own again
+                self._writer.execute("DROP TABLE latest_checks")
             self._writer.executescript(_SCHEMA)
             for row in self._writer.execute("SELECT id, name, labels FROM series"):
                 self._series_ids[(row[1], _decode_labels(row[2]))] = row[0]
+            self._load_held(self._writer)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"{self.path}: cannot open store: {exc}") from exc
+
+    def _load_held(self, conn: sqlite3.Connection) -> None:
+        self._held_series = {}
+        self._held_checks = {}
+        for source, series_id in conn.execute("SELECT source, series_id FROM current_series"):
+            self._held_series.setdefault(source, set()).add(series_id)
+        for source, name, labels in conn.execute("SELECT source, name, labels FROM latest_checks"):
+            self._held_checks.setdefault(source, set()).add((name, labels))
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None,
@@ -178,25 +209,34 @@ class SQLiteStore:
             raise StoreError(f"{self.path}: query failed: {exc}") from exc
 
     # ------------------------------------------------------------------ write
-    def write(self, collection: Collection) -> None:
-        """Persist samples, checks and events of one collection in one transaction."""
+    def write(self, collection: Collection, source: str = "") -> None:
+        """Persist samples, checks and events of one collection in one transaction.
+
+        With ``source``, the collection is that source's latest run: its series and
+        checks replace those of the source's previous run in :meth:`latest_samples`
+        and :meth:`latest_checks`. Without, they are added.
+        """
         new_ids: dict[tuple[str, Labels], int] = {}
         with self._write_lock:  # held across commit and cache update (an RLock)
             with self._transaction() as conn:
+                series_ids: set[int] = set()
                 if collection.samples:
-                    self._write_samples(conn, collection.samples, new_ids)
-                if collection.checks:
-                    self._write_checks(conn, collection.checks)
+                    series_ids = self._write_samples(conn, collection.samples, new_ids)
+                held_series = self._hold_series(conn, source, series_ids)
+                held_checks = self._write_checks(conn, source, collection.checks)
                 if collection.events:
                     self._write_events(conn, collection.events)
             self._series_ids.update(new_ids)  # only once committed
+            self._held_series[source] = held_series
+            self._held_checks[source] = held_checks
 
     def _write_samples(
         self,
         conn: sqlite3.Connection,
         samples: Sequence[Sample],
         new_ids: dict[tuple[str, Labels], int],
-    ) -> None:
+    ) -> set[int]:
+        """Write the samples; return the ids of their series."""
         known = self._series_ids
         newest: dict[tuple[str, Labels], tuple[float, float]] = {}  # of new series
         for sample in samples:
@@ -226,6 +266,7 @@ class SQLiteStore:
                 row = (series_id, sample.timestamp, sample.value)
                 rows.append(row)
                 updates.append(row)
+        ids = {row[0] for row in rows}
         conn.executemany(
             "INSERT INTO samples (series_id, ts, value) VALUES (?, ?, ?) "
             "ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value",
@@ -235,10 +276,25 @@ class SQLiteStore:
             "UPDATE series SET last_ts = ?2, last_value = ?3 WHERE id = ?1 AND last_ts <= ?2",
             updates,
         )
+        return ids
 
-    def _write_checks(self, conn: sqlite3.Connection, checks: Sequence[CheckResult]) -> None:
+    def _hold_series(self, conn: sqlite3.Connection, source: str, ids: set[int]) -> set[int]:
+        """Make ``ids`` the series ``source`` holds (added to them without a source)."""
+        before = self._held_series.get(source, set())
+        held = before | ids if not source else ids
+        conn.executemany("DELETE FROM current_series WHERE source = ? AND series_id = ?",
+                         [(source, i) for i in before - held])
+        conn.executemany("INSERT INTO current_series (source, series_id) VALUES (?, ?)",
+                         [(source, i) for i in held - before])
+        return held
+
+    def _write_checks(self, conn: sqlite3.Connection, source: str,
+                      checks: Sequence[CheckResult]) -> set[tuple[str, str]]:
+        """Write the checks; return the (name, labels) ``source`` now holds."""
+        mine: set[tuple[str, str]] = set()
         for check in checks:
             labels = _encode_labels(check.labels)
+            mine.add((check.name, labels))
             cursor = conn.execute(
                 "INSERT INTO checks (name, labels, status, message, perfdata, ts) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -246,11 +302,18 @@ class SQLiteStore:
                  _encode_perfdata(check.perfdata), check.timestamp),
             )
             conn.execute(
-                "INSERT INTO latest_checks (name, labels, check_id, ts) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (name, labels) DO UPDATE SET check_id = excluded.check_id, "
-                "ts = excluded.ts WHERE excluded.ts >= latest_checks.ts",
-                (check.name, labels, cursor.lastrowid, check.timestamp),
+                "INSERT INTO latest_checks (source, name, labels, check_id, ts) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, name, labels) DO UPDATE SET "
+                "check_id = excluded.check_id, ts = excluded.ts "
+                "WHERE excluded.ts >= latest_checks.ts",
+                (source, check.name, labels, cursor.lastrowid, check.timestamp),
             )
+        before = self._held_checks.get(source, set())
+        if not source:
+            return before | mine
+        conn.executemany("DELETE FROM latest_checks WHERE source = ? AND name = ? AND labels = ?",
+                         [(source, *key) for key in before - mine])
+        return mine
 
     def _write_events(self, conn: sqlite3.Connection, events: Sequence[Event]) -> None:
         for event in events:
@@ -266,10 +329,20 @@ class SQLiteStore:
                 [(rid, cursor.lastrowid) for rid in event.resource_ids],
             )
 
+    def retain(self, sources: Iterable[str]) -> None:
+        """Only ``sources`` are current: what another source's last run saw (a source no
+        longer configured) leaves the latest reads. Writes without a source stay."""
+        keep = {"", *sources}
+        with self._write_lock:
+            for gone in (set(self._held_series) | set(self._held_checks)) - keep:
+                self.write(Collection(), gone)
+
     # ------------------------------------------------------------------- read
     def latest_samples(self, name: str | None = None) -> list[Sample]:
-        """The newest sample of every series (of one metric when ``name`` is given)."""
-        sql = "SELECT name, labels, last_ts, last_value FROM series WHERE last_ts >= 0"
+        """The newest sample of every series the latest run of a source emitted (of one
+        metric when ``name`` is given)."""
+        sql = ("SELECT name, labels, last_ts, last_value FROM series "
+               "WHERE id IN (SELECT series_id FROM current_series)")
         params: tuple[str, ...] = ()
         if name is not None:
             sql += " AND name = ?"
@@ -315,7 +388,8 @@ class SQLiteStore:
         return Statistics(count, minimum, maximum, average, total, last)
 
     def latest_checks(self) -> list[CheckResult]:
-        """The newest result of every check (by name and labels)."""
+        """The checks of the latest run of each source (and the newest of every check
+        written without a source, by name and labels)."""
         rows = self._query(
             "SELECT c.name, c.labels, c.status, c.message, c.perfdata, c.ts "
             "FROM latest_checks l JOIN checks c ON c.id = l.check_id ORDER BY c.name, c.labels"
@@ -372,6 +446,9 @@ class SQLiteStore:
                     "SELECT id FROM series WHERE last_ts < ?", (older_than,))]
                 removed = conn.execute("DELETE FROM series WHERE last_ts < ?",
                                        (older_than,)).rowcount
+                if gone:  # pointers to what went (not counted: they are not data)
+                    conn.execute("DELETE FROM current_series "
+                                 "WHERE series_id NOT IN (SELECT id FROM series)")
                 removed += conn.execute("DELETE FROM samples WHERE ts < ?",
                                         (older_than,)).rowcount
                 removed += conn.execute("DELETE FROM latest_checks WHERE ts < ?",
@@ -388,6 +465,7 @@ class SQLiteStore:
                 dropped = set(gone)
                 self._series_ids = {k: v for k, v in self._series_ids.items()
                                     if v not in dropped}
+            self._load_held(self._writer)
         return removed
 
     def close(self) -> None:

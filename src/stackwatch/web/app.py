@@ -195,8 +195,8 @@ def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.t
     app[CLOCK_KEY] = clock
 
     def fresh_samples() -> list[Sample]:
-        # A series no source refreshed within max_age (a deleted VM's, a dead source's)
-        # leaves /metrics rather than being exposed with an ever older timestamp.
+        # The store's latest is each source's latest run; a run older than max_age (the
+        # loop stuck, a store no server writes any more) is no longer "current" either.
         oldest = clock() - max_age
         return [s for s in store.latest_samples() if s.timestamp >= oldest]
 

@@ -4,9 +4,11 @@ The collector is registered once; each scrape asks it for the latest samples
 (from the store, or from an in-memory collection for ``collect --format
 prometheus``) and groups them into families whose type and help text come from
 the catalog. Undeclared samples are exposed as ``untyped`` rather than
-dropped. Each sample keeps its own timestamp, so Prometheus never takes an old
-value for a fresh one: a source that stopped answering leaves its series with
-their last timestamp, and they go stale.
+dropped. No sample carries a timestamp: the scraper stamps the scrape, as
+Prometheus asks of exporters (with explicit timestamps it cannot end a series
+that vanished, and refuses old ones). What is exposed is what the latest run of
+each source saw (the store replaces a source's series with each run), so a
+series that is no longer true is simply absent.
 """
 
 from __future__ import annotations
@@ -23,11 +25,9 @@ from stackwatch.model import Sample
 class SampleCollector:
     """A prometheus_client collector over a callable that returns samples."""
 
-    def __init__(self, samples: Callable[[], Iterable[Sample]], catalog: Catalog,
-                 timestamps: bool = True) -> None:
+    def __init__(self, samples: Callable[[], Iterable[Sample]], catalog: Catalog) -> None:
         self._samples = samples
         self._catalog = catalog
-        self._timestamps = timestamps
 
     def collect(self) -> Iterator[Metric]:
         """One :class:`Metric` family per catalog metric (or undeclared name) seen."""
@@ -43,15 +43,12 @@ class SampleCollector:
             family = families.get(key)
             if family is None:
                 family = families[key] = Metric(key, doc, kind)
-            family.add_sample(sample.name, dict(sample.labels), sample.value,
-                              sample.timestamp if self._timestamps else None)
+            family.add_sample(sample.name, dict(sample.labels), sample.value)
         yield from families.values()
 
 
-def registry_for(
-    samples: Callable[[], Iterable[Sample]], catalog: Catalog, timestamps: bool = True
-) -> CollectorRegistry:
+def registry_for(samples: Callable[[], Iterable[Sample]], catalog: Catalog) -> CollectorRegistry:
     """A fresh registry holding only a :class:`SampleCollector` (no process metrics)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SampleCollector(samples, catalog, timestamps))
+    registry.register(SampleCollector(samples, catalog))
     return registry

@@ -2,7 +2,9 @@
 
 Four queries per collection (each its own resource, so a table a release
 lacks makes only its metrics UNKNOWN). Also serves ``nova_cell0``, where
-instances that failed scheduling live (same schema).
+instances that failed scheduling live (same schema): the instance counts of
+both carry ``database`` (``nova``, ``nova_cell0``), so each database's count is
+its own series and the cloud's total is their sum.
 
 The services table also gives one ``nova.db_service`` check per service, judged
 as the API's ``nova.service`` is (up, disabled, down, forced down): the
@@ -66,10 +68,13 @@ class NovaSql(SqlSource):
                          sa.select(i.c.vm_state, sa.func.count())
                          .where(i.c.deleted == 0).group_by(i.c.vm_state))
         counts = {str(state or ""): float(n) for state, n in rows}
-        samples = [self.sample("openstack_nova_db_instances", n, vm_state=state)
+        # every cell database holds instances: ``database`` keeps each one's count apart
+        samples = [self.sample("openstack_nova_db_instances", n, vm_state=state,
+                               database=self.database)
                    for state, n in sorted(counts.items())]
         # the monitoring guide's query: vm_state='error' and deleted=0
-        samples.append(self.sample("openstack_nova_db_instances_error", counts.get("error", 0)))
+        samples.append(self.sample("openstack_nova_db_instances_error", counts.get("error", 0),
+                                   database=self.database))
         return Collection(tuple(samples))
 
     def services(self) -> Collection:
