@@ -25,8 +25,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from prometheus_client import generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
+from exposition import Key, exposition
 from stackwatch.catalog.loader import default_catalog
 from stackwatch.cli import main
 from stackwatch.config import load_config
@@ -39,7 +39,6 @@ from stackwatch.web.metrics import registry_for
 
 pytestmark = pytest.mark.integration
 
-Key = tuple[str, tuple[tuple[str, str], ...]]
 
 #: Parameters that keep a scenario quick here (the defaults are sized for a demo).
 QUICK = {"api-slow": {"delay": "0.3"}, "token-bloat": {"rows": "20000"},
@@ -98,19 +97,6 @@ def two_clouds(cloud: SimulatedCloud) -> Path:
     path.write_text(yaml.safe_dump(config))
     return path
 
-
-def exposition(text: str) -> dict[Key, float]:
-    """Series -> value of a Prometheus text, failing on a series given twice."""
-    seen: dict[Key, float] = {}
-    twice = []
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            key = (sample.name, tuple(sorted(sample.labels.items())))
-            if key in seen:
-                twice.append(key)
-            seen[key] = sample.value
-    assert not twice, f"series given twice: {twice[:5]}"
-    return seen
 
 
 def duplicates(runs: list[Run]) -> dict[str, float]:

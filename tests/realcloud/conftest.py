@@ -177,3 +177,13 @@ def truth(realcloud: RealCloud) -> Iterator[Truth]:
     found = Truth(realcloud)
     yield found
     found.close()
+
+
+@pytest.fixture
+def stopped_neutron(realcloud: RealCloud) -> Iterator[None]:
+    """neutron-server stopped for the test, started again after it."""
+    realcloud.stop("neutron-server")
+    try:
+        yield
+    finally:
+        realcloud.up("neutron")

@@ -318,15 +318,6 @@ def test_stopped_nova_compute_goes_down(watcher: Watcher, truth: Truth,
 
 # ------------------------------------------------------------------ 5. API process stopped
 
-@pytest.fixture
-def stopped_neutron(realcloud: RealCloud) -> Iterator[None]:
-    realcloud.stop("neutron-server")
-    try:
-        yield
-    finally:
-        realcloud.up("neutron")
-
-
 def test_stopped_api_fails_its_endpoint_check_and_its_dependants_answer_5xx(
         realcloud: RealCloud, watcher: Watcher, stopped_neutron: None) -> None:
     before = watcher.read_logs()

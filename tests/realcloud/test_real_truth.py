@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from prometheus_client.parser import text_string_to_metric_families
 
+from exposition import Key, exposition
 from realcloud.cloud import RealCloud
 from realcloud.resources import L3_AGENT_HOST, L3_AGENT_PROCESS, Resources, ensure_resources
 from realcloud.truth import Truth
@@ -38,21 +38,7 @@ from stackwatch.sources.registry import build_sources
 
 #: Seconds between runs of the server's API and SQL sources here.
 INTERVAL_S = 20.0
-Key = tuple[str, tuple[tuple[str, str], ...]]
 
-
-def exposition(text: str) -> dict[Key, float]:
-    """Series -> value, failing on a series given twice."""
-    seen: dict[Key, float] = {}
-    twice: list[Key] = []
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            key = (sample.name, tuple(sorted(sample.labels.items())))
-            if key in seen:
-                twice.append(key)
-            seen[key] = sample.value
-    assert not twice, f"series given twice: {twice[:5]}"
-    return seen
 
 
 def _get(url: str) -> str:
@@ -134,15 +120,6 @@ def test_collect_prints_every_series_once(realcloud: RealCloud, resources: Resou
 
 
 # ------------------------------------------------------------------ 2. neutron stopped
-
-@pytest.fixture
-def stopped_neutron(realcloud: RealCloud) -> Iterator[None]:
-    realcloud.stop("neutron-server")
-    try:
-        yield
-    finally:
-        realcloud.up("neutron")
-
 
 def _neutron_api_series(seen: dict[Key, float]) -> dict[Key, float]:
     """What api.network reports about neutron's resources (not its database's view)."""
