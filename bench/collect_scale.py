@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,7 @@ import yaml
 from peer_exporter import ENV_VAR, UPSTREAM, ensure_venv, find_script, run_exporter
 from stackwatch.model import Collection
 from stackwatch.sources.openstack_api import SOURCE_CLASSES, ApiClient
+from subprocs import free_port, process_cpu, stop
 
 SIM = """
 import sys
@@ -84,11 +84,6 @@ class Run:
     cpu: float = 0.0        # CPU seconds of this process (the collector)
     sim_cpu: float = 0.0    # CPU seconds of the simulator process
 
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a process has used, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def collect_all(client: ApiClient, sources: Sequence[object], sim_pid: int) -> Run:
@@ -150,11 +145,6 @@ def pages_needed(run: Run) -> tuple[int, dict[str, float]]:
     return int(needed), n
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 @dataclass
 class CliRun:
@@ -205,12 +195,7 @@ def through_cli(clouds_yaml: Path, workdir: Path, limit: float = 600.0) -> CliRu
         series = sum(1 for line in metrics.text.splitlines() if line and line[0] != "#")
         return CliRun(ready, scrape, series, process_cpu(server.pid), runs)
     finally:
-        server.terminate()
-        try:
-            server.wait(60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server, 60)
 
 
 def main() -> None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,8 @@ from pathlib import Path
 
 import requests
 import yaml
+
+from subprocs import free_port, process_cpu, stop
 
 ENV_VAR = "STACKWATCH_BENCH_EXPORTER"
 SCRIPT = "prometheus-openstack-exporter"
@@ -82,11 +83,6 @@ def ensure_venv(venv: Path) -> Path:
     return python
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 def _cloud_env(clouds_yaml: Path, cloud: str) -> dict[str, str]:
     entry = yaml.safe_load(clouds_yaml.read_text())["clouds"][cloud]
@@ -104,15 +100,11 @@ def _cloud_env(clouds_yaml: Path, cloud: str) -> dict[str, str]:
     }
 
 
-def _cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
 
 def run_exporter(script: Path, python: Path, clouds_yaml: Path, cloud: str,
                  limit: float = 1800.0) -> PeerRun:
     """Start the exporter, wait for its first cache, scrape /metrics once, stop it."""
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory(prefix="poe-") as tmp:
         cache = Path(tmp) / "cache"
         config = Path(tmp) / "prometheus-openstack-exporter.yaml"
@@ -147,7 +139,7 @@ def run_exporter(script: Path, python: Path, clouds_yaml: Path, cloud: str,
             clock = time.monotonic()
             answer = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=600)
             scrape = time.monotonic() - clock
-            cpu = _cpu(proc.pid)
+            cpu = process_cpu(proc.pid)
             if answer.status_code != 200:
                 raise SystemExit(f"the exporter's /metrics answered {answer.status_code}:\n"
                                  f"{answer.text[-2000:]}")
@@ -157,12 +149,7 @@ def run_exporter(script: Path, python: Path, clouds_yaml: Path, cloud: str,
                 "openstack_exporter_cache_refresh_duration_seconds")), float("nan"))
             return PeerRun(ready, scrape, len(lines), refresh, cpu, _describe(script))
         finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
             log.close()
 
 
