@@ -217,9 +217,6 @@ EXPECTED_BY_MARKER = {
 # neutron-rpc-server's master (comm "neutron-rpc-ser", title "neutron-rpc-server: master
 # process [...]") matches no process or cmdline pattern of catalog/services.yaml; its
 # worker calls itself "neutron-server: rpc worker" and does. Reported, not fixed here.
-KNOWN_GAPS = ("neutron-rpc-server: master process",)
-
-
 def _reference_ps() -> list[str]:
     assert REFERENCE_PS.exists(), f"{REFERENCE_PS} not recorded"
     return REFERENCE_PS.read_text().splitlines()
@@ -237,8 +234,7 @@ def _service_of(line: str) -> tuple[str, str | None, str]:
 def test_every_recorded_openstack_process_maps_to_its_service() -> None:
     """`ps` of a real 2026.1 control plane: every process belongs to the right service."""
     seen = set()
-    lines = [line for line in _reference_ps() if not any(g in line for g in KNOWN_GAPS)]
-    for line in lines:
+    for line in _reference_ps():
         command, found, expected = _service_of(line)
         assert found == expected, (command, found)
         seen.add(found)
@@ -246,10 +242,8 @@ def test_every_recorded_openstack_process_maps_to_its_service() -> None:
     assert len(seen) == 13
 
 
-@pytest.mark.xfail(strict=True, reason="catalog/services.yaml has no pattern for "
-                   "neutron-rpc-server's master process")
 def test_neutron_rpc_server_master_maps_to_neutron_server() -> None:
-    lines = [line for line in _reference_ps() if any(g in line for g in KNOWN_GAPS)]
+    lines = [line for line in _reference_ps() if "neutron-rpc-server: master process" in line]
     assert lines, "the recording has no neutron-rpc-server master"
     for line in lines:
         command, found, expected = _service_of(line)
