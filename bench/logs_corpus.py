@@ -38,7 +38,7 @@ from pathlib import Path
 LAYOUT = (
     ("keystone", "keystone"), ("nova", "nova"), ("placement", "placement"),
     ("neutron", "neutron"), ("glance", "glance"), ("cinder", "cinder"),
-    ("rabbitmq/", "rabbitmq"), ("mariadb", "mysql"),
+    ("rabbitmq/", "rabbitmq"),
 )
 
 HEAD = re.compile(
@@ -78,10 +78,12 @@ def target_of(name: str) -> str | None:
     """Where a recorded file goes in the standard layout, ``None`` when no glob takes it."""
     if not name.endswith(".log") and not name.endswith(".err"):
         return None
+    base = name.rsplit("/", 1)[-1]
+    if name.startswith("mariadb"):  # mysql/*.err, mariadb/*.log
+        return f"mysql/{base}" if name.endswith(".err") else f"mariadb/{base}"
     for prefix, directory in LAYOUT:
         if name.startswith(prefix):
-            base = name.rsplit("/", 1)[-1]
-            return f"{directory}/{'error.log' if directory == 'mysql' else base}"
+            return f"{directory}/{base}"
     return None
 
 

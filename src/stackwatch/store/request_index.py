@@ -173,7 +173,8 @@ class RequestIndex:
         marks = ", ".join("?" * len(keys))
         try:
             rows = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM log_records WHERE {where} IN ({marks})",
+                f"SELECT {_COLUMNS} FROM log_records WHERE {where} IN ({marks}) "
+                f"AND {where} != ''",  # implies the partial index's WHERE: SQLite uses it
                 list(keys)).fetchall()
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: request index query failed: {exc}") from exc
