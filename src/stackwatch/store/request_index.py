@@ -32,6 +32,7 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 
 from stackwatch.errors import StoreError
@@ -147,7 +148,8 @@ class RequestIndex:
         """Store records; a record already stored (same stream and offset) is kept once."""
         if not rows:
             return 0
-        values = [r if r[7].isascii() else (*r[:7], _clean(r[7])) for r in rows]
+        values = rows if all(map(str.isascii, map(itemgetter(7), rows))) else [
+            r if r[7].isascii() else (*r[:7], _clean(r[7])) for r in rows]
         insert = (f"INSERT OR IGNORE INTO log_records (stream, service, host, offset, "
                   "ts, level, logger, request_id, global_request_id, instance, message) "
                   f"VALUES ({int(stream)}, {_literal(service)}, {_literal(host)}, "
