@@ -70,6 +70,14 @@ PRIMARY: dict[LogFormat, re.Pattern[str] | None] = {
 FREE_TEXT = {LogFormat.RABBITMQ: "rabbitmq-text", LogFormat.MARIADB: "mariadb-text",
              LogFormat.TEXT: "daemon-output"}
 
+SKIP_ALL = {LogFormat.RABBITMQ: "rabbitmq", LogFormat.MARIADB: "mariadb"}
+"""Formats whose own recogniser (``other.RECOGNISERS``) takes no line an earlier one could
+(gunicorn's lines start with ``[``; RabbitMQ's time has a fraction and an offset, MariaDB's
+neither; neither is blank): a chunk of their lines only is skipped in one count, as line
+by line."""
+_LINE_STARTS: dict[str, re.Pattern[str]] = {}
+"""Those recognisers matching at every line start (compiled on first use)."""
+
 # Formats where a record may span several lines.
 MULTILINE = frozenset({LogFormat.OSLO, LogFormat.GUNICORN, LogFormat.LIBVIRT})
 
@@ -259,12 +267,29 @@ class FileParser:
         self._mark = (0, offset)
         pattern = self._pattern
         if pattern is None:
-            self._other(text, 0, len(text))
+            if not self._skip_all(text):
+                self._other(text, 0, len(text))
         elif not self._ascii and self.format in BATCHED and len(text) >= self.batch_bytes:
             self._feed_mixed(text, pattern)
         else:
             self._dispatch(text, pattern)
         self._text = ""
+
+    def _skip_all(self, text: str) -> bool:
+        """A RabbitMQ or MariaDB chunk whose every line is of its format: skipped in one
+        count (``False``, nothing done, when a line is not)."""
+        reason = SKIP_ALL.get(self.format)
+        if reason is None:
+            return False
+        starts = _LINE_STARTS.get(reason)
+        if starts is None:
+            starts = _LINE_STARTS[reason] = re.compile(
+                dict(other.RECOGNISERS)[reason].pattern, re.MULTILINE)
+        lines = text.count("\n")
+        if len(starts.findall(text)) != lines:
+            return False
+        self._skipped[reason] = self._skipped.get(reason, 0) + lines
+        return True
 
     def _dispatch(self, text: str, pattern: re.Pattern[str]) -> None:
         if self.format is LogFormat.OSLO:
