@@ -85,3 +85,12 @@ def test_service_and_host_quoted(tmp_path: Path) -> None:
     assert index.add("o'neil", "h'1", 3, _rows(0, 3)) == 3
     assert {(r.service, r.host) for r in index.story("req-0001")} == {("o'neil", "h'1")}
     index.close()
+
+
+def test_new_file_gets_large_pages(tmp_path: Path) -> None:
+    index = RequestIndex(tmp_path / "store.sqlite")
+    index.add("nova", "cmp1", 1, _rows(0, 5))
+    index.close()
+    with sqlite3.connect(tmp_path / "store.sqlite") as conn:
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == 16384
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
