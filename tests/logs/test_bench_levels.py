@@ -181,3 +181,36 @@ def test_recorded_real_logs_levels(tmp_path: Path) -> None:
     assert _tail_levels(built.root, tmp_path / "cp", index) == truth
     index.close()
     assert _backfill_levels(built.root, tmp_path / "compiled.sqlite", "compiled") == truth
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_restart_inside_a_traceback(tmp_path: Path, large: bool) -> None:
+    """A reader restarted from its checkpoint in the middle of a traceback (a collection
+    cut by its budget, a stopped agent) counts the rest of it as continuation, not as a
+    record of its own: records by level still equal the independent count. ``large``:
+    chunks big enough for the batch path."""
+    lines = NOVA_COMPUTE.splitlines(keepends=True)
+    cut = lines.index(next(line for line in lines if "Traceback" in line)) + 1
+    copies = 150 if large else 1
+    first = "".join(lines) * (copies - 1) + "".join(lines[:cut])
+    rest = "".join(lines[cut:]) + "".join(lines) * (copies - 1)
+    log = tmp_path / "log" / "nova" / "nova-compute.log"
+    log.parent.mkdir(parents=True)
+    log.write_text(first)
+    levels: Counter[str] = Counter()
+    for _ in range(2):  # two processes: the second starts from the first's checkpoint
+        index = RequestIndex(tmp_path / "store.sqlite")
+        sources = build_log_sources(CloudConfig(name="t", logs=LogsConfig(root=log.parents[1])),
+                                    tmp_path / "cp", host="h", index=index)
+        levels = Counter()
+        for source in sources:
+            for sample in source.collect().samples:
+                if sample.name == "openstack_log_records_total":
+                    levels[dict(sample.labels)["level"]] += int(sample.value)
+        index.close()
+        with log.open("a") as handle:
+            handle.write(rest)
+            rest = ""
+    assert levels == corpus.independent_levels([log])
+    whole = 2 * copies - 1  # copies of the file in the two parts together
+    assert levels["ERROR"] == whole and levels["CRITICAL"] == whole

@@ -407,8 +407,10 @@ class FileParser:
                 rest = rest[49:]
             # oslo.log writes no context on traceback lines (logging_exception_prefix),
             # and never ERROR-level ones of their own: they continue the open record,
-            # even when another worker's lines came in between.
-            if context is None and opened is not None:
+            # even when another worker's lines came in between — or one read before: a
+            # reader restarted from a checkpoint inside a traceback, a file rotated in
+            # the middle of one.
+            if context is None:
                 continued += 1
                 if not in_tb and rest[:22] == "Traceback (most recent":
                     in_tb = True
