@@ -2,7 +2,10 @@
 
 Exit codes follow Nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (``status``
 exits with the cloud's status; ``collect`` exits 3 when a source could not be
-looked at). Configuration errors exit 2 through the CLI's error edge.
+looked at). ``collect``, ``status`` and ``demo`` are :class:`NagiosCommand`:
+their own failures (a bad option, a configuration or store error, a bug) exit
+3, UNKNOWN, never 2, which a Nagios server would read as CRITICAL. ``status``
+prints Nagios perfdata after ``|`` on its first line (:func:`status_perfdata`).
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +30,12 @@ from stackwatch.catalog.loader import Catalog, default_catalog
 from stackwatch.config import Config, load_config
 from stackwatch.errors import StackwatchError
 from stackwatch.health.evaluate import CloudHealth, evaluate, expire
-from stackwatch.model import CheckResult, Collection, Sample, Status
+from stackwatch.model import CheckResult, Collection, PerfDatum, Sample, Status
 from stackwatch.runner import SOURCE_CHECK, Loop, Run, Runner, collect_once
 from stackwatch.sources.base import Source
 from stackwatch.sources.registry import build_sources
+from stackwatch.store.existing import existing_store
+from stackwatch.terminal import printable
 from stackwatch.web.metrics import registry_for
 from stackwatch.web.serialize import check_dict, event_dict, health_dict, sample_dict
 
@@ -44,6 +51,38 @@ config_option = click.option(
 source_option = click.option(
     "--source", "-s", "only", multiple=True, metavar="NAME",
     help="Only these sources, by name (api.compute) or kind (sql); repeatable.")
+
+
+class NagiosCommand(click.Command):
+    """A command whose own failures exit 3 (UNKNOWN), as the Nagios plugin guidelines ask.
+
+    Usage errors (click exits 2), :class:`StackwatchError` (the CLI's edge exits 2)
+    and unexpected exceptions (Python exits 1, read as WARNING) become one line on
+    standard error (a bug: with its traceback) and exit 3.
+    """
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.ClickException as exc:
+            exc.exit_code = int(Status.UNKNOWN)
+            raise
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            exc.exit_code = int(Status.UNKNOWN)
+            raise
+        except (click.exceptions.Exit, click.Abort):
+            raise  # ctx.exit(code) and Ctrl-C keep their own meaning
+        except StackwatchError as exc:
+            click.echo(f"stackwatch: error: {exc}", err=True)
+        except Exception as exc:  # a bug: still UNKNOWN for Nagios, with its traceback
+            traceback.print_exc(file=sys.stderr)
+            click.echo(f"stackwatch: internal error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(int(Status.UNKNOWN))
 
 
 def _select(sources: Sequence[Source], only: Sequence[str]) -> list[Source]:
@@ -66,23 +105,36 @@ def _styled(status: Status, text: str | None = None) -> str:
     return click.style(text or status.name, fg=COLOURS[status], bold=status != Status.OK)
 
 
+def _padded(status: Status) -> str:
+    """The status name padded to 8 columns, then coloured (padding a coloured name would
+    count its escape codes, which click drops when the output is not a terminal)."""
+    return _styled(status, f"{status.name:<8}")
+
+
+def source_samples(run: Run) -> int:
+    """How many samples the source itself gave: the runner's ``stackwatch_source_samples``,
+    the count its message gives too (0 for a failed run)."""
+    return next((int(s.value) for s in run.collection.samples
+                 if s.name == "stackwatch_source_samples"), 0)
+
+
 # ------------------------------------------------------------------ collect
 def _print_table(runs: Sequence[Run], collection: Collection) -> None:
     click.echo(f"{'SOURCE':<24} {'STATUS':<8} {'SECONDS':>8} {'SAMPLES':>8}  REASON")
     for run in runs:
         status = Status.OK if run.ok else Status.UNKNOWN
-        count = sum(1 for s in run.collection.samples if not s.name.startswith("stackwatch_"))
-        click.echo(f"{run.source:<24} {_styled(status):<8} {run.duration:>8.2f} {count:>8}  "
-                   f"{run.reason}")
+        click.echo(f"{run.source:<24} {_padded(status)} {run.duration:>8.2f} "
+                   f"{source_samples(run):>8}  {printable(run.reason)}")
     if collection.checks:
         click.echo("\nCHECKS")
         for check in sorted(collection.checks, key=lambda c: (-RANK[c.status], c.name)):
-            click.echo(f"{_styled(check.status):<8} {check.name} {{{_label_text(check.labels)}}}"
-                       f" {check.message}")
+            click.echo(f"{_padded(check.status)} {check.name} "
+                       + printable(f"{{{_label_text(check.labels)}}} {check.message}"))
     if collection.samples:
         click.echo("\nSAMPLES")
         for sample in sorted(collection.samples, key=lambda s: (s.name, s.labels)):
-            click.echo(f"{sample.name}{{{_label_text(sample.labels)}}} {sample.value:g}")
+            click.echo(printable(f"{sample.name}{{{_label_text(sample.labels)}}} "
+                                 f"{sample.value:g}"))
     if collection.events:
         click.echo(f"\nEVENTS: {len(collection.events)}")
 
@@ -109,7 +161,7 @@ def _emit(runs: Sequence[Run], fmt: str, catalog: Catalog) -> None:
         _print_table(runs, collection)
 
 
-@click.command()
+@click.command(cls=NagiosCommand)
 @click.option("--once", is_flag=True, help="One full collection, printed, then exit.")
 @config_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "prometheus"]),
@@ -140,16 +192,66 @@ def failed_sources(checks: Sequence[CheckResult]) -> list[CheckResult]:
     return [c for c in checks if c.name == SOURCE_CHECK and c.status != Status.OK]
 
 
+DURATION_SAMPLE = "stackwatch_source_duration_seconds"
+
+
+def status_perfdata(health: CloudHealth, checks: Sequence[CheckResult],
+                    samples: Sequence[Sample] = ()) -> tuple[PerfDatum, ...]:
+    """Nagios perfdata of the cloud: watched services per status, their members (all,
+    down), failed sources, and each source's last run time (from ``samples``)."""
+    watched = [s for s in health.services if s.watched]
+    counts = [PerfDatum(f"services_{status.name.lower()}",
+                        sum(1 for s in watched if s.status == status), minimum=0,
+                        maximum=len(watched)) for status in Status]
+    members = [m for s in watched for m in s.members]
+    durations = {dict(s.labels).get("source", ""): s.value
+                 for s in samples if s.name == DURATION_SAMPLE}
+    return (*counts,
+            PerfDatum("members", len(members), minimum=0),
+            PerfDatum("members_down", sum(1 for m in members if m.status == Status.CRITICAL),
+                      minimum=0, maximum=len(members)),
+            PerfDatum("sources_failed", len(failed_sources(checks)), minimum=0),
+            *(PerfDatum(f"duration_{_perf_label(name)}", round(seconds, 3), "s", minimum=0)
+              for name, seconds in sorted(durations.items())))
+
+
+def _perf_label(text: str) -> str:
+    """A perfdata label part: no quote, equals sign or space (Nagios plugin guidelines)."""
+    return "".join("_" if c in "'= " else c for c in printable(text))
+
+
+def _one_line(text: str) -> str:
+    """Log-borne text made safe, and no ``|``: Nagios reads perfdata after one."""
+    return printable(text).replace("|", "/")
+
+
+def _shown(health: CloudHealth, checks: Sequence[CheckResult]
+           ) -> tuple[CloudHealth, list[CheckResult]]:
+    """Health and checks with every message and label made safe to print on one line."""
+    def check(c: CheckResult) -> CheckResult:
+        return replace(c, message=_one_line(c.message),
+                       labels=tuple((k, _one_line(v)) for k, v in c.labels))
+
+    services = tuple(replace(s, message=_one_line(s.message), members=tuple(
+        replace(m, host=_one_line(m.host), message=_one_line(m.message)) for m in s.members))
+        for s in health.services)
+    return (replace(health, message=_one_line(health.message), services=services,
+                    others=tuple(map(check, health.others))), [check(c) for c in checks])
+
+
 def render_status(health: CloudHealth, checks: Sequence[CheckResult], show_all: bool = False,
-                  members: bool = False) -> list[str]:
-    """Lines of the at-a-glance view: summary, one line per service, failed sources."""
-    lines = [f"STACKWATCH {_styled(health.status)} - {health.message}"]
+                  members: bool = False, perfdata: Sequence[PerfDatum] = ()) -> list[str]:
+    """Lines of the at-a-glance view: summary (then ``| perfdata``, Nagios plugin output),
+    one line per service, failed sources."""
+    health, checks = _shown(health, checks)
+    first = f"STACKWATCH {_styled(health.status)} - {health.message}"
+    lines = [first + (" | " + " ".join(p.render() for p in perfdata) if perfdata else "")]
     width = max((len(s.name) for s in health.services), default=10)
     for service in health.services:
         if not service.watched and not show_all:
             continue
-        status = _styled(service.status, f"{service.status.name:<8}") if service.watched \
-            else click.style("-       ", dim=True)
+        status = _styled(service.status, f"{service.status.name:<9}") if service.watched \
+            else click.style(f"{service.verdict:<9}", dim=True)
         lines.append(f"  {status} {service.name:<{width}}  {service.ha.value:<14} "
                      f"{service.message}")
         if members:
@@ -168,19 +270,20 @@ def render_status(health: CloudHealth, checks: Sequence[CheckResult], show_all: 
     return lines
 
 
-def _checks_from_store(config: Config, max_age: float) -> list[CheckResult]:
+def _from_store(config: Config, max_age: float) -> tuple[list[CheckResult], list[Sample]]:
+    """The latest checks (stale ones UNKNOWN) and source run times of an existing store."""
     from stackwatch.store.sqlite import SQLiteStore
 
-    if not config.store.path.exists():
-        raise StackwatchError(f"{config.store.path}: no store; is `stackwatch server` running?")
-    store = SQLiteStore(config.store.path)
+    store = SQLiteStore(existing_store(config.store.path,
+                                       "is `stackwatch server` running with this config?"))
     try:
-        return expire(store.latest_checks(), time.time(), max_age)
+        return (expire(store.latest_checks(), time.time(), max_age),
+                store.latest_samples(DURATION_SAMPLE))
     finally:
         store.close()
 
 
-@click.command()
+@click.command(cls=NagiosCommand)
 @config_option
 @click.option("--from-store", is_flag=True,
               help="Read the latest checks from the server's store instead of collecting.")
@@ -194,24 +297,31 @@ def _checks_from_store(config: Config, max_age: float) -> list[CheckResult]:
 @source_option
 def status(config_path: Path, from_store: bool, max_age: float | None, fmt: str,
            show_all: bool, members: bool, only: tuple[str, ...]) -> None:
-    """The health of each service at a glance; exit 0/1/2/3 as Nagios (OK..UNKNOWN)."""
+    """The health of each service at a glance; exit 0/1/2/3 as Nagios (OK..UNKNOWN).
+
+    The first line is a Nagios plugin's: status, message, ``|`` perfdata. A
+    failure of the command itself (configuration, store, options) exits 3.
+    """
     from stackwatch.server import stale_after
 
     config = load_config(config_path)
-    catalog = default_catalog()
+    catalog = default_catalog().deployed(config.network_backends)
     sources = _select(build_sources(config), only)
     if from_store:
-        checks = _checks_from_store(config, max_age or stale_after(config, sources))
+        checks, samples = _from_store(config, max_age or stale_after(config, sources))
     else:
         runs = collect_once(sources, config.timeout, catalog)
         checks = [c for r in runs for c in r.collection.checks]
+        samples = [s for r in runs for s in r.collection.samples]
     health = evaluate(catalog, checks)
+    perfdata = status_perfdata(health, checks, samples)
     if fmt == "json":
         click.echo(json.dumps({**health_dict(health),
-                               "sources": [check_dict(c) for c in failed_sources(checks)]},
+                               "sources": [check_dict(c) for c in failed_sources(checks)],
+                               "perfdata": [p.render() for p in perfdata]},
                               indent=1))
     else:
-        for line in render_status(health, checks, show_all, members):
+        for line in render_status(health, checks, show_all, members, perfdata):
             click.echo(line)
     sys.exit(int(health.status))
 
@@ -299,7 +409,7 @@ def _live_status(
     return evaluate(catalog, checks), checks, fresh
 
 
-@click.command()
+@click.command(cls=NagiosCommand)
 @click.option("--workdir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Where the simulator and store keep their files (default: a temp dir).")
 @click.option("--size", type=click.Choice(["small", "medium", "big"]), default="small",
@@ -322,6 +432,7 @@ def demo(workdir: Path | None, size: str, listen: str, once: bool, duration: flo
     with _workdir(workdir) as root, \
             SimulatedCloud(workdir=root / "sim", size=size, seed=1) as cloud:
         config = _demo_config(load_config(cloud.config_path), root)
+        catalog = catalog.deployed(config.network_backends)
         sources = build_sources(config)
         monitor = Monitor(config, sources, catalog, listen=(host, port))
         try:
@@ -339,7 +450,9 @@ def demo(workdir: Path | None, size: str, listen: str, once: bool, duration: flo
             max_age = monitor.max_age
             if once:
                 health, checks, _ = _live_status(monitor, catalog, max_age)
-                for line in render_status(health, checks):
+                perfdata = status_perfdata(health, checks,
+                                           monitor.store.latest_samples(DURATION_SAMPLE))
+                for line in render_status(health, checks, perfdata=perfdata):
                     click.echo(line)
                 sys.exit(int(health.status))
             deadline = None if duration is None else time.monotonic() + duration

@@ -11,6 +11,7 @@ Example::
       - name: stackwatch-sim            # entry in clouds.yaml
         clouds_yaml: ./clouds.yaml      # optional; default: the standard search path
         region: RegionOne
+        network_backend: ovn            # neutron ML2 backend: ovn (default) or ovs
         databases:                      # service database -> SQLAlchemy URL
           nova: mysql+pymysql://monitor:secret@127.0.0.1/nova
           cinder: sqlite:////var/lib/stackwatch-sim/db/cinder.sqlite
@@ -19,6 +20,10 @@ Example::
         bus:
           url: amqp://monitor:secret@127.0.0.1:5672//
         agent_down_time: 75             # neutron.conf agent_down_time (sql.neutron)
+        latency:                        # api.latency: median of the last `samples` probes
+          samples: 5
+          min_samples: 3
+          services: {block-storage: {warning: 5, critical: 20}}
         disable: [sql.keystone]         # source names or kinds not to run for this cloud
     intervals:                          # seconds, per source kind or per source name
       api: 60
@@ -35,10 +40,17 @@ Example::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from stackwatch.errors import ConfigError
 
@@ -70,6 +82,56 @@ class BusConfig(_Frozen):
     )
 
 
+#: Endpoint latency (seconds) at which ``api.latency`` warns / is critical, per service
+#: type: the median of the last collections' version-document requests is judged.
+#: Cinder validates each new token with keystone on its first request (seconds on a
+#: busy controller), so it gets more room.
+DEFAULT_LATENCY: dict[str, tuple[float, float]] = {
+    "identity": (2.0, 10.0), "compute": (2.0, 10.0), "placement": (2.0, 10.0),
+    "network": (2.0, 10.0), "image": (2.0, 10.0), "block-storage": (5.0, 20.0),
+}
+
+
+class LatencyThresholds(_Frozen):
+    """Latency thresholds of one service type (seconds); unset ones keep the default."""
+
+    warning: float | None = Field(None, gt=0)
+    critical: float | None = Field(None, gt=0)
+
+
+class LatencyConfig(_Frozen):
+    """How ``api.latency`` judges slowness: the median of the last ``samples`` endpoint
+    latencies, once ``min_samples`` are there, against per-service thresholds."""
+
+    samples: int = Field(5, ge=1, le=1000)
+    min_samples: int = Field(3, ge=1)
+    services: dict[str, LatencyThresholds] = Field(default_factory=dict)
+
+    def thresholds(self, service_type: str) -> tuple[float, float]:
+        """(warning, critical) seconds for a service type: configured, else the default."""
+        warning, critical = DEFAULT_LATENCY.get(service_type, (2.0, 10.0))
+        given = self.services.get(service_type)
+        if given is not None:
+            warning = given.warning if given.warning is not None else warning
+            critical = given.critical if given.critical is not None else critical
+        return warning, critical
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LatencyConfig:
+        if self.min_samples > self.samples:
+            raise ValueError(f"min_samples {self.min_samples} is more than samples "
+                             f"{self.samples}")
+        for service_type in self.services:
+            if service_type not in DEFAULT_LATENCY:
+                raise ValueError(f"services: {service_type!r} is not a service type "
+                                 f"({', '.join(DEFAULT_LATENCY)})")
+            warning, critical = self.thresholds(service_type)
+            if critical < warning:
+                raise ValueError(f"services.{service_type}: critical {critical:g} s is "
+                                 f"below warning {warning:g} s")
+        return self
+
+
 class CloudConfig(_Frozen):
     """One cloud (or region) to watch."""
 
@@ -79,12 +141,16 @@ class CloudConfig(_Frozen):
     databases: dict[str, str] = Field(default_factory=dict)
     logs: LogsConfig = Field(default_factory=LogsConfig)
     bus: BusConfig = Field(default_factory=BusConfig)
+    #: neutron's ML2 backend: which agents and processes the cloud has (catalog
+    #: ``network_backend``); OVN is neutron's default, ``ovs`` for ML2/OVS
+    network_backend: Literal["ovn", "ovs"] = "ovn"
     verify_tls: bool = True
     api_timeout: float = Field(30.0, gt=0)
     api_concurrency: int = Field(16, ge=1, le=256)
     sql_timeout: float = Field(30.0, gt=0)
     #: neutron.conf ``agent_down_time``: seconds after an agent's last heartbeat it is dead
     agent_down_time: float = Field(75.0, gt=0)
+    latency: LatencyConfig = Field(default_factory=LatencyConfig)
     disable: list[str] = Field(default_factory=list)
 
     def enabled(self, source_name: str) -> bool:
@@ -138,6 +204,11 @@ class Config(_Frozen):
     timeouts: dict[str, float] = Field(default_factory=dict)
     store: StoreConfig = Field(default_factory=StoreConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+
+    @property
+    def network_backends(self) -> frozenset[str]:
+        """The ML2 backends of the watched clouds (``Catalog.deployed`` takes them)."""
+        return frozenset(cloud.network_backend for cloud in self.clouds)
 
     def interval(self, source_name: str) -> float:
         """Interval for a source: its own name (``api.compute``), then its kind (``api``).

@@ -6,6 +6,12 @@
   ``logs hourly`` shows them (requests per hour per API operation).
 * ``logs blocklist`` — addresses brute-forcing keystone, as firewall/web-server rules.
 * ``trace ID`` — one request id, global request id or instance uuid, across services.
+
+Log content is printed through :func:`~stackwatch.terminal.printable`: control
+characters and undecodable bytes show as escapes, never reach the terminal raw.
+A file that cannot be read is reported and counted, the others still read;
+``parse`` and ``backfill`` then exit 2. ``hourly`` and ``trace`` only read the
+store: a store that is not there is an error, never created.
 """
 
 from __future__ import annotations
@@ -19,6 +25,11 @@ import click
 
 from stackwatch.config import load_config
 from stackwatch.errors import ConfigError
+from stackwatch.store.existing import existing_store
+from stackwatch.terminal import printable
+
+#: Exit code of ``logs parse`` and ``logs backfill`` when a file could not be read.
+UNREADABLE = 2
 
 store_option = click.option(
     "--store", "store_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -37,6 +48,19 @@ def _store_path(store_path: Path | None, config_path: Path) -> Path:
     return load_config(config_path).store.path
 
 
+def _existing_store_path(store_path: Path | None, config_path: Path) -> Path:
+    """The store to read, which must be there (reading never creates one)."""
+    return existing_store(_store_path(store_path, config_path),
+                          "run stackwatch logs backfill or stackwatch server first")
+
+
+def _unreadable(errors: Sequence[str], files: int) -> None:
+    """Each file that could not be read was reported; say how many, exit 2."""
+    if errors:
+        click.echo(f"stackwatch: {len(errors)} of {files} files could not be read", err=True)
+        sys.exit(UNREADABLE)
+
+
 @click.group()
 def logs() -> None:
     """Read OpenStack log files: parse, backfill, block brute-force addresses."""
@@ -48,10 +72,15 @@ def logs() -> None:
 @click.option("--service", default=None, help="Service label (default: from the file name).")
 @click.option("--show", default=10, show_default=True, help="Unparsed lines to show per file.")
 def parse_command(files: Sequence[Path], service: str | None, show: int) -> None:
-    """Show how every line of FILES is understood."""
+    """Show how every line of FILES is understood.
+
+    Exit 0 when every line was understood, 1 when a line was not, 2 when a file
+    could not be read (each reported; the others are still parsed).
+    """
     from stackwatch.sources.logs.backfill import parse_file, service_of
 
     unparsed_total = 0
+    errors: list[str] = []
     for path in files:
         result = parse_file(path, service or service_of(path), "-", True)
         total = parse_total = 0
@@ -68,16 +97,18 @@ def parse_command(files: Sequence[Path], service: str | None, show: int) -> None
         total = sum(outcomes.values())
         parse_total = outcomes.get("parsed", 0)
         unparsed_total += outcomes.get("unparsed", 0)
-        click.echo(f"{path}: {total} lines, {parse_total} parsed, "
+        click.echo(f"{printable(str(path))}: {total} lines, {parse_total} parsed, "
                    f"{outcomes.get('skipped', 0)} skipped, {outcomes.get('unparsed', 0)} unparsed")
         for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
-            click.echo(f"  skipped {reason}: {n}")
+            click.echo(f"  skipped {printable(reason)}: {n}")
         for (method, url, status), n in sorted(requests.items(), key=lambda kv: -kv[1])[:20]:
-            click.echo(f"  {n:>7} {method} {url} {status}")
+            click.echo(f"  {n:>7} {printable(f'{method} {url} {status}')}")
         for line in result.unparsed_sample[:show]:
-            click.echo(f"  unparsed: {line}")
+            click.echo(f"  unparsed: {printable(line)}")
         if result.error:
-            click.echo(f"  error: {result.error}", err=True)
+            errors.append(result.error)
+            click.echo(f"  error: {printable(result.error)}", err=True)
+    _unreadable(errors, len(files))
     sys.exit(1 if unparsed_total else 0)
 
 
@@ -96,7 +127,10 @@ def parse_command(files: Sequence[Path], service: str | None, show: int) -> None
                    "alone, in worker processes.")
 def backfill_command(paths: Sequence[Path], store_path: Path | None, config_path: Path,
                      workers: int | None, host: str | None, force: bool, engine: str) -> None:
-    """Ingest rotated log files (.gz too) into hourly aggregates in the store."""
+    """Ingest rotated log files (.gz too) into hourly aggregates in the store.
+
+    Exit 2 when a file could not be read (each reported; the others are ingested).
+    """
     from stackwatch.sources.logs.backfill import FileResult, backfill, collect_files
     from stackwatch.store.log_history import LogHistory
 
@@ -104,6 +138,7 @@ def backfill_command(paths: Sequence[Path], store_path: Path | None, config_path
     files = collect_files(paths)
     started = time.perf_counter()
     lines = unparsed = 0
+    errors: list[str] = []
     size = sum(f.stat().st_size for f in files)
     skip = None if force else history.ingested
     if engine == "compiled":
@@ -121,7 +156,8 @@ def backfill_command(paths: Sequence[Path], store_path: Path | None, config_path
             results = backfill(paths, workers=workers, host=host, skip=skip)
         for result in results:
             if result.error:
-                click.echo(f"stackwatch: {result.error}", err=True)
+                errors.append(result.error)
+                click.echo(f"stackwatch: {printable(result.error)}", err=True)
             history.add(result.hours, [(result.fingerprint, result.path, result.lines)])
             lines += result.lines
             unparsed += sum(t.outcome("unparsed") for t in result.hours.values())
@@ -130,6 +166,7 @@ def backfill_command(paths: Sequence[Path], store_path: Path | None, config_path
     click.echo(f"{len(files)} files, {lines} lines ({unparsed} unparsed), {size / 1e6:.1f} MB "
                f"in {elapsed:.1f}s: {lines / max(elapsed, 1e-9):,.0f} lines/s")
     history.close()
+    _unreadable(errors, len(files))
 
 
 @logs.command("hourly")
@@ -142,7 +179,7 @@ def hourly_command(store_path: Path | None, config_path: Path, service: str | No
     """Requests per hour per API operation, from what ``logs backfill`` stored."""
     from stackwatch.store.log_history import LogHistory
 
-    history = LogHistory(_store_path(store_path, config_path))
+    history = LogHistory(_existing_store_path(store_path, config_path))
     rows = history.requests_per_hour(service)
     history.close()
     if not rows:
@@ -152,8 +189,8 @@ def hourly_command(store_path: Path | None, config_path: Path, service: str | No
     for row in rows:
         mean = f"{row.mean_seconds * 1000:8.1f} ms" if row.mean_seconds is not None else ""
         by_hour.setdefault(row.hour, []).append(
-            (row.requests, f"{row.requests:>8} {row.service:<10} {row.method:<6} {row.url}"
-                           f" {mean}"))
+            (row.requests, printable(f"{row.requests:>8} {row.service:<10} {row.method:<6} "
+                                     f"{row.url} {mean}")))
     for hour, entries in sorted(by_hour.items()):
         total = sum(n for n, _ in entries)
         click.echo(f"{time.strftime('%Y-%m-%d %H:00', time.gmtime(hour))}  {total} requests")
@@ -205,7 +242,7 @@ def blocklist_command(files: Sequence[Path], fmt: str, window: float, threshold:
     offenders = detector.offenders(at if at is not None else latest)
     text = blocklist((o.address for o in offenders), fmt)
     for offender in offenders:
-        click.echo(f"# {offender.address}: {offender.failures} failures", err=True)
+        click.echo(f"# {printable(offender.address)}: {offender.failures} failures", err=True)
     if output is None:
         click.echo(text, nl=False)
         return
@@ -230,7 +267,7 @@ def trace(key: str, store_path: Path | None, config_path: Path, limit: int) -> N
     from stackwatch.store.request_index import RequestIndex
     from stackwatch.store.sqlite import SQLiteStore
 
-    path = _store_path(store_path, config_path)
+    path = _existing_store_path(store_path, config_path)
     index = RequestIndex(path)
     records = index.story(key, limit)
     index.close()
@@ -249,17 +286,19 @@ def trace(key: str, store_path: Path | None, config_path: Path, limit: int) -> N
         if record.global_request_id and record.global_request_id != record.request_id:
             ids += f" (global {record.global_request_id})"
         first, _, rest = record.message.partition("\n")
-        lines.append((record.timestamp, f"{record.service:<10} {record.host:<12} "
-                      f"{record.level:<8} {record.logger} [{ids}] {first}",
-                      rest.splitlines()))
+        lines.append((record.timestamp, printable(f"{record.service:<10} {record.host:<12} "
+                                                  f"{record.level:<8} {record.logger} [{ids}] "
+                                                  f"{first}"),
+                      [printable(line) for line in rest.splitlines()]))
     for event in events.values():
         if event.kind.startswith("log"):
             continue  # log records are shown from the index above
-        lines.append((event.timestamp, f"{event.service or '-':<10} {event.host or '-':<12} "
-                      f"{event.severity.name:<8} {event.kind}:{event.event_type} "
-                      f"[{event.request_id or '-'}] {event.message}", []))
+        lines.append((event.timestamp,
+                      printable(f"{event.service or '-':<10} {event.host or '-':<12} "
+                                f"{event.severity.name:<8} {event.kind}:{event.event_type} "
+                                f"[{event.request_id or '-'}] {event.message}"), []))
     if not lines:
-        click.echo(f"nothing carries {key}", err=True)
+        click.echo(f"nothing carries {printable(key)}", err=True)
         sys.exit(1)
     for when, text, more in sorted(lines, key=lambda line: line[0])[:limit]:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(when))

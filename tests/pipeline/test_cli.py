@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -11,10 +12,10 @@ from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
 from stackwatch.cli import main
-from stackwatch.model import CheckResult, Collection, Status, make_labels
+from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
 from stackwatch.store.sqlite import SQLiteStore
 
-from .conftest import member_check
+from .conftest import ConstantSource, DownSource, member_check
 
 pytestmark = pytest.mark.unit
 
@@ -72,18 +73,50 @@ def test_collect_once_prometheus_and_table(config: Path) -> None:
     assert out.splitlines()[1].startswith("api.image")
 
 
-def test_unknown_source_name_is_a_usage_error(config: Path) -> None:
+def test_collect_table_columns_line_up_and_count_what_the_source_says(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Values sit under their headers (not shifted by colour codes click drops), and
+    SAMPLES is the count the source's own message gives (its stackwatch_* samples too)."""
+    import stackwatch.commands
+
+    sources = [ConstantSource("api.compute", samples=7), DownSource("api.image")]
+    monkeypatch.setattr(stackwatch.commands, "build_sources", lambda _config: sources)
+    code, out = run("collect", "--once", "--config", str(config))
+    assert code == 3
+    header, *rows = out.splitlines()[:3]
+    ends = {name: header.index(name) + len(name) for name in ("SECONDS", "SAMPLES")}
+    assert header.index("STATUS") == 25
+    for row in rows:
+        assert row[25:33].rstrip() in ("OK", "UNKNOWN"), row
+        fields = row[:ends["SAMPLES"]].split()
+        assert row[:ends["SECONDS"]].endswith(fields[2]), row  # right-aligned under SECONDS
+        assert row[:ends["SAMPLES"]].endswith(fields[3]), row
+    assert rows[0].split()[:4] == ["api.compute", "OK", rows[0].split()[2], "7"]
+    assert "api.compute: 7 samples, 0 checks" in out
+    assert rows[1].split()[:4] == ["api.image", "UNKNOWN", rows[1].split()[2], "0"]
+
+
+def test_unknown_source_name_is_a_usage_error_unknown_to_nagios(config: Path) -> None:
     code, out = run("collect", "--once", "--config", str(config), "-s", "api.nothing")
-    assert code == 2
+    assert code == 3
     assert "no source matches api.nothing" in out
 
 
-def test_bad_config_exits_2_naming_the_field(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["status", "collect --once", "status --from-store"])
+def test_bad_config_exits_3_unknown_naming_the_field(tmp_path: Path, command: str) -> None:
+    """Nagios reads 2 as CRITICAL: a check that could not run is UNKNOWN (3)."""
     path = tmp_path / "stackwatch.yaml"
     path.write_text("clouds: [{name: a, colour: red}]\n")
-    code, out = run("status", "--config", str(path))
-    assert code == 2
+    code, out = run(*command.split(), "--config", str(path))
+    assert code == 3
     assert f"stackwatch: error: {path}: clouds.0.colour" in out
+    code, out = run(*command.split(), "--config", str(tmp_path / "missing.yaml"))
+    assert code == 3
+    assert "missing.yaml: cannot read: No such file or directory" in out
+    code, out = run(*command.split(), "--config", str(path), "--no-such-option")
+    assert code == 3
+    assert "No such option" in out
 
 
 def test_status_collecting_from_a_refused_cloud_is_unknown(config: Path) -> None:
@@ -135,7 +168,110 @@ def test_status_from_store_treats_stale_checks_as_unknown(config: Path) -> None:
     assert "stale: last seen 900 s ago" in out
 
 
-def test_status_from_store_without_store_says_so(config: Path) -> None:
+def test_status_from_store_without_store_says_so_and_creates_none(config: Path) -> None:
+    store = config.parent / "store.sqlite"
     code, out = run("status", "--config", str(config), "--from-store")
-    assert code == 2
-    assert "no store; is `stackwatch server` running?" in out
+    assert code == 3
+    assert f"stackwatch: error: {store}: no store; is `stackwatch server` running" in out
+    assert not store.exists()
+    store.write_bytes(b"")
+    code, out = run("status", "--config", str(config), "--from-store")
+    assert code == 3
+    assert "an empty file, not a store" in out
+    assert store.read_bytes() == b""
+
+
+# Nagios plugin guidelines: 'label'=value[UOM];[warn];[crit];[min];[max]
+_NUMBER = r"-?\d+(\.\d+)?"
+_PERFDATUM = re.compile(rf"^(?P<label>'[^'=]+'|[^'= ]+)=(?P<value>{_NUMBER})"
+                        rf"(s|ms|us|%|B|KB|MB|TB|c)?(;({_NUMBER})?){{0,4}}$")
+
+
+def _perfdata(line: str) -> dict[str, float]:
+    """The perfdata of a Nagios plugin's first line, each item checked against the format."""
+    assert line.count("|") == 1, line
+    items = line.split("|")[1].split()
+    for item in items:
+        assert _PERFDATUM.match(item), item
+    return {m["label"]: float(m["value"]) for m in map(_PERFDATUM.match, items) if m}
+
+
+def test_status_line_carries_nagios_perfdata(config: Path) -> None:
+    store = SQLiteStore(config.parent / "store.sqlite")
+    store.write(Collection(
+        samples=(Sample.of("stackwatch_source_duration_seconds", 1.23456, source="api.compute"),),
+        checks=tuple(member_check(*m) for m in [
+            ("nova-compute", "cmp1", Status.OK), ("nova-compute", "cmp2", Status.CRITICAL),
+            ("neutron-l3-agent", "net1", Status.CRITICAL),
+            ("nova-scheduler", "ctl1", Status.OK)])))
+    store.close()
+    code, out = run("status", "--config", str(config), "--from-store")
+    assert code == 2, out
+    perf = _perfdata(out.splitlines()[0])
+    assert perf == {"services_ok": 1, "services_warning": 1, "services_critical": 1,
+                    "services_unknown": 0, "members": 4, "members_down": 2,
+                    "sources_failed": 0, "duration_api.compute": 1.235}
+    assert "duration_api.compute=1.235s;;;0" in out.splitlines()[0]
+    code, out = run("status", "--config", str(config), "--from-store", "--format", "json")
+    assert "services_critical=1;;;0;3" in json.loads(out)["perfdata"]
+
+
+def test_status_collecting_has_perfdata_of_each_source(config: Path) -> None:
+    code, out = run("status", "--config", str(config), "-s", "api.compute", "-s", "api.image")
+    assert code == 3
+    perf = _perfdata(out.splitlines()[0])
+    assert perf["sources_failed"] == 2
+    assert {"duration_api.compute", "duration_api.image"} <= set(perf)
+
+
+@pytest.mark.parametrize(("backend", "expected", "left_out"), [
+    ("", "ovn-controller", "neutron-openvswitch-agent"),   # OVN: neutron's default
+    ("network_backend: ovs, ", "neutron-openvswitch-agent", "ovn-controller"),
+])
+def test_status_with_a_wrong_password_lists_only_what_the_cloud_has(
+    tmp_path: Path, backend: str, expected: str, left_out: str
+) -> None:
+    """Sources that cannot log in: removed services (nova-consoleauth) and the other ML2
+    backend's agents are not among the services not OK."""
+    (tmp_path / "clouds.yaml").write_text(CLOUDS_YAML)
+    path = tmp_path / "stackwatch.yaml"
+    path.write_text(f"clouds:\n  - {{name: refused, {backend}clouds_yaml: clouds.yaml}}\n"
+                    "timeouts: {api: 20}\n")
+    code, out = run("status", "--config", str(path), "-s", "api.compute", "-s", "api.network")
+    assert code == 3
+    summary = out.splitlines()[0]
+    assert expected in summary and "neutron-server" in summary
+    assert left_out not in summary and "nova-consoleauth" not in summary
+    _, listed = run("status", "--config", str(path), "-s", "api.network", "--all")
+    assert any(left_out in line and "not watched" in line for line in listed.splitlines())
+
+
+def test_a_bug_in_status_is_unknown_to_nagios_and_help_is_not_an_error(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import stackwatch.commands
+
+    def broken(*_: object) -> None:
+        raise KeyError("services")
+
+    monkeypatch.setattr(stackwatch.commands, "evaluate", broken)
+    code, out = run("status", "--config", str(config), "-s", "api.image")
+    assert code == 3  # Python's own exit would be 1, WARNING to Nagios
+    assert "stackwatch: internal error: KeyError: 'services'" in out
+    assert run("status", "--help")[0] == 0
+
+
+def test_status_shows_log_borne_text_escaped_and_one_perfdata_bar(config: Path) -> None:
+    """A check message carrying escape sequences (an address or user name from a log) and
+    a '|' (Nagios would read perfdata after it) is shown escaped, '|' as '/'."""
+    store = SQLiteStore(config.parent / "store.sqlite")
+    store.write(Collection(checks=(
+        CheckResult("logs.auth_bruteforce", Status.WARNING, "user \x1b]0;owned\x07 | x",
+                    make_labels(service="keystone", user="\x1b[2J")),
+        member_check("nova-compute", "cmp1", Status.OK))))
+    store.close()
+    code, out = run("status", "--config", str(config), "--from-store")
+    assert code == 1, out
+    assert "\x1b" not in out and "\x07" not in out
+    assert 'user="\\x1b[2J"} user \\x1b]0;owned\\x07 / x' in out
+    assert out.count("|") == 1 and "|" in out.splitlines()[0]

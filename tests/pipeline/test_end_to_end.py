@@ -48,6 +48,20 @@ def test_collect_once_json_against_the_simulator(cloud: SimulatedCloud) -> None:
     assert nova_services and all(c["status"] == "OK" for c in nova_services)
 
 
+def test_collect_table_counts_what_the_source_says(cloud: SimulatedCloud) -> None:
+    """api.compute emits stackwatch_resource_* samples too: the table's SAMPLES is the
+    count the source's own message gives, under its header."""
+    code, out = run("collect", "--once", "--config", str(cloud.config_path), "-s", "api.compute")
+    assert code == 0, out
+    header, row = out.splitlines()[:2]
+    said = next(line for line in out.splitlines()
+                if "api.compute: " in line and " samples," in line)
+    count = said.split("api.compute: ")[1].split(" samples")[0]
+    assert row.split()[:2] == ["api.compute", "OK"]
+    assert row[:header.index("SAMPLES") + len("SAMPLES")].endswith(f" {count}"), (row, said)
+    assert "stackwatch_resource_up{" in out
+
+
 def test_status_names_the_service_a_fault_breaks(cloud: SimulatedCloud) -> None:
     config = str(cloud.config_path)
     cloud.inject("compute-down")
@@ -124,3 +138,59 @@ def test_demo_runs_for_a_duration(tmp_path: Path) -> None:
     refreshes = [ln for ln in out.splitlines() if " - " in ln and ln[:2].isdigit()]
     assert len(refreshes) >= 2, out
     assert (tmp_path / "stackwatch-store.sqlite").exists()
+
+
+def _with_wrong_password(cloud: SimulatedCloud) -> Path:
+    """A stackwatch.yaml whose clouds.yaml has a wrong password for the monitor."""
+    clouds = yaml.safe_load(cloud.clouds_yaml.read_text())
+    for entry in clouds["clouds"].values():
+        entry["auth"]["password"] = "not-the-password"
+    wrong = cloud.config_path.with_name("clouds-wrong.yaml")
+    wrong.write_text(yaml.safe_dump(clouds))
+    config = yaml.safe_load(cloud.config_path.read_text())
+    for entry in config["clouds"]:
+        entry["clouds_yaml"] = str(wrong)
+    path = cloud.config_path.with_name("stackwatch-wrong-password.yaml")
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _services(out: str) -> dict[str, dict[str, object]]:
+    return {s["name"]: s for s in json.loads(out)["services"]}
+
+
+def test_a_wrong_api_password_leaves_the_database_view_of_the_services(
+    cloud: SimulatedCloud,
+) -> None:
+    code, out = run("status", "--config", str(_with_wrong_password(cloud)), "--format", "json",
+                    "-s", "api", "-s", "sql")
+    assert code == 3, out  # the API sources could not look: the cloud is UNKNOWN
+    services = _services(out)
+    for name in ("nova-compute", "nova-conductor", "nova-scheduler", "cinder-volume"):
+        assert services[name]["status"] == "OK", services[name]
+        assert services[name]["members"], services[name]
+    assert services["nova-api"]["status"] == "UNKNOWN"  # only the API tells its endpoint
+    cloud.inject("compute-down")
+    try:
+        code, out = run("status", "--config", str(_with_wrong_password(cloud)), "--format", "json",
+                        "-s", "api", "-s", "sql")
+    finally:
+        cloud.clear("compute-down")
+    compute = _services(out)["nova-compute"]
+    assert compute["status"] in ("WARNING", "CRITICAL") and "down:" in compute["message"]
+
+
+def test_sql_sources_alone_watch_the_services_they_read(cloud: SimulatedCloud) -> None:
+    cloud.inject("compute-down")
+    try:
+        code, out = run("status", "--config", str(cloud.config_path), "--format", "json",
+                        "-s", "sql")
+    finally:
+        cloud.clear("compute-down")
+    data = json.loads(out)
+    assert not data["message"].startswith("nothing watched"), data["message"]
+    compute = _services(out)["nova-compute"]
+    assert compute["status"] in ("WARNING", "CRITICAL") and "down:" in compute["message"]
+    assert code == {"WARNING": 1, "CRITICAL": 2}[str(compute["status"])], out
+    # what no source looks at is not OK either
+    assert _services(out)["rabbitmq"]["status"] == "UNWATCHED"

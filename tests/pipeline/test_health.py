@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import click
 import pytest
 
 from stackwatch.catalog.loader import HAMode, Role, ServiceSpec, load_catalog
@@ -146,6 +147,56 @@ def test_nothing_at_all_is_unknown() -> None:
     assert health.message.startswith("nothing watched")
 
 
+# ---------------------------------------------- services a cloud need not have
+NEUTRON_OVS_AGENTS = {"neutron-openvswitch-agent", "neutron-l3-agent", "neutron-dhcp-agent",
+                      "neutron-metadata-agent"}
+NEUTRON_OVN_AGENTS = {"ovn-controller", "neutron-ovn-metadata-agent"}
+
+
+@pytest.mark.parametrize(("backends", "unknown", "unwatched"), [
+    (["ovn"], NEUTRON_OVN_AGENTS, NEUTRON_OVS_AGENTS),
+    (["ovs"], NEUTRON_OVS_AGENTS, NEUTRON_OVN_AGENTS),
+    (["ovn", "ovs"], NEUTRON_OVN_AGENTS | NEUTRON_OVS_AGENTS, set()),
+])
+def test_a_failed_source_leaves_out_what_the_cloud_need_not_have(
+    backends: list[str], unknown: set[str], unwatched: set[str]
+) -> None:
+    """With API sources failing (a wrong password), removed services and the other ML2
+    backend's agents are not among the services not OK: they count only when seen."""
+    catalog = load_catalog().deployed(backends)
+    health = evaluate(catalog, [source("api.compute", UNK), source("api.network", UNK),
+                                source("api.image", OK)])
+    status = {s.name: (s.status, s.watched) for s in health.services}
+    for name in unknown | {"neutron-server", "nova-compute"}:
+        assert status[name] == (UNK, True), name
+    for name in unwatched | {"nova-consoleauth", "glance-registry"}:
+        assert status[name][1] is False, name  # not watched: left out of the cloud's status
+        assert name not in health.message, name
+    bad = {s.name for s in health.services if s.watched and s.status is not OK}
+    assert health.message.startswith(f"{len(bad)} of {len(bad)} services not OK")
+    assert not bad & (unwatched | {"nova-consoleauth", "glance-registry"})
+
+
+def test_a_service_the_cloud_need_not_have_counts_when_seen() -> None:
+    """An old cloud still running nova-consoleauth, an OVS agent on an OVN cloud (a
+    migration): seen, so judged and counted like any other."""
+    catalog = load_catalog().deployed(["ovn"])
+    health = evaluate(catalog, [
+        source("api.compute", OK), source("api.network", OK),
+        member_check("nova-consoleauth", "ctl1", CRIT),
+        member_check("Open vSwitch agent", "net1", OK, label="agent_type"),
+        member_check("OVN Controller Gateway agent", "net1", OK, label="agent_type"),
+        member_check("OVN Controller agent", "cmp1", CRIT, label="agent_type"),
+    ])
+    consoleauth = health.service("nova-consoleauth")
+    assert consoleauth is not None and consoleauth.watched and consoleauth.status is CRIT
+    ovs_agent = health.service("neutron-openvswitch-agent")
+    assert ovs_agent is not None and ovs_agent.watched and ovs_agent.status is OK
+    ovn = health.service("ovn-controller")
+    assert ovn is not None and ovn.status is WARN and ovn.message == "1 of 2 up; down: cmp1"
+    assert health.message.startswith("2 of 3 services not OK: nova-consoleauth, ovn-controller")
+
+
 def test_stale_checks_become_unknown() -> None:
     fresh = CheckResult("c", OK, "fine", timestamp=1000.0)
     old = CheckResult("c", CRIT, "down", timestamp=100.0)
@@ -258,3 +309,77 @@ def test_blind_parts_are_served() -> None:
     assert api["blind"] == [{"source": "api.compute", "resource": "quotas",
                              "status": "UNKNOWN", "message": "api.compute quotas: UNKNOWN"}]
     assert served["blind"] == api["blind"] and served["status"] == "UNKNOWN"
+
+
+def test_a_service_nothing_watches_is_unwatched_not_ok() -> None:
+    from stackwatch.commands import render_status
+    from stackwatch.web.serialize import health_dict
+
+    health = evaluate(load_catalog(), HEALTHY)
+    rabbit = health.service("rabbitmq")
+    assert rabbit is not None and not rabbit.watched
+    assert rabbit.status is not OK and rabbit.verdict == "UNWATCHED"
+    served = {s["name"]: s for s in health_dict(health)["services"]}
+    assert served["rabbitmq"]["status"] == "UNWATCHED"
+    assert served["nova-compute"]["status"] == "OK"
+    # the cloud's verdict counts the watched ones only, as before
+    assert health.status is OK and health.message == "all 4 watched services OK"
+    [line] = [click.unstyle(ln) for ln in render_status(health, [], show_all=True)
+              if "rabbitmq" in ln]
+    assert line.split()[:2] == ["UNWATCHED", "rabbitmq"]
+
+
+def db_view(name: str, binary: str, host: str, status: Status,
+            region: str = "RegionOne") -> CheckResult:
+    """A check as a SQL source gives from a services (agents) table."""
+    return CheckResult(name, status, f"{binary} on {host}: {status.name} (database)",
+                       make_labels(binary=binary, host=host, region=region))
+
+
+def api_view(name: str, binary: str, host: str, status: Status,
+             region: str = "RegionOne") -> CheckResult:
+    return CheckResult(name, status, f"{binary} on {host}: {status.name}",
+                       make_labels(binary=binary, host=host, region=region))
+
+
+SQL_SAYS = [source("sql.nova", OK), source("sql.cinder", OK), source("sql.neutron", OK),
+            db_view("nova.db_service", "nova-compute", "cmp1", OK),
+            db_view("nova.db_service", "nova-compute", "cmp2", CRIT),
+            db_view("nova.db_service", "nova-conductor", "ctl1", OK),
+            db_view("cinder.db_service", "cinder-volume", "st1@lvm", OK),
+            db_view("neutron.db_agent", "neutron-l3-agent", "net1", CRIT)]
+
+
+@pytest.mark.parametrize(
+    ("api", "compute", "conductor", "l3"),
+    [
+        # SQL sources only (-s sql): the database's view is all there is, and it counts
+        ([], WARN, OK, CRIT),
+        # a wrong API password: every API source failed; the database still sees the members
+        ([source("api.compute", UNK, "api.compute: 401"),
+          source("api.network", UNK, "api.network: 401")], WARN, OK, CRIT),
+        # the API's list of services could not be read (one resource): the database fills in
+        ([source("api.compute", OK), part("stackwatch.resource", "api.compute", "services")],
+         WARN, OK, CRIT),
+        # the API read its lists: its view wins (cmp2 up, the L3 agent alive), the database's
+        # (seconds older or newer) is not counted
+        ([source("api.compute", OK), source("api.network", OK),
+          api_view("nova.service", "nova-compute", "cmp1", OK),
+          api_view("nova.service", "nova-compute", "cmp2", OK),
+          api_view("nova.service", "nova-conductor", "ctl1", OK),
+          api_view("neutron.agent", "neutron-l3-agent", "net1", OK)], OK, OK, OK),
+        # the API read in another region does not hide this region's database view
+        ([source("api.compute", OK),
+          api_view("nova.service", "nova-compute", "cmpX", OK, region="RegionTwo")],
+         WARN, OK, CRIT),
+    ],
+)
+def test_the_database_view_counts_exactly_when_the_api_was_not_read(
+    api: list[CheckResult], compute: Status, conductor: Status, l3: Status,
+) -> None:
+    health = evaluate(load_catalog(), [*api, *SQL_SAYS])
+    statuses = {s.name: s.status for s in health.services if s.watched}
+    assert (statuses["nova-compute"], statuses["nova-conductor"],
+            statuses["neutron-l3-agent"]) == (compute, conductor, l3), health.message
+    assert statuses["cinder-volume"] is OK  # no API view of cinder given: the database's
+    assert "nothing watched" not in health.message

@@ -107,6 +107,9 @@ def test_health_checks_samples_sources(store: SQLiteStore) -> None:
     conductor = next(s for s in health["services"] if s["name"] == "nova-conductor")
     assert conductor["status"] == "UNKNOWN"  # its only check is older than max_age
     assert conductor["members"][0]["message"].startswith("stale: last seen 1000 s ago")
+    # what nothing watches is not OK: it says so, and does not count for the cloud
+    rabbit = next(s for s in health["services"] if s["name"] == "rabbitmq")
+    assert (rabbit["status"], rabbit["watched"]) == ("UNWATCHED", False)
 
     critical = get_json(store, "/api/v1/checks?status=critical")
     assert [c["labels"]["host"] for c in critical] == ["cmp2"]

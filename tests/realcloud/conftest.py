@@ -8,8 +8,10 @@
   ``<tmp>/realcloud-scripts.log``, whose tail is shown on failure), yields a
   :class:`~realcloud.cloud.RealCloud` and always runs ``down.sh`` at the end.
   It is only set up when a realcloud test is selected (``-m 'not realcloud'`` skips
-  all of it). ``STACKWATCH_REALCLOUD_KEEP=1`` is for development against a long-lived
-  cloud: a cloud already running is used as it is (no install/up) and left running.
+  all of it). Without the realcloud scripts (a plain clone has no ``../shared``) every
+  realcloud test is skipped with that reason, unless ``STACKWATCH_REALCLOUD_REQUIRED=1``.
+  ``STACKWATCH_REALCLOUD_KEEP=1`` is for development against a long-lived cloud: a
+  cloud already running is used as it is (no install/up) and left running.
 * Timings of each phase are printed in the terminal summary.
 """
 
@@ -48,7 +50,8 @@ TIMINGS: dict[str, float] = {}
 # Module order inside the realcloud run: the test bed first, faults (which change the
 # cloud, then mend it) last.
 ORDER = ("test_real_ground_truth", "test_real_api_metrics", "test_real_sql_metrics",
-         "test_real_logs", "test_real_recordings", "test_real_fidelity", "test_real_faults")
+         "test_real_logs", "test_real_recordings", "test_real_fidelity", "test_real_health",
+         "test_real_faults")
 
 
 def _is_realcloud(item: pytest.Item) -> bool:
@@ -60,13 +63,30 @@ def _rank(item: pytest.Item) -> int:
     return ORDER.index(stem) if stem in ORDER else ORDER.index("test_real_fidelity")
 
 
+REQUIRED_ENV = "STACKWATCH_REALCLOUD_REQUIRED"
+
+
+def _missing_reason() -> str:
+    """Why the realcloud tests cannot run here ('' when they can): a plain clone has no
+    ``../shared/realcloud``. With ``$STACKWATCH_REALCLOUD_REQUIRED=1`` (CI) they run and
+    fail instead, so a CI machine without the scripts does not pass quietly."""
+    scripts = scripts_dir()
+    if (scripts / "up.sh").is_file() or os.environ.get(REQUIRED_ENV) == "1":
+        return ""
+    return (f"no realcloud scripts at {scripts} (../shared/realcloud beside the repository, "
+            f"or $STACKWATCH_REALCLOUD_DIR); set {REQUIRED_ENV}=1 to fail instead")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark the realcloud tests, give them a long timeout and move them to the end."""
     mine = [item for item in items if _is_realcloud(item)]
     if not mine:
         return
+    missing = _missing_reason()
     for item in mine:
         item.add_marker(pytest.mark.realcloud)
+        if missing:
+            item.add_marker(pytest.mark.skip(reason=missing))
         if item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(TEST_TIMEOUT_S))
     others = [item for item in items if not _is_realcloud(item)]

@@ -96,9 +96,9 @@ def _compare(collection: Collection, expected: Mapping[Key, float], source: str,
 def test_every_api_source_collects_without_unknown(collected: dict[str, Collection]) -> None:
     assert set(collected) == set(SERVICES)
     for name, collection in collected.items():
-        # an endpoint slower than 2 s warns: this 2-core machine is busy at times
-        bad = [c.message for c in collection.checks if c.status is not Status.OK
-               and not (c.name == "api.endpoint" and c.status is Status.WARNING)]
+        # an endpoint that answered is OK however slowly (slowness is api.latency's,
+        # judged over several collections: none here)
+        bad = [c.message for c in collection.checks if c.status is not Status.OK]
         assert not bad, f"{name}: {bad}"
         assert_declared(collection)
         up = sample_map(collection.samples, {f"openstack_{SERVICES[name]}_up"})

@@ -54,6 +54,7 @@ def test_api_sources_read_the_recordings_without_gaps(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every request the API sources make has a recorded answer, and all of them read."""
     monkeypatch.setattr(replay, "REFERENCE", RECORDED)
+    monkeypatch.setattr(replay, "EXTRA", ())  # these recordings alone, no fallback
     with replay.ReplayCloud(tmp_path) as cloud:
         client = ApiClient("replay", clouds_yaml=cloud.clouds_yaml, timeout=10)
         try:

@@ -42,12 +42,15 @@ from stackwatch.sim.fidelity import (
     load_recordings,
 )
 
-REFERENCE = Path(
+# What real 2026.1 services answered to the requests the simulator is held to, recorded
+# by scripts/record_fidelity.py (tests/data/recorded/README.md); another folder of the
+# same layout may be named by $STACKWATCH_FIDELITY_RECORDINGS.
+API_RECORDINGS = Path(
     os.environ.get(
-        "STACKWATCH_REFERENCE", Path(__file__).resolve().parents[3] / "shared" / "reference"
+        "STACKWATCH_FIDELITY_RECORDINGS",
+        Path(__file__).resolve().parents[1] / "data" / "recorded" / "fidelity",
     )
 )
-API_RECORDINGS = REFERENCE / "api"
 # The recorded catalog gives the recorded services' roots (to strip from URLs).
 _RECORDED_TOKEN = API_RECORDINGS / "identity" / "POST___v3__auth__tokens.201-project-scoped.json"
 # Recording folder -> catalog types that may serve it.

@@ -25,7 +25,8 @@ from stackwatch.sim.db.sync import ServiceDatabases
 from stackwatch.sim.generate import Sizing, generate
 from stackwatch.sim.state import CloudState
 
-REFERENCE_SQL = Path(__file__).parent.parent / "data" / "sim" / "db"
+# SHOW CREATE TABLE of the real 2026.1 databases (scripts/record_db.py).
+REFERENCE_SQL = Path(__file__).parent.parent / "data" / "recorded" / "db"
 _prefixes = itertools.count(1)
 
 

@@ -1,4 +1,4 @@
-"""The simulated cinder answers like the recorded one (shared/reference/api/block-storage)."""
+"""The simulated cinder answers like the real one (recorded in tests/data/recorded/fidelity)."""
 
 from __future__ import annotations
 

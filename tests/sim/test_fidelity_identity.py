@@ -1,4 +1,4 @@
-"""The simulated keystone answers like the recorded one (shared/reference/api/identity)."""
+"""The simulated keystone answers like the real one (recorded in tests/data/recorded/fidelity)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The simulated glance answers like the recorded one (shared/reference/api/image)."""
+"""The simulated glance answers like the real one (recorded in tests/data/recorded/fidelity)."""
 
 from __future__ import annotations
 
@@ -18,12 +18,20 @@ ALLOW = {
     # glance marks only the default store; generated images sit in a second one
     "body/stores/*/default": "only the default store carries 'default'",
 }
+# The recorded cloud's newest image (the first of a page) is one with no data yet
+# (``queued``: size, checksum and hashes null, no store); the simulated cloud's first is
+# active. The whole listing holds both kinds and is compared without these allowances.
+QUEUED_FIRST = {f"body/images/*/{key}": "the recorded page's only image is queued"
+                for key in ("size", "virtual_size", "checksum", "os_hash_algo",
+                            "os_hash_value", "stores")}
+PAGES = ("GET___v2__images~limit=1.json",)
 PLAIN_GETS = plain_gets(FOLDER)
 
 
 @pytest.mark.parametrize("name", PLAIN_GETS)
 def test_listings_and_documents(replayer: Replayer, name: str) -> None:
-    report = replayer.check(FOLDER, name, allow=ALLOW)
+    allow = {**ALLOW, **QUEUED_FIRST} if name in PAGES else ALLOW
+    report = replayer.check(FOLDER, name, allow=allow)
     assert report, report.explain()
 
 

@@ -21,8 +21,8 @@ from stackwatch.sim.logwriter import FILES, LogWriter
 from stackwatch.sim.state import CloudState
 from stackwatch.sim.traffic import TrafficGenerator
 
-# Unmodified excerpts of shared/reference/logs (real 2026.1 services).
-DATA = Path(__file__).parent.parent / "data" / "sim" / "logs"
+# Real 2026.1 services' logs, recorded by scripts/record_logs.py.
+DATA = Path(__file__).parent.parent / "data" / "recorded" / "logs"
 T = datetime(2026, 11, 21, 6, 19, 36, 304512, tzinfo=UTC)
 REQ = "req-317dd0b1-1b2c-4d5e-8f90-a1b2c3d4e5f6"
 USER, PROJECT = "5afa7840934d4210aed583efbe8237bd", "de912f432d76441d9a692064394cb3d4"

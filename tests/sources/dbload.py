@@ -1,4 +1,8 @@
-"""Load the reference 2026.1 schemas and rows into SQLite or a real MariaDB."""
+"""Load the recorded 2026.1 schemas and rows into SQLite or a real MariaDB.
+
+The recordings (``tests/data/recorded/db``) are written by ``scripts/record_db.py`` from
+the databases of a real control plane.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-REFERENCE = Path("/work/shared/reference/db")
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "recorded" / "db"
 
 _SQLITE_TYPES = [("int", "INTEGER"), ("datetime", "DATETIME"), ("float", "REAL"),
                  ("double", "REAL"), ("decimal", "REAL")]

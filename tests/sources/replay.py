@@ -1,9 +1,9 @@
 """Replay the recorded OpenStack 2026.1 answers over real HTTP, with injectable faults.
 
 One aiohttp site per service on 127.0.0.1 (free ports), serving the files of
-``shared/reference/api/<service_type>/``. A request is answered with the
-recording of the same method and path whose query matches (ignoring paging
-and time-window parameters) and whose microversion matches the one asked
+``tests/data/recorded/api/<service_type>/`` (then ``.../fidelity/<service_type>/``).
+A request is answered with the recording of the same method and path whose query
+matches (ignoring paging and time-window parameters) and whose microversion matches the one asked
 (the ``latest`` recordings answer the service's maximum). When the page size
 asked differs from the recorded one, the paging links are dropped: the
 recording is then the whole answer. ``POST /v3/auth/tokens`` issues a fresh
@@ -33,7 +33,12 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-REFERENCE = Path("/work/shared/reference/api")
+# The answers of the real 2026.1 services that stackwatch's sources ask for, recorded by
+# scripts/record_fixtures.py (tests/data/recorded/README.md) ...
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "recorded" / "api"
+# ... and, for what they ask at other microversions (and the error answers), the wider
+# set of scripts/record_fidelity.py; REFERENCE's answer wins where both have one.
+EXTRA: tuple[Path, ...] = (REFERENCE.parent / "fidelity",)
 ORIGINAL_PORTS = {"identity": 5000, "compute": 8774, "placement": 8778, "network": 9696,
                   "image": 9292, "block-storage": 8776}
 MICROVERSION_NAMES = {"compute": "compute", "placement": "placement", "block-storage": "volume"}
@@ -79,9 +84,21 @@ def _variant(stem: str) -> str:
     return found.group(1) if found else ""
 
 
+def recorded_body(service: str, pattern: str, folder: Path | None = None) -> Any:
+    """The answer body of the one recording of ``service`` (in ``folder``, default
+    :data:`REFERENCE`) whose file name matches the glob ``pattern``: what a test expects
+    to read is taken from the recordings, not written into it."""
+    files = sorted(((folder or REFERENCE) / service).glob(pattern))
+    assert len(files) == 1, f"{service}/{pattern}: {[f.name for f in files]}"
+    return json.loads(files[0].read_text())["body"]
+
+
 def _load(service: str) -> list[Recording]:
     rows = []
-    for file in sorted((REFERENCE / service).glob("*.json")):
+    files = sorted((REFERENCE / service).glob("*.json"))
+    for extra in EXTRA:
+        files += sorted((extra / service).glob("*.json"))
+    for file in files:
         data = json.loads(file.read_text())
         request = data["request"]
         path, _, query = request["url"].partition("?")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from typing import Any
 
 import pytest
 
-from sources.replay import ReplayCloud
+from sources.replay import EXTRA, REFERENCE, ReplayCloud, recorded_body
 from stackwatch.catalog.testing import assert_declared
 from stackwatch.model import Collection, Sample, Status
 from stackwatch.sources.openstack_api import SOURCE_CLASSES, ApiClient, ApiSource
@@ -44,6 +46,17 @@ def names(samples: Iterable[Sample]) -> set[str]:
     return {s.name for s in samples}
 
 
+def _provider(name: str, what: str) -> dict[str, Any]:
+    """A placement provider's recorded inventories or usages, by its name."""
+    uuid = next(p["uuid"] for p in recorded_body("placement", "GET___resource_providers@*")[
+        "resource_providers"] if p["name"] == name)
+    for path in sorted((REFERENCE / "placement").glob(f"*__{what}@*")):
+        data = json.loads(path.read_text())
+        if uuid in data["request"]["url"]:
+            return dict(data["body"][what])
+    raise AssertionError(f"no recorded {what} of {name}")
+
+
 def test_compute_reads_services_servers_and_capacity_from_placement(replay: ReplayCloud) -> None:
     out = source(replay, "nova").collect()
     assert all(s is Status.OK for s in resource_status(out).values()), out.checks
@@ -55,15 +68,25 @@ def test_compute_reads_services_servers_and_capacity_from_placement(replay: Repl
     assert {dict(c.labels)["binary"] for c in checks} == {
         "nova-conductor", "nova-scheduler", "nova-compute"}
     # latest microversion (2.103) has no hypervisor resources: capacity from placement
-    assert value(out, "openstack_nova_vcpus_available", hostname="fake-compute-1") == 1000
-    assert value(out, "openstack_nova_vcpus_used", hostname="fake-compute-1") == 1
+    inventory, usage = _provider("fake-compute-1", "inventories"), _provider(
+        "fake-compute-1", "usages")
+    vcpu, ram = inventory["VCPU"], inventory["MEMORY_MB"]
+    assert usage["VCPU"] > 0
+    assert value(out, "openstack_nova_vcpus_available", hostname="fake-compute-1") == (
+        vcpu["total"])
+    assert value(out, "openstack_nova_vcpus_used", hostname="fake-compute-1") == usage["VCPU"]
     # free = (total - reserved) * allocation_ratio - used, ratios from placement
-    assert value(out, "openstack_nova_vcpus_free", hostname="fake-compute-1") == 1000 * 4.0 - 1
+    assert value(out, "openstack_nova_vcpus_free", hostname="fake-compute-1") == (
+        (vcpu["total"] - vcpu["reserved"]) * vcpu["allocation_ratio"] - usage["VCPU"])
     assert value(out, "openstack_nova_memory_free_bytes", hostname="fake-compute-1") == (
-        (800000 - 512) * 1.0 - 512) * 1024 * 1024
+        (ram["total"] - ram["reserved"]) * ram["allocation_ratio"] - usage["MEMORY_MB"]
+    ) * 1024 * 1024
+    (aggregate,) = recorded_body("compute", "GET___v2.1__os-aggregates@*")["aggregates"]
+    assert "fake-compute-1" in aggregate["hosts"]
     assert value(out, "openstack_nova_running_vms", hostname="fake-compute-1",
-                 aggregates="agg1") >= 0
-    assert value(out, "openstack_nova_flavors") == 2
+                 aggregates=aggregate["name"]) >= 0
+    assert value(out, "openstack_nova_flavors") == len(recorded_body(
+        "compute", "GET___v2.1__flavors__detail~*limit=1000@*")["flavors"])
     assert value(out, "openstack_nova_aggregates") == 1
     assert value(out, "openstack_nova_limits_vcpus_max", tenant="admin") == 20
     endpoint = [c for c in out.checks if c.name == "api.endpoint"]
@@ -74,11 +97,16 @@ def test_compute_before_2_88_reads_capacity_from_hypervisors(tmp_path: object) -
     from pathlib import Path
     with ReplayCloud(Path(str(tmp_path)), max_version={"compute": "2.87"}) as replay:
         out = source(replay, "nova").collect()
-    assert value(out, "openstack_nova_vcpus_used", hostname="fake-compute-2") == 2
+    recorded = {h["hypervisor_hostname"]: h for h in recorded_body(
+        "compute", "GET___v2.1__os-hypervisors__detail@2.87.json", EXTRA[0])["hypervisors"]}
+    node = recorded["fake-compute-2"]
+    assert node["vcpus_used"] > 0
+    assert value(out, "openstack_nova_vcpus_used", hostname="fake-compute-2") == (
+        node["vcpus_used"])
     assert value(out, "openstack_nova_memory_used_bytes", hostname="fake-compute-2") == (
-        1536 * 1024 * 1024)
+        node["memory_mb_used"] * 1024 * 1024)
     assert value(out, "openstack_nova_running_vms", hostname="fake-compute-2",
-                 aggregates="") == 2
+                 aggregates="") == node["running_vms"]
     assert any(r[1] == "GET" and "os-hypervisors/detail" in r[2] for r in replay.requests)
 
 
@@ -98,14 +126,21 @@ def test_every_source_produces_against_the_recordings(replay: ReplayCloud,
 def test_network_image_volume_counts_match_the_recordings(replay: ReplayCloud) -> None:
     client = client_of(replay)
     net = source(replay, "neutron", client).collect()
-    assert value(net, "openstack_neutron_networks") == 2
+    assert value(net, "openstack_neutron_networks") == len(recorded_body(
+        "network", "GET___v2.0__networks~*")["networks"]) == 2
     assert value(net, "openstack_neutron_routers") == 1
     assert value(net, "openstack_neutron_floating_ips") == 1
+    availability = recorded_body("network", "GET___v2.0__network-ip-availabilities.json")
+    net1 = next(n for n in availability["network_ip_availabilities"]
+                if n["network_name"] == "net1")
+    (subnet,) = net1["subnet_ip_availability"]
     assert value(net, "openstack_neutron_network_ip_availabilities_total",
-                 network_name="net1", cidr="10.0.0.0/24") == 253
+                 network_name="net1", cidr=subnet["cidr"]) == subnet["total_ips"] == 253
     image = source(replay, "glance", client).collect()
-    assert value(image, "openstack_glance_images") == 2
-    assert value(image, "openstack_glance_images_by_status", status="active") == 2
+    images = recorded_body("image", "GET___v2__images~visibility=all&limit=1000.json")["images"]
+    assert value(image, "openstack_glance_images") == len(images) == 2
+    assert value(image, "openstack_glance_images_by_status", status="active") == sum(
+        i["status"] == "active" for i in images) == 1
     volume = source(replay, "cinder", client).collect()
     assert value(volume, "openstack_cinder_volumes") == 2
     assert value(volume, "openstack_cinder_snapshots") == 1

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sources.replay import ReplayCloud
+from sources.replay import ReplayCloud, recorded_body
 from sources.test_api_replay import client_of, resource_status, value
 from stackwatch.catalog.testing import assert_declared
 from stackwatch.model import Collection, Status
@@ -88,13 +88,16 @@ def test_neutron_quotas_take_two_calls_and_reuse_the_listings(cloud: SimulatedCl
 def test_neutron_quotas_from_the_recordings(replay: ReplayCloud) -> None:
     out = quotas_of(NetworkSource(client_of(replay)))
     # recorded: no project has its own quotas, the defaults are neutron's
-    for project in ("2b84bf5412f849c3a358b69f53f89ec1", "de912f432d76441d9a692064394cb3d4"):
+    assert recorded_body("network", "GET___v2.0__quotas.json") == {"quotas": []}
+    projects = {p["name"]: p["id"] for p in recorded_body(
+        "identity", "GET___v3__projects.json")["projects"]}
+    for project in projects.values():
         assert value(out, "openstack_neutron_limits_networks_max", tenant_id=project) == 100
         assert value(out, "openstack_neutron_limits_ports_max", tenant_id=project) == 500
         assert value(out, "openstack_neutron_limits_routers_max", tenant_id=project) == 10
         assert value(out, "openstack_neutron_limits_floating_ips_max", tenant_id=project) == 50
     # the admin project has the recorded cloud's two networks, router and floating IP
-    admin = "de912f432d76441d9a692064394cb3d4"
+    admin = projects["admin"]
     assert value(out, "openstack_neutron_limits_networks_used", tenant_id=admin) == (
         value(out, "openstack_neutron_networks"))
     assert value(out, "openstack_neutron_limits_routers_used", tenant_id=admin) == 1

@@ -213,6 +213,11 @@ def test_compute_down_moves_agent_state_check_and_sql(cloud: SimulatedCloud) -> 
     assert value(out["sql.nova"], "openstack_nova_db_service_up", host=host,
                  binary="nova-compute") == 0
     assert value(out["sql.nova"], "openstack_nova_db_compute_nodes_stale") >= 1
+    # the database's view of the same member, judged as the API's
+    [seen] = checks(out["sql.nova"], "nova.db_service", host=host, binary="nova-compute")
+    assert seen.status is Status.CRITICAL and seen.message.endswith("is down (database)")
+    others = [c for c in out["sql.nova"].checks if c.name == "nova.db_service" and c != seen]
+    assert others and all(c.status is Status.OK for c in others)
     [agree] = checks(out["crosscheck"], "crosscheck", what="nova_services_down")
     assert agree.status is Status.OK
     cloud.clear("compute-down")
@@ -272,6 +277,8 @@ def test_cinder_volume_down(cloud: SimulatedCloud) -> None:
     assert check.status is Status.CRITICAL
     assert value(out["sql.cinder"], "openstack_cinder_db_services_down",
                  binary="cinder-volume") == 1
+    [seen] = checks(out["sql.cinder"], "cinder.db_service", binary="cinder-volume")
+    assert seen.status is Status.CRITICAL
 
 
 def test_l3_agent_dead(cloud: SimulatedCloud) -> None:
@@ -291,6 +298,9 @@ def test_l3_agent_dead(cloud: SimulatedCloud) -> None:
                                  agent_id=dead[0].label("id")) == routers
     assert value(out["sql.neutron"], "openstack_neutron_db_agent_alive",
                  host=dead[0].label("hostname"), binary="neutron-l3-agent") == 0
+    [seen] = checks(out["sql.neutron"], "neutron.db_agent", host=dead[0].label("hostname"),
+                    binary="neutron-l3-agent")
+    assert seen.status is Status.CRITICAL and seen.message.endswith("is dead (database)")
 
 
 @pytest.mark.parametrize(("scenario", "reason"), [

@@ -41,6 +41,8 @@ def test_minimal_config_resolves_relative_paths(tmp_path: Path) -> None:
         ("clouds: [{name: a}]\nweb: {listen: nowhere}\n", "web.listen"),
         ("clouds: [{name: a, colour: red}]\n", "clouds.0.colour"),
         ("clouds: [{name: a\n", "not valid YAML"),
+        ("clouds: [{name: a, network_backend: linuxbridge}]\n",
+         "clouds.0.network_backend: Input should be 'ovn' or 'ovs'"),
     ],
 )
 def test_bad_config_names_file_and_field(tmp_path: Path, text: str, expected: str) -> None:
@@ -81,3 +83,11 @@ def test_non_positive_interval_names_the_field(tmp_path: Path) -> None:
     path.write_text("clouds: [{name: a}]\nintervals: {api: 0}\n")
     with pytest.raises(ConfigError, match=r"intervals: Value error, api: 0\.0 is not a positive"):
         load_config(path)
+
+
+def test_network_backend_defaults_to_ovn_per_cloud(tmp_path: Path) -> None:
+    path = tmp_path / "stackwatch.yaml"
+    path.write_text("clouds: [{name: a}, {name: b, network_backend: ovs}]\n")
+    config = load_config(path)
+    assert [c.network_backend for c in config.clouds] == ["ovn", "ovs"]
+    assert config.network_backends == {"ovn", "ovs"}

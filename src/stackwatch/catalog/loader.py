@@ -5,6 +5,11 @@ Every problem in every file is gathered and raised as one
 entry (``metrics/api.yaml: entry 3 (openstack_nova_total_vms): type: ...``),
 so a bad catalog is fixed in one round. A metric declared twice, in one file
 or across files, is an error, as prometheus_client's ``DuplicateTimeseries``.
+
+Not every service is expected on every cloud: one a release removed
+(``removed_in``) or one of the other ML2 backend (``network_backend``) counts
+only when seen. :meth:`Catalog.deployed` says which backends the watched clouds
+use and :meth:`Catalog.expects` answers per service.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
@@ -64,6 +69,13 @@ class HAMode(StrEnum):
     ACTIVE_PASSIVE = "active/passive"
 
 
+class NetworkBackend(StrEnum):
+    """Neutron's ML2 mechanism driver: its agents and processes differ."""
+
+    OVN = "ovn"   # ovn-northd, the NB/SB ovsdb-servers, ovn-controller, OVN metadata agent
+    OVS = "ovs"   # the Open vSwitch, L3, DHCP and metadata agents
+
+
 class Port(_Frozen):
     """A default bind port of a service."""
 
@@ -88,6 +100,10 @@ class ServiceSpec(_Frozen):
     service_type: str | None = None
     aliases: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+    #: the release that no longer has it (``Train``): it counts only when seen
+    removed_in: str | None = Field(None, min_length=1)
+    #: the ML2 backend it belongs to; none: every cloud has it
+    network_backend: NetworkBackend | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -159,6 +175,8 @@ class Catalog:
     metrics: Mapping[str, MetricSpec]
     _by_sample: Mapping[str, MetricSpec] = field(repr=False, compare=False)
     _by_service_name: Mapping[str, ServiceSpec] = field(repr=False, compare=False)
+    #: the ML2 backends of the watched clouds (:meth:`deployed`); by default both
+    network_backends: frozenset[NetworkBackend] = frozenset(NetworkBackend)
 
     @classmethod
     def build(cls, services: Sequence[ServiceSpec], metrics: Iterable[MetricSpec]) -> Catalog:
@@ -168,6 +186,16 @@ class Catalog:
         by_service = {alias: s for s in services for alias in s.names}
         return cls(tuple(services), MappingProxyType(by_name),
                    MappingProxyType(by_sample), MappingProxyType(by_service))
+
+    def deployed(self, network_backends: Iterable[str]) -> Catalog:
+        """This catalog for clouds using these ML2 backends (``ovn``, ``ovs``)."""
+        return replace(self, network_backends=frozenset(map(NetworkBackend, network_backends)))
+
+    def expects(self, spec: ServiceSpec) -> bool:
+        """Whether the watched clouds should have ``spec``: not removed by a release, and
+        of no ML2 backend or one they use. A service not expected counts only when seen."""
+        return spec.removed_in is None and (spec.network_backend is None
+                                            or spec.network_backend in self.network_backends)
 
     def metric_for_sample(self, sample_name: str) -> MetricSpec | None:
         """The family a sample name belongs to (``x_bucket`` -> histogram ``x``), if declared."""
@@ -259,12 +287,17 @@ def _load_services(path: Path, problems: list[str]) -> list[ServiceSpec]:
                                 f"{seen[alias]}")
             else:
                 seen[alias] = service.name
-    known = {s.name for s in services}
+    known = {s.name: s for s in services}
     for service in services:
         for dependency in service.depends_on:
             if dependency not in known:
                 problems.append(f"{label}: {service.name}: depends_on {dependency!r} "
                                 "is not a service in the catalog")
+                continue
+            backend = known[dependency].network_backend
+            if backend is not None and backend != service.network_backend:
+                problems.append(f"{label}: {service.name}: depends_on {dependency!r}, which "
+                                f"only clouds with network_backend {backend.value} have")
     return services
 
 

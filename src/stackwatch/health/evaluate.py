@@ -24,8 +24,16 @@ Services:
   ones); none up is CRITICAL; more than one is WARNING.
 * UNKNOWN only when nothing could be looked at: every member UNKNOWN, or no
   member seen while a source that watches the service failed. A service that
-  no check mentions and whose sources did not fail is "not watched" and left
-  out of the cloud's status.
+  no check mentions and whose sources did not fail is "not watched": its
+  verdict is ``UNWATCHED`` (never OK; its ``status`` field is UNKNOWN) and it is
+  left out of the cloud's status.
+
+Two views of one member. The SQL sources judge nova and cinder services and
+neutron agents from their tables (``nova.db_service``...) as the API sources do
+from their lists (``nova.service``...). The API's view wins when it was read;
+the database's counts only where it was not (:data:`DATABASE_VIEWS`): the API
+source failed or is not configured, or it could not read that list, in the
+check's region.
 
 Partial blindness. A source that read some of its resources but not others
 emits an UNKNOWN ``stackwatch.resource`` check per unread resource, and an
@@ -37,6 +45,10 @@ is listed in the service's ``blind`` and message (``partly blind:
 api.compute quotas``) without changing what its members say (they were
 looked at); the cloud is at least UNKNOWN while any part is blind, as when a
 whole source fails (a known problem still outranks it).
+
+Services a cloud need not have (:meth:`Catalog.expects`: removed by a release,
+or of the ML2 backend the clouds do not use) count only when seen: no check
+about one leaves it "not watched" even when its sources failed.
 
 The cloud's status is the worst of the watched services
 (:meth:`Status.worst`) and of the WARNING/CRITICAL checks that are about no
@@ -57,6 +69,26 @@ MEMBER_LABELS = ("binary", "service_type", "agent_type", "service")
 SOURCE_CHECK = "stackwatch_source"
 #: Checks a source emits about a part it could not read (UNKNOWN) while it read others.
 PART_CHECKS = ("stackwatch.resource", "stackwatch.partial")
+#: What ``status`` and ``/api/v1/health`` say of a service nothing watches.
+UNWATCHED = "UNWATCHED"
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseView:
+    """A SQL source's check of members an API source also lists (its ``api_resource``
+    read gives ``api_check``): counted only while the API's view is not read."""
+
+    check: str
+    api_check: str
+    api_source: str
+    api_resource: str
+
+
+DATABASE_VIEWS = (
+    DatabaseView("nova.db_service", "nova.service", "api.compute", "services"),
+    DatabaseView("cinder.db_service", "cinder.service", "api.block_storage", "services"),
+    DatabaseView("neutron.db_agent", "neutron.agent", "api.network", "agents"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +122,11 @@ class ServiceHealth:
     members: tuple[MemberHealth, ...] = ()
     watched: bool = True
     blind: tuple[BlindPart, ...] = ()   # parts of its sources that could not be read
+
+    @property
+    def verdict(self) -> str:
+        """The status's name, or ``UNWATCHED`` for a service nothing watches."""
+        return self.status.name if self.watched else UNWATCHED
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +226,7 @@ def _from_members(spec: ServiceSpec, members: Sequence[MemberHealth],
             # The reasons are the sources' own checks; one name each keeps this line short.
             return ServiceHealth(spec.name, spec.ha, Status.UNKNOWN,
                                  f"could not look: source {', '.join(failed)} failed")
-        return ServiceHealth(spec.name, spec.ha, Status.OK, "not watched", watched=False)
+        return ServiceHealth(spec.name, spec.ha, Status.UNKNOWN, "not watched", watched=False)
     up = [m for m in members if m.status in (Status.OK, Status.WARNING)]
     degraded = [m for m in members if m.status == Status.WARNING]
     down = [m for m in members if m.status == Status.CRITICAL]
@@ -239,8 +276,35 @@ def expire(checks: Iterable[CheckResult], now: float, max_age: float) -> list[Ch
     return out
 
 
+def _source_base(name: str) -> str:
+    """``api.compute`` of ``east/api.compute`` (several clouds prefix their sources)."""
+    return name.rpartition("/")[2]
+
+
+def _database_views_not_counted(checks: Sequence[CheckResult]) -> set[tuple[str, str]]:
+    """(check name, region) of the database views the API's view overrides: those whose
+    API check was read (a known status) in that region, its source and list read."""
+    unread: set[tuple[str, str]] = set()
+    for check in checks:
+        labels = dict(check.labels)
+        source = _source_base(labels.get("source", ""))
+        if check.name == SOURCE_CHECK and check.status == Status.UNKNOWN:
+            unread.add((source, ""))
+        elif check.name == "stackwatch.resource" and check.status == Status.UNKNOWN:
+            unread.add((source, labels.get("resource", "")))
+    read_in = {(c.name, dict(c.labels).get("region", "")) for c in checks
+               if c.status != Status.UNKNOWN}
+    return {(view.check, region)
+            for view in DATABASE_VIEWS
+            if (view.api_source, "") not in unread
+            and (view.api_source, view.api_resource) not in unread
+            for name, region in read_in if name == view.api_check}
+
+
 def evaluate(catalog: Catalog, checks: Iterable[CheckResult]) -> CloudHealth:
     """Health of every catalog service, node and the cloud from the latest checks."""
+    checks = list(checks)
+    overridden = _database_views_not_counted(checks)
     by_member: dict[tuple[str, str], list[CheckResult]] = defaultdict(list)
     failed_sources: dict[str, str] = {}
     blind: list[BlindPart] = []
@@ -256,6 +320,8 @@ def evaluate(catalog: Catalog, checks: Iterable[CheckResult]) -> CloudHealth:
                 blind.append(BlindPart(labels.get("source", ""), labels.get("resource", ""),
                                        check.message))
             continue
+        if (check.name, dict(check.labels).get("region", "")) in overridden:
+            continue  # the API's view of the same members was read
         key = _member_key(check, catalog)
         if key is not None:
             by_member[key].append(check)
@@ -268,7 +334,10 @@ def evaluate(catalog: Catalog, checks: Iterable[CheckResult]) -> CloudHealth:
     blind = sorted((p for p in blind if p.source not in failed_sources),
                    key=lambda p: (p.source, p.resource))
     parts_of = parts_by_service(catalog, blind)
-    services = tuple(service_health(spec, members_of.get(spec.name, []), failed_sources,
+    # A service the clouds need not have (removed by a release, the other ML2 backend's)
+    # counts only when seen: a failed source does not make it UNKNOWN.
+    services = tuple(service_health(spec, members_of.get(spec.name, []),
+                                    failed_sources if catalog.expects(spec) else {},
                                     parts_of.get(spec.name, ()))
                      for spec in catalog.services)
     hosts: dict[str, list[MemberHealth]] = defaultdict(list)

@@ -61,14 +61,15 @@ def parse_libvirt(line: str) -> SystemLine | None:
                       disk_device(message))
 
 
-def parse_syslog(line: str) -> SystemLine | None:
-    """One syslog / kern.log / dmesg line, or ``None``."""
+def parse_syslog(line: str, now: float | None = None) -> SystemLine | None:
+    """One syslog / kern.log / dmesg line, or ``None``; a year-less stamp gets the year
+    that puts it not after ``now`` (default: the clock), see :func:`syslog_epoch`."""
     match = SYSLOG.match(line.rstrip("\n"))
     if match is None:
         return None
     stamp, host, program, message, dmesg = match.groups()
     if dmesg is not None:
         return SystemLine(0.0, "", "kernel", "", dmesg, disk_device(dmesg))
-    when = iso_epoch(stamp) if stamp[:4].isdigit() else syslog_epoch(stamp)
+    when = iso_epoch(stamp) if stamp[:4].isdigit() else syslog_epoch(stamp, now=now)
     device = disk_device(message) if program == "kernel" else ""
     return SystemLine(when, host, program, "", message, device)

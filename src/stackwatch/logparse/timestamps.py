@@ -78,8 +78,19 @@ def clf_epoch(text: str) -> float:
     return base
 
 
-def syslog_epoch(text: str, year: int | None = None) -> float:
-    """RFC 3164 ``Nov 21 06:04:37`` (no year: the current one) or ISO 8601 as epoch."""
+#: How far after "now" a year-less syslog stamp may fall and still be taken as this
+#: year's (clock skew, a local time zone ahead of UTC); past it, it is last year's.
+SYSLOG_FUTURE_SLACK_S = 2 * 86400.0
+
+
+def syslog_epoch(text: str, year: int | None = None, now: float | None = None) -> float:
+    """RFC 3164 ``Nov 21 06:04:37`` or ISO 8601 as epoch.
+
+    RFC 3164 has no year: unless ``year`` is given, the stamp gets the latest year
+    that puts it not after ``now`` (default: the clock) plus
+    :data:`SYSLOG_FUTURE_SLACK_S`, so ``Dec 31 23:59:59`` read on 1 January is last
+    year's and ``Feb 29`` the last leap year's.
+    """
     if text[:4].isdigit():
         return iso_epoch(text[:26].split("+")[0])
     parts = text.split()
@@ -87,8 +98,21 @@ def syslog_epoch(text: str, year: int | None = None) -> float:
         return 0.0
     try:
         hh, mm, ss = (int(x) for x in parts[2].split(":"))
-        when = (year or time.gmtime().tm_year, MONTHS[parts[0]], int(parts[1]), hh, mm, ss)
-        return float(calendar.timegm((*when, 0, 0, 0)))
+        month, day = MONTHS[parts[0]], int(parts[1])
+        if not (1 <= day <= 31 and 0 <= hh <= 23 and 0 <= mm <= 59 and 0 <= ss <= 60):
+            return 0.0
+        if year is not None:
+            return float(calendar.timegm((year, month, day, hh, mm, ss, 0, 0, 0)))
+        clock = time.time() if now is None else now
+        latest = clock + SYSLOG_FUTURE_SLACK_S
+        this_year = time.gmtime(clock).tm_year
+        for candidate in range(this_year + 1, this_year - 9, -1):
+            if day > calendar.monthrange(candidate, month)[1]:
+                continue  # Feb 29 of a year that has none
+            when = float(calendar.timegm((candidate, month, day, hh, mm, ss, 0, 0, 0)))
+            if when <= latest:
+                return when
+        return 0.0
     except (ValueError, OverflowError):
         return 0.0
 

@@ -294,7 +294,8 @@ def _request_id_headers(spec: ServiceSpec, method: str, path: str, status: int
     * cinder adds ``x-compute-request-id`` only on answers of its API resources: not on
       keystonemiddleware's 401s, the removed ``/v2`` (404), nor the empty 202 of a
       ``DELETE`` (``block-storage/GET___v3.json``, ``GET___v2.removed.json``,
-      ``DELETE___v3__{project_id}__volumes__{volume_id}@latest.json``).
+      ``DELETE___v3__{project_id}__volumes__{volume_id}@latest.json``), nor the 302 of
+      ``/v3`` to ``/v3/`` (``GET___v3.authenticated.json``).
     * nova: both headers on every answer, its 401s included.
     """
     if _bare_root(spec, path) or (spec.service_type == "image" and status == 401):
@@ -303,7 +304,7 @@ def _request_id_headers(spec: ServiceSpec, method: str, path: str, status: int
         return ("x-openstack-request-id", "x-compute-request-id")
     if spec.service_type == "block-storage":
         removed_v2 = path[len(spec.prefix):].split("/")[1:2] == ["v2"]
-        if status == 401 or (method, status) == ("DELETE", 202) or removed_v2:
+        if status in (401, 302) or (method, status) == ("DELETE", 202) or removed_v2:
             return ("x-openstack-request-id",)
         return ("x-openstack-request-id", "x-compute-request-id")
     return ("x-openstack-request-id",)

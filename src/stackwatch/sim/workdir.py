@@ -66,6 +66,7 @@ def write_stackwatch_yaml(workdir: Path, region: str, db_urls: Mapping[str, str]
     cloud: dict[str, object] = {
         "name": CLOUD_NAME, "clouds_yaml": "./clouds.yaml", "region": region,
         "databases": dict(db_urls), "logs": {"root": str(log_dir)},
+        "network_backend": "ovs",  # the simulated neutron runs ML2/OVS agents
     }
     if bus_url:
         cloud["bus"] = {"url": bus_url}

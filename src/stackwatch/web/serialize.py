@@ -54,7 +54,7 @@ def _blind(part: BlindPart) -> dict[str, Any]:
 
 def service_dict(service: ServiceHealth) -> dict[str, Any]:
     """A service's health with its members."""
-    return {"name": service.name, "ha": service.ha.value, "status": service.status.name,
+    return {"name": service.name, "ha": service.ha.value, "status": service.verdict,
             "message": service.message, "watched": service.watched,
             "members": [_member(m) for m in service.members],
             "blind": [_blind(p) for p in service.blind]}

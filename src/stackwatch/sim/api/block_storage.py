@@ -192,7 +192,11 @@ class CinderApi:
         return json_response(self._versions_body(), 300, _version_headers(MIN_VERSION))
 
     async def v3_root(self, request: web.Request, version: tuple[int, int]) -> web.Response:
-        """``GET /v3`` with a token: 200, the same document at 3.0 (recorded; 401 without)."""
+        """``GET /v3/`` with a token: 200, the same document at 3.0; ``GET /v3``: 302 to
+        ``/v3/``, an empty ``text/plain`` body (recorded from cinder 28; 401 without)."""
+        if not request.path.endswith("/"):
+            return web.Response(status=302, headers={
+                "Location": self.api.url("/v3/"), "Content-Type": "text/plain; charset=utf8"})
         return json_response(self._versions_body(), 200, _version_headers(MIN_VERSION))
 
     async def v2_root(self, request: web.Request) -> web.Response:
@@ -622,7 +626,8 @@ def _versioned(handler: VersionedHandler) -> Callable[[web.Request], Any]:
             response: web.StreamResponse = await handler(request, version)
         except CinderError as error:
             response = error.response()
-        response.headers.update(_version_headers(version))
+        if not 300 <= response.status < 400:  # a redirect carries no version (recorded)
+            response.headers.update(_version_headers(version))
         return response
 
     wrapped.__doc__ = handler.__doc__

@@ -141,7 +141,11 @@ class GlanceApi:
                              else 200)
 
     async def v2_root(self, request: web.Request) -> web.Response:
-        """``GET /v2`` and ``/v2/`` with a token: 404 (recorded)."""
+        """``GET /v2/`` with a token: 404; ``GET /v2``: 302 to ``/v2/``, an empty
+        ``text/plain`` body (both recorded from glance 32)."""
+        if not request.path.endswith("/"):
+            return web.Response(status=302, headers={
+                "Location": self.api.url("/v2/"), "Content-Type": "text/plain; charset=utf8"})
         raise GlanceError(404, "The resource could not be found.")
 
     async def list_images(self, request: web.Request) -> web.Response:

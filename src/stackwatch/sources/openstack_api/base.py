@@ -2,10 +2,12 @@
 
 Each collection starts with the service's version document (one request):
 it negotiates the microversion and is the endpoint check
-(``api.endpoint``: answering, HTTP status, latency) and
-``openstack_<codename>_up``. Bad credentials or a service missing from the
-catalog raise (nothing can be looked at); an endpoint that does not answer
-makes every resource UNKNOWN with that reason, without trying them.
+(``api.endpoint``: OK when it answered correctly, CRITICAL when it did not;
+slowness never makes it down) and ``openstack_<codename>_up``. Its latency
+is judged apart, over several collections (``api.latency``, see
+:mod:`.latency`). Bad credentials or a service missing from the catalog raise
+(nothing can be looked at); an endpoint that does not answer makes every
+resource UNKNOWN with that reason, without trying them.
 """
 
 from __future__ import annotations
@@ -13,15 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import ClassVar, TypeVar
 
+from stackwatch.config import LatencyConfig
 from stackwatch.errors import SourceAuthError, SourceError
 from stackwatch.model import CheckResult, Collection, PerfDatum, Sample, Status, make_labels
 from stackwatch.sources.openstack_api.client import ApiClient
 from stackwatch.sources.openstack_api.identity_projects import Project, load_projects
+from stackwatch.sources.openstack_api.latency import LatencyJudge
 from stackwatch.sources.resources import ResourceSource
-
-#: Endpoint latency above which the endpoint check warns / is critical (seconds).
-LATENCY_WARNING_S = 2.0
-LATENCY_CRITICAL_S = 10.0
 
 ENDPOINT_CHECK = "api.endpoint"
 
@@ -34,10 +34,13 @@ class ApiSource(ResourceSource):
     service_type: ClassVar[str]   # catalog service type: "block-storage"
     codename: ClassVar[str]       # "cinder": used in openstack-exporter metric names
 
-    def __init__(self, client: ApiClient, intervals: Mapping[str, float] | None = None) -> None:
+    def __init__(self, client: ApiClient, intervals: Mapping[str, float] | None = None,
+                 latency: LatencyConfig | None = None) -> None:
         super().__init__(f"api.{self.service_type.replace('-', '_')}", parallel=True)
         self.client = client
         self._intervals = dict(intervals or {})
+        self.latency = LatencyJudge(self.service_type, self.codename,
+                                    latency or LatencyConfig())
 
     @property
     def region_label(self) -> str:
@@ -85,21 +88,17 @@ class ApiSource(ResourceSource):
                                 f"{self.codename} API unusable: {exc}", make_labels(labels))
             return Collection((self.sample(up, 0),), (check,)), exc
         latency = endpoint.latency
-        status = Status.OK
-        if latency >= LATENCY_CRITICAL_S:
-            status = Status.CRITICAL
-        elif latency >= LATENCY_WARNING_S:
-            status = Status.WARNING
         version = (f", microversion {endpoint.microversion[0]}.{endpoint.microversion[1]}"
                    if endpoint.microversion else "")
+        # It answered correctly: up, however long it took (slowness is api.latency's).
         check = CheckResult(
-            ENDPOINT_CHECK, status,
+            ENDPOINT_CHECK, Status.OK,
             f"{self.codename} API answers HTTP {endpoint.status} in {latency * 1000:.0f} ms"
             f"{version}",
             make_labels(labels),
-            (PerfDatum("latency", round(latency, 4), "s", LATENCY_WARNING_S,
-                       LATENCY_CRITICAL_S, 0),),
+            (PerfDatum("latency", round(latency, 4), "s", minimum=0),),
         )
+        slow = self.latency.add(latency, self.region_label)
         samples = (
             self.sample(up, 1),
             self.sample("openstack_api_endpoint_latency_seconds", latency,
@@ -107,4 +106,4 @@ class ApiSource(ResourceSource):
             self.sample("openstack_api_endpoint_status_code", endpoint.status,
                         service=self.codename),
         )
-        return Collection(samples, (check,)), None
+        return Collection(samples, (check,) if slow is None else (check, slow)), None

@@ -1,6 +1,7 @@
 """``sql.cinder``: volumes and snapshots by status and size, services offline.
 
-Three queries per collection, each its own resource.
+Three queries per collection, each its own resource. The services also give
+one ``cinder.db_service`` check each (the database's view; see ``sql.nova``).
 """
 
 from __future__ import annotations
@@ -14,9 +15,18 @@ from stackwatch.model import Collection, Sample
 from stackwatch.sources.resources import Resource
 from stackwatch.sources.sql import tables as t
 from stackwatch.sources.sql.base import SqlSource
-from stackwatch.sources.sql.nova import SERVICE_DOWN_TIME_S, _service_samples, last_seen, utcnow
+from stackwatch.sources.sql.nova import (
+    SERVICE_DOWN_TIME_S,
+    _service_samples,
+    last_seen,
+    service_checks,
+    utcnow,
+)
 
 GIB = 1024 ** 3
+
+#: The database's view of a cinder service (the API's is ``cinder.service``).
+SERVICE_CHECK = "cinder.db_service"
 
 
 class CinderSql(SqlSource):
@@ -78,6 +88,7 @@ class CinderSql(SqlSource):
             s.c.host, s.c.binary, s.c.disabled, last_seen(s.c.updated_at, s.c.created_at),
         ).where(s.c.deleted == sa.false()))
         cutoff = utcnow() - dt.timedelta(seconds=self.service_down_time)
-        return Collection(tuple(_service_samples(self, "cinder", [
-            (str(host), str(binary), bool(disabled), False,
-             seen is not None and seen >= cutoff) for host, binary, disabled, seen in rows])))
+        services = [(str(host), str(binary), bool(disabled), False,
+                     seen is not None and seen >= cutoff) for host, binary, disabled, seen in rows]
+        return Collection(tuple(_service_samples(self, "cinder", services)),
+                          service_checks(self, SERVICE_CHECK, services))

@@ -1,14 +1,21 @@
-"""``sql.neutron``: agents alive (heartbeat within ``agent_down_time``), routers per L3 agent."""
+"""``sql.neutron``: agents alive (heartbeat within ``agent_down_time``), routers per L3 agent.
+
+The agents also give one ``neutron.db_agent`` check each, judged as the API's
+``neutron.agent`` is: the database's view, which health counts when the API's
+could not be read.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
 
 from stackwatch.model import Collection
+from stackwatch.sources.openstack_api.network import Agent, _agent_check
 from stackwatch.sources.resources import Resource
 from stackwatch.sources.sql import tables as t
 from stackwatch.sources.sql.base import SqlSource
@@ -16,6 +23,9 @@ from stackwatch.sources.sql.nova import utcnow
 
 #: neutron's ``agent_down_time`` default (seconds).
 AGENT_DOWN_TIME_S = 75.0
+
+#: The database's view of a neutron agent (the API's is ``neutron.agent``).
+AGENT_CHECK = "neutron.db_agent"
 
 
 class NeutronSql(SqlSource):
@@ -38,15 +48,19 @@ class NeutronSql(SqlSource):
 
     def agents(self) -> Collection:
         a = t.agents
-        rows = self.rows("agents", sa.select(a.c.host, a.c.binary, a.c.admin_state_up,
-                                             a.c.heartbeat_timestamp))
+        rows = self.rows("agents", sa.select(a.c.id, a.c.agent_type, a.c.host, a.c.binary,
+                                             a.c.admin_state_up, a.c.heartbeat_timestamp))
         cutoff = utcnow() - dt.timedelta(seconds=self.agent_down_time)
-        samples = [self.sample("openstack_neutron_db_agent_alive",
-                               1 if beat is not None and beat >= cutoff else 0,
-                               host=str(host), binary=str(binary),
-                               adminState="up" if admin else "down")
-                   for host, binary, admin, beat in rows]
-        return Collection(tuple(samples))
+        agents = [Agent(str(id_), str(binary), str(agent_type or ""), str(host),
+                        beat is not None and beat >= cutoff, bool(admin), "")
+                  for id_, agent_type, host, binary, admin, beat in rows]
+        samples = [self.sample("openstack_neutron_db_agent_alive", 1 if agent.alive else 0,
+                               host=agent.host, binary=agent.binary,
+                               adminState="up" if agent.admin_state_up else "down")
+                   for agent in agents]
+        checks = [replace(check, name=AGENT_CHECK, message=f"{check.message} (database)")
+                  for check in (_agent_check(agent, self.region_label) for agent in agents)]
+        return Collection(tuple(samples), tuple(checks))
 
     def l3_agent_routers(self) -> Collection:
         a, b = t.agents, t.router_bindings

@@ -3,16 +3,23 @@
 Four queries per collection (each its own resource, so a table a release
 lacks makes only its metrics UNKNOWN). Also serves ``nova_cell0``, where
 instances that failed scheduling live (same schema).
+
+The services table also gives one ``nova.db_service`` check per service, judged
+as the API's ``nova.service`` is (up, disabled, down, forced down): the
+database's view of the members, which health counts when the API's could not
+be read (``stackwatch.health.evaluate.DATABASE_VIEWS``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import replace
 
 import sqlalchemy as sa
 
-from stackwatch.model import Collection, Sample
+from stackwatch.model import CheckResult, Collection, Sample
+from stackwatch.sources.openstack_api.compute import _service_check
 from stackwatch.sources.resources import Resource
 from stackwatch.sources.sql import tables as t
 from stackwatch.sources.sql.base import SqlSource
@@ -21,6 +28,9 @@ MIB = 1024 * 1024
 
 #: nova's ``service_down_time`` default (seconds): a service silent for longer is down.
 SERVICE_DOWN_TIME_S = 60.0
+
+#: The database's view of a nova service (the API's is ``nova.service``).
+SERVICE_CHECK = "nova.db_service"
 
 
 def utcnow() -> dt.datetime:
@@ -71,9 +81,10 @@ class NovaSql(SqlSource):
                                                s.c.forced_down, seen).where(
             s.c.deleted == 0, s.c.binary.not_in(API_SERVICE_BINARIES)))
         cutoff = utcnow() - dt.timedelta(seconds=self.service_down_time)
-        return Collection(tuple(_service_samples(self, "nova", [
-            (str(host), str(binary), bool(disabled), bool(forced), seen_at is not None
-             and seen_at >= cutoff) for host, binary, disabled, forced, seen_at in rows])))
+        services = [(str(host), str(binary), bool(disabled), bool(forced), seen_at is not None
+                     and seen_at >= cutoff) for host, binary, disabled, forced, seen_at in rows]
+        return Collection(tuple(_service_samples(self, "nova", services)),
+                          service_checks(self, SERVICE_CHECK, services))
 
     def compute_nodes(self) -> Collection:
         c = t.compute_nodes
@@ -125,6 +136,16 @@ def _service_samples(source: SqlSource, codename: str,
             samples.append(source.sample("openstack_nova_db_services_forced_down",
                                          forced[binary], binary=binary))
     return samples
+
+
+def service_checks(source: SqlSource, name: str,
+                   rows: list[tuple[str, str, bool, bool, bool]]) -> tuple[CheckResult, ...]:
+    """One check per service row, judged as the API judges its service list."""
+    checks = (_service_check(name, host, binary, "up" if is_up else "down",
+                             "disabled" if is_disabled else "enabled", "", is_forced,
+                             source.region_label)
+              for host, binary, is_disabled, is_forced, is_up in rows)
+    return tuple(replace(c, message=f"{c.message} (database)") for c in checks)
 
 
 class NovaCell0Sql(NovaSql):
