@@ -48,3 +48,17 @@ def test_the_other_recognisers_take_none_of_their_lines() -> None:
         earlier = [p for name, p in other.RECOGNISERS[:names.index(reason)]]
         assert all(p.match(line) is None for p in earlier for line in lines)
         assert all(other.recognise(line) == reason for line in lines)
+
+
+@pytest.mark.parametrize(("fmt", "own"), [(LogFormat.RABBITMQ, RABBIT),
+                                          (LogFormat.MARIADB, MARIADB)])
+@pytest.mark.parametrize("odd", [ODD[:1], ODD[1:2], ODD[2:], ODD])
+def test_odd_first_or_last_line(fmt: LogFormat, own: list[str], odd: list[str]) -> None:
+    """The first line is checked apart (the others after their newline): odd lines first,
+    last, or a chunk of one line are still counted line by line."""
+    for lines in (odd + own * 3, own * 3 + odd, odd[:1], own[:1]):
+        parser = FileParser(fmt, "rabbitmq", "h", "f")
+        parser.feed("\n".join(lines) + "\n")
+        tally = parser.drain()
+        assert Counter({reason: n for (_, reason), n in tally.skipped.items()}) == \
+            _per_line(fmt, lines), lines
