@@ -53,3 +53,26 @@ def test_commands_run_with_a_lazier_cyclic_collector(tmp_path: object) -> None:
     done = subprocess.run([sys.executable, "-c", code, str(log)], capture_output=True,
                           text=True, check=True, timeout=600)
     assert done.stderr.strip().splitlines()[-1] == "50000 True"
+
+
+def test_backfill_with_a_store_reads_no_config_and_imports_no_pydantic(tmp_path: object
+                                                                       ) -> None:
+    """``logs backfill --store`` reads no config: pydantic (about 0.15 CPU-s to import) is
+    not loaded."""
+    from pathlib import Path
+
+    code = (
+        "import sys\n"
+        "from stackwatch.cli import main\n"
+        "try:\n"
+        "    main(['logs', 'backfill', '--store', sys.argv[1], '--host', 'h', sys.argv[2]])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('pydantic' in sys.modules, file=sys.stderr)\n"
+    )
+    folder = Path(str(tmp_path))
+    log = folder / "nova-api.log"
+    log.write_text("2026-11-21 06:19:36.304 590 INFO nova.api [-] hello\n")
+    done = subprocess.run([sys.executable, "-c", code, str(folder / "s.sqlite"), str(log)],
+                          capture_output=True, text=True, check=True, timeout=600)
+    assert done.stderr.strip().splitlines()[-1] == "False", done.stderr
