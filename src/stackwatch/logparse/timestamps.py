@@ -42,17 +42,36 @@ def iso_epoch(text: str) -> float:
     base = _ISO_CACHE.get(whole)
     if base is None:
         try:
-            parsed = time.strptime(whole.replace("T", " "), "%Y-%m-%d %H:%M:%S")
+            parsed = _iso_fields(whole)
         except ValueError:
             return 0.0
         base = _remember(_ISO_CACHE, whole, float(calendar.timegm(parsed)))
         if whole[10:11] == " " and len(whole) == 19:
-            _remember(_MINUTE_CACHE, whole[:16], base - parsed.tm_sec)
+            _remember(_MINUTE_CACHE, whole[:16], base - parsed[5])
     if fraction:
         digits = fraction[:6].rstrip("Z")
         if digits.isdigit():
             return base + int(digits) / _SCALE[len(digits)]
     return base
+
+
+def _iso_fields(whole: str) -> tuple[int, int, int, int, int, int]:
+    """``2026-11-21 06:19:36`` (or ``T``) as (year, month, day, hour, minute, second);
+    ``ValueError`` if not a valid time. The zero-padded form by slicing (``time.strptime``
+    costs 8 µs and takes a lock every thread parsing logs waits on), any other by
+    ``strptime``."""
+    if (len(whole) == 19 and whole[4] == whole[7] == "-" and whole[10] in " T"
+            and whole[13] == whole[16] == ":"):
+        digits = (whole[0:4], whole[5:7], whole[8:10], whole[11:13], whole[14:16],
+                  whole[17:19])
+        if all(map(str.isdigit, digits)) and all(map(str.isascii, digits)):
+            year, month, day, hour, minute, second = map(int, digits)
+            if (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]
+                    and hour <= 23 and minute <= 59 and second <= 61 and year >= 1):
+                return year, month, day, hour, minute, second
+    parsed = time.strptime(whole.replace("T", " "), "%Y-%m-%d %H:%M:%S")
+    return (parsed.tm_year, parsed.tm_mon, parsed.tm_mday, parsed.tm_hour, parsed.tm_min,
+            parsed.tm_sec)
 
 
 def clf_epoch(text: str) -> float:

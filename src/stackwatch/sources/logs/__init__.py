@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from stackwatch.config import CloudConfig, Config
 from stackwatch.sources.logs.globs import DEFAULT_ROOT, expand, service_globs
 from stackwatch.sources.logs.source import LogsSource, RecordSink
+
+if TYPE_CHECKING:  # annotations only: `logs backfill` runs without pydantic's import
+    from stackwatch.config import CloudConfig, Config
 
 __all__ = ["LogsSource", "build_log_sources", "logs_sources"]
 
