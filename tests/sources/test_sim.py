@@ -599,3 +599,24 @@ def test_two_clouds_each_cross_check_runs_after_its_own_sources(
         after = set(crosschecks["west/crosscheck"].after)  # type: ignore[attr-defined]
         assert {"west/api.compute", "west/sql.nova", "west/sql.cinder"} <= after
         assert not [name for name in after if not name.startswith("west/")]
+
+
+def test_tenant_usage_split_across_pages_is_added_up(cloud: SimulatedCloud) -> None:
+    """From 2.40 nova pages os-simple-tenant-usage by instance: a project whose servers
+    span pages comes once per page with part of its totals. Read seven servers a page,
+    each project is one series, equal to what one page of everything says."""
+    def usage(page_size: int) -> dict[tuple[str, str], float]:
+        client = ApiClient("stackwatch-sim", clouds_yaml=cloud.clouds_yaml, timeout=5,
+                           page_size=page_size)
+        found = next(c for c in SOURCE_CLASSES if c.codename == "nova")(client).usage()
+        keys = [(s.name, s.label("tenant_id")) for s in found.samples]
+        assert len(keys) == len(set(keys)), "a project's usage given twice"
+        return {k: s.value for k, s in zip(keys, found.samples, strict=True)}
+
+    paged, whole = usage(7), usage(1000)
+    servers = truth(cloud, lambda state: len(state.servers))
+    assert 7 < servers <= 1000  # several pages, against one
+    assert paged.keys() == whole.keys()
+    assert sum(1 for name, _ in whole if name.endswith("_vcpu_hours")) > 1
+    for key, value in whole.items():  # the window ends "now": a moment later, a bit more
+        assert paged[key] == pytest.approx(value, rel=1e-3, abs=1e-3), key
