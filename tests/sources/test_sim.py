@@ -618,5 +618,5 @@ def test_tenant_usage_split_across_pages_is_added_up(cloud: SimulatedCloud) -> N
     assert 7 < servers <= 1000  # several pages, against one
     assert paged.keys() == whole.keys()
     assert sum(1 for name, _ in whole if name.endswith("_vcpu_hours")) > 1
-    for key, value in whole.items():  # the window ends "now": a moment later, a bit more
-        assert paged[key] == pytest.approx(value, rel=1e-3, abs=1e-3), key
+    for key, amount in whole.items():  # the window ends "now": a moment later, a bit more
+        assert paged[key] == pytest.approx(amount, rel=1e-3, abs=1e-3), key
