@@ -245,14 +245,14 @@ def main() -> None:
         output = workdir / "collect.json"
         wall = cpu = 0.0
         runs = lines = 0
-        while lines < corpus.lines and runs < 10:  # a poll reads 256 MB of a file at most
+        while lines < corpus.lines and runs < 10:  # a poll reads 1 GiB of a file at most
             took = run_cli("collect", "--once", "-s", "logs", "--config", str(config),
                            "--format", "json", out=output)
             wall, cpu, runs = wall + took[0], cpu + took[1], runs + 1
             levels, lines = tail_levels(output)  # cumulative counters: the checkpoints'
         report_both("tail mode: collect -s logs, request index", wall, cpu, corpus)
         if runs > 1:
-            print(f"{'':<46} in {runs} collections (a poll reads 256 MB of a file at most)")
+            print(f"{'':<46} in {runs} collections (a poll reads 1 GiB of a file at most)")
         if lines != corpus.lines:
             print(f"{'':<46} read {lines:,} lines of {corpus.lines:,}")
             same = False

@@ -210,13 +210,20 @@ class LogsSource:
         behind: list[str] = []  # files with more to read than the deadline allowed
         for path, group in self._groups.items():
             parser = self._parsers[path]
-            pending: list[tuple[int, str, list[IndexRow]]] = []
+            notable: list[tuple[str, IndexRow]] = []  # the file's, after its unparsed lines
 
-            def sink(text: str, offset: int, stream: int,
-                     parser: FileParser = parser,
-                     pending: list[tuple[int, str, list[IndexRow]]] = pending) -> None:
+            def sink(text: str, offset: int, stream: int, parser: FileParser = parser,
+                     notable: list[tuple[str, IndexRow]] = notable) -> None:
+                # A chunk's rows are written as they come: what a poll holds in memory is
+                # one chunk's, however much of a backlog it reads (replayed after a crash,
+                # a row keyed by stream and offset is inserted once).
                 parser.feed(text, offset)
-                pending.extend((stream, host, rows) for host, rows in parser.take_rows_by_host())
+                for host, rows in parser.take_rows_by_host():
+                    if self.index is not None:
+                        self.index.add(self.service, host, stream, rows)
+                    notable.extend([(host, row) for row in rows if row[2] in NOTABLE_LEVELS])
+                if len(notable) > 2 * EVENT_LIMIT:  # only the last are kept
+                    del notable[:-EVENT_LIMIT]
 
             # Parsing makes millions of short-lived tuples and no reference cycle: the
             # cyclic collector would only rescan the counters, again and again.
@@ -233,12 +240,9 @@ class LogsSource:
             events.extend(self._unparsed_event(path, parser.host, line, now)
                           for line in parser.unparsed_new)
             parser.unparsed_new.clear()
+            events.extend(notable)
             failures.extend((f.timestamp, f.remote) for f in parser.failures)
             parser.failures.clear()
-            for stream, host, rows in pending:
-                if self.index is not None:
-                    self.index.add(self.service, host, stream, rows)
-                events.extend([(host, row) for row in rows if row[2] in NOTABLE_LEVELS])
         self.total.merge(batch)
         self.detector.add(failures)
         self._save()

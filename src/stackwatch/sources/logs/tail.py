@@ -41,9 +41,12 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 HEAD = 1024
+BUDGET = 1 << 30
+"""Bytes one poll reads at most (about: whole chunks) from one logical file: a day of a busy
+API log in one first collection (a second one would insert into a table that has rows, its
+indexes kept up row by row). Memory is bounded by a chunk (the source writes each chunk's
+index rows as it comes), time by the collection's deadline."""
 FORGET_AFTER = 20
-BUDGET = 256 << 20
-"""Bytes one poll reads at most (about: whole chunks) from one logical file."""
 """Polls a stream may go unseen before it is forgotten (its files were deleted)."""
 MAX_GONE = 1000
 """Unseen streams remembered at most (streams whose files are there are all kept)."""
