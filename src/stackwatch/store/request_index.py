@@ -101,8 +101,9 @@ def _clean(text: str) -> str:
 
 
 def _literal(text: str) -> str:
-    """``text`` as an SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
+    """``text`` as an SQL string literal (UTF-8 and without NUL, whatever a log line held:
+    a host name comes from the line itself in syslog formats)."""
+    return "'" + _clean(text).replace("\x00", "\ufffd").replace("'", "''") + "'"
 
 
 class RequestIndex:
@@ -225,6 +226,9 @@ class RequestIndex:
         return int(cursor.rowcount)
 
     def close(self) -> None:
-        """Build the deferred indexes, close the connection."""
-        self.build_indexes()
-        self._conn.close()
+        """Build the deferred indexes, close the connection (closed even if the build
+        fails)."""
+        try:
+            self.build_indexes()
+        finally:
+            self._conn.close()

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from stackwatch import deadline as deadlines
-from stackwatch.errors import SourceError
+from stackwatch.errors import SourceError, StoreError
 from stackwatch.logparse.engine import (
     NOTABLE_LEVELS,
     FileParser,
@@ -96,6 +96,8 @@ class LogsSource:
         self.hosts = sorted(((Path(d).parts, h) for d, h in (hosts or {}).items()),
                             key=lambda item: -len(item[0]))
         self.index = index
+        self.index_errors = 0  # index writes that failed (their rows are not in trace)
+        self._index_reasons: set[str] = set()
         self.start = start
         self.total = Tally()
         self.detector = BruteForceDetector(bruteforce_window, bruteforce_threshold)
@@ -220,7 +222,7 @@ class LogsSource:
                 parser.feed(text, offset)
                 for host, rows in parser.take_rows_by_host():
                     if self.index is not None:
-                        self.index.add(self.service, host, stream, rows)
+                        self._index(host, stream, rows)
                     notable.extend([(host, row) for row in rows if row[2] in NOTABLE_LEVELS])
                 if len(notable) > 2 * EVENT_LIMIT:  # only the last are kept
                     del notable[:-EVENT_LIMIT]
@@ -262,6 +264,20 @@ class LogsSource:
         return Collection(tuple(metrics.samples(self.total, batch, now)), checks,
                           tuple(e if isinstance(e, Event) else self._event(*e)
                                 for e in events[-EVENT_LIMIT:]))
+
+    def _index(self, host: str, stream: int, rows: list[IndexRow]) -> None:
+        """Write rows to the request index. A failed write (a locked store) loses those
+        rows from ``trace``, counted and logged once per reason, but never the chunk: its
+        counts are already made, and re-reading it would count them twice."""
+        assert self.index is not None
+        try:
+            self.index.add(self.service, host, stream, rows)
+        except StoreError as exc:
+            self.index_errors += 1
+            if str(exc) not in self._index_reasons:
+                self._index_reasons.add(str(exc))
+                log.warning("logs.%s: %s (%d records not in the request index)",
+                            self.service, exc, len(rows))
 
     def _unparsed_event(self, path: Path, host: str, line: str, now: float) -> Event:
         """An unparseable line, kept for inspection (at most 20 per file and collection)."""
