@@ -37,12 +37,13 @@ import contextlib
 import hashlib
 import json
 import logging
+import secrets
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
@@ -64,6 +65,8 @@ from stackwatch.errors import (
 from stackwatch.sources.openstack_api.transport import Answer, Transport
 
 log = logging.getLogger(__name__)
+
+_DIGEST_KEY = secrets.token_bytes(32)  # this process's key for the settings digests
 
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -134,7 +137,7 @@ class AuthRefusal:
 
     at: float            # wall-clock time of the refusal
     detail: str          # keystone's message and request id (never a secret)
-    fingerprint: str     # digest of the cloud's settings that were refused
+    fingerprint: str = field(repr=False)  # digest of the refused settings (never shown)
 
     def message(self, cloud: str, where: str) -> str:
         when = time.strftime("%H:%M:%S", time.gmtime(self.at))
@@ -233,11 +236,6 @@ class ApiClient:
         return self._counter.refused
 
     @property
-    def refusal(self) -> AuthRefusal | None:
-        """Keystone's refusal of the current credentials, while it stands."""
-        return self._refusal
-
-    @property
     def region_label(self) -> str:
         return self.region or ""
 
@@ -264,7 +262,9 @@ class ApiClient:
             raise SourceUnavailable(
                 f"cloud {self.cloud_name!r} from {self._where}: {exc}") from None
         settings = json.dumps(cloud.config, sort_keys=True, default=str)
-        return cloud, hashlib.sha256(settings.encode()).hexdigest()
+        # keyed with this process's random key: the digest tells settings apart, and
+        # cannot be tried against guessed passwords by whoever sees it
+        return cloud, hashlib.blake2b(settings.encode(), key=_DIGEST_KEY).hexdigest()
 
     def _build_session(self, loaded: tuple[Any, str] | None = None) -> ksa_session.Session:
         cloud, self._fingerprint = loaded or self._load_cloud()
