@@ -189,7 +189,8 @@ def collect(once: bool, config_path: Path, fmt: str, only: tuple[str, ...]) -> N
 
 # ------------------------------------------------------------------- status
 def failed_sources(checks: Sequence[CheckResult]) -> list[CheckResult]:
-    """The ``stackwatch_source`` checks that are not OK."""
+    """The ``stackwatch_source`` checks that are not OK: failed (UNKNOWN), or delivered
+    with a WARNING (partial, duplicate series left out)."""
     return [c for c in checks if c.name == SOURCE_CHECK and c.status != Status.OK]
 
 
@@ -199,7 +200,8 @@ DURATION_SAMPLE = "stackwatch_source_duration_seconds"
 def status_perfdata(health: CloudHealth, checks: Sequence[CheckResult],
                     samples: Sequence[Sample] = ()) -> tuple[PerfDatum, ...]:
     """Nagios perfdata of the cloud: watched services per status, their members (all,
-    down), failed sources, and each source's last run time (from ``samples``)."""
+    down), sources that failed and those that delivered with a warning (partial), and
+    each source's last run time (from ``samples``)."""
     watched = [s for s in health.services if s.watched]
     counts = [PerfDatum(f"services_{status.name.lower()}",
                         sum(1 for s in watched if s.status == status), minimum=0,
@@ -207,11 +209,15 @@ def status_perfdata(health: CloudHealth, checks: Sequence[CheckResult],
     members = [m for s in watched for m in s.members]
     durations = {dict(s.labels).get("source", ""): s.value
                  for s in samples if s.name == DURATION_SAMPLE}
+    not_ok = failed_sources(checks)
     return (*counts,
             PerfDatum("members", len(members), minimum=0),
             PerfDatum("members_down", sum(1 for m in members if m.status == Status.CRITICAL),
                       minimum=0, maximum=len(members)),
-            PerfDatum("sources_failed", len(failed_sources(checks)), minimum=0),
+            PerfDatum("sources_failed", sum(1 for c in not_ok if c.status == Status.UNKNOWN),
+                      minimum=0),
+            PerfDatum("sources_warning", sum(1 for c in not_ok if c.status == Status.WARNING),
+                      minimum=0),
             *(PerfDatum(f"duration_{_perf_label(name)}", round(seconds, 3), "s", minimum=0)
               for name, seconds in sorted(durations.items())))
 

@@ -210,10 +210,25 @@ def test_status_line_carries_nagios_perfdata(config: Path) -> None:
     perf = _perfdata(out.splitlines()[0])
     assert perf == {"services_ok": 1, "services_warning": 1, "services_critical": 1,
                     "services_unknown": 0, "members": 4, "members_down": 2,
-                    "sources_failed": 0, "duration_api.compute": 1.235}
+                    "sources_failed": 0, "sources_warning": 0, "duration_api.compute": 1.235}
     assert "duration_api.compute=1.235s;;;0" in out.splitlines()[0]
     code, out = run("status", "--config", str(config), "--from-store", "--format", "json")
     assert "services_critical=1;;;0;3" in json.loads(out)["perfdata"]
+
+
+def test_a_partial_source_is_a_warning_not_a_failure_in_perfdata(config: Path) -> None:
+    def source(name: str, status: Status) -> CheckResult:
+        return CheckResult("stackwatch_source", status, f"{name}: ...", make_labels(source=name))
+
+    store = SQLiteStore(config.parent / "store.sqlite")
+    store.write(Collection(checks=(
+        member_check("nova-compute", "cmp1", Status.OK),
+        source("api.compute", Status.WARNING),   # partial: delivered what it read
+        source("api.image", Status.UNKNOWN))))   # could not look
+    store.close()
+    _, out = run("status", "--config", str(config), "--from-store")
+    perf = _perfdata(out.splitlines()[0])
+    assert (perf["sources_failed"], perf["sources_warning"]) == (1, 1)
 
 
 def test_status_collecting_has_perfdata_of_each_source(config: Path) -> None:
