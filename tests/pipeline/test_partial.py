@@ -136,27 +136,42 @@ def test_a_slow_resource_is_cut_short_then_delivered_by_the_next_run() -> None:
     assert source.started["quotas"] == 1, "its background result was delivered, not re-read"
 
 
-def test_a_partial_result_is_read_again_next_run_despite_its_interval() -> None:
-    class Projects(ResourceSource):
-        def __init__(self) -> None:
-            super().__init__("api.projects", "r1")
-            self.reads = 0
+class _Projects(ResourceSource):
+    """Quotas every 600 s; the first read is partial, and takes ``first_read`` seconds."""
 
-        def resources(self) -> Sequence[Resource]:
-            return (Resource("quotas", self.quotas, 600),)
+    def __init__(self, first_read: float = 0.0) -> None:
+        super().__init__("api.projects", "r1")
+        self.reads = 0
+        self.first_read = first_read
 
-        def quotas(self) -> Collection:
-            self.reads += 1
-            missing = () if self.reads > 1 else (CheckResult(
-                PARTIAL_CHECK, Status.UNKNOWN, "5 of 10 projects not read", ()),)
-            return Collection((Sample.of("x", self.reads),), missing)
+    def resources(self) -> Sequence[Resource]:
+        return (Resource("quotas", self.quotas, 600),)
 
-    source = Projects()
-    source.collect()
+    def quotas(self) -> Collection:
+        self.reads += 1
+        if self.reads == 1:
+            time.sleep(self.first_read)
+        missing = () if self.reads > 1 else (CheckResult(
+            PARTIAL_CHECK, Status.UNKNOWN, "5 of 10 projects not read", ()),)
+        return Collection((Sample.of("x", self.reads),), missing)
+
+
+def test_a_result_the_deadline_cut_is_read_again_next_run_despite_its_interval() -> None:
+    source = _Projects(first_read=0.2)
+    source.collect_until(time.monotonic() + 0.1)  # the deadline passes while it reads
     second = source.collect()
     assert source.reads == 2 and value(second, "x") == 2
     source.collect()
     assert source.reads == 2, "a whole result waits for its interval"
+
+
+def test_a_result_partial_by_errors_waits_for_its_interval() -> None:
+    """Some projects refused (403), no deadline passed: reading all quotas again at once
+    would only repeat the refusals, thousands of requests a minute on a big cloud."""
+    source = _Projects()
+    source.collect()
+    source.collect()
+    assert source.reads == 1
 
 
 # ------------------------------------------------------------------ API client

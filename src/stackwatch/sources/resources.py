@@ -19,7 +19,7 @@ each resource reads in its own (daemon) thread with the deadline set for it
 still reading at the deadline goes on in the background, is reported with a
 WARNING ``stackwatch.partial`` check (and UNKNOWN while it was never read), is
 not started twice, and its result is delivered by the next collection. A
-resource whose result was partial is due again at the next collection.
+resource whose result a deadline left partial is due again at the next collection.
 """
 
 from __future__ import annotations
@@ -123,8 +123,13 @@ class ResourceSource:
         else:
             for index, resource in enumerate(due):
                 if time.monotonic() >= deadline:
-                    late = [r.name for r in due[index:]]
+                    late += [r.name for r in due[index:]]
                     break
+                with self._lock:
+                    busy = resource.name in self._running  # reading since an earlier run
+                if busy:
+                    late.append(resource.name)
+                    continue
                 with deadlines.until(deadline):
                     self._run(resource)
         if skip_reason is None:
@@ -215,7 +220,10 @@ class ResourceSource:
             state.succeeded = started
             state.duration = duration
             state.ok = True
-            state.partial = any(c.name == PARTIAL_CHECK for c in collection.checks)
+            # read again at the next collection only when the deadline cut it short: a
+            # project that always answers 403 is no reason to read all quotas each minute
+            state.partial = deadlines.passed() and any(
+                c.name == PARTIAL_CHECK for c in collection.checks)
             state.error = ""
             state.exc = None
             state.last = collection
