@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import click
 import pytest
 
@@ -383,3 +385,25 @@ def test_the_database_view_counts_exactly_when_the_api_was_not_read(
             statuses["neutron-l3-agent"]) == (compute, conductor, l3), health.message
     assert statuses["cinder-volume"] is OK  # no API view of cinder given: the database's
     assert "nothing watched" not in health.message
+
+
+def test_one_clouds_api_read_does_not_hide_anothers_database_view() -> None:
+    """Two clouds, both RegionOne: east's API was refused (its database sees cmp2 down),
+    west's API read its services (all up). East's database view counts; west's API's."""
+    def of(cloud: str, check: CheckResult) -> CheckResult:
+        labels = dict(check.labels)
+        if check.name == "stackwatch_source":
+            labels["source"] = f"{cloud}/{labels['source']}"
+        else:
+            labels["cloud"] = cloud
+        return replace(check, labels=make_labels(labels))
+
+    checks = [of("east", source("api.compute", UNK, "api.compute: 401")),
+              of("east", source("sql.nova", OK)),
+              of("east", db_view("nova.db_service", "nova-compute", "cmp2", CRIT)),
+              of("west", source("api.compute", OK)),
+              of("west", api_view("nova.service", "nova-compute", "cmp1", OK)),
+              of("west", db_view("nova.db_service", "nova-compute", "cmp1", CRIT))]
+    compute = next(s for s in evaluate(load_catalog(), checks).services
+                   if s.name == "nova-compute")
+    assert {(m.host, m.status) for m in compute.members} == {("cmp2", CRIT), ("cmp1", OK)}

@@ -33,7 +33,7 @@ neutron agents from their tables (``nova.db_service``...) as the API sources do
 from their lists (``nova.service``...). The API's view wins when it was read;
 the database's counts only where it was not (:data:`DATABASE_VIEWS`): the API
 source failed or is not configured, or it could not read that list, in the
-check's region.
+check's cloud and region.
 
 Partial blindness. A source that read some of its resources but not others
 emits an UNKNOWN ``stackwatch.resource`` check per unread resource, and an
@@ -276,29 +276,32 @@ def expire(checks: Iterable[CheckResult], now: float, max_age: float) -> list[Ch
     return out
 
 
-def _source_base(name: str) -> str:
-    """``api.compute`` of ``east/api.compute`` (several clouds prefix their sources)."""
-    return name.rpartition("/")[2]
+def _origin(labels: dict[str, str]) -> tuple[str, str]:
+    """(cloud, source) of a check: ``("east", "api.compute")`` of ``east/api.compute``
+    (several clouds prefix their sources, and label their checks with ``cloud``)."""
+    prefix, _, base = labels.get("source", "").rpartition("/")
+    return labels.get("cloud", prefix), base
 
 
-def _database_views_not_counted(checks: Sequence[CheckResult]) -> set[tuple[str, str]]:
-    """(check name, region) of the database views the API's view overrides: those whose
-    API check was read (a known status) in that region, its source and list read."""
-    unread: set[tuple[str, str]] = set()
+def _database_views_not_counted(checks: Sequence[CheckResult]) -> set[tuple[str, str, str]]:
+    """(check name, cloud, region) of the database views the API's view overrides: those
+    whose API check was read (a known status) in that cloud and region, its source and
+    list read."""
+    unread: set[tuple[str, str, str]] = set()
     for check in checks:
         labels = dict(check.labels)
-        source = _source_base(labels.get("source", ""))
+        cloud, source = _origin(labels)
         if check.name == SOURCE_CHECK and check.status == Status.UNKNOWN:
-            unread.add((source, ""))
+            unread.add((cloud, source, ""))
         elif check.name == "stackwatch.resource" and check.status == Status.UNKNOWN:
-            unread.add((source, labels.get("resource", "")))
-    read_in = {(c.name, dict(c.labels).get("region", "")) for c in checks
-               if c.status != Status.UNKNOWN}
-    return {(view.check, region)
+            unread.add((cloud, source, labels.get("resource", "")))
+    read_in = {(c.name, dict(c.labels).get("cloud", ""), dict(c.labels).get("region", ""))
+               for c in checks if c.status != Status.UNKNOWN}
+    return {(view.check, cloud, region)
             for view in DATABASE_VIEWS
-            if (view.api_source, "") not in unread
-            and (view.api_source, view.api_resource) not in unread
-            for name, region in read_in if name == view.api_check}
+            for name, cloud, region in read_in if name == view.api_check
+            and (cloud, view.api_source, "") not in unread
+            and (cloud, view.api_source, view.api_resource) not in unread}
 
 
 def evaluate(catalog: Catalog, checks: Iterable[CheckResult]) -> CloudHealth:
@@ -320,7 +323,8 @@ def evaluate(catalog: Catalog, checks: Iterable[CheckResult]) -> CloudHealth:
                 blind.append(BlindPart(labels.get("source", ""), labels.get("resource", ""),
                                        check.message))
             continue
-        if (check.name, dict(check.labels).get("region", "")) in overridden:
+        labels = dict(check.labels)
+        if (check.name, labels.get("cloud", ""), labels.get("region", "")) in overridden:
             continue  # the API's view of the same members was read
         key = _member_key(check, catalog)
         if key is not None:
