@@ -29,8 +29,9 @@ Prometheus conventions (base units, `_total` for counters); where
 openstack-exporter measures the same thing, stackwatch uses its name and labels.
 `/metrics` shows what the latest run of each source saw, without timestamps (the
 scraper stamps the scrape): a series the latest run did not emit is absent, and a
-source whose run failed shows only `stackwatch_source_up 0`; the
-`stackwatch_source_*` metrics say how fresh each source is. Every series comes from
+source whose run failed shows only its freshness (`stackwatch_source_up 0`, its
+last success, errors and run time); the `stackwatch_source_*` metrics say how fresh
+each source is. Every series comes from
 one source; with several clouds, every sample also carries `cloud` (the cloud's
 name in `stackwatch.yaml`).
 """

@@ -37,8 +37,11 @@ check's cloud and region.
 
 Partial blindness. A source that read some of its resources but not others
 emits an UNKNOWN ``stackwatch.resource`` check per unread resource, and an
-UNKNOWN ``stackwatch.partial`` check when a per-project read missed some
-projects. Each is a :class:`BlindPart` of the service the source is about:
+UNKNOWN ``stackwatch.partial`` check when a per-item read missed some items
+(projects' quotas, placement's providers, compute capacity). A WARNING
+``stackwatch.partial`` (a resource or log tail the run's deadline cut short,
+delivered next run) blinds nothing and is not counted here. Each UNKNOWN one is a
+:class:`BlindPart` of the service the source is about:
 for ``api.<type>`` the service whose ``service_type`` is that type (nova-api
 for ``api.compute``), for other sources those listing it in ``sources``. It
 is listed in the service's ``blind`` and message (``partly blind:
