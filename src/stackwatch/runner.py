@@ -24,8 +24,9 @@ started again until the hung call returns.
 A source with ``collect_until`` (:class:`~stackwatch.sources.base.DeadlineSource`)
 is given a deadline a share :data:`MARGIN` of its timeout (at most
 :data:`MARGIN_MAX_S`) before it, and returns by then with what it has read. A run
-whose collection has :data:`~stackwatch.sources.base.PARTIAL_CHECK` checks is *partial*: its figures are published, ``stackwatch_source_partial`` is 1 and
-the ``stackwatch_source`` check is WARNING, naming the parts that are missing.
+whose collection has :data:`~stackwatch.sources.base.PARTIAL_CHECK` checks is
+*partial*: its figures are published, ``stackwatch_source_partial`` is 1 and the
+``stackwatch_source`` check is WARNING, naming the parts that are missing.
 """
 
 from __future__ import annotations
