@@ -5,8 +5,8 @@ Runs stackwatch's six API sources once against a cloud of a clouds.yaml, with a 
 on their HTTP session that keeps every request and answer: so the recordings are
 exactly the endpoints stackwatch reads, at the microversions it negotiates. Each
 paginated listing is then asked again with ``limit=1`` (and its next page followed
-once), so the paging shape is recorded too. Files are written in the layout of
-``shared/reference/api/`` (see its README)::
+once), so the paging shape is recorded too. Files are written in the layout the
+fidelity recordings use (``tests/data/recorded/README.md``)::
 
     <out>/api/<service_type>/<METHOD>_<path>[@<microversion>][.<variant>].json
 
@@ -49,7 +49,7 @@ from stackwatch.sources.openstack_api import api_sources, client_for
 
 FOLDERS = ("identity", "compute", "placement", "network", "image", "block-storage")
 CATALOG_TYPES = {"block-storage": ("block-storage", "volumev3", "volume")}
-# Placeholder for an id, by the path segment before it (as in shared/reference/api).
+# Placeholder for an id, by the path segment before it (as in tests/data/recorded).
 ID_NAMES = {
     "servers": "server_id", "os-hypervisors": "id", "os-quota-sets": "project_id",
     "resource_providers": "uuid", "agents": "agent_id", "networks": "network_id",

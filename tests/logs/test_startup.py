@@ -7,6 +7,12 @@ import subprocess
 import sys
 
 
+def _python(code: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    """``code`` run in a fresh interpreter (a command's start-up, as a user gets it)."""
+    return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True,
+                          text=True, check=True, timeout=600)
+
+
 def test_kernels_load_without_scipy_blas() -> None:
     code = (
         "import sys\n"
@@ -15,9 +21,7 @@ def test_kernels_load_without_scipy_blas() -> None:
         "from stackwatch.logparse import oslo_kernel  # noqa: F401\n"
         "print(sorted(m for m in sys.modules if m.startswith('scipy.linalg')))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True, timeout=600)
-    assert done.stdout.strip() == "[]"
+    assert _python(code).stdout.strip() == "[]"
 
 
 def test_a_kernel_still_runs_and_blas_is_usable_after() -> None:
@@ -29,9 +33,7 @@ def test_a_kernel_still_runs_and_blas_is_usable_after() -> None:
         "import scipy.linalg.cython_blas\n"
         "print('ok')\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True, timeout=600)
-    assert done.stdout.strip() == "ok"
+    assert _python(code).stdout.strip() == "ok"
 
 
 def test_commands_run_with_a_lazier_cyclic_collector(tmp_path: object) -> None:
@@ -50,8 +52,7 @@ def test_commands_run_with_a_lazier_cyclic_collector(tmp_path: object) -> None:
     )
     log = Path(str(tmp_path)) / "x.log"
     log.write_text("2026-11-21 06:19:36.304 590 INFO nova.api [-] hello\n")
-    done = subprocess.run([sys.executable, "-c", code, str(log)], capture_output=True,
-                          text=True, check=True, timeout=600)
+    done = _python(code, str(log))
     assert done.stderr.strip().splitlines()[-1] == "50000 True"
 
 
@@ -73,6 +74,5 @@ def test_backfill_with_a_store_reads_no_config_and_imports_no_pydantic(tmp_path:
     folder = Path(str(tmp_path))
     log = folder / "nova-api.log"
     log.write_text("2026-11-21 06:19:36.304 590 INFO nova.api [-] hello\n")
-    done = subprocess.run([sys.executable, "-c", code, str(folder / "s.sqlite"), str(log)],
-                          capture_output=True, text=True, check=True, timeout=600)
+    done = _python(code, str(folder / "s.sqlite"), str(log))
     assert done.stderr.strip().splitlines()[-1] == "False", done.stderr
