@@ -29,7 +29,9 @@ from stackwatch.health.evaluate import evaluate, expire
 from stackwatch.model import CheckResult, Sample, Status, make_labels
 from stackwatch.runner import SOURCE_CHECK
 from stackwatch.store.base import Store
-from stackwatch.web.metrics import registry_for
+from stackwatch.web import actions
+from stackwatch.web.auth import Access
+from stackwatch.web.metrics import SampleCollector, registry_for
 from stackwatch.web.serialize import check_dict, event_dict, health_dict, sample_dict
 
 STORE_KEY = web.AppKey("store", Store)
@@ -181,14 +183,16 @@ async def index(request: web.Request) -> web.Response:
 
 
 def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.time,
-             max_age: float = float("inf")) -> web.Application:
+             max_age: float = float("inf"), *, access: Access | None = None,
+             collect_now: Callable[[str], bool] | None = None) -> web.Application:
     """The application over one store; the /metrics collector is registered once here.
 
     ``max_age``: checks older than this many seconds count as UNKNOWN in health and checks;
     samples older than that are left out of /metrics (``/api/v1/samples`` keeps them, with
-    their age).
+    their age). ``access``: who may use it (:mod:`stackwatch.web.auth`; without, anyone).
+    ``collect_now``: the loop's ``request_run``, for the operator's actions.
     """
-    app = web.Application()
+    app = web.Application(middlewares=[access.middleware()] if access is not None else [])
     app[MAX_AGE_KEY] = max_age
     app[STORE_KEY] = store
     app[CATALOG_KEY] = catalog
@@ -208,4 +212,10 @@ def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.t
     app.router.add_get("/api/v1/samples", samples)
     app.router.add_get("/api/v1/sources", sources)
     app.router.add_get("/api/v1/events", events)
+    # --- access control and actions (stackwatch.web.auth, stackwatch.web.actions)
+    if access is not None:
+        access.add_routes(app)
+        app[_REGISTRY_KEY].register(SampleCollector(access.samples, catalog))
+    if collect_now is not None:
+        actions.add_routes(app, collect_now)
     return app
