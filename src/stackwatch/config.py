@@ -197,9 +197,14 @@ class CloudConfig(_Frozen):
             if database not in SQL_DATABASES:
                 raise ValueError(f"{database}: stackwatch does not read this database "
                                  f"(it reads {', '.join(SQL_DATABASES)}); remove the entry")
+            # the URL is never quoted here: it may hold a password
             if "://" not in url:
-                # no scheme, so redact() cannot find a password: the URL is not quoted
                 raise ValueError(f"{database}: not a SQLAlchemy URL (dialect://...)")
+            if url.split("?", 1)[0].count("@") > 1:
+                # SQLAlchemy would read the password up to the first '@' and the rest as
+                # the host name, which drivers then quote in their errors
+                raise ValueError(f"{database}: more than one '@' in the URL; a '@' in the "
+                                 "user name or password must be written %40")
         return value
 
 
