@@ -80,9 +80,17 @@ def test_no_reply_page_or_log_line_holds_a_secret(
     base = f"127.0.0.1:{mariadb.port}"
     data = yaml.safe_load(cloud.config_path.read_text())
     [watched] = data["clouds"]
-    watched["clouds_yaml"] = str(cloud.clouds_yaml)
     watched["databases"]["keystone"] = f"mysql+pymysql://sw_monitor:{granted}@{base}/keystone"
     watched["databases"]["glance"] = f"mysql+pymysql://sw_monitor:{wrong}@{base}/glance"
+    # the same cloud again, with a password keystone refuses (its API sources only)
+    clouds_yaml = yaml.safe_load(cloud.clouds_yaml.read_text())
+    [entry] = clouds_yaml["clouds"].values()
+    refused = "cloud-" + secrets.token_hex(8)
+    clouds_yaml["clouds"]["refused"] = {**entry, "auth": {**entry["auth"], "password": refused}}
+    (tmp_path / "clouds.yaml").write_text(yaml.safe_dump(clouds_yaml))
+    watched["clouds_yaml"] = str(tmp_path / "clouds.yaml")
+    data["clouds"].append({"name": "refused", "clouds_yaml": str(tmp_path / "clouds.yaml"),
+                           "disable": ["sql", "logs", "procs"]})
     data.update(store={"path": str(tmp_path / "store.sqlite")},
                 intervals={"api": 5, "sql": 5, "logs": 5, "procs": 5})
     (tmp_path / "stackwatch.yaml").write_text(yaml.safe_dump(data))
@@ -95,7 +103,7 @@ def test_no_reply_page_or_log_line_holds_a_secret(
         read = issue(monitor.tokens, "reader", Role.READ, now)
         operator = issue(monitor.tokens, "operator", Role.OPERATOR, now)
         guess = "sw_" + secrets.token_urlsafe(32)
-        paths = get_paths(monitor.app, {"source": "sql.keystone"})
+        paths = get_paths(monitor.app, {"source": sources[0].name})
         assert {"/metrics", "/api/v1/health", "/api/v1/sources", "/login"} <= set(paths)
 
         remote, local = Http(monitor.url), Http(monitor.url, source="127.0.0.1")
@@ -116,16 +124,19 @@ def test_no_reply_page_or_log_line_holds_a_secret(
             assert browser.request("GET", path, cookie).status < 500, path
         assert browser.request("POST", "/logout", cookie).status == 303
 
-        # the database errors were shown, their passwords masked
-        shown = {s["source"]: s for s in json.loads(local.get("/api/v1/sources").body)}
+        # the errors were shown: the databases' with their passwords masked, keystone's
+        shown = {s["source"].rpartition("/")[::2]: s["message"]
+                 for s in json.loads(local.get("/api/v1/sources").body)}
         for name in ("sql.keystone", "sql.glance"):
-            message = shown[name]["message"]
+            message = shown[(watched["name"], name)]
             assert "sw_monitor:***@" in message and "Access denied" in message, message
+        assert "SourceAuthError" in shown[("refused", "api.compute")]
 
     # and logged, masked too
     assert any("sw_monitor:***@" in r.getMessage() for r in caplog.records)
     replies = remote.replies + local.replies + stranger.replies + browser.replies
     looked_at = assert_no_secrets(
-        [CLOUD_PASSWORD, granted, wrong, read, operator, guess, digest(read), digest(operator)],
+        [CLOUD_PASSWORD, refused, granted, wrong, read, operator, guess, digest(read),
+         digest(operator)],
         replies, caplog.records)
     assert looked_at >= len(replies) > 6 * len(paths)
