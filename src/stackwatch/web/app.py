@@ -8,8 +8,11 @@ Routes::
     GET /api/v1/samples?name=   latest samples of a metric; with start=&end= a range
     GET /api/v1/sources         freshness of each source (up, last success, age, errors)
     GET /api/v1/events          events by time, kind, request id or resource id
+    POST /api/v1/sources/{source}/collect   run a source now (operator; web/actions.py)
+    GET|POST /login, POST /logout           browser sessions (web/auth.py)
 
 Store reads run in worker threads so a slow query never blocks the event loop.
+Given an :class:`~stackwatch.web.auth.Access`, every route is behind its rules.
 """
 
 from __future__ import annotations
