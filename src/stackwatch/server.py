@@ -17,7 +17,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
 from aiohttp import web
@@ -51,6 +51,7 @@ class Monitor:
         sources: Sequence[Source],
         catalog: Catalog | None = None,
         listen: tuple[str, int] | None = None,
+        extras: dict[str, Callable[[], object]] | None = None,
     ) -> None:
         self.config = config
         self.catalog = catalog or default_catalog().deployed(config.network_backends)
@@ -67,6 +68,8 @@ class Monitor:
         self._web_runner: web.AppRunner | None = None
         self._threads: list[threading.Thread] = []
         self.url = ""
+        #: more state the dashboard shows (the demo's story), by name
+        self.extras = dict(extras or {})
 
     @property
     def runs(self) -> int:
@@ -127,7 +130,7 @@ class Monitor:
         return self.url
 
     async def _start_web(self) -> None:
-        app = make_app(self.store, self.catalog, max_age=self.max_age)
+        app = make_app(self.store, self.catalog, max_age=self.max_age, extras=self.extras)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         host, port = self._listen
