@@ -20,7 +20,7 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from ipaddress import ip_address
 from types import TracebackType
 
@@ -33,6 +33,7 @@ from stackwatch.runner import Loop, Run, Runner
 from stackwatch.sources.base import Source
 from stackwatch.store.sqlite import SQLiteStore
 from stackwatch.store.tokens import SQLiteTokenStore
+from stackwatch.web.api import actions
 from stackwatch.web.app import make_app
 from stackwatch.web.auth import Access
 from stackwatch.web.tls import web_context
@@ -58,6 +59,7 @@ class Monitor:
         sources: Sequence[Source],
         catalog: Catalog | None = None,
         listen: tuple[str, int] | None = None,
+        extras: dict[str, Callable[[], object]] | None = None,
     ) -> None:
         self.config = config
         self.catalog = catalog or default_catalog().deployed(config.network_backends)
@@ -76,6 +78,8 @@ class Monitor:
         self._threads: list[threading.Thread] = []
         self.app: web.Application | None = None
         self.url = ""
+        #: more state the dashboard shows (the demo's story), by name
+        self.extras = dict(extras or {})
 
     @property
     def runs(self) -> int:
@@ -142,8 +146,8 @@ class Monitor:
 
     async def _start_web(self, ssl_context: ssl.SSLContext | None) -> None:
         access = Access(self.tokens, self.config.web)
-        self.app = make_app(self.store, self.catalog, max_age=self.max_age, access=access,
-                            collect_now=self.loop.request_run)
+        self.app = make_app(self.store, self.catalog, max_age=self.max_age, extras=self.extras,
+                            access=access, actions=actions.endpoints(self.loop.request_run))
         runner = web.AppRunner(self.app, access_log=None)
         await runner.setup()
         host, port = self._listen

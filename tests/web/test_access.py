@@ -79,7 +79,7 @@ def test_a_client_from_another_address_needs_a_token(tmp_path: Path,
     assert not ipaddress.ip_address(public_address).is_loopback
     with serving(tmp_path, public_address) as monitor:
         remote, local = Http(monitor.url), Http(monitor.url, source="127.0.0.1")
-        for path in (*API, "/metrics", "/"):
+        for path in (*API, "/metrics", "/overview", "/"):
             reply = remote.get(path)
             assert "authentication required" in error(reply, 401), path
             assert reply.header("WWW-Authenticate") == 'Bearer realm="stackwatch"'
@@ -91,10 +91,11 @@ def test_a_client_from_another_address_needs_a_token(tmp_path: Path,
         form = remote.get(location)
         assert form.status == 200 and 'action="/login"' in form.body
         # the same server, from loopback: no token needed, and it may act
-        for path in (*API, "/metrics", "/"):
+        for path in (*API, "/metrics", "/overview"):
             assert local.get(path).status == 200, path
         assert local.post(COLLECT).status == 202
-        assert failures(local)["missing"] == len(API) + 4  # 2 pages, /metrics, the POST
+        # the API, /metrics, two pages, the POST, the browser's page
+        assert failures(local)["missing"] == len(API) + 5
 
 
 def test_the_read_role_reads_and_cannot_act(tmp_path: Path, public_address: str) -> None:
@@ -104,7 +105,7 @@ def test_the_read_role_reads_and_cannot_act(tmp_path: Path, public_address: str)
         remote = Http(monitor.url)
         for path in (*API, "/metrics"):
             assert remote.get(path, read).status == 200, path
-        assert remote.request("HEAD", "/api/v1/health",
+        assert remote.request("HEAD", "/overview",
                               {"Authorization": f"Bearer {read}"}).status == 200
         assert "read role may not POST" in error(remote.post(COLLECT, read), 403)
         assert "read role may not DELETE" in error(
@@ -117,11 +118,15 @@ def test_the_read_role_reads_and_cannot_act(tmp_path: Path, public_address: str)
         assert accepted.status == 202
         assert json.loads(accepted.body) == {"source": "api.compute", "status": "requested"}
         assert monitor.wait_for_runs(3, timeout=10) and compute.calls == 2
-        # several clouds: a source name holds '/'
-        assert remote.post("/api/v1/sources/east/api.network/collect", operator).status == 202
+        # several clouds: a source name holds '/', written %2F
+        assert remote.post("/api/v1/sources/east%2Fapi.network/collect", operator
+                           ).status == 202
         assert monitor.wait_for_runs(4, timeout=10) and network.calls == 2
         assert "no such source" in error(
             remote.post("/api/v1/sources/api.nothing/collect", operator), 404)
+        spec = json.loads(remote.get("/api/v1/openapi.json", read).body)
+        action = spec["paths"]["/api/v1/sources/{source}/collect"]["post"]
+        assert action["x-role"] == "operator" and "202" in action["responses"]
         assert failures(Http(monitor.url, source="127.0.0.1"))["forbidden"] == 2
 
 

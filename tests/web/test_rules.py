@@ -115,3 +115,15 @@ def test_sessions_end_with_their_time_or_their_token() -> None:
 ])
 def test_login_leads_only_to_this_site(target: str | None, safe: str) -> None:
     assert safe_next(target) == safe
+
+
+def test_each_endpoint_declares_the_role_its_method_needs() -> None:
+    """The OpenAPI document's ``x-role`` says what the middleware enforces by method."""
+    from stackwatch.web.api import actions
+    from stackwatch.web.api.routes import ENDPOINTS
+
+    endpoints = (*ENDPOINTS, *actions.endpoints(lambda _: True))
+    assert any(e.role == "operator" for e in endpoints)
+    for endpoint in endpoints:
+        needed = Role.READ if Role.READ.may(endpoint.method) else Role.OPERATOR
+        assert endpoint.role == needed.value, (endpoint.method, endpoint.path)

@@ -350,7 +350,11 @@ class Access:
             return json_error(403, f"the {who.role.value} role may not {request.method}; "
                               "this needs an operator token")
         request[_IDENTITY] = who
-        return await handler(request)
+        response = await handler(request)
+        if not Role.READ.may(request.method):  # an action: who did what, for the record
+            log.info("web: %s %s by %s (%s) from %s: %d", request.method, request.path,
+                     who.name, who.role.value, client.address, response.status)
+        return response
 
     def _rate_limited(self, client: Client, request: web.Request) -> web.Response | None:
         wait = self._limiter.retry_after(client.key)
