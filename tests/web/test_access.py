@@ -274,6 +274,8 @@ def test_a_browser_logs_in_and_out(tmp_path: Path, public_address: str) -> None:
 
         with_cookie = {"Cookie": f"stackwatch_session={session}"}
         assert browser.request("GET", "/api/v1/health", with_cookie).status == 200
+        page = browser.request("GET", "/overview", {**with_cookie, "Accept": "text/html"})
+        assert page.status == 200 and "<html" in page.body
         error(browser.request("POST", COLLECT, with_cookie), 403)  # a read session
         out = browser.request("POST", "/logout", with_cookie)
         assert (out.status, out.header("Location")) == (303, "/login")
