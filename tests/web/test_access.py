@@ -276,6 +276,8 @@ def test_a_browser_logs_in_and_out(tmp_path: Path, public_address: str) -> None:
         assert browser.request("GET", "/api/v1/health", with_cookie).status == 200
         page = browser.request("GET", "/overview", {**with_cookie, "Accept": "text/html"})
         assert page.status == 200 and "<html" in page.body
+        assert 'action="/logout"' in page.body and "role read" in page.body  # who, and out
+        assert browser.request("HEAD", "/api/v1/health", with_cookie).status == 200
         error(browser.request("POST", COLLECT, with_cookie), 403)  # a read session
         out = browser.request("POST", "/logout", with_cookie)
         assert (out.status, out.header("Location")) == (303, "/login")

@@ -131,7 +131,11 @@ def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.t
 
     app.router.add_get(OPENAPI_PATH, openapi)
     for endpoint in endpoints:
-        app.router.add_route(endpoint.method, endpoint.path, api_handler(endpoint, context))
+        route = api_handler(endpoint, context)
+        if endpoint.method == "GET":
+            app.router.add_get(endpoint.path, route)  # and HEAD
+        else:
+            app.router.add_route(endpoint.method, endpoint.path, route)
     site = Site(PAGES, environment())
 
     async def docs(request: web.Request) -> web.Response:
