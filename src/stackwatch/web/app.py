@@ -141,7 +141,7 @@ def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.t
     async def docs(request: web.Request) -> web.Response:
         text = site.env.get_template("api.html").render(
             spec=spec, site=site, path=request.path, banner=None, refresh=0,
-            page=None, params=None, error="", query="")
+            page=None, params=None, error="", query="", who=None)
         return web.Response(text=text, content_type="text/html")
 
     app.router.add_get("/api/v1/docs", docs)
