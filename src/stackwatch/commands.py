@@ -383,20 +383,16 @@ def server(config_path: Path, listen: str | None, duration: float | None) -> Non
 
 
 # --------------------------------------------------------------------- demo
-DEMO_INTERVAL_S = 10.0
-"""How often the demo collects (``--story-speed`` divides it, as it divides the story)."""
-
-
-def _demo_config(config: Config, workdir: Path, speed: float = 1.0) -> Config:
+def demo_config(config: Config, workdir: Path, speed: float = 1.0) -> Config:
     """The simulator's config with the store in the workdir and brisk intervals.
 
     ``speed`` makes it collect that much more often and the brute-force window that
     much shorter, as the story it goes with (:mod:`stackwatch.sim.story`): each fault
     is seen within a collection of its injection and gone one after its clear.
     """
-    from stackwatch.sim.story import HOLD_S
+    from stackwatch.sim.story import HOLD_S, INTERVAL_S
 
-    every = DEMO_INTERVAL_S / speed
+    every = INTERVAL_S / speed
     intervals = {k: min(v, every) for k, v in config.intervals.items()}
     for kind in ("api", "sql", "logs"):
         intervals[kind] = min(intervals.get(kind, every), every)
@@ -486,24 +482,25 @@ def demo(workdir: Path | None, size: str, listen: str, once: bool, duration: flo
     stop = threading.Event()
     with _workdir(workdir) as root, \
             SimulatedCloud(workdir=root / "sim", size=size, seed=1) as cloud:
-        config = _demo_config(load_config(cloud.config_path), root, story_speed)
+        config = demo_config(load_config(cloud.config_path), root, story_speed)
         catalog = catalog.deployed(config.network_backends)
         sources = build_sources(config)
+        # made before the monitor, so what serves its state can be given it; started
+        # after the first collection, so the calm first minute is seen
+        teller = None if calm or once else \
+            Storyteller(demo_story(first_compute_host(cloud), story_speed), cloud)
         monitor = Monitor(config, sources, catalog, listen=(host, port))
         try:
             monitor.start()
         except StackwatchError:
             monitor = Monitor(config, sources, catalog, listen=(host, 0))
             monitor.start()
-        teller: Storyteller | None = None
         try:
             click.echo(f"monitor: {monitor.url}  (metrics {monitor.url}/metrics, "
                        f"health {monitor.url}/api/v1/health)")
-            story = None if calm or once else \
-                demo_story(first_compute_host(cloud), story_speed)
-            if story is not None:
+            if teller is not None:
                 click.echo(f"story: faults come and go on a schedule (--calm to turn off): "
-                           f"{story.summary()}")
+                           f"{teller.story.summary()}")
             elif calm:
                 click.echo("calm: no faults come and go (without --calm they do)")
             click.echo(f"stackwatch demo: simulated {size} cloud at {cloud.auth_url}")
@@ -511,8 +508,8 @@ def demo(workdir: Path | None, size: str, listen: str, once: bool, duration: flo
             first_round = max((config.timeout(s.name) for s in sources), default=0.0) + 5
             monitor.wait_for_runs(len(sources), timeout=first_round)
             max_age = monitor.max_age
-            if story is not None:  # from the first collection on: the calm minute is seen
-                teller = Storyteller(story, cloud).start()
+            if teller is not None:
+                teller.start()
             if once:
                 health, checks, _ = _live_status(monitor, catalog, max_age)
                 perfdata = status_perfdata(health, checks,

@@ -19,6 +19,7 @@ from stackwatch.errors import SimulatorError
 from stackwatch.sim.cloud import SimulatedCloud
 from stackwatch.sim.story import (
     CALM_S,
+    INTERVAL_S,
     STORM_SOURCE,
     Act,
     Action,
@@ -31,8 +32,6 @@ from stackwatch.sim.story import (
     first_compute_host,
     story_line,
 )
-
-DEMO_INTERVAL_S = 10.0  # how often `stackwatch demo` collects (commands.DEMO_INTERVAL_S)
 
 
 class JumpingClock:
@@ -118,7 +117,7 @@ def test_the_demo_story_gives_each_fault_time_to_be_seen_and_to_clear(speed: flo
     clear and the next fault, the cycle a few minutes: at any speed, counted in the
     demo's collections (its interval is divided by the speed too)."""
     story = demo_story("compute-0002", speed)
-    every = DEMO_INTERVAL_S / speed
+    every = INTERVAL_S / speed
     acts = sorted(story.acts, key=lambda a: a.at)
     assert [a.scenario for a in acts] == [
         "compute-down", "auth-401-storm", "volume-stuck-deleting"]

@@ -45,6 +45,10 @@ def test_minimal_config_resolves_relative_paths(tmp_path: Path) -> None:
         ("clouds: [{name: a\n", "not valid YAML"),
         ("clouds: [{name: a, network_backend: linuxbridge}]\n",
          "clouds.0.network_backend: Input should be 'ovn' or 'ovs'"),
+        ("clouds: [{name: a, logs: {bruteforce_window: 0}}]\n",
+         "clouds.0.logs.bruteforce_window: Input should be greater than 0"),
+        ("clouds: [{name: a, logs: {bruteforce_threshold: 0}}]\n",
+         "clouds.0.logs.bruteforce_threshold: Input should be greater than or equal to 1"),
     ],
 )
 def test_bad_config_names_file_and_field(tmp_path: Path, text: str, expected: str) -> None:

@@ -47,6 +47,8 @@ from stackwatch.sim import faults
 
 log = logging.getLogger(__name__)
 
+INTERVAL_S = 10.0
+"""How often ``stackwatch demo`` collects (``--story-speed`` divides it, as the story)."""
 CALM_S = 60.0
 """The story's first minute: nothing injected, so the overview is seen all green first."""
 HOLD_S = 60.0
