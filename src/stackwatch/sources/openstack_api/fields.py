@@ -7,6 +7,7 @@ raising :class:`~stackwatch.errors.InvalidResponse`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from stackwatch.errors import InvalidResponse
@@ -79,3 +80,24 @@ def items(item: Mapping[str, Any], key: str, what: str) -> list[Any]:
     if isinstance(value, list):
         return value
     raise InvalidResponse(f"{what}: field {key!r} is {type(value).__name__}, not a list")
+
+
+def timestamp(item: Mapping[str, Any], key: str, what: str) -> float | None:
+    """An ISO 8601 time as epoch seconds (None when absent or null).
+
+    Nova writes ``2026-12-04T22:50:22Z``, cinder ``2026-12-04T22:50:22.000000`` with no
+    zone: both are UTC (oslo's ``utcnow``), so a time without a zone is read as UTC.
+    """
+    value = item.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidResponse(f"{what}: field {key!r} is {type(value).__name__}, not a time")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidResponse(f"{what}: field {key!r} is {value!r}, not an ISO 8601 time"
+                              ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
