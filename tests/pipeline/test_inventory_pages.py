@@ -221,6 +221,9 @@ def test_inventory_api_pages_filters_and_refuses_bad_values(broken: Watched) -> 
     page = broken.json("/api/v1/inventory/agents?limit=2&offset=1")
     assert page["items"] == every["items"][1:3] and page["total"] == every["total"]
     assert page["next_offset"] == 3
+    quotas = broken.json("/api/v1/quotas?limit=10000")
+    assert quotas["total"] == len(quotas["items"]) > 10
+    assert broken.json("/api/v1/quotas?limit=5&offset=5")["items"] == quotas["items"][5:10]
     for path, word in (("/api/v1/inventory/hypervisors?state=sideways", "state:"),
                        ("/api/v1/inventory/servers?status=ACTIVE", "status:"),
                        ("/api/v1/inventory/volumes?stuck_after=-1", "stuck_after:"),

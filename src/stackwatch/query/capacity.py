@@ -212,7 +212,7 @@ def capacity_page(ctx: Context, seconds: float, hosts_shown: int = HOSTS_SHOWN
     return CapacityPage(
         timestamp=ctx.now, cloud=cloud, zones=zones, aggregates=aggregates,
         hosts=found[:hosts_shown] if hosts_shown else found, hosts_total=len(found),
-        quotas=[q for q in nearest if q.share is not None][:QUOTAS_SHOWN],
+        quotas=nearest.limited(QUOTAS_SHOWN),
         quotas_total=len(nearest),
         trends={r: trend(ctx, r, start, ctx.now) for r in RESOURCES},
         units={r: unit for r, (_, _, unit) in RESOURCES.items()},

@@ -26,7 +26,8 @@ from stackwatch.query.times import Stamped
 SOURCE = "api.network"
 #: networks listed on the page (fullest first)
 NETWORKS_SHOWN = 30
-#: routers listed on the page besides the stranded ones (all of which are listed)
+#: router rows listed on the page: the stranded ones first, then the others
+STRANDED_SHOWN = 100
 ROUTERS_SHOWN = 30
 #: agents listed on the page, worst first (the API pages through them all)
 AGENTS_SHOWN = 100
@@ -104,7 +105,7 @@ class NetworkPage(Stamped):
     agents_dead: int
     agents_by_binary: dict[str, dict[str, int]]
     l3_agents: list[L3AgentRow]
-    routers: list[RouterRow]     # the stranded ones first, then the other rows shown
+    routers: list[RouterRow]     # stranded ones first, then others (a few of each)
     routers_listed: int          # router rows in all
     stranded: int                # stranded routers (not rows)
     networks: list[NetworkIPs]
@@ -229,7 +230,8 @@ def network_page(ctx: Context, seconds: float) -> NetworkPage:
         timestamp=ctx.now, agents=found[:AGENTS_SHOWN], agents_total=len(found),
         agents_dead=sum(1 for a in found if not a.alive),
         agents_by_binary={b: dict(c) for b, c in sorted(by_binary.items())},
-        l3_agents=l3_agents(ctx, rows), routers=lost + rows[len(lost):][:ROUTERS_SHOWN],
+        l3_agents=l3_agents(ctx, rows),
+        routers=lost[:STRANDED_SHOWN] + rows[len(lost):][:ROUTERS_SHOWN],
         routers_listed=len(rows), stranded=len({(r.cloud, r.id) for r in lost}),
         networks=ips[:NETWORKS_SHOWN], networks_total=len(ips),
         floating_ips=floating_ips(ctx),

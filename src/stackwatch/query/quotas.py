@@ -2,10 +2,15 @@
 
 From the API sources' ``*_limits_*_max`` / ``*_used`` samples (nova: cores, RAM,
 instances; neutron: networks, subnets, ports, routers, floating IPs, security
-groups; cinder: gigabytes), read every quotas interval (600 s by default).
+groups; cinder: gigabytes), read every quotas interval (600 s by default). A big
+cloud has tens of thousands (3,000 projects, 10 resources each): they are sorted as
+plain tuples and a view is built only for the part a page or an API page shows.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple, overload
 
 from stackwatch.query.context import Context
 from stackwatch.query.times import Stamped
@@ -47,6 +52,50 @@ class QuotaView(Stamped):
     share: float | None
 
 
+class _Row(NamedTuple):
+    service: str
+    resource: str
+    unit: str
+    project: str
+    project_id: str
+    region: str
+    limit: float
+    used: float
+    share: float | None
+    timestamp: float
+
+    def view(self) -> QuotaView:
+        return QuotaView(service=self.service, resource=self.resource, unit=self.unit,
+                         project=self.project, project_id=self.project_id,
+                         region=self.region, limit=None if self.limit < 0 else self.limit,
+                         used=self.used, share=self.share, timestamp=self.timestamp)
+
+
+class Quotas(Sequence[QuotaView]):
+    """Quotas in order; an index or a slice builds the views it returns."""
+
+    def __init__(self, rows: list[_Row]) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> QuotaView: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[QuotaView]: ...
+
+    def __getitem__(self, index: int | slice) -> QuotaView | list[QuotaView]:
+        if isinstance(index, slice):
+            return [row.view() for row in self._rows[index]]
+        return self._rows[index].view()
+
+    def limited(self, count: int) -> list[QuotaView]:
+        """The first ``count`` that have a limit (unlimited ones sort last)."""
+        return [row.view() for row in self._rows[:count] if row.share is not None]
+
+
 def _share(limit: float, used: float) -> float | None:
     if limit < 0:
         return None
@@ -55,11 +104,10 @@ def _share(limit: float, used: float) -> float | None:
     return used / limit
 
 
-def quotas(ctx: Context, project: str = "", service: str = "",
-           resource: str = "") -> list[QuotaView]:
+def quotas(ctx: Context, project: str = "", service: str = "", resource: str = "") -> Quotas:
     """Every project's quotas with usage, the largest share used first (unlimited last);
     ``project`` matches a project's name or id."""
-    out = []
+    rows = []
     for svc, res, unit, limit_name, used_name in QUOTAS:
         if (service and service != svc) or (resource and resource != res):
             continue
@@ -69,14 +117,11 @@ def quotas(ctx: Context, project: str = "", service: str = "",
             if project and project not in (name, pid):
                 continue
             in_use = used.get(sample.labels, 0.0)
-            limit = sample.value
-            out.append(QuotaView(
-                service=svc, resource=res, unit=unit, project=name, project_id=pid,
-                region=sample.label("region"), limit=None if limit < 0 else limit,
-                used=in_use, share=_share(limit, in_use), timestamp=sample.timestamp))
-    out.sort(key=lambda q: (q.share is None, -(q.share or 0.0), q.project, q.service,
-                            q.resource))
-    return out
+            rows.append(_Row(svc, res, unit, name, pid, sample.label("region"), sample.value,
+                             in_use, _share(sample.value, in_use), sample.timestamp))
+    rows.sort(key=lambda q: (q.share is None, -(q.share or 0.0), q.project, q.service,
+                             q.resource))
+    return Quotas(rows)
 
 
 def project_names(ctx: Context) -> dict[str, str]:

@@ -4,7 +4,7 @@ Schema (compact: a series' name and labels are stored once)::
 
     series   (id, name, labels, last_ts, last_value)   UNIQUE(name, labels)
     samples  (series_id, ts, value)                    PRIMARY KEY(series_id, ts), no rowid
-    current_series (source, series_id)                 PRIMARY KEY, no rowid
+    current_series (source, series_id)                 PRIMARY KEY, no rowid; by series_id
     checks   (id, name, labels, status, message, perfdata, ts)
     latest_checks (source, name, labels, check_id, ts) PRIMARY KEY(source, name, labels)
     events   (id, ts, kind, event_type, severity, service, host, message,
@@ -74,6 +74,9 @@ CREATE TABLE IF NOT EXISTS current_series (
     series_id INTEGER NOT NULL,
     PRIMARY KEY (source, series_id)
 ) WITHOUT ROWID;
+-- latest_samples(name): the series of one name, then whether a source holds each (a
+-- scan of every held series per call otherwise: 60 ms at 140,000 series, 2 ms with it)
+CREATE INDEX IF NOT EXISTS current_series_id ON current_series (series_id);
 CREATE TABLE IF NOT EXISTS checks (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
