@@ -671,6 +671,10 @@ def test_two_clouds_each_cross_check_runs_after_its_own_sources(
                 "error_vms", "nova_services_down", "cinder_services_down", "vcpus"}, cross
             assert cross["error_vms"].message == (
                 f"VMs in error: API and database agree ({errors(sim)})"), name
+            # each cloud's servers in ERROR are its own, and say whose
+            items = runs[f"{name}/api.compute"].collection.items
+            mine = [i for i in items if i.kind == "server"]
+            assert len(mine) == errors(sim) and {i.attribute("cloud") for i in items} == {name}
         after = set(crosschecks["west/crosscheck"].after)  # type: ignore[attr-defined]
         assert {"west/api.compute", "west/sql.nova", "west/sql.cinder"} <= after
         assert not [name for name in after if not name.startswith("west/")]

@@ -67,6 +67,9 @@ from stackwatch.sources.openstack_api.transport import Answer, Transport
 log = logging.getLogger(__name__)
 
 _DIGEST_KEY = secrets.token_bytes(32)  # this process's key for the settings digests
+#: catch_warnings() saves and restores the process's one filter list: two clients loading
+#: at once (two clouds) would restore each other's, letting the warning through
+_WARNINGS_LOCK = threading.Lock()
 
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -251,7 +254,7 @@ class ApiClient:
 
         files = [str(self.clouds_yaml)] if self.clouds_yaml else None
         try:
-            with warnings.catch_warnings():
+            with _WARNINGS_LOCK, warnings.catch_warnings():
                 # openstacksdk warns about its own InfluxDB support on every load.
                 warnings.simplefilter("ignore", DeprecationWarning)
                 warnings.simplefilter("ignore", PendingDeprecationWarning)
