@@ -298,16 +298,19 @@ class Runner:
 
 
 def scrubbed(collection: Collection) -> Collection:
-    """The collection with URL passwords masked in check and event messages (a log line
-    or a driver's error may quote a database or bus URL whole)."""
+    """The collection with URL passwords masked in check, event and item messages (a log
+    line, a driver's error or a server's fault may quote a database or bus URL whole)."""
     if not any("://" in c.message for c in collection.checks) and not any(
-            "://" in e.message for e in collection.events):
+            "://" in e.message for e in collection.events) and not any(
+            "://" in i.message for i in collection.items):
         return collection
     checks = tuple(replace(c, message=redact(c.message)) if "://" in c.message else c
                    for c in collection.checks)
     events = tuple(replace(e, message=redact(e.message)) if "://" in e.message else e
                    for e in collection.events)
-    return Collection(collection.samples, checks, events)
+    items = tuple(replace(i, message=redact(i.message)) if "://" in i.message else i
+                  for i in collection.items)
+    return Collection(collection.samples, checks, events, items)
 
 
 def collect_once(

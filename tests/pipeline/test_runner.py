@@ -402,3 +402,22 @@ def test_url_passwords_never_leave_the_runner(caplog: pytest.LogCaptureFixture) 
             "mysql+pymysql://monitor:***@db1/nova") in said
     [traceback] = [m for m in said if m.startswith("source sql.glance failed unexpectedly")]
     assert "RuntimeError: engine for mysql+pymysql://monitor:***@db1/nova" in traceback
+
+
+class Quoting(Listing):
+    """A run whose check quotes a URL (as an API error does) and whose item's fault
+    quotes a database URL with its password."""
+
+    def collect(self) -> Collection:
+        check = CheckResult("stackwatch.resource", Status.UNKNOWN,
+                            "api.compute hypervisors: GET http://127.0.0.1:1/compute: HTTP 500")
+        fault = Item(ItemKind.SERVER, "s1", status="ERROR",
+                     message="DBConnectionError: mysql+pymysql://nova:s3cret@db/nova")
+        return Collection(checks=(check,), items=(fault, Item(ItemKind.VOLUME, "v1")))
+
+
+def test_the_scrub_of_urls_keeps_the_items_and_masks_their_passwords() -> None:
+    [run] = Runner([Quoting(0)], timeout=5).run_once()
+    assert [i.id for i in run.collection.items] == ["s1", "v1"]
+    message = run.collection.items[0].message
+    assert "s3cret" not in message and message.startswith("DBConnectionError: mysql+pymysql://")
