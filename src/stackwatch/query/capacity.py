@@ -125,11 +125,13 @@ def hosts(ctx: Context) -> list[HostCapacity]:
     for sample in ctx.store.latest_samples("openstack_nova_running_vms"):
         vms[_host_key(sample)] = sample.value
         labels.setdefault(_host_key(sample), sample)  # a host placement has no figures of
+    classes = {rc for _, rc, _ in RESOURCES.values()}
     placement: dict[str, dict[tuple[str, str], dict[str, float]]] = {}
     for what in ("allocation_ratio", "reserved"):
         found: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
         for sample in ctx.store.latest_samples(f"openstack_placement_resource_{what}"):
-            found[_host_key(sample)][sample.label("resourcetype")] = sample.value
+            if sample.label("resourcetype") in classes:
+                found[_host_key(sample)][sample.label("resourcetype")] = sample.value
         placement[what] = found
     out = []
     for key, sample in labels.items():
@@ -137,16 +139,13 @@ def hosts(ctx: Context) -> list[HostCapacity]:
         parts = {r: Amount(**{("total" if k == "available" else k): v
                               for k, v in per[r].items()}) if r in per else None
                  for r in RESOURCES}
-        classes = {rc for _, rc, _ in RESOURCES.values()}
         out.append(HostCapacity(
             hostname=key[1], cloud=key[0],
             availability_zone=sample.label("availability_zone"),
             aggregates=[a for a in sample.label("aggregates").split(",") if a],
             vms=vms.get(key), vcpu=parts["vcpu"], ram=parts["ram"], disk=parts["disk"],
-            allocation_ratio={rc: v for rc, v in placement["allocation_ratio"].get(key, {}).items()
-                              if rc in classes},
-            reserved={rc: v for rc, v in placement["reserved"].get(key, {}).items()
-                      if rc in classes},
+            allocation_ratio=placement["allocation_ratio"].get(key, {}),
+            reserved=placement["reserved"].get(key, {}),
             fullest=max((a.share for a in parts.values() if a is not None), default=0.0)))
     out.sort(key=lambda h: (-h.fullest, h.cloud, h.hostname))
     return out
