@@ -69,9 +69,12 @@ def snapshot(proc: psutil.Process) -> ProcessInfo | None:
             name = proc.name()
             status = proc.status()
             try:
-                cmdline: tuple[str, ...] = tuple(proc.cmdline())
+                args = proc.cmdline()
             except (psutil.AccessDenied, psutil.ZombieProcess):
-                cmdline = ()
+                args = []
+            while args and not args[-1]:
+                args.pop()  # a retitled process (setproctitle) pads its title with NULs
+            cmdline = tuple(args)
             try:
                 times = proc.cpu_times()
                 cpu = times.user + times.system
