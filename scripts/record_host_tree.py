@@ -4,6 +4,7 @@
 Writes ``<out>/<name>/``, a tree the tests replay through the check's injectable roots::
 
     proc/loadavg  proc/meminfo  proc/net/dev  proc/self/mounts  proc/uptime
+    proc/net/{tcp,tcp6,udp,udp6}   (the sockets: the port check's fallback reader)
     proc/stat                      (its cpu lines only)
     sys/devices/system/cpu/online
     sys/class/net/<interface>/operstate
@@ -26,7 +27,8 @@ import sys
 import time
 from pathlib import Path
 
-PROC_FILES = ("loadavg", "meminfo", "net/dev", "self/mounts", "uptime")
+PROC_FILES = ("loadavg", "meminfo", "net/dev", "net/tcp", "net/tcp6", "net/udp", "net/udp6",
+              "self/mounts", "uptime")
 
 
 def read_kmsg(limit: int) -> list[str]:
@@ -49,6 +51,22 @@ def read_kmsg(limit: int) -> list[str]:
     return records[-limit:]
 
 
+def sockets_kept(text: str, others: int = 20) -> str:
+    """A socket table with its header, every listening (TCP 0A) or unconnected (UDP 07)
+    socket, and the first ``others`` of the rest (a busy machine has thousands)."""
+    lines = text.splitlines()
+    kept = [lines[0]]
+    rest = 0
+    for line in lines[1:]:
+        fields = line.split()
+        if fields[3] in ("0A", "07"):
+            kept.append(line)
+        elif rest < others:
+            kept.append(line)
+            rest += 1
+    return "\n".join(kept) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--name", required=True, help="folder name of the recording")
@@ -60,7 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in PROC_FILES:
         target = root / "proc" / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(Path("/proc", name).read_text())
+        text = Path("/proc", name).read_text()
+        if name.startswith(("net/tcp", "net/udp")):
+            text = sockets_kept(text)
+        target.write_text(text)
     stat = [line for line in Path("/proc/stat").read_text().splitlines()
             if line.startswith("cpu")]
     (root / "proc" / "stat").write_text("\n".join(stat) + "\n")

@@ -364,7 +364,6 @@ class HostSource:
             records = procfs.parse_kmsg(text)
             if text.strip() and not records:
                 raise ValueError("no kernel log record in it")
-            uptime = procfs.parse_uptime(self._read(self.proc / "uptime"))
         except PermissionError as exc:
             found = self._unknown("node.disk_io", exc, path)
             hint = " (kernel.dmesg_restrict: run as root or with CAP_SYSLOG)"
@@ -373,6 +372,10 @@ class HostSource:
                             c.timestamp) for c in found.checks))
         except (OSError, ValueError) as exc:
             return self._unknown("node.disk_io", exc, path)
+        try:  # the records' times are since boot
+            uptime = procfs.parse_uptime(self._read(self.proc / "uptime"))
+        except (OSError, ValueError) as exc:
+            return self._unknown("node.disk_io", exc, self.proc / "uptime")
         now = self._clock()
         window = self.config.disk_io_window
         recent: Counter[str] = Counter()

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from stackwatch.catalog.loader import ServiceSpec
-from stackwatch.model import CheckResult, Collection, Sample, Status
+from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
 from stackwatch.sources.node.match import base_name, group
 from stackwatch.sources.node.plan import NodePlan, NodePort
 from stackwatch.sources.node.table import (
@@ -77,7 +77,7 @@ class PortsSource:
     name = "node.ports"
 
     def __init__(self, plan: NodePlan, table: ProcessTable = read_processes,
-                 listeners: ListenerTable = read_listeners,
+                 listeners: ListenerTable | None = None,
                  clock: Callable[[], float] = time.time,
                  uid: Callable[[], int] = os.geteuid) -> None:
         self.plan = plan
@@ -86,25 +86,36 @@ class PortsSource:
         self._clock = clock
         self._uid = uid
 
+    def _listening(self, ports: set[int], holders: _Holders) -> list[Listener]:
+        """The sockets on ``ports``: the injected table, else /proc, looking for their
+        holders among the services' processes (and their parents: Apache) first."""
+        if self._listeners is not None:
+            return list(self._listeners())
+        first = [p.pid for found in holders.groups.values() for p in found.running]
+        first += [p.ppid for found in holders.groups.values() for p in found.running
+                  if p.ppid > 1]
+        return read_listeners(ports, first, self.plan.config.proc_root)
+
     def collect(self) -> Collection:
         holders = _Holders(self.plan, tuple(self._table()))
-        listening = list(self._listeners())
+        wanted = [(looked.spec, port) for looked in self.plan.services(holders.groups)
+                  for port in self.plan.ports(looked.spec)]
+        listening = self._listening({port.port for _, port in wanted}, holders)
         now = self._clock()
         samples: list[Sample] = []
         checks: list[CheckResult] = []
-        for looked in self.plan.services(holders.groups):
-            for port in self.plan.ports(looked.spec):
-                sample, check = self._judge(looked.spec, port, listening, holders, now)
-                checks.append(check)
-                if sample is not None:
-                    samples.append(sample)
+        for spec, port in wanted:
+            sample, check = self._judge(spec, port, listening, holders, now)
+            checks.append(check)
+            if sample is not None:
+                samples.append(sample)
         return Collection(tuple(samples), tuple(checks))
 
     def check(self, port: int, service: str | None = None) -> Collection:
         """One port (Nagios mode): judged for the service(s) that listen on it here, or,
         when no service of the catalog does, only whether it listens."""
         holders = _Holders(self.plan, tuple(self._table()))
-        listening = list(self._listeners())
+        listening = self._listening({port}, holders)
         now = self._clock()
         if service is not None:
             spec = self.plan.catalog.service(service)
@@ -128,7 +139,7 @@ class PortsSource:
     # ------------------------------------------------------------------ judging
     def _judge(self, spec: ServiceSpec, port: NodePort, listening: Sequence[Listener],
                holders: _Holders, now: float) -> tuple[Sample | None, CheckResult]:
-        labels = _labels(service=spec.name, host=self.plan.host, port=str(port.port))
+        labels = make_labels(service=spec.name, host=self.plan.host, port=str(port.port))
         what = f"port {port.port}/{port.protocol}"
         on = [s for s in listening if s.port == port.port and s.protocol == port.protocol]
         ours = [s for s in on if s.pid is not None and holders.serves(s.pid, spec.name)]
@@ -161,7 +172,7 @@ class PortsSource:
 
     def _anyone(self, port: int, listening: Sequence[Listener], holders: _Holders,
                 now: float) -> CheckResult:
-        labels = _labels(host=self.plan.host, port=str(port))
+        labels = make_labels(host=self.plan.host, port=str(port))
         on = [s for s in listening if s.port == port]
         if not on:
             return CheckResult(PORT_CHECK, Status.CRITICAL, f"port {port} is not listening "
@@ -180,6 +191,3 @@ def _pid(listener: Listener) -> int:
 def _first_pid(listeners: Sequence[Listener]) -> int:
     return min(_pid(s) for s in listeners)
 
-
-def _labels(**labels: str) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted(labels.items()))

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from stackwatch.catalog.loader import HAMode
-from stackwatch.model import CheckResult, Collection, PerfDatum, Sample, Status
+from stackwatch.model import CheckResult, Collection, PerfDatum, Sample, Status, make_labels
 from stackwatch.sources.node.match import ServiceProcesses, base_name, group
 from stackwatch.sources.node.plan import Looked, NodePlan
 from stackwatch.sources.node.table import ProcessInfo, ProcessTable, read_processes
@@ -68,8 +68,8 @@ class ProcessesSource:
             samples.extend(more)
             checks.append(check)
         roles, _ = self.plan.roles(groups)
-        samples.extend(Sample("stackwatch_node_role", 1.0, _labels(host=self.plan.host,
-                                                                    role=role.value), now)
+        samples.extend(Sample("stackwatch_node_role", 1.0,
+                              make_labels(host=self.plan.host, role=role.value), now)
                        for role in roles)
         return Collection(tuple(samples), tuple(checks))
 
@@ -126,7 +126,7 @@ class ProcessesSource:
                     PerfDatum("workers", found.workers, minimum=0),
                     PerfDatum("zombies", len(found.zombies), minimum=0),
                     PerfDatum("restarts", self._restarts[spec.name], "c", minimum=0))
-        labels = _labels(service=spec.name, host=host)
+        labels = make_labels(service=spec.name, host=host)
         check = CheckResult(PROCESS_CHECK, status, message, labels, perfdata, now)
         return self._samples(spec.name, found, now), check
 
@@ -134,12 +134,12 @@ class ProcessesSource:
         host = self.plan.host
         by_name = Counter(base_name(p.name) for p in found.running)
         samples = [Sample("stackwatch_process_count", float(n),
-                          _labels(service=service, process=name, host=host), now)
+                          make_labels(service=service, process=name, host=host), now)
                    for name, n in sorted(by_name.items())]
         if not by_name:
             samples.append(Sample("stackwatch_process_count", 0.0,
-                                  _labels(service=service, process="", host=host), now))
-        labels = _labels(service=service, host=host)
+                                  make_labels(service=service, process="", host=host), now))
+        labels = make_labels(service=service, host=host)
         samples += [
             Sample("stackwatch_process_zombies", float(len(found.zombies)), labels, now),
             Sample("stackwatch_process_restarts_total", float(self._restarts[service]),
@@ -154,9 +154,6 @@ class ProcessesSource:
 
 _RANK = {Status.OK: 0, Status.UNKNOWN: 1, Status.WARNING: 2, Status.CRITICAL: 3}
 
-
-def _labels(**labels: str) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted(labels.items()))
 
 
 def _absent(looked: Looked) -> str:

@@ -104,8 +104,11 @@ def parse_meminfo(text: str) -> Memory:
 
 def parse_net_dev(text: str) -> list[Interface]:
     """Every interface of ``/proc/net/dev`` (two header lines, then ``name: counters``)."""
+    lines = text.splitlines()
+    if len(lines) < 2 or "|" not in lines[0]:
+        raise ValueError(f"no /proc/net/dev header: {text[:40]!r}")
     interfaces = []
-    for line in text.splitlines()[2:]:
+    for line in lines[2:]:
         name, sep, rest = line.partition(":")
         if not sep:
             raise ValueError(f"not an interface line: {line[:60]!r}")
@@ -158,7 +161,7 @@ def parse_cpu_list(text: str) -> int:
     try:
         for part in text.strip().split(","):
             first, _, last = part.partition("-")
-            count += (int(last) - int(first) + 1) if last else 1
+            count += int(last or first) - int(first) + 1
     except ValueError:
         raise ValueError(f"not a CPU list: {text[:40]!r}") from None
     if count <= 0:
