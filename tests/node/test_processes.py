@@ -180,6 +180,9 @@ def test_nagios_minimums_of_one_service() -> None:
     # asked for by name: expected here whatever the roles
     absent = source.check("libvirtd").checks[0]
     assert absent.status == Status.CRITICAL
+    allowed = source.check("libvirtd", Minimum(warning=0, critical=0)).checks[0]
+    assert (allowed.status, allowed.message) == (Status.OK,
+                                                 "libvirtd: no process (none required)")
     with pytest.raises(KeyError):
         source.check("nova-bogus")
 

@@ -121,6 +121,8 @@ class ProcessesSource:
         said = [text for _, text in sorted(problems, key=lambda p: -_RANK[p[0]])]
         if count:
             said.append(_running(found, now))
+        elif not said:
+            said.append("no process (none required)")
         message = f"{spec.name}: " + "; ".join(said)
         perfdata = (PerfDatum("processes", count, minimum=0),
                     PerfDatum("workers", found.workers, minimum=0),
