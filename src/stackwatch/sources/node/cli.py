@@ -31,7 +31,7 @@ from stackwatch.config import NodeConfig, Threshold, load_config
 from stackwatch.model import Collection, PerfDatum, Status
 from stackwatch.nagios import NagiosCommand, plugin_line
 from stackwatch.sources.node.host import HostSource
-from stackwatch.sources.node.plan import NodePlan
+from stackwatch.sources.node.plan import NodePlan, node_host
 from stackwatch.sources.node.ports import PortsSource
 from stackwatch.sources.node.processes import Minimum, ProcessesSource
 
@@ -49,13 +49,19 @@ config_option = click.option(
          "default: no file, the defaults.")
 
 
-def _node(config_path: Path | None) -> tuple[NodeConfig, Catalog]:
-    """The node section and the catalog for the configured clouds' network backends."""
-    catalog = default_catalog()
+def _node(config_path: Path | None) -> tuple[NodeConfig, frozenset[str] | None]:
+    """The node section and the configured clouds' network backends (none: no file)."""
     if config_path is None:
-        return NodeConfig(), catalog
+        return NodeConfig(), None
     config = load_config(config_path)
-    return config.node or NodeConfig(), catalog.deployed(config.network_backends)
+    return config.node or NodeConfig(), config.network_backends
+
+
+def _catalog(backends: frozenset[str] | None) -> Catalog:
+    """The catalog for those backends; loaded only by the checks that need it (a host
+    check need not pay for it: NRPE starts a process per check)."""
+    catalog = default_catalog()
+    return catalog if backends is None else catalog.deployed(backends)
 
 
 def _with_levels(node: NodeConfig, what: str, warning: float | None, critical: float | None
@@ -87,29 +93,18 @@ def _minimum(warning: float | None, critical: float | None) -> Minimum:
     return Minimum(warning=warn, critical=crit)
 
 
-def run_check(what: str, name: str | None, node: NodeConfig, catalog: Catalog,
-              warning: float | None = None, critical: float | None = None) -> Collection:
+def run_check(what: str, name: str | None, node: NodeConfig,
+              backends: frozenset[str] | None = None, warning: float | None = None,
+              critical: float | None = None) -> Collection:
     """The collection of one ``check`` (raises ``click.UsageError`` on bad arguments)."""
     if KINDS[what] and not name:
         raise click.UsageError(f"check {what} needs a NAME")
     if not KINDS[what] and name:
         raise click.UsageError(f"check {what} takes no NAME (got {name!r})")
-    plan = NodePlan(catalog, node)
-    if what == "process":
-        assert name is not None
-        if catalog.service(name) is None:
-            raise click.UsageError(f"{name!r} is not a service of the catalog; known: "
-                                   + ", ".join(s.name for s in catalog.services))
-        return ProcessesSource(plan).check(name, _minimum(warning, critical))
-    if what == "port":
-        assert name is not None
-        if warning is not None or critical is not None:
-            raise click.UsageError("port takes no --warning/--critical")
-        if not name.isdigit() or not 1 <= int(name) <= 65535:
-            raise click.UsageError(f"{name!r} is not a TCP port")
-        return PortsSource(plan).check(int(name))
+    if what in ("process", "port"):
+        return _service_check(what, name, node, _catalog(backends), warning, critical)
     node = _with_levels(node, what, warning, critical)
-    host = HostSource(node, plan.host)
+    host = HostSource(node, node_host(node))
     if what in ("disk", "inodes"):
         found = host.filesystems()
         return Collection(found.samples, tuple(c for c in found.checks
@@ -123,6 +118,23 @@ def run_check(what: str, name: str | None, node: NodeConfig, catalog: Catalog,
     if critical is not None or warning is not None:
         raise click.UsageError(f"{what} takes no --warning/--critical")
     return host.disk_io()
+
+
+def _service_check(what: str, name: str | None, node: NodeConfig, catalog: Catalog,
+                   warning: float | None, critical: float | None) -> Collection:
+    """``check process NAME`` or ``check port PORT``."""
+    assert name is not None
+    plan = NodePlan(catalog, node)
+    if what == "process":
+        if catalog.service(name) is None:
+            raise click.UsageError(f"{name!r} is not a service of the catalog; known: "
+                                   + ", ".join(s.name for s in catalog.services))
+        return ProcessesSource(plan).check(name, _minimum(warning, critical))
+    if warning is not None or critical is not None:
+        raise click.UsageError("port takes no --warning/--critical")
+    if not name.isdigit() or not 1 <= int(name) <= 65535:
+        raise click.UsageError(f"{name!r} is not a TCP port")
+    return PortsSource(plan).check(int(name))
 
 
 def render(what: str, found: Collection) -> tuple[Status, str]:
@@ -153,12 +165,12 @@ def check(what: str, name: str | None, warning: float | None, critical: float | 
 
     WHAT is process NAME, port PORT, disk, inodes, memory, swap, load or disk-io.
     """
-    node, catalog = _node(config_path)
+    node, backends = _node(config_path)
     if mounts:
         if what not in ("disk", "inodes"):
             raise click.UsageError("--mount is for disk and inodes")
         node = node.model_copy(update={"mounts": list(mounts)})
-    status, line = render(what, run_check(what, name, node, catalog, warning, critical))
+    status, line = render(what, run_check(what, name, node, backends, warning, critical))
     click.echo(line)
     sys.exit(int(status))
 
@@ -201,9 +213,10 @@ def nrpe_lines(roles: list[Role], node: NodeConfig, catalog: Catalog, command: s
 def nrpe_config(roles: tuple[str, ...], network_backend: str | None, command: str | None,
                 output: Path | None, config_path: Path | None) -> None:
     """Write NRPE command definitions for every process, port and host check of a role."""
-    node, catalog = _node(config_path)
-    if network_backend is not None or config_path is None:
-        catalog = catalog.deployed([network_backend or NetworkBackend.OVN.value])
+    node, backends = _node(config_path)
+    if network_backend is not None or backends is None:
+        backends = frozenset([network_backend or NetworkBackend.OVN.value])
+    catalog = _catalog(backends)
     executable = command or shutil.which("stackwatch") or str(Path(sys.argv[0]).resolve())
     text = "\n".join(nrpe_lines([Role(r) for r in roles], node, catalog, executable,
                                 config_path.resolve() if config_path else None)) + "\n"

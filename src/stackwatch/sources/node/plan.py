@@ -38,13 +38,18 @@ class NodePort:
     purpose: str = ""
 
 
+def node_host(config: NodeConfig) -> str:
+    """The node's name: ``node.host``, else the host name (nova's ``host`` default)."""
+    return config.host or socket.gethostname()
+
+
 class NodePlan:
     """The node's name, roles, services and ports (see the module docstring)."""
 
     def __init__(self, catalog: Catalog, config: NodeConfig | None = None) -> None:
         self.catalog = catalog
         self.config = config or NodeConfig()
-        self.host = self.config.host or socket.gethostname()
+        self.host = node_host(self.config)
         self.matcher = ProcessMatcher(catalog)
         self._ignored = {name for name in self.config.ignore}
         self._ignored |= {spec.name for name in self.config.ignore
