@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "trace": "stackwatch.logcli:trace",
     "check": "stackwatch.sources.node.cli:check",
     "nrpe-config": "stackwatch.sources.node.cli:nrpe_config",
+    "token": "stackwatch.tokencli:token",
 }
 
 

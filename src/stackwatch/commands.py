@@ -33,13 +33,13 @@ from stackwatch.model import CheckResult, Collection, PerfDatum, Sample, Status
 from stackwatch.nagios import NagiosCommand
 from stackwatch.nagios import one_line as _one_line
 from stackwatch.nagios import perf_label as _perf_label
+from stackwatch.query.models import CheckView, EventView, HealthView, SampleView
 from stackwatch.runner import SOURCE_CHECK, Loop, Run, Runner, collect_once
 from stackwatch.sources.base import Source
 from stackwatch.sources.registry import build_sources
 from stackwatch.store.existing import existing_store
 from stackwatch.terminal import printable
 from stackwatch.web.metrics import registry_for
-from stackwatch.web.serialize import check_dict, event_dict, health_dict, sample_dict
 
 COLOURS = {Status.OK: "green", Status.WARNING: "yellow", Status.CRITICAL: "red",
            Status.UNKNOWN: "magenta"}
@@ -115,9 +115,9 @@ def _runs_json(runs: Sequence[Run], collection: Collection) -> dict[str, Any]:
         "sources": [{"source": r.source, "ok": r.ok, "partial": r.partial,
                      "duration_seconds": round(r.duration, 4), "reason": r.reason}
                     for r in runs],
-        "samples": [sample_dict(s, now) for s in collection.samples],
-        "checks": [check_dict(c, now) for c in collection.checks],
-        "events": [event_dict(e) for e in collection.events],
+        "samples": [SampleView.of(s, now).model_dump(mode="json") for s in collection.samples],
+        "checks": [CheckView.of(c, now).model_dump(mode="json") for c in collection.checks],
+        "events": [EventView.of(e).model_dump(mode="json") for e in collection.events],
     }
 
 
@@ -283,8 +283,9 @@ def status(config_path: Path, from_store: bool, max_age: float | None, fmt: str,
     health = evaluate(catalog, checks)
     perfdata = status_perfdata(health, checks, samples)
     if fmt == "json":
-        click.echo(json.dumps({**health_dict(health),
-                               "sources": [check_dict(c) for c in failed_sources(checks)],
+        click.echo(json.dumps({**HealthView.of(health).model_dump(mode="json"),
+                               "sources": [CheckView.of(c).model_dump(mode="json")
+                                           for c in failed_sources(checks)],
                                "perfdata": [p.render() for p in perfdata]},
                               indent=1))
     else:
