@@ -44,7 +44,7 @@ def test_a_valid_node_section_and_its_defaults(tmp_path: Path) -> None:
     ({"hostname": "x"}, "node.hostname: Extra inputs are not permitted"),
 ])
 def test_errors_name_the_field(node: dict[str, object], says: str) -> None:
-    with pytest.raises(ConfigError, match="stackwatch.yaml: ") as caught:
+    with pytest.raises(ConfigError, match=r"stackwatch\.yaml: ") as caught:
         parse_config({"clouds": [{"name": "c"}], "node": node})
     assert says in str(caught.value)
 
