@@ -6,6 +6,7 @@ only here and only when configured::
     api   stackwatch.sources.openstack_api:api_sources(cloud, intervals)   always
     sql   stackwatch.sources.sql:sql_sources(cloud, intervals)             when databases
     logs  stackwatch.sources.logs:logs_sources(cloud, config)              when logs.root
+    infra stackwatch.sources.infra:infra_sources(cloud)                    when infra pieces
 
 A kind whose package or factory is not installed does not stop the others: it
 becomes a :class:`MissingSource` per expected source name, whose every run
@@ -108,6 +109,10 @@ KINDS: tuple[_Kind, ...] = (
     _Kind("logs", "stackwatch.sources.logs:logs_sources",
           lambda f, cloud, config: list(f(cloud, config)),
           lambda cloud: cloud.logs.root is not None, lambda cloud: ("logs",)),
+    _Kind("infra", "stackwatch.sources.infra:infra_sources",
+          lambda f, cloud, config: list(f(cloud)),
+          lambda cloud: bool(cloud.infra.pieces()),
+          lambda cloud: tuple(f"infra.{piece}" for piece in cloud.infra.pieces())),
 )
 
 
