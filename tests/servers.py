@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -277,3 +278,132 @@ def rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitMQ]:
     """A real RabbitMQ node (with the management plugin) for the whole test session."""
     with start_rabbitmq(tmp_path_factory.mktemp("rabbitmq")) as server:
         yield server
+
+
+# ---------------------------------------------------------------------------- Galera
+
+GALERA_PROVIDER = "/usr/lib/galera/libgalera_smm.so"   # Debian's galera-4
+
+
+@dataclass
+class GaleraNode:
+    """One node of a test Galera cluster: its SQL port and its group communication port."""
+
+    name: str
+    port: int
+    gcomm_port: int
+    ist_port: int
+    base: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mysql://root@127.0.0.1:{self.port}/"
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run one statement as root; its rows."""
+        import pymysql
+
+        conn = pymysql.connect(host="127.0.0.1", port=self.port, user="root", autocommit=True,
+                               connect_timeout=3, read_timeout=30)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+                return list(cur.fetchall())
+        finally:
+            conn.close()
+
+    def status(self) -> dict[str, str]:
+        """``SHOW GLOBAL STATUS LIKE 'wsrep%'``."""
+        return {str(k): str(v) for k, v in self.query("SHOW GLOBAL STATUS LIKE 'wsrep%'")}
+
+
+@dataclass
+class Galera:
+    """A running Galera cluster on 127.0.0.1 (Debian's mariadb-server and galera-4)."""
+
+    nodes: list[GaleraNode]
+
+    def start(self, node: GaleraNode, bootstrap: bool = False) -> None:
+        """Start ``node`` (``bootstrap``: as a new cluster) and wait until it is ready."""
+        peers = "" if bootstrap else ",".join(f"127.0.0.1:{n.gcomm_port}" for n in self.nodes)
+        subprocess.run(["chown", "-R", "mysql:mysql", str(node.base)], check=True)
+        log = node.base / "mariadb.err"
+        node.proc = subprocess.Popen(
+            [
+                shutil.which("mariadbd") or "/usr/sbin/mariadbd", "--no-defaults",
+                "--user=mysql", f"--datadir={node.base / 'data'}", "--bind-address=127.0.0.1",
+                f"--port={node.port}", f"--socket={node.base / 'mysqld.sock'}",
+                f"--pid-file={node.base / 'mariadbd.pid'}", f"--log-error={log}",
+                "--skip-name-resolve", "--skip-log-bin", "--performance-schema=OFF",
+                "--innodb-buffer-pool-size=16M", "--binlog-format=ROW",
+                "--innodb-autoinc-lock-mode=2", "--wsrep-on=ON",
+                f"--wsrep-provider={GALERA_PROVIDER}", f"--wsrep-cluster-address=gcomm://{peers}",
+                f"--wsrep-node-address=127.0.0.1:{node.gcomm_port}",
+                f"--wsrep-node-name={node.name}", "--wsrep-cluster-name=stackwatch-test",
+                # short failure detection, so that a stopped node leaves the view in seconds
+                f"--wsrep-provider-options=gmcast.listen_addr=tcp://127.0.0.1:{node.gcomm_port};"
+                f"ist.recv_addr=127.0.0.1:{node.ist_port};evs.suspect_timeout=PT3S;"
+                "evs.inactive_timeout=PT6S;evs.install_timeout=PT5S;gcache.size=16M",
+                "--wsrep-sst-method=rsync",
+            ],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+
+        def ready() -> bool:
+            try:
+                return node.status().get("wsrep_ready") == "ON"
+            except Exception:  # any failure here means "not ready yet"
+                return False
+
+        _wait_until(f"galera {node.name}", ready, node.proc, log)
+
+    def stop(self, node: GaleraNode, kill: bool = False) -> None:
+        """Stop ``node``: cleanly (it leaves the cluster) or ``kill`` -9 (it vanishes)."""
+        if node.proc is None:
+            return
+        if kill:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(node.proc.pid, signal.SIGKILL)
+            node.proc.wait(timeout=30)
+        else:
+            _stop_group(node.proc)
+        node.proc = None
+
+
+@contextlib.contextmanager
+def start_galera(base: Path, size: int = 3) -> Iterator[Galera]:
+    """A ``size``-node Galera cluster under ``base`` (made readable by the ``mysql`` user).
+
+    mariadbd runs as ``mysql``, so that the rsync state transfer to a joining node
+    (run by the server's own user) can write its datadir. The first node bootstraps
+    the cluster; the others join one after the other (a state transfer each).
+    """
+    base.mkdir(parents=True, exist_ok=True)
+    base.chmod(0o755)
+    closed = [p for p in base.parents if not p.stat().st_mode & 0o001]
+    if closed:
+        raise RuntimeError(f"{closed[0]} is not traversable by the mysql user: give a "
+                           "base under /tmp (tempfile.mkdtemp)")
+    nodes = []
+    for index in range(size):
+        node_base = base / f"node{index + 1}"
+        (node_base / "data").mkdir(parents=True, exist_ok=True)
+        nodes.append(GaleraNode(f"node{index + 1}", free_port(), free_port(), free_port(),
+                                node_base))
+    subprocess.run(["chown", "-R", "mysql:mysql", str(base)], check=True)
+    install = subprocess.run(
+        ["mariadb-install-db", "--no-defaults", "--user=mysql",
+         f"--datadir={nodes[0].base / 'data'}", "--auth-root-authentication-method=normal",
+         "--skip-test-db"], capture_output=True, check=False)
+    if install.returncode != 0:
+        raise RuntimeError(f"mariadb-install-db failed: {install.stderr.decode()[-2000:]}")
+    cluster = Galera(nodes)
+    try:
+        cluster.start(nodes[0], bootstrap=True)
+        for node in nodes[1:]:
+            cluster.start(node)
+        yield cluster
+    finally:
+        for node in nodes:
+            cluster.stop(node, kill=True)

@@ -31,8 +31,9 @@ def http_answer(status: int, body: bytes, content_type: str = "application/json"
 class FaultyServer:
     """Answers each connection with ``answer`` (after reading what it is sent), or hangs."""
 
-    def __init__(self, answer: bytes | None) -> None:
+    def __init__(self, answer: bytes | None, speaks_first: bool = False) -> None:
         self.answer = answer           # None: hang
+        self.speaks_first = speaks_first  # as a MySQL server does: no waiting for a request
         self.received: list[bytes] = []
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
@@ -63,8 +64,9 @@ class FaultyServer:
             except OSError:
                 return
             conn.settimeout(2)
-            with contextlib.suppress(OSError):
-                self.received.append(conn.recv(65536))
+            if not self.speaks_first:
+                with contextlib.suppress(OSError):
+                    self.received.append(conn.recv(65536))
             if self.answer is None:
                 self._held.append(conn)  # never answered, closed at the end
                 continue
@@ -82,7 +84,7 @@ def fake_program(directory: Path, name: str, script: str) -> Path:
 
 
 @contextlib.contextmanager
-def serving(answer: bytes | None) -> Iterator[FaultyServer]:
+def serving(answer: bytes | None, speaks_first: bool = False) -> Iterator[FaultyServer]:
     """A :class:`FaultyServer` for the block."""
-    with FaultyServer(answer) as server:
+    with FaultyServer(answer, speaks_first) as server:
         yield server
