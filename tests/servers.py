@@ -1,4 +1,4 @@
-"""Real MariaDB and RabbitMQ servers for tests, started on 127.0.0.1 and free ports.
+"""Real servers for tests (MariaDB, RabbitMQ, Galera, memcached...), on 127.0.0.1 and free ports.
 
 Session-scoped pytest fixtures (registered in ``tests/conftest.py``):
 
@@ -13,7 +13,9 @@ Session-scoped pytest fixtures (registered in ``tests/conftest.py``):
 
 Both are stopped (their process groups terminated) at the end of the session.
 ``start_mariadb(dir)`` / ``start_rabbitmq(dir)`` are context managers for benchmarks
-and scripts that want the same servers outside pytest.
+and scripts that want the same servers outside pytest, as are those the
+infrastructure tests start themselves: ``start_galera(dir)`` (a 3-node MariaDB Galera
+cluster, servers running as ``mysql``), ``start_memcached()``.
 """
 
 from __future__ import annotations
@@ -407,3 +409,48 @@ def start_galera(base: Path, size: int = 3) -> Iterator[Galera]:
     finally:
         for node in nodes:
             cluster.stop(node, kill=True)
+
+
+# ---------------------------------------------------------------------------- memcached
+
+
+@dataclass(frozen=True)
+class Memcached:
+    """A running memcached (Debian's ``memcached``) on 127.0.0.1."""
+
+    port: int
+    max_connections: int
+    memory_mb: int
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def command(self, *lines: bytes) -> bytes:
+        """Send text-protocol lines on a fresh connection; everything answered."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as conn:
+            conn.sendall(b"".join(line + b"\r\n" for line in lines) + b"quit\r\n")
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+        return answer
+
+
+@contextlib.contextmanager
+def start_memcached(max_connections: int = 64, memory_mb: int = 16) -> Iterator[Memcached]:
+    """memcached on a free port: one worker thread, ``-c max_connections``, ``-m memory_mb``."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [shutil.which("memcached") or "/usr/bin/memcached", "-l", "127.0.0.1", "-p", str(port),
+         "-U", "0", "-u", "root", "-t", "1", "-c", str(max_connections), "-m", str(memory_mb),
+         "-I", "512k"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not _port_open(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"memcached did not start (exit {proc.poll()})")
+            time.sleep(0.1)
+        yield Memcached(port, max_connections, memory_mb)
+    finally:
+        _stop_group(proc)
