@@ -118,9 +118,8 @@ def test_connection_thresholds(memcached: Memcached) -> None:
 ])
 def test_hung_and_garbage_servers(answer: bytes | None, error: type[Exception],
                                   words: str) -> None:
-    with serving(answer) as server:
-        with pytest.raises(error, match=words):
-            source_for(f"127.0.0.1:{server.port}", timeout=1).collect()
+    with serving(answer) as server, pytest.raises(error, match=words):
+        source_for(f"127.0.0.1:{server.port}", timeout=1).collect()
 
 
 def test_one_server_down_never_hides_the_other(memcached: Memcached) -> None:
@@ -133,7 +132,7 @@ def test_one_server_down_never_hides_the_other(memcached: Memcached) -> None:
     health = evaluate(default_catalog(), out.checks).service("memcached")
     assert health is not None and health.status is Status.OK
     assert "not looked at: mc2" in health.message
-    with pytest.raises(SourceUnavailable, match="no target could be read: mc1: .*mc2: "):
+    with pytest.raises(SourceUnavailable, match=r"no target could be read: mc1: .*mc2: "):
         source_for({"address": f"127.0.0.1:{free_port()}", "host": "mc1"},
                    {"address": f"127.0.0.1:{free_port()}", "host": "mc2"}).collect()
 

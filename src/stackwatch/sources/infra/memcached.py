@@ -22,7 +22,6 @@ import logging
 import socket
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from stackwatch.errors import InvalidResponse, SourceError, SourceTimeout, SourceUnavailable
 from stackwatch.infra_config import MemcachedConfig, MemcachedServer
