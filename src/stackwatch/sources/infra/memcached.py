@@ -4,7 +4,8 @@ One TCP connection per server and run: ``stats`` answers ``STAT <name> <value>``
 lines and ``END``. Per server, a ``memcached.server`` check ``{service=memcached,
 host}``:
 
-* CRITICAL when it refused connections since the last run (``rejected_connections``
+* CRITICAL when it refuses our connection (``ERROR Too many open connections``),
+  when it refused connections since the last run (``rejected_connections``
   or ``listen_disabled_num`` grew: ``max_connections`` reached, clients such as
   keystone's token cache fail) or its connections are at ``connections.critical``
   % of ``max_connections``; WARNING at ``connections.warning`` %;
@@ -54,6 +55,8 @@ STAT_FIELDS: tuple[tuple[str, str], ...] = (
     ("uptime", "memcached_uptime_seconds"),
 )
 MAX_ANSWER = 1024 * 1024
+#: What a server at max_connections answers a new connection (memcached 1.5+), then closes.
+FULL = b"ERROR Too many open connections"
 
 
 def parse_stats(text: str) -> dict[str, float]:
@@ -150,6 +153,8 @@ def read_stats(address: tuple[str, int], timeout: float) -> str:
                     raise InvalidResponse(f"memcached stats on {where}: the server closed "
                                           f"the connection after {excerpt(data)}")
                 data += chunk
+                if data.startswith(FULL) and data.endswith(b"\r\n"):
+                    break  # it refused us too: judged, not an error
                 if len(data) > MAX_ANSWER or data.startswith((b"ERROR", b"CLIENT_ERROR",
                                                              b"SERVER_ERROR")):
                     raise InvalidResponse(f"memcached stats on {where}: not a stats "
@@ -187,7 +192,13 @@ class MemcachedSource(InfraSource[MemcachedServer]):
 
     def read(self, target: MemcachedServer) -> Collection:
         host = target.member()
-        stats = parse_stats(read_stats(target.endpoint(), self.config.timeout))
+        text = read_stats(target.endpoint(), self.config.timeout)
+        if text.encode().startswith(FULL):
+            return Collection(checks=(check(
+                "memcached.server", Status.CRITICAL, f"{host}: refuses connections "
+                f"({FULL.decode()}): max_connections reached", service="memcached",
+                host=host),))
+        stats = parse_stats(text)
         out = server_results(host, stats, self._before.get(host), self.config)
         self._before[host] = stats
         return out
