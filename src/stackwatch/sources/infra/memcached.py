@@ -194,6 +194,8 @@ class MemcachedSource(InfraSource[MemcachedServer]):
         host = target.member()
         text = read_stats(target.endpoint(), self.config.timeout)
         if text.encode().startswith(FULL):
+            # what it refused meanwhile is this run's news; the next run starts afresh
+            self._before.pop(host, None)
             return Collection(checks=(check(
                 "memcached.server", Status.CRITICAL, f"{host}: refuses connections "
                 f"({FULL.decode()}): max_connections reached", service="memcached",
