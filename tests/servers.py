@@ -15,7 +15,8 @@ Both are stopped (their process groups terminated) at the end of the session.
 ``start_mariadb(dir)`` / ``start_rabbitmq(dir)`` are context managers for benchmarks
 and scripts that want the same servers outside pytest, as are those the
 infrastructure tests start themselves: ``start_galera(dir)`` (a 3-node MariaDB Galera
-cluster, servers running as ``mysql``), ``start_memcached()``.
+cluster, servers running as ``mysql``), ``start_memcached()``, ``start_haproxy(dir,
+config, stats_port)``.
 """
 
 from __future__ import annotations
@@ -452,5 +453,27 @@ def start_memcached(max_connections: int = 64, memory_mb: int = 16) -> Iterator[
                 raise RuntimeError(f"memcached did not start (exit {proc.poll()})")
             time.sleep(0.1)
         yield Memcached(port, max_connections, memory_mb)
+    finally:
+        _stop_group(proc)
+
+
+# ---------------------------------------------------------------------------- HAProxy
+
+
+@contextlib.contextmanager
+def start_haproxy(base: Path, config: str, stats_port: int) -> Iterator[Path]:
+    """HAProxy (Debian's ``haproxy``) in the foreground with ``config`` (written to
+    ``base/haproxy.cfg``); ready when ``stats_port`` listens. Yields the config's path."""
+    base.mkdir(parents=True, exist_ok=True)
+    path = base / "haproxy.cfg"
+    path.write_text(config)
+    log = base / "haproxy.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([shutil.which("haproxy") or "/usr/sbin/haproxy", "-f",
+                                 str(path), "-db"], stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        _wait_until("haproxy", lambda: _port_open(stats_port), proc, log)
+        yield path
     finally:
         _stop_group(proc)
