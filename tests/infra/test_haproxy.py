@@ -34,7 +34,7 @@ STATS_PASSWORD = "st4ts-secret"
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:
         if self.path.startswith("/slow"):
             time.sleep(1.5)
         status = 500 if self.path.startswith("/fail") else 200
