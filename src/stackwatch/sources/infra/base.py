@@ -18,12 +18,14 @@ sources' messages are built from what was asked, never from credentials).
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection as Collection_
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar
 
 from stackwatch.errors import SourceError, SourceUnavailable
 from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
+from stackwatch.sources.infra import command as commands
 
 log = logging.getLogger(__name__)
 
@@ -156,3 +158,20 @@ class Unbuildable:
 
     def collect(self) -> Collection:
         raise SourceUnavailable(self.reason)
+
+
+class CommandSource(InfraSource[str]):
+    """A piece read by running commands on one node (``crm_mon``, ``ceph``, ``virsh``...)."""
+
+    def __init__(self, command: Sequence[str], host: str, timeout: float) -> None:
+        super().__init__([host])
+        self.command = tuple(command)
+        self.host = host
+        self.timeout = timeout
+
+    def target_name(self, target: str) -> str:
+        return target
+
+    def run(self, *args: str, ok_codes: Collection_[int] = (0,)) -> str:
+        """The standard output of the command with ``args`` (see :mod:`.command`)."""
+        return commands.run(self.command, args, self.timeout, ok_codes).stdout
