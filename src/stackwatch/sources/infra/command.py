@@ -40,9 +40,19 @@ class Output:
 
 
 def describe(base: Sequence[str], args: Sequence[str]) -> str:
-    """``ceph status`` for base ``[ceph, --id, x]`` and args ``[status, -f, json]``."""
+    """``ceph status`` for base ``[ceph, --id, x]`` and args ``[status, -f, json]``: the
+    program and the words stackwatch adds, without options (a short one takes a value)."""
     words = [os.path.basename(base[0])] if base else []
-    words += [a for a in args if not a.startswith("-")]
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg.startswith("--"):
+            continue
+        elif arg.startswith("-") and len(arg) == 2:
+            skip = True
+        else:
+            words.append(arg)
     return " ".join(words)
 
 
