@@ -136,8 +136,9 @@ def osds(tree: Mapping[str, Any]) -> list[Osd]:
         for child in node.get("children") or []:
             osd = by_id.get(child)
             if osd is not None and osd.get("type") == "osd":
+                weight = _number(osd.get("reweight")) or 0.0
                 found.append(Osd(str(osd.get("name")), str(node.get("name")),
-                                 osd.get("status") == "up", (_number(osd.get("reweight")) or 0) > 0))
+                                 osd.get("status") == "up", weight > 0))
     return sorted(found, key=lambda o: (o.host, int(o.name.split(".")[-1])
                                         if o.name.split(".")[-1].isdigit() else 0))
 
