@@ -229,8 +229,10 @@ def cluster_results(status: Mapping[str, Any], df: Mapping[str, Any],
     pgmap = status.get("pgmap") or {}
     samples += [sample(metric, n, {}) for field, metric in PGMAP_FIELDS
                 if (n := _number(pgmap.get(field))) is not None]
-    checks.append(check("ceph.pgs", *judge_pgs(states), **osd))
-    checks.append(check("ceph.usage", *_usage(df, usage, samples), **osd))
+    pgs_status, pgs_message = judge_pgs(states)
+    checks.append(check("ceph.pgs", pgs_status, pgs_message, **osd))
+    usage_status, usage_message = _usage(df, usage, samples)
+    checks.append(check("ceph.usage", usage_status, usage_message, **osd))
     return Collection(tuple(samples), tuple(checks))
 
 
