@@ -175,3 +175,7 @@ class CommandSource(InfraSource[str]):
     def run(self, *args: str, ok_codes: Collection_[int] = (0,)) -> str:
         """The standard output of the command with ``args`` (see :mod:`.command`)."""
         return commands.run(self.command, args, self.timeout, ok_codes).stdout
+
+    def output(self, *args: str) -> commands.Output:
+        """Whatever the command with ``args`` printed, whatever its exit status."""
+        return commands.run(self.command, args, self.timeout, range(-64, 256))
