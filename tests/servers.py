@@ -16,7 +16,7 @@ Both are stopped (their process groups terminated) at the end of the session.
 and scripts that want the same servers outside pytest, as are those the
 infrastructure tests start themselves: ``start_galera(dir)`` (a 3-node MariaDB Galera
 cluster, servers running as ``mysql``), ``start_memcached()``, ``start_haproxy(dir,
-config, stats_port)``.
+config, stats_port)``, ``start_ovsdb(dir)``.
 """
 
 from __future__ import annotations
@@ -475,5 +475,57 @@ def start_haproxy(base: Path, config: str, stats_port: int) -> Iterator[Path]:
     try:
         _wait_until("haproxy", lambda: _port_open(stats_port), proc, log)
         yield path
+    finally:
+        _stop_group(proc)
+
+
+# ---------------------------------------------------------------------------- Open vSwitch
+
+
+@dataclass(frozen=True)
+class OVSDB:
+    """A running ovsdb-server (Debian's ``openvswitch-switch``) with the vswitch schema."""
+
+    socket: Path
+
+    @property
+    def remote(self) -> str:
+        return f"unix:{self.socket}"
+
+    def vsctl(self, *args: str) -> str:
+        """``ovs-vsctl --no-wait`` against this database (no ovs-vswitchd runs here)."""
+        out = subprocess.run(["ovs-vsctl", f"--db={self.remote}", "--timeout=10", "--no-wait",
+                              *args], capture_output=True, check=True, timeout=30)
+        return out.stdout.decode()
+
+    def transact(self, *operations: dict[str, object]) -> str:
+        """One OVSDB transaction (``ovsdb-client transact``), for the columns ovs-vswitchd
+        writes (``error``, ``ofport``, ``cur_cfg``) or ovs-vsctl bumps (``next_cfg``)."""
+        import json
+
+        out = subprocess.run(["ovsdb-client", "transact", self.remote,
+                              json.dumps(["Open_vSwitch", *operations])],
+                             capture_output=True, check=True, timeout=30)
+        return out.stdout.decode()
+
+
+@contextlib.contextmanager
+def start_ovsdb(base: Path) -> Iterator[OVSDB]:
+    """ovsdb-server on a fresh ``conf.db`` under ``base``, initialised (``ovs-vsctl init``)."""
+    base.mkdir(parents=True, exist_ok=True)
+    db, sock = base / "conf.db", base / "db.sock"
+    schema = "/usr/share/openvswitch/vswitch.ovsschema"
+    subprocess.run(["ovsdb-tool", "create", str(db), schema], check=True, capture_output=True)
+    log = base / "ovsdb-server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            ["ovsdb-server", str(db), f"--remote=punix:{sock}", f"--unixctl={base / 'ctl'}",
+             f"--pidfile={base / 'ovsdb-server.pid'}", "-vconsole:off", "-vfile:off"],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    server = OVSDB(sock)
+    try:
+        _wait_until("ovsdb-server", sock.exists, proc, log)
+        server.vsctl("init")
+        yield server
     finally:
         _stop_group(proc)

@@ -104,11 +104,13 @@ def test_a_piece_that_cannot_be_set_up_is_unknown_and_the_others_run(
     missing = tmp_path / "nowhere.pw"
     config = load_config(write(tmp_path, f"""
 rabbitmq: {{url: "http://127.0.0.1:9", user: monitor, password_file: {missing}}}
+ovs: {{command: [{tmp_path / 'no-such-ovs-vsctl'}]}}
 """))
     caplog.set_level(logging.INFO)
     sources = [s for s in build_sources(config) if s.name.startswith("infra.")]
     runs = {run.source: run for run in Runner(sources, timeout=10).run_once()}
-    assert set(runs) == {"infra.rabbitmq"}
+    assert set(runs) == {"infra.rabbitmq", "infra.ovs"}
     assert not runs["infra.rabbitmq"].ok
     assert "cannot be set up" in runs["infra.rabbitmq"].reason
     assert str(missing) in runs["infra.rabbitmq"].reason
+    assert not runs["infra.ovs"].ok and "no-such-ovs-vsctl not found" in runs["infra.ovs"].reason
