@@ -195,3 +195,37 @@ def test_nothing_listening_is_unavailable() -> None:
     config = RabbitMQConfig(url=f"http://127.0.0.1:{free_port()}", timeout=2)
     with pytest.raises(SourceUnavailable, match="cannot connect"):
         RabbitMQSource(config).collect()
+
+
+def test_the_simulators_queue_without_consumer_is_seen(rabbitmq: RabbitMQ) -> None:
+    """The simulator's ``queue-no-consumers`` fault (a telemetry consumer died): its
+    notifications.info fills up with nobody reading, and infra.rabbitmq names it."""
+    from stackwatch.sim.bus import NotificationBus
+    from stackwatch.sim.generate import Sizing, generate
+    from stackwatch.sim.state import CloudState
+
+    state = CloudState()
+    generate(state, Sizing.for_size("small"), seed=5, base_url="http://x", admin_password="p")
+    bus = NotificationBus(state, rabbitmq.url).start()
+    source = source_for(rabbitmq)
+    try:
+        bus.inject("queue-no-consumers", {})
+        assert bus.audit() > 0
+        bus.flush()
+
+        def named_idle() -> CheckResult | None:
+            [queues] = checks(source.collect(), "rabbitmq.queues")
+            return queues if "notifications.info (" in queues.message else None
+
+        queues = wait_for("notifications.info without consumer", named_idle)
+        assert queues.status is Status.WARNING
+    finally:
+        bus.clear("queue-no-consumers")
+        bus.close()
+    def gone() -> bool | None:
+        idle = [s for s in source.collect().samples
+                if s.name == "rabbitmq_queue_messages_without_consumers"
+                and s.label("vhost") == "/" and s.label("queue") == "notifications.info"]
+        return True if not idle else None
+
+    wait_for("the fault cleared", gone)
