@@ -302,11 +302,11 @@ def test_other_services_are_not_marked_by_a_part_they_do_not_depend_on() -> None
 
 
 def test_blind_parts_are_served() -> None:
-    from stackwatch.web.serialize import health_dict
+    from stackwatch.query.models import HealthView
 
     health = evaluate(load_catalog(), [*HEALTHY,
                                        part("stackwatch.partial", "api.compute", "quotas")])
-    served = health_dict(health)
+    served = HealthView.of(health).model_dump(mode="json")
     api = next(s for s in served["services"] if s["name"] == "nova-api")
     assert api["blind"] == [{"source": "api.compute", "resource": "quotas",
                              "status": "UNKNOWN", "message": "api.compute quotas: UNKNOWN"}]
@@ -315,13 +315,13 @@ def test_blind_parts_are_served() -> None:
 
 def test_a_service_nothing_watches_is_unwatched_not_ok() -> None:
     from stackwatch.commands import render_status
-    from stackwatch.web.serialize import health_dict
+    from stackwatch.query.models import HealthView
 
     health = evaluate(load_catalog(), HEALTHY)
     rabbit = health.service("rabbitmq")
     assert rabbit is not None and not rabbit.watched
     assert rabbit.status is not OK and rabbit.verdict == "UNWATCHED"
-    served = {s["name"]: s for s in health_dict(health)["services"]}
+    served = {s["name"]: s for s in HealthView.of(health).model_dump(mode="json")["services"]}
     assert served["rabbitmq"]["status"] == "UNWATCHED"
     assert served["nova-compute"]["status"] == "OK"
     # the cloud's verdict counts the watched ones only, as before

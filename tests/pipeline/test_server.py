@@ -146,7 +146,7 @@ def test_a_scrape_shows_what_the_latest_run_saw_and_no_more(tmp_path: Path) -> N
                                    dict[str, Any]]:
             # a run that started after the change has been written
             assert monitor.wait_for_runs(monitor.runs + 2, timeout=10)
-            health = json.loads(get(monitor.url + "/api/v1/health"))
+            health = json.loads(get(monitor.url + "/api/v1/health"))["health"]
             [l3] = [s for s in health["services"] if s["name"] == "neutron-l3-agent"]
             return scrape(monitor.url), l3
 
@@ -198,7 +198,7 @@ def test_a_source_no_longer_configured_leaves_health(tmp_path: Path) -> None:
                            "intervals": {"api": 0.2}})
     with Monitor(config, [ConstantSource("api.compute")], listen=("127.0.0.1", 0)) as monitor:
         assert monitor.wait_for_runs(1, timeout=10)
-        health = json.loads(get(monitor.url + "/api/v1/health"))
+        health = json.loads(get(monitor.url + "/api/v1/health"))["health"]
         assert "openstack_neutron_networks" not in get(monitor.url + "/metrics")
     [l3] = [s for s in health["services"] if s["name"] == "neutron-l3-agent"]
     assert (l3["watched"], l3["members"]) == (False, [])

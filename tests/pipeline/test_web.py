@@ -97,7 +97,9 @@ def test_metrics_parse_with_types_and_help_without_timestamps(store: SQLiteStore
 
 
 def test_health_checks_samples_sources(store: SQLiteStore) -> None:
-    health = get_json(store, "/api/v1/health")
+    report = get_json(store, "/api/v1/health")
+    assert report["timestamp"] == NOW and report["time"].endswith("Z")
+    health = report["health"]
     compute = next(s for s in health["services"] if s["name"] == "nova-compute")
     assert compute["status"] == "WARNING"
     assert compute["message"] == "1 of 2 up; down: cmp2"
@@ -110,24 +112,46 @@ def test_health_checks_samples_sources(store: SQLiteStore) -> None:
     # what nothing watches is not OK: it says so, and does not count for the cloud
     rabbit = next(s for s in health["services"] if s["name"] == "rabbitmq")
     assert (rabbit["status"], rabbit["watched"]) == ("UNWATCHED", False)
+    # problems: the known one (WARNING) before the blind ones (UNKNOWN)
+    problems = [(p["status"], p["what"]) for p in report["problems"]]
+    assert problems[0] == ("WARNING", "nova-compute")
+    assert report["problems"][0]["hosts"] == ["cmp2"]
+    assert ("UNKNOWN", "neutron-server") in problems
 
     critical = get_json(store, "/api/v1/checks?status=critical")
-    assert [c["labels"]["host"] for c in critical] == ["cmp2"]
-    assert get_json(store, "/api/v1/checks?status=bogus", 400)["error"].startswith("status:")
+    assert [c["labels"]["host"] for c in critical["items"]] == ["cmp2"]
+    assert critical["total"] == 1 and critical["next_offset"] is None
+    every = get_json(store, "/api/v1/checks")
+    assert every["items"][0]["status"] == "CRITICAL"  # worst first
+    page = get_json(store, "/api/v1/checks?limit=1&offset=1")
+    assert page["items"] == every["items"][1:2] and page["next_offset"] == 2
+    assert get_json(store, "/api/v1/checks?status=bogus", 400)["error"]["message"].startswith(
+        "status:")
+    assert get_json(store, "/api/v1/checks?limit=0", 400)["error"]["message"].startswith(
+        "limit:")
+    matched = get_json(store, '/api/v1/checks?labels={"host": "cmp1"}')["items"]
+    assert [c["labels"]["host"] for c in matched] == ["cmp1"]
 
     samples = get_json(store, "/api/v1/samples?name=stackwatch_source_up")
     ages = {s["labels"]["source"]: s["age_seconds"] for s in samples}
     assert ages["api.compute"] == pytest.approx(5, abs=0.01)
-    ranged = get_json(store, f"/api/v1/samples?name=stackwatch_source_up&start={NOW - 60}"
+    ranged = get_json(store, f"/api/v1/samples/range?name=stackwatch_source_up&start={NOW - 60}"
                       '&labels={"source": "api.compute"}')
-    assert [s["value"] for s in ranged] == [1.0]
+    assert [[p["v"] for p in s["points"]] for s in ranged["series"]] == [[1.0]]
+    assert ranged["end"] == NOW  # end defaults to now
+    [stats] = get_json(store, "/api/v1/samples/statistics?name=stackwatch_source_errors_total"
+                       f"&start={NOW - 60}")
+    assert (stats["count"], stats["max"], stats["last"]) == (1, 2.0, 2.0)
     [old] = get_json(store, "/api/v1/samples?name=openstack_nova_total_vms")
     assert old["age_seconds"] == pytest.approx(1000, abs=0.01)  # kept, with its age
-    assert get_json(store, "/api/v1/samples", 400)["error"].startswith("name: required")
-    assert get_json(store, "/api/v1/samples?name=x&start=yesterday", 400)["error"] == (
-        "start: 'yesterday' is not a number")
-    assert get_json(store, "/api/v1/samples?name=x&labels=[1]", 400)["error"].startswith(
-        "labels: expected a JSON object")
+    assert get_json(store, "/api/v1/samples", 400)["error"]["message"].startswith("name:")
+    bad = get_json(store, "/api/v1/samples/range?name=x&start=yesterday", 400)["error"]
+    assert bad["status"] == 400 and bad["message"].startswith("start:")
+    assert get_json(store, "/api/v1/samples?name=x&labels=[1]", 400)["error"][
+        "message"].startswith("labels:")
+    assert get_json(store, f"/api/v1/samples/range?name=x&start={NOW}&end={NOW - 1}", 400)[
+        "error"]["message"].startswith("end:")
+    assert get_json(store, "/api/v1/nothing", 404)["error"]["status"] == 404
 
     sources = {s["source"]: s for s in get_json(store, "/api/v1/sources")}
     assert sources["api.compute"]["up"] == 1.0
@@ -136,15 +160,72 @@ def test_health_checks_samples_sources(store: SQLiteStore) -> None:
     assert sources["api.network"]["status"] == "UNKNOWN"
     assert "connection refused" in sources["api.network"]["message"]
     assert sources["api.network"]["last_success_age_seconds"] is None
+    assert get_json(store, "/api/v1/sources/api.compute")["up"] == 1.0
+    assert get_json(store, "/api/v1/sources/nope", 404)["error"]["message"].startswith(
+        "source:")
 
 
 def test_events(store: SQLiteStore) -> None:
-    every = get_json(store, "/api/v1/events")
+    every = get_json(store, "/api/v1/events")["items"]
     assert [e["request_id"] for e in every] == ["req-2", "req-1"]
-    assert get_json(store, "/api/v1/events?kind=log")[0]["severity"] == "ERROR"
-    assert [e["event_type"] for e in get_json(store, "/api/v1/events?resource_id=vm-2")] == [
-        "compute.instance.create.end"]
-    assert get_json(store, "/api/v1/events?request_id=req-1&kind=log,notification")[0][
+    assert get_json(store, "/api/v1/events?kind=log")["items"][0]["severity"] == "ERROR"
+    assert [e["event_type"] for e in get_json(store, "/api/v1/events?resource_id=vm-2")[
+        "items"]] == ["compute.instance.create.end"]
+    assert get_json(store, "/api/v1/events?request_id=req-1&kind=log,notification")["items"][0][
         "resource_ids"] == ["vm-1"]
-    assert len(get_json(store, "/api/v1/events?limit=1")) == 1
-    assert get_json(store, f"/api/v1/events?start={NOW - 5}") == []
+    assert get_json(store, "/api/v1/events?kind=log&kind=notification")["total"] == 2
+    assert get_json(store, "/api/v1/events?severity=error")["total"] == 1
+    one = get_json(store, "/api/v1/events?limit=1")
+    assert (len(one["items"]), one["total"], one["next_offset"]) == (1, 2, 1)
+    assert get_json(store, f"/api/v1/events?start={NOW - 5}")["items"] == []
+
+
+def test_openapi_document_lists_every_route(store: SQLiteStore) -> None:
+    spec = get_json(store, "/api/v1/openapi.json")
+    assert spec["openapi"].startswith("3.1")
+    assert {"/api/v1/health", "/api/v1/checks", "/api/v1/samples/range",
+            "/api/v1/events"} <= set(spec["paths"])
+    params = {p["name"]: p for p in spec["paths"]["/api/v1/sources/{source}"]["get"][
+        "parameters"]}
+    assert params["source"]["in"] == "path" and params["source"]["required"]
+    status, _, page = fetch(store, "/api/v1/docs")
+    assert status == 200 and "/api/v1/samples/range" in page
+
+
+def test_pages_and_their_json_twins(store: SQLiteStore) -> None:
+    status, kind, page = fetch(store, "/overview")
+    assert status == 200 and kind.startswith("text/html")
+    assert 'href="/services/nova-compute"' in page  # a problem links to its service
+    assert "1 of 2 up; down: cmp2" in page
+    twin = get_json(store, "/overview.json")
+    assert twin["problems"][0]["what"] == "nova-compute"
+    assert twin["rows"][0]["cells"]["cmp2"]["status"] == "CRITICAL"
+    status, _, service = fetch(store, "/services/nova-compute")
+    assert status == 200 and 'id="m-cmp2"' in service and "service_state" in service
+    status, _, missing = fetch(store, "/services/nope")
+    assert status == 404 and "not in the catalog" in missing
+    status, _, bad = fetch(store, "/overview?range=forever")
+    assert status == 400 and "time range" in bad
+    status, _, node = fetch(store, "/nodes/cmp2")
+    assert status == 200 and "nova-compute" in node
+
+
+def test_a_big_cloud_folds_its_compute_nodes_into_one_column(tmp_path: Path) -> None:
+    from stackwatch.query.context import Context
+    from stackwatch.query.overview import COMPUTE_COLUMN, MAX_NODE_COLUMNS, overview
+
+    store = SQLiteStore(tmp_path / "big.sqlite")
+    computes = [f"cmp{i:03d}" for i in range(MAX_NODE_COLUMNS + 10)]
+    checks = [member_check("nova-compute", h, Status.CRITICAL if h == "cmp007" else Status.OK)
+              for h in computes]
+    checks += [member_check("nova-conductor", f"ctl{i}", Status.OK) for i in range(3)]
+    store.write(Collection(checks=tuple(checks)))
+    view = overview(Context(store, load_catalog(), time.time()))
+    store.close()
+    assert view.columns == ["endpoint", "ctl0", "ctl1", "ctl2", COMPUTE_COLUMN]
+    compute = next(r for r in view.rows if r.name == "nova-compute")
+    folded = compute.cells[COMPUTE_COLUMN]
+    assert folded.status == "CRITICAL" and folded.counts == {"OK": len(computes) - 1,
+                                                             "CRITICAL": 1}
+    assert view.rows[0].name == "nova-compute"  # the worst row first
+    assert view.problems[0].hosts == ["cmp007"]

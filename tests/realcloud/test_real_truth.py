@@ -57,7 +57,7 @@ class Server:
         return exposition(_get(self.monitor.url + "/metrics"))
 
     def health(self) -> dict[str, Any]:
-        return dict(json.loads(_get(self.monitor.url + "/api/v1/health")))
+        return dict(json.loads(_get(self.monitor.url + "/api/v1/health"))["health"])
 
     def service(self, name: str) -> dict[str, Any]:
         [found] = [s for s in self.health()["services"] if s["name"] == name]

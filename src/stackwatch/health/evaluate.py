@@ -158,7 +158,8 @@ class CloudHealth:
         return next((s for s in self.services if s.name == name), None)
 
 
-def _member_key(check: CheckResult, catalog: Catalog) -> tuple[str, str] | None:
+def member_key(check: CheckResult, catalog: Catalog) -> tuple[str, str] | None:
+    """(service, host) of the member a check is about (host "" for the endpoint), or None."""
     if check.name.startswith("stackwatch"):
         return None
     labels = dict(check.labels)
@@ -329,7 +330,7 @@ def evaluate(catalog: Catalog, checks: Iterable[CheckResult]) -> CloudHealth:
         labels = dict(check.labels)
         if (check.name, labels.get("cloud", ""), labels.get("region", "")) in overridden:
             continue  # the API's view of the same members was read
-        key = _member_key(check, catalog)
+        key = member_key(check, catalog)
         if key is not None:
             by_member[key].append(check)
         elif check.status != Status.OK and not check.name.startswith("stackwatch"):

@@ -1,15 +1,17 @@
-"""The aiohttp application: ``/metrics`` and the REST API over the store.
+"""The aiohttp application: the dashboard, the REST API and ``/metrics`` over the store.
 
-Routes::
+Paths::
 
-    GET /metrics                Prometheus text exposition of the latest samples
-    GET /api/v1/health          cloud -> service -> member health (HA-aware)
-    GET /api/v1/checks          latest check results (?status=CRITICAL,WARNING)
-    GET /api/v1/samples?name=   latest samples of a metric; with start=&end= a range
-    GET /api/v1/sources         freshness of each source (up, last success, age, errors)
-    GET /api/v1/events          events by time, kind, request id or resource id
+    /                         redirects to /overview
+    /overview, /services/x…   the dashboard's pages (pages/site.py); each has a .json twin
+    /api/v1/…                 the REST API (api/routes.py), documented at
+    /api/v1/openapi.json      (and readable at /api/v1/docs)
+    /metrics                  Prometheus text exposition of the latest samples
+    /static/…                 the pages' stylesheet and script, shipped in the package
+    /login, /logout           browser sessions (web/auth.py, which guards every path)
 
-Store reads run in worker threads so a slow query never blocks the event loop.
+Views run in worker threads so a slow store read never blocks the event loop; each
+request sees the store at one moment (:class:`~stackwatch.query.context.Context`).
 """
 
 from __future__ import annotations
@@ -17,42 +19,55 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
+from pydantic import BaseModel
 
 from stackwatch.catalog.loader import Catalog
-from stackwatch.health.evaluate import evaluate, expire
-from stackwatch.model import CheckResult, Sample, Status, make_labels
-from stackwatch.runner import SOURCE_CHECK
+from stackwatch.model import Sample
+from stackwatch.query.context import Context
 from stackwatch.store.base import Store
-from stackwatch.web.metrics import registry_for
-from stackwatch.web.serialize import check_dict, event_dict, health_dict, sample_dict
+from stackwatch.web.api.endpoint import Endpoint, error_response
+from stackwatch.web.api.endpoint import handler as api_handler
+from stackwatch.web.api.openapi import document
+from stackwatch.web.api.routes import ENDPOINTS
+from stackwatch.web.auth import Access
+from stackwatch.web.metrics import SampleCollector, registry_for
+from stackwatch.web.pages.page import Site, environment, handlers
+from stackwatch.web.pages.site import PAGES
 
 STORE_KEY = web.AppKey("store", Store)
 CATALOG_KEY = web.AppKey("catalog", Catalog)
 CLOCK_KEY = web.AppKey[Callable[[], float]]("clock")
 MAX_AGE_KEY = web.AppKey("max_age", float)
+EXTRAS_KEY = web.AppKey[dict[str, Callable[[], object]]]("extras")
 _REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
-
-_FRESHNESS = {
-    "stackwatch_source_up": "up",
-    "stackwatch_source_last_success_timestamp_seconds": "last_success",
-    "stackwatch_source_duration_seconds": "duration_seconds",
-    "stackwatch_source_errors_total": "errors_total",
-    "stackwatch_source_samples": "samples",
-}
+STATIC = Path(__file__).parent / "static"
+OPENAPI_PATH = "/api/v1/openapi.json"
 
 
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, indent=1))
+class Banner(BaseModel):
+    """The cloud's status in every page's header."""
+
+    status: str
+    message: str
 
 
-def _error(status: int, message: str) -> web.Response:
-    return _json({"error": message}, status)
+def context(request: web.Request) -> Context:
+    """The store at this moment, as the request's views see it."""
+    app = request.app
+    return Context(app[STORE_KEY], app[CATALOG_KEY], app[CLOCK_KEY](), app[MAX_AGE_KEY],
+                   app[EXTRAS_KEY])
+
+
+def banner(ctx: Context) -> Banner:
+    health = ctx.health()
+    return Banner(status=health.status.name, message=health.message)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -62,137 +77,39 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-async def _latest_checks(request: web.Request, now: float) -> list[CheckResult]:
-    """Latest checks; those older than the app's max age become UNKNOWN ("stale: ...")."""
-    found = await asyncio.to_thread(request.app[STORE_KEY].latest_checks)
-    return expire(found, now, request.app[MAX_AGE_KEY])
-
-
-async def health(request: web.Request) -> web.Response:
-    """The cloud's health from the latest check results."""
-    now = request.app[CLOCK_KEY]()
-    checks = await _latest_checks(request, now)
-    return _json({"generated_at": now, **health_dict(evaluate(request.app[CATALOG_KEY],
-                                                              checks))})
-
-
-async def checks(request: web.Request) -> web.Response:
-    """Latest check results, optionally only some statuses (``?status=CRITICAL,WARNING``)."""
-    wanted = request.query.get("status", "")
+@web.middleware
+async def api_errors(request: web.Request,
+                     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                     ) -> web.StreamResponse:
+    """Unknown API paths and methods answer in the API's error shape, not HTML."""
     try:
-        statuses = {Status[s.strip().upper()] for s in wanted.split(",") if s.strip()}
-    except KeyError:
-        return _error(400, f"status: {wanted!r} is not among {[s.name for s in Status]}")
-    now = request.app[CLOCK_KEY]()
-    found = await _latest_checks(request, now)
-    return _json([check_dict(c, now) for c in found if not statuses or c.status in statuses])
-
-
-def _float(query: Any, key: str) -> float | None:
-    value = query.get(key)
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        raise web.HTTPBadRequest(text=json.dumps({"error": f"{key}: {value!r} is not a number"}),
-                                 content_type="application/json") from None
-
-
-async def samples(request: web.Request) -> web.Response:
-    """Latest samples of ``name``; with ``start`` (and ``end``) the samples in that range.
-
-    ``labels`` (a JSON object) narrows a range to one series.
-    """
-    store = request.app[STORE_KEY]
-    name = request.query.get("name")
-    if not name:
-        return _error(400, "name: required (a metric name, e.g. openstack_nova_total_vms)")
-    now = request.app[CLOCK_KEY]()
-    start, end = _float(request.query, "start"), _float(request.query, "end")
-    raw_labels = request.query.get("labels")
-    labels = None
-    if raw_labels:
-        try:
-            parsed = json.loads(raw_labels)
-            if not isinstance(parsed, dict):
-                raise ValueError
-        except ValueError:
-            return _error(400, 'labels: expected a JSON object, e.g. {"state": "error"}')
-        labels = make_labels(parsed)
-    if start is None:
-        found = await asyncio.to_thread(store.latest_samples, name)
-        if labels is not None:
-            found = [s for s in found if s.labels == labels]
-    else:
-        found = await asyncio.to_thread(store.sample_range, name, start,
-                                        now if end is None else end, labels)
-    return _json([sample_dict(s, now) for s in found])
-
-
-async def sources(request: web.Request) -> web.Response:
-    """Per source: last run's status and reason, up, last success and its age, errors."""
-    store = request.app[STORE_KEY]
-    now = request.app[CLOCK_KEY]()
-
-    def gather() -> list[dict[str, Any]]:
-        table: dict[str, dict[str, Any]] = {}
-        for check in store.latest_checks():
-            if check.name == SOURCE_CHECK:
-                name = dict(check.labels).get("source", "")
-                table.setdefault(name, {"source": name}).update(
-                    status=check.status.name, message=check.message,
-                    checked_at=check.timestamp, age_seconds=round(now - check.timestamp, 3))
-        for metric, field in _FRESHNESS.items():
-            for sample in store.latest_samples(metric):
-                name = sample.label("source")
-                table.setdefault(name, {"source": name})[field] = sample.value
-        for row in table.values():
-            last = row.get("last_success")
-            row["last_success_age_seconds"] = (round(now - last, 3) if last else None)
-        return [table[k] for k in sorted(table)]
-
-    return _json(await asyncio.to_thread(gather))
-
-
-async def events(request: web.Request) -> web.Response:
-    """Events in time order: ``start``/``end`` (default the last hour), ``kind`` (repeatable
-    or comma-separated), ``request_id``, ``resource_id``, ``limit`` (default 1000)."""
-    store = request.app[STORE_KEY]
-    now = request.app[CLOCK_KEY]()
-    start = _float(request.query, "start")
-    end = _float(request.query, "end")
-    limit = _float(request.query, "limit")
-    kinds = [k.strip() for value in request.query.getall("kind", []) for k in value.split(",")
-             if k.strip()]
-    found = await asyncio.to_thread(
-        store.events, now - 3600 if start is None else start, now if end is None else end,
-        kinds, request.query.get("request_id") or None, request.query.get("resource_id") or None,
-        1000 if limit is None else max(1, int(limit)))
-    return _json([event_dict(e) for e in found])
-
-
-async def index(request: web.Request) -> web.Response:
-    """A plain list of the endpoints (until the dashboard takes this path)."""
-    lines = ["stackwatch", "", *(f"GET {r}" for r in ("/metrics", "/api/v1/health",
-                                                      "/api/v1/checks", "/api/v1/samples?name=",
-                                                      "/api/v1/sources", "/api/v1/events"))]
-    return web.Response(text="\n".join(lines) + "\n")
+        return await handler(request)
+    except web.HTTPException as exc:
+        if request.path.startswith("/api/") and exc.status >= 400:
+            return error_response(exc.status, exc.reason)
+        raise
 
 
 def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.time,
-             max_age: float = float("inf")) -> web.Application:
+             max_age: float = float("inf"),
+             extras: dict[str, Callable[[], object]] | None = None,
+             middlewares: Iterable[Any] = (), *, access: Access | None = None,
+             actions: Sequence[Endpoint] = ()) -> web.Application:
     """The application over one store; the /metrics collector is registered once here.
 
-    ``max_age``: checks older than this many seconds count as UNKNOWN in health and checks;
-    samples older than that are left out of /metrics (``/api/v1/samples`` keeps them, with
-    their age).
+    ``max_age``: checks older than this many seconds count as UNKNOWN in health and
+    checks; samples older than that are left out of /metrics (the samples API keeps
+    them, with their age). ``extras``: more state the pages may show (the demo's story).
+    ``access``: who may use it (:mod:`stackwatch.web.auth`; without, anyone).
+    ``actions``: endpoints bound to a running monitor (:mod:`stackwatch.web.api.actions`).
     """
-    app = web.Application()
+    guard = [access.middleware()] if access is not None else []
+    app = web.Application(middlewares=[*guard, *middlewares, api_errors])
     app[MAX_AGE_KEY] = max_age
     app[STORE_KEY] = store
     app[CATALOG_KEY] = catalog
     app[CLOCK_KEY] = clock
+    app[EXTRAS_KEY] = dict(extras or {})
 
     def fresh_samples() -> list[Sample]:
         # The store's latest is each source's latest run; a run older than max_age (the
@@ -201,11 +118,41 @@ def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.t
         return [s for s in store.latest_samples() if s.timestamp >= oldest]
 
     app[_REGISTRY_KEY] = registry_for(fresh_samples, catalog)
-    app.router.add_get("/", index)
     app.router.add_get("/metrics", metrics)
-    app.router.add_get("/api/v1/health", health)
-    app.router.add_get("/api/v1/checks", checks)
-    app.router.add_get("/api/v1/samples", samples)
-    app.router.add_get("/api/v1/sources", sources)
-    app.router.add_get("/api/v1/events", events)
+    if access is not None:  # /login, /logout, and the refusals on /metrics
+        access.add_routes(app)
+        app[_REGISTRY_KEY].register(SampleCollector(access.samples, catalog))
+    endpoints = (*ENDPOINTS, *actions)
+    spec = document(endpoints)
+    spec_body = json.dumps(spec, indent=1)
+
+    async def openapi(_: web.Request) -> web.Response:
+        return web.Response(text=spec_body, content_type="application/json")
+
+    app.router.add_get(OPENAPI_PATH, openapi)
+    for endpoint in endpoints:
+        route = api_handler(endpoint, context)
+        if endpoint.method == "GET":
+            app.router.add_get(endpoint.path, route)  # and HEAD
+        else:
+            app.router.add_route(endpoint.method, endpoint.path, route)
+    site = Site(PAGES, environment())
+
+    async def docs(request: web.Request) -> web.Response:
+        text = site.env.get_template("api.html").render(
+            spec=spec, site=site, path=request.path, banner=None, refresh=0,
+            page=None, params=None, error="", query="", who=None)
+        return web.Response(text=text, content_type="text/html")
+
+    app.router.add_get("/api/v1/docs", docs)
+    for page in PAGES:
+        html, twin = handlers(site, page, context, banner)
+        app.router.add_get(page.path + ".json", twin)
+        app.router.add_get(page.path, html)
+
+    async def root(_: web.Request) -> web.Response:
+        raise web.HTTPFound("/overview")
+
+    app.router.add_get("/", root)
+    app.router.add_static("/static", STATIC)
     return app

@@ -1,0 +1,124 @@
+"""Samples: the latest of each series, a range (optionally bucketed for charts), and
+statistics over a period (Aodh's count/min/max/avg/sum/last)."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+from pydantic import BaseModel
+
+from stackwatch.model import Labels, Sample
+from stackwatch.query.context import Context
+from stackwatch.query.errors import BadQuery
+from stackwatch.query.models import SampleView
+from stackwatch.query.times import Stamped, finite
+
+#: most points one series gets in a bucketed range (a chart is a few hundred pixels wide)
+MAX_POINTS = 2000
+
+
+class Point(BaseModel):
+    """One point of a series: ``t`` epoch seconds, ``v`` the value (the bucket's mean)."""
+
+    t: float
+    v: float | None  # null: not a number
+
+
+class SeriesRange(BaseModel):
+    """One series over a range."""
+
+    name: str
+    labels: dict[str, str]
+    points: list[Point]
+
+
+class RangeView(BaseModel):
+    """Every series of a metric (or one label set) over ``[start, end]``; ``step`` the
+    bucket width in seconds (0: raw samples)."""
+
+    name: str
+    start: float
+    end: float
+    step: float
+    series: list[SeriesRange]
+
+
+class StatisticsView(Stamped):
+    """Aodh-style statistics of one series over ``[start, end]`` (``timestamp``: the
+    period's end)."""
+
+    name: str
+    labels: dict[str, str]
+    start: float
+    end: float
+    count: int
+    min: float | None  # null where a value is not a number
+    max: float | None
+    avg: float | None
+    sum: float | None
+    last: float | None
+
+
+def _match(sample_labels: Labels, wanted: dict[str, str]) -> bool:
+    have = dict(sample_labels)
+    return all(have.get(k) == v for k, v in wanted.items())
+
+
+def latest(ctx: Context, name: str, labels: dict[str, str] | None = None) -> list[SampleView]:
+    """The newest sample of every current series of ``name`` carrying ``labels``."""
+    found = ctx.store.latest_samples(name)
+    return [SampleView.of(s, ctx.now) for s in sorted(found, key=lambda s: s.labels)
+            if not labels or _match(s.labels, labels)]
+
+
+def _bucketed(samples: list[Sample], start: float, step: float) -> list[Point]:
+    sums: dict[int, list[float]] = {}
+    for sample in samples:
+        slot = sums.setdefault(int((sample.timestamp - start) // step), [0.0, 0.0])
+        slot[0] += sample.value
+        slot[1] += 1
+    return [Point(t=start + (slot + 0.5) * step, v=finite(total / count))
+            for slot, (total, count) in sorted(sums.items())]
+
+
+def sample_range(ctx: Context, name: str, start: float, end: float,
+                 labels: dict[str, str] | None = None, step: float = 0.0) -> RangeView:
+    """Samples of ``name`` in ``[start, end]`` per series; with ``step`` > 0 the mean of
+    each ``step``-wide bucket (at most :data:`MAX_POINTS` per series: a smaller step is
+    widened), for charts over long ranges."""
+    if end < start:
+        raise BadQuery(f"end: {end} is before start {start}")
+    if step < 0 or math.isnan(step):
+        raise BadQuery(f"step: {step} must be 0 (raw) or a number of seconds")
+    if step:
+        step = max(step, (end - start) / MAX_POINTS)
+    by_series: dict[Labels, list[Sample]] = defaultdict(list)
+    for sample in ctx.store.sample_range(name, start, end):
+        if not labels or _match(sample.labels, labels):
+            by_series[sample.labels].append(sample)
+    series = [SeriesRange(name=name, labels=dict(key),
+                          points=(_bucketed(found, start, step) if step else
+                                  [Point(t=s.timestamp, v=finite(s.value)) for s in found]))
+              for key, found in sorted(by_series.items())]
+    return RangeView(name=name, start=start, end=end, step=step, series=series)
+
+
+def statistics(ctx: Context, name: str, start: float, end: float,
+               labels: dict[str, str] | None = None) -> list[StatisticsView]:
+    """Statistics of each series of ``name`` (carrying ``labels``) over ``[start, end]``."""
+    if end < start:
+        raise BadQuery(f"end: {end} is before start {start}")
+    by_series: dict[Labels, list[Sample]] = defaultdict(list)
+    for sample in ctx.store.sample_range(name, start, end):
+        if not labels or _match(sample.labels, labels):
+            by_series[sample.labels].append(sample)
+    out = []
+    for key, found in sorted(by_series.items()):
+        values = [s.value for s in found]
+        out.append(StatisticsView(
+            name=name, labels=dict(key), start=start, end=end, timestamp=end,
+            count=len(values), min=finite(min(values)), max=finite(max(values)),
+            avg=finite(math.fsum(values) / len(values)), sum=finite(math.fsum(values)),
+            last=finite(max(found, key=lambda s: s.timestamp).value)))
+    return out

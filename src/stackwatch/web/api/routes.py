@@ -1,0 +1,10 @@
+"""Every endpoint of the REST API, by group. A new group is one line here."""
+
+from __future__ import annotations
+
+from stackwatch.web.api import core
+from stackwatch.web.api.endpoint import Endpoint
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    *core.ENDPOINTS,
+)

@@ -1,0 +1,10 @@
+"""Every page of the dashboard, in navigation order. A new page is one line here."""
+
+from __future__ import annotations
+
+from stackwatch.web.pages import core
+from stackwatch.web.pages.page import PageSpec
+
+PAGES: tuple[PageSpec, ...] = (
+    *core.PAGES,
+)
