@@ -35,7 +35,15 @@ from stackwatch.logparse.engine import (
 )
 from stackwatch.logparse.tally import Tally
 from stackwatch.logparse.urls import TemplateCache
-from stackwatch.model import CheckResult, Collection, Event, Severity, Status, make_labels
+from stackwatch.model import (
+    CheckResult,
+    Collection,
+    Event,
+    Sample,
+    Severity,
+    Status,
+    make_labels,
+)
 from stackwatch.sources.base import PARTIAL_CHECK
 from stackwatch.sources.logs import metrics
 from stackwatch.sources.logs.bruteforce import BruteForceDetector
@@ -253,15 +261,18 @@ class LogsSource:
             self._pruned_at = now
             self.index.prune(now - self.retention)
         checks: tuple[CheckResult, ...] = ()
+        offenders: list[Sample] = []
         if self.service in AUTH_SERVICES:
-            checks = (self.detector.check(now, self.service),)
+            found = self.detector.offenders(now)
+            checks = (self.detector.check(now, self.service, found),)
+            offenders = self.detector.samples(now, self.service, found)
         if behind:
             checks += (CheckResult(
                 PARTIAL_CHECK, Status.WARNING,
                 f"{self.name}: stopped at the deadline before the end of {len(behind)} "
                 f"file(s) ({', '.join(sorted(behind)[:5])}); the next run goes on from there",
                 make_labels(source=self.name, service=self.service)),)
-        return Collection(tuple(metrics.samples(self.total, batch, now)), checks,
+        return Collection((*metrics.samples(self.total, batch, now), *offenders), checks,
                           tuple(e if isinstance(e, Event) else self._event(*e)
                                 for e in events[-EVENT_LIMIT:]))
 
