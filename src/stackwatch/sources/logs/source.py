@@ -75,6 +75,10 @@ class RecordSink(Protocol):
         """Forget records older than a timestamp."""
         ...
 
+    def build_indexes(self) -> None:
+        """Build the secondary indexes a load into an empty table deferred (no-op after)."""
+        ...
+
 
 class LogsSource:
     """Tails the log files of one service."""
@@ -256,6 +260,10 @@ class LogsSource:
         self.total.merge(batch)
         self.detector.add(failures)
         self._save()
+        if self.index is not None and not behind:
+            # the backlog is read: the trace page and `stackwatch trace` read the index
+            # from now on, and without its indexes each of their queries scans the table
+            self._build_indexes()
         if self.index is not None and self.retention and now - self._pruned_at > PRUNE_EVERY:
             # the store's retention applies to the index too
             self._pruned_at = now
@@ -289,6 +297,16 @@ class LogsSource:
                 self._index_reasons.add(str(exc))
                 log.warning("logs.%s: %s (%d records not in the request index)",
                             self.service, exc, len(rows))
+
+    def _build_indexes(self) -> None:
+        assert self.index is not None
+        try:
+            self.index.build_indexes()
+        except StoreError as exc:  # a locked store: the next collection tries again
+            self.index_errors += 1
+            if str(exc) not in self._index_reasons:
+                self._index_reasons.add(str(exc))
+                log.warning("logs.%s: %s", self.service, exc)
 
     def _unparsed_event(self, path: Path, host: str, line: str, now: float) -> Event:
         """An unparseable line, kept for inspection (at most 20 per file and collection)."""
