@@ -71,7 +71,8 @@ def test_one_bucket_and_bad_ranges(ctx: Context) -> None:
     # from T+100: a third of each growth over (T+60, T+120], the reset's 15 and c2's 7
     assert {s.labels["host"]: s.total for s in whole.series} == {
         "c1": pytest.approx(15 / 3 + 10), "c2": pytest.approx(7 / 3)}
+    assert increases(ctx, COUNTER, T, T, 60).series == []
     with pytest.raises(BadQuery, match="end"):
-        increases(ctx, COUNTER, T, T, 60)
+        increases(ctx, COUNTER, T, T - 1, 60)
     with pytest.raises(BadQuery, match="step"):
         increases(ctx, COUNTER, T, T + 60, 0)

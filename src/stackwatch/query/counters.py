@@ -86,8 +86,10 @@ def increases(ctx: Context, name: str, start: float, end: float, step: float,
     """The growth of counter ``name`` in ``[start, end]`` summed by the ``by`` labels, over
     the series ``keep`` accepts (all without it); ``witness``: a metric every source of
     these series emits at each collection (tells a series born in the range)."""
-    if end <= start:
-        raise BadQuery(f"end: {end} is not after start {start}")
+    if end < start:
+        raise BadQuery(f"end: {end} is before start {start}")
+    if end == start:
+        return CountView(name=name, start=start, end=end, step=step, by=list(by), series=[])
     if not step > 0 or not math.isfinite(step):
         raise BadQuery(f"step: {step} must be a number of seconds above 0")
     step = max(step, (end - start) / MAX_POINTS)

@@ -43,6 +43,9 @@ OPERATIONS_SHOWN = 15
 OPERATIONS_CHARTED = 5
 #: buckets in a chart over the range
 CHART_POINTS = 240
+#: records stamped up to this far past now are shown in a range that ends now (a node's
+#: clock a little ahead, a request logged at its end)
+AHEAD_S = 300.0
 
 
 def _growth(ctx: Context, name: str, start: float, end: float, step: float,
@@ -168,6 +171,8 @@ def log_records(ctx: Context, start: float, end: float, page: PageQuery, service
     """The ERROR/CRITICAL records the logs sources stored (``log`` events, at least
     ``severity``), newest first; ``total`` counts at most :data:`events.MAX_EVENTS`."""
     levels_from(severity)
+    if end >= ctx.now:  # up to now: a record a node with a clock ahead wrote is shown too
+        end += AHEAD_S
     return Page.of(events.events(ctx, start, end, ["log"], severity=severity or "ERROR",
                                  service=service, host=host, newest_first=True), page)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from stackwatch.query import logs, trace
 from stackwatch.query.context import Context
@@ -12,6 +14,10 @@ from stackwatch.web.api.endpoint import Endpoint
 
 #: where a range starts when not given
 DEFAULT_SPAN_S = 3600.0
+
+#: a record level a filter keeps at least (any case)
+Severity = Annotated[Literal["WARNING", "ERROR", "CRITICAL"],
+                     BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v)]
 
 
 class TraceId(BaseModel):
@@ -28,8 +34,7 @@ class _Range(BaseModel):
                               allow_inf_nan=False)
     service: str = Field("", description="only this service's logs (nova, keystone...)")
     host: str = Field("", description="only this host's")
-    severity: str = Field("ERROR", description="at least this level: WARNING, ERROR or "
-                                               "CRITICAL")
+    severity: Severity = Field("ERROR", description="at least this level")
 
     def span(self, ctx: Context) -> tuple[float, float]:
         end = ctx.now if self.end is None else self.end
