@@ -11,7 +11,7 @@ import pytest
 from stackwatch.catalog.loader import load_catalog
 from stackwatch.model import Collection, Sample
 from stackwatch.query.context import Context
-from stackwatch.query.counters import increases
+from stackwatch.query.counters import growth, increases
 from stackwatch.query.errors import BadQuery
 from stackwatch.store.sqlite import SQLiteStore
 
@@ -76,3 +76,14 @@ def test_one_bucket_and_bad_ranges(ctx: Context) -> None:
         increases(ctx, COUNTER, T, T - 1, 60)
     with pytest.raises(BadQuery, match="step"):
         increases(ctx, COUNTER, T, T + 60, 0)
+
+
+def test_growth_from_the_two_ends(ctx: Context) -> None:
+    """The table's reading: two short windows; c1's reset in between is not seen (25 - 10)."""
+    assert growth(ctx, COUNTER, T, T + 240, ("service",)) == {
+        ("nova",): pytest.approx(15 + 7), ("glance",): 0}
+    # glance's source began in the range: only the witness says it ran before the series
+    assert growth(ctx, COUNTER, T, T + 240, ("host",), witness=WITNESS,
+                  keep=lambda labels: labels["service"] == "glance") == {("c1",): 5}
+    with pytest.raises(BadQuery, match="end"):
+        growth(ctx, COUNTER, T, T - 1)

@@ -27,6 +27,7 @@ from itertools import pairwise
 
 from pydantic import BaseModel
 
+from stackwatch.model import Labels, Sample
 from stackwatch.query.context import Context
 from stackwatch.query.errors import BadQuery
 from stackwatch.query.samples import MAX_POINTS, Point
@@ -75,6 +76,66 @@ class _Buckets:
         self.last = max(self.last, index)
 
 
+def _collecting(ctx: Context, witness: str, before: float) -> dict[Origin, float]:
+    """The sources whose ``witness`` had a sample in the :data:`LOOKBACK_S` before
+    ``before``, with the last such time."""
+    seen: dict[Origin, float] = {}
+    for sample in ctx.store.sample_range(witness, before - LOOKBACK_S,
+                                         before - WITNESS_BEFORE_S):
+        key = origin(dict(sample.labels))
+        seen[key] = max(seen.get(key, -math.inf), sample.timestamp)
+    return seen
+
+
+def _last(samples: Sequence[Sample]) -> dict[Labels, float]:
+    last: dict[Labels, tuple[float, float]] = {}
+    for sample in samples:
+        if sample.labels not in last or sample.timestamp >= last[sample.labels][0]:
+            last[sample.labels] = (sample.timestamp, sample.value)
+    return {labels: value for labels, (_, value) in last.items()}
+
+
+def growth(ctx: Context, name: str, start: float, end: float, by: Sequence[str] = (),
+           keep: Keep | None = None, witness: str | None = None
+           ) -> dict[tuple[str, ...], float]:
+    """The growth of counter ``name`` over ``[start, end]`` summed by the ``by`` labels,
+    read from the samples near both ends only (:data:`LOOKBACK_S` before each): a table
+    over a week reads two short windows, not the week. A reset between the two ends is
+    seen only when the value ends lower; a series born in the range counts whole when
+    its source was collecting before it appeared (at ``start``, or by the ``witness``),
+    else from its first sample."""
+    if end < start:
+        raise BadQuery(f"end: {end} is before start {start}")
+    before = _last(ctx.store.sample_range(name, start - LOOKBACK_S, start))
+    after = _last(ctx.store.sample_range(name, max(start, end - LOOKBACK_S), end))
+    running = {origin(dict(labels)) for labels in before}
+    witnessed: dict[float, dict[Origin, float]] = {}
+    if witness is not None:
+        running |= set(_collecting(ctx, witness, start + WITNESS_BEFORE_S))
+    out: dict[tuple[str, ...], float] = defaultdict(float)
+    for labels, value in after.items():
+        have = dict(labels)
+        if keep is not None and not keep(have):
+            continue
+        if labels in before:
+            base = before[labels]
+            grown = value - base if value >= base else value
+        elif origin(have) in running:
+            grown = value  # born in the range
+        else:  # its source began in the range: was the series born after it did?
+            first = ctx.store.sample_range(name, start, end, labels)
+            since = first[0].timestamp if first else end
+            if since not in witnessed:
+                witnessed[since] = ({} if witness is None else
+                                    _collecting(ctx, witness, since))
+            if origin(have) in witnessed[since]:
+                grown = value
+            else:  # born at its source's first collection: that is the baseline
+                grown = value - first[0].value if first and value >= first[0].value else 0.0
+        out[tuple(have.get(label, "") for label in by)] += grown
+    return dict(out)
+
+
 def origin(labels: Mapping[str, str]) -> Origin:
     """Where a series comes from, as far as its labels say: its cloud and service."""
     return labels.get("cloud", ""), labels.get("service", "")
@@ -82,10 +143,13 @@ def origin(labels: Mapping[str, str]) -> Origin:
 
 def increases(ctx: Context, name: str, start: float, end: float, step: float,
               by: Sequence[str] = (), keep: Keep | None = None,
-              witness: str | None = None) -> CountView:
+              witness: str | None = None, samples: Sequence[Sample] | None = None
+              ) -> CountView:
     """The growth of counter ``name`` in ``[start, end]`` summed by the ``by`` labels, over
     the series ``keep`` accepts (all without it); ``witness``: a metric every source of
-    these series emits at each collection (tells a series born in the range)."""
+    these series emits at each collection (tells a series born in the range);
+    ``samples``: the metric's samples from :data:`LOOKBACK_S` before ``start`` to ``end``,
+    when already read (several views of one metric read it once)."""
     if end < start:
         raise BadQuery(f"end: {end} is before start {start}")
     if end == start:
@@ -95,8 +159,11 @@ def increases(ctx: Context, name: str, start: float, end: float, step: float,
     step = max(step, (end - start) / MAX_POINTS)
     count = max(1, math.ceil((end - start) / step - 1e-9))
     series: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]] = defaultdict(list)
-    for sample in ctx.store.sample_range(name, start - LOOKBACK_S, end):
-        series[sample.labels].append((sample.timestamp, sample.value))
+    if samples is None:
+        samples = ctx.store.sample_range(name, start - LOOKBACK_S, end)
+    for sample in samples:
+        if start - LOOKBACK_S <= sample.timestamp <= end:
+            series[sample.labels].append((sample.timestamp, sample.value))
     collected: dict[Origin, list[float]] = defaultdict(list)  # each source's collections
     for labels, points in series.items():
         collected[origin(dict(labels))].extend(t for t, _ in points)
@@ -113,12 +180,7 @@ def increases(ctx: Context, name: str, start: float, end: float, step: float,
         if witness is None:
             return None
         if first not in witnessed:  # the series born at one collection share its time
-            seen: dict[Origin, float] = {}
-            for sample in ctx.store.sample_range(witness, first - LOOKBACK_S,
-                                                 first - WITNESS_BEFORE_S):
-                key = origin(dict(sample.labels))
-                seen[key] = max(seen.get(key, -math.inf), sample.timestamp)
-            witnessed[first] = seen
+            witnessed[first] = _collecting(ctx, witness, first)
         return witnessed[first].get(source)
 
     groups: dict[tuple[str, ...], _Buckets] = {}

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from pydantic import BaseModel
 
 from stackwatch.catalog.loader import ServiceSpec
-from stackwatch.model import Status
+from stackwatch.model import Sample, Status, make_labels
 from stackwatch.query import events
 from stackwatch.query.context import Context
-from stackwatch.query.counters import CountSeries, CountView, increases
+from stackwatch.query.counters import LOOKBACK_S, CountSeries, CountView, growth, increases
 from stackwatch.query.errors import BadQuery
 from stackwatch.query.models import EventView
 from stackwatch.query.paging import Page, PageQuery
@@ -49,10 +49,11 @@ AHEAD_S = 300.0
 
 
 def _growth(ctx: Context, name: str, start: float, end: float, step: float,
-            by: tuple[str, ...], keep: Callable[[Mapping[str, str]], bool]) -> CountView:
+            by: tuple[str, ...], keep: Callable[[Mapping[str, str]], bool],
+            samples: Sequence[Sample] | None = None) -> CountView:
     """A logs counter's growth (``openstack_log_lines_total``, which every logs source
     emits at each collection, tells the series born in the range)."""
-    return increases(ctx, name, start, end, step, by, keep, witness=LINES)
+    return increases(ctx, name, start, end, step, by, keep, witness=LINES, samples=samples)
 
 
 def chart_step(seconds: float) -> float:
@@ -295,31 +296,33 @@ def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | 
     return lower
 
 
-def _operations(ctx: Context, service: str, start: float, end: float
-                ) -> list[Operation]:
+def _operations(ctx: Context, service: str, start: float, end: float,
+                requests: Sequence[Sample]) -> list[Operation]:
+    """The busiest operations over the range; the histogram from its two ends only (a
+    service's buckets are most of its series), the 5xx from its ``requests`` samples."""
     keep = _where(service, "")
-    buckets = _growth(ctx, DURATION_BUCKETS, start, end, end - start,
-                        ("method", "url", "le"), keep)
+    buckets = growth(ctx, DURATION_BUCKETS, start, end, ("method", "url", "le"), keep,
+                     witness=LINES)
     by_op: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
-    for series in buckets.series:
-        labels = series.labels
+    for (method, url, le), count in buckets.items():
         try:
-            le = float(labels["le"])
+            bound = float(le)
         except ValueError:
             continue  # not a bucket bound: nothing to place
-        by_op[(labels["method"], labels["url"])].append((le, series.total))
+        by_op[(method, url)].append((bound, count))
     errors: dict[tuple[str, str], float] = defaultdict(float)
-    for series in _growth(ctx, REQUESTS, start, end, end - start, ("method", "url"),
-                            lambda labels: keep(labels)
-                            and labels.get("status", "")[:1] == "5").series:
+    failed = _growth(ctx, REQUESTS, start, end, end - start, ("method", "url"),
+                     lambda labels: keep(labels) and labels.get("status", "")[:1] == "5",
+                     requests)
+    for series in failed.series:
         errors[(series.labels["method"], series.labels["url"])] += series.total
     out = []
     for (method, url), found in by_op.items():
-        requests = max(count for _, count in found)
-        if requests <= 0:
+        count = max(n for _, n in found)
+        if count <= 0:
             continue  # served before the range only
         out.append(Operation(
-            method=method, url=url, requests=round(requests, 6),
+            method=method, url=url, requests=round(count, 6),
             server_errors=round(errors.get((method, url), 0.0), 6),
             p50=histogram_quantile(0.5, found), p90=histogram_quantile(0.9, found),
             p99=histogram_quantile(0.99, found)))
@@ -328,18 +331,25 @@ def _operations(ctx: Context, service: str, start: float, end: float
 
 
 def _latency(ctx: Context, service: str, start: float, end: float, step: float,
-             operations: list[Operation]) -> RangeView:
-    """The p90 of the busiest operations (each collection's, over every host), bucketed."""
+             operations: list[Operation], requests: Sequence[Sample]) -> RangeView:
+    """The p90 of the busiest operations (each collection's, over every host), bucketed;
+    each series read by its labels (the hosts that served the operation, from the
+    ``requests`` samples): all of the metric over a day is every operation's."""
     wanted = {(o.method, o.url) for o in operations[:OPERATIONS_CHARTED]}
+    served = {(s.label("host"), s.label("method"), s.label("url")) for s in requests
+              if s.label("service") == service
+              and (s.label("method"), s.label("url")) in wanted}
     sums: dict[tuple[str, str], dict[int, list[float]]] = defaultdict(dict)
-    for sample in ctx.store.sample_range(QUANTILES, start, end):
-        key = (sample.label("method"), sample.label("url"))
-        if (sample.label("service") != service or sample.label("quantile") != "0.9"
-                or key not in wanted or not math.isfinite(sample.value)):
-            continue
-        slot = sums[key].setdefault(int((sample.timestamp - start) // step), [0.0, 0.0])
-        slot[0] += sample.value
-        slot[1] += 1
+    for host, method, url in sorted(served):
+        labels = make_labels(service=service, host=host, method=method, url=url,
+                             quantile="0.9")
+        for sample in ctx.store.sample_range(QUANTILES, start, end, labels):
+            if not math.isfinite(sample.value):
+                continue
+            slot = sums[(method, url)].setdefault(int((sample.timestamp - start) // step),
+                                                  [0.0, 0.0])
+            slot[0] += sample.value
+            slot[1] += 1
     series = [SeriesRange(name=QUANTILES, labels={"operation": f"{method} {url}"},
                           points=[Point(t=start + (slot + 0.5) * step, v=total / count)
                                   for slot, (total, count) in sorted(slots.items())])
@@ -396,18 +406,21 @@ def service_log_charts(ctx: Context, spec: ServiceSpec, seconds: float
         return None
     start, end, step = ctx.now - seconds, ctx.now, chart_step(seconds)
     keep = _where(service, "")
-    by_status = _growth(ctx, REQUESTS, start, end, step, ("status",), keep)
+    # read once: the charts by status, the 5xx per operation and the failed logins
+    read = ctx.store.sample_range(REQUESTS, start - LOOKBACK_S, end)
+    by_status = _growth(ctx, REQUESTS, start, end, step, ("status",), keep, read)
     requests = _regroup(by_status, "class",
                         lambda labels: f"{labels.get('status', '')[:1] or '?'}xx")
-    operations = _operations(ctx, service, start, end)
+    operations = _operations(ctx, service, start, end, read)
     charts = ServiceLogCharts(
         service=service, requests=requests,
         server_errors=_growth(ctx, SERVER_ERRORS, start, end, step, ("host",), keep),
-        latency=_latency(ctx, service, start, end, step, operations),
+        latency=_latency(ctx, service, start, end, step, operations, read),
         operations=operations)
     if spec.service_type == "identity":
         charts.auth_failures = _growth(ctx, REQUESTS, start, end, step, ("host",),
-                                         lambda labels: _is_login_failure(labels, service))
+                                       lambda labels: _is_login_failure(labels, service),
+                                       read)
         charts.bruteforce = bruteforce(ctx)
     return charts
 
