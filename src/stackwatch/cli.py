@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "demo": "stackwatch.commands:demo",
     "logs": "stackwatch.logcli:logs",
     "trace": "stackwatch.logcli:trace",
+    "agent": "stackwatch.agent.cli:agent",
+    "install-units": "stackwatch.agent.cli:install_units",
 }
 
 

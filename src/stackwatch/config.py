@@ -35,6 +35,11 @@ Example::
       retention_days: 14
     web:
       listen: 127.0.0.1:9550
+    server:
+      accept_agents: true               # POST /api/v1/ingest takes agents' pushes
+    agent:                              # on a node: push to the server (docs/agent.md)
+      server: https://monitor.example.net:9550
+      token_file: /etc/stackwatch/agent.token
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from pydantic import (
     model_validator,
 )
 
+from stackwatch.agent.config import AgentConfig
 from stackwatch.errors import ConfigError
 
 DEFAULT_INTERVALS: dict[str, float] = {"api": 60.0, "sql": 60.0, "logs": 10.0, "procs": 30.0}
@@ -227,6 +233,16 @@ class WebConfig(_Frozen):
         return int(self.listen.rpartition(":")[2])
 
 
+class ServerConfig(_Frozen):
+    """What the server accepts from agents (``POST /api/v1/ingest``, docs/agent.md)."""
+
+    accept_agents: bool = False
+    #: a push's body at most (bytes): a larger one is refused with 413
+    max_push_bytes: int = Field(8 * 1024 * 1024, ge=1024, le=1024 ** 3)
+    #: seconds a timestamp may lie ahead of the server's clock (the agents' clocks drift)
+    clock_skew: float = Field(300.0, ge=0)
+
+
 class Config(_Frozen):
     """The whole of ``stackwatch.yaml``."""
 
@@ -235,6 +251,9 @@ class Config(_Frozen):
     timeouts: dict[str, float] = Field(default_factory=dict)
     store: StoreConfig = Field(default_factory=StoreConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    #: on a node: push the sources' runs to a server (``stackwatch agent``)
+    agent: AgentConfig | None = None
 
     @property
     def network_backends(self) -> frozenset[str]:
@@ -291,6 +310,8 @@ def parse_config(
         )
         raise ConfigError(f"{source}: {problems}") from None
     if base_dir is None:
+        if config.agent is not None:
+            config.agent.check_files(source)
         return config
     clouds = [
         cloud.model_copy(update={
@@ -303,7 +324,10 @@ def parse_config(
         for cloud in config.clouds
     ]
     store = config.store.model_copy(update={"path": _resolve(base_dir, config.store.path)})
-    return config.model_copy(update={"clouds": clouds, "store": store})
+    agent = None if config.agent is None else config.agent.resolved(base_dir)
+    if agent is not None:
+        agent.check_files(source)
+    return config.model_copy(update={"clouds": clouds, "store": store, "agent": agent})
 
 
 def load_config(path: Path) -> Config:

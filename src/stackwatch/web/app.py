@@ -5,7 +5,8 @@ Paths::
     /                         redirects to /overview
     /overview, /services/x…   the dashboard's pages (pages/site.py); each has a .json twin
     /api/v1/…                 the REST API (api/routes.py), documented at
-    /api/v1/openapi.json      (and readable at /api/v1/docs)
+    /api/v1/openapi.json      (and readable at /api/v1/docs); /api/v1/ingest takes the
+                              agents' pushes (given an Ingest)
     /metrics                  Prometheus text exposition of the latest samples
     /static/…                 the pages' stylesheet and script, shipped in the package
 
@@ -27,15 +28,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 from pydantic import BaseModel
 
+from stackwatch.agent.ingest import Ingest
 from stackwatch.catalog.loader import Catalog
 from stackwatch.model import Sample
 from stackwatch.query.context import Context
 from stackwatch.store.base import Store
 from stackwatch.web.api.endpoint import error_response
 from stackwatch.web.api.endpoint import handler as api_handler
+from stackwatch.web.api.ingest import INGEST_KEY
 from stackwatch.web.api.openapi import document
 from stackwatch.web.api.routes import ENDPOINTS
-from stackwatch.web.metrics import registry_for
+from stackwatch.web.metrics import SampleCollector, registry_for
 from stackwatch.web.pages.page import Site, environment, handlers
 from stackwatch.web.pages.site import PAGES
 
@@ -91,12 +94,14 @@ async def api_errors(request: web.Request,
 def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.time,
              max_age: float = float("inf"),
              extras: dict[str, Callable[[], object]] | None = None,
-             middlewares: Iterable[Any] = ()) -> web.Application:
+             middlewares: Iterable[Any] = (), ingest: Ingest | None = None
+             ) -> web.Application:
     """The application over one store; the /metrics collector is registered once here.
 
     ``max_age``: checks older than this many seconds count as UNKNOWN in health and
     checks; samples older than that are left out of /metrics (the samples API keeps
     them, with their age). ``extras``: more state the pages may show (the demo's story).
+    ``ingest``: take agents' pushes at ``POST /api/v1/ingest`` (404 without).
     """
     app = web.Application(middlewares=[*middlewares, api_errors])
     app[MAX_AGE_KEY] = max_age
@@ -112,6 +117,9 @@ def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.t
         return [s for s in store.latest_samples() if s.timestamp >= oldest]
 
     app[_REGISTRY_KEY] = registry_for(fresh_samples, catalog)
+    if ingest is not None:
+        app[INGEST_KEY] = ingest
+        app[_REGISTRY_KEY].register(SampleCollector(ingest.samples, catalog))
     app.router.add_get("/metrics", metrics)
     spec = document(ENDPOINTS)
     spec_body = json.dumps(spec, indent=1)
