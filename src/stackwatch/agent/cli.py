@@ -25,12 +25,12 @@ def agent(config_path: Path, duration: float | None) -> None:
     Each run is written to the buffer directory first and removed once the server has
     it; a server away only makes the buffer grow (bounded: the oldest go first).
     """
-    from stackwatch.agent.daemon import Agent
+    from stackwatch.agent.daemon import Agent, node_config
     from stackwatch.catalog.loader import default_catalog
     from stackwatch.config import load_config
     from stackwatch.sources.registry import build_sources
 
-    config = load_config(config_path)
+    config = node_config(load_config(config_path))
     sources = build_sources(config)
     stop = threading.Event()
     # not commands._stop_on_signals: commands imports the server's views (an agent's

@@ -38,6 +38,17 @@ AGENT_SOURCE = "agent"
 AGENT_INTERVAL_S = 30.0
 
 
+def node_config(config: Config) -> Config:
+    """``config`` as this node's agent runs it: the log files are the node's own, so a
+    cloud's ``logs.host`` not given is ``agent.host`` (not the machine's host name)."""
+    if config.agent is None:
+        return config
+    host = config.agent.node
+    clouds = [cloud if cloud.logs.host else cloud.model_copy(update={
+        "logs": cloud.logs.model_copy(update={"host": host})}) for cloud in config.clouds]
+    return config.model_copy(update={"clouds": clouds})
+
+
 class AgentSource:
     """The agent's own delivery figures, as a source (``stackwatch_agent_*``)."""
 
