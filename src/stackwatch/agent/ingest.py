@@ -16,7 +16,10 @@ status      reason    when
 503         store     the store could not write (the agent keeps the batches)
 ==========  ========  ===========================================================
 
-Every refusal is counted in ``stackwatch_ingest_refused_total{reason}``. A batch whose id
+Every refusal is counted in ``stackwatch_ingest_refused_total{reason}``. A sample whose
+value is NaN is left out (the store keeps no NaN: such a series has no value this run),
+counted in ``stackwatch_ingest_nan_samples_total``, and the rest of its batch stored. A
+batch whose id
 (agent, sequence) the store kept is a replay: acknowledged, not stored again. Each
 batch is written as ``store.write(collection, source=f"{host}/{source}")`` would, so
 a node's run of a source replaces that node's previous run and no other's.
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -35,7 +39,7 @@ from pydantic import ValidationError
 from stackwatch.agent.wire import Ack, Push, batch_id
 from stackwatch.config import ServerConfig
 from stackwatch.errors import StoreError
-from stackwatch.model import Sample, make_labels
+from stackwatch.model import Collection, Sample, make_labels
 from stackwatch.store.base import AgentBatch, Store
 
 log = logging.getLogger(__name__)
@@ -76,6 +80,7 @@ class Ingest:
         self._batches = {"stored": 0, "duplicate": 0}
         self._buckets = [0] * (len(BUCKETS) + 1)
         self._seconds = 0.0
+        self._nan = 0
 
     # ------------------------------------------------------------------ pushes
     def accept(self, body: bytes) -> Ack:
@@ -83,8 +88,8 @@ class Ingest:
         push = self._parse(body)
         now = self._clock()
         self._not_ahead(push, now)
-        batches = [AgentBatch(push.agent, b.seq, b.host, b.source, b.created, b.collection())
-                   for b in push.batches]
+        batches = [AgentBatch(push.agent, b.seq, b.host, b.source, b.created,
+                              self._storable(b.collection())) for b in push.batches]
         try:
             fresh = self.store.write_batches(batches, now)
         except StoreError as exc:
@@ -98,6 +103,14 @@ class Ingest:
             self._batches["stored"] += len(accepted)
             self._batches["duplicate"] += len(duplicates)
         return Ack(accepted=accepted, duplicates=duplicates)
+
+    def _storable(self, collection: Collection) -> Collection:
+        samples = tuple(s for s in collection.samples if not math.isnan(s.value))
+        if len(samples) == len(collection.samples):
+            return collection
+        with self._lock:
+            self._nan += len(collection.samples) - len(samples)
+        return Collection(samples, collection.checks, collection.events)
 
     def _parse(self, body: bytes) -> Push:
         try:
@@ -139,10 +152,12 @@ class Ingest:
             batches = dict(self._batches)
             buckets = list(self._buckets)
             seconds = self._seconds
+            nan = self._nan
         out = [Sample("stackwatch_ingest_refused_total", float(n), make_labels(reason=r), now)
                for r, n in refused.items()]
         out += [Sample("stackwatch_ingest_batches_total", float(n), make_labels(outcome=o), now)
                 for o, n in batches.items()]
+        out.append(Sample("stackwatch_ingest_nan_samples_total", float(nan), (), now))
         total = 0
         for bound, count in zip((*BUCKETS, float("inf")), buckets, strict=True):
             total += count
