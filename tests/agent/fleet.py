@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import sqlite3
+import ssl
 import subprocess
 import sys
 import threading
@@ -100,17 +101,22 @@ class Process:
 
 
 class Server:
-    """``stackwatch server`` taking agents' pushes on a fixed port (kept across restarts)."""
+    """``stackwatch server`` taking agents' pushes on a fixed port (kept across restarts);
+    over HTTPS with ``tls`` (certificate, key)."""
 
-    def __init__(self, workdir: Path, port: int, extra: dict[str, Any] | None = None) -> None:
+    def __init__(self, workdir: Path, port: int, address: str = "127.0.0.1",
+                 tls: tuple[Path, Path] | None = None) -> None:
         self.workdir = workdir
         self.port = port
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{'https' if tls else 'http'}://{address}:{port}"
+        self.context = ssl.create_default_context(cafile=str(tls[0])) if tls else None
         self.store = workdir / "server" / "store.sqlite"
+        web: dict[str, Any] = {"listen": f"{address}:{port}"}
+        if tls:
+            web.update(tls_cert=str(tls[0]), tls_key=str(tls[1]))
         config = {"clouds": [{"name": "c", "disable": ["api"]}],
                   "store": {"path": str(self.store)},
-                  "server": {"accept_agents": True},
-                  "web": {"listen": f"127.0.0.1:{port}"}, **(extra or {})}
+                  "server": {"accept_agents": True}, "web": web}
         self.config = workdir / "server.yaml"
         self.config.write_text(yaml.safe_dump(config))
         self.process = Process(["server", "--config", str(self.config)], workdir / "server.log")
@@ -121,8 +127,11 @@ class Server:
 
     def answers(self) -> bool:
         try:
-            get_json(self.url + "/api/v1/health")
+            urllib.request.urlopen(self.url + "/api/v1/health", timeout=5,
+                                   context=self.context).close()
             return True
+        except urllib.error.HTTPError:
+            return True  # refused (a token needed): but up
         except (OSError, urllib.error.URLError):
             return False
 
@@ -193,9 +202,10 @@ class Agent:
         self.logs = LogWriter(logs / "nova" / "nova-compute.log")
         self.logs.path.touch()
         self.buffer = self.dir / "buffer"
-        agent = {"server": server_url, "token": token, "host": host,
-                 "buffer_dir": str(self.buffer), "push_interval": 0.5, "retry_max": 1.0,
-                 "timeout": 5, **settings}
+        agent = {"server": server_url, "host": host, "buffer_dir": str(self.buffer),
+                 "push_interval": 0.5, "retry_max": 1.0, "timeout": 5, **settings}
+        if "token_file" not in settings:
+            agent["token"] = token
         config = {"clouds": [{"name": "c", "disable": ["api"],
                               "logs": {"root": str(logs), "compiled": False}}],
                   "intervals": {"logs": interval, "agent": 2 * interval},

@@ -11,8 +11,10 @@ status      reason    when
 400         schema    JSON, but not a push (:class:`~stackwatch.agent.wire.Push`)
 400         future    a timestamp lies more than ``server.clock_skew`` s ahead
 413         too_large the body is over ``server.max_push_bytes`` (the web handler)
-401, 403    token,    no or a bad token, or a role that may not push (the web
-            role      handler)
+401, 403    token,    no or a bad token, or a role that may not push (the access
+            role      rules of :mod:`stackwatch.web.auth`)
+429         rate_     too many bad tokens from the client lately (the access rules)
+            limited
 503         store     the store could not write (the agent keeps the batches)
 ==========  ========  ===========================================================
 
@@ -44,7 +46,7 @@ from stackwatch.store.base import AgentBatch, Store
 
 log = logging.getLogger(__name__)
 
-REASONS = ("token", "role", "json", "schema", "future", "too_large", "store")
+REASONS = ("token", "role", "rate_limited", "json", "schema", "future", "too_large", "store")
 #: seconds, the buckets of ``stackwatch_ingest_duration_seconds``
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 

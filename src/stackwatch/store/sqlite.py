@@ -127,6 +127,15 @@ CREATE INDEX IF NOT EXISTS agent_batches_received ON agent_batches (received);
 """
 
 
+def connect(path: Path, timeout: float) -> sqlite3.Connection:
+    """A connection to the store file as every store part uses it: autocommit (explicit
+    transactions), shareable across threads (callers lock), synchronous=NORMAL."""
+    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; fsync at checkpoints
+    conn.execute("PRAGMA foreign_keys=OFF")
+    return conn
+
+
 def _encode_labels(labels: Labels) -> str:
     return json.dumps(dict(labels), sort_keys=True, separators=(",", ":"))
 
@@ -188,11 +197,8 @@ class SQLiteStore:
             self._held_checks.setdefault(source, set()).add((name, labels))
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None,
-                               check_same_thread=False)
-        conn.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; fsync at checkpoints
+        conn = connect(self.path, self._timeout)
         conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: a big cloud's series index fits
-        conn.execute("PRAGMA foreign_keys=OFF")
         return conn
 
     def _reader(self) -> sqlite3.Connection:

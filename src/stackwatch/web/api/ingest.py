@@ -14,6 +14,7 @@ import asyncio
 import time
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from stackwatch.agent.ingest import Ingest, Refused
 from stackwatch.agent.wire import Ack, Push
@@ -60,6 +61,22 @@ async def ingest(request: web.Request) -> web.StreamResponse:
         response = web.Response(body=_ACK.dump_json(ack), content_type="application/json")
     service.observe(time.monotonic() - started)
     return response
+
+
+#: the access rules' refusals of a push (web/auth.py answers them before the handler)
+_ACCESS_REFUSALS = {401: "token", 403: "role", 429: "rate_limited"}
+
+
+def refusals_counted(service: Ingest) -> Middleware:
+    """A middleware (outside the access rules) counting their refusals of pushes in
+    ``stackwatch_ingest_refused_total`` too: a fleet's bad token shows beside the rest."""
+    @web.middleware
+    async def count(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        if request.path == "/api/v1/ingest" and response.status in _ACCESS_REFUSALS:
+            service.refuse(response.status, _ACCESS_REFUSALS[response.status], "")
+        return response
+    return count
 
 
 ENDPOINTS = (
