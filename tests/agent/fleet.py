@@ -27,6 +27,10 @@ from typing import Any
 
 import yaml
 
+from stackwatch.store.base import Role
+from stackwatch.store.tokens import SQLiteTokenStore
+from stackwatch.tokens import issue
+
 MAIN = "from stackwatch.cli import main; main()"
 TOKEN = "sw_agent-test-token-not-a-real-one"
 
@@ -119,7 +123,17 @@ class Server:
                   "server": {"accept_agents": True}, "web": web}
         self.config = workdir / "server.yaml"
         self.config.write_text(yaml.safe_dump(config))
+        #: a token of the agent role, made as ``stackwatch token create`` makes one
+        self.agent_token = self.token("agents", Role.AGENT)
         self.process = Process(["server", "--config", str(self.config)], workdir / "server.log")
+
+    def token(self, name: str, role: Role) -> str:
+        """A new token of ``role`` in the server's store."""
+        store = SQLiteTokenStore(self.store)
+        try:
+            return issue(store, name, role, time.time())
+        finally:
+            store.close()
 
     def start(self) -> None:
         self.process.start()
@@ -191,10 +205,15 @@ class LogWriter:
 
 
 class Agent:
-    """``stackwatch agent`` tailing its own nova-compute log, pushing to ``server_url``."""
+    """``stackwatch agent`` tailing its own nova-compute log, pushing to ``server`` (with
+    its agent token; or to a URL, with ``token``)."""
 
-    def __init__(self, workdir: Path, host: str, server_url: str, interval: float = 1.0,
+    def __init__(self, workdir: Path, host: str, server: Server | str, interval: float = 1.0,
                  token: str = TOKEN, **settings: Any) -> None:
+        if isinstance(server, Server):
+            server_url, token = server.url, server.agent_token
+        else:
+            server_url = server
         self.host = host
         self.dir = workdir / host
         logs = self.dir / "log"

@@ -37,7 +37,7 @@ def test_agents_push_with_their_role_and_nothing_else_gets_in(
     operator_token = token(server, "oncall", "operator")
     token_file = tmp_path / "agent.token"
     token_file.write_text(agent_token + "\n")
-    agent = Agent(tmp_path, "cmp-1", server.url, token_file=str(token_file),
+    agent = Agent(tmp_path, "cmp-1", server, token_file=str(token_file),
                   ca_file=str(certificate[0]))
     with running(server, agent):
         agent.start()

@@ -39,7 +39,7 @@ def _batches(server: Server, agent: Agent) -> list[int]:
 
 def test_results_arrive_once_and_show_in_the_api(tmp_path: Path) -> None:
     server = Server(tmp_path, free_port())
-    agents = [Agent(tmp_path, f"cmp-{i}", server.url) for i in (1, 2)]
+    agents = [Agent(tmp_path, f"cmp-{i}", server) for i in (1, 2)]
     with running(server, *agents):
         server.start()
         for agent in agents:
@@ -67,7 +67,7 @@ def test_results_arrive_once_and_show_in_the_api(tmp_path: Path) -> None:
 def test_a_server_killed_for_a_while_loses_nothing_and_duplicates_nothing(
         tmp_path: Path) -> None:
     server = Server(tmp_path, free_port())
-    agents = [Agent(tmp_path, f"cmp-{i}", server.url) for i in (1, 2, 3)]
+    agents = [Agent(tmp_path, f"cmp-{i}", server) for i in (1, 2, 3)]
     with running(server, *agents):
         server.start()
         for agent in agents:
@@ -114,7 +114,7 @@ def test_an_agent_killed_and_restarted_loses_at_most_its_run_in_flight(
     arrives, and the only lines that may be lost are those of a run the kill cut (read,
     checkpoint saved, not yet buffered): written within an interval before a kill."""
     server = Server(tmp_path, free_port())
-    agent = Agent(tmp_path, "cmp-1", server.url, interval=1.0)
+    agent = Agent(tmp_path, "cmp-1", server, interval=1.0)
     kills: list[float] = []
     with running(server, agent):
         server.start()
@@ -150,7 +150,7 @@ def test_a_full_buffer_drops_the_oldest_and_says_how_many(tmp_path: Path) -> Non
     port = free_port()
     server = Server(tmp_path, port)  # not started yet: the agent cannot push
     bound = 16_000
-    agent = Agent(tmp_path, "cmp-1", server.url, interval=0.5, buffer_max_bytes=bound)
+    agent = Agent(tmp_path, "cmp-1", server, interval=0.5, buffer_max_bytes=bound)
     with running(server, agent):
         agent.start()
         agent.logs.start()

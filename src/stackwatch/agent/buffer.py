@@ -100,9 +100,13 @@ class Buffer:
             self._lockfile.close()
             raise ConfigError(f"agent.buffer_dir: {self.directory} is in use by another "
                               "agent; give each agent its own") from None
-        self._state = self._load_state()
         self._entries: dict[int, Entry] = {}
-        self._scan()
+        try:
+            self._state = self._load_state()
+            self._scan()
+        except BaseException:
+            self.close()
+            raise
         self._bytes = sum(e.size for e in self._entries.values())
         self._inflight: set[int] = set()
         self._last_drop_log = -DROP_LOG_EVERY_S
@@ -235,7 +239,7 @@ class Buffer:
         now = time.monotonic()
         if now - self._last_drop_log >= DROP_LOG_EVERY_S:
             log.warning("agent: buffer over %d bytes: dropped the %d oldest batches not sent "
-                        "(last seq %d; %d dropped since start-up of this buffer)",
+                        "(the newest of them seq %d; %d dropped in all)",
                         self.max_bytes, self._unlogged_drops, dropped[-1], self._state.dropped)
             self._last_drop_log = now
             self._unlogged_drops = 0

@@ -12,13 +12,16 @@ the server answers decides:
                    one batch; one batch refused is dropped, counted as rejected
                    (``stackwatch_agent_rejected_batches_total``) and logged: the
                    server will never take it (a clock far ahead, a bad value)
-401, 403, 404      logged once per change; the token file is read again on 401;
-                   retried with the longest backoff, batches kept
+401, 403, 404      the token file is read again on 401; retried after the longest
+                   backoff, batches kept
 no answer, 5xx,    retried after a backoff doubling from 1 s to ``retry_max`` (with
-429, timeout       jitter, so a fleet does not come back in step); batches kept
+429, timeout       jitter, so a fleet does not come back in step), or after the
+                   ``Retry-After`` the server gave if longer; batches kept
 =================  ==========================================================
 
-The checks never wait for this thread: the loop only writes to the buffer.
+A failure is logged when its kind (the status, or what happened to the connection)
+changes, not at every retry; the recovery is logged too. The checks never wait for this
+thread: the loop only writes to the buffer.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ NOT_ALLOWED = (401, 403, 404)
 class Answer:
     status: int
     body: bytes
+    retry_after: float = 0.0  # seconds the server asked to wait (429, 503)
 
     def message(self) -> str:
         """The server's error message (the API's ``{"error": {"message": ...}}``)."""
@@ -120,7 +124,7 @@ class PushClient:
                 data = response.read()
                 if response.will_close:
                     self.close()
-                return Answer(response.status, data)
+                return Answer(response.status, data, _seconds(response.getheader("Retry-After")))
             except (http.client.RemoteDisconnected, BrokenPipeError,
                     ConnectionResetError) as exc:
                 self.close()
@@ -136,6 +140,14 @@ class PushClient:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _seconds(value: str | None) -> float:
+    """A ``Retry-After`` of seconds (an HTTP date is not sent by our server: 0)."""
+    try:
+        return max(0.0, float(value)) if value else 0.0
+    except ValueError:
+        return 0.0
 
 
 def _describe(exc: BaseException) -> str:
@@ -217,7 +229,7 @@ class Sender:
         try:
             answer = self.client.post(body)
         except PushError as exc:
-            return self._failed(f"{self.client.url}: {exc}")
+            return self._failed(f"{self.client.url}: {exc}", str(exc))
         self.counters.pushes += 1
         if answer.status == 200:
             self.buffer.remove(seqs)
@@ -236,9 +248,13 @@ class Sender:
         if answer.status == 401:
             self.client.reload_token()
         problem = f"{self.client.url}: {answer.status} {answer.message()}"
-        return self._failed(problem, longest=answer.status in NOT_ALLOWED)
+        return self._failed(problem, str(answer.status), longest=answer.status in NOT_ALLOWED,
+                            at_least=answer.retry_after)
 
-    def _failed(self, problem: str, longest: bool = False) -> bool:
+    def _failed(self, problem: str, kind: str, longest: bool = False,
+                at_least: float = 0.0) -> bool:
+        """A push not acknowledged: back off; log ``problem`` when its ``kind`` (status,
+        or what happened to the connection) changed."""
         self.buffer.release()
         self.counters.failures += 1
         self.counters.last_error = problem
@@ -246,12 +262,12 @@ class Sender:
             self._delay = self._retry_max
         else:
             self._delay = min(self._retry_max, max(BACKOFF_START_S, 2 * self._delay))
-        self._wait = random.uniform(self._delay / 2, self._delay)
+        self._wait = max(at_least, random.uniform(self._delay / 2, self._delay))
         waiting, size, _ = self.buffer.stats()
-        if problem != self._problem:
+        if kind != self._problem:
             log.warning("agent: push failed: %s; %d batches (%d bytes) kept, retrying",
                         problem, waiting, size)
-            self._problem = problem
+            self._problem = kind
         return False
 
     def _recovered(self, count: int, seconds: float) -> None:
