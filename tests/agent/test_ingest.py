@@ -284,3 +284,16 @@ def test_the_openapi_document_describes_the_push(store: SQLiteStore) -> None:
     assert {"version", "agent"} <= set(body["required"])
     assert body["properties"]["batches"]["items"]["$ref"].endswith("/WireBatch")
     assert "WireBatch" in spec["components"]["schemas"]
+
+
+def test_the_agents_view_says_who_pushed_what_is_missing_and_how_fresh(
+        store: SQLiteStore) -> None:
+    client = Client(store)
+    assert client.post(push("cmp1", 1, agent="agent-1"))[0] == 200
+    assert client.post(push("cmp1", 4, agent="agent-1"))[0] == 200  # 2 and 3 never came
+    assert client.post(push("cmp2", 1, agent="agent-2"))[0] == 200
+    status, views = client.call("GET", "/api/v1/agents", now=NOW + 30)
+    assert status == 200
+    assert [(v["agent"], v["host"], v["batches"], v["first_seq"], v["last_seq"], v["missing"])
+            for v in views] == [("agent-1", "cmp1", 2, 1, 4, 2), ("agent-2", "cmp2", 1, 1, 1, 0)]
+    assert views[0]["age_seconds"] == 30.0 and views[0]["last_received_time"].endswith("Z")

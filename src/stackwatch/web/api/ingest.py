@@ -1,4 +1,5 @@
-"""``POST /api/v1/ingest``: agents push their runs here (docs/agent.md).
+"""``POST /api/v1/ingest``: agents push their runs here (docs/agent.md); ``GET
+/api/v1/agents`` says which agents did, and when last.
 
 The HTTP side of :class:`~stackwatch.agent.ingest.Ingest`: who may push, how much may be
 sent, and the answer. The body is read up to ``server.max_push_bytes`` (413 past it,
@@ -18,6 +19,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from stackwatch.agent.ingest import Ingest, Refused
 from stackwatch.agent.wire import Ack, Push
+from stackwatch.query import agents
 from stackwatch.web.api.endpoint import Endpoint, error_response
 
 INGEST_KEY = web.AppKey("ingest", Ingest)
@@ -87,4 +89,7 @@ ENDPOINTS = (
                          "again and not stored twice. Refused: 400 (not JSON, not a push, "
                          "a timestamp too far ahead), 401/403 (token, role), 413 (too "
                          "large), 503 (the store could not write: push again later)."),
+    Endpoint("GET", "/api/v1/agents", "The agents pushing here: batches kept, sequence "
+             "numbers missing, when each last pushed", "agents", list[agents.AgentView],
+             lambda ctx, _: agents.agents(ctx)),
 )
