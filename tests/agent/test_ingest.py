@@ -154,6 +154,12 @@ def test_each_node_replaces_only_its_own_previous_run(store: SQLiteStore) -> Non
     assert members == {"cmp1": "CRITICAL", "cmp2": "OK"}
     _, samples = client.call("GET", "/api/v1/samples?name=stackwatch_source_up")
     assert sorted(s["labels"]["host"] for s in samples) == ["cmp1", "cmp2"]
+    # each node's source is its own row of the sources view, named as stored
+    _, views = client.call("GET", "/api/v1/sources")
+    assert [(v["source"], v["up"], v["samples"]) for v in views] == [
+        ("cmp1/node.processes", 1.0, 1.0), ("cmp2/node.processes", 1.0, 1.0)]
+    status, one = client.call("GET", "/api/v1/sources/cmp2%2Fnode.processes")
+    assert status == 200 and one["source"] == "cmp2/node.processes"
 
 
 def test_an_agent_that_stops_pushing_goes_stale(store: SQLiteStore) -> None:

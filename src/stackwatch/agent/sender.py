@@ -208,7 +208,11 @@ class Sender:
             self._wake.wait(self._wait or self._interval)
             self._wake.clear()
             stopping = self._stopping.is_set()
-            self._drain(once=stopping)
+            try:
+                self._drain(once=stopping)
+            except Exception as exc:  # a bug or the disk: the thread must not die of it
+                log.exception("agent: pushing failed unexpectedly; retrying")
+                self._failed(f"unexpected {type(exc).__name__}: {exc}", "unexpected")
             if stopping:
                 return
 
