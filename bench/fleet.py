@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import multiprocessing
 import os
 import queue
@@ -106,7 +107,9 @@ class Window:
 
 
 class SimAgent:
-    """One agent: a batch each interval into its queue, pushed as the real agent pushes."""
+    """One agent: a batch each interval into its queue, pushed as the real agent pushes:
+    what waits, oldest first, back to back; after a failure, again after a backoff
+    doubling from 1 s to ``--retry-max`` with jitter (``stackwatch.agent.sender``)."""
 
     def __init__(self, index: int, args: argparse.Namespace, window: Window) -> None:
         self.id = f"bench-{index:05d}"
@@ -116,37 +119,59 @@ class SimAgent:
         self.queue: list[tuple[int, bytes]] = []
         self.seq = 0
         self.making = True
+        self.delay = 0.0
+
+    async def _push(self, session: aiohttp.ClientSession, url: str,
+                    headers: dict[str, str]) -> bool:
+        """Push what waits; False at the first failure (the rest kept)."""
+        while self.queue:
+            chunk = self.queue[:self.args.batch_size]
+            body = encode_push(self.id, [data for _, data in chunk])
+            started = time.perf_counter()
+            try:
+                async with session.post(url, data=body, headers=headers) as response:
+                    answer = await response.read()
+                    status = response.status
+            except (TimeoutError, aiohttp.ClientError):
+                status, answer = 0, b""
+            if status != 200:
+                self.window.failures += 1
+                return False
+            self.window.latencies.append(time.perf_counter() - started)  # answered pushes
+            ack = json.loads(answer)
+            self.window.accepted += len(ack["accepted"])
+            self.window.duplicates += len(ack["duplicates"])
+            del self.queue[:len(chunk)]
+        return True
 
     async def run(self, session: aiohttp.ClientSession, url: str, token: str,
                   stop: asyncio.Event) -> None:
-        await asyncio.sleep(random.uniform(0, self.args.interval))  # phases spread
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        loop = asyncio.get_running_loop()
+        next_make = loop.time() + random.uniform(0, self.args.interval)  # phases spread
+        next_push = math.inf
         while not stop.is_set():
-            if self.making:
-                self.seq += 1
-                self.queue.append((self.seq, node_batch(self.host, self.seq, self.args.samples,
-                                                        self.args.checks, time.time())))
-                self.window.made += 1
-            while self.queue:
-                chunk = self.queue[:self.args.batch_size]
-                body = encode_push(self.id, [data for _, data in chunk])
-                started = time.perf_counter()
-                try:
-                    async with session.post(url, data=body, headers=headers) as response:
-                        answer = await response.read()
-                        status = response.status
-                except (TimeoutError, aiohttp.ClientError):
-                    status, answer = 0, b""
-                self.window.latencies.append(time.perf_counter() - started)
-                if status != 200:
-                    self.window.failures += 1
-                    break  # kept; retried at the next tick
-                ack = json.loads(answer)
-                self.window.accepted += len(ack["accepted"])
-                self.window.duplicates += len(ack["duplicates"])
-                del self.queue[:len(chunk)]
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.args.interval)
+                wait = max(0.0, min(next_make, next_push) - loop.time())
+                await asyncio.wait_for(stop.wait(), wait)
+            now = loop.time()
+            if now >= next_make:
+                next_make += self.args.interval
+                if self.making:
+                    self.seq += 1
+                    self.queue.append((self.seq, node_batch(
+                        self.host, self.seq, self.args.samples, self.args.checks, time.time())))
+                    self.window.made += 1
+                if self.queue and not self.delay:
+                    next_push = now  # pushed as soon as made, unless backing off
+            if not self.queue:
+                next_push = math.inf
+            elif loop.time() >= next_push:
+                if await self._push(session, url, headers):
+                    self.delay, next_push = 0.0, math.inf
+                else:
+                    self.delay = min(self.args.retry_max, max(1.0, 2 * self.delay))
+                    next_push = loop.time() + random.uniform(self.delay / 2, self.delay)
 
 
 async def _worker(number: int, indexes: list[int], args: argparse.Namespace, url: str,
@@ -260,6 +285,8 @@ def main() -> None:
     parser.add_argument("--checks", type=int, default=20, help="checks a batch")
     parser.add_argument("--batch-size", type=int, default=20, help="batches a push at most")
     parser.add_argument("--processes", type=int, default=2, help="worker processes")
+    parser.add_argument("--retry-max", type=float, default=60.0,
+                        help="longest backoff after a failed push (the agent's retry_max)")
     parser.add_argument("--store", default="sqlite", help="sqlite, or a postgres:// URL")
     parser.add_argument("--outage", type=float, default=0.0,
                         help="seconds the server is killed for (0: none)")
@@ -371,7 +398,8 @@ def main() -> None:
         print(f"accepted {totals['accepted'] / args.duration:.1f} batches/s over the "
               f"{args.duration:g} s; ingest latency p50 {1000 * pct(latencies, .5):.1f} ms, "
               f"p99 {1000 * pct(latencies, .99):.1f} ms, max "
-              f"{1000 * max(latencies, default=0):.0f} ms over {len(latencies)} pushes")
+              f"{1000 * max(latencies, default=0):.0f} ms over {len(latencies)} answered "
+              "pushes")
         print(f"backlog while pushing: mean of the first half {statistics.fmean(first):.1f}, of "
               f"the second half {statistics.fmean(second):.1f}, max {max(pushing)}")
         lost = totals["made"] - kept
