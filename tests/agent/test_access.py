@@ -62,13 +62,16 @@ def test_agents_push_with_their_role_and_nothing_else_gets_in(
         assert http.get("/api/v1/health", agent_token).status == 403
         assert http.get("/overview", agent_token).status == 403
         assert http.post("/api/v1/sources/x/collect", agent_token).status == 403
+        login = http.post("/login", form=f"token={agent_token}&next=/")
+        assert login.status == 403 and "may only push" in login.body
+        assert not login.all("Set-Cookie")
         metrics = http.get("/metrics", operator_token)
         assert metrics.status == 200
         counted = {(s.name, s.labels.get("reason", "")): s.value
                    for f in text_string_to_metric_families(metrics.body) for s in f.samples}
         assert counted[("stackwatch_ingest_refused_total", "token")] == 2
         assert counted[("stackwatch_ingest_refused_total", "role")] == 1
-        assert counted[("stackwatch_web_auth_failures_total", "forbidden")] == 4
+        assert counted[("stackwatch_web_auth_failures_total", "forbidden")] == 5
         hosts = json.loads(http.get("/api/v1/checks?name=stackwatch_source",
                                     read_token).body)["items"]
         assert {c["labels"]["host"] for c in hosts} >= {"cmp-1", "cmp-9"}

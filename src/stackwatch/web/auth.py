@@ -453,6 +453,10 @@ class Access:
             self._limiter.failed(client.key)
             log.warning("web: %s token from %s refused at login", reason, client.address)
             return _login_page(next_path, f"That token is {reason}.", 401)
+        if not verdict.token.role.may("GET"):  # an agent's: it pushes, it reads nothing
+            self._count("forbidden")
+            return _login_page(next_path, f"That token has the {verdict.token.role.value} "
+                               "role: it may only push a node's results.", 403)
         session_id, lasts = self._sessions.open(verdict.token, self._clock())
         log.info("web: %s (role %s) logged in from %s", verdict.token.name,
                  verdict.token.role.value, client.address)
