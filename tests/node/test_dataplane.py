@@ -20,14 +20,22 @@ from pathlib import Path
 import psutil
 import pytest
 
+from stackwatch.catalog.loader import default_catalog
 from stackwatch.catalog.testing import assert_declared
 from stackwatch.config import parse_config
 from stackwatch.errors import ConfigError
+from stackwatch.health.evaluate import evaluate
 from stackwatch.model import CheckResult, Collection, Status
 from stackwatch.sim.cloud import SimulatedCloud
 from stackwatch.sim.state import CloudState
 from stackwatch.sources.node import DataplaneSource, node_sources
-from stackwatch.sources.node.dataplane import dnsmasq_network, parse_netns
+from stackwatch.sources.node.dataplane import (
+    Hosted,
+    Running,
+    dnsmasq_network,
+    judge,
+    parse_netns,
+)
 from stackwatch.sources.node.table import ProcessInfo
 from stackwatch.sources.openstack_api import ApiClient
 
@@ -277,7 +285,21 @@ def test_config_enables_dataplane_on_network_nodes(tmp_path: Path) -> None:
     compute = parse_config({"clouds": clouds, "node": {"roles": ["compute"],
                                                        "neutron": {"cloud": "east"}}})
     assert "node.dataplane" not in [s.name for s in node_sources(compute)]
-    with pytest.raises(ConfigError, match="node.neutron"):
+    with pytest.raises(ConfigError, match=r"node\.neutron"):
         parse_config({"clouds": clouds, "node": {"parts": ["dataplane"]}})
     with pytest.raises(ConfigError, match="'west' is not one of clouds"):
         parse_config({"clouds": clouds, "node": {"neutron": {"cloud": "west"}}})
+
+
+@pytest.mark.unit
+def test_health_makes_the_checks_the_agents_members_on_the_node() -> None:
+    router, network = str(uuid.uuid4()), str(uuid.uuid4())
+    hosted = Hosted(routers=frozenset({router}), networks=frozenset({network}))
+    running = Running(frozenset({f"qdhcp-{network}"}), {})   # no qrouter-, no dnsmasq
+    out = judge("net1", hosted, running)
+    health = evaluate(default_catalog().deployed(frozenset({"ovs"})), out.checks)
+    for name in ("neutron-l3-agent", "neutron-dhcp-agent"):
+        service = health.service(name)
+        assert service is not None
+        members = {(m.host, m.status) for m in service.members}
+        assert members == {("net1", Status.CRITICAL)}, (name, members)
