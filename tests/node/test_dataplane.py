@@ -21,7 +21,7 @@ import psutil
 import pytest
 
 from stackwatch.catalog.loader import default_catalog
-from stackwatch.catalog.testing import assert_declared
+from stackwatch.catalog.testing import assert_covered, assert_declared
 from stackwatch.config import parse_config
 from stackwatch.errors import ConfigError
 from stackwatch.health.evaluate import evaluate
@@ -175,6 +175,7 @@ def test_routers_consistent_then_missing_then_left_over(cloud: SimulatedCloud,
 
     out = source.collect()
     assert_declared(out)
+    assert_covered(out, "node.dataplane")
     routers_check = _check(out, "node.dataplane.routers")
     assert routers_check.status is Status.OK, routers_check.message
     assert dict(routers_check.labels) == {"service": "neutron-l3-agent", "host": host}

@@ -33,11 +33,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import psutil
+
 from stackwatch.errors import InvalidResponse, SourceError, SourceUnavailable
 from stackwatch.model import CheckResult, Collection, Sample, Status
 from stackwatch.sources.infra import command as commands
 from stackwatch.sources.infra.base import check, named, sample
-from stackwatch.sources.node.table import ProcessInfo, read_processes
+from stackwatch.sources.node.table import ProcessInfo
 
 ROUTER_PREFIX = "qrouter-"
 DHCP_PREFIX = "qdhcp-"
@@ -104,8 +106,19 @@ def dnsmasq_network(process: ProcessInfo) -> str | None:
     return None
 
 
+def read_names() -> list[ProcessInfo]:
+    """Every process's pid, name, command line and state: all the dataplane needs (the
+    node table's full snapshot also reads CPU times and memory of each)."""
+    found = []
+    for proc in psutil.process_iter(["pid", "ppid", "name", "cmdline", "status"]):
+        info = proc.info
+        found.append(ProcessInfo(info["pid"], info["ppid"] or 0, info["name"] or "",
+                                 tuple(info["cmdline"] or ()), info["status"] or ""))
+    return found
+
+
 def read_running(ip_command: Sequence[str], timeout: float, netns_root: Path | None,
-                 processes: Callable[[], Iterable[ProcessInfo]] = read_processes) -> Running:
+                 processes: Callable[[], Iterable[ProcessInfo]] = read_names) -> Running:
     """Namespaces and neutron's dnsmasq processes of this node."""
     namespaces = list_namespaces(ip_command, timeout, netns_root)
     served = {p.pid: network for p in processes()
@@ -230,7 +243,7 @@ class DataplaneSource:
 
     def __init__(self, host: str, client: Getter, ip_command: Sequence[str] = ("ip",),
                  timeout: float = 10.0, netns_root: Path | None = None,
-                 processes: Callable[[], Iterable[ProcessInfo]] = read_processes) -> None:
+                 processes: Callable[[], Iterable[ProcessInfo]] = read_names) -> None:
         self.host = host
         self.client = client
         self.ip_command = tuple(ip_command)
