@@ -38,7 +38,7 @@ class DiskView(BaseModel):
     mount: str
     device: str
     fstype: str
-    size_bytes: float
+    size_bytes: float = Field(description="used + available, as df counts it")
     used_bytes: float
     percent: float | None = Field(description="space used, 0..100, as df")
     inodes_percent: float | None = Field(description="inodes used, 0..100")
@@ -177,7 +177,8 @@ def _figures(ctx: Context, hosts: list[str]) -> dict[str, HostFigures]:
             inodes = (_percent(files - files_free, files)
                       if files and files_free is not None else None)
             disks.append(DiskView(mount=mount, device=meta[mount][0], fstype=meta[mount][1],
-                                  size_bytes=size or 0.0, used_bytes=used or 0.0,
+                                  size_bytes=(used + avail if used is not None and avail is not None
+                                              else size or 0.0), used_bytes=used or 0.0,
                                   percent=percent, inodes_percent=inodes))
         disks.sort(key=lambda d: (-(d.percent or 0.0), d.mount))
         cpus, load5 = _one(m["cpus"], host), _one(m["load5"], host)
