@@ -25,6 +25,7 @@ from stackwatch.sources.node.host import HostSource
 from stackwatch.sources.node.plan import NodePlan
 from stackwatch.sources.node.ports import PortsSource
 from stackwatch.sources.node.processes import ProcessesSource
+from stackwatch.store.base import AgentBatch
 from stackwatch.store.sqlite import SQLiteStore
 from stackwatch.web.app import make_app
 
@@ -157,3 +158,19 @@ def test_a_hypervisor_not_watched_is_shown_not_404(store: SQLiteStore) -> None:
     assert "Nothing is watched on hv-only.example" in html
     assert "hv-only.example" in _section(html, "hypervisors")
     assert fetch(store, "/nodes/no-such-host")[0] == 404
+
+
+def test_an_agents_freshness_and_its_missing_batches(store: SQLiteStore) -> None:
+    source = HostSource(NodeConfig(), CALM)
+    now = time.time()
+    store.write_batches([AgentBatch("agent-7", seq, CALM, source.name, now - 1,
+                                    source.collect()) for seq in (1, 2, 4)], now)
+    listed = {n["host"]: n for n in get_json(store, "/api/v1/nodes")["nodes"]}
+    assert listed[CALM]["pushes"] is True and listed[CALM]["disk_mount"]
+    detail = get_json(store, f"/api/v1/nodes/{CALM}")
+    [agent] = detail["agents"]
+    assert (agent["agent"], agent["last_seq"], agent["missing"]) == ("agent-7", 4, 1)
+    code, html = fetch(store, f"/nodes/{CALM}")
+    assert code == 200
+    assert "agent <code>agent-7</code>: last push" in html
+    assert "(seq 4), 1 sequence numbers missing" in html
