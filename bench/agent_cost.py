@@ -200,6 +200,7 @@ class _Sink(http.server.BaseHTTPRequestHandler):
 
     posts = 0
     series = 0
+    base = ""  # its own URL, set once it listens
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -213,7 +214,7 @@ class _Sink(http.server.BaseHTTPRequestHandler):
                 "roles": [{"id": "r", "name": "monasca-agent"}],
                 "catalog": [{"type": "monitoring", "name": "monasca", "id": "m", "endpoints": [
                     {"interface": i, "region": "RegionOne", "region_id": "RegionOne", "id": i,
-                     "url": f"http://127.0.0.1:{self.server.server_port}/v2.0"}
+                     "url": f"{_Sink.base}/v2.0"}
                     for i in ("public", "internal", "admin")]}]}}).encode()
             self.send_response(201)
             self.send_header("X-Subject-Token", "bench-token")
@@ -230,7 +231,7 @@ class _Sink(http.server.BaseHTTPRequestHandler):
         self.wfile.write(answer)
 
     def do_GET(self) -> None:
-        base = f"http://127.0.0.1:{self.server.server_port}"
+        base = _Sink.base
         answer = json.dumps({"version": {"id": "v3.14", "status": "stable", "links": [
             {"rel": "self", "href": f"{base}/v3/"}]}}).encode()  # keystone's discovery
         self.send_response(200)
@@ -367,6 +368,7 @@ def _measure(args: argparse.Namespace, work: Path, sim: SimProcesses,
     if args.monasca:
         bindir = ensure_monasca(args.monasca_venv or work / "monasca-venv")
         sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
+        _Sink.base = f"http://127.0.0.1:{sink.server_port}"
         threading.Thread(target=sink.serve_forever, daemon=True).start()
         names = sorted({spec.executable[:15] for spec in sim.specs})
         monasca = start_monasca(work, bindir, names, args.interval, sink.server_port)
@@ -384,8 +386,7 @@ def _measure(args: argparse.Namespace, work: Path, sim: SimProcesses,
     time.sleep(warmup)
     for proc in started:
         if proc.poll() is not None:
-            sys.exit(f"{proc.args[-1] if proc.args else proc.pid} exited ({proc.returncode}): "
-                     f"see {work}")
+            sys.exit(f"{proc.args!r} exited ({proc.returncode}): see the logs in {work}")
     for tool in tools:
         tool.sample(first=True)
     load_before = os.getloadavg()
