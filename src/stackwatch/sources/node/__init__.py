@@ -29,6 +29,7 @@ from stackwatch.sources.node.host import HostSource
 from stackwatch.sources.node.plan import NodePlan
 from stackwatch.sources.node.ports import PortsSource
 from stackwatch.sources.node.processes import ProcessesSource
+from stackwatch.sources.node.table import SharedTable
 
 __all__ = ["DataplaneSource", "HostSource", "NodePlan", "PortsSource", "ProcessesSource",
            "build_node_sources", "node_sources"]
@@ -41,11 +42,12 @@ def build_node_sources(node: NodeConfig, catalog: Catalog,
                        clouds: Sequence[CloudConfig] = ()) -> list[Source]:
     """The node sources ``node.parts`` asks for (``clouds``: where ``node.neutron`` is)."""
     plan = NodePlan(catalog, node)
+    table = SharedTable()  # one read of the process table serves both in a run
     sources: list[Source] = []
     if "processes" in node.parts:
-        sources.append(ProcessesSource(plan))
+        sources.append(ProcessesSource(plan, table=table))
     if "ports" in node.parts:
-        sources.append(PortsSource(plan))
+        sources.append(PortsSource(plan, table=table))
     if "host" in node.parts:
         sources.append(HostSource(node, plan.host))
     if node.wants_dataplane() and node.neutron is not None:
