@@ -20,12 +20,16 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from stackwatch.errors import ConfigError
 from stackwatch.store.existing import existing_store
 from stackwatch.terminal import printable
+
+if TYPE_CHECKING:
+    from stackwatch.store.base import Store
 
 #: Exit code of ``logs parse`` and ``logs backfill`` when a file could not be read.
 UNREADABLE = 2
@@ -53,6 +57,22 @@ def _existing_store_path(store_path: Path | None, config_path: Path) -> Path:
     """The store to read, which must be there (reading never creates one)."""
     return existing_store(_store_path(store_path, config_path),
                           "run stackwatch logs backfill or stackwatch server first")
+
+
+def _events_store(path: Path, store_path: Path | None, config_path: Path) -> Store:
+    """Where the events are: the SQLite file ``--store``, or the configuration's store
+    (its PostgreSQL database when ``store.url`` is set; the request index stays in the
+    local file ``path``)."""
+    if store_path is None:
+        from stackwatch.config import load_config
+        from stackwatch.store.opening import open_store
+
+        config = load_config(config_path).store
+        if config.url is not None:
+            return open_store(config, create=False, hint="is `stackwatch server` running?")
+    from stackwatch.store.sqlite import SQLiteStore
+
+    return SQLiteStore(path)
 
 
 def _unreadable(errors: Sequence[str], files: int) -> None:
@@ -271,14 +291,13 @@ def trace(key: str, store_path: Path | None, config_path: Path, limit: int) -> N
     """
     from stackwatch.model import Event
     from stackwatch.store.request_index import RequestIndex
-    from stackwatch.store.sqlite import SQLiteStore
 
     path = _existing_store_path(store_path, config_path)
     index = RequestIndex(path)
     records = index.story(key, limit)
     index.close()
     requests = {key} | {r.request_id for r in records if r.request_id}
-    store = SQLiteStore(path)
+    store = _events_store(path, store_path, config_path)
     events: dict[tuple[float, str, str, str], Event] = {}
     for request in sorted(requests):
         for event in store.events(0, time.time() + 86400, request_id=request, limit=limit):
