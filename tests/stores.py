@@ -9,6 +9,9 @@
   third of a second), dropped after the test. ``stores.open()`` opens one with
   ``open_store``.
 - ``store_config`` -> one such configuration.
+- ``server_stores`` -> as ``stores``, for tests of a whole server (already marked
+  integration): the SQLite run gets no mark of its own.
+- ``postgres_stores`` -> :class:`Stores` of PostgreSQL only.
 """
 
 from __future__ import annotations
@@ -52,6 +55,11 @@ class Stores:
         url = f"{self.server.url(DATABASE)}?options=-csearch_path%3D{name}"
         return StoreConfig(path=local, url=url, **settings)
 
+    def settings(self, **settings: Any) -> dict[str, Any]:
+        """A new, empty store as the ``store:`` section of a stackwatch.yaml."""
+        config = self.config(**settings)
+        return config.model_dump(mode="json", exclude_none=True, exclude={"retention_days"})
+
     def open(self, **settings: Any) -> Store:
         """A new, empty store, opened."""
         return open_store(self.config(**settings))
@@ -64,16 +72,26 @@ class Stores:
         self.schemas.clear()
 
 
+def _stores(request: pytest.FixtureRequest, directory: Path) -> Iterator[Stores]:
+    server = request.getfixturevalue("postgres_tests") if request.param == "postgres" \
+        else None
+    made = Stores(request.param, directory, server)
+    yield made
+    made.drop()
+
+
 @pytest.fixture(params=[pytest.param("sqlite", marks=pytest.mark.unit),
                         pytest.param("postgres", marks=pytest.mark.integration)])
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
     """New stores of each kind in turn: the test runs once with SQLite, once with
     PostgreSQL."""
-    server = request.getfixturevalue("postgres_tests") if request.param == "postgres" \
-        else None
-    made = Stores(request.param, tmp_path, server)
-    yield made
-    made.drop()
+    yield from _stores(request, tmp_path)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
+def server_stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
+    """As ``stores``, for tests of a whole server."""
+    yield from _stores(request, tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -87,3 +105,11 @@ def postgres_tests(postgres: PostgreSQL) -> PostgreSQL:
 def store_config(stores: Stores) -> StoreConfig:
     """A new, empty store of each kind in turn."""
     return stores.config()
+
+
+@pytest.fixture
+def postgres_stores(postgres_tests: PostgreSQL, tmp_path: Path) -> Iterator[Stores]:
+    """New PostgreSQL stores only (for what only PostgreSQL has)."""
+    made = Stores("postgres", tmp_path, postgres_tests)
+    yield made
+    made.drop()
