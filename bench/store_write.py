@@ -96,6 +96,10 @@ def bench(store: Store, args: argparse.Namespace, kind: str) -> dict[str, tuple[
         data = collection(args.samples, args.checks, start + 60 * cycle)
         kind_of = "first write (new series)" if cycle == 0 else f"write {cycle + 1} (known)"
         timed(kind_of, lambda data=data: store.write(data, "api.compute"))
+    if isinstance(store, PostgresStore):
+        # autovacuum analyzes the new tables within a minute of a big first write; until
+        # then the planner guesses (latest_samples(name) was 20 times slower)
+        store._query("ANALYZE")
     latest: list[Sample] = []
     for attempt in ("first", "again"):
         latest = timed(f"latest_samples() {attempt}", store.latest_samples)  # type: ignore[assignment]

@@ -7,18 +7,24 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+import yaml
+from click.testing import CliRunner
 from sqlalchemy import create_engine
 
 from servers import PostgreSQL
+from stackwatch.cli import main
 from stackwatch.config import StoreConfig
 from stackwatch.errors import StoreError
 from stackwatch.model import CheckResult, Collection, Event, Sample, Status, make_labels
+from stackwatch.sources.logs import LogsSource
 from stackwatch.store.postgres import PostgresStore
 from stackwatch.store.postgres_schema import MIGRATIONS, Migration, migrate
+from stackwatch.store.request_index import RequestIndex
 from stores import Stores
 
 pytestmark = pytest.mark.integration
@@ -315,3 +321,29 @@ def test_prune_goes_through_the_series_in_short_transactions(
     assert removed == 2 * 51 + 2 * 50  # samples of two runs, and their superseded checks
     assert {s.timestamp for s in store.sample_range("node_up", 0, T0 * 2)} == {T0 + 600}
     store.close()
+
+
+def test_trace_reads_the_local_index_and_the_central_events(config: StoreConfig,
+                                                            tmp_path: Path) -> None:
+    """`stackwatch trace` with store.url: log records from this machine's request index
+    (store.path), notifications from the shared store."""
+    request = "req-11111111-2222-3333-4444-555555555555"
+    log = tmp_path / "log" / "nova" / "nova-api.log"
+    log.parent.mkdir(parents=True)
+    log.write_text(f"2026-11-21 06:10:00.100 590 INFO nova.api.openstack.compute.servers "
+                   f"[None {request} u p - default default] Creating server\n")
+    index = RequestIndex(config.path)
+    LogsSource("nova", log.parent.parent, ["nova/*.log"], None, "ctl1", index).collect()
+    index.close()
+    store = server(config, "x")
+    store.write(Collection(events=(Event("notification", "compute.instance.create.end",
+                                         1795241405.0, message="instance created",
+                                         request_id=request),)))
+    store.close()
+    path = tmp_path / "stackwatch.yaml"
+    path.write_text(yaml.safe_dump({"clouds": [{"name": "x"}], "store": {
+        "path": str(config.path), "url": config.url}}))
+    result = CliRunner().invoke(main, ["trace", request, "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "Creating server" in result.output
+    assert "notification:compute.instance.create.end" in result.output

@@ -286,7 +286,8 @@ class PostgresStore:
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         # a tuple: SQLAlchemy reads a list as many parameter sets (executemany)
         def run(conn: Connection) -> list[Any]:
-            return list(conn.exec_driver_sql(sql, tuple(params)).all())
+            result = conn.exec_driver_sql(sql, tuple(params))
+            return list(result.all()) if result.returns_rows else []
 
         return self._transact("query", run)
 
