@@ -66,6 +66,8 @@ T = TypeVar("T")
 
 #: Tries of a write PostgreSQL rolled back as a deadlock or serialization failure.
 RETRIES = 3
+#: Seconds a server starting waits for another one's migration before it gives up.
+MIGRATION_WAIT_S = 600
 #: Series ids per prune transaction: a big store's prune is many short transactions.
 PRUNE_CHUNK = 2000
 #: SQLSTATEs of a transaction the server rolled back and that may simply be run again.
@@ -250,7 +252,9 @@ class PostgresStore:
         try:
             with self._engine.begin() as conn:
                 if create:
-                    conn.exec_driver_sql("SET LOCAL statement_timeout = 0")  # a long ALTER
+                    # a long ALTER may take its time, and a second server waits for it
+                    conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{MIGRATION_WAIT_S}s'")
                     before, after = migrate(conn, migrations)
                     if before != after:
                         log.info("%s: schema migrated from version %d to %d", self.location,
