@@ -31,7 +31,7 @@ from stackwatch.config import Config, load_config
 from stackwatch.errors import StackwatchError
 from stackwatch.health.evaluate import CloudHealth, evaluate, expire
 from stackwatch.model import CheckResult, Collection, PerfDatum, Sample, Status
-from stackwatch.query.models import CheckView, EventView, HealthView, SampleView
+from stackwatch.query.models import CheckView, EventView, HealthView, ItemView, SampleView
 from stackwatch.runner import SOURCE_CHECK, Loop, Run, Runner, collect_once
 from stackwatch.sources.base import Source
 from stackwatch.sources.registry import build_sources
@@ -139,6 +139,11 @@ def _print_table(runs: Sequence[Run], collection: Collection) -> None:
                                  f"{sample.value:g}"))
     if collection.events:
         click.echo(f"\nEVENTS: {len(collection.events)}")
+    if collection.items:
+        click.echo("\nITEMS")
+        for item in collection.items:
+            click.echo(printable(f"{item.kind} {item.id} {item.name} {item.status} "
+                                 f"{item.host} {item.message}".rstrip()))
 
 
 def _runs_json(runs: Sequence[Run], collection: Collection) -> dict[str, Any]:
@@ -150,6 +155,7 @@ def _runs_json(runs: Sequence[Run], collection: Collection) -> dict[str, Any]:
         "samples": [SampleView.of(s, now).model_dump(mode="json") for s in collection.samples],
         "checks": [CheckView.of(c, now).model_dump(mode="json") for c in collection.checks],
         "events": [EventView.of(e).model_dump(mode="json") for e in collection.events],
+        "items": [ItemView.of(i, now).model_dump(mode="json") for i in collection.items],
     }
 
 

@@ -20,7 +20,15 @@ from servers import PostgreSQL
 from stackwatch.cli import main
 from stackwatch.config import StoreConfig
 from stackwatch.errors import StoreError
-from stackwatch.model import CheckResult, Collection, Event, Sample, Status, make_labels
+from stackwatch.model import (
+    CheckResult,
+    Collection,
+    Event,
+    Item,
+    Sample,
+    Status,
+    make_labels,
+)
 from stackwatch.sources.logs import LogsSource
 from stackwatch.store.postgres import PostgresStore
 from stackwatch.store.postgres_schema import MIGRATIONS, Migration, migrate
@@ -212,19 +220,28 @@ def test_racing_starts_apply_each_migration_once(postgres: PostgreSQL) -> None:
 
 
 def test_an_older_store_is_migrated_keeping_its_data(postgres: PostgreSQL) -> None:
+    """A store of the first version (before items) opened by this code: migrated at the
+    server's start, its data kept, items written; a reader of a newer code refuses it."""
     url = postgres.create_database("stackwatch_upgrade")
-    old = PostgresStore(url)
+    old = PostgresStore(url, migrations=MIGRATIONS[:1])
     old.write(run("api.compute", ["h1"], T0), "api.compute")
     old.close()
+    with pytest.raises(StoreError, match=r"schema is version 1, this stackwatch reads "
+                                         rf"{MIGRATIONS[-1].version}: start `stackwatch server`"):
+        PostgresStore(url, create=False)  # a reader does not migrate
+    store = PostgresStore(url)
+    assert [s.label("host") for s in store.latest_samples("node_up")] == ["h1"]
+    store.write(Collection(items=(Item("server", "vm-1", status="ERROR"),)), "api.compute")
+    assert [(i.id, i.status) for i in store.latest_items()] == [("vm-1", "ERROR")]
+    assert [s.label("host") for s in store.latest_samples("node_up")] == []  # run replaced
+    store.close()
+    assert postgres.execute("SELECT version FROM stackwatch_schema ORDER BY 1",
+                            database="stackwatch_upgrade") == [(m.version,) for m in MIGRATIONS]
     newer = (*MIGRATIONS, Migration(MIGRATIONS[-1].version + 1, "a test's",
                                     "ALTER TABLE series ADD COLUMN unit TEXT"))
-    with pytest.raises(StoreError, match=r"schema is version \d+, this stackwatch reads "
-                                         r"\d+: start `stackwatch server`"):
-        PostgresStore(url, create=False, migrations=newer)  # a reader does not migrate
     store = PostgresStore(url, migrations=newer)
-    assert [s.label("host") for s in store.latest_samples("node_up")] == ["h1"]
-    assert postgres.execute("SELECT count(unit) FROM series", database="stackwatch_upgrade"
-                            ) == [(0,)]
+    assert postgres.execute("SELECT count(*), count(unit) FROM series",
+                            database="stackwatch_upgrade") == [(2, 0)]
     store.close()
 
 

@@ -52,8 +52,9 @@ class RenamedSource:
 
     The sources it waits for (``after``, e.g. the cross-check's API and SQL
     sources) are those of the same cloud, so they carry the same prefix. Its samples
-    and checks carry ``cloud`` (the prefix's name): two clouds may share a region name
-    and host names, and each series and verdict must still be one cloud's.
+    and checks carry ``cloud`` (the prefix's name), as its items' attributes do: two
+    clouds may share a region name and host names, and each series and verdict must
+    still be one cloud's.
     """
 
     prefix: str
@@ -79,13 +80,16 @@ class RenamedSource:
         return self.collect()
 
     def _labelled(self, found: Collection) -> Collection:
-        """``found`` with ``cloud`` (the prefix's name) on every sample and check."""
+        """``found`` with ``cloud`` (the prefix's name) on every sample and check, and
+        among every item's attributes."""
         cloud = self.prefix.removesuffix("/")
         samples = tuple(replace(s, labels=make_labels(dict(s.labels), cloud=cloud))
                         for s in found.samples)
         checks = tuple(replace(c, labels=make_labels(dict(c.labels), cloud=cloud))
                        for c in found.checks)
-        return Collection(samples, checks, found.events)
+        items = tuple(replace(i, attributes=make_labels(dict(i.attributes), cloud=cloud))
+                      for i in found.items)
+        return Collection(samples, checks, found.events, items)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ can write at once:
 - a source's run is written under a transaction-level advisory lock on its name, so
   two servers writing the same source in turn replace each other's run whole, never
   half; different sources do not wait for each other;
-- a write is one transaction of three statements (series and samples, checks,
-  events), each fed whole arrays (``unnest``) and ordered by key, so concurrent writes
+- a write is one transaction of four statements (series and samples, checks, events,
+  items), each fed whole arrays (``unnest``) and ordered by key, so concurrent writes
   lock rows in the same order; a deadlock or serialization failure (rolled back by
   the server) is tried again;
 - ``retain`` drops only the sources this server (its ``writer`` name, by default the
@@ -44,6 +44,7 @@ from stackwatch.model import (
     CheckResult,
     Collection,
     Event,
+    Item,
     Labels,
     PerfDatum,
     Sample,
@@ -157,6 +158,31 @@ WITH inserted AS (
 INSERT INTO event_resources (resource_id, event_id)
 SELECT r, id FROM inserted, unnest(resource_ids) AS r
 ON CONFLICT DO NOTHING
+"""
+
+
+# A source's items replace its previous run's: changed ones in place, gone ones deleted.
+_WRITE_ITEMS = """
+WITH incoming AS MATERIALIZED (
+    SELECT kind COLLATE "C" AS kind, id COLLATE "C" AS id, name, status, host, project,
+           message, since, attributes, ts
+    FROM unnest(%(kinds)b::text[], %(ids)b::text[], %(names)b::text[], %(statuses)b::text[],
+                %(hosts)b::text[], %(projects)b::text[], %(messages)b::text[],
+                %(since)b::float8[], %(attributes)b::text[], %(ts)b::float8[])
+        AS i(kind, id, name, status, host, project, message, since, attributes, ts)
+), stored AS (
+    INSERT INTO items AS t (source, kind, id, name, status, host, project, message, since,
+                            attributes, ts)
+    SELECT %(source)s, kind, id, name, status, host, project, message, since, attributes, ts
+    FROM incoming ORDER BY kind, id
+    ON CONFLICT (source, kind, id) DO UPDATE SET
+        name = excluded.name, status = excluded.status, host = excluded.host,
+        project = excluded.project, message = excluded.message, since = excluded.since,
+        attributes = excluded.attributes, ts = excluded.ts
+)
+DELETE FROM items t
+WHERE %(replace)s AND t.source = %(source)s
+  AND NOT EXISTS (SELECT 1 FROM incoming i WHERE i.kind = t.kind AND i.id = t.id)
 """
 
 
@@ -297,15 +323,17 @@ class PostgresStore:
 
     # ------------------------------------------------------------------ write
     def write(self, collection: Collection, source: str = "") -> None:
-        """Persist samples, checks and events of one collection in one transaction.
+        """Persist samples, checks, events and items of one collection in one transaction.
 
-        With ``source``, the collection is that source's latest run: its series and
-        checks replace those of the source's previous run (whichever server wrote it)
-        in :meth:`latest_samples` and :meth:`latest_checks`. Without, they are added.
+        With ``source``, the collection is that source's latest run: its series, checks
+        and items replace those of the source's previous run (whichever server wrote it)
+        in :meth:`latest_samples`, :meth:`latest_checks` and :meth:`latest_items`.
+        Without, they are added.
         """
         samples = self._sample_params(collection.samples, source)
         checks = self._check_params(collection.checks, source)
         events = self._event_params(collection.events)  # all prepared before the transaction
+        items = self._item_params(collection.items, source)
 
         def work(conn: Connection) -> None:
             # a big run's sorts and joins in memory rather than in temporary files
@@ -318,6 +346,8 @@ class PostgresStore:
                 conn.exec_driver_sql(_WRITE_CHECKS, checks)
             if events is not None:
                 conn.exec_driver_sql(_WRITE_EVENTS, events)
+            if collection.items or source:
+                conn.exec_driver_sql(_WRITE_ITEMS, items)
             if source:
                 conn.exec_driver_sql(
                     "INSERT INTO sources (source, writer, written) VALUES (%s, %s, %s) "
@@ -362,6 +392,20 @@ class PostgresStore:
                 "resources": [json.dumps([_text(r) for r in e.resource_ids]) for e in events],
                 "attributes": [_encode_labels(e.attributes) for e in events]}
 
+    @staticmethod
+    def _item_params(items: Sequence[Item], source: str) -> dict[str, Any]:
+        # one row per (kind, id), the last one winning as SQLite's upsert does
+        last = list({(i.kind, i.id): i for i in items}.values())
+        return {"kinds": [_text(i.kind) for i in last], "ids": [_text(i.id) for i in last],
+                "names": [_text(i.name) for i in last],
+                "statuses": [_text(i.status) for i in last],
+                "hosts": [_text(i.host) for i in last],
+                "projects": [_text(i.project) for i in last],
+                "messages": [_text(i.message) for i in last],
+                "since": [i.since for i in last],
+                "attributes": [_encode_labels(i.attributes) for i in last],
+                "ts": [i.timestamp for i in last], "source": source, "replace": bool(source)}
+
     def retain(self, sources: Iterable[str]) -> None:
         """Only ``sources`` are current among those this server wrote last: what another
         of them saw (a source no longer configured) leaves the latest reads. Sources that
@@ -380,8 +424,8 @@ class PostgresStore:
         if conn.exec_driver_sql("DELETE FROM sources WHERE source = %s AND writer = %s "
                                 "RETURNING 1", (source, self.writer)).first() is None:
             return
-        conn.exec_driver_sql("DELETE FROM current_series WHERE source = %s", (source,))
-        conn.exec_driver_sql("DELETE FROM latest_checks WHERE source = %s", (source,))
+        for table in ("current_series", "latest_checks", "items"):
+            conn.exec_driver_sql(f"DELETE FROM {table} WHERE source = %s", (source,))
 
     # ------------------------------------------------------------------- read
     def latest_samples(self, name: str | None = None) -> list[Sample]:
@@ -442,6 +486,20 @@ class PostgresStore:
         )
         return [CheckResult(r[0], Status(r[2]), r[3], _decode_labels(r[1]),
                             _decode_perfdata(r[4]), r[5]) for r in rows]
+
+    def latest_items(self, kind: str | None = None) -> list[Item]:
+        """The items of the latest run of each source (and every item written without a
+        source), of one ``kind`` when given, by kind and id."""
+        sql = ("SELECT kind, id, name, status, host, project, message, since, attributes, ts "
+               "FROM items")
+        params: tuple[str, ...] = ()
+        if kind is not None:
+            sql += " WHERE kind = %s"
+            params = (kind,)
+        rows = self._query(sql + " ORDER BY kind, id, source", params)
+        return [Item(kind=r[0], id=r[1], name=r[2], status=r[3], host=r[4], project=r[5],
+                     message=r[6], since=r[7], attributes=_decode_labels(r[8]), timestamp=r[9])
+                for r in rows]
 
     def events(
         self,
@@ -536,6 +594,9 @@ class PostgresStore:
                         "(SELECT id FROM gone) RETURNING 1) "
                         "SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM resources)",
                         (older_than,))
+        # an item not seen since (its source gone, or a write without a source)
+        removed += step("WITH gone AS (DELETE FROM items WHERE ts < %s RETURNING 1) "
+                        "SELECT count(*) FROM gone", (older_than,))
         return removed
 
     # ----------------------------------------------------------------- tokens

@@ -109,9 +109,28 @@ CREATE TABLE tokens (
 );
 """
 
+_V2 = """
+CREATE TABLE items (
+    source TEXT COLLATE "C" NOT NULL,
+    kind TEXT COLLATE "C" NOT NULL,
+    id TEXT COLLATE "C" NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    host TEXT NOT NULL,
+    project TEXT NOT NULL,
+    message TEXT NOT NULL,
+    since DOUBLE PRECISION,
+    attributes TEXT NOT NULL,
+    ts DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (source, kind, id)
+);
+CREATE INDEX items_kind ON items (kind, id);
+"""
+
 #: Every version, oldest first; the last one is the version this code reads and writes.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "series, samples, checks, events, sources and tokens", _V1),
+    Migration(2, "items: each source's current inventory", _V2),
 )
 
 _TABLE = "stackwatch_schema"
