@@ -96,6 +96,11 @@ class Running:
                 for key, value in exposition(self.get("/metrics")).items()
                 if not key[0].startswith("stackwatch_")}
 
+    def items(self) -> list[tuple[Any, ...]]:
+        """The inventory, but when each item was seen."""
+        return [(i.kind, i.id, i.name, i.status, i.host, i.project, i.message, i.since,
+                 i.attributes) for i in self.monitor.store.latest_items()]
+
     def health(self) -> list[tuple[str, str, str, list[tuple[str, str]]]]:
         services = json.loads(self.get("/api/v1/health"))["health"]["services"]
         return [(s["name"], s["status"], s["message"],
@@ -106,7 +111,7 @@ class Running:
 def test_the_server_on_postgresql_shows_what_it_shows_on_sqlite(
         cloud: SimulatedCloud, postgres_stores: Stores, tmp_path: Path) -> None:
     """Two monitors on the same cloud, one on each store: /metrics series for series,
-    health service for service and member for member."""
+    health service for service and member for member, the inventory item for item."""
     on_sqlite = load_config(configured(cloud, {"path": str(tmp_path / "lite.sqlite")}))
     on_postgres = load_config(configured(cloud, postgres_stores.settings()))
     lite, post = Running(on_sqlite), Running(on_postgres)
@@ -122,6 +127,8 @@ def test_the_server_on_postgresql_shows_what_it_shows_on_sqlite(
             name for name, _ in metrics}
         assert metrics == lite.metrics()
         assert health == lite.health()
+        items = post.items()
+        assert {i[0] for i in items} >= {"hypervisor", "router"} and items == lite.items()
         cloud.inject("compute-down")
         try:
             cloud.flush()

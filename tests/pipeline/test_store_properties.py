@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
+from stackwatch.model import CheckResult, Collection, Item, Sample, Status, make_labels
 from stores import Stores
 
 samples_strategy = st.lists(
@@ -61,8 +61,8 @@ runs_strategy = st.lists(
 def test_the_latest_reads_are_each_sources_last_run(
     stores: Stores, runs: list[tuple[str, set[str], bool]]
 ) -> None:
-    """Runs of sources (and writes without one) in any order: the latest samples and
-    checks are those of each source's last run, plus everything written without one."""
+    """Runs of sources (and writes without one) in any order: the latest samples, checks
+    and items are those of each source's last run, plus everything written without one."""
     store = stores.open()
     held: dict[str, set[tuple[str, str]]] = {}
     try:
@@ -72,10 +72,13 @@ def test_the_latest_reads_are_each_sources_last_run(
                 tuple(Sample.of(name, when, float(when), host=h) for name, h in series),
                 tuple(CheckResult(name, Status.OK if up else Status.CRITICAL, "",
                                   make_labels(host=h), timestamp=float(when))
-                      for name, h in series)), source)
+                      for name, h in series),
+                items=tuple(Item(name, h, timestamp=float(when)) for name, h in series)),
+                source)
             held[source] = held.get(source, set()) | series if not source else series
         expected = set().union(*held.values())
         assert {(s.name, s.label("host")) for s in store.latest_samples()} == expected
         assert {(c.name, dict(c.labels)["host"]) for c in store.latest_checks()} == expected
+        assert {(i.kind, i.id) for i in store.latest_items()} == expected
     finally:
         store.close()
