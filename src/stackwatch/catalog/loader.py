@@ -82,6 +82,9 @@ class Port(_Frozen):
     port: int = Field(ge=1, le=65535)
     protocol: Literal["tcp", "udp"] = "tcp"
     purpose: str = ""
+    #: not listening on every node (legacy, TLS, clustering, a range, inside a namespace):
+    #: the node's port check looks at it only when the configuration names it
+    optional: bool = False
 
 
 class ServiceSpec(_Frozen):

@@ -7,6 +7,10 @@ only here and only when configured::
     sql   stackwatch.sources.sql:sql_sources(cloud, intervals)             when databases
     logs  stackwatch.sources.logs:logs_sources(cloud, config)              when logs.root
 
+Once, for the machine stackwatch runs on (not per cloud):
+
+    node  stackwatch.sources.node:node_sources(config)    when the node section is there
+
 A kind whose package or factory is not installed does not stop the others: it
 becomes a :class:`MissingSource` per expected source name, whose every run
 raises :class:`SourceUnavailable` naming what is missing, so the gap shows as
@@ -146,6 +150,22 @@ def _cloud_sources(cloud: CloudConfig, config: Config) -> list[Source]:
     return [s for s in sources if cloud.enabled(s.name)]
 
 
+NODE_TARGET = "stackwatch.sources.node:node_sources"
+
+
+def _node_sources(config: Config) -> list[Source]:
+    """The node checks (``node.processes``, ``node.ports``, ``node.host``) when configured."""
+    if config.node is None:
+        return []
+    factory = _factory(NODE_TARGET)
+    if isinstance(factory, str):
+        log.warning("node sources unavailable: %s", factory)
+        return [MissingSource(f"node.{part}", f"node sources unavailable: {factory}")
+                for part in config.node.parts]
+    found: list[Source] = factory(config)
+    return found
+
+
 def build_sources(config: Config) -> list[Source]:
     """Every source the configuration asks for, named uniquely."""
     several = len(config.clouds) > 1
@@ -153,4 +173,5 @@ def build_sources(config: Config) -> list[Source]:
     for cloud in config.clouds:
         for source in _cloud_sources(cloud, config):
             sources.append(RenamedSource(f"{cloud.name}/", source) if several else source)
+    sources.extend(_node_sources(config))  # the machine's own, whatever the clouds
     return sources
