@@ -19,6 +19,8 @@ Example::
           root: /var/log                # nova/nova-api.log, keystone/keystone.log, ...
         bus:
           url: amqp://monitor:secret@127.0.0.1:5672//
+        infra:                          # see stackwatch.infra_config
+          rabbitmq: {url: "http://127.0.0.1:15672", user: monitor, password_file: rmq.pw}
         agent_down_time: 75             # neutron.conf agent_down_time (sql.neutron)
         latency:                        # api.latency: median of the last `samples` probes
           samples: 5
@@ -65,15 +67,20 @@ from pydantic import (
 
 from stackwatch.catalog.loader import Role, default_catalog
 from stackwatch.errors import ConfigError
+from stackwatch.infra_config import InfraConfig
 
-DEFAULT_INTERVALS: dict[str, float] = {"api": 60.0, "sql": 60.0, "logs": 10.0, "node": 30.0}
+DEFAULT_INTERVALS: dict[str, float] = {"api": 60.0, "sql": 60.0, "logs": 10.0, "node": 30.0,
+                                       "infra": 30.0}
 #: Seconds a run may take, per kind, sized for a big cloud (1,000 hypervisors, 20,000
 #: servers, 3,000 projects, 10,000 placement providers) on a loaded 2-core machine: the
 #: first API run reads every project's quotas and every provider's inventories and usages
 #: (some 26,000 requests; 60-95 s measured), the first logs run may catch up megabytes.
 #: A source stops reading a little before its timeout and delivers what it read, marked
 #: partial; the rest comes with its next run.
-DEFAULT_TIMEOUTS: dict[str, float] = {"api": 120.0, "sql": 60.0, "logs": 30.0, "node": 30.0}
+#: An infrastructure source waits at most its own timeouts per request or command (10 s by
+#: default), for each of its servers in turn.
+DEFAULT_TIMEOUTS: dict[str, float] = {"api": 120.0, "sql": 60.0, "logs": 30.0, "node": 30.0,
+                                      "infra": 60.0}
 
 #: The service databases an ``sql.<database>`` source reads (``stackwatch.sources.sql``);
 #: any other key under ``databases`` is refused rather than silently ignored.
@@ -200,6 +207,9 @@ class CloudConfig(_Frozen):
     #: neutron.conf ``agent_down_time``: seconds after an agent's last heartbeat it is dead
     agent_down_time: float = Field(75.0, gt=0)
     latency: LatencyConfig = Field(default_factory=LatencyConfig)
+    #: infrastructure to check: RabbitMQ, MySQL/Galera, memcached, HAProxy, Pacemaker,
+    #: Ceph, GlusterFS, libvirt, Open vSwitch (``stackwatch.infra_config``)
+    infra: InfraConfig = Field(default_factory=InfraConfig)
     disable: list[str] = Field(default_factory=list)
 
     def enabled(self, source_name: str) -> bool:
@@ -508,6 +518,7 @@ def parse_config(
                 "root": _resolve(base_dir, cloud.logs.root),
                 "checkpoint_dir": _resolve(base_dir, cloud.logs.checkpoint_dir),
             }),
+            "infra": cloud.infra.resolved(base_dir),
         })
         for cloud in config.clouds
     ]

@@ -6,6 +6,7 @@ only here and only when configured::
     api   stackwatch.sources.openstack_api:api_sources(cloud, intervals)   always
     sql   stackwatch.sources.sql:sql_sources(cloud, intervals)             when databases
     logs  stackwatch.sources.logs:logs_sources(cloud, config)              when logs.root
+    infra stackwatch.sources.infra:infra_sources(cloud)                    when infra pieces
 
 Once, for the machine stackwatch runs on (not per cloud):
 
@@ -116,6 +117,10 @@ KINDS: tuple[_Kind, ...] = (
     _Kind("logs", "stackwatch.sources.logs:logs_sources",
           lambda f, cloud, config: list(f(cloud, config)),
           lambda cloud: cloud.logs.root is not None, lambda cloud: ("logs",)),
+    _Kind("infra", "stackwatch.sources.infra:infra_sources",
+          lambda f, cloud, config: list(f(cloud)),
+          lambda cloud: bool(cloud.infra.pieces()),
+          lambda cloud: tuple(f"infra.{piece}" for piece in cloud.infra.pieces())),
 )
 
 
