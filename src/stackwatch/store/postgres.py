@@ -33,6 +33,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, create_engine
@@ -232,6 +233,17 @@ def _options(url: str, timeout: float) -> dict[str, Any]:
             "keepalives_interval": 10, "keepalives_count": 3}
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """One collection as the write statements take it (None: that statement not run)."""
+
+    source: str
+    samples: dict[str, Any] | None
+    checks: dict[str, Any] | None
+    events: dict[str, Any] | None
+    items: dict[str, Any] | None
+
+
 def _check_version(found: int | None, migrations: Sequence[Migration], hint: str) -> None:
     """A reader's store must be there, at the version this code knows."""
     known = migrations[-1].version if migrations else 0
@@ -330,31 +342,40 @@ class PostgresStore:
         in :meth:`latest_samples`, :meth:`latest_checks` and :meth:`latest_items`.
         Without, they are added.
         """
-        samples = self._sample_params(collection.samples, source)
-        checks = self._check_params(collection.checks, source)
-        events = self._event_params(collection.events)  # all prepared before the transaction
-        items = self._item_params(collection.items, source)
+        written = self._prepare(collection, source)  # before the transaction: short
 
         def work(conn: Connection) -> None:
             # a big run's sorts and joins in memory rather than in temporary files
             conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
-            if source:
-                conn.exec_driver_sql(_SOURCE_LOCK, (source,))
-            if collection.samples or source:
-                conn.exec_driver_sql(_WRITE_SAMPLES, samples)
-            if collection.checks or source:
-                conn.exec_driver_sql(_WRITE_CHECKS, checks)
-            if events is not None:
-                conn.exec_driver_sql(_WRITE_EVENTS, events)
-            if collection.items or source:
-                conn.exec_driver_sql(_WRITE_ITEMS, items)
-            if source:
-                conn.exec_driver_sql(
-                    "INSERT INTO sources (source, writer, written) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (source) DO UPDATE SET writer = excluded.writer, "
-                    "written = excluded.written", (source, self.writer, time.time()))
+            self._write_in(conn, written)
 
         self._transact("write", work)
+
+    def _prepare(self, collection: Collection, source: str) -> _Prepared:
+        """The statements' parameters of one collection, those with nothing to do left out."""
+        def given(present: bool, params: dict[str, Any]) -> dict[str, Any] | None:
+            return params if present or source else None  # a source's run replaces
+
+        return _Prepared(
+            source,
+            given(bool(collection.samples), self._sample_params(collection.samples, source)),
+            given(bool(collection.checks), self._check_params(collection.checks, source)),
+            self._event_params(collection.events),
+            given(bool(collection.items), self._item_params(collection.items, source)))
+
+    def _write_in(self, conn: Connection, written: _Prepared) -> None:
+        """Write one prepared collection in the open transaction."""
+        if written.source:
+            conn.exec_driver_sql(_SOURCE_LOCK, (written.source,))
+        for sql, params in ((_WRITE_SAMPLES, written.samples), (_WRITE_CHECKS, written.checks),
+                            (_WRITE_EVENTS, written.events), (_WRITE_ITEMS, written.items)):
+            if params is not None:
+                conn.exec_driver_sql(sql, params)
+        if written.source:
+            conn.exec_driver_sql(
+                "INSERT INTO sources (source, writer, written) VALUES (%s, %s, %s) "
+                "ON CONFLICT (source) DO UPDATE SET writer = excluded.writer, "
+                "written = excluded.written", (written.source, self.writer, time.time()))
 
     @staticmethod
     def _sample_params(samples: Sequence[Sample], source: str) -> dict[str, Any]:
