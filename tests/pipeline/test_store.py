@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -24,8 +25,10 @@ from stackwatch.model import (
     Status,
     make_labels,
 )
+from stackwatch.sources.logs import LogsSource
 from stackwatch.store.base import Statistics, Store
 from stackwatch.store.opening import open_store
+from stackwatch.store.request_index import RequestIndex
 
 T0 = 1_700_000_000.0
 
@@ -302,3 +305,36 @@ def test_prune_drops_items_not_seen_since(store: Store) -> None:
     store.write(Collection(items=(server("old", ts=T0), server("new", ts=T0 + 100))))
     assert store.prune(T0 + 50) == 1
     assert [i.id for i in store.latest_items()] == ["new"]
+
+
+def test_events_by_severity_service_host_and_newest_first(store: Store) -> None:
+    events = [Event("log", "a", T0 + i, severity, service, host, f"m{i}")
+              for i, (severity, service, host) in enumerate([
+                  (Severity.INFO, "nova", "c1"), (Severity.ERROR, "nova", "c2"),
+                  (Severity.WARNING, "cinder", "c1"), (Severity.CRITICAL, "nova", "c1")])]
+    store.write(Collection(events=tuple(events)))
+    assert store.events(T0, T0 + 10, min_severity=Severity.WARNING) == events[1:]
+    assert store.events(T0, T0 + 10, service="nova", host="c1") == [events[0], events[3]]
+    assert store.events(T0, T0 + 10, newest_first=True, limit=2) == [events[3], events[2]]
+    assert store.events(T0, T0 + 10, min_severity=Severity.ERROR, service="nova",
+                        newest_first=True) == [events[3], events[1]]
+
+
+def test_log_story_reads_the_request_index_of_this_machine(store_config: StoreConfig,
+                                                           tmp_path: Path) -> None:
+    """SQLite keeps the index in its file; with PostgreSQL it stays in the local file
+    (store.path) and the store reads it from there."""
+    store = open_store(store_config)
+    assert store.log_story("req-1") == []  # no index yet: nothing, no error
+    request = "req-11111111-2222-3333-4444-555555555555"
+    log = tmp_path / "log" / "nova" / "nova-api.log"
+    log.parent.mkdir(parents=True)
+    log.write_text(f"2026-11-21 06:10:00.100 590 INFO nova.api.openstack.compute.servers "
+                   f"[None {request} u p - default default] Creating server\n")
+    index = RequestIndex(store_config.path)
+    LogsSource("nova", log.parent.parent, ["nova/*.log"], None, "ctl1", index).collect()
+    index.close()
+    [record] = store.log_story(request)
+    assert (record.service, record.host, record.request_id, record.message) == (
+        "nova", "ctl1", request, "Creating server")
+    store.close()

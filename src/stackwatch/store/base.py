@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from stackwatch.model import CheckResult, Collection, Event, Item, Labels, Sample
+from stackwatch.model import CheckResult, Collection, Event, Item, Labels, Sample, Severity
+from stackwatch.store.request_index import TraceRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +78,19 @@ class Store(Protocol):
         request_id: str | None = None,
         resource_id: str | None = None,
         limit: int = 1000,
+        *,
+        min_severity: Severity | None = None,
+        service: str | None = None,
+        host: str | None = None,
+        newest_first: bool = False,
     ) -> list[Event]:
-        """Events in time order, filtered by kind, request id or resource id."""
+        """Events in time order (``newest_first``: the newest ``limit``, newest first),
+        filtered by kind, request id, resource id, severity (at least), service or host."""
+        ...
+
+    def log_story(self, key: str, limit: int = 5000) -> list[TraceRecord]:
+        """The log records of a request id, global request id or instance uuid from the
+        request index, in time order (none when there is no index)."""
         ...
 
     def prune(self, older_than: float) -> int:

@@ -22,7 +22,8 @@ def open_store(config: StoreConfig, *, create: bool = True, hint: str = "") -> S
     if config.url is not None:
         from stackwatch.store.postgres import PostgresStore
 
-        return PostgresStore(config.url, writer=config.writer, create=create, hint=hint)
+        return PostgresStore(config.url, writer=config.writer, create=create, hint=hint,
+                             index=config.path)
     from stackwatch.store.existing import existing_store
     from stackwatch.store.sqlite import SQLiteStore
 

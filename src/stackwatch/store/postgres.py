@@ -31,9 +31,11 @@ import functools
 import json
 import logging
 import socket
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, create_engine
@@ -61,6 +63,7 @@ from stackwatch.store.postgres_schema import (
     migrate,
     too_new,
 )
+from stackwatch.store.request_index import TraceRecord, follow, select_records
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +264,8 @@ class PostgresStore:
     on a PostgreSQL database (``postgresql+psycopg://user:password@host:port/database``).
 
     ``create`` migrates the schema (the server); without it the store must be there at this
-    code's version (readers). ``writer`` names this server among those sharing the store.
+    code's version (readers). ``writer`` names this server among those sharing the store;
+    ``index`` is the local SQLite file of this machine's request index (:meth:`log_story`).
     """
 
     def __init__(
@@ -274,8 +278,11 @@ class PostgresStore:
         timeout: float = 30.0,
         pool_size: int = 4,
         migrations: Sequence[Migration] = MIGRATIONS,
+        index: Path | None = None,
     ) -> None:
         self.location = redact(url)  # how errors and logs name the store
+        #: the local SQLite file with this machine's request index (``store.path``)
+        self.index = index
         self.writer = writer or socket.gethostname()
         try:
             self._engine = create_engine(
@@ -530,8 +537,14 @@ class PostgresStore:
         request_id: str | None = None,
         resource_id: str | None = None,
         limit: int = 1000,
+        *,
+        min_severity: Severity | None = None,
+        service: str | None = None,
+        host: str | None = None,
+        newest_first: bool = False,
     ) -> list[Event]:
-        """Events in ``[start, end]`` in time order, filtered by kind, request or resource."""
+        """Events in ``[start, end]`` in time order (``newest_first``: the newest ``limit``,
+        newest first), filtered by kind, request, resource, severity, service or host."""
         clauses = ["e.ts BETWEEN %s AND %s"]
         params: list[Any] = [start, end]
         source = "events e"
@@ -545,16 +558,44 @@ class PostgresStore:
             source = "event_resources r JOIN events e ON e.id = r.event_id"
             clauses.append("r.resource_id = %s")
             params.append(resource_id)
+        for column, value in (("severity", min_severity), ("service", service),
+                              ("host", host)):
+            if value is not None:
+                clauses.append(f"e.{column} {'>=' if column == 'severity' else '='} %s")
+                params.append(int(value) if isinstance(value, Severity) else value)
+        order = " DESC" if newest_first else ""
         rows = self._query(
             "SELECT e.ts, e.kind, e.event_type, e.severity, e.service, e.host, e.message, "
             f"e.request_id, e.resource_ids, e.attributes FROM {source} "
-            f"WHERE {' AND '.join(clauses)} ORDER BY e.ts, e.id LIMIT %s",
+            f"WHERE {' AND '.join(clauses)} ORDER BY e.ts{order}, e.id{order} LIMIT %s",
             [*params, limit],
         )
         return [Event(kind=r[1], event_type=r[2], timestamp=r[0], severity=Severity(r[3]),
                       service=r[4], host=r[5], message=r[6], request_id=r[7],
                       resource_ids=tuple(r[8]), attributes=_decode_labels(r[9]))
                 for r in rows]
+
+    def log_story(self, key: str, limit: int = 5000) -> list[TraceRecord]:
+        """The request index's records of a request id, global request id or instance
+        uuid, from this machine's index (``index``, the local SQLite file: the logs a server
+        reads are indexed where it reads them); none when there is none."""
+        if self.index is None:
+            return []
+        try:
+            conn = sqlite3.connect(f"{self.index.resolve().as_uri()}?mode=ro", uri=True,
+                                   timeout=30)
+        except sqlite3.Error:  # no file: no logs source ever wrote one here
+            return []
+        try:
+            if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                                "AND name = 'log_records'").fetchall():
+                return []
+            return follow(lambda column, keys: select_records(conn, self.index or Path(),
+                                                              column, keys), key, limit)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.index}: request index query failed: {exc}") from exc
+        finally:
+            conn.close()
 
     # -------------------------------------------------------------- retention
     def prune(self, older_than: float) -> int:

@@ -53,6 +53,7 @@ from stackwatch.model import (
     Status,
 )
 from stackwatch.store.base import Statistics
+from stackwatch.store.request_index import TraceRecord, follow, select_records
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS series (
@@ -474,8 +475,14 @@ class SQLiteStore:
         request_id: str | None = None,
         resource_id: str | None = None,
         limit: int = 1000,
+        *,
+        min_severity: Severity | None = None,
+        service: str | None = None,
+        host: str | None = None,
+        newest_first: bool = False,
     ) -> list[Event]:
-        """Events in ``[start, end]`` in time order, filtered by kind, request or resource."""
+        """Events in ``[start, end]`` in time order (``newest_first``: the newest ``limit``,
+        newest first), filtered by kind, request, resource, severity, service or host."""
         clauses = ["e.ts BETWEEN ? AND ?"]
         params: list[Any] = [start, end]
         source = "events e"
@@ -489,16 +496,33 @@ class SQLiteStore:
             source = "event_resources r JOIN events e ON e.id = r.event_id"
             clauses.append("r.resource_id = ?")
             params.append(resource_id)
+        for column, value in (("severity", min_severity), ("service", service),
+                              ("host", host)):
+            if value is not None:
+                clauses.append(f"e.{column} {'>=' if column == 'severity' else '='} ?")
+                params.append(int(value) if isinstance(value, Severity) else value)
+        order = " DESC" if newest_first else ""
         rows = self._query(
             "SELECT e.ts, e.kind, e.event_type, e.severity, e.service, e.host, e.message, "
             f"e.request_id, e.resource_ids, e.attributes FROM {source} "
-            f"WHERE {' AND '.join(clauses)} ORDER BY e.ts, e.id LIMIT ?",
+            f"WHERE {' AND '.join(clauses)} ORDER BY e.ts{order}, e.id{order} LIMIT ?",
             [*params, limit],
         )
         return [Event(kind=r[1], event_type=r[2], timestamp=r[0], severity=Severity(r[3]),
                       service=r[4], host=r[5], message=r[6], request_id=r[7],
                       resource_ids=tuple(json.loads(r[8])), attributes=_decode_labels(r[9]))
                 for r in rows]
+
+    def log_story(self, key: str, limit: int = 5000) -> list[TraceRecord]:
+        """The request index's records of a request id, global request id or instance
+        uuid (:func:`~stackwatch.store.request_index.follow`), read-only: none when no
+        logs source ever wrote the index into this file."""
+        if not self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                           "AND name = 'log_records'"):
+            return []
+        conn = self._reader()
+        return follow(lambda column, keys: select_records(conn, self.path, column, keys),
+                      key, limit)
 
     # -------------------------------------------------------------- retention
     def prune(self, older_than: float) -> int:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from stackwatch.web.api import core, inventory
+from stackwatch.web.api import core, inventory, logs
 from stackwatch.web.api.endpoint import Endpoint
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     *core.ENDPOINTS,
     *inventory.ENDPOINTS,
+    *logs.ENDPOINTS,
 )
