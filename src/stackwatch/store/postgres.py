@@ -55,7 +55,7 @@ from stackwatch.model import (
     Status,
 )
 from stackwatch.redact import redact
-from stackwatch.store.base import Role, Statistics, TokenRecord
+from stackwatch.store.base import AgentBatch, AgentBatchStats, Role, Statistics, TokenRecord
 from stackwatch.store.postgres_schema import (
     MIGRATIONS,
     Migration,
@@ -384,6 +384,48 @@ class PostgresStore:
                 "ON CONFLICT (source) DO UPDATE SET writer = excluded.writer, "
                 "written = excluded.written", (written.source, self.writer, time.time()))
 
+    # ---------------------------------------------------------------- agents
+    def write_batches(self, batches: Sequence[AgentBatch], received: float) -> list[bool]:
+        """Write agents' batches in one transaction, in the order given, each as
+        :meth:`write` would under its ``host/source``; a batch whose ``(agent, seq)`` was
+        written before is left out. True for each one written now.
+
+        A batch's id is claimed first (``INSERT … ON CONFLICT DO NOTHING``): the same
+        batch pushed to two servers at once (a retry through another one) is written by
+        whichever claims it, the other waits for that transaction and leaves it out.
+        """
+        prepared = [(batch, self._prepare(batch.collection, batch.store_source))
+                    for batch in batches]
+
+        def work(conn: Connection) -> list[bool]:
+            conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+            fresh: list[bool] = []
+            for batch, written in prepared:
+                claimed = conn.exec_driver_sql(
+                    "INSERT INTO agent_batches (agent, seq, host, source, created, received) "
+                    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+                    (_text(batch.agent), batch.seq, _text(batch.host), _text(batch.source),
+                     batch.created, received)).first()
+                fresh.append(claimed is not None)
+                if claimed is not None:
+                    self._write_in(conn, written)
+            return fresh
+
+        return self._transact("writing agents' batches", work)
+
+    def agent_batches(self) -> list[AgentBatchStats]:
+        """Per agent and host: the batches kept (their ids stay for the retention), the
+        lowest and highest sequence, when the last arrived."""
+        rows = self._query(
+            "SELECT agent, host, COUNT(*), MIN(seq), MAX(seq), MAX(received), MAX(created) "
+            "FROM agent_batches GROUP BY agent, host ORDER BY host, agent")
+        return [AgentBatchStats(*row) for row in rows]
+
+    def agent_sources(self) -> list[str]:
+        """The store sources (``host/source``) agents have written to."""
+        return [row[0] for row in self._query(
+            "SELECT DISTINCT host || '/' || source FROM agent_batches ORDER BY 1")]
+
     @staticmethod
     def _sample_params(samples: Sequence[Sample], source: str) -> dict[str, Any]:
         # One row per (series, ts), the last written winning as SQLite's upsert does: a
@@ -659,6 +701,9 @@ class PostgresStore:
         # an item not seen since (its source gone, or a write without a source)
         removed += step("WITH gone AS (DELETE FROM items WHERE ts < %s RETURNING 1) "
                         "SELECT count(*) FROM gone", (older_than,))
+        # agents' batch ids go with the data they came with (by arrival)
+        removed += step("WITH gone AS (DELETE FROM agent_batches WHERE received < %s "
+                        "RETURNING 1) SELECT count(*) FROM gone", (older_than,))
         return removed
 
     # ----------------------------------------------------------------- tokens

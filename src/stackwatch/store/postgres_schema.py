@@ -127,10 +127,24 @@ CREATE TABLE items (
 CREATE INDEX items_kind ON items (kind, id);
 """
 
+_V3 = """
+CREATE TABLE agent_batches (
+    agent TEXT COLLATE "C" NOT NULL,
+    seq BIGINT NOT NULL,
+    host TEXT COLLATE "C" NOT NULL,
+    source TEXT COLLATE "C" NOT NULL,
+    created DOUBLE PRECISION NOT NULL,
+    received DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (agent, seq)
+);
+CREATE INDEX agent_batches_received ON agent_batches (received);
+"""
+
 #: Every version, oldest first; the last one is the version this code reads and writes.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "series, samples, checks, events, sources and tokens", _V1),
     Migration(2, "items: each source's current inventory", _V2),
+    Migration(3, "agent_batches: the ids of agents' batches written (replays left out)", _V3),
 )
 
 _TABLE = "stackwatch_schema"
