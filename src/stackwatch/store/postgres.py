@@ -15,9 +15,14 @@ can write at once:
   items), each fed whole arrays (``unnest``) and ordered by key, so concurrent writes
   lock rows in the same order; a deadlock or serialization failure (rolled back by
   the server) is tried again;
+- an agent's batch is claimed by its id in the transaction that writes it, so a push
+  reaching two servers at once is written once;
 - ``retain`` drops only the sources this server (its ``writer`` name, by default the
   host name) wrote last, so a server restarted with fewer sources does not blank
   another's; ``prune`` runs on one server at a time, in short transactions.
+
+The request index of the logs a server reads stays in its local SQLite file
+(``index``: ``store.path``), which :meth:`PostgresStore.log_story` reads.
 
 Errors become :class:`~stackwatch.errors.StoreError` naming the store by its URL with
 the password masked, and what was asked. Connections come from a pool (pre-pinged, so
