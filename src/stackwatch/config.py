@@ -383,8 +383,26 @@ class NodeThresholds(_Frozen):
         return self
 
 
-NodePart = Literal["processes", "ports", "host"]
+NodePart = Literal["processes", "ports", "host", "dataplane"]
 NODE_PARTS: tuple[NodePart, ...] = ("processes", "ports", "host")
+
+
+class NodeNeutronConfig(_Frozen):
+    """Where a network node asks neutron what it hosts (``node.dataplane``)."""
+
+    #: a cloud of ``clouds:``: its clouds.yaml entry, region and TLS settings
+    cloud: str = Field(min_length=1)
+
+
+class DataplaneConfig(_Frozen):
+    """How ``node.dataplane`` lists the node's network namespaces."""
+
+    #: ``ip`` (iproute2), run as ``ip netns list``
+    ip_command: list[str] = Field(default_factory=lambda: ["ip"], min_length=1)
+    #: read this directory (``/run/netns``, or the host's in a container) instead of ``ip``
+    netns_root: Path | None = None
+    #: seconds ``ip netns list`` may take
+    timeout: float = Field(10.0, gt=0)
 
 
 class NodeConfig(_Frozen):
@@ -411,6 +429,23 @@ class NodeConfig(_Frozen):
     proc_root: Path = Path("/proc")
     sys_root: Path = Path("/sys")
     rootfs: Path = Path("/")
+    #: network nodes: ask this cloud's neutron what the node hosts (``node.dataplane``)
+    neutron: NodeNeutronConfig | None = None
+    dataplane: DataplaneConfig = Field(default_factory=DataplaneConfig)
+
+    @model_validator(mode="after")
+    def _dataplane_needs_neutron(self) -> NodeConfig:
+        if "dataplane" in self.parts and self.neutron is None:
+            raise ValueError("parts: dataplane compares with what neutron says the node "
+                             "hosts: give node.neutron: {cloud: NAME}")
+        return self
+
+    def wants_dataplane(self) -> bool:
+        """``dataplane`` in ``parts``, or ``parts`` left at its default on a node whose
+        configured roles include network and that has ``node.neutron``."""
+        if "parts" in self.model_fields_set:
+            return "dataplane" in self.parts
+        return self.neutron is not None and Role.NETWORK in (self.roles or ())
 
     @field_validator("ignore")
     @classmethod
@@ -497,6 +532,15 @@ class Config(_Frozen):
         if kind in self.timeouts:
             return self.timeouts[kind]
         return DEFAULT_TIMEOUTS.get(kind, self.interval(source_name))
+
+    @model_validator(mode="after")
+    def _node_neutron_cloud(self) -> Config:
+        neutron = self.node.neutron if self.node is not None else None
+        names = [cloud.name for cloud in self.clouds]
+        if neutron is not None and neutron.cloud not in names:
+            raise ValueError(f"node.neutron.cloud: {neutron.cloud!r} is not one of clouds: "
+                             f"{', '.join(names)}")
+        return self
 
     @field_validator("intervals", "timeouts")
     @classmethod
