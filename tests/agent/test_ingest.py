@@ -5,6 +5,7 @@ agents pushed reads like any source's, staleness included."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import math
 import time
@@ -55,7 +56,17 @@ def runs(host: str, up: bool = True) -> list[tuple[str, bool, Collection]]:
     """What an agent on ``host`` buffers: its source's run as the runner makes it, ``host``
     added where the source left it out."""
     runner = Runner([Processes(host, up)], timeout=5)
-    return [(r.source, r.partial, with_host(r.collection, host)) for r in runner.run_once()]
+    return [(r.source, r.partial, with_host(_at_now(r.collection), host))
+            for r in runner.run_once()]
+
+
+def _at_now(collection: Collection) -> Collection:
+    """The run stamped at the test's ``NOW``, the server's clock here (the wall clock
+    moves on: in a long session a push would come "from the future")."""
+    return dataclasses.replace(
+        collection,
+        samples=tuple(dataclasses.replace(s, timestamp=NOW) for s in collection.samples),
+        checks=tuple(dataclasses.replace(c, timestamp=NOW) for c in collection.checks))
 
 
 def push(host: str = "cmp1", first_seq: int = 1, up: bool = True, agent: str = AGENT,
@@ -167,7 +178,7 @@ def test_an_agent_that_stops_pushing_goes_stale(store: Store) -> None:
     """A node whose agent stopped: after max_age its member is UNKNOWN, not OK."""
     client = Client(store)
     assert client.post(push("cmp1"))[0] == 200
-    later = time.time() + 181  # max_age 180; the checks were made just now
+    later = NOW + 181  # max_age 180; the checks were stamped at NOW
     health = client.call("GET", "/api/v1/health", now=later)[1]["health"]
     compute = next(s for s in health["services"] if s["name"] == "nova-compute")
     assert compute["status"] == "UNKNOWN"
