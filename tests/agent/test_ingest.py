@@ -273,9 +273,9 @@ def test_a_push_too_large_is_refused_before_it_is_read(store: Store) -> None:
 
 
 def test_nan_samples_are_left_out_and_counted(store: Store) -> None:
-    collection = Collection((Sample.of("stackwatch_test_value", math.nan, host="cmp1"),
-                             Sample.of("stackwatch_test_other", math.inf, host="cmp1"),
-                             Sample.of("stackwatch_test_third", 2, host="cmp1")))
+    collection = Collection((Sample.of("stackwatch_test_value", math.nan, NOW, host="cmp1"),
+                             Sample.of("stackwatch_test_other", math.inf, NOW, host="cmp1"),
+                             Sample.of("stackwatch_test_third", 2, NOW, host="cmp1")))
     body = encode_push(AGENT, [encode_batch(1, "cmp1", "node.host", False, NOW, collection)])
     client = Client(store)
     assert client.post(body)[0] == 200
