@@ -2,8 +2,8 @@
 reaches the server once, through a server killed for a while, an agent killed, a buffer
 too small.
 
-The outage lasts ``STACKWATCH_TEST_OUTAGE_S`` seconds (default 20; the issue asks for a
-minute: set 60 to run it so). Each agent tails a log its :class:`LogWriter` appends
+The outage lasts ``STACKWATCH_TEST_OUTAGE_S`` seconds (default 60, a minute, as the issue
+asks; a shorter one for a quick run). Each agent tails a log its :class:`LogWriter` appends
 ERROR lines to, one request id each; the server's events table then says which lines
 arrived and how many times, and its ``agent_batches`` table which batches.
 """
@@ -21,7 +21,7 @@ from tests.servers import free_port
 
 pytestmark = pytest.mark.integration
 
-OUTAGE_S = float(os.environ.get("STACKWATCH_TEST_OUTAGE_S", "20"))
+OUTAGE_S = float(os.environ.get("STACKWATCH_TEST_OUTAGE_S", "60"))
 
 
 def _drained(agents: list[Agent], server: Server) -> bool:
