@@ -15,6 +15,7 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
+from jinja2.runtime import Macro
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from stackwatch.query.context import Context
@@ -80,6 +81,12 @@ def environment() -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True)
     env.filters.update(format.FILTERS)
     env.globals.update(chart=charts.line_chart, lines=charts.lines, range_choices=RANGES)
+    # The shared macros are globals too: a partial request renders the ``main`` block
+    # alone, which never runs the template's top-level ``{% from "_macros.html" ... %}``
+    # (every live refresh answered 500 on "'status' is undefined").
+    macros = env.get_template("_macros.html").module
+    env.globals.update({name: value for name, value in vars(macros).items()
+                        if isinstance(value, Macro)})
     return env
 
 
