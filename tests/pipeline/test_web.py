@@ -224,3 +224,24 @@ def test_live_refresh_gets_the_main_part_of_every_page(store: SQLiteStore, path:
     main = whole.split('<main id="main" tabindex="-1">', 1)[1].split("</main>", 1)[0]
     assert part.strip() == main.strip()
     assert '<span class="badge st-' in part  # the status macro's output
+
+
+def test_a_big_cloud_folds_its_compute_nodes_into_one_column(tmp_path: Path) -> None:
+    from stackwatch.query.context import Context
+    from stackwatch.query.overview import COMPUTE_COLUMN, MAX_NODE_COLUMNS, overview
+
+    store = SQLiteStore(tmp_path / "big.sqlite")
+    computes = [f"cmp{i:03d}" for i in range(MAX_NODE_COLUMNS + 10)]
+    checks = [member_check("nova-compute", h, Status.CRITICAL if h == "cmp007" else Status.OK)
+              for h in computes]
+    checks += [member_check("nova-conductor", f"ctl{i}", Status.OK) for i in range(3)]
+    store.write(Collection(checks=tuple(checks)))
+    view = overview(Context(store, load_catalog(), time.time()))
+    store.close()
+    assert view.columns == ["endpoint", "ctl0", "ctl1", "ctl2", COMPUTE_COLUMN]
+    compute = next(r for r in view.rows if r.name == "nova-compute")
+    folded = compute.cells[COMPUTE_COLUMN]
+    assert folded.status == "CRITICAL" and folded.counts == {"OK": len(computes) - 1,
+                                                             "CRITICAL": 1}
+    assert view.rows[0].name == "nova-compute"  # the worst row first
+    assert view.problems[0].hosts == ["cmp007"]

@@ -73,8 +73,13 @@ def service_page(ctx: Context, name: str, seconds: float) -> ServicePage:
         if key is not None and key[0] == spec.name:
             by_host[key[1]].append(CheckView.of(check, ctx.now))
     start = ctx.now - seconds
-    latency = (sample_range(ctx, LATENCY, start, ctx.now, {"service": spec.service_type},
-                            step=seconds / 240) if spec.service_type else None)
+    # the latency series are labelled by openstack-exporter's name (nova, cinder...), which
+    # the endpoint check carries beside the service type
+    codename = next((dict(c.labels)["service"] for c in checks
+                     if spec.service_type and "service" in dict(c.labels)
+                     and dict(c.labels).get("service_type") == spec.service_type), None)
+    latency = (sample_range(ctx, LATENCY, start, ctx.now, {"service": codename},
+                            step=seconds / 240) if codename else None)
     return ServicePage(
         timestamp=ctx.now, name=spec.name, project=spec.project,
         description=spec.description, ha=spec.ha.value, quorum=spec.quorum,
