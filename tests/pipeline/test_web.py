@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -245,3 +246,52 @@ def test_a_big_cloud_folds_its_compute_nodes_into_one_column(tmp_path: Path) -> 
                                                              "CRITICAL": 1}
     assert view.rows[0].name == "nova-compute"  # the worst row first
     assert view.problems[0].hosts == ["cmp007"]
+
+
+# ------------------------------------------------- what schemathesis found (test_api_schema)
+def test_a_wrong_method_is_a_405_that_says_which_methods_are(store: SQLiteStore) -> None:
+    async def go() -> tuple[int, str, Any]:
+        app = make_app(store, load_catalog(), clock=lambda: NOW, max_age=300)
+        async with TestClient(TestServer(app)) as client:
+            response = await client.request("TRACE", "/api/v1/health")
+            return response.status, response.headers.get("Allow", ""), await response.json()
+    status, allow, body = asyncio.run(go())
+    assert (status, body["error"]["status"]) == (405, 405)
+    assert "GET" in allow.split(",")  # RFC 9110: a 405 carries Allow
+
+
+def _parameter(spec: dict[str, Any], path: str, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(p for p in spec["paths"][path]["get"]["parameters"]
+                                 if p["name"] == name)
+    return found
+
+
+def test_parameters_document_what_is_accepted(store: SQLiteStore) -> None:
+    spec = get_json(store, "/api/v1/openapi.json")
+    # label matchers are JSON text: the document says so with the parameter's content
+    labels = _parameter(spec, "/api/v1/samples", "labels")
+    assert "schema" not in labels
+    assert labels["content"]["application/json"]["schema"] == {
+        "type": "object", "additionalProperties": {"type": "string"}}
+    assert get_json(store, "/api/v1/checks?labels=")["total"] == len(  # empty: no matcher
+        get_json(store, "/api/v1/checks")["items"])
+    # statuses and severities: the pattern admits exactly the names, in any case
+    for path, name, good, bad in (
+            ("/api/v1/checks", "status", ["critical", "OK,Warning", " CRITICAL , unknown ", ""],
+             ["bogus", "OK;WARNING", "OKAY"]),
+            ("/api/v1/events", "severity", ["error", "AUDIT", ""], ["ERR", "error,info"])):
+        pattern = re.compile(_parameter(spec, path, name)["schema"]["pattern"])
+        for value in good:
+            assert pattern.search(value), (name, value)
+            assert get_json(store, f"{path}?{name}={value}")["total"] >= 0
+        for value in bad:
+            assert not pattern.search(value), (name, value)
+            assert get_json(store, f"{path}?{name}={value}", 400)["error"][
+                "message"].startswith(f"{name}:")
+
+
+def test_events_with_only_an_end_are_the_hour_before_it(store: SQLiteStore) -> None:
+    # was: start defaulted to an hour before now, so an end earlier than that was a 400
+    before = get_json(store, f"/api/v1/events?end={NOW - 15}")["items"]
+    assert [e["request_id"] for e in before] == ["req-2"]
+    assert get_json(store, f"/api/v1/events?end={NOW - 7200}")["items"] == []

@@ -84,7 +84,10 @@ async def api_errors(request: web.Request,
         return await handler(request)
     except web.HTTPException as exc:
         if request.path.startswith("/api/") and exc.status >= 400:
-            return error_response(exc.status, exc.reason)
+            response = error_response(exc.status, exc.reason)
+            if "Allow" in exc.headers:  # a 405 says which methods are (RFC 9110 15.5.6)
+                response.headers["Allow"] = exc.headers["Allow"]
+            return response
         raise
 
 
