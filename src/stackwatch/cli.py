@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "demo": "stackwatch.commands:demo",
     "logs": "stackwatch.logcli:logs",
     "trace": "stackwatch.logcli:trace",
+    "token": "stackwatch.tokencli:token",
 }
 
 

@@ -35,10 +35,14 @@ Example::
       retention_days: 14
     web:
       listen: 127.0.0.1:9550
+      allow_local: true                 # loopback clients need no token (docs/security.md)
+      tls_cert: /etc/stackwatch/cert.pem
+      tls_key: /etc/stackwatch/key.pem
 """
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any, Literal
 
@@ -193,8 +197,14 @@ class CloudConfig(_Frozen):
             if database not in SQL_DATABASES:
                 raise ValueError(f"{database}: stackwatch does not read this database "
                                  f"(it reads {', '.join(SQL_DATABASES)}); remove the entry")
+            # the URL is never quoted here: it may hold a password
             if "://" not in url:
-                raise ValueError(f"{database}: {url!r} is not a SQLAlchemy URL (dialect://...)")
+                raise ValueError(f"{database}: not a SQLAlchemy URL (dialect://...)")
+            if url.split("?", 1)[0].count("@") > 1:
+                # SQLAlchemy would read the password up to the first '@' and the rest as
+                # the host name, which drivers then quote in their errors
+                raise ValueError(f"{database}: more than one '@' in the URL; a '@' in the "
+                                 "user name or password must be written %40")
         return value
 
 
@@ -206,9 +216,44 @@ class StoreConfig(_Frozen):
 
 
 class WebConfig(_Frozen):
-    """The HTTP listener for the REST API and ``/metrics``."""
+    """The HTTP listener for the REST API and ``/metrics``, and who may use it
+    (docs/security.md)."""
 
     listen: str = "127.0.0.1:9550"
+    # --- access control (stackwatch.web.auth) and TLS (stackwatch.web.tls)
+    #: requests from a loopback address need no token and act as operator
+    allow_local: bool = True
+    #: /metrics without a token, for a Prometheus scrape
+    metrics_public: bool = False
+    #: reverse proxies (addresses or networks) whose X-Forwarded-For names the client
+    trusted_proxies: list[IPv4Network | IPv6Network] = Field(default_factory=list)
+    #: failed authentications per client and minute before it gets 429 for a while
+    max_auth_failures: int = Field(10, ge=1)
+    #: a PEM certificate (chain) and its private key (unencrypted): serve HTTPS
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        networks = []
+        for item in value:
+            try:
+                networks.append(ip_network(str(item), strict=False))
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network "
+                                 "(10.0.0.5, 10.0.0.0/24, ::1)") from None
+        return networks
+
+    @model_validator(mode="after")
+    def _cert_and_key(self) -> WebConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            given, missing = ("tls_cert", "tls_key") if self.tls_key is None else (
+                "tls_key", "tls_cert")
+            raise ValueError(f"{given} is set but {missing} is not: give both or neither")
+        return self
 
     @field_validator("listen")
     @classmethod
@@ -291,6 +336,7 @@ def parse_config(
         )
         raise ConfigError(f"{source}: {problems}") from None
     if base_dir is None:
+        _files_exist(config.web, source)
         return config
     clouds = [
         cloud.model_copy(update={
@@ -303,7 +349,19 @@ def parse_config(
         for cloud in config.clouds
     ]
     store = config.store.model_copy(update={"path": _resolve(base_dir, config.store.path)})
-    return config.model_copy(update={"clouds": clouds, "store": store})
+    web = config.web.model_copy(update={"tls_cert": _resolve(base_dir, config.web.tls_cert),
+                                        "tls_key": _resolve(base_dir, config.web.tls_key)})
+    _files_exist(web, source)
+    return config.model_copy(update={"clouds": clouds, "store": store, "web": web})
+
+
+def _files_exist(web: WebConfig, source: str) -> None:
+    """The certificate and key are there to read (checked at load, not at first use)."""
+    for field in ("tls_cert", "tls_key"):
+        path: Path | None = getattr(web, field)
+        if path is not None and not path.is_file():
+            what = "is not a file" if path.exists() else "does not exist"
+            raise ConfigError(f"{source}: web.{field}: {path} {what}")
 
 
 def load_config(path: Path) -> Config:

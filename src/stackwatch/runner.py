@@ -34,12 +34,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from stackwatch.catalog.loader import Catalog
 from stackwatch.errors import SourceError
 from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
+from stackwatch.redact import redact
 from stackwatch.series import SeriesGuard
 from stackwatch.sources.base import PARTIAL_CHECK, Source
 
@@ -188,14 +190,16 @@ class Runner:
 
     # -------------------------------------------------------------- reporting
     def _reason(self, name: str, error: BaseException) -> str:
+        # redacted: a library's message may carry a database or bus URL with its password
         if isinstance(error, SourceError):
-            reason = f"{type(error).__name__}: {error}"
+            reason = redact(f"{type(error).__name__}: {error}")
             if self._last_reason.get(name) != reason:
                 log.warning("source %s: %s", name, reason)
         else:
-            reason = f"unexpected {type(error).__name__}: {error}"
+            reason = redact(f"unexpected {type(error).__name__}: {error}")
             if self._last_reason.get(name) != reason:
-                log.error("source %s failed unexpectedly", name, exc_info=error)
+                trace = "".join(traceback.format_exception(error))
+                log.error("source %s failed unexpectedly:\n%s", name, redact(trace).rstrip())
         self._last_reason[name] = reason
         return reason
 
@@ -241,6 +245,7 @@ class Runner:
 
     def _succeeded(self, name: str, duration: float, collection: Collection) -> Run:
         now = self._clock()
+        collection = scrubbed(collection)
         samples, duplicates = self._series.admit(name, collection.samples)
         if duplicates:
             collection = Collection(samples, collection.checks, collection.events)
@@ -279,6 +284,19 @@ class Runner:
         return Run(name, merged, True, duration, partial=bool(missing))
 
 
+def scrubbed(collection: Collection) -> Collection:
+    """The collection with URL passwords masked in check and event messages (a log line
+    or a driver's error may quote a database or bus URL whole)."""
+    if not any("://" in c.message for c in collection.checks) and not any(
+            "://" in e.message for e in collection.events):
+        return collection
+    checks = tuple(replace(c, message=redact(c.message)) if "://" in c.message else c
+                   for c in collection.checks)
+    events = tuple(replace(e, message=redact(e.message)) if "://" in e.message else e
+                   for e in collection.events)
+    return Collection(collection.samples, checks, events)
+
+
 def collect_once(
     sources: Sequence[Source],
     timeout: Callable[[str], float] | float = 60.0,
@@ -307,10 +325,27 @@ class Loop:
         self._sink = sink
         self._tick = tick
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set by stop() and request_run(): no tick to wait
+        self._requested: set[str] = set()
+        self._requested_lock = threading.Lock()
 
     def stop(self) -> None:
         """Ask the loop to return after the current tick."""
         self._stop.set()
+        self._wake.set()
+
+    def request_run(self, name: str) -> bool:
+        """Ask for a run of source ``name`` now (thread-safe); False for an unknown name.
+
+        A source already running runs again once that run is handed over: it may have
+        read before whatever made someone ask.
+        """
+        if name not in {s.name for s in self.runner.sources}:
+            return False
+        with self._requested_lock:
+            self._requested.add(name)
+        self._wake.set()
+        return True
 
     def run(self, max_runs: int | None = None) -> int:
         """Run until :meth:`stop` (or ``max_runs`` runs in all); return how many ran."""
@@ -324,7 +359,12 @@ class Loop:
         running: dict[str, _Pending] = {}
         done = 0
         while not self._stop.is_set() and (max_runs is None or done < max_runs):
+            self._wake.clear()  # before taking the requests: a later one wakes the wait
             now = time.monotonic()
+            with self._requested_lock:
+                for name in self._requested:
+                    due[name] = min(due[name], now)
+                self._requested.clear()
             for source in self.runner.sources:
                 if source.name in running or due[source.name] > now:
                     continue
@@ -340,7 +380,7 @@ class Loop:
                     del running[name]
                     finished.add(name)
                     done += self._deliver(self.runner.finish(pending))
-            self._stop.wait(self._tick)
+            self._wake.wait(self._tick)
         return done
 
     def _deliver(self, run: Run) -> int:

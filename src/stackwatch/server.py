@@ -3,7 +3,9 @@
 :class:`Monitor` owns three things and starts them in background threads:
 the :class:`~stackwatch.runner.Loop` (each source at its interval, every
 :class:`~stackwatch.runner.Run` written to the store from the loop's thread,
-old rows pruned once an hour), and the aiohttp app on its own event loop.
+old rows pruned once an hour), and the aiohttp app on its own event loop, behind
+the access rules of :mod:`stackwatch.web.auth` (tokens in the store's file), over
+HTTPS when ``web.tls_cert`` is set.
 ``stackwatch server`` and ``stackwatch demo`` both use it::
 
     with Monitor(config, sources) as monitor:
@@ -15,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
+from ipaddress import ip_address
 from types import TracebackType
 
 from aiohttp import web
@@ -28,7 +32,11 @@ from stackwatch.errors import StackwatchError
 from stackwatch.runner import Loop, Run, Runner
 from stackwatch.sources.base import Source
 from stackwatch.store.sqlite import SQLiteStore
+from stackwatch.store.tokens import SQLiteTokenStore
+from stackwatch.web.api import actions
 from stackwatch.web.app import make_app
+from stackwatch.web.auth import Access
+from stackwatch.web.tls import web_context
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +64,7 @@ class Monitor:
         self.config = config
         self.catalog = catalog or default_catalog().deployed(config.network_backends)
         self.store = SQLiteStore(config.store.path)
+        self.tokens = SQLiteTokenStore(config.store.path)  # the web's access tokens
         self.runner = Runner(sources, config.timeout, catalog=self.catalog)
         self.loop = Loop(self.runner, config.interval, self._write)
         self.max_age = stale_after(config, sources)
@@ -67,6 +76,7 @@ class Monitor:
         self._web_loop: asyncio.AbstractEventLoop | None = None
         self._web_runner: web.AppRunner | None = None
         self._threads: list[threading.Thread] = []
+        self.app: web.Application | None = None
         self.url = ""
         #: more state the dashboard shows (the demo's story), by name
         self.extras = dict(extras or {})
@@ -96,6 +106,11 @@ class Monitor:
 
     def start(self) -> str:
         """Start the web app and the runner loop; return the base URL."""
+        try:
+            ssl_context = web_context(self.config.web)  # a bad certificate: say so first
+        except StackwatchError:
+            self._close_stores()
+            raise
         started = threading.Event()
         failure: list[BaseException] = []
 
@@ -104,7 +119,7 @@ class Monitor:
             with asyncio.Runner() as runner:
                 self._web_loop = runner.get_loop()
                 try:
-                    runner.run(self._start_web())
+                    runner.run(self._start_web(ssl_context))
                 except BaseException as exc:  # reported to start(), which raises it
                     failure.append(exc)
                     started.set()
@@ -117,7 +132,7 @@ class Monitor:
         web_thread.start()
         started.wait()
         if failure:
-            self.store.close()
+            self._close_stores()
             host, port = self._listen
             raise StackwatchError(f"cannot listen on {host}:{port}: {failure[0]}")
         # a source no longer configured must not stay "current" (its members down for good)
@@ -129,16 +144,22 @@ class Monitor:
         log.info("serving on %s", self.url)
         return self.url
 
-    async def _start_web(self) -> None:
-        app = make_app(self.store, self.catalog, max_age=self.max_age, extras=self.extras)
-        runner = web.AppRunner(app, access_log=None)
+    async def _start_web(self, ssl_context: ssl.SSLContext | None) -> None:
+        access = Access(self.tokens, self.config.web)
+        self.app = make_app(self.store, self.catalog, max_age=self.max_age, extras=self.extras,
+                            access=access, actions=actions.endpoints(self.loop.request_run))
+        runner = web.AppRunner(self.app, access_log=None)
         await runner.setup()
         host, port = self._listen
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
         await site.start()
         self._web_runner = runner
         bound = runner.addresses[0]
-        self.url = f"http://{bound[0]}:{bound[1]}"
+        host_part = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+        self.url = f"{'https' if ssl_context else 'http'}://{host_part}:{bound[1]}"
+        if ssl_context is None and not ip_address(bound[0]).is_loopback:
+            log.warning("serving plain HTTP on %s: tokens and session cookies cross the "
+                        "network readable; set web.tls_cert and web.tls_key", self.url)
 
     async def _stop_web(self) -> None:
         if self._web_runner is not None:
@@ -151,7 +172,11 @@ class Monitor:
             self._web_loop.call_soon_threadsafe(self._web_loop.stop)
         for thread in self._threads:
             thread.join(10)
+        self._close_stores()
+
+    def _close_stores(self) -> None:
         self.store.close()
+        self.tokens.close()
 
     def __enter__(self) -> Monitor:
         self.start()

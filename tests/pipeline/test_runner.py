@@ -10,7 +10,7 @@ import pytest
 
 from stackwatch.catalog.testing import assert_declared
 from stackwatch.errors import SourceUnavailable
-from stackwatch.model import Collection, Sample, Status
+from stackwatch.model import CheckResult, Collection, Event, Sample, Status
 from stackwatch.runner import SOURCE_CHECK, Loop, Run, Runner, collect_once
 
 from .conftest import BuggySource, ConstantSource, DownSource, SlowSource
@@ -64,10 +64,12 @@ def test_slow_and_failing_sources_do_not_stop_the_others(caplog: pytest.LogCaptu
         assert freshness(run)["stackwatch_source_last_success_timestamp_seconds"] == 0.0
         assert [s for s in run.collection.samples if s.name == "stackwatch_test_value"] == []
     assert by["api.compute"].duration >= 1.0
-    # the unexpected exception is logged with its traceback; the expected one without
-    records = {r.getMessage(): r for r in caplog.records}
-    assert records["source sql.cinder failed unexpectedly"].exc_info is not None
-    assert records["source sql.nova: SourceUnavailable: connection refused by 127.0.0.1:9"]
+    # the unexpected exception is logged with its traceback (as redacted text); the
+    # expected one without
+    messages = [r.getMessage() for r in caplog.records]
+    [buggy] = [m for m in messages if m.startswith("source sql.cinder failed unexpectedly:")]
+    assert "Traceback (most recent call last)" in buggy and "KeyError: 'missing'" in buggy
+    assert "source sql.nova: SourceUnavailable: connection refused by 127.0.0.1:9" in messages
     for run in runs:
         assert_declared(Collection(tuple(s for s in run.collection.samples
                                          if s.name.startswith("stackwatch_source"))))
@@ -291,3 +293,70 @@ def test_a_series_two_sources_emit_is_kept_once_counted_and_logged(
     assert source_check(runs["sql.nova_cell0"])[0] is Status.OK
     assert_declared(Collection(tuple(s for r in runs.values() for s in r.collection.samples
                                      if s.name.startswith("stackwatch_source"))))
+
+
+def test_a_requested_run_comes_at_once_and_wakes_the_loop() -> None:
+    """``request_run`` from another thread (the web app's): the source runs again long
+    before its interval, and a long tick does not delay it."""
+    asked, other = ConstantSource("api.compute"), ConstantSource("sql.nova")
+    runs: list[Run] = []
+    arrived = threading.Condition()
+
+    def sink(run: Run) -> None:
+        with arrived:
+            runs.append(run)
+            arrived.notify_all()
+
+    loop = Loop(Runner([asked, other], timeout=5), lambda _: 3600.0, sink, tick=30.0)
+    thread = threading.Thread(target=loop.run)
+    thread.start()
+    try:
+        with arrived:
+            assert arrived.wait_for(lambda: len(runs) == 2, timeout=10)
+        assert not loop.request_run("api.nothing")
+        started = time.monotonic()
+        assert loop.request_run("api.compute")
+        with arrived:
+            assert arrived.wait_for(lambda: len(runs) == 3, timeout=10)
+        assert time.monotonic() - started < 5  # not the 30 s tick, nor the hour
+        assert (asked.calls, other.calls) == (2, 1)
+        assert runs[-1].source == "api.compute"
+    finally:
+        loop.stop()  # wakes the 30 s wait too
+        thread.join(5)
+    assert not thread.is_alive()
+
+
+class LeakySource(ConstantSource):
+    """Says a database URL whole: in a check message, an event, and when it fails."""
+
+    url = "mysql+pymysql://monitor:hunter2-secret@db1/nova"
+
+    def __init__(self, name: str, fail: str = "") -> None:
+        super().__init__(name)
+        self.fail = fail
+
+    def collect(self) -> Collection:
+        if self.fail == "expected":
+            raise SourceUnavailable(f"cannot connect to {self.url}")
+        if self.fail == "unexpected":  # a bug: logged with its traceback
+            raise RuntimeError(f"engine for {self.url} disposed")
+        return Collection(
+            checks=(CheckResult("db", Status.CRITICAL, f"{self.url}: access denied"),),
+            events=(Event("log", "oslo.db", time.time(), message=f"retrying {self.url}"),))
+
+
+def test_url_passwords_never_leave_the_runner(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="stackwatch.runner"):
+        runs = collect_once([LeakySource("sql.nova"), LeakySource("sql.cinder", "expected"),
+                             LeakySource("sql.glance", "unexpected")], timeout=5)
+    said = [c.message for r in runs for c in r.collection.checks]
+    said += [e.message for r in runs for e in r.collection.events]
+    said += [r.reason for r in runs] + [r.getMessage() for r in caplog.records]
+    assert not [m for m in said if "hunter2" in m]
+    assert "mysql+pymysql://monitor:***@db1/nova: access denied" in said
+    assert "retrying mysql+pymysql://monitor:***@db1/nova" in said
+    assert ("sql.cinder: SourceUnavailable: cannot connect to "
+            "mysql+pymysql://monitor:***@db1/nova") in said
+    [traceback] = [m for m in said if m.startswith("source sql.glance failed unexpectedly")]
+    assert "RuntimeError: engine for mysql+pymysql://monitor:***@db1/nova" in traceback

@@ -45,6 +45,11 @@ def test_minimal_config_resolves_relative_paths(tmp_path: Path) -> None:
         ("clouds: [{name: a\n", "not valid YAML"),
         ("clouds: [{name: a, network_backend: linuxbridge}]\n",
          "clouds.0.network_backend: Input should be 'ovn' or 'ovs'"),
+        ("clouds: [{name: a}]\nweb: {trusted_proxies: [10.0.0.300]}\n",
+         "web.trusted_proxies: Value error, '10.0.0.300' is not an IP address or network"),
+        ("clouds: [{name: a}]\nweb: {max_auth_failures: 0}\n", "web.max_auth_failures"),
+        ("clouds: [{name: a}]\nweb: {tls_key: key.pem}\n",
+         "tls_key is set but tls_cert is not"),
     ],
 )
 def test_bad_config_names_file_and_field(tmp_path: Path, text: str, expected: str) -> None:
@@ -97,3 +102,33 @@ def test_network_backend_defaults_to_ovn_per_cloud(tmp_path: Path) -> None:
     config = load_config(path)
     assert [c.network_backend for c in config.clouds] == ["ovn", "ovs"]
     assert config.network_backends == {"ovn", "ovs"}
+
+
+def test_web_access_settings(tmp_path: Path) -> None:
+    path = tmp_path / "stackwatch.yaml"
+    path.write_text("clouds: [{name: a}]\n"
+                    "web: {allow_local: false, trusted_proxies: [10.0.0.5, 10.1.0.0/16, '::1']}\n")
+    web = load_config(path).web
+    assert not web.allow_local and not web.metrics_public and web.tls_cert is None
+    assert [str(n) for n in web.trusted_proxies] == ["10.0.0.5/32", "10.1.0.0/16", "::1/128"]
+
+
+def test_a_database_url_without_a_scheme_is_not_quoted(tmp_path: Path) -> None:
+    """Without ``dialect://`` nothing could tell where its password is: not repeated."""
+    path = tmp_path / "stackwatch.yaml"
+    path.write_text("clouds: [{name: a, databases: {nova: 'monitor:hunter2@db1/nova'}}]\n")
+    with pytest.raises(ConfigError, match="nova: not a SQLAlchemy URL") as info:
+        load_config(path)
+    assert "hunter2" not in str(info.value)
+
+
+def test_a_database_password_with_an_unescaped_at_is_refused(tmp_path: Path) -> None:
+    """SQLAlchemy would take the password's end for the host name, which the driver's
+    errors then quote: refused at load, without repeating it."""
+    path = tmp_path / "stackwatch.yaml"
+    path.write_text("clouds: [{name: a, databases: {\n"
+                    "  nova: 'mysql+pymysql://monitor:hun@ter2@db1/nova',\n"
+                    "  cinder: 'mysql+pymysql://monitor:hun%40ter2@db1/cinder?x=a@b'}}]\n")
+    with pytest.raises(ConfigError, match="nova: more than one '@' in the URL") as info:
+        load_config(path)
+    assert "ter2" not in str(info.value) and "cinder" not in str(info.value)

@@ -2,12 +2,15 @@
 
 The embedded implementation is SQLite (WAL); a PostgreSQL store can implement
 the same protocol for a central server. The store knows nothing of alarms.
+:class:`TokenStore` is the web's access tokens, kept beside the data
+(:mod:`stackwatch.store.tokens`), only ever as digests.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 from stackwatch.model import CheckResult, Collection, Event, Labels, Sample
@@ -83,3 +86,53 @@ def write_all(store: Store, collections: Iterable[Collection]) -> None:
     """Write several collections (convenience for tests and backfills)."""
     for collection in collections:
         store.write(collection)
+
+
+class Role(StrEnum):
+    """What a web client may do: ``read`` GETs; ``operator`` also acts (POST, PUT...)."""
+
+    READ = "read"
+    OPERATOR = "operator"
+
+    def may(self, method: str) -> bool:
+        """True when this role may send a request with this HTTP method."""
+        return self is Role.OPERATOR or method in ("GET", "HEAD")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """One access token as stored: its SHA-256 ``digest``, never the token itself."""
+
+    name: str
+    role: Role
+    digest: str
+    created: float
+    expires: float | None = None
+    last_used: float | None = None
+
+    def expired(self, now: float) -> bool:
+        return self.expires is not None and self.expires <= now
+
+
+class TokenStore(Protocol):
+    """Keeps the web's access tokens (as digests) by name."""
+
+    def add(self, token: TokenRecord) -> None:
+        """Keep a new token; :class:`~stackwatch.errors.StoreError` when the name is taken."""
+        ...
+
+    def tokens(self) -> list[TokenRecord]:
+        """Every token, by name."""
+        ...
+
+    def revoke(self, name: str) -> bool:
+        """Forget the token of that name; False when there was none."""
+        ...
+
+    def touch(self, name: str, when: float) -> None:
+        """Note that the token was used at ``when``."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...

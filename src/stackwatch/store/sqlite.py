@@ -110,6 +110,15 @@ CREATE TABLE IF NOT EXISTS event_resources (
 """
 
 
+def connect(path: Path, timeout: float) -> sqlite3.Connection:
+    """A connection to the store file as every store part uses it: autocommit (explicit
+    transactions), shareable across threads (callers lock), synchronous=NORMAL."""
+    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; fsync at checkpoints
+    conn.execute("PRAGMA foreign_keys=OFF")
+    return conn
+
+
 def _encode_labels(labels: Labels) -> str:
     return json.dumps(dict(labels), sort_keys=True, separators=(",", ":"))
 
@@ -168,11 +177,8 @@ class SQLiteStore:
             self._held_checks.setdefault(source, set()).add((name, labels))
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None,
-                               check_same_thread=False)
-        conn.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; fsync at checkpoints
+        conn = connect(self.path, self._timeout)
         conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: a big cloud's series index fits
-        conn.execute("PRAGMA foreign_keys=OFF")
         return conn
 
     def _reader(self) -> sqlite3.Connection:

@@ -8,6 +8,7 @@ Paths::
     /api/v1/openapi.json      (and readable at /api/v1/docs)
     /metrics                  Prometheus text exposition of the latest samples
     /static/…                 the pages' stylesheet and script, shipped in the package
+    /login, /logout           browser sessions (web/auth.py, which guards every path)
 
 Views run in worker threads so a slow store read never blocks the event loop; each
 request sees the store at one moment (:class:`~stackwatch.query.context.Context`).
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,12 @@ from stackwatch.catalog.loader import Catalog
 from stackwatch.model import Sample
 from stackwatch.query.context import Context
 from stackwatch.store.base import Store
-from stackwatch.web.api.endpoint import error_response
+from stackwatch.web.api.endpoint import Endpoint, error_response
 from stackwatch.web.api.endpoint import handler as api_handler
 from stackwatch.web.api.openapi import document
 from stackwatch.web.api.routes import ENDPOINTS
-from stackwatch.web.metrics import registry_for
+from stackwatch.web.auth import Access
+from stackwatch.web.metrics import SampleCollector, registry_for
 from stackwatch.web.pages.page import Site, environment, handlers
 from stackwatch.web.pages.site import PAGES
 
@@ -94,14 +96,18 @@ async def api_errors(request: web.Request,
 def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.time,
              max_age: float = float("inf"),
              extras: dict[str, Callable[[], object]] | None = None,
-             middlewares: Iterable[Any] = ()) -> web.Application:
+             middlewares: Iterable[Any] = (), *, access: Access | None = None,
+             actions: Sequence[Endpoint] = ()) -> web.Application:
     """The application over one store; the /metrics collector is registered once here.
 
     ``max_age``: checks older than this many seconds count as UNKNOWN in health and
     checks; samples older than that are left out of /metrics (the samples API keeps
     them, with their age). ``extras``: more state the pages may show (the demo's story).
+    ``access``: who may use it (:mod:`stackwatch.web.auth`; without, anyone).
+    ``actions``: endpoints bound to a running monitor (:mod:`stackwatch.web.api.actions`).
     """
-    app = web.Application(middlewares=[*middlewares, api_errors])
+    guard = [access.middleware()] if access is not None else []
+    app = web.Application(middlewares=[*guard, *middlewares, api_errors])
     app[MAX_AGE_KEY] = max_age
     app[STORE_KEY] = store
     app[CATALOG_KEY] = catalog
@@ -116,21 +122,29 @@ def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.t
 
     app[_REGISTRY_KEY] = registry_for(fresh_samples, catalog)
     app.router.add_get("/metrics", metrics)
-    spec = document(ENDPOINTS)
+    if access is not None:  # /login, /logout, and the refusals on /metrics
+        access.add_routes(app)
+        app[_REGISTRY_KEY].register(SampleCollector(access.samples, catalog))
+    endpoints = (*ENDPOINTS, *actions)
+    spec = document(endpoints)
     spec_body = json.dumps(spec, indent=1)
 
     async def openapi(_: web.Request) -> web.Response:
         return web.Response(text=spec_body, content_type="application/json")
 
     app.router.add_get(OPENAPI_PATH, openapi)
-    for endpoint in ENDPOINTS:
-        app.router.add_route(endpoint.method, endpoint.path, api_handler(endpoint, context))
+    for endpoint in endpoints:
+        route = api_handler(endpoint, context)
+        if endpoint.method == "GET":
+            app.router.add_get(endpoint.path, route)  # and HEAD
+        else:
+            app.router.add_route(endpoint.method, endpoint.path, route)
     site = Site(PAGES, environment())
 
     async def docs(request: web.Request) -> web.Response:
         text = site.env.get_template("api.html").render(
             spec=spec, site=site, path=request.path, banner=None, refresh=0,
-            page=None, params=None, error="", query="")
+            page=None, params=None, error="", query="", who=None)
         return web.Response(text=text, content_type="text/html")
 
     app.router.add_get("/api/v1/docs", docs)

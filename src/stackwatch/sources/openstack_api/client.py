@@ -67,6 +67,7 @@ from stackwatch.sources.openstack_api.transport import Answer, Transport
 log = logging.getLogger(__name__)
 
 _DIGEST_KEY = secrets.token_bytes(32)  # this process's key for the settings digests
+_LOAD_LOCK = threading.Lock()  # one clouds.yaml load at a time (see _load_cloud)
 
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -251,7 +252,9 @@ class ApiClient:
 
         files = [str(self.clouds_yaml)] if self.clouds_yaml else None
         try:
-            with warnings.catch_warnings():
+            # catch_warnings changes the process's filters: two clouds loading at once
+            # would restore each other's (and a warning made an error escape)
+            with _LOAD_LOCK, warnings.catch_warnings():
                 # openstacksdk warns about its own InfluxDB support on every load.
                 warnings.simplefilter("ignore", DeprecationWarning)
                 warnings.simplefilter("ignore", PendingDeprecationWarning)

@@ -34,6 +34,7 @@ from stackwatch.errors import (
     SourceUnavailable,
 )
 from stackwatch.model import Sample, make_labels
+from stackwatch.redact import redact
 from stackwatch.sources.resources import ResourceSource
 
 log = logging.getLogger(__name__)
@@ -43,14 +44,6 @@ _MISSING = ("no such table", "doesn't exist", "does not exist", "unknown column"
 _TIMEOUT = ("max_statement_time", "max_execution_time", "statement timeout", "interrupted",
             "querycanceled", "canceling statement")
 _DENIED = ("access denied", "command denied", "permission denied", "password authentication")
-
-
-def redact(url: str) -> str:
-    """The URL with its password hidden, for messages."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except exc.ArgumentError:
-        return "<unparsable database URL>"
 
 
 def build_engine(url: str, timeout: float) -> Engine:
@@ -99,8 +92,11 @@ def build_engine(url: str, timeout: float) -> Engine:
 
 def translate(error: exc.SQLAlchemyError, what: str, where: str) -> SourceError:
     """SQLAlchemy / driver exception -> the stackwatch error, naming query and database."""
-    text = str(getattr(error, "orig", None) or error).splitlines()[0][:300]
-    lowered = (text + " " + type(getattr(error, "orig", error)).__name__).lower()
+    # redacted before it is cut: a URL cut before its '@' would not be recognised
+    kind = type(getattr(error, "orig", error)).__name__
+    lines = redact(str(getattr(error, "orig", None) or error)).splitlines()
+    text = (lines[0] if lines else kind)[:300]
+    lowered = (text + " " + kind).lower()
     message = f"{what} on {where}: {text}"
     if any(m in lowered for m in _MISSING):
         return InvalidResponse(f"{what} on {where}: table or column missing "
@@ -135,8 +131,9 @@ class SqlSource(ResourceSource):
             if self._engine is None:
                 try:
                     self._engine = build_engine(self.url, self.timeout)
-                except (exc.ArgumentError, ImportError) as error:
-                    raise SourceUnavailable(f"{self.where}: {error}") from None
+                except (exc.ArgumentError, ImportError, ValueError) as error:
+                    # ValueError: a port that is not a number (SQLAlchemy's int())
+                    raise SourceUnavailable(f"{self.where}: {redact(str(error))}") from None
             return self._engine
 
     def close(self) -> None:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from stackwatch.query.context import Context
 from stackwatch.query.errors import QueryError
 from stackwatch.query.times import RANGES, range_seconds
+from stackwatch.web.auth import identity
 
 PARTIAL_HEADER = "X-Stackwatch-Partial"
 #: seconds between a page's refreshes
@@ -102,7 +103,7 @@ def render(site: Site, spec: PageSpec, request: web.Request, model: BaseModel | 
     template = site.env.get_template(spec.template if model is not None else "error.html")
     values = {"page": model, "params": params, "spec": spec, "site": site, "error": error,
               "path": request.path, "query": request.query_string,
-              "refresh": REFRESH_S, "banner": banner}
+              "refresh": REFRESH_S, "banner": banner, "who": identity(request)}
     if request.headers.get(PARTIAL_HEADER) == "1":
         context = template.new_context(values)
         return "".join(template.blocks["main"](context))
