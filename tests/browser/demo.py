@@ -55,6 +55,11 @@ class Demo:
     #: secrets the tests made (API tokens), grepped for with the demo's own
     made: list[str] = field(default_factory=list)
 
+    @property
+    def store(self) -> Path:
+        """The monitor's store (``stackwatch demo`` keeps it in its work directory)."""
+        return self.workdir / "stackwatch-store.sqlite"
+
     # ------------------------------------------------------------ the simulated cloud
     def _control(self, method: str, path: str, body: dict[str, Any] | None = None) -> str:
         endpoint = read_endpoint(self.workdir / "sim")
