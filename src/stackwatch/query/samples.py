@@ -72,36 +72,25 @@ def latest(ctx: Context, name: str, labels: dict[str, str] | None = None) -> lis
             if not labels or _match(s.labels, labels)]
 
 
-def _bucketed(samples: list[Sample], start: float, step: float) -> list[Point]:
-    sums: dict[int, list[float]] = {}
-    for sample in samples:
-        slot = sums.setdefault(int((sample.timestamp - start) // step), [0.0, 0.0])
-        slot[0] += sample.value
-        slot[1] += 1
-    return [Point(t=start + (slot + 0.5) * step, v=finite(total / count))
-            for slot, (total, count) in sorted(sums.items())]
-
-
 def sample_range(ctx: Context, name: str, start: float, end: float,
                  labels: dict[str, str] | None = None, step: float = 0.0) -> RangeView:
     """Samples of ``name`` in ``[start, end]`` per series; with ``step`` > 0 the mean of
     each ``step``-wide bucket (at most :data:`MAX_POINTS` per series: a smaller step is
-    widened), for charts over long ranges."""
+    widened), for charts over long ranges. The store picks the series carrying ``labels``
+    and buckets their samples (:meth:`~stackwatch.store.base.Store.range_points`)."""
     if end < start:
         raise BadQuery(f"end: {end} is before start {start}")
     if step < 0 or math.isnan(step):
         raise BadQuery(f"step: {step} must be 0 (raw) or a number of seconds")
     if step:
         step = max(step, (end - start) / MAX_POINTS)
-    by_series: dict[Labels, list[Sample]] = defaultdict(list)
-    for sample in ctx.store.sample_range(name, start, end):
-        if not labels or _match(sample.labels, labels):
-            by_series[sample.labels].append(sample)
-    series = [SeriesRange(name=name, labels=dict(key),
-                          points=(_bucketed(found, start, step) if step else
-                                  [Point(t=s.timestamp, v=finite(s.value)) for s in found]))
-              for key, found in sorted(by_series.items())]
-    return RangeView(name=name, start=start, end=end, step=step, series=series)
+    found = ctx.store.range_points(name, start, end, step, tuple(sorted((labels or {}).items())))
+    # validated as a whole: a week of a metric is some 250,000 points
+    return RangeView.model_validate({
+        "name": name, "start": start, "end": end, "step": step,
+        "series": [{"name": name, "labels": dict(key), "points": [
+            {"t": t, "v": None if v is None else finite(v)} for t, v in points]}
+            for key, points in found]})
 
 
 def statistics(ctx: Context, name: str, start: float, end: float,

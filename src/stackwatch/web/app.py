@@ -30,7 +30,7 @@ from pydantic import BaseModel
 
 from stackwatch.catalog.loader import Catalog
 from stackwatch.model import Sample
-from stackwatch.query.context import Context
+from stackwatch.query.context import Context, HealthMemo
 from stackwatch.store.base import Store
 from stackwatch.web.api.endpoint import Endpoint, error_response
 from stackwatch.web.api.endpoint import handler as api_handler
@@ -47,6 +47,7 @@ CLOCK_KEY = web.AppKey[Callable[[], float]]("clock")
 MAX_AGE_KEY = web.AppKey("max_age", float)
 EXTRAS_KEY = web.AppKey[dict[str, Callable[[], object]]]("extras")
 _REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
+_MEMO_KEY = web.AppKey("health_memo", HealthMemo)
 STATIC = Path(__file__).parent / "static"
 OPENAPI_PATH = "/api/v1/openapi.json"
 
@@ -62,7 +63,7 @@ def context(request: web.Request) -> Context:
     """The store at this moment, as the request's views see it."""
     app = request.app
     return Context(app[STORE_KEY], app[CATALOG_KEY], app[CLOCK_KEY](), app[MAX_AGE_KEY],
-                   app[EXTRAS_KEY])
+                   app[EXTRAS_KEY], app[_MEMO_KEY])
 
 
 def banner(ctx: Context) -> Banner:
@@ -113,6 +114,7 @@ def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.t
     app[CATALOG_KEY] = catalog
     app[CLOCK_KEY] = clock
     app[EXTRAS_KEY] = dict(extras or {})
+    app[_MEMO_KEY] = HealthMemo()
 
     def fresh_samples() -> list[Sample]:
         # The store's latest is each source's latest run; a run older than max_age (the
