@@ -17,11 +17,11 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from prometheus_client import generate_latest
@@ -38,6 +38,9 @@ from stackwatch.sources.registry import build_sources
 from stackwatch.store.existing import existing_store
 from stackwatch.terminal import printable
 from stackwatch.web.metrics import registry_for
+
+if TYPE_CHECKING:  # the simulator is imported by `demo` only
+    from stackwatch.sim.story import Storyteller
 
 COLOURS = {Status.OK: "green", Status.WARNING: "yellow", Status.CRITICAL: "red",
            Status.UNKNOWN: "magenta"}
@@ -381,13 +384,25 @@ def server(config_path: Path, listen: str | None, duration: float | None) -> Non
 
 
 # --------------------------------------------------------------------- demo
-def _demo_config(config: Config, workdir: Path) -> Config:
-    """The simulator's config with the store in the workdir and brisk intervals."""
-    intervals = {k: min(v, 10.0) for k, v in config.intervals.items()}
+def demo_config(config: Config, workdir: Path, speed: float = 1.0) -> Config:
+    """The simulator's config with the store in the workdir and brisk intervals.
+
+    ``speed`` makes it collect that much more often and the brute-force window that
+    much shorter, as the story it goes with (:mod:`stackwatch.sim.story`): each fault
+    is seen within a collection of its injection and gone one after its clear.
+    """
+    from stackwatch.sim.story import HOLD_S, INTERVAL_S
+
+    every = INTERVAL_S / speed
+    intervals = {k: min(v, every) for k, v in config.intervals.items()}
     for kind in ("api", "sql", "logs"):
-        intervals[kind] = min(intervals.get(kind, 10.0), 10.0)
+        intervals[kind] = min(intervals.get(kind, every), every)
     store = config.store.model_copy(update={"path": workdir / "stackwatch-store.sqlite"})
-    return config.model_copy(update={"intervals": intervals, "store": store})
+    # the storm is a burst the brute-force check remembers for its window: one act long
+    clouds = [c.model_copy(update={"logs": c.logs.model_copy(
+        update={"bruteforce_window": HOLD_S / speed})}) for c in config.clouds]
+    return config.model_copy(update={"intervals": intervals, "store": store,
+                                     "clouds": clouds})
 
 
 @contextmanager
@@ -398,6 +413,22 @@ def _workdir(path: Path | None) -> Iterator[Path]:
         return
     with tempfile.TemporaryDirectory(prefix="stackwatch-demo-") as tmp:
         yield Path(tmp)
+
+
+def _told(teller: Storyteller | None, shown: int) -> int:
+    """Print the story's injects and clears done since ``shown`` of them were; the new
+    count."""
+    if teller is None:
+        return shown
+    state = teller.state()
+    done = state.injected + state.cleared + state.failed
+    for played in state.history[len(state.history) - min(done - shown,
+                                                         len(state.history)):]:
+        when = time.strftime("%H:%M:%S", time.localtime(played.at))
+        outcome = played.message if played.ok else f"FAILED: {played.message}"
+        click.echo(printable(f"{when} story: {played.action} {played.act.described()} "
+                             f"({played.act.title}): {outcome}"))
+    return done
 
 
 def _live_status(
@@ -428,34 +459,66 @@ def _live_status(
 @click.option("--duration", type=float, default=None, help="Stop after N seconds.")
 @click.option("--refresh", type=float, default=2.0, show_default=True,
               help="Seconds between status refreshes.")
+@click.option("--calm", is_flag=True,
+              help="No story: the simulated cloud stays healthy (faults only by hand, with "
+                   "`stackwatch sim fault`).")
+@click.option("--story-speed", type=click.FloatRange(0, 60, min_open=True), default=1.0,
+              show_default=True, envvar="STACKWATCH_STORY_SPEED", metavar="N",
+              help="Play the story N times faster, collecting N times more often (tests, a "
+                   "quick look; env STACKWATCH_STORY_SPEED).")
 def demo(workdir: Path | None, size: str, listen: str, once: bool, duration: float | None,
-         refresh: float) -> None:
-    """Start the simulated cloud and the monitor against it; show live status until Ctrl-C."""
+         refresh: float, calm: bool, story_speed: float) -> None:
+    """Start the simulated cloud and the monitor against it; show live status until Ctrl-C.
+
+    Unless --calm, faults come and go on a schedule (a compute node dies, keystone sees
+    a password storm, a volume gets stuck deleting; each for a minute, every six
+    minutes) so the monitor is seen finding and clearing them.
+    """
     from stackwatch.server import Monitor
     from stackwatch.sim.cloud import SimulatedCloud
+    from stackwatch.sim.story import (
+        Storyteller,
+        demo_story,
+        first_compute_host,
+        story_line,
+        story_summary,
+    )
 
     catalog = default_catalog()
     host, port = _parse_listen(listen) or ("127.0.0.1", 9550)
     stop = threading.Event()
     with _workdir(workdir) as root, \
             SimulatedCloud(workdir=root / "sim", size=size, seed=1) as cloud:
-        config = _demo_config(load_config(cloud.config_path), root)
+        config = demo_config(load_config(cloud.config_path), root, story_speed)
         catalog = catalog.deployed(config.network_backends)
         sources = build_sources(config)
-        monitor = Monitor(config, sources, catalog, listen=(host, port))
+        # made before the monitor, so what serves its state can be given it; started
+        # after the first collection, so the calm first minute is seen
+        teller = None if calm or once else \
+            Storyteller(demo_story(first_compute_host(cloud), story_speed), cloud)
+        extras: dict[str, Callable[[], object]] = (
+            {} if teller is None else {"story": lambda: story_summary(teller.state())})
+        monitor = Monitor(config, sources, catalog, listen=(host, port), extras=extras)
         try:
             monitor.start()
         except StackwatchError:
-            monitor = Monitor(config, sources, catalog, listen=(host, 0))
+            monitor = Monitor(config, sources, catalog, listen=(host, 0), extras=extras)
             monitor.start()
         try:
-            click.echo(f"stackwatch demo: simulated {size} cloud at {cloud.auth_url}")
             click.echo(f"monitor: {monitor.url}  (metrics {monitor.url}/metrics, "
                        f"health {monitor.url}/api/v1/health)")
+            if teller is not None:
+                click.echo(f"story: faults come and go on a schedule (--calm to turn off): "
+                           f"{teller.story.summary()}")
+            elif calm:
+                click.echo("calm: no faults come and go (without --calm they do)")
+            click.echo(f"stackwatch demo: simulated {size} cloud at {cloud.auth_url}")
             click.echo(f"config: {cloud.config_path}; Ctrl-C to stop")
             first_round = max((config.timeout(s.name) for s in sources), default=0.0) + 5
             monitor.wait_for_runs(len(sources), timeout=first_round)
             max_age = monitor.max_age
+            if teller is not None:
+                teller.start()
             if once:
                 health, checks, _ = _live_status(monitor, catalog, max_age)
                 perfdata = status_perfdata(health, checks,
@@ -465,6 +528,7 @@ def demo(workdir: Path | None, size: str, listen: str, once: bool, duration: flo
                 sys.exit(int(health.status))
             deadline = None if duration is None else time.monotonic() + duration
             interactive = sys.stdout.isatty()
+            shown = 0
             with _stop_on_signals(stop.set):
                 while not stop.is_set():
                     health, checks, fresh = _live_status(monitor, catalog, max_age)
@@ -473,9 +537,12 @@ def demo(workdir: Path | None, size: str, listen: str, once: bool, duration: flo
                         click.echo(f"stackwatch demo - {monitor.url} - "
                                    f"{time.strftime('%H:%M:%S')} (Ctrl-C to stop)")
                         click.echo(fresh)
+                        if teller is not None:
+                            click.echo(story_line(teller.state()))
                         for line in render_status(health, checks):
                             click.echo(line)
                     else:
+                        shown = _told(teller, shown)
                         click.echo(f"{time.strftime('%H:%M:%S')} {health.status.name} - "
                                    f"{health.message}")
                     wait = refresh if deadline is None else min(refresh,
@@ -483,4 +550,6 @@ def demo(workdir: Path | None, size: str, listen: str, once: bool, duration: flo
                     if wait <= 0 or stop.wait(wait):
                         break
         finally:
+            if teller is not None:
+                teller.stop()  # clears what it injected, while the cloud still runs
             monitor.stop()

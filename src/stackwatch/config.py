@@ -103,6 +103,11 @@ class LogsConfig(_Frozen):
     #: the speed, about 150 MB more memory from the first large read on; false keeps the
     #: agent on the pure-Python path (same results)
     compiled: bool = True
+    #: ``logs.auth_bruteforce``: an address with ``bruteforce_threshold`` failed
+    #: authentications within ``bruteforce_window`` seconds is named (as fail2ban's
+    #: maxretry and findtime); it stays named until its failures leave the window
+    bruteforce_window: float = Field(300.0, gt=0)
+    bruteforce_threshold: int = Field(20, ge=1)
 
 
 class BusConfig(_Frozen):

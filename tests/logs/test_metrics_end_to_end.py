@@ -186,6 +186,20 @@ def test_every_metric_from_files_to_store(log_root: Path, tmp_path: Path) -> Non
     index.close()
 
 
+@pytest.mark.parametrize(("threshold", "status"), [(25, Status.WARNING), (26, Status.OK)])
+def test_the_brute_force_threshold_and_window_come_from_the_config(
+        log_root: Path, tmp_path: Path, threshold: int, status: Status) -> None:
+    """203.0.113.9 failed 25 times: named at a threshold of 25, not at 26."""
+    cloud = CloudConfig(name="c", logs=LogsConfig(
+        root=log_root, bruteforce_threshold=threshold, bruteforce_window=1e9))
+    (keystone,) = [s for s in build_log_sources(cloud, tmp_path / "cp", host="h")
+                   if s.service == "keystone"]
+    assert keystone.detector.window == 1e9
+    [check] = [c for c in keystone.collect().checks if c.name == "logs.auth_bruteforce"]
+    assert check.status == status, check.message
+    assert ("203.0.113.9 (25)" in check.message) == (status == Status.WARNING)
+
+
 def test_counters_survive_a_restart(log_root: Path, tmp_path: Path) -> None:
     cloud = CloudConfig(name="c", logs=LogsConfig(root=log_root))
     (first,) = [s for s in build_log_sources(cloud, tmp_path / "cp", host="h")

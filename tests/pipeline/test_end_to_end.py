@@ -131,13 +131,39 @@ def test_a_slow_api_times_out_alone(cloud: SimulatedCloud) -> None:
 
 def test_demo_runs_for_a_duration(tmp_path: Path) -> None:
     code, out = run("demo", "--duration", "5", "--listen", "127.0.0.1:0",
-                    "--workdir", str(tmp_path), "--refresh", "1")
+                    "--workdir", str(tmp_path), "--refresh", "1", "--calm")
     assert code == 0, out
+    lines = out.splitlines()
+    assert lines[0].startswith("monitor: http://127.0.0.1:"), out  # the address first
+    assert lines[1] == "calm: no faults come and go (without --calm they do)"
     assert "stackwatch demo: simulated small cloud at http://127.0.0.1:" in out
-    assert "monitor: http://127.0.0.1:" in out
-    refreshes = [ln for ln in out.splitlines() if " - " in ln and ln[:2].isdigit()]
+    refreshes = [ln for ln in lines if " - " in ln and ln[:2].isdigit()]
     assert len(refreshes) >= 2, out
+    assert " story: " not in out
     assert (tmp_path / "stackwatch-store.sqlite").exists()
+
+
+def test_demo_tells_its_story_faster_when_asked(tmp_path: Path) -> None:
+    """At 20 times the speed the calm lasts 3 s and the first fault 3 s: it comes and
+    goes within the run, and the demo prints it."""
+    result = CliRunner(env={"STACKWATCH_STORY_SPEED": "20"}).invoke(main, [
+        "demo", "--duration", "8", "--listen", "127.0.0.1:0", "--workdir", str(tmp_path),
+        "--refresh", "0.5"])
+    out = result.output
+    assert result.exit_code == 0, out
+    lines = out.splitlines()
+    assert lines[0].startswith("monitor: http://127.0.0.1:"), out
+    assert lines[1] == (
+        "story: faults come and go on a schedule (--calm to turn off): a compute node dies "
+        "(0:03-0:06), keystone sees a password storm (0:08-0:11), a volume gets stuck "
+        "deleting (0:13-0:16); again every 0:18"), lines[1]
+    told = [ln.split(" ", 1)[1] for ln in lines if " story: " in ln]
+    assert told[:2] == [
+        "story: inject compute-down host=compute-0001 (a compute node dies): nova-compute on "
+        f"compute-0001 stopped heartbeating (last report {told[0].split('last report ')[1]}",
+        "story: clear compute-down host=compute-0001 (a compute node dies): heartbeats "
+        "resumed on compute-0001"], out
+    assert any("nova-compute" in ln for ln in lines if " WARNING - " in ln), out
 
 
 def _with_wrong_password(cloud: SimulatedCloud) -> Path:

@@ -359,6 +359,8 @@ def test_servers_error_moves_api_and_sql_alike(cloud: SimulatedCloud) -> None:
 
 def test_volume_and_snapshot_stuck(cloud: SimulatedCloud) -> None:
     watch = Watch(cloud)
+    [before] = checks(watch.collect()["cinder"], "cinder.volumes_stuck")
+    assert before.status is Status.OK, before.message
     cloud.inject("volume-stuck-deleting", count="2")
     cloud.inject("snapshot-stuck", count="1")
     cloud.flush()
@@ -367,6 +369,16 @@ def test_volume_and_snapshot_stuck(cloud: SimulatedCloud) -> None:
                  status="deleting") == 2
     assert value(out["sql.cinder"], "openstack_cinder_db_volumes_deleting") == 2
     assert value(out["sql.cinder"], "openstack_cinder_db_snapshots_in_progress") >= 1
+    stuck = truth(cloud, lambda state: sorted(v.id for v in state.volumes
+                                              if v.status == "deleting"))
+    [check] = checks(out["cinder"], "cinder.volumes_stuck")
+    assert check.status is Status.WARNING
+    assert check.message.startswith("2 volume(s) stuck in a transitional status")
+    assert all(f"{vid} (deleting 2.0 h)" in check.message for vid in stuck), check.message
+    cloud.clear("volume-stuck-deleting")
+    cloud.clear("snapshot-stuck")
+    [after] = checks(watch.collect()["cinder"], "cinder.volumes_stuck")
+    assert after.status is Status.OK, after.message
 
 
 def test_cinder_volume_down(cloud: SimulatedCloud) -> None:

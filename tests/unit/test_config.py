@@ -50,6 +50,10 @@ def test_minimal_config_resolves_relative_paths(tmp_path: Path) -> None:
         ("clouds: [{name: a}]\nweb: {max_auth_failures: 0}\n", "web.max_auth_failures"),
         ("clouds: [{name: a}]\nweb: {tls_key: key.pem}\n",
          "tls_key is set but tls_cert is not"),
+        ("clouds: [{name: a, logs: {bruteforce_window: 0}}]\n",
+         "clouds.0.logs.bruteforce_window: Input should be greater than 0"),
+        ("clouds: [{name: a, logs: {bruteforce_threshold: 0}}]\n",
+         "clouds.0.logs.bruteforce_threshold: Input should be greater than or equal to 1"),
     ],
 )
 def test_bad_config_names_file_and_field(tmp_path: Path, text: str, expected: str) -> None:

@@ -54,6 +54,14 @@ class Gauge(BaseModel):
         return self.used / self.capacity if self.capacity else 0.0
 
 
+class StoryView(BaseModel):
+    """The demo's story: what is injected now, what comes next, failed injects."""
+
+    now: str
+    next: str
+    failed: int
+
+
 class OverviewView(Stamped):
     """Everything the overview page shows."""
 
@@ -65,7 +73,7 @@ class OverviewView(Stamped):
     unwatched: list[str]
     capacity: list[Gauge]
     sources: list[SourceView]
-    story: dict[str, object] | None = None
+    story: StoryView | None = None
 
 
 _GAUGES = (("vCPU", "", "openstack_nova_vcpus_used", "openstack_nova_vcpus_capacity"),
@@ -141,4 +149,4 @@ def overview(ctx: Context) -> OverviewView:
         problems=problems(view), columns=columns, rows=rows,
         unwatched=[s.name for s in view.services if not s.watched],
         capacity=capacity_glance(ctx), sources=sources(ctx),
-        story=state if isinstance(state, dict) else None)
+        story=None if state is None else StoryView.model_validate(state))

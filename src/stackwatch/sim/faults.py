@@ -382,7 +382,7 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
        {"rows": "1000000", "user": "nova"}),
     _w("revocation-growth", "db", "keystone revocation_event table growth", {"rows": "50000"}),
     _w("auth-401-storm", "logs", "a 401 storm from one source address in keystone's logs",
-       {"source": "203.0.113.50", "count": "500"}),
+       {"source": "203.0.113.50", "count": "500", "seconds": ""}),
     _w("api-5xx-burst", "logs", "a burst of 5xx answers on one API in its logs",
        {"service": "compute", "count": "50", "status": "500"}),
     _w("process-killed", "procs", "a simulated service process is killed",

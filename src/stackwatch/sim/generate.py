@@ -655,7 +655,11 @@ class _Generator:
             created = self.ago(365, 0.01)
             size = rng.choice((1, 5, 10, 20, 40, 50, 100, 200, 500))
             pool = pools[i % len(pools)]
-            status = rng.choices(("available", "in-use", "error", "creating"),
+            # None in a transitional status (creating, deleting...): generated, it would sit
+            # there for months, a stuck volume; the API and the fault scenarios make those.
+            # (The last weight was "creating": kept, so the random stream, and with it the
+            # rest of the generated cloud, stays as it was.)
+            status = rng.choices(("available", "in-use", "error", "available"),
                                  (40, 57, 2, 1))[0]
             attachments: tuple[r.VolumeAttachment, ...] = ()
             vid = ids.uuid()
@@ -671,9 +675,8 @@ class _Generator:
                         host_name=srv.host, attached_at=created + timedelta(minutes=5)),)
                 else:
                     status = "available"
-            vol_host = None if status == "creating" else pool
-            if vol_host:
-                pool_size[vol_host] += size
+            vol_host = pool
+            pool_size[vol_host] += size
             vols.append(r.Volume(
                 id=vid, name=f"vol-{i:05d}", project_id=pid, user_id=self.project_users[pid],
                 size=size, created_at=created, updated_at=created + timedelta(minutes=5),

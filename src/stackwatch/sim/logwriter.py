@@ -17,8 +17,10 @@ deletes, the conductor's NoValidHost traceback, libvirt errors, cinder-volume er
 The traffic generator (:mod:`stackwatch.sim.traffic`) feeds ``on_request`` too.
 
 Scenarios (``inject``/``clear``, called by :mod:`stackwatch.sim.faults`):
-``auth-401-storm`` (``source``, ``count``) and ``api-5xx-burst`` (``service``,
-``count``, ``status``). Formatting is in :mod:`stackwatch.sim.logformat` (pure).
+``auth-401-storm`` (``source``, ``count``, ``seconds``: the failed logins are
+spread over that many seconds before now, 0.2 s apart by default) and
+``api-5xx-burst`` (``service``, ``count``, ``status``). Formatting is in
+:mod:`stackwatch.sim.logformat` (pure).
 """
 
 from __future__ import annotations
@@ -493,11 +495,20 @@ class LogWriter:
         count = int(params.get("count", "500" if name == "auth-401-storm" else "50"))
         if name == "auth-401-storm":
             source = params.get("source", "203.0.113.50")
+            spread = params.get("seconds") or ""
+            try:
+                step = float(spread) / count if spread and count else 0.2
+            except ValueError:
+                raise SimulatorError(f"auth-401-storm: seconds must be a number, not "
+                                     f"{spread!r}") from None
+            if step < 0:
+                raise SimulatorError("auth-401-storm: seconds must be >= 0")
             self.storm_source = source
             for i in range(count):
-                t = now - timedelta(seconds=(count - i) * 0.2)
+                t = now - timedelta(seconds=(count - i) * step)
                 self.on_request(self.auth_failure(source, t))
-            return f"auth-401-storm: {count} failed logins from {source} in keystone's logs"
+            return (f"auth-401-storm: {count} failed logins from {source} in keystone's logs "
+                    f"over the last {count * step:g} s")
         if name == "api-5xx-burst":
             service = params.get("service", "compute")
             if service not in HAPROXY:

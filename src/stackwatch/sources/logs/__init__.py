@@ -34,7 +34,9 @@ def build_log_sources(cloud: CloudConfig, checkpoint_dir: Path, host: str | None
             sources.append(LogsSource(service, root, patterns,
                                       directory / f"{cloud.name}.logs.{service}.json",
                                       host, index, retention=retention,
-                                      compiled=cloud.logs.compiled, hosts=cloud.logs.hosts))
+                                      compiled=cloud.logs.compiled, hosts=cloud.logs.hosts,
+                                      bruteforce_window=cloud.logs.bruteforce_window,
+                                      bruteforce_threshold=cloud.logs.bruteforce_threshold))
     return sources
 
 

@@ -1,5 +1,11 @@
 """``api.block_storage``: cinder volumes, snapshots, services, pools, quotas.
 
+Volumes held in a transitional status (deleting, creating, attaching...) for more
+than :data:`STUCK_AFTER_S` since their last change give the ``cinder.volumes_stuck``
+check: WARNING with their count and ids, OK when there is none. It is about no
+member (cinder's services are judged by ``cinder.service``), so health lists it
+among the cloud's other checks.
+
 Calls per collection (N volumes, S snapshots, P projects):
 ``volumes/detail?all_tenants=1`` ceil(N/1000) (``osapi_max_limit``),
 ``snapshots/detail?all_tenants=1`` ceil(S/1000), ``os-services`` 1,
@@ -10,12 +16,13 @@ Calls per collection (N volumes, S snapshots, P projects):
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stackwatch.model import Collection, Sample
+from stackwatch.model import CheckResult, Collection, PerfDatum, Sample, Status, make_labels
 from stackwatch.sources.openstack_api import fields as f
 from stackwatch.sources.openstack_api.base import ApiSource
 from stackwatch.sources.openstack_api.compute import _service_check
@@ -24,18 +31,57 @@ from stackwatch.sources.resources import Resource
 
 GIB = 1024 ** 3
 SERVICE_CHECK = "cinder.service"
+STUCK_CHECK = "cinder.volumes_stuck"
+#: Statuses a volume leaves by itself when its operation ends (cinder API reference,
+#: "Volume statuses"). Not ``reserved`` (a shelved-offloaded server's volumes stay so),
+#: nor ``maintenance`` or ``awaiting-transfer`` (an operator or a user holds those).
+TRANSITIONAL = frozenset({"creating", "deleting", "attaching", "detaching", "extending",
+                          "downloading", "uploading", "retyping", "backing-up",
+                          "restoring-backup"})
+#: An hour: zeroing a large thick volume on delete (``volume_clear``) or creating one
+#: from a large image can take most of that on a busy backend.
+STUCK_AFTER_S = 3600.0
+STUCK_SHOWN = 10  # ids named in the message; the count covers the rest
 
 
 @dataclass(frozen=True, slots=True)
 class Sized:
-    """A volume or snapshot: status and size in GiB."""
+    """A volume or snapshot: status, size in GiB, id and when it last changed."""
 
     status: str
     size_gb: float
+    id: str = ""
+    changed: float | None = None  # updated_at (else created_at), Unix seconds
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any], what: str) -> Sized:
-        return cls(f.text(d, "status", what, ""), f.number(d, "size", what, 0.0))
+        changed = f.timestamp(d, "updated_at", what)
+        return cls(f.text(d, "status", what, ""), f.number(d, "size", what, 0.0),
+                   f.text(d, "id", what, ""),
+                   changed if changed is not None else f.timestamp(d, "created_at", what))
+
+
+def stuck_check(volumes: Sequence[Sized], now: float, region: str,
+                stuck_after: float = STUCK_AFTER_S) -> CheckResult:
+    """WARNING naming the volumes in a :data:`TRANSITIONAL` status for more than
+    ``stuck_after`` seconds since their last change (oldest first); OK when none is."""
+    ages = sorted(((now - v.changed, v) for v in volumes
+                   if v.status in TRANSITIONAL and v.changed is not None
+                   and now - v.changed > stuck_after), key=lambda item: -item[0])
+    labels = make_labels(service="cinder-volume", region=region)
+    limit = f"{stuck_after / 3600:g} h" if stuck_after >= 3600 else f"{stuck_after:g} s"
+    perf = (PerfDatum("stuck", len(ages), warn=1, minimum=0),
+            PerfDatum("oldest", round(ages[0][0]) if ages else 0, "s", minimum=0))
+    if not ages:
+        return CheckResult(STUCK_CHECK, Status.OK,
+                           f"no volume in a transitional status for over {limit}", labels,
+                           perf, now)
+    shown = ", ".join(f"{v.id} ({v.status} {age / 3600:.1f} h)"
+                      for age, v in ages[:STUCK_SHOWN])
+    more = f" and {len(ages) - STUCK_SHOWN} more" if len(ages) > STUCK_SHOWN else ""
+    return CheckResult(STUCK_CHECK, Status.WARNING,
+                       f"{len(ages)} volume(s) stuck in a transitional status for over "
+                       f"{limit}: {shown}{more}", labels, perf, now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +133,7 @@ class BlockStorageSource(ApiSource):
         )
 
     def _sized(self, path: str, key: str, count_metric: str, status_metric: str,
-               size_metric: str) -> Collection:
+               size_metric: str) -> tuple[list[Sized], Collection]:
         rows = [Sized.from_api(v, f"cinder {path}") for v in self.client.list_all(
             "block-storage", path, key, params={"all_tenants": 1})]
         counts = Counter(r.status for r in rows)
@@ -97,17 +143,18 @@ class BlockStorageSource(ApiSource):
         samples = [self.sample(count_metric, len(rows))]
         samples += [self.sample(status_metric, n, status=st) for st, n in sorted(counts.items())]
         samples += [self.sample(size_metric, sizes[st], status=st) for st in sorted(counts)]
-        return Collection(tuple(samples))
+        return rows, Collection(tuple(samples))
 
     def volumes(self) -> Collection:
-        return self._sized("volumes/detail", "volumes", "openstack_cinder_volumes",
-                           "openstack_cinder_volume_status_counter",
-                           "openstack_cinder_volumes_size_bytes")
+        rows, found = self._sized("volumes/detail", "volumes", "openstack_cinder_volumes",
+                                  "openstack_cinder_volume_status_counter",
+                                  "openstack_cinder_volumes_size_bytes")
+        return found + Collection(checks=(stuck_check(rows, time.time(), self.region_label),))
 
     def snapshots(self) -> Collection:
         return self._sized("snapshots/detail", "snapshots", "openstack_cinder_snapshots",
                            "openstack_cinder_snapshots_by_status",
-                           "openstack_cinder_snapshots_size_bytes")
+                           "openstack_cinder_snapshots_size_bytes")[1]
 
     def services(self) -> Collection:
         body = self.client.get("block-storage", "os-services")

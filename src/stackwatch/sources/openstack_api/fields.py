@@ -6,6 +6,7 @@ raising :class:`~stackwatch.errors.InvalidResponse`.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,6 +50,27 @@ def optional_number(item: Mapping[str, Any], key: str, what: str) -> float | Non
     if item.get(key) is None:
         return None
     return number(item, key, what)
+
+
+def timestamp(item: Mapping[str, Any], key: str, what: str) -> float | None:
+    """An ISO 8601 time field as Unix seconds, ``None`` when absent or null.
+
+    OpenStack writes UTC without an offset (cinder ``2026-11-21T06:12:28.000000``,
+    neutron ``2026-11-21 06:12:28``): a naive time is read as UTC.
+    """
+    value = item.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidResponse(f"{what}: field {key!r} is {type(value).__name__}, not a time")
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidResponse(f"{what}: field {key!r} is {value!r}, not an ISO 8601 time"
+                              ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp()
 
 
 def flag(item: Mapping[str, Any], key: str, what: str, default: bool | None = None) -> bool:
