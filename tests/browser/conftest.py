@@ -138,8 +138,9 @@ def artefacts() -> Path:
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    """The demo every browser test looks at (small cloud, 10 s interval)."""
-    with run_demo(tmp_path_factory.mktemp("demo")) as running:
+    """The demo the browser tests look at (small cloud, 10 s interval), calm: its faults
+    are the tests' (test_story watches a demo of its own play its story)."""
+    with run_demo(tmp_path_factory.mktemp("demo"), "--calm") as running:
         yield running
 
 

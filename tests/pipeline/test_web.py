@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -19,7 +20,7 @@ from stackwatch.model import CheckResult, Collection, Event, Sample, Severity, S
 from stackwatch.runner import Runner
 from stackwatch.store.sqlite import SQLiteStore
 from stackwatch.web.app import make_app
-from stackwatch.web.pages.page import PARTIAL_HEADER
+from stackwatch.web.pages.page import PARTIAL_HEADER, STATUS_HEADER
 
 from .conftest import DownSource, member_check
 
@@ -225,6 +226,21 @@ def test_live_refresh_gets_the_main_part_of_every_page(store: SQLiteStore, path:
     main = whole.split('<main id="main" tabindex="-1">', 1)[1].split("</main>", 1)[0]
     assert part.strip() == main.strip()
     assert '<span class="badge st-' in part  # the status macro's output
+
+
+def test_a_refresh_says_the_clouds_status_for_the_header(store: SQLiteStore) -> None:
+    # the header's pill is outside the refreshed part: it stayed OK through any fault
+    async def go() -> tuple[str, str]:
+        app = make_app(store, load_catalog(), clock=lambda: NOW, max_age=300)
+        async with TestClient(TestServer(app)) as client:
+            response = await client.get("/sources", headers={PARTIAL_HEADER: "1"})
+            return (response.headers[STATUS_HEADER],
+                    unquote(response.headers[STATUS_HEADER + "-Message"]))
+    status, message = asyncio.run(go())
+    health = get_json(store, "/api/v1/health")["health"]
+    assert (status, message) == (health["status"], health["message"]) == (
+        "WARNING", health["message"])
+    assert "nova-compute" in message
 
 
 def test_a_big_cloud_folds_its_compute_nodes_into_one_column(tmp_path: Path) -> None:

@@ -16,6 +16,9 @@ from stackwatch.query.times import Stamped, finite
 
 #: most points one series gets in a bucketed range (a chart is a few hundred pixels wide)
 MAX_POINTS = 2000
+#: a step this long or longer is made whole hours, which the store reads from their
+#: sums (a week of a series: 168 rows, not 10,080 samples); a chart over 7 days asks 2520 s
+HOURLY_FROM = 1800.0
 
 
 class Point(BaseModel):
@@ -75,15 +78,19 @@ def latest(ctx: Context, name: str, labels: dict[str, str] | None = None) -> lis
 def sample_range(ctx: Context, name: str, start: float, end: float,
                  labels: dict[str, str] | None = None, step: float = 0.0) -> RangeView:
     """Samples of ``name`` in ``[start, end]`` per series; with ``step`` > 0 the mean of
-    each ``step``-wide bucket (at most :data:`MAX_POINTS` per series: a smaller step is
-    widened), for charts over long ranges. The store picks the series carrying ``labels``
-    and buckets their samples (:meth:`~stackwatch.store.base.Store.range_points`)."""
+    each ``step``-wide bucket, buckets aligned on multiples of the step (at most
+    :data:`MAX_POINTS` per series: a smaller step is widened; from :data:`HOURLY_FROM`
+    on, to whole hours), for charts over long ranges: the step used is the view's. The
+    store picks the series carrying ``labels`` and buckets their samples
+    (:meth:`~stackwatch.store.base.Store.range_points`)."""
     if end < start:
         raise BadQuery(f"end: {end} is before start {start}")
     if step < 0 or math.isnan(step):
         raise BadQuery(f"step: {step} must be 0 (raw) or a number of seconds")
     if step:
         step = max(step, (end - start) / MAX_POINTS)
+        if step >= HOURLY_FROM:  # whole hours: the store reads their sums
+            step = math.ceil(step / 3600) * 3600.0
     found = ctx.store.range_points(name, start, end, step, tuple(sorted((labels or {}).items())))
     # validated as a whole: a week of a metric is some 250,000 points
     return RangeView.model_validate({

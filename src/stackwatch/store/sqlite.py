@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -47,6 +48,7 @@ from stackwatch.model import (
     Severity,
     Status,
 )
+from stackwatch.store import rollups
 from stackwatch.store.base import Statistics
 
 _SCHEMA = """
@@ -150,6 +152,9 @@ class SQLiteStore:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._series_ids: dict[tuple[str, Labels], int] = {}
+        #: each series' newest sample (time, value), as series.last_ts/last_value: what a
+        #: write adds to the hourly sums (rollups.plan)
+        self._newest: dict[int, tuple[float, float]] = {}
         # what the latest run of each source holds (mirrors current_series, latest_checks)
         self._held_series: dict[str, set[int]] = {}
         self._held_checks: dict[str, set[tuple[str, str]]] = {}
@@ -163,8 +168,11 @@ class SQLiteStore:
                 # checks stay), the next run of each source sets its own again
                 self._writer.execute("DROP TABLE latest_checks")
             self._writer.executescript(_SCHEMA)
-            for row in self._writer.execute("SELECT id, name, labels FROM series"):
+            rollups.start(self._writer)
+            for row in self._writer.execute(
+                    "SELECT id, name, labels, last_ts, last_value FROM series"):
                 self._series_ids[(row[1], _decode_labels(row[2]))] = row[0]
+                self._newest[row[0]] = (row[3], row[4])
             self._load_held(self._writer)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"{self.path}: cannot open store: {exc}") from exc
@@ -224,16 +232,19 @@ class SQLiteStore:
         and :meth:`latest_checks`. Without, they are added.
         """
         new_ids: dict[tuple[str, Labels], int] = {}
+        newest: dict[int, tuple[float, float]] = {}
         with self._write_lock:  # held across commit and cache update (an RLock)
             with self._transaction() as conn:
                 series_ids: set[int] = set()
                 if collection.samples:
-                    series_ids = self._write_samples(conn, collection.samples, new_ids)
+                    series_ids = self._write_samples(conn, collection.samples, new_ids,
+                                                     newest)
                 held_series = self._hold_series(conn, source, series_ids)
                 held_checks = self._write_checks(conn, source, collection.checks)
                 if collection.events:
                     self._write_events(conn, collection.events)
             self._series_ids.update(new_ids)  # only once committed
+            self._newest.update(newest)
             self._held_series[source] = held_series
             self._held_checks[source] = held_checks
 
@@ -242,8 +253,10 @@ class SQLiteStore:
         conn: sqlite3.Connection,
         samples: Sequence[Sample],
         new_ids: dict[tuple[str, Labels], int],
+        latest_of: dict[int, tuple[float, float]],
     ) -> set[int]:
-        """Write the samples; return the ids of their series."""
+        """Write the samples and their hourly sums; return the ids of their series and
+        put the newest sample of each into ``latest_of``."""
         known = self._series_ids
         newest: dict[tuple[str, Labels], tuple[float, float]] = {}  # of new series
         for sample in samples:
@@ -262,18 +275,17 @@ class SQLiteStore:
                 [(new_ids[key], key[0], _encode_labels(key[1]), ts, value)
                  for key, (ts, value) in newest.items()],
             )
-        rows: list[tuple[int, float, float]] = []
+        final: dict[tuple[int, float], float] = {}  # a key written twice: the last value
         updates: list[tuple[int, float, float]] = []
         for sample in samples:
             key = (sample.name, sample.labels)
             series_id = known.get(key)
             if series_id is None:
-                rows.append((new_ids[key], sample.timestamp, sample.value))
+                final[(new_ids[key], sample.timestamp)] = sample.value
             else:
-                row = (series_id, sample.timestamp, sample.value)
-                rows.append(row)
-                updates.append(row)
-        ids = {row[0] for row in rows}
+                final[(series_id, sample.timestamp)] = sample.value
+                updates.append((series_id, sample.timestamp, sample.value))
+        rows = [(series_id, ts, value) for (series_id, ts), value in final.items()]
         conn.executemany(
             "INSERT INTO samples (series_id, ts, value) VALUES (?, ?, ?) "
             "ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value",
@@ -283,7 +295,12 @@ class SQLiteStore:
             "UPDATE series SET last_ts = ?2, last_value = ?3 WHERE id = ?1 AND last_ts <= ?2",
             updates,
         )
-        return ids
+        rollups.apply(conn, rollups.plan(rows, self._newest))
+        for series_id, ts, value in rows:
+            seen = latest_of.get(series_id) or self._newest.get(series_id)
+            if seen is None or ts >= seen[0]:
+                latest_of[series_id] = (ts, value)
+        return {row[0] for row in rows}
 
     def _hold_series(self, conn: sqlite3.Connection, source: str, ids: set[int]) -> set[int]:
         """Make ``ids`` the series ``source`` holds (added to them without a source)."""
@@ -380,12 +397,13 @@ class SQLiteStore:
     ) -> list[tuple[Labels, list[tuple[float, float | None]]]]:
         """Each series of ``name`` carrying every label of ``match``, by labels, with its
         points in ``[start, end]`` in time order: every sample with ``step`` 0, else the
-        mean of each ``step``-wide bucket from ``start``, at its middle.
+        mean of each ``step``-wide bucket at its middle, buckets aligned on multiples of
+        ``step`` (the first and last may hold part of one).
 
         The series are chosen first (a metric has a few thousand at most), then only their
-        samples are read, bucketed by SQLite: a week of a big cloud's metric is 10 million
-        samples, which took a minute as Python objects. A sample within a rounding error
-        of a bucket's edge may fall in the bucket beside.
+        samples are read and bucketed by SQLite; with a step of whole hours, the whole
+        hours inside the range come from their sums (:mod:`.rollups`). A sample within a
+        rounding error of a bucket's edge may fall in the bucket beside.
         """
         wanted = dict(match)
         chosen = sorted((labels, series_id) for series_id, labels in (
@@ -396,24 +414,43 @@ class SQLiteStore:
             return []
         ids = json.dumps([series_id for _, series_id in chosen])
         points: dict[int, list[tuple[float, float | None]]] = {i: [] for _, i in chosen}
-        if step > 0:
-            rows = self._query(
-                "SELECT series_id, floor((ts - ?) / ?) AS slot, SUM(value), COUNT(*) "
-                "FROM samples WHERE series_id IN (SELECT value FROM json_each(?)) "
-                "AND ts BETWEEN ? AND ? GROUP BY series_id, slot ORDER BY series_id, slot",
-                [start, step, ids, start, end])
-            for series_id, slot, total, count in rows:
-                # NaN (inf - inf) comes back as NULL
-                points[series_id].append((start + (slot + 0.5) * step,
-                                          None if total is None else total / count))
-        else:
-            rows = self._query(
-                "SELECT series_id, ts, value FROM samples "
-                "WHERE series_id IN (SELECT value FROM json_each(?)) AND ts BETWEEN ? AND ? "
-                "ORDER BY series_id, ts", [ids, start, end])
-            for series_id, ts, value in rows:
+        if step <= 0:
+            for series_id, ts, value in self._query(
+                    "SELECT series_id, ts, value FROM samples "
+                    "WHERE series_id IN (SELECT value FROM json_each(?)) "
+                    "AND ts BETWEEN ? AND ? ORDER BY series_id, ts", [ids, start, end]):
                 points[series_id].append((ts, value))
+            return [(labels, points[i]) for labels, i in chosen if points[i]]
+        origin = math.floor(start / step) * step
+        sums: rollups.Sums = {}
+        first = last = 0
+        if step % rollups.HOUR == 0:
+            first = max(math.ceil(start / rollups.HOUR), rollups.complete_from(self._query))
+            last = math.floor(end / rollups.HOUR)
+        if first < last:
+            self._bucket(ids, start, first * rollups.HOUR, False, origin, step, sums)
+            rollups.read(self._query, ids, first, last, origin, step, sums)
+            self._bucket(ids, last * rollups.HOUR, end, True, origin, step, sums)
+        else:
+            self._bucket(ids, start, end, True, origin, step, sums)
+        for (series_id, slot), (count, total) in sorted(sums.items()):
+            points[series_id].append((origin + (slot + 0.5) * step,
+                                      None if math.isnan(total) else total / count))
         return [(labels, points[i]) for labels, i in chosen if points[i]]
+
+    def _bucket(self, ids: str, low: float, high: float, closed: bool, origin: float,
+                step: float, into: rollups.Sums) -> None:
+        """Add the samples of ``[low, high)`` (``]`` when ``closed``) of the series ``ids``
+        to ``into``, by ``step``-wide slot from ``origin``."""
+        rows = self._query(
+            "SELECT series_id, CAST(floor((ts - ?) / ?) AS INTEGER) AS slot, COUNT(*), "
+            "SUM(value) FROM samples WHERE series_id IN (SELECT value FROM json_each(?)) "
+            f"AND ts >= ? AND ts {'<=' if closed else '<'} ? GROUP BY series_id, slot",
+            [origin, step, ids, low, high])
+        for series_id, slot, count, total in rows:
+            sums = into.setdefault((series_id, slot), [0, 0.0])
+            sums[0] += count
+            sums[1] += math.nan if total is None else total  # NULL: inf - inf
 
     def statistics(
         self, name: str, start: float, end: float, labels: Labels | None = None
@@ -524,10 +561,13 @@ class SQLiteStore:
                     "(SELECT id FROM events WHERE ts < ?)", (older_than,)).rowcount
                 removed += conn.execute("DELETE FROM events WHERE ts < ?",
                                         (older_than,)).rowcount
+                rollups.prune(conn, older_than)  # sums of what is kept: not counted
             if gone:
                 dropped = set(gone)
                 self._series_ids = {k: v for k, v in self._series_ids.items()
                                     if v not in dropped}
+                for series_id in dropped:
+                    self._newest.pop(series_id, None)
             self._load_held(self._writer)
         return removed
 

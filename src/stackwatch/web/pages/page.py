@@ -2,8 +2,10 @@
 
 Every page ``/x`` has a JSON twin ``/x.json`` built by the same view, so what a page
 shows and what a script reads cannot drift apart. A request with the header
-``X-Stackwatch-Partial: 1`` gets only the page's ``main`` block: the page's script
-refreshes itself that way, without reloading.
+``X-Stackwatch-Partial: 1`` gets only the page's ``main`` block, and the cloud's
+status for the header's pill in ``X-Stackwatch-Status`` (its message URL-quoted in
+``X-Stackwatch-Status-Message``): the page's script refreshes itself that way, without
+reloading.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 from aiohttp import web
@@ -24,6 +27,8 @@ from stackwatch.query.times import RANGES, range_seconds
 from stackwatch.web.auth import identity
 
 PARTIAL_HEADER = "X-Stackwatch-Partial"
+#: the cloud's status (and, URL-quoted, its message) with a partial answer
+STATUS_HEADER = "X-Stackwatch-Status"
 #: seconds between a page's refreshes
 REFRESH_S = 10
 
@@ -145,10 +150,16 @@ def handlers(site: Site, spec: PageSpec, context: ContextFactory,
     async def html(request: web.Request) -> web.Response:
         built = await build(request)
         shown = None
-        if built.ctx is not None and request.headers.get(PARTIAL_HEADER) != "1":
+        headers = {}
+        if built.ctx is not None:
             shown = await asyncio.to_thread(banner, built.ctx)
+            if request.headers.get(PARTIAL_HEADER) == "1":
+                # the header's status pill is outside the part: the script sets it from these
+                headers = {STATUS_HEADER: str(shown.status),
+                           STATUS_HEADER + "-Message": quote(str(shown.message), safe=" ,;:")}
         text = render(site, spec, request, built.model, built.params, built.error, shown)
-        return web.Response(text=text, status=built.status, content_type="text/html")
+        return web.Response(text=text, status=built.status, content_type="text/html",
+                            headers=headers)
 
     async def twin(request: web.Request) -> web.Response:
         built = await build(request)
