@@ -261,7 +261,7 @@ def timed_get(url: str, params: dict[str, Any], repeat: int = 5) -> dict[str, An
         points = sum(len(s["points"]) for s in body["series"])
         series = len(body["series"])
     return {"median": statistics.median(times), "min": min(times), "max": max(times),
-            "bytes": size, "series": series, "points": points}
+            "bytes": size, "series": series, "points": points, "step": body["step"]}
 
 
 def history(url: str, filled: dict[str, Any], metric: str) -> dict[str, Any]:
@@ -372,12 +372,14 @@ def report_results(r: Results) -> None:
           f"{(f['end'] - f['start']) / 86400:.1f} days, written in {f['seconds']:.0f} s "
           f"({f['per_second']:,.0f}/s, {f['cpu_seconds']:.0f} CPU-s); store "
           f"{f['file_mb']:.0f} MiB")
+    print(f"    (asked with a chart's step over the range, {hi['step']:.0f} s; the answer's "
+          "step is the one used)")
     for key, label in (("one_series", "one series"), ("whole_metric", "whole metric"),
                        ("one_series_raw", "one series, raw")):
         row = hi[key]
-        print(f"    range, {label:17} step {hi['step'] if 'raw' not in key else 0:6.0f} s  "
-              f"median {ms(row['median'])}  ({row['series']} series, {row['points']:,} "
-              f"points, {row['bytes'] / 1024:.0f} KiB)")
+        print(f"    range, {label:17} step {row['step']:6.0f} s  median {ms(row['median'])}  "
+              f"({row['series']} series, {row['points']:,} points, "
+              f"{row['bytes'] / 1024:.0f} KiB)")
     print(f"\nload average (1 min) {r.load['start'][0]:.1f} at the start, "
           f"{r.load['after_web'][0]:.1f} after (a) and (b), {r.load['end'][0]:.1f} at the "
           f"end, on {r.cpus} CPUs")
