@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import random
 import sqlite3
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ import pytest
 from stackwatch.catalog.loader import load_catalog
 from stackwatch.model import CheckResult, Collection, Labels, Sample, Status, make_labels
 from stackwatch.query.context import Context, HealthMemo
+from stackwatch.query.models import HealthView
 from stackwatch.query.overview import COMPUTE_COLUMN, MAX_NODE_COLUMNS, overview
 from stackwatch.query.samples import sample_range
 from stackwatch.query.times import finite
@@ -180,6 +182,11 @@ def test_latest_checks_are_read_again_after_a_write(store: SQLiteStore) -> None:
     store.write(Collection(checks=(member_check("nova-compute", "c1", Status.OK),)), "api")
     first = store.latest_checks()
     assert store.latest_checks()[0] is first[0]  # nothing written: the same objects
+    shared: list[CheckResult] = []  # and the same to every reading thread
+    reader = threading.Thread(target=lambda: shared.extend(store.latest_checks()))
+    reader.start()
+    reader.join()
+    assert shared[0] is first[0]
     store.write(Collection(checks=(member_check("nova-compute", "c1", Status.CRITICAL),)),
                 "api")
     assert [c.status for c in store.latest_checks()] == [Status.CRITICAL]
@@ -200,6 +207,9 @@ def test_health_is_judged_again_only_when_the_checks_change(store: SQLiteStore) 
     store.write(Collection(checks=(member_check("nova-compute", "c1", Status.OK),)), "api")
     one = Context(store, catalog, now, 300, memo=memo).health()
     assert Context(store, catalog, now + 1, 300, memo=memo).health() is one
+    view = Context(store, catalog, now + 1, 300, memo=memo).health_view()  # made once too
+    assert Context(store, catalog, now + 2, 300, memo=memo).health_view() is view
+    assert view.services == HealthView.of(one).services
     store.write(Collection(checks=(member_check("nova-compute", "c1", Status.CRITICAL),)),
                 "api")
     two = Context(store, catalog, now + 2, 300, memo=memo).health()

@@ -11,6 +11,7 @@ from typing import Any
 from stackwatch.catalog.loader import Catalog
 from stackwatch.health.evaluate import CloudHealth, evaluate, expire
 from stackwatch.model import CheckResult
+from stackwatch.query.models import HealthView
 from stackwatch.store.base import Store
 
 
@@ -23,6 +24,7 @@ class HealthMemo:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._seen: tuple[Catalog, list[CheckResult], CloudHealth] | None = None
+        self._view: tuple[CloudHealth, HealthView] | None = None
 
     def health(self, catalog: Catalog, checks: list[CheckResult]) -> CloudHealth:
         with self._lock:
@@ -34,6 +36,17 @@ class HealthMemo:
         with self._lock:
             self._seen = (catalog, checks, judged)
         return judged
+
+    def view(self, health: CloudHealth) -> HealthView:
+        """``health`` as its view, made once (some 10,000 models on a big cloud)."""
+        with self._lock:
+            seen = self._view
+        if seen is not None and seen[0] is health:
+            return seen[1]
+        view = HealthView.of(health)
+        with self._lock:
+            self._view = (health, view)
+        return view
 
 
 @dataclass(frozen=True)
@@ -69,4 +82,13 @@ class Context:
             self._read["health"] = (self.memo.health(self.catalog, checks) if self.memo
                                     else evaluate(self.catalog, checks))
         found: CloudHealth = self._read["health"]
+        return found
+
+    def health_view(self) -> HealthView:
+        """The cloud's health now as its view (what the API serves); shared, not to be
+        changed."""
+        if "view" not in self._read:
+            health = self.health()
+            self._read["view"] = self.memo.view(health) if self.memo else HealthView.of(health)
+        found: HealthView = self._read["view"]
         return found

@@ -133,7 +133,7 @@ def _cells(members: list[MemberView], folded: set[str]) -> dict[str, Cell]:
 
 def overview(ctx: Context) -> OverviewView:
     """The overview now."""
-    view = HealthView.of(ctx.health())
+    view = ctx.health_view()
     columns, folded = _columns(view, ctx.catalog)
     specs = {s.name: s for s in ctx.catalog.services}
     rows = [ServiceRow(name=s.name, project=specs[s.name].project, ha=s.ha,

@@ -56,9 +56,9 @@ class Store(Protocol):
     ) -> list[tuple[Labels, list[tuple[float, float | None]]]]:
         """Each series of ``name`` carrying every label of ``match``, by labels, with its
         points in ``[start, end]`` in time order: every sample as ``(time, value)`` with
-        ``step`` 0, else the mean of each ``step``-wide bucket at the bucket's middle
-        (None when not a number), buckets aligned on multiples of ``step``. Series without
-        a point are left out."""
+        ``step`` 0, else the mean of each ``step``-wide bucket at the bucket's middle,
+        buckets aligned on multiples of ``step``; a value that is not a finite number is
+        None (JSON has none). Series without a point are left out."""
         ...
 
     def statistics(

@@ -40,8 +40,6 @@ CREATE TABLE IF NOT EXISTS store_meta (
 """
 _FROM = "rollups_from"
 
-#: (series id, slot) -> [count, total]
-Sums = dict[tuple[int, int], list[float]]
 
 
 def hour_of(ts: float) -> int:
@@ -71,7 +69,7 @@ def complete_from(query: Callable[[str, Sequence[Any]], list[Any]]) -> int:
 class Changes:
     """What a write does to the sums: counts and totals to add, hours to sum again."""
 
-    add: Sums = field(default_factory=dict)
+    add: dict[tuple[int, int], list[float]] = field(default_factory=dict)  # [count, total]
     again: set[tuple[int, int]] = field(default_factory=set)
 
 
@@ -116,16 +114,13 @@ def prune(conn: sqlite3.Connection, older_than: float) -> int:
     return int(removed)
 
 
-def read(query: Callable[[str, Sequence[Any]], list[Any]], ids: str, first: int, last: int,
-         origin: float, step: float, into: Sums) -> None:
-    """Add the sums of hours ``[first, last)`` of the series ``ids`` (a JSON list) to
-    ``into``, by ``step``-wide slot from ``origin`` (both whole hours)."""
-    rows = query(
-        "SELECT series_id, CAST((hour * 3600.0 - ?) / ? AS INTEGER) AS slot, SUM(count), "
-        "SUM(total), MAX(total IS NULL) FROM rollup_hours "
-        "WHERE series_id IN (SELECT value FROM json_each(?)) AND hour >= ? AND hour < ? "
-        "GROUP BY series_id, slot", [origin, step, ids, first, last])
-    for series_id, slot, count, total, nan in rows:
-        sums = into.setdefault((series_id, slot), [0, 0.0])
-        sums[0] += count
-        sums[1] += math.nan if nan else total
+_HOURS = ("FROM rollup_hours WHERE series_id IN (SELECT value FROM json_each(:ids)) "
+          "AND hour >= :first AND hour < :last")
+#: the sums of the complete hours ``[:first, :last)`` of the series ``:ids`` as (series,
+#: slot, count, total), by ``:step``-wide slot from ``:origin`` (both whole hours)
+SLOTS = ("SELECT series_id, CAST((hour * 3600.0 - :origin) / :step AS INTEGER) AS slot, "
+         "count AS n, total " + _HOURS)
+#: the same hours as (series, the hour's middle, its mean), by series and hour
+HOURS = ("SELECT series_id, hour * 3600.0 + 1800.0, CASE WHEN total / count BETWEEN "
+         "-1.7976931348623157e308 AND 1.7976931348623157e308 THEN total / count END "
+         + _HOURS + " ORDER BY series_id, hour")

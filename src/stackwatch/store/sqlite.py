@@ -34,6 +34,8 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +124,40 @@ def connect(path: Path, timeout: float) -> sqlite3.Connection:
     return conn
 
 
+#: the samples of the series ``:ids`` as (series, slot, count, total), by ``:step``-wide
+#: slot from ``:origin``; a time range is added to it
+_SLOTS = ("SELECT series_id, CAST(floor((ts - :origin) / :step) AS INTEGER) AS slot, 1 AS n, "
+          "value AS total FROM samples WHERE series_id IN (SELECT value FROM json_each(:ids)) ")
+
+
+def _finite(expression: str) -> str:
+    """``expression`` when a finite number, else NULL (JSON has no inf or NaN)."""
+    return (f"CASE WHEN {expression} BETWEEN -1.7976931348623157e308 "
+            f"AND 1.7976931348623157e308 THEN {expression} END")
+
+
+def _bucket_queries(step: float, hours: bool) -> list[str]:
+    """The queries of :meth:`SQLiteStore.range_points`' buckets, each giving (series,
+    middle, mean) by series and time: with ``hours`` (whole hours inside the range) and a
+    step of whole hours, those hours from their sums, the rest from the samples."""
+    if not hours or step % rollups.HOUR:
+        return [_buckets([_SLOTS + "AND ts BETWEEN :start AND :end"])]
+    head = _SLOTS + "AND ts >= :start AND ts < :first * 3600.0"
+    tail = _SLOTS + "AND ts >= :last * 3600.0 AND ts <= :end"
+    if step == rollups.HOUR:  # a bucket an hour: each part has buckets of its own
+        return [_buckets([head]), rollups.HOURS, _buckets([tail])]
+    return [_buckets([head, rollups.SLOTS, tail])]
+
+
+def _buckets(parts: list[str]) -> str:
+    """(series, the bucket's middle, its mean) of the (series, slot, count, total) rows of
+    ``parts`` by series and slot; a total NULL (inf - inf) makes the mean NULL."""
+    mean = "SUM(total) / SUM(n)"
+    return (f"SELECT series_id, :origin + (slot + 0.5) * :step, CASE WHEN MAX(total IS NULL) "
+            f"THEN NULL ELSE {_finite(mean)} END FROM (" + " UNION ALL ".join(parts)
+            + ") GROUP BY series_id, slot ORDER BY series_id, slot")
+
+
 def _encode_labels(labels: Labels) -> str:
     return json.dumps(dict(labels), sort_keys=True, separators=(",", ":"))
 
@@ -151,6 +187,9 @@ class SQLiteStore:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
+        #: the latest checks last decoded: their row ids (sorted), in order, by row id
+        self._decoded: tuple[tuple[int, ...], list[CheckResult], dict[int, CheckResult]] = (
+            (), [], {})
         self._series_ids: dict[tuple[str, Labels], int] = {}
         #: each series' newest sample (time, value), as series.last_ts/last_value: what a
         #: write adds to the hourly sums (rollups.plan)
@@ -217,7 +256,7 @@ class SQLiteStore:
                     conn.execute("ROLLBACK")
                 raise
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    def _query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
         try:
             return self._reader().execute(sql, params).fetchall()
         except sqlite3.Error as exc:
@@ -414,43 +453,21 @@ class SQLiteStore:
             return []
         ids = json.dumps([series_id for _, series_id in chosen])
         points: dict[int, list[tuple[float, float | None]]] = {i: [] for _, i in chosen}
+        # whole hours inside the range whose sums are complete
+        first = max(math.ceil(start / rollups.HOUR), rollups.complete_from(self._query))
+        last = math.floor(end / rollups.HOUR)
         if step <= 0:
-            for series_id, ts, value in self._query(
-                    "SELECT series_id, ts, value FROM samples "
-                    "WHERE series_id IN (SELECT value FROM json_each(?)) "
-                    "AND ts BETWEEN ? AND ? ORDER BY series_id, ts", [ids, start, end]):
-                points[series_id].append((ts, value))
-            return [(labels, points[i]) for labels, i in chosen if points[i]]
-        origin = math.floor(start / step) * step
-        sums: rollups.Sums = {}
-        first = last = 0
-        if step % rollups.HOUR == 0:
-            first = max(math.ceil(start / rollups.HOUR), rollups.complete_from(self._query))
-            last = math.floor(end / rollups.HOUR)
-        if first < last:
-            self._bucket(ids, start, first * rollups.HOUR, False, origin, step, sums)
-            rollups.read(self._query, ids, first, last, origin, step, sums)
-            self._bucket(ids, last * rollups.HOUR, end, True, origin, step, sums)
+            queries = [("SELECT series_id, ts, " + _finite("value") + " FROM samples "
+                        "WHERE series_id IN (SELECT value FROM json_each(:ids)) "
+                        "AND ts BETWEEN :start AND :end ORDER BY series_id, ts")]
         else:
-            self._bucket(ids, start, end, True, origin, step, sums)
-        for (series_id, slot), (count, total) in sorted(sums.items()):
-            points[series_id].append((origin + (slot + 0.5) * step,
-                                      None if math.isnan(total) else total / count))
+            queries = _bucket_queries(step, first < last)
+        args = {"ids": ids, "start": start, "end": end, "step": step, "first": first,
+                "last": last, "origin": math.floor(start / step) * step if step > 0 else 0.0}
+        for sql in queries:  # each in time order per series, and after the one before
+            for series_id, rows in groupby(self._query(sql, args), itemgetter(0)):
+                points[series_id] += [(t, v) for _, t, v in rows]
         return [(labels, points[i]) for labels, i in chosen if points[i]]
-
-    def _bucket(self, ids: str, low: float, high: float, closed: bool, origin: float,
-                step: float, into: rollups.Sums) -> None:
-        """Add the samples of ``[low, high)`` (``]`` when ``closed``) of the series ``ids``
-        to ``into``, by ``step``-wide slot from ``origin``."""
-        rows = self._query(
-            "SELECT series_id, CAST(floor((ts - ?) / ?) AS INTEGER) AS slot, COUNT(*), "
-            "SUM(value) FROM samples WHERE series_id IN (SELECT value FROM json_each(?)) "
-            f"AND ts >= ? AND ts {'<=' if closed else '<'} ? GROUP BY series_id, slot",
-            [origin, step, ids, low, high])
-        for series_id, slot, count, total in rows:
-            sums = into.setdefault((series_id, slot), [0, 0.0])
-            sums[0] += count
-            sums[1] += math.nan if total is None else total  # NULL: inf - inf
 
     def statistics(
         self, name: str, start: float, end: float, labels: Labels | None = None
@@ -475,26 +492,28 @@ class SQLiteStore:
         """The checks of the latest run of each source (and the newest of every check
         written without a source, by name and labels).
 
-        Decoded once per change: a reading thread keeps the checks it read until another
-        connection commits (SQLite's ``data_version``), so requests between two writes
-        share the same check objects (a big cloud's 4,000 took 30-100 ms to decode).
+        Decoded once: the store keeps the checks it decoded, shared by every reading
+        thread, and gives the same objects again while the latest checks are the same
+        rows (a check row never changes; a run writes new ones), decoding only new rows
+        (a big cloud's 4,000 took 30-100 ms to decode, at every request).
         """
-        found: list[CheckResult]
-        try:
-            version = self._reader().execute("PRAGMA data_version").fetchone()[0]
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: query failed: {exc}") from exc
-        kept = getattr(self._local, "latest_checks", None)
-        if kept is not None and kept[0] == version:
-            found = kept[1]
-            return list(found)
+        ids = tuple(row[0] for row in self._query(
+            "SELECT check_id FROM latest_checks ORDER BY check_id"))
+        with self._readers_lock:
+            kept = self._decoded
+        if kept[0] == ids:
+            return list(kept[1])
         rows = self._query(
-            "SELECT c.name, c.labels, c.status, c.message, c.perfdata, c.ts "
+            "SELECT c.id, c.name, c.labels, c.status, c.message, c.perfdata, c.ts "
             "FROM latest_checks l JOIN checks c ON c.id = l.check_id ORDER BY c.name, c.labels"
         )
-        found = [CheckResult(r[0], Status(r[2]), r[3], _decode_labels(r[1]),
-                             _decode_perfdata(r[4]), r[5]) for r in rows]
-        self._local.latest_checks = (version, found)
+        known = kept[2]
+        by_id = {r[0]: known.get(r[0]) or CheckResult(
+            r[1], Status(r[3]), r[4], _decode_labels(r[2]), _decode_perfdata(r[5]), r[6])
+            for r in rows}
+        found = [by_id[r[0]] for r in rows]
+        with self._readers_lock:
+            self._decoded = (tuple(sorted(by_id)), found, by_id)
         return list(found)
 
     def events(

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from stackwatch.query import checks, overview, service, sources
 from stackwatch.query.context import Context
 from stackwatch.query.errors import NotFound
-from stackwatch.query.models import CheckView, HealthView, NodeView
+from stackwatch.query.models import CheckView, NodeView
 from stackwatch.query.times import Stamped
 from stackwatch.web.pages.page import PageSpec, RangeParams
 
@@ -42,7 +42,7 @@ class NodePage(Stamped):
 
 
 def _node(ctx: Context, params: NodeParams) -> NodePage:
-    for node in HealthView.of(ctx.health()).nodes:
+    for node in ctx.health_view().nodes:
         if node.host == params.host:
             return NodePage(timestamp=ctx.now, node=node)
     raise NotFound(f"node: no member of any service was seen on {params.host!r}")
