@@ -52,7 +52,8 @@ def _group(source: str) -> str:
 
 
 GROUP_TITLES = {"api": "OpenStack APIs (`api.*`)", "sql": "Service databases (`sql.*`)",
-                "logs": "Logs (`logs.*`)", "self": "stackwatch itself (`self`)"}
+                "logs": "Logs (`logs.*`)", "self": "stackwatch itself (`self`)",
+                "infra": "Infrastructure (`infra.*`, docs/infrastructure.md)"}
 
 
 def render(catalog: Catalog) -> str:

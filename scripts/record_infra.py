@@ -8,22 +8,27 @@ Writes into ``<out>/infra/``:
   (the services, MariaDB, RabbitMQ; not the tests' ``rc-*`` helpers) and RabbitMQ's
   ``epmd``, ``inet_gethost``, ``erl_child_setup``;
 * ``ss-ltnp.txt``: ``ss -ltnp`` (header kept) of the TCP ports those processes listen on;
-* ``INFO.json``: the release, when and how it was recorded.
+* ``INFO.json``: the release, when and how it was recorded;
+* with ``--rabbitmq-url``: ``rabbitmq-api-{overview,nodes,queues}.json``, the whole
+  answers of the management API (the user's password in ``$RC_PASSWORD``).
 
 Paths of the recording host are rewritten and secrets scrubbed as in
 ``record_logs.py``. Usage (``<root>`` is the realcloud's ``$RC_ROOT``)::
 
     python scripts/record_infra.py --root <root> [--out tests/data/recorded]
+        [--rabbitmq-url http://127.0.0.1:15672 --rabbitmq-user monitor]
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from record_logs import RELEASE, scrub, scrubber
@@ -81,11 +86,24 @@ def listening(pids: set[int]) -> list[str]:
                       if any(f"pid={pid}," in line for pid in pids)]
 
 
+def record_rabbitmq(url: str, user: str, out: Path) -> None:
+    """The management API's overview, nodes and queues, whole, as the broker answers."""
+    token = base64.b64encode(f"{user}:{os.environ.get('RC_PASSWORD', '')}".encode()).decode()
+    for name in ("overview", "nodes", "queues"):
+        request = urllib.request.Request(f"{url.rstrip('/')}/api/{name}",
+                                         headers={"Authorization": f"Basic {token}"})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            data = json.load(answer)
+        (out / f"rabbitmq-api-{name}.json").write_text(json.dumps(data, indent=4) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--root", type=Path, required=True,
                         help="the control plane's root ($RC_ROOT): pid files in <root>/run")
     parser.add_argument("--out", type=Path, default=Path("tests/data/recorded"))
+    parser.add_argument("--rabbitmq-url", help="the management API, e.g. http://127.0.0.1:15672")
+    parser.add_argument("--rabbitmq-user", default="monitor")
     args = parser.parse_args(argv)
     root = args.root.resolve()
     pairs = scrubber(root)
@@ -100,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         "release": RELEASE,
         "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "processes": len(found), "listening": len(sockets) - 1}, indent=1) + "\n")
+    if args.rabbitmq_url:
+        record_rabbitmq(args.rabbitmq_url, args.rabbitmq_user, out)
     print(f"{len(found)} processes, {len(sockets) - 1} listening sockets", file=sys.stderr)
     return 0
 

@@ -1,4 +1,4 @@
-"""Real MariaDB and RabbitMQ servers for tests, started on 127.0.0.1 and free ports.
+"""Real servers for tests (MariaDB, RabbitMQ, Galera, memcached...), on 127.0.0.1 and free ports.
 
 Session-scoped pytest fixtures (registered in ``tests/conftest.py``):
 
@@ -13,7 +13,10 @@ Session-scoped pytest fixtures (registered in ``tests/conftest.py``):
 
 Both are stopped (their process groups terminated) at the end of the session.
 ``start_mariadb(dir)`` / ``start_rabbitmq(dir)`` are context managers for benchmarks
-and scripts that want the same servers outside pytest.
+and scripts that want the same servers outside pytest, as are those the
+infrastructure tests start themselves: ``start_galera(dir)`` (a 3-node MariaDB Galera
+cluster, servers running as ``mysql``), ``start_memcached()``, ``start_haproxy(dir,
+config, stats_port)``, ``start_ovsdb(dir)``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -217,6 +221,8 @@ def start_rabbitmq(base: Path, management: bool = True) -> Iterator[RabbitMQ]:
     conf.write_text(
         f"listeners.tcp.1 = 127.0.0.1:{port}\n"
         f"management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = {mgmt_port}\n"
+        # node and queue statistics every second (default 5 s): tests see changes sooner
+        "collect_statistics_interval = 1000\n"
     )
     plugins = base / "enabled_plugins"
     plugins.write_text("[rabbitmq_management].\n" if management else "[].\n")
@@ -275,3 +281,251 @@ def rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitMQ]:
     """A real RabbitMQ node (with the management plugin) for the whole test session."""
     with start_rabbitmq(tmp_path_factory.mktemp("rabbitmq")) as server:
         yield server
+
+
+# ---------------------------------------------------------------------------- Galera
+
+GALERA_PROVIDER = "/usr/lib/galera/libgalera_smm.so"   # Debian's galera-4
+
+
+@dataclass
+class GaleraNode:
+    """One node of a test Galera cluster: its SQL port and its group communication port."""
+
+    name: str
+    port: int
+    gcomm_port: int
+    ist_port: int
+    base: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mysql://root@127.0.0.1:{self.port}/"
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run one statement as root; its rows."""
+        import pymysql
+
+        conn = pymysql.connect(host="127.0.0.1", port=self.port, user="root", autocommit=True,
+                               connect_timeout=3, read_timeout=30)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+                return list(cur.fetchall())
+        finally:
+            conn.close()
+
+    def status(self) -> dict[str, str]:
+        """``SHOW GLOBAL STATUS LIKE 'wsrep%'``."""
+        return {str(k): str(v) for k, v in self.query("SHOW GLOBAL STATUS LIKE 'wsrep%'")}
+
+
+@dataclass
+class Galera:
+    """A running Galera cluster on 127.0.0.1 (Debian's mariadb-server and galera-4)."""
+
+    nodes: list[GaleraNode]
+
+    def start(self, node: GaleraNode, bootstrap: bool = False) -> None:
+        """Start ``node`` (``bootstrap``: as a new cluster) and wait until it is ready."""
+        peers = "" if bootstrap else ",".join(f"127.0.0.1:{n.gcomm_port}" for n in self.nodes)
+        subprocess.run(["chown", "-R", "mysql:mysql", str(node.base)], check=True)
+        log = node.base / "mariadb.err"
+        node.proc = subprocess.Popen(
+            [
+                shutil.which("mariadbd") or "/usr/sbin/mariadbd", "--no-defaults",
+                "--user=mysql", f"--datadir={node.base / 'data'}", "--bind-address=127.0.0.1",
+                f"--port={node.port}", f"--socket={node.base / 'mysqld.sock'}",
+                f"--pid-file={node.base / 'mariadbd.pid'}", f"--log-error={log}",
+                "--skip-name-resolve", "--skip-log-bin", "--performance-schema=OFF",
+                "--innodb-buffer-pool-size=16M", "--binlog-format=ROW",
+                "--innodb-autoinc-lock-mode=2", "--wsrep-on=ON",
+                f"--wsrep-provider={GALERA_PROVIDER}", f"--wsrep-cluster-address=gcomm://{peers}",
+                f"--wsrep-node-address=127.0.0.1:{node.gcomm_port}",
+                f"--wsrep-node-name={node.name}", "--wsrep-cluster-name=stackwatch-test",
+                # short failure detection, so that a stopped node leaves the view in seconds
+                f"--wsrep-provider-options=gmcast.listen_addr=tcp://127.0.0.1:{node.gcomm_port};"
+                f"ist.recv_addr=127.0.0.1:{node.ist_port};evs.suspect_timeout=PT3S;"
+                "evs.inactive_timeout=PT6S;evs.install_timeout=PT5S;gcache.size=16M",
+                "--wsrep-sst-method=rsync",
+            ],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+
+        def ready() -> bool:
+            try:
+                return node.status().get("wsrep_ready") == "ON"
+            except Exception:  # any failure here means "not ready yet"
+                return False
+
+        _wait_until(f"galera {node.name}", ready, node.proc, log)
+
+    def stop(self, node: GaleraNode, kill: bool = False) -> None:
+        """Stop ``node``: cleanly (it leaves the cluster) or ``kill`` -9 (it vanishes)."""
+        if node.proc is None:
+            return
+        if kill:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(node.proc.pid, signal.SIGKILL)
+            node.proc.wait(timeout=30)
+        else:
+            _stop_group(node.proc)
+        node.proc = None
+
+
+@contextlib.contextmanager
+def start_galera(base: Path, size: int = 3) -> Iterator[Galera]:
+    """A ``size``-node Galera cluster under ``base`` (made readable by the ``mysql`` user).
+
+    mariadbd runs as ``mysql``, so that the rsync state transfer to a joining node
+    (run by the server's own user) can write its datadir. The first node bootstraps
+    the cluster; the others join one after the other (a state transfer each).
+    """
+    base.mkdir(parents=True, exist_ok=True)
+    base.chmod(0o755)
+    closed = [p for p in base.parents if not p.stat().st_mode & 0o001]
+    if closed:
+        raise RuntimeError(f"{closed[0]} is not traversable by the mysql user: give a "
+                           "base under /tmp (tempfile.mkdtemp)")
+    nodes = []
+    for index in range(size):
+        node_base = base / f"node{index + 1}"
+        (node_base / "data").mkdir(parents=True, exist_ok=True)
+        nodes.append(GaleraNode(f"node{index + 1}", free_port(), free_port(), free_port(),
+                                node_base))
+    subprocess.run(["chown", "-R", "mysql:mysql", str(base)], check=True)
+    install = subprocess.run(
+        ["mariadb-install-db", "--no-defaults", "--user=mysql",
+         f"--datadir={nodes[0].base / 'data'}", "--auth-root-authentication-method=normal",
+         "--skip-test-db"], capture_output=True, check=False)
+    if install.returncode != 0:
+        raise RuntimeError(f"mariadb-install-db failed: {install.stderr.decode()[-2000:]}")
+    cluster = Galera(nodes)
+    try:
+        cluster.start(nodes[0], bootstrap=True)
+        for node in nodes[1:]:
+            cluster.start(node)
+        yield cluster
+    finally:
+        for node in nodes:
+            cluster.stop(node, kill=True)
+
+
+# ---------------------------------------------------------------------------- memcached
+
+
+@dataclass(frozen=True)
+class Memcached:
+    """A running memcached (Debian's ``memcached``) on 127.0.0.1."""
+
+    port: int
+    max_connections: int
+    memory_mb: int
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def command(self, *lines: bytes) -> bytes:
+        """Send text-protocol lines on a fresh connection; everything answered."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as conn:
+            conn.sendall(b"".join(line + b"\r\n" for line in lines) + b"quit\r\n")
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+        return answer
+
+
+@contextlib.contextmanager
+def start_memcached(max_connections: int = 64, memory_mb: int = 16) -> Iterator[Memcached]:
+    """memcached on a free port: one worker thread, ``-c max_connections``, ``-m memory_mb``."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [shutil.which("memcached") or "/usr/bin/memcached", "-l", "127.0.0.1", "-p", str(port),
+         "-U", "0", "-u", "root", "-t", "1", "-c", str(max_connections), "-m", str(memory_mb),
+         "-I", "512k"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not _port_open(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"memcached did not start (exit {proc.poll()})")
+            time.sleep(0.1)
+        yield Memcached(port, max_connections, memory_mb)
+    finally:
+        _stop_group(proc)
+
+
+# ---------------------------------------------------------------------------- HAProxy
+
+
+@contextlib.contextmanager
+def start_haproxy(base: Path, config: str, stats_port: int) -> Iterator[Path]:
+    """HAProxy (Debian's ``haproxy``) in the foreground with ``config`` (written to
+    ``base/haproxy.cfg``); ready when ``stats_port`` listens. Yields the config's path."""
+    base.mkdir(parents=True, exist_ok=True)
+    path = base / "haproxy.cfg"
+    path.write_text(config)
+    log = base / "haproxy.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([shutil.which("haproxy") or "/usr/sbin/haproxy", "-f",
+                                 str(path), "-db"], stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        _wait_until("haproxy", lambda: _port_open(stats_port), proc, log)
+        yield path
+    finally:
+        _stop_group(proc)
+
+
+# ---------------------------------------------------------------------------- Open vSwitch
+
+
+@dataclass(frozen=True)
+class OVSDB:
+    """A running ovsdb-server (Debian's ``openvswitch-switch``) with the vswitch schema."""
+
+    socket: Path
+
+    @property
+    def remote(self) -> str:
+        return f"unix:{self.socket}"
+
+    def vsctl(self, *args: str) -> str:
+        """``ovs-vsctl --no-wait`` against this database (no ovs-vswitchd runs here)."""
+        out = subprocess.run(["ovs-vsctl", f"--db={self.remote}", "--timeout=10", "--no-wait",
+                              *args], capture_output=True, check=True, timeout=30)
+        return out.stdout.decode()
+
+    def transact(self, *operations: dict[str, object]) -> str:
+        """One OVSDB transaction (``ovsdb-client transact``), for the columns ovs-vswitchd
+        writes (``error``, ``ofport``, ``cur_cfg``) or ovs-vsctl bumps (``next_cfg``)."""
+        import json
+
+        out = subprocess.run(["ovsdb-client", "transact", self.remote,
+                              json.dumps(["Open_vSwitch", *operations])],
+                             capture_output=True, check=True, timeout=30)
+        return out.stdout.decode()
+
+
+@contextlib.contextmanager
+def start_ovsdb(base: Path) -> Iterator[OVSDB]:
+    """ovsdb-server on a fresh ``conf.db`` under ``base``, initialised (``ovs-vsctl init``)."""
+    base.mkdir(parents=True, exist_ok=True)
+    db, sock = base / "conf.db", base / "db.sock"
+    schema = "/usr/share/openvswitch/vswitch.ovsschema"
+    subprocess.run(["ovsdb-tool", "create", str(db), schema], check=True, capture_output=True)
+    log = base / "ovsdb-server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            ["ovsdb-server", str(db), f"--remote=punix:{sock}", f"--unixctl={base / 'ctl'}",
+             f"--pidfile={base / 'ovsdb-server.pid'}", "-vconsole:off", "-vfile:off"],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    server = OVSDB(sock)
+    try:
+        _wait_until("ovsdb-server", sock.exists, proc, log)
+        server.vsctl("init")
+        yield server
+    finally:
+        _stop_group(proc)

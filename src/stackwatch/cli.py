@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "demo": "stackwatch.commands:demo",
     "logs": "stackwatch.logcli:logs",
     "trace": "stackwatch.logcli:trace",
+    "check": "stackwatch.sources.node.cli:check",
+    "nrpe-config": "stackwatch.sources.node.cli:nrpe_config",
     "token": "stackwatch.tokencli:token",
 }
 

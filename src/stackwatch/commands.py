@@ -16,7 +16,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -31,7 +30,10 @@ from stackwatch.config import Config, load_config
 from stackwatch.errors import StackwatchError
 from stackwatch.health.evaluate import CloudHealth, evaluate, expire
 from stackwatch.model import CheckResult, Collection, PerfDatum, Sample, Status
-from stackwatch.query.models import CheckView, EventView, HealthView, SampleView
+from stackwatch.nagios import NagiosCommand
+from stackwatch.nagios import one_line as _one_line
+from stackwatch.nagios import perf_label as _perf_label
+from stackwatch.query.models import CheckView, EventView, HealthView, ItemView, SampleView
 from stackwatch.runner import SOURCE_CHECK, Loop, Run, Runner, collect_once
 from stackwatch.sources.base import Source
 from stackwatch.sources.registry import build_sources
@@ -54,38 +56,6 @@ config_option = click.option(
 source_option = click.option(
     "--source", "-s", "only", multiple=True, metavar="NAME",
     help="Only these sources, by name (api.compute) or kind (sql); repeatable.")
-
-
-class NagiosCommand(click.Command):
-    """A command whose own failures exit 3 (UNKNOWN), as the Nagios plugin guidelines ask.
-
-    Usage errors (click exits 2), :class:`StackwatchError` (the CLI's edge exits 2)
-    and unexpected exceptions (Python exits 1, read as WARNING) become one line on
-    standard error (a bug: with its traceback) and exit 3.
-    """
-
-    def make_context(self, info_name: str | None, args: list[str],
-                     parent: click.Context | None = None, **extra: Any) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent, **extra)
-        except click.ClickException as exc:
-            exc.exit_code = int(Status.UNKNOWN)
-            raise
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except click.ClickException as exc:
-            exc.exit_code = int(Status.UNKNOWN)
-            raise
-        except (click.exceptions.Exit, click.Abort):
-            raise  # ctx.exit(code) and Ctrl-C keep their own meaning
-        except StackwatchError as exc:
-            click.echo(f"stackwatch: error: {exc}", err=True)
-        except Exception as exc:  # a bug: still UNKNOWN for Nagios, with its traceback
-            traceback.print_exc(file=sys.stderr)
-            click.echo(f"stackwatch: internal error: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(int(Status.UNKNOWN))
 
 
 def _select(sources: Sequence[Source], only: Sequence[str]) -> list[Source]:
@@ -140,6 +110,11 @@ def _print_table(runs: Sequence[Run], collection: Collection) -> None:
                                  f"{sample.value:g}"))
     if collection.events:
         click.echo(f"\nEVENTS: {len(collection.events)}")
+    if collection.items:
+        click.echo("\nITEMS")
+        for item in collection.items:
+            click.echo(printable(f"{item.kind} {item.id} {item.name} {item.status} "
+                                 f"{item.host} {item.message}".rstrip()))
 
 
 def _runs_json(runs: Sequence[Run], collection: Collection) -> dict[str, Any]:
@@ -151,6 +126,7 @@ def _runs_json(runs: Sequence[Run], collection: Collection) -> dict[str, Any]:
         "samples": [SampleView.of(s, now).model_dump(mode="json") for s in collection.samples],
         "checks": [CheckView.of(c, now).model_dump(mode="json") for c in collection.checks],
         "events": [EventView.of(e).model_dump(mode="json") for e in collection.events],
+        "items": [ItemView.of(i, now).model_dump(mode="json") for i in collection.items],
     }
 
 
@@ -223,16 +199,6 @@ def status_perfdata(health: CloudHealth, checks: Sequence[CheckResult],
                       minimum=0),
             *(PerfDatum(f"duration_{_perf_label(name)}", round(seconds, 3), "s", minimum=0)
               for name, seconds in sorted(durations.items())))
-
-
-def _perf_label(text: str) -> str:
-    """A perfdata label part: no quote, equals sign or space (Nagios plugin guidelines)."""
-    return "".join("_" if c in "'= " else c for c in printable(text))
-
-
-def _one_line(text: str) -> str:
-    """Log-borne text made safe, and no ``|``: Nagios reads perfdata after one."""
-    return printable(text).replace("|", "/")
 
 
 def _shown(health: CloudHealth, checks: Sequence[CheckResult]

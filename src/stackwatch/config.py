@@ -19,6 +19,8 @@ Example::
           root: /var/log                # nova/nova-api.log, keystone/keystone.log, ...
         bus:
           url: amqp://monitor:secret@127.0.0.1:5672//
+        infra:                          # see stackwatch.infra_config
+          rabbitmq: {url: "http://127.0.0.1:15672", user: monitor, password_file: rmq.pw}
         agent_down_time: 75             # neutron.conf agent_down_time (sql.neutron)
         latency:                        # api.latency: median of the last `samples` probes
           samples: 5
@@ -38,10 +40,16 @@ Example::
       allow_local: true                 # loopback clients need no token (docs/security.md)
       tls_cert: /etc/stackwatch/cert.pem
       tls_key: /etc/stackwatch/key.pem
+    node:                               # the node checks of this machine (sources/node)
+      roles: [controller]               # default: detected from what runs
+      ignore: [pacemaker]               # catalog services not expected here
+      ports: {keystone: [5001]}         # bind ports here, replacing the catalog's
+      thresholds: {disk: {warning: 80, critical: 90}}
 """
 
 from __future__ import annotations
 
+import re
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any, Literal
@@ -56,16 +64,22 @@ from pydantic import (
     model_validator,
 )
 
+from stackwatch.catalog.loader import Role, default_catalog
 from stackwatch.errors import ConfigError
+from stackwatch.infra_config import InfraConfig
 
-DEFAULT_INTERVALS: dict[str, float] = {"api": 60.0, "sql": 60.0, "logs": 10.0, "procs": 30.0}
+DEFAULT_INTERVALS: dict[str, float] = {"api": 60.0, "sql": 60.0, "logs": 10.0, "node": 30.0,
+                                       "infra": 30.0}
 #: Seconds a run may take, per kind, sized for a big cloud (1,000 hypervisors, 20,000
 #: servers, 3,000 projects, 10,000 placement providers) on a loaded 2-core machine: the
 #: first API run reads every project's quotas and every provider's inventories and usages
 #: (some 26,000 requests; 60-95 s measured), the first logs run may catch up megabytes.
 #: A source stops reading a little before its timeout and delivers what it read, marked
 #: partial; the rest comes with its next run.
-DEFAULT_TIMEOUTS: dict[str, float] = {"api": 120.0, "sql": 60.0, "logs": 30.0, "procs": 30.0}
+#: An infrastructure source waits at most its own timeouts per request or command (10 s by
+#: default), for each of its servers in turn.
+DEFAULT_TIMEOUTS: dict[str, float] = {"api": 120.0, "sql": 60.0, "logs": 30.0, "node": 30.0,
+                                      "infra": 60.0}
 
 #: The service databases an ``sql.<database>`` source reads (``stackwatch.sources.sql``);
 #: any other key under ``databases`` is refused rather than silently ignored.
@@ -188,6 +202,9 @@ class CloudConfig(_Frozen):
     #: neutron.conf ``agent_down_time``: seconds after an agent's last heartbeat it is dead
     agent_down_time: float = Field(75.0, gt=0)
     latency: LatencyConfig = Field(default_factory=LatencyConfig)
+    #: infrastructure to check: RabbitMQ, MySQL/Galera, memcached, HAProxy, Pacemaker,
+    #: Ceph, GlusterFS, libvirt, Open vSwitch (``stackwatch.infra_config``)
+    infra: InfraConfig = Field(default_factory=InfraConfig)
     disable: list[str] = Field(default_factory=list)
 
     def enabled(self, source_name: str) -> bool:
@@ -277,6 +294,110 @@ class WebConfig(_Frozen):
         return int(self.listen.rpartition(":")[2])
 
 
+class Threshold(_Frozen):
+    """A WARNING and a CRITICAL level; a value at or above one reaches it."""
+
+    warning: float = Field(ge=0)
+    critical: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Threshold:
+        if self.critical < self.warning:
+            raise ValueError(f"critical {self.critical:g} is below warning {self.warning:g}")
+        return self
+
+
+def _percent(warning: float, critical: float) -> Threshold:
+    return Threshold(warning=warning, critical=critical)
+
+
+class NodeThresholds(_Frozen):
+    """Levels of the host checks: percentages used, and the load per core."""
+
+    #: the operations guide's: a disk 80 % full is a warning, 90 % critical
+    disk: Threshold = Field(default_factory=lambda: _percent(80, 90))
+    inodes: Threshold = Field(default_factory=lambda: _percent(80, 90))
+    #: memory in use (what MemAvailable does not cover)
+    memory: Threshold = Field(default_factory=lambda: _percent(90, 95))
+    swap: Threshold = Field(default_factory=lambda: _percent(50, 80))
+    #: the 5-minute load average divided by the CPUs online
+    load: Threshold = Field(default_factory=lambda: _percent(2, 4))
+
+    @model_validator(mode="after")
+    def _percentages(self) -> NodeThresholds:
+        for name in ("disk", "inodes", "memory", "swap"):
+            level: Threshold = getattr(self, name)
+            if level.critical > 100:
+                raise ValueError(f"{name}: critical {level.critical:g} is over 100 %")
+        return self
+
+
+NodePart = Literal["processes", "ports", "host"]
+NODE_PARTS: tuple[NodePart, ...] = ("processes", "ports", "host")
+
+
+class NodeConfig(_Frozen):
+    """The checks of the node stackwatch runs on: its processes, ports and host."""
+
+    #: the node's name as OpenStack reports it (nova's ``host``); default: the host name
+    host: str | None = Field(None, min_length=1)
+    #: default: detected from what runs (a role whose own services run, docs/node.md)
+    roles: list[Role] | None = None
+    parts: list[NodePart] = Field(default_factory=lambda: list(NODE_PARTS))
+    #: catalog services not expected here even though the roles have them
+    ignore: list[str] = Field(default_factory=list)
+    #: service -> the TCP ports it listens on here, replacing the catalog's
+    ports: dict[str, list[int]] = Field(default_factory=dict)
+    thresholds: NodeThresholds = Field(default_factory=NodeThresholds)
+    #: only these mount points (default: every real filesystem)
+    mounts: list[str] = Field(default_factory=list)
+    #: interfaces left out of the network counters (instances' taps and veths churn)
+    interfaces_ignored: str = r"^(lo|tap|qvo|qvb|qbr|vnet|veth)"
+    #: the kernel log (``/dev/kmsg``) and how far back a disk I/O error counts (seconds)
+    kernel_log: Path = Path("/dev/kmsg")
+    disk_io_window: float = Field(3600.0, gt=0)
+    #: where the host's /proc, /sys and / are (an agent in a container: /host/proc...)
+    proc_root: Path = Path("/proc")
+    sys_root: Path = Path("/sys")
+    rootfs: Path = Path("/")
+
+    @field_validator("ignore")
+    @classmethod
+    def _known_ignored(cls, value: list[str]) -> list[str]:
+        for name in value:
+            _catalog_service(name)
+        return value
+
+    @field_validator("ports")
+    @classmethod
+    def _known_ports(cls, value: dict[str, list[int]]) -> dict[str, list[int]]:
+        for name, ports in value.items():
+            spec = _catalog_service(name)
+            if spec != name:
+                raise ValueError(f"{name!r}: write the service's name, {spec!r}")
+            bad = [p for p in ports if not 1 <= p <= 65535]
+            if bad:
+                raise ValueError(f"{name}: {bad[0]} is not a TCP port")
+        return value
+
+    @field_validator("interfaces_ignored")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+
+def _catalog_service(name: str) -> str:
+    """The catalog's name for a service name or alias; ValueError naming the unknown."""
+    spec = default_catalog().service(name)
+    if spec is None:
+        raise ValueError(f"{name!r} is not a service of the catalog (catalog/services.yaml)")
+    return spec.name
+
+
 class Config(_Frozen):
     """The whole of ``stackwatch.yaml``."""
 
@@ -285,6 +406,8 @@ class Config(_Frozen):
     timeouts: dict[str, float] = Field(default_factory=dict)
     store: StoreConfig = Field(default_factory=StoreConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    #: the node checks of the machine stackwatch runs on (none: not checked)
+    node: NodeConfig | None = None
 
     @property
     def network_backends(self) -> frozenset[str]:
@@ -350,6 +473,7 @@ def parse_config(
                 "root": _resolve(base_dir, cloud.logs.root),
                 "checkpoint_dir": _resolve(base_dir, cloud.logs.checkpoint_dir),
             }),
+            "infra": cloud.infra.resolved(base_dir),
         })
         for cloud in config.clouds
     ]

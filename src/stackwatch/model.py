@@ -1,4 +1,5 @@
-"""The three things every source produces: samples, check results and events.
+"""The three things every source produces: samples, check results and events, and the
+items of the cloud's inventory that a count cannot name.
 
 * :class:`Sample` — a number at a time with labels, named the Prometheus way
   (``openstack_nova_instances{state="error"} 3``).
@@ -6,12 +7,16 @@
   (exit codes 0/1/2/3), a message and perfdata.
 * :class:`Event` — something that happened: a notification, an instance
   action, a log record worth keeping, with request and resource ids.
+* :class:`Item` — one thing of the inventory as it is now: *which* server is in
+  ERROR and its fault, *which* volume is stuck deleting and since when. Samples
+  count them; items name them. A source's items are current state: each run
+  replaces the previous run's.
 
 UNKNOWN means "could not look", never "is broken": a source that cannot reach
 what it watches reports UNKNOWN with the reason, and nothing downstream reads
 that as CRITICAL.
 
-All three are frozen and hashable; labels are stored as a sorted tuple of
+All are frozen and hashable; labels are stored as a sorted tuple of
 pairs so that equal label sets compare equal whatever order they were given in.
 """
 
@@ -156,6 +161,47 @@ class Event:
     attributes: Labels = ()
 
 
+class ItemKind(enum.StrEnum):
+    """What an :class:`Item` is (its ``kind``)."""
+
+    SERVER = "server"          # a nova server in ERROR, with its fault
+    HYPERVISOR = "hypervisor"  # a nova hypervisor: state up/down, status enabled/disabled
+    VOLUME = "volume"          # a cinder volume in a transient or error status
+    SNAPSHOT = "snapshot"      # a cinder snapshot in a transient or error status
+    ROUTER = "router"          # a neutron router with the L3 agents hosting it
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One thing of the cloud's inventory, as a source saw it now.
+
+    ``kind`` is an :class:`ItemKind` value and ``id`` the thing's id in OpenStack
+    (unique per kind); ``status`` its state (``ERROR``, ``deleting``, ``up``);
+    ``host`` and ``project`` (an id) where it lives and whose it is; ``message`` why
+    it is in that state (a server's fault). ``since`` is when it entered its state
+    when the API says (a fault's time, a volume's ``updated_at``): the age of a stuck
+    volume is counted from it. ``timestamp`` is when it was seen.
+    """
+
+    kind: str
+    id: str
+    name: str = ""
+    status: str = ""
+    host: str = ""
+    project: str = ""
+    message: str = ""
+    since: float | None = None
+    attributes: Labels = ()
+    timestamp: float = field(default_factory=time.time)
+
+    def attribute(self, name: str, default: str = "") -> str:
+        """The value of one attribute, or ``default``."""
+        for key, value in self.attributes:
+            if key == name:
+                return value
+        return default
+
+
 @dataclass(frozen=True, slots=True)
 class Collection:
     """What one run of one source produced."""
@@ -163,7 +209,8 @@ class Collection:
     samples: tuple[Sample, ...] = ()
     checks: tuple[CheckResult, ...] = ()
     events: tuple[Event, ...] = ()
+    items: tuple[Item, ...] = ()
 
     def __add__(self, other: Collection) -> Collection:
         return Collection(self.samples + other.samples, self.checks + other.checks,
-                          self.events + other.events)
+                          self.events + other.events, self.items + other.items)

@@ -13,6 +13,9 @@ raise anything else, or hang — the runner returns a :class:`Run` for it:
   source's latest run holds, or that came earlier in the same run, is left out and
   counted in ``stackwatch_source_duplicate_series``; the source's check is then
   WARNING naming the first one;
+* at most :data:`~stackwatch.items.MAX_PER_KIND` items of each kind per run
+  (:mod:`stackwatch.items`), those left out counted in
+  ``stackwatch_source_items_left_out``;
 * per-resource freshness is the sources' own business
   (:mod:`stackwatch.sources.resources` emits ``stackwatch_resource_*``).
 
@@ -40,6 +43,7 @@ from dataclasses import dataclass, field, replace
 
 from stackwatch.catalog.loader import Catalog
 from stackwatch.errors import SourceError
+from stackwatch.items import MAX_PER_KIND, ItemCap
 from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
 from stackwatch.redact import redact
 from stackwatch.series import SeriesGuard
@@ -94,6 +98,7 @@ class Runner:
         timeout: Callable[[str], float] | float = 60.0,
         clock: Callable[[], float] = time.time,
         catalog: Catalog | None = None,
+        max_items: int = MAX_PER_KIND,
     ) -> None:
         names = [s.name for s in sources]
         duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -110,6 +115,7 @@ class Runner:
         self._partial: set[str] = set()  # sources whose last run was partial (logged once)
         self._lock = threading.Lock()
         self._series = SeriesGuard()
+        self._items = ItemCap(max_items)
 
     # ----------------------------------------------------------------- running
     def start(self, source: Source) -> _Pending:
@@ -247,12 +253,15 @@ class Runner:
         now = self._clock()
         collection = scrubbed(collection)
         samples, duplicates = self._series.admit(name, collection.samples)
-        if duplicates:
-            collection = Collection(samples, collection.checks, collection.events)
+        items, left_out = self._items.admit(name, collection.items)
+        if duplicates or len(items) != len(collection.items):
+            collection = Collection(samples, collection.checks, collection.events, items)
         extra = self._freshness(name, True, duration, now)
         extra.append(Sample("stackwatch_source_duplicate_series", float(len(duplicates)),
                             make_labels(source=name), now))
         extra.append(Sample("stackwatch_source_samples", float(len(collection.samples)),
+                            make_labels(source=name), now))
+        extra.append(Sample("stackwatch_source_items_left_out", float(sum(left_out.values())),
                             make_labels(source=name), now))
         if self._catalog is not None:
             extra.append(Sample("stackwatch_source_undeclared_samples",
@@ -266,6 +275,10 @@ class Runner:
         unknown = sum(1 for c in collection.checks if c.status == Status.UNKNOWN)
         if unknown:
             message += f" ({unknown} checks UNKNOWN)"
+        if left_out:
+            # the counts are whole (samples); only the lists of named items are cut
+            message += "; items left out for the cap: " + ", ".join(
+                f"{n} {kind}" for kind, n in sorted(left_out.items()))
         status = Status.OK
         if duplicates:
             status = Status.WARNING
@@ -285,16 +298,19 @@ class Runner:
 
 
 def scrubbed(collection: Collection) -> Collection:
-    """The collection with URL passwords masked in check and event messages (a log line
-    or a driver's error may quote a database or bus URL whole)."""
+    """The collection with URL passwords masked in check, event and item messages (a log
+    line, a driver's error or a server's fault may quote a database or bus URL whole)."""
     if not any("://" in c.message for c in collection.checks) and not any(
-            "://" in e.message for e in collection.events):
+            "://" in e.message for e in collection.events) and not any(
+            "://" in i.message for i in collection.items):
         return collection
     checks = tuple(replace(c, message=redact(c.message)) if "://" in c.message else c
                    for c in collection.checks)
     events = tuple(replace(e, message=redact(e.message)) if "://" in e.message else e
                    for e in collection.events)
-    return Collection(collection.samples, checks, events)
+    items = tuple(replace(i, message=redact(i.message)) if "://" in i.message else i
+                  for i in collection.items)
+    return Collection(collection.samples, checks, events, items)
 
 
 def collect_once(

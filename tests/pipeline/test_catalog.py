@@ -20,6 +20,8 @@ GUIDE_PROCESSES = [
     "ovsdb-server", "ovs-vswitchd", "glance-api", "glance-registry", "cinder-api",
     "cinder-scheduler", "cinder-volume", "libvirtd", "placement", "haproxy", "rabbitmq",
     "mysql", "memcached", "pacemaker", "ceph-mon", "ceph-osd",
+    # the other instance-storage backend of the operations notes
+    "glusterfs",
     # ML2/OVN, neutron's default backend
     "ovn-ovsdb-server-nb", "ovn-ovsdb-server-sb", "ovn-northd", "ovn-controller",
     "neutron-ovn-metadata-agent",
@@ -304,7 +306,8 @@ def test_every_recorded_listening_port_is_a_catalog_port() -> None:
 
 
 def test_services_a_cloud_need_not_have() -> None:
-    """Removed by a release: never expected. Each ML2 backend's agents: only on its clouds."""
+    """Removed by a release, or optional: never expected. Each ML2 backend's agents: only on
+    its clouds."""
     catalog = load_catalog()
     removed = {s.name: s.removed_in for s in catalog.services if s.removed_in}
     assert removed == {"nova-consoleauth": "Train", "glance-registry": "Ussuri"}
@@ -321,7 +324,9 @@ def test_services_a_cloud_need_not_have() -> None:
         deployed = catalog.deployed(backends)
         return {s.name for s in catalog.services if deployed.expects(s)}
 
-    everything = {s.name for s in catalog.services} - set(removed)
+    optional = {s.name for s in catalog.services if s.optional}
+    assert optional == {"glusterfs"}   # a storage backend a cloud may not use
+    everything = {s.name for s in catalog.services} - set(removed) - optional
     assert {s.name for s in catalog.services if catalog.expects(s)} == everything
     assert expected(["ovn"]) == everything - set(by_backend[NetworkBackend.OVS])
     assert expected(["ovs"]) == everything - set(by_backend[NetworkBackend.OVN])

@@ -46,6 +46,14 @@ def test_collect_once_json_against_the_simulator(cloud: SimulatedCloud) -> None:
     assert up == {name: (0.0 if name in failed else 1.0) for name in by_source}
     nova_services = [c for c in data["checks"] if c["labels"].get("binary") == "nova-compute"]
     assert nova_services and all(c["status"] == "OK" for c in nova_services)
+    # the inventory the counts cannot name: every hypervisor, each server in ERROR
+    hypervisors = [i for i in data["items"] if i["kind"] == "hypervisor"]
+    assert len(hypervisors) == next(s.value for s in samples
+                                    if s.name == "openstack_nova_hypervisors")
+    errors = [i for i in data["items"] if i["kind"] == "server"]
+    assert len(errors) == sum(s.value for s in samples if s.name == "openstack_nova_servers"
+                              and s.label("status") == "ERROR")
+    assert all(e["message"] and e["time"].endswith("Z") for e in errors)
 
 
 def test_collect_table_counts_what_the_source_says(cloud: SimulatedCloud) -> None:

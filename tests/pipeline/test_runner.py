@@ -10,7 +10,7 @@ import pytest
 
 from stackwatch.catalog.testing import assert_declared
 from stackwatch.errors import SourceUnavailable
-from stackwatch.model import CheckResult, Collection, Event, Sample, Status
+from stackwatch.model import CheckResult, Collection, Event, Item, ItemKind, Sample, Status
 from stackwatch.runner import SOURCE_CHECK, Loop, Run, Runner, collect_once
 
 from .conftest import BuggySource, ConstantSource, DownSource, SlowSource
@@ -295,6 +295,48 @@ def test_a_series_two_sources_emit_is_kept_once_counted_and_logged(
                                      if s.name.startswith("stackwatch_source"))))
 
 
+class Listing:
+    """Lists ``count`` servers in ERROR (one of them twice) and one volume."""
+
+    name = "api.compute"
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def collect(self) -> Collection:
+        servers = [Item(ItemKind.SERVER, f"s{i:05d}", status="ERROR") for i in range(self.count)]
+        return Collection(items=(*servers, servers[0], Item(ItemKind.VOLUME, "v1")))
+
+
+def test_items_are_capped_per_kind_counted_and_logged_once(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A cloud with more servers in ERROR than the cap: the first are kept, the rest
+    counted; other kinds are not cut; the source still reads as OK."""
+    source = Listing(7)
+    runner = Runner([source], timeout=5, max_items=5)
+    with caplog.at_level(logging.WARNING, logger="stackwatch.items"):
+        runs = [runner.run_once()[0] for _ in range(2)]
+    for run in runs:
+        kept = run.collection.items
+        assert [i.id for i in kept] == ["s00000", "s00001", "s00002", "s00003", "s00004", "v1"]
+        assert freshness(run)["stackwatch_source_items_left_out"] == 2.0
+        status, message = source_check(run)
+        assert status is Status.OK and message.endswith("items left out for the cap: 2 server")
+    assert [r.getMessage() for r in caplog.records] == [
+        "source api.compute: 2 server items left out, 5 kept (the cap per kind; counted in "
+        "stackwatch_source_items_left_out)"]
+    source.count = 3  # under the cap again: nothing left out
+    run = runner.run_once()[0]
+    assert len(run.collection.items) == 4  # the duplicate server is kept once
+    assert freshness(run)["stackwatch_source_items_left_out"] == 0.0
+    source.count = 6  # over it again: logged again
+    with caplog.at_level(logging.WARNING, logger="stackwatch.items"):
+        runner.run_once()
+    assert caplog.records[-1].getMessage().startswith("source api.compute: 1 server items")
+    assert_declared(Collection(tuple(s for s in run.collection.samples
+                                     if s.name.startswith("stackwatch_source"))))
+
+
 def test_a_requested_run_comes_at_once_and_wakes_the_loop() -> None:
     """``request_run`` from another thread (the web app's): the source runs again long
     before its interval, and a long tick does not delay it."""
@@ -360,3 +402,22 @@ def test_url_passwords_never_leave_the_runner(caplog: pytest.LogCaptureFixture) 
             "mysql+pymysql://monitor:***@db1/nova") in said
     [traceback] = [m for m in said if m.startswith("source sql.glance failed unexpectedly")]
     assert "RuntimeError: engine for mysql+pymysql://monitor:***@db1/nova" in traceback
+
+
+class Quoting(Listing):
+    """A run whose check quotes a URL (as an API error does) and whose item's fault
+    quotes a database URL with its password."""
+
+    def collect(self) -> Collection:
+        check = CheckResult("stackwatch.resource", Status.UNKNOWN,
+                            "api.compute hypervisors: GET http://127.0.0.1:1/compute: HTTP 500")
+        fault = Item(ItemKind.SERVER, "s1", status="ERROR",
+                     message="DBConnectionError: mysql+pymysql://nova:s3cret@db/nova")
+        return Collection(checks=(check,), items=(fault, Item(ItemKind.VOLUME, "v1")))
+
+
+def test_the_scrub_of_urls_keeps_the_items_and_masks_their_passwords() -> None:
+    [run] = Runner([Quoting(0)], timeout=5).run_once()
+    assert [i.id for i in run.collection.items] == ["s1", "v1"]
+    message = run.collection.items[0].message
+    assert "s3cret" not in message and message.startswith("DBConnectionError: mysql+pymysql://")

@@ -13,6 +13,8 @@ from stackwatch.model import (
     CheckResult,
     Collection,
     Event,
+    Item,
+    ItemKind,
     PerfDatum,
     Sample,
     Severity,
@@ -241,3 +243,42 @@ def test_a_store_from_before_per_source_checks_opens(tmp_path: Path) -> None:
     store.write(Collection(checks=(CheckResult("c", Status.OK, "", timestamp=T0),)), "sql.nova")
     assert [c.name for c in store.latest_checks()] == ["c"]
     store.close()
+
+
+def server(item_id: str, message: str = "boom", ts: float = T0, **attributes: str) -> Item:
+    return Item(ItemKind.SERVER, item_id, f"vm-{item_id}", "ERROR", "cmp1", "p1", message,
+                T0 - 600, make_labels(attributes), ts)
+
+
+def test_items_are_each_sources_current_state(tmp_path: Path) -> None:
+    """A source's run replaces its items: changed ones change in place, gone ones go;
+    another source's stay; no history is kept; a failed run (nothing) clears them."""
+    store = SQLiteStore(tmp_path / "s.sqlite")
+    volume = Item(ItemKind.VOLUME, "v1", "data", "deleting", since=T0 - 7200, timestamp=T0)
+    store.write(Collection(items=(server("a", fault_code="500"), server("b"))), "api.compute")
+    store.write(Collection(items=(volume,)), "api.block_storage")
+    assert [(i.kind, i.id) for i in store.latest_items()] == [
+        ("server", "a"), ("server", "b"), ("volume", "v1")]
+    [a, b] = store.latest_items(ItemKind.SERVER)
+    assert a == server("a", fault_code="500")  # every field round-trips
+    assert a.attribute("fault_code") == "500" and b.since == T0 - 600
+    store.write(Collection(items=(server("b", "no valid host", T0 + 60),)), "api.compute")
+    [b] = store.latest_items("server")
+    assert (b.id, b.message, b.timestamp) == ("b", "no valid host", T0 + 60)
+    assert [i.id for i in store.latest_items("volume")] == ["v1"]
+    store.close()
+    reopened = SQLiteStore(tmp_path / "s.sqlite")  # what each source holds survives
+    reopened.write(Collection(), "api.compute")  # a failed run
+    assert [i.id for i in reopened.latest_items()] == ["v1"]
+    reopened.write(Collection(items=(server("c"),)))  # without a source: added
+    reopened.write(Collection(items=(server("d"),)))
+    assert [i.id for i in reopened.latest_items("server")] == ["c", "d"]
+    reopened.retain(["api.compute"])  # api.block_storage is no longer configured
+    assert [i.id for i in reopened.latest_items()] == ["c", "d"]
+    reopened.close()
+
+
+def test_prune_drops_items_not_seen_since(store: SQLiteStore) -> None:
+    store.write(Collection(items=(server("old", ts=T0), server("new", ts=T0 + 100))))
+    assert store.prune(T0 + 50) == 1
+    assert [i.id for i in store.latest_items()] == ["new"]

@@ -44,11 +44,11 @@ def test_psutil_sees_names_cmdlines_and_ports(procs: SimProcesses) -> None:
     assert set(pids) == {s.name for s in SPECS}
     for name, pid in pids.items():
         p = psutil.Process(pid)
-        # the kernel keeps 15 characters of comm, as for the real console scripts
-        assert p.name() == name[:15], name
-        cmdline = " ".join(p.cmdline())
         spec = next(s for s in SPECS if s.name == name)
-        assert f"/{spec.bindir}/{name}" in cmdline
+        # the kernel keeps 15 characters of comm, as for the real console scripts
+        assert p.name() == spec.executable[:15], name
+        cmdline = " ".join(p.cmdline())
+        assert f"/{spec.bindir}/{spec.executable}" in cmdline
         assert p.memory_info().rss < 40 * 1024 * 1024
     nova = psutil.Process(pids["nova-api"])
     listening = {

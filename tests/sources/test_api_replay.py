@@ -150,6 +150,15 @@ def test_network_image_volume_counts_match_the_recordings(replay: ReplayCloud) -
         "network", "GET___v2.0__networks~*")["networks"]) == 2
     assert value(net, "openstack_neutron_routers") == 1
     assert value(net, "openstack_neutron_floating_ips") == 1
+    # the router an L3 agent hosts, as real neutron lists it, named with its agent
+    [hosted] = recorded_body("network", "GET___v2.0__agents__{agent_id}__l3-routers.json")[
+        "routers"]
+    [router] = net.items
+    assert (router.kind, router.id, router.name, router.project) == (
+        "router", hosted["id"], hosted["name"], hosted["project_id"])
+    assert router.attribute("agents_alive") == "1" and router.message == ""
+    assert router.host == next(s.label("agent_host") for s in net.samples
+                               if s.name == "openstack_neutron_l3_agent_routers")
     availability = recorded_body("network", "GET___v2.0__network-ip-availabilities.json")
     net1 = next(n for n in availability["network_ip_availabilities"]
                 if n["network_name"] == "net1")
@@ -164,6 +173,7 @@ def test_network_image_volume_counts_match_the_recordings(replay: ReplayCloud) -
     volume = source(replay, "cinder", client).collect()
     assert value(volume, "openstack_cinder_volumes") == 2
     assert value(volume, "openstack_cinder_snapshots") == 1
+    assert volume.items == ()  # the volumes and the snapshot rest (available): no item
     assert value(volume, "openstack_cinder_pool_capacity_total_gb", name="vm@fake#fake") == (
         float("inf"))
     assert [c.status for c in volume.checks if c.name == "cinder.service"] == [Status.OK] * 2

@@ -45,8 +45,8 @@ def ago(seconds: float) -> str:
 ])
 def test_volumes_in_a_transitional_status_for_over_an_hour_are_named_oldest_first(
         rows: list[dict[str, Any]], status: Status, named: list[str]) -> None:
-    check = stuck_check([Sized.from_api(r, "cinder volumes/detail") for r in rows], NOW,
-                        "RegionOne")
+    check = stuck_check([Sized.from_api(r, "cinder volumes/detail", "volumes") for r in rows],
+                        NOW, "RegionOne")
     assert (check.name, check.status) == (STUCK_CHECK, status)
     assert dict(check.labels) == {"service": "cinder-volume", "region": "RegionOne"}
     assert [p.value for p in check.perfdata if p.label == "stuck"] == [len(named)]
@@ -60,7 +60,7 @@ def test_volumes_in_a_transitional_status_for_over_an_hour_are_named_oldest_firs
 
 
 def test_ten_are_named_and_the_count_says_the_rest() -> None:
-    rows = [Sized("deleting", 1, f"v{i:02d}", NOW - 2 * HOUR - i) for i in range(13)]
+    rows = [Sized("deleting", 1, f"v{i:02d}", since=NOW - 2 * HOUR - i) for i in range(13)]
     check = stuck_check(rows, NOW, "r")
     assert check.message.startswith("13 volume(s) stuck")
     assert check.message.endswith("v03 (deleting 2.0 h) and 3 more")
@@ -75,11 +75,11 @@ def test_ten_are_named_and_the_count_says_the_rest() -> None:
     ("2027-01-15T09:00:00+01:00", NOW),
 ])
 def test_times_without_an_offset_are_utc(text: str, seconds: float) -> None:
-    assert Sized.from_api(volume("a", "deleting", text), "v").changed == seconds
+    assert Sized.from_api(volume("a", "deleting", text), "v", "volumes").since == seconds
 
 
 @pytest.mark.parametrize("bad", ["yesterday", 1_700_000_000])
 def test_a_time_that_is_not_one_is_an_invalid_response(bad: object) -> None:
     with pytest.raises(InvalidResponse, match="cinder volumes/detail: field 'updated_at'"):
         Sized.from_api({"id": "a", "status": "deleting", "updated_at": bad},
-                       "cinder volumes/detail")
+                       "cinder volumes/detail", "volumes")

@@ -419,6 +419,81 @@ def test_l3_agent_dead(cloud: SimulatedCloud) -> None:
     assert seen.status is Status.CRITICAL and seen.message.endswith("is dead (database)")
 
 
+def test_items_name_what_the_faults_broke(cloud: SimulatedCloud) -> None:
+    """Samples count what is wrong; items say which one and why: each server in ERROR
+    with its fault, the stuck volume and snapshot with the time they got stuck, the
+    routers a dead L3 agent strands, each hypervisor's state."""
+    watch = Watch(cloud)
+    message = "internal error: process exited while connecting to monitor"
+    cloud.inject("servers-error", count="2", message=message)
+    cloud.inject("volume-stuck-deleting", count="1", minutes="120")
+    cloud.inject("snapshot-stuck", count="1", minutes="90")
+    cloud.inject("compute-down")
+    cloud.inject("l3-agent-dead")
+    cloud.flush()
+    out = watch.collect()
+    state = cloud.state
+    now = state.now().timestamp()
+
+    servers = {i.id: i for i in out["nova"].items if i.kind == "server"}
+    in_error = {s.id: s for s in state.servers if s.vm_state == "error"}
+    assert set(servers) == set(in_error)
+    injected = [i for i in servers.values() if i.message == message]
+    assert len(injected) == 2
+    for item in servers.values():
+        truth_server = in_error[item.id]
+        assert truth_server.fault is not None
+        assert (item.status, item.name, item.project, item.message) == (
+            "ERROR", truth_server.name, truth_server.project_id, truth_server.fault.message)
+        assert item.since == pytest.approx(truth_server.fault.created.timestamp(), abs=1)
+        assert item.attribute("fault_code") == str(truth_server.fault.code)
+        assert item.host == (truth_server.host or truth_server.node or "")
+    assert len(servers) == value(out["nova"], "openstack_nova_servers", status="ERROR")
+
+    [volume] = [i for i in out["cinder"].items if i.status == "deleting"]
+    stuck = state.volumes.get(volume.id)
+    assert (volume.kind, volume.name, volume.project) == ("volume", stuck.name, stuck.project_id)
+    assert now - (volume.since or 0) == pytest.approx(7200, abs=120)
+    [snapshot] = [i for i in out["cinder"].items if i.kind == "snapshot" and
+                  i.status == "creating"]
+    assert now - (snapshot.since or 0) == pytest.approx(5400, abs=120)
+    resting = {"available", "in-use"}
+    assert {i.id for i in out["cinder"].items if i.kind == "volume"} == {
+        v.id for v in state.volumes if v.status not in resting}
+
+    [dead] = [a for a in state.agents if a.agent_type == "L3 agent" and
+              a.id in cloud.state.silent_services]
+    bound = {b.router_id for b in state.router_bindings.by("l3_agent_id", dead.id)}
+    routers = [i for i in out["neutron"].items if i.kind == "router"]
+    stranded = [i for i in routers if i.attribute("agents_alive") == "0"]
+    assert bound and {i.id for i in stranded} <= bound
+    assert routers[:len(stranded)] == stranded  # stranded first
+    for item in routers:
+        agents = item.attribute("l3_agent_ids").split(",")
+        assert len(agents) == len(item.host.split(","))
+        if dead.id in agents:
+            assert dead.host in item.message
+    for item in stranded:
+        assert item.message == f"no L3 agent alive: {dead.host} dead"
+
+    hypervisors = {i.host: i for i in out["nova"].items if i.kind == "hypervisor"}
+    assert set(hypervisors) == {h.host for h in state.hypervisors}
+    down = {s.host for s in state.compute_services if s.id in state.silent_services}
+    assert down and {h for h, i in hypervisors.items() if i.status == "down"} == down
+
+
+def test_zone_free_is_the_sum_of_its_hypervisors(cloud: SimulatedCloud) -> None:
+    out = Watch(cloud).collect()["nova"]
+    for stem in ("vcpus_free", "memory_free_bytes", "local_storage_free_bytes"):
+        zones = {s.label("availability_zone"): s.value for s in out.samples
+                 if s.name == f"openstack_nova_zone_{stem}"}
+        hosts: Counter[str] = Counter()
+        for s in out.samples:
+            if s.name == f"openstack_nova_{stem}":
+                hosts[s.label("availability_zone")] += s.value
+        assert zones and zones == pytest.approx(dict(hosts))
+
+
 @pytest.mark.parametrize(("scenario", "reason"), [
     ("api-500", "SourceUnavailable: GET"), ("api-truncated", "InvalidResponse: GET"),
     ("api-slow", "SourceTimeout: GET")])
@@ -608,6 +683,10 @@ def test_two_clouds_each_cross_check_runs_after_its_own_sources(
                 "error_vms", "nova_services_down", "cinder_services_down", "vcpus"}, cross
             assert cross["error_vms"].message == (
                 f"VMs in error: API and database agree ({errors(sim)})"), name
+            # each cloud's servers in ERROR are its own, and say whose
+            items = runs[f"{name}/api.compute"].collection.items
+            mine = [i for i in items if i.kind == "server"]
+            assert len(mine) == errors(sim) and {i.attribute("cloud") for i in items} == {name}
         after = set(crosschecks["west/crosscheck"].after)  # type: ignore[attr-defined]
         assert {"west/api.compute", "west/sql.nova", "west/sql.cinder"} <= after
         assert not [name for name in after if not name.startswith("west/")]

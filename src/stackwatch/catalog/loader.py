@@ -7,7 +7,8 @@ so a bad catalog is fixed in one round. A metric declared twice, in one file
 or across files, is an error, as prometheus_client's ``DuplicateTimeseries``.
 
 Not every service is expected on every cloud: one a release removed
-(``removed_in``) or one of the other ML2 backend (``network_backend``) counts
+(``removed_in``), one of the other ML2 backend (``network_backend``) or an ``optional``
+backend (GlusterFS) counts
 only when seen. :meth:`Catalog.deployed` says which backends the watched clouds
 use and :meth:`Catalog.expects` answers per service.
 """
@@ -82,6 +83,9 @@ class Port(_Frozen):
     port: int = Field(ge=1, le=65535)
     protocol: Literal["tcp", "udp"] = "tcp"
     purpose: str = ""
+    #: not listening on every node (legacy, TLS, clustering, a range, inside a namespace):
+    #: the node's port check looks at it only when the configuration names it
+    optional: bool = False
 
 
 class ServiceSpec(_Frozen):
@@ -104,6 +108,9 @@ class ServiceSpec(_Frozen):
     removed_in: str | None = Field(None, min_length=1)
     #: the ML2 backend it belongs to; none: every cloud has it
     network_backend: NetworkBackend | None = None
+    #: a backend a cloud may well not use (GlusterFS for instance storage): counts only
+    #: when seen
+    optional: bool = False
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -194,8 +201,8 @@ class Catalog:
     def expects(self, spec: ServiceSpec) -> bool:
         """Whether the watched clouds should have ``spec``: not removed by a release, and
         of no ML2 backend or one they use. A service not expected counts only when seen."""
-        return spec.removed_in is None and (spec.network_backend is None
-                                            or spec.network_backend in self.network_backends)
+        return spec.removed_in is None and not spec.optional and (
+            spec.network_backend is None or spec.network_backend in self.network_backends)
 
     def metric_for_sample(self, sample_name: str) -> MetricSpec | None:
         """The family a sample name belongs to (``x_bucket`` -> histogram ``x``), if declared."""

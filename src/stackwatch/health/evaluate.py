@@ -7,7 +7,9 @@ label, which names the member — or it is an endpoint check naming the
 ``service_type`` (member: the endpoint). So a nova service check
 (``binary=nova-scheduler, host=ctl1``), a neutron agent check, the API
 endpoint check (``service_type=compute``) and a process check
-(``service=rabbitmq, host=ctl2``) count; a check on a service as a whole
+(``service=rabbitmq, host=ctl2``) count; a node's process and port checks
+(``node.*``) of a service whose members on that node a backend names
+(cinder-volume's ``stor1@lvm``) count for those members; a check on a service as a whole
 (``logs.auth_bruteforce{service=keystone}``) does not. Checks named
 ``stackwatch*`` are about sources, not services. Several checks on one member
 combine to the worst known status.
@@ -308,6 +310,25 @@ def _database_views_not_counted(checks: Sequence[CheckResult]) -> set[tuple[str,
             and (cloud, view.api_source, view.api_resource) not in unread}
 
 
+def _node_checks_to_backends(by_member: dict[tuple[str, str], list[CheckResult]]
+                             ) -> dict[tuple[str, str], list[CheckResult]]:
+    """A node's checks of a service (its process, its ports: ``host=stor1``) count for the
+    service's members on that node that a backend names (cinder-volume reports itself as
+    ``stor1@lvm``): one process serves them, and as a member of its own it would make an
+    active/passive service look active twice."""
+    out = dict(by_member)
+    for (service, host), checks in by_member.items():
+        if "@" in host or not any(c.name.startswith("node.") for c in checks):
+            continue
+        backends = [key for key in by_member
+                    if key[0] == service and key[1].startswith(host + "@")]
+        if backends:
+            del out[(service, host)]
+            for key in backends:
+                out[key] = out[key] + checks
+    return out
+
+
 def evaluate(catalog: Catalog, checks: Iterable[CheckResult]) -> CloudHealth:
     """Health of every catalog service, node and the cloud from the latest checks."""
     checks = list(checks)
@@ -336,7 +357,7 @@ def evaluate(catalog: Catalog, checks: Iterable[CheckResult]) -> CloudHealth:
         elif check.status != Status.OK and not check.name.startswith("stackwatch"):
             others.append(check)
     members_of: dict[str, list[MemberHealth]] = defaultdict(list)
-    for (service, host), member_checks in by_member.items():
+    for (service, host), member_checks in _node_checks_to_backends(by_member).items():
         members_of[service].append(combine_member(service, host, member_checks))
     # A wholly failed source is reported as such; its parts are not "partly" blind.
     blind = sorted((p for p in blind if p.source not in failed_sources),

@@ -1,4 +1,4 @@
-"""The JSON shapes of the model objects: samples, checks, events and health.
+"""The JSON shapes of the model objects: samples, checks, events, items and health.
 
 Each model has an ``of`` constructor from the domain object; ``age_seconds`` is
 given when a reference time is, so a reader can tell a stale value from a
@@ -10,8 +10,8 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from stackwatch.health.evaluate import BlindPart, CloudHealth, MemberHealth, ServiceHealth
-from stackwatch.model import CheckResult, Event, Sample, Status
-from stackwatch.query.times import Stamped, finite
+from stackwatch.model import CheckResult, Event, Item, Sample, Status
+from stackwatch.query.times import Stamped, finite, iso
 
 
 def _age(timestamp: float, now: float | None) -> float | None:
@@ -70,6 +70,35 @@ class EventView(Stamped):
                    severity=event.severity.name, service=event.service, host=event.host,
                    message=event.message, request_id=event.request_id,
                    resource_ids=list(event.resource_ids), attributes=dict(event.attributes))
+
+
+class ItemView(Stamped):
+    """One inventory item (``timestamp``: when it was seen); ``project`` an id and
+    ``project_name`` its name when known; ``since`` when it entered its status,
+    ``age_seconds`` how long ago that was."""
+
+    kind: str
+    id: str
+    name: str
+    status: str
+    host: str
+    project: str
+    project_name: str
+    message: str
+    since: float | None
+    since_time: str | None
+    age_seconds: float | None
+    attributes: dict[str, str]
+
+    @classmethod
+    def of(cls, item: Item, now: float, project_name: str = "") -> ItemView:
+        since = item.since
+        return cls(kind=item.kind, id=item.id, name=item.name, status=item.status,
+                   host=item.host, project=item.project, project_name=project_name,
+                   message=item.message, since=since,
+                   since_time=None if since is None else iso(since),
+                   age_seconds=_age(since, now) if since is not None else None,
+                   attributes=dict(item.attributes), timestamp=item.timestamp)
 
 
 class MemberView(BaseModel):

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from stackwatch.catalog.loader import Role, default_catalog
 from stackwatch.errors import SimulatorError
 
 log = logging.getLogger(__name__)
@@ -39,12 +40,23 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class ProcessSpec:
-    """One service process: its executable name, arguments and real TCP ports."""
+    """One service process: its name (``process-killed``'s parameter), arguments, real TCP
+    ports, and the executable it runs as when that is not its name."""
 
     name: str
     args: tuple[str, ...] = ()
     ports: tuple[int, ...] = ()
     bindir: str = "usr/bin"
+    exe: str = ""
+    service: str = ""  # the catalog's service (catalog/services.yaml), when not ``name``
+
+    @property
+    def executable(self) -> str:
+        return self.exe or self.name
+
+    @property
+    def catalog_service(self) -> str:
+        return self.service or self.name
 
 
 def _oslo(project: str, name: str, *extra: str) -> tuple[str, ...]:
@@ -59,13 +71,15 @@ def _oslo(project: str, name: str, *extra: str) -> tuple[str, ...]:
 
 # Ports: the OpenStack install guides (as in catalog/services.yaml).
 SPECS: tuple[ProcessSpec, ...] = (
-    ProcessSpec("keystone", ("--http-socket", "0.0.0.0:5000"), (5000,)),
+    # keystone's WSGI script run directly (pbr's wsgi_scripts serve with --port), as
+    # placement-api below: a real keystone has no plain "keystone" process
+    ProcessSpec("keystone", ("--port", "5000"), (5000,), exe="keystone-wsgi-public"),
     ProcessSpec("nova-api", _oslo("nova", "nova-api"), (8774, 8775)),
     ProcessSpec("nova-scheduler", _oslo("nova", "nova-scheduler")),
     ProcessSpec("nova-conductor", _oslo("nova", "nova-conductor")),
     ProcessSpec("nova-novncproxy", _oslo("nova", "nova-novncproxy"), (6080,)),
     ProcessSpec("nova-compute", _oslo("nova", "nova-compute")),
-    ProcessSpec("placement-api", ("--port", "8778"), (8778,)),
+    ProcessSpec("placement-api", ("--port", "8778"), (8778,), service="placement"),
     ProcessSpec(
         "neutron-server",
         _oslo("neutron", "server", "--config-file", "/etc/neutron/plugins/ml2/ml2_conf.ini"),
@@ -112,6 +126,7 @@ SPECS: tuple[ProcessSpec, ...] = (
         ("--basedir=/usr", "--datadir=/var/lib/mysql", "--socket=/run/mysqld/mysqld.sock"),
         (3306,),
         bindir="usr/sbin",
+        service="mysql",
     ),
     ProcessSpec(
         "beam.smp",
@@ -132,8 +147,9 @@ SPECS: tuple[ProcessSpec, ...] = (
         ),
         (5672, 25672, 15672),
         bindir="usr/lib/erlang/erts-13.1.5/bin",
+        service="rabbitmq",
     ),
-    ProcessSpec("epmd", ("-daemon",), (4369,)),
+    ProcessSpec("epmd", ("-daemon",), (4369,), service="rabbitmq"),
     ProcessSpec(
         "ovsdb-server",
         (
@@ -278,7 +294,7 @@ class SimProcesses:
         return self
 
     def _exe(self, spec: ProcessSpec) -> Path:
-        return self.root / spec.bindir / spec.name
+        return self.root / spec.bindir / spec.executable
 
     def _write(self, spec: ProcessSpec) -> None:
         exe = self._exe(spec)
@@ -355,6 +371,26 @@ class SimProcesses:
         self._procs.clear()
 
     stop = close
+
+    def node_section(self, host: str) -> dict[str, object]:
+        """The ``node:`` section of a ``stackwatch.yaml`` checking these processes as the
+        node ``host``: its roles, the ports as held here (offset), and the catalog
+        services of those roles that are not simulated left out (``ignore``)."""
+        catalog = default_catalog().deployed(["ovs"])  # the simulated neutron's agents
+        roles = {Role.CONTROLLER, Role.COMPUTE, Role.NETWORK}
+        ports: dict[str, list[int]] = {}
+        for spec in self.specs:
+            if spec.ports:
+                ports.setdefault(spec.catalog_service, []).extend(
+                    self.port(p) for p in spec.ports)
+        simulated = {spec.catalog_service for spec in self.specs}
+        ignore = [s.name for s in catalog.services if roles.intersection(s.roles)
+                  and catalog.expects(s) and s.name not in simulated]
+        # the simulated cinder API reports cinder-volume on storage-1@lvm, another node:
+        # this one's process would be a second active member of an active/passive service
+        ignore.append("cinder-volume")
+        return {"host": host, "roles": sorted(role.value for role in roles),
+                "ignore": ignore, "ports": {k: sorted(v) for k, v in sorted(ports.items())}}
 
     # ------------------------------------------------------------------ scenario
 

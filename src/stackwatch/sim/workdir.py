@@ -63,8 +63,10 @@ def write_clouds_yaml(workdir: Path, auth_url: str, username: str, password: str
 
 
 def write_stackwatch_yaml(workdir: Path, region: str, db_urls: Mapping[str, str],
-                          log_dir: Path, bus_url: str | None) -> Path:
-    """A ``stackwatch.yaml`` watching this simulated cloud; validated before it is kept."""
+                          log_dir: Path, bus_url: str | None,
+                          node: Mapping[str, object] | None = None) -> Path:
+    """A ``stackwatch.yaml`` watching this simulated cloud; validated before it is kept.
+    ``node``: the ``node:`` section checking the simulated processes (``--processes``)."""
     path = workdir / "stackwatch.yaml"
     cloud: dict[str, object] = {
         "name": CLOUD_NAME, "clouds_yaml": "./clouds.yaml", "region": region,
@@ -76,8 +78,10 @@ def write_stackwatch_yaml(workdir: Path, region: str, db_urls: Mapping[str, str]
     }
     if bus_url:
         cloud["bus"] = {"url": bus_url}
-    data = {"clouds": [cloud], "store": {"path": "./stackwatch.sqlite"},
-            "web": {"listen": "127.0.0.1:9550"}}
+    data: dict[str, object] = {"clouds": [cloud], "store": {"path": "./stackwatch.sqlite"},
+                               "web": {"listen": "127.0.0.1:9550"}}
+    if node is not None:
+        data["node"] = dict(node)
     _write(path, "# Written by `stackwatch sim`: watches the simulated cloud.\n"
            + yaml.safe_dump(data, sort_keys=False), private=True)
     load_config(path)  # raises ConfigError if the schema moved under us

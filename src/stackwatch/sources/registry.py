@@ -6,6 +6,11 @@ only here and only when configured::
     api   stackwatch.sources.openstack_api:api_sources(cloud, intervals)   always
     sql   stackwatch.sources.sql:sql_sources(cloud, intervals)             when databases
     logs  stackwatch.sources.logs:logs_sources(cloud, config)              when logs.root
+    infra stackwatch.sources.infra:infra_sources(cloud)                    when infra pieces
+
+Once, for the machine stackwatch runs on (not per cloud):
+
+    node  stackwatch.sources.node:node_sources(config)    when the node section is there
 
 A kind whose package or factory is not installed does not stop the others: it
 becomes a :class:`MissingSource` per expected source name, whose every run
@@ -52,8 +57,9 @@ class RenamedSource:
 
     The sources it waits for (``after``, e.g. the cross-check's API and SQL
     sources) are those of the same cloud, so they carry the same prefix. Its samples
-    and checks carry ``cloud`` (the prefix's name): two clouds may share a region name
-    and host names, and each series and verdict must still be one cloud's.
+    and checks carry ``cloud`` (the prefix's name), as its items' attributes do: two
+    clouds may share a region name and host names, and each series and verdict must
+    still be one cloud's.
     """
 
     prefix: str
@@ -79,13 +85,16 @@ class RenamedSource:
         return self.collect()
 
     def _labelled(self, found: Collection) -> Collection:
-        """``found`` with ``cloud`` (the prefix's name) on every sample and check."""
+        """``found`` with ``cloud`` (the prefix's name) on every sample and check, and
+        among every item's attributes."""
         cloud = self.prefix.removesuffix("/")
         samples = tuple(replace(s, labels=make_labels(dict(s.labels), cloud=cloud))
                         for s in found.samples)
         checks = tuple(replace(c, labels=make_labels(dict(c.labels), cloud=cloud))
                        for c in found.checks)
-        return Collection(samples, checks, found.events)
+        items = tuple(replace(i, attributes=make_labels(dict(i.attributes), cloud=cloud))
+                      for i in found.items)
+        return Collection(samples, checks, found.events, items)
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,10 @@ KINDS: tuple[_Kind, ...] = (
     _Kind("logs", "stackwatch.sources.logs:logs_sources",
           lambda f, cloud, config: list(f(cloud, config)),
           lambda cloud: cloud.logs.root is not None, lambda cloud: ("logs",)),
+    _Kind("infra", "stackwatch.sources.infra:infra_sources",
+          lambda f, cloud, config: list(f(cloud)),
+          lambda cloud: bool(cloud.infra.pieces()),
+          lambda cloud: tuple(f"infra.{piece}" for piece in cloud.infra.pieces())),
 )
 
 
@@ -142,6 +155,22 @@ def _cloud_sources(cloud: CloudConfig, config: Config) -> list[Source]:
     return [s for s in sources if cloud.enabled(s.name)]
 
 
+NODE_TARGET = "stackwatch.sources.node:node_sources"
+
+
+def _node_sources(config: Config) -> list[Source]:
+    """The node checks (``node.processes``, ``node.ports``, ``node.host``) when configured."""
+    if config.node is None:
+        return []
+    factory = _factory(NODE_TARGET)
+    if isinstance(factory, str):
+        log.warning("node sources unavailable: %s", factory)
+        return [MissingSource(f"node.{part}", f"node sources unavailable: {factory}")
+                for part in config.node.parts]
+    found: list[Source] = factory(config)
+    return found
+
+
 def build_sources(config: Config) -> list[Source]:
     """Every source the configuration asks for, named uniquely."""
     several = len(config.clouds) > 1
@@ -149,4 +178,5 @@ def build_sources(config: Config) -> list[Source]:
     for cloud in config.clouds:
         for source in _cloud_sources(cloud, config):
             sources.append(RenamedSource(f"{cloud.name}/", source) if several else source)
+    sources.extend(_node_sources(config))  # the machine's own, whatever the clouds
     return sources

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from stackwatch.model import CheckResult, Collection, Event, Labels, Sample
+from stackwatch.model import CheckResult, Collection, Event, Item, Labels, Sample
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,11 +29,12 @@ class Statistics:
 
 
 class Store(Protocol):
-    """Keeps samples, check results and events; answers the queries the rest needs."""
+    """Keeps samples, check results, events and items; answers the queries the rest needs."""
 
     def write(self, collection: Collection, source: str = "") -> None:
         """Persist everything in one collection, atomically; with ``source``, the collection
-        is that source's latest run and replaces its previous one in the latest reads."""
+        is that source's latest run and replaces its previous one in the latest reads
+        (samples, checks, items)."""
         ...
 
     def retain(self, sources: Iterable[str]) -> None:
@@ -69,6 +70,11 @@ class Store(Protocol):
 
     def latest_checks(self) -> list[CheckResult]:
         """The checks of the latest run of each source."""
+        ...
+
+    def latest_items(self, kind: str | None = None) -> list[Item]:
+        """The items the latest run of each source listed (of one kind when ``kind`` is
+        given), by kind and id. Items are current state only: no history is kept."""
         ...
 
     def events(

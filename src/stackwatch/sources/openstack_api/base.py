@@ -17,7 +17,15 @@ from typing import ClassVar, TypeVar
 
 from stackwatch.config import LatencyConfig
 from stackwatch.errors import SourceAuthError, SourceError
-from stackwatch.model import CheckResult, Collection, PerfDatum, Sample, Status, make_labels
+from stackwatch.model import (
+    CheckResult,
+    Collection,
+    Item,
+    PerfDatum,
+    Sample,
+    Status,
+    make_labels,
+)
 from stackwatch.sources.openstack_api.client import ApiClient
 from stackwatch.sources.openstack_api.identity_projects import Project, load_projects
 from stackwatch.sources.openstack_api.latency import LatencyJudge
@@ -53,6 +61,13 @@ class ApiSource(ResourceSource):
     def sample(self, name: str, value: float, /, **labels: object) -> Sample:
         """A sample with the region label every API metric carries."""
         return Sample(name, float(value), make_labels(labels, region=self.region_label))
+
+    def item(self, kind: str, item_id: str, /, *, name: str = "", status: str = "",
+             host: str = "", project: str = "", message: str = "",
+             since: float | None = None, **attributes: object) -> Item:
+        """An inventory item with the region among its attributes, as on every sample."""
+        return Item(kind, item_id, name, status, host, project, message, since,
+                    make_labels(attributes, region=self.region_label))
 
     def per_project(self, resource: str, read: Callable[[Project], T]
                     ) -> tuple[list[T], tuple[CheckResult, ...]]:

@@ -11,6 +11,11 @@ Calls per collection (N volumes, S snapshots, P projects):
 ``snapshots/detail?all_tenants=1`` ceil(S/1000), ``os-services`` 1,
 ``scheduler-stats/get_pools?detail=True`` 1, and every ``quotas`` interval
 (600 s) one ``os-quota-sets/{p}?usage=True`` per project (no bulk API).
+
+Items (no call of their own): every volume and snapshot out of its resting status
+(``available``, ``in-use``; ``available`` for snapshots) — on its way somewhere
+(``creating``, ``deleting``...) or failed (``error``, ``error_deleting``...) — with
+``since`` its ``updated_at``, oldest first: a reader tells a stuck one by its age.
 """
 
 from __future__ import annotations
@@ -22,7 +27,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stackwatch.model import CheckResult, Collection, PerfDatum, Sample, Status, make_labels
+from stackwatch.model import (
+    CheckResult,
+    Collection,
+    ItemKind,
+    PerfDatum,
+    Sample,
+    Status,
+    make_labels,
+)
 from stackwatch.sources.openstack_api import fields as f
 from stackwatch.sources.openstack_api.base import ApiSource
 from stackwatch.sources.openstack_api.compute import _service_check
@@ -42,32 +55,46 @@ TRANSITIONAL = frozenset({"creating", "deleting", "attaching", "detaching", "ext
 #: from a large image can take most of that on a busy backend.
 STUCK_AFTER_S = 3600.0
 STUCK_SHOWN = 10  # ids named in the message; the count covers the rest
+#: the statuses a volume or snapshot rests in; any other is listed as an item
+RESTING = {"volumes": frozenset({"available", "in-use"}),
+           "snapshots": frozenset({"available"})}
+#: the project and host fields of volumes and snapshots (admin views)
+_PROJECT = {"volumes": "os-vol-tenant-attr:tenant_id",
+            "snapshots": "os-extended-snapshot-attributes:project_id"}
 
 
 @dataclass(frozen=True, slots=True)
 class Sized:
-    """A volume or snapshot: status, size in GiB, id and when it last changed."""
+    """A volume or snapshot: status and size in GiB; who and when for those out of their
+    resting status (read for those only)."""
 
     status: str
     size_gb: float
     id: str = ""
-    changed: float | None = None  # updated_at (else created_at), Unix seconds
+    name: str = ""
+    project_id: str = ""
+    host: str = ""
+    since: float | None = None
 
     @classmethod
-    def from_api(cls, d: Mapping[str, Any], what: str) -> Sized:
-        changed = f.timestamp(d, "updated_at", what)
-        return cls(f.text(d, "status", what, ""), f.number(d, "size", what, 0.0),
-                   f.text(d, "id", what, ""),
-                   changed if changed is not None else f.timestamp(d, "created_at", what))
+    def from_api(cls, d: Mapping[str, Any], what: str, kind: str) -> Sized:
+        status = f.text(d, "status", what, "")
+        size = f.number(d, "size", what, 0.0)
+        if status in RESTING[kind]:
+            return cls(status, size)
+        since = f.timestamp(d, "updated_at", what) or f.timestamp(d, "created_at", what)
+        return cls(status, size, f.text(d, "id", what), f.text(d, "name", what, ""),
+                   f.text(d, _PROJECT[kind], what, ""),
+                   f.text(d, "os-vol-host-attr:host", what, ""), since)
 
 
 def stuck_check(volumes: Sequence[Sized], now: float, region: str,
                 stuck_after: float = STUCK_AFTER_S) -> CheckResult:
     """WARNING naming the volumes in a :data:`TRANSITIONAL` status for more than
     ``stuck_after`` seconds since their last change (oldest first); OK when none is."""
-    ages = sorted(((now - v.changed, v) for v in volumes
-                   if v.status in TRANSITIONAL and v.changed is not None
-                   and now - v.changed > stuck_after), key=lambda item: -item[0])
+    ages = sorted(((now - v.since, v) for v in volumes
+                   if v.status in TRANSITIONAL and v.since is not None
+                   and now - v.since > stuck_after), key=lambda item: -item[0])
     labels = make_labels(service="cinder-volume", region=region)
     limit = f"{stuck_after / 3600:g} h" if stuck_after >= 3600 else f"{stuck_after:g} s"
     perf = (PerfDatum("stuck", len(ages), warn=1, minimum=0),
@@ -133,8 +160,8 @@ class BlockStorageSource(ApiSource):
         )
 
     def _sized(self, path: str, key: str, count_metric: str, status_metric: str,
-               size_metric: str) -> tuple[list[Sized], Collection]:
-        rows = [Sized.from_api(v, f"cinder {path}") for v in self.client.list_all(
+               size_metric: str, kind: ItemKind) -> tuple[list[Sized], Collection]:
+        rows = [Sized.from_api(v, f"cinder {path}", key) for v in self.client.list_all(
             "block-storage", path, key, params={"all_tenants": 1})]
         counts = Counter(r.status for r in rows)
         sizes: defaultdict[str, float] = defaultdict(float)
@@ -143,18 +170,23 @@ class BlockStorageSource(ApiSource):
         samples = [self.sample(count_metric, len(rows))]
         samples += [self.sample(status_metric, n, status=st) for st, n in sorted(counts.items())]
         samples += [self.sample(size_metric, sizes[st], status=st) for st in sorted(counts)]
-        return rows, Collection(tuple(samples))
+        moving = sorted((r for r in rows if r.id), key=lambda r: r.since or 0.0)
+        items = tuple(self.item(kind, r.id, name=r.name, status=r.status, host=r.host,
+                                project=r.project_id, since=r.since,
+                                size_bytes=f"{r.size_gb * GIB:.0f}")
+                      for r in moving)  # oldest first: the longest stuck kept by the cap
+        return rows, Collection(tuple(samples), items=items)
 
     def volumes(self) -> Collection:
         rows, found = self._sized("volumes/detail", "volumes", "openstack_cinder_volumes",
                                   "openstack_cinder_volume_status_counter",
-                                  "openstack_cinder_volumes_size_bytes")
+                                  "openstack_cinder_volumes_size_bytes", ItemKind.VOLUME)
         return found + Collection(checks=(stuck_check(rows, time.time(), self.region_label),))
 
     def snapshots(self) -> Collection:
         return self._sized("snapshots/detail", "snapshots", "openstack_cinder_snapshots",
                            "openstack_cinder_snapshots_by_status",
-                           "openstack_cinder_snapshots_size_bytes")[1]
+                           "openstack_cinder_snapshots_size_bytes", ItemKind.SNAPSHOT)[1]
 
     def services(self) -> Collection:
         body = self.client.get("block-storage", "os-services")

@@ -23,7 +23,13 @@ hold together by construction:
 
 ``os-hypervisors`` ``memory_mb_used``/``local_gb_used`` (< 2.88) are not used: nova's
 resource tracker counts the host's reserved memory and disk in them, so they would
-not add up with placement's figures.
+not add up with placement's figures. The free amounts are also summed per availability
+zone (``openstack_nova_zone_*_free``), so that a trend over a week reads a few series,
+not one per hypervisor.
+
+Items (no call of their own): every server in ERROR with its fault (``servers/detail``
+gives ``fault`` for ERROR servers: message, code, created), newest first; every
+hypervisor with its state, status, zone and aggregates.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stackwatch.errors import InvalidResponse
-from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
+from stackwatch.model import CheckResult, Collection, Item, ItemKind, Sample, Status, make_labels
 from stackwatch.sources.openstack_api import fields as f
 from stackwatch.sources.openstack_api.base import ApiSource
 from stackwatch.sources.openstack_api.identity_projects import Project
@@ -95,14 +101,28 @@ class Hypervisor:
 
 
 @dataclass(frozen=True, slots=True)
+class Fault:
+    """Why a server is in ERROR, as nova recorded it (``fault`` of ``servers/detail``)."""
+
+    message: str
+    code: str
+    created: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class Server:
-    """What stackwatch keeps of one server of ``servers/detail``."""
+    """What stackwatch keeps of one server of ``servers/detail``; ``fault`` and
+    ``updated`` are read for servers in ERROR only."""
 
     id: str
     project_id: str
     status: str
     node: str
     flavor: str
+    name: str = ""
+    host: str = ""
+    fault: Fault | None = None
+    updated: float | None = None
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Server:
@@ -110,9 +130,27 @@ class Server:
         flavor = f.obj(d, "flavor", what)
         # 2.47+: the flavor is embedded (original_name); before, only its id.
         name = f.text(flavor, "original_name", what, "") or f.text(flavor, "id", what, "")
-        return cls(f.text(d, "id", what), f.text(d, "tenant_id", what, ""),
-                   f.text(d, "status", what, "UNKNOWN"),
-                   f.text(d, "OS-EXT-SRV-ATTR:hypervisor_hostname", what, ""), name)
+        status = f.text(d, "status", what, "UNKNOWN")
+        fault = None
+        updated = None
+        if status == "ERROR":
+            raw = f.obj(d, "fault", what)
+            if raw:
+                # "details" (a traceback, admins only) is left out: the message says it
+                fault = Fault(f.text(raw, "message", what, ""), f.text(raw, "code", what, ""),
+                              f.timestamp(raw, "created", what))
+            updated = f.timestamp(d, "updated", what)
+        return cls(f.text(d, "id", what), f.text(d, "tenant_id", what, ""), status,
+                   f.text(d, "OS-EXT-SRV-ATTR:hypervisor_hostname", what, ""), name,
+                   f.text(d, "name", what, ""), f.text(d, "OS-EXT-SRV-ATTR:host", what, ""),
+                   fault, updated)
+
+    @property
+    def since(self) -> float | None:
+        """When it went wrong: its fault's time, else its last update."""
+        if self.fault is not None and self.fault.created is not None:
+            return self.fault.created
+        return self.updated
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +270,14 @@ class ComputeSource(ApiSource):
                     for st, n in sorted(by_status.items())]
         samples += [self.sample("openstack_nova_flavor_servers", n, flavor=name)
                     for name, n in sorted(by_flavor.items())]
-        return Collection(tuple(samples))
+        errors = sorted((s for s in servers if s.status == "ERROR"),
+                        key=lambda s: -(s.since or 0.0))  # newest first: kept by the cap
+        items = tuple(self.item(
+            ItemKind.SERVER, s.id, name=s.name, status=s.status, host=s.host or s.node,
+            project=s.project_id, message=s.fault.message if s.fault else "", since=s.since,
+            fault_code=s.fault.code if s.fault else "", node=s.node, flavor=s.flavor)
+            for s in errors)
+        return Collection(tuple(samples), items=items)
 
     def hypervisors(self) -> Collection:
         hypervisors = self._hypervisors()
@@ -241,13 +286,17 @@ class ComputeSource(ApiSource):
             counted = Counter(s.node for s in self._servers())
         hosts = self._host_labels()
         samples = []
+        items: list[Item] = []
         for h in hypervisors:
             zone, aggs = hosts.get(h.host, ("", ""))
             vms = h.running_vms if h.running_vms is not None else counted[h.hostname]
             samples.append(self.sample("openstack_nova_running_vms", vms, hostname=h.hostname,
                                        availability_zone=zone, aggregates=aggs))
+            items.append(self.item(ItemKind.HYPERVISOR, h.id, name=h.hostname, status=h.state,
+                                   host=h.host, admin_status=h.status, availability_zone=zone,
+                                   aggregates=aggs))
         samples.append(self.sample("openstack_nova_hypervisors", len(hypervisors)))
-        return Collection(tuple(samples))
+        return Collection(tuple(samples), items=tuple(items))
 
     def capacity(self) -> Collection:
         hypervisors = self._hypervisors()
@@ -255,6 +304,7 @@ class ComputeSource(ApiSource):
         loaded = load_providers(self.client)  # placement failing: capacity is UNKNOWN
         providers = {p.name: p for p in loaded.read}
         samples: list[Sample] = []
+        zone_free: defaultdict[tuple[str, str], float] = defaultdict(float)
         for h in hypervisors:
             provider = providers.get(h.hostname)
             if provider is None:
@@ -269,6 +319,9 @@ class ComputeSource(ApiSource):
                                      ("capacity", inv.capacity), ("free", inv.free)):
                     samples.append(self.sample(f"openstack_nova_{stem}_{kind}{unit}",
                                                amount * scale, **labels))
+                zone_free[(f"openstack_nova_zone_{stem}_free{unit}", zone)] += inv.free * scale
+        samples += [self.sample(name, amount, availability_zone=zone)
+                    for (name, zone), amount in sorted(zone_free.items())]
         return Collection(tuple(samples),
                           loaded.partial(self.name, self.region_label, "capacity"))
 

@@ -10,6 +10,10 @@ two more: ``quotas`` (every project with non-default quotas, in one answer)
 and ``quotas/{p}/default`` once (the defaults, the same for every project).
 Usage per project is counted from the listings above (shared within a cycle),
 not asked project by project.
+
+Items (no call of their own): every router an L3 agent hosts, from the
+``l3-routers`` answers, with the agents hosting it and how many of them are alive;
+one whose every agent is dead is *stranded* (its traffic stopped), listed first.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
+from stackwatch.model import CheckResult, Collection, Item, ItemKind, Sample, Status, make_labels
 from stackwatch.sources.openstack_api import fields as f
 from stackwatch.sources.openstack_api.base import ApiSource
 from stackwatch.sources.openstack_api.client import Json
@@ -71,6 +75,25 @@ class Agent:
                    f.text(d, "agent_type", what, ""), f.text(d, "host", what),
                    f.flag(d, "alive", what), f.flag(d, "admin_state_up", what, True),
                    f.text(d, "availability_zone", what, ""))
+
+
+@dataclass(frozen=True, slots=True)
+class HostedRouter:
+    """A router as ``agents/{id}/l3-routers`` lists it."""
+
+    id: str
+    name: str
+    status: str
+    project_id: str
+    ha: bool
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> HostedRouter:
+        what = "neutron l3-routers"
+        return cls(f.text(d, "id", what), f.text(d, "name", what, ""),
+                   f.text(d, "status", what, ""),
+                   f.text(d, "project_id", what, "") or f.text(d, "tenant_id", what, ""),
+                   f.flag(d, "ha", what, False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,17 +226,22 @@ class NetworkSource(ApiSource):
             checks.append(_agent_check(a, self.region_label))
         l3 = [a for a in agents if a.agent_type == "L3 agent"]
 
-        def routers_of(agent: Agent) -> int:
+        def routers_of(agent: Agent) -> list[HostedRouter]:
             body = self.client.get("network", f"v2.0/agents/{agent.id}/l3-routers")
-            return len(f.items(body, "routers", "neutron l3-routers"))
+            return [HostedRouter.from_api(r) for r in f.items(body, "routers",
+                                                                 "neutron l3-routers")
+                    if isinstance(r, Mapping)]
 
-        for agent, count in zip(l3, self.client.map(routers_of, l3), strict=True):
-            if isinstance(count, BaseException):
-                raise count
-            samples.append(self.sample("openstack_neutron_l3_agent_routers", count,
+        hosting: dict[str, tuple[HostedRouter, list[Agent]]] = {}
+        for agent, routers in zip(l3, self.client.map(routers_of, l3), strict=True):
+            if isinstance(routers, BaseException):
+                raise routers
+            samples.append(self.sample("openstack_neutron_l3_agent_routers", len(routers),
                                        l3_agent_id=agent.id, agent_host=agent.host,
                                        agent_alive=str(agent.alive).lower()))
-        return Collection(tuple(samples), tuple(checks))
+            for router in routers:
+                hosting.setdefault(router.id, (router, []))[1].append(agent)
+        return Collection(tuple(samples), tuple(checks), items=_router_items(self, hosting))
 
     def ip_availability(self) -> Collection:
         samples = []
@@ -257,6 +285,28 @@ class NetworkSource(ApiSource):
                 samples.append(self.sample(f"openstack_neutron_limits_{word}_used",
                                            used[resource][project.id], **labels))
         return Collection(tuple(samples))
+
+
+def _router_items(source: NetworkSource,
+                  hosting: Mapping[str, tuple[HostedRouter, list[Agent]]]) -> tuple[Item, ...]:
+    """One item per hosted router, stranded ones (no hosting agent alive) first."""
+    items = []
+    for router, agents in hosting.values():
+        agents = sorted(agents, key=lambda a: a.host)
+        alive = [a for a in agents if a.alive]
+        dead = [a.host for a in agents if not a.alive]
+        message = ""
+        if dead:
+            message = (f"no L3 agent alive: {', '.join(dead)} dead" if not alive else
+                       f"L3 agent dead on {', '.join(dead)}; alive on "
+                       f"{', '.join(a.host for a in alive)}")
+        items.append(source.item(
+            ItemKind.ROUTER, router.id, name=router.name, status=router.status,
+            host=",".join(a.host for a in agents), project=router.project_id, message=message,
+            l3_agent_ids=",".join(a.id for a in agents), agents_alive=str(len(alive)),
+            ha=str(router.ha).lower()))
+    items.sort(key=lambda i: (i.attribute("agents_alive") != "0", i.host, i.name, i.id))
+    return tuple(items)
 
 
 def _agent_check(agent: Agent, region: str) -> CheckResult:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from stackwatch.web.api import core
+from stackwatch.web.api import core, inventory
 from stackwatch.web.api.endpoint import Endpoint
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     *core.ENDPOINTS,
+    *inventory.ENDPOINTS,
 )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from stackwatch.web.pages import core
+from stackwatch.web.pages import core, inventory
 from stackwatch.web.pages.page import PageSpec
 
 PAGES: tuple[PageSpec, ...] = (
     *core.PAGES,
+    *inventory.PAGES,
 )
