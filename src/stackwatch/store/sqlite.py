@@ -645,6 +645,7 @@ class SQLiteStore:
                 # an item not seen since (its source gone, or a write without a source)
                 removed += conn.execute("DELETE FROM items WHERE ts < ?",
                                         (older_than,)).rowcount
+                rollups.prune(conn, older_than)  # sums of what is kept: not counted
             if gone:
                 dropped = set(gone)
                 self._series_ids = {k: v for k, v in self._series_ids.items()
