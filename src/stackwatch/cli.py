@@ -31,6 +31,8 @@ COMMANDS: dict[str, str] = {
     "check": "stackwatch.sources.node.cli:check",
     "nrpe-config": "stackwatch.sources.node.cli:nrpe_config",
     "token": "stackwatch.tokencli:token",
+    "agent": "stackwatch.agent.cli:agent",
+    "install-units": "stackwatch.agent.cli:install_units",
 }
 
 

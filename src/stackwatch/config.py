@@ -45,6 +45,11 @@ Example::
       ignore: [pacemaker]               # catalog services not expected here
       ports: {keystone: [5001]}         # bind ports here, replacing the catalog's
       thresholds: {disk: {warning: 80, critical: 90}}
+    server:
+      accept_agents: true               # POST /api/v1/ingest takes agents' pushes
+    agent:                              # on a node: push to the server (docs/agent.md)
+      server: https://monitor.example.net:9550
+      token_file: /etc/stackwatch/agent.token
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ from pydantic import (
     model_validator,
 )
 
+from stackwatch.agent.config import AgentConfig
 from stackwatch.catalog.loader import Role, default_catalog
 from stackwatch.errors import ConfigError
 from stackwatch.infra_config import InfraConfig
@@ -396,6 +402,14 @@ def _catalog_service(name: str) -> str:
     if spec is None:
         raise ValueError(f"{name!r} is not a service of the catalog (catalog/services.yaml)")
     return spec.name
+class ServerConfig(_Frozen):
+    """What the server accepts from agents (``POST /api/v1/ingest``, docs/agent.md)."""
+
+    accept_agents: bool = False
+    #: a push's body at most (bytes): a larger one is refused with 413
+    max_push_bytes: int = Field(8 * 1024 * 1024, ge=1024, le=1024 ** 3)
+    #: seconds a timestamp may lie ahead of the server's clock (the agents' clocks drift)
+    clock_skew: float = Field(300.0, ge=0)
 
 
 class Config(_Frozen):
@@ -408,6 +422,9 @@ class Config(_Frozen):
     web: WebConfig = Field(default_factory=WebConfig)
     #: the node checks of the machine stackwatch runs on (none: not checked)
     node: NodeConfig | None = None
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    #: on a node: push the sources' runs to a server (``stackwatch agent``)
+    agent: AgentConfig | None = None
 
     @property
     def network_backends(self) -> frozenset[str]:
@@ -465,6 +482,8 @@ def parse_config(
         raise ConfigError(f"{source}: {problems}") from None
     if base_dir is None:
         _files_exist(config.web, source)
+        if config.agent is not None:
+            config.agent.check_files(source)
         return config
     clouds = [
         cloud.model_copy(update={
@@ -481,7 +500,11 @@ def parse_config(
     web = config.web.model_copy(update={"tls_cert": _resolve(base_dir, config.web.tls_cert),
                                         "tls_key": _resolve(base_dir, config.web.tls_key)})
     _files_exist(web, source)
-    return config.model_copy(update={"clouds": clouds, "store": store, "web": web})
+    agent = None if config.agent is None else config.agent.resolved(base_dir)
+    if agent is not None:
+        agent.check_files(source)
+    return config.model_copy(update={"clouds": clouds, "store": store, "web": web,
+                                     "agent": agent})
 
 
 def _files_exist(web: WebConfig, source: str) -> None:

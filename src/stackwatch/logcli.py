@@ -269,45 +269,29 @@ def trace(key: str, store_path: Path | None, config_path: Path, limit: int) -> N
     same request id or resource (notifications, instance actions, faults), in time
     order across services.
     """
-    from stackwatch.model import Event
-    from stackwatch.store.request_index import RequestIndex
+    from stackwatch.query.errors import QueryError
+    from stackwatch.query.trace import timeline
     from stackwatch.store.sqlite import SQLiteStore
 
-    path = _existing_store_path(store_path, config_path)
-    index = RequestIndex(path)
-    records = index.story(key, limit)
-    index.close()
-    requests = {key} | {r.request_id for r in records if r.request_id}
-    store = SQLiteStore(path)
-    events: dict[tuple[float, str, str, str], Event] = {}
-    for request in sorted(requests):
-        for event in store.events(0, time.time() + 86400, request_id=request, limit=limit):
-            events[(event.timestamp, event.kind, event.event_type, event.message)] = event
-    for event in store.events(0, time.time() + 86400, resource_id=key, limit=limit):
-        events[(event.timestamp, event.kind, event.event_type, event.message)] = event
-    store.close()
-    lines: list[tuple[float, str, list[str]]] = []
-    for record in records:
-        ids = record.request_id or "-"
-        if record.global_request_id and record.global_request_id != record.request_id:
-            ids += f" (global {record.global_request_id})"
-        first, _, rest = record.message.partition("\n")
-        lines.append((record.timestamp, printable(f"{record.service:<10} {record.host:<12} "
-                                                  f"{record.level:<8} {record.logger} [{ids}] "
-                                                  f"{first}"),
-                      [printable(line) for line in rest.splitlines()]))
-    for event in events.values():
-        if event.kind.startswith("log"):
-            continue  # log records are shown from the index above
-        lines.append((event.timestamp,
-                      printable(f"{event.service or '-':<10} {event.host or '-':<12} "
-                                f"{event.severity.name:<8} {event.kind}:{event.event_type} "
-                                f"[{event.request_id or '-'}] {event.message}"), []))
-    if not lines:
-        click.echo(f"nothing carries {printable(key)}", err=True)
+    store = SQLiteStore(_existing_store_path(store_path, config_path))
+    try:
+        story = timeline(store, key, time.time(), limit)
+    except QueryError as exc:
+        click.echo(printable(str(exc)), err=True)
         sys.exit(1)
-    for when, text, more in sorted(lines, key=lambda line: line[0])[:limit]:
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(when))
-        click.echo(f"{stamp}{f'{when % 1:.3f}'[1:]} {text}")
-        for line in more:
-            click.echo(f"    {line}")
+    finally:
+        store.close()
+    for step in story.steps:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(step.timestamp))
+        if step.kind == "log":
+            ids = step.request_id or "-"
+            if step.global_request_id and step.global_request_id != step.request_id:
+                ids += f" (global {step.global_request_id})"
+            text = (f"{step.service:<10} {step.host:<12} {step.level:<8} {step.origin} "
+                    f"[{ids}] {step.message}")
+        else:
+            text = (f"{step.service or '-':<10} {step.host or '-':<12} {step.level:<8} "
+                    f"{step.kind}:{step.origin} [{step.request_id or '-'}] {step.message}")
+        click.echo(f"{stamp}{f'{step.timestamp % 1:.3f}'[1:]} {printable(text)}")
+        for line in step.detail:
+            click.echo(f"    {printable(line)}")

@@ -5,7 +5,10 @@ the :class:`~stackwatch.runner.Loop` (each source at its interval, every
 :class:`~stackwatch.runner.Run` written to the store from the loop's thread,
 old rows pruned once an hour), and the aiohttp app on its own event loop, behind
 the access rules of :mod:`stackwatch.web.auth` (tokens in the store's file), over
-HTTPS when ``web.tls_cert`` is set.
+HTTPS when ``web.tls_cert`` is set. With ``server.accept_agents``, the app also takes
+agents' pushes (``POST /api/v1/ingest``, :mod:`stackwatch.agent.ingest`), written to the
+same store under ``host/source``; their checks go stale (UNKNOWN) after the same
+``max_age`` as the server's own.
 ``stackwatch server`` and ``stackwatch demo`` both use it::
 
     with Monitor(config, sources) as monitor:
@@ -26,6 +29,7 @@ from types import TracebackType
 
 from aiohttp import web
 
+from stackwatch.agent.ingest import Ingest
 from stackwatch.catalog.loader import Catalog, default_catalog
 from stackwatch.config import Config
 from stackwatch.errors import StackwatchError
@@ -68,6 +72,7 @@ class Monitor:
         self.runner = Runner(sources, config.timeout, catalog=self.catalog)
         self.loop = Loop(self.runner, config.interval, self._write)
         self.max_age = stale_after(config, sources)
+        self.ingest = Ingest(self.store, config.server) if config.server.accept_agents else None
         self._listen = listen or (config.web.host, config.web.port)
         self._retention_s = config.store.retention_days * 86400
         self._pruned_at = 0.0
@@ -135,8 +140,9 @@ class Monitor:
             self._close_stores()
             host, port = self._listen
             raise StackwatchError(f"cannot listen on {host}:{port}: {failure[0]}")
-        # a source no longer configured must not stay "current" (its members down for good)
-        self.store.retain(s.name for s in self.runner.sources)
+        # a source no longer configured must not stay "current" (its members down for good);
+        # agents' sources stay while the store keeps their batch ids (they go stale first)
+        self.store.retain([*(s.name for s in self.runner.sources), *self.store.agent_sources()])
         loop_thread = threading.Thread(target=self.loop.run, name="stackwatch-runner",
                                        daemon=True)
         loop_thread.start()
@@ -147,7 +153,8 @@ class Monitor:
     async def _start_web(self, ssl_context: ssl.SSLContext | None) -> None:
         access = Access(self.tokens, self.config.web)
         self.app = make_app(self.store, self.catalog, max_age=self.max_age, extras=self.extras,
-                            access=access, actions=actions.endpoints(self.loop.request_run))
+                            access=access, actions=actions.endpoints(self.loop.request_run),
+                            ingest=self.ingest)
         runner = web.AppRunner(self.app, access_log=None)
         await runner.setup()
         host, port = self._listen

@@ -59,7 +59,8 @@ def token() -> None:
 @token.command()
 @click.option("--name", required=True, help="What the token is for (unique), e.g. grafana.")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True,
-              help="read: GET only; operator: may also act (collect now, acknowledge).")
+              help="read: GET only; operator: may also act (collect now, acknowledge); "
+                   "agent: may only push a node's results (stackwatch agent).")
 @click.option("--expires", "expires_days", type=float, default=None, metavar="DAYS",
               help="Days until the token stops working (default: never).")
 @store_option

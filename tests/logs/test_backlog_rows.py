@@ -32,6 +32,9 @@ class Spy:
     def prune(self, older_than: float) -> int:
         return 0
 
+    def build_indexes(self) -> None:
+        self.built = self.rows
+
 
 def test_rows_are_written_while_the_backlog_is_read(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:

@@ -178,6 +178,11 @@ def test_every_metric_from_files_to_store(log_root: Path, tmp_path: Path) -> Non
     bruteforce = checks["logs.auth_bruteforce"]
     assert bruteforce.status == Status.WARNING
     assert "203.0.113.9 (25)" in bruteforce.message and "10.0.0.5" not in bruteforce.message
+    assert "window=300s" in [d.render() for d in bruteforce.perfdata]
+    # every offender is a sample too (the message names only ten)
+    offenders = {s.label("address"): s.value for s in latest
+                 if s.name == p + "identity_auth_offender_failures"}
+    assert offenders == {"203.0.113.9": 25}
     # ERROR records became events, with request id and instance
     events = store.events(0, time.time() + 10, kinds=["log"])
     assert {e.severity.name for e in events} == {"ERROR", "CRITICAL"}

@@ -94,3 +94,24 @@ def test_new_file_gets_large_pages(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "store.sqlite") as conn:
         assert conn.execute("PRAGMA page_size").fetchone()[0] == 16384
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_source_builds_them_once_the_backlog_is_read(tmp_path: Path) -> None:
+    import time
+
+    from stackwatch.sources.logs import LogsSource
+
+    (tmp_path / "nova").mkdir()
+    (tmp_path / "nova" / "nova-api.log").write_text("".join(
+        f"2026-11-21 10:00:00.{n:06d} 7 INFO nova.api.openstack.requestlog "
+        f"[req-{n:08d}-0000-0000-0000-000000000000 - - - - - -] done {n}\n"
+        for n in range(500)))
+    path = tmp_path / "store.sqlite"
+    index = RequestIndex(path)
+    source = LogsSource("nova", tmp_path, ["nova/*.log"], None, host="h", index=index)
+    source.collect_until(time.monotonic() - 1)  # the deadline passed: the backlog waits
+    assert not index.indexed and _indexes(path) == set()
+    source.collect()  # read to the end: the trace readers get their indexes
+    assert index.count() == 500
+    assert index.indexed and _indexes(path) == NAMES
+    index.close()

@@ -15,10 +15,13 @@ from tests.logs.conftest import REFERENCE
 from stackwatch.cli import main
 from stackwatch.logcli import logs, trace
 from stackwatch.logparse.engine import FileParser, LogFormat
+from stackwatch.query.errors import BadQuery, NotFound
+from stackwatch.query.trace import timeline
 from stackwatch.sources.logs import LogsSource
 from stackwatch.sources.logs.bruteforce import blocklist
 from stackwatch.store.log_history import LogHistory
 from stackwatch.store.request_index import RequestIndex
+from stackwatch.store.sqlite import SQLiteStore
 
 pytestmark = pytest.mark.unit
 
@@ -107,7 +110,7 @@ def test_trace_command(indexed: Path) -> None:
     assert "POST /v2.1/servers/" in lines[0] and "Reboot failed" in lines[1]
     assert "Traceback (most recent call last):" in result.output
     missing = runner.invoke(trace, ["req-nothing", "--store", str(indexed)])
-    assert missing.exit_code == 1
+    assert missing.exit_code == 1 and "nothing found for req-nothing" in missing.output
     # registered on the main command
     assert runner.invoke(main, ["trace", VM, "--store", str(indexed)]).exit_code == 0
 
@@ -428,3 +431,33 @@ def test_trace_escapes_control_characters_of_the_log(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert f"Creating server {ESCAPED}" in result.output
     assert not any(c in result.output for c in "\x1b\x07\x00\u202e")
+
+
+def test_timeline_links_requests_and_marks_the_error_story(indexed: Path) -> None:
+    """The one trace function the CLI, the trace page and the API share."""
+    store = SQLiteStore(indexed)
+    now = time.time()
+    story = timeline(store, VM, now)
+    assert story.kind == "instance" and story.services == ["neutron", "nova"]
+    assert [s.timestamp for s in story.steps] == sorted(s.timestamp for s in story.steps)
+    # nova's request and the neutron call made for it, then the reboot on its own
+    assert [(g.global_request_id, [r.request_id for r in g.requests])
+            for g in story.requests] == [(API_REQ, [API_REQ, NET_REQ]), ("", [OTHER])]
+    neutron = story.requests[0].requests[1]
+    assert (neutron.services, neutron.records, neutron.errors) == (["neutron"], 1, 0)
+    [failed] = [s for s in story.steps if s.error]
+    assert story.errors == 1 and failed.traceback and failed.message == "Reboot failed"
+    assert failed.detail[0] == "Traceback (most recent call last):"
+    assert failed.request_id == OTHER and failed.resource_ids == [VM]
+    # the pause between the build and the reboot, two minutes later
+    reboot = next(s for s in story.steps if s.request_id == OTHER)
+    assert story.steps[0].gap_seconds is None
+    assert reboot.gap_seconds == pytest.approx(115.0)
+    assert timeline(store, NET_REQ, now).kind == "request"
+    assert [s.service for s in timeline(store, API_REQ, now).steps] == [
+        "nova", "neutron", "nova", "nova"]
+    with pytest.raises(NotFound, match="nothing found for req-nothing"):
+        timeline(store, "req-nothing", now)
+    with pytest.raises(BadQuery):
+        timeline(store, "", now)
+    store.close()

@@ -29,6 +29,7 @@ from stackwatch.query.overview import COMPUTE_COLUMN, MAX_NODE_COLUMNS, overview
 from stackwatch.query.samples import sample_range
 from stackwatch.query.times import finite
 from stackwatch.store import rollups
+from stackwatch.store.base import AgentBatch
 from stackwatch.store.sqlite import SQLiteStore
 
 from .conftest import member_check
@@ -146,6 +147,19 @@ def test_ranges_read_by_the_store_equal_the_python_ones(store: SQLiteStore) -> N
         _assert_sums_match(again)
     finally:
         again.close()
+
+
+def test_agents_batches_in_one_transaction_keep_the_sums(store: SQLiteStore) -> None:
+    # an agent's batches are written in one transaction: the second sees the first's
+    # newest samples (its re-emitted one is not counted twice)
+    rng = random.Random(5)
+    first = _history(rng, range(0, 120, 10), ["a", "b"])
+    again = Collection(first.samples[-4:])  # the newest of each series, re-emitted
+    later = _history(rng, range(120, 240, 10), ["a", "b"])
+    store.write_batches([AgentBatch("ag", n, "cmp1", "node.host", T0, c)
+                         for n, c in enumerate((first, again, later), 1)], T0)
+    _assert_sums_match(store)
+    _assert_same_ranges(store, T0 + 86400)
 
 
 def test_a_store_from_before_the_sums_reads_its_past_from_the_samples(tmp_path: Path

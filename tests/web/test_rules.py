@@ -61,9 +61,22 @@ def test_ipv6_clients_are_limited_per_64() -> None:
     (Role.READ, "PUT", False), (Role.READ, "PATCH", False), (Role.READ, "DELETE", False),
     (Role.READ, "OPTIONS", False),
     (Role.OPERATOR, "GET", True), (Role.OPERATOR, "POST", True), (Role.OPERATOR, "DELETE", True),
+    (Role.AGENT, "GET", False), (Role.AGENT, "HEAD", False), (Role.AGENT, "POST", False),
 ])
 def test_what_a_role_may_do(role: Role, method: str, allowed: bool) -> None:
     assert role.may(method) is allowed
+
+
+@pytest.mark.parametrize(("role", "method", "path", "allowed"), [
+    (Role.AGENT, "POST", "/api/v1/ingest", True),
+    (Role.AGENT, "POST", "/api/v1/sources/api.compute/collect", False),
+    (Role.AGENT, "GET", "/api/v1/ingest", False),
+    (Role.READ, "POST", "/api/v1/ingest", False),
+    (Role.OPERATOR, "POST", "/api/v1/ingest", True),
+])
+def test_an_agent_may_push_and_nothing_else(role: Role, method: str, path: str,
+                                            allowed: bool) -> None:
+    assert role.may(method, path) is allowed
 
 
 def test_failures_are_limited_over_a_sliding_minute() -> None:
@@ -124,6 +137,9 @@ def test_each_endpoint_declares_the_role_its_method_needs() -> None:
 
     endpoints = (*ENDPOINTS, *actions.endpoints(lambda _: True))
     assert any(e.role == "operator" for e in endpoints)
+    assert any(e.role == "agent" for e in endpoints)
     for endpoint in endpoints:
-        needed = Role.READ if Role.READ.may(endpoint.method) else Role.OPERATOR
+        needed = Role.READ if Role.READ.may(endpoint.method) else (
+            Role.AGENT if Role.AGENT.may(endpoint.method, endpoint.path) else Role.OPERATOR)
         assert endpoint.role == needed.value, (endpoint.method, endpoint.path)
+        assert Role.OPERATOR.may(endpoint.method, endpoint.path)

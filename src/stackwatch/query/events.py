@@ -15,8 +15,10 @@ MAX_EVENTS = 10000
 
 def events(ctx: Context, start: float, end: float, kinds: Sequence[str] = (),
            request_id: str = "", resource_id: str = "", severity: str = "",
-           service: str = "", host: str = "", limit: int = MAX_EVENTS) -> list[EventView]:
-    """Events in ``[start, end]`` in time order, filtered; ``severity``: at least that."""
+           service: str = "", host: str = "", limit: int = MAX_EVENTS,
+           newest_first: bool = False) -> list[EventView]:
+    """Events in ``[start, end]`` in time order (``newest_first``: the newest first),
+    filtered; ``severity``: at least that."""
     if end < start:
         raise BadQuery(f"end: {end} is before start {start}")
     try:
@@ -24,8 +26,9 @@ def events(ctx: Context, start: float, end: float, kinds: Sequence[str] = (),
     except KeyError:
         raise BadQuery(f"severity: {severity!r} is not among "
                        f"{[s.name for s in Severity]}") from None
+    # filtered in the store: a filter applied after the limit would miss what it cut
     found = ctx.store.events(start, end, list(kinds), request_id or None, resource_id or None,
-                             min(limit, MAX_EVENTS))
-    return [EventView.of(e) for e in found
-            if (floor is None or e.severity >= floor) and (not service or e.service == service)
-            and (not host or e.host == host)]
+                             min(limit, MAX_EVENTS), min_severity=floor,
+                             service=service or None, host=host or None,
+                             newest_first=newest_first)
+    return [EventView.of(e) for e in found]

@@ -1,5 +1,5 @@
 """One service's page: what the catalog says of it, its members with every check about
-each, and its endpoint's latency over the range."""
+each, its endpoint's latency over the range, and what its logs say (:mod:`.logs`)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from stackwatch.health.evaluate import member_key
 from stackwatch.query.context import Context
 from stackwatch.query.errors import NotFound
+from stackwatch.query.logs import ServiceLogCharts, service_log_charts
 from stackwatch.query.models import SEVERITY_ORDER, BlindView, CheckView, ServiceView
 from stackwatch.query.samples import RangeView, sample_range
 from stackwatch.query.times import Stamped
@@ -46,6 +47,8 @@ class ServicePage(Stamped):
     latency: RangeView | None
     start: float
     end: float
+    #: what the service's logs say over the range (None: it serves no API of its own)
+    logs: ServiceLogCharts | None = None
 
 
 def _worst_first(check: CheckView) -> tuple[int, str]:
@@ -89,4 +92,5 @@ def service_page(ctx: Context, name: str, seconds: float) -> ServicePage:
         members=[MemberDetail(host=m.host, status=m.status, message=m.message,
                               checks=sorted(by_host.get(m.host, []), key=_worst_first))
                  for m in view.members],
-        blind=view.blind, latency=latency, start=start, end=ctx.now)
+        blind=view.blind, latency=latency, start=start, end=ctx.now,
+        logs=service_log_charts(ctx, spec, seconds))

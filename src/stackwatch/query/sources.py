@@ -1,5 +1,10 @@
 """Each source's freshness: its last run's status and reason, when it last succeeded,
-how long it took, its errors and what it could not read."""
+how long it took, its errors and what it could not read.
+
+A source run by an agent is named as the server stores it, ``host/source``
+(``cmp-017/node.host``): its ``stackwatch_source`` check and freshness samples carry
+the node's ``host`` (the agent adds it), and every node runs sources of the same names.
+"""
 
 from __future__ import annotations
 
@@ -48,13 +53,21 @@ class SourceView(BaseModel):
     unread: list[Unread] = []
 
 
+def _name(labels: dict[str, str]) -> str:
+    """The source's name; an agent's (its checks and samples carry ``host``) prefixed by
+    its node."""
+    name = labels.get("source", "")
+    host = labels.get("host")
+    return f"{host}/{name}" if host else name
+
+
 def sources(ctx: Context) -> list[SourceView]:
     """Every source with a stored run, by name."""
     rows: dict[str, dict[str, object]] = {}
     unread: dict[str, list[Unread]] = {}
     for check in ctx.checks():
         labels = dict(check.labels)
-        name = labels.get("source", "")
+        name = _name(labels)
         if check.name == SOURCE_CHECK:
             rows.setdefault(name, {"source": name}).update(
                 status=check.status.name, message=check.message, checked_at=check.timestamp,
@@ -66,8 +79,8 @@ def sources(ctx: Context) -> list[SourceView]:
                 message=check.message))
     for metric, field in _FRESHNESS.items():
         for sample in ctx.store.latest_samples(metric):
-            rows.setdefault(sample.label("source"), {"source": sample.label("source")})[
-                field] = sample.value
+            name = _name(dict(sample.labels))
+            rows.setdefault(name, {"source": name})[field] = sample.value
     out = []
     for name, row in sorted(rows.items()):
         last = row.get("last_success")

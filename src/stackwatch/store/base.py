@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from stackwatch.model import CheckResult, Collection, Event, Item, Labels, Sample
+from stackwatch.model import CheckResult, Collection, Event, Item, Labels, Sample, Severity
+from stackwatch.store.request_index import TraceRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,38 @@ class Statistics:
     last: float
 
 
+@dataclass(frozen=True, slots=True)
+class AgentBatch:
+    """One run of one source on one node, as its agent pushed it (``stackwatch.agent``)."""
+
+    agent: str
+    seq: int
+    host: str
+    source: str
+    created: float
+    collection: Collection
+
+    @property
+    def store_source(self) -> str:
+        """What the batch replaces in the latest reads: the node's previous run of the
+        source (``cmp-017/node.host``)."""
+        return f"{self.host}/{self.source}"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentBatchStats:
+    """What the store holds of one agent on one host: batch ids kept (for the retention),
+    their sequence range, when the newest arrived and was made."""
+
+    agent: str
+    host: str
+    batches: int
+    first_seq: int
+    last_seq: int
+    last_received: float
+    last_created: float
+
+
 class Store(Protocol):
     """Keeps samples, check results, events and items; answers the queries the rest needs."""
 
@@ -35,6 +68,20 @@ class Store(Protocol):
         """Persist everything in one collection, atomically; with ``source``, the collection
         is that source's latest run and replaces its previous one in the latest reads
         (samples, checks, items)."""
+        ...
+
+    def write_batches(self, batches: Sequence[AgentBatch], received: float) -> list[bool]:
+        """Write agents' batches atomically (all or none), in order, each as
+        ``write(batch.collection, batch.store_source)`` would; one whose ``(agent, seq)``
+        was written before (a replay) is left out. True for each batch written now."""
+        ...
+
+    def agent_batches(self) -> list[AgentBatchStats]:
+        """Per agent and host, the batches whose ids are kept."""
+        ...
+
+    def agent_sources(self) -> list[str]:
+        """The sources (``host/source``) agents wrote to, while their ids are kept."""
         ...
 
     def retain(self, sources: Iterable[str]) -> None:
@@ -85,8 +132,19 @@ class Store(Protocol):
         request_id: str | None = None,
         resource_id: str | None = None,
         limit: int = 1000,
+        *,
+        min_severity: Severity | None = None,
+        service: str | None = None,
+        host: str | None = None,
+        newest_first: bool = False,
     ) -> list[Event]:
-        """Events in time order, filtered by kind, request id or resource id."""
+        """Events in time order (``newest_first``: the newest ``limit``, newest first),
+        filtered by kind, request id, resource id, severity (at least), service or host."""
+        ...
+
+    def log_story(self, key: str, limit: int = 5000) -> list[TraceRecord]:
+        """The log records of a request id, global request id or instance uuid from the
+        request index, in time order (none when there is no index)."""
         ...
 
     def prune(self, older_than: float) -> int:
@@ -104,14 +162,23 @@ def write_all(store: Store, collections: Iterable[Collection]) -> None:
         store.write(collection)
 
 
+#: What an ``agent`` token may call: the push of a node's results (docs/agent.md).
+AGENT_PATHS = frozenset({"/api/v1/ingest"})
+
+
 class Role(StrEnum):
-    """What a web client may do: ``read`` GETs; ``operator`` also acts (POST, PUT...)."""
+    """What a web client may do: ``read`` GETs; ``operator`` also acts (POST, PUT...);
+    ``agent`` pushes a node's results (:data:`AGENT_PATHS`) and nothing else, not even
+    read: a token on every node opens nothing but the push."""
 
     READ = "read"
     OPERATOR = "operator"
+    AGENT = "agent"
 
-    def may(self, method: str) -> bool:
-        """True when this role may send a request with this HTTP method."""
+    def may(self, method: str, path: str = "") -> bool:
+        """True when this role may send a request with this HTTP method (to this path)."""
+        if self is Role.AGENT:
+            return method == "POST" and path in AGENT_PATHS
         return self is Role.OPERATOR or method in ("GET", "HEAD")
 
 

@@ -12,10 +12,11 @@ fraction of an event row with its JSON labels and resource table::
                  PRIMARY KEY (stream, offset), no rowid
                  indexed by request_id, global_request_id, instance, ts
 
-:meth:`RequestIndex.story` follows one key across services: the records of a
-request id, those whose global request id is that id (the calls nova made to
-neutron, cinder, glance on its behalf), and for an instance the records of every
-request that touched it.
+:func:`follow` (:meth:`RequestIndex.story` for the writer,
+:meth:`~stackwatch.store.sqlite.SQLiteStore.log_story` for the store's readers) follows
+one key across services: the records of a request id, those whose global request id is
+that id (the calls nova made to neutron, cinder, glance on its behalf), and for an
+instance the records of every request that touched it.
 
 Writing is the cost of the tail mode's first poll over a backlog (hundreds of thousands
 of records): rows are inserted as the parser made them (stream, service and host are
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -106,6 +107,52 @@ def _literal(text: str) -> str:
     return "'" + _clean(text).replace("\x00", "\ufffd").replace("'", "''") + "'"
 
 
+def select_records(conn: sqlite3.Connection, path: Path, column: str, keys: Sequence[str]
+                   ) -> list[TraceRecord]:
+    """The records whose ``column`` (request_id, global_request_id, instance) is one of
+    ``keys``."""
+    if not keys:
+        return []
+    marks = ", ".join("?" * len(keys))
+    try:
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM log_records WHERE {column} IN ({marks}) "
+            f"AND {column} != ''",  # implies the partial index's WHERE: SQLite uses it
+            list(keys)).fetchall()
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: request index query failed: {exc}") from exc
+    return [TraceRecord(*row) for row in rows]
+
+
+def follow(select: Callable[[str, Sequence[str]], list[TraceRecord]], key: str,
+           limit: int = 5000) -> list[TraceRecord]:
+    """Every record of a request id, global request id or instance uuid, in time order.
+
+    The records of the instance, then of every request id among them, of the global
+    request ids they belong to and of the requests made on those ids' behalf (twice
+    round: request -> its global id -> that id's other requests).
+    """
+    found: dict[tuple[object, ...], TraceRecord] = {}
+
+    def take(records: list[TraceRecord]) -> None:
+        for record in records:
+            found.setdefault((record.timestamp, record.service, record.host,
+                              record.logger, record.message), record)
+
+    take(select("instance", [key]))
+    requests = {key} | {r.request_id for r in found.values() if r.request_id}
+    requests |= {r.global_request_id for r in found.values() if r.global_request_id}
+    for _ in range(2):
+        take(select("request_id", sorted(requests)))
+        take(select("global_request_id", sorted(requests)))
+        grown = requests | {r.global_request_id for r in found.values()
+                            if r.global_request_id}
+        if grown == requests:
+            break
+        requests = grown
+    return sorted(found.values(), key=lambda r: (r.timestamp, r.service))[:limit]
+
+
 class RequestIndex:
     """Writes and queries the request index in a SQLite file (WAL, shared with the store)."""
 
@@ -176,41 +223,14 @@ class RequestIndex:
                 raise StoreError(f"{self.path}: request index write failed: {exc}") from exc
         return added
 
-    def _select(self, where: str, keys: Sequence[str]) -> list[TraceRecord]:
-        if not keys:
-            return []
-        marks = ", ".join("?" * len(keys))
-        try:
-            rows = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM log_records WHERE {where} IN ({marks}) "
-                f"AND {where} != ''",  # implies the partial index's WHERE: SQLite uses it
-                list(keys)).fetchall()
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: request index query failed: {exc}") from exc
-        return [TraceRecord(*row) for row in rows]
+    def _select(self, column: str, keys: Sequence[str]) -> list[TraceRecord]:
+        return select_records(self._conn, self.path, column, keys)
 
     def story(self, key: str, limit: int = 5000) -> list[TraceRecord]:
-        """Every record of a request id, global request id or instance uuid, in time order."""
+        """Every record of a request id, global request id or instance uuid, in time order
+        (:func:`follow`)."""
         self.build_indexes()
-        found: dict[tuple[object, ...], TraceRecord] = {}
-
-        def take(records: list[TraceRecord]) -> None:
-            for record in records:
-                found.setdefault((record.timestamp, record.service, record.host,
-                                  record.logger, record.message), record)
-
-        take(self._select("instance", [key]))
-        requests = {key} | {r.request_id for r in found.values() if r.request_id}
-        requests |= {r.global_request_id for r in found.values() if r.global_request_id}
-        for _ in range(2):  # request -> global ids it belongs to -> their other requests
-            take(self._select("request_id", sorted(requests)))
-            take(self._select("global_request_id", sorted(requests)))
-            grown = requests | {r.global_request_id for r in found.values()
-                                if r.global_request_id}
-            if grown == requests:
-                break
-            requests = grown
-        return sorted(found.values(), key=lambda r: (r.timestamp, r.service))[:limit]
+        return follow(self._select, key, limit)
 
     def count(self) -> int:
         """Records in the index."""

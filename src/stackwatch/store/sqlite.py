@@ -12,6 +12,8 @@ Schema (compact: a series' name and labels are stored once)::
     event_resources (resource_id, event_id)            PRIMARY KEY, no rowid
     items    (source, kind, id, name, status, host, project, message, since,
               attributes, ts)                          PRIMARY KEY(source, kind, id), no rowid
+    agent_batches (agent, seq, host, source, created, received)
+                                                       PRIMARY KEY(agent, seq), no rowid
 
 ``series.last_ts``/``last_value`` keep "latest" a plain scan of one small table.
 
@@ -27,6 +29,11 @@ Labels are JSON objects with sorted keys, so one label set has one spelling.
 Writes go through one connection under a lock; each reading thread has its
 own connection, and WAL lets it read a consistent snapshot while a write is
 under way.
+
+Agents' batches (:meth:`SQLiteStore.write_batches`) are written with their ids in
+``agent_batches``, in the same transaction: a replayed batch finds its id and is not
+written twice, and a crash cannot keep a batch without its id or the reverse. The ids
+go with the data they came with, at :meth:`SQLiteStore.prune` (by arrival time).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import json
 import math
 import sqlite3
 import threading
+from collections import ChainMap
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import groupby
@@ -56,7 +64,8 @@ from stackwatch.model import (
     Status,
 )
 from stackwatch.store import rollups
-from stackwatch.store.base import Statistics
+from stackwatch.store.base import AgentBatch, AgentBatchStats, Statistics
+from stackwatch.store.request_index import TraceRecord, follow, select_records
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS series (
@@ -134,6 +143,16 @@ CREATE TABLE IF NOT EXISTS items (
     PRIMARY KEY (source, kind, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS items_kind ON items (kind);
+CREATE TABLE IF NOT EXISTS agent_batches (
+    agent TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    source TEXT NOT NULL,
+    created REAL NOT NULL,
+    received REAL NOT NULL,
+    PRIMARY KEY (agent, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS agent_batches_received ON agent_batches (received);
 """
 
 
@@ -220,6 +239,12 @@ class SQLiteStore:
         self._held_series: dict[str, set[int]] = {}
         self._held_checks: dict[str, set[tuple[str, str]]] = {}
         self._held_items: dict[str, set[tuple[str, str]]] = {}
+        # what a transaction of several collections made so far (write_batches)
+        self._pending_ids: dict[tuple[str, Labels], int] = {}
+        self._pending_newest: dict[int, tuple[float, float]] = {}
+        # per source: the series, checks and items it holds so far
+        self._pending_held: dict[str, tuple[set[int], set[tuple[str, str]],
+                                            set[tuple[str, str]]]] = {}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = self._connect()
@@ -296,24 +321,87 @@ class SQLiteStore:
         and items replace those of the source's previous run in :meth:`latest_samples`,
         :meth:`latest_checks` and :meth:`latest_items`. Without, they are added.
         """
+        with self._write_lock:  # held across commit and cache update (an RLock)
+            self._pending_ids.clear()
+            self._pending_newest.clear()
+            self._pending_held.clear()
+            with self._transaction() as conn:
+                done = self._write_in(conn, collection, source)
+            self._committed(*done)
+
+    _Written = tuple[dict[tuple[str, Labels], int], str, set[int], set[tuple[str, str]],
+                     set[tuple[str, str]], dict[int, tuple[float, float]]]
+
+    def _write_in(self, conn: sqlite3.Connection, collection: Collection, source: str
+                  ) -> _Written:
+        """Write one collection in the open transaction; what the caches learn once it
+        commits (:meth:`_committed`)."""
         new_ids: dict[tuple[str, Labels], int] = {}
         newest: dict[int, tuple[float, float]] = {}
-        with self._write_lock:  # held across commit and cache update (an RLock)
+        series_ids: set[int] = set()
+        if collection.samples:
+            series_ids = self._write_samples(conn, collection.samples, new_ids, newest)
+        held_series = self._hold_series(conn, source, series_ids)
+        held_checks = self._write_checks(conn, source, collection.checks)
+        if collection.events:
+            self._write_events(conn, collection.events)
+        held_items = self._write_items(conn, source, collection.items)
+        # seen by the next collection of the same transaction (an agent's batches)
+        self._pending_ids.update(new_ids)
+        self._pending_newest.update(newest)
+        self._pending_held[source] = (held_series, held_checks, held_items)
+        return new_ids, source, held_series, held_checks, held_items, newest
+
+    def _committed(self, new_ids: dict[tuple[str, Labels], int], source: str,
+                   held_series: set[int], held_checks: set[tuple[str, str]],
+                   held_items: set[tuple[str, str]],
+                   newest: dict[int, tuple[float, float]]) -> None:
+        self._series_ids.update(new_ids)  # only once committed
+        self._newest.update(newest)
+        self._held_series[source] = held_series
+        self._held_checks[source] = held_checks
+        self._held_items[source] = held_items
+
+    # -------------------------------------------------------------- agents
+    def write_batches(self, batches: Sequence[AgentBatch], received: float) -> list[bool]:
+        """Write agents' batches in one transaction, in the order given; a batch whose
+        ``(agent, seq)`` was written before is left out. True for each one written now."""
+        fresh: list[bool] = []
+        done: list[SQLiteStore._Written] = []
+        with self._write_lock:
+            self._pending_ids.clear()
+            self._pending_newest.clear()
+            self._pending_held.clear()
             with self._transaction() as conn:
-                series_ids: set[int] = set()
-                if collection.samples:
-                    series_ids = self._write_samples(conn, collection.samples, new_ids,
-                                                     newest)
-                held_series = self._hold_series(conn, source, series_ids)
-                held_checks = self._write_checks(conn, source, collection.checks)
-                if collection.events:
-                    self._write_events(conn, collection.events)
-                held_items = self._write_items(conn, source, collection.items)
-            self._series_ids.update(new_ids)  # only once committed
-            self._newest.update(newest)
-            self._held_series[source] = held_series
-            self._held_checks[source] = held_checks
-            self._held_items[source] = held_items
+                for batch in batches:
+                    seen = conn.execute(
+                        "SELECT 1 FROM agent_batches WHERE agent = ? AND seq = ?",
+                        (batch.agent, batch.seq)).fetchone()
+                    fresh.append(seen is None)
+                    if seen is not None:
+                        continue
+                    done.append(self._write_in(conn, batch.collection, batch.store_source))
+                    conn.execute(
+                        "INSERT INTO agent_batches (agent, seq, host, source, created, "
+                        "received) VALUES (?, ?, ?, ?, ?, ?)",
+                        (batch.agent, batch.seq, batch.host, batch.source, batch.created,
+                         received))
+            for written in done:
+                self._committed(*written)
+        return fresh
+
+    def agent_batches(self) -> list[AgentBatchStats]:
+        """Per agent and host: the batches kept (their ids stay for the retention), the
+        lowest and highest sequence, when the last arrived."""
+        rows = self._query(
+            "SELECT agent, host, COUNT(*), MIN(seq), MAX(seq), MAX(received), MAX(created) "
+            "FROM agent_batches GROUP BY agent, host ORDER BY host, agent")
+        return [AgentBatchStats(*row) for row in rows]
+
+    def agent_sources(self) -> list[str]:
+        """The store sources (``host/source``) agents have written to."""
+        return [row[0] for row in self._query(
+            "SELECT DISTINCT host || '/' || source FROM agent_batches ORDER BY 1")]
 
     def _write_samples(
         self,
@@ -325,10 +413,16 @@ class SQLiteStore:
         """Write the samples and their hourly sums; return the ids of their series and
         put the newest sample of each into ``latest_of``."""
         known = self._series_ids
+        pending = self._pending_ids  # series made earlier in this transaction
+
+        def series_of(key: tuple[str, Labels]) -> int | None:
+            found = known.get(key)
+            return pending.get(key) if found is None and pending else found
+
         newest: dict[tuple[str, Labels], tuple[float, float]] = {}  # of new series
         for sample in samples:
             key = (sample.name, sample.labels)
-            if key not in known:
+            if series_of(key) is None:
                 seen = newest.get(key)
                 if seen is None or sample.timestamp >= seen[0]:
                     newest[key] = (sample.timestamp, sample.value)
@@ -346,7 +440,7 @@ class SQLiteStore:
         updates: list[tuple[int, float, float]] = []
         for sample in samples:
             key = (sample.name, sample.labels)
-            series_id = known.get(key)
+            series_id = series_of(key)
             if series_id is None:
                 final[(new_ids[key], sample.timestamp)] = sample.value
             else:
@@ -362,16 +456,19 @@ class SQLiteStore:
             "UPDATE series SET last_ts = ?2, last_value = ?3 WHERE id = ?1 AND last_ts <= ?2",
             updates,
         )
-        rollups.apply(conn, rollups.plan(rows, self._newest))
+        # the newest before this write: of the transaction's earlier collections, or stored
+        before = ChainMap(self._pending_newest, self._newest)
+        rollups.apply(conn, rollups.plan(rows, before))
         for series_id, ts, value in rows:
-            seen = latest_of.get(series_id) or self._newest.get(series_id)
+            seen = latest_of.get(series_id) or before.get(series_id)
             if seen is None or ts >= seen[0]:
                 latest_of[series_id] = (ts, value)
         return {row[0] for row in rows}
 
     def _hold_series(self, conn: sqlite3.Connection, source: str, ids: set[int]) -> set[int]:
         """Make ``ids`` the series ``source`` holds (added to them without a source)."""
-        before = self._held_series.get(source, set())
+        before = self._pending_held[source][0] if source in self._pending_held else \
+            self._held_series.get(source, set())
         held = before | ids if not source else ids
         conn.executemany("DELETE FROM current_series WHERE source = ? AND series_id = ?",
                          [(source, i) for i in before - held])
@@ -399,7 +496,8 @@ class SQLiteStore:
                 "WHERE excluded.ts >= latest_checks.ts",
                 (source, check.name, labels, cursor.lastrowid, check.timestamp),
             )
-        before = self._held_checks.get(source, set())
+        before = self._pending_held[source][1] if source in self._pending_held else \
+            self._held_checks.get(source, set())
         if not source:
             return before | mine
         conn.executemany("DELETE FROM latest_checks WHERE source = ? AND name = ? AND labels = ?",
@@ -423,7 +521,8 @@ class SQLiteStore:
     def _write_items(self, conn: sqlite3.Connection, source: str,
                      items: Sequence[Item]) -> set[tuple[str, str]]:
         """Write the items; return the (kind, id) ``source`` now holds."""
-        before = self._held_items.get(source, set())
+        before = self._pending_held[source][2] if source in self._pending_held else \
+            self._held_items.get(source, set())
         mine = {(item.kind, item.id) for item in items}
         if source:
             conn.executemany("DELETE FROM items WHERE source = ? AND kind = ? AND id = ?",
@@ -586,8 +685,14 @@ class SQLiteStore:
         request_id: str | None = None,
         resource_id: str | None = None,
         limit: int = 1000,
+        *,
+        min_severity: Severity | None = None,
+        service: str | None = None,
+        host: str | None = None,
+        newest_first: bool = False,
     ) -> list[Event]:
-        """Events in ``[start, end]`` in time order, filtered by kind, request or resource."""
+        """Events in ``[start, end]`` in time order (``newest_first``: the newest ``limit``,
+        newest first), filtered by kind, request, resource, severity, service or host."""
         clauses = ["e.ts BETWEEN ? AND ?"]
         params: list[Any] = [start, end]
         source = "events e"
@@ -601,16 +706,33 @@ class SQLiteStore:
             source = "event_resources r JOIN events e ON e.id = r.event_id"
             clauses.append("r.resource_id = ?")
             params.append(resource_id)
+        for column, value in (("severity", min_severity), ("service", service),
+                              ("host", host)):
+            if value is not None:
+                clauses.append(f"e.{column} {'>=' if column == 'severity' else '='} ?")
+                params.append(int(value) if isinstance(value, Severity) else value)
+        order = " DESC" if newest_first else ""
         rows = self._query(
             "SELECT e.ts, e.kind, e.event_type, e.severity, e.service, e.host, e.message, "
             f"e.request_id, e.resource_ids, e.attributes FROM {source} "
-            f"WHERE {' AND '.join(clauses)} ORDER BY e.ts, e.id LIMIT ?",
+            f"WHERE {' AND '.join(clauses)} ORDER BY e.ts{order}, e.id{order} LIMIT ?",
             [*params, limit],
         )
         return [Event(kind=r[1], event_type=r[2], timestamp=r[0], severity=Severity(r[3]),
                       service=r[4], host=r[5], message=r[6], request_id=r[7],
                       resource_ids=tuple(json.loads(r[8])), attributes=_decode_labels(r[9]))
                 for r in rows]
+
+    def log_story(self, key: str, limit: int = 5000) -> list[TraceRecord]:
+        """The request index's records of a request id, global request id or instance
+        uuid (:func:`~stackwatch.store.request_index.follow`), read-only: none when no
+        logs source ever wrote the index into this file."""
+        if not self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                           "AND name = 'log_records'"):
+            return []
+        conn = self._reader()
+        return follow(lambda column, keys: select_records(conn, self.path, column, keys),
+                      key, limit)
 
     # -------------------------------------------------------------- retention
     def prune(self, older_than: float) -> int:
@@ -644,6 +766,8 @@ class SQLiteStore:
                                         (older_than,)).rowcount
                 # an item not seen since (its source gone, or a write without a source)
                 removed += conn.execute("DELETE FROM items WHERE ts < ?",
+                                        (older_than,)).rowcount
+                removed += conn.execute("DELETE FROM agent_batches WHERE received < ?",
                                         (older_than,)).rowcount
                 rollups.prune(conn, older_than)  # sums of what is kept: not counted
             if gone:

@@ -5,7 +5,8 @@ Paths::
     /                         redirects to /overview
     /overview, /services/x…   the dashboard's pages (pages/site.py); each has a .json twin
     /api/v1/…                 the REST API (api/routes.py), documented at
-    /api/v1/openapi.json      (and readable at /api/v1/docs)
+    /api/v1/openapi.json      (and readable at /api/v1/docs); /api/v1/ingest takes the
+                              agents' pushes (given an Ingest)
     /metrics                  Prometheus text exposition of the latest samples
     /static/…                 the pages' stylesheet and script, shipped in the package
     /login, /logout           browser sessions (web/auth.py, which guards every path)
@@ -28,12 +29,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 from pydantic import BaseModel
 
+from stackwatch.agent.ingest import Ingest
 from stackwatch.catalog.loader import Catalog
 from stackwatch.model import Sample
 from stackwatch.query.context import Context, HealthMemo
 from stackwatch.store.base import Store
 from stackwatch.web.api.endpoint import Endpoint, error_response
 from stackwatch.web.api.endpoint import handler as api_handler
+from stackwatch.web.api.ingest import INGEST_KEY, refusals_counted
 from stackwatch.web.api.openapi import document
 from stackwatch.web.api.routes import ENDPOINTS
 from stackwatch.web.auth import Access
@@ -98,7 +101,8 @@ def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.t
              max_age: float = float("inf"),
              extras: dict[str, Callable[[], object]] | None = None,
              middlewares: Iterable[Any] = (), *, access: Access | None = None,
-             actions: Sequence[Endpoint] = ()) -> web.Application:
+             actions: Sequence[Endpoint] = (), ingest: Ingest | None = None
+             ) -> web.Application:
     """The application over one store; the /metrics collector is registered once here.
 
     ``max_age``: checks older than this many seconds count as UNKNOWN in health and
@@ -106,8 +110,11 @@ def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.t
     them, with their age). ``extras``: more state the pages may show (the demo's story).
     ``access``: who may use it (:mod:`stackwatch.web.auth`; without, anyone).
     ``actions``: endpoints bound to a running monitor (:mod:`stackwatch.web.api.actions`).
+    ``ingest``: take agents' pushes at ``POST /api/v1/ingest`` (404 without).
     """
     guard = [access.middleware()] if access is not None else []
+    if ingest is not None:
+        guard.insert(0, refusals_counted(ingest))
     app = web.Application(middlewares=[*guard, *middlewares, api_errors])
     app[MAX_AGE_KEY] = max_age
     app[STORE_KEY] = store
@@ -123,6 +130,9 @@ def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.t
         return [s for s in store.latest_samples() if s.timestamp >= oldest]
 
     app[_REGISTRY_KEY] = registry_for(fresh_samples, catalog)
+    if ingest is not None:
+        app[INGEST_KEY] = ingest
+        app[_REGISTRY_KEY].register(SampleCollector(ingest.samples, catalog))
     app.router.add_get("/metrics", metrics)
     if access is not None:  # /login, /logout, and the refusals on /metrics
         access.add_routes(app)

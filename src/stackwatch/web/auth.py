@@ -6,7 +6,8 @@
 * Any other request carries ``Authorization: Bearer <token>`` (``stackwatch token
   create``), or the session cookie ``/login`` sets for a browser. A token given is
   always judged, from loopback too: a read token is read-only wherever it is used.
-* Roles: ``read`` may GET and HEAD; ``operator`` may also POST, PUT, PATCH, DELETE.
+* Roles: ``read`` may GET and HEAD; ``operator`` may also POST, PUT, PATCH, DELETE;
+  ``agent`` may only push a node's results (``POST /api/v1/ingest``, docs/agent.md).
 * Refusals: 401 with ``WWW-Authenticate: Bearer`` and a JSON error for the API and
   ``/metrics`` (``web.metrics_public`` opens it for a Prometheus scrape); a page
   redirects to ``/login``; a read token acting gets 403. After
@@ -343,15 +344,20 @@ class Access:
             return json_error(401, "authentication required: send Authorization: Bearer "
                               "<token> (stackwatch token create)",
                               {"WWW-Authenticate": 'Bearer realm="stackwatch"'})
-        if not who.role.may(request.method):
+        if not who.role.may(request.method, request.path):
             self._count("forbidden")
             log.info("web: %s (role %s) from %s may not %s %s", who.name, who.role.value,
                      client.address, request.method, request.path)
-            return json_error(403, f"the {who.role.value} role may not {request.method}; "
-                              "this needs an operator token")
+            needed = "a read" if Role.READ.may(request.method) else (
+                "an agent or operator" if Role.AGENT.may(request.method, request.path)
+                else "an operator")
+            return json_error(403, f"the {who.role.value} role may not {request.method} "
+                              f"{request.path}; this needs {needed} token")
         request[_IDENTITY] = who
         response = await handler(request)
-        if not Role.READ.may(request.method):  # an action: who did what, for the record
+        # an action: who did what, for the record (an agent's pushes are not actions, and
+        # come every few seconds from every node)
+        if not Role.READ.may(request.method) and who.role is not Role.AGENT:
             log.info("web: %s %s by %s (%s) from %s: %d", request.method, request.path,
                      who.name, who.role.value, client.address, response.status)
         return response
@@ -447,6 +453,10 @@ class Access:
             self._limiter.failed(client.key)
             log.warning("web: %s token from %s refused at login", reason, client.address)
             return _login_page(next_path, f"That token is {reason}.", 401)
+        if not verdict.token.role.may("GET"):  # an agent's: it pushes, it reads nothing
+            self._count("forbidden")
+            return _login_page(next_path, f"That token has the {verdict.token.role.value} "
+                               "role: it may only push a node's results.", 403)
         session_id, lasts = self._sessions.open(verdict.token, self._clock())
         log.info("web: %s (role %s) logged in from %s", verdict.token.name,
                  verdict.token.role.value, client.address)

@@ -61,10 +61,22 @@ def clock(timestamp: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", moment)
 
 
+def precise_clock(timestamp: float | None) -> str:
+    """``22:50:22.125`` (UTC, milliseconds) of an epoch time, with the date when not today:
+    the steps of one request are milliseconds apart."""
+    if not timestamp:
+        return NONE
+    seconds, millis = divmod(round(timestamp * 1000), 1000)
+    moment = time.gmtime(seconds)
+    day = "" if moment[:3] == time.gmtime()[:3] else time.strftime("%Y-%m-%d ", moment)
+    return f"{day}{time.strftime('%H:%M:%S', moment)}.{millis:03d}"
+
+
 def status_class(status: Any) -> str:
     """The CSS class of a status name (``st-critical``...)."""
     return f"st-{str(status).lower()}"
 
 
 FILTERS = {"bytes": human_bytes, "number": human_number, "seconds": human_seconds,
-           "percent": human_percent, "clock": clock, "status_class": status_class}
+           "percent": human_percent, "clock": clock, "precise_clock": precise_clock,
+           "status_class": status_class}

@@ -3,7 +3,9 @@
 A 401 on ``POST /v3/auth/tokens`` (or ``/v2.0/tokens``) is one failure; an
 address with at least ``threshold`` failures within ``window`` seconds is an
 offender. Behind HAProxy, keystone's access log shows the balancer's address:
-the HAProxy log carries the client's, and counts too.
+the HAProxy log carries the client's, and counts too. Each offender is a sample of
+``openstack_log_identity_auth_offender_failures{service, address}`` (the dashboard lists
+them) and the check ``logs.auth_bruteforce`` names them, with the window in its perfdata.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from stackwatch.model import CheckResult, PerfDatum, Status, make_labels
+from stackwatch.model import CheckResult, PerfDatum, Sample, Status, make_labels
 
 MAX_EVENTS = 200_000
+OFFENDER_METRIC = "openstack_log_identity_auth_offender_failures"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +48,17 @@ class BruteForceDetector:
         counts = Counter(addr for when, addr in self._events if start <= when <= now)
         return [Offender(addr, n) for addr, n in counts.most_common() if n >= self.threshold]
 
-    def check(self, now: float, service: str = "keystone") -> CheckResult:
-        """OK, or WARNING naming the offending addresses (CRITICAL at 5x the threshold)."""
-        offenders = self.offenders(now)
+    def check(self, now: float, service: str = "keystone",
+              offenders: list[Offender] | None = None) -> CheckResult:
+        """OK, or WARNING naming the offending addresses (CRITICAL at 5x the threshold);
+        ``offenders``: those of :meth:`offenders` at ``now``, when already known."""
+        if offenders is None:
+            offenders = self.offenders(now)
         perf = (
             PerfDatum("offenders", len(offenders), minimum=0),
             PerfDatum("max_failures", offenders[0].failures if offenders else 0,
                       warn=self.threshold, crit=5 * self.threshold, minimum=0),
+            PerfDatum("window", self.window, "s"),
         )
         labels = make_labels(service=service)
         if not offenders:
@@ -66,6 +73,16 @@ class BruteForceDetector:
             "logs.auth_bruteforce", status,
             f"{len(offenders)} address(es) with {self.threshold}+ failed authentications in "
             f"{self.window:g}s: {shown}{more}", labels, perf, now)
+
+    def samples(self, now: float, service: str,
+                offenders: list[Offender] | None = None) -> list[Sample]:
+        """``openstack_log_identity_auth_offender_failures`` of each offender at ``now``:
+        the check's message names ten, an operator blocking them needs every one."""
+        if offenders is None:
+            offenders = self.offenders(now)
+        return [Sample(OFFENDER_METRIC, o.failures,
+                       make_labels(service=service, address=o.address), now)
+                for o in offenders]
 
     def to_json(self) -> list[list[object]]:
         return [[when, addr] for when, addr in self._events]

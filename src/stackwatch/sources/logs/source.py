@@ -35,7 +35,15 @@ from stackwatch.logparse.engine import (
 )
 from stackwatch.logparse.tally import Tally
 from stackwatch.logparse.urls import TemplateCache
-from stackwatch.model import CheckResult, Collection, Event, Severity, Status, make_labels
+from stackwatch.model import (
+    CheckResult,
+    Collection,
+    Event,
+    Sample,
+    Severity,
+    Status,
+    make_labels,
+)
 from stackwatch.sources.base import PARTIAL_CHECK
 from stackwatch.sources.logs import metrics
 from stackwatch.sources.logs.bruteforce import BruteForceDetector
@@ -65,6 +73,10 @@ class RecordSink(Protocol):
 
     def prune(self, older_than: float) -> int:
         """Forget records older than a timestamp."""
+        ...
+
+    def build_indexes(self) -> None:
+        """Build the secondary indexes a load into an empty table deferred (no-op after)."""
         ...
 
 
@@ -248,20 +260,27 @@ class LogsSource:
         self.total.merge(batch)
         self.detector.add(failures)
         self._save()
+        if self.index is not None and not behind:
+            # the backlog is read: the trace page and `stackwatch trace` read the index
+            # from now on, and without its indexes each of their queries scans the table
+            self._build_indexes()
         if self.index is not None and self.retention and now - self._pruned_at > PRUNE_EVERY:
             # the store's retention applies to the index too
             self._pruned_at = now
             self.index.prune(now - self.retention)
         checks: tuple[CheckResult, ...] = ()
+        offenders: list[Sample] = []
         if self.service in AUTH_SERVICES:
-            checks = (self.detector.check(now, self.service),)
+            found = self.detector.offenders(now)
+            checks = (self.detector.check(now, self.service, found),)
+            offenders = self.detector.samples(now, self.service, found)
         if behind:
             checks += (CheckResult(
                 PARTIAL_CHECK, Status.WARNING,
                 f"{self.name}: stopped at the deadline before the end of {len(behind)} "
                 f"file(s) ({', '.join(sorted(behind)[:5])}); the next run goes on from there",
                 make_labels(source=self.name, service=self.service)),)
-        return Collection(tuple(metrics.samples(self.total, batch, now)), checks,
+        return Collection((*metrics.samples(self.total, batch, now), *offenders), checks,
                           tuple(e if isinstance(e, Event) else self._event(*e)
                                 for e in events[-EVENT_LIMIT:]))
 
@@ -278,6 +297,16 @@ class LogsSource:
                 self._index_reasons.add(str(exc))
                 log.warning("logs.%s: %s (%d records not in the request index)",
                             self.service, exc, len(rows))
+
+    def _build_indexes(self) -> None:
+        assert self.index is not None
+        try:
+            self.index.build_indexes()
+        except StoreError as exc:  # a locked store: the next collection tries again
+            self.index_errors += 1
+            if str(exc) not in self._index_reasons:
+                self._index_reasons.add(str(exc))
+                log.warning("logs.%s: %s", self.service, exc)
 
     def _unparsed_event(self, path: Path, host: str, line: str, now: float) -> Event:
         """An unparseable line, kept for inspection (at most 20 per file and collection)."""

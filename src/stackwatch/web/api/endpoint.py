@@ -11,7 +11,7 @@ is what the OpenAPI document says. Errors are always
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from stackwatch.query.context import Context
 from stackwatch.query.errors import QueryError
 
-Role = Literal["read", "operator"]
+Role = Literal["read", "operator", "agent"]
 
 
 class NoParams(BaseModel):
@@ -39,12 +39,18 @@ class Endpoint:
     summary: str
     tag: str
     response: Any
-    run: Callable[[Context, Any], Any]
+    run: Callable[[Context, Any], Any] | None = None
     params: type[BaseModel] = NoParams
     status: int = 200
-    #: who may call it: every authenticated reader, or operators only
+    #: who may call it: every authenticated reader, operators only, or agents (and
+    #: operators) pushing results
     role: Role = "read"
     description: str = ""
+    #: the type of its JSON request body (documented as the ``requestBody``)
+    body: Any = None
+    #: a handler of its own, for an endpoint that is no query over the store (it reads,
+    #: checks and refuses its body itself); ``run`` is then not used
+    serve: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None
 
     @property
     def adapter(self) -> TypeAdapter[Any]:
@@ -90,6 +96,10 @@ ContextFactory = Callable[[web.Request], Context]
 def handler(endpoint: Endpoint, context: ContextFactory
             ) -> Callable[[web.Request], Any]:
     """The aiohttp handler of one endpoint."""
+    if endpoint.serve is not None:
+        return endpoint.serve
+    run = endpoint.run
+    assert run is not None, f"{endpoint.method} {endpoint.path}: neither run nor serve"
 
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
@@ -98,7 +108,7 @@ def handler(endpoint: Endpoint, context: ContextFactory
             return error_response(400, _validation_message(exc))
         ctx = context(request)
         try:
-            result = await asyncio.to_thread(endpoint.run, ctx, params)
+            result = await asyncio.to_thread(run, ctx, params)
         except QueryError as exc:
             return error_response(exc.status, str(exc))
         body = endpoint.adapter.dump_json(result, indent=1)

@@ -64,6 +64,9 @@ def document(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
         }
         if _PATH_PARAM.search(endpoint.path) or endpoint.method != "GET":
             responses["404"] = {"description": "nothing by that name", **error}
+        if endpoint.body is not None:
+            responses["400"]["description"] = "the body is not valid (the message says why)"
+            responses["413"] = {"description": "the body is too large", **error}
         operation: dict[str, Any] = {
             "operationId": f"{endpoint.method.lower()}_{_operation_id(endpoint.path)}",
             "summary": endpoint.summary, "tags": [endpoint.tag],
@@ -72,6 +75,9 @@ def document(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
         }
         if endpoint.description:
             operation["description"] = endpoint.description
+        if endpoint.body is not None:
+            operation["requestBody"] = {"required": True, "content": {"application/json": {
+                "schema": _body_schema(endpoint.body, schemas)}}}
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = operation
     return {
         "openapi": "3.1.0",
@@ -86,6 +92,12 @@ def document(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
             "bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{}, {"bearer": []}],
     }
+
+
+def _body_schema(body: Any, schemas: dict[str, Any]) -> dict[str, Any]:
+    schema = TypeAdapter(body).json_schema(mode="validation", ref_template=REF)
+    schemas.update(schema.pop("$defs", {}))
+    return schema
 
 
 def _operation_id(path: str) -> str:

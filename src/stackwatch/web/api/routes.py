@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from stackwatch.web.api import core, inventory
+from stackwatch.web.api import core, ingest, inventory, logs
 from stackwatch.web.api.endpoint import Endpoint
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     *core.ENDPOINTS,
     *inventory.ENDPOINTS,
+    *logs.ENDPOINTS,
+    *ingest.ENDPOINTS,
 )

@@ -60,6 +60,10 @@ PAGES = (
              lambda ctx, p: service.service_page(ctx, p.name, p.seconds), ServiceParams),
     PageSpec("/nodes/{host}", "node.html", "Node", _node, NodeParams),
     PageSpec("/checks", "checks.html", "Checks", _checks, ChecksParams),
+)
+
+#: pages that come last in the navigation
+TRAILING = (
     PageSpec("/sources", "sources.html", "Sources",
              lambda ctx, _: Listing(timestamp=ctx.now, items=sources.sources(ctx)),
              nav="Sources", key="f"),

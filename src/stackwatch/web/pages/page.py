@@ -51,6 +51,15 @@ class RangeParams(BaseModel):
         return range_seconds(self.range)
 
 
+class Redirect(Exception):
+    """Raised by a page's build to send the browser to ``location`` instead (the JSON twin
+    to ``location`` + ``.json``): a search form's answer, say."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
 @dataclass(frozen=True)
 class PageSpec:
     """``build(context, params)`` gives the model ``template`` renders at ``path``."""
@@ -148,7 +157,10 @@ def handlers(site: Site, spec: PageSpec, context: ContextFactory,
         return Built(model, params, "", 200, ctx)
 
     async def html(request: web.Request) -> web.Response:
-        built = await build(request)
+        try:
+            built = await build(request)
+        except Redirect as exc:
+            raise web.HTTPFound(exc.location) from None
         shown = None
         headers = {}
         if built.ctx is not None:
@@ -162,7 +174,10 @@ def handlers(site: Site, spec: PageSpec, context: ContextFactory,
                             headers=headers)
 
     async def twin(request: web.Request) -> web.Response:
-        built = await build(request)
+        try:
+            built = await build(request)
+        except Redirect as exc:
+            raise web.HTTPFound(exc.location + ".json") from None
         model, error, status = built.model, built.error, built.status
         if model is None:
             return web.json_response({"error": {"status": status, "message": error}},

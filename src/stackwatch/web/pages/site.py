@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from stackwatch.web.pages import core, inventory
+from stackwatch.web.pages import core, inventory, logs
 from stackwatch.web.pages.page import PageSpec
 
 PAGES: tuple[PageSpec, ...] = (
     *core.PAGES,
     *inventory.PAGES,
+    *logs.PAGES,
+    *core.TRAILING,
 )

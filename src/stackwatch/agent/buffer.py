@@ -1,0 +1,251 @@
+"""Batches on disk until the server has them: one file each, oldest first, bounded in bytes.
+
+Layout of ``buffer_dir``::
+
+    lock                   held (flock) by the one agent using the directory
+    state.json             {"agent": "<id>", "seq": <last used>, "dropped": n, "rejected": n}
+    batches/<seq>.json     one batch each (wire.encode_batch), named by its sequence
+
+Durability. A sequence number is written to ``state.json`` (fsync) before a batch uses
+it, so a number is never used twice, even across a crash (a crash may leave a gap; the
+server takes gaps). A batch is written to a temporary file, fsynced and renamed, so a
+file under ``batches/`` is always whole. A batch leaves only when the server has
+acknowledged it (:meth:`Buffer.remove`). Killed at any point, the agent restarts from
+what is here and loses at most the run it was writing.
+
+Bound. When the files exceed ``max_bytes``, the oldest not being sent go first, each
+counted in ``dropped`` (kept in ``state.json``, reported as
+``stackwatch_agent_dropped_batches_total``); the first drop and then at most one line a
+minute are logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from stackwatch.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+DROP_LOG_EVERY_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """What survives a restart besides the batches."""
+
+    agent: str
+    seq: int = 0
+    dropped: int = 0
+    rejected: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One batch waiting in the buffer."""
+
+    seq: int
+    size: int
+    written: float  # epoch seconds the file was written
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """``data`` in ``path``, whole or not at all, on disk when this returns."""
+    tmp = path.with_name(f".tmp-{path.name}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+class Buffer:
+    """The agent's on-disk queue of batches (thread-safe: the loop appends, the sender
+    reads and removes)."""
+
+    def __init__(self, directory: Path, max_bytes: int,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.directory = Path(directory)
+        self.max_bytes = max_bytes
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._dir = self.directory / "batches"
+        try:
+            self._dir.mkdir(parents=True, exist_ok=True)
+            self._lockfile = open(self.directory / "lock", "a+")  # noqa: SIM115 (held)
+        except OSError as exc:
+            raise ConfigError(f"agent.buffer_dir: {self.directory}: {exc.strerror}") from None
+        try:
+            fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lockfile.close()
+            raise ConfigError(f"agent.buffer_dir: {self.directory} is in use by another "
+                              "agent; give each agent its own") from None
+        self._entries: dict[int, Entry] = {}
+        try:
+            self._state = self._load_state()
+            self._scan()
+        except BaseException:
+            self.close()
+            raise
+        self._bytes = sum(e.size for e in self._entries.values())
+        self._inflight: set[int] = set()
+        self._last_drop_log = -DROP_LOG_EVERY_S
+        self._unlogged_drops = 0
+
+    # ----------------------------------------------------------------- start-up
+    def _load_state(self) -> State:
+        path = self.directory / "state.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            state = State(str(data["agent"]), int(data["seq"]), int(data.get("dropped", 0)),
+                          int(data.get("rejected", 0)))
+        except FileNotFoundError:
+            state = State(uuid.uuid4().hex)
+            log.info("agent: new agent id %s (buffer %s)", state.agent, self.directory)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"agent.buffer_dir: {path} is unreadable ({exc}); move it "
+                              "away to start as a new agent") from None
+        _write_atomic(path, json.dumps(asdict(state)).encode())
+        return state
+
+    def _scan(self) -> None:
+        for path in self._dir.iterdir():
+            if path.name.startswith(".tmp-"):
+                path.unlink(missing_ok=True)  # a write the last run did not finish
+                continue
+            stem, _, ext = path.name.partition(".")
+            if not stem.isdigit() or ext != "json":
+                continue
+            stat = path.stat()
+            self._entries[int(stem)] = Entry(int(stem), stat.st_size, stat.st_mtime)
+        self._entries = dict(sorted(self._entries.items()))
+        if self._entries:
+            newest = max(self._entries)
+            if newest > self._state.seq:  # never reuse a number a file holds
+                self._save(replace(self._state, seq=newest))
+            log.info("agent: %d batches (%d bytes) waiting in %s from an earlier run",
+                     len(self._entries), sum(e.size for e in self._entries.values()),
+                     self.directory)
+
+    def _save(self, state: State) -> None:
+        _write_atomic(self.directory / "state.json", json.dumps(asdict(state)).encode())
+        self._state = state
+
+    def _path(self, seq: int) -> Path:
+        return self._dir / f"{seq:012d}.json"
+
+    # ---------------------------------------------------------------- reading
+    @property
+    def agent(self) -> str:
+        """The agent's id (made once, kept in ``state.json``)."""
+        return self._state.agent
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    def stats(self) -> tuple[int, int, float | None]:
+        """(batches, bytes, when the oldest was written) of what waits."""
+        with self._lock:
+            oldest = next(iter(self._entries.values()), None)
+            return len(self._entries), self._bytes, None if oldest is None else oldest.written
+
+    def take(self, limit: int) -> list[tuple[int, bytes]]:
+        """The oldest ``limit`` batches, marked as being sent until :meth:`remove` or
+        :meth:`release`."""
+        out: list[tuple[int, bytes]] = []
+        with self._lock:
+            for seq in list(self._entries)[:limit]:
+                try:
+                    out.append((seq, self._path(seq).read_bytes()))
+                except FileNotFoundError:  # removed by hand: nothing to send
+                    self._forget(seq)
+            self._inflight = {seq for seq, _ in out}
+        return out
+
+    def release(self) -> None:
+        """What :meth:`take` gave was not delivered: it may be dropped again."""
+        with self._lock:
+            self._inflight.clear()
+
+    # ---------------------------------------------------------------- writing
+    def append(self, encode: Callable[[int], bytes]) -> int:
+        """Write the batch ``encode(seq)`` under a new sequence number; return the number."""
+        with self._lock:
+            seq = self._state.seq + 1
+            self._save(replace(self._state, seq=seq))  # the number is taken before use
+            data = encode(seq)
+            _write_atomic(self._path(seq), data)
+            self._entries[seq] = Entry(seq, len(data), self._clock())
+            self._bytes += len(data)
+            self._bound()
+        return seq
+
+    def remove(self, seqs: list[int]) -> None:
+        """The server has these: they leave the disk."""
+        with self._lock:
+            for seq in seqs:
+                self._forget(seq)
+                self._inflight.discard(seq)
+
+    def reject(self, seq: int) -> None:
+        """The server refused this batch as invalid (it never will take it): it goes,
+        counted in ``rejected``."""
+        with self._lock:
+            self._forget(seq)
+            self._inflight.discard(seq)
+            self._save(replace(self._state, rejected=self._state.rejected + 1))
+
+    def _forget(self, seq: int) -> None:
+        entry = self._entries.pop(seq, None)
+        if entry is not None:
+            self._bytes -= entry.size
+            self._path(seq).unlink(missing_ok=True)
+
+    def _bound(self) -> None:
+        """Drop the oldest batches not being sent until the files fit ``max_bytes``."""
+        dropped: list[int] = []
+        for seq in list(self._entries):
+            if self._bytes <= self.max_bytes:
+                break
+            if seq in self._inflight:
+                continue
+            self._forget(seq)
+            dropped.append(seq)
+        if not dropped:
+            return
+        self._save(replace(self._state, dropped=self._state.dropped + len(dropped)))
+        self._unlogged_drops += len(dropped)
+        now = time.monotonic()
+        if now - self._last_drop_log >= DROP_LOG_EVERY_S:
+            log.warning("agent: buffer over %d bytes: dropped the %d oldest batches not sent "
+                        "(the newest of them seq %d; %d dropped in all)",
+                        self.max_bytes, self._unlogged_drops, dropped[-1], self._state.dropped)
+            self._last_drop_log = now
+            self._unlogged_drops = 0
+
+    def close(self) -> None:
+        """Let another agent use the directory."""
+        with contextlib.suppress(OSError):
+            fcntl.flock(self._lockfile, fcntl.LOCK_UN)
+        self._lockfile.close()
