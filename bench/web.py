@@ -45,7 +45,7 @@ import yaml
 
 from stackwatch.model import Collection, Sample
 from stackwatch.store.sqlite import SQLiteStore
-from subprocs import free_port, stop
+from subprocs import free_port, process_cpu, stop
 
 CLI = [sys.executable, "-c", "from stackwatch.cli import main; main()"]
 CHROMIUM = "/usr/bin/chromium"
@@ -319,7 +319,11 @@ def main() -> None:
                     problems=len(report["problems"]))
                 results.load["start"] = list(os.getloadavg())
                 print("(b) the health API...", flush=True)
+                cpu, t0 = process_cpu(server.pid), time.monotonic()
                 results.health = health(url, args.requests, args.clients)
+                # the server collects the big cloud meanwhile, in the same process
+                results.health["server_cpu_share"] = (process_cpu(server.pid) - cpu) / (
+                    time.monotonic() - t0)
                 print("(a) the overview in Chromium...", flush=True)
                 results.paint = paint(url, args.loads, screenshot)
                 results.screenshot = str(screenshot)
@@ -361,7 +365,8 @@ def report_results(r: Results) -> None:
                        ("map", "map in the DOM"), ("load", "load event")):
         print(f"    {label:28} {ms(p[f'{key}_median']):>10} {ms(p['cold'][key]):>10}")
     print(f"    screenshot: {r.screenshot}")
-    print(f"\n(b) GET /api/v1/health ({h['bytes'] / 1024:.0f} KiB)")
+    print(f"\n(b) GET /api/v1/health ({h['bytes'] / 1024:.0f} KiB; the server used "
+          f"{h['server_cpu_share']:.2f} CPU meanwhile, its collections included)")
     for name in ("sequential", "concurrent"):
         row = h[name]
         print(f"    {name:11} {row['clients']} client(s) {row['requests']:5d} requests  "

@@ -97,12 +97,12 @@ class Tab:
         if response.status >= 400:
             self.problems.append(f"{response.status} for {response.url}")
 
-    def open(self, path: str) -> Response:
-        """Load ``path`` of the demo; its answer must be 200."""
+    def open(self, path: str, statuses: tuple[int, ...] = (200,)) -> Response:
+        """Load ``path`` of the demo; its answer must have one of ``statuses``."""
         self.problems.clear()
         response = self.page.goto(self.base + path, wait_until="load")
         assert response is not None, path
-        assert response.status == 200, f"{path}: {response.status}"
+        assert response.status in statuses, f"{path}: {response.status}"
         return response
 
     def shot(self, name: str) -> Path:

@@ -65,6 +65,7 @@ def _check_content(tab: Tab, path: str) -> None:
 def test_every_page_renders_without_errors(tab: Tab, demo: Demo) -> None:
     todo = _start(tab, demo)
     visited: dict[str, str] = {}  # path (no query) -> the URL visited
+    untraced: list[str] = []
     shots = []
     while todo:
         url = todo.pop(0)
@@ -72,7 +73,12 @@ def test_every_page_renders_without_errors(tab: Tab, demo: Demo) -> None:
         if path in visited or _NOT_PAGES.search(path):
             continue
         visited[path] = url
-        tab.open(url)
+        if tab.open(url, (200, 404) if path.startswith("/trace/") else (200,)).status == 404:
+            # a server the simulator made in ERROR has no log line, request or event: its
+            # trace (linked from the compute page) says nothing carries it
+            assert "nothing found for" in tab.page.locator("main").inner_text(), url
+            untraced.append(path)
+            continue
         tab.page.wait_for_load_state("networkidle")
         _check_content(tab, url)
         tab.assert_clean(url)
@@ -83,7 +89,8 @@ def test_every_page_renders_without_errors(tab: Tab, demo: Demo) -> None:
     assert {f"/services/{s['name']}" for s in health["services"]} <= set(visited)
     assert {f"/nodes/{n['host']}" for n in health["nodes"]} <= set(visited)
     assert all(p.exists() and p.stat().st_size > 5000 for p in shots)
-    print(f"{len(visited)} pages, screenshots in {shots[0].parent}")
+    print(f"{len(visited)} pages, screenshots in {shots[0].parent}; traces of nothing: "
+          f"{len(untraced)}")
 
 
 def test_overview_content_matches_the_api(tab: Tab, demo: Demo) -> None:
