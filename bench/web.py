@@ -288,6 +288,8 @@ def main() -> None:
     parser.add_argument("--days", type=float, default=7.0, help="days of history to store")
     parser.add_argument("--metrics", default=",".join(METRICS),
                         help="per-hypervisor metrics (openstack_nova_ left off) to fill")
+    parser.add_argument("--parts", default="abc",
+                        help="which measurements: a (paint), b (health), c (history)")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--artefacts", type=Path,
                         default=Path(os.environ.get("STACKWATCH_ARTEFACTS", "tests/artefacts")),
@@ -318,21 +320,24 @@ def main() -> None:
                     members=sum(len(s["members"]) for s in report["health"]["services"]),
                     problems=len(report["problems"]))
                 results.load["start"] = list(os.getloadavg())
-                print("(b) the health API...", flush=True)
-                cpu, t0 = process_cpu(server.pid), time.monotonic()
-                results.health = health(url, args.requests, args.clients)
-                # the server collects the big cloud meanwhile, in the same process
-                results.health["server_cpu_share"] = (process_cpu(server.pid) - cpu) / (
-                    time.monotonic() - t0)
-                print("(a) the overview in Chromium...", flush=True)
-                results.paint = paint(url, args.loads, screenshot)
-                results.screenshot = str(screenshot)
+                if "b" in args.parts:
+                    print("(b) the health API...", flush=True)
+                    cpu, t0 = process_cpu(server.pid), time.monotonic()
+                    results.health = health(url, args.requests, args.clients)
+                    # the server collects the big cloud meanwhile, in the same process
+                    results.health["server_cpu_share"] = (process_cpu(server.pid) - cpu) / (
+                        time.monotonic() - t0)
+                if "a" in args.parts:
+                    print("(a) the overview in Chromium...", flush=True)
+                    results.paint = paint(url, args.loads, screenshot)
+                    results.screenshot = str(screenshot)
                 results.load["after_web"] = list(os.getloadavg())
-                print(f"(c) {args.days:g} days of history for {', '.join(metrics)}...",
-                      flush=True)
-                filled = fill(store, url, metrics, args.days)
-                results.history = {"fill": filled,
-                                   **history(url, filled, metrics[0])}
+                if "c" in args.parts:
+                    print(f"(c) {args.days:g} days of history for {', '.join(metrics)}...",
+                          flush=True)
+                    filled = fill(store, url, metrics, args.days)
+                    results.history = {"fill": filled,
+                                       **history(url, filled, metrics[0])}
                 results.load["end"] = list(os.getloadavg())
             finally:
                 stop(server, 60)  # type: ignore[arg-type]
@@ -347,31 +352,68 @@ def main() -> None:
 
 
 def report_results(r: Results) -> None:
-    def ms(seconds: float | None) -> str:
-        return "-" if seconds is None else f"{seconds * 1000:7.0f} ms"
-
-    def goal(value: float, limit: float) -> str:
-        return "yes" if value <= limit else "NO"
-
     c, p, h, hi = r.cloud, r.paint, r.health, r.history
     print(f"\ncloud ({r.size}): {c['services']} services, {c['nodes']} nodes, "
           f"{c['members']} members, {c['problems']} problem(s) ({c['fault']}); "
           f"server ready in {c['ready_seconds']:.0f} s")
+    if p:
+        report_paint(r)
+    if h:
+        report_health(r)
+    if hi:
+        report_history(r)
+    print(f"\nload average (1 min) {r.load['start'][0]:.1f} at the start, "
+          f"{r.load['after_web'][0]:.1f} after (a) and (b), {r.load['end'][0]:.1f} at the "
+          f"end, on {r.cpus} CPUs")
+    print("\ngoals")
+    if p:
+        print(f"    overview meaningful paint <= 1 s     "
+              f"{_goal(p['meaningful_median'], 1.0)}  ({_ms(p['meaningful_median']).strip()})")
+    if h:
+        for name, label in (("sequential", "sequential"),
+                            ("concurrent", f"{h['concurrent']['clients']} clients")):
+            print(f"    health p99 <= 100 ms ({label:10})   {_goal(h[name]['p99'], 0.1)}  "
+                  f"({_ms(h[name]['p99']).strip()})")
+    if hi:
+        worst = max(hi["one_series"]["median"], hi["whole_metric"]["median"])
+        print(f"    week range query <= 500 ms           {_goal(worst, 0.5)}  "
+              f"(one series {_ms(hi['one_series']['median']).strip()}, whole metric "
+              f"{_ms(hi['whole_metric']['median']).strip()})")
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:7.0f} ms"
+
+
+def _goal(value: float, limit: float) -> str:
+    return "yes" if value <= limit else "NO"
+
+
+def report_paint(r: Results) -> None:
+    p = r.paint
     print(f"\n(a) overview in Chromium, {p['loads']} loads ({p['bytes'] / 1024:.0f} KiB "
           "transferred)")
     print(f"    {'':28} {'median':>10} {'cold':>10}")
     for key, label in (("ttfb", "server answer (TTFB)"), ("response", "whole HTML received"),
                        ("fcp", "first contentful paint"), ("problems", "problems in the DOM"),
                        ("map", "map in the DOM"), ("load", "load event")):
-        print(f"    {label:28} {ms(p[f'{key}_median']):>10} {ms(p['cold'][key]):>10}")
+        print(f"    {label:28} {_ms(p[f'{key}_median']):>10} {_ms(p['cold'][key]):>10}")
     print(f"    screenshot: {r.screenshot}")
+
+
+def report_health(r: Results) -> None:
+    h = r.health
     print(f"\n(b) GET /api/v1/health ({h['bytes'] / 1024:.0f} KiB; the server used "
           f"{h['server_cpu_share']:.2f} CPU meanwhile, its collections included)")
     for name in ("sequential", "concurrent"):
         row = h[name]
         print(f"    {name:11} {row['clients']} client(s) {row['requests']:5d} requests  "
-              f"p50 {ms(row['p50'])}  p99 {ms(row['p99'])}  max {ms(row['max'])}  "
+              f"p50 {_ms(row['p50'])}  p99 {_ms(row['p99'])}  max {_ms(row['max'])}  "
               f"{row['per_second']:.0f}/s")
+
+
+def report_history(r: Results) -> None:
+    hi = r.history
     f = hi["fill"]
     print(f"\n(c) history: {f['samples']:,} samples of {f['series']} series over "
           f"{(f['end'] - f['start']) / 86400:.1f} days, written in {f['seconds']:.0f} s "
@@ -382,23 +424,9 @@ def report_results(r: Results) -> None:
     for key, label in (("one_series", "one series"), ("whole_metric", "whole metric"),
                        ("one_series_raw", "one series, raw")):
         row = hi[key]
-        print(f"    range, {label:17} step {row['step']:6.0f} s  median {ms(row['median'])}  "
+        print(f"    range, {label:17} step {row['step']:6.0f} s  median {_ms(row['median'])}  "
               f"({row['series']} series, {row['points']:,} points, "
               f"{row['bytes'] / 1024:.0f} KiB)")
-    print(f"\nload average (1 min) {r.load['start'][0]:.1f} at the start, "
-          f"{r.load['after_web'][0]:.1f} after (a) and (b), {r.load['end'][0]:.1f} at the "
-          f"end, on {r.cpus} CPUs")
-    print("\ngoals")
-    print(f"    overview meaningful paint <= 1 s     {goal(p['meaningful_median'], 1.0)}"
-          f"  ({ms(p['meaningful_median']).strip()})")
-    print(f"    health p99 <= 100 ms (sequential)    "
-          f"{goal(h['sequential']['p99'], 0.1)}  ({ms(h['sequential']['p99']).strip()})")
-    print(f"    health p99 <= 100 ms ({h['concurrent']['clients']} clients)     "
-          f"{goal(h['concurrent']['p99'], 0.1)}  ({ms(h['concurrent']['p99']).strip()})")
-    worst = max(hi["one_series"]["median"], hi["whole_metric"]["median"])
-    print(f"    week range query <= 500 ms           {goal(worst, 0.5)}  "
-          f"(one series {ms(hi['one_series']['median']).strip()}, whole metric "
-          f"{ms(hi['whole_metric']['median']).strip()})")
 
 
 if __name__ == "__main__":

@@ -88,6 +88,7 @@ def test_every_page_renders_without_errors(tab: Tab, demo: Demo) -> None:
     # every catalog service, every node and every declared page was seen, and more
     assert {f"/services/{s['name']}" for s in health["services"]} <= set(visited)
     assert {f"/nodes/{n['host']}" for n in health["nodes"]} <= set(visited)
+    assert {p.path for p in PAGES if "{" not in p.path} <= set(visited)
     assert all(p.exists() and p.stat().st_size > 5000 for p in shots)
     print(f"{len(visited)} pages, screenshots in {shots[0].parent}; traces of nothing: "
           f"{len(untraced)}")
