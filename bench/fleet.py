@@ -1,7 +1,8 @@
 """A fleet of agents pushing into one server: accepted batches/s, ingest latency, backlog.
 
 Starts a real ``stackwatch server`` (``server.accept_agents``, its store: SQLite in a
-temporary directory, or ``--store postgres://...`` once the PostgreSQL store lands) and
+temporary directory; ``--store postgres``: a PostgreSQL 15 started for the run as the
+tests start it; or ``--store postgresql://user:password@host/db``, an empty database) and
 ``--agents`` simulated agents, coroutines spread over ``--processes`` worker processes.
 Each agent makes one batch every ``--interval`` seconds (at its own phase) shaped like
 a node's checks (``--samples`` samples, ``--checks`` checks, encoded by the agent's own
@@ -40,6 +41,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,9 +51,11 @@ import psutil
 import yaml
 
 from stackwatch.agent.wire import encode_batch, encode_push
+from stackwatch.config import StoreConfig
 from stackwatch.model import CheckResult, Collection, PerfDatum, Sample, Status, make_labels
+from stackwatch.redact import redact
 from stackwatch.store.base import Role
-from stackwatch.store.tokens import SQLiteTokenStore
+from stackwatch.store.opening import open_token_store
 from stackwatch.tokens import issue
 
 SERVICES = ("nova-compute", "libvirtd", "neutron-ovn-metadata-agent", "ovn-controller",
@@ -210,14 +214,22 @@ def worker(number: int, indexes: list[int], args: argparse.Namespace, url: str, 
 
 
 # ------------------------------------------------------------------ the server
-def server_store(spec: str, workdir: Path) -> dict[str, Any]:
+@contextlib.contextmanager
+def server_store(spec: str, workdir: Path) -> Iterator[dict[str, Any]]:
     """The ``store:`` section of the server's config for ``--store``."""
     if spec == "sqlite":
-        return {"path": str(workdir / "store.sqlite")}
-    if spec.startswith(("postgres://", "postgresql://")):
-        sys.exit("--store postgres://...: the PostgreSQL store has not landed yet; run with "
-                 "--store sqlite (the default) for now")
-    sys.exit(f"--store {spec!r}: sqlite, or a postgres:// URL")
+        yield {"path": str(workdir / "store.sqlite")}
+    elif spec == "postgres":
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from servers import start_postgres
+
+        with start_postgres() as server:
+            yield {"path": str(workdir / "local.sqlite"),
+                   "url": server.create_database("stackwatch_fleet")}
+    elif spec.startswith(("postgres://", "postgresql://", "postgresql+psycopg://")):
+        yield {"path": str(workdir / "local.sqlite"), "url": spec}
+    else:
+        sys.exit(f"--store {spec!r}: sqlite, postgres, or a postgresql:// URL")
 
 
 def start_server(workdir: Path, store: dict[str, Any], port: int) -> subprocess.Popen[bytes]:
@@ -287,17 +299,18 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2, help="worker processes")
     parser.add_argument("--retry-max", type=float, default=60.0,
                         help="longest backoff after a failed push (the agent's retry_max)")
-    parser.add_argument("--store", default="sqlite", help="sqlite, or a postgres:// URL")
+    parser.add_argument("--store", default="sqlite",
+                        help="sqlite, postgres (one started for the run), or a URL")
     parser.add_argument("--outage", type=float, default=0.0,
                         help="seconds the server is killed for (0: none)")
     parser.add_argument("--outage-at", type=float, default=None,
                         help="when the server is killed (default: a third of the duration)")
     args = parser.parse_args()
     outage_at = args.duration / 3 if args.outage_at is None else args.outage_at
-    with tempfile.TemporaryDirectory(prefix="stackwatch-fleet-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="stackwatch-fleet-") as tmp, \
+            server_store(args.store, Path(tmp)) as store:
         workdir = Path(tmp)
-        store = server_store(args.store, workdir)
-        tokens = SQLiteTokenStore(Path(store["path"]))
+        tokens = open_token_store(StoreConfig(**store))
         token = issue(tokens, "fleet", Role.AGENT, time.time())
         tokens.close()
         port = free_port()
@@ -318,7 +331,7 @@ def main() -> None:
             p.cpu_percent()
         print(f"{args.agents} agents in {args.processes} processes, a batch of {args.samples} "
               f"samples + {args.checks} checks every {args.interval:g} s each, for "
-              f"{args.duration:g} s; server on 127.0.0.1:{port}, store {args.store}; "
+              f"{args.duration:g} s; server on 127.0.0.1:{port}, store {redact(args.store)}; "
               f"{psutil.cpu_count()} CPUs")
         print(f"{'t(s)':>5} {'made/s':>7} {'acc/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
               f"{'backlog':>7} {'fail':>5} {'load1':>5} {'srv CPU%':>8} {'srv MB':>6} "

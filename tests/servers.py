@@ -1,4 +1,5 @@
-"""Real servers for tests (MariaDB, RabbitMQ, Galera, memcached...), on 127.0.0.1 and free ports.
+"""Real servers for tests (MariaDB, RabbitMQ, PostgreSQL, Galera, memcached...), on
+127.0.0.1 and free ports.
 
 Session-scoped pytest fixtures (registered in ``tests/conftest.py``):
 
@@ -10,12 +11,18 @@ Session-scoped pytest fixtures (registered in ``tests/conftest.py``):
   node name, AMQP, distribution and epmd ports (and the management plugin on
   ``rabbitmq.mgmt_port`` when the fixture ``rabbitmq`` is used). ``rabbitmq.url`` is an
   ``amqp://`` URL for kombu; user ``guest`` (allowed from loopback).
+- ``postgres`` -> :class:`PostgreSQL`: ``postgres`` 15 from Debian's ``postgresql`` with
+  its own cluster in a temporary directory, run as the ``postgres`` account when the
+  tests run as root (``initdb`` refuses root). Superuser ``stackwatch`` with a random
+  password over TCP; ``postgres.create_database("x")`` makes a fresh database (ICU
+  ``en-US`` collation when the server has ICU, so no test depends on byte order by
+  accident) and returns its URL.
 
-Both are stopped (their process groups terminated) at the end of the session.
-``start_mariadb(dir)`` / ``start_rabbitmq(dir)`` are context managers for benchmarks
-and scripts that want the same servers outside pytest, as are those the
-infrastructure tests start themselves: ``start_galera(dir)`` (a 3-node MariaDB Galera
-cluster, servers running as ``mysql``), ``start_memcached()``, ``start_haproxy(dir,
+All are stopped (their process groups terminated) at the end of the session.
+``start_mariadb(dir)`` / ``start_rabbitmq(dir)`` / ``start_postgres()`` are context
+managers for benchmarks and scripts that want the same servers outside pytest, as are
+those the infrastructure tests start themselves: ``start_galera(dir)`` (a 3-node MariaDB
+Galera cluster, servers running as ``mysql``), ``start_memcached()``, ``start_haproxy(dir,
 config, stats_port)``, ``start_ovsdb(dir)``.
 """
 
@@ -23,10 +30,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,12 +61,13 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _stop_group(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+def _stop_group(proc: subprocess.Popen[bytes], timeout: float = 30.0,
+                stop: signal.Signals = signal.SIGTERM) -> None:
     """Terminate a process started with ``start_new_session=True`` and its children."""
     if proc.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
+        os.killpg(proc.pid, stop)
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -529,3 +540,126 @@ def start_ovsdb(base: Path) -> Iterator[OVSDB]:
         yield server
     finally:
         _stop_group(proc)
+
+
+# ------------------------------------------------------------------------- PostgreSQL
+
+POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+@dataclass(frozen=True)
+class PostgreSQL:
+    """A running PostgreSQL server; superuser ``stackwatch`` with ``password`` over TCP."""
+
+    port: int
+    password: str
+    icu: bool
+    user: str = "stackwatch"
+    host: str = "127.0.0.1"
+
+    def url(self, database: str = "postgres") -> str:
+        """SQLAlchemy URL (psycopg 3) for ``database``."""
+        return (f"postgresql+psycopg://{self.user}:{self.password}@{self.host}:{self.port}/"
+                f"{database}")
+
+    def execute(self, *statements: str, database: str = "postgres") -> list[tuple[object, ...]]:
+        """Run statements as the superuser (autocommit); the last one's rows."""
+        import psycopg
+
+        rows: list[tuple[object, ...]] = []
+        with psycopg.connect(host=self.host, port=self.port, user=self.user,
+                             password=self.password, dbname=database,
+                             autocommit=True) as conn:
+            for sql in statements:
+                cursor = conn.execute(sql.encode())
+                rows = cursor.fetchall() if cursor.description else []
+        return rows
+
+    def create_database(self, name: str) -> str:
+        """Drop and create database ``name``; returns its URL."""
+        locale = " LOCALE_PROVIDER icu ICU_LOCALE 'en-US'" if self.icu else ""
+        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+                     f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING UTF8'
+                     f" LOCALE 'C.UTF-8'{locale}")
+        return self.url(name)
+
+
+def _account() -> pwd.struct_passwd | None:
+    """Whom to run the server as: ourselves, or (as root, which initdb refuses) the
+    ``postgres`` account Debian's package makes, else ``nobody``."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        with contextlib.suppress(KeyError):
+            return pwd.getpwnam(name)
+    raise RuntimeError("running as root and there is no postgres or nobody account")
+
+
+@contextlib.contextmanager
+def start_postgres() -> Iterator[PostgreSQL]:
+    """Initialise a cluster in a new temporary directory and run ``postgres`` on a free
+    port; the directory goes when it stops.
+
+    The directory is made under the system's temporary directory, not pytest's: that one
+    is private to the user running the tests, and the server may run as another.
+    """
+    account = _account()
+    base = Path(tempfile.mkdtemp(prefix="stackwatch-postgres-"))
+    as_account: dict[str, object] = {}
+    if account is not None:
+        os.chown(base, account.pw_uid, account.pw_gid)
+        as_account = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+    password = secrets.token_urlsafe(16)
+    pwfile = base / "pwfile"
+    pwfile.write_text(password + "\n")
+    if account is not None:
+        os.chown(pwfile, account.pw_uid, account.pw_gid)
+    env = {**os.environ, "HOME": str(base)}
+    try:
+        init = subprocess.run(
+            [str(POSTGRES_BIN / "initdb"), "-D", str(base / "data"), "-U", "stackwatch",
+             f"--pwfile={pwfile}", "--auth-local=trust", "--auth-host=scram-sha-256",
+             "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
+            capture_output=True, check=False, env=env, cwd=base, **as_account)
+        if init.returncode != 0:
+            raise RuntimeError(f"initdb failed: {init.stderr.decode()[-2000:]}")
+        port = free_port()
+        log = base / "postgres.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [str(POSTGRES_BIN / "postgres"), "-D", str(base / "data"), "-p", str(port),
+                 "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={base}",
+                 "-c", "fsync=off", "-c", "synchronous_commit=off",
+                 "-c", "full_page_writes=off", "-c", "max_connections=200",
+                 "-c", "shared_buffers=128MB", "-c", "log_min_messages=warning"],
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env,
+                cwd=base, **as_account)
+        icu = b"--with-icu" in subprocess.run(
+            [str(POSTGRES_BIN / "pg_config"), "--configure"], capture_output=True,
+            check=False).stdout if (POSTGRES_BIN / "pg_config").exists() else False
+        server = PostgreSQL(port=port, password=password, icu=icu)
+
+        def ready() -> bool:
+            if not _port_open(port):
+                return False
+            try:
+                server.execute("SELECT 1")
+            except Exception:  # any failure here means "not ready yet"
+                return False
+            return True
+
+        try:
+            _wait_until("postgres", ready, proc, log)
+            yield server
+        finally:
+            # SIGINT is PostgreSQL's fast shutdown (SIGTERM waits for clients to leave)
+            _stop_group(proc, stop=signal.SIGINT)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgreSQL]:
+    """A real PostgreSQL server for the whole test session."""
+    with start_postgres() as server:
+        yield server

@@ -37,7 +37,6 @@ from stackwatch.query.models import CheckView, EventView, HealthView, ItemView, 
 from stackwatch.runner import SOURCE_CHECK, Loop, Run, Runner, collect_once
 from stackwatch.sources.base import Source
 from stackwatch.sources.registry import build_sources
-from stackwatch.store.existing import existing_store
 from stackwatch.terminal import printable
 from stackwatch.web.metrics import registry_for
 
@@ -248,10 +247,10 @@ def render_status(health: CloudHealth, checks: Sequence[CheckResult], show_all: 
 
 def _from_store(config: Config, max_age: float) -> tuple[list[CheckResult], list[Sample]]:
     """The latest checks (stale ones UNKNOWN) and source run times of an existing store."""
-    from stackwatch.store.sqlite import SQLiteStore
+    from stackwatch.store.opening import open_store
 
-    store = SQLiteStore(existing_store(config.store.path,
-                                       "is `stackwatch server` running with this config?"))
+    store = open_store(config.store, create=False,
+                       hint="is `stackwatch server` running with this config?")
     try:
         return (expire(store.latest_checks(), time.time(), max_age),
                 store.latest_samples(DURATION_SAMPLE))
@@ -344,7 +343,7 @@ def server(config_path: Path, listen: str | None, duration: float | None) -> Non
     stop = threading.Event()
     with Monitor(config, sources, listen=_parse_listen(listen)) as monitor, \
             _stop_on_signals(stop.set):
-        click.echo(f"stackwatch server: {len(sources)} sources, store {config.store.path}, "
+        click.echo(f"stackwatch server: {len(sources)} sources, store {config.store.location}, "
                    f"serving on {monitor.url}")
         stop.wait(duration)
 

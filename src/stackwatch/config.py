@@ -34,6 +34,7 @@ Example::
       api.compute: 180
     store:
       path: /var/lib/stackwatch/store.sqlite
+      # url: postgresql://stackwatch:secret@db1:5432/stackwatch   # a store servers share
       retention_days: 14
     web:
       listen: 127.0.0.1:9550
@@ -91,6 +92,10 @@ DEFAULT_TIMEOUTS: dict[str, float] = {"api": 120.0, "sql": 60.0, "logs": 30.0, "
 #: any other key under ``databases`` is refused rather than silently ignored.
 SQL_DATABASES: tuple[str, ...] = ("cinder", "glance", "keystone", "neutron", "nova",
                                   "nova_api", "nova_cell0")
+
+
+#: URL schemes ``store.url`` takes; all mean PostgreSQL through psycopg 3.
+POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 
 
 class _Frozen(BaseModel):
@@ -237,10 +242,50 @@ class CloudConfig(_Frozen):
 
 
 class StoreConfig(_Frozen):
-    """Where samples, checks and events are kept."""
+    """Where samples, checks and events are kept: the SQLite file ``path``, or the
+    PostgreSQL database ``url`` that several servers may share (docs/store.md)."""
 
     path: Path = Path("stackwatch.sqlite")
+    #: ``postgresql://user:password@host:port/database``: the central store; ``path`` then
+    #: keeps only what belongs to this machine (the request index of the logs it reads)
+    url: str | None = None
+    #: this server's name among those sharing a PostgreSQL store (default: the host name)
+    writer: str | None = None
     retention_days: float = Field(14.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        # the URL is never quoted here: it holds a password
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme not in POSTGRES_SCHEMES:
+            raise ValueError("not a PostgreSQL URL (postgresql://user:password@host:port/"
+                             "database); for SQLite, give path instead")
+        if rest.split("?", 1)[0].count("@") > 1:
+            raise ValueError("more than one '@' in the URL; a '@' in the user name or "
+                             "password must be written %40")
+        database = rest.split("?", 1)[0].partition("/")[2]
+        if not database:
+            raise ValueError("the URL names no database (…@host:port/database)")
+        return f"postgresql+psycopg://{rest}"
+
+    @field_validator("writer")
+    @classmethod
+    def _a_name(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or value != value.strip()):
+            raise ValueError(f"{value!r} is not a name (empty, or blanks around it)")
+        return value
+
+    @property
+    def location(self) -> str:
+        """Where the store is, as messages may show it (a URL's password masked)."""
+        if self.url is None:
+            return str(self.path)
+        from stackwatch.redact import redact
+
+        return redact(self.url)
 
 
 class WebConfig(_Frozen):
@@ -338,8 +383,26 @@ class NodeThresholds(_Frozen):
         return self
 
 
-NodePart = Literal["processes", "ports", "host"]
+NodePart = Literal["processes", "ports", "host", "dataplane"]
 NODE_PARTS: tuple[NodePart, ...] = ("processes", "ports", "host")
+
+
+class NodeNeutronConfig(_Frozen):
+    """Where a network node asks neutron what it hosts (``node.dataplane``)."""
+
+    #: a cloud of ``clouds:``: its clouds.yaml entry, region and TLS settings
+    cloud: str = Field(min_length=1)
+
+
+class DataplaneConfig(_Frozen):
+    """How ``node.dataplane`` lists the node's network namespaces."""
+
+    #: ``ip`` (iproute2), run as ``ip netns list``
+    ip_command: list[str] = Field(default_factory=lambda: ["ip"], min_length=1)
+    #: read this directory (``/run/netns``, or the host's in a container) instead of ``ip``
+    netns_root: Path | None = None
+    #: seconds ``ip netns list`` may take
+    timeout: float = Field(10.0, gt=0)
 
 
 class NodeConfig(_Frozen):
@@ -366,6 +429,23 @@ class NodeConfig(_Frozen):
     proc_root: Path = Path("/proc")
     sys_root: Path = Path("/sys")
     rootfs: Path = Path("/")
+    #: network nodes: ask this cloud's neutron what the node hosts (``node.dataplane``)
+    neutron: NodeNeutronConfig | None = None
+    dataplane: DataplaneConfig = Field(default_factory=DataplaneConfig)
+
+    @model_validator(mode="after")
+    def _dataplane_needs_neutron(self) -> NodeConfig:
+        if "dataplane" in self.parts and self.neutron is None:
+            raise ValueError("parts: dataplane compares with what neutron says the node "
+                             "hosts: give node.neutron: {cloud: NAME}")
+        return self
+
+    def wants_dataplane(self) -> bool:
+        """``dataplane`` in ``parts``, or ``parts`` left at its default on a node whose
+        configured roles include network and that has ``node.neutron``."""
+        if "parts" in self.model_fields_set:
+            return "dataplane" in self.parts
+        return self.neutron is not None and Role.NETWORK in (self.roles or ())
 
     @field_validator("ignore")
     @classmethod
@@ -452,6 +532,15 @@ class Config(_Frozen):
         if kind in self.timeouts:
             return self.timeouts[kind]
         return DEFAULT_TIMEOUTS.get(kind, self.interval(source_name))
+
+    @model_validator(mode="after")
+    def _node_neutron_cloud(self) -> Config:
+        neutron = self.node.neutron if self.node is not None else None
+        names = [cloud.name for cloud in self.clouds]
+        if neutron is not None and neutron.cloud not in names:
+            raise ValueError(f"node.neutron.cloud: {neutron.cloud!r} is not one of clouds: "
+                             f"{', '.join(names)}")
+        return self
 
     @field_validator("intervals", "timeouts")
     @classmethod

@@ -20,12 +20,16 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from stackwatch.errors import ConfigError
 from stackwatch.store.existing import existing_store
 from stackwatch.terminal import printable
+
+if TYPE_CHECKING:
+    from stackwatch.store.base import Store
 
 #: Exit code of ``logs parse`` and ``logs backfill`` when a file could not be read.
 UNREADABLE = 2
@@ -53,6 +57,22 @@ def _existing_store_path(store_path: Path | None, config_path: Path) -> Path:
     """The store to read, which must be there (reading never creates one)."""
     return existing_store(_store_path(store_path, config_path),
                           "run stackwatch logs backfill or stackwatch server first")
+
+
+def _trace_store(store_path: Path | None, config_path: Path) -> Store:
+    """The store ``trace`` reads, which must be there: the SQLite file ``--store``, or the
+    configuration's store (with ``store.url``, its PostgreSQL database, the request index
+    staying in the local file ``store.path``)."""
+    if store_path is None:
+        from stackwatch.config import load_config
+        from stackwatch.store.opening import open_store
+
+        config = load_config(config_path).store
+        if config.url is not None:
+            return open_store(config, create=False, hint="is `stackwatch server` running?")
+    from stackwatch.store.sqlite import SQLiteStore
+
+    return SQLiteStore(_existing_store_path(store_path, config_path))
 
 
 def _unreadable(errors: Sequence[str], files: int) -> None:
@@ -271,9 +291,8 @@ def trace(key: str, store_path: Path | None, config_path: Path, limit: int) -> N
     """
     from stackwatch.query.errors import QueryError
     from stackwatch.query.trace import timeline
-    from stackwatch.store.sqlite import SQLiteStore
 
-    store = SQLiteStore(_existing_store_path(store_path, config_path))
+    store = _trace_store(store_path, config_path)
     try:
         story = timeline(store, key, time.time(), limit)
     except QueryError as exc:

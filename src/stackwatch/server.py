@@ -4,7 +4,7 @@
 the :class:`~stackwatch.runner.Loop` (each source at its interval, every
 :class:`~stackwatch.runner.Run` written to the store from the loop's thread,
 old rows pruned once an hour), and the aiohttp app on its own event loop, behind
-the access rules of :mod:`stackwatch.web.auth` (tokens in the store's file), over
+the access rules of :mod:`stackwatch.web.auth` (tokens in the store), over
 HTTPS when ``web.tls_cert`` is set. With ``server.accept_agents``, the app also takes
 agents' pushes (``POST /api/v1/ingest``, :mod:`stackwatch.agent.ingest`), written to the
 same store under ``host/source``; their checks go stale (UNKNOWN) after the same
@@ -35,8 +35,7 @@ from stackwatch.config import Config
 from stackwatch.errors import StackwatchError
 from stackwatch.runner import Loop, Run, Runner
 from stackwatch.sources.base import Source
-from stackwatch.store.sqlite import SQLiteStore
-from stackwatch.store.tokens import SQLiteTokenStore
+from stackwatch.store.opening import open_store, open_token_store
 from stackwatch.web.api import actions
 from stackwatch.web.app import make_app
 from stackwatch.web.auth import Access
@@ -55,7 +54,8 @@ def stale_after(config: Config, sources: Sequence[Source]) -> float:
 
 
 class Monitor:
-    """Runner loop + SQLite store + web app, started together and stopped together."""
+    """Runner loop + store (SQLite or PostgreSQL) + web app, started together and stopped
+    together."""
 
     def __init__(
         self,
@@ -67,8 +67,12 @@ class Monitor:
     ) -> None:
         self.config = config
         self.catalog = catalog or default_catalog().deployed(config.network_backends)
-        self.store = SQLiteStore(config.store.path)
-        self.tokens = SQLiteTokenStore(config.store.path)  # the web's access tokens
+        self.store = open_store(config.store)  # created, or migrated, here
+        try:
+            self.tokens = open_token_store(config.store)  # the web's access tokens
+        except StackwatchError:
+            self.store.close()
+            raise
         self.runner = Runner(sources, config.timeout, catalog=self.catalog)
         self.loop = Loop(self.runner, config.interval, self._write)
         self.max_age = stale_after(config, sources)

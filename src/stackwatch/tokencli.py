@@ -2,9 +2,9 @@
 
 ``create`` prints the token once, alone on standard output (so that
 ``TOKEN=$(stackwatch token create ...)`` works), and a reminder on standard
-error; only its digest is kept, in the store file of the configuration (or
-``--store``). ``list`` shows names, roles and times, never a token or a digest.
-A revoked token is refused from the server's next request on.
+error; only its digest is kept, in the store of the configuration (its SQLite file or
+its PostgreSQL database) or the SQLite file ``--store``. ``list`` shows names, roles and
+times, never a token or a digest. A revoked token is refused from the server's next request on.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from pathlib import Path
 import click
 
 from stackwatch.errors import ConfigError, StackwatchError
-from stackwatch.store.base import Role, TokenRecord
-from stackwatch.store.existing import existing_store
+from stackwatch.store.base import Role, TokenRecord, TokenStore
 
 store_option = click.option(
     "--store", "store_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -29,14 +28,20 @@ config_option = click.option(
     help="stackwatch.yaml whose store keeps the tokens, when --store is not given.")
 
 
-def _store_path(store_path: Path | None, config_path: Path) -> Path:
+def _open(store_path: Path | None, config_path: Path, create: bool,
+          hint: str = "") -> TokenStore:
+    """The token store of ``--store`` (a SQLite file) or of the configuration's store."""
     if store_path is not None:
-        return store_path
+        from stackwatch.store.existing import existing_store
+        from stackwatch.store.tokens import SQLiteTokenStore
+
+        return SQLiteTokenStore(store_path if create else existing_store(store_path, hint))
     if not config_path.exists():
         raise ConfigError(f"{config_path}: not found; give --store or --config")
     from stackwatch.config import load_config  # pydantic: only when a config is read
+    from stackwatch.store.opening import open_token_store
 
-    return load_config(config_path).store.path
+    return open_token_store(load_config(config_path).store, create=create, hint=hint)
 
 
 def _when(timestamp: float | None) -> str:
@@ -68,10 +73,9 @@ def token() -> None:
 def create(name: str, role: str, expires_days: float | None, store_path: Path | None,
            config_path: Path) -> None:
     """Make a token and print it, once: only its digest is kept."""
-    from stackwatch.store.tokens import SQLiteTokenStore
     from stackwatch.tokens import issue
 
-    store = SQLiteTokenStore(_store_path(store_path, config_path))
+    store = _open(store_path, config_path, create=True)
     try:
         secret = issue(store, name, Role(role), time.time(), expires_days)
     finally:
@@ -88,11 +92,8 @@ def create(name: str, role: str, expires_days: float | None, store_path: Path | 
 @config_option
 def list_tokens(fmt: str, store_path: Path | None, config_path: Path) -> None:
     """Tokens by name: role, created, expires, last used (times in UTC)."""
-    from stackwatch.store.tokens import SQLiteTokenStore
-
-    path = existing_store(_store_path(store_path, config_path),
-                          "create a token or start the server first")
-    store = SQLiteTokenStore(path)
+    store = _open(store_path, config_path, create=False,
+                  hint="create a token or start the server first")
     try:
         rows = [_row(t, time.time()) for t in store.tokens()]
     finally:
@@ -113,9 +114,7 @@ def list_tokens(fmt: str, store_path: Path | None, config_path: Path) -> None:
 @config_option
 def revoke(name: str, store_path: Path | None, config_path: Path) -> None:
     """Forget a token: the server refuses it from its next request on."""
-    from stackwatch.store.tokens import SQLiteTokenStore
-
-    store = SQLiteTokenStore(existing_store(_store_path(store_path, config_path)))
+    store = _open(store_path, config_path, create=False)
     try:
         if not store.revoke(name):
             raise StackwatchError(f"no token named {name!r} (see stackwatch token list)")

@@ -1,15 +1,15 @@
-"""``POST /api/v1/ingest`` over a real SQLite store: a push is stored whole and once, a bad
-one is refused with its status, counted, and leaves nothing behind; what agents pushed
-reads like any source's, staleness included."""
+"""``POST /api/v1/ingest`` over a real store, SQLite and PostgreSQL: a push is stored whole
+and once, a bad one is refused with its status, counted, and leaves nothing behind; what
+agents pushed reads like any source's, staleness included."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import math
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,13 +20,13 @@ from stackwatch.agent.identity import with_host
 from stackwatch.agent.ingest import Ingest
 from stackwatch.agent.wire import encode_batch, encode_push
 from stackwatch.catalog.loader import load_catalog
-from stackwatch.config import ServerConfig
+from stackwatch.config import ServerConfig, StoreConfig
 from stackwatch.model import CheckResult, Collection, Event, PerfDatum, Sample, Severity, Status
 from stackwatch.runner import Runner
-from stackwatch.store.sqlite import SQLiteStore
+from stackwatch.store.base import Store
+from stackwatch.store.opening import open_store
+from stackwatch.store.postgres import PostgresStore
 from stackwatch.web.app import make_app
-
-pytestmark = pytest.mark.unit
 
 NOW = time.time()
 AGENT = "a1b2c3"
@@ -56,7 +56,17 @@ def runs(host: str, up: bool = True) -> list[tuple[str, bool, Collection]]:
     """What an agent on ``host`` buffers: its source's run as the runner makes it, ``host``
     added where the source left it out."""
     runner = Runner([Processes(host, up)], timeout=5)
-    return [(r.source, r.partial, with_host(r.collection, host)) for r in runner.run_once()]
+    return [(r.source, r.partial, with_host(_at_now(r.collection), host))
+            for r in runner.run_once()]
+
+
+def _at_now(collection: Collection) -> Collection:
+    """The run stamped at the test's ``NOW``, the server's clock here (the wall clock
+    moves on: in a long session a push would come "from the future")."""
+    return dataclasses.replace(
+        collection,
+        samples=tuple(dataclasses.replace(s, timestamp=NOW) for s in collection.samples),
+        checks=tuple(dataclasses.replace(c, timestamp=NOW) for c in collection.checks))
 
 
 def push(host: str = "cmp1", first_seq: int = 1, up: bool = True, agent: str = AGENT,
@@ -67,8 +77,8 @@ def push(host: str = "cmp1", first_seq: int = 1, up: bool = True, agent: str = A
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "store.sqlite")
+def store(store_config: StoreConfig) -> Iterator[Store]:
+    s = open_store(store_config)
     yield s
     s.close()
 
@@ -76,7 +86,7 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
 class Client:
     """The app with an Ingest over ``store``, its clock at ``now``."""
 
-    def __init__(self, store: SQLiteStore, now: float = NOW, accept: bool = True,
+    def __init__(self, store: Store, now: float = NOW, accept: bool = True,
                  **server: Any) -> None:
         self.store = store
         self.ingest = Ingest(store, ServerConfig(**server), clock=lambda: now) \
@@ -108,12 +118,14 @@ class Client:
                 for f in text_string_to_metric_families(text) for s in f.samples}
 
 
-def count(store: SQLiteStore, table: str) -> int:
-    conn = store._reader()
+def count(store: Store, table: str) -> int:
+    if isinstance(store, PostgresStore):
+        return int(store._query(f"SELECT COUNT(*) FROM {table}")[0][0])
+    conn = store._reader()  # type: ignore[attr-defined]
     return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
-def test_a_push_is_stored_once_and_a_replay_is_acknowledged(store: SQLiteStore) -> None:
+def test_a_push_is_stored_once_and_a_replay_is_acknowledged(store: Store) -> None:
     client = Client(store)
     body = push()
     status, ack = client.post(body)
@@ -143,7 +155,7 @@ def test_a_push_is_stored_once_and_a_replay_is_acknowledged(store: SQLiteStore) 
     assert compute["status"] == "OK" and compute["members"][0]["host"] == "cmp1"
 
 
-def test_each_node_replaces_only_its_own_previous_run(store: SQLiteStore) -> None:
+def test_each_node_replaces_only_its_own_previous_run(store: Store) -> None:
     client = Client(store)
     assert client.post(push("cmp1", 1, agent="agent-1"))[0] == 200
     assert client.post(push("cmp2", 1, agent="agent-2"))[0] == 200
@@ -162,11 +174,11 @@ def test_each_node_replaces_only_its_own_previous_run(store: SQLiteStore) -> Non
     assert status == 200 and one["source"] == "cmp2/node.processes"
 
 
-def test_an_agent_that_stops_pushing_goes_stale(store: SQLiteStore) -> None:
+def test_an_agent_that_stops_pushing_goes_stale(store: Store) -> None:
     """A node whose agent stopped: after max_age its member is UNKNOWN, not OK."""
     client = Client(store)
     assert client.post(push("cmp1"))[0] == 200
-    later = time.time() + 181  # max_age 180; the checks were made just now
+    later = NOW + 181  # max_age 180; the checks were stamped at NOW
     health = client.call("GET", "/api/v1/health", now=later)[1]["health"]
     compute = next(s for s in health["services"] if s["name"] == "nova-compute")
     assert compute["status"] == "UNKNOWN"
@@ -212,7 +224,7 @@ BAD = [
 @pytest.mark.parametrize(("body", "status", "reason", "message"),
                          [case[1:] for case in BAD], ids=[case[0] for case in BAD])
 def test_a_bad_push_is_refused_counted_and_leaves_nothing(
-        store: SQLiteStore, body: bytes, status: int, reason: str, message: str) -> None:
+        store: Store, body: bytes, status: int, reason: str, message: str) -> None:
     client = Client(store)
     code, answer = client.post(body)
     assert code == status, answer
@@ -223,7 +235,7 @@ def test_a_bad_push_is_refused_counted_and_leaves_nothing(
         assert count(store, table) == 0, table
 
 
-def test_nothing_of_a_push_is_stored_when_one_batch_is_bad(store: SQLiteStore) -> None:
+def test_nothing_of_a_push_is_stored_when_one_batch_is_bad(store: Store) -> None:
     good = json.loads(push())["batches"][0]
     late = json.loads(push(first_seq=2, created=NOW + 900))["batches"][0]
     body = json.dumps({"version": 1, "agent": AGENT, "batches": [good, late]}).encode()
@@ -237,7 +249,7 @@ def test_nothing_of_a_push_is_stored_when_one_batch_is_bad(store: SQLiteStore) -
     assert code == 200
 
 
-def test_a_push_too_large_is_refused_before_it_is_read(store: SQLiteStore) -> None:
+def test_a_push_too_large_is_refused_before_it_is_read(store: Store) -> None:
     client = Client(store, max_push_bytes=4096)
     body = push()
     big = encode_push(AGENT, [encode_batch(i + 1, "cmp1", "node.processes", False, NOW,
@@ -260,7 +272,7 @@ def test_a_push_too_large_is_refused_before_it_is_read(store: SQLiteStore) -> No
     assert client.post(body)[0] == 200
 
 
-def test_nan_samples_are_left_out_and_counted(store: SQLiteStore) -> None:
+def test_nan_samples_are_left_out_and_counted(store: Store) -> None:
     collection = Collection((Sample.of("stackwatch_test_value", math.nan, host="cmp1"),
                              Sample.of("stackwatch_test_other", math.inf, host="cmp1"),
                              Sample.of("stackwatch_test_third", 2, host="cmp1")))
@@ -273,7 +285,7 @@ def test_nan_samples_are_left_out_and_counted(store: SQLiteStore) -> None:
     assert client.metrics()[("stackwatch_ingest_nan_samples_total", ())] == 1
 
 
-def test_a_server_not_taking_agents_says_so(store: SQLiteStore) -> None:
+def test_a_server_not_taking_agents_says_so(store: Store) -> None:
     client = Client(store, accept=False)
     code, answer = client.post(push())
     assert code == 404
@@ -281,7 +293,7 @@ def test_a_server_not_taking_agents_says_so(store: SQLiteStore) -> None:
     assert count(store, "agent_batches") == 0
 
 
-def test_the_openapi_document_describes_the_push(store: SQLiteStore) -> None:
+def test_the_openapi_document_describes_the_push(store: Store) -> None:
     _, spec = Client(store).call("GET", "/api/v1/openapi.json")
     operation = spec["paths"]["/api/v1/ingest"]["post"]
     assert operation["x-role"] == "agent"
@@ -293,7 +305,7 @@ def test_the_openapi_document_describes_the_push(store: SQLiteStore) -> None:
 
 
 def test_the_agents_view_says_who_pushed_what_is_missing_and_how_fresh(
-        store: SQLiteStore) -> None:
+        store: Store) -> None:
     client = Client(store)
     assert client.post(push("cmp1", 1, agent="agent-1"))[0] == 200
     assert client.post(push("cmp1", 4, agent="agent-1"))[0] == 200  # 2 and 3 never came

@@ -19,7 +19,7 @@ from stackwatch.model import Status
 from stackwatch.sources.node.host import HostSource
 from stackwatch.sources.node.plan import NodePlan
 from stackwatch.sources.node.ports import PortsSource
-from stackwatch.sources.node.table import read_listeners, read_processes, snapshot
+from stackwatch.sources.node.table import ProcessInfo, read_listeners, read_processes, snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -150,3 +150,46 @@ def test_listening_sockets_from_netlink_equal_proc_net_and_psutil() -> None:
     assert ours <= set(netlink.values()) and ours <= default
     assert ours <= set(proc.values()) and ours <= by_psutil
     assert all(mine[key] == os.getpid() for key in ours)
+
+
+def test_the_node_sources_of_a_run_share_one_read_and_a_later_run_reads_again() -> None:
+    from stackwatch.sources.node.table import SharedTable
+
+    reads: list[float] = []
+    now = [100.0]
+
+    def read() -> list[ProcessInfo]:
+        reads.append(now[0])
+        return [ProcessInfo(len(reads), 1, "nova-compute")]
+
+    table = SharedTable(read, fresh_for=1.0, clock=lambda: now[0])
+    first = table()
+    now[0] += 0.2
+    assert table() is first and len(reads) == 1      # the other source of the same run
+    now[0] += 10.0
+    assert table()[0].pid == 2 and len(reads) == 2   # the next run reads again
+
+
+def test_a_settled_process_command_line_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stackwatch.sources.node.table import ProcessReader
+
+    me = os.getpid()
+    read: list[int] = []
+    original = psutil.Process.cmdline
+
+    def counting(self: psutil.Process) -> list[str]:
+        if self.pid == me:
+            read.append(me)
+        return original(self)
+
+    monkeypatch.setattr(psutil.Process, "cmdline", counting)
+    reader = ProcessReader(settled_after=0.0)
+    first = [p for p in reader() if p.pid == me]
+    second = [p for p in reader() if p.pid == me]
+    assert first and first[0].cmdline == second[0].cmdline == tuple(original(
+        psutil.Process(me)))
+    assert read == [me]  # read once, then kept
+    young = ProcessReader(settled_after=3600.0)  # this process is "new" for it
+    young()
+    young()
+    assert read == [me, me, me]  # a new process's is read every time

@@ -29,7 +29,7 @@ from stackwatch.query.overview import COMPUTE_COLUMN, MAX_NODE_COLUMNS, overview
 from stackwatch.query.samples import sample_range
 from stackwatch.query.times import finite
 from stackwatch.store import rollups
-from stackwatch.store.base import AgentBatch
+from stackwatch.store.base import AgentBatch, Store
 from stackwatch.store.sqlite import SQLiteStore
 
 from .conftest import member_check
@@ -46,7 +46,7 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
     s.close()
 
 
-def _reference(store: SQLiteStore, name: str, start: float, end: float,
+def _reference(store: Store, name: str, start: float, end: float,
                labels: dict[str, str] | None, step: float) -> list[tuple[Labels, list[
                    tuple[float, float | None]]]]:
     """The range from every sample, read, matched and bucketed in Python (as it was before
@@ -71,7 +71,7 @@ def _reference(store: SQLiteStore, name: str, start: float, end: float,
     return out
 
 
-def _assert_same_ranges(store: SQLiteStore, now: float) -> None:
+def _assert_same_ranges(store: Store, now: float) -> None:
     ctx = Context(store, load_catalog(), now)
     cases = [(T0, T0 + 3 * 86400, None, 0.0), (T0, T0 + 3 * 86400, None, 3 * 86400 / 240),
              (T0 - 86400, T0 + 3 * 86400, None, 3600.0),

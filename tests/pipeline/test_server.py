@@ -19,7 +19,8 @@ from stackwatch.config import parse_config
 from stackwatch.errors import SourceUnavailable, StackwatchError
 from stackwatch.model import Collection, Sample, Status
 from stackwatch.server import Monitor
-from stackwatch.store.sqlite import SQLiteStore
+from stackwatch.store.opening import open_store
+from stores import Stores
 
 from .conftest import ConstantSource, DownSource, SlowSource, member_check
 
@@ -31,8 +32,9 @@ def get(url: str) -> str:
         return str(response.read().decode())
 
 
-def test_monitor_collects_stores_and_serves(tmp_path: Path) -> None:
-    config = parse_config({"clouds": [{"name": "x"}], "store": {"path": str(tmp_path / "s.db")},
+def test_monitor_collects_stores_and_serves(server_stores: Stores) -> None:
+    store = server_stores.settings()
+    config = parse_config({"clouds": [{"name": "x"}], "store": store,
                            "intervals": {"api": 0.2, "sql": 0.2}, "timeouts": {"sql": 0.3}})
     slow = SlowSource("sql.nova", seconds=30)
     sources = [ConstantSource("api.compute"), DownSource("api.network"), slow]
@@ -52,7 +54,12 @@ def test_monitor_collects_stores_and_serves(tmp_path: Path) -> None:
             assert sources_view["api.network"]["errors_total"] >= 1
     finally:
         slow.release.set()
-    assert (tmp_path / "s.db").exists()
+    reader = open_store(config.store, create=False)  # what `status --from-store` reads
+    try:
+        assert {dict(c.labels).get("source") for c in reader.latest_checks()
+                if c.name == "stackwatch_source"} == {"api.compute", "api.network", "sql.nova"}
+    finally:
+        reader.close()
 
 
 def test_server_command_runs_for_a_duration(tmp_path: Path) -> None:
@@ -130,14 +137,14 @@ def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
             if not s.name.startswith("stackwatch_")}
 
 
-def test_a_scrape_shows_what_the_latest_run_saw_and_no_more(tmp_path: Path) -> None:
+def test_a_scrape_shows_what_the_latest_run_saw_and_no_more(server_stores: Stores) -> None:
     """A label value that changed, an agent deleted, the source down: the next scrape and
     health show exactly that (old series and members stayed for three intervals)."""
     # runs every 0.1 s; a check or series counts as stale after three times the longest
     # interval (here a resource's: 60 s), which is what kept old ones before
     # an ML2/OVS cloud: its L3 agents are expected, so a failed source leaves them UNKNOWN
     config = parse_config({"clouds": [{"name": "x", "network_backend": "ovs"}],
-                           "store": {"path": str(tmp_path / "s.db")},
+                           "store": server_stores.settings(),
                            "intervals": {"api": 0.1, "api.compute.quotas": 60}})
     agents = Agents()
     with Monitor(config, [agents], listen=("127.0.0.1", 0)) as monitor:
@@ -179,23 +186,23 @@ def test_a_scrape_shows_what_the_latest_run_saw_and_no_more(tmp_path: Path) -> N
         assert [s.value for s in families["stackwatch_source_up"].samples] == [0.0]
         assert l3["status"] == "UNKNOWN"
         assert l3["message"] == "could not look: source api.network failed"
-    store = SQLiteStore(tmp_path / "s.db")  # what `status --from-store` reads
+    store = open_store(config.store, create=False)  # what `status --from-store` reads
     try:
         assert [c.name for c in store.latest_checks()] == ["stackwatch_source"]
     finally:
         store.close()
 
 
-def test_a_source_no_longer_configured_leaves_health(tmp_path: Path) -> None:
+def test_a_source_no_longer_configured_leaves_health(server_stores: Stores) -> None:
     """A store written with api.network, a server started without it: its agents are not
     members any more (they were CRITICAL, then stale UNKNOWN for good)."""
-    store = SQLiteStore(tmp_path / "s.db")
+    config = parse_config({"clouds": [{"name": "x"}], "store": server_stores.settings(),
+                           "intervals": {"api": 0.2}})
+    store = open_store(config.store)  # as the server that ran api.network wrote it
     store.write(Collection((Sample.of("openstack_neutron_networks", 2),),
                            (member_check("neutron-l3-agent", "net1", Status.CRITICAL),)),
                 "api.network")
     store.close()
-    config = parse_config({"clouds": [{"name": "x"}], "store": {"path": str(tmp_path / "s.db")},
-                           "intervals": {"api": 0.2}})
     with Monitor(config, [ConstantSource("api.compute")], listen=("127.0.0.1", 0)) as monitor:
         assert monitor.wait_for_runs(1, timeout=10)
         health = json.loads(get(monitor.url + "/api/v1/health"))["health"]

@@ -1,13 +1,17 @@
-"""The SQLite store: write/read round trips, statistics, retention, WAL concurrent reading."""
+"""The store's contract, each test run on SQLite and on PostgreSQL (``stores``): write/read
+round trips, statistics, each source's latest run, retention, reading during a write."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
+from stackwatch.config import StoreConfig
 from stackwatch.errors import StoreError
 from stackwatch.model import (
     CheckResult,
@@ -21,17 +25,17 @@ from stackwatch.model import (
     Status,
     make_labels,
 )
-from stackwatch.store.base import Statistics
-from stackwatch.store.sqlite import SQLiteStore
-
-pytestmark = pytest.mark.unit
+from stackwatch.sources.logs import LogsSource
+from stackwatch.store.base import Statistics, Store
+from stackwatch.store.opening import open_store
+from stackwatch.store.request_index import RequestIndex
 
 T0 = 1_700_000_000.0
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "store.sqlite")
+def store(store_config: StoreConfig) -> Iterator[Store]:
+    s = open_store(store_config)
     yield s
     s.close()
 
@@ -41,7 +45,7 @@ def series(name: str, values: list[float], step: float = 60.0, **labels: object)
                             for i, v in enumerate(values)))
 
 
-def test_latest_range_and_statistics(store: SQLiteStore) -> None:
+def test_latest_range_and_statistics(store: Store) -> None:
     store.write(series("vms", [1, 5, 3], state="error"))
     store.write(series("vms", [10, 20], state="active"))
     store.write(series("free", [7]))
@@ -59,7 +63,7 @@ def test_latest_range_and_statistics(store: SQLiteStore) -> None:
     assert both is not None and both.count == 5 and both.total == 39.0
 
 
-def test_an_older_sample_does_not_replace_the_latest(store: SQLiteStore) -> None:
+def test_an_older_sample_does_not_replace_the_latest(store: Store) -> None:
     store.write(Collection((Sample.of("x", 2, T0 + 60),)))
     store.write(Collection((Sample.of("x", 1, T0),)))
     assert [(s.value, s.timestamp) for s in store.latest_samples("x")] == [(2.0, T0 + 60)]
@@ -68,7 +72,7 @@ def test_an_older_sample_does_not_replace_the_latest(store: SQLiteStore) -> None
     assert [s.value for s in store.sample_range("x", 0, T0 * 2)] == [1.0, 3.0]
 
 
-def test_checks_keep_latest_per_name_and_labels(store: SQLiteStore) -> None:
+def test_checks_keep_latest_per_name_and_labels(store: Store) -> None:
     perf = (PerfDatum("latency", 0.25, "s", 2, 10, 0),)
     old = CheckResult("api.endpoint", Status.OK, "fine", make_labels(service="nova"), perf, T0)
     new = CheckResult("api.endpoint", Status.CRITICAL, "down", make_labels(service="nova"),
@@ -83,7 +87,7 @@ def test_checks_keep_latest_per_name_and_labels(store: SQLiteStore) -> None:
     assert store.latest_checks() == [other, new]
 
 
-def test_events_by_kind_request_and_resource(store: SQLiteStore) -> None:
+def test_events_by_kind_request_and_resource(store: Store) -> None:
     events = [
         Event("notification", "compute.instance.create.end", T0, Severity.INFO, "nova", "cmp1",
               "created", "req-1", ("vm-1", "port-1"), make_labels(tenant="p1")),
@@ -101,7 +105,7 @@ def test_events_by_kind_request_and_resource(store: SQLiteStore) -> None:
     assert store.events(T0, T0 + 10, limit=1) == events[:1]
 
 
-def test_prune_keeps_what_was_seen_since_and_drops_the_rest(store: SQLiteStore) -> None:
+def test_prune_keeps_what_was_seen_since_and_drops_the_rest(store: Store) -> None:
     store.write(series("x", [1, 2, 3]))                  # T0, T0+60, T0+120
     store.write(Collection((Sample.of("deleted_vm", 1, T0 + 10, id="vm-1"),)))
     store.write(Collection(
@@ -124,7 +128,7 @@ def test_prune_keeps_what_was_seen_since_and_drops_the_rest(store: SQLiteStore) 
     assert store.prune(T0 + 100) == 0
 
 
-def test_prune_drops_a_series_whose_newest_value_is_older(store: SQLiteStore) -> None:
+def test_prune_drops_a_series_whose_newest_value_is_older(store: Store) -> None:
     store.write(series("x", [7], step=0))
     store.write(series("y", [1]))
     store.write(Collection((Sample.of("y", 2, T0 + 500),)))
@@ -132,45 +136,55 @@ def test_prune_drops_a_series_whose_newest_value_is_older(store: SQLiteStore) ->
     assert {s.name: s.value for s in store.latest_samples()} == {"y": 2.0}
 
 
-def test_reopen_keeps_series_ids(tmp_path: Path) -> None:
-    first = SQLiteStore(tmp_path / "s.sqlite")
+def test_reopen_keeps_series_ids(store_config: StoreConfig) -> None:
+    first = open_store(store_config)
     first.write(series("x", [1], a=1))
     first.close()
-    second = SQLiteStore(tmp_path / "s.sqlite")
+    second = open_store(store_config)
     second.write(Collection((Sample.of("x", 2, T0 + 60, a=1), Sample.of("y", 1, T0))))
     assert [s.value for s in second.sample_range("x", 0, T0 * 2)] == [1.0, 2.0]
     assert {s.name for s in second.latest_samples()} == {"x", "y"}
     second.close()
 
 
-def test_wal_reader_is_not_blocked_by_a_long_write(store: SQLiteStore) -> None:
+class Writer:
+    """Another connection to the store's database that holds a write transaction open,
+    as a big write (of this or another server) does."""
+
+    def __init__(self, config: StoreConfig) -> None:
+        self.conn: sqlite3.Connection | psycopg.Connection[tuple[object, ...]]
+        if config.url is None:
+            self.conn = sqlite3.connect(config.path, isolation_level=None)
+            self.conn.execute("BEGIN IMMEDIATE")
+        else:
+            self.conn = psycopg.connect(config.url.replace("+psycopg", ""))
+
+    def execute(self, sql: str) -> None:
+        self.conn.execute(sql)
+
+    def commit(self) -> None:
+        self.conn.execute("COMMIT") if isinstance(self.conn, sqlite3.Connection) \
+            else self.conn.commit()
+        self.conn.close()
+
+
+def test_a_reader_is_not_blocked_by_a_long_write(store_config: StoreConfig) -> None:
+    store = open_store(store_config)
     store.write(series("x", [1]))
-    assert store._writer.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    inside = threading.Event()
-    finish = threading.Event()
+    writer = Writer(store_config)
+    writer.execute("UPDATE series SET last_value = 99")
     seen: list[list[Sample]] = []
-
-    # Hold a write transaction open on the writer connection, as a big write does.
-    def writer() -> None:
-        with store._transaction() as conn:
-            conn.execute("UPDATE series SET last_value = 99")
-            inside.set()
-            finish.wait(10)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    assert inside.wait(10)
     reader = threading.Thread(target=lambda: seen.append(store.latest_samples("x")))
     reader.start()
     reader.join(5)
     assert not reader.is_alive(), "reader blocked by the writer"
     assert [s.value for s in seen[0]] == [1.0]  # the committed snapshot
-    finish.set()
-    thread.join(10)
+    writer.commit()
     assert [s.value for s in store.latest_samples("x")] == [99.0]
+    store.close()
 
 
-def test_failed_write_is_rolled_back_whole(store: SQLiteStore) -> None:
+def test_failed_write_is_rolled_back_whole(store: Store) -> None:
     store.write(series("x", [1]))
     bad_event = Event("log", "t", T0, resource_ids=(object(),))  # type: ignore[arg-type]
     with pytest.raises(TypeError):
@@ -182,28 +196,24 @@ def test_failed_write_is_rolled_back_whole(store: SQLiteStore) -> None:
     assert [s.value for s in store.latest_samples("new")] == [2.0]
 
 
-def test_sqlite_failure_is_a_store_error(store: SQLiteStore) -> None:
-    with pytest.raises(StoreError, match="write failed"), store._transaction() as conn:
-        conn.execute("INSERT INTO nowhere VALUES (1)")
+def test_a_write_the_database_refuses_leaves_nothing(store: Store) -> None:
+    """A NaN (which neither store keeps) fails the write whole: no sample of it, no
+    check, no event, no series made; the store goes on."""
+    store.write(series("x", [1]), "api.compute")
+    with pytest.raises(StoreError, match="write failed"):
+        store.write(Collection((Sample.of("new", 1, T0), Sample.of("x", float("nan"), T0 + 60)),
+                               (CheckResult("c", Status.OK, "", timestamp=T0),),
+                               (Event("log", "t", T0),)), "api.compute")
+    assert [(s.name, s.value) for s in store.latest_samples()] == [("x", 1.0)]
+    assert store.latest_checks() == [] and store.events(0, T0 * 2) == []
+    store.write(Collection((Sample.of("new", 2, T0),)), "api.compute")
+    assert [(s.name, s.value) for s in store.latest_samples()] == [("new", 2.0)]
 
 
-def test_unopenable_path_is_a_store_error(tmp_path: Path) -> None:
-    (tmp_path / "file").write_text("not a dir")
-    with pytest.raises(StoreError, match="cannot open store"):
-        SQLiteStore(tmp_path / "file" / "store.sqlite")
-
-
-def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
-    path = tmp_path / "store.sqlite"
-    path.write_bytes(b"garbage" * 1000)
-    with pytest.raises(StoreError):
-        SQLiteStore(path)
-
-
-def test_a_sources_latest_run_replaces_its_previous_one(tmp_path: Path) -> None:
+def test_a_sources_latest_run_replaces_its_previous_one(store_config: StoreConfig) -> None:
     """What a source's latest run did not emit (a label value that changed, a member that
     went, everything after a failed run) leaves the latest reads; history stays."""
-    store = SQLiteStore(tmp_path / "s.sqlite")
+    store = open_store(store_config)
     alive = Sample.of("agent_up", 1, T0, host="net1", state="alive")
     dead = Sample.of("agent_up", 1, T0 + 60, host="net1", state="dead")
     other = Sample.of("vms", 3, T0)
@@ -218,7 +228,7 @@ def test_a_sources_latest_run_replaces_its_previous_one(tmp_path: Path) -> None:
     assert [c.name for c in store.latest_checks()] == ["c"]  # the agent was deleted
     assert len(store.sample_range("agent_up", 0, T0 * 2)) == 2  # history kept
     store.close()
-    reopened = SQLiteStore(tmp_path / "s.sqlite")  # what each source holds survives
+    reopened = open_store(store_config)  # what each source holds survives
     reopened.write(Collection((), ()), "api.network")  # a failed run: nothing of it
     assert {s.name for s in reopened.latest_samples()} == {"x"}
     assert [c.name for c in reopened.latest_checks()] == ["c"]
@@ -228,21 +238,34 @@ def test_a_sources_latest_run_replaces_its_previous_one(tmp_path: Path) -> None:
     reopened.close()
 
 
-def test_a_store_from_before_per_source_checks_opens(tmp_path: Path) -> None:
-    import sqlite3
+def test_retain_keeps_the_sources_named_and_writes_without_one(store: Store) -> None:
+    for source in ("api.compute", "api.network", "sql.nova"):
+        store.write(Collection((Sample.of("x", 1, T0, source=source),),
+                               (CheckResult("c", Status.OK, "", make_labels(source=source),
+                                            timestamp=T0),)), source)
+    store.write(Collection((Sample.of("backfilled", 1, T0),),
+                           (CheckResult("c", Status.OK, "", timestamp=T0),)))
+    store.retain(["api.compute", "sql.nova", "api.gone"])
+    assert [s.label("source") or s.name for s in store.latest_samples()] == [
+        "backfilled", "api.compute", "sql.nova"]
+    assert [dict(c.labels).get("source") for c in store.latest_checks()] == [
+        "api.compute", "sql.nova", None]  # by labels as text: '{"source":…}' < '{}'
+    assert len(store.sample_range("x", 0, T0 * 2)) == 3  # history stays
+    store.retain([])
+    assert [s.name for s in store.latest_samples()] == ["backfilled"]
 
-    path = tmp_path / "old.sqlite"
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE latest_checks (name TEXT NOT NULL, labels TEXT NOT NULL, "
-                     "check_id INTEGER NOT NULL, ts REAL NOT NULL, PRIMARY KEY (name, labels)) "
-                     "WITHOUT ROWID")
-        conn.execute("INSERT INTO latest_checks VALUES ('c', '{}', 1, 0)")
-    conn.close()
-    store = SQLiteStore(path)
-    assert store.latest_checks() == []
-    store.write(Collection(checks=(CheckResult("c", Status.OK, "", timestamp=T0),)), "sql.nova")
-    assert [c.name for c in store.latest_checks()] == ["c"]
-    store.close()
+
+def test_reads_are_in_byte_order_whatever_the_locale(store: Store) -> None:
+    """Label sets sort as SQLite compares text (bytes), not as a locale would ('a' < 'B')."""
+    hosts = ["b", "B", "a", "Z", "_x", "A1", "a1", "a-1"]
+    store.write(Collection(tuple(Sample.of("m", i, T0, host=h) for i, h in enumerate(hosts))),
+                "api.compute")
+    store.write(Collection(checks=tuple(CheckResult("c", Status.OK, "", make_labels(host=h),
+                                                    timestamp=T0) for h in hosts)), "sql.nova")
+    in_bytes = sorted(hosts, key=lambda h: h.encode())
+    assert [s.label("host") for s in store.latest_samples("m")] == in_bytes
+    assert [dict(c.labels)["host"] for c in store.latest_checks()] == in_bytes
+    assert [s.label("host") for s in store.sample_range("m", 0, T0 * 2)] == in_bytes
 
 
 def server(item_id: str, message: str = "boom", ts: float = T0, **attributes: str) -> Item:
@@ -250,10 +273,10 @@ def server(item_id: str, message: str = "boom", ts: float = T0, **attributes: st
                 T0 - 600, make_labels(attributes), ts)
 
 
-def test_items_are_each_sources_current_state(tmp_path: Path) -> None:
+def test_items_are_each_sources_current_state(store_config: StoreConfig) -> None:
     """A source's run replaces its items: changed ones change in place, gone ones go;
     another source's stay; no history is kept; a failed run (nothing) clears them."""
-    store = SQLiteStore(tmp_path / "s.sqlite")
+    store = open_store(store_config)
     volume = Item(ItemKind.VOLUME, "v1", "data", "deleting", since=T0 - 7200, timestamp=T0)
     store.write(Collection(items=(server("a", fault_code="500"), server("b"))), "api.compute")
     store.write(Collection(items=(volume,)), "api.block_storage")
@@ -267,7 +290,7 @@ def test_items_are_each_sources_current_state(tmp_path: Path) -> None:
     assert (b.id, b.message, b.timestamp) == ("b", "no valid host", T0 + 60)
     assert [i.id for i in store.latest_items("volume")] == ["v1"]
     store.close()
-    reopened = SQLiteStore(tmp_path / "s.sqlite")  # what each source holds survives
+    reopened = open_store(store_config)  # what each source holds survives
     reopened.write(Collection(), "api.compute")  # a failed run
     assert [i.id for i in reopened.latest_items()] == ["v1"]
     reopened.write(Collection(items=(server("c"),)))  # without a source: added
@@ -278,7 +301,40 @@ def test_items_are_each_sources_current_state(tmp_path: Path) -> None:
     reopened.close()
 
 
-def test_prune_drops_items_not_seen_since(store: SQLiteStore) -> None:
+def test_prune_drops_items_not_seen_since(store: Store) -> None:
     store.write(Collection(items=(server("old", ts=T0), server("new", ts=T0 + 100))))
     assert store.prune(T0 + 50) == 1
     assert [i.id for i in store.latest_items()] == ["new"]
+
+
+def test_events_by_severity_service_host_and_newest_first(store: Store) -> None:
+    events = [Event("log", "a", T0 + i, severity, service, host, f"m{i}")
+              for i, (severity, service, host) in enumerate([
+                  (Severity.INFO, "nova", "c1"), (Severity.ERROR, "nova", "c2"),
+                  (Severity.WARNING, "cinder", "c1"), (Severity.CRITICAL, "nova", "c1")])]
+    store.write(Collection(events=tuple(events)))
+    assert store.events(T0, T0 + 10, min_severity=Severity.WARNING) == events[1:]
+    assert store.events(T0, T0 + 10, service="nova", host="c1") == [events[0], events[3]]
+    assert store.events(T0, T0 + 10, newest_first=True, limit=2) == [events[3], events[2]]
+    assert store.events(T0, T0 + 10, min_severity=Severity.ERROR, service="nova",
+                        newest_first=True) == [events[3], events[1]]
+
+
+def test_log_story_reads_the_request_index_of_this_machine(store_config: StoreConfig,
+                                                           tmp_path: Path) -> None:
+    """SQLite keeps the index in its file; with PostgreSQL it stays in the local file
+    (store.path) and the store reads it from there."""
+    store = open_store(store_config)
+    assert store.log_story("req-1") == []  # no index yet: nothing, no error
+    request = "req-11111111-2222-3333-4444-555555555555"
+    log = tmp_path / "log" / "nova" / "nova-api.log"
+    log.parent.mkdir(parents=True)
+    log.write_text(f"2026-11-21 06:10:00.100 590 INFO nova.api.openstack.compute.servers "
+                   f"[None {request} u p - default default] Creating server\n")
+    index = RequestIndex(store_config.path)
+    LogsSource("nova", log.parent.parent, ["nova/*.log"], None, "ctl1", index).collect()
+    index.close()
+    [record] = store.log_story(request)
+    assert (record.service, record.host, record.request_id, record.message) == (
+        "nova", "ctl1", request, "Creating server")
+    store.close()

@@ -136,3 +136,31 @@ def test_a_database_password_with_an_unescaped_at_is_refused(tmp_path: Path) -> 
     with pytest.raises(ConfigError, match="nova: more than one '@' in the URL") as info:
         load_config(path)
     assert "ter2" not in str(info.value) and "cinder" not in str(info.value)
+
+
+def test_a_postgresql_store_url_is_checked_and_never_quoted(tmp_path: Path) -> None:
+    path = tmp_path / "stackwatch.yaml"
+
+    def store(url: str, **more: str) -> str:
+        extra = "".join(f", {k}: {v}" for k, v in more.items())
+        path.write_text(f"clouds: [{{name: a}}]\nstore: {{url: '{url}'{extra}}}\n")
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            assert "hunter2" not in str(exc)
+            return f"error: {exc}"
+        assert config.store.location == config.store.url.replace("hunter2", "***")
+        return config.store.url
+
+    good = "postgresql+psycopg://sw:hunter2@db1:5432/stackwatch"
+    assert store("postgresql://sw:hunter2@db1:5432/stackwatch") == good
+    assert store("postgres://sw:hunter2@db1:5432/stackwatch") == good
+    assert store(good, writer="ctl-1") == good
+    assert "store.url: Value error, not a PostgreSQL URL" in store(
+        "mysql+pymysql://sw:hunter2@db1/stackwatch")
+    assert "for SQLite, give path instead" in store("sqlite:////var/lib/s.sqlite")
+    assert "more than one '@'" in store("postgresql://sw:hun@hunter2@db1/stackwatch")
+    assert "names no database" in store("postgresql://sw:hunter2@db1:5432/")
+    assert "store.writer" in store(good, writer="' '")
+    path.write_text("clouds: [{name: a}]\nstore: {path: s.sqlite}\n")
+    assert load_config(path).store.location == str(tmp_path / "s.sqlite")

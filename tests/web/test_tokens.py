@@ -9,22 +9,28 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import psycopg
 import pytest
+import yaml
 from click.testing import CliRunner, Result
+from sqlalchemy.engine import make_url
 
 from stackwatch.cli import main
+from stackwatch.config import StoreConfig
 from stackwatch.errors import StackwatchError
 from stackwatch.store.base import Role
-from stackwatch.store.tokens import SQLiteTokenStore
+from stackwatch.store.opening import open_token_store
 from stackwatch.tokens import digest, issue, verify
+from stores import Stores
 
-pytestmark = pytest.mark.unit
+unit = pytest.mark.unit
 
 
 def token(*args: str) -> Result:
     return CliRunner().invoke(main, ["token", *args])
 
 
+@unit
 def test_a_token_is_shown_once_and_kept_as_its_digest(tmp_path: Path) -> None:
     store = tmp_path / "store.sqlite"
     made = token("create", "--name", "grafana", "--role", "read", "--store", str(store))
@@ -48,6 +54,7 @@ def test_a_token_is_shown_once_and_kept_as_its_digest(tmp_path: Path) -> None:
     assert secret not in listed.output and digest(secret) not in listed.output
 
 
+@unit
 def test_names_roles_and_expiry_are_checked(tmp_path: Path) -> None:
     store = str(tmp_path / "store.sqlite")
     assert token("create", "--name", "ops", "--role", "operator", "--store", store,
@@ -66,6 +73,7 @@ def test_names_roles_and_expiry_are_checked(tmp_path: Path) -> None:
     assert lasts.total_seconds() == pytest.approx(30 * 86400, abs=1)
 
 
+@unit
 def test_revoke(tmp_path: Path) -> None:
     store = str(tmp_path / "store.sqlite")
     assert token("create", "--name", "a", "--role", "read", "--store", store).exit_code == 0
@@ -76,12 +84,14 @@ def test_revoke(tmp_path: Path) -> None:
     assert unknown.exit_code == 2 and "no token named 'a'" in unknown.stderr
 
 
+@unit
 def test_listing_a_missing_store_does_not_create_one(tmp_path: Path) -> None:
     listed = token("list", "--store", str(tmp_path / "none.sqlite"))
     assert listed.exit_code == 2 and "no store" in listed.stderr
     assert not (tmp_path / "none.sqlite").exists()
 
 
+@unit
 def test_the_store_of_the_configuration_is_used(tmp_path: Path) -> None:
     (tmp_path / "stackwatch.yaml").write_text("clouds: [{name: x}]\nstore: {path: s.sqlite}\n")
     made = token("create", "--name", "a", "--role", "read",
@@ -90,8 +100,8 @@ def test_the_store_of_the_configuration_is_used(tmp_path: Path) -> None:
     assert (tmp_path / "s.sqlite").exists()
 
 
-def test_verify_tells_valid_invalid_and_expired(tmp_path: Path) -> None:
-    store = SQLiteTokenStore(tmp_path / "store.sqlite")
+def test_verify_tells_valid_invalid_and_expired(store_config: StoreConfig) -> None:
+    store = open_token_store(store_config)
     try:
         now = time.time()
         lasting = issue(store, "lasting", Role.OPERATOR, now)
@@ -104,9 +114,48 @@ def test_verify_tells_valid_invalid_and_expired(tmp_path: Path) -> None:
         assert verify(store, "", now).reason == "invalid"
         with pytest.raises(StackwatchError, match="token name"):
             issue(store, "-starts-with-a-dash", Role.READ, now)
+        with pytest.raises(StackwatchError, match="a token named 'short' exists"):
+            issue(store, "short", Role.READ, now)
         store.touch("short", now + 5)
         store.touch("short", now + 1)  # an older use does not go back in time
         assert {t.name: t.last_used for t in store.tokens()} == {"lasting": None,
                                                                 "short": now + 5}
+        assert store.revoke("short") and not store.revoke("short")
+        assert [t.name for t in store.tokens()] == ["lasting"]
     finally:
         store.close()
+
+
+def test_the_cli_keeps_tokens_in_the_configured_store(stores: Stores, tmp_path: Path) -> None:
+    """``--config`` with a SQLite path or a PostgreSQL URL: the same commands, the same
+    answers; only the digest is in the store; reading an empty one makes nothing."""
+    config = stores.config()
+    stored = {"path": str(config.path)} if config.url is None else {"url": config.url}
+    path = tmp_path / "stackwatch.yaml"
+    path.write_text(yaml.safe_dump({"clouds": [{"name": "x"}], "store": stored}))
+    listed = token("list", "--config", str(path))
+    assert listed.exit_code == 2, listed.output
+    if config.url is None:
+        assert "no store; create a token or start the server first" in listed.stderr
+        assert not config.path.exists()
+    else:
+        assert f"{config.location}: no stackwatch store in this database; create a token " \
+               "or start the server first" in listed.stderr
+        assert make_url(config.url).password not in listed.stderr
+    made = token("create", "--name", "grafana", "--role", "read", "--config", str(path))
+    assert made.exit_code == 0, made.output
+    [secret] = made.stdout.splitlines()
+    if config.url is None:
+        with sqlite3.connect(config.path) as conn:
+            rows = conn.execute("SELECT name, role, digest FROM tokens").fetchall()
+        conn.close()
+    else:
+        with psycopg.connect(config.url.replace("+psycopg", "")) as pg:
+            rows = pg.execute("SELECT name, role, digest FROM tokens").fetchall()
+    assert rows == [("grafana", "read", digest(secret))]
+    again = token("create", "--name", "grafana", "--role", "read", "--config", str(path))
+    assert again.exit_code == 2 and "a token named 'grafana' exists" in again.stderr
+    [row] = json.loads(token("list", "--config", str(path), "--format", "json").stdout)
+    assert (row["name"], row["role"], row["expired"]) == ("grafana", "read", False)
+    assert token("revoke", "grafana", "--config", str(path)).exit_code == 0
+    assert json.loads(token("list", "--config", str(path), "--format", "json").stdout) == []

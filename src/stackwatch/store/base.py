@@ -1,7 +1,8 @@
 """The store contract: what the runner writes and what health, web and CLI read.
 
-The embedded implementation is SQLite (WAL); a PostgreSQL store can implement
-the same protocol for a central server. The store knows nothing of alarms.
+The embedded implementation is SQLite (WAL, :mod:`~stackwatch.store.sqlite`); the central
+one is PostgreSQL (:mod:`~stackwatch.store.postgres`), which several servers can share;
+:mod:`~stackwatch.store.opening` picks one. The store knows nothing of alarms.
 :class:`TokenStore` is the web's access tokens, kept beside the data
 (:mod:`stackwatch.store.tokens`), only ever as digests.
 """
@@ -85,7 +86,8 @@ class Store(Protocol):
         ...
 
     def retain(self, sources: Iterable[str]) -> None:
-        """Only these sources are current: the latest of any other leaves the latest reads."""
+        """Only these sources are current: the latest of any other leaves the latest reads
+        (in a store several servers share, of the others this server wrote last)."""
         ...
 
     def latest_samples(self, name: str | None = None) -> list[Sample]:

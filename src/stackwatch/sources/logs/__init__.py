@@ -3,7 +3,8 @@
 :func:`logs_sources` (called by :mod:`stackwatch.sources.registry`) makes one
 :class:`LogsSource` per service whose files exist under the cloud's log root,
 with checkpoints beside the store (or in ``logs.checkpoint_dir``) and the request
-index in the store's SQLite file.
+index in the store's SQLite file (``store.path``: with a PostgreSQL store too, the index
+of the logs a server reads stays on its machine).
 """
 
 from __future__ import annotations

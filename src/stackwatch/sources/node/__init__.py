@@ -6,6 +6,8 @@
     node.processes   processes.py   every catalog process of the node's roles, counted
     node.ports       ports.py       their bind ports listening, held by the right process
     node.host        host.py        disks, inodes, load, memory, swap, network, disk I/O
+    node.dataplane   dataplane.py   network nodes: qrouter-/qdhcp- namespaces and dnsmasq
+                                    against what neutron says the node hosts
 
 What to look at (host name, roles, services, ports) is :mod:`.plan`; which service a
 process is, :mod:`.match`; the process table and sockets, :mod:`.table` (psutil, or a
@@ -16,30 +18,50 @@ the agent that runs these on every node stays light.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from stackwatch.catalog.loader import Catalog, default_catalog
-from stackwatch.config import Config, NodeConfig
+from stackwatch.config import CloudConfig, Config, NodeConfig
+from stackwatch.errors import ConfigError
 from stackwatch.sources.base import Source
+from stackwatch.sources.node.dataplane import DataplaneSource
 from stackwatch.sources.node.host import HostSource
 from stackwatch.sources.node.plan import NodePlan
 from stackwatch.sources.node.ports import PortsSource
 from stackwatch.sources.node.processes import ProcessesSource
+from stackwatch.sources.node.table import SharedTable
 
-__all__ = ["HostSource", "NodePlan", "PortsSource", "ProcessesSource", "build_node_sources",
-           "node_sources"]
+__all__ = ["DataplaneSource", "HostSource", "NodePlan", "PortsSource", "ProcessesSource",
+           "build_node_sources", "node_sources"]
 
-SOURCE_NAMES = {"processes": "node.processes", "ports": "node.ports", "host": "node.host"}
+SOURCE_NAMES = {"processes": "node.processes", "ports": "node.ports", "host": "node.host",
+                "dataplane": "node.dataplane"}
 
 
-def build_node_sources(node: NodeConfig, catalog: Catalog) -> list[Source]:
-    """The node sources ``node.parts`` asks for."""
+def build_node_sources(node: NodeConfig, catalog: Catalog,
+                       clouds: Sequence[CloudConfig] = ()) -> list[Source]:
+    """The node sources ``node.parts`` asks for (``clouds``: where ``node.neutron`` is)."""
     plan = NodePlan(catalog, node)
+    table = SharedTable()  # one read of the process table serves both in a run
     sources: list[Source] = []
     if "processes" in node.parts:
-        sources.append(ProcessesSource(plan))
+        sources.append(ProcessesSource(plan, table=table))
     if "ports" in node.parts:
-        sources.append(PortsSource(plan))
+        sources.append(PortsSource(plan, table=table))
     if "host" in node.parts:
         sources.append(HostSource(node, plan.host))
+    if node.wants_dataplane() and node.neutron is not None:
+        cloud = next((c for c in clouds if c.name == node.neutron.cloud), None)
+        if cloud is None:
+            raise ConfigError(f"node.neutron.cloud: {node.neutron.cloud!r} is not a cloud")
+        # imported here: the API client is for network nodes only (the agent stays light)
+        from stackwatch.sources.openstack_api.client import ApiClient
+        client = ApiClient(cloud.name, clouds_yaml=cloud.clouds_yaml, region=cloud.region,
+                           timeout=cloud.api_timeout, concurrency=2,
+                           verify_tls=cloud.verify_tls)
+        dataplane = node.dataplane
+        sources.append(DataplaneSource(plan.host, client, dataplane.ip_command,
+                                       dataplane.timeout, dataplane.netns_root))
     return sources
 
 
@@ -47,4 +69,5 @@ def node_sources(config: Config) -> list[Source]:
     """The node sources of ``config.node`` (none without it)."""
     if config.node is None:
         return []
-    return build_node_sources(config.node, default_catalog().deployed(config.network_backends))
+    return build_node_sources(config.node, default_catalog().deployed(config.network_backends),
+                              config.clouds)

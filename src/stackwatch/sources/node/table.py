@@ -19,6 +19,8 @@ import os
 import socket
 import struct
 import sys
+import threading
+import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,19 +69,29 @@ ProcessTable = Callable[[], Iterable[ProcessInfo]]
 ListenerTable = Callable[[], Iterable[Listener]]
 
 
-def snapshot(proc: psutil.Process) -> ProcessInfo | None:
-    """One process read at once (``oneshot``), or ``None`` if it exited meanwhile."""
+Cmdlines = dict[tuple[int, float], tuple[str, ...]]
+
+
+def snapshot(proc: psutil.Process, cmdlines: Cmdlines | None = None) -> ProcessInfo | None:
+    """One process read at once (``oneshot``), or ``None`` if it exited meanwhile.
+
+    ``cmdlines``: command lines already read, by pid and start time (a process's is
+    read once, not at every run)."""
     try:
         with proc.oneshot():
             name = proc.name()
             status = proc.status()
-            try:
-                args = proc.cmdline()
-            except (psutil.AccessDenied, psutil.ZombieProcess):
-                args = []
-            while args and not args[-1]:
-                args.pop()  # a retitled process (setproctitle) pads its title with NULs
-            cmdline = tuple(args)
+            known = None if cmdlines is None else cmdlines.get((proc.pid, proc.create_time()))
+            if known is not None:
+                cmdline = known
+            else:
+                try:
+                    args = proc.cmdline()
+                except (psutil.AccessDenied, psutil.ZombieProcess):
+                    args = []
+                while args and not args[-1]:
+                    args.pop()  # a retitled process (setproctitle) pads its title with NULs
+                cmdline = tuple(args)
             try:
                 times = proc.cpu_times()
                 cpu = times.user + times.system
@@ -94,14 +106,63 @@ def snapshot(proc: psutil.Process) -> ProcessInfo | None:
         return None                # cannot even read its name: nothing to match it on
 
 
-def read_processes() -> list[ProcessInfo]:
-    """Every process of this node (psutil)."""
-    found = []
-    for proc in psutil.process_iter():
-        info = snapshot(proc)
-        if info is not None:
-            found.append(info)
-    return found
+#: seconds after its start a process's command line is taken as final
+SETTLED_S = 30.0
+
+
+class ProcessReader:
+    """Reads every process of this node (psutil), each one's command line only once.
+
+    Most of a read's cost is the command lines (``/proc/<pid>/cmdline``, one open and
+    read each); they are kept by pid and start time while the process lives, once it is
+    :data:`SETTLED_S` old (a new process may still retitle itself: gunicorn's workers,
+    setproctitle)."""
+
+    def __init__(self, settled_after: float = SETTLED_S) -> None:
+        self._settled_after = settled_after
+        self._lock = threading.Lock()
+        self._cmdlines: Cmdlines = {}
+
+    def __call__(self) -> list[ProcessInfo]:
+        with self._lock:
+            found = []
+            for proc in psutil.process_iter():
+                info = snapshot(proc, self._cmdlines)
+                if info is not None:
+                    found.append(info)
+            settled = time.time() - self._settled_after
+            self._cmdlines = {(i.pid, i.create_time): i.cmdline for i in found
+                              if i.cmdline and i.create_time < settled}
+            return found
+
+
+#: the default process table: one reader, its command lines kept across runs
+read_processes: ProcessTable = ProcessReader()
+
+
+class SharedTable:
+    """One read of the process table for the node sources of one run.
+
+    ``node.processes`` and ``node.ports`` run at the same interval in threads started
+    together: the second to ask within ``fresh_for`` seconds of a read gets that read
+    (the agent's cost halves), a later one reads again."""
+
+    def __init__(self, read: ProcessTable = read_processes, fresh_for: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._read = read
+        self._fresh_for = fresh_for
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._taken: tuple[ProcessInfo, ...] | None = None
+        self._at = 0.0
+
+    def __call__(self) -> tuple[ProcessInfo, ...]:
+        with self._lock:
+            now = self._clock()
+            if self._taken is None or now - self._at > self._fresh_for:
+                self._taken = tuple(self._read())
+                self._at = now
+            return self._taken
 
 
 #: The socket state a listening TCP socket and a bound, unconnected UDP socket show in

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from stackwatch.web.api import core, ingest, inventory, logs
+from stackwatch.web.api import core, ingest, inventory, logs, nodes
 from stackwatch.web.api.endpoint import Endpoint
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     *core.ENDPOINTS,
     *inventory.ENDPOINTS,
     *logs.ENDPOINTS,
+    *nodes.ENDPOINTS,
     *ingest.ENDPOINTS,
 )

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from stackwatch.query import checks, overview, service, sources
+from stackwatch.query import checks, nodes, overview, service, sources
 from stackwatch.query.context import Context
-from stackwatch.query.errors import NotFound
-from stackwatch.query.models import CheckView, NodeView
+from stackwatch.query.models import CheckView
 from stackwatch.query.times import Stamped
 from stackwatch.web.pages.page import PageSpec, RangeParams
 
@@ -16,9 +15,7 @@ class ServiceParams(RangeParams):
     name: str = Field(min_length=1)
 
 
-class NodeParams(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class NodeParams(RangeParams):
     host: str = Field(min_length=1)
 
 
@@ -35,19 +32,6 @@ class Listing(Stamped):
     items: list[CheckView] | list[sources.SourceView]
 
 
-class NodePage(Stamped):
-    """One node: its status, roles and the members on it."""
-
-    node: NodeView
-
-
-def _node(ctx: Context, params: NodeParams) -> NodePage:
-    for node in ctx.health_view().nodes:
-        if node.host == params.host:
-            return NodePage(timestamp=ctx.now, node=node)
-    raise NotFound(f"node: no member of any service was seen on {params.host!r}")
-
-
 def _checks(ctx: Context, params: ChecksParams) -> Listing:
     statuses = [s for s in params.status.split(",") if s]
     return Listing(timestamp=ctx.now, items=checks.latest_checks(ctx, statuses, params.name))
@@ -58,12 +42,15 @@ PAGES = (
              lambda ctx, _: overview.overview(ctx), nav="Overview", key="o"),
     PageSpec("/services/{name}", "service.html", "Service",
              lambda ctx, p: service.service_page(ctx, p.name, p.seconds), ServiceParams),
-    PageSpec("/nodes/{host}", "node.html", "Node", _node, NodeParams),
+    PageSpec("/nodes/{host}", "node.html", "Node",
+             lambda ctx, p: nodes.node(ctx, p.host, p.seconds), NodeParams),
     PageSpec("/checks", "checks.html", "Checks", _checks, ChecksParams),
 )
 
 #: pages that come last in the navigation
 TRAILING = (
+    PageSpec("/nodes", "nodes.html", "Nodes", lambda ctx, _: nodes.node_list(ctx),
+             nav="Nodes", key="d"),
     PageSpec("/sources", "sources.html", "Sources",
              lambda ctx, _: Listing(timestamp=ctx.now, items=sources.sources(ctx)),
              nav="Sources", key="f"),

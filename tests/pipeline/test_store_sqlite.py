@@ -1,0 +1,61 @@
+"""What only the SQLite store has: its file, its WAL, its errors, its older layouts."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from stackwatch.errors import StoreError
+from stackwatch.model import CheckResult, Collection, Status
+from stackwatch.store.sqlite import SQLiteStore
+
+pytestmark = pytest.mark.unit
+
+T0 = 1_700_000_000.0
+
+
+def test_the_store_file_is_in_wal_mode(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "store.sqlite")
+    try:
+        assert store._writer.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        store.close()
+
+
+def test_sqlite_failure_is_a_store_error(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "store.sqlite")
+    try:
+        with pytest.raises(StoreError, match="write failed"), store._transaction() as conn:
+            conn.execute("INSERT INTO nowhere VALUES (1)")
+    finally:
+        store.close()
+
+
+def test_unopenable_path_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a dir")
+    with pytest.raises(StoreError, match="cannot open store"):
+        SQLiteStore(tmp_path / "file" / "store.sqlite")
+
+
+def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite"
+    path.write_bytes(b"garbage" * 1000)
+    with pytest.raises(StoreError):
+        SQLiteStore(path)
+
+
+def test_a_store_from_before_per_source_checks_opens(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE latest_checks (name TEXT NOT NULL, labels TEXT NOT NULL, "
+                     "check_id INTEGER NOT NULL, ts REAL NOT NULL, PRIMARY KEY (name, labels)) "
+                     "WITHOUT ROWID")
+        conn.execute("INSERT INTO latest_checks VALUES ('c', '{}', 1, 0)")
+    conn.close()
+    store = SQLiteStore(path)
+    assert store.latest_checks() == []
+    store.write(Collection(checks=(CheckResult("c", Status.OK, "", timestamp=T0),)), "sql.nova")
+    assert [c.name for c in store.latest_checks()] == ["c"]
+    store.close()
