@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -18,6 +20,7 @@ from stackwatch.model import CheckResult, Collection, Event, Sample, Severity, S
 from stackwatch.runner import Runner
 from stackwatch.store.sqlite import SQLiteStore
 from stackwatch.web.app import make_app
+from stackwatch.web.pages.page import PARTIAL_HEADER, STATUS_HEADER
 
 from .conftest import DownSource, member_check
 
@@ -61,11 +64,12 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
     s.close()
 
 
-def fetch(store: SQLiteStore, path: str) -> tuple[int, str, str]:
+def fetch(store: SQLiteStore, path: str, headers: dict[str, str] | None = None
+          ) -> tuple[int, str, str]:
     async def go() -> tuple[int, str, str]:
         app = make_app(store, load_catalog(), clock=lambda: NOW, max_age=300)
         async with TestClient(TestServer(app)) as client:
-            response = await client.get(path)
+            response = await client.get(path, headers=headers)
             return response.status, response.headers["Content-Type"], await response.text()
     return asyncio.run(go())
 
@@ -210,6 +214,35 @@ def test_pages_and_their_json_twins(store: SQLiteStore) -> None:
     assert status == 200 and "nova-compute" in node
 
 
+@pytest.mark.parametrize("path", ["/overview", "/services/nova-compute", "/nodes/cmp2",
+                                  "/checks", "/sources"])
+def test_live_refresh_gets_the_main_part_of_every_page(store: SQLiteStore, path: str) -> None:
+    # the pages' script refreshes with this header every 10 s; each answered 500 while the
+    # main block alone could not see the macros its template imports at its top
+    status, kind, part = fetch(store, path, {PARTIAL_HEADER: "1"})
+    assert status == 200 and kind.startswith("text/html"), part
+    _, _, whole = fetch(store, path)
+    assert "<html" not in part and "<header" not in part
+    main = whole.split('<main id="main" tabindex="-1">', 1)[1].split("</main>", 1)[0]
+    assert part.strip() == main.strip()
+    assert '<span class="badge st-' in part  # the status macro's output
+
+
+def test_a_refresh_says_the_clouds_status_for_the_header(store: SQLiteStore) -> None:
+    # the header's pill is outside the refreshed part: it stayed OK through any fault
+    async def go() -> tuple[str, str]:
+        app = make_app(store, load_catalog(), clock=lambda: NOW, max_age=300)
+        async with TestClient(TestServer(app)) as client:
+            response = await client.get("/sources", headers={PARTIAL_HEADER: "1"})
+            return (response.headers[STATUS_HEADER],
+                    unquote(response.headers[STATUS_HEADER + "-Message"]))
+    status, message = asyncio.run(go())
+    health = get_json(store, "/api/v1/health")["health"]
+    assert (status, message) == (health["status"], health["message"]) == (
+        "WARNING", health["message"])
+    assert "nova-compute" in message
+
+
 def test_a_big_cloud_folds_its_compute_nodes_into_one_column(tmp_path: Path) -> None:
     from stackwatch.query.context import Context
     from stackwatch.query.overview import COMPUTE_COLUMN, MAX_NODE_COLUMNS, overview
@@ -229,3 +262,52 @@ def test_a_big_cloud_folds_its_compute_nodes_into_one_column(tmp_path: Path) -> 
                                                              "CRITICAL": 1}
     assert view.rows[0].name == "nova-compute"  # the worst row first
     assert view.problems[0].hosts == ["cmp007"]
+
+
+# ------------------------------------------------- what schemathesis found (test_api_schema)
+def test_a_wrong_method_is_a_405_that_says_which_methods_are(store: SQLiteStore) -> None:
+    async def go() -> tuple[int, str, Any]:
+        app = make_app(store, load_catalog(), clock=lambda: NOW, max_age=300)
+        async with TestClient(TestServer(app)) as client:
+            response = await client.request("TRACE", "/api/v1/health")
+            return response.status, response.headers.get("Allow", ""), await response.json()
+    status, allow, body = asyncio.run(go())
+    assert (status, body["error"]["status"]) == (405, 405)
+    assert "GET" in allow.split(",")  # RFC 9110: a 405 carries Allow
+
+
+def _parameter(spec: dict[str, Any], path: str, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(p for p in spec["paths"][path]["get"]["parameters"]
+                                 if p["name"] == name)
+    return found
+
+
+def test_parameters_document_what_is_accepted(store: SQLiteStore) -> None:
+    spec = get_json(store, "/api/v1/openapi.json")
+    # label matchers are JSON text: the document says so with the parameter's content
+    labels = _parameter(spec, "/api/v1/samples", "labels")
+    assert "schema" not in labels
+    assert labels["content"]["application/json"]["schema"] == {
+        "type": "object", "additionalProperties": {"type": "string"}}
+    assert get_json(store, "/api/v1/checks?labels=")["total"] == len(  # empty: no matcher
+        get_json(store, "/api/v1/checks")["items"])
+    # statuses and severities: the pattern admits exactly the names, in any case
+    for path, name, good, bad in (
+            ("/api/v1/checks", "status", ["critical", "OK,Warning", " CRITICAL , unknown ", ""],
+             ["bogus", "OK;WARNING", "OKAY"]),
+            ("/api/v1/events", "severity", ["error", "AUDIT", ""], ["ERR", "error,info"])):
+        pattern = re.compile(_parameter(spec, path, name)["schema"]["pattern"])
+        for value in good:
+            assert pattern.search(value), (name, value)
+            assert get_json(store, f"{path}?{name}={value}")["total"] >= 0
+        for value in bad:
+            assert not pattern.search(value), (name, value)
+            assert get_json(store, f"{path}?{name}={value}", 400)["error"][
+                "message"].startswith(f"{name}:")
+
+
+def test_events_with_only_an_end_are_the_hour_before_it(store: SQLiteStore) -> None:
+    # was: start defaulted to an hour before now, so an end earlier than that was a 400
+    before = get_json(store, f"/api/v1/events?end={NOW - 15}")["items"]
+    assert [e["request_id"] for e in before] == ["req-2"]
+    assert get_json(store, f"/api/v1/events?end={NOW - 7200}")["items"] == []

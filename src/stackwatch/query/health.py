@@ -44,5 +44,5 @@ def problems(view: HealthView) -> list[Problem]:
 
 def health_report(ctx: Context) -> HealthReport:
     """The cloud's health now, from the latest checks (stale ones UNKNOWN)."""
-    view = HealthView.of(ctx.health())
+    view = ctx.health_view()
     return HealthReport(timestamp=ctx.now, health=view, problems=problems(view))

@@ -7,7 +7,7 @@ from collections import Counter
 
 from pydantic import BaseModel
 
-from stackwatch.catalog.loader import Role
+from stackwatch.catalog.loader import Catalog, Role
 from stackwatch.query.context import Context
 from stackwatch.query.health import Problem, problems
 from stackwatch.query.models import HealthView, MemberView
@@ -96,12 +96,20 @@ def capacity_glance(ctx: Context) -> list[Gauge]:
     return out
 
 
-def _columns(view: HealthView) -> tuple[list[str], set[str]]:
-    """The map's columns and the compute-only hosts folded into one column."""
+def _columns(view: HealthView, catalog: Catalog) -> tuple[list[str], set[str]]:
+    """The map's columns and the compute-only hosts folded into one column.
+
+    A host is compute-only when every service on it also runs on compute nodes (nova-compute,
+    the Open vSwitch agent, libvirtd): its roles alone cannot say so, since an agent that
+    runs on network nodes too gives every compute node the network role (no host folded,
+    a big cloud's map had 1,000 columns and its overview weighed 1 MB).
+    """
     hosts = [n for n in view.nodes]
     folded: set[str] = set()
     if len(hosts) > MAX_NODE_COLUMNS:
-        folded = {n.host for n in hosts if n.roles == [Role.COMPUTE.value]}
+        on_computes = {s.name for s in catalog.services if Role.COMPUTE in s.roles}
+        folded = {n.host for n in hosts
+                  if n.members and all(m.service in on_computes for m in n.members)}
     columns = [ENDPOINT] + [n.host for n in hosts if n.host not in folded]
     if folded:
         columns.append(COMPUTE_COLUMN)
@@ -125,8 +133,8 @@ def _cells(members: list[MemberView], folded: set[str]) -> dict[str, Cell]:
 
 def overview(ctx: Context) -> OverviewView:
     """The overview now."""
-    view = HealthView.of(ctx.health())
-    columns, folded = _columns(view)
+    view = ctx.health_view()
+    columns, folded = _columns(view, ctx.catalog)
     specs = {s.name: s for s in ctx.catalog.services}
     rows = [ServiceRow(name=s.name, project=specs[s.name].project, ha=s.ha,
                        quorum=specs[s.name].quorum, status=s.status, message=s.message,

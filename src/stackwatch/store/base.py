@@ -101,6 +101,16 @@ class Store(Protocol):
         """Samples of one metric in ``[start, end]``, optionally one label set only."""
         ...
 
+    def range_points(
+        self, name: str, start: float, end: float, step: float = 0.0, match: Labels = ()
+    ) -> list[tuple[Labels, list[tuple[float, float | None]]]]:
+        """Each series of ``name`` carrying every label of ``match``, by labels, with its
+        points in ``[start, end]`` in time order: every sample as ``(time, value)`` with
+        ``step`` 0, else the mean of each ``step``-wide bucket at the bucket's middle,
+        buckets aligned on multiples of ``step``; a value that is not a finite number is
+        None (JSON has none). Series without a point are left out."""
+        ...
+
     def statistics(
         self, name: str, start: float, end: float, labels: Labels | None = None
     ) -> Statistics | None:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import socket
 import sqlite3
 import time
@@ -533,6 +534,40 @@ class PostgresStore:
             [*params, start, end],
         )
         return [Sample(r[0], r[3], _decode_labels(r[1]), r[2]) for r in rows]
+
+    def range_points(
+        self, name: str, start: float, end: float, step: float = 0.0, match: Labels = ()
+    ) -> list[tuple[Labels, list[tuple[float, float | None]]]]:
+        """Each series of ``name`` carrying every label of ``match``, by labels, with its
+        points in ``[start, end]`` in time order: every sample with ``step`` 0, else the
+        mean of each ``step``-wide bucket at its middle, buckets aligned on multiples of
+        ``step``; a value that is not a finite number is None. The series are chosen
+        first, then PostgreSQL buckets their samples (SQLite's store reads whole hours from
+        sums it keeps; this one reads every sample)."""
+        wanted = dict(match)
+        chosen = sorted((labels, series_id) for series_id, labels in (
+            (row[0], _decode_labels(row[1])) for row in self._query(
+                "SELECT id, labels FROM series WHERE name = %s", [name]))
+            if all(dict(labels).get(k) == v for k, v in wanted.items()))
+        if not chosen:
+            return []
+        ids = [series_id for _, series_id in chosen]
+        if step <= 0:
+            rows = self._query(
+                "SELECT series_id, ts, value FROM samples WHERE series_id = ANY(%s) "
+                "AND ts BETWEEN %s AND %s ORDER BY series_id, ts", [ids, start, end])
+        else:
+            origin = math.floor(start / step) * step
+            rows = self._query(
+                "SELECT series_id, %s + (slot + 0.5) * %s, SUM(value) / COUNT(*) FROM ("
+                "SELECT series_id, floor((ts - %s) / %s) AS slot, value FROM samples "
+                "WHERE series_id = ANY(%s) AND ts BETWEEN %s AND %s) AS b "
+                "GROUP BY series_id, slot ORDER BY series_id, slot",
+                [origin, step, origin, step, ids, start, end])
+        points: dict[int, list[tuple[float, float | None]]] = {i: [] for _, i in chosen}
+        for series_id, t, v in rows:
+            points[series_id].append((t, v if v is not None and math.isfinite(v) else None))
+        return [(labels, points[i]) for labels, i in chosen if points[i]]
 
     def statistics(
         self, name: str, start: float, end: float, labels: Labels | None = None

@@ -32,7 +32,7 @@ from pydantic import BaseModel
 from stackwatch.agent.ingest import Ingest
 from stackwatch.catalog.loader import Catalog
 from stackwatch.model import Sample
-from stackwatch.query.context import Context
+from stackwatch.query.context import Context, HealthMemo
 from stackwatch.store.base import Store
 from stackwatch.web.api.endpoint import Endpoint, error_response
 from stackwatch.web.api.endpoint import handler as api_handler
@@ -50,6 +50,7 @@ CLOCK_KEY = web.AppKey[Callable[[], float]]("clock")
 MAX_AGE_KEY = web.AppKey("max_age", float)
 EXTRAS_KEY = web.AppKey[dict[str, Callable[[], object]]]("extras")
 _REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
+_MEMO_KEY = web.AppKey("health_memo", HealthMemo)
 STATIC = Path(__file__).parent / "static"
 OPENAPI_PATH = "/api/v1/openapi.json"
 
@@ -65,7 +66,7 @@ def context(request: web.Request) -> Context:
     """The store at this moment, as the request's views see it."""
     app = request.app
     return Context(app[STORE_KEY], app[CATALOG_KEY], app[CLOCK_KEY](), app[MAX_AGE_KEY],
-                   app[EXTRAS_KEY])
+                   app[EXTRAS_KEY], app[_MEMO_KEY])
 
 
 def banner(ctx: Context) -> Banner:
@@ -89,7 +90,10 @@ async def api_errors(request: web.Request,
         return await handler(request)
     except web.HTTPException as exc:
         if request.path.startswith("/api/") and exc.status >= 400:
-            return error_response(exc.status, exc.reason)
+            response = error_response(exc.status, exc.reason)
+            if "Allow" in exc.headers:  # a 405 says which methods are (RFC 9110 15.5.6)
+                response.headers["Allow"] = exc.headers["Allow"]
+            return response
         raise
 
 
@@ -117,6 +121,7 @@ def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.t
     app[CATALOG_KEY] = catalog
     app[CLOCK_KEY] = clock
     app[EXTRAS_KEY] = dict(extras or {})
+    app[_MEMO_KEY] = HealthMemo()
 
     def fresh_samples() -> list[Sample]:
         # The store's latest is each source's latest run; a run older than max_age (the

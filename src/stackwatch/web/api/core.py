@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from stackwatch.model import Severity, Status
 from stackwatch.query import checks, events, health, samples, sources
 from stackwatch.query.context import Context
 from stackwatch.query.errors import BadQuery
@@ -16,6 +18,8 @@ from stackwatch.web.api.endpoint import Endpoint
 
 
 def _json_object(value: object) -> object:
+    if value == "":
+        return None  # ``labels=``: no label matchers
     if isinstance(value, str):
         try:
             parsed = json.loads(value)
@@ -28,14 +32,36 @@ def _json_object(value: object) -> object:
     return value
 
 
-#: label matchers given as a JSON object of strings
+#: label matchers given as a JSON object of strings (the OpenAPI document says so with
+#: the parameter's ``content``: see openapi.py)
 LabelMatch = Annotated[dict[str, str] | None, BeforeValidator(_json_object),
-                       WithJsonSchema({"type": "string",
-                                       "description": 'a JSON object, e.g. {"host": "c1"}'})]
+                       WithJsonSchema({"type": "string", "contentMediaType": "application/json",
+                                       "contentSchema": {"type": "object",
+                                                         "additionalProperties": {
+                                                             "type": "string"}},
+                                       "description": 'a JSON object of strings, e.g. '
+                                                      '{"host": "c1"}'})]
+
+
+def _one_of(names: Iterable[str]) -> str:
+    """A regular expression matching any of ``names`` in any case (ECMA 262 has no flag
+    for that inside a pattern)."""
+    return "(?:" + "|".join("".join(f"[{c}{c.lower()}]" if c.isalpha() else c for c in name)
+                            for name in names) + ")"
+
+
+_STATUS = _one_of(s.name for s in Status)
+#: status names (any case), comma-separated; the pattern documents what is accepted
+StatusList = Annotated[CommaList, WithJsonSchema({
+    "type": "string", "pattern": f"^ *(?:{_STATUS}(?: *, *{_STATUS})*)? *$",
+    "description": "comma-separated status names"})]
+#: a severity name (any case), or empty for any
+SeverityName = Annotated[str, WithJsonSchema({
+    "type": "string", "pattern": f"^(?:{_one_of(s.name for s in Severity)})?$"})]
 
 
 class ChecksQuery(PageQuery):
-    status: CommaList = Field([], description="only these statuses, e.g. CRITICAL,WARNING")
+    status: StatusList = Field([], description="only these statuses, e.g. CRITICAL,WARNING")
     name: str = Field("", description="only checks of this name")
     labels: LabelMatch = None
 
@@ -62,14 +88,14 @@ class StatisticsQuery(SamplesQuery):
 
 
 class EventsQuery(PageQuery):
-    start: float | None = Field(None, description="epoch seconds (default: an hour ago)",
-                                allow_inf_nan=False)
+    start: float | None = Field(None, description="epoch seconds (default: an hour before "
+                                                  "end)", allow_inf_nan=False)
     end: float | None = Field(None, description="epoch seconds (default: now)",
                               allow_inf_nan=False)
     kind: CommaList = Field([], description="log, notification, instance_action, fault...")
     request_id: str = ""
     resource_id: str = Field("", description="an instance, volume, port... id")
-    severity: str = Field("", description="at least this severity (e.g. ERROR)")
+    severity: SeverityName = Field("", description="at least this severity (e.g. ERROR)")
     service: str = ""
     host: str = ""
 
@@ -95,8 +121,8 @@ def _statistics(ctx: Context, q: StatisticsQuery) -> list[samples.StatisticsView
 
 
 def _events(ctx: Context, q: EventsQuery) -> Page[EventView]:
-    start = ctx.now - 3600 if q.start is None else q.start
     end = ctx.now if q.end is None else q.end
+    start = end - 3600 if q.start is None else q.start  # only an end: the hour before it
     if end < start:
         raise BadQuery(f"end: {end} is before start {start}")
     # total counts at most MAX_EVENTS: narrow the range or the filters past that

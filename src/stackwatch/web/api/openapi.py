@@ -29,8 +29,12 @@ def _parameters(endpoint: Endpoint, schemas: dict[str, Any]) -> list[dict[str, A
         description = prop.pop("description", "")
         prop.pop("title", None)
         param: dict[str, Any] = {"name": name, "in": "path" if name in in_path else "query",
-                                 "required": name in in_path or name in required,
-                                 "schema": prop}
+                                 "required": name in in_path or name in required}
+        if prop.get("contentMediaType") == "application/json":
+            # a value sent as JSON text (label matchers): OpenAPI's parameter ``content``
+            param["content"] = {"application/json": {"schema": prop["contentSchema"]}}
+        else:
+            param["schema"] = prop
         if description:
             param["description"] = description
         out.append(param)

@@ -2,8 +2,10 @@
 
 Every page ``/x`` has a JSON twin ``/x.json`` built by the same view, so what a page
 shows and what a script reads cannot drift apart. A request with the header
-``X-Stackwatch-Partial: 1`` gets only the page's ``main`` block: the page's script
-refreshes itself that way, without reloading.
+``X-Stackwatch-Partial: 1`` gets only the page's ``main`` block, and the cloud's
+status for the header's pill in ``X-Stackwatch-Status`` (its message URL-quoted in
+``X-Stackwatch-Status-Message``): the page's script refreshes itself that way, without
+reloading.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 from aiohttp import web
+from jinja2.runtime import Macro
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from stackwatch.query.context import Context
@@ -23,6 +27,8 @@ from stackwatch.query.times import RANGES, range_seconds
 from stackwatch.web.auth import identity
 
 PARTIAL_HEADER = "X-Stackwatch-Partial"
+#: the cloud's status (and, URL-quoted, its message) with a partial answer
+STATUS_HEADER = "X-Stackwatch-Status"
 #: seconds between a page's refreshes
 REFRESH_S = 10
 
@@ -90,6 +96,12 @@ def environment() -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True)
     env.filters.update(format.FILTERS)
     env.globals.update(chart=charts.line_chart, lines=charts.lines, range_choices=RANGES)
+    # The shared macros are globals too: a partial request renders the ``main`` block
+    # alone, which never runs the template's top-level ``{% from "_macros.html" ... %}``
+    # (every live refresh answered 500 on "'status' is undefined").
+    macros = env.get_template("_macros.html").module
+    env.globals.update({name: value for name, value in vars(macros).items()
+                        if isinstance(value, Macro)})
     return env
 
 
@@ -150,10 +162,16 @@ def handlers(site: Site, spec: PageSpec, context: ContextFactory,
         except Redirect as exc:
             raise web.HTTPFound(exc.location) from None
         shown = None
-        if built.ctx is not None and request.headers.get(PARTIAL_HEADER) != "1":
+        headers = {}
+        if built.ctx is not None:
             shown = await asyncio.to_thread(banner, built.ctx)
+            if request.headers.get(PARTIAL_HEADER) == "1":
+                # the header's status pill is outside the part: the script sets it from these
+                headers = {STATUS_HEADER: str(shown.status),
+                           STATUS_HEADER + "-Message": quote(str(shown.message), safe=" ,;:")}
         text = render(site, spec, request, built.model, built.params, built.error, shown)
-        return web.Response(text=text, status=built.status, content_type="text/html")
+        return web.Response(text=text, status=built.status, content_type="text/html",
+                            headers=headers)
 
     async def twin(request: web.Request) -> web.Response:
         try:

@@ -29,6 +29,14 @@
         const focused = document.activeElement && main.contains(document.activeElement)
           ? document.activeElement.id : "";
         main.innerHTML = text;
+        // the header's pill is outside main: the answer's headers say the cloud's status
+        const pill = document.getElementById("cloud-status");
+        const status = response.headers.get("X-Stackwatch-Status");
+        if (pill && status) {
+          pill.textContent = status;
+          pill.className = "pill st-" + status.toLowerCase();
+          pill.title = decodeURIComponent(response.headers.get("X-Stackwatch-Status-Message") || "");
+        }
         for (const id of open) { const d = document.getElementById(id); if (d) d.open = true; }
         if (focused) { const f = document.getElementById(focused); if (f) f.focus(); }
         lastOk = Date.now();
