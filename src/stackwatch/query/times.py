@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, computed_field
 
-_RANGE = re.compile(r"^(\d+)([mhdw])$")
+#: a time range: up to four digits and a unit (9999 weeks is past any store's history)
+RANGE_PATTERN = r"^0*([1-9][0-9]{0,3})([mhdw])$"
+_RANGE = re.compile(RANGE_PATTERN)
 _UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 #: the ranges the dashboard offers (any ``<n><m|h|d|w>`` is accepted)
 RANGES = ("15m", "1h", "6h", "24h", "7d", "30d")
@@ -27,8 +29,8 @@ def finite(value: float) -> float | None:
 
 def range_seconds(text: str) -> float:
     """``"6h"`` -> 21600.0; ValueError naming the accepted form otherwise."""
-    match = _RANGE.match(text.strip())
-    if not match or int(match.group(1)) == 0:
+    match = _RANGE.fullmatch(text.strip())
+    if not match:
         raise ValueError(f"{text!r} is not a time range like 15m, 6h, 7d or 2w")
     return float(int(match.group(1)) * _UNIT_S[match.group(2)])
 
