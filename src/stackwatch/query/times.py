@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, computed_field
 
-_RANGE = re.compile(r"^(\d+)([mhdw])$")
+_RANGE = re.compile(r"^([0-9]+)([mhdw])$")
+#: what :func:`range_seconds` accepts, as a JSON-schema pattern (the API documents it)
+RANGE_PATTERN = r"^\s*0*[1-9][0-9]*[mhdw]\s*$"
 _UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 #: the ranges the dashboard offers (any ``<n><m|h|d|w>`` is accepted)
 RANGES = ("15m", "1h", "6h", "24h", "7d", "30d")

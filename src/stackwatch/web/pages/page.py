@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from stackwatch.query.context import Context
 from stackwatch.query.errors import QueryError
-from stackwatch.query.times import RANGES, range_seconds
+from stackwatch.query.times import RANGE_PATTERN, RANGES, range_seconds
 from stackwatch.web.auth import identity
 
 PARTIAL_HEADER = "X-Stackwatch-Partial"
@@ -38,7 +38,8 @@ class RangeParams(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    range: str = Field("6h", description="time range of the charts: 15m, 1h, 6h, 24h, 7d...")
+    range: str = Field("6h", description="time range of the charts: 15m, 1h, 6h, 24h, 7d...",
+                       json_schema_extra={"pattern": RANGE_PATTERN})
 
     @field_validator("range")
     @classmethod
