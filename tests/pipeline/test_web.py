@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from stackwatch.catalog.loader import load_catalog
 from stackwatch.model import CheckResult, Collection, Event, Sample, Severity, Status, make_labels
+from stackwatch.query.times import range_seconds
 from stackwatch.runner import Runner
 from stackwatch.store.sqlite import SQLiteStore
 from stackwatch.web.app import make_app
@@ -304,6 +305,19 @@ def test_parameters_document_what_is_accepted(store: SQLiteStore) -> None:
             assert not pattern.search(value), (name, value)
             assert get_json(store, f"{path}?{name}={value}", 400)["error"][
                 "message"].startswith(f"{name}:")
+
+
+def test_a_time_range_parameter_documents_what_it_accepts(store: SQLiteStore) -> None:
+    spec = get_json(store, "/api/v1/openapi.json")
+    pattern = re.compile(_parameter(spec, "/api/v1/nodes/{host}", "range")["schema"]["pattern"])
+    for good in ("15m", "6h", "7d", "2w", "010h"):
+        assert pattern.search(good) and range_seconds(good) > 0
+    for bad in ("0h", "6", "h", "6y", "forever", "\u0663h"):  # an Arabic-Indic 3 too
+        assert not pattern.search(bad)
+        with pytest.raises(ValueError):
+            range_seconds(bad)
+    assert get_json(store, "/api/v1/nodes/cmp2?range=forever", 400)["error"][
+        "message"].startswith("range:")
 
 
 def test_events_with_only_an_end_are_the_hour_before_it(store: SQLiteStore) -> None:
