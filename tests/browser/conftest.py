@@ -88,8 +88,10 @@ class Tab:
             self.problems.append(f"console error: {message.text} ({message.location})")
 
     def _failed(self, request: Request) -> None:
-        # the page's refresh cancelled by a navigation is not a failure of either page
-        if request.resource_type == "fetch" and request.failure == "net::ERR_ABORTED":
+        # what a navigation cancels (the page's refresh, the icon the old page was still
+        # loading) is not a failure of either page
+        if request.failure == "net::ERR_ABORTED" and (
+                request.resource_type == "fetch" or request.url.endswith("/favicon.svg")):
             return
         self.problems.append(f"request failed: {request.url}: {request.failure}")
 
@@ -117,9 +119,16 @@ class Tab:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The secrets grep runs last, after every page the other tests made the browser see."""
+    """The secrets grep runs last of the browser tests, after every page the others made
+    the browser see (and before any test of another folder: the browser, the demo and
+    Playwright's event loop are this package's and end with it)."""
     last = [i for i in items if "browser/test_secrets.py" in i.nodeid]
-    items[:] = [i for i in items if i not in last] + last
+    if not last:
+        return
+    rest = [i for i in items if i not in last]
+    ours = [n for n, i in enumerate(rest) if "tests/browser/" in i.nodeid]
+    at = ours[-1] + 1 if ours else len(rest)
+    items[:] = rest[:at] + last + rest[at:]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -136,7 +145,7 @@ def artefacts() -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """The demo the browser tests look at (small cloud, 10 s interval), calm: its faults
     are the tests' (test_story watches a demo of its own play its story)."""
@@ -144,13 +153,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                           args=CHROMIUM_ARGS)
@@ -158,7 +167,7 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     chromium.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def responses() -> Responses:
     return Responses()
 

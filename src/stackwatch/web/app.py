@@ -169,5 +169,12 @@ def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.t
         raise web.HTTPFound("/overview")
 
     app.router.add_get("/", root)
+
+    async def favicon(_: web.Request) -> web.FileResponse:
+        # a browser asks /favicon.ico of any page without a <link rel=icon> (the JSON twins)
+        return web.FileResponse(STATIC / "favicon.svg", headers={
+            "Content-Type": "image/svg+xml"})
+
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_static("/static", STATIC)
     return app
