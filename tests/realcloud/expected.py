@@ -109,7 +109,15 @@ def expected_compute(truth: Truth, projects: list[dict[str, Any]]) -> dict[Key, 
         out[key("openstack_nova_running_vms", hostname=name, availability_zone=zone,
                 aggregates=aggs)] = per_host[name]
     out[key("openstack_nova_hypervisors")] = len(got["hypervisors"])
-    out.update(_capacity(truth, got["providers"], labels))
+    capacity = _capacity(truth, got["providers"], labels)
+    out.update(capacity)
+    # per zone: the sum of its hypervisors' free (openstack_nova_zone_*_free*)
+    for (name, labelset), value in capacity.items():
+        if name.endswith(("_free", "_free_bytes")):
+            zone = dict(labelset)["availability_zone"]
+            zoned = key(name.replace("openstack_nova_", "openstack_nova_zone_", 1),
+                        availability_zone=zone)
+            out[zoned] = out.get(zoned, 0.0) + value
     out[key("openstack_nova_flavors")] = len(got["flavors"])
     out[key("openstack_nova_aggregates")] = len(got["aggregates"])
     for agg in got["aggregates"]:
