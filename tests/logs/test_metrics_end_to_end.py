@@ -21,17 +21,27 @@ from stackwatch.store.sqlite import SQLiteStore
 
 pytestmark = pytest.mark.unit
 
-NOW = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
-ISO = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+
+
+def clf_now() -> str:
+    """Now in the access logs' format: read when a line is written, not at import (a full
+    run reaches this module minutes after collecting it, past the brute-force window)."""
+    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+
+
+def iso_now() -> str:
+    """Now in oslo.log's format, read when a line is written."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+
 UA = '"-" "openstacksdk/4.10.0 keystoneauth1/5.13.1 python-requests/2.32.5 CPython/3.11.7"'
 
 
 def access(addr: str, method: str, path: str, status: int, seconds: float) -> str:
-    return f'{addr} - - [{NOW}] "{method} {path} HTTP/1.1" {status} 100 {UA} {seconds:.6f}\n'
+    return f'{addr} - - [{clf_now()}] "{method} {path} HTTP/1.1" {status} 100 {UA} {seconds:.6f}\n'
 
 
 def oslo(level: str, logger: str, context: str, message: str, pid: int = 590) -> str:
-    return f"{ISO}.123 {pid} {level} {logger} [{context}] {message}\n"
+    return f"{iso_now()}.123 {pid} {level} {logger} [{context}] {message}\n"
 
 
 REQ = "req-317dd0b1-6a36-4f4e-9c8e-2b1a4a3c1111"
@@ -60,8 +70,8 @@ def log_root(tmp_path: Path) -> Path:
                  '127.0.0.1 "GET /v2.1/servers/detail" status: 500 len: 224 microversion: '
                  "2.103 time: 4.484147"),
             oslo("ERROR", "nova.api.openstack.wsgi", CTX, "Unexpected exception in API method"),
-            f"{ISO}.923 590 ERROR nova.api.openstack.wsgi Traceback (most recent call last):\n",
-            f'{ISO}.923 590 ERROR nova.api.openstack.wsgi   File "/usr/lib/x.py", line 1\n',
+            f"{iso_now()}.923 590 ERROR nova.api.openstack.wsgi Traceback (most recent call last):\n",
+            f'{iso_now()}.923 590 ERROR nova.api.openstack.wsgi   File "/usr/lib/x.py", line 1\n',
             "<class 'keystoneauth1.exceptions.connection.ConnectFailure'>\n",
             oslo("INFO", "nova.api.openstack.requestlog", CTX,
                  f'127.0.0.1 "POST /v2.1/servers/{VM}/action" status: 202 len: 0 '
@@ -77,7 +87,7 @@ def log_root(tmp_path: Path) -> Path:
                  "0000-000000000000", 1), f"[instance: {VM}] Rebooting instance", pid=77),
         ],
         "haproxy.log": [
-            f"Nov 21 06:19:36 lb1 haproxy[1234]: 198.51.100.7:5{i:04d} [{NOW[:20]}.{i:03d}] "
+            f"Nov 21 06:19:36 lb1 haproxy[1234]: 198.51.100.7:5{i:04d} [{clf_now()[:20]}.{i:03d}] "
             f"nova_api nova_api_back/ctl{i % 2} 0/0/1/45/{46 + i} {503 if i < 3 else 200} 217"
             f' - - ---- 1/1/0/0/0 0/0 "GET /v2.1/servers HTTP/1.1"\n' for i in range(10)
         ],
@@ -283,7 +293,7 @@ def test_error_events_are_the_latest_two_hundred(tmp_path: Path) -> None:
     log.parent.mkdir()
     log.write_text("".join(f"bad {n}\n" for n in range(5))
                    + "".join(oslo("ERROR", "nova.api", CTX, f"[instance: {VM}] failed {n}")
-                             + f"{ISO}.123 590 ERROR nova.api Traceback (most recent call)\n"
+                             + f"{iso_now()}.123 590 ERROR nova.api Traceback (most recent call)\n"
                              for n in range(300)), encoding="utf-8")
     events = LogsSource("nova", tmp_path, ["nova/*.log"], None, host="h").collect().events
     assert len(events) == 200
