@@ -70,7 +70,8 @@ def log_root(tmp_path: Path) -> Path:
                  '127.0.0.1 "GET /v2.1/servers/detail" status: 500 len: 224 microversion: '
                  "2.103 time: 4.484147"),
             oslo("ERROR", "nova.api.openstack.wsgi", CTX, "Unexpected exception in API method"),
-            f"{iso_now()}.923 590 ERROR nova.api.openstack.wsgi Traceback (most recent call last):\n",
+            f"{iso_now()}.923 590 ERROR nova.api.openstack.wsgi "
+            "Traceback (most recent call last):\n",
             f'{iso_now()}.923 590 ERROR nova.api.openstack.wsgi   File "/usr/lib/x.py", line 1\n',
             "<class 'keystoneauth1.exceptions.connection.ConnectFailure'>\n",
             oslo("INFO", "nova.api.openstack.requestlog", CTX,
