@@ -3,10 +3,10 @@
 
 Brings up a small Ceph cluster on 127.0.0.1 from Debian's ``ceph`` packages (no cephadm,
 no systemd): three monitors st1, st2, st3, one manager, six OSDs on the ``memstore``
-object store, two in each of the CRUSH hosts st1, st2 and st3; OpenStack's pools (volumes, images, vms,
-backups; replicated, size 3, min_size 2, 8 PGs each, application rbd) and some objects
-written into them. Then drives it through the states below and writes, per state, into
-``<out>/ceph/<state>/`` the unedited output of::
+object store, two in each of the CRUSH hosts st1, st2 and st3; OpenStack's pools
+(volumes, images, vms, backups; replicated, size 3, min_size 2, 8 PGs each, application
+rbd) and some objects written into them. Then drives it through the states below and
+writes, per state, into ``<out>/ceph/<state>/`` the unedited output of::
 
     ceph status -f json          -> status.json
     ceph df -f json              -> df.json
@@ -35,6 +35,7 @@ removed at the end. Usage (as root: the daemons write under ``/tmp/stackwatch-ce
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -155,7 +156,8 @@ def start() -> None:
     fsid = str(uuid.uuid4())
     osds = "".join(f"[osd.{i}]\ncrush location = root=default host={h}\n"
                    for i, h in HOSTS.items())
-    (BASE / "ceph.conf").write_text(CONFIG.format(fsid=fsid, mon=",".join(MONS.values()), base=BASE, osds=osds))
+    (BASE / "ceph.conf").write_text(CONFIG.format(fsid=fsid, mon=",".join(MONS.values()),
+                                                  base=BASE, osds=osds))
     conf = ["-c", str(BASE / "ceph.conf")]
     subprocess.run(["monmaptool", "--create", *(a for name, address in MONS.items()
                                                 for a in ("--addv", name, address)),
@@ -196,10 +198,8 @@ def start() -> None:
 
 def stop() -> None:
     for pidfile in (BASE / "run").glob("*.pid"):
-        try:
+        with contextlib.suppress(ValueError, ProcessLookupError):
             os.kill(int(pidfile.read_text()), signal.SIGKILL)
-        except (ValueError, ProcessLookupError):
-            pass
     time.sleep(1)
     shutil.rmtree(BASE, ignore_errors=True)
 
