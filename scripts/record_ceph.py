@@ -18,6 +18,9 @@ States (in this order, on one cluster)::
     healthy       HEALTH_OK, every PG active+clean
     near-full     ceph osd set-nearfull-ratio 0.15 (the OSDs are about 25 % full),
                   restored to 0.85 afterwards
+    recovery-paused  ceph osd set nobackfill and norecover, then ceph osd out 1: objects
+                  degraded and misplaced, PGs waiting to recover; undone afterwards
+                  (osd in, flags unset, clean again)
     osd-down      osd.3 (on st2) killed -9 and marked down by its peers
     osd-out       then ceph osd out 3, read as soon as the PGs are active again
     host-down     then osd.2 and mon.st2 killed -9: st2 down
@@ -223,6 +226,17 @@ def main() -> None:
         record(out, "near-full")
         ceph("osd", "set-nearfull-ratio", "0.85")
         wait("HEALTH_OK", lambda d: d["health"]["status"] == "HEALTH_OK")
+
+        ceph("osd", "set", "nobackfill")
+        ceph("osd", "set", "norecover")   # few objects: moved by log-based recovery
+        ceph("osd", "out", "1")
+        wait("the PGs remapped", lambda d: settled(d) and d["osdmap"]["num_in_osds"] == 5
+             and d["pgmap"].get("misplaced_objects"))
+        record(out, "recovery-paused")
+        ceph("osd", "in", "1")
+        ceph("osd", "unset", "nobackfill")
+        ceph("osd", "unset", "norecover")
+        wait("HEALTH_OK", lambda d: all_clean(d) and d["health"]["status"] == "HEALTH_OK")
 
         kill("osd.3")
         wait("osd.3 down", lambda d: d["osdmap"]["num_up_osds"] == 5 and undersized(d)
