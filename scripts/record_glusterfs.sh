@@ -7,8 +7,8 @@
 # its working directory and bricks under $BASE. Two volumes on gl1:
 #   nova-instances  replica 3 (bricks nova1..nova3)
 #   cinder-volumes  replica 2 (bricks cinder1, cinder2), quorum off so it can split its brain
-# Self-heal (daemon and client side) is off on both while the states are made, so that the
-# entries to heal stay there to be recorded.
+# Client-side self-heal is off on both; the self-heal daemon runs for nova-instances
+# (healthy, brick-down, shd-down) and is off while entries to heal are to stay recorded.
 #
 # Writes into <out>/glusterfs/<state>/ (default tests/data/infra/glusterfs/), unedited:
 #   volume-status.xml         gluster --mode=script volume status all --xml
@@ -24,6 +24,7 @@
 #                  f written again otherwise; cinder1 back: f in split-brain
 #   shd-down       the self-heal daemon killed (-9)
 #   volume-stopped nova-instances stopped (gluster volume stop)
+#   all-stopped    cinder-volumes stopped too
 # Everything is stopped and removed at the end.
 #
 # Usage: scripts/record_glusterfs.sh [out-dir]
@@ -135,9 +136,9 @@ sleep 1
 for i in $(seq 20); do put nova-instances "new-$i" "changed $i"; done
 record brick-down
 
+g volume set nova-instances cluster.self-heal-daemon off >/dev/null   # or it heals at once
 g volume start nova-instances force >/dev/null
 wait_bricks nova-instances 3
-g volume set nova-instances cluster.self-heal-daemon off >/dev/null
 record heal-pending
 
 kill "$(brick_pid cinder-volumes cinder2)"   # TERM: a brick killed -9 leaves a stale
@@ -165,3 +166,6 @@ record shd-down
 
 g volume stop nova-instances >/dev/null
 record volume-stopped
+
+g volume stop cinder-volumes >/dev/null
+record all-stopped

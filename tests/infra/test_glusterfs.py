@@ -75,6 +75,8 @@ NOVA = "gl1:/tmp/stackwatch-gluster/bricks/nova"
     ("volume-stopped", "glusterfs.volume", {"volume": "nova-instances"}, Status.CRITICAL,
      "nova-instances: volume stopped (gluster volume start nova-instances)"),
     ("volume-stopped", "glusterfs.brick", {"host": "gl1"}, Status.OK, "gl1: 2 bricks up"),
+    ("all-stopped", "glusterfs.volume", {"volume": "cinder-volumes"}, Status.CRITICAL,
+     "cinder-volumes: volume stopped"),
 ])
 def test_each_failure_state(tmp_path: Path, state: str, check: str, labels: dict[str, str],
                             status: Status, words: str) -> None:
@@ -113,6 +115,26 @@ def test_a_stopped_volume_has_no_heal_asked(tmp_path: Path) -> None:
     out = collect(tmp_path, "volume-stopped")   # the stand-in fails any other command
     assert value(out, "glusterfs_bricks", volume="nova-instances") == 3
     assert value(out, "glusterfs_bricks_up", volume="nova-instances") == 0
+
+
+def test_a_distribute_volume_is_not_asked_to_heal(tmp_path: Path) -> None:
+    """The recorded info with cinder-volumes' type changed: the stand-in fails its heal."""
+    folder = DATA / "healthy"
+    info = tmp_path / "volume-info.xml"
+    text = (folder / "volume-info.xml").read_text()
+    assert text.count("<typeStr>Replicate</typeStr>") == 2
+    info.write_text(text.replace("<typeStr>Replicate</typeStr>",
+                                 "<typeStr>Distribute</typeStr>", 1))
+    program = fake_program(tmp_path, "gluster", f"""
+case "$*" in
+  *"volume status"*) cat {folder}/volume-status.xml ;;
+  *"volume info"*) cat {info} ;;
+  *"heal nova-instances"*) cat {folder}/heal-nova-instances.xml ;;
+  *) echo "unexpected: $*" >&2; exit 2 ;;
+esac""")
+    out = GlusterSource([str(program)], "gl1", 5).collect()
+    assert {dict(c.labels)["volume"]: c.status for c in checks(out, "glusterfs.volume")} == {
+        "nova-instances": Status.OK, "cinder-volumes": Status.OK}
 
 
 def test_a_configured_volume_that_does_not_exist_is_critical(tmp_path: Path) -> None:
