@@ -12,6 +12,7 @@ writes, per state, into ``<out>/ceph/<state>/`` the unedited output of::
     ceph df -f json              -> df.json
     ceph osd tree -f json        -> osd-tree.json
     ceph health detail -f json   -> health-detail.json
+    ceph mon dump -f json        -> mon-dump.json
 
 States (in this order, on one cluster)::
 
@@ -59,7 +60,7 @@ POOLS = ("volumes", "images", "vms", "backups")
 #: objects of 4 MiB written into each pool
 WRITTEN = (("volumes", 14), ("images", 8), ("vms", 8), ("backups", 2))
 COMMANDS = {"status": ["status"], "df": ["df"], "osd-tree": ["osd", "tree"],
-            "health-detail": ["health", "detail"]}
+            "health-detail": ["health", "detail"], "mon-dump": ["mon", "dump"]}
 
 CONFIG = """[global]
 fsid = {fsid}
