@@ -3,6 +3,7 @@ failure state), and ``crm_mon`` replaced by programs that hang, fail or print ga
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from stackwatch.sources.infra.pacemaker import PacemakerSource, cluster_results,
 pytestmark = pytest.mark.unit
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "infra" / "pacemaker"
+STATES = ("healthy", "resource-stopped", "failed-action", "recovered", "no-quorum",
+          "node-unclean", "node-offline", "node-standby")
 
 
 def results(name: str) -> Collection:
@@ -52,20 +55,40 @@ def test_healthy_cluster() -> None:
     assert len(pacemaker.members) == 3
 
 
+def test_the_recordings_are_what_they_say() -> None:
+    """The legacy one is crm_mon's pre-2.0 format; every other the 2.x one."""
+    assert parse_crm_mon((DATA / "legacy.xml").read_text()) == parse_crm_mon(
+        (DATA / "failed-action.xml").read_text())
+    assert (DATA / "legacy.xml").read_text().startswith("<crm_mon version=")
+    assert (DATA / "VERSION").read_text().startswith("Pacemaker 2.")
+
+
 @pytest.mark.parametrize(("state", "check", "status", "words"), [
     ("resource-stopped", "pacemaker.resources", Status.WARNING,
      "1 stopped that should run: haproxy-clone/haproxy"),
     ("failed-action", "pacemaker.resources", Status.CRITICAL, "rabbitmq (FAILED on ctl3)"),
+    ("failed-action", "pacemaker.resources", Status.CRITICAL,
+     "openstack-cinder-volume (FAILED on ctl1, ctl2)"),
     ("failed-action", "pacemaker.failed_actions", Status.WARNING,
      "rabbitmq_monitor_10000 on ctl3: not running"),
     ("failed-action", "pacemaker.failed_actions", Status.WARNING,
-     "openstack-cinder-volume_start_0 on ctl1: error (Resource agent did not complete"),
+     "openstack-cinder-volume_start_0 on ctl1: error"),
+    ("recovered", "pacemaker.resources", Status.OK, "14 resource instances active"),
+    ("recovered", "pacemaker.failed_actions", Status.WARNING,
+     "2 failed actions: openstack-cinder-volume_start_0 on ctl1: error"),
     ("no-quorum", "pacemaker.quorum", Status.CRITICAL, "partition WITHOUT quorum (DC ctl3)"),
-    ("node-offline", "pacemaker.node", Status.CRITICAL, "ctl1 UNCLEAN (needs fencing)"),
+    ("no-quorum", "pacemaker.node", Status.CRITICAL, "ctl2 UNCLEAN (needs fencing)"),
+    ("node-unclean", "pacemaker.node", Status.CRITICAL, "ctl1 UNCLEAN (needs fencing)"),
+    ("node-unclean", "pacemaker.resources", Status.WARNING,
+     "5 on UNCLEAN nodes, unknown until fenced: galera on ctl1, haproxy on ctl1"),
+    ("node-offline", "pacemaker.node", Status.CRITICAL, "ctl1 OFFLINE"),
+    ("node-offline", "pacemaker.resources", Status.WARNING,
+     "3 stopped that should run: galera-master/galera, haproxy-clone/haproxy, "
+     "rabbitmq-clone/rabbitmq"),
     ("node-standby", "pacemaker.node", Status.WARNING, "ctl2 online, in standby"),
-    ("legacy-1.1", "pacemaker.resources", Status.CRITICAL, "p_cinder-volume (FAILED on node-3)"),
-    ("legacy-1.1", "pacemaker.failed_actions", Status.WARNING,
-     "p_cinder-volume_monitor_20000 on node-3: not running"),
+    ("legacy", "pacemaker.resources", Status.CRITICAL, "rabbitmq (FAILED on ctl3)"),
+    ("legacy", "pacemaker.failed_actions", Status.WARNING,
+     "rabbitmq_monitor_10000 on ctl3: not running"),
 ])
 def test_each_failure_state(state: str, check: str, status: Status, words: str) -> None:
     out = results(state)
@@ -84,6 +107,7 @@ def test_no_quorum_and_two_nodes_offline_lose_the_pacemaker_service() -> None:
     out = results("no-quorum")
     assert value(out, "pacemaker_quorum") == 0
     assert value(out, "pacemaker_nodes", state="offline") == 2
+    assert value(out, "pacemaker_nodes", state="unclean") == 2
     pacemaker = evaluate(default_catalog(), out.checks).service("pacemaker")
     assert pacemaker is not None and pacemaker.status is Status.CRITICAL
     assert "quorum lost" in pacemaker.message or "down" in pacemaker.message
@@ -111,6 +135,22 @@ def test_a_status_that_is_not_ok_is_unavailable() -> None:
             '</pacemaker-result>')
     with pytest.raises(SourceUnavailable, match="Not connected"):
         parse_crm_mon(text)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("state", STATES)
+def test_the_real_crm_mon_on_each_recorded_cib_agrees(state: str) -> None:
+    """The real crm_mon, through the source's command path, on the CIB each recording was
+    printed from: the same checks (an upgraded Pacemaker that prints otherwise shows here)."""
+    crm_mon = shutil.which("crm_mon")
+    assert crm_mon, "crm_mon is not installed (Debian: pacemaker-cli-utils)"
+    cib = DATA / "cib" / f"{state}.xml"
+    source = PacemakerSource(["env", f"CIB_file={cib}", crm_mon, "--one-shot",
+                              "--output-as=xml"], "ctl1", 30)
+    live = source.collect()
+    assert value(live, "stackwatch_infra_target_up", target="ctl1") == 1
+    judged = {(c.name, c.labels, c.status, c.message) for c in live.checks}
+    assert judged == {(c.name, c.labels, c.status, c.message) for c in results(state).checks}
 
 
 def source_with(tmp_path: Path, script: str, timeout: float = 5.0) -> PacemakerSource:

@@ -9,6 +9,8 @@ Three commands a run, each ``-f json``, on a node with a client keyring (``comma
   WARNING, HEALTH_ERR CRITICAL — naming its health checks (``OSD_DOWN: 1 osds down``).
 * ``ceph.mon`` {service=ceph-mon, host} per monitor the monmap names: OK in quorum,
   CRITICAL out of it; and ``ceph.quorum`` {service=ceph-mon}: how many are in it.
+  Recent ``ceph status`` (Pacific, Reef) names only those in quorum (``monmap.num_mons``):
+  when fewer are, ``ceph mon dump`` names the others.
 * ``ceph.osd`` {service=ceph-osd, host} per host of the CRUSH tree: CRITICAL when
   all its OSDs are down, WARNING when some are down or out (reweight 0).
 * ``ceph.pgs`` {service=ceph-osd}: CRITICAL while placement groups are not active
@@ -281,6 +283,11 @@ class CephSource(CommandSource):
 
     def read(self, target: str) -> Collection:
         status = loads(self.run("status", "-f", "json"), "ceph status")
+        names, quorum, count = monitors(status)
+        if not names and len(quorum) < count:   # which monitor is out: the monmap says
+            dump = loads(self.run("mon", "dump", "-f", "json"), "ceph mon dump")
+            status = {**status, "monmap": {**(status.get("monmap") or {}),
+                                           "mons": dump.get("mons") or []}}
         df = loads(self.run("df", "-f", "json"), "ceph df")
         tree = loads(self.run("osd", "tree", "-f", "json"), "ceph osd tree")
         return cluster_results(status, df, tree, self.usage)

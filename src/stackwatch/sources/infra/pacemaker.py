@@ -11,7 +11,9 @@ clones, groups and bundles) and ``failures/failure`` (failed actions). Checks:
   stop where ``no-quorum-policy`` says so) or without a DC.
 * ``pacemaker.resources`` {service=pacemaker}: CRITICAL when a resource failed or
   is blocked; WARNING when resources that should run are stopped (their target
-  role is not Stopped, nor their clone's or group's) or unmanaged.
+  role is not Stopped, nor their clone's or group's), unmanaged, or shown active
+  only on UNCLEAN nodes (crm_mon keeps their last known role, ``Started``, until
+  the node is fenced: whether they run is unknown).
 * ``pacemaker.failed_actions`` {service=pacemaker}: WARNING while failed actions
   are recorded (``crm_resource --cleanup`` clears them), each named with its node,
   exit status and reason.
@@ -182,6 +184,9 @@ def cluster_results(cluster: Cluster) -> Collection:
     failed = [r for r in cluster.resources if r.failed or r.blocked]
     stopped = [r for r in cluster.resources if r.should_run and not r.failed]
     unmanaged = [r for r in cluster.resources if not r.managed]
+    unclean = {n.name for n in cluster.nodes if "unclean" in n.flags}
+    unconfirmed = [r for r in cluster.resources if r not in failed and r.nodes
+                   and r.role.lower() != "stopped" and set(r.nodes) <= unclean]
     samples += [sample("pacemaker_resources_failed", len(failed), {}),
                 sample("pacemaker_resources_stopped", len(stopped), {}),
                 sample("pacemaker_failed_actions", len(cluster.failures), {})]
@@ -189,13 +194,17 @@ def cluster_results(cluster: Cluster) -> Collection:
         status, message = Status.CRITICAL, "failed: " + named(
             [f"{r.id} ({'blocked' if r.blocked else 'FAILED'}"
              + (f" on {', '.join(r.nodes)}" if r.nodes else "") + ")" for r in failed])
-    elif stopped or unmanaged:
+    elif stopped or unmanaged or unconfirmed:
         parts = []
         if stopped:
             parts.append(f"{len(stopped)} stopped that should run: " + named(
                 sorted({f"{r.parent}/{r.id}" if r.parent else r.id for r in stopped})))
         if unmanaged:
             parts.append("unmanaged: " + named(sorted({r.id for r in unmanaged})))
+        if unconfirmed:
+            parts.append(f"{len(unconfirmed)} on UNCLEAN nodes, unknown until fenced: "
+                         + named(sorted({f"{r.id} on {', '.join(r.nodes)}"
+                                         for r in unconfirmed})))
         status, message = Status.WARNING, "; ".join(parts)
     else:
         active = len([r for r in cluster.resources if r.role.lower() != "stopped"])
