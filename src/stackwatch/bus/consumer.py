@@ -1,0 +1,233 @@
+"""The notification consumer: its own durable queues, batches stored then acknowledged.
+
+For each topic (``notifications.info``…) the consumer declares the durable queue
+``<queue_prefix>.<topic>`` bound to every notification exchange on that routing key: the
+broker copies each message to it and to Ceilometer's ``notifications.info`` alike, so the
+consumer never takes a message from anyone. Messages arrive ``prefetch`` at a time on one
+channel; every ``batch_size`` messages (or ``batch_seconds``) they are decoded, distilled,
+paired and written in ONE store transaction (:meth:`~stackwatch.store.base.Store.write_bus`),
+and only then acknowledged, all at once (``basic.ack`` of the last delivery tag with
+``multiple=True``). A crash before the ack redelivers the batch; the message ids the store
+holds leave the second copy out. A poison message is stored aside with its reason and
+acknowledged with the others, never requeued. A lost broker (or a failed write) drops
+the unacknowledged batch, reloads the state from the store and connects again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kombu.connection import Connection
+from kombu.entity import Exchange, Queue, binding
+from kombu.messaging import Consumer as KombuConsumer
+
+from stackwatch.bus.events import distil
+from stackwatch.bus.metrics import Counters, operation_samples
+from stackwatch.bus.records import BusBatch, Operation, PoisonMessage, RawMessage
+from stackwatch.bus.timings import Timings
+from stackwatch.bus.wire import Poison, decode
+from stackwatch.config import BusConfig
+from stackwatch.errors import StackwatchError
+from stackwatch.model import Collection, Event
+from stackwatch.redact import redact
+from stackwatch.store.base import Store
+
+log = logging.getLogger(__name__)
+
+#: first bytes of a poison message kept with its reason
+POISON_KEEP = 64 * 1024
+#: seconds between two writes of the consumer's metrics
+METRICS_EVERY = 10.0
+#: seconds between two prunes of the raw payloads
+PRUNE_EVERY = 3600.0
+
+
+def queues(config: BusConfig) -> list[Queue]:
+    """The consumer's own durable queues, one per topic, bound to every exchange."""
+    out = []
+    for topic in config.topics:
+        bindings = [binding(Exchange(name, type="topic", durable=False),  # type: ignore[no-untyped-call]
+                            routing_key=topic) for name in config.exchanges]
+        out.append(Queue(f"{config.queue_prefix}.{topic}", bindings=bindings, durable=True,  # type: ignore[no-untyped-call]
+                         auto_delete=False))
+    return out
+
+
+class NotificationConsumer:
+    """Consumes notifications into the store until :meth:`stop` (see the module docstring).
+
+    ``source`` names the consumer's metrics in the store (``bus``, ``bus.<cloud>``)."""
+
+    def __init__(self, config: BusConfig, store: Store, source: str = "bus",
+                 clock: Callable[[], float] = time.time) -> None:
+        if not config.url:
+            raise StackwatchError("bus: no url configured: nothing to consume")
+        self.config = config
+        self.store = store
+        self.source = source
+        self.counters = Counters()
+        self._clock = clock
+        self._stop = threading.Event()
+        self._timings = Timings()
+        self._seen: set[str] = set()
+        self._pending: list[Any] = []
+        self._channel: Any = None
+        self._metrics_at = 0.0
+        self._pruned_at = clock()
+        self._thread: threading.Thread | None = None
+        self.where = redact(config.url)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> NotificationConsumer:
+        """Consume on a thread of its own (``stackwatch server``)."""
+        self._thread = threading.Thread(target=self.run, name="stackwatch-bus", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def run(self) -> None:
+        """Consume until stopped, reconnecting after any loss of the broker or the store."""
+        while not self._stop.is_set():
+            try:
+                self._resume()
+                self._consume()
+            except StackwatchError as exc:  # the store refused a write
+                log.warning("bus: %s; reconnecting in %.0fs", exc, self.config.reconnect_seconds)
+            except Exception as exc:  # kombu/amqp/socket errors: all mean "broker gone"
+                log.warning("bus: %s: %s: %s; reconnecting in %.0fs", self.where,
+                            type(exc).__name__, exc, self.config.reconnect_seconds)
+            if self._stop.is_set():
+                break
+            self.counters.connected = False
+            self.counters.reconnects += 1
+            self._write_metrics(force=True)
+            self._stop.wait(self.config.reconnect_seconds)
+        self.counters.connected = False
+        self._write_metrics(force=True)
+
+    def _resume(self) -> None:
+        """The dedup ids and the open operations, from the store (a restart's state)."""
+        state = self.store.bus_state(self._clock() - self.config.raw_retention_hours * 3600)
+        self._seen = set(state.message_ids)
+        self._timings = Timings()
+        self._timings.resume(state.open_operations, state.closed)
+        self._pending = []
+
+    def _consume(self) -> None:
+        with Connection(self.config.url, connect_timeout=10, heartbeat=30) as conn:  # type: ignore[no-untyped-call]
+            conn.ensure_connection(max_retries=1)
+            channel = conn.channel()
+            self._channel = channel
+            mine = queues(self.config)
+            for queue in mine:
+                for b in queue.bindings:
+                    b.exchange(channel).declare()
+                queue(channel).declare()  # type: ignore[no-untyped-call]
+            channel.basic_qos(0, self.config.prefetch, False)
+            consumer = KombuConsumer(channel, mine, no_ack=False,  # type: ignore[no-untyped-call]
+                                     on_message=self._pending.append)
+            with consumer:
+                self.counters.connected = True
+                log.info("bus: consuming %s from %s", ", ".join(q.name for q in mine), self.where)
+                deadline = time.monotonic() + self.config.batch_seconds
+                while not self._stop.is_set():
+                    left = deadline - time.monotonic()
+                    if left > 0 and len(self._pending) < self.config.batch_size:
+                        try:
+                            conn.drain_events(timeout=left)
+                        except TimeoutError:
+                            conn.heartbeat_check()
+                        continue
+                    if self._pending:
+                        self._flush(channel)
+                    deadline = time.monotonic() + self.config.batch_seconds
+                    if self._clock() - self._metrics_at >= METRICS_EVERY:
+                        self._queue_depths(channel, mine)
+                        self._write_metrics()
+                if self._pending:
+                    self._flush(channel)
+
+    # ------------------------------------------------------------------ batches
+    def _flush(self, channel: Any) -> None:
+        taken, self._pending = self._pending, []
+        batch, fresh, newest = self.prepare(taken)
+        self.store.write_bus(batch)  # raises: nothing acknowledged, redelivered later
+        channel.basic_ack(taken[-1].delivery_tag, multiple=True)
+        self._seen.update(fresh)
+        self.counters.consumed += len(taken)
+        self.counters.stored += len(batch.messages)
+        if newest:
+            self.counters.lag = max(0.0, self._clock() - newest)
+        if self._clock() - self._pruned_at >= PRUNE_EVERY:
+            self._pruned_at = self._clock()
+            self.store.prune_bus(self._pruned_at - self.config.raw_retention_hours * 3600)
+
+    def prepare(self, messages: list[Any]) -> tuple[BusBatch, set[str], float]:
+        """The store batch of received kombu messages: (batch, new ids, newest time)."""
+        received = self._clock()
+        raws: list[RawMessage] = []
+        events: list[Event] = []
+        poison: list[PoisonMessage] = []
+        operations: dict[tuple[str, str, str], Operation] = {}
+        fresh: set[str] = set()
+        newest = 0.0
+        limit = self.config.max_message_bytes
+        for message in messages:
+            info = message.delivery_info
+            exchange, routing_key = info.get("exchange", ""), info.get("routing_key", "")
+            body = message.body
+            try:
+                note = decode(body, limit)
+            except Poison as bad:
+                reason = bad.reason.split(":", 1)[0]
+                self.counters.poison[reason] = self.counters.poison.get(reason, 0) + 1
+                text = body[:POISON_KEEP]
+                if isinstance(text, bytes):
+                    text = text.decode("utf-8", "replace")
+                poison.append(PoisonMessage(received, bad.reason, exchange, routing_key,
+                                            len(body), text))
+                continue
+            if note.message_id in self._seen or note.message_id in fresh:
+                self.counters.duplicates += 1
+                continue
+            fresh.add(note.message_id)
+            event = distil(note, exchange)
+            newest = max(newest, note.timestamp)
+            raws.append(RawMessage(note.message_id, note.timestamp, received, exchange,
+                                   routing_key, note.event_type, note.raw))
+            events.append(event)
+            for op in self._timings.feed(event):
+                operations[op.key] = op
+        return BusBatch(raws, events, poison, list(operations.values())), fresh, newest
+
+    # ------------------------------------------------------------------ metrics
+    def _queue_depths(self, channel: Any, mine: list[Queue]) -> None:
+        for queue in mine:
+            try:
+                declared = queue(channel).queue_declare(passive=True)  # type: ignore[no-untyped-call]
+                self.counters.queues[queue.name] = int(declared.message_count)
+            except Exception:  # a depth is a nicety: the next tick tries again
+                log.debug("bus: no depth for %s", queue.name, exc_info=True)
+
+    def _write_metrics(self, force: bool = False) -> None:
+        now = self._clock()
+        if not force and now - self._metrics_at < METRICS_EVERY:
+            return
+        self._metrics_at = now
+        try:
+            ended = self.store.bus_operations(now - self.config.metrics_window_seconds, now)
+            samples = self.counters.samples(now) + operation_samples(
+                [op for op in ended if op.outcome != "open"], self._timings.open.values(), now)
+            self.store.write(Collection(samples=tuple(samples)), self.source)
+        except StackwatchError as exc:
+            log.warning("bus: metrics not written: %s", exc)
+
