@@ -8,7 +8,7 @@ event's stem with the family prefix dropped and legacy spellings made versioned
 ``resize_prep.start`` to its ``resize_finish.end``). A failure closes the operation:
 ``X.error``, nova conductor's ``compute_task.build_instances`` (NoValidHost: a failed
 create with no start), or an ``instance.update`` into ERROR (whatever was open on the
-instance fails). Open operations are written with every batch, so a restart resumes
+instance fails; a fault seen just after is added to it). Open operations are written with every batch, so a restart resumes
 pairs whose start came before it (:meth:`Timings.resume`).
 """
 
@@ -23,8 +23,10 @@ from stackwatch.bus.wire import parse_time
 from stackwatch.model import Event
 
 NOVA_PREFIXES = ("compute.instance.", "instance.")
-#: legacy stems -> versioned ones
+#: legacy stems -> versioned ones; nova's ``resize.start/end`` (the disk moved off the
+#: source host) -> ``resize_migrate``, so that ``resize`` is the whole span
 ALIASES = {
+    "resize": "resize_migrate",
     "resize.prep": "resize_prep", "finish_resize": "resize_finish",
     "resize.confirm": "resize_confirm", "resize.revert": "resize_revert",
     "live_migration.pre": "live_migration_pre", "live_migration._post": "live_migration_post",
@@ -123,6 +125,8 @@ class Timings:
         self._closed: OrderedDict[tuple[str, str, str], None] = OrderedDict()
         self._requests: OrderedDict[str, float] = OrderedDict()
         self._flavors: dict[tuple[str, str], str] = {}
+        #: failed by an update into ERROR before any fault was seen (bounded)
+        self._faultless: OrderedDict[tuple[str, str, str], Operation] = OrderedDict()
 
     def resume(self, operations: Iterable[Operation], closed: Iterable[tuple[str, str, str]]
                ) -> None:
@@ -150,6 +154,8 @@ class Timings:
         self._closed[op.key] = None
         if len(self._closed) > CLOSED_KEEP:
             self._closed.popitem(last=False)
+        while len(self._faultless) > 10_000:
+            self._faultless.popitem(last=False)
         return op
 
     def feed(self, event: Event) -> list[Operation]:
@@ -161,6 +167,9 @@ class Timings:
         changed: list[Operation] = []
         for step in steps(event):
             key = (resource, step.span, event.request_id)
+            if step.phase == "error" and key in self._faultless and _fault(event):
+                changed.append(replace(self._faultless.pop(key), fault=_fault(event)))
+                continue
             if key in self._closed:
                 continue  # the other family's twin of a pair already closed
             if step.phase == "start":
@@ -203,24 +212,23 @@ class Timings:
             return self._fail(resource, "create", event, fault, first)
         if et in ("compute.instance.update", "instance.update") and \
                 _attr(event, "state") == "error" and _attr(event, "old_state") != "error":
-            opened = [op for op in self.open.values() if op.resource_id == resource]
-            if opened:
-                return [self._close(replace(op, ended=event.timestamp, outcome="failure",
-                                            fault=op.fault or fault)) for op in opened]
-            if _attr(event, "old_state") == "building":
-                span = "create"
-            else:
-                span = TASK_OPERATIONS.get(_attr(event, "old_task_state"), "")
-            if span and not self._closed_on(resource, span, event.request_id):
-                return self._fail(resource, span, event, fault, first)
+            # whatever was open on the instance failed; the fault may follow (NoValidHost:
+            # conductor's build_instances comes after the update), so it is noted
+            closed = []
+            for op in [op for op in self.open.values() if op.resource_id == resource]:
+                failed = self._close(replace(op, ended=event.timestamp, outcome="failure",
+                                             fault=op.fault or fault))
+                if not failed.fault:
+                    self._faultless[failed.key] = failed
+                closed.append(failed)
+            return closed
         return []
-
-    def _closed_on(self, resource: str, span: str, request_id: str) -> bool:
-        return (resource, span, request_id) in self._closed
 
     def _fail(self, resource: str, span: str, event: Event, fault: str,
               first: float | None) -> list[Operation]:
         key = (resource, span, event.request_id)
+        if key in self._faultless and fault:  # closed by the update into ERROR: its fault
+            return [replace(self._faultless.pop(key), fault=fault)]
         if key in self._closed:
             return []
         opened = self.open.get(key)

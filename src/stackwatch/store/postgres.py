@@ -90,7 +90,8 @@ _PRUNE_LOCK = "hashtext('stackwatch.prune')"
 
 _OPERATION_COLUMNS = ("resource_id, span, request_id, renamed, started, ended, outcome, host, "
                       "fault, request_started, build_seconds")
-# an operation closed stays closed (its twin from the other nova family comes after)
+# an operation closed stays closed (its twin from the other nova family comes after); a
+# failure closed without its fault takes the fault that follows
 _UPSERT_OPERATION = (
     f"INSERT INTO bus_operations ({_OPERATION_COLUMNS}) "
     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
@@ -98,7 +99,8 @@ _UPSERT_OPERATION = (
     "started = COALESCE(bus_operations.started, excluded.started), ended = excluded.ended, "
     "outcome = excluded.outcome, host = excluded.host, fault = excluded.fault, "
     "request_started = COALESCE(excluded.request_started, bus_operations.request_started), "
-    "build_seconds = excluded.build_seconds WHERE bus_operations.outcome = 'open'")
+    "build_seconds = excluded.build_seconds WHERE bus_operations.outcome = 'open' "
+    "OR (bus_operations.outcome = 'failure' AND bus_operations.fault = '')")
 # the messages not stored before: their ids come back
 _CLAIM_MESSAGES = """
 INSERT INTO bus_messages (message_id, ts, received, exchange, routing_key, event_type, body)
