@@ -96,7 +96,7 @@ def test_instance_and_volume_fields() -> None:
 def test_recorded_sequence_pairs_into_operations() -> None:
     timings = Timings()
     ops = []
-    for name, record in recorded():
+    for _name, record in recorded():
         ops += timings.feed(distil(decode(record["body"], LIMIT), record["exchange"]))
     closed = {(o.resource_id, o.operation): o for o in ops if o.outcome != "open"}
     failed = closed[("8a90fa0e-03e0-4e5a-b8a0-39964ec29c5a", "create")]

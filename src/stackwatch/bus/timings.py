@@ -8,8 +8,8 @@ event's stem with the family prefix dropped and legacy spellings made versioned
 ``resize_prep.start`` to its ``resize_finish.end``). A failure closes the operation:
 ``X.error``, nova conductor's ``compute_task.build_instances`` (NoValidHost: a failed
 create with no start), or an ``instance.update`` into ERROR (whatever was open on the
-instance fails; a fault seen just after is added to it). Open operations are written with every batch, so a restart resumes
-pairs whose start came before it (:meth:`Timings.resume`).
+instance fails; a fault seen just after is added to it). Open operations are written
+with every batch, so a restart resumes pairs whose start came before it (:meth:`Timings.resume`).
 """
 
 from __future__ import annotations
