@@ -134,7 +134,7 @@ class NotificationConsumer:
                 queue(channel).declare()  # type: ignore[no-untyped-call]
             channel.basic_qos(0, self.config.prefetch, False)
             consumer = KombuConsumer(channel, mine, no_ack=False,  # type: ignore[no-untyped-call]
-                                     on_message=self._pending.append)
+                                     on_message=self._received)
             with consumer:
                 self.counters.connected = True
                 log.info("bus: consuming %s from %s", ", ".join(q.name for q in mine), self.where)
@@ -157,6 +157,9 @@ class NotificationConsumer:
                     self._flush(channel)
 
     # ------------------------------------------------------------------ batches
+    def _received(self, message: Any) -> None:
+        self._pending.append(message)
+
     def _flush(self, channel: Any) -> None:
         taken, self._pending = self._pending, []
         batch, fresh, newest = self.prepare(taken)

@@ -78,7 +78,7 @@ def stem_of(event_type: str) -> tuple[str, str, str] | None:
         if body.startswith(prefix):
             stem = body[len(prefix):]
             return "nova", ALIASES.get(stem, stem.replace(".", "_")), phase
-    if not phase:
+    if not phase or body.startswith("compute_task."):  # conductor's: a failed create
         return None
     return "other", body.replace(".", "_"), phase
 
