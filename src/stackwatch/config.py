@@ -154,9 +154,9 @@ class BusConfig(_Frozen):
     #: how long the raw payloads (and their ids, the dedup window) are kept
     raw_retention_hours: float = Field(48.0, gt=0)
     #: unacknowledged messages the broker may send ahead (basic.qos prefetch_count)
-    prefetch: int = Field(2000, ge=1, le=65535)
+    prefetch: int = Field(4000, ge=1, le=65535)
     #: messages written (and acknowledged) together, at most
-    batch_size: int = Field(1000, ge=1)
+    batch_size: int = Field(1000, ge=1)  # prefetch holds the batch received and those written
     #: a batch is written after this long even when not full
     batch_seconds: float = Field(0.25, gt=0)
     #: seconds between two attempts to reach a broker that went away

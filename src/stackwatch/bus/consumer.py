@@ -15,7 +15,9 @@ the unacknowledged batch, reloads the state from the store and connects again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +25,6 @@ from typing import Any
 
 from kombu.connection import Connection
 from kombu.entity import Exchange, Queue, binding
-from kombu.messaging import Consumer as KombuConsumer
 
 from stackwatch.bus.events import distil
 from stackwatch.bus.metrics import Counters, operation_samples
@@ -44,6 +45,86 @@ POISON_KEEP = 64 * 1024
 METRICS_EVERY = 10.0
 #: seconds between two prunes of the raw payloads
 PRUNE_EVERY = 3600.0
+
+
+class _Writer:
+    """The thread that prepares and stores batches while the connection's thread goes on
+    receiving (socket reads and SQLite's work overlap); batches are written in order, and
+    the receiving thread acknowledges each once written (py-amqp is not thread-safe)."""
+
+    def __init__(self, consumer: NotificationConsumer) -> None:
+        self.consumer = consumer
+        self._todo: queue.Queue[list[Any] | None] = queue.Queue(maxsize=2)
+        self._done: queue.SimpleQueue[int | BaseException] = queue.SimpleQueue()
+        self._outstanding = 0
+        self._thread = threading.Thread(target=self._run, name="stackwatch-bus-writer",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                taken = self._todo.get(timeout=1.0)
+            except queue.Empty:
+                self.consumer._write_metrics()
+                continue
+            if taken is None:
+                return
+            try:
+                self.consumer.write(taken)
+            except BaseException as exc:  # reported to the receiving thread, which reconnects
+                self._done.put(exc)
+                return
+            self._done.put(taken[-1].delivery_tag)
+            self.consumer._write_metrics()
+
+    def put(self, taken: list[Any]) -> None:
+        while True:  # wait for room, acknowledging meanwhile is the receiver's job
+            try:
+                self._todo.put(taken, timeout=0.05)
+                self._outstanding += 1
+                return
+            except queue.Full:
+                if not self._thread.is_alive():
+                    self.acknowledge_none()  # raises the writer's failure
+                    raise StackwatchError("bus: the writer stopped") from None
+
+    def acknowledge(self, channel: Any) -> None:
+        """Acknowledge every batch written so far (one basic.ack, multiple=True)."""
+        last = None
+        while True:
+            try:
+                done = self._done.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(done, BaseException):
+                raise done
+            last = done
+            self._outstanding -= 1
+        if last is not None:
+            channel.basic_ack(last, multiple=True)
+
+    def acknowledge_none(self) -> None:
+        """Raise the writer's failure, if it reported one."""
+        while True:
+            try:
+                done = self._done.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(done, BaseException):
+                raise done
+
+    def drain(self, channel: Any) -> None:
+        """Wait for the batches handed over, acknowledging them (a clean stop)."""
+        deadline = time.monotonic() + 60
+        while self._outstanding > 0 and time.monotonic() < deadline:
+            self.acknowledge(channel)
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        with contextlib.suppress(queue.Full):  # a writer that died takes nothing more
+            self._todo.put(None, timeout=60)
+        self._thread.join(60)
 
 
 def queues(config: BusConfig) -> list[Queue]:
@@ -77,6 +158,7 @@ class NotificationConsumer:
         self._pending: list[Any] = []
         self._channel: Any = None
         self._metrics_at = 0.0
+        self._depths_at = 0.0
         self._pruned_at = clock()
         self._thread: threading.Thread | None = None
         self.where = redact(config.url)
@@ -128,43 +210,57 @@ class NotificationConsumer:
             channel = conn.channel()
             self._channel = channel
             mine = queues(self.config)
-            for queue in mine:
-                for b in queue.bindings:
+            for q in mine:
+                for b in q.bindings:
                     b.exchange(channel).declare()
-                queue(channel).declare()  # type: ignore[no-untyped-call]
+                q(channel).declare()  # type: ignore[no-untyped-call]
             channel.basic_qos(0, self.config.prefetch, False)
-            consumer = KombuConsumer(channel, mine, no_ack=False,  # type: ignore[no-untyped-call]
-                                     on_message=self._received)
-            with consumer:
-                self.counters.connected = True
-                log.info("bus: consuming %s from %s", ", ".join(q.name for q in mine), self.where)
-                deadline = time.monotonic() + self.config.batch_seconds
-                while not self._stop.is_set():
-                    left = deadline - time.monotonic()
-                    if left > 0 and len(self._pending) < self.config.batch_size:
-                        try:
-                            conn.drain_events(timeout=left)
-                        except TimeoutError:
-                            conn.heartbeat_check()
-                        continue
-                    if self._pending:
-                        self._flush(channel)
-                    deadline = time.monotonic() + self.config.batch_seconds
-                    if self._clock() - self._metrics_at >= METRICS_EVERY:
-                        self._queue_depths(channel, mine)
-                        self._write_metrics()
-                if self._pending:
-                    self._flush(channel)
+            # the channel's own basic.consume: each delivery reaches _received as py-amqp
+            # made it (kombu's Message wrapper, a third of the per-message cost, left out)
+            for q in mine:
+                channel.basic_consume(queue=q.name, callback=self._received, no_ack=False)
+            amqp = conn.connection
+            writer = _Writer(self)
+            self.counters.connected = True
+            log.info("bus: consuming %s from %s", ", ".join(q.name for q in mine), self.where)
+            try:
+                self._receive(conn, amqp, channel, mine, writer)
+            finally:
+                writer.close()  # what it still holds is written (and redelivered: seen)
+
+    def _receive(self, conn: Any, amqp: Any, channel: Any, mine: list[Queue],
+                 writer: _Writer) -> None:
+        """Receive into batches handed to the writer; acknowledge what it wrote."""
+        deadline = time.monotonic() + self.config.batch_seconds
+        while not self._stop.is_set():
+            writer.acknowledge(channel)
+            left = deadline - time.monotonic()
+            if left > 0 and len(self._pending) < self.config.batch_size:
+                try:
+                    amqp.drain_events(timeout=min(left, 0.05))
+                except TimeoutError:
+                    conn.heartbeat_check()
+                continue
+            if self._pending:
+                taken, self._pending = self._pending, []
+                writer.put(taken)
+            deadline = time.monotonic() + self.config.batch_seconds
+            if self._clock() - self._depths_at >= METRICS_EVERY:
+                self._depths_at = self._clock()
+                self._queue_depths(channel, mine)
+        if self._pending:
+            writer.put(self._pending)
+            self._pending = []
+        writer.drain(channel)
 
     # ------------------------------------------------------------------ batches
     def _received(self, message: Any) -> None:
         self._pending.append(message)
 
-    def _flush(self, channel: Any) -> None:
-        taken, self._pending = self._pending, []
+    def write(self, taken: list[Any]) -> None:
+        """Prepare and store one batch (on the writer's thread)."""
         batch, fresh, newest = self.prepare(taken)
         self.store.write_bus(batch)  # raises: nothing acknowledged, redelivered later
-        channel.basic_ack(taken[-1].delivery_tag, multiple=True)
         self._seen.update(fresh)
         self.counters.consumed += len(taken)
         self.counters.stored += len(batch.messages)
@@ -214,12 +310,12 @@ class NotificationConsumer:
 
     # ------------------------------------------------------------------ metrics
     def _queue_depths(self, channel: Any, mine: list[Queue]) -> None:
-        for queue in mine:
+        for q in mine:
             try:
-                declared = queue(channel).queue_declare(passive=True)  # type: ignore[no-untyped-call]
-                self.counters.queues[queue.name] = int(declared.message_count)
+                declared = q(channel).queue_declare(passive=True)  # type: ignore[no-untyped-call]
+                self.counters.queues[q.name] = int(declared.message_count)
             except Exception:  # a depth is a nicety: the next tick tries again
-                log.debug("bus: no depth for %s", queue.name, exc_info=True)
+                log.debug("bus: no depth for %s", q.name, exc_info=True)
 
     def _write_metrics(self, force: bool = False) -> None:
         now = self._clock()

@@ -107,7 +107,7 @@ def _fault(data: Mapping[str, Any]) -> tuple[str, str, str]:
         return (_text(data.get("exception")), _text(data.get("code")),
                 _text(data.get("exception_message")).split("\n", 1)[0])
     for key in ("fault", "reason", "exception"):
-        value = data.get(key)
+        value = unwrap(data.get(key))
         if isinstance(value, dict):
             text = str(value.get("exception_message") or value.get("message") or "")
             return (str(value.get("exception") or value.get("class") or ""),
@@ -145,7 +145,10 @@ def distil(n: Notification, exchange: str) -> Event:
     et = n.event_type
     service = service_of(exchange, et)
     raw = n.payload if isinstance(n.payload, dict) else {}
-    data: dict[str, Any] = unwrap(raw) if "nova_object.data" in raw else raw
+    # versioned: the object's own fields; nested objects are unwrapped where read (cheap)
+    data: dict[str, Any] = raw.get("nova_object.data", raw) if "nova_object.data" in raw else raw
+    if not isinstance(data, dict):
+        data = {}
     attrs: dict[str, str] = {}
     resources: list[str] = []
     for attr, keys in RESOURCE_FIELDS.items():
@@ -171,7 +174,7 @@ def distil(n: Notification, exchange: str) -> Event:
             resources.append(rid)
     elif service == "keystone":
         top = _cadf(data, attrs, resources)
-    state_update = data.get("state_update")
+    state_update = unwrap(data.get("state_update"))
     if isinstance(state_update, dict):  # versioned instance.update
         top = {**data, **state_update}
     for attr, keys in FIELDS.items():
@@ -180,11 +183,11 @@ def distil(n: Notification, exchange: str) -> Event:
             if value not in (None, ""):
                 attrs.setdefault(attr, _text(value))
                 break
-    flavor = data.get("flavor")
+    flavor = unwrap(data.get("flavor"))
     if isinstance(flavor, dict):
         attrs.setdefault("flavor", _text(flavor.get("flavorid")))
         attrs.setdefault("flavor_name", _text(flavor.get("name")))
-    audit = data.get("audit_period")
+    audit = unwrap(data.get("audit_period"))
     if isinstance(audit, dict) and et.endswith("exists"):
         for key in ("audit_period_beginning", "audit_period_ending"):
             attrs.setdefault(key, _text(audit.get(key)))

@@ -57,7 +57,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from stackwatch.bus.records import BusBatch, BusState, Operation, PoisonMessage
+from stackwatch.bus.records import BusBatch, BusState, Operation, PoisonMessage, RawMessage
 from stackwatch.errors import StoreError
 from stackwatch.model import (
     CheckResult,
@@ -161,14 +161,14 @@ CREATE TABLE IF NOT EXISTS agent_batches (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS agent_batches_received ON agent_batches (received);
 CREATE TABLE IF NOT EXISTS bus_messages (
-    message_id TEXT PRIMARY KEY,
+    message_id TEXT NOT NULL UNIQUE,
     ts REAL NOT NULL,
     received REAL NOT NULL,
     exchange TEXT NOT NULL,
     routing_key TEXT NOT NULL,
     event_type TEXT NOT NULL,
     body TEXT NOT NULL
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS bus_messages_received ON bus_messages (received);
 CREATE TABLE IF NOT EXISTS bus_poison (
     id INTEGER PRIMARY KEY,
@@ -209,6 +209,15 @@ _UPSERT_OPERATION = (
     "request_started = COALESCE(excluded.request_started, bus_operations.request_started), "
     "build_seconds = excluded.build_seconds WHERE bus_operations.outcome = 'open' "
     "OR (bus_operations.outcome = 'failure' AND bus_operations.fault = '')")
+
+
+_INSERT_MESSAGE = ("INSERT OR IGNORE INTO bus_messages (message_id, ts, received, exchange, "
+                   "routing_key, event_type, body) VALUES (?, ?, ?, ?, ?, ?, ?)")
+
+
+def _message_row(m: RawMessage) -> tuple[Any, ...]:
+    return (m.message_id, m.timestamp, m.received, m.exchange, m.routing_key, m.event_type,
+            m.body)
 
 
 def _operation_row(op: Operation) -> tuple[Any, ...]:
@@ -795,25 +804,42 @@ class SQLiteStore:
         not stored before with its event (``batch.events[i]`` is ``messages[i]``'s), the
         poison, the operations (a closed one is never reopened). Returns messages new."""
         with self._transaction() as conn:
-            fresh = 0
-            events: list[Event] = []
-            for message, event in zip(batch.messages, batch.events, strict=True):
-                if conn.execute(
-                        "INSERT OR IGNORE INTO bus_messages (message_id, ts, received, exchange, "
-                        "routing_key, event_type, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (message.message_id, message.timestamp, message.received,
-                         message.exchange, message.routing_key, message.event_type,
-                         message.body)).rowcount:
-                    fresh += 1
-                    events.append(event)
-            self._write_events(conn, events)
+            conn.execute("SAVEPOINT bus_messages")
+            before = conn.total_changes
+            conn.executemany(_INSERT_MESSAGE, [_message_row(m) for m in batch.messages])
+            if conn.total_changes - before == len(batch.messages):  # all new: the usual case
+                conn.execute("RELEASE bus_messages")
+                fresh = list(batch.events)
+            else:  # some stored before: again one by one, keeping the new ones' events
+                conn.execute("ROLLBACK TO bus_messages")
+                conn.execute("RELEASE bus_messages")
+                fresh = [event for message, event in zip(batch.messages, batch.events,
+                                                         strict=True)
+                         if conn.execute(_INSERT_MESSAGE, _message_row(message)).rowcount]
+            self._write_events_fast(conn, fresh)
             conn.executemany(
                 "INSERT INTO bus_poison (received, reason, exchange, routing_key, size, body) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 [(p.received, p.reason, p.exchange, p.routing_key, p.size, p.body)
                  for p in batch.poison])
             conn.executemany(_UPSERT_OPERATION, [_operation_row(op) for op in batch.operations])
-        return fresh
+        return len(fresh)
+
+    def _write_events_fast(self, conn: sqlite3.Connection, events: Sequence[Event]) -> None:
+        """As :meth:`_write_events`, as two ``executemany``: the ids are given (the write
+        lock of ``BEGIN IMMEDIATE`` is held, so nobody else takes them meanwhile)."""
+        if not events:
+            return
+        first = (conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]) + 1
+        conn.executemany(
+            "INSERT INTO events (id, ts, kind, event_type, severity, service, host, message, "
+            "request_id, resource_ids, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(first + i, e.timestamp, e.kind, e.event_type, int(e.severity), e.service, e.host,
+              e.message, e.request_id, json.dumps(list(e.resource_ids)),
+              _encode_labels(e.attributes)) for i, e in enumerate(events)])
+        conn.executemany(
+            "INSERT OR IGNORE INTO event_resources (resource_id, event_id) VALUES (?, ?)",
+            [(rid, first + i) for i, e in enumerate(events) for rid in e.resource_ids])
 
     def bus_state(self, since: float) -> BusState:
         """Message ids received since ``since``, open operations, keys closed since."""
