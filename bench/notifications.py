@@ -38,7 +38,7 @@ from kombu.connection import Connection
 from kombu.entity import Queue, binding
 from kombu.messaging import Producer
 
-from stackwatch.bus.consumer import NotificationConsumer
+from stackwatch.bus.consumer import NotificationConsumer, connection
 from stackwatch.config import BusConfig
 from stackwatch.sim import notifications as notes
 from stackwatch.sim.bus import exchange
@@ -84,7 +84,7 @@ def bare_queue(config: BusConfig) -> Queue:
 
 def publish(url: str, items: list[tuple[str, str, bytes]]) -> float:
     started = time.perf_counter()
-    with Connection(url) as conn:  # type: ignore[no-untyped-call]
+    with connection(url) as conn:
         producer = Producer(conn.channel())  # type: ignore[no-untyped-call]
         exchanges = {name: exchange(name) for name, _, _ in items}
         for name, key, body in items:

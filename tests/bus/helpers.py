@@ -13,6 +13,7 @@ from pathlib import Path
 from kombu.connection import Connection
 from kombu.messaging import Producer
 
+from stackwatch.bus.consumer import connection
 from stackwatch.sim import notifications as notes
 from stackwatch.sim.bus import exchange
 
@@ -55,7 +56,7 @@ def publish(url: str, items: Iterable[notes.Notification], retry: bool = False) 
     pending = deque(items)
     while pending:
         try:
-            with Connection(url, connect_timeout=5) as conn:  # type: ignore[no-untyped-call]
+            with connection(url) as conn:
                 producer = Producer(conn.channel())  # type: ignore[no-untyped-call]
                 while pending:
                     n = pending[0]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -127,6 +128,18 @@ class _Writer:
         self._thread.join(60)
 
 
+#: py-amqp gives up on a socket whose sent bytes stay unacknowledged 1 s (TCP_USER_TIMEOUT
+#: 1000 ms): a broker busy for a second (flow control, a loaded host) broke connections
+USER_TIMEOUT_MS = 30_000
+
+
+def connection(url: str) -> Connection:
+    """A kombu connection to the bus as the consumer (and the bench) use it."""
+    return Connection(url, connect_timeout=10, heartbeat=30,  # type: ignore[no-untyped-call]
+                      transport_options={"socket_settings": {
+                          socket.TCP_USER_TIMEOUT: USER_TIMEOUT_MS}})
+
+
 def queues(config: BusConfig) -> list[Queue]:
     """The consumer's own durable queues, one per topic, bound to every exchange."""
     out = []
@@ -147,6 +160,7 @@ class NotificationConsumer:
                  clock: Callable[[], float] = time.time) -> None:
         if not config.url:
             raise StackwatchError("bus: no url configured: nothing to consume")
+        self.url: str = config.url
         self.config = config
         self.store = store
         self.source = source
@@ -205,7 +219,7 @@ class NotificationConsumer:
         self._pending = []
 
     def _consume(self) -> None:
-        with Connection(self.config.url, connect_timeout=10, heartbeat=30) as conn:  # type: ignore[no-untyped-call]
+        with connection(self.url) as conn:
             conn.ensure_connection(max_retries=1)
             channel = conn.channel()
             self._channel = channel
