@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from stackwatch.bus.wire import Notification, parse_time
-from stackwatch.model import Event, Severity, make_labels
+from stackwatch.model import Event, Severity
 
 KIND = "notification"
 
@@ -49,6 +49,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "flavor_name": ("instance_type",),
     "size": ("size", "volume_size"),
 }
+_FIELD_KEYS = frozenset(key for keys in FIELDS.values() for key in keys)
 #: attribute -> payload keys naming the resource (also kept as resource ids)
 RESOURCE_FIELDS: dict[str, tuple[str, ...]] = {
     "instance_id": ("instance_id", "instance_uuid"),
@@ -177,12 +178,14 @@ def distil(n: Notification, exchange: str) -> Event:
     state_update = unwrap(data.get("state_update"))
     if isinstance(state_update, dict):  # versioned instance.update
         top = {**data, **state_update}
+    present = top.keys() & _FIELD_KEYS  # most payloads carry few of them: skip the rest
     for attr, keys in FIELDS.items():
         for key in keys:
-            value = top.get(key)
-            if value not in (None, ""):
-                attrs.setdefault(attr, _text(value))
-                break
+            if key in present:
+                value = top[key]
+                if value is not None and value != "":
+                    attrs.setdefault(attr, _text(value))
+                    break
     flavor = unwrap(data.get("flavor"))
     if isinstance(flavor, dict):
         attrs.setdefault("flavor", _text(flavor.get("flavorid")))
@@ -204,9 +207,10 @@ def distil(n: Notification, exchange: str) -> Event:
     attrs["message_id"] = n.message_id
     severity = _severity(n, attrs)
     host = host_of(n.publisher_id)
+    # the values are text already: sorted pairs as make_labels gives, without its str()s
     return Event(KIND, et, n.timestamp, severity, service, host, _message(et, attrs),
                  request_id, tuple(resources),
-                 make_labels({k: v for k, v in attrs.items() if v != ""}))
+                 tuple(sorted((k, v) for k, v in attrs.items() if v != "")))
 
 
 def _cadf(data: Mapping[str, Any], attrs: dict[str, str], resources: list[str]
