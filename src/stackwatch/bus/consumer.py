@@ -123,8 +123,9 @@ class _Writer:
             time.sleep(0.01)
 
     def close(self) -> None:
-        with contextlib.suppress(queue.Full):  # a writer that died takes nothing more
-            self._todo.put(None, timeout=60)
+        if self._thread.is_alive():  # a writer that failed has stopped already
+            with contextlib.suppress(queue.Full):
+                self._todo.put(None, timeout=60)
         self._thread.join(60)
 
 
