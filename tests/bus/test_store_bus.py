@@ -73,5 +73,9 @@ def test_bus_tables(stores: Stores) -> None:
         assert raw is not None and vm in raw
         assert store.prune_bus(now + 10) == 4
         assert store.bus_raw(first.messages[0].message_id) is None
+        # the store's retention takes the rest (events, operations, poison) with it
+        assert store.prune(now + 10) >= 4 + 1 + 1
+        assert store.bus_operations(0, now + 60) == [] and store.bus_poison() == []
+        assert store.events(0, now + 60, kinds=["notification"]) == []
     finally:
         store.close()
