@@ -55,6 +55,11 @@ TASK_OPERATIONS = {
 CLOSED_KEEP = 200_000
 #: request ids whose first notification time is kept (bounded)
 REQUESTS_KEEP = 200_000
+#: an operation open longer than this (its end lost) is no longer waited for in memory
+#: (its row stays open in the store until the store's retention takes it)
+OPEN_MAX_AGE_S = 86400.0
+#: events between two sweeps of the operations open too long
+SWEEP_EVERY = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,17 +127,20 @@ class Timings:
 
     def __init__(self) -> None:
         self.open: dict[tuple[str, str, str], Operation] = {}
+        #: the open operations' keys per resource (an update into ERROR fails them all)
+        self._by_resource: dict[str, set[tuple[str, str, str]]] = {}
         self._closed: OrderedDict[tuple[str, str, str], None] = OrderedDict()
         self._requests: OrderedDict[str, float] = OrderedDict()
         self._flavors: dict[tuple[str, str], str] = {}
         #: failed by an update into ERROR before any fault was seen (bounded)
         self._faultless: OrderedDict[tuple[str, str, str], Operation] = OrderedDict()
+        self._fed = 0
 
     def resume(self, operations: Iterable[Operation], closed: Iterable[tuple[str, str, str]]
                ) -> None:
         """Take up the open operations (and closed keys) a previous run stored."""
         for op in operations:
-            self.open[op.key] = op
+            self._open(op)
             if op.request_id and op.request_started is not None:
                 self._requests[op.request_id] = op.request_started
         for key in closed:
@@ -149,8 +157,17 @@ class Timings:
                 self._requests.popitem(last=False)
         return first
 
+    def _open(self, op: Operation) -> None:
+        self.open[op.key] = op
+        self._by_resource.setdefault(op.resource_id, set()).add(op.key)
+
     def _close(self, op: Operation) -> Operation:
-        self.open.pop(op.key, None)
+        if self.open.pop(op.key, None) is not None:
+            keys = self._by_resource.get(op.resource_id)
+            if keys is not None:
+                keys.discard(op.key)
+                if not keys:
+                    del self._by_resource[op.resource_id]
         self._closed[op.key] = None
         if len(self._closed) > CLOSED_KEEP:
             self._closed.popitem(last=False)
@@ -160,6 +177,9 @@ class Timings:
 
     def feed(self, event: Event) -> list[Operation]:
         """The operations this event opened or closed (to be written with it)."""
+        self._fed += 1
+        if self._fed % SWEEP_EVERY == 0:
+            self._sweep(event.timestamp - OPEN_MAX_AGE_S)
         if not event.resource_ids:
             return []
         resource = event.resource_ids[0]
@@ -176,7 +196,7 @@ class Timings:
                 if key not in self.open:
                     op = Operation(resource, step.span, event.request_id, event.timestamp,
                                    host=event.host, request_started=first)
-                    self.open[key] = op
+                    self._open(op)
                     if step.span == "resize":
                         self._flavors[(resource, event.request_id)] = _attr(event, "flavor")
                     changed.append(op)
@@ -197,6 +217,11 @@ class Timings:
         changed += self._failures(event, resource, first)
         return changed
 
+    def _sweep(self, before: float) -> None:
+        for op in [op for op in self.open.values()
+                   if op.started is not None and op.started < before]:
+            self._close(op)
+
     @staticmethod
     def _build_seconds(event: Event) -> float | None:
         created = parse_time(_attr(event, "created_at"))
@@ -215,7 +240,7 @@ class Timings:
             # whatever was open on the instance failed; the fault may follow (NoValidHost:
             # conductor's build_instances comes after the update), so it is noted
             closed = []
-            for op in [op for op in self.open.values() if op.resource_id == resource]:
+            for op in [self.open[k] for k in sorted(self._by_resource.get(resource, ()))]:
                 failed = self._close(replace(op, ended=event.timestamp, outcome="failure",
                                              fault=op.fault or fault))
                 if not failed.fault:
