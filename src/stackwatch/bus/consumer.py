@@ -46,6 +46,8 @@ POISON_KEEP = 64 * 1024
 METRICS_EVERY = 10.0
 #: seconds between two prunes of the raw payloads
 PRUNE_EVERY = 3600.0
+#: seconds a stored message id is remembered in memory (at least; at most twice that)
+SEEN_FOR = 3600.0
 
 
 class _Writer:
@@ -169,7 +171,11 @@ class NotificationConsumer:
         self._clock = clock
         self._stop = threading.Event()
         self._timings = Timings()
+        #: message ids stored lately, in two generations swapped every SEEN_FOR seconds
+        #: (redeliveries come within minutes; an older copy is left out by the store)
         self._seen: set[str] = set()
+        self._seen_before: set[str] = set()
+        self._seen_since = clock()
         self._pending: list[Any] = []
         self._channel: Any = None
         self._metrics_at = 0.0
@@ -213,8 +219,10 @@ class NotificationConsumer:
 
     def _resume(self) -> None:
         """The dedup ids and the open operations, from the store (a restart's state)."""
-        state = self.store.bus_state(self._clock() - self.config.raw_retention_hours * 3600)
-        self._seen = set(state.message_ids)
+        since = self._clock() - min(SEEN_FOR, self.config.raw_retention_hours * 3600)
+        state = self.store.bus_state(since)
+        self._seen, self._seen_before = set(state.message_ids), set()
+        self._seen_since = self._clock()
         self._timings = Timings()
         self._timings.resume(state.open_operations, state.closed)
         self._pending = []
@@ -277,6 +285,9 @@ class NotificationConsumer:
         batch, fresh, newest = self.prepare(taken)
         self.store.write_bus(batch)  # raises: nothing acknowledged, redelivered later
         self._seen.update(fresh)
+        if self._clock() - self._seen_since >= SEEN_FOR:
+            self._seen, self._seen_before = set(), self._seen
+            self._seen_since = self._clock()
         self.counters.consumed += len(taken)
         self.counters.stored += len(batch.messages)
         if newest:
@@ -310,7 +321,8 @@ class NotificationConsumer:
                 poison.append(PoisonMessage(received, bad.reason, exchange, routing_key,
                                             len(body), text))
                 continue
-            if note.message_id in self._seen or note.message_id in fresh:
+            mid = note.message_id
+            if mid in self._seen or mid in self._seen_before or mid in fresh:
                 self.counters.duplicates += 1
                 continue
             fresh.add(note.message_id)
