@@ -254,3 +254,46 @@ def test_kill_and_broker_restart_lose_nothing_and_store_nothing_twice(
             channel = conn.channel()
             for topic in BusConfig().topics:
                 channel.queue_delete(f"{prefix}.{topic}")
+
+
+class FailingStore(SQLiteStore):
+    """A real store whose first notification writes fail (a full disk, a lost database)."""
+
+    def __init__(self, path: Path, failures: int) -> None:
+        super().__init__(path)
+        self.failures = failures
+
+    def write_bus(self, batch: Any) -> int:
+        if self.failures > 0:
+            self.failures -= 1
+            from stackwatch.errors import StoreError
+
+            raise StoreError("disk full (test)")
+        return super().write_bus(batch)
+
+
+def test_nothing_is_acknowledged_before_it_is_stored(rabbitmq: Any, tmp_path: Path) -> None:
+    prefix = f"stackwatch-f{time.monotonic_ns()}"
+    store = FailingStore(tmp_path / "store.sqlite", failures=2)
+    bus = BusConfig(url=rabbitmq.url, queue_prefix=prefix, batch_seconds=0.05,
+                    reconnect_seconds=0.2)
+    running = NotificationConsumer(bus, store).start()
+    try:
+        wait_for("bound", lambda: running.counters.connected)
+        items = stream(500)
+        publish(rabbitmq.url, items)
+        wait_for("stored after the failures", lambda: running.counters.stored >= 500)
+        assert store.failures == 0 and running.counters.reconnects >= 2
+        assert counts(tmp_path / "store.sqlite") == {"messages": 500, "events": 500,
+                                                     "distinct": 500, "poison": 0}
+        wait_for("the queues drained", lambda: all(
+            rabbitmq.queue_depths().get(f"{prefix}.{t}", (1, 0))[0] == 0 for t in bus.topics))
+    finally:
+        running.stop()
+        from kombu.connection import Connection
+
+        with Connection(rabbitmq.url) as conn:  # type: ignore[no-untyped-call]
+            channel = conn.channel()
+            for topic in bus.topics:
+                channel.queue_delete(f"{prefix}.{topic}")
+        store.close()
