@@ -136,12 +136,33 @@ class LogsConfig(_Frozen):
 
 
 class BusConfig(_Frozen):
-    """The message bus the services publish notifications on."""
+    """The message bus the services publish notifications on, and how the notification
+    consumer reads it (docs/notifications.md). No ``url``: no consumer."""
 
     url: str | None = None
     exchanges: list[str] = Field(
         default_factory=lambda: ["nova", "neutron", "glance", "openstack", "keystone", "cinder"]
     )
+    #: the topics (routing keys) bound; the consumer's own queue per topic
+    topics: list[str] = Field(default_factory=lambda: [
+        "notifications.info", "notifications.error",
+        "versioned_notifications.info", "versioned_notifications.error"])
+    #: its queues are ``<queue_prefix>.<topic>``: its own, never Ceilometer's
+    queue_prefix: str = Field("stackwatch", min_length=1)
+    #: a bigger message is poison (set aside, acknowledged)
+    max_message_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    #: how long the raw payloads (and their ids, the dedup window) are kept
+    raw_retention_hours: float = Field(48.0, gt=0)
+    #: unacknowledged messages the broker may send ahead (basic.qos prefetch_count)
+    prefetch: int = Field(4000, ge=1, le=65535)
+    #: messages written (and acknowledged) together, at most
+    batch_size: int = Field(1000, ge=1)  # prefetch holds the batch received and those written
+    #: a batch is written after this long even when not full
+    batch_seconds: float = Field(0.25, gt=0)
+    #: seconds between two attempts to reach a broker that went away
+    reconnect_seconds: float = Field(2.0, gt=0)
+    #: the window the operation timing metrics (percentiles, counts) cover
+    metrics_window_seconds: float = Field(3600.0, gt=0)
 
 
 #: Endpoint latency (seconds) at which ``api.latency`` warns / is critical, per service

@@ -89,6 +89,12 @@ class Monitor:
         self.url = ""
         #: more state the dashboard shows (the demo's story), by name
         self.extras = dict(extras or {})
+        from stackwatch.bus.cli import bus_configs
+        from stackwatch.bus.consumer import NotificationConsumer
+
+        #: the notification consumers (clouds with ``bus.url``), each on its own thread
+        self.consumers = [NotificationConsumer(bus, self.store, source)
+                          for source, bus in bus_configs(config)]
 
     @property
     def runs(self) -> int:
@@ -146,11 +152,14 @@ class Monitor:
             raise StackwatchError(f"cannot listen on {host}:{port}: {failure[0]}")
         # a source no longer configured must not stay "current" (its members down for good);
         # agents' sources stay while the store keeps their batch ids (they go stale first)
-        self.store.retain([*(s.name for s in self.runner.sources), *self.store.agent_sources()])
+        self.store.retain([*(s.name for s in self.runner.sources), *self.store.agent_sources(),
+                           *(c.source for c in self.consumers)])
         loop_thread = threading.Thread(target=self.loop.run, name="stackwatch-runner",
                                        daemon=True)
         loop_thread.start()
         self._threads = [web_thread, loop_thread]
+        for consumer in self.consumers:  # never in the collection's way: threads of their own
+            consumer.start()
         log.info("serving on %s", self.url)
         return self.url
 
@@ -179,6 +188,8 @@ class Monitor:
     def stop(self) -> None:
         """Stop the loop and the web app, then close the store."""
         self.loop.stop()
+        for consumer in self.consumers:
+            consumer.stop()
         if self._web_loop is not None and self._web_loop.is_running():
             self._web_loop.call_soon_threadsafe(self._web_loop.stop)
         for thread in self._threads:

@@ -21,6 +21,7 @@ import copy
 import dataclasses
 import functools
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -291,6 +292,8 @@ def _server(c: Change) -> list[Notification]:
                 **kw,
             )
         )
+    elif s.vm_state == "error" and before.vm_state != "error":
+        out += _action_error(before, s, c, t)
     elif before.vm_state == "active" and s.vm_state == "stopped":
         out += _nova_pair(
             "compute.instance.power_off.start", "instance.power_off.start", before, c, t
@@ -316,6 +319,46 @@ def _server(c: Change) -> list[Notification]:
             },
         )
     return out
+
+
+def _failed_action(before: r.Server, s: r.Server) -> str:
+    """The action a server in ERROR on a host failed: its build, else the one its fault's
+    trace names (``in reboot_instance``, as ops.set_error writes it)."""
+    if before.vm_state == "building":
+        return "create"
+    details = s.fault.details if s.fault is not None else ""
+    found = re.search(r"in (\w+)_instance\b", details)
+    return found.group(1) if found else "reboot"
+
+
+def _action_error(before: r.Server, s: r.Server, c: Change, t: datetime) -> list[Notification]:
+    """nova-compute's ``compute.instance.<action>.error`` and ``instance.<action>.error``
+    (on ``*.error``, priority ERROR) for an action that failed on the host: the recorded
+    ``create.end`` messages renamed, with the fault (legacy: ``message``/``code``/
+    ``exception``; versioned: an ExceptionPayload in ``fault``)."""
+    action = _failed_action(before, s)
+    fault = s.fault
+    message = fault.message if fault is not None else "Unknown"
+    code = fault.code if fault is not None else 500
+    exception = "BuildAbortException" if action == "create" else "InstanceFaultRollback"
+    out = _nova_pair("compute.instance.create.end", "instance.create.end", s, c, t,
+                     {"message": message, "code": code, "exception": message})
+    legacy, versioned = out
+    legacy.message.update(event_type=f"compute.instance.{action}.error", priority="ERROR")
+    legacy.message["payload"].update(message=message, code=code, exception=message)
+    data = versioned.message["payload"]["nova_object.data"]
+    data["fault"] = {
+        "nova_object.name": "ExceptionPayload", "nova_object.namespace": "nova",
+        "nova_object.version": "1.1",
+        "nova_object.data": {"module_name": "nova.compute.manager",
+                             "function_name": f"{action}_instance", "exception": exception,
+                             "exception_message": message,
+                             "traceback": fault.details if fault is not None else ""}}
+    versioned.message.update(event_type=f"instance.{action}.error", priority="ERROR")
+    return [
+        Notification(legacy.exchange, "notifications.error", legacy.message),
+        Notification(versioned.exchange, "versioned_notifications.error", versioned.message),
+    ]
 
 
 def audit(servers: list[r.Server], begin: datetime, end: datetime) -> list[Notification]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from stackwatch.bus.records import BusBatch, BusState, Operation, PoisonMessage
 from stackwatch.model import CheckResult, Collection, Event, Item, Labels, Sample, Severity
 from stackwatch.store.request_index import TraceRecord
 
@@ -142,6 +143,35 @@ class Store(Protocol):
     ) -> list[Event]:
         """Events in time order (``newest_first``: the newest ``limit``, newest first),
         filtered by kind, request id, resource id, severity (at least), service or host."""
+        ...
+
+    def write_bus(self, batch: BusBatch) -> int:
+        """Write one notification consumer batch atomically: the messages whose id is new
+        with their events (``batch.events[i]`` is ``batch.messages[i]``'s), the poison and
+        the operations (a closed one is never reopened). Returns how many messages were
+        new (docs/notifications.md)."""
+        ...
+
+    def bus_state(self, since: float) -> BusState:
+        """What the consumer resumes from: message ids received since ``since``, the open
+        operations, and the keys of those closed since."""
+        ...
+
+    def bus_operations(self, start: float, end: float, resource_id: str | None = None,
+                       request_id: str | None = None) -> list[Operation]:
+        """Operations closed in ``[start, end]`` (and open ones started then), by time."""
+        ...
+
+    def bus_poison(self, limit: int = 100) -> list[PoisonMessage]:
+        """The newest messages the consumer set aside, newest first."""
+        ...
+
+    def bus_raw(self, message_id: str) -> str | None:
+        """The kept raw payload of one notification, while kept."""
+        ...
+
+    def prune_bus(self, older_than: float) -> int:
+        """Forget the raw notifications (and their ids) received before ``older_than``."""
         ...
 
     def log_story(self, key: str, limit: int = 5000) -> list[TraceRecord]:

@@ -48,6 +48,7 @@ from sqlalchemy import Connection, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
+from stackwatch.bus.records import BusBatch, BusState, Operation, PoisonMessage
 from stackwatch.errors import StoreError
 from stackwatch.model import (
     CheckResult,
@@ -86,6 +87,40 @@ _RETRYABLE = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 
 _SOURCE_LOCK = "SELECT pg_advisory_xact_lock(hashtext('stackwatch.source'), hashtext(%s))"
 _PRUNE_LOCK = "hashtext('stackwatch.prune')"
+
+_OPERATION_COLUMNS = ("resource_id, span, request_id, renamed, started, ended, outcome, host, "
+                      "fault, request_started, build_seconds")
+# an operation closed stays closed (its twin from the other nova family comes after); a
+# failure closed without its fault takes the fault that follows
+_UPSERT_OPERATION = (
+    f"INSERT INTO bus_operations ({_OPERATION_COLUMNS}) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (resource_id, span, request_id) DO UPDATE SET renamed = excluded.renamed, "
+    "started = COALESCE(bus_operations.started, excluded.started), ended = excluded.ended, "
+    "outcome = excluded.outcome, host = excluded.host, fault = excluded.fault, "
+    "request_started = COALESCE(excluded.request_started, bus_operations.request_started), "
+    "build_seconds = excluded.build_seconds WHERE bus_operations.outcome = 'open' "
+    "OR (bus_operations.outcome = 'failure' AND bus_operations.fault = '')")
+# the messages not stored before: their ids come back
+_CLAIM_MESSAGES = """
+INSERT INTO bus_messages (message_id, ts, received, exchange, routing_key, event_type, body)
+SELECT * FROM unnest(%(ids)s::text[], %(ts)s::float8[], %(received)s::float8[],
+                     %(exchanges)s::text[], %(keys)s::text[], %(types)s::text[],
+                     %(bodies)s::text[])
+ON CONFLICT DO NOTHING RETURNING message_id
+"""
+
+
+def _operation_row(op: Operation) -> tuple[Any, ...]:
+    return (_text(op.resource_id), _text(op.span), _text(op.request_id), _text(op.renamed),
+            op.started, op.ended, op.outcome, _text(op.host), _text(op.fault),
+            op.request_started, op.build_seconds)
+
+
+def _operation(row: Sequence[Any]) -> Operation:
+    return Operation(resource_id=row[0], span=row[1], request_id=row[2], renamed=row[3],
+                     started=row[4], ended=row[5], outcome=row[6], host=row[7], fault=row[8],
+                     request_started=row[9], build_seconds=row[10])
 
 # The arrays go in binary (%(…)b): ten times cheaper than array literals for 136,000 rows.
 
@@ -657,6 +692,82 @@ class PostgresStore:
                       resource_ids=tuple(r[8]), attributes=_decode_labels(r[9]))
                 for r in rows]
 
+    # ------------------------------------------------------------------ bus
+    def write_bus(self, batch: BusBatch) -> int:
+        """Write one consumer batch in one transaction, as :meth:`SQLiteStore.write_bus
+        <stackwatch.store.sqlite.SQLiteStore.write_bus>`: the messages are claimed by id
+        first, and only the new ones' events are written."""
+        claim = {"ids": [_text(m.message_id) for m in batch.messages],
+                 "ts": [m.timestamp for m in batch.messages],
+                 "received": [m.received for m in batch.messages],
+                 "exchanges": [_text(m.exchange) for m in batch.messages],
+                 "keys": [_text(m.routing_key) for m in batch.messages],
+                 "types": [_text(m.event_type) for m in batch.messages],
+                 "bodies": [_text(m.body) for m in batch.messages]}
+        operations = [_operation_row(op) for op in batch.operations]
+        poison = [(p.received, _text(p.reason), _text(p.exchange), _text(p.routing_key), p.size,
+                   _text(p.body)) for p in batch.poison]
+
+        def work(conn: Connection) -> int:
+            fresh: set[str] = set()
+            if batch.messages:
+                fresh = {r[0] for r in conn.exec_driver_sql(_CLAIM_MESSAGES, claim)}
+            events = [e for m, e in zip(batch.messages, batch.events, strict=True)
+                      if _text(m.message_id) in fresh]
+            params = self._event_params(events)
+            if params is not None:
+                conn.exec_driver_sql(_WRITE_EVENTS, params)
+            if poison:
+                conn.exec_driver_sql(
+                    "INSERT INTO bus_poison (received, reason, exchange, routing_key, size, "
+                    "body) VALUES (%s, %s, %s, %s, %s, %s)", poison)
+            if operations:
+                conn.exec_driver_sql(_UPSERT_OPERATION, operations)
+            return len(fresh)
+
+        return self._transact("writing notifications", work)
+
+    def bus_state(self, since: float) -> BusState:
+        """Message ids received since ``since``, open operations, keys closed since."""
+        ids = frozenset(r[0] for r in self._query(
+            "SELECT message_id FROM bus_messages WHERE received >= %s", (since,)))
+        rows = self._query(f"SELECT {_OPERATION_COLUMNS} FROM bus_operations "
+                           "WHERE outcome = 'open'")
+        closed = self._query("SELECT resource_id, span, request_id FROM bus_operations "
+                             "WHERE outcome <> 'open' AND ended >= %s", (since,))
+        return BusState(ids, tuple(_operation(r) for r in rows),
+                        tuple((r[0], r[1], r[2]) for r in closed))
+
+    def bus_operations(self, start: float, end: float, resource_id: str | None = None,
+                       request_id: str | None = None) -> list[Operation]:
+        """Operations closed in ``[start, end]`` (and open ones started then), by time."""
+        clauses = ["COALESCE(ended, started) BETWEEN %s AND %s"]
+        params: list[Any] = [start, end]
+        for column, value in (("resource_id", resource_id), ("request_id", request_id)):
+            if value:
+                clauses.append(f"{column} = %s")
+                params.append(value)
+        rows = self._query(f"SELECT {_OPERATION_COLUMNS} FROM bus_operations WHERE "
+                           f"{' AND '.join(clauses)} ORDER BY COALESCE(ended, started)", params)
+        return [_operation(r) for r in rows]
+
+    def bus_poison(self, limit: int = 100) -> list[PoisonMessage]:
+        """The newest poison messages set aside, newest first."""
+        rows = self._query("SELECT received, reason, exchange, routing_key, size, body "
+                           "FROM bus_poison ORDER BY id DESC LIMIT %s", (limit,))
+        return [PoisonMessage(*r) for r in rows]
+
+    def bus_raw(self, message_id: str) -> str | None:
+        """The kept payload of one message (until ``bus.raw_retention_hours``)."""
+        rows = self._query("SELECT body FROM bus_messages WHERE message_id = %s",
+                           (message_id,))
+        return str(rows[0][0]) if rows else None
+
+    def prune_bus(self, older_than: float) -> int:
+        """Forget the raw messages (and so their ids) received before ``older_than``."""
+        return self._transact("pruning notifications", lambda conn: int(conn.exec_driver_sql(
+            "DELETE FROM bus_messages WHERE received < %s", (older_than,)).rowcount))
+
     def log_story(self, key: str, limit: int = 5000) -> list[TraceRecord]:
         """The request index's records of a request id, global request id or instance
         uuid, from this machine's index (``index``, the local SQLite file: the logs a server
@@ -741,6 +852,11 @@ class PostgresStore:
         # an item not seen since (its source gone, or a write without a source)
         removed += step("WITH gone AS (DELETE FROM items WHERE ts < %s RETURNING 1) "
                         "SELECT count(*) FROM gone", (older_than,))
+        for sql in ("DELETE FROM bus_poison WHERE received < %s",
+                    "DELETE FROM bus_messages WHERE received < %s",
+                    "DELETE FROM bus_operations WHERE COALESCE(ended, started) < %s"):
+            removed += step(f"WITH gone AS ({sql} RETURNING 1) SELECT count(*) FROM gone",
+                            (older_than,))
         # agents' batch ids go with the data they came with (by arrival)
         removed += step("WITH gone AS (DELETE FROM agent_batches WHERE received < %s "
                         "RETURNING 1) SELECT count(*) FROM gone", (older_than,))

@@ -14,6 +14,12 @@ Schema (compact: a series' name and labels are stored once)::
               attributes, ts)                          PRIMARY KEY(source, kind, id), no rowid
     agent_batches (agent, seq, host, source, created, received)
                                                        PRIMARY KEY(agent, seq), no rowid
+    bus_messages (message_id, ts, received, exchange, routing_key, event_type, body)
+                                                       the notifications consumed (dedup, raw)
+    bus_poison (id, received, reason, exchange, routing_key, size, body)
+    bus_operations (resource_id, span, request_id, renamed, started, ended, outcome, host,
+                    fault, request_started, build_seconds)  PRIMARY KEY(resource_id, span,
+                                                       request_id): operation timings
 
 ``series.last_ts``/``last_value`` keep "latest" a plain scan of one small table.
 
@@ -51,6 +57,9 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from stackwatch.bus.records import BusBatch, BusState, Operation, PoisonMessage, RawMessage
 from stackwatch.errors import StoreError
 from stackwatch.model import (
     CheckResult,
@@ -153,7 +162,75 @@ CREATE TABLE IF NOT EXISTS agent_batches (
     PRIMARY KEY (agent, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS agent_batches_received ON agent_batches (received);
+CREATE TABLE IF NOT EXISTS bus_messages (
+    message_id TEXT NOT NULL UNIQUE,
+    ts REAL NOT NULL,
+    received REAL NOT NULL,
+    exchange TEXT NOT NULL,
+    routing_key TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bus_messages_received ON bus_messages (received);
+CREATE TABLE IF NOT EXISTS bus_poison (
+    id INTEGER PRIMARY KEY,
+    received REAL NOT NULL,
+    reason TEXT NOT NULL,
+    exchange TEXT NOT NULL,
+    routing_key TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bus_operations (
+    resource_id TEXT NOT NULL,
+    span TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    renamed TEXT NOT NULL,
+    started REAL,
+    ended REAL,
+    outcome TEXT NOT NULL,
+    host TEXT NOT NULL,
+    fault TEXT NOT NULL,
+    request_started REAL,
+    build_seconds REAL,
+    PRIMARY KEY (resource_id, span, request_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS bus_operations_ended ON bus_operations (ended);
 """
+
+
+_OPERATION_COLUMNS = ("resource_id, span, request_id, renamed, started, ended, outcome, host, "
+                      "fault, request_started, build_seconds")
+# an operation closed stays closed (its twin from the other nova family comes after); a
+# failure closed without its fault takes the fault that follows
+_UPSERT_OPERATION = (
+    f"INSERT INTO bus_operations ({_OPERATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (resource_id, span, request_id) DO UPDATE SET renamed = excluded.renamed, "
+    "started = COALESCE(bus_operations.started, excluded.started), ended = excluded.ended, "
+    "outcome = excluded.outcome, host = excluded.host, fault = excluded.fault, "
+    "request_started = COALESCE(excluded.request_started, bus_operations.request_started), "
+    "build_seconds = excluded.build_seconds WHERE bus_operations.outcome = 'open' "
+    "OR (bus_operations.outcome = 'failure' AND bus_operations.fault = '')")
+
+
+_INSERT_MESSAGE = ("INSERT OR IGNORE INTO bus_messages (message_id, ts, received, exchange, "
+                   "routing_key, event_type, body) VALUES (?, ?, ?, ?, ?, ?, ?)")
+
+
+def _message_row(m: RawMessage) -> tuple[Any, ...]:
+    return (m.message_id, m.timestamp, m.received, m.exchange, m.routing_key, m.event_type,
+            m.body)
+
+
+def _operation_row(op: Operation) -> tuple[Any, ...]:
+    return (op.resource_id, op.span, op.request_id, op.renamed, op.started, op.ended,
+            op.outcome, op.host, op.fault, op.request_started, op.build_seconds)
+
+
+def _operation(row: Sequence[Any]) -> Operation:
+    return Operation(resource_id=row[0], span=row[1], request_id=row[2], renamed=row[3],
+                     started=row[4], ended=row[5], outcome=row[6], host=row[7], fault=row[8],
+                     request_started=row[9], build_seconds=row[10])
 
 
 def connect(path: Path, timeout: float) -> sqlite3.Connection:
@@ -723,6 +800,92 @@ class SQLiteStore:
                       resource_ids=tuple(json.loads(r[8])), attributes=_decode_labels(r[9]))
                 for r in rows]
 
+    # ------------------------------------------------------------------ bus
+    def write_bus(self, batch: BusBatch) -> int:
+        """Write one consumer batch in one transaction (docs/notifications.md): each message
+        not stored before with its event (``batch.events[i]`` is ``messages[i]``'s), the
+        poison, the operations (a closed one is never reopened). Returns messages new."""
+        with self._transaction() as conn:
+            conn.execute("SAVEPOINT bus_messages")
+            before = conn.total_changes
+            conn.executemany(_INSERT_MESSAGE, [_message_row(m) for m in batch.messages])
+            if conn.total_changes - before == len(batch.messages):  # all new: the usual case
+                conn.execute("RELEASE bus_messages")
+                fresh = list(batch.events)
+            else:  # some stored before: again one by one, keeping the new ones' events
+                conn.execute("ROLLBACK TO bus_messages")
+                conn.execute("RELEASE bus_messages")
+                fresh = [event for message, event in zip(batch.messages, batch.events,
+                                                         strict=True)
+                         if conn.execute(_INSERT_MESSAGE, _message_row(message)).rowcount]
+            self._write_events_fast(conn, fresh)
+            conn.executemany(
+                "INSERT INTO bus_poison (received, reason, exchange, routing_key, size, body) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(p.received, p.reason, p.exchange, p.routing_key, p.size, p.body)
+                 for p in batch.poison])
+            conn.executemany(_UPSERT_OPERATION, [_operation_row(op) for op in batch.operations])
+        return len(fresh)
+
+    def _write_events_fast(self, conn: sqlite3.Connection, events: Sequence[Event]) -> None:
+        """As :meth:`_write_events`, as two ``executemany``: the ids are given (the write
+        lock of ``BEGIN IMMEDIATE`` is held, so nobody else takes them meanwhile)."""
+        if not events:
+            return
+        first = (conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]) + 1
+        conn.executemany(
+            "INSERT INTO events (id, ts, kind, event_type, severity, service, host, message, "
+            "request_id, resource_ids, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(first + i, e.timestamp, e.kind, e.event_type, int(e.severity), e.service, e.host,
+              e.message, e.request_id, orjson.dumps(e.resource_ids).decode(),
+              # attributes are already sorted pairs: the same JSON as _encode_labels (UTF-8
+              # rather than escapes), read back alike; a tenth of json.dumps' cost
+              orjson.dumps(dict(e.attributes)).decode()) for i, e in enumerate(events)])
+        conn.executemany(
+            "INSERT OR IGNORE INTO event_resources (resource_id, event_id) VALUES (?, ?)",
+            [(rid, first + i) for i, e in enumerate(events) for rid in e.resource_ids])
+
+    def bus_state(self, since: float) -> BusState:
+        """Message ids received since ``since``, open operations, keys closed since."""
+        ids = frozenset(r[0] for r in self._query(
+            "SELECT message_id FROM bus_messages WHERE received >= ?", (since,)))
+        rows = self._query(f"SELECT {_OPERATION_COLUMNS} FROM bus_operations "
+                           "WHERE outcome = 'open'")
+        closed = self._query("SELECT resource_id, span, request_id FROM bus_operations "
+                             "WHERE outcome != 'open' AND ended >= ?", (since,))
+        return BusState(ids, tuple(_operation(r) for r in rows),
+                        tuple((r[0], r[1], r[2]) for r in closed))
+
+    def bus_operations(self, start: float, end: float, resource_id: str | None = None,
+                       request_id: str | None = None) -> list[Operation]:
+        """Operations closed in ``[start, end]`` (and open ones started then), by time."""
+        clauses = ["COALESCE(ended, started) BETWEEN ? AND ?"]
+        params: list[Any] = [start, end]
+        for column, value in (("resource_id", resource_id), ("request_id", request_id)):
+            if value:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        rows = self._query(f"SELECT {_OPERATION_COLUMNS} FROM bus_operations WHERE "
+                           f"{' AND '.join(clauses)} ORDER BY COALESCE(ended, started)", params)
+        return [_operation(r) for r in rows]
+
+    def bus_poison(self, limit: int = 100) -> list[PoisonMessage]:
+        """The newest poison messages set aside, newest first."""
+        rows = self._query("SELECT received, reason, exchange, routing_key, size, body "
+                           "FROM bus_poison ORDER BY id DESC LIMIT ?", (limit,))
+        return [PoisonMessage(*r) for r in rows]
+
+    def bus_raw(self, message_id: str) -> str | None:
+        """The kept payload of one message (until ``bus.raw_retention_hours``)."""
+        rows = self._query("SELECT body FROM bus_messages WHERE message_id = ?", (message_id,))
+        return str(rows[0][0]) if rows else None
+
+    def prune_bus(self, older_than: float) -> int:
+        """Forget the raw messages (and so their ids) received before ``older_than``."""
+        with self._transaction() as conn:
+            return int(conn.execute("DELETE FROM bus_messages WHERE received < ?",
+                                    (older_than,)).rowcount)
+
     def log_story(self, key: str, limit: int = 5000) -> list[TraceRecord]:
         """The request index's records of a request id, global request id or instance
         uuid (:func:`~stackwatch.store.request_index.follow`), read-only: none when no
@@ -769,6 +932,13 @@ class SQLiteStore:
                                         (older_than,)).rowcount
                 removed += conn.execute("DELETE FROM agent_batches WHERE received < ?",
                                         (older_than,)).rowcount
+                removed += conn.execute("DELETE FROM bus_poison WHERE received < ?",
+                                        (older_than,)).rowcount
+                removed += conn.execute("DELETE FROM bus_messages WHERE received < ?",
+                                        (older_than,)).rowcount
+                removed += conn.execute(
+                    "DELETE FROM bus_operations WHERE COALESCE(ended, started) < ?",
+                    (older_than,)).rowcount
                 rollups.prune(conn, older_than)  # sums of what is kept: not counted
             if gone:
                 dropped = set(gone)

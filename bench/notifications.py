@@ -1,0 +1,173 @@
+"""How fast the notification consumer takes notifications into the store, against a bare
+kombu consumer on the same broker (the ceiling).
+
+Publishes ``--count`` notifications (every recorded type in turn, each its own message id,
+oslo.messaging's envelope, persistent) once to a real RabbitMQ; each message is routed to
+two sets of queues: the bare consumer's and stackwatch's own (``<prefix>.<topic>``). Then:
+
+1. the bare consumer (kombu's connection and channel, ``basic.consume`` as stackwatch's
+   consumer does it, same prefetch, acknowledging every ``batch`` messages at once with
+   ``multiple=True``, decoding nothing, storing nothing) drains its queue;
+2. :class:`~stackwatch.bus.consumer.NotificationConsumer` drains its queues end to end:
+   decoded, distilled into events, paired into operations, written to a SQLite store
+   (events, raw payloads, operations) and acknowledged after each write.
+
+Prints messages/s (wall) and CPU seconds of this process for both, and the ratio.
+
+    python3 bench/notifications.py [--count 200000] [--url amqp://...] [--prefetch 2000]
+
+Without ``--url`` a RabbitMQ is started for the run (tests/servers.py: Debian's
+``rabbitmq-server``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from kombu.connection import Connection
+from kombu.entity import Queue, binding
+from kombu.messaging import Producer
+
+from stackwatch.bus.consumer import NotificationConsumer, connection
+from stackwatch.config import BusConfig
+from stackwatch.sim import notifications as notes
+from stackwatch.sim.bus import exchange
+from stackwatch.store.sqlite import SQLiteStore
+
+BARE = "bench.bare"
+
+
+@contextlib.contextmanager
+def broker(url: str | None) -> Iterator[str]:
+    if url:
+        yield url
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from servers import start_rabbitmq
+
+    with tempfile.TemporaryDirectory() as tmp, start_rabbitmq(Path(tmp), management=False) as rmq:
+        yield rmq.url
+
+
+def bodies(count: int) -> list[tuple[str, str, bytes]]:
+    """(exchange, routing key, body) of ``count`` notifications."""
+    now = datetime.now(UTC)
+    protos = [notes.build(t, now, {}) for t in sorted(notes.templates())]
+    out = []
+    for i in range(count):
+        n = protos[i % len(protos)]
+        message = dict(n.message)
+        message["message_id"] = f"bench-{i:09d}"
+        message["_unique_id"] = f"{i:032x}"
+        if "_context_request_id" in message:
+            message["_context_request_id"] = f"req-bench-{i // 4}"
+        envelope = {"oslo.version": "2.0", "oslo.message": orjson.dumps(message).decode()}
+        out.append((n.exchange, n.routing_key, orjson.dumps(envelope)))
+    return out
+
+
+def bare_queue(config: BusConfig) -> Queue:
+    return Queue(BARE, bindings=[binding(exchange(ex), routing_key=topic)  # type: ignore[no-untyped-call]
+                                 for ex in config.exchanges for topic in config.topics],
+                 durable=True, auto_delete=False)
+
+
+def publish(url: str, items: list[tuple[str, str, bytes]]) -> float:
+    started = time.perf_counter()
+    with connection(url) as conn:
+        producer = Producer(conn.channel())  # type: ignore[no-untyped-call]
+        exchanges = {name: exchange(name) for name, _, _ in items}
+        for name, key, body in items:
+            producer.publish(body, exchange=exchanges[name], routing_key=key,
+                             content_type="application/json", content_encoding="utf-8",
+                             delivery_mode=2, declare=[])
+    return time.perf_counter() - started
+
+
+def declare(url: str, config: BusConfig) -> None:
+    from stackwatch.bus.consumer import queues
+
+    with Connection(url) as conn:  # type: ignore[no-untyped-call]
+        channel = conn.channel()
+        for q in [*queues(config), bare_queue(config)]:
+            for b in q.bindings:
+                b.exchange(channel).declare()
+            q(channel).declare()
+
+
+def bare(url: str, count: int, config: BusConfig) -> tuple[float, float]:
+    """Drain the bare queue: (wall seconds, CPU seconds)."""
+    got = 0
+    pending: list[Any] = []
+    with Connection(url) as conn:  # type: ignore[no-untyped-call]
+        channel = conn.channel()
+        channel.basic_qos(0, config.prefetch, False)
+        cpu, wall = time.process_time(), time.perf_counter()
+        # the same path as stackwatch's consumer: the channel's basic.consume, py-amqp's
+        # messages as they come (kombu's Consumer would add its Message wrapper to each)
+        channel.basic_consume(queue=BARE, callback=pending.append, no_ack=False)
+        amqp = conn.connection
+        while got < count:
+            with contextlib.suppress(TimeoutError):
+                amqp.drain_events(timeout=config.batch_seconds)
+            if len(pending) >= config.batch_size or (pending and got + len(pending) >= count):
+                channel.basic_ack(pending[-1].delivery_tag, multiple=True)
+                got += len(pending)
+                pending.clear()
+        return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def ours(count: int, config: BusConfig, store_path: Path) -> tuple[float, float, int]:
+    """Drain stackwatch's queues into a store: (wall seconds, CPU seconds, events)."""
+    store = SQLiteStore(store_path)
+    consumer = NotificationConsumer(config, store, "bus")
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    cpu, wall = time.process_time(), time.perf_counter()
+    thread.start()
+    while consumer.counters.consumed < count:
+        time.sleep(0.01)
+    elapsed, used = time.perf_counter() - wall, time.process_time() - cpu
+    consumer.stop()
+    thread.join(30)
+    events = store._query("SELECT count(*) FROM events")[0][0]
+    store.close()
+    return elapsed, used, int(events)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=200_000)
+    parser.add_argument("--url", default=None)
+    parser.add_argument("--prefetch", type=int, default=2000)
+    parser.add_argument("--batch", type=int, default=1000)
+    args = parser.parse_args()
+    with broker(args.url) as url, tempfile.TemporaryDirectory() as tmp:
+        config = BusConfig(url=url, queue_prefix="bench", prefetch=args.prefetch,
+                           batch_size=args.batch)
+        items = bodies(args.count)
+        declare(url, config)
+        took = publish(url, items)
+        print(f"published {args.count} notifications in {took:.1f} s "
+              f"({args.count / took:,.0f}/s), to both queue sets")
+        bare_wall, bare_cpu = bare(url, args.count, config)
+        print(f"bare kombu consumer (ack only):  {args.count / bare_wall:>9,.0f} msg/s wall, "
+              f"{bare_cpu:.1f} CPU-s ({args.count / bare_cpu:,.0f} msg per CPU-s)")
+        wall, cpu, events = ours(args.count, config, Path(tmp) / "store.sqlite")
+        print(f"stackwatch consume into SQLite:  {args.count / wall:>9,.0f} msg/s wall, "
+              f"{cpu:.1f} CPU-s ({args.count / cpu:,.0f} msg per CPU-s), {events} events")
+        print(f"ratio: {bare_wall / wall:.0%} of the bare consumer's rate")
+        assert events == args.count, "every notification must be stored once"
+
+
+if __name__ == "__main__":
+    main()
