@@ -60,6 +60,21 @@ class ProcessMatcher:
         self._patterns = sorted(((pattern, spec) for spec in catalog.services
                                  for pattern in spec.cmdline), key=lambda p: -len(p[0]))
         self._known: dict[tuple[str, tuple[str, ...]], ServiceSpec | None] = {}
+        self._names: dict[str, bool] = {}
+
+    def may_be_ours(self, name: str) -> bool:
+        """Whether a process of this name may be a service's (its command line then tells
+        which): a generic name or one of a service's ``processes``. The process reader
+        reads no other command line."""
+        known = self._names.get(name)
+        if known is None:
+            base = base_name(name)
+            known = is_generic(base) or any(name_fits(spec, base)
+                                            for spec in self.catalog.services)
+            if len(self._names) >= _CACHE_MAX:
+                self._names.clear()
+            self._names[name] = known
+        return known
 
     def service_of(self, name: str, cmdline: Sequence[str]) -> ServiceSpec | None:
         """The service of a running process, or ``None``."""
