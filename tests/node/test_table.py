@@ -305,3 +305,39 @@ def test_a_settled_process_command_line_is_read_once(monkeypatch: pytest.MonkeyP
     assert read == [me, me, me]  # a new process's is read every time
     nobody = ProcessReader(wants_cmdline=lambda name: False)
     assert [p.cmdline for p in nobody() if p.pid == me] == [()] and read == [me, me, me]
+
+
+def test_the_kernel_log_is_read_as_it_grows_and_keeps_what_the_ring_holds() -> None:
+    """On this machine's /dev/kmsg: the tail finds the disk records a whole read of the
+    ring finds; a second look reads only what came since; a record the ring no longer
+    holds is forgotten."""
+    from stackwatch.logparse.system import disk_device
+    from stackwatch.sources.node import kmsg
+    from stackwatch.sources.node.procfs import KernelRecord, parse_kmsg
+
+    path = Path("/dev/kmsg")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        pytest.skip(f"/dev/kmsg: {exc.strerror}")
+    try:
+        whole = parse_kmsg(kmsg._read_records(fd).decode("utf-8", errors="replace"))
+    finally:
+        os.close(fd)
+    assert whole  # a booted kernel has logged something
+    tail = kmsg.KernelLogTail(path)
+    try:
+        found = tail.records()
+        expected = [r for r in whole if disk_device(r.message)]
+        assert [r.sequence for r in found][:len(expected)] == [r.sequence for r in expected]
+        assert tail._fd is not None
+        since = parse_kmsg(kmsg._read_records(tail._fd).decode("utf-8", errors="replace"))
+        assert len(since) < len(whole)  # a second look: only what was logged since
+        assert all(r.sequence > whole[-1].sequence for r in since)
+        oldest = whole[0].sequence
+        tail._disk[oldest - 1] = KernelRecord(oldest - 1, 1.0, "sdz: gone from the ring")
+        tail._disk[whole[-1].sequence] = KernelRecord(whole[-1].sequence, 2.0, "kept")
+        assert [r.message for r in tail.records()][-1:] == ["kept"]
+        assert oldest - 1 not in tail._disk
+    finally:
+        tail.close()
