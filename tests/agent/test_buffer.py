@@ -164,3 +164,21 @@ def test_a_batch_file_a_power_loss_cut_is_dropped_and_counted(tmp_path: Path) ->
     assert again.state.dropped == 2 and again.state.seq == 3
     assert sorted(p.name for p in batches.iterdir()) == ["000000000003.json"]
     again.close()
+
+
+def test_killed_the_numbers_live_on_in_the_files_or_the_state(tmp_path: Path) -> None:
+    """A run writes no state.json (its number is in its file's name); killed (the lock
+    let go, nothing closed), the next start resumes after the newest number, and after
+    numbers whose files were removed."""
+    buffer = Buffer(tmp_path, 1 << 20)
+    for _ in range(3):
+        buffer.append(batch(10))  # type: ignore[arg-type]
+    assert json.loads((tmp_path / "state.json").read_text())["seq"] == 0
+    buffer._lockfile.close()  # killed: no close()
+    again = Buffer(tmp_path, 1 << 20)
+    assert again.append(batch(10)) == 4  # type: ignore[arg-type]
+    again.remove([1, 2, 3, 4])  # delivered: the files go, their numbers stay
+    again._lockfile.close()
+    third = Buffer(tmp_path, 1 << 20)
+    assert third.take(10) == [] and third.append(batch(10)) == 5  # type: ignore[arg-type]
+    third.close()

@@ -6,8 +6,10 @@ Layout of ``buffer_dir``::
     state.json             {"agent": "<id>", "seq": <last used>, "dropped": n, "rejected": n}
     batches/<seq>.json     one batch each (wire.encode_batch), named by its sequence
 
-Durability. A sequence number is written to ``state.json`` before a batch uses it, and
-a batch to a temporary file renamed into ``batches/``, so a file there is always whole:
+Durability. A batch is written to a temporary file renamed into ``batches/``, so a file
+there is always whole; its sequence number is in its name until ``state.json`` is
+written (before a push carries it, before its file goes, at close), so a number is
+never used twice:
 killed at any point (``kill -9``), the agent restarts from what is here and loses at
 most the run it was writing. A batch leaves only when the server has acknowledged it
 (:meth:`Buffer.remove`). Against a power loss, what matters is on disk (fsync) when it
@@ -119,6 +121,8 @@ class Buffer:
             raise ConfigError(f"agent.buffer_dir: {self.directory} is in use by another "
                               "agent; give each agent its own") from None
         self._entries: dict[int, Entry] = {}
+        self._unsynced: set[int] = set()  # batch files not fsynced yet
+        self._synced_seq = self._written_seq = 0
         try:
             self._state = self._load_state()
             self._scan()
@@ -128,7 +132,7 @@ class Buffer:
         self._bytes = sum(e.size for e in self._entries.values())
         self._inflight: set[int] = set()
         self._synced_seq = self._state.seq  # state.json on disk says at least this
-        self._unsynced: set[int] = set()    # batch files not fsynced yet
+        self._written_seq = self._state.seq  # ... and in the page cache
         self._last_drop_log = -DROP_LOG_EVERY_S
         self._unlogged_drops = 0
 
@@ -180,6 +184,7 @@ class Buffer:
         _write_atomic(self.directory / "state.json", json.dumps(asdict(state)).encode(),
                       durable)
         self._state = state
+        self._written_seq = state.seq
         if durable:
             self._synced_seq = state.seq
 
@@ -225,8 +230,9 @@ class Buffer:
         """Write the batch ``encode(seq)`` under a new sequence number; return the number."""
         with self._lock:
             seq = self._state.seq + 1
-            # the number is taken before use; on disk before a push carries it
-            self._save(replace(self._state, seq=seq), durable=False)
+            # the number lives in its file's name until state.json is written (before a
+            # push carries it, or its file goes): _scan finds the newest file's number
+            self._state = replace(self._state, seq=seq)
             data = encode(seq)
             _write_atomic(self._path(seq), data, durable=False)
             self._unsynced.add(seq)
@@ -259,6 +265,8 @@ class Buffer:
     def remove(self, seqs: list[int]) -> None:
         """The server has these: they leave the disk."""
         with self._lock:
+            if seqs and self._written_seq < max(seqs):
+                self._save(self._state, durable=False)  # their numbers outlive their files
             for seq in seqs:
                 self._forget(seq)
                 self._inflight.discard(seq)
@@ -301,7 +309,10 @@ class Buffer:
             self._unlogged_drops = 0
 
     def close(self) -> None:
-        """Let another agent use the directory."""
+        """Let another agent use the directory (``state.json`` written first)."""
+        with contextlib.suppress(OSError):
+            if hasattr(self, "_state") and self._written_seq < self._state.seq:
+                self._save(self._state)
         with contextlib.suppress(OSError):
             fcntl.flock(self._lockfile, fcntl.LOCK_UN)
         self._lockfile.close()
