@@ -120,9 +120,11 @@ def _tree(root: Path, stats: dict[str, bytes], cmdlines: dict[str, bytes]) -> Pa
     return root
 
 
-def _stat(comm: str, state: str = "S", ppid: int = 1, start: int = 500) -> bytes:
-    fields = [state, str(ppid)] + ["0"] * 9 + ["250", "50"] + ["0"] * 6 + [str(start), "0",
-                                                                           "30"] + ["0"] * 20
+def _stat(comm: str, state: str = "S", ppid: int = 1, start: int = 500,
+          flags: int = 0x400100) -> bytes:
+    # state ppid pgrp session tty tpgid flags minflt.. utime stime cutime.. start vsize rss
+    fields = ([state, str(ppid)] + ["0"] * 4 + [str(flags)] + ["0"] * 4 + ["250", "50"]
+              + ["0"] * 6 + [str(start), "0", "30"] + ["0"] * 20)
     return f"({comm}) ".encode() + " ".join(fields).encode() + b"\n"
 
 
@@ -136,16 +138,18 @@ def test_a_recorded_proc_root_read_and_what_it_cannot_read_left_out_counted(
         "104": b"104 " + _stat("nova-compute", state="Z", ppid=100),
         "105": b"105 garbage",                                    # unreadable: left out
         "106": b"106 " + _stat("kworker/0:1", ppid=2),
+        "108": b"108 " + _stat("kworker/u4:2-events_unbound", ppid=2, flags=0x04208060),
     }, {
         "100": b"/usr/bin/python3\0/usr/bin/nova-compute\0--config-file\0x.conf\0",
         "101": b"python3 -m something\0\0\0\0",  # a retitled one padded with NULs
         "102": b"gunicorn: worker [nova-api]",     # setproctitle: spaces, no NUL
         "106": b"",
+        "108": b"never read: a kernel thread has none",
     })
     (root / "107").mkdir()  # listed, then gone before its stat was read
     reader = ProcessReader(root, settled_after=0.0, wants_cmdline=lambda name: False)
     rows = {p.pid: p for p in reader()}
-    assert sorted(rows) == [100, 101, 102, 103, 104, 106]
+    assert sorted(rows) == [100, 101, 102, 103, 104, 106, 108]
     assert reader.unreadable == 1
     boot = 1764892800.0
     assert rows[100] == ProcessInfo(100, 1, "nova-compute", (), "sleeping",
@@ -159,6 +163,8 @@ def test_a_recorded_proc_root_read_and_what_it_cannot_read_left_out_counted(
     assert rows[102].cmdline == ("gunicorn:", "worker", "[nova-api]")
     assert rows[103].name == "bash) (S 1" and rows[103].ppid == 1
     assert rows[104].zombie and rows[104].cmdline == ()
+    # a kernel thread's long name is its own: no command line to read
+    assert (rows[108].name, rows[108].cmdline) == ("kworker/u4:2-events_unbound", ())
     # what a check must name is read when asked
     assert reader.complete(rows[101]).cmdline == ("python3 -m something",)
     assert SharedTable(reader).complete(rows[100]).cmdline == (

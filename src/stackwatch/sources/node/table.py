@@ -75,6 +75,7 @@ STATES = {"R": "running", "S": "sleeping", "D": "disk-sleep", "T": "stopped",
           "t": "tracing-stop", "Z": ZOMBIE, "X": "dead", "x": "dead", "K": "wake-kill",
           "W": "waking", "I": "idle", "P": "parked"}
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_PF_KTHREAD = 0x00200000  # include/linux/sched.h: the flags (field 9) of a kernel thread
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 #: The kernel keeps this many characters of a process name (``comm``).
 COMM_LENGTH = 15
@@ -84,10 +85,12 @@ SETTLED_S = 30.0
 log = logging.getLogger(__name__)
 
 
-def _read_small(path: str) -> bytes | None:
-    """A /proc file's bytes in one read, or ``None`` when it is gone or not ours to read."""
+def _read_small(path: str, dir_fd: int | None = None) -> bytes | None:
+    """A /proc file's bytes in one read, or ``None`` when it is gone or not ours to read
+    (``dir_fd``: ``path`` is relative to that directory, which the kernel then need not
+    look up again)."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY, dir_fd=dir_fd)
     except OSError:
         return None
     try:
@@ -133,6 +136,7 @@ class _Stat:
     comm: str
     state: str
     ppid: int
+    kernel: bool        # a kernel thread (PF_KTHREAD): no command line, never a service
     utime: int          # clock ticks
     stime: int
     start: int          # clock ticks after boot
@@ -148,8 +152,8 @@ def parse_stat(data: bytes) -> _Stat:
     if left < 0 or right < left or len(fields) < 22:
         raise ValueError(f"not a /proc/<pid>/stat line: {data[:60]!r}")
     return _Stat(os.fsdecode(data[left + 1:right]), fields[0].decode("ascii", "replace"),
-                 int(fields[1]), int(fields[11]), int(fields[12]), int(fields[19]),
-                 int(fields[21]))
+                 int(fields[1]), bool(int(fields[6]) & _PF_KTHREAD), int(fields[11]),
+                 int(fields[12]), int(fields[19]), int(fields[21]))
 
 
 class ProcessReader:
@@ -185,16 +189,19 @@ class ProcessReader:
             settled = (time.time() - btime - self._settled_after) * CLOCK_TICKS
             known, self._cmdlines = self._cmdlines, {}
             try:
-                names = os.listdir(self._root)
+                root = os.open(self._root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             except OSError as exc:
                 raise SourceUnavailable(f"cannot list {self._root}: {exc.strerror}") from None
-            found = []
-            for name in names:
-                if name.isdigit():
-                    info = self._process(int(name), btime, known, settled)
-                    if info is not None:
-                        found.append(info)
-            return found
+            try:
+                found = []
+                for name in os.listdir(root):
+                    if name.isdigit():
+                        info = self._process(int(name), btime, known, settled, root)
+                        if info is not None:
+                            found.append(info)
+                return found
+            finally:
+                os.close(root)
 
     def process(self, pid: int) -> ProcessInfo | None:
         """One process, or ``None`` when it is gone."""
@@ -210,9 +217,10 @@ class ProcessReader:
         return replace(info, cmdline=cmdline) if cmdline else info
 
     def _process(self, pid: int, btime: float, known: dict[tuple[int, int], tuple[str, ...]],
-                 settled: float) -> ProcessInfo | None:
+                 settled: float, root: int | None = None) -> ProcessInfo | None:
         base = f"{self._root}/{pid}"
-        data = _read_small(base + "/stat")
+        data = _read_small(f"{pid}/stat", root) if root is not None else _read_small(
+            base + "/stat")
         if data is None:
             return None  # exited meanwhile, or hidden from us (hidepid)
         try:
@@ -226,8 +234,8 @@ class ProcessReader:
         state = STATES.get(stat.state, stat.state)
         name = stat.comm
         cmdline: tuple[str, ...] = ()
-        if state != ZOMBIE and (len(name) >= COMM_LENGTH or self._wants is None
-                                or self._wants(name)):
+        wanted = len(name) >= COMM_LENGTH or self._wants is None or self._wants(name)
+        if wanted and state != ZOMBIE and not stat.kernel:
             key = (pid, stat.start)
             cached = known.get(key)
             cmdline = cached if cached is not None else read_cmdline(base + "/cmdline")
