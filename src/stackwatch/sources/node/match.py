@@ -61,6 +61,9 @@ class ProcessMatcher:
                                  for pattern in spec.cmdline), key=lambda p: -len(p[0]))
         self._known: dict[tuple[str, tuple[str, ...]], ServiceSpec | None] = {}
         self._names: dict[str, bool] = {}
+        #: the last table grouped (a tuple) and its grouping (:func:`group`)
+        self.last_grouping: tuple[tuple[ProcessInfo, ...], dict[str, ServiceProcesses]] | None \
+            = None
 
     def may_be_ours(self, name: str) -> bool:
         """Whether a process of this name may be a service's (its command line then tells
@@ -116,7 +119,23 @@ class ServiceProcesses:
 
 
 def group(matcher: ProcessMatcher, table: Iterable[ProcessInfo]) -> dict[str, ServiceProcesses]:
-    """Service name -> its processes, for every service with at least one process here."""
+    """Service name -> its processes, for every service with at least one process here.
+
+    The grouping of the last tuple is kept: the node sources of a run share one read of
+    the table (:class:`~stackwatch.sources.node.table.SharedTable`), so the second to
+    ask gets it (a tuple of frozen rows cannot change; a list may, and is grouped anew).
+    The result is shared: read it, do not change it."""
+    last = matcher.last_grouping
+    if isinstance(table, tuple) and last is not None and last[0] is table:
+        return last[1]
+    found = _group(matcher, table)
+    if isinstance(table, tuple):
+        matcher.last_grouping = (table, found)
+    return found
+
+
+def _group(matcher: ProcessMatcher, table: Iterable[ProcessInfo]
+           ) -> dict[str, ServiceProcesses]:
     rows = list(table)
     owner: dict[int, str] = {}
     for proc in rows:
