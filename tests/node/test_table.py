@@ -171,6 +171,13 @@ def test_a_recorded_proc_root_read_and_what_it_cannot_read_left_out_counted(
         "/usr/bin/python3", "/usr/bin/nova-compute", "--config-file", "x.conf")
     everyone = {p.pid: p for p in ProcessReader(root)()}
     assert everyone[100].cmdline[1] == "/usr/bin/nova-compute"
+    # a settled command line is kept; one the process exec'd (another name) is read again
+    every = ProcessReader(root, settled_after=0.0)
+    assert {p.pid: p for p in every()}[100].cmdline  # read, kept
+    (root / "100" / "cmdline").write_bytes(b"/usr/bin/python3\0/usr/bin/nova-api\0")
+    assert {p.pid: p for p in every()}[100].cmdline[1] == "/usr/bin/nova-compute"
+    (root / "100" / "stat").write_bytes(b"100 " + _stat("nova-api"))
+    assert {p.pid: p for p in every()}[100].cmdline[1] == "/usr/bin/nova-api"
 
 
 def test_a_proc_root_without_a_boot_time_is_unavailable(tmp_path: Path) -> None:

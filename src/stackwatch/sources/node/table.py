@@ -166,8 +166,9 @@ class ProcessReader:
       check must name the process). ``None``: every process's is read. A name the kernel
       cut at :data:`COMM_LENGTH` characters always has its command line read: its whole
       name is there (as psutil's ``name()`` takes it).
-    * A command line is kept by pid and start time once the process is :data:`SETTLED_S`
-      old (a new process may still retitle itself: gunicorn's workers, setproctitle).
+    * A command line is kept by pid, start time and name once the process is
+      :data:`SETTLED_S` old (a new process may still retitle itself: gunicorn's workers,
+      setproctitle; one that ``exec``'d another program has another name).
     * ``proc_root``: the ``/proc`` to read (an agent in a container: the host's).
 
     A process that exits while read is left out; a zombie has no command line; a stat
@@ -180,7 +181,7 @@ class ProcessReader:
         self._settled_after = settled_after
         self._wants = wants_cmdline
         self._lock = threading.Lock()
-        self._cmdlines: dict[tuple[int, int], tuple[str, ...]] = {}
+        self._cmdlines: dict[tuple[int, int, str], tuple[str, ...]] = {}
         self.unreadable = 0
 
     def __call__(self) -> list[ProcessInfo]:
@@ -216,7 +217,7 @@ class ProcessReader:
         cmdline = read_cmdline(f"{self._root}/{info.pid}/cmdline")
         return replace(info, cmdline=cmdline) if cmdline else info
 
-    def _process(self, pid: int, btime: float, known: dict[tuple[int, int], tuple[str, ...]],
+    def _process(self, pid: int, btime: float, known: dict[tuple[int, int, str], tuple[str, ...]],
                  settled: float, root: int | None = None) -> ProcessInfo | None:
         base = f"{self._root}/{pid}"
         data = _read_small(f"{pid}/stat", root) if root is not None else _read_small(
@@ -236,7 +237,7 @@ class ProcessReader:
         cmdline: tuple[str, ...] = ()
         wanted = len(name) >= COMM_LENGTH or self._wants is None or self._wants(name)
         if wanted and state != ZOMBIE and not stat.kernel:
-            key = (pid, stat.start)
+            key = (pid, stat.start, stat.comm)  # a process that exec'd has another name
             cached = known.get(key)
             cmdline = cached if cached is not None else read_cmdline(base + "/cmdline")
             if cmdline and stat.start < settled:
