@@ -59,6 +59,7 @@ GOAL_RSS_MB = 60.0
 GOAL_RATIO = 3.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MONASCA_SYSTEM_CHECKS = ("cpu", "disk", "load", "memory", "network")
+MONASCA_PROCESSES = ("monasca-forwarder", "monasca-collector", "monasca-statsd")
 
 
 # ------------------------------------------------------------------ measuring
@@ -102,10 +103,12 @@ class Tool:
 
     name: str
     roots: list[int]
+    parts: dict[int, str] = field(default_factory=dict)  # root pid -> what it is
     start_ticks: dict[int, int] = field(default_factory=dict)
     last_ticks: dict[int, int] = field(default_factory=dict)
     hwm_kb: dict[int, int] = field(default_factory=dict)
     processes: set[int] = field(default_factory=set)
+    root_of: dict[int, int] = field(default_factory=dict)
 
     def sample(self, first: bool = False) -> None:
         """Take every process's CPU ticks and peak RSS (``first``: the window's start)."""
@@ -115,6 +118,7 @@ class Tool:
                 if ticks is None:
                     continue
                 self.processes.add(pid)
+                self.root_of[pid] = root
                 # a process born in the window counts from zero
                 self.start_ticks.setdefault(pid, ticks if first else 0)
                 self.last_ticks[pid] = ticks
@@ -122,6 +126,14 @@ class Tool:
 
     def cpu_seconds(self) -> float:
         return sum(self.last_ticks[p] - self.start_ticks[p] for p in self.last_ticks) / CLK_TCK
+
+    def cpu_by_part(self) -> dict[str, float]:
+        """CPU seconds of each root process and its descendants, by what it is."""
+        out: dict[str, float] = {}
+        for pid, ticks in self.last_ticks.items():
+            part = self.parts.get(self.root_of[pid], self.name)
+            out[part] = out.get(part, 0.0) + (ticks - self.start_ticks[pid]) / CLK_TCK
+        return {part: round(seconds, 2) for part, seconds in out.items()}
 
     def peak_rss_mb(self) -> float:
         return sum(self.hwm_kb.values()) / 1024
@@ -294,9 +306,9 @@ def start_monasca(work: Path, bindir: Path, names: list[str], interval: float,
     procs = []
     config = str(conf / "agent.yaml")
     # the forwarder parses its command line with tornado (no -f): agent.yaml from its cwd
-    commands = (("monasca-forwarder",), ("monasca-collector", "-f", config,
-                "foreground"), ("monasca-statsd", "--config", config))
-    for tool, *argv in commands:
+    commands = tuple(zip(MONASCA_PROCESSES, ((), ("-f", config, "foreground"),
+                                             ("--config", config)), strict=True))
+    for tool, argv in commands:
         with (conf / f"{tool}.out").open("wb") as out:
             procs.append(subprocess.Popen([str(bindir / tool), *argv], stdout=out,
                                           stderr=subprocess.STDOUT, env=env, cwd=conf,
@@ -329,6 +341,7 @@ class Figures:
     cpu_seconds: float
     cpu_pct: float
     peak_rss_mb: float
+    cpu_seconds_by_part: dict[str, float]
 
 
 def _stored_batches(store: Path) -> int:
@@ -373,7 +386,9 @@ def _measure(args: argparse.Namespace, work: Path, sim: SimProcesses,
         names = sorted({spec.executable[:15] for spec in sim.specs})
         monasca = start_monasca(work, bindir, names, args.interval, sink.server_port)
         started.extend(monasca)
-        tools.append(Tool("monasca-agent", [p.pid for p in monasca]))
+        tools.append(Tool("monasca-agent", [p.pid for p in monasca],
+                          {p.pid: name for p, name in zip(monasca, MONASCA_PROCESSES,
+                                                          strict=True)}))
     exporter_url = None
     if args.node_exporter:
         exporter, exporter_url = start_node_exporter(work)
@@ -414,7 +429,8 @@ def _measure(args: argparse.Namespace, work: Path, sim: SimProcesses,
     if sink is not None:
         sink.shutdown()
     figures = [Figures(t.name, len(t.processes), round(t.cpu_seconds(), 2),
-                       round(100 * t.cpu_seconds() / elapsed, 3), round(t.peak_rss_mb(), 1))
+                       round(100 * t.cpu_seconds() / elapsed, 3), round(t.peak_rss_mb(), 1),
+                       t.cpu_by_part())
                for t in tools]
     cpus = os.cpu_count() or 1
     return {
@@ -440,6 +456,9 @@ def report(result: dict[str, Any]) -> None:
     for t in result["tools"]:
         print(f"{t['tool']:<26} {t['processes']:>5} {t['cpu_seconds']:>8.2f} "
               f"{t['cpu_pct']:>11.3f} {t['peak_rss_mb']:>12.1f}")
+        if len(t["cpu_seconds_by_part"]) > 1:
+            print("    CPU s by process: " + ", ".join(
+                f"{part} {seconds:.2f}" for part, seconds in t["cpu_seconds_by_part"].items()))
     m = result["machine"]
     print(f"machine: {m['cpus']} CPUs, load {m['load_1m_start']} at start, "
           f"{m['load_1m_mean']} on average; {m['busy_pct_of_all_cpus']} % of all CPUs busy")

@@ -118,8 +118,8 @@ class Runner:
         self._items = ItemCap(max_items)
 
     # ----------------------------------------------------------------- running
-    def start(self, source: Source) -> _Pending:
-        """Start one run of ``source`` in a daemon thread."""
+    def start(self, source: Source, on_done: Callable[[], None] | None = None) -> _Pending:
+        """Start one run of ``source`` in a daemon thread (``on_done`` called as it ends)."""
         now = time.monotonic()
         timeout = self._timeout(source.name)
         pending = _Pending(source, threading.Thread(), now, now + timeout)
@@ -137,6 +137,8 @@ class Runner:
             finally:
                 pending.finished = time.monotonic()
                 pending.done.set()
+                if on_done is not None:
+                    on_done()
 
         pending.thread = threading.Thread(target=work, name=f"source:{source.name}", daemon=True)
         pending.thread.start()
@@ -326,7 +328,9 @@ class Loop:
     """Runs each source at its own interval until stopped; hands each Run to ``sink``.
 
     The sink (e.g. a store write) is called from the loop's thread only, so a
-    single-writer store needs no more locking.
+    single-writer store needs no more locking. Between turns the loop sleeps until the
+    next run is due or a run's deadline comes, at most ``tick`` seconds; a run's end,
+    :meth:`stop` and :meth:`request_run` wake it (an idle agent does not poll).
     """
 
     def __init__(
@@ -334,14 +338,14 @@ class Loop:
         runner: Runner,
         interval: Callable[[str], float],
         sink: Callable[[Run], None],
-        tick: float = 0.2,
+        tick: float = 5.0,
     ) -> None:
         self.runner = runner
         self._interval = interval
         self._sink = sink
         self._tick = tick
         self._stop = threading.Event()
-        self._wake = threading.Event()  # set by stop() and request_run(): no tick to wait
+        self._wake = threading.Event()  # set by stop(), request_run() and a run's end
         self._requested: set[str] = set()
         self._requested_lock = threading.Lock()
 
@@ -390,13 +394,19 @@ class Loop:
                 if self.runner.busy(source.name):
                     done += self._deliver(self.runner.skipped(source.name))
                 else:
-                    running[source.name] = self.runner.start(source)
+                    running[source.name] = self.runner.start(source, self._wake.set)
             for name, pending in list(running.items()):
                 if pending.done.is_set() or time.monotonic() >= pending.deadline:
                     del running[name]
                     finished.add(name)
                     done += self._deliver(self.runner.finish(pending))
-            self._wake.wait(self._tick)
+            # what comes next: a source due (one waiting for others' first run is woken by
+            # their end), a run's deadline
+            now = time.monotonic()
+            times = [due[s.name] for s in self.runner.sources
+                     if s.name not in running and reads[s.name] <= finished]
+            times += [pending.deadline for pending in running.values()]
+            self._wake.wait(max(0.0, min([now + self._tick, *times]) - now))
         return done
 
     def _deliver(self, run: Run) -> int:

@@ -114,3 +114,71 @@ def test_an_unreadable_state_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "state.json").write_text("{not json")
     with pytest.raises(ConfigError, match=r"state\.json is unreadable"):
         Buffer(tmp_path, 1 << 20)
+
+
+def test_what_matters_is_synced_when_it_matters_not_at_every_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run's batch is written, not fsynced; the sequence number goes to disk before a
+    push carries it, the waiting batches when a push failed."""
+    import os
+
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    buffer = Buffer(tmp_path, 1 << 20)
+    monkeypatch.setattr(os, "fsync", fsync)
+    for _ in range(3):
+        buffer.append(batch(10))  # type: ignore[arg-type]
+    assert synced == []  # three runs written, none fsynced
+    buffer.make_durable(2)
+    assert [Path(p).name for p in synced] == [".tmp-state.json", tmp_path.name]
+    assert json.loads((tmp_path / "state.json").read_text())["seq"] == 3
+    synced.clear()
+    buffer.make_durable(3)
+    assert synced == []  # already on disk
+    buffer.remove([1])
+    buffer.sync()  # a push failed: what waits goes to disk
+    assert [Path(p).name for p in synced] == ["000000000002.json", "000000000003.json",
+                                              "batches"]
+    synced.clear()
+    buffer.sync()
+    assert synced == []
+    buffer.close()
+
+
+def test_a_batch_file_a_power_loss_cut_is_dropped_and_counted(tmp_path: Path) -> None:
+    buffer = Buffer(tmp_path, 1 << 20)
+    for _ in range(3):
+        buffer.append(batch(10))  # type: ignore[arg-type]
+    buffer.close()
+    batches = tmp_path / "batches"
+    (batches / "000000000001.json").write_bytes(b"")            # allocated, never written
+    whole = (batches / "000000000002.json").read_bytes()
+    (batches / "000000000002.json").write_bytes(whole[:len(whole) // 2])  # cut
+    again = Buffer(tmp_path, 1 << 20)
+    assert [seq for seq, _ in again.take(10)] == [3]
+    assert again.state.dropped == 2 and again.state.seq == 3
+    assert sorted(p.name for p in batches.iterdir()) == ["000000000003.json"]
+    again.close()
+
+
+def test_killed_the_numbers_live_on_in_the_files_or_the_state(tmp_path: Path) -> None:
+    """A run writes no state.json (its number is in its file's name); killed (the lock
+    let go, nothing closed), the next start resumes after the newest number, and after
+    numbers whose files were removed."""
+    buffer = Buffer(tmp_path, 1 << 20)
+    for _ in range(3):
+        buffer.append(batch(10))  # type: ignore[arg-type]
+    assert json.loads((tmp_path / "state.json").read_text())["seq"] == 0
+    buffer._lockfile.close()  # killed: no close()
+    again = Buffer(tmp_path, 1 << 20)
+    assert again.append(batch(10)) == 4  # type: ignore[arg-type]
+    again.remove([1, 2, 3, 4])  # delivered: the files go, their numbers stay
+    again._lockfile.close()
+    third = Buffer(tmp_path, 1 << 20)
+    assert third.take(10) == [] and third.append(batch(10)) == 5  # type: ignore[arg-type]
+    third.close()

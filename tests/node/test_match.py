@@ -128,3 +128,17 @@ def test_roles_detected_from_the_services_of_one_role() -> None:
     ovs = [ProcessInfo(1, 0, "ovs-vswitchd", ("ovs-vswitchd", "unix:/run/openvswitch/db.sock"))]
     assert detect_roles(CATALOG, group(matcher, ovs)) == ()
     assert replace(ovs[0], status="zombie").zombie
+
+
+def test_a_shared_read_is_grouped_once_and_a_list_anew() -> None:
+    matcher = ProcessMatcher(CATALOG)
+    rows = tuple(realcloud().rows())
+    first = group(matcher, rows)
+    assert group(matcher, rows) is first  # the other node source of the run
+    assert group(matcher, tuple(rows)) is first
+    assert group(matcher, list(rows)) == first and group(matcher, list(rows)) is not first
+    fewer = tuple(p for p in rows if "[nova-api]" not in p.command)
+    assert "nova-api" in first and "nova-api" not in group(matcher, fewer)
+    # and what may be a service's: a name a service has, or one that says nothing
+    assert matcher.may_be_ours("nova-compute") and matcher.may_be_ours("python3.11")
+    assert matcher.may_be_ours("neutron-dhcp-ag") and not matcher.may_be_ours("vim")

@@ -1,4 +1,5 @@
-"""The psutil readers against real processes and sockets, as root and as another user."""
+"""The /proc readers against real processes and sockets (psutil as the reference), as root
+and as another user, and against made-up ``/proc`` trees."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import psutil
 import pytest
@@ -16,10 +18,17 @@ import pytest
 from stackwatch.catalog.loader import load_catalog
 from stackwatch.config import NodeConfig
 from stackwatch.model import Status
+from stackwatch.sources.node import table
 from stackwatch.sources.node.host import HostSource
 from stackwatch.sources.node.plan import NodePlan
 from stackwatch.sources.node.ports import PortsSource
-from stackwatch.sources.node.table import ProcessInfo, read_listeners, read_processes, snapshot
+from stackwatch.sources.node.table import (
+    ProcessInfo,
+    ProcessReader,
+    SharedTable,
+    read_listeners,
+    read_processes,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -31,16 +40,21 @@ HOLD = ("import socket, time\n"
 
 def test_a_process_gone_mid_read_is_left_out_and_a_zombie_is_a_zombie() -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    proc = psutil.Process(child.pid)
-    assert snapshot(proc) is not None
+    reader = ProcessReader()
+    alive = reader.process(child.pid)
+    assert alive is not None and alive.cmdline == (sys.executable, "-c",
+                                                   "import time; time.sleep(30)")
     child.kill()
     deadline = time.monotonic() + 10
-    while proc.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+    while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE \
+            and time.monotonic() < deadline:
         time.sleep(0.01)
-    zombie = snapshot(proc)  # exited, not reaped yet: still in the table, as a zombie
+    zombie = reader.process(child.pid)  # exited, not reaped yet: in the table, as a zombie
     assert zombie is not None and zombie.zombie and zombie.cmdline == ()
+    assert zombie.create_time == alive.create_time
     child.wait()
-    assert snapshot(proc) is None  # reaped: gone, not an error
+    assert reader.process(child.pid) is None  # reaped: gone, not an error
+    assert child.pid not in {p.pid for p in reader()}
 
 
 def test_the_table_and_the_sockets_of_this_machine() -> None:
@@ -50,11 +64,127 @@ def test_the_table_and_the_sockets_of_this_machine() -> None:
         port = held.getsockname()[1]
         rows = {p.pid: p for p in read_processes()}
         me = rows[os.getpid()]
-        assert me.cmdline == tuple(psutil.Process().cmdline())
-        assert me.rss_bytes > 0 and me.create_time == psutil.Process().create_time()
+        mine = psutil.Process()
+        assert me.cmdline == tuple(mine.cmdline())
+        assert me.rss_bytes > 0 and me.create_time == mine.create_time()
+        assert (me.name, me.ppid, me.status) == (mine.name(), mine.ppid(), mine.status())
         ours = [s for s in read_listeners() if s.port == port]
         assert [(s.address, s.protocol, s.pid) for s in ours] == [("127.0.0.1", "tcp",
                                                                    os.getpid())]
+
+
+def test_every_process_reads_as_psutil_reads_it() -> None:
+    """The reader against psutil on every process of this machine: names (the kernel's
+    15-character cut made whole from the command line), parents, states, start times,
+    command lines, CPU and memory."""
+    before = {p.pid: p for p in read_processes()}
+    seen = {}
+    for proc in psutil.process_iter():
+        try:
+            with proc.oneshot():
+                times = proc.cpu_times()
+                seen[proc.pid] = (proc.name(), proc.ppid(), proc.status(), proc.create_time(),
+                                  tuple(proc.cmdline()), times.user + times.system,
+                                  proc.memory_info().rss)
+        except psutil.Error:
+            continue
+    after = {p.pid: p for p in read_processes()}
+    compared = 0
+    for pid, (name, ppid, status, created, cmdline, cpu, rss) in seen.items():
+        first, last = before.get(pid), after.get(pid)
+        if first is None or last is None or first.create_time != last.create_time:
+            continue  # born or gone meanwhile (a shared machine)
+        compared += 1
+        assert (last.ppid, last.create_time) == (ppid, created), pid
+        if first.name == last.name:  # not renamed meanwhile (a kworker's name changes)
+            assert last.name == name, pid
+        if first.cmdline == last.cmdline:  # not retitled meanwhile
+            while cmdline and not cmdline[-1]:
+                cmdline = cmdline[:-1]
+            assert last.cmdline == cmdline, pid
+        if first.status == last.status:
+            assert status in (first.status, "running", "sleeping"), pid
+        assert first.cpu_seconds <= cpu <= last.cpu_seconds, pid
+        assert rss >= 0 and last.rss_bytes >= 0
+    assert compared >= 10
+
+
+def _tree(root: Path, stats: dict[str, bytes], cmdlines: dict[str, bytes]) -> Path:
+    (root / "stat").write_text("cpu  1 2 3 4\nbtime 1764892800\n")
+    for pid, line in stats.items():
+        (root / pid).mkdir()
+        (root / pid / "stat").write_bytes(line)
+    for pid, args in cmdlines.items():
+        (root / pid).mkdir(exist_ok=True)
+        (root / pid / "cmdline").write_bytes(args)
+    return root
+
+
+def _stat(comm: str, state: str = "S", ppid: int = 1, start: int = 500,
+          flags: int = 0x400100) -> bytes:
+    # state ppid pgrp session tty tpgid flags minflt.. utime stime cutime.. start vsize rss
+    fields = ([state, str(ppid)] + ["0"] * 4 + [str(flags)] + ["0"] * 4 + ["250", "50"]
+              + ["0"] * 6 + [str(start), "0", "30"] + ["0"] * 20)
+    return f"({comm}) ".encode() + " ".join(fields).encode() + b"\n"
+
+
+def test_a_recorded_proc_root_read_and_what_it_cannot_read_left_out_counted(
+        tmp_path: Path) -> None:
+    root = _tree(tmp_path, {
+        "100": b"100 " + _stat("nova-compute"),
+        "101": b"101 " + _stat("python3", ppid=100),
+        "102": b"102 " + _stat("gunicorn: worke", ppid=101),     # cut at 15: read whole
+        "103": b"103 " + _stat("bash) (S 1", state="S", ppid=1),  # ")" in a name
+        "104": b"104 " + _stat("nova-compute", state="Z", ppid=100),
+        "105": b"105 garbage",                                    # unreadable: left out
+        "106": b"106 " + _stat("kworker/0:1", ppid=2),
+        "108": b"108 " + _stat("kworker/u4:2-events_unbound", ppid=2, flags=0x04208060),
+    }, {
+        "100": b"/usr/bin/python3\0/usr/bin/nova-compute\0--config-file\0x.conf\0",
+        "101": b"python3 -m something\0\0\0\0",  # a retitled one padded with NULs
+        "102": b"gunicorn: worker [nova-api]",     # setproctitle: spaces, no NUL
+        "106": b"",
+        "108": b"never read: a kernel thread has none",
+    })
+    (root / "107").mkdir()  # listed, then gone before its stat was read
+    reader = ProcessReader(root, settled_after=0.0, wants_cmdline=lambda name: False)
+    rows = {p.pid: p for p in reader()}
+    assert sorted(rows) == [100, 101, 102, 103, 104, 106, 108]
+    assert reader.unreadable == 1
+    boot = 1764892800.0
+    assert rows[100] == ProcessInfo(100, 1, "nova-compute", (), "sleeping",
+                                    500 / table.CLOCK_TICKS + boot,
+                                    250 / table.CLOCK_TICKS + 50 / table.CLOCK_TICKS,
+                                    30 * table.PAGE_SIZE)
+    # no command line read for a name no service has ...
+    assert rows[101].cmdline == () and rows[106].cmdline == ()
+    # ... but a name the kernel cut is made whole from it
+    assert rows[102].name == "gunicorn: worke"  # "gunicorn:" does not start with the cut
+    assert rows[102].cmdline == ("gunicorn:", "worker", "[nova-api]")
+    assert rows[103].name == "bash) (S 1" and rows[103].ppid == 1
+    assert rows[104].zombie and rows[104].cmdline == ()
+    # a kernel thread's long name is its own: no command line to read
+    assert (rows[108].name, rows[108].cmdline) == ("kworker/u4:2-events_unbound", ())
+    # what a check must name is read when asked
+    assert reader.complete(rows[101]).cmdline == ("python3 -m something",)
+    assert SharedTable(reader).complete(rows[100]).cmdline == (
+        "/usr/bin/python3", "/usr/bin/nova-compute", "--config-file", "x.conf")
+    everyone = {p.pid: p for p in ProcessReader(root)()}
+    assert everyone[100].cmdline[1] == "/usr/bin/nova-compute"
+    # a settled command line is kept; one the process exec'd (another name) is read again
+    every = ProcessReader(root, settled_after=0.0)
+    assert {p.pid: p for p in every()}[100].cmdline  # read, kept
+    (root / "100" / "cmdline").write_bytes(b"/usr/bin/python3\0/usr/bin/nova-api\0")
+    assert {p.pid: p for p in every()}[100].cmdline[1] == "/usr/bin/nova-compute"
+    (root / "100" / "stat").write_bytes(b"100 " + _stat("nova-api"))
+    assert {p.pid: p for p in every()}[100].cmdline[1] == "/usr/bin/nova-api"
+
+
+def test_a_proc_root_without_a_boot_time_is_unavailable(tmp_path: Path) -> None:
+    from stackwatch.errors import SourceUnavailable
+
+    with pytest.raises(SourceUnavailable, match="btime"):
+        ProcessReader(tmp_path)()
 
 
 def _as_nobody(work: Callable[[], object]) -> object:
@@ -126,8 +256,6 @@ def test_the_kernel_log_restricted_to_root_is_unknown_naming_why() -> None:
 
 
 def test_listening_sockets_from_netlink_equal_proc_net_and_psutil() -> None:
-    from pathlib import Path
-
     from stackwatch.sources.node.table import _from_netlink, _from_proc, listening_sockets
 
     with socket.socket() as tcp, socket.socket(socket.AF_INET6) as tcp6, \
@@ -153,8 +281,6 @@ def test_listening_sockets_from_netlink_equal_proc_net_and_psutil() -> None:
 
 
 def test_the_node_sources_of_a_run_share_one_read_and_a_later_run_reads_again() -> None:
-    from stackwatch.sources.node.table import SharedTable
-
     reads: list[float] = []
     now = [100.0]
 
@@ -171,25 +297,60 @@ def test_the_node_sources_of_a_run_share_one_read_and_a_later_run_reads_again() 
 
 
 def test_a_settled_process_command_line_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    from stackwatch.sources.node.table import ProcessReader
-
     me = os.getpid()
     read: list[int] = []
-    original = psutil.Process.cmdline
+    original = table.read_cmdline
 
-    def counting(self: psutil.Process) -> list[str]:
-        if self.pid == me:
+    def counting(path: str) -> tuple[str, ...]:
+        if path == f"/proc/{me}/cmdline":
             read.append(me)
-        return original(self)
+        return original(path)
 
-    monkeypatch.setattr(psutil.Process, "cmdline", counting)
+    monkeypatch.setattr(table, "read_cmdline", counting)
     reader = ProcessReader(settled_after=0.0)
     first = [p for p in reader() if p.pid == me]
     second = [p for p in reader() if p.pid == me]
-    assert first and first[0].cmdline == second[0].cmdline == tuple(original(
-        psutil.Process(me)))
+    assert first and first[0].cmdline == second[0].cmdline == tuple(psutil.Process(me).cmdline())
     assert read == [me]  # read once, then kept
     young = ProcessReader(settled_after=3600.0)  # this process is "new" for it
     young()
     young()
     assert read == [me, me, me]  # a new process's is read every time
+    nobody = ProcessReader(wants_cmdline=lambda name: False)
+    assert [p.cmdline for p in nobody() if p.pid == me] == [()] and read == [me, me, me]
+
+
+def test_the_kernel_log_is_read_as_it_grows_and_keeps_what_the_ring_holds() -> None:
+    """On this machine's /dev/kmsg: the tail finds the disk records a whole read of the
+    ring finds; a second look reads only what came since; a record the ring no longer
+    holds is forgotten."""
+    from stackwatch.logparse.system import disk_device
+    from stackwatch.sources.node import kmsg
+    from stackwatch.sources.node.procfs import KernelRecord, parse_kmsg
+
+    path = Path("/dev/kmsg")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        pytest.skip(f"/dev/kmsg: {exc.strerror}")
+    try:
+        whole = parse_kmsg(kmsg._read_records(fd).decode("utf-8", errors="replace"))
+    finally:
+        os.close(fd)
+    assert whole  # a booted kernel has logged something
+    tail = kmsg.KernelLogTail(path)
+    try:
+        found = tail.records()
+        expected = [r for r in whole if disk_device(r.message)]
+        assert [r.sequence for r in found][:len(expected)] == [r.sequence for r in expected]
+        assert tail._fd is not None
+        since = parse_kmsg(kmsg._read_records(tail._fd).decode("utf-8", errors="replace"))
+        assert len(since) < len(whole)  # a second look: only what was logged since
+        assert all(r.sequence > whole[-1].sequence for r in since)
+        oldest = whole[0].sequence
+        tail._disk[oldest - 1] = KernelRecord(oldest - 1, 1.0, "sdz: gone from the ring")
+        tail._disk[whole[-1].sequence] = KernelRecord(whole[-1].sequence, 2.0, "kept")
+        assert [r.message for r in tail.records()][-1:] == ["kept"]
+        assert oldest - 1 not in tail._disk
+    finally:
+        tail.close()

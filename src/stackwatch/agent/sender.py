@@ -229,6 +229,7 @@ class Sender:
         """Push these batches (splitting on refusal); True when all were settled."""
         body = encode_push(self.buffer.agent, [data for _, data in batches])
         seqs = [seq for seq, _ in batches]
+        self.buffer.make_durable(seqs[-1])
         started = time.monotonic()
         try:
             answer = self.client.post(body)
@@ -257,9 +258,11 @@ class Sender:
 
     def _failed(self, problem: str, kind: str, longest: bool = False,
                 at_least: float = 0.0) -> bool:
-        """A push not acknowledged: back off; log ``problem`` when its ``kind`` (status,
-        or what happened to the connection) changed."""
+        """A push not acknowledged: back off, the waiting batches put on disk; log
+        ``problem`` when its ``kind`` (status, or what happened to the connection)
+        changed."""
         self.buffer.release()
+        self.buffer.sync()
         self.counters.failures += 1
         self.counters.last_error = problem
         if longest:

@@ -10,7 +10,7 @@
                                     against what neutron says the node hosts
 
 What to look at (host name, roles, services, ports) is :mod:`.plan`; which service a
-process is, :mod:`.match`; the process table and sockets, :mod:`.table` (psutil, or a
+process is, :mod:`.match`; the process table and sockets, :mod:`.table` (/proc, or a
 recorded table in tests). ``stackwatch check`` and ``stackwatch nrpe-config``
 (:mod:`.cli`) run the same checks once, the Nagios way. Nothing here imports numba:
 the agent that runs these on every node stays light.
@@ -29,7 +29,7 @@ from stackwatch.sources.node.host import HostSource
 from stackwatch.sources.node.plan import NodePlan
 from stackwatch.sources.node.ports import PortsSource
 from stackwatch.sources.node.processes import ProcessesSource
-from stackwatch.sources.node.table import SharedTable
+from stackwatch.sources.node.table import ProcessReader, SharedTable
 
 __all__ = ["DataplaneSource", "HostSource", "NodePlan", "PortsSource", "ProcessesSource",
            "build_node_sources", "node_sources"]
@@ -42,7 +42,9 @@ def build_node_sources(node: NodeConfig, catalog: Catalog,
                        clouds: Sequence[CloudConfig] = ()) -> list[Source]:
     """The node sources ``node.parts`` asks for (``clouds``: where ``node.neutron`` is)."""
     plan = NodePlan(catalog, node)
-    table = SharedTable()  # one read of the process table serves both in a run
+    # one read of the process table serves both in a run; a command line is read only
+    # where the name may be a catalog service's
+    table = SharedTable(ProcessReader(node.proc_root, wants_cmdline=plan.matcher.may_be_ours))
     sources: list[Source] = []
     if "processes" in node.parts:
         sources.append(ProcessesSource(plan, table=table))

@@ -33,13 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import psutil
-
 from stackwatch.errors import InvalidResponse, SourceError, SourceUnavailable
 from stackwatch.model import CheckResult, Collection, Sample, Status
 from stackwatch.sources.infra import command as commands
 from stackwatch.sources.infra.base import check, named, sample
-from stackwatch.sources.node.table import ProcessInfo
+from stackwatch.sources.node.table import ProcessInfo, ProcessReader
 
 ROUTER_PREFIX = "qrouter-"
 DHCP_PREFIX = "qdhcp-"
@@ -106,15 +104,9 @@ def dnsmasq_network(process: ProcessInfo) -> str | None:
     return None
 
 
-def read_names() -> list[ProcessInfo]:
-    """Every process's pid, name, command line and state: all the dataplane needs (the
-    node table's full snapshot also reads CPU times and memory of each)."""
-    found = []
-    for proc in psutil.process_iter(["pid", "ppid", "name", "cmdline", "status"]):
-        info = proc.info
-        found.append(ProcessInfo(info["pid"], info["ppid"] or 0, info["name"] or "",
-                                 tuple(info["cmdline"] or ()), info["status"] or ""))
-    return found
+#: Every process's pid, name, command line and state: all the dataplane needs (from
+#: ``/proc``, each command line read once it is settled, as the node table reads them).
+read_names = ProcessReader()
 
 
 def read_running(ip_command: Sequence[str], timeout: float, netns_root: Path | None,

@@ -42,6 +42,7 @@ from stackwatch.config import NodeConfig, Threshold
 from stackwatch.logparse.system import disk_device
 from stackwatch.model import CheckResult, Collection, PerfDatum, Sample, Status
 from stackwatch.sources.node import procfs
+from stackwatch.sources.node.kmsg import KernelLogTail
 from stackwatch.sources.node.wording import plural, size, span
 
 #: Filesystems that hold no data of their own (kernel views, memory, overlays of images)
@@ -99,6 +100,7 @@ class HostSource:
         self._clock = clock
         self._ignored = re.compile(config.interfaces_ignored)
         self._errors: dict[str, tuple[int, int]] | None = None  # last run's, per interface
+        self._kmsg: KernelLogTail | None = None
         self.levels = {name: Levels.of(getattr(config.thresholds, name))
                        for name in ("disk", "inodes", "memory", "swap", "load")}
 
@@ -334,36 +336,26 @@ class HostSource:
         return Collection(tuple(samples), (check,))
 
     # ------------------------------------------------------------------ disk io
-    def kernel_log(self) -> str:
-        """The kernel log's records: ``/dev/kmsg`` record by record, or a recorded file."""
+    def kernel_records(self) -> list[procfs.KernelRecord]:
+        """The kernel log's records: from ``/dev/kmsg`` those naming a disk still in the
+        ring, read as it grows (:class:`KernelLogTail`); from a recorded file, all of them
+        (``ValueError`` when it holds none)."""
         path = self.config.kernel_log
-        if not stat.S_ISCHR(os.stat(path).st_mode):
-            return path.read_text(encoding="utf-8", errors="replace")
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        chunks = []
-        try:
-            while True:
-                try:
-                    chunk = os.read(fd, 8192)  # one record per read
-                except BlockingIOError:
-                    break  # read them all
-                except BrokenPipeError:
-                    continue  # records overwritten while we read: go on with the next
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        finally:
-            os.close(fd)
-        return b"".join(chunks).decode("utf-8", errors="replace")
+        if stat.S_ISCHR(os.stat(path).st_mode):
+            if self._kmsg is None or self._kmsg.path != path:
+                self._kmsg = KernelLogTail(path)
+            return self._kmsg.records()
+        text = path.read_text(encoding="utf-8", errors="replace")
+        records = procfs.parse_kmsg(text)
+        if text.strip() and not records:
+            raise ValueError("no kernel log record in it")
+        return records
 
     def disk_io(self) -> Collection:
         """``node.disk_io``: disk I/O errors the kernel logged within the window."""
         path = self.config.kernel_log
         try:
-            text = self.kernel_log()
-            records = procfs.parse_kmsg(text)
-            if text.strip() and not records:
-                raise ValueError("no kernel log record in it")
+            records = self.kernel_records()
         except PermissionError as exc:
             found = self._unknown("node.disk_io", exc, path)
             hint = " (kernel.dmesg_restrict: run as root or with CAP_SYSLOG)"

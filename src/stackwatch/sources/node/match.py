@@ -60,6 +60,24 @@ class ProcessMatcher:
         self._patterns = sorted(((pattern, spec) for spec in catalog.services
                                  for pattern in spec.cmdline), key=lambda p: -len(p[0]))
         self._known: dict[tuple[str, tuple[str, ...]], ServiceSpec | None] = {}
+        self._names: dict[str, bool] = {}
+        #: the last table grouped (a tuple) and its grouping (:func:`group`)
+        self.last_grouping: tuple[tuple[ProcessInfo, ...], dict[str, ServiceProcesses]] | None \
+            = None
+
+    def may_be_ours(self, name: str) -> bool:
+        """Whether a process of this name may be a service's (its command line then tells
+        which): a generic name or one of a service's ``processes``. The process reader
+        reads no other command line."""
+        known = self._names.get(name)
+        if known is None:
+            base = base_name(name)
+            known = is_generic(base) or any(name_fits(spec, base)
+                                            for spec in self.catalog.services)
+            if len(self._names) >= _CACHE_MAX:
+                self._names.clear()
+            self._names[name] = known
+        return known
 
     def service_of(self, name: str, cmdline: Sequence[str]) -> ServiceSpec | None:
         """The service of a running process, or ``None``."""
@@ -101,7 +119,23 @@ class ServiceProcesses:
 
 
 def group(matcher: ProcessMatcher, table: Iterable[ProcessInfo]) -> dict[str, ServiceProcesses]:
-    """Service name -> its processes, for every service with at least one process here."""
+    """Service name -> its processes, for every service with at least one process here.
+
+    The grouping of the last tuple is kept: the node sources of a run share one read of
+    the table (:class:`~stackwatch.sources.node.table.SharedTable`), so the second to
+    ask gets it (a tuple of frozen rows cannot change; a list may, and is grouped anew).
+    The result is shared: read it, do not change it."""
+    last = matcher.last_grouping
+    if isinstance(table, tuple) and last is not None and last[0] is table:
+        return last[1]
+    found = _group(matcher, table)
+    if isinstance(table, tuple):
+        matcher.last_grouping = (table, found)
+    return found
+
+
+def _group(matcher: ProcessMatcher, table: Iterable[ProcessInfo]
+           ) -> dict[str, ServiceProcesses]:
     rows = list(table)
     owner: dict[int, str] = {}
     for proc in rows:

@@ -27,10 +27,12 @@ from stackwatch.model import CheckResult, Collection, Sample, Status, make_label
 from stackwatch.sources.node.match import base_name, group
 from stackwatch.sources.node.plan import NodePlan, NodePort
 from stackwatch.sources.node.table import (
+    Held,
     Listener,
     ListenerTable,
     ProcessInfo,
     ProcessTable,
+    complete,
     read_listeners,
     read_processes,
 )
@@ -45,8 +47,10 @@ FRONT_SERVERS = frozenset({"apache2", "httpd"})
 class _Holders:
     """Who holds what: the processes by pid and the service each belongs to."""
 
-    def __init__(self, plan: NodePlan, rows: Sequence[ProcessInfo]) -> None:
+    def __init__(self, plan: NodePlan, rows: Sequence[ProcessInfo],
+                 table: ProcessTable | None = None) -> None:
         self.processes = {p.pid: p for p in rows}
+        self._table = table
         self.groups = group(plan.matcher, rows)
         self.owner = {p.pid: name for name, found in self.groups.items() for p in found.running}
 
@@ -66,6 +70,8 @@ class _Holders:
         proc = self.processes.get(pid)
         if proc is None:
             return f"pid {pid} (exited since)"
+        if self._table is not None:
+            proc = complete(self._table, proc)  # the table reads few command lines
         if not proc.command or proc.command == proc.name:  # a process title says it all
             return f"{proc.name} (pid {pid})"
         return f"{proc.name} (pid {pid}, {command(proc.command)!r})"
@@ -85,6 +91,7 @@ class PortsSource:
         self._listeners = listeners
         self._clock = clock
         self._uid = uid
+        self._held: Held = {}  # the sockets' holders at the last look
 
     def _listening(self, ports: set[int], holders: _Holders) -> list[Listener]:
         """The sockets on ``ports``: the injected table, else /proc, looking for their
@@ -94,10 +101,10 @@ class PortsSource:
         first = [p.pid for found in holders.groups.values() for p in found.running]
         first += [p.ppid for found in holders.groups.values() for p in found.running
                   if p.ppid > 1]
-        return read_listeners(ports, first, self.plan.config.proc_root)
+        return read_listeners(ports, first, self.plan.config.proc_root, self._held)
 
     def collect(self) -> Collection:
-        holders = _Holders(self.plan, tuple(self._table()))
+        holders = _Holders(self.plan, tuple(self._table()), self._table)
         wanted = [(looked.spec, port) for looked in self.plan.services(holders.groups)
                   for port in self.plan.ports(looked.spec)]
         listening = self._listening({port.port for _, port in wanted}, holders)
@@ -114,7 +121,7 @@ class PortsSource:
     def check(self, port: int, service: str | None = None) -> Collection:
         """One port (Nagios mode): judged for the service(s) that listen on it here, or,
         when no service of the catalog does, only whether it listens."""
-        holders = _Holders(self.plan, tuple(self._table()))
+        holders = _Holders(self.plan, tuple(self._table()), self._table)
         listening = self._listening({port}, holders)
         now = self._clock()
         if service is not None:

@@ -2,12 +2,13 @@
 
 The node checks read them through two callables, so tests replay recorded tables::
 
-    ProcessTable  = () -> Iterable[ProcessInfo]     default: read_processes (psutil)
+    ProcessTable  = () -> Iterable[ProcessInfo]     default: read_processes (/proc)
     ListenerTable = () -> Iterable[Listener]        default: read_listeners (/proc)
 
-psutil's objects never leave this module. A process that exits while it is read
-is left out (it is gone); one whose command line cannot be read (a zombie, another
-user's under ``hidepid``) keeps an empty one. The listening sockets come from the
+The processes are read from ``/proc/<pid>/stat`` (:class:`ProcessReader`: one read per
+process, what psutil would read in five). A process that exits while it is read is
+left out (it is gone); one whose command line cannot be read (a zombie, another user's
+under ``hidepid``) keeps an empty one. The listening sockets come from the
 kernel's socket diagnostics (netlink), their holders from the processes' descriptors
 (:func:`read_listeners`); one whose process stackwatch may not see (another user's,
 stackwatch not root) has ``pid=None``: the port check then says so rather than guess.
@@ -15,6 +16,7 @@ stackwatch not root) has ``pid=None``: the port check then says so rather than g
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import struct
@@ -22,10 +24,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-
-import psutil
 
 from stackwatch.errors import SourceUnavailable
 
@@ -38,9 +38,9 @@ class ProcessInfo:
 
     pid: int
     ppid: int
-    name: str                       # psutil's name(): the kernel's comm, or more
+    name: str                       # the kernel's comm, whole again when it was cut
     cmdline: tuple[str, ...] = ()
-    status: str = "sleeping"        # psutil's status(): running, sleeping, zombie...
+    status: str = "sleeping"        # running, sleeping, zombie... (:data:`STATES`)
     create_time: float = 0.0        # seconds since the epoch
     cpu_seconds: float = 0.0        # user + system
     rss_bytes: int = 0
@@ -69,74 +69,190 @@ ProcessTable = Callable[[], Iterable[ProcessInfo]]
 ListenerTable = Callable[[], Iterable[Listener]]
 
 
-Cmdlines = dict[tuple[int, float], tuple[str, ...]]
-
-
-def snapshot(proc: psutil.Process, cmdlines: Cmdlines | None = None) -> ProcessInfo | None:
-    """One process read at once (``oneshot``), or ``None`` if it exited meanwhile.
-
-    ``cmdlines``: command lines already read, by pid and start time (a process's is
-    read once, not at every run)."""
-    try:
-        with proc.oneshot():
-            name = proc.name()
-            status = proc.status()
-            known = None if cmdlines is None else cmdlines.get((proc.pid, proc.create_time()))
-            if known is not None:
-                cmdline = known
-            else:
-                try:
-                    args = proc.cmdline()
-                except (psutil.AccessDenied, psutil.ZombieProcess):
-                    args = []
-                while args and not args[-1]:
-                    args.pop()  # a retitled process (setproctitle) pads its title with NULs
-                cmdline = tuple(args)
-            try:
-                times = proc.cpu_times()
-                cpu = times.user + times.system
-                rss = proc.memory_info().rss
-            except (psutil.AccessDenied, psutil.ZombieProcess):
-                cpu, rss = 0.0, 0
-            return ProcessInfo(proc.pid, proc.ppid(), name, cmdline, status,
-                               proc.create_time(), cpu, rss)
-    except psutil.NoSuchProcess:   # exited while read (ZombieProcess is handled above)
-        return None
-    except psutil.AccessDenied:
-        return None                # cannot even read its name: nothing to match it on
-
-
+#: What the kernel's one-letter process states mean (proc(5), ``/proc/<pid>/stat`` field 3);
+#: the words are psutil's, which the checks and their tests speak.
+STATES = {"R": "running", "S": "sleeping", "D": "disk-sleep", "T": "stopped",
+          "t": "tracing-stop", "Z": ZOMBIE, "X": "dead", "x": "dead", "K": "wake-kill",
+          "W": "waking", "I": "idle", "P": "parked"}
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_PF_KTHREAD = 0x00200000  # include/linux/sched.h: the flags (field 9) of a kernel thread
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+#: The kernel keeps this many characters of a process name (``comm``).
+COMM_LENGTH = 15
 #: seconds after its start a process's command line is taken as final
 SETTLED_S = 30.0
 
+log = logging.getLogger(__name__)
+
+
+def _read_small(path: str, dir_fd: int | None = None) -> bytes | None:
+    """A /proc file's bytes in one read, or ``None`` when it is gone or not ours to read
+    (``dir_fd``: ``path`` is relative to that directory, which the kernel then need not
+    look up again)."""
+    try:
+        fd = os.open(path, os.O_RDONLY, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, 65536)
+    except OSError:    # ESRCH: the process exited between the open and the read
+        return None
+    finally:
+        os.close(fd)
+
+
+def read_cmdline(path: str) -> tuple[str, ...]:
+    """``/proc/<pid>/cmdline`` as its arguments; ``()`` when empty or unreadable.
+
+    Arguments end with NUL; a process that rewrote its title (setproctitle) may use
+    spaces instead, or pad with NULs: read as ``ps`` and psutil read them."""
+    data = _read_small(path)
+    if not data:
+        return ()
+    text = os.fsdecode(data)
+    sep = "\0" if text.endswith("\0") else " "
+    args = text[:-1].split(sep) if text.endswith(sep) else text.split(sep)
+    if sep == "\0" and len(args) == 1 and " " in text:
+        args = text[:-1].split(" ")
+    while args and not args[-1]:
+        args.pop()  # a retitled process pads its title with NULs
+    return tuple(args)
+
+
+def boot_time(proc_root: Path) -> float:
+    """The boot time (epoch seconds) from ``/proc/stat``'s ``btime``: what start times are
+    counted from."""
+    data = _read_small(str(proc_root / "stat"))
+    for line in (data or b"").splitlines():
+        if line.startswith(b"btime "):
+            return float(line.split()[1])
+    raise SourceUnavailable(f"cannot read the boot time (btime) from {proc_root}/stat")
+
+
+@dataclass(frozen=True, slots=True)
+class _Stat:
+    """What ``/proc/<pid>/stat`` says of a process (fields 2 to 24 of proc(5))."""
+
+    comm: str
+    state: str
+    ppid: int
+    kernel: bool        # a kernel thread (PF_KTHREAD): no command line, never a service
+    utime: int          # clock ticks
+    stime: int
+    start: int          # clock ticks after boot
+    rss_pages: int
+
+
+def parse_stat(data: bytes) -> _Stat:
+    """One ``/proc/<pid>/stat`` line; ``ValueError`` naming what is wrong.
+
+    ``comm`` is between the first ``(`` and the *last* ``)``: a name may hold either."""
+    left, right = data.find(b"("), data.rfind(b")")
+    fields = data[right + 2:].split()
+    if left < 0 or right < left or len(fields) < 22:
+        raise ValueError(f"not a /proc/<pid>/stat line: {data[:60]!r}")
+    return _Stat(os.fsdecode(data[left + 1:right]), fields[0].decode("ascii", "replace"),
+                 int(fields[1]), bool(int(fields[6]) & _PF_KTHREAD), int(fields[11]),
+                 int(fields[12]), int(fields[19]), int(fields[21]))
+
 
 class ProcessReader:
-    """Reads every process of this node (psutil), each one's command line only once.
+    """Reads every process of this node from ``/proc/<pid>/stat`` alone (one read each:
+    name, state, parent, CPU, RSS, start), and a command line only where it can tell what
+    the process is, once per process.
 
-    Most of a read's cost is the command lines (``/proc/<pid>/cmdline``, one open and
-    read each); they are kept by pid and start time while the process lives, once it is
-    :data:`SETTLED_S` old (a new process may still retitle itself: gunicorn's workers,
-    setproctitle)."""
+    * ``wants_cmdline(name)``: whether a process of that (kernel) name may be one the
+      checks look for; others keep ``cmdline=()`` (:meth:`complete` reads it when a
+      check must name the process). ``None``: every process's is read. A name the kernel
+      cut at :data:`COMM_LENGTH` characters always has its command line read: its whole
+      name is there (as psutil's ``name()`` takes it).
+    * A command line is kept by pid, start time and name once the process is
+      :data:`SETTLED_S` old (a new process may still retitle itself: gunicorn's workers,
+      setproctitle; one that ``exec``'d another program has another name).
+    * ``proc_root``: the ``/proc`` to read (an agent in a container: the host's).
 
-    def __init__(self, settled_after: float = SETTLED_S) -> None:
+    A process that exits while read is left out; a zombie has no command line; a stat
+    line that cannot be read is left out and counted (:attr:`unreadable`), logged once.
+    """
+
+    def __init__(self, proc_root: Path = Path("/proc"), settled_after: float = SETTLED_S,
+                 wants_cmdline: Callable[[str], bool] | None = None) -> None:
+        self._root = proc_root
         self._settled_after = settled_after
+        self._wants = wants_cmdline
         self._lock = threading.Lock()
-        self._cmdlines: Cmdlines = {}
+        self._cmdlines: dict[tuple[int, int, str], tuple[str, ...]] = {}
+        self.unreadable = 0
 
     def __call__(self) -> list[ProcessInfo]:
         with self._lock:
-            found = []
-            for proc in psutil.process_iter():
-                info = snapshot(proc, self._cmdlines)
-                if info is not None:
-                    found.append(info)
-            settled = time.time() - self._settled_after
-            self._cmdlines = {(i.pid, i.create_time): i.cmdline for i in found
-                              if i.cmdline and i.create_time < settled}
-            return found
+            btime = boot_time(self._root)
+            settled = (time.time() - btime - self._settled_after) * CLOCK_TICKS
+            known, self._cmdlines = self._cmdlines, {}
+            try:
+                root = os.open(self._root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except OSError as exc:
+                raise SourceUnavailable(f"cannot list {self._root}: {exc.strerror}") from None
+            try:
+                found = []
+                for name in os.listdir(root):
+                    if name.isdigit():
+                        info = self._process(int(name), btime, known, settled, root)
+                        if info is not None:
+                            found.append(info)
+                return found
+            finally:
+                os.close(root)
+
+    def process(self, pid: int) -> ProcessInfo | None:
+        """One process, or ``None`` when it is gone."""
+        with self._lock:
+            return self._process(pid, boot_time(self._root), {}, -1.0)
+
+    def complete(self, info: ProcessInfo) -> ProcessInfo:
+        """``info`` with its command line when the table left it out (``()`` if the
+        process has none, or is gone)."""
+        if info.cmdline or info.zombie:
+            return info
+        cmdline = read_cmdline(f"{self._root}/{info.pid}/cmdline")
+        return replace(info, cmdline=cmdline) if cmdline else info
+
+    def _process(self, pid: int, btime: float, known: dict[tuple[int, int, str], tuple[str, ...]],
+                 settled: float, root: int | None = None) -> ProcessInfo | None:
+        base = f"{self._root}/{pid}"
+        data = _read_small(f"{pid}/stat", root) if root is not None else _read_small(
+            base + "/stat")
+        if data is None:
+            return None  # exited meanwhile, or hidden from us (hidepid)
+        try:
+            stat = parse_stat(data)
+        except ValueError as exc:
+            if not self.unreadable:
+                log.warning("process table: %s/stat: %s; such processes are left out",
+                            base, exc)
+            self.unreadable += 1
+            return None
+        state = STATES.get(stat.state, stat.state)
+        name = stat.comm
+        cmdline: tuple[str, ...] = ()
+        wanted = len(name) >= COMM_LENGTH or self._wants is None or self._wants(name)
+        if wanted and state != ZOMBIE and not stat.kernel:
+            key = (pid, stat.start, stat.comm)  # a process that exec'd has another name
+            cached = known.get(key)
+            cmdline = cached if cached is not None else read_cmdline(base + "/cmdline")
+            if cmdline and stat.start < settled:
+                self._cmdlines[key] = cmdline
+            if len(name) >= COMM_LENGTH and cmdline:
+                whole = os.path.basename(cmdline[0])
+                if whole.startswith(name):
+                    name = whole  # the name the kernel cut, whole again
+        return ProcessInfo(pid, stat.ppid, name, cmdline, state,
+                           stat.start / CLOCK_TICKS + btime,
+                           stat.utime / CLOCK_TICKS + stat.stime / CLOCK_TICKS,
+                           stat.rss_pages * PAGE_SIZE)
 
 
-#: the default process table: one reader, its command lines kept across runs
+#: the default process table: every command line read, each kept across runs
 read_processes: ProcessTable = ProcessReader()
 
 
@@ -163,6 +279,17 @@ class SharedTable:
                 self._taken = tuple(self._read())
                 self._at = now
             return self._taken
+
+    def complete(self, info: ProcessInfo) -> ProcessInfo:
+        """``info`` with the command line its reader left out (:meth:`ProcessReader.complete`)."""
+        return complete(self._read, info)
+
+
+def complete(table: ProcessTable, info: ProcessInfo) -> ProcessInfo:
+    """``info`` with its command line, when ``table`` left it out and can read it (a
+    recorded table has them all)."""
+    more = getattr(table, "complete", None)
+    return more(info) if callable(more) else info
 
 
 #: The socket state a listening TCP socket and a bound, unconnected UDP socket show in
@@ -262,9 +389,13 @@ def listening_sockets(proc_root: Path = Path("/proc")) -> Sockets:
     return _from_proc(proc_root)
 
 
-def _holders(proc_root: Path, pids: Iterable[int], wanted: set[int]) -> dict[int, int]:
-    """Inode -> the first of ``pids`` holding it, for the ``wanted`` inodes."""
-    found: dict[int, int] = {}
+#: inode -> (pid, its descriptor's path) that held a listening socket at the last look
+Held = dict[int, tuple[int, str]]
+
+
+def _holders(proc_root: Path, pids: Iterable[int], wanted: set[int]) -> Held:
+    """Inode -> the first of ``pids`` holding it (and the descriptor), for ``wanted``."""
+    found: Held = {}
     for pid in pids:
         if len(found) == len(wanted):
             break
@@ -280,13 +411,30 @@ def _holders(proc_root: Path, pids: Iterable[int], wanted: set[int]) -> dict[int
                     continue
                 if target.startswith("socket:["):
                     inode = int(target[8:-1])
-                    if inode in wanted:
-                        found.setdefault(inode, pid)
+                    if inode in wanted and inode not in found:
+                        found[inode] = (pid, entry.path)
+    return found
+
+
+def _still_held(known: Held, wanted: set[int]) -> Held:
+    """The holders of the last look that still hold the same socket: one ``readlink``
+    each (a socket's inode is unique while it exists, and netlink just listed it)."""
+    found: Held = {}
+    for inode in wanted:
+        last = known.get(inode)
+        if last is None:
+            continue
+        try:
+            if os.readlink(last[1]) == f"socket:[{inode}]":
+                found[inode] = last
+        except OSError:
+            continue  # closed, or the process exited
     return found
 
 
 def read_listeners(ports: Collection[int] | None = None, first: Iterable[int] = (),
-                   proc_root: Path = Path("/proc")) -> list[Listener]:
+                   proc_root: Path = Path("/proc"), known: Held | None = None
+                   ) -> list[Listener]:
     """The listening sockets (on ``ports``, or all) and a process holding each.
 
     The sockets come from :func:`listening_sockets`; their holders from the processes'
@@ -294,18 +442,25 @@ def read_listeners(ports: Collection[int] | None = None, first: Iterable[int] = 
     hold their ports) before any other. ``psutil.net_connections()`` reads every
     socket of the namespace and every descriptor of every process: 50 ms per run on
     the development machine (2,500 descriptors, 3,800 connections), 1 ms this way.
+    ``known``: the holders found by the last call, checked first and updated (a run
+    then reads one link per port, not every descriptor of the services).
     A socket whose holder stackwatch may not see has ``pid=None``.
     """
     sockets = {inode: found for inode, found in listening_sockets(proc_root).items()
                if ports is None or found[0] in ports}
     wanted = set(sockets)
+    holders = _still_held(known, wanted) if known else {}
     early = list(dict.fromkeys(first))
-    holders = _holders(proc_root, early, wanted) if wanted else {}
+    if wanted - holders.keys():
+        holders.update(_holders(proc_root, early, wanted - holders.keys()))
     if wanted - holders.keys():
         skip = set(early)
         rest = (int(name) for name in os.listdir(proc_root)
                 if name.isdigit() and int(name) not in skip)
         holders.update(_holders(proc_root, rest, wanted - holders.keys()))
-    return [Listener(port, address, protocol, holders.get(inode))
+    if known is not None:
+        known.clear()
+        known.update(holders)
+    return [Listener(port, address, protocol, holders[inode][0] if inode in holders else None)
             for inode, (port, address, protocol) in sorted(sockets.items(),
                                                            key=lambda s: (s[1], s[0]))]
