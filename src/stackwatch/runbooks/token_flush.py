@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 #: seconds one statement should take at most (the step adapts to stay under it)
 TARGET_S = 0.25
 MIN_BATCH = 100
-MAX_BATCH = 20_000
+MAX_BATCH = 8000
 
 TOKEN = sa.table("token", sa.column("id"), sa.column("expires", sa.DateTime))
 
