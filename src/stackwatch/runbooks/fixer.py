@@ -103,6 +103,10 @@ def apply(fix: Fix, ctx: RunbookContext, args: Mapping[str, str] | None = None,
                 dry_run=False)
         log.warning("fix %s refused for %s: %s", fix.fix, ctx.actor.name, refusal)
         raise
+    except SourceError as error:  # the targets could not be re-read: nothing was changed
+        _record(ctx, Plan(runbook=fix.fix, fingerprint="", args=asked, plan_id=plan_id or ""),
+                [(Change(target="", action="re-read"), f"failed: {error}")], dry_run=False)
+        raise
     applied = fix.apply(ctx, plan) if plan.changes else []
     _record(ctx, plan, [(a.change, a.result if a.ok else f"failed: {a.result}")
                         for a in applied], dry_run=False)
