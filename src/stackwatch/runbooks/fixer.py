@@ -121,9 +121,9 @@ def _dry_run_of(fix: Fix, ctx: RunbookContext, asked: Mapping[str, str],
     of this fix whose arguments include ``asked``; refused when none is recent enough."""
     store = _store(ctx)
     max_age = ctx.config.fixes.plan_max_age
-    since = ctx.now - max_age
-    entries = [e for e in store.audit(since, ctx.now + 1, runbook=fix.fix, plan_id=plan_id,
-                                      limit=10_000) if e.dry_run]
+    now = time.time()  # not ctx.now: the context may be older than its own dry run
+    entries = [e for e in store.audit(now - max_age, now + 1, runbook=fix.fix,
+                                      plan_id=plan_id, limit=10_000) if e.dry_run]
     if plan_id is None:
         for entry in entries:  # newest first
             if all(json.loads(entry.args).get(k) == v for k, v in asked.items()):
