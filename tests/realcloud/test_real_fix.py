@@ -27,6 +27,11 @@ from stackwatch.store.sqlite import SQLiteStore
 
 SECOND_HOST, SECOND_PROCESS = "rc-net-2", "rc-fake-l3-agent-2"  # run/<name>.pid: down.sh too
 
+# openstacksdk (the test's own hands) warns about its own internals on some listings
+pytestmark = [pytest.mark.filterwarnings("ignore::openstack.warnings.RemovedInSDK50Warning"),
+              pytest.mark.filterwarnings(
+                  "ignore::openstack.warnings.OpenStackDeprecationWarning")]
+
 
 def _wait(what: str, probe: Any, timeout: float, every: float = 2.0) -> Any:
     started = time.monotonic()
