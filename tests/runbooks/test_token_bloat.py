@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from stackwatch.catalog.loader import default_catalog
 from stackwatch.config import parse_config
+from stackwatch.model import Collection, Sample
 from stackwatch.runbooks import fixer, registry
 from stackwatch.runbooks.books.token_bloat import INDEX_SQL
 from stackwatch.runbooks.context import RunbookContext
@@ -47,9 +48,18 @@ def bloated(cloud: SimulatedCloud) -> Iterator[None]:
     cloud.clear("token-bloat")
 
 
+def test_an_empty_table_is_ok_with_the_revocation_events(contexts: ContextMaker) -> None:
+    found = fixer.diagnose(registry.runbook("token-bloat"), contexts())
+    assert found.verdict == "OK" and "no stored tokens" in found.summary, found
+    assert {"revocation events", "fernet primary key age"} <= {e.label for e in found.evidence}
+
+
 def test_the_sim_scenario_is_named_flushed_to_ok_and_audited(
         cloud: SimulatedCloud, bloated: None, contexts: ContextMaker, store: Store) -> None:
     fix = registry.fix("token-flush")
+    now = time.time()  # what sql.keystone would have stored: 8,000 rows two hours ago
+    store.write(Collection(tuple(Sample.of("openstack_keystone_db_tokens", n, t)
+                                 for n, t in ((8000, now - 7200), (20000, now - 60)))))
     assert registry.runbook("token-bloat") is fix
     sick = fixer.diagnose(fix, contexts())
     assert sick.verdict == "WARNING", sick
@@ -59,6 +69,7 @@ def test_the_sim_scenario_is_named_flushed_to_ok_and_audited(
     expired = int(evidence["expired rows"].replace(",", ""))
     assert 10_000 < expired < 14_000  # the scenario's 60 %
     assert evidence["index on (expires, valid)"] == "present"
+    assert evidence["growth"] == f"{12000 / (7140 / 3600):+,.0f} rows/hour"
     assert any("fix token-flush" in a for a in sick.advice)
     plan = fixer.dry_run(fix, contexts(**ENABLED))
     [change] = plan.changes
