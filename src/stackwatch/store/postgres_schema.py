@@ -140,7 +140,7 @@ CREATE TABLE agent_batches (
 CREATE INDEX agent_batches_received ON agent_batches (received);
 """
 
-_V4 = """
+_V5 = """
 CREATE TABLE audit (
     id BIGSERIAL PRIMARY KEY,
     ts DOUBLE PRECISION NOT NULL,
@@ -166,7 +166,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "series, samples, checks, events, sources and tokens", _V1),
     Migration(2, "items: each source's current inventory", _V2),
     Migration(3, "agent_batches: the ids of agents' batches written (replays left out)", _V3),
-    Migration(4, "audit: who changed what with a fix, dry runs too", _V4),
+    Migration(5, "audit: who changed what with a fix, dry runs too", _V5),
 )
 
 _TABLE = "stackwatch_schema"
