@@ -35,6 +35,8 @@ COMMANDS: dict[str, str] = {
     "install-units": "stackwatch.agent.cli:install_units",
     "consume": "stackwatch.bus.cli:consume",
     "usage-audit": "stackwatch.bus.cli:usage_audit",
+    "diagnose": "stackwatch.runbooks.cli:diagnose",
+    "fix": "stackwatch.runbooks.cli:fix",
 }
 
 

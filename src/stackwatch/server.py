@@ -33,6 +33,8 @@ from stackwatch.agent.ingest import Ingest
 from stackwatch.catalog.loader import Catalog, default_catalog
 from stackwatch.config import Config
 from stackwatch.errors import StackwatchError
+from stackwatch.runbooks import api as runbook_api
+from stackwatch.runbooks.service import RunbookService
 from stackwatch.runner import Loop, Run, Runner
 from stackwatch.sources.base import Source
 from stackwatch.store.opening import open_store, open_token_store
@@ -77,6 +79,8 @@ class Monitor:
         self.loop = Loop(self.runner, config.interval, self._write)
         self.max_age = stale_after(config, sources)
         self.ingest = Ingest(self.store, config.server) if config.server.accept_agents else None
+        self.runbooks = RunbookService(config, self.store, self.catalog)
+        self._stop_auto = threading.Event()
         self._listen = listen or (config.web.host, config.web.port)
         self._retention_s = config.store.retention_days * 86400
         self._pruned_at = 0.0
@@ -160,13 +164,41 @@ class Monitor:
         self._threads = [web_thread, loop_thread]
         for consumer in self.consumers:  # never in the collection's way: threads of their own
             consumer.start()
+        if self.config.fixes.auto:
+            auto_thread = threading.Thread(target=self._auto_fixes, name="stackwatch-fixes",
+                                           daemon=True)
+            auto_thread.start()
+            self._threads.append(auto_thread)
         log.info("serving on %s", self.url)
         return self.url
+
+    def _auto_fixes(self) -> None:
+        """Apply the fixes of ``fixes.auto`` whose condition lasted long enough, as the
+        server (each one audited; a failure logged, the others go on)."""
+        from stackwatch.runbooks import fixer, registry
+        from stackwatch.runbooks.context import SERVER
+
+        while not self._stop_auto.wait(self.config.fixes.auto_every):
+            for name, rule in self.config.fixes.auto.items():
+                for cloud in self.config.clouds:
+                    ctx = self.runbooks.context(SERVER, cloud.name)
+                    try:
+                        outcome = fixer.auto(registry.fix(name), ctx, rule.after)
+                        if outcome is not None:
+                            log.warning("fix %s applied by the server on %s: %d change(s), "
+                                        "%s", name, cloud.name, len(outcome.applied),
+                                        "all done" if outcome.ok else "some failed")
+                    except StackwatchError as exc:
+                        log.warning("fix %s on %s: not applied: %s", name, cloud.name, exc)
+                    finally:
+                        ctx.close()
 
     async def _start_web(self, ssl_context: ssl.SSLContext | None) -> None:
         access = Access(self.tokens, self.config.web)
         self.app = make_app(self.store, self.catalog, max_age=self.max_age, extras=self.extras,
-                            access=access, actions=actions.endpoints(self.loop.request_run),
+                            access=access,
+                            actions=(*actions.endpoints(self.loop.request_run),
+                                     *runbook_api.endpoints(self.runbooks)),
                             ingest=self.ingest)
         runner = web.AppRunner(self.app, access_log=None)
         await runner.setup()
@@ -190,6 +222,7 @@ class Monitor:
         self.loop.stop()
         for consumer in self.consumers:
             consumer.stop()
+        self._stop_auto.set()
         if self._web_loop is not None and self._web_loop.is_running():
             self._web_loop.call_soon_threadsafe(self._web_loop.stop)
         for thread in self._threads:
@@ -197,6 +230,7 @@ class Monitor:
         self._close_stores()
 
     def _close_stores(self) -> None:
+        self.runbooks.close()
         self.store.close()
         self.tokens.close()
 
