@@ -1,0 +1,1 @@
+"""Runbooks: diagnoses and fixes."""
