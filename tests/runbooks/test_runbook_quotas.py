@@ -36,7 +36,8 @@ def ctx(tmp_path: Path) -> Iterator[Context]:
     store = SQLiteStore(tmp_path / "store.sqlite")
     samples = []
     for project, base, limit, used in KNOWN:
-        labels = {"tenant": project, "tenant_id": f"id-{project}", "region": "RegionOne"}
+        labels: dict[str, object] = {"tenant": project, "tenant_id": f"id-{project}",
+                                     "region": "RegionOne"}
         suffix = ("_max_gb", "_used_gb") if "cinder" in base else ("_max", "_used")
         samples += [Sample.of(base + suffix[0], limit, **labels),
                     Sample.of(base + suffix[1], used, **labels)]
