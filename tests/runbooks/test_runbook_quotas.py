@@ -39,8 +39,8 @@ def ctx(tmp_path: Path) -> Iterator[Context]:
         labels: dict[str, object] = {"tenant": project, "tenant_id": f"id-{project}",
                                      "region": "RegionOne"}
         suffix = ("_max_gb", "_used_gb") if "cinder" in base else ("_max", "_used")
-        samples += [Sample.of(base + suffix[0], limit, **labels),
-                    Sample.of(base + suffix[1], used, **labels)]
+        samples += [Sample.of(base + suffix[0], limit, None, **labels),
+                    Sample.of(base + suffix[1], used, None, **labels)]
     store.write(Collection(tuple(samples)), "api")
     yield Context(store, default_catalog())
     store.close()
