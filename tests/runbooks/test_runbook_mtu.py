@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stackwatch.model import Status
-from stackwatch.runbooks.mtu import MtuSettings, NetworkMtu, check, from_api, judge
+from stackwatch.runbooks.books.mtu import MtuSettings, NetworkMtu, check, from_api, judge
 
 pytestmark = pytest.mark.unit
 

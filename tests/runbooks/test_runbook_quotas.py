@@ -14,7 +14,7 @@ from stackwatch.catalog.loader import default_catalog
 from stackwatch.model import Collection, Sample
 from stackwatch.query.context import Context
 from stackwatch.query.quotas import quotas
-from stackwatch.runbooks.quotas import lines, render
+from stackwatch.runbooks.books.quotas import lines, render
 from stackwatch.store.sqlite import SQLiteStore
 
 pytestmark = pytest.mark.unit

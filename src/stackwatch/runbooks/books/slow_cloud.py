@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from stackwatch.config import LatencyConfig
 from stackwatch.errors import SourceError
 from stackwatch.model import Sample, Status
+from stackwatch.runbooks.context import RunbookContext
+from stackwatch.runbooks.model import Diagnosis, Evidence
 from stackwatch.sources.openstack_api.client import ApiClient
 from stackwatch.store.base import Store
 
@@ -245,8 +247,10 @@ ITEMS: tuple[tuple[str, Item], ...] = (
 )
 
 
-def observe(store: Store, probes: Mapping[str, Probe]) -> Observed:
+def observe(store: Store | None, probes: Mapping[str, Probe]) -> Observed:
     """The store's latest samples of :data:`METRICS`, with the probes made now."""
+    if store is None:  # no server has stored anything: the probes alone
+        return Observed({}, dict(probes))
     return Observed({name: store.latest_samples(name) for name in METRICS}, dict(probes))
 
 
@@ -280,3 +284,34 @@ def probe(client: ApiClient, tries: int = 3,
         except SourceError as error:
             found[service_type] = Probe(service_type, None, str(error))
     return found
+
+
+class SlowCloud:
+    """The slow-cloud checklist (diagnosis only: the cause it names has its own fix)."""
+
+    name = "slow-cloud"
+    summary = ("the operations guide's slow-cloud checklist in order (identity, image, "
+               "block storage, bus, database, network, compute): the first item off")
+
+    def diagnose(self, ctx: RunbookContext) -> Diagnosis:
+        verdicts = run(observe(ctx.store, probe(ctx.client)),
+                       Limits(latency=ctx.cloud.latency))
+        evidence = [Evidence(label=f"{n}. {v.item}" + (" <- cause" if v.cause else ""),
+                             value=f"{v.status.name}: " + "; ".join(v.evidence),
+                             source="store and API probe")
+                    for n, v in enumerate(verdicts, 1)]
+        cause = next((v for v in verdicts if v.cause), None)
+        if cause is not None:
+            return Diagnosis(runbook=self.name, verdict=cause.status.name,  # type: ignore[arg-type]
+                             summary=f"{cause.item} is the first item off: {cause.evidence[0]}",
+                             evidence=evidence,
+                             advice=[f"start with {cause.item}: the later items are often "
+                                     "slow because of it"])
+        blind = [v.item for v in verdicts if v.status is Status.UNKNOWN]
+        return Diagnosis(runbook=self.name, verdict="OK",
+                         summary="no item of the checklist is off"
+                                 + (f" (not looked at: {', '.join(blind)})" if blind else ""),
+                         evidence=evidence)
+
+
+RUNBOOK = SlowCloud()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from stackwatch.model import Sample, Status
-from stackwatch.runbooks.slowcloud import Observed, Probe, run
+from stackwatch.runbooks.books.slow_cloud import Observed, Probe, run
 
 pytestmark = pytest.mark.unit
 

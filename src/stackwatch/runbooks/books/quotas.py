@@ -1,6 +1,9 @@
 """The quota report: per project, quota against usage for compute, volume and network
 resources, the ones nearest their limit first, as a table, JSON or CSV.
 
+``stackwatch report quotas --format csv`` prints the report; the ``quotas`` runbook's
+diagnosis names the resources at or past :data:`WARNING_PERCENT` of their limit.
+
 The figures are the store's (``query.quotas``, from the API sources' ``*_limits_*``
 samples); this module only lays them out. A resource without a limit (-1) shows
 ``unlimited`` and sorts last; ``used %`` is rounded to one decimal.
@@ -14,13 +17,19 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
-from stackwatch.query.quotas import QuotaView
+from stackwatch.query.context import Context
+from stackwatch.query.quotas import QuotaView, quotas
+from stackwatch.runbooks.context import RunbookContext
+from stackwatch.runbooks.model import Diagnosis, Evidence
+from stackwatch.terminal import printable
 
 #: nova / cinder / neutron as the areas an operator names
 AREA = {"nova": "compute", "cinder": "volume", "neutron": "network"}
 COLUMNS = ("project", "project_id", "area", "resource", "used", "limit", "free",
            "used_percent", "unit", "region")
 FORMATS = ("table", "json", "csv")
+#: used share (percent) from which a quota is worth a look, and from which it is full
+WARNING_PERCENT, CRITICAL_PERCENT = 90.0, 100.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +87,7 @@ def as_json(rows: Sequence[QuotaLine]) -> str:
 
 def as_table(rows: Sequence[QuotaLine]) -> str:
     header = [c.upper().replace("_PERCENT", " %") for c in COLUMNS]
-    body = [_cells(r) for r in rows]
+    body = [[printable(c) for c in _cells(r)] for r in rows]  # names are anyone's text
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h)
               for i, h in enumerate(header)]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
@@ -94,3 +103,46 @@ def render(rows: Sequence[QuotaLine], fmt: str) -> str:
     if fmt == "table":
         return as_table(rows)
     raise ValueError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+
+
+def report(ctx: RunbookContext, project: str = "") -> list[QuotaLine]:
+    """The report's rows from the runbook context's store (none without a store)."""
+    if ctx.store is None:
+        return []
+    return lines(quotas(Context(ctx.store, ctx.catalog, now=ctx.now), project=project))
+
+
+class QuotaReport:
+    """Quotas nearly used up, from the store (the report lists them all)."""
+
+    name = "quotas"
+    summary = "projects' quotas against usage, nearest the limit first (report quotas: CSV)"
+
+    def diagnose(self, ctx: RunbookContext) -> Diagnosis:
+        if ctx.store is None:
+            return Diagnosis(runbook=self.name, verdict="UNKNOWN",
+                             summary="no store: the quotas are read by the server's API "
+                                     "sources (run `stackwatch server` first)")
+        rows = report(ctx)
+        near = [r for r in rows if r.used_percent is not None
+                and r.used_percent >= WARNING_PERCENT]
+        evidence = [Evidence(label=f"{r.project} {r.area} {r.resource}",
+                             value=f"{_number(r.used)} of {_number(r.limit)} "
+                                   f"{r.unit} ({r.used_percent:.1f} %)".replace("  ", " "),
+                             source="store (api quotas)") for r in near[:50]]
+        if not rows:
+            return Diagnosis(runbook=self.name, verdict="UNKNOWN",
+                             summary="no quota figures in the store yet")
+        if not near:
+            return Diagnosis(runbook=self.name, verdict="OK",
+                             summary=f"no quota at {WARNING_PERCENT:.0f} % or more "
+                                     f"({len(rows)} quotas)")
+        full = [r for r in near if (r.used_percent or 0) >= CRITICAL_PERCENT]
+        return Diagnosis(runbook=self.name, verdict="CRITICAL" if full else "WARNING",
+                         summary=f"{len(near)} quota(s) at {WARNING_PERCENT:.0f} % or more, "
+                                 f"{len(full)} full", evidence=evidence,
+                         advice=["the whole list: `stackwatch report quotas` "
+                                 "(--format csv|json)"])
+
+
+RUNBOOK = QuotaReport()

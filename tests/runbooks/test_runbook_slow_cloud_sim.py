@@ -14,7 +14,7 @@ import pytest
 from stackwatch.config import load_config
 from stackwatch.infra_config import RabbitMQConfig
 from stackwatch.model import Status
-from stackwatch.runbooks import slowcloud
+from stackwatch.runbooks.books import slow_cloud
 from stackwatch.runner import collect_once
 from stackwatch.sim.cloud import SimulatedCloud
 from stackwatch.sources.infra.rabbitmq import RabbitMQSource
@@ -64,13 +64,13 @@ def wait_for_idle_queue(rabbitmq: Any, queue: str) -> None:
     raise AssertionError(f"{queue} never showed messages without a consumer")
 
 
-def checklist(cloud: SimulatedCloud, store: SQLiteStore) -> dict[str, slowcloud.Verdict]:
+def checklist(cloud: SimulatedCloud, store: SQLiteStore) -> dict[str, slow_cloud.Verdict]:
     client = client_for(load_config(cloud.config_path).clouds[0])
     try:
-        probes = slowcloud.probe(client, tries=2)
+        probes = slow_cloud.probe(client, tries=2)
     finally:
         client.close()
-    return {v.item: v for v in slowcloud.run(slowcloud.observe(store, probes))}
+    return {v.item: v for v in slow_cloud.run(slow_cloud.observe(store, probes))}
 
 
 def test_a_slow_keystone_is_the_item_flagged(cloud: SimulatedCloud, rabbitmq: Any,

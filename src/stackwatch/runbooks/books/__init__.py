@@ -1,0 +1,1 @@
+"""The runbooks, one module each (``RUNBOOK`` in each; see :mod:`..registry`)."""
