@@ -33,6 +33,8 @@ COMMANDS: dict[str, str] = {
     "token": "stackwatch.tokencli:token",
     "agent": "stackwatch.agent.cli:agent",
     "install-units": "stackwatch.agent.cli:install_units",
+    "diagnose": "stackwatch.runbooks.cli:diagnose",
+    "fix": "stackwatch.runbooks.cli:fix",
     "report": "stackwatch.runbooks.report:report",
 }
 

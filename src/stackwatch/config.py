@@ -52,6 +52,10 @@ Example::
     agent:                              # on a node: push to the server (docs/agent.md)
       server: https://monitor.example.net:9550
       token_file: /etc/stackwatch/agent.token
+    fixes:                              # what `stackwatch fix` may change (docs/runbooks.md)
+      enabled: [l3-failover, token-flush]
+      auto: {l3-failover: {after: 300}}  # the server moves routers off an agent dead 300 s
+      databases: {keystone: mysql+pymysql://fixer:secret@127.0.0.1/keystone}
 """
 
 from __future__ import annotations
@@ -508,6 +512,43 @@ class ServerConfig(_Frozen):
     clock_skew: float = Field(300.0, ge=0)
 
 
+class AutoFix(_Frozen):
+    """A fix the server applies by itself once its condition has lasted ``after`` seconds."""
+
+    after: float = Field(300.0, gt=0)
+
+
+class FixesConfig(_Frozen):
+    """What ``stackwatch fix`` and ``POST /api/v1/fix/{name}`` may change (docs/runbooks.md).
+
+    Every fix is off unless named in ``enabled``; a dry run is always allowed."""
+
+    enabled: list[str] = Field(default_factory=list)
+    #: fix name -> applied by ``stackwatch server`` itself (audited as ``server``)
+    auto: dict[str, AutoFix] = Field(default_factory=dict)
+    #: seconds a dry run stays the reference an ``--apply`` is checked against
+    plan_max_age: float = Field(900.0, gt=0)
+    #: local users (besides root) whose ``stackwatch fix --apply`` counts as an operator's
+    cli_operators: list[str] = Field(default_factory=list)
+    #: service database -> a SQLAlchemy URL of an account that may write (the
+    #: ``databases`` of a cloud are read-only accounts); default: the cloud's own
+    databases: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _auto_enabled(self) -> FixesConfig:
+        for name in self.auto:
+            if name not in self.enabled:
+                raise ValueError(f"auto: {name!r} is not in enabled; a fix the server applies "
+                                 "by itself must be enabled too")
+        for database, url in self.databases.items():
+            if database not in SQL_DATABASES:
+                raise ValueError(f"databases: {database}: not a service database "
+                                 f"({', '.join(SQL_DATABASES)})")
+            if "://" not in url:  # never quoted: it holds a password
+                raise ValueError(f"databases: {database}: not a SQLAlchemy URL (dialect://...)")
+        return self
+
+
 class Config(_Frozen):
     """The whole of ``stackwatch.yaml``."""
 
@@ -521,6 +562,8 @@ class Config(_Frozen):
     server: ServerConfig = Field(default_factory=ServerConfig)
     #: on a node: push the sources' runs to a server (``stackwatch agent``)
     agent: AgentConfig | None = None
+    #: the fixes of the runbooks that may change the cloud (``stackwatch fix``)
+    fixes: FixesConfig = Field(default_factory=FixesConfig)
 
     @property
     def network_backends(self) -> frozenset[str]:

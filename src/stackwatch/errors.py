@@ -10,6 +10,7 @@
     │   ├── SourceAuthError    401 / 403 from the source
     │   └── InvalidResponse    truncated JSON, unexpected shape, missing table
     ├── StoreError             the store could not read or write
+    ├── FixRefused             a fix was refused: not enabled, wrong role, target changed
     └── SimulatorError         the simulated cloud could not start or act
 
 The CLI catches :class:`StackwatchError` at its edge, prints the message on one
@@ -50,6 +51,15 @@ class InvalidResponse(SourceError):
 
 class StoreError(StackwatchError):
     """The store could not read or write."""
+
+
+class FixRefused(StackwatchError):
+    """A fix was refused before it changed anything; the message says why, ``reason`` in
+    a word: ``disabled``, ``role``, ``no-dry-run``, ``changed``, ``args``, ``unknown``."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class SimulatorError(StackwatchError):

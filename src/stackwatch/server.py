@@ -33,6 +33,8 @@ from stackwatch.agent.ingest import Ingest
 from stackwatch.catalog.loader import Catalog, default_catalog
 from stackwatch.config import Config
 from stackwatch.errors import StackwatchError
+from stackwatch.runbooks import api as runbook_api
+from stackwatch.runbooks.service import RunbookService
 from stackwatch.runner import Loop, Run, Runner
 from stackwatch.sources.base import Source
 from stackwatch.store.opening import open_store, open_token_store
@@ -44,6 +46,8 @@ from stackwatch.web.tls import web_context
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY_S = 3600.0
+#: seconds between the server's looks for automatic fixes to apply (``fixes.auto``)
+AUTO_FIX_EVERY_S = 30.0
 
 
 def stale_after(config: Config, sources: Sequence[Source]) -> float:
@@ -77,6 +81,8 @@ class Monitor:
         self.loop = Loop(self.runner, config.interval, self._write)
         self.max_age = stale_after(config, sources)
         self.ingest = Ingest(self.store, config.server) if config.server.accept_agents else None
+        self.runbooks = RunbookService(config, self.store, self.catalog)
+        self._stop_auto = threading.Event()
         self._listen = listen or (config.web.host, config.web.port)
         self._retention_s = config.store.retention_days * 86400
         self._pruned_at = 0.0
@@ -151,13 +157,41 @@ class Monitor:
                                        daemon=True)
         loop_thread.start()
         self._threads = [web_thread, loop_thread]
+        if self.config.fixes.auto:
+            auto_thread = threading.Thread(target=self._auto_fixes, name="stackwatch-fixes",
+                                           daemon=True)
+            auto_thread.start()
+            self._threads.append(auto_thread)
         log.info("serving on %s", self.url)
         return self.url
+
+    def _auto_fixes(self) -> None:
+        """Apply the fixes of ``fixes.auto`` whose condition lasted long enough, as the
+        server (each one audited; a failure logged, the others go on)."""
+        from stackwatch.runbooks import fixer, registry
+        from stackwatch.runbooks.context import SERVER
+
+        while not self._stop_auto.wait(AUTO_FIX_EVERY_S):
+            for name, rule in self.config.fixes.auto.items():
+                for cloud in self.config.clouds:
+                    ctx = self.runbooks.context(SERVER, cloud.name)
+                    try:
+                        outcome = fixer.auto(registry.fix(name), ctx, rule.after)
+                        if outcome is not None:
+                            log.warning("fix %s applied by the server on %s: %d change(s), "
+                                        "%s", name, cloud.name, len(outcome.applied),
+                                        "all done" if outcome.ok else "some failed")
+                    except StackwatchError as exc:
+                        log.warning("fix %s on %s: not applied: %s", name, cloud.name, exc)
+                    finally:
+                        ctx.close()
 
     async def _start_web(self, ssl_context: ssl.SSLContext | None) -> None:
         access = Access(self.tokens, self.config.web)
         self.app = make_app(self.store, self.catalog, max_age=self.max_age, extras=self.extras,
-                            access=access, actions=actions.endpoints(self.loop.request_run),
+                            access=access,
+                            actions=(*actions.endpoints(self.loop.request_run),
+                                     *runbook_api.endpoints(self.runbooks)),
                             ingest=self.ingest)
         runner = web.AppRunner(self.app, access_log=None)
         await runner.setup()
@@ -179,6 +213,7 @@ class Monitor:
     def stop(self) -> None:
         """Stop the loop and the web app, then close the store."""
         self.loop.stop()
+        self._stop_auto.set()
         if self._web_loop is not None and self._web_loop.is_running():
             self._web_loop.call_soon_threadsafe(self._web_loop.stop)
         for thread in self._threads:
@@ -186,6 +221,7 @@ class Monitor:
         self._close_stores()
 
     def _close_stores(self) -> None:
+        self.runbooks.close()
         self.store.close()
         self.tokens.close()
 

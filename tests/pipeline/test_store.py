@@ -338,3 +338,35 @@ def test_log_story_reads_the_request_index_of_this_machine(store_config: StoreCo
     assert (record.service, record.host, record.request_id, record.message) == (
         "nova", "ctl1", request, "Creating server")
     store.close()
+
+
+def test_the_audit_log_keeps_every_entry_newest_first_and_survives_prune(
+        store: Store) -> None:
+    from stackwatch.store.base import AuditEntry
+
+    def entry(ts: float, fix: str, plan: str, target: str, dry_run: bool) -> AuditEntry:
+        return AuditEntry(ts=ts, actor="alice", role="operator", runbook=fix, action="move",
+                          target=target, before="net-1 a1", after="net-2 a2",
+                          result="dry run" if dry_run else "applied", dry_run=dry_run,
+                          plan_id=plan, fingerprint="f" + plan, args='{"agent": "net-1"}')
+
+    store.record_audit([entry(T0, "l3-failover", "p1", "r1", True),
+                        entry(T0, "l3-failover", "p1", "r2", True)])
+    store.record_audit([entry(T0 + 5, "l3-failover", "p1", "r1", False),
+                        entry(T0 + 9, "token-flush", "p2", "keystone.token", True)])
+    store.record_audit([])
+    everything = store.audit(T0 - 1, T0 + 10)
+    assert [(e.ts, e.target, e.dry_run) for e in everything] == [
+        (T0 + 9, "keystone.token", True), (T0 + 5, "r1", False), (T0, "r2", True),
+        (T0, "r1", True)]
+    assert [e.target for e in store.audit(T0, T0 + 10, runbook="l3-failover",
+                                          plan_id="p1")] == ["r1", "r2", "r1"]
+    assert [e.id for e in everything] == sorted((e.id for e in everything), reverse=True)
+    first = everything[-1]
+    assert (first.actor, first.role, first.before, first.after, first.result,
+            first.fingerprint, first.args) == ("alice", "operator", "net-1 a1", "net-2 a2",
+                                               "dry run", "fp1", '{"agent": "net-1"}')
+    assert store.audit(T0 - 1, T0 + 10, limit=1)[0].ts == T0 + 9
+    assert store.audit(T0 + 20, T0 + 30) == []
+    store.prune(T0 + 1000)  # retention does not reach the audit log
+    assert len(store.audit(T0 - 1, T0 + 10)) == 4

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from stackwatch.model import CheckResult, Collection, Event, Item, Labels, Sample, Severity
 from stackwatch.store.request_index import TraceRecord
@@ -60,6 +60,48 @@ class AgentBatchStats:
     last_seq: int
     last_received: float
     last_created: float
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One line of the audit log: who did (or, on a dry run, would do) what to which target.
+
+    A fix's dry run and its application are one entry per change, sharing the plan's
+    ``plan_id``; ``args`` (JSON) and ``fingerprint`` let an ``--apply`` find the dry run
+    it carries out and check that its targets did not change since."""
+
+    ts: float
+    actor: str          # a token's name, ``local``, ``cli:root``, ``server``
+    role: str           # operator, read...
+    runbook: str        # the fix's name (token-flush, l3-failover)
+    action: str         # what was (to be) done to the target: delete, move, create-index...
+    target: str
+    before: str
+    after: str
+    result: str         # "dry run", "applied", "failed: ...", "refused: ..."
+    dry_run: bool
+    plan_id: str
+    fingerprint: str = ""
+    args: str = "{}"
+    id: int = 0         # given by the store
+
+    def row(self) -> tuple[object, ...]:
+        """The values of :data:`AUDIT_COLUMNS`, in order."""
+        return (self.ts, self.actor, self.role, self.runbook, self.action, self.target,
+                self.before, self.after, self.result, self.dry_run, self.plan_id,
+                self.fingerprint, self.args)
+
+    @classmethod
+    def from_row(cls, r: Sequence[Any]) -> AuditEntry:
+        """An entry from the values of :data:`AUDIT_COLUMNS` and then ``id``."""
+        return cls(ts=float(r[0]), actor=r[1], role=r[2], runbook=r[3], action=r[4],
+                   target=r[5], before=r[6], after=r[7], result=r[8], dry_run=bool(r[9]),
+                   plan_id=r[10], fingerprint=r[11], args=r[12], id=int(r[13]))
+
+
+#: the audit table's columns as both stores name them (``id`` apart)
+AUDIT_COLUMNS = ("ts, actor, role, runbook, action, target, before, after, result, dry_run, "
+                 "plan_id, fingerprint, args")
 
 
 class Store(Protocol):
@@ -150,7 +192,18 @@ class Store(Protocol):
         ...
 
     def prune(self, older_than: float) -> int:
-        """Delete what is older than a timestamp; return how many rows went."""
+        """Delete what is older than a timestamp; return how many rows went (the audit
+        log is not pruned: it is small and is the record of what was changed)."""
+        ...
+
+    def record_audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Add entries to the audit log, atomically."""
+        ...
+
+    def audit(self, start: float, end: float, *, runbook: str | None = None,
+              plan_id: str | None = None, limit: int = 1000) -> list[AuditEntry]:
+        """Audit entries in ``[start, end]``, newest first (then by id, newest first),
+        of one fix or one plan when given."""
         ...
 
     def close(self) -> None:

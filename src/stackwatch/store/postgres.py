@@ -61,7 +61,15 @@ from stackwatch.model import (
     Status,
 )
 from stackwatch.redact import redact
-from stackwatch.store.base import AgentBatch, AgentBatchStats, Role, Statistics, TokenRecord
+from stackwatch.store.base import (
+    AUDIT_COLUMNS,
+    AgentBatch,
+    AgentBatchStats,
+    AuditEntry,
+    Role,
+    Statistics,
+    TokenRecord,
+)
 from stackwatch.store.postgres_schema import (
     MIGRATIONS,
     Migration,
@@ -745,6 +753,31 @@ class PostgresStore:
         removed += step("WITH gone AS (DELETE FROM agent_batches WHERE received < %s "
                         "RETURNING 1) SELECT count(*) FROM gone", (older_than,))
         return removed
+
+    # ----------------------------------------------------------------- audit
+    def record_audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Add entries to the audit log in one transaction."""
+        if not entries:
+            return
+        rows = [e.row() for e in entries]
+        self._transact("recording the audit log", lambda conn: conn.exec_driver_sql(
+            f"INSERT INTO audit ({AUDIT_COLUMNS}) VALUES ({', '.join(['%s'] * 13)})", rows))
+
+    def audit(self, start: float, end: float, *, runbook: str | None = None,
+              plan_id: str | None = None, limit: int = 1000) -> list[AuditEntry]:
+        """Audit entries in ``[start, end]``, newest first."""
+        where: list[str] = ["ts BETWEEN %s AND %s"]
+        params: list[Any] = [start, end]
+        if runbook is not None:
+            where.append("runbook = %s")
+            params.append(runbook)
+        if plan_id is not None:
+            where.append("plan_id = %s")
+            params.append(plan_id)
+        rows = self._query(f"SELECT {AUDIT_COLUMNS}, id FROM audit WHERE "
+                           f"{' AND '.join(where)} ORDER BY ts DESC, id DESC LIMIT %s",
+                           [*params, limit])
+        return [AuditEntry.from_row(r) for r in rows]
 
     # ----------------------------------------------------------------- tokens
     def add(self, token: TokenRecord) -> None:

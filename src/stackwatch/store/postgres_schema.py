@@ -140,11 +140,33 @@ CREATE TABLE agent_batches (
 CREATE INDEX agent_batches_received ON agent_batches (received);
 """
 
+_V4 = """
+CREATE TABLE audit (
+    id BIGSERIAL PRIMARY KEY,
+    ts DOUBLE PRECISION NOT NULL,
+    actor TEXT NOT NULL,
+    role TEXT NOT NULL,
+    runbook TEXT COLLATE "C" NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    before TEXT NOT NULL,
+    after TEXT NOT NULL,
+    result TEXT NOT NULL,
+    dry_run BOOLEAN NOT NULL,
+    plan_id TEXT COLLATE "C" NOT NULL,
+    fingerprint TEXT NOT NULL,
+    args TEXT NOT NULL
+);
+CREATE INDEX audit_ts ON audit (ts);
+CREATE INDEX audit_plan ON audit (plan_id);
+"""
+
 #: Every version, oldest first; the last one is the version this code reads and writes.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "series, samples, checks, events, sources and tokens", _V1),
     Migration(2, "items: each source's current inventory", _V2),
     Migration(3, "agent_batches: the ids of agents' batches written (replays left out)", _V3),
+    Migration(4, "audit: who changed what with a fix, dry runs too", _V4),
 )
 
 _TABLE = "stackwatch_schema"

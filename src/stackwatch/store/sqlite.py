@@ -14,6 +14,8 @@ Schema (compact: a series' name and labels are stored once)::
               attributes, ts)                          PRIMARY KEY(source, kind, id), no rowid
     agent_batches (agent, seq, host, source, created, received)
                                                        PRIMARY KEY(agent, seq), no rowid
+    audit    (id, ts, actor, role, runbook, action, target, before, after, result,
+              dry_run, plan_id, fingerprint, args)     indexed by ts, plan_id
 
 ``series.last_ts``/``last_value`` keep "latest" a plain scan of one small table.
 
@@ -64,7 +66,13 @@ from stackwatch.model import (
     Status,
 )
 from stackwatch.store import rollups
-from stackwatch.store.base import AgentBatch, AgentBatchStats, Statistics
+from stackwatch.store.base import (
+    AUDIT_COLUMNS,
+    AgentBatch,
+    AgentBatchStats,
+    AuditEntry,
+    Statistics,
+)
 from stackwatch.store.request_index import TraceRecord, follow, select_records
 
 _SCHEMA = """
@@ -153,6 +161,24 @@ CREATE TABLE IF NOT EXISTS agent_batches (
     PRIMARY KEY (agent, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS agent_batches_received ON agent_batches (received);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY,
+    ts REAL NOT NULL,
+    actor TEXT NOT NULL,
+    role TEXT NOT NULL,
+    runbook TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    before TEXT NOT NULL,
+    after TEXT NOT NULL,
+    result TEXT NOT NULL,
+    dry_run INTEGER NOT NULL,
+    plan_id TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    args TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_ts ON audit (ts);
+CREATE INDEX IF NOT EXISTS audit_plan ON audit (plan_id);
 """
 
 
@@ -778,6 +804,30 @@ class SQLiteStore:
                     self._newest.pop(series_id, None)
             self._load_held(self._writer)
         return removed
+
+    # ------------------------------------------------------------------ audit
+    def record_audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Add entries to the audit log in one transaction."""
+        with self._transaction() as conn:
+            conn.executemany(
+                f"INSERT INTO audit ({AUDIT_COLUMNS}) VALUES ({', '.join('?' * 13)})",
+                [e.row() for e in entries])
+
+    def audit(self, start: float, end: float, *, runbook: str | None = None,
+              plan_id: str | None = None, limit: int = 1000) -> list[AuditEntry]:
+        """Audit entries in ``[start, end]``, newest first."""
+        where: list[str] = ["ts BETWEEN ? AND ?"]
+        params: list[Any] = [start, end]
+        if runbook is not None:
+            where.append("runbook = ?")
+            params.append(runbook)
+        if plan_id is not None:
+            where.append("plan_id = ?")
+            params.append(plan_id)
+        rows = self._query(f"SELECT {AUDIT_COLUMNS}, id FROM audit WHERE "
+                           f"{' AND '.join(where)} ORDER BY ts DESC, id DESC LIMIT ?",
+                           [*params, limit])
+        return [AuditEntry.from_row(row) for row in rows]
 
     def close(self) -> None:
         """Close the writer and every reader connection."""

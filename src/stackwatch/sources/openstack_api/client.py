@@ -528,6 +528,35 @@ class ApiClient:
             _raise_for_status(response, what)
         return _json(response, what)
 
+    def send(self, method: str, service_type: str, path: str, body: Json | None = None
+             ) -> Json | None:
+        """A request that changes something (a fix's POST, PUT or DELETE): through the
+        keystoneauth session, with the token the reads use; the JSON answer (None when
+        the answer has no body). An answer of 300 or more raises, naming the request.
+
+        Writes are few, so they take the session's path rather than the pooled reader
+        (:meth:`_send`, GET only)."""
+        endpoint = self.endpoint(service_type)
+        url = path if "://" in path else f"{endpoint.url}/{path.lstrip('/')}"
+        what = f"{method} {url}"
+        headers = {"Accept": "application/json", **self._auth_headers()}
+        name = MICROVERSION_HEADER_NAME.get(service_type)
+        if name and endpoint.microversion:
+            headers["OpenStack-API-Version"] = f"{name} {format_version(endpoint.microversion)}"
+        started = time.monotonic()
+        try:
+            response = self.session.request(url, method, json=body, headers=headers,
+                                            authenticated=False, raise_exc=False)
+        except ksa_exc.ClientException as exc:
+            raise _translate(exc, what) from None
+        log.info("%s -> %s in %.3fs", what, response.status_code, time.monotonic() - started)
+        answer = Answer(response.status_code, response.content)
+        if answer.status >= 300:
+            _raise_for_status(answer, what)
+        if answer.content.strip() in (b"", b"null"):
+            return None
+        return _json(answer, what)
+
     def list_all(self, service_type: str, path: str, key: str, *,
                  params: Mapping[str, object] | None = None,
                  page_size: int | None = None) -> Iterator[Json]:

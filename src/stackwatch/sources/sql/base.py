@@ -46,8 +46,9 @@ _TIMEOUT = ("max_statement_time", "max_execution_time", "statement timeout", "in
 _DENIED = ("access denied", "command denied", "permission denied", "password authentication")
 
 
-def build_engine(url: str, timeout: float) -> Engine:
-    """An engine whose connections are read-only and time-limited."""
+def build_engine(url: str, timeout: float, *, read_only: bool = True) -> Engine:
+    """An engine whose connections are time-limited and (unless ``read_only`` is False:
+    a fix's writes) read-only."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     connect_args: dict[str, Any] = {}
@@ -66,16 +67,18 @@ def build_engine(url: str, timeout: float) -> Engine:
         cursor = dbapi_conn.cursor()
         try:
             if backend == "sqlite":
-                cursor.execute("PRAGMA query_only = ON")
+                cursor.execute(f"PRAGMA query_only = {'ON' if read_only else 'OFF'}")
             elif backend == "mysql":
                 try:  # MariaDB: seconds
                     cursor.execute(f"SET SESSION max_statement_time = {float(timeout)}")
                 except Exception:
                     cursor.execute(f"SET SESSION MAX_EXECUTION_TIME = {int(timeout * 1000)}")
-                cursor.execute("SET SESSION TRANSACTION READ ONLY")
+                if read_only:
+                    cursor.execute("SET SESSION TRANSACTION READ ONLY")
             elif backend == "postgresql":
                 cursor.execute(f"SET statement_timeout = {int(timeout * 1000)}")
-                cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                if read_only:
+                    cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
         finally:
             cursor.close()
 

@@ -51,6 +51,8 @@ class Endpoint:
     #: a handler of its own, for an endpoint that is no query over the store (it reads,
     #: checks and refuses its body itself); ``run`` is then not used
     serve: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None
+    #: error statuses it may answer besides the usual ones, and why (documented)
+    errors: tuple[tuple[int, str], ...] = ()
 
     @property
     def adapter(self) -> TypeAdapter[Any]:

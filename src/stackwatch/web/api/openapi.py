@@ -64,6 +64,8 @@ def document(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
         }
         if _PATH_PARAM.search(endpoint.path) or endpoint.method != "GET":
             responses["404"] = {"description": "nothing by that name", **error}
+        for status, why in endpoint.errors:
+            responses[str(status)] = {"description": why, **error}
         if endpoint.body is not None:
             responses["400"]["description"] = "the body is not valid (the message says why)"
             responses["413"] = {"description": "the body is too large", **error}
