@@ -61,7 +61,10 @@ def test_after_work_checks() -> None:
     bad = after_work(service("cmp1", state="down"), stopped, {"cmp1": 0})
     assert [e.value for e in bad] == [
         "NOT up: nova-compute is down", "NOT back: no consumer on its queue on compute.cmp1",
-        "NOT all running: 1 of 2 (batch SHUTOFF)"]
+        "ok: 1 of 2 running; stopped: batch SHUTOFF (start those that ran before the work)"]
+    broken = after_work(service("cmp1"), [*stopped, Guest("g4", "x", "ERROR", "cmp1", 1, 1,
+                                                          1, False)], {})
+    assert broken[2].value == "NOT all running: 1 of 3 broken (x ERROR)"
     unknown = after_work(service("cmp1"), [], {})
     assert unknown[1].value == "not known: no compute.cmp1 figure in the store"
 

@@ -302,7 +302,7 @@ class SlowCloud:
                     for n, v in enumerate(verdicts, 1)]
         cause = next((v for v in verdicts if v.cause), None)
         if cause is not None:
-            return Diagnosis(runbook=self.name, verdict=cause.status.name,  # type: ignore[arg-type]
+            return Diagnosis(runbook=self.name, verdict=cause.status.name,
                              summary=f"{cause.item} is the first item off: {cause.evidence[0]}",
                              evidence=evidence,
                              advice=[f"start with {cause.item}: the later items are often "
