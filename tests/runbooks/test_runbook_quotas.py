@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from stackwatch.catalog.loader import default_catalog
+from stackwatch.cli import main
 from stackwatch.model import Collection, Sample
 from stackwatch.query.context import Context
 from stackwatch.query.quotas import quotas
@@ -88,3 +90,22 @@ def test_one_project_and_a_bad_format(ctx: Context) -> None:
         render([], "xml")
     assert render([], "csv").splitlines() == [
         "project,project_id,area,resource,used,limit,free,used_percent,unit,region"]
+
+
+def test_the_report_command_prints_the_stored_figures(ctx: Context, tmp_path: Path) -> None:
+    store_path = tmp_path / "store.sqlite"
+    config = tmp_path / "stackwatch.yaml"
+    config.write_text(f"clouds: [{{name: c}}]\nstore: {{path: {store_path}}}\n")
+    runner = CliRunner()
+    out = runner.invoke(main, ["report", "quotas", "--config", str(config), "--format", "csv"])
+    assert out.exit_code == 0, out.output
+    rows = list(csv.DictReader(io.StringIO(out.output)))
+    assert [(r["project"], r["resource"]) for r in rows] == [(e[0], e[2]) for e in EXPECTED]
+    network = runner.invoke(main, ["report", "quotas", "--config", str(config), "--area",
+                                   "network", "--project", "beta"])
+    assert network.exit_code == 0, network.output
+    assert [line.split()[3] for line in network.output.splitlines()[1:]] == ["router"]
+    missing = tmp_path / "other.yaml"
+    missing.write_text(f"clouds: [{{name: c}}]\nstore: {{path: {tmp_path / 'none.sqlite'}}}\n")
+    refused = runner.invoke(main, ["report", "quotas", "--config", str(missing)])
+    assert refused.exit_code == 2 and "stackwatch server" in refused.output, refused.output
