@@ -13,10 +13,14 @@ from click.testing import CliRunner
 
 from stackwatch.catalog.loader import default_catalog
 from stackwatch.cli import main
+from stackwatch.config import parse_config
 from stackwatch.model import Collection, Sample
 from stackwatch.query.context import Context
 from stackwatch.query.quotas import quotas
+from stackwatch.runbooks import registry
 from stackwatch.runbooks.books.quotas import lines, render
+from stackwatch.runbooks.context import Actor, RunbookContext
+from stackwatch.store.base import Role
 from stackwatch.store.sqlite import SQLiteStore
 
 pytestmark = pytest.mark.unit
@@ -109,3 +113,17 @@ def test_the_report_command_prints_the_stored_figures(ctx: Context, tmp_path: Pa
     missing.write_text(f"clouds: [{{name: c}}]\nstore: {{path: {tmp_path / 'none.sqlite'}}}\n")
     refused = runner.invoke(main, ["report", "quotas", "--config", str(missing)])
     assert refused.exit_code == 2 and "stackwatch server" in refused.output, refused.output
+
+
+def test_the_diagnosis_names_the_quotas_nearly_used_up(ctx: Context) -> None:
+    config = parse_config({"clouds": [{"name": "c"}]})
+    runbook_ctx = RunbookContext(config, config.clouds[0], ctx.catalog,
+                                 Actor("a", Role.READ, "cli"), ctx.store)
+    found = registry.runbook("quotas").diagnose(runbook_ctx)
+    assert found.verdict == "CRITICAL" and found.summary.startswith("2 quota(s) at 90 %")
+    assert [(e.label, e.value) for e in found.evidence] == [
+        ("alpha network port", "50 of 50 (100.0 %)"),
+        ("alpha compute cores", "19 of 20 (95.0 %)")]
+    blind = RunbookContext(config, config.clouds[0], ctx.catalog,
+                           Actor("a", Role.READ, "cli"), None)
+    assert registry.runbook("quotas").diagnose(blind).verdict == "UNKNOWN"

@@ -11,15 +11,19 @@ from typing import Any
 
 import pytest
 
+from stackwatch.catalog.loader import default_catalog
 from stackwatch.config import load_config
 from stackwatch.infra_config import RabbitMQConfig
 from stackwatch.model import Status
+from stackwatch.runbooks import fixer, registry
 from stackwatch.runbooks.books import slow_cloud
+from stackwatch.runbooks.context import Actor, RunbookContext
 from stackwatch.runner import collect_once
 from stackwatch.sim.cloud import SimulatedCloud
 from stackwatch.sources.infra.rabbitmq import RabbitMQSource
 from stackwatch.sources.openstack_api import client_for
 from stackwatch.sources.registry import build_sources
+from stackwatch.store.base import Role
 from stackwatch.store.sqlite import SQLiteStore
 
 pytestmark = pytest.mark.integration
@@ -81,8 +85,18 @@ def test_a_slow_keystone_is_the_item_flagged(cloud: SimulatedCloud, rabbitmq: An
     cloud.inject("api-slow", service="identity", delay="2.5")
     try:
         found = checklist(cloud, store)
+        config = load_config(cloud.config_path)
+        ctx = RunbookContext(config, config.clouds[0], default_catalog(),
+                             Actor("a", Role.READ, "cli"), store)
+        try:
+            said = fixer.diagnose(registry.runbook("slow-cloud"), ctx)
+        finally:
+            ctx.close()
     finally:
         cloud.clear("api-slow")
+    assert said.verdict == "WARNING"
+    assert said.summary.startswith("identity is the first item off: keystone API slow: ")
+    assert said.evidence[0].label == "1. identity <- cause"
     causes = [v for v in found.values() if v.cause]
     assert [v.item for v in causes] == ["identity"]
     assert causes[0].status is Status.WARNING
