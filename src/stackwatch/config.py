@@ -526,6 +526,8 @@ class FixesConfig(_Frozen):
     enabled: list[str] = Field(default_factory=list)
     #: fix name -> applied by ``stackwatch server`` itself (audited as ``server``)
     auto: dict[str, AutoFix] = Field(default_factory=dict)
+    #: seconds between the server's looks for what ``auto`` fixes should change
+    auto_every: float = Field(30.0, gt=0)
     #: seconds a dry run stays the reference an ``--apply`` is checked against
     plan_max_age: float = Field(900.0, gt=0)
     #: local users (besides root) whose ``stackwatch fix --apply`` counts as an operator's

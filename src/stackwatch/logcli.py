@@ -240,8 +240,7 @@ def blocklist_command(files: Sequence[Path], fmt: str, window: float, threshold:
     Reads FILES (keystone access logs, HAProxy logs), or keystone's and HAProxy's
     files under --root (default /var/log).
     """
-    from stackwatch.logparse.engine import FileParser, detect_format
-    from stackwatch.sources.logs.bruteforce import BruteForceDetector, blocklist
+    from stackwatch.sources.logs.bruteforce import BruteForceDetector, blocklist, read_failures
     from stackwatch.sources.logs.globs import DEFAULT_GLOBS, DEFAULT_ROOT, expand
 
     if not files:
@@ -252,19 +251,10 @@ def blocklist_command(files: Sequence[Path], fmt: str, window: float, threshold:
             # An empty block list would read as "no attacker": say nothing was read.
             raise ConfigError(f"no log files matched under {base} (looked for "
                               f"{', '.join(patterns)}); give the files as arguments")
+    failures = read_failures(files)
     detector = BruteForceDetector(window, threshold)
-    latest = 0.0
-    for path in files:
-        parser = FileParser(detect_format(path), "keystone", "-", path.name)
-        with open(path, encoding="utf-8", errors="surrogateescape") as handle:
-            while chunk := handle.read(8 << 20):
-                cut = chunk.rfind("\n") + 1 or len(chunk)
-                rest = chunk[cut:]
-                parser.feed(chunk[:cut])
-                if rest:
-                    parser.feed(rest + handle.readline())
-        detector.add((f.timestamp, f.remote) for f in parser.failures)
-        latest = max([latest, *(f.timestamp for f in parser.failures)])
+    detector.add((f.timestamp, f.address) for f in failures)
+    latest = max((f.timestamp for f in failures), default=0.0)
     offenders = detector.offenders(at if at is not None else latest)
     text = blocklist((o.address for o in offenders), fmt)
     for offender in offenders:

@@ -46,8 +46,6 @@ from stackwatch.web.tls import web_context
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY_S = 3600.0
-#: seconds between the server's looks for automatic fixes to apply (``fixes.auto``)
-AUTO_FIX_EVERY_S = 30.0
 
 
 def stale_after(config: Config, sources: Sequence[Source]) -> float:
@@ -171,7 +169,7 @@ class Monitor:
         from stackwatch.runbooks import fixer, registry
         from stackwatch.runbooks.context import SERVER
 
-        while not self._stop_auto.wait(AUTO_FIX_EVERY_S):
+        while not self._stop_auto.wait(self.config.fixes.auto_every):
             for name, rule in self.config.fixes.auto.items():
                 for cloud in self.config.clouds:
                     ctx = self.runbooks.context(SERVER, cloud.name)

@@ -56,5 +56,6 @@ def audit(ctx: Context, fix: str = "", since_seconds: float = DEFAULT_SINCE_S,
 def audit_page(ctx: Context, fix: str = "", since_seconds: float = DEFAULT_SINCE_S
                ) -> AuditPage:
     items = audit(ctx, fix, since_seconds)
+    applied = sum(1 for i in items if not i.dry_run and i.result.startswith("applied"))
     return AuditPage(timestamp=ctx.now, since=ctx.now - since_seconds, fix=fix, items=items,
-                     applied=sum(1 for i in items if not i.dry_run and i.result == "applied"))
+                     applied=applied)

@@ -11,8 +11,9 @@ them) and the check ``logs.auth_bruteforce`` names them, with the window in its 
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from stackwatch.model import CheckResult, PerfDatum, Sample, Status, make_labels
 
@@ -89,6 +90,62 @@ class BruteForceDetector:
 
     def load(self, rows: Iterable[list[object]]) -> None:
         self._events.extend((float(str(r[0])), str(r[1])) for r in rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """One failed authentication read from a log file."""
+
+    timestamp: float
+    address: str
+    log: str  # the file it was read from
+
+
+def read_failures(files: Sequence[Path]) -> list[Failure]:
+    """The failed authentications in keystone access logs and HAProxy logs, by file (each
+    file's format detected, read in 8 MiB chunks cut at line ends)."""
+    from stackwatch.logparse.engine import FileParser, detect_format
+
+    found: list[Failure] = []
+    for path in files:
+        parser = FileParser(detect_format(path), "keystone", "-", path.name)
+        with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+            while chunk := handle.read(8 << 20):
+                cut = chunk.rfind("\n") + 1 or len(chunk)
+                rest = chunk[cut:]
+                parser.feed(chunk[:cut])
+                if rest:
+                    parser.feed(rest + handle.readline())
+        found += [Failure(f.timestamp, f.remote, str(path)) for f in parser.failures]
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class OffenderEvidence:
+    """An offender and what shows it: failures in the window, first and last, the logs."""
+
+    address: str
+    failures: int
+    first: float
+    last: float
+    logs: tuple[str, ...]
+
+
+def offender_evidence(failures: Sequence[Failure], window: float, threshold: int,
+                      now: float) -> list[OffenderEvidence]:
+    """The offenders of :class:`BruteForceDetector` at ``now``, worst first, with their
+    failures' first and last time and the logs they were read from."""
+    detector = BruteForceDetector(window, threshold)
+    detector.add((f.timestamp, f.address) for f in failures)
+    seen: dict[str, list[Failure]] = {}
+    for f in failures:
+        if now - window <= f.timestamp <= now:
+            seen.setdefault(f.address, []).append(f)
+    return [OffenderEvidence(o.address, o.failures,
+                             min(f.timestamp for f in seen[o.address]),
+                             max(f.timestamp for f in seen[o.address]),
+                             tuple(sorted({f.log for f in seen[o.address]})))
+            for o in detector.offenders(now)]
 
 
 def blocklist(addresses: Iterable[str], fmt: str, name: str = "stackwatch_bruteforce") -> str:
