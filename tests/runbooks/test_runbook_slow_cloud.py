@@ -3,10 +3,17 @@ evidence, and the first item not OK named as the cause."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from stackwatch.catalog.loader import default_catalog
+from stackwatch.config import parse_config
 from stackwatch.model import Sample, Status
+from stackwatch.runbooks import fixer, registry
 from stackwatch.runbooks.books.slow_cloud import Observed, Probe, run
+from stackwatch.runbooks.context import Actor, RunbookContext
+from stackwatch.store.base import Role
 
 pytestmark = pytest.mark.unit
 
@@ -78,3 +85,15 @@ def test_database_locks_and_connections_and_what_could_not_be_seen() -> None:
     assert blind["message bus"][0] is Status.UNKNOWN and not blind["message bus"][2]
     assert blind["identity"] == (Status.CRITICAL, ("keystone API did not answer: refused",),
                                  True)
+
+
+def test_no_api_reachable_is_could_not_look_not_a_slow_identity(tmp_path: Path) -> None:
+    config = parse_config({"clouds": [{"name": "c", "clouds_yaml": str(tmp_path / "no.yaml")}]})
+    ctx = RunbookContext(config, config.clouds[0], default_catalog(),
+                         Actor("a", Role.READ, "cli"))
+    try:
+        found = fixer.diagnose(registry.runbook("slow-cloud"), ctx)
+    finally:
+        ctx.close()
+    assert found.verdict == "UNKNOWN"
+    assert found.summary.startswith("could not look: no API could be probed: ")

@@ -280,7 +280,7 @@ class NetworkMtuRunbook:
                                  f"network {net.name or net.id} carries", "args")
             changes.append(Change(target=f"network {net.id}", action="set mtu",
                                   before=str(net.mtu), after=str(target)))
-            notes.append(f"{net.name or '-'} {net.id} ({net.network_type}): {finding.message}")
+            notes.append(f"{net.id}: {finding.message}")
         if not changes:
             notes.append("no network to change: every MTU asked for fits")
         draft = Plan(runbook=self.fix, changes=changes, fingerprint="", args=dict(args),

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from stackwatch.config import LatencyConfig
-from stackwatch.errors import SourceError
+from stackwatch.errors import SourceError, SourceUnavailable
 from stackwatch.model import Sample, Status
 from stackwatch.runbooks.context import RunbookContext
 from stackwatch.runbooks.model import Diagnosis, Evidence
@@ -294,8 +294,13 @@ class SlowCloud:
                "block storage, bus, database, network, compute): the first item off")
 
     def diagnose(self, ctx: RunbookContext) -> Diagnosis:
-        verdicts = run(observe(ctx.store, probe(ctx.client)),
-                       Limits(latency=ctx.cloud.latency))
+        probes = probe(ctx.client)
+        errors = {p.error for p in probes.values() if p.seconds is None}
+        if len(errors) == 1 and all(p.seconds is None for p in probes.values()):
+            # one reason for every API (credentials, clouds.yaml, no route): stackwatch
+            # could not look, which says nothing of which part of the cloud is slow
+            raise SourceUnavailable(f"no API could be probed: {errors.pop()}")
+        verdicts = run(observe(ctx.store, probes), Limits(latency=ctx.cloud.latency))
         evidence = [Evidence(label=f"{n}. {v.item}" + (" <- cause" if v.cause else ""),
                              value=f"{v.status.name}: " + "; ".join(v.evidence),
                              source="store and API probe")
