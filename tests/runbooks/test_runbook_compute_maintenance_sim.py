@@ -73,6 +73,7 @@ def test_disable_for_maintenance_and_enable_again(cloud: SimulatedCloud, context
                    for n in back.notes), back.notes
         assert fixer.apply(fix, ctx, {"host": host, "enable": "yes"}).ok
         assert nova_compute(cloud, host) == (False, None)
+        assert fixer.diagnose(fix, contexts()).verdict == "OK"
     finally:
         cloud.call(lambda s: s.update("compute_service",
                                       s.compute_service(host, "nova-compute").id,
