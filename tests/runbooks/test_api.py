@@ -78,7 +78,7 @@ def test_a_reader_diagnoses_an_operator_fixes_and_the_audit_shows_it(
         assert done["plan"]["plan_id"] == dry["plan"]["plan_id"]
         moved = {c["target"]: c["after"].rsplit(" ", 1)[1] for c in done["plan"]["changes"]}
         assert all(bindings(cloud)[r] == {a} for r, a in moved.items())
-        assert reader.call("GET", "/api/v1/diagnose/l3-failover")[1]["verdict"] == "WARNING"
+        assert reader.call("GET", "/api/v1/diagnose/l3-failover")[1]["verdict"] == "OK"
         status, page = reader.call("GET", "/api/v1/audit?fix=l3-failover")
         assert status == 200
         applied = [e for e in page["items"] if not e["dry_run"]]

@@ -60,7 +60,7 @@ def test_diagnose_dry_run_apply_and_a_refusal(cloud: SimulatedCloud, tmp_path: P
         assert done.exit_code == 0, done.output
         assert bindings(cloud) != before
         after = runner.invoke(main, ["diagnose", "l3-failover", "--config", str(enabled)])
-        assert after.exit_code == 1 and "no router stranded" in after.output
+        assert after.exit_code == 0 and "no router stranded" in after.output
         bad = runner.invoke(main, ["fix", "l3-failover", "colour=blue", "--config",
                                    str(enabled)])
         assert bad.exit_code == 2 and "unknown argument(s) colour" in bad.output

@@ -103,6 +103,10 @@ def apply(fix: Fix, ctx: RunbookContext, args: Mapping[str, str] | None = None,
                 dry_run=False)
         log.warning("fix %s refused for %s: %s", fix.fix, ctx.actor.name, refusal)
         raise
+    except SourceError as error:  # the targets could not be re-read: nothing was changed
+        _record(ctx, Plan(runbook=fix.fix, fingerprint="", args=asked, plan_id=plan_id or ""),
+                [(Change(target="", action="re-read"), f"failed: {error}")], dry_run=False)
+        raise
     applied = fix.apply(ctx, plan) if plan.changes else []
     _record(ctx, plan, [(a.change, a.result if a.ok else f"failed: {a.result}")
                         for a in applied], dry_run=False)
@@ -117,9 +121,9 @@ def _dry_run_of(fix: Fix, ctx: RunbookContext, asked: Mapping[str, str],
     of this fix whose arguments include ``asked``; refused when none is recent enough."""
     store = _store(ctx)
     max_age = ctx.config.fixes.plan_max_age
-    since = ctx.now - max_age
-    entries = [e for e in store.audit(since, ctx.now + 1, runbook=fix.fix, plan_id=plan_id,
-                                      limit=10_000) if e.dry_run]
+    now = time.time()  # not ctx.now: the context may be older than its own dry run
+    entries = [e for e in store.audit(now - max_age, now + 1, runbook=fix.fix,
+                                      plan_id=plan_id, limit=10_000) if e.dry_run]
     if plan_id is None:
         for entry in entries:  # newest first
             if all(json.loads(entry.args).get(k) == v for k, v in asked.items()):

@@ -132,9 +132,12 @@ class L3Failover:
                                      f"{', '.join(sorted(a.host for a in dead))}",
                              evidence=evidence, advice=advice)
         if dead:
-            return Diagnosis(runbook=self.name, verdict="WARNING",
-                             summary=f"L3 agent(s) dead on {', '.join(a.host for a in dead)}; "
-                                     "no router stranded (none hosted, or a live agent too)",
+            # what this runbook is about is fixed: no traffic stopped (the dead agent itself
+            # stays CRITICAL in the neutron.agent check)
+            return Diagnosis(runbook=self.name, verdict="OK",
+                             summary=f"no router stranded; L3 agent(s) dead on "
+                                     f"{', '.join(a.host for a in dead)} (hosting none, or "
+                                     "with a live agent too)",
                              evidence=evidence,
                              advice=["bring the dead agents back or delete them "
                                      "(openstack network agent delete ID)"])

@@ -16,8 +16,8 @@ where readable. The fix deletes expired rows in short statements
 (:mod:`stackwatch.runbooks.token_flush`), prints the index to create, advises the
 driver.
 
-Arguments of the fix: ``batch`` (rows a step, default 2000), ``keys`` (the fernet key
-repository, default ``/etc/keystone/fernet-keys``; diagnosis only).
+Arguments of the fix: ``batch`` (rows a step, default 2000) and ``after`` (only rows
+expired that many seconds ago: what ``fixes.auto`` passes).
 """
 
 from __future__ import annotations
@@ -226,10 +226,16 @@ class TokenBloat:
 
     # ------------------------------------------------------------------ the fix
     def plan(self, ctx: RunbookContext, args: dict[str, str]) -> Plan:
-        unknown = set(args) - {"batch", "cutoff"}
+        unknown = set(args) - {"batch", "after"}
         if unknown:
             raise FixRefused(f"token-flush: unknown argument(s) {', '.join(sorted(unknown))} "
-                             "(it takes batch=ROWS)", "args")
+                             "(it takes batch=ROWS and after=SECONDS)", "args")
+        after = args.get("after", "0")
+        try:
+            grace = dt.timedelta(seconds=float(after))
+        except (ValueError, OverflowError):
+            raise FixRefused(f"token-flush: after={after!r} is not a number of seconds",
+                             "args") from None
         batch = args.get("batch", "2000")
         if not batch.isdigit() or not 100 <= int(batch) <= 100_000:
             raise FixRefused(f"token-flush: batch={batch!r} is not a number of rows from 100 "
@@ -238,7 +244,7 @@ class TokenBloat:
             raise FixRefused("token-flush: no keystone database configured "
                              "(databases.keystone)", "args")
         engine = ctx.engine(DB)
-        cutoff = utcnow(ctx).replace(microsecond=0)
+        cutoff = (utcnow(ctx) - grace).replace(microsecond=0)
         expired = expired_rows(engine, cutoff)
         changes = [Change(target="keystone.token", action="delete",
                           before=f"{expired} rows expired before {cutoff:%Y-%m-%d %H:%M:%S}",
