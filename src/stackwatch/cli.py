@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "usage-audit": "stackwatch.bus.cli:usage_audit",
     "diagnose": "stackwatch.runbooks.cli:diagnose",
     "fix": "stackwatch.runbooks.cli:fix",
+    "report": "stackwatch.runbooks.report:report",
 }
 
 

@@ -26,6 +26,7 @@ Example::
           samples: 5
           min_samples: 3
           services: {block-storage: {warning: 5, critical: 20}}
+        neutron_mtu: {global_physnet_mtu: 9000, path_mtu: 1600}  # the `mtu` runbook
         disable: [sql.keystone]         # source names or kinds not to run for this cloud
     intervals:                          # seconds, per source kind or per source name
       api: 60
@@ -219,6 +220,19 @@ class LatencyConfig(_Frozen):
         return self
 
 
+class NeutronMtuConfig(_Frozen):
+    """Neutron's MTU settings, as its configuration has them (the ``mtu`` runbook
+    judges each network against them): ``[DEFAULT] global_physnet_mtu``, ``[ml2]
+    path_mtu``, ``physical_network_mtus`` and ``overlay_ip_version``, and ``[ml2_type_geneve]
+    max_header_size`` (38 under OVN)."""
+
+    global_physnet_mtu: int = Field(1500, ge=68)
+    path_mtu: int = Field(0, ge=0)
+    physical_network_mtus: dict[str, int] = Field(default_factory=dict)
+    overlay_ip_version: Literal[4, 6] = 4
+    geneve_max_header_size: int = Field(38, ge=0)
+
+
 class CloudConfig(_Frozen):
     """One cloud (or region) to watch."""
 
@@ -238,6 +252,8 @@ class CloudConfig(_Frozen):
     #: neutron.conf ``agent_down_time``: seconds after an agent's last heartbeat it is dead
     agent_down_time: float = Field(75.0, gt=0)
     latency: LatencyConfig = Field(default_factory=LatencyConfig)
+    #: neutron's MTU settings (the ``mtu`` runbook)
+    neutron_mtu: NeutronMtuConfig = Field(default_factory=NeutronMtuConfig)
     #: infrastructure to check: RabbitMQ, MySQL/Galera, memcached, HAProxy, Pacemaker,
     #: Ceph, GlusterFS, libvirt, Open vSwitch (``stackwatch.infra_config``)
     infra: InfraConfig = Field(default_factory=InfraConfig)

@@ -150,6 +150,24 @@ def test_l3_agent_dead_with_routers(cloud: SimulatedCloud, admin: Session) -> No
     assert all(a["alive"] for a in agents)
 
 
+def test_mtu_misconfigured_and_put_back(cloud: SimulatedCloud, admin: Session) -> None:
+    said = cloud.inject("mtu-misconfigured", mtu="1500")
+    nets = get(admin, "network", "/v2.0/networks").json()["networks"]
+    wrong = [n for n in nets if n["mtu"] == 1500 and n["provider:network_type"] == "vxlan"]
+    assert len(wrong) == 1 and wrong[0]["name"] in said
+    net = wrong[0]
+    url = admin.root("network") + f"/v2.0/networks/{net['id']}"
+    headers = {"X-Auth-Token": admin.token}
+    too_small = requests.put(url, json={"network": {"mtu": 20}}, headers=headers, timeout=30)
+    assert too_small.status_code == 400 and "at least '68'" in too_small.text
+    answer = requests.put(url, json={"network": {"mtu": 1450}}, headers=headers, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["network"]["mtu"] == 1450
+    assert answer.json()["network"]["revision_number"] == net["revision_number"] + 1
+    assert get(admin, "network", f"/v2.0/networks/{net['id']}").json()["network"]["mtu"] == 1450
+    cloud.clear("mtu-misconfigured")
+
+
 @pytest.mark.parametrize(("scenario", "status"), [
     ("api-500", 500), ("api-401", 401), ("api-403", 403)])
 def test_api_error_faults(cloud: SimulatedCloud, admin: Session, scenario: str,

@@ -9,7 +9,8 @@ Scenarios act where a real fault would show:
 
 * on the ground truth (API and service databases see it): ``compute-down``,
   ``service-disabled``, ``servers-error``, ``volume-stuck-deleting``,
-  ``snapshot-stuck``, ``l3-agent-dead``, ``cinder-volume-down``;
+  ``snapshot-stuck``, ``l3-agent-dead``, ``cinder-volume-down``,
+  ``mtu-misconfigured``;
 * on the HTTP server: ``api-slow``, ``api-500``, ``api-truncated``, ``api-401``,
   ``api-403`` (param ``service``: compute, identity, network, image, block-storage,
   placement);
@@ -284,6 +285,31 @@ def _l3_agent_dead_clear(ctx: FaultContext) -> str:
     return f"L3 agent(s) alive again: {', '.join(undo.values()) or 'none'}"
 
 
+def _mtu_misconfigured(ctx: FaultContext, p: Mapping[str, str]) -> str:
+    wanted = p["network"]
+    tunnels = [n for n in ctx.state.networks if n.network_type in ("vxlan", "gre", "geneve")]
+    if wanted:
+        tunnels = [n for n in tunnels if wanted in (n.id, n.name)]
+    if not tunnels:
+        raise SimulatorError(f"no overlay (vxlan, gre, geneve) network {wanted!r}")
+    net = sorted(tunnels, key=lambda n: (n.name, n.id))[0]
+    mtu = _int(p, "mtu")
+    ctx.active.setdefault("mtu-misconfigured", {}).setdefault(net.id, net.mtu)
+    ctx.state.update("network", net.id, mtu=mtu, revision_number=net.revision_number + 1,
+                     updated_at=ctx.state.now())
+    return f"network {net.name} ({net.network_type}) has MTU {mtu}, too big for its overlay"
+
+
+def _mtu_misconfigured_clear(ctx: FaultContext) -> str:
+    undo = ctx.active.pop("mtu-misconfigured", {})
+    for nid, mtu in undo.items():
+        net = ctx.state.networks.get(nid)
+        if net is not None:
+            ctx.state.update("network", nid, mtu=mtu, revision_number=net.revision_number + 1,
+                             updated_at=ctx.state.now())
+    return f"{len(undo)} network(s) back to their MTU"
+
+
 # ------------------------------------------------------------------ HTTP
 
 
@@ -373,6 +399,9 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              _cinder_volume_down, _cinder_volume_down_clear, {"host": ""}),
     Scenario("l3-agent-dead", "the L3 agent with most routers stops heartbeating",
              _l3_agent_dead, _l3_agent_dead_clear, {"host": "", "minutes": "10"}),
+    Scenario("mtu-misconfigured", "an overlay network's MTU is above what its tunnel "
+             "carries (physical 1500 less the VXLAN/GRE/Geneve overhead)",
+             _mtu_misconfigured, _mtu_misconfigured_clear, {"network": "", "mtu": "1500"}),
     _api("slow", "api-slow", "a service's API answers slowly (param delay, seconds)"),
     _api("500", "api-500", "a service's API answers 500 (param status)", status="500"),
     _api("truncated", "api-truncated", "a service's API answers truncated JSON"),

@@ -295,6 +295,34 @@ class NeutronApi:
             {"network": network_payload(net, admin=auth.is_admin, created=True)}, 201
         )
 
+    async def update_network(self, request: web.Request) -> web.Response:
+        """``PUT /v2.0/networks/{id}``: name, description, admin_state_up and, with the
+        ``net-mtu-writable`` extension, mtu (admin or owner; 400 below IPv4's 68)."""
+        auth = auth_of(request)
+        net = self._network(request, request.match_info["id"])
+        if not auth.is_admin and net.project_id != auth.project_id:
+            raise NeutronError(403, "PolicyNotAuthorized",
+                               "rule:update_network is disallowed by policy")
+        spec = await _resource(request, "network")
+        changes: dict[str, Any] = {}
+        for key in ("name", "description"):
+            if key in spec:
+                changes[key] = str(spec[key])
+        if "admin_state_up" in spec:
+            changes["admin_state_up"] = bool(spec["admin_state_up"])
+        if "mtu" in spec:
+            mtu = spec["mtu"]
+            if not isinstance(mtu, int) or isinstance(mtu, bool) or mtu < 68:
+                raise NeutronError(400, "HTTPBadRequest",
+                                   f"Invalid input for mtu. Reason: '{mtu}' is too small - "
+                                   "must be at least '68'.")
+            changes["mtu"] = mtu
+        if changes:
+            net = self.state.update("network", net.id, **changes,
+                                    revision_number=net.revision_number + 1,
+                                    updated_at=self.state.now())
+        return json_response({"network": network_payload(net, admin=auth.is_admin)})
+
     async def delete_network(self, request: web.Request) -> web.Response:
         """``DELETE /v2.0/networks/{id}``: 204 (recorded); 409 NetworkInUse with ports."""
         net = self._network(request, request.match_info["id"])
@@ -1015,6 +1043,7 @@ def register(api: ApiContext) -> None:
         ("GET", "/v2.0/networks", n.list_networks, True),
         ("POST", "/v2.0/networks", n.create_network, True),
         ("GET", "/v2.0/networks/{id}", n.show_network, True),
+        ("PUT", "/v2.0/networks/{id}", n.update_network, True),
         ("DELETE", "/v2.0/networks/{id}", n.delete_network, True),
         ("GET", "/v2.0/subnets", n.list_subnets, True),
         ("POST", "/v2.0/subnets", n.create_subnet, True),
