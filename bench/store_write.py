@@ -27,14 +27,12 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from prometheus_client import generate_latest
-
 from stackwatch.catalog.loader import default_catalog
+from stackwatch.exposition import render
 from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
 from stackwatch.store.base import Store
 from stackwatch.store.postgres import PostgresStore
 from stackwatch.store.sqlite import SQLiteStore
-from stackwatch.web.metrics import registry_for
 
 
 def collection(samples: int, checks: int, when: float) -> Collection:
@@ -110,8 +108,8 @@ def bench(store: Store, args: argparse.Namespace, kind: str) -> dict[str, tuple[
         store.sample_range(latest[0].name, start - 1, time.time(), labels),
         store.statistics(latest[0].name, start - 1, time.time(), labels)))
     timed("latest_checks()", store.latest_checks)
-    registry = registry_for(store.latest_samples, default_catalog())
-    timed("/metrics exposition", lambda: generate_latest(registry))
+    catalog = default_catalog()
+    timed("/metrics exposition", lambda: render(store.latest_samples(), catalog))
     timed("prune() of the first cycle", lambda: store.prune(start + 30))
     return figures
 

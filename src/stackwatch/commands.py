@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from prometheus_client import generate_latest
 
 from stackwatch.catalog.loader import Catalog, default_catalog
 from stackwatch.config import Config, load_config
 from stackwatch.errors import StackwatchError
+from stackwatch.exposition import render
 from stackwatch.health.evaluate import CloudHealth, evaluate, expire
 from stackwatch.model import CheckResult, Collection, PerfDatum, Sample, Status
 from stackwatch.nagios import NagiosCommand
@@ -38,7 +38,6 @@ from stackwatch.runner import SOURCE_CHECK, Loop, Run, Runner, collect_once
 from stackwatch.sources.base import Source
 from stackwatch.sources.registry import build_sources
 from stackwatch.terminal import printable
-from stackwatch.web.metrics import registry_for
 
 if TYPE_CHECKING:  # the simulator is imported by `demo` only
     from stackwatch.sim.story import Storyteller
@@ -135,7 +134,7 @@ def _emit(runs: Sequence[Run], fmt: str, catalog: Catalog) -> None:
         click.echo(json.dumps(_runs_json(runs, collection), indent=1))
     elif fmt == "prometheus":
         samples: tuple[Sample, ...] = collection.samples
-        click.echo(generate_latest(registry_for(lambda: samples, catalog)).decode(), nl=False)
+        click.echo(render(samples, catalog).decode(), nl=False)
     else:
         _print_table(runs, collection)
 

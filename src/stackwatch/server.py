@@ -39,7 +39,7 @@ from stackwatch.runner import Loop, Run, Runner
 from stackwatch.sources.base import Source
 from stackwatch.store.opening import open_store, open_token_store
 from stackwatch.web.api import actions
-from stackwatch.web.app import make_app
+from stackwatch.web.app import EXPOSITION_KEY, make_app
 from stackwatch.web.auth import Access
 from stackwatch.web.tls import web_context
 
@@ -113,6 +113,8 @@ class Monitor:
     def _write(self, run: Run) -> None:
         # the run replaces what its source's previous run saw (series, checks)
         self.store.write(run.collection, run.source)
+        if self.app is not None:  # the scrape after a collection finds /metrics rendered
+            self.app[EXPOSITION_KEY].warm_soon()
         now = time.time()
         if now - self._pruned_at >= PRUNE_EVERY_S:
             self._pruned_at = now

@@ -27,18 +27,17 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from prometheus_client import generate_latest
 
 from exposition import Key, exposition
 from stackwatch.catalog.loader import default_catalog
 from stackwatch.cli import main
 from stackwatch.config import load_config
+from stackwatch.exposition import render
 from stackwatch.runner import Run, collect_once
 from stackwatch.server import Monitor
 from stackwatch.sim import faults
 from stackwatch.sim.cloud import SimulatedCloud
 from stackwatch.sources.registry import build_sources
-from stackwatch.web.metrics import registry_for
 
 pytestmark = pytest.mark.integration
 
@@ -223,7 +222,7 @@ def fresh(path: Path) -> tuple[dict[Key, float], set[tuple[str, tuple[tuple[str,
     """What `collect --once --format prometheus` prints (its own rendering), and the checks."""
     runs = collect_once(build_sources(load_config(path)), timeout=60)
     samples = tuple(s for r in runs for s in r.collection.samples)
-    text = generate_latest(registry_for(lambda: samples, default_catalog())).decode()
+    text = render(samples, default_catalog()).decode()
     return exposition(text), checks_of(c for r in runs for c in r.collection.checks)
 
 

@@ -133,6 +133,11 @@ class Store(Protocol):
         (in a store several servers share, of the others this server wrote last)."""
         ...
 
+    def generation(self) -> str:
+        """A token that changes whenever a write was committed since it was last read (it
+        may change without one): what is read after it is at least that recent."""
+        ...
+
     def latest_samples(self, name: str | None = None) -> list[Sample]:
         """The newest sample of every series the latest run of a source emitted (of one
         metric, when ``name`` is given)."""

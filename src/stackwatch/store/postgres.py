@@ -547,6 +547,12 @@ class PostgresStore:
             conn.exec_driver_sql(f"DELETE FROM {table} WHERE source = %s", (source,))
 
     # ------------------------------------------------------------------- read
+    def generation(self) -> str:
+        """Changes whenever a write was committed since the last call (by any server):
+        the write-ahead log's insert position, which every commit moves (so does any other
+        database of the cluster: a rendering more, never a stale one)."""
+        return str(self._query("SELECT pg_current_wal_insert_lsn()::text")[0][0])
+
     def latest_samples(self, name: str | None = None) -> list[Sample]:
         """The newest sample of every series the latest run of a source emitted (of one
         metric when ``name`` is given)."""

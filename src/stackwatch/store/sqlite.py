@@ -331,6 +331,8 @@ class SQLiteStore:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
+        self._watcher: sqlite3.Connection | None = None  # reads only PRAGMA data_version
+        self._watcher_lock = threading.Lock()
         #: the latest checks last decoded: their row ids (sorted), in order, by row id
         self._decoded: tuple[tuple[int, ...], list[CheckResult], dict[int, CheckResult]] = (
             (), [], {})
@@ -651,6 +653,20 @@ class SQLiteStore:
                 self.write(Collection(), gone)
 
     # ------------------------------------------------------------------- read
+    def generation(self) -> str:
+        """Changes whenever a write was committed since the last call (by this process or
+        another): SQLite's ``data_version`` of one connection that never writes."""
+        with self._watcher_lock:
+            if self._watcher is None:
+                self._watcher = self._connect()
+                self._watcher.execute("PRAGMA query_only=ON")
+                with self._readers_lock:
+                    self._readers.append(self._watcher)
+            try:
+                return str(self._watcher.execute("PRAGMA data_version").fetchone()[0])
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: query failed: {exc}") from exc
+
     def latest_samples(self, name: str | None = None) -> list[Sample]:
         """The newest sample of every series the latest run of a source emitted (of one
         metric when ``name`` is given)."""

@@ -18,6 +18,7 @@ request sees the store at one moment (:class:`~stackwatch.query.context.Context`
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -25,12 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from prometheus_client.registry import CollectorRegistry
 from pydantic import BaseModel
 
 from stackwatch.agent.ingest import Ingest
 from stackwatch.catalog.loader import Catalog
+from stackwatch.exposition import CONTENT_TYPE, Exposition, render
 from stackwatch.model import Sample
 from stackwatch.query.context import Context, HealthMemo
 from stackwatch.store.base import Store
@@ -40,7 +40,6 @@ from stackwatch.web.api.ingest import INGEST_KEY, refusals_counted
 from stackwatch.web.api.openapi import document
 from stackwatch.web.api.routes import ENDPOINTS
 from stackwatch.web.auth import Access
-from stackwatch.web.metrics import SampleCollector, registry_for
 from stackwatch.web.pages.page import Site, environment, handlers
 from stackwatch.web.pages.site import PAGES
 
@@ -49,7 +48,10 @@ CATALOG_KEY = web.AppKey("catalog", Catalog)
 CLOCK_KEY = web.AppKey[Callable[[], float]]("clock")
 MAX_AGE_KEY = web.AppKey("max_age", float)
 EXTRAS_KEY = web.AppKey[dict[str, Callable[[], object]]]("extras")
-_REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
+#: the exposition of the store's latest samples (the server warms it after its writes)
+EXPOSITION_KEY = web.AppKey("exposition", Exposition)
+#: the server's own counters, rendered at each scrape
+_LIVE_KEY = web.AppKey("live_samples", tuple)
 _MEMO_KEY = web.AppKey("health_memo", HealthMemo)
 STATIC = Path(__file__).parent / "static"
 OPENAPI_PATH = "/api/v1/openapi.json"
@@ -75,10 +77,21 @@ def banner(ctx: Context) -> Banner:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus exposition of the latest value of every series."""
-    registry = request.app[_REGISTRY_KEY]
-    body = await asyncio.to_thread(generate_latest, registry)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    """Prometheus exposition of the latest value of every series: the store's, rendered
+    once per change (:class:`~stackwatch.exposition.Exposition`), then the server's own
+    counters (ingest, access), rendered at each scrape; gzip when the scraper asks."""
+    exposition = request.app[EXPOSITION_KEY]
+    zipped = "gzip" in request.headers.get("Accept-Encoding", "")
+    stored = await asyncio.to_thread(exposition.gzipped if zipped else exposition.body)
+    own = [s for live in request.app[_LIVE_KEY] for s in live()]
+    body = stored
+    if own:
+        extra = render(own, request.app[CATALOG_KEY])
+        body = stored + (gzip.compress(extra, 1, mtime=0) if zipped else extra)
+    headers = {"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"}
+    if zipped:
+        headers["Content-Encoding"] = "gzip"  # gzip members concatenated are one stream
+    return web.Response(body=body, headers=headers)
 
 
 @web.middleware
@@ -123,20 +136,18 @@ def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.t
     app[EXTRAS_KEY] = dict(extras or {})
     app[_MEMO_KEY] = HealthMemo()
 
-    def fresh_samples() -> list[Sample]:
-        # The store's latest is each source's latest run; a run older than max_age (the
-        # loop stuck, a store no server writes any more) is no longer "current" either.
-        oldest = clock() - max_age
-        return [s for s in store.latest_samples() if s.timestamp >= oldest]
-
-    app[_REGISTRY_KEY] = registry_for(fresh_samples, catalog)
+    # The store's latest is each source's latest run; a run older than max_age (the loop
+    # stuck, a store no server writes any more) is no longer "current" either.
+    app[EXPOSITION_KEY] = Exposition(store, catalog, clock, max_age)
+    live: list[Callable[[], list[Sample]]] = []
     if ingest is not None:
         app[INGEST_KEY] = ingest
-        app[_REGISTRY_KEY].register(SampleCollector(ingest.samples, catalog))
+        live.append(ingest.samples)
     app.router.add_get("/metrics", metrics)
     if access is not None:  # /login, /logout, and the refusals on /metrics
         access.add_routes(app)
-        app[_REGISTRY_KEY].register(SampleCollector(access.samples, catalog))
+        live.append(access.samples)
+    app[_LIVE_KEY] = tuple(live)
     endpoints = (*ENDPOINTS, *actions)
     spec = document(endpoints)
     spec_body = json.dumps(spec, indent=1)
