@@ -1,0 +1,191 @@
+"""Root cause: which problems follow from which, listed causes first.
+
+:func:`explain` takes what is wrong now (:class:`Symptom`: a service, a member, a
+check, a part a source could not read) and says for each one whether another one
+explains it, from the catalog's ``depends_on`` (``catalog/services.yaml``):
+
+* a symptom is a *consequence* of another when its service needs the other's,
+  directly or through others (nova-compute needs nova-conductor, which needs mysql),
+  and the other is a problem that can cause (:data:`CAUSING`: down, degraded, late)
+  at least as grave (a degraded dependency does not explain a dependent that
+  is wholly down); keystone, the database or the message bus down explains every
+  service that needs them, nova-conductor down the nova-computes that stopped
+  reporting on any host, neutron-server down nova-api's 5xx (nova's server list asks
+  neutron for the ports);
+* services that need each other (the DHCP agent and its dnsmasq) explain neither;
+* transitive causes resolve to the deepest root: with mysql and nova-conductor both
+  down, the nova-computes are mysql's consequences, as nova-conductor is;
+* a symptom that began more than :data:`BEFORE_SLACK` seconds before its supposed
+  cause is not its consequence (``since``; 0 means "not known" and never excludes).
+
+Roots are listed in the operations guide's restoration order
+(:data:`RESTORATION_ORDER`: what to bring back first), each followed by its
+consequences. Pure functions: no store, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from stackwatch.catalog.loader import Catalog, Role, ServiceSpec
+
+#: The operations guide's order of restoration after an outage: the network first,
+#: then storage, the message queue and database, keystone, the schedulers, the APIs and
+#: the dashboard. Services in none of these (compute nodes, agents) come after.
+RESTORATION_ORDER: tuple[str, ...] = (
+    "network", "storage", "message queue and database", "keystone", "schedulers", "APIs",
+    "dashboard")
+
+#: infrastructure services and their stage (the OpenStack ones follow from their names)
+_STAGES: dict[str, str] = {
+    "haproxy": "network", "pacemaker": "network", "keepalived": "network",
+    "ovsdb-server": "network", "ovs-vswitchd": "network", "ovn-ovsdb-server-nb": "network",
+    "ovn-ovsdb-server-sb": "network", "ovn-northd": "network",
+    "ceph-mon": "storage", "ceph-osd": "storage", "glusterfs": "storage",
+    "rabbitmq": "message queue and database", "mysql": "message queue and database",
+    "memcached": "message queue and database",
+    "keystone": "keystone", "horizon": "dashboard",
+}
+
+#: how grave each kind of symptom is; those of 1 and more can cause others
+GRAVITY: dict[str, int] = {"down": 2, "degraded": 1, "late": 1, "failing": 1, "unknown": 0}
+#: kinds that can explain others: a service or member down, degraded or late to report
+#: ("failing": a check on a service as a whole, 5xx or brute force, is only explained)
+CAUSING = frozenset({"down", "degraded", "late"})
+#: a consequence may be seen this much before its cause (collection intervals differ)
+BEFORE_SLACK = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class Symptom:
+    """One thing wrong now: ``key`` names it uniquely (``service:nova-compute``); ``kind``
+    one of :data:`GRAVITY`; ``since`` when it began (epoch seconds, 0: not known)."""
+
+    key: str
+    service: str
+    member: str = ""
+    host: str = ""
+    kind: str = ""
+    since: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Explained:
+    """A symptom with the key of the root that explains it (None: it is a root), why,
+    and its stage's rank in :data:`RESTORATION_ORDER` (its length: in none)."""
+
+    symptom: Symptom
+    cause: str | None
+    reason: str
+    rank: int
+
+
+def stage(spec: ServiceSpec | None) -> str:
+    """The restoration stage of a service ("" when in none: computes, agents)."""
+    if spec is None:
+        return ""
+    if spec.name in _STAGES:
+        return _STAGES[spec.name]
+    if spec.name.endswith(("-scheduler", "-conductor")):
+        return "schedulers"
+    if spec.service_type or spec.name.endswith("-api"):
+        return "APIs"
+    if Role.STORAGE in spec.roles and spec.project == "infrastructure":
+        return "storage"
+    if spec.name == "cinder-volume":
+        return "storage"
+    return ""
+
+
+def rank(spec: ServiceSpec | None) -> int:
+    """The index of the service's stage in :data:`RESTORATION_ORDER` (its length: none)."""
+    found = stage(spec)
+    return RESTORATION_ORDER.index(found) if found else len(RESTORATION_ORDER)
+
+
+def needs(catalog: Catalog, service: str) -> frozenset[str]:
+    """Every service ``service`` needs, directly or through others (catalog names)."""
+    seen: set[str] = set()
+    spec = catalog.service(service)
+    todo = list(spec.depends_on) if spec else []
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        dep = catalog.service(name)
+        if dep is not None:
+            todo.extend(dep.depends_on)
+    return frozenset(seen)
+
+
+def _canonical(catalog: Catalog, name: str) -> str:
+    spec = catalog.service(name) if name else None
+    return spec.name if spec else name
+
+
+def _can_explain(catalog: Catalog, cause: Symptom, effect: Symptom) -> bool:
+    if cause.key == effect.key or cause.kind not in CAUSING or not cause.service:
+        return False
+    if GRAVITY.get(cause.kind, 0) < GRAVITY.get(effect.kind, 0):
+        return False
+    cause_service = _canonical(catalog, cause.service)
+    effect_service = _canonical(catalog, effect.service)
+    if cause_service == effect_service or cause_service not in needs(catalog, effect_service):
+        return False
+    if effect_service in needs(catalog, cause_service):
+        return False  # they need each other (the DHCP agent and its dnsmasq): neither first
+    # one that began long before its supposed cause does not follow from it
+    return not (cause.since and effect.since and effect.since < cause.since - BEFORE_SLACK)
+
+
+def explain(symptoms: Sequence[Symptom], catalog: Catalog) -> list[Explained]:
+    """Roots first, in restoration order (then by key), each followed by the symptoms it
+    explains (by rank, then key)."""
+    ranks = {s.key: rank(catalog.service(s.service) if s.service else None) for s in symptoms}
+    candidates = {s.key: [c for c in symptoms if _can_explain(catalog, c, s)]
+                  for s in symptoms}
+
+    def root_of(symptom: Symptom) -> Symptom | None:
+        """The deepest cause: follow the causes until one has none (a cycle stops)."""
+        seen = {symptom.key}
+        current: Symptom | None = None
+        options = candidates[symptom.key]
+        while options:
+            # prefer a cause that has no cause of its own, then the earliest stage
+            options = sorted(options, key=lambda c: (bool(candidates[c.key]), ranks[c.key],
+                                                     c.key))
+            nxt = next((c for c in options if c.key not in seen), None)
+            if nxt is None:
+                break
+            current = nxt
+            seen.add(nxt.key)
+            options = candidates[nxt.key]
+        return current
+
+    roots: list[Symptom] = []
+    followers: dict[str, list[Explained]] = {}
+    for symptom in symptoms:
+        root = root_of(symptom)
+        if root is None:
+            roots.append(symptom)
+            continue
+        via = [c.service for c in candidates[symptom.key] if c.key != root.key]
+        reason = f"because of {root.service}"
+        if root.member or root.host:
+            reason += f" ({root.member or root.host})"
+        reason += f" {root.kind}: {symptom.service} needs {root.service}"
+        if via and root.service not in via:
+            reason += f" (also {', '.join(sorted(set(via)))})"
+        followers.setdefault(root.key, []).append(
+            Explained(symptom, root.key, reason, ranks[symptom.key]))
+    out: list[Explained] = []
+    for root in sorted(roots, key=lambda s: (ranks[s.key], s.key)):
+        consequences = sorted(followers.get(root.key, []),
+                              key=lambda e: (e.rank, e.symptom.key))
+        reason = (f"root: explains {len(consequences)}" if consequences
+                  else "nothing known that it needs is wrong")
+        out.append(Explained(root, None, reason, ranks[root.key]))
+        out.extend(consequences)
+    return out
