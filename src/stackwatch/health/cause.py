@@ -12,6 +12,8 @@ explains it, from the catalog's ``depends_on`` (``catalog/services.yaml``):
   service that needs them, nova-conductor down the nova-computes that stopped
   reporting on any host, neutron-server down nova-api's 5xx (nova's server list asks
   neutron for the ports);
+* what could not be looked at (``unknown``) follows from its own service down, and
+  from keystone down when it is read through the APIs (they all take its tokens);
 * services that need each other (the DHCP agent and its dnsmasq) explain neither;
 * transitive causes resolve to the deepest root: with mysql and nova-conductor both
   down, the nova-computes are mysql's consequences, as nova-conductor is;
@@ -53,6 +55,8 @@ GRAVITY: dict[str, int] = {"down": 2, "degraded": 1, "late": 1, "failing": 1, "u
 #: kinds that can explain others: a service or member down, degraded or late to report
 #: ("failing": a check on a service as a whole, 5xx or brute force, is only explained)
 CAUSING = frozenset({"down", "degraded", "late"})
+#: the service every API source authenticates with
+IDENTITY = "keystone"
 #: a consequence may be seen this much before its cause (collection intervals differ)
 BEFORE_SLACK = 120.0
 
@@ -120,6 +124,11 @@ def needs(catalog: Catalog, service: str) -> frozenset[str]:
     return frozenset(seen)
 
 
+def _read_through_apis(catalog: Catalog, service: str) -> bool:
+    spec = catalog.service(service)
+    return spec is not None and any(source.startswith("api.") for source in spec.sources)
+
+
 def _canonical(catalog: Catalog, name: str) -> str:
     spec = catalog.service(name) if name else None
     return spec.name if spec else name
@@ -132,12 +141,29 @@ def _can_explain(catalog: Catalog, cause: Symptom, effect: Symptom) -> bool:
         return False
     cause_service = _canonical(catalog, cause.service)
     effect_service = _canonical(catalog, effect.service)
+    if effect.kind == "unknown" and cause.kind == "down" and (
+            cause_service == effect_service
+            or (cause_service in {IDENTITY} | needs(catalog, IDENTITY)
+                and _read_through_apis(catalog, effect_service))):
+        # what could not be read of a service that is down, or through APIs whose token
+        # keystone (down) cannot give
+        return True
     if cause_service == effect_service or cause_service not in needs(catalog, effect_service):
         return False
     if effect_service in needs(catalog, cause_service):
         return False  # they need each other (the DHCP agent and its dnsmasq): neither first
     # one that began long before its supposed cause does not follow from it
     return not (cause.since and effect.since and effect.since < cause.since - BEFORE_SLACK)
+
+
+def _why(catalog: Catalog, effect: Symptom, root: Symptom) -> str:
+    effect_service = _canonical(catalog, effect.service)
+    root_service = _canonical(catalog, root.service)
+    if effect_service == root_service:
+        return "what it serves cannot be read"
+    if root_service not in needs(catalog, effect_service):
+        return f"{effect.service} is read through the APIs, which need {root.service}"
+    return f"{effect.service} needs {root.service}"
 
 
 def explain(symptoms: Sequence[Symptom], catalog: Catalog) -> list[Explained]:
@@ -175,7 +201,7 @@ def explain(symptoms: Sequence[Symptom], catalog: Catalog) -> list[Explained]:
         reason = f"because of {root.service}"
         if root.member or root.host:
             reason += f" ({root.member or root.host})"
-        reason += f" {root.kind}: {symptom.service} needs {root.service}"
+        reason += f" {root.kind}: " + _why(catalog, symptom, root)
         if via and root.service not in via:
             reason += f" (also {', '.join(sorted(set(via)))})"
         followers.setdefault(root.key, []).append(

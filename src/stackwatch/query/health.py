@@ -9,6 +9,7 @@ from stackwatch.health.cause import Symptom, explain
 from stackwatch.query.context import Context
 from stackwatch.query.models import SEVERITY_ORDER, BlindView, CheckView, HealthView, ServiceView
 from stackwatch.query.times import Stamped
+from stackwatch.sources.sql.base import DATABASE_SERVICE
 
 #: a service's status -> the kind of symptom it is (health/cause.py)
 _SERVICE_KIND = {"CRITICAL": "down", "WARNING": "degraded", "UNKNOWN": "unknown"}
@@ -47,12 +48,13 @@ def _check_service(check: CheckView, catalog: Catalog) -> str:
 
 
 def _blind_service(part: BlindView, catalog: Catalog) -> str:
-    """The service a source's unread part is about: ``api.compute`` -> nova-api."""
+    """The service a source's unread part is about: ``api.compute`` -> nova-api, a
+    ``sql.*`` source's -> the database it reads (``sql.database``'s service)."""
     kind, _, rest = part.source.rpartition("/")[2].partition(".")
-    if kind == "api":
-        spec = catalog.service(rest.replace("_", "-"))
-        if spec is not None:
-            return spec.name
+    spec = catalog.service(rest.replace("_", "-") if kind == "api" else
+                           DATABASE_SERVICE if kind == "sql" else "")
+    if spec is not None:
+        return spec.name
     return next((s.name for s in catalog.services if part.source in s.sources), "")
 
 
