@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "token": "stackwatch.tokencli:token",
     "agent": "stackwatch.agent.cli:agent",
     "install-units": "stackwatch.agent.cli:install_units",
+    "export": "stackwatch.export:export",
 }
 
 
