@@ -52,7 +52,7 @@ TIMINGS: dict[str, float] = {}
 ORDER = ("test_real_ground_truth", "test_real_api_metrics", "test_real_sql_metrics",
          "test_real_logs", "test_real_recordings", "test_real_fidelity", "test_real_health",
          "test_real_auth", "test_real_truth", "test_real_node",
-         "test_real_faults")
+         "test_real_heartbeat", "test_real_faults")
 
 
 def _is_realcloud(item: pytest.Item) -> bool:
