@@ -66,8 +66,11 @@ def build_engine(url: str, timeout: float) -> Engine:
         connect_args = {"connect_timeout": max(1, int(timeout))}
     elif backend == "sqlite":
         connect_args = {"timeout": timeout, "check_same_thread": False}
+    # SQLite: a file opened anew for each statement (cheap), so that a file that went
+    # away is seen gone, as a database server that went down is
+    pool = {"poolclass": sa.pool.NullPool} if backend == "sqlite" else {}
     engine = sa.create_engine(parsed, connect_args=connect_args, pool_pre_ping=True,
-                              pool_recycle=3600)
+                              pool_recycle=3600, **pool)
 
     @event.listens_for(engine, "connect")
     def _session_limits(dbapi_conn: Any, record: Any) -> None:
