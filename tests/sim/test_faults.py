@@ -335,9 +335,9 @@ def test_database_down_makes_the_apis_answer_500(cloud: SimulatedCloud,
         assert answer.status_code == 500
         assert "DBConnectionError" in answer.json()["computeFault"]["message"]
         assert get(admin, "network", "/v2.0/networks").status_code == 500
-        with pytest.raises(sa.exc.OperationalError):
-            with sa.create_engine(f"sqlite:///{db}").connect() as conn:
-                conn.execute(sa.text("SELECT 1 FROM services"))
+        with pytest.raises(sa.exc.OperationalError), \
+                sa.create_engine(f"sqlite:///{db}").connect() as conn:
+            conn.execute(sa.text("SELECT 1 FROM services"))
     finally:
         cloud.clear("database-down")
     assert get(admin, "compute", "/os-services").status_code == 200
