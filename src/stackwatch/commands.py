@@ -250,8 +250,8 @@ def render_status(health: CloudHealth, checks: Sequence[CheckResult], show_all: 
 
 
 def _problem_lines(health: CloudHealth, catalog: Catalog) -> list[str]:
-    """``problems, causes first:`` and one line each, a consequence indented under its
-    cause with ``because of ...``."""
+    """``problems, causes first:`` and one line each (``*`` a cause, ``-`` a consequence,
+    indented under its cause with ``because of ...``)."""
     from stackwatch.query.health import problems
 
     found = problems(HealthView.of(health), catalog)
@@ -260,8 +260,8 @@ def _problem_lines(health: CloudHealth, catalog: Catalog) -> list[str]:
     lines = ["problems, causes first:"]
     for p in found:
         status = Status[p.status]
-        indent = "      " if p.cause else "  "
-        where = f" on {', '.join(p.hosts)}" if p.hosts else ""
+        indent = "      - " if p.cause else "  * "
+        where = f" on {', '.join(h or 'endpoint' for h in p.hosts)}" if p.hosts else ""
         lines.append(f"{indent}{_styled(status, f'{p.status:<8}')} {p.what}{where}: "
                      f"{_one_line(p.message)}" + (f" -- {p.because}" if p.because else ""))
     return lines

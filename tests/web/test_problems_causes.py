@@ -92,8 +92,8 @@ def test_status_prints_causes_first() -> None:
              render_status(evaluate(CATALOG, CHECKS), list(CHECKS), catalog=CATALOG)]
     start = lines.index("problems, causes first:")
     cause, consequence = lines[start + 1:start + 3]
-    assert cause.startswith("  CRITICAL nova-conductor on ctl1:")
-    assert consequence.startswith("      CRITICAL nova-compute on cmp1, cmp2:")
+    assert cause.startswith("  * CRITICAL nova-conductor on ctl1:")
+    assert consequence.startswith("      - CRITICAL nova-compute on cmp1, cmp2:")
     assert consequence.endswith("-- because of nova-conductor (ctl1) down: nova-compute "
                                 "needs nova-conductor")
     # nothing explained, no section: the service lines say it all
