@@ -67,6 +67,14 @@ CASES = [
     ("an alias names the service (the API's service type)",
      [s("compute", "failing", key="api-5xx"), s("network")],
      [("network", None), ("api-5xx", "network")]),
+    ("an alarm's words: no kind is down, CRITICAL down, insufficient data unknown",
+     [s("nova-compute", "", host="c1"), s("nova-conductor", "CRITICAL"),
+      s("nova-compute", "insufficient data", host="c2")],
+     [("nova-conductor", None), ("nova-compute@c1", "nova-conductor"),
+      ("nova-compute@c2", "nova-conductor")]),
+    ("a kind not known is failing: explained, causing nothing",
+     [s("rabbitmq", "queue-backlog"), s("nova-conductor", "flapping")],
+     [("rabbitmq", None), ("nova-conductor", None)]),
     ("nothing wrong, nothing listed", [], []),
 ]
 

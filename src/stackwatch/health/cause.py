@@ -57,6 +57,10 @@ GRAVITY: dict[str, int] = {"down": 2, "degraded": 1, "late": 1, "failing": 1, "u
 CAUSING = frozenset({"down", "degraded", "late"})
 #: the service every API source authenticates with
 IDENTITY = "keystone"
+#: other words for the kinds (an alarm's severity or state): "" (not said) is "down"
+KIND_ALIASES: dict[str, str] = {
+    "": "down", "critical": "down", "alarm": "down", "warning": "degraded",
+    "insufficient data": "unknown", "insufficient_data": "unknown"}
 #: a consequence may be seen this much before its cause (collection intervals differ)
 BEFORE_SLACK = 120.0
 
@@ -64,7 +68,8 @@ BEFORE_SLACK = 120.0
 @dataclass(frozen=True, slots=True)
 class Symptom:
     """One thing wrong now: ``key`` names it uniquely (``service:nova-compute``); ``kind``
-    one of :data:`GRAVITY`; ``since`` when it began (epoch seconds, 0: not known)."""
+    one of :data:`GRAVITY` (or an alias, :data:`KIND_ALIASES`: not said is "down");
+    ``since`` when it began (epoch seconds, 0: not known)."""
 
     key: str
     service: str
@@ -134,14 +139,23 @@ def _canonical(catalog: Catalog, name: str) -> str:
     return spec.name if spec else name
 
 
+def kind_of(symptom: Symptom) -> str:
+    """The symptom's kind, one of :data:`GRAVITY` (aliases resolved; any other word is
+    "failing": explained, causing nothing)."""
+    kind = symptom.kind.strip().lower()
+    kind = KIND_ALIASES.get(kind, kind)
+    return kind if kind in GRAVITY else "failing"
+
+
 def _can_explain(catalog: Catalog, cause: Symptom, effect: Symptom) -> bool:
-    if cause.key == effect.key or cause.kind not in CAUSING or not cause.service:
+    cause_kind, effect_kind = kind_of(cause), kind_of(effect)
+    if cause.key == effect.key or cause_kind not in CAUSING or not cause.service:
         return False
-    if GRAVITY.get(cause.kind, 0) < GRAVITY.get(effect.kind, 0):
+    if GRAVITY[cause_kind] < GRAVITY[effect_kind]:
         return False
     cause_service = _canonical(catalog, cause.service)
     effect_service = _canonical(catalog, effect.service)
-    if effect.kind == "unknown" and cause.kind == "down" and (
+    if effect_kind == "unknown" and cause_kind == "down" and (
             cause_service == effect_service
             or (cause_service in {IDENTITY} | needs(catalog, IDENTITY)
                 and _read_through_apis(catalog, effect_service))):
@@ -201,7 +215,7 @@ def explain(symptoms: Sequence[Symptom], catalog: Catalog) -> list[Explained]:
         reason = f"because of {root.service}"
         if root.member or root.host:
             reason += f" ({root.member or root.host})"
-        reason += f" {root.kind}: " + _why(catalog, symptom, root)
+        reason += f" {kind_of(root)}: " + _why(catalog, symptom, root)
         if via and root.service not in via:
             reason += f" (also {', '.join(sorted(set(via)))})"
         followers.setdefault(root.key, []).append(
