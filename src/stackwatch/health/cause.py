@@ -45,6 +45,7 @@ _STAGES: dict[str, str] = {
     "ovsdb-server": "network", "ovs-vswitchd": "network", "ovn-ovsdb-server-nb": "network",
     "ovn-ovsdb-server-sb": "network", "ovn-northd": "network",
     "ceph-mon": "storage", "ceph-osd": "storage", "glusterfs": "storage",
+    "cinder-volume": "storage",
     "rabbitmq": "message queue and database", "mysql": "message queue and database",
     "memcached": "message queue and database",
     "keystone": "keystone", "horizon": "dashboard",
@@ -102,8 +103,6 @@ def stage(spec: ServiceSpec | None) -> str:
         return "APIs"
     if Role.STORAGE in spec.roles and spec.project == "infrastructure":
         return "storage"
-    if spec.name == "cinder-volume":
-        return "storage"
     return ""
 
 
@@ -129,16 +128,6 @@ def needs(catalog: Catalog, service: str) -> frozenset[str]:
     return frozenset(seen)
 
 
-def _read_through_apis(catalog: Catalog, service: str) -> bool:
-    spec = catalog.service(service)
-    return spec is not None and any(source.startswith("api.") for source in spec.sources)
-
-
-def _canonical(catalog: Catalog, name: str) -> str:
-    spec = catalog.service(name) if name else None
-    return spec.name if spec else name
-
-
 def kind_of(symptom: Symptom) -> str:
     """The symptom's kind, one of :data:`GRAVITY` (aliases resolved; any other word is
     "failing": explained, causing nothing)."""
@@ -147,45 +136,84 @@ def kind_of(symptom: Symptom) -> str:
     return kind if kind in GRAVITY else "failing"
 
 
-def _can_explain(catalog: Catalog, cause: Symptom, effect: Symptom) -> bool:
-    cause_kind, effect_kind = kind_of(cause), kind_of(effect)
-    if cause.key == effect.key or cause_kind not in CAUSING or not cause.service:
-        return False
-    if GRAVITY[cause_kind] < GRAVITY[effect_kind]:
-        return False
-    cause_service = _canonical(catalog, cause.service)
-    effect_service = _canonical(catalog, effect.service)
-    if effect_kind == "unknown" and cause_kind == "down" and (
-            cause_service == effect_service
-            or (cause_service in {IDENTITY} | needs(catalog, IDENTITY)
-                and _read_through_apis(catalog, effect_service))):
-        # what could not be read of a service that is down, or through APIs whose token
-        # keystone (down) cannot give
-        return True
-    if cause_service == effect_service or cause_service not in needs(catalog, effect_service):
-        return False
-    if effect_service in needs(catalog, cause_service):
-        return False  # they need each other (the DHCP agent and its dnsmasq): neither first
-    # one that began long before its supposed cause does not follow from it
-    return not (cause.since and effect.since and effect.since < cause.since - BEFORE_SLACK)
+class _Graph:
+    """The catalog's needs, looked up once per service for one :func:`explain`."""
 
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self._needs: dict[str, frozenset[str]] = {}
+        self._names: dict[str, str] = {}
+        self.through_apis = {IDENTITY} | self.needs(IDENTITY)
 
-def _why(catalog: Catalog, effect: Symptom, root: Symptom) -> str:
-    effect_service = _canonical(catalog, effect.service)
-    root_service = _canonical(catalog, root.service)
-    if effect_service == root_service:
-        return "what it serves cannot be read"
-    if root_service not in needs(catalog, effect_service):
-        return f"{effect.service} is read through the APIs, which need {root.service}"
-    return f"{effect.service} needs {root.service}"
+    def name(self, service: str) -> str:
+        """The catalog's name of a service (its alias or endpoint type resolved)."""
+        found = self._names.get(service)
+        if found is None:
+            spec = self.catalog.service(service) if service else None
+            found = self._names[service] = spec.name if spec else service
+        return found
+
+    def needs(self, service: str) -> frozenset[str]:
+        found = self._needs.get(service)
+        if found is None:
+            found = self._needs[service] = needs(self.catalog, service)
+        return found
+
+    def read_through_apis(self, service: str) -> bool:
+        spec = self.catalog.service(service)
+        return spec is not None and any(src.startswith("api.") for src in spec.sources)
+
+    def suspects(self, effect: Symptom) -> set[str]:
+        """The services whose symptoms may explain ``effect`` (then :meth:`explains`)."""
+        service = self.name(effect.service)
+        found = set(self.needs(service))
+        if kind_of(effect) == "unknown":
+            found.add(service)
+            if self.read_through_apis(service):
+                found |= self.through_apis
+        return found
+
+    def explains(self, cause: Symptom, effect: Symptom) -> bool:
+        cause_kind, effect_kind = kind_of(cause), kind_of(effect)
+        if cause.key == effect.key or cause_kind not in CAUSING or not cause.service:
+            return False
+        if GRAVITY[cause_kind] < GRAVITY[effect_kind]:
+            return False
+        cause_service, effect_service = self.name(cause.service), self.name(effect.service)
+        if effect_kind == "unknown" and cause_kind == "down" and (
+                cause_service == effect_service
+                or (cause_service in self.through_apis
+                    and self.read_through_apis(effect_service))):
+            # what could not be read of a service that is down, or through APIs whose
+            # token keystone (down) cannot give
+            return True
+        if cause_service == effect_service or cause_service not in self.needs(effect_service):
+            return False
+        if effect_service in self.needs(cause_service):
+            return False  # they need each other (the DHCP agent and its dnsmasq): neither first
+        # one that began long before its supposed cause does not follow from it
+        return not (cause.since and effect.since and effect.since < cause.since - BEFORE_SLACK)
+
+    def why(self, effect: Symptom, root: Symptom) -> str:
+        effect_service, root_service = self.name(effect.service), self.name(root.service)
+        if effect_service == root_service:
+            return "what it serves cannot be read"
+        if root_service not in self.needs(effect_service):
+            return f"{effect.service} is read through the APIs, which need {root.service}"
+        return f"{effect.service} needs {root.service}"
 
 
 def explain(symptoms: Sequence[Symptom], catalog: Catalog) -> list[Explained]:
     """Roots first, in restoration order (then by key), each followed by the symptoms it
     explains (by rank, then key)."""
+    graph = _Graph(catalog)
     ranks = {s.key: rank(catalog.service(s.service) if s.service else None) for s in symptoms}
-    candidates = {s.key: [c for c in symptoms if _can_explain(catalog, c, s)]
-                  for s in symptoms}
+    causing: dict[str, list[Symptom]] = {}
+    for symptom in symptoms:
+        if kind_of(symptom) in CAUSING and symptom.service:
+            causing.setdefault(graph.name(symptom.service), []).append(symptom)
+    candidates = {s.key: [c for service in graph.suspects(s) for c in causing.get(service, ())
+                          if graph.explains(c, s)] for s in symptoms}
 
     def root_of(symptom: Symptom) -> Symptom | None:
         """The deepest cause: follow the causes until one has none (a cycle stops)."""
@@ -215,7 +243,7 @@ def explain(symptoms: Sequence[Symptom], catalog: Catalog) -> list[Explained]:
         reason = f"because of {root.service}"
         if root.member or root.host:
             reason += f" ({root.member or root.host})"
-        reason += f" {kind_of(root)}: " + _why(catalog, symptom, root)
+        reason += f" {kind_of(root)}: " + graph.why(symptom, root)
         if via and root.service not in via:
             reason += f" (also {', '.join(sorted(set(via)))})"
         followers.setdefault(root.key, []).append(
