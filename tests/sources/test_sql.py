@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from servers import MariaDB
+from servers import MariaDB, PostgreSQL
 from sources.dbload import load, recorded_rows
 from sources.test_api_replay import resource_status, value
 from stackwatch.catalog.testing import assert_declared
@@ -237,3 +237,26 @@ def test_connections_are_read_only(tmp_path: Path) -> None:
     engine = build_engine(url, timeout=5)
     with pytest.raises(sa.exc.OperationalError, match="readonly"), engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM revocation_event"))
+
+
+def test_the_database_answers_with_its_clock(database: Loader) -> None:
+    """``sql.database`` OK about the catalog's database service, and the database's own
+    time (naive UTC, as OpenStack stores its times) kept for the heartbeat ages."""
+    source = NovaSql(database("nova"), timeout=10)
+    out = source.collect()
+    [check] = [c for c in out.checks if c.name == "sql.database"]
+    assert check.status is Status.OK and dict(check.labels)["service"] == "mysql"
+    assert dict(check.labels)["database"] == "nova"
+    assert source.db_now is not None and source.db_now.tzinfo is None
+    assert abs((source.db_now - utcnow()).total_seconds()) < 5
+    late = [c for c in out.checks if c.name == "nova.db_heartbeat"]
+    assert late and all(dict(c.labels)["host"] for c in late)
+
+
+def test_postgresql_gives_its_clock_in_utc(postgres: PostgreSQL) -> None:
+    source = NovaSql(postgres.url(), timeout=10)
+    try:
+        assert source.db_now is None
+        assert abs((source._clock() - utcnow()).total_seconds()) < 5
+    finally:
+        source.close()
