@@ -92,7 +92,8 @@ def problems(view: HealthView, catalog: Catalog) -> list[Problem]:
     """Not-OK services (and their not-OK members), other checks, blind parts. Roots first:
     CRITICAL, then WARNING, then UNKNOWN, and within one status in the operations guide's
     restoration order (health/cause.py), services before checks, then by name; each root
-    followed by the problems it explains (``cause``, ``because``)."""
+    followed by the problems it explains (``cause``, ``because``), worst first, then in
+    restoration order."""
     found = _found(view, catalog)
     by_key = {problem.key: problem for problem, _ in found}
     explained = explain([symptom for _, symptom in found], catalog)
@@ -104,7 +105,8 @@ def problems(view: HealthView, catalog: Catalog) -> list[Problem]:
     for root in roots:
         ordered.append(by_key[root.symptom.key])
         followers = sorted((e for e in explained if e.cause == root.symptom.key),
-                           key=lambda e: position[e.symptom.key])
+                           key=lambda e: (SEVERITY_ORDER.get(by_key[e.symptom.key].status, 3),
+                                          position[e.symptom.key]))
         ordered.extend(by_key[e.symptom.key].model_copy(update={
             "cause": e.cause, "because": e.reason}) for e in followers)
     return ordered
