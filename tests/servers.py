@@ -663,3 +663,65 @@ def postgres() -> Iterator[PostgreSQL]:
     """A real PostgreSQL server for the whole test session."""
     with start_postgres() as server:
         yield server
+
+
+# ---------------------------------------------------------------------------- Prometheus
+
+
+@dataclass(frozen=True)
+class Prometheus:
+    """A running Prometheus (Debian's ``prometheus``) on 127.0.0.1."""
+
+    port: int
+    base: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def query(self, expr: str) -> dict[str, Any]:
+        """``/api/v1/query`` of ``expr``: its JSON answer, an error's included (400 for an
+        expression Prometheus cannot parse)."""
+        import json
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
+        url = f"{self.url}/api/v1/query?query={urllib.parse.quote(expr)}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return dict(json.loads(response.read()))
+        except urllib.error.HTTPError as error:
+            return dict(json.loads(error.read()))
+
+
+@contextlib.contextmanager
+def start_prometheus(base: Path, config: str = "global: {scrape_interval: 1s}\n"
+                     ) -> Iterator[Prometheus]:
+    """Prometheus with ``config`` (``base/prometheus.yml``) and its TSDB under ``base``;
+    ready when ``/-/ready`` answers."""
+    import urllib.request
+
+    base.mkdir(parents=True, exist_ok=True)
+    (base / "prometheus.yml").write_text(config)
+    port = free_port()
+    log = base / "prometheus.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [shutil.which("prometheus") or "/usr/bin/prometheus",
+             f"--config.file={base / 'prometheus.yml'}", f"--storage.tsdb.path={base / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{port}"],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def ready() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=2) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    try:
+        _wait_until("prometheus", ready, proc, log)
+        yield Prometheus(port, base)
+    finally:
+        _stop_group(proc)

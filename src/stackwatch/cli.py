@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "diagnose": "stackwatch.runbooks.cli:diagnose",
     "fix": "stackwatch.runbooks.cli:fix",
     "report": "stackwatch.runbooks.report:report",
+    "export": "stackwatch.export:export",
 }
 
 

@@ -214,9 +214,11 @@ def _shown(health: CloudHealth, checks: Sequence[CheckResult]
 
 
 def render_status(health: CloudHealth, checks: Sequence[CheckResult], show_all: bool = False,
-                  members: bool = False, perfdata: Sequence[PerfDatum] = ()) -> list[str]:
+                  members: bool = False, perfdata: Sequence[PerfDatum] = (),
+                  catalog: Catalog | None = None) -> list[str]:
     """Lines of the at-a-glance view: summary (then ``| perfdata``, Nagios plugin output),
-    one line per service, failed sources."""
+    one line per service, failed sources; with ``catalog``, the problems, causes first
+    and what each explains indented under it."""
     health, checks = _shown(health, checks)
     first = f"STACKWATCH {_styled(health.status)} - {health.message}"
     lines = [first + (" | " + " ".join(p.render() for p in perfdata) if perfdata else "")]
@@ -241,6 +243,26 @@ def render_status(health: CloudHealth, checks: Sequence[CheckResult], show_all: 
         lines.append("sources:")
         lines.extend(f"  {_styled(c.status, f'{c.status.name:<8}')} {c.message}"
                      for c in failed)
+    if catalog is not None:
+        lines.extend(_problem_lines(health, catalog))
+    return lines
+
+
+def _problem_lines(health: CloudHealth, catalog: Catalog) -> list[str]:
+    """``problems, causes first:`` and one line each (``*`` a cause, ``-`` a consequence,
+    indented under its cause with ``because of ...``)."""
+    from stackwatch.query.health import problems
+
+    found = problems(HealthView.of(health), catalog)
+    if not any(p.cause for p in found):
+        return []  # nothing explains anything: the service lines say it all
+    lines = ["problems, causes first:"]
+    for p in found:
+        status = Status[p.status]
+        indent = "      - " if p.cause else "  * "
+        where = f" on {', '.join(h or 'endpoint' for h in p.hosts)}" if p.hosts else ""
+        lines.append(f"{indent}{_styled(status, f'{p.status:<8}')} {p.what}{where}: "
+                     f"{_one_line(p.message)}" + (f" -- {p.because}" if p.because else ""))
     return lines
 
 
@@ -290,13 +312,18 @@ def status(config_path: Path, from_store: bool, max_age: float | None, fmt: str,
     health = evaluate(catalog, checks)
     perfdata = status_perfdata(health, checks, samples)
     if fmt == "json":
-        click.echo(json.dumps({**HealthView.of(health).model_dump(mode="json"),
+        from stackwatch.query.health import problems
+
+        view = HealthView.of(health)
+        click.echo(json.dumps({**view.model_dump(mode="json"),
+                               "problems": [p.model_dump(mode="json")
+                                            for p in problems(view, catalog)],
                                "sources": [CheckView.of(c).model_dump(mode="json")
                                            for c in failed_sources(checks)],
                                "perfdata": [p.render() for p in perfdata]},
                               indent=1))
     else:
-        for line in render_status(health, checks, show_all, members, perfdata):
+        for line in render_status(health, checks, show_all, members, perfdata, catalog):
             click.echo(line)
     sys.exit(int(health.status))
 
@@ -487,7 +514,7 @@ def demo(workdir: Path | None, size: str, listen: str, once: bool, duration: flo
                 health, checks, _ = _live_status(monitor, catalog, max_age)
                 perfdata = status_perfdata(health, checks,
                                            monitor.store.latest_samples(DURATION_SAMPLE))
-                for line in render_status(health, checks, perfdata=perfdata):
+                for line in render_status(health, checks, perfdata=perfdata, catalog=catalog):
                     click.echo(line)
                 sys.exit(int(health.status))
             deadline = None if duration is None else time.monotonic() + duration
@@ -503,7 +530,7 @@ def demo(workdir: Path | None, size: str, listen: str, once: bool, duration: flo
                         click.echo(fresh)
                         if teller is not None:
                             click.echo(story_line(teller.state()))
-                        for line in render_status(health, checks):
+                        for line in render_status(health, checks, catalog=catalog):
                             click.echo(line)
                     else:
                         shown = _told(teller, shown)

@@ -22,6 +22,9 @@ Example::
         infra:                          # see stackwatch.infra_config
           rabbitmq: {url: "http://127.0.0.1:15672", user: monitor, password_file: rmq.pw}
         agent_down_time: 75             # neutron.conf agent_down_time (sql.neutron)
+        heartbeat:                      # report intervals: a heartbeat 2x late is WARNING
+          nova_report_interval: 10      # nova.conf report_interval
+          neutron_report_interval: 30   # neutron.conf [AGENT] report_interval
         latency:                        # api.latency: median of the last `samples` probes
           samples: 5
           min_samples: 3
@@ -187,6 +190,16 @@ class LatencyThresholds(_Frozen):
     critical: float | None = Field(None, gt=0)
 
 
+class HeartbeatConfig(_Frozen):
+    """The report intervals the cloud's services heartbeat at (``nova.heartbeat``,
+    ``neutron.heartbeat``): a heartbeat older than twice its interval is late."""
+
+    #: nova.conf ``[DEFAULT] report_interval``
+    nova_report_interval: float = Field(10.0, gt=0)
+    #: neutron.conf ``[AGENT] report_interval``
+    neutron_report_interval: float = Field(30.0, gt=0)
+
+
 class LatencyConfig(_Frozen):
     """How ``api.latency`` judges slowness: the median of the last ``samples`` endpoint
     latencies, once ``min_samples`` are there, against per-service thresholds."""
@@ -251,6 +264,7 @@ class CloudConfig(_Frozen):
     sql_timeout: float = Field(30.0, gt=0)
     #: neutron.conf ``agent_down_time``: seconds after an agent's last heartbeat it is dead
     agent_down_time: float = Field(75.0, gt=0)
+    heartbeat: HeartbeatConfig = Field(default_factory=HeartbeatConfig)
     latency: LatencyConfig = Field(default_factory=LatencyConfig)
     #: neutron's MTU settings (the ``mtu`` runbook)
     neutron_mtu: NeutronMtuConfig = Field(default_factory=NeutronMtuConfig)

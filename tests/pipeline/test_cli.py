@@ -54,9 +54,18 @@ def test_collect_once_json_reports_each_source_unknown(config: Path) -> None:
     assert code == 3, out
     data = json.loads(out)
     assert [s["source"] for s in data["sources"]] == ["api.identity", "api.compute"]
-    assert all(not s["ok"] and "SourceUnavailable" in s["reason"] for s in data["sources"])
+    identity, compute = data["sources"]
+    assert not compute["ok"] and "SourceUnavailable" in compute["reason"]
+    # keystone refusing the token request is keystone's endpoint down (a finding, as any
+    # endpoint that does not answer), not the identity source failing
+    assert identity["ok"]
+    endpoint = [c for c in data["checks"] if c["name"] == "api.endpoint"]
+    assert [(c["status"], c["labels"]["service_type"]) for c in endpoint] == [
+        ("CRITICAL", "identity")]
+    assert "Connection refused" in endpoint[0]["message"]
     checks = [c for c in data["checks"] if c["name"] == "stackwatch_source"]
-    assert {c["status"] for c in checks} == {"UNKNOWN"}
+    assert {c["labels"]["source"]: c["status"] for c in checks} == {
+        "api.identity": "OK", "api.compute": "UNKNOWN"}
     assert all("age_seconds" in s for s in data["samples"])
     assert "secret-not-printed" not in out
 

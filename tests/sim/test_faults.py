@@ -286,3 +286,78 @@ def test_no_subscriber_or_hook_failed(cloud: SimulatedCloud) -> None:
     """After all of the above, every change reached the DBs, logs and bus without error."""
     assert cloud.state.subscriber_errors == 0
     assert cloud.server.hook_errors == 0
+
+
+# ------------------------------------------------------------------ cascades
+
+
+def test_conductor_down_is_up_until_service_down_time(cloud: SimulatedCloud,
+                                                      admin: Session) -> None:
+    """nova's servicegroup driver: silent, a service is up until 60 s have passed."""
+    cloud.inject("conductor-down")
+    try:
+        time.sleep(1.5)
+        services = compute_services(admin)
+        assert {s["state"] for k, s in services.items() if "nova-conductor" in k} == {"up"}
+    finally:
+        cloud.clear("conductor-down")
+    cloud.inject("conductor-down", seconds="61")
+    try:
+        services = compute_services(admin)
+        states = {k.split("/")[1]: s["state"] for k, s in services.items()}
+        assert states["nova-conductor"] == "down" and states["nova-compute"] == "down"
+        assert states["nova-scheduler"] == "up"
+    finally:
+        cloud.clear("conductor-down")
+    assert {s["state"] for s in compute_services(admin).values()} == {"up"}
+
+
+def test_neutron_server_down_breaks_nova_server_list(cloud: SimulatedCloud,
+                                                     admin: Session) -> None:
+    cloud.inject("neutron-server-down")
+    try:
+        for path in ("/servers", "/servers/detail"):
+            answer = get(admin, "compute", path)
+            assert answer.status_code == 500
+            assert "ConnectFailure" in answer.json()["computeFault"]["message"]
+        assert get(admin, "compute", "/flavors").status_code == 200
+        network = get(admin, "network", "/v2.0/networks")
+        assert network.status_code == 503 and "No server is available" in network.text
+    finally:
+        cloud.clear("neutron-server-down")
+    assert get(admin, "compute", "/servers/detail").status_code == 200
+
+
+def test_keystone_down_makes_every_authenticated_call_503(cloud: SimulatedCloud,
+                                                          admin: Session) -> None:
+    cloud.inject("keystone-down")
+    try:
+        answer = get(admin, "compute", "/servers/detail")
+        assert answer.status_code == 503
+        assert "The Keystone service is temporarily unavailable" in answer.json()["message"]
+        # a version document needs no token
+        assert requests.get(admin.root("compute"), timeout=30).status_code == 200
+        token = requests.post(admin.auth_url + "/auth/tokens", json={}, timeout=30)
+        assert token.status_code == 503
+    finally:
+        cloud.clear("keystone-down")
+    assert get(admin, "compute", "/servers/detail").status_code == 200
+
+
+def test_database_down_makes_the_apis_answer_500(cloud: SimulatedCloud,
+                                                 admin: Session) -> None:
+    db = cloud.workdir / "db" / "nova.sqlite"
+    cloud.inject("database-down")
+    try:
+        answer = get(admin, "compute", "/os-services")
+        assert answer.status_code == 500
+        assert "DBConnectionError" in answer.json()["computeFault"]["message"]
+        assert get(admin, "network", "/v2.0/networks").status_code == 500
+        with pytest.raises(sa.exc.OperationalError), \
+                sa.create_engine(f"sqlite:///{db}").connect() as conn:
+            conn.execute(sa.text("SELECT 1 FROM services"))
+    finally:
+        cloud.clear("database-down")
+    assert get(admin, "compute", "/os-services").status_code == 200
+    with sa.create_engine(f"sqlite:///{db}").connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM services")).scalar()

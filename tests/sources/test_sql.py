@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from servers import MariaDB
+from servers import MariaDB, PostgreSQL
 from sources.dbload import load, recorded_rows
 from sources.test_api_replay import resource_status, value
 from stackwatch.catalog.testing import assert_declared
-from stackwatch.errors import SourceTimeout, SourceUnavailable
+from stackwatch.errors import SourceTimeout
 from stackwatch.model import Status
 from stackwatch.sources.sql import CinderSql, KeystoneSql, NeutronSql, NovaCell0Sql, NovaSql
 from stackwatch.sources.sql.base import build_engine, translate
@@ -191,17 +191,24 @@ def test_a_missing_table_is_unknown_for_its_metrics_only(database: Loader) -> No
     assert not [s for s in out.samples if s.name == "openstack_keystone_db_tokens"]
 
 
-def test_an_unreachable_database_raises_with_the_reason_and_no_password() -> None:
+def test_an_unreachable_database_is_critical_with_the_reason_and_no_password() -> None:
+    """Like an API endpoint that does not answer: the database check is CRITICAL (about
+    the catalog's database service on the server's host) and every resource is UNKNOWN
+    with the reason, without being tried."""
     import socket
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     source = NovaSql(f"mysql+pymysql://monitor:s3cret@127.0.0.1:{port}/nova", timeout=2)
-    with pytest.raises(SourceUnavailable) as caught:
-        source.collect()
-    message = str(caught.value)
-    assert "no resource of sql.nova could be read (3 tried)" in message
-    assert f"127.0.0.1:{port}" in message and "s3cret" not in message and "***" in message
+    out = source.collect()
+    database = [c for c in out.checks if c.name == "sql.database"]
+    assert [(c.status, dict(c.labels)["service"], dict(c.labels)["host"]) for c in database] \
+        == [(Status.CRITICAL, "mysql", "127.0.0.1")]
+    unread = [c for c in out.checks if c.name == "stackwatch.resource"]
+    assert {dict(c.labels)["resource"] for c in unread} == {"instances", "services",
+                                                           "compute_nodes"}
+    for message in [database[0].message] + [c.message for c in unread]:
+        assert f"127.0.0.1:{port}" in message and "s3cret" not in message and "***" in message
 
 
 def test_sqlite_statements_stop_at_the_timeout(tmp_path: Path) -> None:
@@ -230,3 +237,26 @@ def test_connections_are_read_only(tmp_path: Path) -> None:
     engine = build_engine(url, timeout=5)
     with pytest.raises(sa.exc.OperationalError, match="readonly"), engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM revocation_event"))
+
+
+def test_the_database_answers_with_its_clock(database: Loader) -> None:
+    """``sql.database`` OK about the catalog's database service, and the database's own
+    time (naive UTC, as OpenStack stores its times) kept for the heartbeat ages."""
+    source = NovaSql(database("nova"), timeout=10)
+    out = source.collect()
+    [check] = [c for c in out.checks if c.name == "sql.database"]
+    assert check.status is Status.OK and dict(check.labels)["service"] == "mysql"
+    assert dict(check.labels)["database"] == "nova"
+    assert source.db_now is not None and source.db_now.tzinfo is None
+    assert abs((source.db_now - utcnow()).total_seconds()) < 5
+    late = [c for c in out.checks if c.name == "nova.db_heartbeat"]
+    assert late and all(dict(c.labels)["host"] for c in late)
+
+
+def test_postgresql_gives_its_clock_in_utc(postgres: PostgreSQL) -> None:
+    source = NovaSql(postgres.url(), timeout=10)
+    try:
+        assert source.db_now is None
+        assert abs((source._clock() - utcnow()).total_seconds()) < 5
+    finally:
+        source.close()

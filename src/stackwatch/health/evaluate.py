@@ -93,6 +93,8 @@ DATABASE_VIEWS = (
     DatabaseView("nova.db_service", "nova.service", "api.compute", "services"),
     DatabaseView("cinder.db_service", "cinder.service", "api.block_storage", "services"),
     DatabaseView("neutron.db_agent", "neutron.agent", "api.network", "agents"),
+    DatabaseView("nova.db_heartbeat", "nova.heartbeat", "api.compute", "services"),
+    DatabaseView("neutron.db_heartbeat", "neutron.heartbeat", "api.network", "agents"),
 )
 
 

@@ -146,7 +146,7 @@ def overview(ctx: Context) -> OverviewView:
     state = story() if story else None
     return OverviewView(
         timestamp=ctx.now, status=view.status, message=view.message,
-        problems=problems(view), columns=columns, rows=rows,
+        problems=problems(view, ctx.catalog), columns=columns, rows=rows,
         unwatched=[s.name for s in view.services if not s.watched],
         capacity=capacity_glance(ctx), sources=sources(ctx),
         story=None if state is None else StoryView.model_validate(state))

@@ -11,6 +11,9 @@ Scenarios act where a real fault would show:
   ``service-disabled``, ``servers-error``, ``volume-stuck-deleting``,
   ``snapshot-stuck``, ``l3-agent-dead``, ``cinder-volume-down``,
   ``mtu-misconfigured``;
+* cascades, as the real services show them (:mod:`stackwatch.sim.outages`):
+  ``conductor-down`` (the computes stop reporting with it), ``keystone-down``,
+  ``database-down``, ``neutron-server-down`` (nova's server list answers 500);
 * on the HTTP server: ``api-slow``, ``api-500``, ``api-truncated``, ``api-401``,
   ``api-403`` (param ``service``: compute, identity, network, image, block-storage,
   placement);
@@ -310,6 +313,134 @@ def _mtu_misconfigured_clear(ctx: FaultContext) -> str:
     return f"{len(undo)} network(s) back to their MTU"
 
 
+# ------------------------------------------------------------------ cascades
+
+
+def _silence(ctx: FaultContext, key: str, ids: list[str], seconds: int) -> None:
+    """Stop the heartbeats of ``ids`` (those not silent already), last seen ``seconds``
+    ago when more than 0; remembered under ``key`` for the clear."""
+    state = ctx.state
+    undo = ctx.active.setdefault(key, {})
+    fresh = [i for i in ids if i not in state.silent_services]
+    undo["silenced"] = fresh
+    state.silent_services.update(fresh)
+    if seconds <= 0:
+        return
+    last = state.now() - timedelta(seconds=seconds)
+    for record_id in fresh:
+        if record_id in state.compute_services:
+            state.update("compute_service", record_id, updated_at=last)
+        elif record_id in state.volume_services:
+            state.update("volume_service", record_id, updated_at=last)
+        elif record_id in state.agents:
+            state.update("agent", record_id, heartbeat_timestamp=last)
+
+
+def _kill_process(ctx: FaultContext, key: str, name: str) -> str:
+    """With the simulated processes running, kill the service's one too (as the fault
+    would on a real node); its node checks then see it gone."""
+    procs = ctx.world.get("procs")
+    if procs is None or not hasattr(procs, "kill"):
+        return ""
+    try:
+        pid = procs.kill(name)
+    except SimulatorError as exc:  # not running (already killed by process-killed)
+        return f"; process {name} not killed: {exc}"
+    ctx.active[key]["process"] = name
+    return f"; process {name} (pid {pid}) killed"
+
+
+def _cascade_clear(ctx: FaultContext, key: str) -> str:
+    undo = ctx.active.pop(key, None)
+    if undo is None:
+        return f"{key}: not active"
+    state = ctx.state
+    ctx.server.outages.discard(undo.get("outage", ""))
+    now = state.now()
+    for record_id in undo.get("silenced", []):
+        state.silent_services.discard(record_id)
+        if record_id in state.compute_services:
+            state.update("compute_service", record_id, updated_at=now)
+        elif record_id in state.volume_services:
+            state.update("volume_service", record_id, updated_at=now)
+        elif record_id in state.agents:
+            state.update("agent", record_id, heartbeat_timestamp=now)
+    restarted = ""
+    db = ctx.world.get("db")
+    if undo.get("files") and db is not None and hasattr(db, "bring_back"):
+        restarted += "; " + str(db.bring_back())
+    procs = ctx.world.get("procs")
+    if undo.get("process") and procs is not None and hasattr(procs, "restart"):
+        restarted += f"; process {undo['process']} (pid {procs.restart(undo['process'])}) " \
+                     "started again"
+    return f"{key} cleared: {len(undo.get('silenced', []))} services report again{restarted}"
+
+
+def _conductor_down(ctx: FaultContext, p: Mapping[str, str]) -> str:
+    """nova-conductor dies: it stops reporting, and so do the nova-computes, whose
+    reports go through it (nova's servicegroup driver saves the service record over the
+    conductor's RPC): both show down once ``service_down_time`` (60 s) has passed."""
+    state = ctx.state
+    conductors = [s for s in state.compute_services if s.binary == "nova-conductor"
+                  and (not p["host"] or s.host == p["host"])]
+    if not conductors:
+        raise SimulatorError(f"no nova-conductor {p['host']!r}")
+    computes = [s for s in state.compute_services if s.binary == "nova-compute"]
+    every = not p["host"] or len(conductors) == len(
+        [s for s in state.compute_services if s.binary == "nova-conductor"])
+    # with a conductor left, the computes report through it
+    _silence(ctx, "conductor-down", [s.id for s in conductors]
+             + ([s.id for s in computes] if every else []), _int(p, "seconds"))
+    done = _kill_process(ctx, "conductor-down", "nova-conductor")
+    return (f"nova-conductor down on {', '.join(s.host for s in conductors)}"
+            + (f"; {len(computes)} nova-computes stopped reporting" if every else "") + done)
+
+
+def _keystone_down(ctx: FaultContext, p: Mapping[str, str]) -> str:
+    ctx.server.outages.add("keystone")
+    ctx.active.setdefault("keystone-down", {})["outage"] = "keystone"
+    done = _kill_process(ctx, "keystone-down", "keystone")
+    return "keystone down: HAProxy answers 503 for it, the other APIs 503 to every " \
+           "token" + done
+
+
+def _database_down(ctx: FaultContext, p: Mapping[str, str]) -> str:
+    """The database goes: the APIs answer 500, and every nova and cinder service and
+    neutron agent stops reporting (their heartbeats are rows in it)."""
+    state = ctx.state
+    ctx.server.outages.add("database")
+    ids = ([s.id for s in state.compute_services] + [s.id for s in state.volume_services]
+           + [a.id for a in state.agents])
+    _silence(ctx, "database-down", ids, _int(p, "seconds"))
+    ctx.active["database-down"]["outage"] = "database"
+    done = _kill_process(ctx, "database-down", "mariadbd")
+    db = ctx.world.get("db")
+    if db is not None and hasattr(db, "take_away"):
+        ctx.active["database-down"]["files"] = True
+        done += "; " + str(db.take_away())
+    return f"database down: APIs answer 500, {len(ids)} services stopped reporting" + done
+
+
+def _neutron_server_down(ctx: FaultContext, p: Mapping[str, str]) -> str:
+    """neutron-server stops: its API answers HAProxy's 503, nova's server list 500, and
+    the agents, which report to it over RPC, stop reporting (down after
+    ``agent_down_time``)."""
+    state = ctx.state
+    ctx.server.outages.add("neutron-server")
+    _silence(ctx, "neutron-server-down", [a.id for a in state.agents], _int(p, "seconds"))
+    ctx.active["neutron-server-down"]["outage"] = "neutron-server"
+    done = _kill_process(ctx, "neutron-server-down", "neutron-server")
+    return ("neutron-server down: network API 503, nova's server list 500, "
+            f"{len(state.agents)} agents stopped reporting" + done)
+
+
+def _cascade(name: str, apply: Apply, summary: str, **params: str) -> Scenario:
+    def clear_(ctx: FaultContext) -> str:
+        return _cascade_clear(ctx, name)
+
+    return Scenario(name, summary, apply, clear_, {"seconds": "0", **params}, "api")
+
+
 # ------------------------------------------------------------------ HTTP
 
 
@@ -402,6 +533,15 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("mtu-misconfigured", "an overlay network's MTU is above what its tunnel "
              "carries (physical 1500 less the VXLAN/GRE/Geneve overhead)",
              _mtu_misconfigured, _mtu_misconfigured_clear, {"network": "", "mtu": "1500"}),
+    _cascade("conductor-down", _conductor_down, "nova-conductor dies; the nova-computes stop "
+             "reporting with it, all down after service_down_time (params host, seconds: "
+             "died that long ago)", host=""),
+    _cascade("keystone-down", _keystone_down, "keystone down: every API's authenticated "
+             "call answers 503"),
+    _cascade("database-down", _database_down, "the database down: the APIs answer 500, "
+             "services and agents stop reporting"),
+    _cascade("neutron-server-down", _neutron_server_down, "neutron-server down: network API "
+             "503, nova's server list 500, agents stop reporting"),
     _api("slow", "api-slow", "a service's API answers slowly (param delay, seconds)"),
     _api("500", "api-500", "a service's API answers 500 (param status)", status="500"),
     _api("truncated", "api-truncated", "a service's API answers truncated JSON"),

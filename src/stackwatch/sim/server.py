@@ -12,7 +12,8 @@ The middleware, in order, for each request to a service:
    which, as recorded: :func:`_request_id_headers`);
 2. sleeps the configured latency (``asyncio.sleep``: concurrent requests overlap);
 3. applies an injected API fault of the service, if any (slow, 500, truncated JSON,
-   401, 403 — bodies as the real service writes them);
+   401, 403 — bodies as the real service writes them), then what a service it needs
+   being down makes it answer (:mod:`stackwatch.sim.outages`);
 4. checks ``X-Auth-Token`` unless the route is public: 401 with the service's body
    and ``WWW-Authenticate`` as recorded (``api/*/...401-no-token.json``);
 5. runs the handler with the caller as the :class:`~stackwatch.sim.state.Actor` of any
@@ -35,6 +36,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from stackwatch.sim import auth as sim_auth
+from stackwatch.sim import outages as sim_outages
 from stackwatch.sim.events import RequestHook, ServedRequest
 from stackwatch.sim.routing import (
     AUTH_KEY,
@@ -94,6 +96,7 @@ class SimServer:
     state: CloudState
     latency: float = 0.0
     api_faults: dict[str, ApiFault] = field(default_factory=dict)  # service type -> fault
+    outages: set[str] = field(default_factory=set)  # what is down: sim.outages.OUTAGES
     hooks: list[RequestHook] = field(default_factory=list)
     control: ControlApi | None = None
     contexts: dict[str, ApiContext] = field(default_factory=dict)
@@ -191,6 +194,11 @@ class SimServer:
             elif fault.kind == "forbidden":
                 return _forbidden(spec)
         needs_auth = info.route.auth if isinstance(info, _RouteHandler) else True
+        if self.outages:
+            down = sim_outages.answer(self.outages, spec, request.method,
+                                      request.path[len(spec.prefix):], needs_auth)
+            if down is not None:
+                return down
         if needs_auth and caller is None:
             return _unauthorized(spec, self.contexts.get("identity"))
         if caller is not None:

@@ -39,7 +39,7 @@ def register(nova: Nova) -> None:
     def service_body(svc: r.ComputeService, version: Version) -> dict[str, Any]:
         # compute/GET___v2.1__os-services@{2.1,latest}.json
         now = state.now()
-        up = svc.is_up(now) and svc.id not in state.silent_services
+        up = svc.is_up(now)  # nova: up until service_down_time passes
         body: dict[str, Any] = {
             "binary": svc.binary, "host": svc.host,
             "id": svc.id if version >= (2, 53) else svc.legacy_id,
@@ -119,7 +119,7 @@ def register(nova: Nova) -> None:
         svc = state.compute_services.get(h.service_id)
         if svc is None:
             return "down", "enabled", None
-        up = svc.is_up(state.now()) and svc.id not in state.silent_services
+        up = svc.is_up(state.now())  # until service_down_time passes
         return ("up" if up else "down"), svc.status(), svc
 
     def hyp_summary(h: r.Hypervisor, version: Version) -> dict[str, Any]:
@@ -360,7 +360,7 @@ def register(nova: Nova) -> None:
         zone_ok: dict[str, bool] = {}
         for svc in state.compute_services:
             zone = "internal" if svc.zone == "internal" else zone_of(svc.host)
-            up = svc.is_up(now) and svc.id not in state.silent_services
+            up = svc.is_up(now)  # nova: up until service_down_time passes
             zones.setdefault(zone, {}).setdefault(svc.host, {})[svc.binary] = {
                 "available": up, "active": not svc.disabled, "updated_at": us_time(svc.updated_at)}
             zone_ok[zone] = zone_ok.get(zone, False) or (up and not svc.disabled)

@@ -268,6 +268,35 @@ class ServiceDatabases:
         """Run ``job(self)`` on the writer thread, after what is queued (scenarios)."""
         self._queue.put(job)
 
+    def take_away(self) -> str:
+        """``database-down``: each SQLite file moved aside (``nova.sqlite.down``) and an
+        empty directory in its place, so that a new connection fails ("unable to open
+        database file") as one to a database server that is down would. The writer keeps
+        its open connection to the moved file: nothing written meanwhile is lost. Service
+        databases on a server (``--db-url``) are left up: the scenario then shows on the
+        APIs only."""
+        if self._server_url is not None:
+            return "the service databases are on a server, left up"
+        for name in schema.DATABASES:
+            path = self.workdir / "db" / f"{name}.sqlite"
+            if path.is_file():
+                path.rename(path.with_name(path.name + ".down"))
+                path.mkdir()
+        return "the service databases are unreachable"
+
+    def bring_back(self) -> str:
+        """Undo :meth:`take_away`."""
+        if self._server_url is not None:
+            return "the service databases were left up"
+        for name in schema.DATABASES:
+            path = self.workdir / "db" / f"{name}.sqlite"
+            moved = path.with_name(path.name + ".down")
+            if moved.is_file():
+                if path.is_dir():
+                    path.rmdir()
+                moved.rename(path)
+        return "the service databases are back"
+
     def flush(self, timeout: float = 60.0) -> None:
         """Wait until every change queued so far is written."""
         if self._thread is None or not self._thread.is_alive():

@@ -41,7 +41,7 @@ def api_sources(cloud: CloudConfig, intervals: Mapping[str, float] | None = None
     set a resource's own interval.
     """
     shared = client or client_for(cloud)
-    return [cls(shared, intervals, cloud.latency) for cls in SOURCE_CLASSES]
+    return [cls(shared, intervals, cloud.latency, cloud.heartbeat) for cls in SOURCE_CLASSES]
 
 
 __all__ = ["SOURCE_CLASSES", "ApiClient", "ApiSource", "api_sources", "client_for"]

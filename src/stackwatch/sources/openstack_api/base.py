@@ -6,16 +6,18 @@ it negotiates the microversion and is the endpoint check
 slowness never makes it down) and ``openstack_<codename>_up``. Its latency
 is judged apart, over several collections (``api.latency``, see
 :mod:`.latency`). Bad credentials or a service missing from the catalog raise
-(nothing can be looked at); an endpoint that does not answer makes every
-resource UNKNOWN with that reason, without trying them.
+(nothing can be looked at), but keystone not answering the token request (5xx,
+refused) makes the identity source's endpoint check CRITICAL; an endpoint that does
+not answer makes every resource UNKNOWN with that reason, without trying them.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import ClassVar, TypeVar
 
-from stackwatch.config import LatencyConfig
+from stackwatch.config import HeartbeatConfig, LatencyConfig
 from stackwatch.errors import SourceAuthError, SourceError
 from stackwatch.model import (
     CheckResult,
@@ -43,9 +45,11 @@ class ApiSource(ResourceSource):
     codename: ClassVar[str]       # "cinder": used in openstack-exporter metric names
 
     def __init__(self, client: ApiClient, intervals: Mapping[str, float] | None = None,
-                 latency: LatencyConfig | None = None) -> None:
+                 latency: LatencyConfig | None = None,
+                 heartbeat: HeartbeatConfig | None = None) -> None:
         super().__init__(f"api.{self.service_type.replace('-', '_')}", parallel=True)
         self.client = client
+        self.heartbeat = heartbeat or HeartbeatConfig()
         self._intervals = dict(intervals or {})
         self.latency = LatencyJudge(self.service_type, self.codename,
                                     latency or LatencyConfig())
@@ -61,6 +65,15 @@ class ApiSource(ResourceSource):
     def sample(self, name: str, value: float, /, **labels: object) -> Sample:
         """A sample with the region label every API metric carries."""
         return Sample(name, float(value), make_labels(labels, region=self.region_label))
+
+    def heartbeat_age(self, updated: float | None) -> float | None:
+        """Seconds since ``updated`` on the service's clock (its ``Date`` header), or on
+        ours when it sent none; None when never; 0 at least (the header has whole
+        seconds)."""
+        if updated is None:
+            return None
+        now = self.client.cloud_now(self.service_type)
+        return max(0.0, (time.time() if now is None else now) - updated)
 
     def item(self, kind: str, item_id: str, /, *, name: str = "", status: str = "",
              host: str = "", project: str = "", message: str = "",
@@ -90,10 +103,21 @@ class ApiSource(ResourceSource):
     def prepare(self) -> tuple[Collection, SourceError | None]:
         # A new cycle reads afresh what this source shares (servers, providers, projects).
         self.client.forget(f"{self.service_type}.")
-        self.client.catalog_url(self.service_type)  # raises when auth or catalog fail
         labels = {"service": self.codename, "service_type": self.service_type,
                   "region": self.region_label}
         up = f"openstack_{self.codename}_up"
+        try:
+            self.client.catalog_url(self.service_type)  # raises when auth or catalog fail
+        except SourceAuthError:
+            raise
+        except SourceError as exc:
+            if self.service_type != "identity":
+                raise
+            # keystone itself not answering the token request (5xx, refused, timeout):
+            # its endpoint is down, which is what explains the other sources failing
+            check = CheckResult(ENDPOINT_CHECK, Status.CRITICAL,
+                                f"{self.codename} API unusable: {exc}", make_labels(labels))
+            return Collection((self.sample(up, 0),), (check,)), exc
         try:
             endpoint = self.client.endpoint(self.service_type, refresh=True)
         except SourceAuthError:

@@ -357,6 +357,12 @@ class ApiClient:
             self._endpoints[service_type] = found
         return found
 
+    def cloud_now(self, service_type: str) -> float | None:
+        """The service's clock now (its answers' ``Date`` header), for ages measured on
+        the cloud's time rather than ours; None when it sent none."""
+        known = self._endpoints.get(service_type)
+        return None if known is None else self._http.server_now(known.url)
+
     # ------------------------------------------------------------------ authentication
     def _access(self) -> Any:
         """The token's :class:`~keystoneauth1.access.AccessInfo`, authenticating when needed.

@@ -1,9 +1,10 @@
 """``api.compute``: nova services, hypervisors, capacity, servers, flavors, aggregates, quotas.
 
 Calls per collection (N servers, H hypervisors, P projects):
-``os-services`` 1; ``servers/detail`` ceil(N/1000); ``os-hypervisors/detail``
-ceil(H/1000) (paginated from 2.33); ``flavors/detail`` 1; ``os-aggregates`` 1;
-``os-availability-zone`` 1; every ``quotas`` interval (600 s) one
+``os-services`` 1 (each service's state and heartbeat: ``nova.heartbeat``, its age
+against ``report_interval`` on the API's clock); ``servers/detail`` ceil(N/1000);
+``os-hypervisors/detail`` ceil(H/1000) (paginated from 2.33); ``flavors/detail`` 1;
+``os-aggregates`` 1; ``os-availability-zone`` 1; every ``quotas`` interval (600 s) one
 ``os-quota-sets/{p}/detail`` per project (nova has no bulk quota API), and every
 ``usage`` interval (3600 s) ``os-simple-tenant-usage`` ceil(P/1000).
 
@@ -42,6 +43,7 @@ from typing import Any
 
 from stackwatch.errors import InvalidResponse
 from stackwatch.model import CheckResult, Collection, Item, ItemKind, Sample, Status, make_labels
+from stackwatch.sources.heartbeat import heartbeat_check
 from stackwatch.sources.openstack_api import fields as f
 from stackwatch.sources.openstack_api.base import ApiSource
 from stackwatch.sources.openstack_api.identity_projects import Project
@@ -52,6 +54,8 @@ MIB = 1024 * 1024
 GIB = 1024 * MIB
 
 SERVICE_CHECK = "nova.service"
+#: heartbeat late (sources/heartbeat.py): ``updated_at`` against ``report_interval``
+HEARTBEAT_CHECK = "nova.heartbeat"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +70,7 @@ class NovaService:
     state: str             # up | down
     forced_down: bool
     disabled_reason: str
+    updated: float | None = None   # its latest heartbeat (``updated_at``)
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> NovaService:
@@ -73,7 +78,7 @@ class NovaService:
         return cls(f.text(d, "id", what), f.text(d, "binary", what), f.text(d, "host", what),
                    f.text(d, "zone", what, ""), f.text(d, "status", what),
                    f.text(d, "state", what), f.flag(d, "forced_down", what, False),
-                   f.text(d, "disabled_reason", what, ""))
+                   f.text(d, "disabled_reason", what, ""), f.timestamp(d, "updated_at", what))
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +264,15 @@ class ComputeSource(ApiSource):
                                        service=s.binary, zone=s.zone))
             checks.append(_service_check(SERVICE_CHECK, s.host, s.binary, s.state, s.status,
                                          s.disabled_reason, s.forced_down, self.region_label))
+            age = self.heartbeat_age(s.updated)
+            if age is not None:
+                samples.append(self.sample("openstack_nova_service_heartbeat_age_seconds", age,
+                                           hostname=s.host, service=s.binary, zone=s.zone))
+            checks.append(heartbeat_check(
+                HEARTBEAT_CHECK, host=s.host, binary=s.binary, age=age,
+                interval=self.heartbeat.nova_report_interval,
+                says_up=s.state == "up" and not s.forced_down, enabled=s.status != "disabled",
+                region=self.region_label))
         return Collection(tuple(samples), tuple(checks))
 
     def servers(self) -> Collection:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stackwatch.model import CheckResult, Collection, Item, ItemKind, Sample, Status, make_labels
+from stackwatch.sources.heartbeat import heartbeat_check
 from stackwatch.sources.openstack_api import fields as f
 from stackwatch.sources.openstack_api.base import ApiSource
 from stackwatch.sources.openstack_api.client import Json
@@ -31,6 +32,8 @@ from stackwatch.sources.openstack_api.identity_projects import load_projects
 from stackwatch.sources.resources import Resource
 
 AGENT_CHECK = "neutron.agent"
+#: heartbeat late (sources/heartbeat.py): ``heartbeat_timestamp`` against report_interval
+HEARTBEAT_CHECK = "neutron.heartbeat"
 
 #: How long a listing is shared between the resources of one cycle (seconds).
 LISTING_MAX_AGE_S = 5.0
@@ -67,6 +70,7 @@ class Agent:
     alive: bool
     admin_state_up: bool
     availability_zone: str
+    heartbeat: float | None = None   # ``heartbeat_timestamp``
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Agent:
@@ -74,7 +78,8 @@ class Agent:
         return cls(f.text(d, "id", what), f.text(d, "binary", what),
                    f.text(d, "agent_type", what, ""), f.text(d, "host", what),
                    f.flag(d, "alive", what), f.flag(d, "admin_state_up", what, True),
-                   f.text(d, "availability_zone", what, ""))
+                   f.text(d, "availability_zone", what, ""),
+                   f.timestamp(d, "heartbeat_timestamp", what))
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +229,14 @@ class NetworkSource(ApiSource):
                 service=a.binary, adminState="up" if a.admin_state_up else "down",
                 availability_zone=a.availability_zone))
             checks.append(_agent_check(a, self.region_label))
+            age = self.heartbeat_age(a.heartbeat)
+            if age is not None:
+                samples.append(self.sample("openstack_neutron_agent_heartbeat_age_seconds", age,
+                                           hostname=a.host, service=a.binary))
+            checks.append(heartbeat_check(
+                HEARTBEAT_CHECK, host=a.host, binary=a.binary, age=age,
+                interval=self.heartbeat.neutron_report_interval, says_up=a.alive,
+                enabled=a.admin_state_up, region=self.region_label))
         l3 = [a for a in agents if a.agent_type == "L3 agent"]
 
         def routers_of(agent: Agent) -> list[HostedRouter]:

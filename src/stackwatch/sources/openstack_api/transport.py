@@ -20,8 +20,11 @@ keystoneauth still does authentication and the catalog.
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import http.client
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +64,8 @@ class Transport:
         self._pool_size = pool_size
         self._lock = threading.Lock()
         self._pools: dict[str, HTTPConnectionPool] = {}
+        #: origin -> (its latest ``Date`` header, our monotonic time when it came)
+        self._dates: dict[str, tuple[str, float]] = {}
 
     def _pool(self, origin: str) -> HTTPConnectionPool:
         """The pool of ``scheme://host:port``, made on first use.
@@ -92,6 +97,9 @@ class Transport:
                 response = self._pool(origin).urlopen(
                     "GET", target, headers=headers, timeout=self.timeout, redirect=False,
                     assert_same_host=False)
+                date = response.headers.get("Date")
+                if date:  # kept raw: parsed only when asked (cloud_now)
+                    self._dates[origin] = (date, time.monotonic())
                 return Answer(response.status, response.data)
             except u3.ProtocolError as exc:
                 cause = exc.args[1] if len(exc.args) > 1 else None
@@ -101,6 +109,21 @@ class Transport:
             except u3.HTTPError as exc:
                 raise _translate(exc, what, self.timeout) from None
         raise SourceError(f"{what}: no answer")  # pragma: no cover - loop returns or raises
+
+    def server_now(self, url: str) -> float | None:
+        """The server's clock now (Unix seconds), from the ``Date`` header of its latest
+        answer plus the time since it came; None before any answer with one."""
+        scheme, _, rest = url.partition("://")
+        seen = self._dates.get(f"{scheme}://{rest.partition('/')[0]}")
+        if seen is None:
+            return None
+        try:
+            moment = email.utils.parsedate_to_datetime(seen[0])
+        except (TypeError, ValueError):
+            return None  # not an HTTP date: no server clock, ours is not used instead
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        return moment.timestamp() + (time.monotonic() - seen[1])
 
     def close(self) -> None:
         """Close the idle connections (those in use are closed when their request ends)."""

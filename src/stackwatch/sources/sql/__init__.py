@@ -37,7 +37,12 @@ def sql_sources(cloud: CloudConfig,
         options: dict[str, Any] = dict(timeout=cloud.sql_timeout, region=cloud.region or "",
                        intervals=dict(intervals or {}), name=f"sql.{db}")
         if db == "neutron":
-            sources.append(NeutronSql(url, agent_down_time=cloud.agent_down_time, **options))
+            sources.append(NeutronSql(url, agent_down_time=cloud.agent_down_time,
+                                      report_interval=cloud.heartbeat.neutron_report_interval,
+                                      **options))
+        elif db == "nova":
+            sources.append(NovaSql(url, report_interval=cloud.heartbeat.nova_report_interval,
+                                   **options))
         else:
             sources.append(SQL_CLASSES[db](url, **options))
     return sources

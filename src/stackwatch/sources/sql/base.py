@@ -8,6 +8,9 @@
   a progress handler that interrupts a statement past its deadline; MariaDB
   ``max_statement_time`` (MySQL ``MAX_EXECUTION_TIME``) and a read-only
   session; PostgreSQL ``statement_timeout`` and read-only transactions.
+* Each collection first asks the server for its clock (``sql.database``: it
+  answers, or CRITICAL: unreachable, about ``service=mysql``); ages of heartbeats
+  are measured on that clock, never on ours.
 * Errors are translated at this boundary: unreachable server ->
   SourceUnavailable, denied -> SourceAuthError, statement timeout ->
   SourceTimeout, missing table or column (another release) -> InvalidResponse
@@ -16,6 +19,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -33,11 +37,15 @@ from stackwatch.errors import (
     SourceTimeout,
     SourceUnavailable,
 )
-from stackwatch.model import Sample, make_labels
+from stackwatch.model import CheckResult, Collection, PerfDatum, Sample, Status, make_labels
 from stackwatch.redact import redact
 from stackwatch.sources.resources import ResourceSource
 
 log = logging.getLogger(__name__)
+
+#: the check that the database answers, about the catalog's database service
+DATABASE_CHECK = "sql.database"
+DATABASE_SERVICE = "mysql"
 
 _MISSING = ("no such table", "doesn't exist", "does not exist", "unknown column",
             "no such column", "undefinedtable", "undefinedcolumn")
@@ -59,8 +67,11 @@ def build_engine(url: str, timeout: float, *, read_only: bool = True) -> Engine:
         connect_args = {"connect_timeout": max(1, int(timeout))}
     elif backend == "sqlite":
         connect_args = {"timeout": timeout, "check_same_thread": False}
+    # SQLite: a file opened anew for each statement (cheap), so that a file that went
+    # away is seen gone, as a database server that went down is
+    pool = {"poolclass": sa.pool.NullPool} if backend == "sqlite" else {}
     engine = sa.create_engine(parsed, connect_args=connect_args, pool_pre_ping=True,
-                              pool_recycle=3600)
+                              pool_recycle=3600, **pool)
 
     @event.listens_for(engine, "connect")
     def _session_limits(dbapi_conn: Any, record: Any) -> None:
@@ -127,6 +138,8 @@ class SqlSource(ResourceSource):
         self._intervals = dict(intervals or {})
         self._engine: Engine | None = None
         self._engine_lock = threading.Lock()
+        #: the database's clock at the start of the latest collection (naive UTC)
+        self.db_now: dt.datetime | None = None
 
     @property
     def engine(self) -> Engine:
@@ -147,6 +160,48 @@ class SqlSource(ResourceSource):
 
     def interval(self, resource: str, default: float = 0.0) -> float:
         return self._intervals.get(f"{self.name}.{resource}", default)
+
+    def prepare(self) -> tuple[Collection, SourceError | None]:
+        """Ask the database for its clock (one statement): the ``sql.database`` check
+        (OK when it answers, CRITICAL when it cannot be reached: every resource is then
+        UNKNOWN with that reason), about ``service=mysql`` on the server's host. Its
+        clock, naive UTC, is kept in :attr:`db_now` (heartbeat ages are measured on it,
+        not on ours: clock skew)."""
+        url = make_url(self.url)
+        labels = make_labels(service=DATABASE_SERVICE, host=url.host or "localhost",
+                             database=self.database or self.name, region=self.region_label)
+        started = time.monotonic()
+        try:
+            self.db_now = self._clock()
+        except SourceAuthError:
+            raise
+        except SourceError as error:
+            self.db_now = None
+            check = CheckResult(DATABASE_CHECK, Status.CRITICAL,
+                                f"database {self.where} unreachable: {error}", labels)
+            return Collection(checks=(check,)), error
+        took = time.monotonic() - started
+        check = CheckResult(DATABASE_CHECK, Status.OK,
+                            f"database {self.where} answers in {took * 1000:.0f} ms", labels,
+                            (PerfDatum("time", round(took, 4), "s", minimum=0),))
+        return Collection(checks=(check,)), None
+
+    def _clock(self) -> dt.datetime:
+        """The database server's time now, naive UTC (as OpenStack stores times)."""
+        backend = make_url(self.url).get_backend_name()
+        if backend == "mysql":
+            query: Executable = sa.select(sa.func.utc_timestamp())
+        elif backend == "postgresql":
+            query = sa.select(sa.text("timezone('utc', now())"))
+        else:  # SQLite: CURRENT_TIMESTAMP is UTC, as text
+            query = sa.select(sa.func.datetime("now"))
+        value = self.rows("clock", query)[0][0]
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
+        if not isinstance(value, dt.datetime):
+            raise InvalidResponse(f"clock on {self.where}: not a time: {value!r}")
+        return value.replace(tzinfo=None) if value.tzinfo is None else \
+            value.astimezone(dt.UTC).replace(tzinfo=None)
 
     def rows(self, what: str, query: Executable) -> list[tuple[Any, ...]]:
         """Run one read query; translate every database error."""

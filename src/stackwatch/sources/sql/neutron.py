@@ -2,7 +2,9 @@
 
 The agents also give one ``neutron.db_agent`` check each, judged as the API's
 ``neutron.agent`` is: the database's view, which health counts when the API's
-could not be read.
+could not be read; and one ``neutron.db_heartbeat`` each: the age of its
+``heartbeat_timestamp`` on the database's clock, late past twice ``report_interval``
+(``sources/heartbeat.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from stackwatch.model import Collection
+from stackwatch.model import CheckResult, Collection
+from stackwatch.sources.heartbeat import NEUTRON_REPORT_INTERVAL, heartbeat_check
 from stackwatch.sources.openstack_api.network import Agent, _agent_check
 from stackwatch.sources.resources import Resource
 from stackwatch.sources.sql import tables as t
@@ -26,6 +29,8 @@ AGENT_DOWN_TIME_S = 75.0
 
 #: The database's view of a neutron agent (the API's is ``neutron.agent``).
 AGENT_CHECK = "neutron.db_agent"
+#: The database's view of its heartbeat (the API's is ``neutron.heartbeat``).
+HEARTBEAT_CHECK = "neutron.db_heartbeat"
 
 
 class NeutronSql(SqlSource):
@@ -34,10 +39,12 @@ class NeutronSql(SqlSource):
     database = "neutron"
 
     def __init__(self, url: str, *, agent_down_time: float = AGENT_DOWN_TIME_S,
-                 **options: Any) -> None:
+                 report_interval: float = NEUTRON_REPORT_INTERVAL, **options: Any) -> None:
         super().__init__(url, **options)
         #: seconds without a heartbeat after which an agent is dead (neutron.conf)
         self.agent_down_time = agent_down_time
+        #: neutron.conf ``[AGENT] report_interval``: a heartbeat twice as old is late
+        self.report_interval = report_interval
 
     def resources(self) -> Sequence[Resource]:
         return (
@@ -50,7 +57,8 @@ class NeutronSql(SqlSource):
         a = t.agents
         rows = self.rows("agents", sa.select(a.c.id, a.c.agent_type, a.c.host, a.c.binary,
                                              a.c.admin_state_up, a.c.heartbeat_timestamp))
-        cutoff = utcnow() - dt.timedelta(seconds=self.agent_down_time)
+        now = self.db_now or utcnow()
+        cutoff = now - dt.timedelta(seconds=self.agent_down_time)
         agents = [Agent(str(id_), str(binary), str(agent_type or ""), str(host),
                         beat is not None and beat >= cutoff, bool(admin), "")
                   for id_, agent_type, host, binary, admin, beat in rows]
@@ -58,8 +66,19 @@ class NeutronSql(SqlSource):
                                host=agent.host, binary=agent.binary,
                                adminState="up" if agent.admin_state_up else "down")
                    for agent in agents]
-        checks = [replace(check, name=AGENT_CHECK, message=f"{check.message} (database)")
-                  for check in (_agent_check(agent, self.region_label) for agent in agents)]
+        checks: list[CheckResult] = [
+            replace(check, name=AGENT_CHECK, message=f"{check.message} (database)")
+            for check in (_agent_check(agent, self.region_label) for agent in agents)]
+        for agent, (*_, beat) in zip(agents, rows, strict=True):
+            age = None if beat is None else max(0.0, (now - beat).total_seconds())
+            if age is not None:
+                samples.append(self.sample("openstack_neutron_db_agent_heartbeat_age_seconds",
+                                           age, host=agent.host, binary=agent.binary))
+            checks.append(heartbeat_check(HEARTBEAT_CHECK, host=agent.host,
+                                          binary=agent.binary, age=age,
+                                          interval=self.report_interval, says_up=agent.alive,
+                                          enabled=agent.admin_state_up,
+                                          region=self.region_label))
         return Collection(tuple(samples), tuple(checks))
 
     def l3_agent_routers(self) -> Collection:

@@ -9,7 +9,9 @@ its own series and the cloud's total is their sum.
 The services table also gives one ``nova.db_service`` check per service, judged
 as the API's ``nova.service`` is (up, disabled, down, forced down): the
 database's view of the members, which health counts when the API's could not
-be read (``stackwatch.health.evaluate.DATABASE_VIEWS``).
+be read (``stackwatch.health.evaluate.DATABASE_VIEWS``), and one ``nova.db_heartbeat``:
+the age of its heartbeat (``last_seen_up``, else ``updated_at``) on the database's
+clock, late past twice ``report_interval`` (``sources/heartbeat.py``).
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import sqlalchemy as sa
 
 from stackwatch.model import CheckResult, Collection, Sample
+from stackwatch.sources.heartbeat import NOVA_REPORT_INTERVAL, heartbeat_check
 from stackwatch.sources.openstack_api.compute import _service_check
 from stackwatch.sources.resources import Resource
 from stackwatch.sources.sql import tables as t
@@ -33,6 +37,8 @@ SERVICE_DOWN_TIME_S = 60.0
 
 #: The database's view of a nova service (the API's is ``nova.service``).
 SERVICE_CHECK = "nova.db_service"
+#: The database's view of its heartbeat (the API's is ``nova.heartbeat``).
+HEARTBEAT_CHECK = "nova.db_heartbeat"
 
 
 def utcnow() -> dt.datetime:
@@ -54,6 +60,16 @@ class NovaSql(SqlSource):
 
     #: seconds without a heartbeat after which a service counts as down
     service_down_time: float = SERVICE_DOWN_TIME_S
+
+    def __init__(self, url: str, *, report_interval: float = NOVA_REPORT_INTERVAL,
+                 **options: Any) -> None:
+        super().__init__(url, **options)
+        #: nova.conf ``report_interval``: a heartbeat twice as old is late
+        self.report_interval = report_interval
+
+    def now(self) -> dt.datetime:
+        """The database's clock at this collection's start (ours if it was not read)."""
+        return self.db_now or utcnow()
 
     def resources(self) -> Sequence[Resource]:
         return (
@@ -85,11 +101,24 @@ class NovaSql(SqlSource):
         rows = self.rows("services", sa.select(s.c.host, s.c.binary, s.c.disabled,
                                                s.c.forced_down, seen).where(
             s.c.deleted == 0, s.c.binary.not_in(API_SERVICE_BINARIES)))
-        cutoff = utcnow() - dt.timedelta(seconds=self.service_down_time)
+        now = self.now()
+        cutoff = now - dt.timedelta(seconds=self.service_down_time)
         services = [(str(host), str(binary), bool(disabled), bool(forced), seen_at is not None
                      and seen_at >= cutoff) for host, binary, disabled, forced, seen_at in rows]
-        return Collection(tuple(_service_samples(self, "nova", services)),
-                          service_checks(self, SERVICE_CHECK, services))
+        samples = _service_samples(self, "nova", services)
+        beats: list[CheckResult] = []
+        for (host, binary, disabled, forced, up), (*_, seen_at) in zip(services, rows,
+                                                                       strict=True):
+            age = None if seen_at is None else max(0.0, (now - seen_at).total_seconds())
+            if age is not None:
+                samples.append(self.sample("openstack_nova_db_service_heartbeat_age_seconds",
+                                           age, host=host, binary=binary))
+            beats.append(heartbeat_check(HEARTBEAT_CHECK, host=host, binary=binary, age=age,
+                                         interval=self.report_interval,
+                                         says_up=up and not forced, enabled=not disabled,
+                                         region=self.region_label))
+        return Collection(tuple(samples),
+                          service_checks(self, SERVICE_CHECK, services) + tuple(beats))
 
     def compute_nodes(self) -> Collection:
         c = t.compute_nodes
@@ -99,7 +128,7 @@ class NovaSql(SqlSource):
         ).where(c.c.deleted == 0))[0]
         # A node reports through its nova-compute service's heartbeat (nova servicegroup).
         s = t.nova_services
-        cutoff = utcnow() - dt.timedelta(seconds=self.service_down_time)
+        cutoff = self.now() - dt.timedelta(seconds=self.service_down_time)
         heartbeat = last_seen(s.c.last_seen_up, s.c.updated_at, s.c.created_at)
         service = s.c.host == c.c.host
         service = sa.and_(service, s.c.binary == "nova-compute", s.c.deleted == 0)
