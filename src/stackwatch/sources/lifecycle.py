@@ -147,7 +147,7 @@ class LifeTracker:
         self.failed_migrations: Counter[str] = Counter()     # migration_type
         self.durations: dict[str, list[int]] = {t: [0] * (len(DURATION_BUCKETS) + 1)
                                                 for t in MIGRATION_TYPES}
-        self.duration_sums: Counter[str] = Counter()
+        self.duration_sums: dict[str, float] = {}
 
     # ------------------------------------------------------------------ memory
     def _first(self, key: tuple[str, ...]) -> bool:
@@ -272,7 +272,7 @@ class LifeTracker:
                 break
         else:
             buckets[-1] += 1
-        self.duration_sums[kind] += duration
+        self.duration_sums[kind] = self.duration_sums.get(kind, 0.0) + duration
 
     # ------------------------------------------------------------------ metrics, check
     def action_samples(self, sample: SampleMaker, **labels: object) -> list[Sample]:

@@ -5,8 +5,8 @@ Calls per collection (N servers, H hypervisors, P projects):
 ceil(H/1000) (paginated from 2.33); ``flavors/detail`` 1; ``os-aggregates`` 1;
 ``os-availability-zone`` 1; every ``quotas`` interval (600 s) one
 ``os-quota-sets/{p}/detail`` per project (nova has no bulk quota API), and every
-``usage`` interval (3600 s) ``os-simple-tenant-usage`` ceil(P/1000). The instances' actions, faults and
-migrations: :mod:`.compute_life` (``instance_actions``, ``migrations``).
+``usage`` interval (3600 s) ``os-simple-tenant-usage`` ceil(P/1000). The instances'
+actions, faults and migrations: :mod:`.compute_life` (``instance_actions``, ``migrations``).
 
 Capacity (vCPU / RAM / disk per hypervisor) comes from placement alone
 (inventories and usages, shared with ``api.placement``): it is the only place that

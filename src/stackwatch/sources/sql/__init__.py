@@ -38,6 +38,9 @@ def sql_sources(cloud: CloudConfig,
                        intervals=dict(intervals or {}), name=f"sql.{db}")
         if db == "neutron":
             sources.append(NeutronSql(url, agent_down_time=cloud.agent_down_time, **options))
+        elif db in ("nova", "nova_cell0"):
+            sources.append(SQL_CLASSES[db](url, lifecycle=cloud.lifecycle,  # type: ignore[call-arg]
+                                           **options))
         else:
             sources.append(SQL_CLASSES[db](url, **options))
     return sources

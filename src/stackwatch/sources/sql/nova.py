@@ -1,4 +1,5 @@
-"""``sql.nova``: instances in error, services offline, stale compute nodes, capacity totals.
+"""``sql.nova``: instances in error, services offline, stale compute nodes, capacity totals;
+the instances' actions, faults and migrations (:mod:`.nova_life`).
 
 Four queries per collection (each its own resource, so a table a release
 lacks makes only its metrics UNKNOWN). Also serves ``nova_cell0``, where
@@ -17,14 +18,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import sqlalchemy as sa
 
+from stackwatch.config import LifecycleConfig
 from stackwatch.model import CheckResult, Collection, Sample
 from stackwatch.sources.openstack_api.compute import _service_check
 from stackwatch.sources.resources import Resource
 from stackwatch.sources.sql import tables as t
 from stackwatch.sources.sql.base import SqlSource
+from stackwatch.sources.sql.nova_life import NovaLife
 
 MIB = 1024 * 1024
 
@@ -55,11 +59,27 @@ class NovaSql(SqlSource):
     #: seconds without a heartbeat after which a service counts as down
     service_down_time: float = SERVICE_DOWN_TIME_S
 
+    def __init__(self, url: str, *, lifecycle: LifecycleConfig | None = None,
+                 **options: Any) -> None:
+        super().__init__(url, **options)
+        self.life = NovaLife(self, lifecycle)
+
     def resources(self) -> Sequence[Resource]:
         return (
             Resource("instances", self.instances, self.interval("instances")),
             Resource("services", self.services, self.interval("services")),
             Resource("compute_nodes", self.compute_nodes, self.interval("compute_nodes")),
+            *self.life_resources(),
+        )
+
+    def life_resources(self) -> tuple[Resource, ...]:
+        """Actions, faults and migrations (:mod:`.nova_life`)."""
+        return (
+            Resource("instance_actions", self.life.instance_actions,
+                     self.interval("instance_actions")),
+            Resource("instance_faults", self.life.instance_faults,
+                     self.interval("instance_faults")),
+            Resource("migrations", self.life.migrations, self.interval("migrations")),
         )
 
     def instances(self) -> Collection:
@@ -154,9 +174,11 @@ def service_checks(source: SqlSource, name: str,
 
 
 class NovaCell0Sql(NovaSql):
-    """``nova_cell0``: where instances that failed scheduling live (no services, no nodes)."""
+    """``nova_cell0``: where instances that failed scheduling live (no services, no nodes,
+    no migrations), with their failed ``create`` actions and NoValidHost faults."""
 
     database = "nova_cell0"
 
     def resources(self) -> Sequence[Resource]:
-        return (Resource("instances", self.instances, self.interval("instances")),)
+        return (Resource("instances", self.instances, self.interval("instances")),
+                *self.life_resources()[:2])
