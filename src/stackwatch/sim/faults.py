@@ -371,10 +371,11 @@ def _api_fault(kind: str, default_status: int = 500) -> tuple[Apply, Clear]:
         if not 0 < ratio <= 1:
             raise SimulatorError("parameter ratio must be in (0, 1]")
         fault = ApiFault(kind=kind, ratio=ratio, delay=_float(p, "delay"),
-                         status=int(p.get("status") or default_status))
+                         status=int(p.get("status") or default_status), path=p["path"])
         ctx.server.api_faults[service] = fault
         ctx.active.setdefault(key, {})[service] = fault
-        return f"{service} API: {kind} on {ratio:.0%} of requests"
+        where = f" whose path has {p['path']!r}" if p["path"] else ""
+        return f"{service} API: {kind} on {ratio:.0%} of requests{where}"
 
     def clear_(ctx: FaultContext) -> str:
         services = ctx.active.pop(key, {})
@@ -387,7 +388,7 @@ def _api_fault(kind: str, default_status: int = 500) -> tuple[Apply, Clear]:
 
 def _api(kind: str, name: str, summary: str, **extra: str) -> Scenario:
     apply, clear_ = _api_fault({"500": "error"}.get(kind, kind))
-    params = {"service": "compute", "ratio": "1.0", "delay": "2.0", **extra}
+    params = {"service": "compute", "ratio": "1.0", "delay": "2.0", "path": "", **extra}
     return Scenario(name, summary, apply, clear_, params, "api")
 
 
