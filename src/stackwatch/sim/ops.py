@@ -359,7 +359,9 @@ def begin_migration(state: CloudState, server_id: str, request_id: str, rng: ran
         id=str(legacy), legacy_id=legacy, uuid=str(uuid.uuid4()), server_id=server_id,
         source_compute=server.host, dest_compute=hyp.host,
         source_node=src_hyp.hypervisor_hostname if src_hyp else server.host,
-        dest_node=hyp.hypervisor_hostname, status=steps[-2], migration_type=migration_type,
+        dest_node=hyp.hypervisor_hostname,
+        status="migrating" if "migrating" in steps else steps[-2],
+        migration_type=migration_type,
         project_id=server.project_id, user_id=server.user_id, created_at=since,
         updated_at=since, old_flavor_id=server.flavor.legacy_id,
         new_flavor_id=server.flavor.legacy_id, dest_host=hyp.host_ip)

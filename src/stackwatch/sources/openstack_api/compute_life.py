@@ -49,6 +49,13 @@ def iso(moment: float) -> str:
     return dt.datetime.fromtimestamp(moment, dt.UTC).replace(tzinfo=None).isoformat()
 
 
+def when(d: Mapping[str, Any], key: str, what: str) -> float | None:
+    """A time field in whole seconds: nova's tables keep no fraction (MySQL ``DATETIME``),
+    so the API's and the database's records of one action are equal to the field."""
+    moment = f.timestamp(d, key, what)
+    return None if moment is None else float(int(moment))
+
+
 def parse_action(instance: str, d: Mapping[str, Any]) -> life.Action:
     """One ``instanceAction`` (with its ``events`` when shown)."""
     what = f"nova os-instance-actions of {instance}"
@@ -57,12 +64,12 @@ def parse_action(instance: str, d: Mapping[str, Any]) -> life.Action:
         if not isinstance(raw, Mapping):
             raise InvalidResponse(f"{what}: an event is not an object")
         events.append(life.ActionEvent(
-            f.text(raw, "event", what), f.timestamp(raw, "start_time", what),
-            f.timestamp(raw, "finish_time", what), f.text(raw, "result", what, ""),
+            f.text(raw, "event", what), when(raw, "start_time", what),
+            when(raw, "finish_time", what), f.text(raw, "result", what, ""),
             f.text(raw, "host", what, ""), f.text(raw, "details", what, "")))
     return life.Action(
         instance, f.text(d, "request_id", what), f.text(d, "action", what),
-        f.timestamp(d, "start_time", what), f.timestamp(d, "updated_at", what),
+        when(d, "start_time", what), when(d, "updated_at", what),
         f.text(d, "message", what, ""), f.text(d, "project_id", what, ""),
         f.text(d, "user_id", what, ""), tuple(events))
 
@@ -74,7 +81,7 @@ def parse_migration(d: Mapping[str, Any]) -> life.Migration:
         f.text(d, "uuid", what, "") or f.text(d, "id", what), f.text(d, "instance_uuid", what),
         f.text(d, "migration_type", what, "migration"), f.text(d, "status", what),
         f.text(d, "source_compute", what, ""), f.text(d, "dest_compute", what, ""),
-        f.timestamp(d, "created_at", what), f.timestamp(d, "updated_at", what))
+        when(d, "created_at", what), when(d, "updated_at", what))
 
 
 class ComputeLife:
@@ -112,7 +119,7 @@ class ComputeLife:
             if fault:
                 faults.append(life.Fault(
                     server, f.text(fault, "code", what, ""), f.text(fault, "message", what, ""),
-                    f.timestamp(fault, "created", what), f.text(fault, "details", what, ""),
+                    when(fault, "created", what), f.text(fault, "details", what, ""),
                     f.text(d, "OS-EXT-SRV-ATTR:host", what, "")))
             if updated > self._read.get(server, -1.0):
                 self._backlog[server] = max(updated, self._backlog.get(server, updated))
