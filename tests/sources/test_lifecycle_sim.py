@@ -104,7 +104,7 @@ def test_failed_boots_are_failed_actions_with_their_fault(cloud: SimulatedCloud,
 
     # the databases: NoValidHost instances live in cell0, the spawn failure in the cell
     after = {db: s.collect() for db, s in databases.items()}
-    for db, collection in after.items():
+    for collection in after.values():
         assert resource(collection, "instance_actions") is Status.OK, collection.checks
         assert_declared(collection)
     cell0 = after["nova_cell0"]
