@@ -173,6 +173,11 @@ def test_capacity_without_placement_is_unknown_not_half_true(cloud: SimulatedClo
 
 
 def test_every_metric_equals_the_ground_truth(cloud: SimulatedCloud) -> None:
+    # what happened lately, for the metrics of the instances' life: a failed boot, a
+    # migration under way
+    cloud.inject("boots-fail", count=1)
+    cloud.inject("migration-stuck")
+    cloud.flush()
     watch = Watch(cloud)
     out = watch.collect()
     for name, part in out.items():
