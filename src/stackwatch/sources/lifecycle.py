@@ -132,7 +132,7 @@ class LifeTracker:
     """One source's memory of what it emitted, and its counters since it started.
 
     ``prefix`` starts the metric names (``openstack_nova`` for the API,
-    ``openstack_nova_db`` for the databases); ``service`` names the events' service.
+    ``openstack_nova_db`` for the databases); ``memory`` bounds the keys remembered.
     """
 
     def __init__(self, prefix: str, *, stuck_after: float = 3600.0,
