@@ -32,6 +32,8 @@ from stackwatch.store.sqlite import SQLiteStore
 
 WAIT_S = 180.0
 VM, FAILED, HUGE = "rc-lc-vm", "rc-lc-novalidhost", "rc-lc-huge"
+#: the resources of the sources this module is about
+LIFE = ("instance_actions", "instance_faults", "migrations")
 
 
 def wait(what: str, probe: Callable[[], Any], timeout: float = WAIT_S) -> Any:
@@ -57,26 +59,28 @@ class Watch:
         self.sql = {s.database: s for s in sql_sources(watched, config.intervals)
                     if isinstance(s, NovaSql)}
         self.store = SQLiteStore(workdir / "lifecycle.sqlite")
-        self.events: list[Event] = []
+        self.events: dict[str, list[Event]] = {"api": [], **{db: [] for db in self.sql}}
         self.last: dict[str, Collection] = {}
 
     def collect(self) -> None:
         for name, source in (("api", self.api), *self.sql.items()):
             out = source.collect()
-            bad = [c.message for c in out.checks
-                   if c.name == "stackwatch.resource" and c.status is not Status.OK]
+            bad = [c.message for c in out.checks if c.name == "stackwatch.resource"
+                   and c.status is not Status.OK and dict(c.labels)["resource"] in LIFE]
             assert not bad, (name, bad)
-            self.store.write(out, name)
-            self.events += out.events
+            self.store.write(out, f"lifecycle.{name}")
+            self.events[name] += out.events
             self.last[name] = out
 
-    def of(self, instance: str, kind: str = "instance_action") -> list[Event]:
-        return [e for e in self.events if e.kind == kind and instance in e.resource_ids]
+    def of(self, instance: str, kind: str = "instance_action",
+           source: str = "api") -> list[Event]:
+        return [e for e in self.events[source]
+                if e.kind == kind and instance in e.resource_ids]
 
-    def settled(self, instance: str) -> dict[str, str]:
+    def settled(self, instance: str, source: str = "api") -> dict[str, str]:
         """action -> result of the settled actions of ``instance`` seen so far."""
-        return {e.event_type: dict(e.attributes)["result"] for e in self.of(instance)
-                if "/" not in e.event_type}
+        return {e.event_type: dict(e.attributes)["result"]
+                for e in self.of(instance, source=source) if "/" not in e.event_type}
 
     def total(self, source: str, name: str, **labels: str) -> float:
         return sum(s.value for s in self.last[source].samples if s.name == name
@@ -153,7 +157,7 @@ def test_boot_migrate_stop_delete_give_their_actions(lived: dict[str, str],
 
     def all_settled() -> bool:
         watch.collect()
-        return wanted <= set(watch.settled(vm))
+        return wanted <= set(watch.settled(vm)) and wanted <= set(watch.settled(vm, "nova"))
     wait(f"the actions of {vm}", all_settled, timeout=120)
     assert {a: r for a, r in watch.settled(vm).items() if a in wanted} == dict.fromkeys(
         wanted, "success")
@@ -176,9 +180,8 @@ def test_boot_migrate_stop_delete_give_their_actions(lived: dict[str, str],
     [check] = [c for c in watch.last["api"].checks if c.name == "nova.migrations"]
     assert check.status is Status.OK
     # the database saw the same actions (the cell database: the server was placed)
-    sql_seen = {e.event_type for e in watch.events if e.kind == "instance_action"
-                and vm in e.resource_ids and "/" not in e.event_type}
-    assert wanted <= sql_seen
+    assert {a: r for a, r in watch.settled(vm, "nova").items() if a in wanted} == \
+        dict.fromkeys(wanted, "success")
     assert watch.total("nova", "openstack_nova_db_instance_actions_total", action="migrate",
                        result="success") >= 1
     # one token for every run of the API source
@@ -199,11 +202,13 @@ def test_a_failed_boot_gives_a_failed_create_and_its_fault(lived: dict[str, str]
 
     def told() -> bool:
         watch.collect()
-        return watch.settled(failed).get("create") == "error" and bool(
-            watch.of(failed, "fault"))
+        return (watch.settled(failed).get("create") == "error"
+                and watch.settled(failed, "nova_cell0").get("create") == "error"
+                and bool(watch.of(failed, "fault")) and bool(
+                    watch.of(failed, "fault", "nova_cell0")))
     wait(f"the failed create of {failed}", told, timeout=120)
-    faults = watch.of(failed, "fault")
-    assert {f.message for f in faults} == {lived["fault"]}
+    faults = watch.of(failed, "fault") + watch.of(failed, "fault", "nova_cell0")
+    assert len(faults) == 2 and {f.message for f in faults} == {lived["fault"]}
     assert "No valid host" in lived["fault"]
     assert all(dict(f.attributes)["code"] == "500" for f in faults)
     steps = [e for e in watch.of(failed) if e.event_type.startswith("create/")]
