@@ -76,8 +76,10 @@ class NovaLife:
             a.c.id, a.c.instance_uuid, a.c.request_id, a.c.action, a.c.start_time,
             a.c.updated_at, a.c.message, a.c.project_id, a.c.user_id, e.c.event,
             e.c.start_time, e.c.finish_time, e.c.result, e.c.host, e.c.details,
-        ).select_from(a.outerjoin(e, e.c.action_id == a.c.id))
-            .where(a.c.id.in_(sa.select(recent.c.id))))
+        # joined to the newest actions as a derived table: MariaDB refuses LIMIT in an
+        # IN subquery
+        ).select_from(recent.join(a, a.c.id == recent.c.id)
+                      .outerjoin(e, e.c.action_id == a.c.id)))
         actions: dict[Any, life.Action] = {}
         newest = self._actions_since
         for (aid, instance, request_id, action, start, updated, message, project, user,
