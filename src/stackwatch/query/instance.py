@@ -23,7 +23,8 @@ from stackwatch.query.times import Stamped
 from stackwatch.query.trace import MAX_STEPS, TraceStep, TraceView, timeline
 
 #: what an instance id looks like (nova: a UUID, with or without dashes)
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$"
+_UUID = re.compile(UUID_PATTERN)
 
 
 class ActionSummary(BaseModel):

@@ -27,6 +27,12 @@ class TraceId(BaseModel):
                     description="a request id, global request id or instance uuid")
 
 
+class InstanceId(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=instance.UUID_PATTERN, description="an instance uuid")
+
+
 class _Range(BaseModel):
     start: float | None = Field(None, description="epoch seconds (default: an hour ago)",
                                 allow_inf_nan=False)
@@ -73,7 +79,7 @@ ENDPOINTS = (
     Endpoint("GET", "/api/v1/instances/{id}/timeline",
              "The life of one instance: its actions, faults, migrations and timeline",
              "logs", instance.InstanceView, lambda ctx, q: instance.instance(ctx, q.id),
-             TraceId,
+             InstanceId,
              description="The trace of the instance uuid (log records, notifications, "
                          "instance actions and their events, faults, migrations; `kind` "
                          "says where each step comes from) and, read from it, the "
