@@ -173,6 +173,21 @@ class BusConfig(_Frozen):
     metrics_window_seconds: float = Field(3600.0, gt=0)
 
 
+class LifecycleConfig(_Frozen):
+    """How instance actions, faults and migrations are read (docs/lifecycle.md)."""
+
+    #: instances whose actions the API source reads per run at most (newest changes
+    #: first; the rest the next run)
+    max_instances: int = Field(50, ge=1, le=10_000)
+    #: how far back the first run looks for changed instances, faults and actions (s)
+    lookback: float = Field(3600.0, gt=0)
+    #: a migration in progress for longer than this (s) is stuck: ``nova.migrations``
+    #: WARNING naming it
+    migration_stuck_after: float = Field(3600.0, gt=0)
+    #: rows the database sources read per run at most (newest first)
+    max_rows: int = Field(5000, ge=1, le=1_000_000)
+
+
 #: Endpoint latency (seconds) at which ``api.latency`` warns / is critical, per service
 #: type: the median of the last collections' version-document requests is judged.
 #: Cinder validates each new token with keystone on its first request (seconds on a
@@ -268,6 +283,8 @@ class CloudConfig(_Frozen):
     latency: LatencyConfig = Field(default_factory=LatencyConfig)
     #: neutron's MTU settings (the ``mtu`` runbook)
     neutron_mtu: NeutronMtuConfig = Field(default_factory=NeutronMtuConfig)
+    #: instance actions, faults and migrations (``api.compute``, ``sql.nova``)
+    lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig)
     #: infrastructure to check: RabbitMQ, MySQL/Galera, memcached, HAProxy, Pacemaker,
     #: Ceph, GlusterFS, libvirt, Open vSwitch (``stackwatch.infra_config``)
     infra: InfraConfig = Field(default_factory=InfraConfig)

@@ -272,12 +272,18 @@ def blocklist_command(files: Sequence[Path], fmt: str, window: float, threshold:
 @store_option
 @config_option
 @click.option("--limit", default=5000, show_default=True, help="Records to show at most.")
-def trace(key: str, store_path: Path | None, config_path: Path, limit: int) -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: the same view as /api/v1/traces/{id}.")
+def trace(key: str, store_path: Path | None, config_path: Path, limit: int,
+          fmt: str) -> None:
     """The story of one request (request id, global request id) or instance (uuid).
 
     Log records from the request index, and the store's other events that carry the
-    same request id or resource (notifications, instance actions, faults), in time
-    order across services.
+    same request id or resource (notifications, instance actions and their events,
+    faults, migrations), in time order across services. Each line says where it comes
+    from: the service's logger for a log record, ``kind:type`` for an event
+    (``instance_action:create``, ``fault:fault/500``, ``migration:migration/finished``,
+    ``notification:compute.instance.create.end``).
     """
     from stackwatch.query.errors import QueryError
     from stackwatch.query.trace import timeline
@@ -290,6 +296,9 @@ def trace(key: str, store_path: Path | None, config_path: Path, limit: int) -> N
         sys.exit(1)
     finally:
         store.close()
+    if fmt == "json":
+        click.echo(story.model_dump_json(indent=1))
+        return
     for step in story.steps:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(step.timestamp))
         if step.kind == "log":

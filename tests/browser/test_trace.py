@@ -83,3 +83,24 @@ def test_the_search_box_opens_an_instance_error_story(tab: Tab, failed_server: s
     expect(page.locator(f"#timeline a[href='/trace/{failed_server}']").first).to_be_visible()
     tab.shot("trace-request")
     tab.assert_clean(f"/trace/{request_id}")
+
+
+def test_the_instance_page_tells_its_failed_action_and_fault(tab: Tab, demo: Demo,
+                                                             failed_server: str) -> None:
+    def read() -> bool:  # api.compute read the server's actions since it changed
+        view = demo.get(f"/api/v1/instances/{failed_server}/timeline")
+        return any(a["result"] == "error" for a in view["actions"]) and bool(view["faults"])
+    demo.wait_for(f"the actions of {failed_server}", read, timeout=3 * INTERVAL_S)
+    page = tab.page
+    tab.open(f"/trace/{failed_server}")
+    page.locator("#instance-link").click()
+    page.wait_for_url(f"{tab.base}/instance/{failed_server}")
+    expect(page.locator("main h1")).to_contain_text(failed_server)
+    expect(page.locator("#actions tr.st-critical").first).to_contain_text("reboot")
+    expect(page.locator("#timeline")).to_contain_text(FAULT)
+    expect(page.locator("#timeline")).to_contain_text("fault")
+    tab.shot("instance")
+    tab.assert_clean(f"/instance/{failed_server}")
+    # and back to the whole trace
+    page.locator("#trace-link").click()
+    page.wait_for_url(f"{tab.base}/trace/{failed_server}")

@@ -61,6 +61,14 @@ TIMED = ("openstack_api_endpoint_latency_seconds", "openstack_nova_tenant_usage_
          "openstack_neutron_agent_heartbeat_age_seconds",
          "openstack_nova_db_service_heartbeat_age_seconds",
          "openstack_neutron_db_agent_heartbeat_age_seconds")
+#: What the lifecycle counts since its source started (actions, faults, failed
+#: migrations, migration durations) and the instances still to read: a fresh collection
+#: starts from nothing and reads the last hour's changes, a server counted them as they came
+SINCE_START = ("openstack_nova_instance_", "openstack_nova_db_instance_",
+               "openstack_nova_migrations_failed_total",
+               "openstack_nova_db_migrations_failed_total",
+               "openstack_nova_migration_duration_seconds",
+               "openstack_nova_db_migration_duration_seconds")
 # judged over several collections (median of the last five): a one-shot collection has none
 LATENCY_CHECK = "api.latency"
 #: Resources read at their own, longer interval by default.
@@ -222,7 +230,8 @@ def server(cloud: SimulatedCloud) -> Iterator[tuple[Server, Path]]:
 
 def comparable(seen: dict[Key, float]) -> dict[Key, float | None]:
     return {key: (None if key[0].startswith(TIMED) else value)
-            for key, value in seen.items() if not key[0].startswith("stackwatch_")}
+            for key, value in seen.items()
+            if not key[0].startswith(("stackwatch_", *SINCE_START))}
 
 
 def fresh(path: Path) -> tuple[dict[Key, float], set[tuple[str, tuple[tuple[str, str], ...],

@@ -43,6 +43,7 @@ ORIGINAL_PORTS = {"identity": 5000, "compute": 8774, "placement": 8778, "network
                   "image": 9292, "block-storage": 8776}
 MICROVERSION_NAMES = {"compute": "compute", "placement": "placement", "block-storage": "volume"}
 IGNORED_QUERY = {"limit", "marker", "start", "end", "fields", "visibility", "is_public",
+                 "changes-since",
                  "detailed"}
 MAX_VERSION = {"compute": "2.103", "placement": "1.39", "block-storage": "3.71"}
 

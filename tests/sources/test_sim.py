@@ -173,6 +173,11 @@ def test_capacity_without_placement_is_unknown_not_half_true(cloud: SimulatedClo
 
 
 def test_every_metric_equals_the_ground_truth(cloud: SimulatedCloud) -> None:
+    # what happened lately, for the metrics of the instances' life: a failed boot, a
+    # migration under way
+    cloud.inject("boots-fail", count=1)
+    cloud.inject("migration-stuck")
+    cloud.flush()
     watch = Watch(cloud)
     out = watch.collect()
     for name, part in out.items():
@@ -535,6 +540,8 @@ def test_sql_metrics_on_the_simulator_backed_by_a_real_mariadb(tmp_path: Path,
         assert sim.db_urls["nova"].startswith("mysql+pymysql://")
         sim.inject("servers-error", count="2")
         sim.inject("volume-stuck-deleting", count="1")
+        sim.inject("boots-fail", count="2")
+        sim.inject("migration-stuck")
         sim.flush()
         watch = Watch(sim)
         out = {name: s.collect() for name, s in watch.sql.items()}
@@ -552,6 +559,14 @@ def test_sql_metrics_on_the_simulator_backed_by_a_real_mariadb(tmp_path: Path,
         assert value(out["sql.cinder"], "openstack_cinder_db_volume_count") == len(state.volumes)
         assert_nova_api_and_glance_equal_the_state(out, state)
         assert_declared(everything(out))
+        # the instances' life, read from MariaDB: the failed boots (in cell0) with their
+        # faults, the failed reboots of servers-error, the migration under way
+        cell0, nova = out["sql.nova_cell0"], out["sql.nova"]
+        assert value(cell0, "openstack_nova_db_instance_actions_failed_total") >= 2
+        assert sum(1 for e in cell0.events if e.kind == "fault") >= 2
+        assert value(nova, "openstack_nova_db_instance_actions_total", action="reboot",
+                     result="error") == 2
+        assert value(nova, "openstack_nova_db_migrations_stuck") == 1
 
 
 def assert_nova_api_and_glance_equal_the_state(out: dict[str, Collection], state: Any) -> None:

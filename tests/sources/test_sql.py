@@ -205,8 +205,8 @@ def test_an_unreachable_database_is_critical_with_the_reason_and_no_password() -
     assert [(c.status, dict(c.labels)["service"], dict(c.labels)["host"]) for c in database] \
         == [(Status.CRITICAL, "mysql", "127.0.0.1")]
     unread = [c for c in out.checks if c.name == "stackwatch.resource"]
-    assert {dict(c.labels)["resource"] for c in unread} == {"instances", "services",
-                                                           "compute_nodes"}
+    # instances, services, nodes, actions, faults, migrations: each tried, each said
+    assert {dict(c.labels)["resource"] for c in unread} == {r.name for r in source.resources()}
     for message in [database[0].message] + [c.message for c in unread]:
         assert f"127.0.0.1:{port}" in message and "s3cret" not in message and "***" in message
 

@@ -4,7 +4,9 @@ What ``stackwatch trace ID``, the dashboard's trace page and ``/api/v1/traces/{i
 show: the request index's records (:meth:`~stackwatch.store.base.Store.log_story`:
 the id's records, the calls made on its behalf, for an instance every request that
 touched it) and the store's other events carrying one of those request ids or the id
-as a resource (notifications, instance actions, faults), in time order. Each step
+as a resource (notifications, instance actions and their events, faults, migrations),
+and those carrying the request ids of the latter, in time order; ``kind`` says where
+each step comes from. Each step
 says whether it belongs to the error story (an ERROR or CRITICAL record, a
 traceback, a fault) and how long after the step before it came; the request ids
 are grouped under the global request id they were made for.
@@ -45,6 +47,9 @@ class TraceStep(Stamped):
     request_id: str
     global_request_id: str
     resource_ids: list[str]
+    #: the event's attributes (an action's start, finish and result, a fault's code, a
+    #: migration's hosts and duration...); none for a log record
+    attributes: dict[str, str] = {}
     #: part of the error story: an ERROR/CRITICAL record or event, a traceback, a fault
     error: bool
     traceback: bool
@@ -109,7 +114,7 @@ def _event_step(event: Event) -> TraceStep:
         level=event.severity.name, origin=event.event_type, message=event.message,
         detail=[], request_id=event.request_id,
         global_request_id=attributes.get("global_request_id", ""),
-        resource_ids=list(event.resource_ids),
+        resource_ids=list(event.resource_ids), attributes=dict(event.attributes),
         error=event.severity >= Severity.ERROR or event.kind == "fault",
         traceback=_TRACEBACK in event.message, gap_seconds=None)
 
@@ -120,16 +125,26 @@ def _events(store: Store, key: str, requests: Iterable[str], now: float,
     ``requests`` or ``key`` as a resource, each once."""
     found: dict[tuple[float, str, str, str], Event] = {}
     end = now + FUTURE_S
-    for request in sorted(requests):
-        for event in store.events(0, end, request_id=request, limit=limit):
-            found[(event.timestamp, event.kind, event.event_type, event.message)] = event
+    # the same event read by two sources (an action from the API and from the database)
+    # is one step
     for event in store.events(0, end, resource_id=key, limit=limit):
         found[(event.timestamp, event.kind, event.event_type, event.message)] = event
+    # and what was done on behalf of the instance's requests (an action's request id:
+    # the notifications of its steps)
+    asked = set(requests) | {e.request_id for e in found.values() if e.request_id}
+    for request in sorted(asked):
+        for event in store.events(0, end, request_id=request, limit=limit):
+            found[(event.timestamp, event.kind, event.event_type, event.message)] = event
     return [e for e in found.values() if not e.kind.startswith("log")]
 
 
+#: kinds of event whose resource is always an instance
+INSTANCE_KINDS = frozenset({"instance_action", "fault", "migration"})
+
+
 def _kind(key: str, steps: list[TraceStep]) -> str:
-    if any(key in s.resource_ids for s in steps if s.kind == "log"):
+    if any(key in s.resource_ids for s in steps
+           if s.kind == "log" or s.kind in INSTANCE_KINDS):
         return "instance"
     if any(s.request_id == key for s in steps):
         return "request"

@@ -8,8 +8,8 @@ them; ``stackwatch sim --help`` and ``docs/simulator.md`` print the same table.
 Scenarios act where a real fault would show:
 
 * on the ground truth (API and service databases see it): ``compute-down``,
-  ``service-disabled``, ``servers-error``, ``volume-stuck-deleting``,
-  ``snapshot-stuck``, ``l3-agent-dead``, ``cinder-volume-down``,
+  ``service-disabled``, ``servers-error``, ``boots-fail``, ``migration-stuck``,
+  ``volume-stuck-deleting``, ``snapshot-stuck``, ``l3-agent-dead``, ``cinder-volume-down``,
   ``mtu-misconfigured``;
 * cascades, as the real services show them (:mod:`stackwatch.sim.outages`):
   ``conductor-down`` (the computes stop reporting with it), ``keystone-down``,
@@ -189,6 +189,68 @@ def _servers_error_clear(ctx: FaultContext) -> str:
             ctx.state.update("server", sid, vm_state=vm_state, power_state=1, fault=None,
                              updated_at=ctx.state.now())
     return f"{len(undo)} server(s) reset to active"
+
+
+def _boots_fail(ctx: FaultContext, p: Mapping[str, str]) -> str:
+    """N boots that fail as nova's do: NoValidHost in the conductor (the instance lands in
+    cell0) or a spawn that aborts on the compute, each a failed ``create`` with a fault."""
+    count = _int(p, "count")
+    if p["reason"] not in ("novalidhost", "spawn"):
+        raise SimulatorError("parameter reason must be novalidhost or spawn, "
+                             f"not {p['reason']!r}")
+    projects = [x for x in ctx.state.projects if x.name not in ("admin", "service")]
+    flavors = list(ctx.state.flavors)
+    if not projects or not flavors:
+        raise SimulatorError("no project or flavor to boot with")
+    images = [i.id for i in ctx.state.images if i.status == "active"]
+    made = ctx.active.setdefault("boots-fail", {})
+    names = []
+    for _ in range(count):
+        project = ctx.rng.choice(projects)
+        users = [a.user_id for a in ctx.state.role_assignments.by("project_id", project.id)]
+        server = ops.create_server(
+            ctx.state, name=f"failed-boot-{ctx.rng.getrandbits(24):06x}",
+            project_id=project.id, user_id=users[0] if users else "", flavor=flavors[0],
+            image_id=images[0] if images else "", request_id=ops.new_request_id(),
+            rng=ctx.rng)
+        if p["reason"] == "spawn":
+            host = next((h.host for h in ctx.state.hypervisors), None)
+            ctx.state.update("server", server.id, host=host)
+        ops.fail_build(ctx.state, server.id, no_valid_host=p["reason"] == "novalidhost")
+        made[server.id] = server.name
+        names.append(server.name)
+    return f"{len(names)} boot(s) failed ({p['reason']}): {', '.join(names)}"
+
+
+def _boots_fail_clear(ctx: FaultContext) -> str:
+    made = ctx.active.pop("boots-fail", {})
+    for sid in made:
+        if sid in ctx.state.servers:
+            ops.delete_server(ctx.state, sid, ops.new_request_id())
+    return f"{len(made)} failed server(s) deleted"
+
+
+def _migration_stuck(ctx: FaultContext, p: Mapping[str, str]) -> str:
+    """A migration in progress since ``minutes`` ago that nobody ends."""
+    kind = p["type"]
+    if kind not in ops.MIGRATION_STEPS:
+        raise SimulatorError(f"parameter type must be one of {', '.join(ops.MIGRATION_STEPS)}")
+    candidates = [x for x in ctx.state.servers if x.vm_state == "active" and x.host]
+    for server in ctx.rng.sample(candidates, len(candidates)):
+        migration = ops.begin_migration(ctx.state, server.id, ops.new_request_id(), ctx.rng,
+                                        kind, started=_int(p, "minutes") * 60.0)
+        if migration is not None:
+            ctx.active.setdefault("migration-stuck", {})[migration.id] = server.name
+            return (f"{kind} {migration.uuid} of {server.name} {migration.source_compute} -> "
+                    f"{migration.dest_compute} {migration.status} since {p['minutes']} min")
+    raise SimulatorError("no active server that can move to another host")
+
+
+def _migration_stuck_clear(ctx: FaultContext) -> str:
+    stuck = ctx.active.pop("migration-stuck", {})
+    for mid in stuck:
+        ops.end_migration(ctx.state, mid, ok=False)
+    return f"{len(stuck)} stuck migration(s) ended in error"
 
 
 # ------------------------------------------------------------------ block storage
@@ -465,10 +527,11 @@ def _api_fault(kind: str, default_status: int = 500) -> tuple[Apply, Clear]:
         if not 0 < ratio <= 1:
             raise SimulatorError("parameter ratio must be in (0, 1]")
         fault = ApiFault(kind=kind, ratio=ratio, delay=_float(p, "delay"),
-                         status=int(p.get("status") or default_status))
+                         status=int(p.get("status") or default_status), path=p["path"])
         ctx.server.api_faults[service] = fault
         ctx.active.setdefault(key, {})[service] = fault
-        return f"{service} API: {kind} on {ratio:.0%} of requests"
+        where = f" whose path has {p['path']!r}" if p["path"] else ""
+        return f"{service} API: {kind} on {ratio:.0%} of requests{where}"
 
     def clear_(ctx: FaultContext) -> str:
         services = ctx.active.pop(key, {})
@@ -481,7 +544,7 @@ def _api_fault(kind: str, default_status: int = 500) -> tuple[Apply, Clear]:
 
 def _api(kind: str, name: str, summary: str, **extra: str) -> Scenario:
     apply, clear_ = _api_fault({"500": "error"}.get(kind, kind))
-    params = {"service": "compute", "ratio": "1.0", "delay": "2.0", **extra}
+    params = {"service": "compute", "ratio": "1.0", "delay": "2.0", "path": "", **extra}
     return Scenario(name, summary, apply, clear_, params, "api")
 
 
@@ -522,6 +585,13 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              _servers_error, _servers_error_clear,
              {"count": "3", "host": "", "action": "reboot",
               "message": "internal error: process exited while connecting to monitor"}),
+    Scenario("boots-fail", "N boots fail: failed 'create' actions with their fault "
+             "(reason novalidhost: in the conductor, the instance in cell0; spawn: on a "
+             "compute)", _boots_fail, _boots_fail_clear, {"count": "2", "reason": "novalidhost"}),
+    Scenario("migration-stuck", "a migration stays in progress (param type: migration, "
+             "resize, live-migration, evacuation; minutes since it began)",
+             _migration_stuck, _migration_stuck_clear,
+             {"type": "live-migration", "minutes": "120"}),
     Scenario("volume-stuck-deleting", "volumes stay in 'deleting'", _volume_stuck,
              _volume_stuck_clear, {"count": "1", "minutes": "120"}),
     Scenario("snapshot-stuck", "snapshots stay in 'creating' (in progress)", _snapshot_stuck,

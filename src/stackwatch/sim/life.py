@@ -10,7 +10,8 @@ Every ``tick`` (1 s) :class:`Life` moves, like the real services do:
   the start-up took; services and agents in ``state.silent_services`` (fault
   scenarios) stay silent;
 * at ``churn_rate`` events per second (Poisson), a boot (that may fail scheduling or
-  spawning), a delete, a stop/start, or an existing server going to ERROR.
+  spawning), a delete, a stop/start, an existing server going to ERROR, or a live
+  migration (in progress for ``migrate_seconds``, then completed or, 1 in 10, failed).
 """
 
 from __future__ import annotations
@@ -37,11 +38,13 @@ class Life:
     """Runs on the simulator's event loop; :meth:`start` / :meth:`stop`."""
 
     def __init__(self, state: CloudState, *, churn_rate: float = 0.0, seed: int = 3,
-                 tick: float = 1.0, build_seconds: float = 2.0) -> None:
+                 tick: float = 1.0, build_seconds: float = 2.0,
+                 migrate_seconds: float = 8.0) -> None:
         self.state = state
         self.churn_rate = churn_rate
         self.tick = tick
         self.build_seconds = build_seconds
+        self.migrate_seconds = migrate_seconds
         self.rng = random.Random(seed)
         self._task: asyncio.Task[None] | None = None
         self.churned = 0
@@ -127,12 +130,31 @@ class Life:
             if active:
                 s = rng.choice(active)
                 ops.power(state, s.id, s.vm_state == "stopped", ops.new_request_id())
-        else:
+        elif roll < 0.975:
             active = [s for s in state.servers.page(limit=200).items if s.vm_state == "active"]
             if active:
                 ops.set_error(state, rng.choice(active).id,
                               "internal error: qemu unexpectedly closed the monitor")
+        else:
+            self.live_migrate()
         self.churned += 1
+
+    def live_migrate(self) -> None:
+        """A live migration that completes ``migrate_seconds`` later (or fails, 1 in 10)."""
+        active = [s for s in self.state.servers.page(limit=200).items
+                  if s.vm_state == "active" and s.task_state is None]
+        if not active:
+            return
+        migration = ops.begin_migration(self.state, self.rng.choice(active).id,
+                                        ops.new_request_id(), self.rng)
+        if migration is not None:
+            ok = self.rng.random() >= 0.1
+            asyncio.get_running_loop().call_later(self.migrate_seconds, self._moved,
+                                                  migration.id, ok)
+
+    def _moved(self, migration_id: str, ok: bool) -> None:
+        with acting(Actor(cause="churn")):
+            ops.end_migration(self.state, migration_id, ok)
 
     def boot(self, fail: bool = False) -> None:
         state, rng = self.state, self.rng

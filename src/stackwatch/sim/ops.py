@@ -14,6 +14,7 @@ import hashlib
 import ipaddress
 import random
 import uuid
+from datetime import timedelta
 
 from stackwatch.sim import records as r
 from stackwatch.sim.generate import BUILD_FAILED_TRACE, NO_VALID_HOST, NO_VALID_HOST_TRACE
@@ -310,3 +311,100 @@ def confirm_resize(state: CloudState, server_id: str, request_id: str,
         if mig.status == "finished":
             state.update("migration", mig.id, status="confirmed", updated_at=now)
     return _update_server(state, server_id, vm_state="active", task_state=None, updated_at=now)
+
+
+#: the statuses a migration goes through in nova, by ``migration_type``, before its last
+#: (nova/compute/manager.py, conductor/tasks/{migrate,live_migrate}.py)
+MIGRATION_STEPS: dict[str, tuple[str, ...]] = {
+    "migration": ("pre-migrating", "migrating", "post-migrating", "finished"),
+    "resize": ("pre-migrating", "migrating", "post-migrating", "finished"),
+    "live-migration": ("queued", "preparing", "running", "completed"),
+    "evacuation": ("accepted", "pre-migrating", "done"),
+}
+#: the instance action each migration type is recorded under
+MIGRATION_ACTIONS = {"migration": "migrate", "resize": "resize",
+                     "live-migration": "live-migration", "evacuation": "evacuate"}
+
+
+def begin_migration(state: CloudState, server_id: str, request_id: str, rng: random.Random,
+                    migration_type: str = "live-migration", started: float = 0.0
+                    ) -> r.Migration | None:
+    """A migration that takes time: in its first moving status (``running`` for a live
+    migration, ``migrating`` for a cold one) from ``started`` seconds ago, the server in
+    MIGRATING / RESIZE, the action's first event under way. :func:`end_migration` ends
+    it; until then it is in progress (stuck, when nobody ends it)."""
+    server = state.servers.get(server_id)
+    if server is None or server.host is None or migration_type not in MIGRATION_STEPS:
+        return None
+    hyp = None
+    for _ in range(8):
+        hyp = schedule(state, server.flavor, rng)
+        if hyp is None or hyp.host != server.host:
+            break
+    if hyp is None or hyp.host == server.host:
+        return None
+    now = state.now()
+    since = now - timedelta(seconds=started)
+    steps = MIGRATION_STEPS[migration_type]
+    action = MIGRATION_ACTIONS[migration_type]
+    first = ("compute_live_migration" if migration_type == "live-migration"
+             else "compute_prep_resize")
+    state.add(r.InstanceAction(
+        id=request_id, server_id=server_id, action=action, user_id=server.user_id,
+        project_id=server.project_id, start_time=since, updated_at=since,
+        events=(r.ActionEvent(first, since, None, None, None, server.host),)))
+    src_hyp = state.hypervisor_by_hostname(server.node or "")
+    legacy = state.next_legacy_id("migration")
+    migration = r.Migration(
+        id=str(legacy), legacy_id=legacy, uuid=str(uuid.uuid4()), server_id=server_id,
+        source_compute=server.host, dest_compute=hyp.host,
+        source_node=src_hyp.hypervisor_hostname if src_hyp else server.host,
+        dest_node=hyp.hypervisor_hostname,
+        status="migrating" if "migrating" in steps else steps[-2],
+        migration_type=migration_type,
+        project_id=server.project_id, user_id=server.user_id, created_at=since,
+        updated_at=since, old_flavor_id=server.flavor.legacy_id,
+        new_flavor_id=server.flavor.legacy_id, dest_host=hyp.host_ip)
+    state.add(migration)
+    _update_server(state, server_id, task_state="migrating" if migration_type ==
+                   "live-migration" else "resize_migrating", updated_at=since)
+    return migration
+
+
+def end_migration(state: CloudState, migration_id: str, ok: bool = True) -> r.Migration | None:
+    """The migration reaches its last status (``completed``, ``finished``, ``done``) and
+    the server its destination, or ``error`` (the server stays, ERROR with a fault)."""
+    mig = state.migrations.get(migration_id)
+    if mig is None or mig.status not in MIGRATION_STEPS.get(mig.migration_type, ())[:-1]:
+        return mig
+    now = state.now()
+    action = MIGRATION_ACTIONS.get(mig.migration_type, "migrate")
+    host = mig.dest_compute if ok else mig.source_compute
+    event = r.ActionEvent("compute_post_live_migration_at_destination" if
+                          mig.migration_type == "live-migration" else "compute_finish_resize",
+                          now, now, "Success" if ok else "Error",
+                          None if ok else "libvirt.libvirtError: migration failed", host)
+    for act in reversed(state.instance_actions.by("server_id", mig.server_id)):
+        if act.action == action:
+            events = tuple(e if e.finish_time is not None else
+                           r.ActionEvent(e.event, e.start_time, now, "Success" if ok
+                                         else "Error", e.traceback, e.host)
+                           for e in act.events)
+            state.update("instance_action", act.id, events=(*events, event), updated_at=now,
+                         message=None if ok else "Error")
+            break
+    status = MIGRATION_STEPS[mig.migration_type][-1] if ok else "error"
+    updated: r.Migration = state.update("migration", mig.id, status=status, updated_at=now)
+    if mig.server_id in state.servers:
+        if ok:
+            for port in state.ports.by("device_id", mig.server_id):
+                state.update("port", port.id, binding_host_id=mig.dest_compute, updated_at=now)
+            _update_server(state, mig.server_id, host=mig.dest_compute, node=mig.dest_node,
+                           availability_zone=zone_of(state, mig.dest_compute),
+                           vm_state="active" if mig.migration_type == "live-migration"
+                           else "resized", task_state=None, updated_at=now)
+        else:
+            _update_server(state, mig.server_id, vm_state="error", task_state=None,
+                           updated_at=now, fault=r.ServerFault(
+                               500, "Migration error: migration failed", "", now))
+    return updated

@@ -62,13 +62,16 @@ class ApiFault:
 
     ``kind``: ``slow`` (adds ``delay`` seconds), ``error`` (answers ``status``, 500 by
     default), ``truncated`` (cuts the JSON body in half), ``unauthorized`` (401),
-    ``forbidden`` (403). ``ratio`` is the share of requests affected (1.0 = all).
+    ``forbidden`` (403). ``ratio`` is the share of requests affected (1.0 = all);
+    ``path``, when given, a substring of the path the requests affected have (one
+    instance's ``os-instance-actions``, say), the others answered as usual.
     """
 
     kind: str
     ratio: float = 1.0
     delay: float = 2.0
     status: int = 500
+    path: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +162,8 @@ class SimServer:
         if self.latency > 0:
             await asyncio.sleep(self.latency)
         fault = self.api_faults.get(spec.service_type)
+        if fault is not None and fault.path and fault.path not in request.path:
+            fault = None
         if fault is not None and self._rng.random() >= fault.ratio:
             fault = None
         caller = sim_auth.resolve(self.state, request.headers.get("X-Auth-Token"))

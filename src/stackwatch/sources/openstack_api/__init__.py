@@ -41,7 +41,9 @@ def api_sources(cloud: CloudConfig, intervals: Mapping[str, float] | None = None
     set a resource's own interval.
     """
     shared = client or client_for(cloud)
-    return [cls(shared, intervals, cloud.latency, cloud.heartbeat) for cls in SOURCE_CLASSES]
+    return [ComputeSource(shared, intervals, cloud.latency, cloud.heartbeat, cloud.lifecycle)
+            if cls is ComputeSource else cls(shared, intervals, cloud.latency, cloud.heartbeat)
+            for cls in SOURCE_CLASSES]
 
 
 __all__ = ["SOURCE_CLASSES", "ApiClient", "ApiSource", "api_sources", "client_for"]

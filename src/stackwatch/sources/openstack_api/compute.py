@@ -6,7 +6,8 @@ against ``report_interval`` on the API's clock); ``servers/detail`` ceil(N/1000)
 ``os-hypervisors/detail`` ceil(H/1000) (paginated from 2.33); ``flavors/detail`` 1;
 ``os-aggregates`` 1; ``os-availability-zone`` 1; every ``quotas`` interval (600 s) one
 ``os-quota-sets/{p}/detail`` per project (nova has no bulk quota API), and every
-``usage`` interval (3600 s) ``os-simple-tenant-usage`` ceil(P/1000).
+``usage`` interval (3600 s) ``os-simple-tenant-usage`` ceil(P/1000). The instances'
+actions, faults and migrations: :mod:`.compute_life` (``instance_actions``, ``migrations``).
 
 Capacity (vCPU / RAM / disk per hypervisor) comes from placement alone
 (inventories and usages, shared with ``api.placement``): it is the only place that
@@ -41,11 +42,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from stackwatch.config import HeartbeatConfig, LatencyConfig, LifecycleConfig
 from stackwatch.errors import InvalidResponse
 from stackwatch.model import CheckResult, Collection, Item, ItemKind, Sample, Status, make_labels
 from stackwatch.sources.heartbeat import heartbeat_check
 from stackwatch.sources.openstack_api import fields as f
 from stackwatch.sources.openstack_api.base import ApiSource
+from stackwatch.sources.openstack_api.client import ApiClient
+from stackwatch.sources.openstack_api.compute_life import ComputeLife
 from stackwatch.sources.openstack_api.identity_projects import Project
 from stackwatch.sources.openstack_api.placement import load_providers
 from stackwatch.sources.resources import Resource
@@ -200,6 +204,12 @@ class ComputeSource(ApiSource):
     service_type = "compute"
     codename = "nova"
 
+    def __init__(self, client: ApiClient, intervals: Mapping[str, float] | None = None,
+                 latency: LatencyConfig | None = None, heartbeat: HeartbeatConfig | None = None,
+                 lifecycle: LifecycleConfig | None = None) -> None:
+        super().__init__(client, intervals, latency, heartbeat)
+        self.life = ComputeLife(client, lifecycle)
+
     def resources(self) -> Sequence[Resource]:
         return (
             Resource("services", self.services, self.interval("services")),
@@ -210,6 +220,9 @@ class ComputeSource(ApiSource):
             Resource("aggregates", self.aggregates, self.interval("aggregates", 300)),
             Resource("quotas", self.quotas, self.interval("quotas", 600)),
             Resource("usage", self.usage, self.interval("usage", 3600)),
+            Resource("instance_actions", self.life.instance_actions,
+                     self.interval("instance_actions")),
+            Resource("migrations", self.life.migrations, self.interval("migrations")),
         )
 
     # ------------------------------------------------------------------ loaders

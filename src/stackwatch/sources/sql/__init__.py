@@ -40,9 +40,10 @@ def sql_sources(cloud: CloudConfig,
             sources.append(NeutronSql(url, agent_down_time=cloud.agent_down_time,
                                       report_interval=cloud.heartbeat.neutron_report_interval,
                                       **options))
-        elif db == "nova":
-            sources.append(NovaSql(url, report_interval=cloud.heartbeat.nova_report_interval,
-                                   **options))
+        elif db in ("nova", "nova_cell0"):
+            sources.append(SQL_CLASSES[db](  # type: ignore[call-arg]
+                url, report_interval=cloud.heartbeat.nova_report_interval,
+                lifecycle=cloud.lifecycle, **options))
         else:
             sources.append(SQL_CLASSES[db](url, **options))
     return sources

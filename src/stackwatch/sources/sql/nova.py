@@ -1,4 +1,5 @@
-"""``sql.nova``: instances in error, services offline, stale compute nodes, capacity totals.
+"""``sql.nova``: instances in error, services offline, stale compute nodes, capacity totals;
+the instances' actions, faults and migrations (:mod:`.nova_life`).
 
 Four queries per collection (each its own resource, so a table a release
 lacks makes only its metrics UNKNOWN). Also serves ``nova_cell0``, where
@@ -23,12 +24,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from stackwatch.config import LifecycleConfig
 from stackwatch.model import CheckResult, Collection, Sample
 from stackwatch.sources.heartbeat import NOVA_REPORT_INTERVAL, heartbeat_check
 from stackwatch.sources.openstack_api.compute import _service_check
 from stackwatch.sources.resources import Resource
 from stackwatch.sources.sql import tables as t
 from stackwatch.sources.sql.base import SqlSource
+from stackwatch.sources.sql.nova_life import NovaLife
 
 MIB = 1024 * 1024
 
@@ -62,10 +65,11 @@ class NovaSql(SqlSource):
     service_down_time: float = SERVICE_DOWN_TIME_S
 
     def __init__(self, url: str, *, report_interval: float = NOVA_REPORT_INTERVAL,
-                 **options: Any) -> None:
+                 lifecycle: LifecycleConfig | None = None, **options: Any) -> None:
         super().__init__(url, **options)
         #: nova.conf ``report_interval``: a heartbeat twice as old is late
         self.report_interval = report_interval
+        self.life = NovaLife(self, lifecycle)
 
     def now(self) -> dt.datetime:
         """The database's clock at this collection's start (ours if it was not read)."""
@@ -76,6 +80,17 @@ class NovaSql(SqlSource):
             Resource("instances", self.instances, self.interval("instances")),
             Resource("services", self.services, self.interval("services")),
             Resource("compute_nodes", self.compute_nodes, self.interval("compute_nodes")),
+            *self.life_resources(),
+        )
+
+    def life_resources(self) -> tuple[Resource, ...]:
+        """Actions, faults and migrations (:mod:`.nova_life`)."""
+        return (
+            Resource("instance_actions", self.life.instance_actions,
+                     self.interval("instance_actions")),
+            Resource("instance_faults", self.life.instance_faults,
+                     self.interval("instance_faults")),
+            Resource("migrations", self.life.migrations, self.interval("migrations")),
         )
 
     def instances(self) -> Collection:
@@ -183,9 +198,11 @@ def service_checks(source: SqlSource, name: str,
 
 
 class NovaCell0Sql(NovaSql):
-    """``nova_cell0``: where instances that failed scheduling live (no services, no nodes)."""
+    """``nova_cell0``: where instances that failed scheduling live (no services, no nodes,
+    no migrations), with their failed ``create`` actions and NoValidHost faults."""
 
     database = "nova_cell0"
 
     def resources(self) -> Sequence[Resource]:
-        return (Resource("instances", self.instances, self.interval("instances")),)
+        return (Resource("instances", self.instances, self.interval("instances")),
+                *self.life_resources()[:2])

@@ -50,3 +50,20 @@ build_requests = table("build_requests", column("id"), column("created_at", Date
 images = table("images", column("status"), column("visibility"), column("size"),
                column("deleted", Boolean))
 image_members = table("image_members", column("status"), column("deleted", Boolean))
+
+# nova: the life of instances (sources/sql/nova_life.py)
+instance_actions = table("instance_actions", column("id"), column("action"),
+                         column("instance_uuid"), column("request_id"), column("user_id"),
+                         column("project_id"), column("start_time", DateTime),
+                         column("updated_at", DateTime), column("message"))
+instance_actions_events = table("instance_actions_events", column("action_id"),
+                                column("event"), column("start_time", DateTime),
+                                column("finish_time", DateTime), column("result"),
+                                column("host"), column("details"))
+instance_faults = table("instance_faults", column("id"), column("instance_uuid"),
+                        column("code"), column("message"), column("details"), column("host"),
+                        column("created_at", DateTime), column("deleted"))
+migrations = table("migrations", column("uuid"), column("id"), column("instance_uuid"),
+                   column("migration_type"), column("status"), column("source_compute"),
+                   column("dest_compute"), column("created_at", DateTime),
+                   column("updated_at", DateTime), column("deleted"))

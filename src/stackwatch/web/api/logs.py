@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from stackwatch.query import logs, trace
+from stackwatch.query import instance, logs, trace
 from stackwatch.query.context import Context
 from stackwatch.query.models import EventView
 from stackwatch.query.paging import Page, PageQuery
@@ -25,6 +25,12 @@ class TraceId(BaseModel):
 
     id: str = Field(min_length=1, max_length=256,
                     description="a request id, global request id or instance uuid")
+
+
+class InstanceId(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=instance.UUID_PATTERN, description="an instance uuid")
 
 
 class _Range(BaseModel):
@@ -70,6 +76,18 @@ ENDPOINTS = (
                          "carrying the id, in time order; `error` marks the error story "
                          "(ERROR/CRITICAL records, tracebacks, faults), `gap_seconds` the "
                          "pause before each step; 404 when nothing carries the id."),
+    Endpoint("GET", "/api/v1/instances/{id}/timeline",
+             "The life of one instance: its actions, faults, migrations and timeline",
+             "logs", instance.InstanceView, lambda ctx, q: instance.instance(ctx, q.id),
+             InstanceId,
+             description="The trace of the instance uuid (log records, notifications, "
+                         "instance actions and their events, faults, migrations; `kind` "
+                         "says where each step comes from) and, read from it, the "
+                         "settled actions with their results, the faults and each "
+                         "migration at its last status; `server` is the inventory item "
+                         "when the latest collection listed the server (in ERROR). An "
+                         "instance nothing carries yet has no steps; 400 when the id is "
+                         "no uuid."),
     Endpoint("GET", "/api/v1/logs/records",
              "ERROR and CRITICAL log records, newest first, filtered", "logs",
              Page[EventView], _records, RecordsQuery,

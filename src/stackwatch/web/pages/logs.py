@@ -1,4 +1,4 @@
-"""The logs page, the trace search and the trace page."""
+"""The logs page, the trace search, the trace page and the instance page."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from stackwatch.query import logs, trace
+from stackwatch.query import instance, logs, trace
 from stackwatch.query.context import Context
 from stackwatch.query.models import EventView
 from stackwatch.query.paging import Page, PageQuery
@@ -67,4 +67,6 @@ PAGES = (
     PageSpec("/trace", "trace_search.html", "Trace", _search, TraceSearch),
     PageSpec("/trace/{id}", "trace.html", "Trace", lambda ctx, p: trace.trace(ctx, p.id),
              TraceParams),
+    PageSpec("/instance/{id}", "instance.html", "Instance",
+             lambda ctx, p: instance.instance(ctx, p.id), TraceParams),
 )
