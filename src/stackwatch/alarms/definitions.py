@@ -257,8 +257,6 @@ class Alarm(_Frozen):
         op = data.get("comparison_operator")
         if isinstance(op, str):
             data["comparison_operator"] = _ALIASES.get(op, op)
-        if "match" in data:
-            data["match"] = parse_matchers(data["match"])
         if isinstance(data.get("status"), str):
             data["status"] = [data["status"]]
         if isinstance(data.get("status"), list):
@@ -269,6 +267,11 @@ class Alarm(_Frozen):
         if isinstance(data.get("group_by"), str):
             data["group_by"] = [data["group_by"]]
         return data
+
+    @field_validator("match", mode="before")
+    @classmethod
+    def _matchers(cls, value: Any) -> list[Matcher]:
+        return parse_matchers(value)
 
     @field_validator("name")
     @classmethod
@@ -500,11 +503,12 @@ def _order(alarms: dict[str, Alarm], labels: Mapping[str, str],
         if alarm.composite is not None:
             for used in sorted(alarm.composite.names()):
                 if used in path or used == name:
-                    cycle = " -> ".join((*path[path.index(used):], name, used)
-                                        if used in path else (name, used))
-                    problems.append(AlarmProblem(labels[name], name, "composite",
+                    members = (*path[path.index(used):], name) if used in path else (name,)
+                    cycle = " -> ".join((*members, used))
+                    problems.append(AlarmProblem(labels[used], used, "composite",
                                                  f"a cycle of composite alarms: {cycle}"))
-                    done[name] = False
+                    for member in members:
+                        done[member] = False
                     return False
                 if used not in alarms:
                     problems.append(AlarmProblem(labels[name], name, "composite",

@@ -1,0 +1,50 @@
+"""The alarm tables behave alike on SQLite and PostgreSQL: states replaced and
+forgotten, history newest first, acknowledgements, silences active for their time."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from stackwatch.store.base import AckRecord, AlarmRecord, AlarmTransition, SilenceRecord
+from stackwatch.store.opening import open_alarm_store
+from stores import Stores
+
+KEY = (("host", "c1"),)
+
+
+def test_alarm_tables(stores: Stores) -> None:
+    states = open_alarm_store(stores.config())
+    try:
+        now = time.time()
+        first = AlarmRecord("a", KEY, "alarm", "critical", now - 10, "x > 1", 2.0, now - 10)
+        states.save_alarms([first, AlarmRecord("b", (), "ok", "", now, "fine", None, now)],
+                           [], [AlarmTransition(now - 10, "a", KEY, "new", "alarm", "critical",
+                                                "x > 1", 2.0)])
+        later = AlarmRecord("a", KEY, "ok", "", now, "x <= 1", 0.5, now)
+        states.save_alarms([later], [("b", ())],
+                           [AlarmTransition(now, "a", KEY, "alarm", "ok", "", "x <= 1", 0.5)])
+        assert states.alarm_states() == [later]
+        history = states.alarm_history(now - 60, now + 1)
+        assert [(t.previous, t.current, t.value) for t in history] == [
+            ("alarm", "ok", 0.5), ("new", "alarm", 2.0)]
+        assert states.alarm_history(now - 60, now + 1, alarm="b") == []
+        states.acknowledge(AckRecord("a", KEY, "alice", "on it", now))
+        states.acknowledge(AckRecord("a", KEY, "bob", "mine now", now + 1))
+        assert [(a.by, a.reason) for a in states.acks()] == [("bob", "mine now")]
+        states.unacknowledge([("a", KEY)])
+        assert states.acks() == []
+        matchers = json.dumps([["host", "=~", "c.*"]])
+        sid = states.add_silence(SilenceRecord(0, matchers, now - 1, now + 60, "carol",
+                                               "maintenance", now))
+        states.add_silence(SilenceRecord(0, matchers, now + 100, now + 200, "dan", "later",
+                                         now))
+        assert [s.by for s in states.silences(now)] == ["carol"]
+        assert len(states.silences()) == 2
+        assert states.end_silence(sid, now) and not states.end_silence(sid, now)
+        assert states.silences(now) == []
+        assert states.prune_alarms(now + 0.5) == 3  # both transitions and the ended silence
+    finally:
+        states.close()
