@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from .harness import Harness
 from stackwatch.model import Status
 from stackwatch.store.base import AckRecord, SilenceRecord
+
+from .harness import Harness
 
 pytestmark = pytest.mark.unit
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
-
 from stackwatch.store.base import AckRecord, AlarmRecord, AlarmTransition, SilenceRecord
 from stackwatch.store.opening import open_alarm_store
 from stores import Stores
