@@ -33,6 +33,8 @@ COMMANDS: dict[str, str] = {
     "token": "stackwatch.tokencli:token",
     "agent": "stackwatch.agent.cli:agent",
     "install-units": "stackwatch.agent.cli:install_units",
+    "alarms": "stackwatch.alarms.cli:alarms",
+    "export": "stackwatch.alarms.cli:export",
 }
 
 

@@ -174,7 +174,8 @@ class Monitor:
         access = Access(self.tokens, self.config.web)
         self.app = make_app(self.store, self.catalog, max_age=self.max_age, extras=self.extras,
                             access=access, actions=actions.endpoints(self.loop.request_run),
-                            ingest=self.ingest)
+                            ingest=self.ingest,
+                            alarm_states=self.alarms.states if self.alarms else None)
         runner = web.AppRunner(self.app, access_log=None)
         await runner.setup()
         host, port = self._listen

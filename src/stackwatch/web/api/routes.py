@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stackwatch.web.api import core, ingest, inventory, logs, nodes
+from stackwatch.web.api import alarms, core, ingest, inventory, logs, nodes
 from stackwatch.web.api.endpoint import Endpoint
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -11,4 +11,5 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *logs.ENDPOINTS,
     *nodes.ENDPOINTS,
     *ingest.ENDPOINTS,
+    *alarms.ENDPOINTS,
 )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from stackwatch.web.pages import core, inventory, logs
+from stackwatch.web.pages import alarms, core, inventory, logs
 from stackwatch.web.pages.page import PageSpec
 
 PAGES: tuple[PageSpec, ...] = (
     *core.PAGES,
     *inventory.PAGES,
     *logs.PAGES,
+    *alarms.PAGES,
     *core.TRAILING,
 )
