@@ -393,13 +393,18 @@ class Engine:
                 del self._current[key]  # forget an instance whose series is gone
                 gone.append(key)
                 return
+            notified = before.notified
             if state is State.ALARM and alarm.repeat_interval and \
                     now - before.notified >= alarm.repeat_interval and key not in acks:
                 note = self._notification(alarm, labels, previous, verdict, now,
                                           before.since, repeat=True)
                 if note is not None and not self._silenced(note, silences):
                     result.notifications.append(note)
-                record = replace(before, notified=now, value=verdict.value)
+                notified = now
+            if notified != before.notified or verdict.value != before.value:
+                # the same state, a new value (and why): kept, not a transition
+                record = replace(before, notified=notified, value=verdict.value,
+                                 reason=verdict.reason)
                 self._current[key] = record
                 changed.append(record)
             return
