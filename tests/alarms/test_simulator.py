@@ -14,7 +14,6 @@ import time
 import urllib.request
 from collections import defaultdict
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest

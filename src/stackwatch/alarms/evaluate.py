@@ -168,9 +168,13 @@ class Engine:
                     windows[metric] = max(windows.get(metric, 0.0), alarm.window())
         out: dict[str, Series] = {}
         for name, window in windows.items():
+            # only the series the latest runs still give: one that vanished (a queue
+            # deleted, no server left in ERROR) has no data, whatever its window holds
+            current = {s.labels for s in self.store.latest_samples(name)}
             rows = self.store.range_points(name, now - window, now)
             out[name] = [(labels, [t for t, v in pts if v is not None],
-                          [v for _, v in pts if v is not None]) for labels, pts in rows]
+                          [v for _, v in pts if v is not None]) for labels, pts in rows
+                         if labels in current]
         return out
 
     # ------------------------------------------------------------- verdicts
