@@ -46,3 +46,24 @@ def test_alarm_tables(stores: Stores) -> None:
         assert states.prune_alarms(now + 0.5) == 3  # both transitions and the ended silence
     finally:
         states.close()
+
+
+def test_window_statistics(stores: Stores) -> None:
+    from stackwatch.model import Collection, Sample
+
+    store = stores.open()
+    try:
+        now = time.time()
+        store.write(Collection(samples=tuple(
+            Sample.of("openstack_nova_up", v, now - age, region="R")
+            for age, v in ((50, 1.0), (40, 5.0), (10, 3.0), (0, 2.0)))), "api.compute")
+        store.write(Collection(samples=(Sample.of("openstack_nova_up", 9.0, now - 5,
+                                                  region="gone"),)), "other")
+        store.write(Collection(), "other")  # the "gone" series is no longer current
+        rows = sorted(store.window_statistics("openstack_nova_up", now - 60, 30, 2,
+                                              last=True))
+        assert [tuple(r)[1:] for r in rows] == [(0, 2, 6.0, 1.0, 5.0, 5.0),
+                                                (1, 2, 5.0, 2.0, 3.0, 2.0)]
+        assert {r.labels for r in rows} == {(("region", "R"),)}
+    finally:
+        store.close()

@@ -108,6 +108,9 @@ class CycleResult:
 
 
 Series = list[tuple[Labels, list[float], list[float]]]  # labels, times, values
+#: statistics the store computes per series and period (Store.window_statistics)
+FAST = frozenset({"last", "min", "max", "avg", "sum", "count"})
+Slots = dict[Labels, list[list[float]]]  # per group, per period: the series' values
 
 
 def _matches(matchers: Sequence[Matcher], labels: Mapping[str, str]) -> bool:
@@ -163,6 +166,8 @@ class Engine:
     def _series(self, now: float) -> dict[str, Series]:
         windows: dict[str, float] = {}
         for alarm in self.alarms.alarms:
+            if alarm.statistic in FAST:
+                continue  # the database computes them (_slots)
             for metric in (alarm.metric, alarm.divide_by):
                 if metric is not None:
                     windows[metric] = max(windows.get(metric, 0.0), alarm.window())
@@ -182,9 +187,15 @@ class Engine:
                 divisor: Series | None = None) -> dict[Labels, Verdict]:
         """Per group, per period, the statistic (divided by ``divisor``'s, combined the
         same way over the group, when the alarm has ``divide_by``)."""
-        assert alarm.threshold is not None
-        numerators = self._periods(alarm, series, now)
-        denominators = self._periods(alarm, divisor, now) if divisor is not None else None
+        assert alarm.threshold is not None and alarm.metric is not None
+        if alarm.statistic in FAST:
+            numerators = self._slots(alarm, alarm.metric, now)
+            denominators = (self._slots(alarm, alarm.divide_by, now)
+                            if alarm.divide_by is not None else None)
+        else:
+            numerators = self._periods(alarm, series, now)
+            denominators = (self._periods(alarm, divisor, now)
+                            if divisor is not None else None)
         out: dict[Labels, Verdict] = {}
         for key, slots in numerators.items():
             periods = [combine(alarm.combine, s) if s else None for s in slots]
@@ -198,8 +209,36 @@ class Engine:
             out[key] = self._decide(alarm, key, periods)
         return out
 
-    def _periods(self, alarm: Alarm, series: Series, now: float
-                 ) -> dict[Labels, list[list[float]]]:
+    def _slots(self, alarm: Alarm, metric: str, now: float) -> Slots:
+        """:meth:`_periods` from the store's per-slot statistics (one row per series and
+        period instead of every sample)."""
+        n = alarm.evaluation_periods
+        rows = self.store.window_statistics(metric, now - n * alarm.period, alarm.period, n,
+                                            last=alarm.statistic == "last")
+        groups: dict[Labels, Labels | None] = {}
+        values: Slots = {}
+        stat = alarm.statistic
+        for row in rows:
+            if not row.samples:
+                continue
+            if row.labels in groups:
+                key = groups[row.labels]
+            else:
+                key = groups[row.labels] = (
+                    _group(alarm, row.labels)
+                    if not alarm.match or _matches(alarm.match, dict(row.labels)) else None)
+            if key is None:
+                continue
+            slots = values.get(key)
+            if slots is None:
+                slots = values[key] = [[] for _ in range(n)]
+            value = (row.last if stat == "last" else row.minimum if stat == "min" else
+                     row.maximum if stat == "max" else row.total if stat == "sum" else
+                     float(row.samples) if stat == "count" else row.total / row.samples)
+            slots[row.slot].append(value)
+        return values
+
+    def _periods(self, alarm: Alarm, series: Series, now: float) -> Slots:
         n, period = alarm.evaluation_periods, alarm.period
         edges = [now - (n - i) * period for i in range(n + 1)]
         values: dict[Labels, list[list[float]]] = {}

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from stackwatch.model import CheckResult, Collection, Event, Item, Labels, Sample, Severity
 from stackwatch.store.request_index import TraceRecord
@@ -30,6 +30,18 @@ class Statistics:
     maximum: float
     average: float
     total: float
+    last: float
+
+
+class SlotStatistics(NamedTuple):
+    """:meth:`Store.window_statistics` of one series in one slot."""
+
+    labels: Labels
+    slot: int
+    samples: int
+    total: float
+    minimum: float
+    maximum: float
     last: float
 
 
@@ -118,6 +130,15 @@ class Store(Protocol):
         self, name: str, start: float, end: float, labels: Labels | None = None
     ) -> Statistics | None:
         """Count/min/max/avg/sum/last of one series over a period; ``None`` when empty."""
+        ...
+
+    def window_statistics(
+        self, name: str, start: float, period: float, periods: int, last: bool = False
+    ) -> list[SlotStatistics]:
+        """For each series of ``name`` the latest runs still give, for each of
+        ``periods`` slots ``period`` long from ``start`` (a sample at the end counts in the
+        last slot), the count, sum, min and max of its finite values, and with ``last``
+        the newest value (NaN without): what alarms read, computed by the database."""
         ...
 
     def latest_checks(self) -> list[CheckResult]:

@@ -70,6 +70,7 @@ from stackwatch.store.base import (
     AlarmTransition,
     Role,
     SilenceRecord,
+    SlotStatistics,
     Statistics,
     TokenRecord,
 )
@@ -597,6 +598,21 @@ class PostgresStore:
         if not count:
             return None
         return Statistics(count, minimum, maximum, average, total, last)
+
+    def window_statistics(
+        self, name: str, start: float, period: float, periods: int, last: bool = False
+    ) -> list[SlotStatistics]:
+        """Count/sum/min/max (and the newest value) per current series and slot."""
+        newest = ", (array_agg(p.value ORDER BY p.ts DESC))[1]" if last else ", 'NaN'"
+        rows = self._query(
+            "SELECT s.labels, LEAST(FLOOR((p.ts - %s) / %s)::int, %s) AS slot, COUNT(*), "
+            f"SUM(p.value), MIN(p.value), MAX(p.value){newest} FROM series s "
+            "JOIN samples p ON p.series_id = s.id WHERE s.name = %s "
+            "AND s.id IN (SELECT series_id FROM current_series) "
+            "AND p.ts BETWEEN %s AND %s GROUP BY s.id, s.labels, slot",
+            [start, period, periods - 1, name, start, start + period * periods])
+        return [SlotStatistics(_decode_labels(r[0]), r[1], r[2], r[3], r[4], r[5], float(r[6]))
+                for r in rows]
 
     def latest_checks(self) -> list[CheckResult]:
         """The checks of the latest run of each source (and the newest of every check

@@ -64,7 +64,7 @@ from stackwatch.model import (
     Status,
 )
 from stackwatch.store import rollups
-from stackwatch.store.base import AgentBatch, AgentBatchStats, Statistics
+from stackwatch.store.base import AgentBatch, AgentBatchStats, SlotStatistics, Statistics
 from stackwatch.store.request_index import TraceRecord, follow, select_records
 
 _SCHEMA = """
@@ -634,6 +634,26 @@ class SQLiteStore:
         last = self._query(f"SELECT p.value {base} ORDER BY p.ts DESC LIMIT 1",
                            [*params, start, end])[0][0]
         return Statistics(count, minimum, maximum, average, total, last)
+
+    def window_statistics(
+        self, name: str, start: float, period: float, periods: int, last: bool = False
+    ) -> list[SlotStatistics]:
+        """Count/sum/min/max (and the newest value) per current series and slot."""
+        args = {"name": name, "start": start, "period": period, "top": periods - 1,
+                "end": start + period * periods}
+        base = ("FROM series s JOIN samples p ON p.series_id = s.id WHERE s.name = :name "
+                "AND s.id IN (SELECT series_id FROM current_series) "
+                "AND p.ts BETWEEN :start AND :end AND p.value = p.value ")
+        slot = "MIN(CAST((p.ts - :start) / :period AS INTEGER), :top)"
+        rows = self._query(f"SELECT s.id, s.labels, {slot} AS slot, COUNT(*), SUM(p.value), "
+                           f"MIN(p.value), MAX(p.value) {base} GROUP BY s.id, slot", args)
+        newest: dict[tuple[int, int], float] = {}
+        if last:  # SQLite: with MAX() alone, the bare column is the newest row's
+            newest = {(r[0], r[1]): r[2] for r in self._query(
+                f"SELECT s.id, {slot} AS slot, p.value, MAX(p.ts) {base} GROUP BY s.id, slot",
+                args)}
+        return [SlotStatistics(_decode_labels(r[1]), r[2], r[3], r[4], r[5], r[6],
+                               newest.get((r[0], r[2]), math.nan)) for r in rows]
 
     def latest_checks(self) -> list[CheckResult]:
         """The checks of the latest run of each source (and the newest of every check
