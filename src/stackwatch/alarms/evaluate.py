@@ -121,7 +121,7 @@ def _group(alarm: Alarm, labels: Labels) -> Labels:
     if alarm.group_by is None:
         return labels
     found = dict(labels)
-    return tuple(sorted((k, found.get(k, "")) for k in alarm.group_by))
+    return tuple((k, found.get(k, "")) for k in sorted(alarm.group_by))
 
 
 def silence_matchers(text: str) -> list[Matcher]:
@@ -157,6 +157,9 @@ class Engine:
         self._current: dict[tuple[str, Labels], AlarmRecord] = {
             (r.alarm, r.labels): r for r in states.alarm_states()}
         self._streak: dict[tuple[str, Labels], int] = defaultdict(int)
+        #: per alarm, each series' instance (None: its matchers leave it out), kept across
+        #: cycles: a series' labels do not change
+        self._keys: dict[str, dict[Labels, Labels | None]] = {}
 
     # ------------------------------------------------------------------ reads
     def current(self) -> list[AlarmRecord]:
@@ -215,7 +218,9 @@ class Engine:
         n = alarm.evaluation_periods
         rows = self.store.window_statistics(metric, now - n * alarm.period, alarm.period, n,
                                             last=alarm.statistic == "last")
-        groups: dict[Labels, Labels | None] = {}
+        groups = self._keys.setdefault(alarm.name, {})
+        if len(groups) > 1_000_000:  # series come and go: forget, then learn again
+            groups.clear()
         values: Slots = {}
         stat = alarm.statistic
         for row in rows:
