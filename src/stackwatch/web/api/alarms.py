@@ -19,6 +19,12 @@ from stackwatch.query.errors import NotFound
 from stackwatch.store.base import AlarmStateStore
 from stackwatch.web.api.endpoint import Endpoint, NoParams
 
+#: one matcher as the API documents it: a value without regex syntax beyond ``.*``
+#: (any regex from the CLI), so a documented value is always a valid matcher
+_ONE = r"[A-Za-z_][A-Za-z0-9_]*(?:=~|!~|!=|=)(?:[A-Za-z0-9_:@/-]|\.\*?)*"
+MATCHERS = rf"^{_ONE}(?:,{_ONE})*$"
+SAID = r".*\S.*"
+
 
 class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -37,17 +43,18 @@ class HistoryParams(_Params):
 
 class AckParams(_Params):
     alarm: str = Field(min_length=1)
-    by: str = Field(min_length=1, description="who acknowledges")
-    reason: str = Field(min_length=1, description="why")
-    match: str = Field("", description="matchers of the instances, comma-separated")
+    by: str = Field(pattern=SAID, description="who acknowledges")
+    reason: str = Field(pattern=SAID, description="why")
+    match: str = Field("", pattern=rf"^(?:{_ONE}(?:,{_ONE})*)?$",
+                       description="matchers of the instances, comma-separated")
 
 
 class SilenceParams(_Params):
-    match: str = Field(min_length=1, description="matchers, comma-separated "
-                                                 "(alertname=disk-80,host=cmp1)")
+    match: str = Field(pattern=MATCHERS, description="matchers, comma-separated "
+                                                     "(alertname=disk-80,host=~cmp.*)")
     seconds: float = Field(gt=0, description="how long")
-    by: str = Field(min_length=1, description="who silences")
-    reason: str = Field(min_length=1, description="why")
+    by: str = Field(pattern=SAID, description="who silences")
+    reason: str = Field(pattern=SAID, description="why")
 
 
 def states_of(ctx: Context) -> AlarmStateStore:
