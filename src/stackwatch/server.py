@@ -119,6 +119,8 @@ class Monitor:
         if now - self._pruned_at >= PRUNE_EVERY_S:
             self._pruned_at = now
             removed = self.store.prune(now - self._retention_s)
+            if self.alarms is not None:  # transitions and ended silences go with the rest
+                removed += self.alarms.states.prune_alarms(now - self._retention_s)
             log.info("pruned %d rows older than %.1f days", removed,
                      self.config.store.retention_days)
         if self.alarms is not None:
