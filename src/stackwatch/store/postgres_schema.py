@@ -140,7 +140,7 @@ CREATE TABLE agent_batches (
 CREATE INDEX agent_batches_received ON agent_batches (received);
 """
 
-_V4 = """
+_ALARMS = """
 CREATE TABLE alarm_states (
     alarm TEXT COLLATE "C" NOT NULL,
     labels TEXT COLLATE "C" NOT NULL,
@@ -189,7 +189,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "series, samples, checks, events, sources and tokens", _V1),
     Migration(2, "items: each source's current inventory", _V2),
     Migration(3, "agent_batches: the ids of agents' batches written (replays left out)", _V3),
-    Migration(4, "alarm states, history, acknowledgements and silences", _V4),
+    Migration(4, "alarm states, history, acknowledgements and silences", _ALARMS),
 )
 
 _TABLE = "stackwatch_schema"
