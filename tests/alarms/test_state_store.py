@@ -64,6 +64,6 @@ def test_window_statistics(stores: Stores) -> None:
                                               last=True))
         assert [tuple(r)[1:] for r in rows] == [(0, 2, 6.0, 1.0, 5.0, 5.0),
                                                 (1, 2, 5.0, 2.0, 3.0, 2.0)]
-        assert {r.labels for r in rows} == {(("region", "R"),)}
+        assert {r[0] for r in rows} == {(("region", "R"),)}
     finally:
         store.close()

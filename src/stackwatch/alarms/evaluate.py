@@ -223,24 +223,24 @@ class Engine:
             groups.clear()
         values: Slots = {}
         stat = alarm.statistic
-        for row in rows:
-            if not row.samples:
+        for labels, slot, count, total, low, high, newest in rows:
+            if not count:
                 continue
-            if row.labels in groups:
-                key = groups[row.labels]
+            if labels in groups:
+                key = groups[labels]
             else:
-                key = groups[row.labels] = (
-                    _group(alarm, row.labels)
-                    if not alarm.match or _matches(alarm.match, dict(row.labels)) else None)
+                key = groups[labels] = (
+                    _group(alarm, labels)
+                    if not alarm.match or _matches(alarm.match, dict(labels)) else None)
             if key is None:
                 continue
             slots = values.get(key)
             if slots is None:
                 slots = values[key] = [[] for _ in range(n)]
-            value = (row.last if stat == "last" else row.minimum if stat == "min" else
-                     row.maximum if stat == "max" else row.total if stat == "sum" else
-                     float(row.samples) if stat == "count" else row.total / row.samples)
-            slots[row.slot].append(value)
+            slots[slot].append(
+                newest if stat == "last" else low if stat == "min" else high if stat == "max"
+                else total if stat == "sum" else float(count) if stat == "count"
+                else total / count)
         return values
 
     def _periods(self, alarm: Alarm, series: Series, now: float) -> Slots:

@@ -611,7 +611,7 @@ class PostgresStore:
             "AND s.id IN (SELECT series_id FROM current_series) "
             "AND p.ts BETWEEN %s AND %s GROUP BY s.id, s.labels, slot",
             [start, period, periods - 1, name, start, start + period * periods])
-        return [SlotStatistics(_decode_labels(r[0]), r[1], r[2], r[3], r[4], r[5], float(r[6]))
+        return [(_decode_labels(r[0]), r[1], r[2], r[3], r[4], r[5], float(r[6]))
                 for r in rows]
 
     def latest_checks(self) -> list[CheckResult]:

@@ -660,8 +660,8 @@ class SQLiteStore:
             if last:  # SQLite: with MAX() alone, the bare column is the newest row's
                 newest = {r[0]: r[1] for r in self._query(
                     f"SELECT s.labels, p.value, MAX(p.ts) {base}", args)}
-            out += [SlotStatistics(_decode_labels(r[0]), slot, r[1], r[2], r[3], r[4],
-                                   newest.get(r[0], math.nan)) for r in rows]
+            out += [(_decode_labels(r[0]), slot, r[1], r[2], r[3], r[4],
+                     newest.get(r[0], math.nan)) for r in rows]
         return out
 
     def latest_checks(self) -> list[CheckResult]:
