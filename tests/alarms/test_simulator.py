@@ -199,7 +199,11 @@ def test_cli_api_and_page_show_what_the_engine_wrote(watch: Watch,
     cloud.inject("compute-down")
     try:
         cloud.flush()
-        assert watch.wait(lambda: watch.firing("nova-service-down"))
+        assert watch.monitor.alarms is not None
+        states = watch.monitor.alarms.states
+        # saved at the end of the cycle that decided it: what the CLI and the API read
+        assert watch.wait(lambda: any(r.alarm == "nova-service-down" and r.state == "alarm"
+                                      for r in states.alarm_states()))
         path = str(watch.path)  # type: ignore[attr-defined]
         runner = CliRunner()
         listed = runner.invoke(main, ["alarms", "--config", path, "--json"])
