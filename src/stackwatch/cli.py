@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "fix": "stackwatch.runbooks.cli:fix",
     "report": "stackwatch.runbooks.report:report",
     "export": "stackwatch.export:export",
+    "alarms": "stackwatch.alarms.cli:alarms",
 }
 
 

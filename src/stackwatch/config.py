@@ -52,6 +52,9 @@ Example::
       thresholds: {disk: {warning: 80, critical: 90}}
     server:
       accept_agents: true               # POST /api/v1/ingest takes agents' pushes
+    alarms:                             # the alarm engine (docs/alarms.md)
+      file: /etc/stackwatch/alarms.yaml # merged over the defaults by name
+      actions: ["log://", "alertmanager+http://127.0.0.1:9093"]
     agent:                              # on a node: push to the server (docs/agent.md)
       server: https://monitor.example.net:9550
       token_file: /etc/stackwatch/agent.token
@@ -603,6 +606,32 @@ class FixesConfig(_Frozen):
         return self
 
 
+class AlarmsConfig(_Frozen):
+    """The alarm engine of ``stackwatch server`` (docs/alarms.md)."""
+
+    enabled: bool = True
+    #: the operator's alarms, merged over the defaults (catalog/alarms.yaml) by name
+    file: Path | None = None
+    #: actions of alarms that name none of their own (log://, webhook and
+    #: alertmanager+http(s):// URLs)
+    actions: list[str] = Field(default_factory=lambda: ["log://"])
+    #: tries of one delivery, the first retry's delay (doubling), each try's timeout
+    attempts: int = Field(5, ge=1, le=100)
+    backoff: float = Field(2.0, gt=0)
+    timeout: float = Field(10.0, gt=0)
+    #: seconds between posts of the firing alerts to Alertmanager (they expire otherwise)
+    refresh: float = Field(60.0, gt=0)
+
+    @field_validator("actions")
+    @classmethod
+    def _actions(cls, value: list[str]) -> list[str]:
+        from stackwatch.alarms.actions import target_of
+
+        for url in value:
+            target_of(url)
+        return value
+
+
 class Config(_Frozen):
     """The whole of ``stackwatch.yaml``."""
 
@@ -618,6 +647,7 @@ class Config(_Frozen):
     agent: AgentConfig | None = None
     #: the fixes of the runbooks that may change the cloud (``stackwatch fix``)
     fixes: FixesConfig = Field(default_factory=FixesConfig)
+    alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
 
     @property
     def network_backends(self) -> frozenset[str]:
@@ -705,8 +735,9 @@ def parse_config(
     agent = None if config.agent is None else config.agent.resolved(base_dir)
     if agent is not None:
         agent.check_files(source)
+    alarms = config.alarms.model_copy(update={"file": _resolve(base_dir, config.alarms.file)})
     return config.model_copy(update={"clouds": clouds, "store": store, "web": web,
-                                     "agent": agent})
+                                     "agent": agent, "alarms": alarms})
 
 
 def _files_exist(web: WebConfig, source: str) -> None:

@@ -8,7 +8,8 @@ the access rules of :mod:`stackwatch.web.auth` (tokens in the store), over
 HTTPS when ``web.tls_cert`` is set. With ``server.accept_agents``, the app also takes
 agents' pushes (``POST /api/v1/ingest``, :mod:`stackwatch.agent.ingest`), written to the
 same store under ``host/source``; their checks go stale (UNKNOWN) after the same
-``max_age`` as the server's own.
+``max_age`` as the server's own. The alarm engine (:mod:`stackwatch.alarms.service`)
+evaluates after runs on its own thread; its actions run on theirs.
 ``stackwatch server`` and ``stackwatch demo`` both use it::
 
     with Monitor(config, sources) as monitor:
@@ -30,6 +31,7 @@ from types import TracebackType
 from aiohttp import web
 
 from stackwatch.agent.ingest import Ingest
+from stackwatch.alarms.service import AlarmService
 from stackwatch.catalog.loader import Catalog, default_catalog
 from stackwatch.config import Config
 from stackwatch.errors import StackwatchError
@@ -81,6 +83,17 @@ class Monitor:
         self.ingest = Ingest(self.store, config.server) if config.server.accept_agents else None
         self.runbooks = RunbookService(config, self.store, self.catalog)
         self._stop_auto = threading.Event()
+        #: the alarm engine (docs/alarms.md), evaluating after runs on its own thread
+        self.alarms: AlarmService | None = None
+        if config.alarms.enabled:
+            try:
+                self.alarms = AlarmService(config.alarms, config.store, self.store,
+                                           self.catalog, max_age=self.max_age)
+            except StackwatchError:
+                self.runbooks.close()
+                self.store.close()
+                self.tokens.close()
+                raise
         self._listen = listen or (config.web.host, config.web.port)
         self._retention_s = config.store.retention_days * 86400
         self._pruned_at = 0.0
@@ -119,8 +132,12 @@ class Monitor:
         if now - self._pruned_at >= PRUNE_EVERY_S:
             self._pruned_at = now
             removed = self.store.prune(now - self._retention_s)
+            if self.alarms is not None:  # transitions and ended silences go with the rest
+                removed += self.alarms.states.prune_alarms(now - self._retention_s)
             log.info("pruned %d rows older than %.1f days", removed,
                      self.config.store.retention_days)
+        if self.alarms is not None:
+            self.alarms.collected()
         with self._runs_lock:
             self._runs += 1
             self._runs_lock.notify_all()
@@ -160,6 +177,8 @@ class Monitor:
         # agents' sources stay while the store keeps their batch ids (they go stale first)
         self.store.retain([*(s.name for s in self.runner.sources), *self.store.agent_sources(),
                            *(c.source for c in self.consumers)])
+        if self.alarms is not None:
+            self.alarms.start()
         loop_thread = threading.Thread(target=self.loop.run, name="stackwatch-runner",
                                        daemon=True)
         loop_thread.start()
@@ -201,7 +220,8 @@ class Monitor:
                             access=access,
                             actions=(*actions.endpoints(self.loop.request_run),
                                      *runbook_api.endpoints(self.runbooks)),
-                            ingest=self.ingest)
+                            ingest=self.ingest,
+                            alarm_states=self.alarms.states if self.alarms else None)
         runner = web.AppRunner(self.app, access_log=None)
         await runner.setup()
         host, port = self._listen
@@ -229,10 +249,14 @@ class Monitor:
             self._web_loop.call_soon_threadsafe(self._web_loop.stop)
         for thread in self._threads:
             thread.join(10)
+        if self.alarms is not None:
+            self.alarms.stop()
         self._close_stores()
 
     def _close_stores(self) -> None:
         self.runbooks.close()
+        if self.alarms is not None:
+            self.alarms.close()
         self.store.close()
         self.tokens.close()
 

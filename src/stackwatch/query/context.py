@@ -12,7 +12,7 @@ from stackwatch.catalog.loader import Catalog
 from stackwatch.health.evaluate import CloudHealth, evaluate, expire
 from stackwatch.model import CheckResult
 from stackwatch.query.models import HealthView
-from stackwatch.store.base import Store
+from stackwatch.store.base import AlarmStateStore, Store
 
 
 class HealthMemo:
@@ -62,6 +62,8 @@ class Context:
     extras: dict[str, Callable[[], object]] = field(default_factory=dict)
     #: the health judged by earlier requests (the app's), reused when the checks are
     memo: HealthMemo | None = None
+    #: the alarm engine's state (acknowledgements, silences); None: no engine here
+    alarm_states: AlarmStateStore | None = None
 
     #: what this moment's views already read: a page, its banner and its parts read the
     #: checks and judge the health once (each was read up to three times a request)

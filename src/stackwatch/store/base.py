@@ -4,7 +4,10 @@ The embedded implementation is SQLite (WAL, :mod:`~stackwatch.store.sqlite`); th
 one is PostgreSQL (:mod:`~stackwatch.store.postgres`), which several servers can share;
 :mod:`~stackwatch.store.opening` picks one. The store knows nothing of alarms.
 :class:`TokenStore` is the web's access tokens, kept beside the data
-(:mod:`stackwatch.store.tokens`), only ever as digests.
+(:mod:`stackwatch.store.tokens`), only ever as digests. :class:`AlarmStateStore` keeps
+the alarm engine's state, transition history, acknowledgements and silences as plain
+records (``stackwatch.alarms`` gives them their meaning; SQLite:
+:mod:`stackwatch.store.alarm_state`, PostgreSQL: the same tables in its schema).
 """
 
 from __future__ import annotations
@@ -29,6 +32,11 @@ class Statistics:
     average: float
     total: float
     last: float
+
+
+#: :meth:`Store.window_statistics` of one series in one slot: ``(labels, slot, count,
+#: sum, min, max, last)`` (a plain tuple: a cycle makes some 100,000 of them)
+SlotStatistics = tuple[Labels, int, int, float, float, float, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +171,15 @@ class Store(Protocol):
         self, name: str, start: float, end: float, labels: Labels | None = None
     ) -> Statistics | None:
         """Count/min/max/avg/sum/last of one series over a period; ``None`` when empty."""
+        ...
+
+    def window_statistics(
+        self, name: str, start: float, period: float, periods: int, last: bool = False
+    ) -> list[SlotStatistics]:
+        """For each series of ``name`` the latest runs still give, for each of
+        ``periods`` slots ``period`` long from ``start`` (a sample at the end counts in the
+        last slot), the count, sum, min and max of its finite values, and with ``last``
+        the newest value (NaN without): what alarms read, computed by the database."""
         ...
 
     def latest_checks(self) -> list[CheckResult]:
@@ -304,6 +321,113 @@ class TokenStore(Protocol):
 
     def touch(self, name: str, when: float) -> None:
         """Note that the token was used at ``when``."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRecord:
+    """The current state of one alarm instance (one alarm, one label set)."""
+
+    alarm: str
+    labels: Labels
+    state: str
+    severity: str
+    since: float
+    reason: str
+    value: float | None
+    notified: float
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmTransition:
+    """One change of an alarm instance's state, with why (or an acknowledgement, ``kind``
+    ``ack``, or a silence that covered it, ``silence``)."""
+
+    ts: float
+    alarm: str
+    labels: Labels
+    previous: str
+    current: str
+    severity: str
+    reason: str
+    value: float | None = None
+    kind: str = "transition"
+
+
+@dataclass(frozen=True, slots=True)
+class AckRecord:
+    """An operator's acknowledgement of a firing alarm instance: no repeats until it
+    leaves the alarm state."""
+
+    alarm: str
+    labels: Labels
+    by: str
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceRecord:
+    """Actions held back for the instances ``matchers`` (JSON list of
+    ``[label, op, value]``) select, from ``starts`` to ``ends``."""
+
+    id: int
+    matchers: str
+    starts: float
+    ends: float
+    by: str
+    reason: str
+    created: float
+
+
+class AlarmStateStore(Protocol):
+    """Keeps the alarm engine's state (:mod:`stackwatch.alarms`)."""
+
+    def alarm_states(self) -> list[AlarmRecord]:
+        """Every alarm instance's current state."""
+        ...
+
+    def save_alarms(self, changed: Sequence[AlarmRecord], gone: Sequence[tuple[str, Labels]],
+                    transitions: Sequence[AlarmTransition]) -> None:
+        """In one transaction: replace the ``changed`` instances, forget the ``gone`` ones
+        (alarm, labels), add the ``transitions`` to the history."""
+        ...
+
+    def alarm_history(self, start: float, end: float, alarm: str | None = None,
+                      limit: int = 1000) -> list[AlarmTransition]:
+        """Transitions in ``[start, end]``, newest first."""
+        ...
+
+    def acknowledge(self, ack: AckRecord) -> None:
+        """Keep (or replace) the acknowledgement of one instance."""
+        ...
+
+    def acks(self) -> list[AckRecord]:
+        """Every acknowledgement kept."""
+        ...
+
+    def unacknowledge(self, keys: Sequence[tuple[str, Labels]]) -> None:
+        """Forget the acknowledgements of these instances (they left the alarm state)."""
+        ...
+
+    def add_silence(self, silence: SilenceRecord) -> int:
+        """Keep a silence (its ``id`` is ignored); return its id."""
+        ...
+
+    def silences(self, now: float | None = None) -> list[SilenceRecord]:
+        """Every silence, or the ones active at ``now``."""
+        ...
+
+    def end_silence(self, silence_id: int, now: float) -> bool:
+        """End a silence now; False when there is none of that id."""
+        ...
+
+    def prune_alarms(self, older_than: float) -> int:
+        """Delete history and ended silences older than a timestamp."""
         ...
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from stackwatch.store.base import Store, TokenStore
+from stackwatch.store.base import AlarmStateStore, Store, TokenStore
 
 if TYPE_CHECKING:  # annotations only: the CLI's readers import pydantic when they read a config
     from stackwatch.config import StoreConfig
@@ -43,3 +43,17 @@ def open_token_store(config: StoreConfig, *, create: bool = True,
     from stackwatch.store.tokens import SQLiteTokenStore
 
     return SQLiteTokenStore(config.path if create else existing_store(config.path, hint))
+
+
+def open_alarm_store(config: StoreConfig, *, create: bool = True,
+                     hint: str = "") -> AlarmStateStore:
+    """The alarm engine's state, beside the data of ``config``'s store."""
+    if config.url is not None:
+        from stackwatch.store.postgres import PostgresStore
+
+        return PostgresStore(config.url, writer=config.writer, create=create, hint=hint,
+                             pool_size=2)
+    from stackwatch.store.alarm_state import SQLiteAlarmStore
+    from stackwatch.store.existing import existing_store
+
+    return SQLiteAlarmStore(config.path if create else existing_store(config.path, hint))

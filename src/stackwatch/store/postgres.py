@@ -62,12 +62,18 @@ from stackwatch.model import (
     Status,
 )
 from stackwatch.redact import redact
+from stackwatch.store import alarm_state
 from stackwatch.store.base import (
     AUDIT_COLUMNS,
+    AckRecord,
     AgentBatch,
     AgentBatchStats,
+    AlarmRecord,
+    AlarmTransition,
     AuditEntry,
     Role,
+    SilenceRecord,
+    SlotStatistics,
     Statistics,
     TokenRecord,
 )
@@ -636,6 +642,21 @@ class PostgresStore:
             return None
         return Statistics(count, minimum, maximum, average, total, last)
 
+    def window_statistics(
+        self, name: str, start: float, period: float, periods: int, last: bool = False
+    ) -> list[SlotStatistics]:
+        """Count/sum/min/max (and the newest value) per current series and slot."""
+        newest = ", (array_agg(p.value ORDER BY p.ts DESC))[1]" if last else ", 'NaN'"
+        rows = self._query(
+            "SELECT s.labels, LEAST(FLOOR((p.ts - %s) / %s)::int, %s) AS slot, COUNT(*), "
+            f"SUM(p.value), MIN(p.value), MAX(p.value){newest} FROM series s "
+            "JOIN samples p ON p.series_id = s.id WHERE s.name = %s "
+            "AND s.id IN (SELECT series_id FROM current_series) "
+            "AND p.ts BETWEEN %s AND %s GROUP BY s.id, s.labels, slot",
+            [start, period, periods - 1, name, start, start + period * periods])
+        return [(_decode_labels(r[0]), r[1], r[2], r[3], r[4], r[5], float(r[6]))
+                for r in rows]
+
     def latest_checks(self) -> list[CheckResult]:
         """The checks of the latest run of each source (and the newest of every check
         written without a source, by name and labels)."""
@@ -929,6 +950,100 @@ class PostgresStore:
         self._transact("noting a token's use", lambda conn: conn.exec_driver_sql(
             "UPDATE tokens SET last_used = %s WHERE name = %s "
             "AND (last_used IS NULL OR last_used < %s)", (when, name, when)))
+
+    # ----------------------------------------------------------------- alarms
+    def alarm_states(self) -> list[AlarmRecord]:
+        """Every alarm instance's current state."""
+        rows = self._query("SELECT alarm, labels, state, severity, since, reason, value, "
+                           "notified FROM alarm_states ORDER BY alarm, labels")
+        return [alarm_state.record_of(r) for r in rows]
+
+    def save_alarms(self, changed: Sequence[AlarmRecord], gone: Sequence[tuple[str, Labels]],
+                    transitions: Sequence[AlarmTransition]) -> None:
+        """Replace changed instances, forget gone ones, add transitions: one transaction."""
+        if not (changed or gone or transitions):
+            return
+
+        def work(conn: Connection) -> None:
+            cursor = conn.connection.cursor()
+            if changed:
+                cursor.executemany(
+                    "INSERT INTO alarm_states (alarm, labels, state, severity, since, reason, "
+                    "value, notified) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT (alarm, labels) DO UPDATE SET state = EXCLUDED.state, "
+                    "severity = EXCLUDED.severity, since = EXCLUDED.since, "
+                    "reason = EXCLUDED.reason, value = EXCLUDED.value, "
+                    "notified = EXCLUDED.notified",
+                    [alarm_state.state_row(r) for r in changed])
+            if gone:
+                cursor.executemany("DELETE FROM alarm_states WHERE alarm = %s AND labels = %s",
+                                   [(a, alarm_state.encode_labels(lb)) for a, lb in gone])
+            if transitions:
+                cursor.executemany(
+                    "INSERT INTO alarm_history (ts, alarm, labels, previous, current, "
+                    "severity, reason, value, kind) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, "
+                    "%s)", [alarm_state.transition_row(t) for t in transitions])
+
+        self._transact("saving alarm states", work)
+
+    def alarm_history(self, start: float, end: float, alarm: str | None = None,
+                      limit: int = 1000) -> list[AlarmTransition]:
+        """Transitions in ``[start, end]``, newest first."""
+        where = "ts BETWEEN %s AND %s" + (" AND alarm = %s" if alarm else "")
+        rows = self._query(
+            "SELECT ts, alarm, labels, previous, current, severity, reason, value, kind "
+            f"FROM alarm_history WHERE {where} ORDER BY ts DESC, id DESC LIMIT %s",
+            [start, end, *([alarm] if alarm else []), limit])
+        return [alarm_state.transition_of(r) for r in rows]
+
+    def acknowledge(self, ack: AckRecord) -> None:
+        """Keep (or replace) the acknowledgement of one instance."""
+        self._query("INSERT INTO alarm_acks (alarm, labels, by_whom, reason, at) VALUES "
+                    "(%s, %s, %s, %s, %s) ON CONFLICT (alarm, labels) DO UPDATE SET "
+                    "by_whom = EXCLUDED.by_whom, reason = EXCLUDED.reason, at = EXCLUDED.at",
+                    [ack.alarm, alarm_state.encode_labels(ack.labels), ack.by, ack.reason,
+                     ack.at])
+
+    def acks(self) -> list[AckRecord]:
+        """Every acknowledgement kept."""
+        rows = self._query("SELECT alarm, labels, by_whom, reason, at FROM alarm_acks")
+        return [AckRecord(r[0], alarm_state.decode_labels(r[1]), r[2], r[3], r[4])
+                for r in rows]
+
+    def unacknowledge(self, keys: Sequence[tuple[str, Labels]]) -> None:
+        """Forget the acknowledgements of these instances."""
+        for alarm, labels in keys:
+            self._query("DELETE FROM alarm_acks WHERE alarm = %s AND labels = %s",
+                        [alarm, alarm_state.encode_labels(labels)])
+
+    def add_silence(self, silence: SilenceRecord) -> int:
+        """Keep a silence; return its id."""
+        rows = self._query("INSERT INTO alarm_silences (matchers, starts, ends, by_whom, "
+                           "reason, created) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+                           [silence.matchers, silence.starts, silence.ends, silence.by,
+                            silence.reason, silence.created])
+        return int(rows[0][0])
+
+    def silences(self, now: float | None = None) -> list[SilenceRecord]:
+        """Every silence, or the ones active at ``now``."""
+        where, params = ("WHERE starts <= %s AND ends > %s", [now, now]) \
+            if now is not None else ("", [])
+        rows = self._query("SELECT id, matchers, starts, ends, by_whom, reason, created "
+                           f"FROM alarm_silences {where} ORDER BY id", params)
+        return [SilenceRecord(*r) for r in rows]
+
+    def end_silence(self, silence_id: int, now: float) -> bool:
+        """End a silence now; False when there is none of that id."""
+        return bool(self._query("UPDATE alarm_silences SET ends = %s WHERE id = %s AND "
+                                "ends > %s RETURNING 1", [now, silence_id, now]))
+
+    def prune_alarms(self, older_than: float) -> int:
+        """Delete history and ended silences older than a timestamp."""
+        rows = self._query("WITH a AS (DELETE FROM alarm_history WHERE ts < %s RETURNING 1), "
+                           "b AS (DELETE FROM alarm_silences WHERE ends < %s RETURNING 1) "
+                           "SELECT (SELECT count(*) FROM a) + (SELECT count(*) FROM b)",
+                           [older_than, older_than])
+        return int(rows[0][0])
 
     def close(self) -> None:
         """Close every pooled connection (a second close does nothing)."""

@@ -80,6 +80,7 @@ from stackwatch.store.base import (
     AgentBatch,
     AgentBatchStats,
     AuditEntry,
+    SlotStatistics,
     Statistics,
 )
 from stackwatch.store.request_index import TraceRecord, follow, select_records
@@ -753,6 +754,35 @@ class SQLiteStore:
         last = self._query(f"SELECT p.value {base} ORDER BY p.ts DESC LIMIT 1",
                            [*params, start, end])[0][0]
         return Statistics(count, minimum, maximum, average, total, last)
+
+    def window_statistics(
+        self, name: str, start: float, period: float, periods: int, last: bool = False
+    ) -> list[SlotStatistics]:
+        """Count/sum/min/max (and the newest value) per current series and slot.
+
+        One query per slot, grouped by the series' labels: the series come in the order of
+        their (name, labels) index and each one's samples in time order (its primary key),
+        so SQLite aggregates as it reads (grouped by id or by a computed slot, it sorted
+        every row in a temporary B-tree first: three times slower)."""
+        base = ("FROM series s JOIN samples p ON p.series_id = s.id WHERE s.name = :name "
+                "AND s.id IN (SELECT series_id FROM current_series) "
+                "AND p.ts >= :lo AND p.ts < :hi "
+                "AND p.value = p.value GROUP BY s.labels")
+        out: list[SlotStatistics] = []
+        for slot in range(periods):
+            hi = start + (slot + 1) * period
+            args = {"name": name, "lo": start + slot * period,
+                    # the last slot holds a sample at its very end
+                    "hi": math.nextafter(hi, math.inf) if slot == periods - 1 else hi}
+            rows = self._query("SELECT s.labels, COUNT(*), SUM(p.value), MIN(p.value), "
+                               f"MAX(p.value) {base}", args)
+            newest: dict[str, float] = {}
+            if last:  # SQLite: with MAX() alone, the bare column is the newest row's
+                newest = {r[0]: r[1] for r in self._query(
+                    f"SELECT s.labels, p.value, MAX(p.ts) {base}", args)}
+            out += [(_decode_labels(r[0]), slot, r[1], r[2], r[3], r[4],
+                     newest.get(r[0], math.nan)) for r in rows]
+        return out
 
     def latest_checks(self) -> list[CheckResult]:
         """The checks of the latest run of each source (and the newest of every check

@@ -33,7 +33,7 @@ from stackwatch.catalog.loader import Catalog
 from stackwatch.exposition import CONTENT_TYPE, Exposition, render
 from stackwatch.model import Sample
 from stackwatch.query.context import Context, HealthMemo
-from stackwatch.store.base import Store
+from stackwatch.store.base import AlarmStateStore, Store
 from stackwatch.web.api.endpoint import Endpoint, error_response
 from stackwatch.web.api.endpoint import handler as api_handler
 from stackwatch.web.api.ingest import INGEST_KEY, refusals_counted
@@ -53,6 +53,7 @@ EXPOSITION_KEY = web.AppKey("exposition", Exposition)
 #: the server's own counters, rendered at each scrape
 _LIVE_KEY = web.AppKey("live_samples", tuple)
 _MEMO_KEY = web.AppKey("health_memo", HealthMemo)
+ALARM_STATES_KEY: web.AppKey[AlarmStateStore | None] = web.AppKey("alarm_states")
 STATIC = Path(__file__).parent / "static"
 OPENAPI_PATH = "/api/v1/openapi.json"
 
@@ -68,7 +69,7 @@ def context(request: web.Request) -> Context:
     """The store at this moment, as the request's views see it."""
     app = request.app
     return Context(app[STORE_KEY], app[CATALOG_KEY], app[CLOCK_KEY](), app[MAX_AGE_KEY],
-                   app[EXTRAS_KEY], app[_MEMO_KEY])
+                   app[EXTRAS_KEY], app[_MEMO_KEY], app[ALARM_STATES_KEY])
 
 
 def banner(ctx: Context) -> Banner:
@@ -114,8 +115,8 @@ def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.t
              max_age: float = float("inf"),
              extras: dict[str, Callable[[], object]] | None = None,
              middlewares: Iterable[Any] = (), *, access: Access | None = None,
-             actions: Sequence[Endpoint] = (), ingest: Ingest | None = None
-             ) -> web.Application:
+             actions: Sequence[Endpoint] = (), ingest: Ingest | None = None,
+             alarm_states: AlarmStateStore | None = None) -> web.Application:
     """The application over one store; the /metrics collector is registered once here.
 
     ``max_age``: checks older than this many seconds count as UNKNOWN in health and
@@ -124,6 +125,7 @@ def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.t
     ``access``: who may use it (:mod:`stackwatch.web.auth`; without, anyone).
     ``actions``: endpoints bound to a running monitor (:mod:`stackwatch.web.api.actions`).
     ``ingest``: take agents' pushes at ``POST /api/v1/ingest`` (404 without).
+    ``alarm_states``: the alarm engine's state, for /alarms and /api/v1/alarms.
     """
     guard = [access.middleware()] if access is not None else []
     if ingest is not None:
@@ -135,6 +137,7 @@ def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.t
     app[CLOCK_KEY] = clock
     app[EXTRAS_KEY] = dict(extras or {})
     app[_MEMO_KEY] = HealthMemo()
+    app[ALARM_STATES_KEY] = alarm_states
 
     # The store's latest is each source's latest run; a run older than max_age (the loop
     # stuck, a store no server writes any more) is no longer "current" either.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stackwatch.web.api import audit, core, ingest, inventory, logs, nodes
+from stackwatch.web.api import alarms, audit, core, ingest, inventory, logs, nodes
 from stackwatch.web.api.endpoint import Endpoint
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -12,4 +12,5 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *nodes.ENDPOINTS,
     *ingest.ENDPOINTS,
     *audit.ENDPOINTS,
+    *alarms.ENDPOINTS,
 )

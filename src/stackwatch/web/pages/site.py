@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stackwatch.web.pages import audit, core, inventory, logs
+from stackwatch.web.pages import alarms, audit, core, inventory, logs
 from stackwatch.web.pages.page import PageSpec
 
 PAGES: tuple[PageSpec, ...] = (
@@ -10,5 +10,6 @@ PAGES: tuple[PageSpec, ...] = (
     *inventory.PAGES,
     *logs.PAGES,
     *audit.PAGES,
+    *alarms.PAGES,
     *core.TRAILING,
 )
