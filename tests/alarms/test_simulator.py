@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
+import psutil
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -153,17 +154,23 @@ def watch(cloud: SimulatedCloud, rabbitmq: Any) -> Iterator[Watch]:
         yield watch
 
 
-SKIPS = {"process-killed": pytest.mark.skip(
-    reason="node.process counts every matching process of the machine: on a shared test "
-           "machine other runs' nova-compute processes keep it OK after the kill (4 -> 3)")}
+def foreign_processes(cloud: SimulatedCloud, name: str) -> list[int]:
+    """Pids of processes named ``name`` on this machine that the simulator did not start."""
+    own = set(cloud.world["procs"].pids.values())
+    return [p.pid for p in psutil.process_iter(["cmdline"])
+            if p.pid not in own and any(part.endswith(name) for part in p.info["cmdline"] or ())]
 
 
 @pytest.mark.parametrize(("scenario", "params", "source", "alarm"), [
-    pytest.param(*case, id=case[0], marks=SKIPS.get(case[0], ())) for case in CASES])
+    pytest.param(*case, id=case[0]) for case in CASES])
 def test_each_fault_fires_its_alarm_and_clears(watch: Watch, cloud: SimulatedCloud,
                                                rabbitmq: Any, scenario: str,
                                                params: dict[str, str], source: str,
                                                alarm: str) -> None:
+    if scenario == "process-killed" and (foreign := foreign_processes(cloud, "nova-compute")):
+        # the node check counts the machine's processes: another nova-compute here (a
+        # real control plane up beside the tests) keeps the count up after the kill
+        pytest.skip(f"nova-compute processes not the simulator's run here: {foreign}")
     before = watch.values(alarm)
     cloud.inject(scenario, **params)
     injected = time.time()

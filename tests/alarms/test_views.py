@@ -28,9 +28,14 @@ def test_explain_orders_roots_by_restoration_stage() -> None:
                 Symptom("api", "compute", since=2), Symptom("keystone", "keystone", since=9),
                 Symptom("db", "mysql", since=5), Symptom("l3", "neutron-l3-agent", since=0),
                 Symptom("net", "haproxy", since=7)]
-    order = [e.symptom.key for e in explain(symptoms, default_catalog())]
-    # network, mq/db, keystone, APIs (compute = nova-api), the rest by age, dashboard
-    assert order == ["net", "db", "keystone", "api", "l3", "compute", "dash"]
+    explained = explain(symptoms, default_catalog())
+    # roots in restoration order (network before the database), each followed by what it
+    # explains: haproxy down explains everything that reaches its peers through it
+    assert [e.symptom.key for e in explained] == ["net", "keystone", "api", "compute", "l3",
+                                                 "db", "dash"]
+    assert {e.symptom.key: e.cause for e in explained} == {
+        "net": None, "keystone": "net", "api": "net", "compute": "net", "l3": "net",
+        "db": None, "dash": None}
 
 
 def test_active_alarms_roots_first_with_acks_and_silences(tmp_path: Path) -> None:
@@ -52,7 +57,11 @@ def test_active_alarms_roots_first_with_acks_and_silences(tmp_path: Path) -> Non
     by_name = {a.alarm: a for a in shown.alarms}
     assert by_name["nova-service-down"].acknowledged_by == "alice"
     assert by_name["rabbitmq-node-down"].silenced_by == "bob"
-    assert by_name["rabbitmq-node-down"].explanation == "root: message queue and database"
+    assert by_name["rabbitmq-node-down"].explanation == "root: explains 2"
+    # nova-api (the compute API) and nova-compute need the message bus
+    assert by_name["api-endpoint-down"].explanation.startswith("because of rabbitmq (ctl1)")
+    assert by_name["nova-service-down"].explanation == \
+        "because of rabbitmq (ctl1) down: nova-compute needs rabbitmq"
     assert [a.alarm for a in view.active(states, default_catalog(), now, "critical").alarms
             ] == ["rabbitmq-node-down", "api-endpoint-down", "nova-service-down"]
     history = view.history(states, now - 60, now + 1)

@@ -94,10 +94,14 @@ def instance_key(alarm: str, labels: Labels) -> str:
 def symptom_of(record: AlarmRecord) -> Symptom:
     labels = dict(record.labels)
     member = labels.get("member") or labels.get("binary") or labels.get("process") or ""
-    service = labels.get("service") or labels.get("binary") or labels.get("process") or \
-        labels.get("service_type") or ""
+    # an API's alarm names its service type (compute: nova-api), which the catalog knows
+    # more precisely than the project ("nova")
+    service = labels.get("binary") or labels.get("process") or labels.get("service_type") \
+        or labels.get("service") or ""
+    # the kind is the alarm's severity: critical is down (it may explain others), warning
+    # degraded (health.cause.KIND_ALIASES)
     return Symptom(instance_key(record.alarm, record.labels), service, member,
-                   labels.get("host") or labels.get("hostname") or "", record.alarm,
+                   labels.get("host") or labels.get("hostname") or "", record.severity,
                    record.since)
 
 
