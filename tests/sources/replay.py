@@ -217,9 +217,10 @@ class ReplayCloud:
                 status=404)
         body = self._rewrite(service, recording, request)
         text = json.dumps(body).encode()
+        # the service's clock as it was (ages on the cloud's clock, heartbeats, read it)
         headers = {k: v for k, v in recording.headers.items()
                    if k.lower() in ("openstack-api-version", "x-openstack-nova-api-version",
-                                    "x-openstack-request-id")}
+                                    "x-openstack-request-id", "date")}
         if fault is not None and fault.kind == "truncate":
             response = web.StreamResponse(status=recording.status, headers={
                 **headers, "Content-Type": "application/json",
