@@ -40,18 +40,20 @@ def endpoint(service_type: str, status: Status) -> CheckResult:
                                    region="RegionOne"), timestamp=time.time())
 
 
-#: the conductor killed, both computes down since; the APIs answer; one scheduler up
-CHECKS = (nova("nova-conductor", "ctl1", Status.CRITICAL),
-          nova("nova-compute", "cmp1", Status.CRITICAL),
-          nova("nova-compute", "cmp2", Status.CRITICAL),
-          nova("nova-scheduler", "ctl1", Status.OK),
-          endpoint("compute", Status.OK), endpoint("identity", Status.OK))
+def checks() -> tuple[CheckResult, ...]:
+    """The conductor killed, both computes down since; the APIs answer; one scheduler up.
+    Stamped when called: checks older than the staleness limit are UNKNOWN."""
+    return (nova("nova-conductor", "ctl1", Status.CRITICAL),
+            nova("nova-compute", "cmp1", Status.CRITICAL),
+            nova("nova-compute", "cmp2", Status.CRITICAL),
+            nova("nova-scheduler", "ctl1", Status.OK),
+            endpoint("compute", Status.OK), endpoint("identity", Status.OK))
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SQLiteStore]:
     s = SQLiteStore(tmp_path / "store.sqlite")
-    s.write(Collection(checks=CHECKS), source="api.compute")
+    s.write(Collection(checks=checks()), source="api.compute")
     yield s
     s.close()
 
@@ -88,8 +90,9 @@ def test_overview_indents_the_consequence(store: SQLiteStore) -> None:
 
 
 def test_status_prints_causes_first() -> None:
+    now = checks()
     lines = [click.unstyle(line) for line in
-             render_status(evaluate(CATALOG, CHECKS), list(CHECKS), catalog=CATALOG)]
+             render_status(evaluate(CATALOG, now), list(now), catalog=CATALOG)]
     start = lines.index("problems, causes first:")
     cause, consequence = lines[start + 1:start + 3]
     assert cause.startswith("  * CRITICAL nova-conductor on ctl1:")
