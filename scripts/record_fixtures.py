@@ -218,8 +218,8 @@ def template(path: str, query: str) -> tuple[str, str]:
         elif _ID.fullmatch(v):
             pairs.append((k, name_for("project_id" if k in ("tenant_id", "project_id") else k,
                                       v)))
-        elif _TIME.fullmatch(v):
-            pairs.append((k, name_for(k, v)))
+        elif _TIME.fullmatch(v):  # a placeholder is a word: changes-since -> changes_since
+            pairs.append((k, name_for(k.replace("-", "_"), v)))
         else:
             pairs.append((k, raw))
     return "/".join(out), "&".join(f"{k}={v}" for k, v in pairs)
