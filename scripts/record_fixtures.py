@@ -59,6 +59,8 @@ ID_NAMES = {
     "network-ip-availabilities": "network_id", "floatingips": "floatingip_id",
 }
 _ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32}")
+_SITE = re.compile(r"/[^\s\"':]*/lib/python3\.\d+/site-packages")
+_REQUEST_ID = re.compile(r"req-[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}")
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z?")
 _FERNET = re.compile(r"gAAAAA[\w-]+=*")
 SECRET_HEADERS = ("x-auth-token", "x-subject-token", "x-service-token")
@@ -175,14 +177,16 @@ class RecordingProxy:
 
 
 def scrub(value: Any) -> Any:
-    """Tokens and passwords replaced, recursively."""
+    """Tokens and passwords replaced, paths of the Python packages made conventional
+    (``.../lib/python3.x/site-packages`` -> ``/usr/lib/python3/dist-packages``),
+    recursively."""
     if isinstance(value, dict):
         return {k: ("<password>" if k == "password" and isinstance(v, str) else scrub(v))
                 for k, v in value.items()}
     if isinstance(value, list):
         return [scrub(v) for v in value]
-    if isinstance(value, str):
-        return _FERNET.sub("<token>", value)
+    if isinstance(value, str):  # tracebacks (instance action events) name the venv
+        return _SITE.sub("/usr/lib/python3/dist-packages", _FERNET.sub("<token>", value))
     return value
 
 
@@ -207,6 +211,8 @@ def template(path: str, query: str) -> tuple[str, str]:
             out.append(name_for(base, part))
         elif previous == "os-hypervisors" and part.isdigit():
             out.append(name_for("id", part))
+        elif previous == "os-instance-actions" and _REQUEST_ID.fullmatch(part):
+            out.append(name_for("request_id", part))
         else:
             out.append(part)
     pairs = []
