@@ -90,10 +90,19 @@ def _ids(replayer: Replayer, recordings: Mapping[str, Recording], name: str) -> 
         ids["agent_id"] = agents[0]["id"]
     if "marker" in recording.placeholders:  # page 2: the marker of the sim's own page 1
         first = name.replace(".page2.json", ".page1.json").split("~")[0]
-        page1 = next(n for n in recordings if n.endswith(".page1.json")
-                     and n.split("~")[0] == first)
+        keys = _query_keys(name) - {"marker"}
+        candidates = [n for n in recordings if n.endswith(".page1.json")
+                      and n.split("~")[0] == first]
+        # the page 1 of the same listing (servers, and servers changed since a time)
+        page1 = next((n for n in candidates if _query_keys(n) == keys), candidates[0])
         ids["marker"] = _next_marker(replayer.replay(recordings[page1], ids=ids).body)
     return ids
+
+
+def _query_keys(name: str) -> set[str]:
+    """The query's parameter names in a recording's name (``~k=v&k2=v2@version``)."""
+    query = name.split("~", 1)[1].split("@", 1)[0] if "~" in name else ""
+    return {pair.split("=", 1)[0] for pair in query.split("&") if pair}
 
 
 def _next_marker(body: Any) -> str:

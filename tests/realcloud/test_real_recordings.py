@@ -20,7 +20,15 @@ ROOTS = ("http://127.0.0.1:5000", "http://127.0.0.1:8774", "http://127.0.0.1:877
 
 # Values that change from one recording to the next by nature, not by shape.
 ALLOW = {"body/tenant_usages_links/*/href": "the usage window (start/end) is the time of the "
-                                            "request, and the link repeats it"}
+                                            "request, and the link repeats it",
+         "body/servers_links/*/href": "a listing of servers changed since a time repeats that "
+                                      "time (the request's) in its next link",
+         # which instance an .itemN recording is depends on the listing's order: a failed
+         # action carries a message, details and traceback, a successful one nulls
+         "body/instanceActions/*/message": "null on success, text on failure",
+         "body/instanceAction/message": "null on success, text on failure",
+         "body/instanceAction/events/*/details": "null on success, text on failure",
+         "body/instanceAction/events/*/traceback": "null on success, text on failure"}
 
 
 def _base(name: str) -> str:
