@@ -61,6 +61,17 @@ DATA: Mapping[str, str] = {
     "body/agents/*/configurations/*": "each agent reports its own configuration (the "
                                       "real one here is a fake L3 agent with few keys)",
     "body/agents/*/availability_zone": "only DHCP and L3 agents have a zone",
+    "body/servers/*/OS-SRV-USG:terminated_at": "servers changed since a time include "
+                                               "deleted ones on the real cloud; the simulator "
+                                               "removes a deleted server (docs/lifecycle.md)",
+    "body/servers_links/*/href": "a listing of servers changed since a time repeats the "
+                                 "request's time in its next link",
+    # the real .itemN are each instance's actions, failed ones among them; the simulator's
+    # answer is one instance's, whose actions succeeded: nulls where a failure has text
+    "body/instanceAction/message": "null on success, text on failure",
+    "body/instanceAction/events/*/details": "null on success, text on failure",
+    "body/instanceAction/events/*/traceback": "null on success, text on failure",
+    "body/instanceActions/*/message": "null on success, text on failure",
 }
 MAPS = ("body/servers/*/addresses",)  # keys are network names
 
@@ -88,6 +99,16 @@ def _ids(replayer: Replayer, recordings: Mapping[str, Recording], name: str) -> 
     if "agent_id" in recording.placeholders:  # the routers of an L3 agent
         agents = replayer.get("network", "/v2.0/agents?agent_type=L3%20agent").body["agents"]
         ids["agent_id"] = agents[0]["id"]
+    if "server_id" in recording.placeholders:  # an instance's actions: one of the sim's
+        servers = replayer.get("compute", "/v2.1/servers?all_tenants=1").body["servers"]
+        ids["server_id"] = servers[0]["id"]
+        if "request_id" in recording.placeholders:
+            actions = replayer.get(
+                "compute", f"/v2.1/servers/{ids['server_id']}/os-instance-actions",
+                {"OpenStack-API-Version": "compute 2.103"}).body["instanceActions"]
+            ids["request_id"] = actions[0]["request_id"]
+    if "changes_since" in recording.placeholders:  # every server of the sim "changed since"
+        ids["changes_since"] = "2000-01-01T00:00:00"
     if "marker" in recording.placeholders:  # page 2: the marker of the sim's own page 1
         first = name.replace(".page2.json", ".page1.json").split("~")[0]
         keys = _query_keys(name) - {"marker"}
