@@ -48,7 +48,7 @@ from sqlalchemy import Connection, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
-from stackwatch.bus.records import BusBatch, BusState, Operation, PoisonMessage
+from stackwatch.bus.records import BusBatch, Operation
 from stackwatch.errors import StoreError
 from stackwatch.model import (
     CheckResult,
@@ -77,6 +77,7 @@ from stackwatch.store.base import (
     Statistics,
     TokenRecord,
 )
+from stackwatch.store.bus_reads import OPERATION_COLUMNS, BusReads
 from stackwatch.store.postgres_schema import (
     MIGRATIONS,
     Migration,
@@ -102,12 +103,10 @@ _RETRYABLE = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 _SOURCE_LOCK = "SELECT pg_advisory_xact_lock(hashtext('stackwatch.source'), hashtext(%s))"
 _PRUNE_LOCK = "hashtext('stackwatch.prune')"
 
-_OPERATION_COLUMNS = ("resource_id, span, request_id, renamed, started, ended, outcome, host, "
-                      "fault, request_started, build_seconds")
 # an operation closed stays closed (its twin from the other nova family comes after); a
 # failure closed without its fault takes the fault that follows
 _UPSERT_OPERATION = (
-    f"INSERT INTO bus_operations ({_OPERATION_COLUMNS}) "
+    f"INSERT INTO bus_operations ({OPERATION_COLUMNS}) "
     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
     "ON CONFLICT (resource_id, span, request_id) DO UPDATE SET renamed = excluded.renamed, "
     "started = COALESCE(bus_operations.started, excluded.started), ended = excluded.ended, "
@@ -130,11 +129,6 @@ def _operation_row(op: Operation) -> tuple[Any, ...]:
             op.started, op.ended, op.outcome, _text(op.host), _text(op.fault),
             op.request_started, op.build_seconds)
 
-
-def _operation(row: Sequence[Any]) -> Operation:
-    return Operation(resource_id=row[0], span=row[1], request_id=row[2], renamed=row[3],
-                     started=row[4], ended=row[5], outcome=row[6], host=row[7], fault=row[8],
-                     request_started=row[9], build_seconds=row[10])
 
 # The arrays go in binary (%(…)b): ten times cheaper than array literals for 136,000 rows.
 
@@ -314,7 +308,7 @@ def _check_version(found: int | None, migrations: Sequence[Migration], hint: str
                          f"{known}: start `stackwatch server` of this version to migrate it")
 
 
-class PostgresStore:
+class PostgresStore(BusReads):
     """:class:`~stackwatch.store.base.Store` and :class:`~stackwatch.store.base.TokenStore`
     on a PostgreSQL database (``postgresql+psycopg://user:password@host:port/database``).
 
@@ -322,6 +316,8 @@ class PostgresStore:
     code's version (readers). ``writer`` names this server among those sharing the store;
     ``index`` is the local SQLite file of this machine's request index (:meth:`log_story`).
     """
+
+    _placeholder = "%s"
 
     def __init__(
         self,
@@ -761,42 +757,6 @@ class PostgresStore:
             return len(fresh)
 
         return self._transact("writing notifications", work)
-
-    def bus_state(self, since: float) -> BusState:
-        """Message ids received since ``since``, open operations, keys closed since."""
-        ids = frozenset(r[0] for r in self._query(
-            "SELECT message_id FROM bus_messages WHERE received >= %s", (since,)))
-        rows = self._query(f"SELECT {_OPERATION_COLUMNS} FROM bus_operations "
-                           "WHERE outcome = 'open'")
-        closed = self._query("SELECT resource_id, span, request_id FROM bus_operations "
-                             "WHERE outcome <> 'open' AND ended >= %s", (since,))
-        return BusState(ids, tuple(_operation(r) for r in rows),
-                        tuple((r[0], r[1], r[2]) for r in closed))
-
-    def bus_operations(self, start: float, end: float, resource_id: str | None = None,
-                       request_id: str | None = None) -> list[Operation]:
-        """Operations closed in ``[start, end]`` (and open ones started then), by time."""
-        clauses = ["COALESCE(ended, started) BETWEEN %s AND %s"]
-        params: list[Any] = [start, end]
-        for column, value in (("resource_id", resource_id), ("request_id", request_id)):
-            if value:
-                clauses.append(f"{column} = %s")
-                params.append(value)
-        rows = self._query(f"SELECT {_OPERATION_COLUMNS} FROM bus_operations WHERE "
-                           f"{' AND '.join(clauses)} ORDER BY COALESCE(ended, started)", params)
-        return [_operation(r) for r in rows]
-
-    def bus_poison(self, limit: int = 100) -> list[PoisonMessage]:
-        """The newest poison messages set aside, newest first."""
-        rows = self._query("SELECT received, reason, exchange, routing_key, size, body "
-                           "FROM bus_poison ORDER BY id DESC LIMIT %s", (limit,))
-        return [PoisonMessage(*r) for r in rows]
-
-    def bus_raw(self, message_id: str) -> str | None:
-        """The kept payload of one message (until ``bus.raw_retention_hours``)."""
-        rows = self._query("SELECT body FROM bus_messages WHERE message_id = %s",
-                           (message_id,))
-        return str(rows[0][0]) if rows else None
 
     def prune_bus(self, older_than: float) -> int:
         """Forget the raw messages (and so their ids) received before ``older_than``."""

@@ -61,7 +61,7 @@ from typing import Any
 
 import orjson
 
-from stackwatch.bus.records import BusBatch, BusState, Operation, PoisonMessage, RawMessage
+from stackwatch.bus.records import BusBatch, Operation, RawMessage
 from stackwatch.errors import StoreError
 from stackwatch.model import (
     CheckResult,
@@ -83,6 +83,7 @@ from stackwatch.store.base import (
     SlotStatistics,
     Statistics,
 )
+from stackwatch.store.bus_reads import OPERATION_COLUMNS, BusReads
 from stackwatch.store.request_index import TraceRecord, follow, select_records
 
 _SCHEMA = """
@@ -226,12 +227,10 @@ CREATE INDEX IF NOT EXISTS audit_plan ON audit (plan_id);
 """
 
 
-_OPERATION_COLUMNS = ("resource_id, span, request_id, renamed, started, ended, outcome, host, "
-                      "fault, request_started, build_seconds")
 # an operation closed stays closed (its twin from the other nova family comes after); a
 # failure closed without its fault takes the fault that follows
 _UPSERT_OPERATION = (
-    f"INSERT INTO bus_operations ({_OPERATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    f"INSERT INTO bus_operations ({OPERATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (resource_id, span, request_id) DO UPDATE SET renamed = excluded.renamed, "
     "started = COALESCE(bus_operations.started, excluded.started), ended = excluded.ended, "
     "outcome = excluded.outcome, host = excluded.host, fault = excluded.fault, "
@@ -253,11 +252,6 @@ def _operation_row(op: Operation) -> tuple[Any, ...]:
     return (op.resource_id, op.span, op.request_id, op.renamed, op.started, op.ended,
             op.outcome, op.host, op.fault, op.request_started, op.build_seconds)
 
-
-def _operation(row: Sequence[Any]) -> Operation:
-    return Operation(resource_id=row[0], span=row[1], request_id=row[2], renamed=row[3],
-                     started=row[4], ended=row[5], outcome=row[6], host=row[7], fault=row[8],
-                     request_started=row[9], build_seconds=row[10])
 
 
 def connect(path: Path, timeout: float) -> sqlite3.Connection:
@@ -322,8 +316,10 @@ def _decode_perfdata(text: str) -> tuple[PerfDatum, ...]:
     return tuple(PerfDatum(*item) for item in json.loads(text))
 
 
-class SQLiteStore:
+class SQLiteStore(BusReads):
     """:class:`~stackwatch.store.base.Store` on one SQLite file (``":memory:"`` not supported)."""
+
+    _placeholder = "?"
 
     def __init__(self, path: Path, timeout: float = 30.0) -> None:
         self.path = Path(path)
@@ -916,41 +912,6 @@ class SQLiteStore:
         conn.executemany(
             "INSERT OR IGNORE INTO event_resources (resource_id, event_id) VALUES (?, ?)",
             [(rid, first + i) for i, e in enumerate(events) for rid in e.resource_ids])
-
-    def bus_state(self, since: float) -> BusState:
-        """Message ids received since ``since``, open operations, keys closed since."""
-        ids = frozenset(r[0] for r in self._query(
-            "SELECT message_id FROM bus_messages WHERE received >= ?", (since,)))
-        rows = self._query(f"SELECT {_OPERATION_COLUMNS} FROM bus_operations "
-                           "WHERE outcome = 'open'")
-        closed = self._query("SELECT resource_id, span, request_id FROM bus_operations "
-                             "WHERE outcome != 'open' AND ended >= ?", (since,))
-        return BusState(ids, tuple(_operation(r) for r in rows),
-                        tuple((r[0], r[1], r[2]) for r in closed))
-
-    def bus_operations(self, start: float, end: float, resource_id: str | None = None,
-                       request_id: str | None = None) -> list[Operation]:
-        """Operations closed in ``[start, end]`` (and open ones started then), by time."""
-        clauses = ["COALESCE(ended, started) BETWEEN ? AND ?"]
-        params: list[Any] = [start, end]
-        for column, value in (("resource_id", resource_id), ("request_id", request_id)):
-            if value:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        rows = self._query(f"SELECT {_OPERATION_COLUMNS} FROM bus_operations WHERE "
-                           f"{' AND '.join(clauses)} ORDER BY COALESCE(ended, started)", params)
-        return [_operation(r) for r in rows]
-
-    def bus_poison(self, limit: int = 100) -> list[PoisonMessage]:
-        """The newest poison messages set aside, newest first."""
-        rows = self._query("SELECT received, reason, exchange, routing_key, size, body "
-                           "FROM bus_poison ORDER BY id DESC LIMIT ?", (limit,))
-        return [PoisonMessage(*r) for r in rows]
-
-    def bus_raw(self, message_id: str) -> str | None:
-        """The kept payload of one message (until ``bus.raw_retention_hours``)."""
-        rows = self._query("SELECT body FROM bus_messages WHERE message_id = ?", (message_id,))
-        return str(rows[0][0]) if rows else None
 
     def prune_bus(self, older_than: float) -> int:
         """Forget the raw messages (and so their ids) received before ``older_than``."""
