@@ -23,7 +23,7 @@ from typing import Any
 from stackwatch.errors import StoreError
 from stackwatch.model import Labels
 from stackwatch.store.base import AckRecord, AlarmRecord, AlarmTransition, SilenceRecord
-from stackwatch.store.sqlite import connect
+from stackwatch.store.sqlite import open_tables
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alarm_states (
@@ -104,13 +104,7 @@ class SQLiteAlarmStore:
     def __init__(self, path: Path, timeout: float = 30.0) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = connect(self.path, timeout)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.executescript(_SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"{self.path}: cannot open the alarm tables: {exc}") from exc
+        self._conn = open_tables(self.path, timeout, _SCHEMA, "the alarm tables")
 
     def _run(self, what: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:

@@ -254,6 +254,19 @@ def _operation_row(op: Operation) -> tuple[Any, ...]:
 
 
 
+def open_tables(path: Path, timeout: float, schema: str, what: str) -> sqlite3.Connection:
+    """A :func:`connect`ion to the store file (made if missing, WAL) with ``schema``
+    created; a StoreError naming ``what`` when it cannot be opened."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = connect(path, timeout)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(schema)
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(f"{path}: cannot open {what}: {exc}") from exc
+    return conn
+
+
 def connect(path: Path, timeout: float) -> sqlite3.Connection:
     """A connection to the store file as every store part uses it: autocommit (explicit
     transactions), shareable across threads (callers lock), synchronous=NORMAL."""

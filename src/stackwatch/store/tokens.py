@@ -17,7 +17,7 @@ from pathlib import Path
 
 from stackwatch.errors import StoreError
 from stackwatch.store.base import Role, TokenRecord
-from stackwatch.store.sqlite import connect
+from stackwatch.store.sqlite import open_tables
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tokens (
@@ -37,13 +37,7 @@ class SQLiteTokenStore:
     def __init__(self, path: Path, timeout: float = 30.0) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = connect(self.path, timeout)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.executescript(_SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"{self.path}: cannot open the token table: {exc}") from exc
+        self._conn = open_tables(self.path, timeout, _SCHEMA, "the token table")
 
     def add(self, token: TokenRecord) -> None:
         """Keep a new token; :class:`StoreError` when its name is taken."""
