@@ -39,11 +39,13 @@ HOLD = ("import socket, time\n"
 
 
 def test_a_process_gone_mid_read_is_left_out_and_a_zombie_is_a_zombie() -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    code = "import time; print(flush=True); time.sleep(30)"
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    assert child.stdout is not None
+    child.stdout.readline()  # exec'd and running: before this its command line can read empty
     reader = ProcessReader()
     alive = reader.process(child.pid)
-    assert alive is not None and alive.cmdline == (sys.executable, "-c",
-                                                   "import time; time.sleep(30)")
+    assert alive is not None and alive.cmdline == (sys.executable, "-c", code)
     child.kill()
     deadline = time.monotonic() + 10
     while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE \
@@ -53,6 +55,7 @@ def test_a_process_gone_mid_read_is_left_out_and_a_zombie_is_a_zombie() -> None:
     assert zombie is not None and zombie.zombie and zombie.cmdline == ()
     assert zombie.create_time == alive.create_time
     child.wait()
+    child.stdout.close()
     assert reader.process(child.pid) is None  # reaped: gone, not an error
     assert child.pid not in {p.pid for p in reader()}
 

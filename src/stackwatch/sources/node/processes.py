@@ -8,8 +8,10 @@ nova's own service list (``docs/health.md``).
   passive nodes' members are down, which is what health's rule wants: exactly one up);
   with a minimum (``stackwatch check process``), fewer processes than the critical one.
 * WARNING: restarted since the last run (a master with a new pid or start time; for
-  that run only), zombies, more than one master of an active/passive service here,
-  fewer processes than the warning minimum.
+  that run only), zombies its parent has left unreaped since the last run (a child
+  that has just exited is a zombie for an instant, and RabbitMQ's disk checks make
+  several a minute: one look is no fault), more than one master of an active/passive
+  service here, fewer processes than the warning minimum.
 * OK: how many processes, masters and workers, and how long the oldest master is up.
 
 Samples per service: ``stackwatch_process_count{service,process,host}`` (per process
@@ -34,6 +36,7 @@ from stackwatch.sources.node.table import ProcessInfo, ProcessTable, read_proces
 from stackwatch.sources.node.wording import plural, span
 
 PROCESS_CHECK = "node.process"
+ZOMBIE_SECOND_LOOK = 1.0  # seconds between a one-shot check's two looks at its zombies
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,7 @@ class ProcessesSource:
         self._table = table
         self._clock = clock
         self._masters: dict[str, frozenset[tuple[int, float]]] = {}
+        self._zombies: dict[str, frozenset[tuple[int, float]]] = {}
         self._restarts: Counter[str] = Counter()
 
     def collect(self) -> Collection:
@@ -80,10 +84,22 @@ class ProcessesSource:
             raise KeyError(service)
         groups = group(self.plan.matcher, self._table())
         found = groups.get(spec.name, ServiceProcesses(spec.name))
+        if found.zombies:  # one look cannot tell a lingering zombie from one being reaped
+            self._lingering(spec.name, found)
+            time.sleep(ZOMBIE_SECOND_LOOK)
+            groups = group(self.plan.matcher, self._table())
+            found = groups.get(spec.name, ServiceProcesses(spec.name))
         samples, check = self._judge(Looked(spec, True), found, self._clock(), minimum)
         return Collection(tuple(samples), (check,))
 
     # ------------------------------------------------------------------ judging
+    def _lingering(self, service: str, found: ServiceProcesses) -> list[ProcessInfo]:
+        """Zombies that were already zombies at the last look (none on the first)."""
+        current = frozenset((p.pid, p.create_time) for p in found.zombies)
+        previous = self._zombies.get(service, frozenset())
+        self._zombies[service] = current
+        return [p for p in found.zombies if (p.pid, p.create_time) in previous]
+
     def _restarted(self, service: str, found: ServiceProcesses) -> list[ProcessInfo]:
         """Masters new since the last run (none on the first look at a service)."""
         current = frozenset((p.pid, p.create_time) for p in found.masters)
@@ -100,6 +116,7 @@ class ProcessesSource:
         spec = looked.spec
         host = self.plan.host
         started = self._restarted(spec.name, found)
+        lingering = self._lingering(spec.name, found)
         count = len(found.running)
         problems: list[tuple[Status, str]] = []
         if count < minimum.critical:
@@ -113,10 +130,10 @@ class ProcessesSource:
         if started:
             problems.append((Status.WARNING, "restarted: " + ", ".join(
                 f"pid {p.pid} up {span(now - p.create_time)}" for p in started)))
-        if found.zombies:
-            pids = ", ".join(str(p.pid) for p in found.zombies[:5])
-            problems.append((Status.WARNING,
-                             f"{plural(len(found.zombies), 'zombie')} (pid {pids})"))
+        if lingering:
+            pids = ", ".join(str(p.pid) for p in lingering[:5])
+            problems.append((Status.WARNING, f"{plural(len(lingering), 'zombie')} not "
+                             f"reaped (pid {pids})"))
         status = Status.worst(s for s, _ in problems)
         said = [text for _, text in sorted(problems, key=lambda p: -_RANK[p[0]])]
         if count:
