@@ -39,6 +39,7 @@ HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 EXPORTER_GAUGES_NAMED_TOTAL = frozenset({
     "openstack_placement_resource_total",
     "openstack_neutron_network_ip_availabilities_total",
+    "openstack_neutron_subnets_total",
 })
 # Process names that say nothing of the service (interpreters, WSGI servers, wrappers):
 # such a process is matched by its command line only.

@@ -318,6 +318,10 @@ def register(api: ApiContext) -> None:
             return _error(404, "Not Found", f"Could not find domain: {did}.")
         return json_response({"domain": domain_body(domain)}, 200, {"Vary": "X-Auth-Token"})
 
+    def list_groups(request: web.Request, caller: Auth) -> web.Response:
+        # the simulated cloud has no groups: keystone's answer for none
+        return listing("groups", [], "/v3/groups")
+
     def list_roles(request: web.Request, caller: Auth) -> web.Response:
         roles = sorted(state.roles, key=lambda ro: ro.id)
         return listing("roles", [role_body(ro) for ro in roles], "/v3/roles")
@@ -438,6 +442,7 @@ def register(api: ApiContext) -> None:
     api.route("PUT", "/v3/projects/{project_id}/users/{user_id}/roles/{role_id}", grant)
     api.route("GET", "/v3/domains", admin_only("identity:list_domains", list_domains))
     api.route("GET", "/v3/domains/{domain_id}", show_domain)
+    api.route("GET", "/v3/groups", admin_only("identity:list_groups", list_groups))
     api.route("GET", "/v3/roles", admin_only("identity:list_roles", list_roles))
     api.route("GET", "/v3/role_assignments",
               admin_only("identity:list_role_assignments", list_assignments))

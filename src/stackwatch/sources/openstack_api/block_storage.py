@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -58,6 +59,14 @@ STUCK_SHOWN = 10  # ids named in the message; the count covers the rest
 #: the statuses a volume or snapshot rests in; any other is listed as an item
 RESTING = {"volumes": frozenset({"available", "in-use"}),
            "snapshots": frozenset({"available"})}
+#: openstack-exporter's volume statuses and their values (cinder.go knownVolumeStatuses):
+#: ``volume_status_counter`` has each, 0 when no volume is in it; ``volume_status`` is the
+#: index (-1 for another status)
+VOLUME_STATUSES = ("creating", "available", "reserved", "attaching", "detaching", "in-use",
+                   "maintenance", "deleting", "awaiting-transfer", "error", "error_deleting",
+                   "backing-up", "restoring-backup", "error_backing-up", "error_restoring",
+                   "error_extending", "downloading", "uploading", "retyping", "extending")
+_STATUS_INDEX = {status: index for index, status in enumerate(VOLUME_STATUSES)}
 #: the project and host fields of volumes and snapshots (admin views)
 _PROJECT = {"volumes": "os-vol-tenant-attr:tenant_id",
             "snapshots": "os-extended-snapshot-attributes:project_id"}
@@ -86,6 +95,33 @@ class Sized:
         return cls(status, size, f.text(d, "id", what), f.text(d, "name", what, ""),
                    f.text(d, _PROJECT[kind], what, ""),
                    f.text(d, "os-vol-host-attr:host", what, ""), since)
+
+
+@dataclass(frozen=True, slots=True)
+class Volume:
+    """The labels of openstack-exporter's per-volume series (``volume_gb``)."""
+
+    id: str
+    name: str
+    status: str
+    availability_zone: str
+    bootable: str
+    tenant_id: str
+    user_id: str
+    volume_type: str
+    server_id: str
+    size_gb: float
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Volume:
+        what = "cinder volumes/detail"
+        attached = [a for a in f.items(d, "attachments", what) if isinstance(a, Mapping)]
+        return cls(f.text(d, "id", what), f.text(d, "name", what, ""),
+                   f.text(d, "status", what, ""), f.text(d, "availability_zone", what, ""),
+                   f.text(d, "bootable", what, ""), f.text(d, _PROJECT["volumes"], what, ""),
+                   f.text(d, "user_id", what, ""), f.text(d, "volume_type", what, ""),
+                   f.text(attached[0], "server_id", what, "") if attached else "",
+                   f.number(d, "size", what, 0.0))
 
 
 def stuck_check(volumes: Sequence[Sized], now: float, region: str,
@@ -160,9 +196,14 @@ class BlockStorageSource(ApiSource):
         )
 
     def _sized(self, path: str, key: str, count_metric: str, status_metric: str,
-               size_metric: str, kind: ItemKind) -> tuple[list[Sized], Collection]:
-        rows = [Sized.from_api(v, f"cinder {path}", key) for v in self.client.list_all(
-            "block-storage", path, key, params={"all_tenants": 1})]
+               size_metric: str, kind: ItemKind, keep: list[Volume] | None = None
+               ) -> tuple[list[Sized], Collection]:
+        raw = self.client.list_all("block-storage", path, key, params={"all_tenants": 1})
+        rows = []
+        for v in raw:
+            rows.append(Sized.from_api(v, f"cinder {path}", key))
+            if keep is not None:
+                keep.append(Volume.from_api(v))
         counts = Counter(r.status for r in rows)
         sizes: defaultdict[str, float] = defaultdict(float)
         for r in rows:
@@ -178,10 +219,28 @@ class BlockStorageSource(ApiSource):
         return rows, Collection(tuple(samples), items=items)
 
     def volumes(self) -> Collection:
+        volumes: list[Volume] = []
         rows, found = self._sized("volumes/detail", "volumes", "openstack_cinder_volumes",
                                   "openstack_cinder_volume_status_counter",
-                                  "openstack_cinder_volumes_size_bytes", ItemKind.VOLUME)
-        return found + Collection(checks=(stuck_check(rows, time.time(), self.region_label),))
+                                  "openstack_cinder_volumes_size_bytes", ItemKind.VOLUME,
+                                  volumes)
+        counted = {s.label("status") for s in found.samples
+                   if s.name == "openstack_cinder_volume_status_counter"}
+        # every status openstack-exporter knows is there, 0 when no volume is in it
+        samples = [self.sample("openstack_cinder_volume_status_counter", 0, status=st)
+                   for st in VOLUME_STATUSES if st not in counted]
+        for v in volumes:
+            samples.append(self.sample(
+                "openstack_cinder_volume_gb", v.size_gb, id=v.id, name=v.name, status=v.status,
+                availability_zone=v.availability_zone, bootable=v.bootable,
+                tenant_id=v.tenant_id, user_id=v.user_id, volume_type=v.volume_type,
+                server_id=v.server_id))
+            samples.append(self.sample(
+                "openstack_cinder_volume_status", _STATUS_INDEX.get(v.status, -1), id=v.id,
+                name=v.name, status=v.status, bootable=v.bootable, tenant_id=v.tenant_id,
+                size=f"{v.size_gb:.0f}", volume_type=v.volume_type, server_id=v.server_id))
+        return found + Collection(tuple(samples),
+                                  (stuck_check(rows, time.time(), self.region_label),))
 
     def snapshots(self) -> Collection:
         return self._sized("snapshots/detail", "snapshots", "openstack_cinder_snapshots",
@@ -191,7 +250,11 @@ class BlockStorageSource(ApiSource):
     def services(self) -> Collection:
         body = self.client.get("block-storage", "os-services")
         rows = [CinderService.from_api(s) for s in f.items(body, "services", "os-services")]
+        # openstack-exporter's uuid is a new random one per scrape (a new series each
+        # time); this one is stable: derived from the service's host and binary
         samples = [self.sample("openstack_cinder_agent_state", 1 if s.state == "up" else 0,
+                               uuid=str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                                   f"cinder-service:{s.host}/{s.binary}")),
                                hostname=s.host, service=s.binary, adminState=s.status,
                                zone=s.zone, disabledReason=s.disabled_reason) for s in rows]
         checks = [_service_check(SERVICE_CHECK, s.host, s.binary, s.state, s.status,
@@ -217,18 +280,26 @@ class BlockStorageSource(ApiSource):
         return Collection(tuple(samples))
 
     def quotas(self) -> Collection:
-        def one(project: Project) -> tuple[Project, float, float]:
+        def one(project: Project) -> tuple[Project, Mapping[str, Any]]:
             body = self.client.get("block-storage", f"os-quota-sets/{project.id}",
                                    params={"usage": "True"})
-            what = f"cinder os-quota-sets/{project.id}"
-            gigabytes = f.obj(f.obj(body, "quota_set", what), "gigabytes", what)
-            return (project, f.number(gigabytes, "limit", what),
-                    f.number(gigabytes, "in_use", what, 0.0))
+            return project, f.obj(body, "quota_set", f"cinder os-quota-sets/{project.id}")
 
         rows, checks = self.per_project("quotas", one)
         samples: list[Sample] = []
-        for project, limit, used in rows:
+        for project, quota in rows:
+            what = f"cinder os-quota-sets/{project.id}"
             labels = {"tenant": project.name, "tenant_id": project.id}
-            samples.append(self.sample("openstack_cinder_limits_volume_max_gb", limit, **labels))
-            samples.append(self.sample("openstack_cinder_limits_volume_used_gb", used, **labels))
+            for key, word in (("gigabytes", "volume"), ("backup_gigabytes", "backup")):
+                entry = f.obj(quota, key, what)
+                samples.append(self.sample(f"openstack_cinder_limits_{word}_max_gb",
+                                           f.number(entry, "limit", what), **labels))
+                samples.append(self.sample(f"openstack_cinder_limits_{word}_used_gb",
+                                           f.number(entry, "in_use", what, 0.0), **labels))
+            # one per volume type (gigabytes_<type>), as openstack-exporter finds them
+            for key in sorted(k for k in quota if k.startswith("gigabytes_")):
+                samples.append(self.sample(
+                    "openstack_cinder_volume_type_quota_gigabytes",
+                    f.number(f.obj(quota, key, what), "limit", what), **labels,
+                    volume_type=key.removeprefix("gigabytes_")))
         return Collection(tuple(samples), checks)

@@ -58,6 +58,18 @@ MIB = 1024 * 1024
 GIB = 1024 * MIB
 
 SERVICE_CHECK = "nova.service"
+#: nova's quota resources, each an openstack-exporter ``quota_<resource>`` metric
+NOVA_QUOTAS = ("cores", "instances", "key_pairs", "metadata_items", "ram", "server_groups",
+               "server_group_members", "fixed_ips", "floating_ips", "security_group_rules",
+               "security_groups", "injected_file_content_bytes", "injected_file_path_bytes",
+               "injected_files")
+#: openstack-exporter's server statuses (nova.go server_status): ``server_status`` is the
+#: index of a server's status, -1 for another
+SERVER_STATUSES = ("ACTIVE", "BUILD", "BUILD(spawning)", "DELETED", "ERROR", "HARD_REBOOT",
+                   "PASSWORD", "REBOOT", "REBUILD", "RESCUE", "RESIZE", "SHUTOFF", "SUSPENDED",
+                   "UNKNOWN", "VERIFY_RESIZE", "MIGRATING", "PAUSED", "REVERT_RESIZE",
+                   "SHELVED", "SHELVED_OFFLOADED", "SOFT_DELETED")
+_SERVER_STATUS_INDEX = {status: index for index, status in enumerate(SERVER_STATUSES)}
 #: heartbeat late (sources/heartbeat.py): ``updated_at`` against ``report_interval``
 HEARTBEAT_CHECK = "nova.heartbeat"
 
@@ -98,6 +110,8 @@ class Hypervisor:
     state: str
     status: str
     running_vms: float | None
+    current_workload: float | None = None   # < 2.88, as the two below
+    free_disk_gb: float | None = None
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Hypervisor:
@@ -106,7 +120,9 @@ class Hypervisor:
         hostname = f.text(d, "hypervisor_hostname", what)
         return cls(f.text(d, "id", what), hostname, f.text(service, "host", what, hostname),
                    f.text(d, "state", what, ""), f.text(d, "status", what, ""),
-                   f.optional_number(d, "running_vms", what))
+                   f.optional_number(d, "running_vms", what),
+                   f.optional_number(d, "current_workload", what),
+                   f.optional_number(d, "free_disk_gb", what))
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +148,13 @@ class Server:
     host: str = ""
     fault: Fault | None = None
     updated: float | None = None
+    user_id: str = ""
+    access_ipv4: str = ""
+    access_ipv6: str = ""
+    host_id: str = ""
+    zone: str = ""
+    instance_name: str = ""
+    flavor_id: str = ""   # before 2.47 only (then the flavor is embedded, by name)
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Server:
@@ -152,7 +175,11 @@ class Server:
         return cls(f.text(d, "id", what), f.text(d, "tenant_id", what, ""), status,
                    f.text(d, "OS-EXT-SRV-ATTR:hypervisor_hostname", what, ""), name,
                    f.text(d, "name", what, ""), f.text(d, "OS-EXT-SRV-ATTR:host", what, ""),
-                   fault, updated)
+                   fault, updated, f.text(d, "user_id", what, ""),
+                   f.text(d, "accessIPv4", what, ""), f.text(d, "accessIPv6", what, ""),
+                   f.text(d, "hostId", what, ""), f.text(d, "OS-EXT-AZ:availability_zone", what, ""),
+                   f.text(d, "OS-EXT-SRV-ATTR:instance_name", what, ""),
+                   f.text(flavor, "id", what, ""))
 
     @property
     def since(self) -> float | None:
@@ -160,6 +187,25 @@ class Server:
         if self.fault is not None and self.fault.created is not None:
             return self.fault.created
         return self.updated
+
+
+@dataclass(frozen=True, slots=True)
+class Flavor:
+    """One flavor of ``flavors/detail``."""
+
+    id: str
+    name: str
+    vcpus: float
+    ram: float
+    disk: float
+    is_public: bool
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Flavor:
+        what = "nova flavors/detail"
+        return cls(f.text(d, "id", what), f.text(d, "name", what), f.number(d, "vcpus", what, 0),
+                   f.number(d, "ram", what, 0), f.number(d, "disk", what, 0),
+                   f.flag(d, "os-flavor-access:is_public", what, True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +230,7 @@ class QuotaDetail:
     project: Project
     limits: Mapping[str, float]
     in_use: Mapping[str, float]
+    reserved: Mapping[str, float]
 
     @classmethod
     def from_api(cls, project: Project, d: Mapping[str, Any]) -> QuotaDetail:
@@ -191,11 +238,18 @@ class QuotaDetail:
         body = f.obj(d, "quota_set", what)
         limits: dict[str, float] = {}
         in_use: dict[str, float] = {}
+        reserved: dict[str, float] = {}
         for key in ("cores", "ram", "instances"):
             entry = f.obj(body, key, what)
             limits[key] = f.number(entry, "limit", what)
+        # those nova removed at 2.36 (fixed_ips, floating_ips, security_group*) are absent:
+        # 0, as openstack-exporter reads them
+        for key in NOVA_QUOTAS:
+            entry = f.obj(body, key, what)
+            limits.setdefault(key, f.number(entry, "limit", what, 0.0))
             in_use[key] = f.number(entry, "in_use", what, 0.0)
-        return cls(project, limits, in_use)
+            reserved[key] = f.number(entry, "reserved", what, 0.0)
+        return cls(project, limits, in_use, reserved)
 
 
 class ComputeSource(ApiSource):
@@ -234,6 +288,12 @@ class ComputeSource(ApiSource):
             return [Server.from_api(s) for s in self.client.list_all(
                 "compute", "servers/detail", "servers", params={"all_tenants": 1})]
         return self.client.shared("compute.servers", 5.0, load)
+
+    def _flavors(self) -> list[Flavor]:
+        def load() -> list[Flavor]:
+            return [Flavor.from_api(d) for d in self.client.list_all(
+                "compute", "flavors/detail", "flavors", params={"is_public": "None"})]
+        return self.client.shared("compute.flavors", 5.0, load)
 
     def _aggregates(self) -> list[Aggregate]:
         def load() -> list[Aggregate]:
@@ -297,6 +357,7 @@ class ComputeSource(ApiSource):
                     for st, n in sorted(by_status.items())]
         samples += [self.sample("openstack_nova_flavor_servers", n, flavor=name)
                     for name, n in sorted(by_flavor.items())]
+        samples += self._server_status(servers)
         errors = sorted((s for s in servers if s.status == "ERROR"),
                         key=lambda s: -(s.since or 0.0))  # newest first: kept by the cap
         items = tuple(self.item(
@@ -306,12 +367,38 @@ class ComputeSource(ApiSource):
             for s in errors)
         return Collection(tuple(samples), items=items)
 
+    def _server_status(self, servers: Sequence[Server]) -> list[Sample]:
+        """openstack-exporter's ``server_status``, one per server: the index of its status.
+        From 2.47 a server names its flavor, not its id: the id is found by name, as
+        openstack-exporter does (flavor names are unique)."""
+        ids = {fl.name: fl.id for fl in self._flavors()} if any(
+            not s.flavor_id for s in servers) else {}
+        return [self.sample(
+            "openstack_nova_server_status", _SERVER_STATUS_INDEX.get(s.status, -1), id=s.id,
+            status=s.status, name=s.name, tenant_id=s.project_id, user_id=s.user_id,
+            address_ipv4=s.access_ipv4, address_ipv6=s.access_ipv6, host_id=s.host_id,
+            hypervisor_hostname=s.node, uuid=s.id, availability_zone=s.zone,
+            flavor_id=s.flavor_id or ids.get(s.flavor, ""), instance_libvirt=s.instance_name)
+            for s in servers]
+
+    def _legacy_hypervisors(self, hypervisors: list[Hypervisor]) -> dict[str, Hypervisor]:
+        """By hostname, with ``current_workload`` and ``free_disk_gb``: the answer itself
+        before 2.88; from 2.88, which dropped them, one more ``os-hypervisors/detail`` at
+        nova's base microversion (2.1: no pagination), as openstack-exporter reads them
+        (at 2.87)."""
+        if all(h.current_workload is not None for h in hypervisors):
+            return {h.hostname: h for h in hypervisors}
+        body = self.client.get("compute", "os-hypervisors/detail", microversion=False)
+        return {h.hostname: h for h in (Hypervisor.from_api(d) for d in f.items(
+            body, "hypervisors", "nova os-hypervisors at 2.1"))}
+
     def hypervisors(self) -> Collection:
         hypervisors = self._hypervisors()
         counted: Counter[str] = Counter()
         if any(h.running_vms is None for h in hypervisors):
             counted = Counter(s.node for s in self._servers())
         hosts = self._host_labels()
+        legacy = self._legacy_hypervisors(hypervisors)
         samples = []
         items: list[Item] = []
         for h in hypervisors:
@@ -319,6 +406,14 @@ class ComputeSource(ApiSource):
             vms = h.running_vms if h.running_vms is not None else counted[h.hostname]
             samples.append(self.sample("openstack_nova_running_vms", vms, hostname=h.hostname,
                                        availability_zone=zone, aggregates=aggs))
+            old = legacy.get(h.hostname)
+            if old is not None:
+                samples.append(self.sample(
+                    "openstack_nova_current_workload", old.current_workload or 0.0,
+                    hostname=h.hostname, availability_zone=zone, aggregates=aggs))
+                samples.append(self.sample(
+                    "openstack_nova_free_disk_bytes", (old.free_disk_gb or 0.0) * GIB,
+                    hostname=h.hostname, availability_zone=zone, aggregates=aggs))
             items.append(self.item(ItemKind.HYPERVISOR, h.id, name=h.hostname, status=h.state,
                                    host=h.host, admin_status=h.status, availability_zone=zone,
                                    aggregates=aggs))
@@ -353,9 +448,13 @@ class ComputeSource(ApiSource):
                           loaded.partial(self.name, self.region_label, "capacity"))
 
     def flavors(self) -> Collection:
-        rows = list(self.client.list_all("compute", "flavors/detail", "flavors",
-                                         params={"is_public": "None"}))
-        return Collection((self.sample("openstack_nova_flavors", len(rows)),))
+        rows = self._flavors()
+        samples = [self.sample("openstack_nova_flavors", len(rows))]
+        samples += [self.sample("openstack_nova_flavor", 1, id=fl.id, name=fl.name,
+                                vcpus=f"{fl.vcpus:.0f}", ram=f"{fl.ram:.0f}",
+                                disk=f"{fl.disk:.0f}", is_public=str(fl.is_public).lower())
+                    for fl in rows]
+        return Collection(tuple(samples))
 
     def aggregates(self) -> Collection:
         aggs = self._aggregates()
@@ -391,6 +490,11 @@ class ComputeSource(ApiSource):
                                            quota.limits[key], **labels))
                 samples.append(self.sample(f"openstack_nova_limits_{metric}_used",
                                            quota.in_use[key], **labels))
+            for key in NOVA_QUOTAS:
+                for kind, values in (("in_use", quota.in_use), ("reserved", quota.reserved),
+                                     ("limit", quota.limits)):
+                    samples.append(self.sample(f"openstack_nova_quota_{key}", values[key],
+                                               type=kind, **labels))
         return Collection(tuple(samples), checks)
 
     def usage(self) -> Collection:
@@ -399,17 +503,25 @@ class ComputeSource(ApiSource):
         the parts are added up."""
         end = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         start = end - dt.timedelta(days=1)
-        params = {"start": start.isoformat(), "end": end.isoformat(), "detailed": 0}
+        params = {"start": start.isoformat(), "end": end.isoformat(), "detailed": 1}
         size = None if self._mv() >= (2, 40) else 0  # paginated from 2.40
         what = "nova os-simple-tenant-usage"
         totals: dict[str, list[float]] = {}
+        samples = []
         for row in self.client.list_all("compute", "os-simple-tenant-usage", "tenant_usages",
                                         params=params, page_size=size):
-            parts = totals.setdefault(f.text(row, "tenant_id", what), [0.0, 0.0, 0.0])
+            tenant = f.text(row, "tenant_id", what)
+            parts = totals.setdefault(tenant, [0.0, 0.0, 0.0])
             for index, key in enumerate(("total_vcpus_usage", "total_memory_mb_usage",
                                          "total_hours")):
                 parts[index] += f.number(row, key, what, 0)
-        samples = []
+            # openstack-exporter's server_local_gb: the servers that still exist (it asks
+            # for the usage of this instant, nova's default period)
+            samples += [self.sample("openstack_nova_server_local_gb",
+                                    f.number(u, "local_gb", what, 0), name=f.text(u, "name", what, ""),
+                                    id=f.text(u, "instance_id", what), tenant_id=tenant)
+                        for u in f.items(row, "server_usages", what)
+                        if isinstance(u, Mapping) and u.get("ended_at") is None]
         for tenant, (vcpu_hours, memory_mb_hours, hours) in totals.items():
             samples += [
                 self.sample("openstack_nova_tenant_usage_vcpu_hours", vcpu_hours,

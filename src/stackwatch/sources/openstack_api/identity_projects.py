@@ -24,12 +24,17 @@ class Project:
     name: str
     domain_id: str
     enabled: bool
+    description: str = ""
+    parent_id: str = ""
+    tags: tuple[str, ...] = ()
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Project:
         what = "keystone projects"
         return cls(f.text(d, "id", what), f.text(d, "name", what),
-                   f.text(d, "domain_id", what, ""), f.flag(d, "enabled", what, True))
+                   f.text(d, "domain_id", what, ""), f.flag(d, "enabled", what, True),
+                   f.text(d, "description", what, ""), f.text(d, "parent_id", what, ""),
+                   tuple(str(t) for t in f.items(d, "tags", what)))
 
 
 def whole_list(client: ApiClient, path: str, key: str) -> list[Json]:

@@ -1,4 +1,4 @@
-"""``api.image``: glance images by status, and their total size.
+"""``api.image``: glance images by status, their total size, and each image's size and age.
 
 Calls per collection: ``/v2/images`` ceil(N/1000) (glance's ``api_limit_max``
 is 1000; it always paginates, with a ``next`` link).
@@ -23,11 +23,20 @@ class Image:
 
     status: str
     size: float
+    id: str = ""
+    name: str = ""
+    owner: str = ""
+    visibility: str = ""
+    hidden: bool = False
+    created: float | None = None
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Image:
         what = "glance images"
-        return cls(f.text(d, "status", what, ""), f.number(d, "size", what, 0.0))
+        return cls(f.text(d, "status", what, ""), f.number(d, "size", what, 0.0),
+                   f.text(d, "id", what, ""), f.text(d, "name", what, ""),
+                   f.text(d, "owner", what, ""), f.text(d, "visibility", what, ""),
+                   f.flag(d, "os_hidden", what, False), f.timestamp(d, "created_at", what))
 
 
 class ImageSource(ApiSource):
@@ -52,4 +61,13 @@ class ImageSource(ApiSource):
                     for st, n in sorted(counts.items())]
         samples += [self.sample("openstack_glance_images_size_bytes", sizes[st], status=st)
                     for st in sorted(counts)]
+        # openstack-exporter's per-image series (its owner as tenant_id)
+        for i in images:
+            samples.append(self.sample("openstack_glance_image_bytes", i.size, id=i.id,
+                                       name=i.name, tenant_id=i.owner))
+            if i.created is not None:
+                samples.append(self.sample(
+                    "openstack_glance_image_created_at", i.created, id=i.id, name=i.name,
+                    tenant_id=i.owner, visibility=i.visibility,
+                    hidden="true" if i.hidden else "false", status=i.status))
         return Collection(tuple(samples))

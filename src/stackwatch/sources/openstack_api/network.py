@@ -28,7 +28,7 @@ from stackwatch.sources.heartbeat import heartbeat_check
 from stackwatch.sources.openstack_api import fields as f
 from stackwatch.sources.openstack_api.base import ApiSource
 from stackwatch.sources.openstack_api.client import Json
-from stackwatch.sources.openstack_api.identity_projects import load_projects
+from stackwatch.sources.openstack_api.identity_projects import Project, load_projects
 from stackwatch.sources.resources import Resource
 
 AGENT_CHECK = "neutron.agent"
@@ -50,13 +50,25 @@ QUOTA_RESOURCES: dict[str, tuple[str, str, str]] = {
 
 #: Columns asked of each listing: those its own resource reads, and project_id for usage.
 _FIELDS: dict[str, tuple[str, ...]] = {
-    "networks": ("id", "project_id"),
-    "subnets": ("id", "project_id"),
+    "networks": ("id", "project_id", "status", "name", "shared", "router:external",
+                 "provider:network_type", "provider:physical_network",
+                 "provider:segmentation_id", "subnets", "tags", "mtu"),
+    "subnets": ("id", "project_id", "name", "network_id", "cidr", "gateway_ip", "enable_dhcp",
+                "dns_nameservers", "tags"),
     "security-groups": ("id", "project_id"),
-    "routers": ("id", "status", "project_id"),
-    "ports": ("id", "status", "binding:vif_type", "device_owner", "fixed_ips", "project_id"),
-    "floatingips": ("id", "status", "fixed_ip_address", "project_id"),
+    "routers": ("id", "name", "status", "project_id", "admin_state_up",
+                "external_gateway_info", "ha"),
+    "ports": ("id", "status", "binding:vif_type", "device_owner", "device_id", "fixed_ips",
+              "project_id", "network_id", "mac_address", "admin_state_up"),
+    "floatingips": ("id", "status", "fixed_ip_address", "project_id", "floating_network_id",
+                    "router_id", "floating_ip_address"),
 }
+
+#: openstack-exporter's network status values (neutron.go knownNetworkStatuses); -1 else
+NETWORK_STATUS = {"ACTIVE": 0, "BUILD": 1, "DOWN": 2, "ERROR": 3}
+#: neutron's quota resources, each an openstack-exporter ``quota_<resource>`` metric
+QUOTA_DETAILS = ("network", "subnet", "subnetpool", "port", "router", "floatingip",
+                 "security_group", "security_group_rule", "rbac_policy")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +121,22 @@ class Port:
     vif_type: str
     device_owner: str
     fixed_ips: int
+    id: str = ""
+    network_id: str = ""
+    mac_address: str = ""
+    device_id: str = ""
+    admin_state_up: bool = True
+    addresses: str = ""    # the fixed IPs' addresses, comma-separated
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Port:
         what = "neutron ports"
+        fixed = [ip for ip in f.items(d, "fixed_ips", what) if isinstance(ip, Mapping)]
         return cls(f.text(d, "status", what, ""), f.text(d, "binding:vif_type", what, ""),
-                   f.text(d, "device_owner", what, ""), len(f.items(d, "fixed_ips", what)))
+                   f.text(d, "device_owner", what, ""), len(fixed), f.text(d, "id", what, ""),
+                   f.text(d, "network_id", what, ""), f.text(d, "mac_address", what, ""),
+                   f.text(d, "device_id", what, ""), f.flag(d, "admin_state_up", what, True),
+                   ",".join(f.text(ip, "ip_address", what, "") for ip in fixed))
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +186,8 @@ class NetworkSource(ApiSource):
             Resource("ip_availability", self.ip_availability,
                      self.interval("ip_availability", 300)),
             Resource("quotas", self.quotas, self.interval("quotas", 600)),
+            Resource("quota_details", self.quota_details,
+                     self.interval("quota_details", 600)),
         )
 
     def _list(self, path: str, key: str, *fields: str) -> list[Json]:
@@ -176,24 +200,60 @@ class NetworkSource(ApiSource):
         return self.client.shared(f"network.{path}", LISTING_MAX_AGE_S,
                                   lambda: self._list(path, key, *_FIELDS[path]))
 
-    def _count(self, metric: str, path: str, key: str) -> Collection:
-        return Collection((self.sample(metric, len(self._listing(path, key))),))
-
     def networks(self) -> Collection:
-        return self._count("openstack_neutron_networks", "networks", "networks")
+        rows = self._listing("networks", "networks")
+        what = "neutron networks"
+        samples = [self.sample("openstack_neutron_networks", len(rows))]
+        for n in rows:
+            status = f.text(n, "status", what, "")
+            samples.append(self.sample(
+                "openstack_neutron_network", NETWORK_STATUS.get(status, -1),
+                id=f.text(n, "id", what), tenant_id=f.text(n, "project_id", what, ""),
+                status=status, name=f.text(n, "name", what, ""),
+                is_shared=_go_bool(f.flag(n, "shared", what, False)),
+                is_external=_go_bool(f.flag(n, "router:external", what, False)),
+                provider_network_type=f.text(n, "provider:network_type", what, ""),
+                provider_physical_network=f.text(n, "provider:physical_network", what, ""),
+                provider_segmentation_id=f.text(n, "provider:segmentation_id", what, ""),
+                subnets=_joined(n, "subnets", what), tags=_joined(n, "tags", what),
+                mtu=f"{f.number(n, 'mtu', what, 0):.0f}"))
+        return Collection(tuple(samples))
 
     def subnets(self) -> Collection:
-        return self._count("openstack_neutron_subnets", "subnets", "subnets")
+        rows = self._listing("subnets", "subnets")
+        what = "neutron subnets"
+        samples = [self.sample("openstack_neutron_subnets", len(rows))]
+        samples += [self.sample(
+            "openstack_neutron_subnet", 1, id=f.text(s, "id", what),
+            tenant_id=f.text(s, "project_id", what, ""), name=f.text(s, "name", what, ""),
+            network_id=f.text(s, "network_id", what, ""), cidr=f.text(s, "cidr", what, ""),
+            gateway_ip=f.text(s, "gateway_ip", what, ""),
+            enable_dhcp=_go_bool(f.flag(s, "enable_dhcp", what, False)),
+            dns_nameservers=_joined(s, "dns_nameservers", what), tags=_joined(s, "tags", what))
+            for s in rows]
+        return Collection(tuple(samples))
 
     def security_groups(self) -> Collection:
-        return self._count("openstack_neutron_security_groups", "security-groups",
-                           "security_groups")
+        count = len(self._listing("security-groups", "security_groups"))
+        # nova's os-security-groups was a proxy to these, removed at microversion 2.36
+        # (openstack-exporter asks it at 2.87 and gets 404): neutron's count stands for it
+        return Collection((self.sample("openstack_neutron_security_groups", count),
+                           self.sample("openstack_nova_security_groups", count)))
 
     def routers(self) -> Collection:
         rows = self._listing("routers", "routers")
-        not_active = sum(1 for r in rows if f.text(r, "status", "neutron routers", "") != "ACTIVE")
-        return Collection((self.sample("openstack_neutron_routers", len(rows)),
-                           self.sample("openstack_neutron_routers_not_active", not_active)))
+        what = "neutron routers"
+        not_active = sum(1 for r in rows if f.text(r, "status", what, "") != "ACTIVE")
+        samples = [self.sample("openstack_neutron_routers", len(rows)),
+                   self.sample("openstack_neutron_routers_not_active", not_active)]
+        samples += [self.sample(
+            "openstack_neutron_router", 1, id=f.text(r, "id", what),
+            name=f.text(r, "name", what, ""), project_id=f.text(r, "project_id", what, ""),
+            admin_state_up=_go_bool(f.flag(r, "admin_state_up", what, True)),
+            status=f.text(r, "status", what, ""),
+            external_network_id=f.text(f.obj(r, "external_gateway_info", what), "network_id",
+                                       what, "")) for r in rows]
+        return Collection(tuple(samples))
 
     def ports(self) -> Collection:
         ports = [Port.from_api(p) for p in self._listing("ports", "ports")]
@@ -203,8 +263,16 @@ class NetworkSource(ApiSource):
                                sum(1 for p in ports if p.vif_type == "binding_failed")),
                    self.sample("openstack_neutron_ports_no_ips",
                                sum(1 for p in ports if p.status == "ACTIVE" and not p.fixed_ips))]
+        samples.append(self.sample("openstack_neutron_ports_lb_not_active", sum(
+            1 for p in ports if p.device_owner == "neutron:LOADBALANCERV2"
+            and p.status != "ACTIVE")))
         samples += [self.sample("openstack_neutron_ports_by_status", n, status=st)
                     for st, n in sorted(by_status.items())]
+        samples += [self.sample(
+            "openstack_neutron_port", 1, uuid=p.id, network_id=p.network_id,
+            mac_address=p.mac_address, device_owner=p.device_owner, device_id=p.device_id,
+            status=p.status, binding_vif_type=p.vif_type,
+            admin_state_up=_go_bool(p.admin_state_up), fixed_ips=p.addresses) for p in ports]
         return Collection(tuple(samples))
 
     def floating_ips(self) -> Collection:
@@ -217,6 +285,12 @@ class NetworkSource(ApiSource):
                    self.sample("openstack_neutron_floating_ips_associated_not_active", stuck)]
         samples += [self.sample("openstack_neutron_floating_ips_by_status", n, status=st)
                     for st, n in sorted(by_status.items())]
+        samples += [self.sample(
+            "openstack_neutron_floating_ip", 1, id=f.text(r, "id", what),
+            floating_network_id=f.text(r, "floating_network_id", what, ""),
+            router_id=f.text(r, "router_id", what, ""), status=f.text(r, "status", what, ""),
+            project_id=f.text(r, "project_id", what, ""),
+            floating_ip_address=f.text(r, "floating_ip_address", what, "")) for r in rows]
         return Collection(tuple(samples))
 
     def agents(self) -> Collection:
@@ -254,7 +328,33 @@ class NetworkSource(ApiSource):
                                        agent_alive=str(agent.alive).lower()))
             for router in routers:
                 hosting.setdefault(router.id, (router, []))[1].append(agent)
+        samples += self._l3_agents_of_routers(hosting)
         return Collection(tuple(samples), tuple(checks), items=_router_items(self, hosting))
+
+    def _l3_agents_of_routers(self, hosting: Mapping[str, tuple[HostedRouter, list[Agent]]]
+                              ) -> list[Sample]:
+        """openstack-exporter's ``l3_agent_of_router``, 1 when the agent is alive: from the
+        ``l3-routers`` answers, plus ``routers/{id}/l3-agents`` for HA routers alone (the
+        one answer giving each agent's ``ha_state``; empty for a router without HA)."""
+        ha = [router for router, _ in hosting.values() if router.ha]
+
+        def states(router: HostedRouter) -> dict[str, str]:
+            body = self.client.get("network", f"v2.0/routers/{router.id}/l3-agents")
+            what = "neutron l3-agents"
+            return {f.text(a, "id", what): f.text(a, "ha_state", what, "")
+                    for a in f.items(body, "agents", what) if isinstance(a, Mapping)}
+
+        ha_states: dict[str, dict[str, str]] = {}
+        for router, answer in zip(ha, self.client.map(states, ha), strict=True):
+            if isinstance(answer, BaseException):
+                raise answer
+            ha_states[router.id] = answer
+        return [self.sample("openstack_neutron_l3_agent_of_router", 1 if a.alive else 0,
+                            router_id=router.id, l3_agent_id=a.id,
+                            ha_state=ha_states.get(router.id, {}).get(a.id, ""),
+                            agent_alive=_go_bool(a.alive), agent_admin_up=_go_bool(a.admin_state_up),
+                            agent_host=a.host)
+                for router, agents in hosting.values() for a in agents]
 
     def ip_availability(self) -> Collection:
         samples = []
@@ -298,6 +398,37 @@ class NetworkSource(ApiSource):
                 samples.append(self.sample(f"openstack_neutron_limits_{word}_used",
                                            used[resource][project.id], **labels))
         return Collection(tuple(samples))
+
+
+    def quota_details(self) -> Collection:
+        """openstack-exporter's ``quota_<resource>`` (type used, reserved, limit), from
+        ``quotas/{p}/details`` per project as it reads them (neutron has no bulk form)."""
+        def one(project: Project) -> tuple[Project, Mapping[str, Any]]:
+            body = self.client.get("network", f"v2.0/quotas/{project.id}/details")
+            return project, f.obj(body, "quota", f"neutron quotas/{project.id}/details")
+
+        rows, checks = self.per_project("quota_details", one)
+        samples: list[Sample] = []
+        what = "neutron quotas details"
+        for project, quota in rows:
+            labels = {"tenant": project.name, "tenant_id": project.id}
+            for resource in QUOTA_DETAILS:
+                entry = f.obj(quota, resource, what)
+                for kind in ("used", "reserved", "limit"):
+                    samples.append(self.sample(f"openstack_neutron_quota_{resource}",
+                                               f.number(entry, kind, what, 0), type=kind,
+                                               **labels))
+        return Collection(tuple(samples), checks)
+
+
+def _go_bool(value: bool) -> str:
+    """A boolean label value as openstack-exporter writes it (Go's FormatBool)."""
+    return "true" if value else "false"
+
+
+def _joined(item: Mapping[str, Any], key: str, what: str) -> str:
+    """A list field as one comma-separated label value (openstack-exporter's form)."""
+    return ",".join(str(v) for v in f.items(item, key, what))
 
 
 def _router_items(source: NetworkSource,

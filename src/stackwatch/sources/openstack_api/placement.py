@@ -1,9 +1,10 @@
-"""``api.placement``: resource provider inventories and usages.
+"""``api.placement``: resource provider inventories, usages and allocations.
 
 Calls per collection (R providers): ``/resource_providers`` 1, then
 ``/resource_providers/{uuid}/usages`` per provider (R, in parallel; placement
 has no bulk form), and ``/inventories`` per provider on the first collection,
-for new providers, and every 600 s (R more). Providers that could not be read
+for new providers, and every 600 s (R more); every ``allocations`` interval (600 s)
+``/resource_providers/{uuid}/allocations`` per provider (R more). Providers that could not be read
 (the run's deadline, errors) are named in a ``stackwatch.partial`` check. The result
 is shared with ``api.compute``, which derives its per-hypervisor capacity from it
 (:attr:`Inventory.capacity`, :attr:`Inventory.free`).
@@ -55,6 +56,7 @@ class Provider:
     uuid: str
     name: str
     inventories: Mapping[str, Inventory]
+    generation: float = 0.0
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any], inventories: Mapping[str, Any],
@@ -69,7 +71,8 @@ class Provider:
                 f.number(inv, "total", what), f.number(inv, "reserved", what, 0.0),
                 f.number(inv, "allocation_ratio", what, 1.0),
                 f.number(usages, str(rc), f"placement usages of {name}", 0.0))
-        return cls(f.text(d, "uuid", "placement resource_providers"), name, parsed)
+        return cls(f.text(d, "uuid", "placement resource_providers"), name, parsed,
+                   f.number(d, "generation", "placement resource_providers", 0.0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +140,8 @@ class PlacementSource(ApiSource):
     codename = "placement"
 
     def resources(self) -> Sequence[Resource]:
-        return (Resource("providers", self.providers, self.interval("providers")),)
+        return (Resource("providers", self.providers, self.interval("providers")),
+                Resource("allocations", self.allocations, self.interval("allocations", 600)))
 
     def providers(self) -> Collection:
         samples: list[Sample] = []
@@ -153,7 +157,30 @@ class PlacementSource(ApiSource):
                     Sample("openstack_placement_resource_allocation_ratio",
                            inv.allocation_ratio, labels),
                     Sample("openstack_placement_resource_usage", inv.used, labels),
+                    Sample("openstack_placement_resource_generation", p.generation, labels),
                 ]
         samples.append(self.sample("openstack_placement_resource_providers",
                                    len(providers.read) + providers.missing))
         return Collection(tuple(samples), providers.partial(self.name, region))
+
+    def allocations(self) -> Collection:
+        """openstack-exporter's ``resource_provider_allocations``: what each consumer holds
+        of each resource class on each provider (``/resource_providers/{uuid}/allocations``
+        per provider, as it reads them: placement has no bulk form)."""
+        providers = load_providers(self.client)
+
+        def one(p: Provider) -> list[Sample]:
+            body = self.client.get("placement", f"resource_providers/{p.uuid}/allocations")
+            what = f"placement allocations of {p.name}"
+            return [self.sample("openstack_placement_resource_provider_allocations",
+                                f.number(f.obj(held, "resources", what), rc, what),
+                                hostname=p.name, uuid=str(consumer), resourcetype=str(rc))
+                    for consumer, held in f.obj(body, "allocations", what).items()
+                    if isinstance(held, Mapping) for rc in f.obj(held, "resources", what)]
+
+        samples: list[Sample] = []
+        for answer in self.client.map(one, providers.read):
+            if isinstance(answer, BaseException):
+                raise answer
+            samples += answer
+        return Collection(tuple(samples), providers.partial(self.name, self.region_label))

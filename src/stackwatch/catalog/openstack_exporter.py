@@ -1,0 +1,51 @@
+"""openstack-exporter's metric names and label names, as ``openstack_exporter.yaml`` keeps
+them (one tagged release, with its source address): what stackwatch exports alike."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from stackwatch.catalog.loader import catalog_dir
+from stackwatch.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class ExporterMetric:
+    """One metric of openstack-exporter: full name, label names, the service's codename."""
+
+    name: str
+    labels: tuple[str, ...]
+    service: str
+    slow: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ExporterReference:
+    """The release the names come from, and its metrics."""
+
+    release: str
+    commit: str
+    source: str
+    extra_labels: tuple[str, ...]
+    needs_extension: Mapping[str, str]
+    metrics: tuple[ExporterMetric, ...]
+
+
+def load_openstack_exporter(path: Path | None = None) -> ExporterReference:
+    """Read ``catalog/openstack_exporter.yaml`` (or ``path``); ConfigError naming the flaw."""
+    path = path or catalog_dir() / "openstack_exporter.yaml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        metrics = tuple(
+            ExporterMetric(str(m["name"]), tuple(map(str, m["labels"])), str(service),
+                           bool(m.get("slow", False)))
+            for service, rows in data["services"].items() for m in rows)
+        return ExporterReference(str(data["release"]), str(data["commit"]), str(data["source"]),
+                                 tuple(data["extra_labels"]), dict(data["needs_extension"]),
+                                 metrics)
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"{path}: not a valid openstack-exporter reference: {exc!r}") from exc
