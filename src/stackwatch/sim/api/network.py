@@ -43,6 +43,7 @@ from stackwatch.sim.api.wire import (
     collection_response,
     json_response,
     parse_int,
+    zulu,
 )
 from stackwatch.sim.routing import ApiContext, Auth, auth_of
 from stackwatch.sim.state import CloudState, Table
@@ -707,6 +708,25 @@ class NeutronApi:
         self.state.delete("floating_ip", fip.id)
         return web.Response(status=204, headers={"Content-Length": "0"})
 
+    # -- subnet pools ------------------------------------------------------------------
+
+    async def list_subnetpools(self, request: web.Request) -> web.Response:
+        """``GET /v2.0/subnetpools``: one shared IPv4 pool of the admin project, from which
+        no subnet was allocated (API reference ``subnetpools-list-response``: the prefix
+        lengths are strings, as neutron answers them)."""
+        auth_of(request)
+        public = next((n for n in self.state.networks if n.router_external), None)
+        owner = public.project_id if public else ""
+        created = zulu(public.created_at if public else self.state.now())
+        pool = {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, "stackwatch-sim:subnetpool:shared")),
+                "name": "shared-default-subnetpool-v4", "tenant_id": owner,
+                "project_id": owner, "prefixes": ["10.128.0.0/16"], "ip_version": 4,
+                "min_prefixlen": "24", "max_prefixlen": "26", "default_prefixlen": "24",
+                "default_quota": None, "address_scope_id": None, "is_default": True,
+                "shared": True, "description": "", "revision_number": 0, "tags": [],
+                "created_at": created, "updated_at": created}
+        return json_response({"subnetpools": [pool]})
+
     # -- security groups ---------------------------------------------------------------
 
     async def list_security_groups(self, request: web.Request) -> web.Response:
@@ -1067,6 +1087,7 @@ def register(api: ApiContext) -> None:
         ("GET", "/v2.0/floatingips/{id}", n.show_floating_ip, True),
         ("PUT", "/v2.0/floatingips/{id}", n.update_floating_ip, True),
         ("DELETE", "/v2.0/floatingips/{id}", n.delete_floating_ip, True),
+        ("GET", "/v2.0/subnetpools", n.list_subnetpools, True),
         ("GET", "/v2.0/security-groups", n.list_security_groups, True),
         ("GET", "/v2.0/security-groups/{id}", n.show_security_group, True),
         ("GET", "/v2.0/agents", n.list_agents, True),

@@ -177,7 +177,8 @@ class Server:
                    f.text(d, "name", what, ""), f.text(d, "OS-EXT-SRV-ATTR:host", what, ""),
                    fault, updated, f.text(d, "user_id", what, ""),
                    f.text(d, "accessIPv4", what, ""), f.text(d, "accessIPv6", what, ""),
-                   f.text(d, "hostId", what, ""), f.text(d, "OS-EXT-AZ:availability_zone", what, ""),
+                   f.text(d, "hostId", what, ""),
+                   f.text(d, "OS-EXT-AZ:availability_zone", what, ""),
                    f.text(d, "OS-EXT-SRV-ATTR:instance_name", what, ""),
                    f.text(flavor, "id", what, ""))
 
@@ -518,7 +519,8 @@ class ComputeSource(ApiSource):
             # openstack-exporter's server_local_gb: the servers that still exist (it asks
             # for the usage of this instant, nova's default period)
             samples += [self.sample("openstack_nova_server_local_gb",
-                                    f.number(u, "local_gb", what, 0), name=f.text(u, "name", what, ""),
+                                    f.number(u, "local_gb", what, 0),
+                                    name=f.text(u, "name", what, ""),
                                     id=f.text(u, "instance_id", what), tenant_id=tenant)
                         for u in f.items(row, "server_usages", what)
                         if isinstance(u, Mapping) and u.get("ended_at") is None]

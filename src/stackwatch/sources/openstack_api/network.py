@@ -18,11 +18,13 @@ one whose every agent is dead is *stranded* (its traffic stopped), listed first.
 
 from __future__ import annotations
 
+import ipaddress
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from stackwatch.errors import InvalidResponse
 from stackwatch.model import CheckResult, Collection, Item, ItemKind, Sample, Status, make_labels
 from stackwatch.sources.heartbeat import heartbeat_check
 from stackwatch.sources.openstack_api import fields as f
@@ -31,6 +33,7 @@ from stackwatch.sources.openstack_api.client import Json
 from stackwatch.sources.openstack_api.identity_projects import Project, load_projects
 from stackwatch.sources.resources import Resource
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 AGENT_CHECK = "neutron.agent"
 #: heartbeat late (sources/heartbeat.py): ``heartbeat_timestamp`` against report_interval
 HEARTBEAT_CHECK = "neutron.heartbeat"
@@ -54,7 +57,7 @@ _FIELDS: dict[str, tuple[str, ...]] = {
                  "provider:network_type", "provider:physical_network",
                  "provider:segmentation_id", "subnets", "tags", "mtu"),
     "subnets": ("id", "project_id", "name", "network_id", "cidr", "gateway_ip", "enable_dhcp",
-                "dns_nameservers", "tags"),
+                "dns_nameservers", "tags", "subnetpool_id"),
     "security-groups": ("id", "project_id"),
     "routers": ("id", "name", "status", "project_id", "admin_state_up",
                 "external_gateway_info", "ha"),
@@ -180,6 +183,7 @@ class NetworkSource(ApiSource):
             Resource("routers", self.routers, self.interval("routers")),
             Resource("ports", self.ports, self.interval("ports")),
             Resource("floating_ips", self.floating_ips, self.interval("floating_ips")),
+            Resource("subnet_pools", self.subnet_pools, self.interval("subnet_pools", 300)),
             Resource("security_groups", self.security_groups,
                      self.interval("security_groups", 300)),
             Resource("agents", self.agents, self.interval("agents")),
@@ -231,6 +235,41 @@ class NetworkSource(ApiSource):
             enable_dhcp=_go_bool(f.flag(s, "enable_dhcp", what, False)),
             dns_nameservers=_joined(s, "dns_nameservers", what), tags=_joined(s, "tags", what))
             for s in rows]
+        return Collection(tuple(samples))
+
+    def subnet_pools(self) -> Collection:
+        """openstack-exporter's ``subnets_total/used/free``: for each prefix of each subnet
+        pool and each prefix length it allows, how many subnets of that length it holds,
+        how many of its subnets have that length, and how many could still be cut."""
+        what = "neutron subnetpools"
+        taken: dict[str, list[IPNetwork]] = {}
+        for s in self._listing("subnets", "subnets"):
+            owner = f.text(s, "subnetpool_id", "neutron subnets", "")
+            if owner:
+                taken.setdefault(owner, []).append(_network(f.text(s, "cidr", "neutron subnets")))
+        samples: list[Sample] = []
+        for pool in self._list("subnetpools", "subnetpools"):
+            pool_id = f.text(pool, "id", what)
+            low = int(f.number(pool, "min_prefixlen", what))
+            high = int(f.number(pool, "max_prefixlen", what))
+            subnets = taken.get(pool_id, [])
+            for prefix in (_network(str(p)) for p in f.items(pool, "prefixes", what)):
+                inside = [s for s in subnets if s.version == prefix.version and s.overlaps(prefix)]
+                free = _free_blocks(prefix, inside)
+                for length in range(max(low, prefix.prefixlen), high + 1):
+                    labels = {"ip_version": f"{prefix.version}", "prefix": str(prefix),
+                              "prefix_length": f"{length}",
+                              "project_id": f.text(pool, "project_id", what, ""),
+                              "subnet_pool_id": pool_id,
+                              "subnet_pool_name": f.text(pool, "name", what, "")}
+                    samples += [
+                        self.sample("openstack_neutron_subnets_total",
+                                    2 ** (length - prefix.prefixlen), **labels),
+                        self.sample("openstack_neutron_subnets_used",
+                                    sum(1 for s in inside if s.prefixlen == length), **labels),
+                        self.sample("openstack_neutron_subnets_free",
+                                    sum(2 ** (length - b.prefixlen) for b in free
+                                        if b.prefixlen <= length), **labels)]
         return Collection(tuple(samples))
 
     def security_groups(self) -> Collection:
@@ -352,8 +391,8 @@ class NetworkSource(ApiSource):
         return [self.sample("openstack_neutron_l3_agent_of_router", 1 if a.alive else 0,
                             router_id=router.id, l3_agent_id=a.id,
                             ha_state=ha_states.get(router.id, {}).get(a.id, ""),
-                            agent_alive=_go_bool(a.alive), agent_admin_up=_go_bool(a.admin_state_up),
-                            agent_host=a.host)
+                            agent_alive=_go_bool(a.alive),
+                            agent_admin_up=_go_bool(a.admin_state_up), agent_host=a.host)
                 for router, agents in hosting.values() for a in agents]
 
     def ip_availability(self) -> Collection:
@@ -419,6 +458,29 @@ class NetworkSource(ApiSource):
                                                f.number(entry, kind, what, 0), type=kind,
                                                **labels))
         return Collection(tuple(samples), checks)
+
+
+def _network(cidr: str) -> IPNetwork:
+    try:
+        return ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        raise InvalidResponse(f"neutron: {cidr!r} is not a CIDR") from None
+
+
+def _free_blocks(prefix: IPNetwork, taken: Sequence[IPNetwork]) -> list[IPNetwork]:
+    """``prefix`` less ``taken``, as the fewest aligned blocks (what is left to cut)."""
+    blocks = [prefix]
+    for subnet in taken:
+        left: list[IPNetwork] = []
+        for block in blocks:
+            if subnet.version != block.version or not block.overlaps(subnet):
+                left.append(block)
+            elif subnet.supernet_of(block):  # type: ignore[arg-type]
+                continue
+            else:
+                left.extend(block.address_exclude(subnet))  # type: ignore[arg-type]
+        blocks = left
+    return list(ipaddress.collapse_addresses(blocks))  # type: ignore[type-var]
 
 
 def _go_bool(value: bool) -> str:
