@@ -13,6 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from stackwatch.catalog.loader import Catalog, MetricSpec, load_catalog
+from stackwatch.catalog.openstack_exporter import ExporterReference, load_openstack_exporter
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "docs" / "metrics.md"
@@ -56,8 +57,30 @@ GROUP_TITLES = {"api": "OpenStack APIs (`api.*`)", "sql": "Service databases (`s
                 "infra": "Infrastructure (`infra.*`, docs/infrastructure.md)"}
 
 
-def render(catalog: Catalog) -> str:
-    """The whole page: one table per kind of source, one section per source."""
+def compatibility(reference: ExporterReference) -> list[str]:
+    """The section mapping openstack-exporter's names to stackwatch's."""
+    lines = ["## openstack-exporter compatibility", "",
+             f"Every metric of openstack-exporter [{reference.release}]({reference.source}) "
+             "(commit `" + reference.commit[:12] + "`) for the services stackwatch watches, "
+             "with its label names (`src/stackwatch/catalog/openstack_exporter.yaml`). "
+             "stackwatch exports each under the same name with the same labels, plus "
+             + ", ".join(f"`{label}`" for label in reference.extra_labels)
+             + "; where the meaning or the way it is read differs, the last column says so.",
+             "", "| openstack-exporter | labels | stackwatch |", "|---|---|---|"]
+    for metric in reference.metrics:
+        labels = ", ".join(f"`{label}`" for label in metric.labels) or "—"
+        if metric.name in reference.needs_extension:
+            ours = f"not exported: needs {reference.needs_extension[metric.name]}"
+        else:
+            ours = "same" + (f"; {reference.differences[metric.name]}"
+                             if metric.name in reference.differences else "")
+        lines.append(f"| `{metric.name}` | {labels} | {_cell(ours)} |")
+    return lines + [""]
+
+
+def render(catalog: Catalog, reference: ExporterReference | None = None) -> str:
+    """The whole page: one table per kind of source, one section per source, then the
+    openstack-exporter equivalents."""
     by_group: dict[str, dict[str, list[MetricSpec]]] = defaultdict(lambda: defaultdict(list))
     for spec in catalog.metrics.values():
         by_group[_group(spec.source)][spec.source].append(spec)
@@ -74,6 +97,7 @@ def render(catalog: Catalog) -> str:
             lines.append("|---|---|---|---|---|")
             lines.extend(_row(s) for s in sorted(by_group[group][source], key=lambda s: s.name))
             lines.append("")
+    lines += compatibility(reference or load_openstack_exporter())
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

@@ -219,6 +219,8 @@ def template(path: str, query: str) -> tuple[str, str]:
     for pair in query.split("&") if query else ():
         k, _, raw = pair.partition("=")  # kept as sent (percent-encoded): names match URLs
         v = unquote(raw)
+        if k == "fields":  # the columns asked: in request.url, too long for a file name
+            continue
         if k == "marker" and v:
             pairs.append((k, name_for("marker", v)))
         elif _ID.fullmatch(v):

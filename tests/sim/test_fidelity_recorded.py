@@ -15,9 +15,9 @@ from stackwatch.sim.cloud import SimulatedCloud
 pytestmark = pytest.mark.integration
 
 RECORDED = Path(__file__).resolve().parents[1] / "data" / "recorded" / "api"
-USAGE_PAGE1 = ("GET___v2.1__os-simple-tenant-usage~start={start}&end={end}&detailed=0"
+USAGE_PAGE1 = ("GET___v2.1__os-simple-tenant-usage~start={start}&end={end}&detailed=1"
                "&limit=1@2.103.page1.json")
-USAGE_PAGE2 = ("GET___v2.1__os-simple-tenant-usage~detailed=0&end={end}&limit=1"
+USAGE_PAGE2 = ("GET___v2.1__os-simple-tenant-usage~detailed=1&end={end}&limit=1"
                "&start={start}&marker={marker}@2.103.page2.json")
 L3_ROUTERS = "GET___v2.0__agents__{agent_id}__l3-routers.json"
 
@@ -37,7 +37,9 @@ def replayer(cloud: SimulatedCloud) -> Replayer:
 
 # the window is today's, not the recording's: the links' dates differ by that alone
 # (their query, dates included, is asserted against the request's in the test)
-MOVED_WINDOW = {"body/tenant_usages_links/*/href": "the window moved to end now"}
+MOVED_WINDOW = {"body/tenant_usages_links/*/href": "the window moved to end now",
+                "body/tenant_usages/*/server_usages/*/ended_at":
+                    "null for a server still there, a time for one deleted in the window"}
 
 
 def _next_query(body: dict[str, object]) -> list[tuple[str, str]]:

@@ -77,8 +77,12 @@ def test_neutron_quotas_take_two_calls_and_reuse_the_listings(cloud: SimulatedCl
     client = ApiClient("stackwatch-sim", clouds_yaml=cloud.clouds_yaml, timeout=5)
     out = quotas_of(NetworkSource(client))
     paths = [p.split("?")[0] for p in served]
-    quota_calls = [p for p in paths if p.startswith("/v2.0/quotas")]
+    quota_calls = [p for p in paths if p.startswith("/v2.0/quotas")
+                   and not p.endswith("/details")]
     assert len(quota_calls) == 2, quota_calls
+    # openstack-exporter's quota_<resource> families: its own read, one per project
+    details = [p for p in paths if p.endswith("/details")]
+    assert len(details) == sum(1 for p in cloud.state.projects if not p.is_domain)
     assert sum(1 for p in quota_calls if p.endswith("/default")) == 1
     for path, _, _ in QUOTA_RESOURCES.values():  # each listing once, for both resources
         assert paths.count(f"/v2.0/{path}") == 1, (path, paths)

@@ -33,6 +33,7 @@ class ExporterReference:
     extra_labels: tuple[str, ...]
     needs_extension: Mapping[str, str]
     metrics: tuple[ExporterMetric, ...]
+    differences: Mapping[str, str]   # name -> how stackwatch's differs
 
 
 def load_openstack_exporter(path: Path | None = None) -> ExporterReference:
@@ -46,6 +47,6 @@ def load_openstack_exporter(path: Path | None = None) -> ExporterReference:
             for service, rows in data["services"].items() for m in rows)
         return ExporterReference(str(data["release"]), str(data["commit"]), str(data["source"]),
                                  tuple(data["extra_labels"]), dict(data["needs_extension"]),
-                                 metrics)
+                                 metrics, dict(data.get("differences") or {}))
     except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(f"{path}: not a valid openstack-exporter reference: {exc!r}") from exc
