@@ -75,7 +75,7 @@ def compatibility(reference: ExporterReference) -> list[str]:
             ours = "same" + (f"; {reference.differences[metric.name]}"
                              if metric.name in reference.differences else "")
         lines.append(f"| `{metric.name}` | {labels} | {_cell(ours)} |")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def render(catalog: Catalog, reference: ExporterReference | None = None) -> str:

@@ -11,6 +11,7 @@ is imported from stackwatch.
 from __future__ import annotations
 
 import math
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -343,7 +344,10 @@ def expected_block_storage(truth: Truth, projects: list[dict[str, Any]]) -> dict
             sizes[r["Status"]] += r["Size"] * GIB
         out.update({key(size, status=s): v for s, v in sizes.items()})
     for s in got["services"]:
-        out[key("openstack_cinder_agent_state", hostname=s["Host"], service=s["Binary"],
+        # uuid: stable, from host and binary (openstack-exporter's is random per scrape)
+        uid = uuid.uuid5(uuid.NAMESPACE_URL, f"cinder-service:{s['Host']}/{s['Binary']}")
+        out[key("openstack_cinder_agent_state", uuid=uid, hostname=s["Host"],
+                service=s["Binary"],
                 adminState=s["Status"], zone=s["Zone"],
                 disabledReason=s["Disabled Reason"])] = float(s["State"] == "up")
     for pool in got["pools"]:
