@@ -27,14 +27,14 @@ VOLUME_STATUSES = ("creating", "available", "reserved", "attaching", "detaching"
                    "maintenance", "deleting", "awaiting-transfer", "error", "error_deleting",
                    "backing-up", "restoring-backup", "error_backing-up", "error_restoring",
                    "error_extending", "downloading", "uploading", "retyping", "extending")
-# nova quota -> its row in `quota show --usage`; those nova dropped at 2.36 are not there
+# nova quota -> its row in `quota show --usage`; those nova dropped (2.36, 2.57) are not
+# in the answer of the microversion stackwatch (and openstack-exporter, 2.87) asks
 NOVA_QUOTAS = {"cores": "cores", "instances": "instances", "key_pairs": "key-pairs",
                "metadata_items": "properties", "ram": "ram", "server_groups": "server-groups",
-               "server_group_members": "server-group-members",
-               "injected_file_content_bytes": "injected-file-size",
-               "injected_file_path_bytes": "injected-path-size",
-               "injected_files": "injected-files"}
-NOVA_QUOTAS_REMOVED = ("fixed_ips", "floating_ips", "security_group_rules", "security_groups")
+               "server_group_members": "server-group-members"}
+NOVA_QUOTAS_REMOVED = ("fixed_ips", "floating_ips", "security_group_rules", "security_groups",
+                       "injected_file_content_bytes", "injected_file_path_bytes",
+                       "injected_files")
 NEUTRON_QUOTAS = {"network": "networks", "subnet": "subnets", "subnetpool": "subnet_pools",
                   "port": "ports", "router": "routers", "floatingip": "floating-ips",
                   "security_group": "secgroups", "security_group_rule": "secgroup-rules",
@@ -137,7 +137,7 @@ def compute(truth: Truth, projects: list[dict[str, Any]],
         lab = {"tenant": p["Name"], "tenant_id": p["ID"]}
         for quota, row in NOVA_QUOTAS.items():
             _quota(out, f"openstack_nova_quota_{quota}", rows[row], "in_use", **lab)
-        for quota in NOVA_QUOTAS_REMOVED:  # gone from nova since 2.36: 0 (not comparable)
+        for quota in NOVA_QUOTAS_REMOVED:  # gone from nova (2.36, 2.57): 0, not comparable
             _quota(out, f"openstack_nova_quota_{quota}", None, "in_use", **lab)
     return out
 

@@ -243,8 +243,8 @@ class QuotaDetail:
         for key in ("cores", "ram", "instances"):
             entry = f.obj(body, key, what)
             limits[key] = f.number(entry, "limit", what)
-        # those nova removed at 2.36 (fixed_ips, floating_ips, security_group*) are absent:
-        # 0, as openstack-exporter reads them
+        # those nova removed (2.36: fixed_ips, floating_ips, security_group*; 2.57:
+        # injected_file*) are absent: 0, as openstack-exporter reads them
         for key in NOVA_QUOTAS:
             entry = f.obj(body, key, what)
             limits.setdefault(key, f.number(entry, "limit", what, 0.0))
