@@ -292,6 +292,9 @@ class CloudConfig(_Frozen):
     #: Ceph, GlusterFS, libvirt, Open vSwitch (``stackwatch.infra_config``)
     infra: InfraConfig = Field(default_factory=InfraConfig)
     disable: list[str] = Field(default_factory=list)
+    #: metric names (shell patterns) not to export, as openstack-exporter's
+    #: ``--disable-metric``: a resource whose every metric is disabled is not read
+    disabled_metrics: list[str] = Field(default_factory=list)
 
     def enabled(self, source_name: str) -> bool:
         """False when ``disable`` names the source (``api.image``) or its kind (``sql``)."""

@@ -14,6 +14,9 @@ from stackwatch.catalog.loader import load_catalog
 from stackwatch.catalog.openstack_exporter import load_openstack_exporter
 from stackwatch.cli import main
 from stackwatch.sim.cloud import SimulatedCloud
+from stackwatch.sources.openstack_api import ApiClient
+from stackwatch.sources.openstack_api.network import NetworkSource
+from stackwatch.sources.openstack_api.placement import PlacementSource
 
 pytestmark = pytest.mark.integration
 
@@ -52,3 +55,27 @@ def test_every_openstack_exporter_metric_is_exported_with_its_labels(
     assert set(reference.differences) <= names and set(reference.needs_extension) <= names
     # 110 names for six services, 7 of them needing neutron-vpnaas
     assert len(reference.metrics) - len(reference.needs_extension) == 103
+
+
+def test_disabled_metrics_are_not_exported_nor_read(cloud: SimulatedCloud) -> None:
+    """openstack-exporter's ``--disable-metric``: the series are left out, and a resource
+    whose every metric is disabled (neutron's quota details, placement's allocations) is
+    not read at all."""
+    served: list[str] = []
+    cloud.on_request(lambda req: served.append(req.path))
+    client = ApiClient("stackwatch-sim", clouds_yaml=cloud.clouds_yaml, timeout=5)
+    off = ("openstack_neutron_quota_*", "openstack_neutron_port",
+           "openstack_placement_resource_provider_allocations")
+    try:
+        out = [NetworkSource(client, disabled_metrics=off).collect(),
+               PlacementSource(client, disabled_metrics=off).collect()]
+    finally:
+        client.close()
+    names = {s.name for c in out for s in c.samples}
+    assert not {n for n in names if n.startswith("openstack_neutron_quota_")}
+    assert not names & {"openstack_neutron_port",
+                        "openstack_placement_resource_provider_allocations"}
+    assert {"openstack_neutron_ports", "openstack_neutron_router",
+            "openstack_placement_resource_total"} <= names  # the rest is there
+    assert not [p for p in served if p.endswith(("/details", "/allocations"))], served
+    assert any(p.endswith("/usages") for p in served)  # the providers were read

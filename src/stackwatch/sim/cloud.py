@@ -330,8 +330,9 @@ class SimulatedCloud:
                                   self.admin_password, generate.ADMIN_PROJECT, self.state.region)
         procs = self.world.get("procs")
         node = procs.node_section(workdir.LOG_HOST) if procs is not None else None
-        workdir.write_stackwatch_yaml(self.workdir, self.state.region, self.db_urls,
-                                      self.log_dir, self.amqp_url, node)
+        workdir.write_stackwatch_yaml(
+            self.workdir, self.state.region, self.db_urls, self.log_dir, self.amqp_url, node,
+            workdir.BIG_DISABLED_METRICS if self.size == "big" else ())
         workdir.write_endpoint(self.workdir, workdir.Endpoint(
             self.base_url, self._control_key, os.getpid()))
 

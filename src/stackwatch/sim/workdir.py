@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,9 +62,21 @@ def write_clouds_yaml(workdir: Path, auth_url: str, username: str, password: str
     return path
 
 
+#: openstack-exporter's families left out of the written config of a big cloud (20,000
+#: servers, 3,002 projects): one series per port, server, volume and project quota is
+#: 380,000 more series, and the quota details and allocations 13,000 more requests a
+#: cycle, which the collection's own figures (bench/collect_scale.py) are not about
+BIG_DISABLED_METRICS = ("openstack_neutron_port", "openstack_nova_server_status",
+                        "openstack_nova_server_local_gb", "openstack_cinder_volume_gb",
+                        "openstack_cinder_volume_status", "openstack_nova_quota_*",
+                        "openstack_neutron_quota_*",
+                        "openstack_placement_resource_provider_allocations")
+
+
 def write_stackwatch_yaml(workdir: Path, region: str, db_urls: Mapping[str, str],
                           log_dir: Path, bus_url: str | None,
-                          node: Mapping[str, object] | None = None) -> Path:
+                          node: Mapping[str, object] | None = None,
+                          disabled_metrics: Sequence[str] = ()) -> Path:
     """A ``stackwatch.yaml`` watching this simulated cloud; validated before it is kept.
     ``node``: the ``node:`` section checking the simulated processes (``--processes``)."""
     path = workdir / "stackwatch.yaml"
@@ -78,6 +90,8 @@ def write_stackwatch_yaml(workdir: Path, region: str, db_urls: Mapping[str, str]
     }
     if bus_url:
         cloud["bus"] = {"url": bus_url}
+    if disabled_metrics:
+        cloud["disabled_metrics"] = list(disabled_metrics)
     data: dict[str, object] = {"clouds": [cloud], "store": {"path": "./stackwatch.sqlite"},
                                "web": {"listen": "127.0.0.1:9550"}}
     if node is not None:

@@ -86,6 +86,11 @@ class ResourceSource:
         """The resources of this source; subclasses list theirs."""
         raise NotImplementedError
 
+    def kept(self, collection: Collection) -> Collection:
+        """What of a resource's collection is delivered (all of it; the API sources leave
+        out the metrics a config disables)."""
+        return collection
+
     def prepare(self) -> tuple[Collection, SourceError | None]:
         """Run once per collection before the resources.
 
@@ -204,7 +209,7 @@ class ResourceSource:
         started = time.time()
         clock = time.monotonic()
         try:
-            collection = resource.fetch()
+            collection = self.kept(resource.fetch())
         except SourceError as exc:
             self._record_failure(resource.name, started, time.monotonic() - clock, exc)
             return

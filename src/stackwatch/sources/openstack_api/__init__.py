@@ -41,8 +41,11 @@ def api_sources(cloud: CloudConfig, intervals: Mapping[str, float] | None = None
     set a resource's own interval.
     """
     shared = client or client_for(cloud)
-    return [ComputeSource(shared, intervals, cloud.latency, cloud.heartbeat, cloud.lifecycle)
-            if cls is ComputeSource else cls(shared, intervals, cloud.latency, cloud.heartbeat)
+    off = cloud.disabled_metrics
+    return [ComputeSource(shared, intervals, cloud.latency, cloud.heartbeat, cloud.lifecycle,
+                          off)
+            if cls is ComputeSource else cls(shared, intervals, cloud.latency, cloud.heartbeat,
+                                             off)
             for cls in SOURCE_CLASSES]
 
 

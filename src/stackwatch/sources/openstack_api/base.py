@@ -13,8 +13,10 @@ not answer makes every resource UNKNOWN with that reason, without trying them.
 
 from __future__ import annotations
 
+import fnmatch
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import ClassVar, TypeVar
 
 from stackwatch.config import HeartbeatConfig, LatencyConfig
@@ -46,9 +48,12 @@ class ApiSource(ResourceSource):
 
     def __init__(self, client: ApiClient, intervals: Mapping[str, float] | None = None,
                  latency: LatencyConfig | None = None,
-                 heartbeat: HeartbeatConfig | None = None) -> None:
+                 heartbeat: HeartbeatConfig | None = None,
+                 disabled_metrics: Sequence[str] = ()) -> None:
         super().__init__(f"api.{self.service_type.replace('-', '_')}", parallel=True)
         self.client = client
+        self._disabled = tuple(disabled_metrics)
+        self._wanted: dict[str, bool] = {}
         self.heartbeat = heartbeat or HeartbeatConfig()
         self._intervals = dict(intervals or {})
         self.latency = LatencyJudge(self.service_type, self.codename,
@@ -61,6 +66,23 @@ class ApiSource(ResourceSource):
     def interval(self, resource: str, default: float = 0.0) -> float:
         """``intervals["api.compute.quotas"]`` from the config, else ``default``."""
         return self._intervals.get(f"{self.name}.{resource}", default)
+
+    def wants(self, *names: str) -> bool:
+        """Whether any of these metrics is exported (not disabled by ``disabled_metrics``)."""
+        return any(self._wants(name) for name in names)
+
+    def _wants(self, name: str) -> bool:
+        wanted = self._wanted.get(name)
+        if wanted is None:
+            wanted = not any(fnmatch.fnmatchcase(name, p) for p in self._disabled)
+            self._wanted[name] = wanted
+        return wanted
+
+    def kept(self, collection: Collection) -> Collection:
+        if not self._disabled:
+            return collection
+        return replace(collection, samples=tuple(
+            s for s in collection.samples if self._wants(s.name)))
 
     def sample(self, name: str, value: float, /, **labels: object) -> Sample:
         """A sample with the region label every API metric carries."""

@@ -261,8 +261,9 @@ class ComputeSource(ApiSource):
 
     def __init__(self, client: ApiClient, intervals: Mapping[str, float] | None = None,
                  latency: LatencyConfig | None = None, heartbeat: HeartbeatConfig | None = None,
-                 lifecycle: LifecycleConfig | None = None) -> None:
-        super().__init__(client, intervals, latency, heartbeat)
+                 lifecycle: LifecycleConfig | None = None,
+                 disabled_metrics: Sequence[str] = ()) -> None:
+        super().__init__(client, intervals, latency, heartbeat, disabled_metrics)
         self.life = ComputeLife(client, lifecycle)
 
     def resources(self) -> Sequence[Resource]:

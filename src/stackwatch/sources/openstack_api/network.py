@@ -441,7 +441,10 @@ class NetworkSource(ApiSource):
 
     def quota_details(self) -> Collection:
         """openstack-exporter's ``quota_<resource>`` (type used, reserved, limit), from
-        ``quotas/{p}/details`` per project as it reads them (neutron has no bulk form)."""
+        ``quotas/{p}/details`` per project as it reads them (neutron has no bulk form);
+        not read when ``disabled_metrics`` disables them all."""
+        if not self.wants(*(f"openstack_neutron_quota_{r}" for r in QUOTA_DETAILS)):
+            return Collection()
         def one(project: Project) -> tuple[Project, Mapping[str, Any]]:
             body = self.client.get("network", f"v2.0/quotas/{project.id}/details")
             return project, f.obj(body, "quota", f"neutron quotas/{project.id}/details")

@@ -166,7 +166,10 @@ class PlacementSource(ApiSource):
     def allocations(self) -> Collection:
         """openstack-exporter's ``resource_provider_allocations``: what each consumer holds
         of each resource class on each provider (``/resource_providers/{uuid}/allocations``
-        per provider, as it reads them: placement has no bulk form)."""
+        per provider, as it reads them: placement has no bulk form); not read when
+        ``disabled_metrics`` disables it."""
+        if not self.wants("openstack_placement_resource_provider_allocations"):
+            return Collection()
         providers = load_providers(self.client)
 
         def one(p: Provider) -> list[Sample]:
