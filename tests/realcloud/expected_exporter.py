@@ -230,7 +230,7 @@ def image(truth: Truth) -> dict[Key, float]:
     out: dict[Key, float] = {}
     for i in shown.values():
         lab = {"id": i["id"], "name": i["name"], "tenant_id": i["owner"]}
-        out[key("openstack_glance_image_bytes", **lab)] = i["size"] or 0
+        out[key("openstack_glance_image_bytes", **lab)] = i.get("size") or 0  # queued: none
         hidden = (i.get("properties") or {}).get("os_hidden", i.get("os_hidden", False))
         out[key("openstack_glance_image_created_at", **lab, visibility=i["visibility"],
                 hidden=go(bool(hidden)), status=i["status"])] = _epoch(i["created_at"])
