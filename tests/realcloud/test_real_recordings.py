@@ -23,6 +23,9 @@ ALLOW = {"body/tenant_usages_links/*/href": "the usage window (start/end) is the
                                             "request, and the link repeats it",
          "body/tenant_usages/*/server_usages/*/ended_at": "null for a server still there, a "
                                                           "time for one deleted in the window",
+         # a provider's allocations are keyed by consumer: the instances of that moment
+         "body/allocations/????????-????-????-????-????????????": "keyed by the consumers "
+                                                                   "(instances) of the moment",
          "body/servers_links/*/href": "a listing of servers changed since a time repeats that "
                                       "time (the request's) in its next link",
          # which instance an .itemN recording is depends on the listing's order: a failed
