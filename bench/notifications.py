@@ -34,11 +34,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from amqp.basic_message import Message
 from kombu.connection import Connection
 from kombu.entity import Queue, binding
-from kombu.messaging import Producer
 
 from stackwatch.bus.consumer import NotificationConsumer, connection
+from stackwatch.bus.frames import FrameReader
 from stackwatch.config import BusConfig
 from stackwatch.sim import notifications as notes
 from stackwatch.sim.bus import exchange
@@ -85,12 +86,11 @@ def bare_queue(config: BusConfig) -> Queue:
 def publish(url: str, items: list[tuple[str, str, bytes]]) -> float:
     started = time.perf_counter()
     with connection(url) as conn:
-        producer = Producer(conn.channel())  # type: ignore[no-untyped-call]
-        exchanges = {name: exchange(name) for name, _, _ in items}
+        channel = conn.channel()  # py-amqp's basic_publish: no kombu Producer per message
         for name, key, body in items:
-            producer.publish(body, exchange=exchanges[name], routing_key=key,
-                             content_type="application/json", content_encoding="utf-8",
-                             delivery_mode=2, declare=[])
+            channel.basic_publish(Message(body, content_type="application/json",
+                                          content_encoding="utf-8", delivery_mode=2),
+                                  exchange=name, routing_key=key)
     return time.perf_counter() - started
 
 
@@ -105,21 +105,25 @@ def declare(url: str, config: BusConfig) -> None:
             q(channel).declare()
 
 
-def bare(url: str, count: int, config: BusConfig) -> tuple[float, float]:
+def bare(url: str, count: int, config: BusConfig, buffered: bool = True) -> tuple[float, float]:
     """Drain the bare queue: (wall seconds, CPU seconds)."""
     got = 0
     pending: list[Any] = []
-    with Connection(url) as conn:  # type: ignore[no-untyped-call]
+    with connection(url) as conn:
         channel = conn.channel()
         channel.basic_qos(0, config.prefetch, False)
-        cpu, wall = time.process_time(), time.perf_counter()
-        # the same path as stackwatch's consumer: the channel's basic.consume, py-amqp's
-        # messages as they come (kombu's Consumer would add its Message wrapper to each)
-        channel.basic_consume(queue=BARE, callback=pending.append, no_ack=False)
         amqp = conn.connection
+        # as stackwatch's consumer: frames read CHUNK bytes at a time, each delivery taken
+        # apart there (no py-amqp Message, no kombu wrapper); the channel's basic.consume
+        reader = FrameReader(amqp, channel.channel_id, pending.append) if buffered else None
+        cpu, wall = time.process_time(), time.perf_counter()
+        channel.basic_consume(queue=BARE, callback=pending.append, no_ack=False)
         while got < count:
-            with contextlib.suppress(TimeoutError):
-                amqp.drain_events(timeout=config.batch_seconds)
+            if reader is not None:
+                reader.pump(config.batch_seconds)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    amqp.drain_events(timeout=config.batch_seconds)
             if len(pending) >= config.batch_size or (pending and got + len(pending) >= count):
                 channel.basic_ack(pending[-1].delivery_tag, multiple=True)
                 got += len(pending)

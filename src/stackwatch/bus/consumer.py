@@ -28,6 +28,7 @@ from kombu.connection import Connection
 from kombu.entity import Exchange, Queue, binding
 
 from stackwatch.bus.events import distil
+from stackwatch.bus.frames import Delivery, FrameReader
 from stackwatch.bus.metrics import Counters, operation_samples
 from stackwatch.bus.records import BusBatch, Operation, PoisonMessage, RawMessage
 from stackwatch.bus.timings import Timings
@@ -57,7 +58,7 @@ class _Writer:
 
     def __init__(self, consumer: NotificationConsumer) -> None:
         self.consumer = consumer
-        self._todo: queue.Queue[list[Any] | None] = queue.Queue(maxsize=2)
+        self._todo: queue.Queue[list[Delivery] | None] = queue.Queue(maxsize=2)
         self._done: queue.SimpleQueue[int | BaseException] = queue.SimpleQueue()
         self._outstanding = 0
         self._thread = threading.Thread(target=self._run, name="stackwatch-bus-writer",
@@ -81,7 +82,7 @@ class _Writer:
             self._done.put(taken[-1].delivery_tag)
             self.consumer._write_metrics()
 
-    def put(self, taken: list[Any]) -> None:
+    def put(self, taken: list[Delivery]) -> None:
         while True:  # wait for room, acknowledging meanwhile is the receiver's job
             try:
                 self._todo.put(taken, timeout=0.05)
@@ -136,6 +137,11 @@ class _Writer:
 USER_TIMEOUT_MS = 30_000
 
 
+def _bypassed(message: Any) -> None:
+    """basic.consume's callback, never called: the frame reader takes the deliveries."""
+    raise StackwatchError("bus: a delivery reached py-amqp's callback")
+
+
 def connection(url: str) -> Connection:
     """A kombu connection to the bus as the consumer (and the bench) use it."""
     return Connection(url, connect_timeout=10, heartbeat=30,  # type: ignore[no-untyped-call]
@@ -176,7 +182,7 @@ class NotificationConsumer:
         self._seen: set[str] = set()
         self._seen_before: set[str] = set()
         self._seen_since = clock()
-        self._pending: list[Any] = []
+        self._pending: list[Delivery] = []
         self._channel: Any = None
         self._metrics_at = 0.0
         self._depths_at = 0.0
@@ -238,20 +244,21 @@ class NotificationConsumer:
                     b.exchange(channel).declare()
                 q(channel).declare()  # type: ignore[no-untyped-call]
             channel.basic_qos(0, self.config.prefetch, False)
-            # the channel's own basic.consume: each delivery reaches _received as py-amqp
-            # made it (kombu's Message wrapper, a third of the per-message cost, left out)
+            # frames cut out of CHUNK-sized reads, each delivery taken apart there and
+            # handed to _received (py-amqp's Message and kombu's wrapper left out: most of
+            # the cost of receiving); py-amqp does all the rest
+            reader = FrameReader(conn.connection, channel.channel_id, self._received)
             for q in mine:
-                channel.basic_consume(queue=q.name, callback=self._received, no_ack=False)
-            amqp = conn.connection
+                channel.basic_consume(queue=q.name, callback=_bypassed, no_ack=False)
             writer = _Writer(self)
             self.counters.connected = True
             log.info("bus: consuming %s from %s", ", ".join(q.name for q in mine), self.where)
             try:
-                self._receive(conn, amqp, channel, mine, writer)
+                self._receive(conn, reader, channel, mine, writer)
             finally:
                 writer.close()  # what it still holds is written (and redelivered: seen)
 
-    def _receive(self, conn: Any, amqp: Any, channel: Any, mine: list[Queue],
+    def _receive(self, conn: Any, reader: FrameReader, channel: Any, mine: list[Queue],
                  writer: _Writer) -> None:
         """Receive into batches handed to the writer; acknowledge what it wrote."""
         deadline = time.monotonic() + self.config.batch_seconds
@@ -259,9 +266,7 @@ class NotificationConsumer:
             writer.acknowledge(channel)
             left = deadline - time.monotonic()
             if left > 0 and len(self._pending) < self.config.batch_size:
-                try:
-                    amqp.drain_events(timeout=min(left, 0.05))
-                except TimeoutError:
+                if not reader.pump(min(left, 0.05)):
                     conn.heartbeat_check()
                 continue
             if self._pending:
@@ -277,10 +282,10 @@ class NotificationConsumer:
         writer.drain(channel)
 
     # ------------------------------------------------------------------ batches
-    def _received(self, message: Any) -> None:
-        self._pending.append(message)
+    def _received(self, delivery: Delivery) -> None:
+        self._pending.append(delivery)
 
-    def write(self, taken: list[Any]) -> None:
+    def write(self, taken: list[Delivery]) -> None:
         """Prepare and store one batch (on the writer's thread)."""
         batch, fresh, newest = self.prepare(taken)
         self.store.write_bus(batch)  # raises: nothing acknowledged, redelivered later
@@ -296,8 +301,8 @@ class NotificationConsumer:
             self._pruned_at = self._clock()
             self.store.prune_bus(self._pruned_at - self.config.raw_retention_hours * 3600)
 
-    def prepare(self, messages: list[Any]) -> tuple[BusBatch, set[str], float]:
-        """The store batch of received kombu messages: (batch, new ids, newest time)."""
+    def prepare(self, messages: list[Delivery]) -> tuple[BusBatch, set[str], float]:
+        """The store batch of received messages: (batch, new ids, newest time)."""
         received = self._clock()
         raws: list[RawMessage] = []
         events: list[Event] = []
@@ -306,20 +311,15 @@ class NotificationConsumer:
         fresh: set[str] = set()
         newest = 0.0
         limit = self.config.max_message_bytes
-        for message in messages:
-            info = message.delivery_info
-            exchange, routing_key = info.get("exchange", ""), info.get("routing_key", "")
-            body = message.body
+        for _, exchange, routing_key, body in messages:
             try:
                 note = decode(body, limit)
             except Poison as bad:
                 reason = bad.reason.split(":", 1)[0]
                 self.counters.poison[reason] = self.counters.poison.get(reason, 0) + 1
-                text = body[:POISON_KEEP]
-                if isinstance(text, bytes):
-                    text = text.decode("utf-8", "replace")
                 poison.append(PoisonMessage(received, bad.reason, exchange, routing_key,
-                                            len(body), text))
+                                            len(body),
+                                            body[:POISON_KEEP].decode("utf-8", "replace")))
                 continue
             mid = note.message_id
             if mid in self._seen or mid in self._seen_before or mid in fresh:
