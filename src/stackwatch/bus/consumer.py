@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from kombu.connection import Connection
 from kombu.entity import Exchange, Queue, binding
@@ -52,45 +52,72 @@ SEEN_FOR = 3600.0
 
 
 class _Writer:
-    """The thread that prepares and stores batches while the connection's thread goes on
-    receiving (socket reads and SQLite's work overlap); batches are written in order, and
-    the receiving thread acknowledges each once written (py-amqp is not thread-safe)."""
+    """Two threads behind the connection's: one prepares batches (decoded, distilled,
+    paired, the Python work), the other stores them (SQLite's work, the GIL released),
+    so that receiving, preparing the next batch and storing the last overlap. Batches are
+    stored in order, and the receiving thread acknowledges each once stored (py-amqp is
+    not thread-safe)."""
 
     def __init__(self, consumer: NotificationConsumer) -> None:
         self.consumer = consumer
         self._todo: queue.Queue[list[Delivery] | None] = queue.Queue(maxsize=2)
+        self._prepared: queue.Queue[_Prepared | None] = queue.Queue(maxsize=2)
         self._done: queue.SimpleQueue[int | BaseException] = queue.SimpleQueue()
         self._outstanding = 0
-        self._thread = threading.Thread(target=self._run, name="stackwatch-bus-writer",
-                                        daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=run, name=f"stackwatch-bus-{name}",
+                                          daemon=True)
+                         for run, name in ((self._prepare, "prepare"), (self._store, "store"))]
+        for thread in self._threads:
+            thread.start()
 
-    def _run(self) -> None:
+    def _prepare(self) -> None:
+        failed = False
         while True:
-            try:
-                taken = self._todo.get(timeout=1.0)
-            except queue.Empty:
-                self.consumer._write_metrics()
-                continue
+            taken = self._todo.get()
             if taken is None:
+                self._prepared.put(None)
                 return
+            if failed:  # the receiver learns it from _done and stops handing over
+                continue
             try:
-                self.consumer.write(taken)
+                prepared = self.consumer.prepare_batch(taken)
             except BaseException as exc:  # reported to the receiving thread, which reconnects
                 self._done.put(exc)
+                failed = True
+                continue
+            self._prepared.put(prepared)
+
+    def _store(self) -> None:
+        failed = False
+        while True:
+            try:
+                prepared = self._prepared.get(timeout=1.0)
+            except queue.Empty:
+                if not failed:
+                    self.consumer._write_metrics()
+                continue
+            if prepared is None:
                 return
-            self._done.put(taken[-1].delivery_tag)
+            if failed:
+                continue
+            try:
+                self.consumer.store_batch(prepared)
+            except BaseException as exc:  # reported to the receiving thread, which reconnects
+                self._done.put(exc)
+                failed = True
+                continue
+            self._done.put(prepared.last_tag)
             self.consumer._write_metrics()
 
-    def put(self, taken: list[Delivery]) -> None:
-        while True:  # wait for room, acknowledging meanwhile is the receiver's job
+    def put(self, taken: list[Delivery], channel: Any) -> None:
+        while True:  # wait for room, acknowledging what was stored meanwhile
             try:
                 self._todo.put(taken, timeout=0.05)
                 self._outstanding += 1
                 return
             except queue.Full:
-                if not self._thread.is_alive():
-                    self.acknowledge_none()  # raises the writer's failure
+                self.acknowledge(channel)  # raises the writer's failure
+                if not all(thread.is_alive() for thread in self._threads):
                     raise StackwatchError("bus: the writer stopped") from None
 
     def acknowledge(self, channel: Any) -> None:
@@ -108,16 +135,6 @@ class _Writer:
         if last is not None:
             channel.basic_ack(last, multiple=True)
 
-    def acknowledge_none(self) -> None:
-        """Raise the writer's failure, if it reported one."""
-        while True:
-            try:
-                done = self._done.get_nowait()
-            except queue.Empty:
-                return
-            if isinstance(done, BaseException):
-                raise done
-
     def drain(self, channel: Any) -> None:
         """Wait for the batches handed over, acknowledging them (a clean stop)."""
         deadline = time.monotonic() + 60
@@ -126,10 +143,19 @@ class _Writer:
             time.sleep(0.01)
 
     def close(self) -> None:
-        if self._thread.is_alive():  # a writer that failed has stopped already
-            with contextlib.suppress(queue.Full):
-                self._todo.put(None, timeout=60)
-        self._thread.join(60)
+        with contextlib.suppress(queue.Full):  # a failed stage skips what comes after
+            self._todo.put(None, timeout=60)
+        for thread in self._threads:
+            thread.join(60)
+
+
+class _Prepared(NamedTuple):
+    """A batch ready to store: what it writes, how many messages, the last delivery tag."""
+
+    batch: BusBatch
+    messages: int
+    last_tag: int
+    newest: float
 
 
 #: py-amqp gives up on a socket whose sent bytes stay unacknowledged 1 s (TCP_USER_TIMEOUT
@@ -271,13 +297,13 @@ class NotificationConsumer:
                 continue
             if self._pending:
                 taken, self._pending = self._pending, []
-                writer.put(taken)
+                writer.put(taken, channel)
             deadline = time.monotonic() + self.config.batch_seconds
             if self._clock() - self._depths_at >= METRICS_EVERY:
                 self._depths_at = self._clock()
                 self._queue_depths(channel, mine)
         if self._pending:
-            writer.put(self._pending)
+            writer.put(self._pending, channel)
             self._pending = []
         writer.drain(channel)
 
@@ -285,18 +311,23 @@ class NotificationConsumer:
     def _received(self, delivery: Delivery) -> None:
         self._pending.append(delivery)
 
-    def write(self, taken: list[Delivery]) -> None:
-        """Prepare and store one batch (on the writer's thread)."""
+    def prepare_batch(self, taken: list[Delivery]) -> _Prepared:
+        """One batch prepared (on the preparing thread); its ids are taken as seen at once
+        (a write that fails reconnects, and the ids are reloaded from the store)."""
         batch, fresh, newest = self.prepare(taken)
-        self.store.write_bus(batch)  # raises: nothing acknowledged, redelivered later
         self._seen.update(fresh)
         if self._clock() - self._seen_since >= SEEN_FOR:
             self._seen, self._seen_before = set(), self._seen
             self._seen_since = self._clock()
-        self.counters.consumed += len(taken)
-        self.counters.stored += len(batch.messages)
-        if newest:
-            self.counters.lag = max(0.0, self._clock() - newest)
+        return _Prepared(batch, len(taken), taken[-1].delivery_tag, newest)
+
+    def store_batch(self, prepared: _Prepared) -> None:
+        """Store one prepared batch (on the storing thread)."""
+        self.store.write_bus(prepared.batch)  # raises: nothing acknowledged, redelivered
+        self.counters.consumed += prepared.messages
+        self.counters.stored += len(prepared.batch.messages)
+        if prepared.newest:
+            self.counters.lag = max(0.0, self._clock() - prepared.newest)
         if self._clock() - self._pruned_at >= PRUNE_EVERY:
             self._pruned_at = self._clock()
             self.store.prune_bus(self._pruned_at - self.config.raw_retention_hours * 3600)
