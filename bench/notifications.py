@@ -5,16 +5,24 @@ Publishes ``--count`` notifications (every recorded type in turn, each its own m
 oslo.messaging's envelope, persistent) once to a real RabbitMQ; each message is routed to
 two sets of queues: the bare consumer's and stackwatch's own (``<prefix>.<topic>``). Then:
 
-1. the bare consumer (kombu's connection and channel, ``basic.consume`` as stackwatch's
-   consumer does it, same prefetch, acknowledging every ``batch`` messages at once with
-   ``multiple=True``, decoding nothing, storing nothing) drains its queue;
+1. the bare consumer drains its queue: the best plain consumer of the same library
+   (kombu's connection and channel, py-amqp underneath) as stackwatch's consumer does it
+   (same prefetch, frames read 256 KiB at a time and deliveries taken apart there,
+   :mod:`stackwatch.bus.frames`: py-amqp's own reading costs 9 times more CPU), each
+   ``batch`` messages acknowledged at once with ``multiple=True``, decoding nothing,
+   storing nothing. Its wall rate is what the broker delivers to one consumer;
 2. :class:`~stackwatch.bus.consumer.NotificationConsumer` drains its queues end to end:
    decoded, distilled into events, paired into operations, written to a SQLite store
    (events, raw payloads, operations) and acknowledged after each write.
 
-Prints messages/s (wall) and CPU seconds of this process for both, and the ratio.
+Prints, for both, messages/s (wall), the CPU seconds of this process while it consumed
+(all its threads; ``time.process_time``), messages per CPU-second and the share of one
+core used; the ratio; and the machine's load (1-minute load average over its CPUs)
+before and after, since the broker shares the machine. ``--cpu N`` pins this process to
+CPU N (one core for the consumer; the broker runs wherever the kernel puts it).
 
     python3 bench/notifications.py [--count 200000] [--url amqp://...] [--prefetch 2000]
+                                   [--batch 1000] [--cpu N]
 
 Without ``--url`` a RabbitMQ is started for the run (tests/servers.py: Debian's
 ``rabbitmq-server``).
@@ -24,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import tempfile
 import threading
@@ -148,13 +157,29 @@ def ours(count: int, config: BusConfig, store_path: Path) -> tuple[float, float,
     return elapsed, used, int(events)
 
 
+def load() -> str:
+    """The 1-minute load average, and per CPU."""
+    one = os.getloadavg()[0]
+    return f"{one:.1f} ({one / (os.cpu_count() or 1):.1f} per CPU)"
+
+
+def rates(count: int, wall: float, cpu: float) -> str:
+    return (f"{count / wall:>9,.0f} msg/s wall, {cpu:.1f} CPU-s in {wall:.1f} s "
+            f"({count / cpu:,.0f} msg per CPU-s, {cpu / wall:.0%} of one core)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=200_000)
     parser.add_argument("--url", default=None)
     parser.add_argument("--prefetch", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--cpu", type=int, default=None, help="pin this process to CPU N")
     args = parser.parse_args()
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
+    print(f"machine: {os.cpu_count()} CPUs, load {load()}; consumer on CPUs "
+          f"{sorted(os.sched_getaffinity(0))}")
     with broker(args.url) as url, tempfile.TemporaryDirectory() as tmp:
         config = BusConfig(url=url, queue_prefix="bench", prefetch=args.prefetch,
                            batch_size=args.batch)
@@ -164,11 +189,11 @@ def main() -> None:
         print(f"published {args.count} notifications in {took:.1f} s "
               f"({args.count / took:,.0f}/s), to both queue sets")
         bare_wall, bare_cpu = bare(url, args.count, config)
-        print(f"bare kombu consumer (ack only):  {args.count / bare_wall:>9,.0f} msg/s wall, "
-              f"{bare_cpu:.1f} CPU-s ({args.count / bare_cpu:,.0f} msg per CPU-s)")
+        print(f"bare kombu consumer (ack only):  {rates(args.count, bare_wall, bare_cpu)}; "
+              f"load {load()}")
         wall, cpu, events = ours(args.count, config, Path(tmp) / "store.sqlite")
-        print(f"stackwatch consume into SQLite:  {args.count / wall:>9,.0f} msg/s wall, "
-              f"{cpu:.1f} CPU-s ({args.count / cpu:,.0f} msg per CPU-s), {events} events")
+        print(f"stackwatch consume into SQLite:  {rates(args.count, wall, cpu)}, "
+              f"{events} events; load {load()}")
         print(f"ratio: {bare_wall / wall:.0%} of the bare consumer's rate")
         assert events == args.count, "every notification must be stored once"
 

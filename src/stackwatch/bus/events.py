@@ -10,6 +10,7 @@ resource ids an event is found by (``store.events(resource_id=…)``) are those 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,6 +57,10 @@ RESOURCE_FIELDS: dict[str, tuple[str, ...]] = {
     "volume_id": ("volume_id",),
     "snapshot_id": ("snapshot_id",),
 }
+
+
+#: a pair whose value is not empty (the attributes are text)
+_VALUE = operator.itemgetter(1)
 
 
 def _object(value: Any) -> Any:
@@ -206,7 +211,7 @@ def distil(n: Notification, exchange: str) -> Event:
     # the values are text already: sorted pairs as make_labels gives, without its str()s
     return Event(KIND, et, n.timestamp, severity, service, host, _message(et, attrs),
                  request_id, tuple(resources),
-                 tuple(sorted((k, v) for k, v in attrs.items() if v != "")))
+                 tuple(sorted(filter(_VALUE, attrs.items()))))
 
 
 def _cadf(data: Mapping[str, Any], attrs: dict[str, str], resources: list[str]
