@@ -641,7 +641,9 @@ class AlarmsConfig(_Frozen):
 
 #: The transactions of a synthetic run (``stackwatch.synthetic``), in order; ``token``
 #: always runs first, the others are chosen by ``synthetic.transactions``.
-SYNTHETIC_TRANSACTIONS: tuple[str, ...] = ("image", "server", "volume", "floating_ip")
+SyntheticTransaction = Literal["image", "server", "volume", "floating_ip"]
+SYNTHETIC_TRANSACTIONS: tuple[SyntheticTransaction, ...] = (
+    "image", "server", "volume", "floating_ip")
 
 
 class SyntheticConfig(_Frozen):
@@ -662,7 +664,7 @@ class SyntheticConfig(_Frozen):
     interval: float = Field(900.0, gt=0)
     #: what every resource made is named after; leftovers with it are deleted
     prefix: str = Field("stackwatch-synthetic", pattern=r"^[a-z][a-z0-9-]{2,39}$")
-    transactions: list[Literal["image", "server", "volume", "floating_ip"]] = Field(
+    transactions: list[SyntheticTransaction] = Field(
         default_factory=lambda: list(SYNTHETIC_TRANSACTIONS))
     flavor: str = "m1.tiny"
     #: the image booted (name or id); empty: the image the run uploaded
