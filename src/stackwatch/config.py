@@ -660,7 +660,9 @@ class SyntheticConfig(_Frozen):
     clouds_yaml: Path | None = None
     region: str | None = None
     verify_tls: bool = True
-    #: seconds between runs on the server's schedule
+    #: seconds between runs on the server's schedule (the source reports the last run's
+    #: result at its own interval, ``intervals.synthetic``, 60 s by default, so that its
+    #: checks and samples stay as fresh as every other source's)
     interval: float = Field(900.0, gt=0)
     #: what every resource made is named after; leftovers with it are deleted
     prefix: str = Field("stackwatch-synthetic", pattern=r"^[a-z][a-z0-9-]{2,39}$")
@@ -730,8 +732,6 @@ class Config(_Frozen):
         if source_name in self.intervals:
             return self.intervals[source_name]
         kind = source_name.split(".", 1)[0]
-        if kind == "synthetic" and kind not in self.intervals:
-            return self.synthetic.interval
         return self.intervals.get(kind, DEFAULT_INTERVALS.get(kind, 60.0))
 
     def timeout(self, source_name: str) -> float:

@@ -13,7 +13,7 @@ from stackwatch.catalog.loader import load_catalog
 from stackwatch.config import SyntheticConfig, Threshold
 from stackwatch.model import Status
 from stackwatch.store.sqlite import SQLiteStore
-from stackwatch.synthetic.source import to_collection
+from stackwatch.synthetic.source import SyntheticSource, to_collection
 from stackwatch.synthetic.steps import RunResult, StepResult
 from stackwatch.web.app import make_app
 
@@ -71,3 +71,25 @@ def test_the_overview_shows_the_last_run(tmp_path: Path) -> None:
     assert 'title="volume_available failed after 3.0s: the volume is error"' in section
     assert 'stackwatch_synthetic_success{step="volume_available"} 0.0' in metrics
     assert 'stackwatch_synthetic_step_seconds{step="token"} 0.4' in metrics
+
+
+def test_the_source_runs_at_its_interval_and_reports_the_last_run_between(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runs: list[float] = []
+    now = [1000.0]
+
+    def fake_run(config: SyntheticConfig) -> RunResult:
+        runs.append(now[0])
+        return a_run()
+
+    monkeypatch.setattr("stackwatch.synthetic.run.run_synthetic", fake_run)
+    source = SyntheticSource(SyntheticConfig(interval=600), clock=lambda: now[0])
+    stamps = []
+    for at in (1000.0, 1060.0, 1599.0, 1600.0, 1660.0):
+        now[0] = at
+        found = source.collect()
+        stamps.append(next(s.timestamp for s in found.samples))
+        assert {c.name for c in found.checks} >= {"synthetic.token", "synthetic.cleanup"}
+    assert runs == [1000.0, 1600.0]
+    assert stamps == sorted(stamps)  # each report stamped when it is made

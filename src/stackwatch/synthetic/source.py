@@ -10,6 +10,7 @@ why), UNKNOWN when it did not run (the message says which step failed before it)
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from stackwatch.config import SyntheticConfig, Threshold
 from stackwatch.model import CheckResult, Collection, PerfDatum, Sample, Status, make_labels
@@ -63,7 +64,9 @@ def to_collection(config: SyntheticConfig, result: RunResult) -> Collection:
     when = time.time()
     samples = [Sample.of("stackwatch_synthetic_run_seconds", result.seconds, when),
                Sample.of("stackwatch_synthetic_leftovers_deleted", len(result.earlier), when),
-               Sample.of("stackwatch_synthetic_left_behind", len(result.left), when)]
+               Sample.of("stackwatch_synthetic_left_behind", len(result.left), when),
+               Sample.of("stackwatch_synthetic_last_run_timestamp_seconds", result.started,
+                         when)]
     checks = [step_check(config, step, when) for step in result.steps]
     for step in result.steps:
         if step.ok is None:
@@ -78,14 +81,30 @@ def to_collection(config: SyntheticConfig, result: RunResult) -> Collection:
 
 
 class SyntheticSource:
-    """Runs the synthetic transactions once per collection (``synthetic.interval``)."""
+    """Runs the synthetic transactions every ``synthetic.interval`` seconds, and at each
+    collection in between reports the last run's result again, stamped now.
+
+    The server judges every check against one staleness limit (three times the longest
+    source interval): a source collected every 15 minutes would stretch it for all, or
+    see its own checks stale between runs. So the source is collected at the usual
+    interval (``intervals.synthetic``, 60 s) and a run happens when one is due; what it
+    says stays the latest word until the next run (as an exporter's gauges do), and
+    ``stackwatch_synthetic_last_run_timestamp_seconds`` says when that was.
+    """
 
     name = SOURCE_NAME
 
-    def __init__(self, config: SyntheticConfig) -> None:
+    def __init__(self, config: SyntheticConfig,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
+        self.clock = clock
+        self._last: RunResult | None = None
+        self._due = 0.0
 
     def collect(self) -> Collection:
         from stackwatch.synthetic.run import run_synthetic
 
-        return to_collection(self.config, run_synthetic(self.config))
+        if self._last is None or self.clock() >= self._due:
+            self._due = self.clock() + self.config.interval
+            self._last = run_synthetic(self.config)
+        return to_collection(self.config, self._last)
