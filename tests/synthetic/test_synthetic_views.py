@@ -62,6 +62,8 @@ def test_the_overview_shows_the_last_run(tmp_path: Path) -> None:
         metrics = asyncio.run(go("/metrics"))
     finally:
         store.close()
+    problems = page[page.index('id="problems"'):page.index('id="synthetic"')]
+    assert 'href="/checks?name=synthetic.volume_available"' in problems  # a problem
     section = page[page.index('id="synthetic"'):]
     section = section[:section.index("</table>")]
     steps = [line.split('name=synthetic.')[1].split('"')[0]
