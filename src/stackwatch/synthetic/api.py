@@ -37,9 +37,13 @@ def connect(config: SyntheticConfig) -> Any:
     import openstack.connection
     from openstack.config.exceptions import OpenStackConfigException
 
+    from stackwatch.sources.openstack_api.client import CLOUDS_YAML_LOCK
+
     files = [str(config.clouds_yaml)] if config.clouds_yaml else None
     try:
-        with warnings.catch_warnings():
+        # catch_warnings changes the process's filters: one load at a time, as the
+        # API sources' client does
+        with CLOUDS_YAML_LOCK, warnings.catch_warnings():
             # openstacksdk warns about its own deprecated internals on every load
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", PendingDeprecationWarning)
