@@ -223,11 +223,21 @@ def test_config_synthetic_section() -> None:
 
 
 def test_the_server_runs_it_on_its_schedule(cloud: SimulatedCloud) -> None:
+    from stackwatch.runner import collect_once
     from stackwatch.sources.registry import build_sources
 
     config = parse_config({"clouds": [{"name": "stackwatch-sim",
                                        "clouds_yaml": str(cloud.clouds_yaml)}],
-                           "synthetic": {"enabled": True, "cloud": "synthetic"}})
-    assert "synthetic" in [s.name for s in build_sources(config)]
+                           "synthetic": {"enabled": True, "cloud": "synthetic",
+                                         "clouds_yaml": str(cloud.workdir /
+                                                            "clouds-synthetic.yaml"),
+                                         "prefix": PREFIX, "transactions": ["floating_ip"]}})
+    source = next(s for s in build_sources(config) if s.name == "synthetic")
+    run = collect_once([source], config.timeout, default_catalog())[0]
+    assert run.ok, run.reason
+    names = {c.name: c.status for c in run.collection.checks}
+    assert names["synthetic.floating_ip_create"] is Status.OK
+    assert names["stackwatch_source"] is Status.OK  # every series declared, none twice
+    assert prefixed(cloud) == []
     off = parse_config({"clouds": [{"name": "stackwatch-sim"}]})
     assert "synthetic" not in [s.name for s in build_sources(off)]
