@@ -120,7 +120,8 @@ def test_a_run_killed_mid_boot_then_every_transaction_timed_and_nothing_left(
         finally:
             child.send_signal(signal.SIGKILL)
             errors = child.communicate(timeout=30)[1]
-    assert seen and seen[-1].startswith("synthetic.server_boot: OK"), "".join(seen) + errors
+    # succeeded (OK, or WARNING / CRITICAL by its time on a loaded machine)
+    assert seen and " - a server asked for" in seen[-1], "".join(seen) + errors
     left = leftovers(admin, project)
     assert sorted(n.rsplit("-", 1)[1] for n in left) == ["image", "server"], left
 
@@ -128,11 +129,11 @@ def test_a_run_killed_mid_boot_then_every_transaction_timed_and_nothing_left(
     config = settings(realcloud)
     result = run_synthetic(config)
     assert sorted(e.split()[1] for e in result.earlier) == sorted(left), result.earlier
-    found = to_collection(config, result)
-    failed = [c.nagios_line() for c in found.checks if c.status is Status.CRITICAL]
-    assert not failed, failed
     assert [s.step for s in result.steps] == list(STEPS)
-    assert all(s.ok for s in result.steps), result.steps
+    assert all(s.ok for s in result.steps), result.steps  # whatever their times
+    found = {c.name: c for c in to_collection(config, result).checks}
+    assert all(found[f"synthetic.{s}"].perfdata[0].value > 0 for s in STEPS)
+    assert found["synthetic.cleanup"].status is Status.OK
     seconds = {s.step: s.seconds for s in result.steps}
     assert seconds["server_active"] > 0 and seconds["volume_available"] > 0
     print("realcloud synthetic steps:", ", ".join(f"{k} {v:.2f}s" for k, v in seconds.items()),
