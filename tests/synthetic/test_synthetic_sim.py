@@ -68,11 +68,15 @@ def outcome(result: RunResult) -> dict[str, bool | None]:
 
 def test_every_step_succeeds_timed_and_leaves_nothing(cloud: SimulatedCloud) -> None:
     config = settings(cloud)
-    found = to_collection(config, run_synthetic(config))
+    result = run_synthetic(config)
+    assert all(s.ok for s in result.steps), result.steps
+    found = to_collection(config, result)
     checks = {c.name: c for c in found.checks}
     assert set(checks) == {f"synthetic.{s}" for s in STEPS} | {"synthetic.cleanup"}
-    assert all(c.status is Status.OK for c in checks.values()), \
+    # OK, unless a loaded machine made a step slower than its WARNING threshold
+    assert all(c.status in (Status.OK, Status.WARNING) for c in checks.values()), \
         [c.nagios_line() for c in checks.values() if c.status is not Status.OK]
+    assert checks["synthetic.cleanup"].status is Status.OK
     assert checks["synthetic.server_active"].perfdata[0].value > 0
     assert dict(checks["synthetic.volume_available"].labels) == {
         "step": "volume_available", "transaction": "volume"}
