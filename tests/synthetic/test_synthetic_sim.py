@@ -240,7 +240,7 @@ def test_the_server_runs_it_on_its_schedule(cloud: SimulatedCloud) -> None:
     run = collect_once([source], config.timeout, default_catalog())[0]
     assert run.ok, run.reason
     names = {c.name: c.status for c in run.collection.checks}
-    assert names["synthetic.floating_ip_create"] is Status.OK
+    assert names["synthetic.floating_ip_create"] in (Status.OK, Status.WARNING)
     assert names["stackwatch_source"] is Status.OK  # every series declared, none twice
     assert prefixed(cloud) == []
     off = parse_config({"clouds": [{"name": "stackwatch-sim"}]})
