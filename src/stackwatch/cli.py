@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "report": "stackwatch.runbooks.report:report",
     "export": "stackwatch.export:export",
     "alarms": "stackwatch.alarms.cli:alarms",
+    "synthetic": "stackwatch.synthetic.cli:synthetic",
 }
 
 

@@ -55,6 +55,13 @@ Example::
     alarms:                             # the alarm engine (docs/alarms.md)
       file: /etc/stackwatch/alarms.yaml # merged over the defaults by name
       actions: ["log://", "alertmanager+http://127.0.0.1:9093"]
+    synthetic:                          # the cloud used as a user would (docs/synthetic.md)
+      enabled: true                     # on the server's schedule (default: off)
+      cloud: stackwatch-synthetic       # clouds.yaml entry: a member of its own project
+      interval: 900
+      flavor: m1.tiny
+      network: private                  # or none / auto
+      thresholds: {server_active: {warning: 60, critical: 180}}
     agent:                              # on a node: push to the server (docs/agent.md)
       server: https://monitor.example.net:9550
       token_file: /etc/stackwatch/agent.token
@@ -632,6 +639,66 @@ class AlarmsConfig(_Frozen):
         return value
 
 
+#: The transactions of a synthetic run (``stackwatch.synthetic``), in order; ``token``
+#: always runs first, the others are chosen by ``synthetic.transactions``.
+SyntheticTransaction = Literal["image", "server", "volume", "floating_ip"]
+SYNTHETIC_TRANSACTIONS: tuple[SyntheticTransaction, ...] = (
+    "image", "server", "volume", "floating_ip")
+
+
+class SyntheticConfig(_Frozen):
+    """Synthetic transactions: the cloud used as a user would (docs/synthetic.md).
+
+    They run in a project of their own, as a member of it (``cloud``: an entry of
+    ``clouds.yaml``), on the server's schedule when ``enabled`` and on demand with
+    ``stackwatch synthetic run``. Everything they make is named ``<prefix>-<run id>-...``.
+    """
+
+    enabled: bool = False
+    #: the clouds.yaml entry of a member of the synthetic project (not the monitor's)
+    cloud: str = "stackwatch-synthetic"
+    clouds_yaml: Path | None = None
+    region: str | None = None
+    verify_tls: bool = True
+    #: seconds between runs on the server's schedule (the source reports the last run's
+    #: result at its own interval, ``intervals.synthetic``, 60 s by default, so that its
+    #: checks and samples stay as fresh as every other source's)
+    interval: float = Field(900.0, gt=0)
+    #: what every resource made is named after; leftovers with it are deleted
+    prefix: str = Field("stackwatch-synthetic", pattern=r"^[a-z][a-z0-9-]{2,39}$")
+    transactions: list[SyntheticTransaction] = Field(
+        default_factory=lambda: list(SYNTHETIC_TRANSACTIONS))
+    flavor: str = "m1.tiny"
+    #: the image booted (name or id); empty: the image the run uploaded
+    boot_image: str = ""
+    #: the network the server is booted on (name or id), or ``none`` / ``auto``
+    network: str = "none"
+    #: the external network of the floating IP (name or id); empty: the first external one
+    floating_network: str = ""
+    volume_size: int = Field(1, ge=1)
+    volume_type: str = ""
+    #: bytes of the uploaded image (random, so no store deduplicates it)
+    image_bytes: int = Field(65536, ge=1, le=1024 ** 3)
+    #: step -> seconds at or above which it is WARNING / CRITICAL (over the defaults)
+    thresholds: dict[str, Threshold] = Field(default_factory=dict)
+    #: seconds a wait for a state (active, ACTIVE, available, gone) may take
+    wait_timeout: float = Field(300.0, gt=0)
+    #: seconds between looks while waiting
+    poll: float = Field(1.0, gt=0)
+    #: seconds one API request may take
+    api_timeout: float = Field(60.0, gt=0)
+
+    @field_validator("thresholds")
+    @classmethod
+    def _known_steps(cls, value: dict[str, Threshold]) -> dict[str, Threshold]:
+        from stackwatch.synthetic.steps import STEPS
+
+        for name in value:
+            if name not in STEPS:
+                raise ValueError(f"{name!r} is not a step ({', '.join(STEPS)})")
+        return value
+
+
 class Config(_Frozen):
     """The whole of ``stackwatch.yaml``."""
 
@@ -648,6 +715,8 @@ class Config(_Frozen):
     #: the fixes of the runbooks that may change the cloud (``stackwatch fix``)
     fixes: FixesConfig = Field(default_factory=FixesConfig)
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
+    #: synthetic transactions (``stackwatch synthetic run``; on the schedule when enabled)
+    synthetic: SyntheticConfig = Field(default_factory=SyntheticConfig)
 
     @property
     def network_backends(self) -> frozenset[str]:
@@ -674,6 +743,8 @@ class Config(_Frozen):
         kind = source_name.split(".", 1)[0]
         if kind in self.timeouts:
             return self.timeouts[kind]
+        if kind == "synthetic":  # each wait is bounded; a run waits for at most 8 states
+            return self.synthetic.wait_timeout * 8 + 60.0
         return DEFAULT_TIMEOUTS.get(kind, self.interval(source_name))
 
     @model_validator(mode="after")
@@ -736,8 +807,11 @@ def parse_config(
     if agent is not None:
         agent.check_files(source)
     alarms = config.alarms.model_copy(update={"file": _resolve(base_dir, config.alarms.file)})
+    synthetic = config.synthetic.model_copy(update={
+        "clouds_yaml": _resolve(base_dir, config.synthetic.clouds_yaml)})
     return config.model_copy(update={"clouds": clouds, "store": store, "web": web,
-                                     "agent": agent, "alarms": alarms})
+                                     "agent": agent, "alarms": alarms,
+                                     "synthetic": synthetic})
 
 
 def _files_exist(web: WebConfig, source: str) -> None:

@@ -11,6 +11,7 @@ only here and only when configured::
 Once, for the machine stackwatch runs on (not per cloud):
 
     node  stackwatch.sources.node:node_sources(config)    when the node section is there
+    synthetic  stackwatch.synthetic.source:SyntheticSource  when synthetic.enabled
 
 A kind whose package or factory is not installed does not stop the others: it
 becomes a :class:`MissingSource` per expected source name, whose every run
@@ -179,4 +180,8 @@ def build_sources(config: Config) -> list[Source]:
         for source in _cloud_sources(cloud, config):
             sources.append(RenamedSource(f"{cloud.name}/", source) if several else source)
     sources.extend(_node_sources(config))  # the machine's own, whatever the clouds
+    if config.synthetic.enabled:  # the cloud used as a user would, at its own interval
+        from stackwatch.synthetic.source import SyntheticSource
+
+        sources.append(SyntheticSource(config.synthetic))
     return sources

@@ -68,6 +68,8 @@ log = logging.getLogger(__name__)
 
 _DIGEST_KEY = secrets.token_bytes(32)  # this process's key for the settings digests
 _LOAD_LOCK = threading.Lock()  # one clouds.yaml load at a time (see _load_cloud)
+#: The same lock for other loaders of clouds.yaml in this process (stackwatch.synthetic).
+CLOUDS_YAML_LOCK = _LOAD_LOCK
 
 T = TypeVar("T")
 Json = dict[str, Any]
