@@ -17,6 +17,7 @@ from stackwatch.catalog.testing import assert_covered, assert_declared
 from stackwatch.model import Collection, Status
 from stackwatch.runner import collect_once
 from stackwatch.sources.openstack_api import OPTIONAL_SOURCE_CLASSES, ApiClient
+from stackwatch.sources.openstack_api.client import _next_link, _version_document_url
 from stackwatch.sources.openstack_api.optional import OptionalApiSource
 from stackwatch.sources.openstack_api.orchestration import STACK_STATUSES
 from stackwatch.sources.openstack_api.shared_file_system import SHARE_STATUSES
@@ -287,3 +288,33 @@ def test_bad_answers_are_unknown_with_the_reason_and_the_rest_still_works(
         assert run.ok and not [c for c in run.collection.checks
                                if c.status is not Status.OK], name
     assert one(runs["api.dns"].collection, "openstack_designate_zones") == 1
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("service_type", "catalog_url", "document"), [
+    ("orchestration", "http://h:8004/v1/p1", "http://h:8004/"),
+    ("orchestration", "https://h/heat-api/v1/p1", "https://h/heat-api/"),  # behind a proxy
+    ("database", "http://h:8779/v1.0/p1", "http://h:8779/"),
+    ("shared-file-system", "http://h:8786/v2", "http://h:8786/"),
+    ("container-infrastructure-management", "http://h:9511/v1", "http://h:9511/"),
+    ("object-store", "http://h:8080/v1/AUTH_p1", "http://h:8080/info"),
+    ("object-store", "https://h/swift/v1/AUTH_p1", "https://h/swift/info"),
+    ("load-balancer", "http://h/load-balancer", "http://h/load-balancer/"),
+    ("baremetal", "http://h:6385", "http://h:6385/"),
+])
+def test_where_each_version_document_is(service_type: str, catalog_url: str,
+                                        document: str) -> None:
+    assert _version_document_url(service_type, catalog_url) == document
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("page", "link"), [
+    ({"zones": [], "links": {"self": "s", "next": "n"}}, "n"),        # designate
+    ({"zones": [], "links": {"self": "s"}}, None),
+    ({"stacks": [], "links": [{"rel": "next", "href": "n"}]}, "n"),  # heat, trove
+    ({"nodes": [], "next": "n"}, "n"),                                # ironic, magnum
+    ({"pools": [], "pools_links": [{"rel": "next", "href": "n"}]}, "n"),  # octavia
+])
+def test_next_links_of_each_shape(page: dict[str, Any], link: str | None) -> None:
+    key = next(k for k in page if isinstance(page[k], list) and not k.endswith("links"))
+    assert _next_link(page, key) == link

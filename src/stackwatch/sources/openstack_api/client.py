@@ -1,4 +1,4 @@
-"""One authenticated HTTP client per cloud, shared by the six API sources.
+"""One authenticated HTTP client per cloud, shared by its API sources.
 
 * Credentials, region and TLS settings come from the standard ``clouds.yaml``
   (openstacksdk's ``OpenStackConfig``); requests go through one keystoneauth
@@ -24,8 +24,10 @@
 * :meth:`ApiClient.map` stops taking items at the thread's deadline
   (:mod:`stackwatch.deadline`); the items left get a :class:`SourceTimeout`.
 * Listings are fully paginated (:meth:`ApiClient.list_all`), with the largest
-  page the service allows, following ``<key>_links`` (nova, cinder, neutron)
-  or ``next`` (glance). Next links are re-based on the catalog endpoint: a
+  page the service allows, following ``<key>_links`` (nova, cinder, neutron, octavia,
+  manila), ``next`` (glance, ironic, magnum), ``links`` (heat, trove) or
+  ``links.next`` (designate); listings answered as JSON arrays (swift, gnocchi) by
+  marker (:meth:`ApiClient.list_array`). Next links are re-based on the catalog endpoint: a
   service behind a proxy often advertises its own internal host name.
 * Every third-party exception is translated here into a
   :class:`~stackwatch.errors.SourceError` naming the request.

@@ -35,9 +35,8 @@ def status_index(known: Sequence[str], status: str) -> int:
 class OptionalApiSource(ApiSource):
     """An API source that watches its service only while the catalog lists it."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.present = False
+    #: whether the catalog listed the service at the last collection
+    present = False
 
     def prepare(self) -> tuple[Collection, SourceError | None]:
         present = self.client.in_catalog(self.service_type)  # auth failures raise
