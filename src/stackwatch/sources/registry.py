@@ -39,6 +39,12 @@ log = logging.getLogger(__name__)
 
 API_SOURCE_NAMES = ("api.identity", "api.compute", "api.placement", "api.network",
                     "api.image", "api.block_storage")
+#: The API sources of services a cloud may not run (watched while its catalog lists them;
+#: not expected, so not stood in for when the API package is missing).
+OPTIONAL_API_SOURCE_NAMES = (
+    "api.orchestration", "api.load_balancer", "api.baremetal", "api.dns",
+    "api.shared_file_system", "api.container_infrastructure_management", "api.database",
+    "api.metric", "api.object_store")
 
 
 @dataclass(frozen=True)
