@@ -9,7 +9,8 @@ HTTPS when ``web.tls_cert`` is set. With ``server.accept_agents``, the app also 
 agents' pushes (``POST /api/v1/ingest``, :mod:`stackwatch.agent.ingest`), written to the
 same store under ``host/source``; their checks go stale (UNKNOWN) after the same
 ``max_age`` as the server's own. The alarm engine (:mod:`stackwatch.alarms.service`)
-evaluates after runs on its own thread; its actions run on theirs.
+evaluates after runs on its own thread; its actions run on theirs. Reports and backups
+on a schedule (off by default) run on another (:mod:`stackwatch.review.schedule`).
 ``stackwatch server`` and ``stackwatch demo`` both use it::
 
     with Monitor(config, sources) as monitor:
@@ -35,6 +36,7 @@ from stackwatch.alarms.service import AlarmService
 from stackwatch.catalog.loader import Catalog, default_catalog
 from stackwatch.config import Config
 from stackwatch.errors import StackwatchError
+from stackwatch.query.context import Context
 from stackwatch.runbooks import api as runbook_api
 from stackwatch.runbooks.service import RunbookService
 from stackwatch.runner import Loop, Run, Runner
@@ -112,6 +114,15 @@ class Monitor:
         #: the notification consumers (clouds with ``bus.url``), each on its own thread
         self.consumers = [NotificationConsumer(bus, self.store, source)
                           for source, bus in bus_configs(config)]
+        from stackwatch.review.schedule import Schedule
+
+        #: the reports and backups on a schedule (reports.schedule, backups.schedule)
+        self.schedule = Schedule(config, self._context)
+
+    def _context(self, now: float) -> Context:
+        """The store as the scheduled reports read it, at ``now``."""
+        return Context(self.store, self.catalog, now=now, max_age=self.max_age,
+                       alarm_states=self.alarms.states if self.alarms else None)
 
     @property
     def runs(self) -> int:
@@ -185,6 +196,7 @@ class Monitor:
         self._threads = [web_thread, loop_thread]
         for consumer in self.consumers:  # never in the collection's way: threads of their own
             consumer.start()
+        self.schedule.start()
         if self.config.fixes.auto:
             auto_thread = threading.Thread(target=self._auto_fixes, name="stackwatch-fixes",
                                            daemon=True)
@@ -245,6 +257,7 @@ class Monitor:
         for consumer in self.consumers:
             consumer.stop()
         self._stop_auto.set()
+        self.schedule.stop()
         if self._web_loop is not None and self._web_loop.is_running():
             self._web_loop.call_soon_threadsafe(self._web_loop.stop)
         for thread in self._threads:

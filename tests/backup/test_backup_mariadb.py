@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import logging
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -185,4 +186,22 @@ def test_a_dump_cut_short_when_written_fails_the_restore(server: MariaDB,
     _rehash(made, gzip.compress(text)[:-200])  # a gzip stream that ends early
     outcome = _verify(config, made)
     assert not outcome.ok and "does not decompress" in outcome.message
+    assert scratch_left(server) == []
+
+
+def test_scheduled_backups_dump_what_is_due_and_keep_the_retention(server: MariaDB,
+                                                                   tmp_path: Path) -> None:
+    from stackwatch.review.schedule import due_backups
+
+    config = config_of(server, tmp_path, schedule=True, keep_count=1, keep_days=0,
+                       verify=True)
+    first = due_backups(config, time.time())
+    assert len(first) == 2 and all("verify ok" in line for line in first), first
+    assert due_backups(config, time.time()) == []  # not due again yet
+    assert config.backups is not None
+    later = time.time() + config.backups.every + 1
+    again = due_backups(config, later)
+    assert len(again) == 2
+    kept = archive.groups(archive.backups(tmp_path / "backups"))
+    assert all(len(members) == 1 for members in kept.values())  # keep_count 1, no age
     assert scratch_left(server) == []
