@@ -69,6 +69,11 @@ class TrendChart(BaseModel):
     note: str = ""
 
     @property
+    def label(self) -> str:
+        """The label that names each line (``service``, ``hostname``, ``aggregate``...)."""
+        return next(iter(self.lines[0].labels), "") if self.lines else ""
+
+    @property
     def series(self) -> list[TrendLine]:
         """The lines, as ``web.charts.lines`` reads a range view."""
         return self.lines
