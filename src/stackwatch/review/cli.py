@@ -134,7 +134,8 @@ def report_command(kind: str) -> click.Command:
     @config_option
     @click.option("--format", "fmt", type=click.Choice(reports.FORMATS), default="text",
                   show_default=True)
-    @click.option("--end", type=float, default=None, metavar="EPOCH",
+    @click.option("--end", type=click.FloatRange(0, 4_102_444_800), default=None,
+                  metavar="EPOCH",
                   help="End of the period (default: now).")
     @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False),
                   default=None, help="Write here (atomically) instead of standard output.")

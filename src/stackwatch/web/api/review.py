@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from stackwatch.query.context import Context
 from stackwatch.review import report
@@ -12,12 +12,15 @@ from stackwatch.review.trends import TrendsView, trends
 from stackwatch.web.api.endpoint import Endpoint
 from stackwatch.web.pages.review import TrendsParams
 
+#: the latest end a report may have (2100-01-01): beyond, dates leave the calendar
+LATEST = 4_102_444_800.0
 
-class ReportQuery(TrendsParams):
+
+class ReportQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["daily", "weekly", "monthly"] = Field(description="the review's period")
-    end: float | None = Field(None, ge=0, allow_inf_nan=False,
+    end: float | None = Field(None, ge=0, le=LATEST, allow_inf_nan=False,
                               description="end of the period, epoch seconds (default: now)")
 
 
