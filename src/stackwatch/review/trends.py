@@ -3,9 +3,9 @@
 What an operator plans capacity from (the operations guide's monthly and quarterly
 reviews), each a chart of series over the window in hourly (or wider) buckets:
 
-* requests per hour per API: the growth of ``openstack_log_http_requests_total`` by
-  service, with the hours of ``stackwatch logs backfill`` (older, rotated logs) where the
-  live counters have none;
+* requests per hour per API: the hourly growth of ``openstack_log_http_requests_total``
+  by service, with the hours of ``stackwatch logs backfill`` (older, rotated logs) where
+  the live counters have none;
 * instances per compute node (``openstack_nova_running_vms``, the busiest hosts);
 * flavors in use (``openstack_nova_flavor_servers``);
 * volumes and their size (``openstack_cinder_volumes``, ``..._volumes_size_bytes``);
@@ -21,11 +21,11 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 
 from pydantic import BaseModel
 
 from stackwatch.query.context import Context
-from stackwatch.query.counters import increases
 from stackwatch.query.samples import MAX_POINTS, Point, sample_range
 from stackwatch.query.times import Stamped
 from stackwatch.review.forecast import Forecast, fit, forecast
@@ -125,18 +125,20 @@ def _by(ctx: Context, name: str, label: str, start: float, end: float, step: flo
 
 def requests_chart(ctx: Context, start: float, end: float,
                    backfill: Sequence[HourlyRequests] = ()) -> TrendChart:
-    """Requests per hour per API service: the live counters' growth per hour, and the
-    backfilled hours where the counters have none."""
+    """Requests per hour per API service: from the counters' hourly means (the store's
+    hourly sums: a month of a busy cloud's counters is a few rows an hour), the growth
+    between consecutive hours of each series (a fall is a reset: that hour is left out),
+    added up per service; backfilled hours where the counters have none."""
     name = "openstack_log_http_requests_total"
     first = math.floor(start / HOUR) * HOUR
-    view = increases(ctx, name, first, end, HOUR, by=("service",),
-                     witness="openstack_log_lines_total")
-    hours: dict[str, dict[float, float]] = defaultdict(dict)
-    for series in view.series:
-        for p in series.points:
-            if p.v is not None:  # per minute in the bucket -> per hour
-                hours[series.labels.get("service", "")][math.floor(p.t / HOUR) * HOUR] = \
-                    p.v * 60
+    hours: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
+    for series in sample_range(ctx, name, first, end, step=HOUR).series:
+        service = series.labels.get("service", "")
+        for before, after in pairwise(series.points):
+            if (before.v is not None and after.v is not None and after.v >= before.v
+                    and after.t - before.t == HOUR):
+                # the growth from one hour's middle to the next: the hour between them
+                hours[service][after.t - HOUR / 2] += after.v - before.v
     backfilled: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
     for row in backfill:
         if first <= row.hour <= end:
@@ -145,9 +147,8 @@ def requests_chart(ctx: Context, start: float, end: float,
         for hour, count in found.items():
             if not hours[service].get(hour):
                 hours[service][hour] = count
-    # the hour still running is left out: its few minutes are no hour's rate
-    lines = [line({"service": s}, [Point(t + HOUR / 2, v) for t, v in sorted(h.items())
-                                   if t + HOUR <= end]) for s, h in hours.items() if h]
+    lines = [line({"service": s}, [Point(t + HOUR / 2, v) for t, v in sorted(h.items())])
+             for s, h in hours.items() if h]
     shown, total = _largest(lines)
     return TrendChart(key="requests", title="API requests per hour", name=name, unit="",
                       lines=shown, lines_total=total,
