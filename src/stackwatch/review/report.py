@@ -145,7 +145,7 @@ def build(ctx: Context, kind: str, end: float | None = None,
     start = period_start(kind, end)
     window = max(end - start, TREND_MIN_S)
     if view is None:
-        view = trends(Context(ctx.store, ctx.catalog, now=end), window)
+        view = trends(Context(ctx.store, ctx.catalog, now=end), window, capacity_only=True)
     nearest = quotas(ctx)
     history = (alarm_query.history(ctx.alarm_states, start, end)
                if ctx.alarm_states is not None else None)

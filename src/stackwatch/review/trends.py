@@ -207,13 +207,14 @@ def bucket(seconds: float) -> float:
     return max(HOUR, math.ceil(seconds / MAX_POINTS / HOUR) * HOUR)
 
 
-def trends(ctx: Context, seconds: float, backfill: Sequence[HourlyRequests] = ()
-           ) -> TrendsView:
-    """Every trend over the last ``seconds`` (``backfill``: ``LogHistory`` hours)."""
+def trends(ctx: Context, seconds: float, backfill: Sequence[HourlyRequests] = (),
+           capacity_only: bool = False) -> TrendsView:
+    """Every trend over the last ``seconds`` (``backfill``: ``LogHistory`` hours), or
+    with ``capacity_only`` the free-capacity charts alone (what reports forecast)."""
     end = ctx.now
     start = end - seconds
     step = bucket(seconds)
-    charts = [
+    charts = [] if capacity_only else [
         requests_chart(ctx, start, end, backfill),
         _simple(ctx, "instances", "Instances per compute node", "openstack_nova_running_vms",
                 "hostname", "", start, end, step),
@@ -223,10 +224,10 @@ def trends(ctx: Context, seconds: float, backfill: Sequence[HourlyRequests] = ()
                 start, end, step),
         _simple(ctx, "volume_bytes", "Volume size", "openstack_cinder_volumes_size_bytes",
                 "region", "bytes", start, end, step),
-        *(free_chart(ctx, k, title, name, unit, start, end, step)
-          for k, title, name, unit in FREE),
-        pools_chart(ctx, start, end, step),
     ]
+    charts += [free_chart(ctx, k, title, name, unit, start, end, step)
+               for k, title, name, unit in FREE]
+    charts.append(pools_chart(ctx, start, end, step))
     return TrendsView(timestamp=end, start=start, end=end, step=step, charts=charts)
 
 
