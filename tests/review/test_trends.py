@@ -82,3 +82,11 @@ def test_the_trends_command(history: History, tmp_path: Path) -> None:
     refused = CliRunner().invoke(main, ["trends", "--config", str(missing)])
     assert refused.exit_code == 2 and "no store" in refused.output
     assert not (tmp_path / "nothing.sqlite").exists()
+
+
+def test_bucket_widths() -> None:
+    from stackwatch.review.trends import bucket
+
+    assert bucket(3600) == 60 and bucket(6 * 3600) == 120  # short looks: minutes
+    assert bucket(2 * 86400) == bucket(30 * 86400) == HOUR  # the store's hourly sums
+    assert bucket(200 * 86400) == 3 * HOUR                 # at most 2,000 points

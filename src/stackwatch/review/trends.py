@@ -202,8 +202,11 @@ def pools_chart(ctx: Context, start: float, end: float, step: float) -> TrendCha
 
 
 def bucket(seconds: float) -> float:
-    """The bucket width for a window: an hour (the store reads hourly sums), wider only
-    past :data:`~stackwatch.query.samples.MAX_POINTS` hours."""
+    """The bucket width for a window: an hour from two days on (the store reads hourly
+    sums), wider only past :data:`~stackwatch.query.samples.MAX_POINTS` hours; a shorter
+    window (a young store, a look at today) gets some 240 buckets of whole minutes."""
+    if seconds < 2 * 86400:
+        return max(60.0, math.ceil(seconds / 240 / 60) * 60)
     return max(HOUR, math.ceil(seconds / MAX_POINTS / HOUR) * HOUR)
 
 
