@@ -115,6 +115,9 @@ def test_the_age_of_the_last_good_backup(tmp_path: Path) -> None:
                 if s.name == "stackwatch_backup_last_verified_timestamp_seconds"}
     assert verified["nova"] == pytest.approx(now - 1790, abs=1)
     assert verified["keystone"] == 0
+    from stackwatch.catalog.testing import assert_covered
+
+    assert_covered(collected, source="backup")  # every metric the catalog gives it
 
 
 def test_none_or_too_old_is_critical(tmp_path: Path) -> None:
