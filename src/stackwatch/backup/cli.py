@@ -14,10 +14,10 @@ from pathlib import Path
 import click
 
 from stackwatch.backup import archive, retention
-from stackwatch.backup.dump import BackupError, Target, run_backup, targets
+from stackwatch.backup.dump import Target, run_backup, targets
 from stackwatch.backup.verify import verify
 from stackwatch.config import BackupConfig, Config, load_config
-from stackwatch.errors import ConfigError, StackwatchError
+from stackwatch.errors import BackupError, ConfigError, StackwatchError
 from stackwatch.query.times import iso
 from stackwatch.terminal import printable
 

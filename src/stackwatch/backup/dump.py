@@ -34,16 +34,12 @@ from stackwatch.backup.archive import (
 )
 from stackwatch.backup.login import Login, defaults_file, login_of
 from stackwatch.config import BackupConfig, Config
-from stackwatch.errors import StackwatchError
+from stackwatch.errors import BackupError, StackwatchError
 
 log = logging.getLogger(__name__)
 
 DUMP_OPTIONS = ("--single-transaction", "--quick", "--skip-lock-tables", "--no-tablespaces",
                 "--hex-blob", "--default-character-set=utf8mb4", "--skip-dump-date")
-
-
-class BackupError(StackwatchError):
-    """A backup or its verification could not be made (what and why)."""
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,10 @@ from stackwatch.backup.archive import (
     sha256_of,
     verification_path,
 )
-from stackwatch.backup.dump import BackupError, Target, drain, engine, row_counts, tool
+from stackwatch.backup.dump import Target, drain, engine, row_counts, tool
 from stackwatch.backup.login import Login, defaults_file, login_of
 from stackwatch.config import BackupConfig
+from stackwatch.errors import BackupError
 
 log = logging.getLogger(__name__)
 
