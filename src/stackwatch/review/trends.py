@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import pairwise
 
 from pydantic import BaseModel
 
 from stackwatch.query.context import Context
-from stackwatch.query.samples import MAX_POINTS, Point, sample_range
+from stackwatch.query.samples import HOURLY_FROM, MAX_POINTS, Point
 from stackwatch.query.times import Stamped
 from stackwatch.review.forecast import Forecast, fit, forecast
 from stackwatch.store.log_history import HourlyRequests
@@ -109,17 +109,28 @@ def _largest(lines: Iterable[TrendLine], shown: int = LINES_SHOWN) -> tuple[list
     return ordered[:shown], len(ordered)
 
 
+def _series(ctx: Context, name: str, start: float, end: float, step: float
+            ) -> Iterator[tuple[dict[str, str], list[tuple[float, float | None]]]]:
+    """Each series of ``name`` with its bucket means, as the store gives them (plain
+    tuples: 500 hypervisors over a month are some 360,000 points)."""
+    if step >= HOURLY_FROM:
+        step = math.ceil(step / HOUR) * HOUR
+    for labels, points in ctx.store.range_points(name, start, end, step):
+        yield dict(labels), points
+
+
 def _by(ctx: Context, name: str, label: str, start: float, end: float, step: float
         ) -> dict[str, list[Point]]:
     """The bucket means of ``name``, added up per value of ``label`` (``cloud`` kept)."""
     sums: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
-    for series in sample_range(ctx, name, start, end, step=step).series:
-        key = series.labels.get(label, "")
-        if "cloud" in series.labels:
-            key = f"{series.labels['cloud']}/{key}"
-        for p in series.points:
-            if p.v is not None:
-                sums[key][p.t] += p.v
+    for labels, points in _series(ctx, name, start, end, step):
+        key = labels.get(label, "")
+        if "cloud" in labels:
+            key = f"{labels['cloud']}/{key}"
+        into = sums[key]
+        for t, v in points:
+            if v is not None:
+                into[t] += v
     return {k: [Point(t, v) for t, v in sorted(points.items())] for k, points in sums.items()}
 
 
@@ -132,13 +143,12 @@ def requests_chart(ctx: Context, start: float, end: float,
     name = "openstack_log_http_requests_total"
     first = math.floor(start / HOUR) * HOUR
     hours: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
-    for series in sample_range(ctx, name, first, end, step=HOUR).series:
-        service = series.labels.get("service", "")
-        for before, after in pairwise(series.points):
-            if (before.v is not None and after.v is not None and after.v >= before.v
-                    and after.t - before.t == HOUR):
+    for labels, points in _series(ctx, name, first, end, HOUR):
+        into = hours[labels.get("service", "")]
+        for (t0, v0), (t1, v1) in pairwise(points):
+            if v0 is not None and v1 is not None and v1 >= v0 and t1 - t0 == HOUR:
                 # the growth from one hour's middle to the next: the hour between them
-                hours[service][after.t - HOUR / 2] += after.v - before.v
+                into[t1 - HOUR / 2] += v1 - v0
     backfilled: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
     for row in backfill:
         if first <= row.hour <= end:
@@ -157,11 +167,14 @@ def requests_chart(ctx: Context, start: float, end: float,
 
 def _simple(ctx: Context, key: str, title: str, name: str, label: str, unit: str,
             start: float, end: float, step: float) -> TrendChart:
-    lines = [line({label: k}, points)
-             for k, points in _by(ctx, name, label, start, end, step).items()]
-    shown, total = _largest(lines)
-    return TrendChart(key=key, title=title, name=name, unit=unit, lines=shown,
-                      lines_total=total)
+    found = _by(ctx, name, label, start, end, step)
+    # the largest last values, fitted: not the other 990 hypervisors'
+    last = {k: next((p.v for p in reversed(points) if p.v is not None), 0.0)
+            for k, points in found.items()}
+    shown = sorted(found, key=lambda k: (-(last[k] or 0.0), k))[:LINES_SHOWN]
+    return TrendChart(key=key, title=title, name=name, unit=unit,
+                      lines=[line({label: k}, found[k]) for k in shown],
+                      lines_total=len(found))
 
 
 def free_chart(ctx: Context, key: str, title: str, name: str, unit: str, start: float,
@@ -169,15 +182,15 @@ def free_chart(ctx: Context, key: str, title: str, name: str, unit: str, start: 
     """Free capacity of the cloud and of each aggregate, each with its forecast."""
     cloud: dict[float, float] = defaultdict(float)
     aggregates: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
-    for series in sample_range(ctx, name, start, end, step=step).series:
-        names = [a for a in series.labels.get("aggregates", "").split(",") if a]
-        prefix = f"{series.labels['cloud']}/" if "cloud" in series.labels else ""
-        for p in series.points:
-            if p.v is None:
+    for labels, points in _series(ctx, name, start, end, step):
+        prefix = f"{labels['cloud']}/" if "cloud" in labels else ""
+        into = [aggregates[prefix + a] for a in labels.get("aggregates", "").split(",") if a]
+        for t, v in points:
+            if v is None:
                 continue
-            cloud[p.t] += p.v
-            for aggregate in names:
-                aggregates[prefix + aggregate][p.t] += p.v
+            cloud[t] += v
+            for found in into:
+                found[t] += v
     lines = []
     if cloud:
         lines.append(line({"aggregate": "(cloud)"},
