@@ -11,9 +11,9 @@ import pytest
 
 from stackwatch.backup import archive
 from stackwatch.backup.retention import prune, to_remove
-from stackwatch.backup.source import BackupSource
 from stackwatch.config import parse_config
 from stackwatch.model import Status
+from stackwatch.sources.backup import BackupSource
 
 pytestmark = pytest.mark.unit
 

@@ -9,5 +9,6 @@
   are compared with the source's, the scratch database dropped;
 * :mod:`.retention` — what to keep: the newest N of each database and all younger than
   an age;
-* :mod:`.source` — ``stackwatch_backup_*`` metrics and the ``backup.age`` check.
+* :mod:`stackwatch.sources.backup` — ``stackwatch_backup_*`` metrics and the ``backup.age``
+  check.
 """

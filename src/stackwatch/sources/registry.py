@@ -180,7 +180,7 @@ def build_sources(config: Config) -> list[Source]:
             sources.append(RenamedSource(f"{cloud.name}/", source) if several else source)
     sources.extend(_node_sources(config))  # the machine's own, whatever the clouds
     if config.backups is not None:  # the age of the last good backup of each database
-        from stackwatch.backup.source import BackupSource
+        from stackwatch.sources.backup import BackupSource
 
         sources.append(BackupSource(config))
     return sources
