@@ -68,7 +68,7 @@ def test_the_trends_command(history: History, tmp_path: Path) -> None:
     config.write_text(yaml.safe_dump({"clouds": [{"name": "c"}],
                                       "store": {"path": str(history.config.path)}}))
     done = CliRunner().invoke(main, ["trends", "--config", str(config), "--range", "30d",
-                                     "--format", "json"])
+                                     "--json"])
     assert done.exit_code == 0, done.output
     data = json.loads(done.output)
     free = next(c for c in data["charts"] if c["key"] == "free_vcpu")

@@ -98,7 +98,8 @@ def trend_lines(view: TrendsView) -> list[str]:
               help="How far back: 7d, 30d, 90d...")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
-def trends_command(config_path: Path, window: str, fmt: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+def trends_command(config_path: Path, window: str, fmt: str, as_json: bool) -> None:
     """Trends over the stored history and when capacity runs out at the current rate."""
     try:
         seconds = range_seconds(window)
@@ -107,7 +108,7 @@ def trends_command(config_path: Path, window: str, fmt: str) -> None:
     config = load_config(config_path)
     with context(config) as ctx:
         view = trends(ctx, seconds, backfilled(config))
-    if fmt == "json":
+    if fmt == "json" or as_json:
         click.echo(view.model_dump_json(indent=1))
     else:
         click.echo("\n".join(trend_lines(view)))
