@@ -56,3 +56,22 @@ def test_each_report_is_written_once_its_period_is_over(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "r" / f"daily-{day}.json").read_text())
     assert data["kind"] == "daily" and data["end"] == period_end("daily", now)
     assert "<h2 id=\"capacity-h\">" in (tmp_path / "r" / f"daily-{day}.html").read_text()
+
+
+def test_the_server_writes_the_reports_it_is_due(tmp_path: Path) -> None:
+    from stackwatch.server import Monitor
+
+    now = time.time() // HOUR * HOUR
+    history = write_history(tmp_path, now)
+    config = parse_config({"clouds": [{"name": "c"}],
+                           "store": {"path": str(history.config.path)},
+                           "reports": {"schedule": True, "directory": str(tmp_path / "r"),
+                                       "kinds": ["daily"], "formats": ["text"]}})
+    day = time.strftime("%Y-%m-%d", time.gmtime(period_end("daily", time.time()) - 86400))
+    report = tmp_path / "r" / f"daily-{day}.txt"
+    with Monitor(config, [], listen=("127.0.0.1", 0)):
+        deadline = time.monotonic() + 20
+        while not report.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert report.exists()
+    assert report.read_text().startswith("stackwatch daily report:")
