@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import logging
 import subprocess
 import time
@@ -126,6 +127,14 @@ def test_backup_and_verify_by_restoring(server: MariaDB, tmp_path: Path,
         assert "CREATE TABLE `instances`" in text or "CREATE TABLE `user`" in text
         assert "CREATE DATABASE" not in text and "\nUSE " not in text
     assert scratch_left(server) == []
+    listed = CliRunner().invoke(main, ["backup", "list", "--config", str(config_file),
+                                       "--format", "json"])
+    assert listed.exit_code == 0, listed.output
+    assert sorted(b["manifest"]["database"] for b in json.loads(listed.output)) == [
+        "keystone", "nova"]
+    kept = CliRunner().invoke(main, ["backup", "prune", "--dry-run", "--config",
+                                     str(config_file)])
+    assert kept.exit_code == 0 and kept.output == ""  # the newest of each: kept
     assert len(commands) == 4 and all(PASSWORD not in " ".join(c) for c in commands)
     assert all(any(a.startswith("--defaults-file=") for a in c) for c in commands)
     assert PASSWORD not in caplog.text and PASSWORD not in done.output
@@ -154,6 +163,10 @@ def test_one_flipped_byte_fails_the_checksum(server: MariaDB, tmp_path: Path) ->
     outcome = _verify(config, made)
     assert not outcome.ok and "checksum mismatch" in outcome.message
     assert archive.load(made.path).verification == outcome  # written beside it
+    config_file = tmp_path / "stackwatch.yaml"
+    config_file.write_text(yaml.safe_dump(settings(server, tmp_path, only=["keystone"])))
+    done = CliRunner().invoke(main, ["backup", "verify", "--config", str(config_file)])
+    assert done.exit_code == 2 and "FAILED: checksum mismatch" in done.output
 
 
 def test_a_truncated_dump_fails_the_checksum(server: MariaDB, tmp_path: Path) -> None:
