@@ -87,6 +87,22 @@ def test_failures_never_push_good_backups_out(tmp_path: Path) -> None:
     assert good.name not in names(gone) and len(gone) == 3
 
 
+def test_dumps_cut_by_a_kill_go_after_a_day(tmp_path: Path) -> None:
+    import os
+
+    from stackwatch.backup.retention import remove_partials
+
+    now = 1_750_000_000.0
+    folder = tmp_path / "c1" / "nova"
+    folder.mkdir(parents=True)
+    old, young = folder / "nova-a.sql.gz.partial", folder / "nova-b.sql.gz.partial"
+    for path, age in ((old, 2 * DAY), (young, 600)):
+        path.write_bytes(b"half a dump")
+        os.utime(path, (now - age, now - age))
+    assert remove_partials(tmp_path, now) == [old]
+    assert not old.exists() and young.exists()
+
+
 def _source(tmp_path: Path) -> BackupSource:
     config = parse_config({"clouds": [{"name": "c1", "databases": {
         "nova": "mysql+pymysql://m:pw@127.0.0.1/nova",

@@ -150,6 +150,9 @@ def _prune(settings: BackupConfig, dry_run: bool) -> list[archive.Backup]:
         found, now, settings.keep_count, settings.keep_days)
     for b in gone:
         click.echo(f"{'would remove' if dry_run else 'removed'} {b.path}")
+    if not dry_run:
+        for path in retention.remove_partials(settings.directory, now):
+            click.echo(f"removed {path} (a dump that never finished)")
     return gone
 
 

@@ -100,7 +100,8 @@ def row_counts(login: Login) -> dict[str, int]:
             names = [r[0] for r in conn.execute(sa.text(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = :db "
                 "AND table_type = 'BASE TABLE' ORDER BY table_name"), {"db": login.database})]
-            return {n: int(conn.execute(sa.text(f"SELECT COUNT(*) FROM `{n}`")).scalar_one())
+            return {n: int(conn.execute(sa.text(
+                        f"SELECT COUNT(*) FROM `{n.replace('`', '``')}`")).scalar_one())
                     for n in names}
     except sa.exc.SQLAlchemyError as exc:
         reason = getattr(exc, "orig", None) or exc.__class__.__name__

@@ -8,8 +8,12 @@ never counts among the newest N, so a run of failures cannot push good backups o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from stackwatch.backup.archive import Backup, groups
+
+#: a ``.partial`` file (a dump cut by a crash or a kill) this old is removed
+PARTIAL_MAX_AGE_S = 86400.0
 
 
 def to_remove(found: Sequence[Backup], now: float, keep_count: int, keep_days: float
@@ -32,3 +36,15 @@ def prune(found: Sequence[Backup], now: float, keep_count: int, keep_days: float
         for path in backup.files():
             path.unlink(missing_ok=True)
     return gone
+
+
+def remove_partials(directory: Path, now: float, older_than: float = PARTIAL_MAX_AGE_S
+                    ) -> list[Path]:
+    """Remove the ``.partial`` files of dumps that never finished (the process was killed),
+    once older than ``older_than`` seconds (a younger one may be a dump under way)."""
+    gone = []
+    for path in directory.glob("*/*/*.partial") if directory.is_dir() else ():
+        if path.is_file() and now - path.stat().st_mtime > older_than:
+            path.unlink(missing_ok=True)
+            gone.append(path)
+    return sorted(gone)

@@ -90,6 +90,7 @@ def due_backups(config: Config, now: float) -> list[str]:
             done.append(f"{target.key}: failed: {exc}")
     retention.prune(archive.backups(settings.directory), now, settings.keep_count,
                     settings.keep_days)
+    retention.remove_partials(settings.directory, now)
     return done
 
 
