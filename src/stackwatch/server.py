@@ -106,8 +106,9 @@ class Monitor:
         self._threads: list[threading.Thread] = []
         self.app: web.Application | None = None
         self.url = ""
-        #: more state the dashboard shows (the demo's story), by name
+        #: more state the dashboard shows (the demo's story, the backfilled log hours)
         self.extras = dict(extras or {})
+        self.extras.setdefault("log_backfill", self._log_backfill)
         from stackwatch.bus.cli import bus_configs
         from stackwatch.bus.consumer import NotificationConsumer
 
@@ -118,6 +119,13 @@ class Monitor:
 
         #: the reports and backups on a schedule (reports.schedule, backups.schedule)
         self.schedule = Schedule(config, self._context)
+
+    def _log_backfill(self) -> object:
+        """The hours ``stackwatch logs backfill`` stored beside the store (the trends'
+        requests per hour before the live counters), the last 90 days."""
+        from stackwatch.review.cli import backfilled
+
+        return backfilled(self.config.store.path, time.time() - 90 * 86400)
 
     def _context(self, now: float) -> Context:
         """The store as the scheduled reports read it, at ``now``."""

@@ -64,6 +64,15 @@ def test_free_capacity_runs_out_at_the_known_date(history: History) -> None:
 
 
 def test_the_trends_command(history: History, tmp_path: Path) -> None:
+    import sqlite3
+
+    from stackwatch.store.log_history import LogHistory
+
+    LogHistory(history.config.path).close()  # its tables, as `logs backfill` makes them
+    with sqlite3.connect(history.config.path) as conn:
+        conn.execute("INSERT OR REPLACE INTO log_hourly_requests VALUES "
+                     "(?, 'keystone', 'ctl', 'POST', '/v3/auth/tokens', '201', 42)",
+                     (history.t0 - 3 * HOUR,))
     config = tmp_path / "stackwatch.yaml"
     config.write_text(yaml.safe_dump({"clouds": [{"name": "c"}],
                                       "store": {"path": str(history.config.path)}}))
@@ -71,6 +80,9 @@ def test_the_trends_command(history: History, tmp_path: Path) -> None:
                                      "--json"])
     assert done.exit_code == 0, done.output
     data = json.loads(done.output)
+    backfilled = next(c for c in data["charts"] if c["key"] == "requests")["lines"]
+    assert {ln["labels"]["service"]: ln["points"][0]["v"] for ln in backfilled
+            }["keystone"] == 42  # the hour `logs backfill` stored
     free = next(c for c in data["charts"] if c["key"] == "free_vcpu")
     assert free["lines"][0]["forecast"]["verdict"] == "runs out"
     text = CliRunner().invoke(main, ["trends", "--config", str(config)])

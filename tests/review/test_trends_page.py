@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from review.history import HOUR, NOVA_500_PER_HOUR, History, write_history
 from stackwatch.catalog.loader import load_catalog
+from stackwatch.store.log_history import HourlyRequests
 from stackwatch.store.opening import open_store
 from stackwatch.web.app import make_app
 
@@ -24,7 +25,9 @@ def _get(history: History, *paths: str) -> list[tuple[int, str]]:
     store = open_store(history.config, create=False)
 
     async def go() -> list[tuple[int, str]]:
-        app = make_app(store, load_catalog(), clock=lambda: history.now, max_age=600)
+        backfill = [HourlyRequests(history.t0 - 5 * HOUR, "keystone", "", "", 42, None)]
+        app = make_app(store, load_catalog(), clock=lambda: history.now, max_age=600,
+                       extras={"log_backfill": lambda: backfill})
         async with TestClient(TestServer(app)) as client:
             out = []
             for path in paths:
@@ -41,7 +44,7 @@ def test_trends_page_and_api(tmp_path: Path) -> None:
     history = write_history(tmp_path, time.time() // HOUR * HOUR)
     end = int(history.now)
     (page, twin, api, report, bad) = _get(
-        history, "/trends?range=7d", "/trends.json?range=7d", "/api/v1/trends?range=7d",
+        history, "/trends?range=14d", "/trends.json?range=14d", "/api/v1/trends?range=14d",
         f"/api/v1/reports/weekly?end={end}", "/api/v1/reports/yearly")
     assert page[0] == 200, page[1][:2000]
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page[1]))
@@ -53,7 +56,10 @@ def test_trends_page_and_api(tmp_path: Path) -> None:
     assert page[1].count("<svg") >= 5
     assert twin[0] == api[0] == 200
     assert json.loads(twin[1])["charts"] == json.loads(api[1])["charts"]
-    free = next(c for c in json.loads(api[1])["charts"] if c["key"] == "free_vcpu")
+    charts = {c["key"]: c for c in json.loads(api[1])["charts"]}
+    old = {ln["labels"]["service"]: ln for ln in charts["requests"]["lines"]}["keystone"]
+    assert [(p["t"], p["v"]) for p in old["points"]] == [(history.t0 - 4.5 * HOUR, 42)]
+    free = charts["free_vcpu"]
     assert free["lines"][0]["forecast"]["date"] == pytest.approx(history.runs_out(), abs=1)
     assert report[0] == 200
     data = json.loads(report[1])

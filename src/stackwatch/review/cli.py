@@ -29,18 +29,20 @@ config_option = click.option(
     help="stackwatch.yaml to use (env STACKWATCH_CONFIG).")
 
 
-def backfilled(config: Config) -> list[HourlyRequests]:
-    """The hours ``stackwatch logs backfill`` stored beside the store (none: none)."""
+def backfilled(path: Path, start: float = 0.0) -> list[HourlyRequests]:
+    """The hours per service ``stackwatch logs backfill`` stored in the SQLite file
+    ``path`` (the store's, or beside a PostgreSQL store) from ``start`` on; none when
+    there is no such file."""
     from stackwatch.store.existing import existing_store
     from stackwatch.store.log_history import LogHistory
 
     try:
-        path = existing_store(config.store.path)
+        found = existing_store(path)
     except StackwatchError:
         return []
-    history = LogHistory(path)
+    history = LogHistory(found)
     try:
-        return history.requests_per_hour()
+        return history.service_hours(start)
     finally:
         history.close()
 
@@ -107,7 +109,7 @@ def trends_command(config_path: Path, window: str, fmt: str, as_json: bool) -> N
         raise click.BadParameter(str(exc), param_hint="--range") from None
     config = load_config(config_path)
     with context(config) as ctx:
-        view = trends(ctx, seconds, backfilled(config))
+        view = trends(ctx, seconds, backfilled(config.store.path, ctx.now - seconds - 3600))
     if fmt == "json" or as_json:
         click.echo(view.model_dump_json(indent=1))
     else:

@@ -8,9 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from stackwatch.query.context import Context
 from stackwatch.review import report
-from stackwatch.review.trends import TrendsView, trends
+from stackwatch.review.trends import TrendsView
 from stackwatch.web.api.endpoint import Endpoint
-from stackwatch.web.pages.review import TrendsParams
+from stackwatch.web.pages.review import TrendsParams, trends_page
 
 #: the latest end a report may have (2100-01-01): beyond, dates leave the calendar
 LATEST = 4_102_444_800.0
@@ -32,7 +32,7 @@ ENDPOINTS = (
     Endpoint("GET", "/api/v1/trends",
              "Trends over the stored history; for free capacity, when it runs out at the "
              "current rate (least-squares fit, R², 95% interval)", "trends", TrendsView,
-             lambda ctx, q: trends(ctx, q.seconds), TrendsParams),
+             trends_page, TrendsParams),
     Endpoint("GET", "/api/v1/reports/{kind}",
              "The daily, weekly or monthly review: failed servers, usage and quotas, "
              "capacity and its trend, alarms of the period, top API errors", "trends",
