@@ -69,6 +69,14 @@ Example::
       enabled: [l3-failover, token-flush]
       auto: {l3-failover: {after: 300}}  # the server moves routers off an agent dead 300 s
       databases: {keystone: mysql+pymysql://fixer:secret@127.0.0.1/keystone}
+    backups:                            # database dumps (docs/backups.md)
+      schedule: true                    # the server takes one every `every` seconds
+      directory: /var/backups/stackwatch
+      databases: {nova: mysql+pymysql://backup:secret@127.0.0.1/nova}
+      scratch_url: mysql+pymysql://backup:secret@127.0.0.1/   # verify restores here
+      keep_count: 3
+      keep_days: 3
+    reports: {schedule: true, directory: /var/lib/stackwatch/reports}  # docs/reports.md
 """
 
 from __future__ import annotations
@@ -613,6 +621,68 @@ class FixesConfig(_Frozen):
         return self
 
 
+class BackupConfig(_Frozen):
+    """Dumps of the service databases (``stackwatch backup``, docs/backups.md).
+
+    With the section present, the ``backup`` source watches the age of the last good
+    backup (``backup.age``); ``schedule`` makes the server take them itself."""
+
+    #: the server makes a backup every ``every`` seconds (off: cron runs ``backup run``)
+    schedule: bool = False
+    every: float = Field(86400.0, gt=0)
+    directory: Path = Path("backups")
+    #: the databases to dump (default: every MariaDB/MySQL one of the clouds' ``databases``)
+    only: list[str] = Field(default_factory=list)
+    #: service database -> a SQLAlchemy URL of an account that may dump it (SELECT, SHOW
+    #: VIEW, TRIGGER), for every cloud; default: the cloud's own (read-only) URL
+    databases: dict[str, str] = Field(default_factory=dict)
+    #: server URL (no database) of an account that may create and drop databases named
+    #: ``scratch_prefix``...: where ``verify`` restores; default: the dumped database's URL
+    scratch_url: str | None = None
+    scratch_prefix: str = Field("stackwatch_verify_", pattern=r"^[A-Za-z0-9_]{1,32}$")
+    #: keep the newest ``keep_count`` of each database and any younger than ``keep_days``
+    keep_count: int = Field(3, ge=1)
+    keep_days: float = Field(3.0, ge=0)
+    #: a scheduled backup is verified (restored into a scratch database) once made
+    verify: bool = True
+    #: age of the last good backup past which ``backup.age`` is WARNING, CRITICAL
+    warning_age: float = Field(36 * 3600.0, gt=0)
+    critical_age: float = Field(72 * 3600.0, gt=0)
+    dump_command: str = "mariadb-dump"
+    client_command: str = "mariadb"
+    timeout: float = Field(3600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _valid(self) -> BackupConfig:
+        if self.critical_age < self.warning_age:
+            raise ValueError("critical_age is below warning_age")
+        for database, url in self.databases.items():
+            if database not in SQL_DATABASES:
+                raise ValueError(f"databases: {database}: not a service database "
+                                 f"({', '.join(SQL_DATABASES)})")
+            if "://" not in url:  # never quoted: it holds a password
+                raise ValueError(f"databases: {database}: not a SQLAlchemy URL (dialect://...)")
+        for database in self.only:
+            if database not in SQL_DATABASES:
+                raise ValueError(f"only: {database}: not a service database "
+                                 f"({', '.join(SQL_DATABASES)})")
+        if self.scratch_url is not None and "://" not in self.scratch_url:
+            raise ValueError("scratch_url: not a SQLAlchemy URL (dialect://...)")
+        return self
+
+
+class ReportsConfig(_Frozen):
+    """The reports the server writes on a schedule (``stackwatch report``, docs/reports.md):
+    each of ``kinds`` once its period (UTC day, ISO week, month) is over."""
+
+    schedule: bool = False
+    directory: Path = Path("reports")
+    kinds: tuple[Literal["daily", "weekly", "monthly"], ...] = ("daily", "weekly", "monthly")
+    formats: tuple[Literal["text", "json", "html"], ...] = ("html", "json")
+    #: seconds between the server's looks for a report to write
+    check_every: float = Field(600.0, gt=0)
+
+
 class AlarmsConfig(_Frozen):
     """The alarm engine of ``stackwatch server`` (docs/alarms.md)."""
 
@@ -717,6 +787,9 @@ class Config(_Frozen):
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
     #: synthetic transactions (``stackwatch synthetic run``; on the schedule when enabled)
     synthetic: SyntheticConfig = Field(default_factory=SyntheticConfig)
+    #: database backups (``stackwatch backup``); None: not watched
+    backups: BackupConfig | None = None
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
 
     @property
     def network_backends(self) -> frozenset[str]:
@@ -809,9 +882,14 @@ def parse_config(
     alarms = config.alarms.model_copy(update={"file": _resolve(base_dir, config.alarms.file)})
     synthetic = config.synthetic.model_copy(update={
         "clouds_yaml": _resolve(base_dir, config.synthetic.clouds_yaml)})
+    backups = None if config.backups is None else config.backups.model_copy(
+        update={"directory": _resolve(base_dir, config.backups.directory)})
+    reports = config.reports.model_copy(
+        update={"directory": _resolve(base_dir, config.reports.directory)})
     return config.model_copy(update={"clouds": clouds, "store": store, "web": web,
                                      "agent": agent, "alarms": alarms,
-                                     "synthetic": synthetic})
+                                     "synthetic": synthetic, "backups": backups,
+                                     "reports": reports})
 
 
 def _files_exist(web: WebConfig, source: str) -> None:

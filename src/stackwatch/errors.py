@@ -12,6 +12,7 @@
     ├── StoreError             the store could not read or write
     ├── FixRefused             a fix was refused: not enabled, wrong role, target changed
     ├── StepFailed             a synthetic transaction's step failed (step and why)
+    ├── BackupError            a database dump or its verification could not be made
     └── SimulatorError         the simulated cloud could not start or act
 
 The CLI catches :class:`StackwatchError` at its edge, prints the message on one
@@ -61,6 +62,10 @@ class FixRefused(StackwatchError):
     def __init__(self, message: str, reason: str = "") -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class BackupError(StackwatchError):
+    """A database backup or its verification could not be made (what and why)."""
 
 
 class SimulatorError(StackwatchError):

@@ -190,4 +190,8 @@ def build_sources(config: Config) -> list[Source]:
         from stackwatch.synthetic.source import SyntheticSource
 
         sources.append(SyntheticSource(config.synthetic))
+    if config.backups is not None:  # the age of the last good backup of each database
+        from stackwatch.sources.backup import BackupSource
+
+        sources.append(BackupSource(config))
     return sources
