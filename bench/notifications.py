@@ -5,16 +5,24 @@ Publishes ``--count`` notifications (every recorded type in turn, each its own m
 oslo.messaging's envelope, persistent) once to a real RabbitMQ; each message is routed to
 two sets of queues: the bare consumer's and stackwatch's own (``<prefix>.<topic>``). Then:
 
-1. the bare consumer (kombu's connection and channel, ``basic.consume`` as stackwatch's
-   consumer does it, same prefetch, acknowledging every ``batch`` messages at once with
-   ``multiple=True``, decoding nothing, storing nothing) drains its queue;
+1. the bare consumer drains its queue: the best plain consumer of the same library
+   (kombu's connection and channel, py-amqp underneath) as stackwatch's consumer does it
+   (same prefetch, frames read 256 KiB at a time and deliveries taken apart there,
+   :mod:`stackwatch.bus.frames`: py-amqp's own reading costs 9 times more CPU), each
+   ``batch`` messages acknowledged at once with ``multiple=True``, decoding nothing,
+   storing nothing. Its wall rate is what the broker delivers to one consumer;
 2. :class:`~stackwatch.bus.consumer.NotificationConsumer` drains its queues end to end:
    decoded, distilled into events, paired into operations, written to a SQLite store
    (events, raw payloads, operations) and acknowledged after each write.
 
-Prints messages/s (wall) and CPU seconds of this process for both, and the ratio.
+Prints, for both, messages/s (wall), the CPU seconds of this process while it consumed
+(all its threads; ``time.process_time``), messages per CPU-second and the share of one
+core used; the ratio; and the machine's load (1-minute load average over its CPUs)
+before and after, since the broker shares the machine. ``--cpu N`` pins this process to
+CPU N (one core for the consumer; the broker runs wherever the kernel puts it).
 
     python3 bench/notifications.py [--count 200000] [--url amqp://...] [--prefetch 2000]
+                                   [--batch 1000] [--cpu N]
 
 Without ``--url`` a RabbitMQ is started for the run (tests/servers.py: Debian's
 ``rabbitmq-server``).
@@ -24,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import tempfile
 import threading
@@ -34,11 +43,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from amqp.basic_message import Message
 from kombu.connection import Connection
 from kombu.entity import Queue, binding
-from kombu.messaging import Producer
 
 from stackwatch.bus.consumer import NotificationConsumer, connection
+from stackwatch.bus.frames import FrameReader
 from stackwatch.config import BusConfig
 from stackwatch.sim import notifications as notes
 from stackwatch.sim.bus import exchange
@@ -85,12 +95,11 @@ def bare_queue(config: BusConfig) -> Queue:
 def publish(url: str, items: list[tuple[str, str, bytes]]) -> float:
     started = time.perf_counter()
     with connection(url) as conn:
-        producer = Producer(conn.channel())  # type: ignore[no-untyped-call]
-        exchanges = {name: exchange(name) for name, _, _ in items}
+        channel = conn.channel()  # py-amqp's basic_publish: no kombu Producer per message
         for name, key, body in items:
-            producer.publish(body, exchange=exchanges[name], routing_key=key,
-                             content_type="application/json", content_encoding="utf-8",
-                             delivery_mode=2, declare=[])
+            channel.basic_publish(Message(body, content_type="application/json",
+                                          content_encoding="utf-8", delivery_mode=2),
+                                  exchange=name, routing_key=key)
     return time.perf_counter() - started
 
 
@@ -105,21 +114,25 @@ def declare(url: str, config: BusConfig) -> None:
             q(channel).declare()
 
 
-def bare(url: str, count: int, config: BusConfig) -> tuple[float, float]:
+def bare(url: str, count: int, config: BusConfig, buffered: bool = True) -> tuple[float, float]:
     """Drain the bare queue: (wall seconds, CPU seconds)."""
     got = 0
     pending: list[Any] = []
-    with Connection(url) as conn:  # type: ignore[no-untyped-call]
+    with connection(url) as conn:
         channel = conn.channel()
         channel.basic_qos(0, config.prefetch, False)
-        cpu, wall = time.process_time(), time.perf_counter()
-        # the same path as stackwatch's consumer: the channel's basic.consume, py-amqp's
-        # messages as they come (kombu's Consumer would add its Message wrapper to each)
-        channel.basic_consume(queue=BARE, callback=pending.append, no_ack=False)
         amqp = conn.connection
+        # as stackwatch's consumer: frames read CHUNK bytes at a time, each delivery taken
+        # apart there (no py-amqp Message, no kombu wrapper); the channel's basic.consume
+        reader = FrameReader(amqp, channel.channel_id, pending.append) if buffered else None
+        cpu, wall = time.process_time(), time.perf_counter()
+        channel.basic_consume(queue=BARE, callback=pending.append, no_ack=False)
         while got < count:
-            with contextlib.suppress(TimeoutError):
-                amqp.drain_events(timeout=config.batch_seconds)
+            if reader is not None:
+                reader.pump(config.batch_seconds)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    amqp.drain_events(timeout=config.batch_seconds)
             if len(pending) >= config.batch_size or (pending and got + len(pending) >= count):
                 channel.basic_ack(pending[-1].delivery_tag, multiple=True)
                 got += len(pending)
@@ -144,13 +157,29 @@ def ours(count: int, config: BusConfig, store_path: Path) -> tuple[float, float,
     return elapsed, used, int(events)
 
 
+def load() -> str:
+    """The 1-minute load average, and per CPU."""
+    one = os.getloadavg()[0]
+    return f"{one:.1f} ({one / (os.cpu_count() or 1):.1f} per CPU)"
+
+
+def rates(count: int, wall: float, cpu: float) -> str:
+    return (f"{count / wall:>9,.0f} msg/s wall, {cpu:.1f} CPU-s in {wall:.1f} s "
+            f"({count / cpu:,.0f} msg per CPU-s, {cpu / wall:.0%} of one core)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=200_000)
     parser.add_argument("--url", default=None)
     parser.add_argument("--prefetch", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--cpu", type=int, default=None, help="pin this process to CPU N")
     args = parser.parse_args()
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
+    print(f"machine: {os.cpu_count()} CPUs, load {load()}; consumer on CPUs "
+          f"{sorted(os.sched_getaffinity(0))}")
     with broker(args.url) as url, tempfile.TemporaryDirectory() as tmp:
         config = BusConfig(url=url, queue_prefix="bench", prefetch=args.prefetch,
                            batch_size=args.batch)
@@ -160,11 +189,11 @@ def main() -> None:
         print(f"published {args.count} notifications in {took:.1f} s "
               f"({args.count / took:,.0f}/s), to both queue sets")
         bare_wall, bare_cpu = bare(url, args.count, config)
-        print(f"bare kombu consumer (ack only):  {args.count / bare_wall:>9,.0f} msg/s wall, "
-              f"{bare_cpu:.1f} CPU-s ({args.count / bare_cpu:,.0f} msg per CPU-s)")
+        print(f"bare kombu consumer (ack only):  {rates(args.count, bare_wall, bare_cpu)}; "
+              f"load {load()}")
         wall, cpu, events = ours(args.count, config, Path(tmp) / "store.sqlite")
-        print(f"stackwatch consume into SQLite:  {args.count / wall:>9,.0f} msg/s wall, "
-              f"{cpu:.1f} CPU-s ({args.count / cpu:,.0f} msg per CPU-s), {events} events")
+        print(f"stackwatch consume into SQLite:  {rates(args.count, wall, cpu)}, "
+              f"{events} events; load {load()}")
         print(f"ratio: {bare_wall / wall:.0%} of the bare consumer's rate")
         assert events == args.count, "every notification must be stored once"
 

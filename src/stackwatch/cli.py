@@ -38,8 +38,11 @@ COMMANDS: dict[str, str] = {
     "diagnose": "stackwatch.runbooks.cli:diagnose",
     "fix": "stackwatch.runbooks.cli:fix",
     "report": "stackwatch.runbooks.report:report",
+    "trends": "stackwatch.review.cli:trends_command",
+    "backup": "stackwatch.backup.cli:backup",
     "export": "stackwatch.export:export",
     "alarms": "stackwatch.alarms.cli:alarms",
+    "synthetic": "stackwatch.synthetic.cli:synthetic",
 }
 
 

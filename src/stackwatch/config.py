@@ -55,6 +55,13 @@ Example::
     alarms:                             # the alarm engine (docs/alarms.md)
       file: /etc/stackwatch/alarms.yaml # merged over the defaults by name
       actions: ["log://", "alertmanager+http://127.0.0.1:9093"]
+    synthetic:                          # the cloud used as a user would (docs/synthetic.md)
+      enabled: true                     # on the server's schedule (default: off)
+      cloud: stackwatch-synthetic       # clouds.yaml entry: a member of its own project
+      interval: 900
+      flavor: m1.tiny
+      network: private                  # or none / auto
+      thresholds: {server_active: {warning: 60, critical: 180}}
     agent:                              # on a node: push to the server (docs/agent.md)
       server: https://monitor.example.net:9550
       token_file: /etc/stackwatch/agent.token
@@ -62,6 +69,14 @@ Example::
       enabled: [l3-failover, token-flush]
       auto: {l3-failover: {after: 300}}  # the server moves routers off an agent dead 300 s
       databases: {keystone: mysql+pymysql://fixer:secret@127.0.0.1/keystone}
+    backups:                            # database dumps (docs/backups.md)
+      schedule: true                    # the server takes one every `every` seconds
+      directory: /var/backups/stackwatch
+      databases: {nova: mysql+pymysql://backup:secret@127.0.0.1/nova}
+      scratch_url: mysql+pymysql://backup:secret@127.0.0.1/   # verify restores here
+      keep_count: 3
+      keep_days: 3
+    reports: {schedule: true, directory: /var/lib/stackwatch/reports}  # docs/reports.md
 """
 
 from __future__ import annotations
@@ -609,6 +624,68 @@ class FixesConfig(_Frozen):
         return self
 
 
+class BackupConfig(_Frozen):
+    """Dumps of the service databases (``stackwatch backup``, docs/backups.md).
+
+    With the section present, the ``backup`` source watches the age of the last good
+    backup (``backup.age``); ``schedule`` makes the server take them itself."""
+
+    #: the server makes a backup every ``every`` seconds (off: cron runs ``backup run``)
+    schedule: bool = False
+    every: float = Field(86400.0, gt=0)
+    directory: Path = Path("backups")
+    #: the databases to dump (default: every MariaDB/MySQL one of the clouds' ``databases``)
+    only: list[str] = Field(default_factory=list)
+    #: service database -> a SQLAlchemy URL of an account that may dump it (SELECT, SHOW
+    #: VIEW, TRIGGER), for every cloud; default: the cloud's own (read-only) URL
+    databases: dict[str, str] = Field(default_factory=dict)
+    #: server URL (no database) of an account that may create and drop databases named
+    #: ``scratch_prefix``...: where ``verify`` restores; default: the dumped database's URL
+    scratch_url: str | None = None
+    scratch_prefix: str = Field("stackwatch_verify_", pattern=r"^[A-Za-z0-9_]{1,32}$")
+    #: keep the newest ``keep_count`` of each database and any younger than ``keep_days``
+    keep_count: int = Field(3, ge=1)
+    keep_days: float = Field(3.0, ge=0)
+    #: a scheduled backup is verified (restored into a scratch database) once made
+    verify: bool = True
+    #: age of the last good backup past which ``backup.age`` is WARNING, CRITICAL
+    warning_age: float = Field(36 * 3600.0, gt=0)
+    critical_age: float = Field(72 * 3600.0, gt=0)
+    dump_command: str = "mariadb-dump"
+    client_command: str = "mariadb"
+    timeout: float = Field(3600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _valid(self) -> BackupConfig:
+        if self.critical_age < self.warning_age:
+            raise ValueError("critical_age is below warning_age")
+        for database, url in self.databases.items():
+            if database not in SQL_DATABASES:
+                raise ValueError(f"databases: {database}: not a service database "
+                                 f"({', '.join(SQL_DATABASES)})")
+            if "://" not in url:  # never quoted: it holds a password
+                raise ValueError(f"databases: {database}: not a SQLAlchemy URL (dialect://...)")
+        for database in self.only:
+            if database not in SQL_DATABASES:
+                raise ValueError(f"only: {database}: not a service database "
+                                 f"({', '.join(SQL_DATABASES)})")
+        if self.scratch_url is not None and "://" not in self.scratch_url:
+            raise ValueError("scratch_url: not a SQLAlchemy URL (dialect://...)")
+        return self
+
+
+class ReportsConfig(_Frozen):
+    """The reports the server writes on a schedule (``stackwatch report``, docs/reports.md):
+    each of ``kinds`` once its period (UTC day, ISO week, month) is over."""
+
+    schedule: bool = False
+    directory: Path = Path("reports")
+    kinds: tuple[Literal["daily", "weekly", "monthly"], ...] = ("daily", "weekly", "monthly")
+    formats: tuple[Literal["text", "json", "html"], ...] = ("html", "json")
+    #: seconds between the server's looks for a report to write
+    check_every: float = Field(600.0, gt=0)
+
+
 class AlarmsConfig(_Frozen):
     """The alarm engine of ``stackwatch server`` (docs/alarms.md)."""
 
@@ -635,6 +712,66 @@ class AlarmsConfig(_Frozen):
         return value
 
 
+#: The transactions of a synthetic run (``stackwatch.synthetic``), in order; ``token``
+#: always runs first, the others are chosen by ``synthetic.transactions``.
+SyntheticTransaction = Literal["image", "server", "volume", "floating_ip"]
+SYNTHETIC_TRANSACTIONS: tuple[SyntheticTransaction, ...] = (
+    "image", "server", "volume", "floating_ip")
+
+
+class SyntheticConfig(_Frozen):
+    """Synthetic transactions: the cloud used as a user would (docs/synthetic.md).
+
+    They run in a project of their own, as a member of it (``cloud``: an entry of
+    ``clouds.yaml``), on the server's schedule when ``enabled`` and on demand with
+    ``stackwatch synthetic run``. Everything they make is named ``<prefix>-<run id>-...``.
+    """
+
+    enabled: bool = False
+    #: the clouds.yaml entry of a member of the synthetic project (not the monitor's)
+    cloud: str = "stackwatch-synthetic"
+    clouds_yaml: Path | None = None
+    region: str | None = None
+    verify_tls: bool = True
+    #: seconds between runs on the server's schedule (the source reports the last run's
+    #: result at its own interval, ``intervals.synthetic``, 60 s by default, so that its
+    #: checks and samples stay as fresh as every other source's)
+    interval: float = Field(900.0, gt=0)
+    #: what every resource made is named after; leftovers with it are deleted
+    prefix: str = Field("stackwatch-synthetic", pattern=r"^[a-z][a-z0-9-]{2,39}$")
+    transactions: list[SyntheticTransaction] = Field(
+        default_factory=lambda: list(SYNTHETIC_TRANSACTIONS))
+    flavor: str = "m1.tiny"
+    #: the image booted (name or id); empty: the image the run uploaded
+    boot_image: str = ""
+    #: the network the server is booted on (name or id), or ``none`` / ``auto``
+    network: str = "none"
+    #: the external network of the floating IP (name or id); empty: the first external one
+    floating_network: str = ""
+    volume_size: int = Field(1, ge=1)
+    volume_type: str = ""
+    #: bytes of the uploaded image (random, so no store deduplicates it)
+    image_bytes: int = Field(65536, ge=1, le=1024 ** 3)
+    #: step -> seconds at or above which it is WARNING / CRITICAL (over the defaults)
+    thresholds: dict[str, Threshold] = Field(default_factory=dict)
+    #: seconds a wait for a state (active, ACTIVE, available, gone) may take
+    wait_timeout: float = Field(300.0, gt=0)
+    #: seconds between looks while waiting
+    poll: float = Field(1.0, gt=0)
+    #: seconds one API request may take
+    api_timeout: float = Field(60.0, gt=0)
+
+    @field_validator("thresholds")
+    @classmethod
+    def _known_steps(cls, value: dict[str, Threshold]) -> dict[str, Threshold]:
+        from stackwatch.synthetic.steps import STEPS
+
+        for name in value:
+            if name not in STEPS:
+                raise ValueError(f"{name!r} is not a step ({', '.join(STEPS)})")
+        return value
+
+
 class Config(_Frozen):
     """The whole of ``stackwatch.yaml``."""
 
@@ -651,6 +788,11 @@ class Config(_Frozen):
     #: the fixes of the runbooks that may change the cloud (``stackwatch fix``)
     fixes: FixesConfig = Field(default_factory=FixesConfig)
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
+    #: synthetic transactions (``stackwatch synthetic run``; on the schedule when enabled)
+    synthetic: SyntheticConfig = Field(default_factory=SyntheticConfig)
+    #: database backups (``stackwatch backup``); None: not watched
+    backups: BackupConfig | None = None
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
 
     @property
     def network_backends(self) -> frozenset[str]:
@@ -677,6 +819,8 @@ class Config(_Frozen):
         kind = source_name.split(".", 1)[0]
         if kind in self.timeouts:
             return self.timeouts[kind]
+        if kind == "synthetic":  # each wait is bounded; a run waits for at most 8 states
+            return self.synthetic.wait_timeout * 8 + 60.0
         return DEFAULT_TIMEOUTS.get(kind, self.interval(source_name))
 
     @model_validator(mode="after")
@@ -739,8 +883,16 @@ def parse_config(
     if agent is not None:
         agent.check_files(source)
     alarms = config.alarms.model_copy(update={"file": _resolve(base_dir, config.alarms.file)})
+    synthetic = config.synthetic.model_copy(update={
+        "clouds_yaml": _resolve(base_dir, config.synthetic.clouds_yaml)})
+    backups = None if config.backups is None else config.backups.model_copy(
+        update={"directory": _resolve(base_dir, config.backups.directory)})
+    reports = config.reports.model_copy(
+        update={"directory": _resolve(base_dir, config.reports.directory)})
     return config.model_copy(update={"clouds": clouds, "store": store, "web": web,
-                                     "agent": agent, "alarms": alarms})
+                                     "agent": agent, "alarms": alarms,
+                                     "synthetic": synthetic, "backups": backups,
+                                     "reports": reports})
 
 
 def _files_exist(web: WebConfig, source: str) -> None:

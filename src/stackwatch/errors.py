@@ -11,6 +11,8 @@
     │   └── InvalidResponse    truncated JSON, unexpected shape, missing table
     ├── StoreError             the store could not read or write
     ├── FixRefused             a fix was refused: not enabled, wrong role, target changed
+    ├── StepFailed             a synthetic transaction's step failed (step and why)
+    ├── BackupError            a database dump or its verification could not be made
     └── SimulatorError         the simulated cloud could not start or act
 
 The CLI catches :class:`StackwatchError` at its edge, prints the message on one
@@ -62,5 +64,18 @@ class FixRefused(StackwatchError):
         self.reason = reason
 
 
+class BackupError(StackwatchError):
+    """A database backup or its verification could not be made (what and why)."""
+
+
 class SimulatorError(StackwatchError):
     """The simulated cloud could not start or carry out a request."""
+
+
+class StepFailed(StackwatchError):
+    """A step of a synthetic transaction failed; ``step`` names it, the message says why."""
+
+    def __init__(self, step: str, reason: str) -> None:
+        super().__init__(f"{step}: {reason}")
+        self.step = step
+        self.reason = reason

@@ -147,6 +147,8 @@ class Event:
     ``log``, ``fault``); ``event_type`` is the specific type
     (``compute.instance.create.end``, ``nova.compute.manager``...).
     ``resource_ids`` holds ids of the instances, volumes, ports... it concerns.
+    ``key``, when not empty, is the event's natural key: the store keeps one event per
+    key (an instance action's event read again after a restart is not stored twice).
     """
 
     kind: str
@@ -159,6 +161,7 @@ class Event:
     request_id: str = ""
     resource_ids: tuple[str, ...] = ()
     attributes: Labels = ()
+    key: str = ""
 
 
 class ItemKind(enum.StrEnum):

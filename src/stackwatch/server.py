@@ -9,7 +9,8 @@ HTTPS when ``web.tls_cert`` is set. With ``server.accept_agents``, the app also 
 agents' pushes (``POST /api/v1/ingest``, :mod:`stackwatch.agent.ingest`), written to the
 same store under ``host/source``; their checks go stale (UNKNOWN) after the same
 ``max_age`` as the server's own. The alarm engine (:mod:`stackwatch.alarms.service`)
-evaluates after runs on its own thread; its actions run on theirs.
+evaluates after runs on its own thread; its actions run on theirs. Reports and backups
+on a schedule (off by default) run on another (:mod:`stackwatch.review.schedule`).
 ``stackwatch server`` and ``stackwatch demo`` both use it::
 
     with Monitor(config, sources) as monitor:
@@ -35,6 +36,7 @@ from stackwatch.alarms.service import AlarmService
 from stackwatch.catalog.loader import Catalog, default_catalog
 from stackwatch.config import Config
 from stackwatch.errors import StackwatchError
+from stackwatch.query.context import Context
 from stackwatch.runbooks import api as runbook_api
 from stackwatch.runbooks.service import RunbookService
 from stackwatch.runner import Loop, Run, Runner
@@ -104,14 +106,31 @@ class Monitor:
         self._threads: list[threading.Thread] = []
         self.app: web.Application | None = None
         self.url = ""
-        #: more state the dashboard shows (the demo's story), by name
+        #: more state the dashboard shows (the demo's story, the backfilled log hours)
         self.extras = dict(extras or {})
+        self.extras.setdefault("log_backfill", self._log_backfill)
         from stackwatch.bus.cli import bus_configs
         from stackwatch.bus.consumer import NotificationConsumer
 
         #: the notification consumers (clouds with ``bus.url``), each on its own thread
         self.consumers = [NotificationConsumer(bus, self.store, source)
                           for source, bus in bus_configs(config)]
+        from stackwatch.review.schedule import Schedule
+
+        #: the reports and backups on a schedule (reports.schedule, backups.schedule)
+        self.schedule = Schedule(config, self._context)
+
+    def _log_backfill(self) -> object:
+        """The hours ``stackwatch logs backfill`` stored beside the store (the trends'
+        requests per hour before the live counters), the last 90 days."""
+        from stackwatch.review.cli import backfilled
+
+        return backfilled(self.config.store.path, time.time() - 90 * 86400)
+
+    def _context(self, now: float) -> Context:
+        """The store as the scheduled reports read it, at ``now``."""
+        return Context(self.store, self.catalog, now=now, max_age=self.max_age,
+                       alarm_states=self.alarms.states if self.alarms else None)
 
     @property
     def runs(self) -> int:
@@ -185,6 +204,7 @@ class Monitor:
         self._threads = [web_thread, loop_thread]
         for consumer in self.consumers:  # never in the collection's way: threads of their own
             consumer.start()
+        self.schedule.start()
         if self.config.fixes.auto:
             auto_thread = threading.Thread(target=self._auto_fixes, name="stackwatch-fixes",
                                            daemon=True)
@@ -245,6 +265,7 @@ class Monitor:
         for consumer in self.consumers:
             consumer.stop()
         self._stop_auto.set()
+        self.schedule.stop()
         if self._web_loop is not None and self._web_loop.is_running():
             self._web_loop.call_soon_threadsafe(self._web_loop.stop)
         for thread in self._threads:

@@ -8,6 +8,7 @@ the events and the log metrics say which node each record came from.
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -31,9 +32,16 @@ USER = "5afa7840934d4210aed583efbe8237bd de912f432d76441d9a692064394cb3d4 - - de
 MONITOR = "monitor-node"  # logs.host: what files outside the mapped directories belong to
 
 
-def oslo(stamp: str, level: str, message: str) -> str:
-    return (f"2026-11-21 06:10:{stamp} 590 {level} nova.api.openstack.compute.servers "
+def oslo(at: float, level: str, message: str) -> str:
+    """An oslo.log line of nova-api stamped ``at`` (local time, as oslo writes it)."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at)) + f".{int(at * 1000) % 1000:03d}"
+    return (f"{stamp} 590 {level} nova.api.openstack.compute.servers "
             f"[None {REQ} {USER}] {message}\n")
+
+
+def syslog(at: float) -> str:
+    """A syslog timestamp (``Nov 21 06:19:36``: no year) of ``at``."""
+    return time.strftime("%b %d %H:%M:%S", time.localtime(at))
 
 
 def write(root: Path, name: str, text: str) -> None:
@@ -45,16 +53,18 @@ def write(root: Path, name: str, text: str) -> None:
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     root = tmp_path / "remote"
+    start = int(time.time()) - 120.0  # recent: the request index keeps records for days
     # the same request through both controllers' nova-api, an error on each
     write(root, "ctl1/nova/nova-api.log",
-          oslo("00.100", "INFO", "Creating server") + oslo("00.200", "ERROR", "ctl1 failed"))
+          oslo(start + 0.1, "INFO", "Creating server") + oslo(start + 0.2, "ERROR",
+                                                              "ctl1 failed"))
     write(root, "ctl2/nova/nova-api.log",
-          oslo("01.100", "INFO", "Retried here") + oslo("01.200", "ERROR", "ctl2 failed"))
+          oslo(start + 1.1, "INFO", "Retried here") + oslo(start + 1.2, "ERROR", "ctl2 failed"))
     # a kern.log collected from several computes: each line names its node
     write(root, "kern.log",
-          "Nov 21 06:19:36 compute1 kernel: [ 8812.1] blk_update_request: I/O error, "
+          f"{syslog(start + 30)} compute1 kernel: [ 8812.1] blk_update_request: I/O error, "
           "dev sdb, sector 1\n"
-          "Nov 21 06:19:37 compute2 kernel: [ 9000.2] blk_update_request: I/O error, "
+          f"{syslog(start + 31)} compute2 kernel: [ 9000.2] blk_update_request: I/O error, "
           "dev sdc, sector 2\n")
     path = tmp_path / "stackwatch.yaml"
     path.write_text(yaml.safe_dump({
@@ -119,7 +129,7 @@ def test_kernel_records_of_two_nodes_are_both_kept(config: Path) -> None:
 
 def test_files_outside_the_mapped_directories_belong_to_logs_host(
         config: Path, tmp_path: Path) -> None:
-    write(tmp_path / "remote", "nova/nova-api.log", oslo("02.000", "ERROR", "here"))
+    write(tmp_path / "remote", "nova/nova-api.log", oslo(time.time() - 60, "ERROR", "here"))
     data = yaml.safe_load(config.read_text())
     data["clouds"][0]["logs"]["globs"]["nova"].append("nova/*.log")
     config.write_text(yaml.safe_dump(data))

@@ -9,6 +9,7 @@ from stackwatch.errors import SourceUnavailable
 from stackwatch.runner import collect_once
 from stackwatch.sources.registry import (
     API_SOURCE_NAMES,
+    OPTIONAL_API_SOURCE_NAMES,
     MissingSource,
     _factory,
     build_sources,
@@ -22,6 +23,7 @@ def test_one_cloud_api_and_sql_sources() -> None:
         "nova": "sqlite:///nova.sqlite", "cinder": "sqlite:///cinder.sqlite"}}]})
     names = [s.name for s in build_sources(config)]
     assert names[:6] == list(API_SOURCE_NAMES)
+    assert names[6:15] == list(OPTIONAL_API_SOURCE_NAMES)
     assert {"sql.nova", "sql.cinder"} <= set(names)
     assert len(names) == len(set(names))
 
@@ -79,7 +81,8 @@ def test_several_clouds_keep_the_cross_check_after_its_own_prefixed_sources() ->
     sources = {s.name: s for s in build_sources(config)}
     for cloud in ("east", "west"):
         after = getattr(sources[f"{cloud}/crosscheck"], "after", ())
-        assert set(after) == {f"{cloud}/{name}" for name in (*API_SOURCE_NAMES, "sql.nova")}
+        assert set(after) == {f"{cloud}/{name}" for name in (
+            *API_SOURCE_NAMES, *OPTIONAL_API_SOURCE_NAMES, "sql.nova")}
 
 
 def test_with_several_clouds_each_series_is_one_clouds() -> None:

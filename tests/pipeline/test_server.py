@@ -69,7 +69,7 @@ def test_server_command_runs_for_a_duration(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["server", "--config", str(tmp_path / "stackwatch.yaml"),
                                        "--listen", "127.0.0.1:0", "--duration", "1.5"])
     assert result.exit_code == 0, result.output
-    assert "stackwatch server: 6 sources" in result.output
+    assert "stackwatch server: 15 sources" in result.output  # six, and nine optional
     assert "serving on http://127.0.0.1:" in result.output
     assert (tmp_path / "store.sqlite").exists()
 

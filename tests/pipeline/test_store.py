@@ -105,6 +105,35 @@ def test_events_by_kind_request_and_resource(store: Store) -> None:
     assert store.events(T0, T0 + 10, limit=1) == events[:1]
 
 
+def test_an_event_with_a_key_is_stored_once(store: Store) -> None:
+    keyed = Event("fault", "fault/500", T0, Severity.ERROR, "nova", "", "NoValidHost",
+                  resource_ids=("vm-1",), key="openstack_nova|fault|vm-1|1700000000.0|500")
+    plain = Event("log", "nova.compute.manager", T0 + 1, message="boom", resource_ids=("vm-1",))
+    store.write(Collection(events=(keyed, plain, keyed)))  # twice in one write, too
+    store.write(Collection(events=(keyed, plain)), "again")
+    found = store.events(T0, T0 + 10, resource_id="vm-1")
+    assert [e.kind for e in found] == ["fault", "log", "log"]  # no key: each write kept
+
+
+def test_an_older_sqlite_store_gets_the_key_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as old:  # the events table as stores before keys had it
+        old.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, ts REAL NOT NULL, kind TEXT "
+                    "NOT NULL, event_type TEXT NOT NULL, severity INTEGER NOT NULL, service "
+                    "TEXT NOT NULL, host TEXT NOT NULL, message TEXT NOT NULL, request_id TEXT "
+                    "NOT NULL, resource_ids TEXT NOT NULL, attributes TEXT NOT NULL)")
+        old.execute("INSERT INTO events VALUES (1, ?, 'log', 'x', 20, '', '', 'kept', '', "
+                    "'[]', '{}')", (T0,))
+    store = open_store(StoreConfig(path=path))
+    try:
+        keyed = Event("migration", "resize/finished", T0 + 1, key="k")
+        store.write(Collection(events=(keyed,)))
+        store.write(Collection(events=(keyed,)))
+        assert [e.message for e in store.events(T0, T0 + 10)] == ["kept", ""]
+    finally:
+        store.close()
+
+
 def test_prune_keeps_what_was_seen_since_and_drops_the_rest(store: Store) -> None:
     store.write(series("x", [1, 2, 3]))                  # T0, T0+60, T0+120
     store.write(Collection((Sample.of("deleted_vm", 1, T0 + 10, id="vm-1"),)))

@@ -82,6 +82,13 @@ def tail(path: Path, lines: int = 60) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+#: the catalog services the real control plane runs on its one machine, and what runs
+#: them ("": the service's own master process)
+RUNS = {"keystone": "gunicorn", "nova-api": "gunicorn", "placement": "gunicorn",
+        "glance-api": "gunicorn", "neutron-server": "gunicorn", "cinder-api": "gunicorn",
+        "nova-conductor": "", "nova-scheduler": "", "nova-compute": "",
+        "cinder-scheduler": "", "cinder-volume": "", "rabbitmq": "", "mysql": ""}
+
 @dataclass(frozen=True)
 class RealCloud:
     """Connection facts of the running real cloud, and helpers to break and mend it."""

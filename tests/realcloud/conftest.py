@@ -53,7 +53,7 @@ ORDER = ("test_real_ground_truth", "test_real_api_metrics", "test_real_sql_metri
          "test_real_logs", "test_real_recordings", "test_real_fidelity", "test_real_health",
          "test_real_auth", "test_real_truth", "test_real_node", "test_real_lifecycle",
          "test_real_notifications", "test_real_fix", "test_real_maintenance",
-         "test_real_heartbeat", "test_real_faults")
+         "test_real_synthetic", "test_real_alarms", "test_real_backup", "test_real_faults")
 
 
 def _is_realcloud(item: pytest.Item) -> bool:

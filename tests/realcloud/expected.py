@@ -471,11 +471,11 @@ def expected_sql_neutron(truth: Truth) -> dict[Key, float]:
 
 
 #: Metrics the ground-truth comparisons leave to their own realcloud tests, and why:
-#: heartbeat ages are times (test_real_heartbeat measures them against a stop); the
+#: heartbeat ages are times (test_real_alarms measures them against a stop); the
 #: lifecycle's counters count what happened since the source started
 #: (test_real_lifecycle boots, migrates and fails a boot, then checks them).
 ELSEWHERE: Mapping[str, str] = {
-    "_heartbeat_age_seconds": "seconds since a heartbeat: test_real_heartbeat",
+    "_heartbeat_age_seconds": "seconds since a heartbeat: test_real_alarms",
     "openstack_nova_instance_action": "actions since the start: test_real_lifecycle",
     "openstack_nova_instance_faults": "faults since the start: test_real_lifecycle",
     "openstack_nova_migration": "migrations: test_real_lifecycle",

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from realcloud.cloud import RealCloud
+from realcloud.cloud import RUNS, RealCloud
 from stackwatch.catalog.loader import Catalog, default_catalog
 from stackwatch.config import NodeConfig
 from stackwatch.health.evaluate import evaluate
@@ -27,11 +27,6 @@ from stackwatch.sources.infra.base import Context as InfraContext
 from stackwatch.sources.node import build_node_sources
 
 NODE = "realnode"
-#: what the real control plane runs on its one machine, and what runs it
-RUNS = {"keystone": "gunicorn", "nova-api": "gunicorn", "placement": "gunicorn",
-        "glance-api": "gunicorn", "neutron-server": "gunicorn", "cinder-api": "gunicorn",
-        "nova-conductor": "", "nova-scheduler": "", "nova-compute": "",
-        "cinder-scheduler": "", "cinder-volume": "", "rabbitmq": "", "mysql": ""}
 PORTS = {"keystone": 5000, "nova-api": 8774, "placement": 8778, "glance-api": 9292,
          "neutron-server": 9696, "cinder-api": 8776, "rabbitmq": 5672, "mysql": 3306}
 #: stopped and started again here: nothing later in the run needs it within seconds

@@ -11,8 +11,9 @@ token that expires in an hour, with a catalog pointing at the replay ports.
 
 Faults (per service, optionally per path substring): an HTTP status with an
 OpenStack error body, ``truncate`` (half the body, Content-Length of the
-whole), ``slow`` (sleep before answering), ``down`` (the port stops
-listening), and removing a service from the catalog.
+whole), ``body`` (200 with the given bytes: a malformed answer), ``slow`` (sleep
+before answering), ``down`` (the port stops listening), and removing a service
+from the catalog.
 """
 
 from __future__ import annotations
@@ -68,10 +69,11 @@ class Recording:
 
 @dataclass
 class Fault:
-    kind: str             # "status" | "truncate" | "slow" | "down"
+    kind: str             # "status" | "truncate" | "body" | "slow" | "down"
     status: int = 0
     delay: float = 0.0
     path: str = ""        # substring of the path; "" = every request
+    body: bytes = b""     # the answer of a "body" fault
 
 
 def _variant(stem: str) -> str:
@@ -94,11 +96,14 @@ def recorded_body(service: str, pattern: str, folder: Path | None = None) -> Any
     return json.loads(files[0].read_text())["body"]
 
 
-def _load(service: str) -> list[Recording]:
+def _load(service: str, folder: Path | None = None) -> list[Recording]:
     rows = []
-    files = sorted((REFERENCE / service).glob("*.json"))
-    for extra in EXTRA:
-        files += sorted((extra / service).glob("*.json"))
+    if folder is not None:
+        files = sorted((folder / service).glob("*.json"))
+    else:
+        files = sorted((REFERENCE / service).glob("*.json"))
+        for extra in EXTRA:
+            files += sorted((extra / service).glob("*.json"))
     for file in files:
         data = json.loads(file.read_text())
         request = data["request"]
@@ -125,9 +130,14 @@ class ReplayCloud:
     missing: set[str] = field(default_factory=set)
     requests: list[tuple[str, str, str]] = field(default_factory=list)
     tokens_issued: int = 0
+    #: services beyond the recorded six, in the catalog too: service type -> (the folder
+    #: holding ``<service type>/*.json``, the catalog URL's path; ``{project_id}`` is the
+    #: token's project)
+    more: dict[str, tuple[Path, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._recordings = {s: _load(s) for s in ORIGINAL_PORTS}
+        self._recordings.update({s: _load(s, folder) for s, (folder, _) in self.more.items()})
         self._loop = asyncio.new_event_loop()
         self._runners: dict[str, web.AppRunner] = {}
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -135,7 +145,7 @@ class ReplayCloud:
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> ReplayCloud:
         self._thread.start()
-        for service in ORIGINAL_PORTS:
+        for service in self._recordings:
             self.ports[service] = free_port()
             self._call(self._start(service))
         self.clouds_yaml.write_text(json.dumps({"clouds": {"replay": {
@@ -181,12 +191,12 @@ class ReplayCloud:
 
     # ------------------------------------------------------------------ faults
     def inject(self, service: str, kind: str, *, status: int = 0, delay: float = 0.0,
-               path: str = "") -> None:
+               path: str = "", body: bytes = b"") -> None:
         """Add a fault; ``down`` stops the service's port at once."""
         if kind == "down":
             self._call(self._stop(service))
             return
-        self.faults.setdefault(service, []).append(Fault(kind, status, delay, path))
+        self.faults.setdefault(service, []).append(Fault(kind, status, delay, path, body))
 
     def clear(self, service: str) -> None:
         self.faults.pop(service, None)
@@ -205,6 +215,8 @@ class ReplayCloud:
             return web.json_response(
                 {"error": {"code": fault.status, "message": f"injected {fault.status}"}},
                 status=fault.status)
+        if fault is not None and fault.kind == "body":
+            return web.Response(body=fault.body, status=200, content_type="application/json")
         if service == "identity" and request.method == "POST" and path == "/v3/auth/tokens":
             return self._token()
         if service == "identity" and request.headers.get("X-Auth-Token") is None \
@@ -297,6 +309,15 @@ class ReplayCloud:
                     if endpoint["url"].startswith(old):
                         endpoint["url"] = self.url(service) + endpoint["url"][len(old):]
             catalog.append(entry)
+        project = body["token"]["project"]["id"]
+        for service, (_, path) in self.more.items():
+            if service not in self.missing:
+                url = self.url(service) + path.format(project_id=project)
+                catalog.append({"type": service, "name": service, "id": f"replay-{service}",
+                                "endpoints": [{"id": f"replay-{service}-{interface}",
+                                               "interface": interface, "region": "RegionOne",
+                                               "region_id": "RegionOne", "url": url}
+                                              for interface in ("public", "internal")]})
         body["token"]["catalog"] = catalog
         return web.json_response(body, status=201,
                                  headers={"X-Subject-Token": f"tok-{self.tokens_issued}"})

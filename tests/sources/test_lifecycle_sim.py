@@ -28,6 +28,7 @@ from stackwatch.sources.resources import RESOURCE_CHECK
 from stackwatch.sources.sql import sql_sources
 from stackwatch.sources.sql.nova import NovaSql
 from stackwatch.store.sqlite import SQLiteStore
+from stores import Stores
 
 pytestmark = pytest.mark.integration
 
@@ -299,3 +300,34 @@ def test_a_table_missing_in_an_older_schema(cloud: SimulatedCloud, tmp_path: Pat
         assert resource(out, name) is Status.OK, name
     assert [c.status for c in out.checks if c.name == "nova.migrations"] == [Status.WARNING]
     assert any(e.kind == "fault" for e in out.events)
+
+
+def test_a_restarted_source_stores_nothing_twice(cloud: SimulatedCloud, stores: Stores
+                                                 ) -> None:
+    """A server restart empties the sources' memory; the lookback read again (actions,
+    their events, faults, migrations, from the API and the database) is kept once."""
+    cloud.inject("boots-fail", count=2, reason="novalidhost")
+    cloud.inject("migration-stuck")
+    cloud.flush()
+    store = stores.open()
+    try:
+        for run in range(2):  # the second run: new sources, as after a restart
+            out = api(cloud).collect()
+            store.write(out, "api.compute")
+            for db, source in sql(cloud).items():
+                store.write(source.collect(), f"sql.{db}")
+            emitted = {e.key for e in out.events}
+            assert {"instance_action", "fault", "migration"} <= {e.kind for e in out.events}
+            assert "" not in emitted and len(emitted) == len(out.events)
+            stored = store.events(0.0, time.time() + 60, limit=100_000)
+            if run == 0:
+                first = sorted((e.kind, e.event_type, e.request_id, e.resource_ids,
+                                e.timestamp) for e in stored)
+        again = sorted((e.kind, e.event_type, e.request_id, e.resource_ids, e.timestamp)
+                       for e in stored)
+        assert again == first  # the restarted sources emitted them all again: none stored
+        for failed in (s for s in cloud.state.servers if s.name.startswith("failed-boot-")):
+            assert len(store.events(0.0, time.time() + 60, kinds=("fault",),
+                                    resource_id=failed.id)) == 2  # the API's, the cell's
+    finally:
+        store.close()

@@ -22,12 +22,13 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from kombu.connection import Connection
 from kombu.entity import Exchange, Queue, binding
 
 from stackwatch.bus.events import distil
+from stackwatch.bus.frames import Delivery, FrameReader
 from stackwatch.bus.metrics import Counters, operation_samples
 from stackwatch.bus.records import BusBatch, Operation, PoisonMessage, RawMessage
 from stackwatch.bus.timings import Timings
@@ -51,45 +52,72 @@ SEEN_FOR = 3600.0
 
 
 class _Writer:
-    """The thread that prepares and stores batches while the connection's thread goes on
-    receiving (socket reads and SQLite's work overlap); batches are written in order, and
-    the receiving thread acknowledges each once written (py-amqp is not thread-safe)."""
+    """Two threads behind the connection's: one prepares batches (decoded, distilled,
+    paired, the Python work), the other stores them (SQLite's work, the GIL released),
+    so that receiving, preparing the next batch and storing the last overlap. Batches are
+    stored in order, and the receiving thread acknowledges each once stored (py-amqp is
+    not thread-safe)."""
 
     def __init__(self, consumer: NotificationConsumer) -> None:
         self.consumer = consumer
-        self._todo: queue.Queue[list[Any] | None] = queue.Queue(maxsize=2)
+        self._todo: queue.Queue[list[Delivery] | None] = queue.Queue(maxsize=2)
+        self._prepared: queue.Queue[_Prepared | None] = queue.Queue(maxsize=2)
         self._done: queue.SimpleQueue[int | BaseException] = queue.SimpleQueue()
         self._outstanding = 0
-        self._thread = threading.Thread(target=self._run, name="stackwatch-bus-writer",
-                                        daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=run, name=f"stackwatch-bus-{name}",
+                                          daemon=True)
+                         for run, name in ((self._prepare, "prepare"), (self._store, "store"))]
+        for thread in self._threads:
+            thread.start()
 
-    def _run(self) -> None:
+    def _prepare(self) -> None:
+        failed = False
         while True:
-            try:
-                taken = self._todo.get(timeout=1.0)
-            except queue.Empty:
-                self.consumer._write_metrics()
-                continue
+            taken = self._todo.get()
             if taken is None:
+                self._prepared.put(None)
                 return
+            if failed:  # the receiver learns it from _done and stops handing over
+                continue
             try:
-                self.consumer.write(taken)
+                prepared = self.consumer.prepare_batch(taken)
             except BaseException as exc:  # reported to the receiving thread, which reconnects
                 self._done.put(exc)
+                failed = True
+                continue
+            self._prepared.put(prepared)
+
+    def _store(self) -> None:
+        failed = False
+        while True:
+            try:
+                prepared = self._prepared.get(timeout=1.0)
+            except queue.Empty:
+                if not failed:
+                    self.consumer._write_metrics()
+                continue
+            if prepared is None:
                 return
-            self._done.put(taken[-1].delivery_tag)
+            if failed:
+                continue
+            try:
+                self.consumer.store_batch(prepared)
+            except BaseException as exc:  # reported to the receiving thread, which reconnects
+                self._done.put(exc)
+                failed = True
+                continue
+            self._done.put(prepared.last_tag)
             self.consumer._write_metrics()
 
-    def put(self, taken: list[Any]) -> None:
-        while True:  # wait for room, acknowledging meanwhile is the receiver's job
+    def put(self, taken: list[Delivery], channel: Any) -> None:
+        while True:  # wait for room, acknowledging what was stored meanwhile
             try:
                 self._todo.put(taken, timeout=0.05)
                 self._outstanding += 1
                 return
             except queue.Full:
-                if not self._thread.is_alive():
-                    self.acknowledge_none()  # raises the writer's failure
+                self.acknowledge(channel)  # raises the writer's failure
+                if not all(thread.is_alive() for thread in self._threads):
                     raise StackwatchError("bus: the writer stopped") from None
 
     def acknowledge(self, channel: Any) -> None:
@@ -107,16 +135,6 @@ class _Writer:
         if last is not None:
             channel.basic_ack(last, multiple=True)
 
-    def acknowledge_none(self) -> None:
-        """Raise the writer's failure, if it reported one."""
-        while True:
-            try:
-                done = self._done.get_nowait()
-            except queue.Empty:
-                return
-            if isinstance(done, BaseException):
-                raise done
-
     def drain(self, channel: Any) -> None:
         """Wait for the batches handed over, acknowledging them (a clean stop)."""
         deadline = time.monotonic() + 60
@@ -125,15 +143,29 @@ class _Writer:
             time.sleep(0.01)
 
     def close(self) -> None:
-        if self._thread.is_alive():  # a writer that failed has stopped already
-            with contextlib.suppress(queue.Full):
-                self._todo.put(None, timeout=60)
-        self._thread.join(60)
+        with contextlib.suppress(queue.Full):  # a failed stage skips what comes after
+            self._todo.put(None, timeout=60)
+        for thread in self._threads:
+            thread.join(60)
+
+
+class _Prepared(NamedTuple):
+    """A batch ready to store: what it writes, how many messages, the last delivery tag."""
+
+    batch: BusBatch
+    messages: int
+    last_tag: int
+    newest: float
 
 
 #: py-amqp gives up on a socket whose sent bytes stay unacknowledged 1 s (TCP_USER_TIMEOUT
 #: 1000 ms): a broker busy for a second (flow control, a loaded host) broke connections
 USER_TIMEOUT_MS = 30_000
+
+
+def _bypassed(message: Any) -> None:
+    """basic.consume's callback, never called: the frame reader takes the deliveries."""
+    raise StackwatchError("bus: a delivery reached py-amqp's callback")
 
 
 def connection(url: str) -> Connection:
@@ -176,7 +208,7 @@ class NotificationConsumer:
         self._seen: set[str] = set()
         self._seen_before: set[str] = set()
         self._seen_since = clock()
-        self._pending: list[Any] = []
+        self._pending: list[Delivery] = []
         self._channel: Any = None
         self._metrics_at = 0.0
         self._depths_at = 0.0
@@ -238,20 +270,21 @@ class NotificationConsumer:
                     b.exchange(channel).declare()
                 q(channel).declare()  # type: ignore[no-untyped-call]
             channel.basic_qos(0, self.config.prefetch, False)
-            # the channel's own basic.consume: each delivery reaches _received as py-amqp
-            # made it (kombu's Message wrapper, a third of the per-message cost, left out)
+            # frames cut out of CHUNK-sized reads, each delivery taken apart there and
+            # handed to _received (py-amqp's Message and kombu's wrapper left out: most of
+            # the cost of receiving); py-amqp does all the rest
+            reader = FrameReader(conn.connection, channel.channel_id, self._received)
             for q in mine:
-                channel.basic_consume(queue=q.name, callback=self._received, no_ack=False)
-            amqp = conn.connection
+                channel.basic_consume(queue=q.name, callback=_bypassed, no_ack=False)
             writer = _Writer(self)
             self.counters.connected = True
             log.info("bus: consuming %s from %s", ", ".join(q.name for q in mine), self.where)
             try:
-                self._receive(conn, amqp, channel, mine, writer)
+                self._receive(conn, reader, channel, mine, writer)
             finally:
                 writer.close()  # what it still holds is written (and redelivered: seen)
 
-    def _receive(self, conn: Any, amqp: Any, channel: Any, mine: list[Queue],
+    def _receive(self, conn: Any, reader: FrameReader, channel: Any, mine: list[Queue],
                  writer: _Writer) -> None:
         """Receive into batches handed to the writer; acknowledge what it wrote."""
         deadline = time.monotonic() + self.config.batch_seconds
@@ -259,45 +292,48 @@ class NotificationConsumer:
             writer.acknowledge(channel)
             left = deadline - time.monotonic()
             if left > 0 and len(self._pending) < self.config.batch_size:
-                try:
-                    amqp.drain_events(timeout=min(left, 0.05))
-                except TimeoutError:
+                if not reader.pump(min(left, 0.05)):
                     conn.heartbeat_check()
                 continue
             if self._pending:
                 taken, self._pending = self._pending, []
-                writer.put(taken)
+                writer.put(taken, channel)
             deadline = time.monotonic() + self.config.batch_seconds
             if self._clock() - self._depths_at >= METRICS_EVERY:
                 self._depths_at = self._clock()
                 self._queue_depths(channel, mine)
         if self._pending:
-            writer.put(self._pending)
+            writer.put(self._pending, channel)
             self._pending = []
         writer.drain(channel)
 
     # ------------------------------------------------------------------ batches
-    def _received(self, message: Any) -> None:
-        self._pending.append(message)
+    def _received(self, delivery: Delivery) -> None:
+        self._pending.append(delivery)
 
-    def write(self, taken: list[Any]) -> None:
-        """Prepare and store one batch (on the writer's thread)."""
+    def prepare_batch(self, taken: list[Delivery]) -> _Prepared:
+        """One batch prepared (on the preparing thread); its ids are taken as seen at once
+        (a write that fails reconnects, and the ids are reloaded from the store)."""
         batch, fresh, newest = self.prepare(taken)
-        self.store.write_bus(batch)  # raises: nothing acknowledged, redelivered later
         self._seen.update(fresh)
         if self._clock() - self._seen_since >= SEEN_FOR:
             self._seen, self._seen_before = set(), self._seen
             self._seen_since = self._clock()
-        self.counters.consumed += len(taken)
-        self.counters.stored += len(batch.messages)
-        if newest:
-            self.counters.lag = max(0.0, self._clock() - newest)
+        return _Prepared(batch, len(taken), taken[-1].delivery_tag, newest)
+
+    def store_batch(self, prepared: _Prepared) -> None:
+        """Store one prepared batch (on the storing thread)."""
+        self.store.write_bus(prepared.batch)  # raises: nothing acknowledged, redelivered
+        self.counters.consumed += prepared.messages
+        self.counters.stored += len(prepared.batch.messages)
+        if prepared.newest:
+            self.counters.lag = max(0.0, self._clock() - prepared.newest)
         if self._clock() - self._pruned_at >= PRUNE_EVERY:
             self._pruned_at = self._clock()
             self.store.prune_bus(self._pruned_at - self.config.raw_retention_hours * 3600)
 
-    def prepare(self, messages: list[Any]) -> tuple[BusBatch, set[str], float]:
-        """The store batch of received kombu messages: (batch, new ids, newest time)."""
+    def prepare(self, messages: list[Delivery]) -> tuple[BusBatch, set[str], float]:
+        """The store batch of received messages: (batch, new ids, newest time)."""
         received = self._clock()
         raws: list[RawMessage] = []
         events: list[Event] = []
@@ -306,20 +342,15 @@ class NotificationConsumer:
         fresh: set[str] = set()
         newest = 0.0
         limit = self.config.max_message_bytes
-        for message in messages:
-            info = message.delivery_info
-            exchange, routing_key = info.get("exchange", ""), info.get("routing_key", "")
-            body = message.body
+        for _, exchange, routing_key, body in messages:
             try:
                 note = decode(body, limit)
             except Poison as bad:
                 reason = bad.reason.split(":", 1)[0]
                 self.counters.poison[reason] = self.counters.poison.get(reason, 0) + 1
-                text = body[:POISON_KEEP]
-                if isinstance(text, bytes):
-                    text = text.decode("utf-8", "replace")
                 poison.append(PoisonMessage(received, bad.reason, exchange, routing_key,
-                                            len(body), text))
+                                            len(body),
+                                            body[:POISON_KEEP].decode("utf-8", "replace")))
                 continue
             mid = note.message_id
             if mid in self._seen or mid in self._seen_before or mid in fresh:

@@ -2,7 +2,7 @@
 
 Legacy (``compute.instance.*``, cinder, neutron, glance) payloads are flat dicts; nova's
 versioned ones (``instance.*``) wrap every object as ``{"nova_object.data": {...}}``,
-unwrapped here at any depth; keystone's are CADF (``initiator``, ``target``,
+unwrapped where a field of it is read; keystone's are CADF (``initiator``, ``target``,
 ``outcome``). Which payload keys become which attribute is the table :data:`FIELDS`; the
 resource ids an event is found by (``store.events(resource_id=…)``) are those of
 :data:`RESOURCE_FIELDS`. Pure: no I/O, no clock.
@@ -10,6 +10,7 @@ resource ids an event is found by (``store.events(resource_id=…)``) are those 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,14 +59,14 @@ RESOURCE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def unwrap(value: Any) -> Any:
-    """A versioned nova object's data (``nova_object.data``), at any depth."""
-    if isinstance(value, dict):
-        if "nova_object.data" in value:
-            return unwrap(value["nova_object.data"])
-        return {k: unwrap(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [unwrap(v) for v in value]
+#: a pair whose value is not empty (the attributes are text)
+_VALUE = operator.itemgetter(1)
+
+
+def _object(value: Any) -> Any:
+    """A versioned nova object's own fields (one level; those read here are scalars)."""
+    if isinstance(value, dict) and "nova_object.data" in value:
+        return value["nova_object.data"]
     return value
 
 
@@ -108,7 +109,7 @@ def _fault(data: Mapping[str, Any]) -> tuple[str, str, str]:
         return (_text(data.get("exception")), _text(data.get("code")),
                 _text(data.get("exception_message")).split("\n", 1)[0])
     for key in ("fault", "reason", "exception"):
-        value = unwrap(data.get(key))
+        value = _object(data.get(key))
         if isinstance(value, dict):
             text = str(value.get("exception_message") or value.get("message") or "")
             return (str(value.get("exception") or value.get("class") or ""),
@@ -175,7 +176,7 @@ def distil(n: Notification, exchange: str) -> Event:
             resources.append(rid)
     elif service == "keystone":
         top = _cadf(data, attrs, resources)
-    state_update = unwrap(data.get("state_update"))
+    state_update = _object(data.get("state_update"))
     if isinstance(state_update, dict):  # versioned instance.update
         top = {**data, **state_update}
     present = top.keys() & _FIELD_KEYS  # most payloads carry few of them: skip the rest
@@ -186,11 +187,11 @@ def distil(n: Notification, exchange: str) -> Event:
                 if value is not None and value != "":
                     attrs.setdefault(attr, _text(value))
                     break
-    flavor = unwrap(data.get("flavor"))
+    flavor = _object(data.get("flavor"))
     if isinstance(flavor, dict):
         attrs.setdefault("flavor", _text(flavor.get("flavorid")))
         attrs.setdefault("flavor_name", _text(flavor.get("name")))
-    audit = unwrap(data.get("audit_period"))
+    audit = _object(data.get("audit_period"))
     if isinstance(audit, dict) and et.endswith("exists"):
         for key in ("audit_period_beginning", "audit_period_ending"):
             attrs.setdefault(key, _text(audit.get(key)))
@@ -210,7 +211,7 @@ def distil(n: Notification, exchange: str) -> Event:
     # the values are text already: sorted pairs as make_labels gives, without its str()s
     return Event(KIND, et, n.timestamp, severity, service, host, _message(et, attrs),
                  request_id, tuple(resources),
-                 tuple(sorted((k, v) for k, v in attrs.items() if v != "")))
+                 tuple(sorted(filter(_VALUE, attrs.items()))))
 
 
 def _cadf(data: Mapping[str, Any], attrs: dict[str, str], resources: list[str]

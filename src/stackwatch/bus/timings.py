@@ -14,6 +14,7 @@ with every batch, so a restart resumes pairs whose start came before it (:meth:`
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -88,15 +89,21 @@ def stem_of(event_type: str) -> tuple[str, str, str] | None:
     return "other", body.replace(".", "_"), phase
 
 
-def steps(event: Event) -> list[Step]:
+def steps(event: Event) -> tuple[Step, ...]:
     """The span steps an event is (an instance's ``resize_prep.start`` is both its own
     step and the start of the whole ``resize``)."""
-    found = stem_of(event.event_type)
+    return _steps(event.event_type)
+
+
+@functools.lru_cache(maxsize=4096)
+def _steps(event_type: str) -> tuple[Step, ...]:
+    """:func:`steps` of an event type (a few hundred types: each worked out once)."""
+    found = stem_of(event_type)
     if found is None:
-        return []
+        return ()
     family, stem, phase = found
     if not phase:
-        return []
+        return ()
     out = [Step(stem, phase)]
     if family == "nova":
         for span, (opens, ends, fails) in SPANS.items():
@@ -107,7 +114,7 @@ def steps(event: Event) -> list[Step]:
                 out.append(Step(span, "end"))
             elif step == fails:
                 out.append(Step(span, "error"))
-    return out
+    return tuple(out)
 
 
 def _attr(event: Event, name: str) -> str:
@@ -232,11 +239,11 @@ class Timings:
 
     def _failures(self, event: Event, resource: str, first: float | None) -> list[Operation]:
         et = event.event_type
-        fault = _fault(event)
         if et.startswith("compute_task.build_instances"):
-            return self._fail(resource, "create", event, fault, first)
+            return self._fail(resource, "create", event, _fault(event), first)
         if et in ("compute.instance.update", "instance.update") and \
                 _attr(event, "state") == "error" and _attr(event, "old_state") != "error":
+            fault = _fault(event)
             # whatever was open on the instance failed; the fault may follow (NoValidHost:
             # conductor's build_instances comes after the update), so it is noted
             closed = []

@@ -62,6 +62,15 @@ class StoryView(BaseModel):
     failed: int
 
 
+class SyntheticStepView(BaseModel):
+    """One step of the last synthetic run (its ``synthetic.<step>`` check)."""
+
+    step: str
+    status: str
+    seconds: float | None
+    message: str
+
+
 class OverviewView(Stamped):
     """Everything the overview page shows."""
 
@@ -74,6 +83,8 @@ class OverviewView(Stamped):
     capacity: list[Gauge]
     sources: list[SourceView]
     story: StoryView | None = None
+    #: the last synthetic run's steps, in run order (none when it never ran)
+    synthetic: list[SyntheticStepView] = []
 
 
 _GAUGES = (("vCPU", "", "openstack_nova_vcpus_used", "openstack_nova_vcpus_capacity"),
@@ -131,6 +142,19 @@ def _cells(members: list[MemberView], folded: set[str]) -> dict[str, Cell]:
     return cells
 
 
+def synthetic_glance(ctx: Context) -> list[SyntheticStepView]:
+    """The latest ``synthetic.*`` checks (docs/synthetic.md), in the order a run takes them."""
+    from stackwatch.synthetic.steps import STEPS
+
+    order = [*STEPS, "cleanup"]
+    found = [c for c in ctx.checks() if c.name.startswith("synthetic.")
+             and c.name.removeprefix("synthetic.") in order]
+    found.sort(key=lambda c: order.index(c.name.removeprefix("synthetic.")))
+    return [SyntheticStepView(step=c.name.removeprefix("synthetic."), status=c.status.name,
+                              seconds=c.perfdata[0].value if c.perfdata else None,
+                              message=c.message) for c in found]
+
+
 def overview(ctx: Context) -> OverviewView:
     """The overview now."""
     view = ctx.health_view()
@@ -148,5 +172,5 @@ def overview(ctx: Context) -> OverviewView:
         timestamp=ctx.now, status=view.status, message=view.message,
         problems=problems(view, ctx.catalog), columns=columns, rows=rows,
         unwatched=[s.name for s in view.services if not s.watched],
-        capacity=capacity_glance(ctx), sources=sources(ctx),
+        capacity=capacity_glance(ctx), sources=sources(ctx), synthetic=synthetic_glance(ctx),
         story=None if state is None else StoryView.model_validate(state))

@@ -1,8 +1,9 @@
-"""``stackwatch report quotas``: the quota report from the server's store.
+"""``stackwatch report quotas|daily|weekly|monthly``: reports from the server's store.
 
 Per project, quota against usage for compute, volume and network resources, the ones
 nearest their limit first, as a table, JSON or CSV (``runbooks.books.quotas`` lays it
-out; ``query.quotas`` reads it).
+out; ``query.quotas`` reads it). The reviews of the operations guide's rhythm
+(``daily``, ``weekly``, ``monthly``) are :mod:`stackwatch.review.report`'s.
 """
 
 from __future__ import annotations
@@ -45,3 +46,14 @@ def quotas(config_path: Path, fmt: str, project: str, area: str | None) -> None:
     if area:
         rows = [r for r in rows if r.area == area]
     click.echo(render(rows, fmt), nl=False)
+
+
+def _reviews() -> None:
+    from stackwatch.review.cli import report_command
+    from stackwatch.review.report import KINDS
+
+    for kind in KINDS:
+        report.add_command(report_command(kind))
+
+
+_reviews()

@@ -11,6 +11,7 @@ Scenarios act where a real fault would show:
   ``service-disabled``, ``servers-error``, ``boots-fail``, ``migration-stuck``,
   ``volume-stuck-deleting``, ``snapshot-stuck``, ``l3-agent-dead``, ``cinder-volume-down``,
   ``mtu-misconfigured``;
+* on the next writes of a kind: ``image-stuck``, ``boot-error``, ``volume-error``;
 * cascades, as the real services show them (:mod:`stackwatch.sim.outages`):
   ``conductor-down`` (the computes stop reporting with it), ``keystone-down``,
   ``database-down``, ``neutron-server-down`` (nova's server list answers 500);
@@ -375,6 +376,28 @@ def _mtu_misconfigured_clear(ctx: FaultContext) -> str:
     return f"{len(undo)} network(s) back to their MTU"
 
 
+# ------------------------------------------------------------------ the next writes
+
+
+def _broken(key: str, param: str, allowed: tuple[str, ...], says: str) -> tuple[Apply, Clear]:
+    """A fault on what the next writes of a kind meet (``state.broken[key]``), until
+    cleared; ``param`` chooses how (one of ``allowed``)."""
+
+    def apply(ctx: FaultContext, p: Mapping[str, str]) -> str:
+        how = p[param] if param else allowed[0]
+        if how not in allowed:
+            raise SimulatorError(f"parameter {param} must be one of {', '.join(allowed)}, "
+                                 f"not {how!r}")
+        ctx.state.broken[key] = how
+        return says.format(how)
+
+    def clear_(ctx: FaultContext) -> str:
+        was = ctx.state.broken.pop(key, None)
+        return f"{key}: {'works again' if was else 'was not broken'}"
+
+    return apply, clear_
+
+
 # ------------------------------------------------------------------ cascades
 
 
@@ -527,10 +550,12 @@ def _api_fault(kind: str, default_status: int = 500) -> tuple[Apply, Clear]:
         if not 0 < ratio <= 1:
             raise SimulatorError("parameter ratio must be in (0, 1]")
         fault = ApiFault(kind=kind, ratio=ratio, delay=_float(p, "delay"),
-                         status=int(p.get("status") or default_status), path=p["path"])
+                         status=int(p.get("status") or default_status), path=p["path"],
+                         method=p["method"].upper())
         ctx.server.api_faults[service] = fault
         ctx.active.setdefault(key, {})[service] = fault
         where = f" whose path has {p['path']!r}" if p["path"] else ""
+        where += f" by {p['method'].upper()}" if p["method"] else ""
         return f"{service} API: {kind} on {ratio:.0%} of requests{where}"
 
     def clear_(ctx: FaultContext) -> str:
@@ -544,7 +569,8 @@ def _api_fault(kind: str, default_status: int = 500) -> tuple[Apply, Clear]:
 
 def _api(kind: str, name: str, summary: str, **extra: str) -> Scenario:
     apply, clear_ = _api_fault({"500": "error"}.get(kind, kind))
-    params = {"service": "compute", "ratio": "1.0", "delay": "2.0", "path": "", **extra}
+    params = {"service": "compute", "ratio": "1.0", "delay": "2.0", "path": "", "method": "",
+              **extra}
     return Scenario(name, summary, apply, clear_, params, "api")
 
 
@@ -603,6 +629,18 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("mtu-misconfigured", "an overlay network's MTU is above what its tunnel "
              "carries (physical 1500 less the VXLAN/GRE/Geneve overhead)",
              _mtu_misconfigured, _mtu_misconfigured_clear, {"network": "", "mtu": "1500"}),
+    Scenario("image-stuck", "image uploads fail: status saving (glance-api dies while "
+             "writing: HAProxy's 502, the image stays saving) or queued (the store is full: "
+             "413, the image back to queued)",
+             *_broken("image-upload", "status", ("saving", "queued"),
+                      "image uploads leave the image {}"), {"status": "saving"}),
+    Scenario("boot-error", "new boots go to ERROR (reason novalidhost: no host in the "
+             "conductor; spawn: aborted on a compute), each with its fault",
+             *_broken("boot", "reason", ("novalidhost", "spawn"),
+                      "new boots go to ERROR ({})"), {"reason": "novalidhost"}),
+    Scenario("volume-error", "new volumes go to error (the scheduler finds no valid "
+             "backend)", *_broken("volume-create", "", ("error",),
+                                  "new volumes go to {}"), {}),
     _cascade("conductor-down", _conductor_down, "nova-conductor dies; the nova-computes stop "
              "reporting with it, all down after service_down_time (params host, seconds: "
              "died that long ago)", host=""),

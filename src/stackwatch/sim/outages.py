@@ -38,6 +38,16 @@ _NOVA_500 = ("Unexpected API Error. Please report this at http://bugs.launchpad.
              "and attach the Nova API log if possible.\n")
 
 
+_HAPROXY_502 = ("<html><body><h1>502 Bad Gateway</h1>\n"
+                "The server returned an invalid or incomplete response.\n</body></html>\n")
+
+
+def haproxy_bad_gateway() -> web.Response:
+    """HAProxy's own 502 when its backend died in the middle of an answer."""
+    return web.Response(status=502, text=_HAPROXY_502, content_type="text/html",
+                        headers={"Cache-Control": "no-cache"})
+
+
 def haproxy_unavailable() -> web.Response:
     """HAProxy's own 503 when a backend has no server up."""
     return web.Response(status=503, text=_HAPROXY_503, content_type="text/html",

@@ -64,7 +64,8 @@ class ApiFault:
     default), ``truncated`` (cuts the JSON body in half), ``unauthorized`` (401),
     ``forbidden`` (403). ``ratio`` is the share of requests affected (1.0 = all);
     ``path``, when given, a substring of the path the requests affected have (one
-    instance's ``os-instance-actions``, say), the others answered as usual.
+    instance's ``os-instance-actions``, say), the others answered as usual; ``method``,
+    when given, the HTTP method they have (``POST``: creations fail, listings work).
     """
 
     kind: str
@@ -72,6 +73,7 @@ class ApiFault:
     delay: float = 2.0
     status: int = 500
     path: str = ""
+    method: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +165,8 @@ class SimServer:
             await asyncio.sleep(self.latency)
         fault = self.api_faults.get(spec.service_type)
         if fault is not None and fault.path and fault.path not in request.path:
+            fault = None
+        if fault is not None and fault.method and fault.method != request.method:
             fault = None
         if fault is not None and self._rng.random() >= fault.ratio:
             fault = None

@@ -336,6 +336,10 @@ class CloudState:
         self._rp_usage: dict[str, dict[str, int]] = {}
         # simulation controls (not API-visible): services whose heartbeat is stopped
         self.silent_services: set[str] = set()
+        # ... and what the next writes of a kind meet (faults image-stuck, boot-error,
+        # volume-error): "image-upload" -> saving|queued, "boot" -> novalidhost|spawn,
+        # "volume-create" -> error
+        self.broken: dict[str, str] = {}
         self.quota_defaults: dict[str, dict[str, int]] = {
             service: dict(limits) for service, limits in DEFAULT_QUOTAS.items()
         }

@@ -11,7 +11,10 @@ then turns them into events, metrics and the ``nova.migrations`` check:
   one ``fault`` event and each status a migration reaches one ``migration`` event; all
   carry the instance uuid in ``resource_ids`` and, for actions, the request id;
 * **once**: what was emitted is remembered (a bounded memory, :data:`MEMORY`), so that a
-  later run reading the same rows emits nothing again;
+  later run reading the same rows emits nothing again; each event also carries that
+  memory key as its natural key (:attr:`~stackwatch.model.Event.key`, the tracker's
+  prefix first), so that a restarted source, its memory empty, reading the same lookback
+  again stores nothing twice (the store keeps one event per key);
 * counters since the source started (``..._total``: actions per action and result,
   failed actions, faults per code, failed migrations) and the migration durations
   (a histogram per migration type, counted once per migration when it is first seen
@@ -167,6 +170,11 @@ class LifeTracker:
     def remember(self, *key: str) -> None:
         self._first(tuple(key))
 
+    def key(self, *parts: str) -> str:
+        """The stored events' natural key of a memory key: the same row read again (after
+        a restart, when the memory is empty) is not stored twice (:attr:`Event.key`)."""
+        return "|".join((self.prefix, *parts))
+
     # ------------------------------------------------------------------ records -> events
     def action_events(self, actions: Iterable[Action]) -> list[Event]:
         """The events of actions and action events not emitted before; counts the actions
@@ -174,9 +182,8 @@ class LifeTracker:
         out: list[Event] = []
         for action in actions:
             for ev in action.events:
-                if ev.finish is None or not self._first(
-                        ("event", action.instance, action.request_id, ev.event,
-                         str(ev.start))):
+                seen = ("event", action.instance, action.request_id, ev.event, str(ev.start))
+                if ev.finish is None or not self._first(seen):
                     continue
                 error = ev.result.lower() == "error"
                 out.append(Event(
@@ -191,7 +198,8 @@ class LifeTracker:
                     attributes=make_labels(_clean(
                         action=action.action, event=ev.event, start=ev.start,
                         finish=ev.finish, result=ev.result, host=ev.host,
-                        details=ev.details, project=action.project))))
+                        details=ev.details, project=action.project)),
+                    key=self.key(*seen)))
             if not action.settled or not self._first(
                     ("action", action.instance, action.request_id)):
                 continue
@@ -213,14 +221,16 @@ class LifeTracker:
                 attributes=make_labels(_clean(
                     action=action.action, start=action.start, finish=action.finish,
                     result=result, message=action.message, project=action.project,
-                    user=action.user, events=len(action.events)))))
+                    user=action.user, events=len(action.events))),
+                key=self.key("action", action.instance, action.request_id)))
         return out
 
     def fault_events(self, faults: Iterable[Fault]) -> list[Event]:
         """One ``fault`` event per fault not emitted before; counts them per code."""
         out: list[Event] = []
         for fault in faults:
-            if not self._first(("fault", fault.instance, str(fault.created), fault.code)):
+            seen = ("fault", fault.instance, str(fault.created), fault.code)
+            if not self._first(seen):
                 continue
             self.faults[fault.code or "unknown"] += 1
             out.append(Event(
@@ -230,7 +240,8 @@ class LifeTracker:
                 resource_ids=(fault.instance,),
                 attributes=make_labels(_clean(code=fault.code, message=fault.message,
                                               details=fault.details[:4000],
-                                              host=fault.host, created=fault.created))))
+                                              host=fault.host, created=fault.created)),
+                key=self.key(*seen)))
         return out
 
     def migration_events(self, migrations: Iterable[Migration]) -> list[Event]:
@@ -261,7 +272,8 @@ class LifeTracker:
                     uuid=m.uuid, migration_type=m.migration_type, status=m.status,
                     source_compute=m.source_compute, dest_compute=m.dest_compute,
                     created=m.created, updated=m.updated,
-                    duration=duration if not m.in_progress else None))))
+                    duration=duration if not m.in_progress else None)),
+                key=self.key("migration", m.uuid, m.status)))
         return out
 
     def _observe(self, kind: str, duration: float) -> None:

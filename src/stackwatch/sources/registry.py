@@ -11,6 +11,7 @@ only here and only when configured::
 Once, for the machine stackwatch runs on (not per cloud):
 
     node  stackwatch.sources.node:node_sources(config)    when the node section is there
+    synthetic  stackwatch.synthetic.source:SyntheticSource  when synthetic.enabled
 
 A kind whose package or factory is not installed does not stop the others: it
 becomes a :class:`MissingSource` per expected source name, whose every run
@@ -38,6 +39,12 @@ log = logging.getLogger(__name__)
 
 API_SOURCE_NAMES = ("api.identity", "api.compute", "api.placement", "api.network",
                     "api.image", "api.block_storage")
+#: The API sources of services a cloud may not run (watched while its catalog lists them;
+#: not expected, so not stood in for when the API package is missing).
+OPTIONAL_API_SOURCE_NAMES = (
+    "api.orchestration", "api.load_balancer", "api.baremetal", "api.dns",
+    "api.shared_file_system", "api.container_infrastructure_management", "api.database",
+    "api.metric", "api.object_store")
 
 
 @dataclass(frozen=True)
@@ -179,4 +186,12 @@ def build_sources(config: Config) -> list[Source]:
         for source in _cloud_sources(cloud, config):
             sources.append(RenamedSource(f"{cloud.name}/", source) if several else source)
     sources.extend(_node_sources(config))  # the machine's own, whatever the clouds
+    if config.synthetic.enabled:  # the cloud used as a user would, at its own interval
+        from stackwatch.synthetic.source import SyntheticSource
+
+        sources.append(SyntheticSource(config.synthetic))
+    if config.backups is not None:  # the age of the last good backup of each database
+        from stackwatch.sources.backup import BackupSource
+
+        sources.append(BackupSource(config))
     return sources

@@ -126,6 +126,15 @@ class LogHistory:
             (service, service)).fetchall()
         return [HourlyRequests(*row) for row in rows]
 
+    def service_hours(self, start: float = 0.0) -> list[HourlyRequests]:
+        """Requests per hour per service (all operations and statuses) from ``start`` on,
+        oldest first: what the trends read."""
+        rows = self._conn.execute(
+            "SELECT hour, service, sum(requests) FROM log_hourly_requests WHERE hour >= ? "
+            "GROUP BY hour, service ORDER BY hour, service", (start,)).fetchall()
+        return [HourlyRequests(hour, service, "", "", int(n), None)
+                for hour, service, n in rows]
+
     def records_per_hour(self) -> list[tuple[float, str, str, int]]:
         """``(hour, service, level, records)`` rows, oldest first."""
         return [(r[0], r[1], r[2], r[3]) for r in self._conn.execute(

@@ -197,15 +197,17 @@ WHERE %(replace)s AND l.source = %(source)s
 _WRITE_EVENTS = """
 WITH inserted AS (
     INSERT INTO events (ts, kind, event_type, severity, service, host, message, request_id,
-                        resource_ids, attributes)
+                        resource_ids, attributes, dedup_key)
     SELECT ts, kind, event_type, severity, service, host, message, request_id,
-           ARRAY(SELECT jsonb_array_elements_text(resources::jsonb)), attributes
+           ARRAY(SELECT jsonb_array_elements_text(resources::jsonb)), attributes, dedup_key
     FROM unnest(%(ts)b::float8[], %(kinds)b::text[], %(types)b::text[], %(severities)b::int2[],
                 %(services)b::text[], %(hosts)b::text[], %(messages)b::text[],
-                %(requests)b::text[], %(resources)b::text[], %(attributes)b::text[])
+                %(requests)b::text[], %(resources)b::text[], %(attributes)b::text[],
+                %(keys)b::text[])
         WITH ORDINALITY AS i(ts, kind, event_type, severity, service, host, message,
-                             request_id, resources, attributes, n)
+                             request_id, resources, attributes, dedup_key, n)
     ORDER BY n
+    ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
     RETURNING id, resource_ids
 )
 INSERT INTO event_resources (resource_id, event_id)
@@ -511,7 +513,8 @@ class PostgresStore(BusReads):
                 "messages": [_text(e.message) for e in events],
                 "requests": [_text(e.request_id) for e in events],
                 "resources": [json.dumps([_text(r) for r in e.resource_ids]) for e in events],
-                "attributes": [_encode_labels(e.attributes) for e in events]}
+                "attributes": [_encode_labels(e.attributes) for e in events],
+                "keys": [_text(e.key) or None for e in events]}
 
     @staticmethod
     def _item_params(items: Sequence[Item], source: str) -> dict[str, Any]:

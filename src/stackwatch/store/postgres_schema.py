@@ -244,6 +244,11 @@ CREATE TABLE alarm_silences (
 );
 """
 
+_V7 = """
+ALTER TABLE events ADD COLUMN dedup_key TEXT COLLATE "C";
+CREATE UNIQUE INDEX events_key ON events (dedup_key) WHERE dedup_key IS NOT NULL;
+"""
+
 #: Every version, oldest first; the last one is the version this code reads and writes.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "series, samples, checks, events, sources and tokens", _V1),
@@ -252,6 +257,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "bus_messages, bus_poison, bus_operations: the notification consumer", _V4),
     Migration(5, "audit: who changed what with a fix, dry runs too", _V5),
     Migration(6, "alarm states, history, acknowledgements and silences", _ALARMS),
+    Migration(7, "events.dedup_key: one event per natural key (lifecycle re-reads)", _V7),
 )
 
 _TABLE = "stackwatch_schema"

@@ -8,7 +8,9 @@ Schema (compact: a series' name and labels are stored once)::
     checks   (id, name, labels, status, message, perfdata, ts)
     latest_checks (source, name, labels, check_id, ts) PRIMARY KEY(source, name, labels)
     events   (id, ts, kind, event_type, severity, service, host, message,
-              request_id, resource_ids, attributes)    indexed by ts, request_id
+              request_id, resource_ids, attributes, dedup_key)
+                                                       indexed by ts, request_id;
+                                                       UNIQUE(dedup_key) when not null
     event_resources (resource_id, event_id)            PRIMARY KEY, no rowid
     items    (source, kind, id, name, status, host, project, message, since,
               attributes, ts)                          PRIMARY KEY(source, kind, id), no rowid
@@ -138,10 +140,12 @@ CREATE TABLE IF NOT EXISTS events (
     message TEXT NOT NULL,
     request_id TEXT NOT NULL,
     resource_ids TEXT NOT NULL,
-    attributes TEXT NOT NULL
+    attributes TEXT NOT NULL,
+    dedup_key TEXT
 );
 CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
 CREATE INDEX IF NOT EXISTS events_request ON events (request_id) WHERE request_id != '';
+CREATE UNIQUE INDEX IF NOT EXISTS events_key ON events (dedup_key) WHERE dedup_key IS NOT NULL;
 CREATE TABLE IF NOT EXISTS event_resources (
     resource_id TEXT NOT NULL,
     event_id INTEGER NOT NULL,
@@ -369,6 +373,9 @@ class SQLiteStore(BusReads):
                 # a store from before checks were kept per source: the pointers go (the
                 # checks stay), the next run of each source sets its own again
                 self._writer.execute("DROP TABLE latest_checks")
+            columns = [row[1] for row in self._writer.execute("PRAGMA table_info(events)")]
+            if columns and "dedup_key" not in columns:  # a store from before natural keys
+                self._writer.execute("ALTER TABLE events ADD COLUMN dedup_key TEXT")
             self._writer.executescript(_SCHEMA)
             rollups.start(self._writer)
             for row in self._writer.execute(
@@ -620,14 +627,19 @@ class SQLiteStore(BusReads):
         return mine
 
     def _write_events(self, conn: sqlite3.Connection, events: Sequence[Event]) -> None:
+        """Insert the events; one whose key an event stored holds already is left out."""
         for event in events:
             cursor = conn.execute(
                 "INSERT INTO events (ts, kind, event_type, severity, service, host, message, "
-                "request_id, resource_ids, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "request_id, resource_ids, attributes, dedup_key) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (event.timestamp, event.kind, event.event_type, int(event.severity),
                  event.service, event.host, event.message, event.request_id,
-                 json.dumps(list(event.resource_ids)), _encode_labels(event.attributes)),
+                 json.dumps(list(event.resource_ids)), _encode_labels(event.attributes),
+                 event.key or None),
             )
+            if not cursor.rowcount:
+                continue
             conn.executemany(
                 "INSERT OR IGNORE INTO event_resources (resource_id, event_id) VALUES (?, ?)",
                 [(rid, cursor.lastrowid) for rid in event.resource_ids],

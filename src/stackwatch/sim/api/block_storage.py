@@ -329,7 +329,7 @@ class CinderApi:
         }
         pools = sorted((p for p in self.state.pools if p.id.partition("#")[0] in live),
                        key=lambda p: p.allocated_capacity_gb)
-        if not pools:
+        if not pools or self.state.broken.get("volume-create") == "error":
             self.state.update("volume", volume_id, status="error", updated_at=now)
             return
         self.state.update("volume", volume_id, status="available", host=pools[0].id,

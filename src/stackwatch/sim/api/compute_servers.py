@@ -326,7 +326,14 @@ def register(nova: Nova) -> None:
 
     def _finish(server_id: str, actor: Actor) -> None:
         with acting(actor):
-            ops.finish_build(state, server_id, rng)
+            broken = state.broken.get("boot")  # fault boot-error
+            if broken is None:
+                ops.finish_build(state, server_id, rng)
+                return
+            if broken == "spawn":
+                host = next((h.host for h in state.hypervisors), None)
+                state.update("server", server_id, host=host)
+            ops.fail_build(state, server_id, no_valid_host=broken == "novalidhost")
 
     async def server_delete(request: web.Request, version: Version) -> web.Response:
         # compute/DELETE___v2.1__servers__{server_id}@latest.json (204)

@@ -36,6 +36,7 @@ from stackwatch.sim.api.wire import (
     truthy,
     zulu,
 )
+from stackwatch.sim.outages import haproxy_bad_gateway
 from stackwatch.sim.routing import ApiContext, Auth, auth_of
 
 Payload = dict[str, Any]
@@ -267,6 +268,16 @@ class GlanceApi:
             raise GlanceError(409, f"Image status transition from {image.status} to saving "
                                    "is not allowed")
         data = await request.read()
+        broken = self.state.broken.get("image-upload")
+        if broken == "saving":
+            # glance-api died while writing the data: the image stays ``saving`` and
+            # HAProxy answers the client its 502
+            self.state.update("image", image.id, status="saving", updated_at=self.state.now())
+            return haproxy_bad_gateway()
+        if broken == "queued":
+            # the store is full: glance's upload() answers 413 and _restore()s ``queued``
+            raise GlanceError(413, "Image storage media is full: There is not enough disk "
+                                   "space on the image storage media.")
         self.state.update(
             "image", image.id, status="active", size=len(data), virtual_size=len(data),
             checksum=hashlib.md5(data, usedforsecurity=False).hexdigest(),

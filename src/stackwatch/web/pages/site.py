@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from stackwatch.web.pages import alarms, audit, core, inventory, logs
+from stackwatch.web.pages import alarms, audit, core, inventory, logs, review
 from stackwatch.web.pages.page import PageSpec
 
 PAGES: tuple[PageSpec, ...] = (
     *core.PAGES,
     *inventory.PAGES,
+    *review.PAGES,
     *logs.PAGES,
     *audit.PAGES,
     *alarms.PAGES,
