@@ -5,7 +5,9 @@ Calls per collection (N servers, H hypervisors, P projects):
 against ``report_interval`` on the API's clock); ``servers/detail`` ceil(N/1000);
 ``os-hypervisors/detail`` ceil(H/1000) (paginated from 2.33); ``flavors/detail`` 1;
 ``os-aggregates`` 1; ``os-availability-zone`` 1; every ``quotas`` interval (600 s) one
-``os-quota-sets/{p}/detail`` per project (nova has no bulk quota API), and every
+``os-quota-sets/{p}/detail`` per project (nova has no bulk quota API; with the
+``nova_api``, ``nova`` and ``nova_cell0`` databases configured, one
+``os-quota-sets/{p}/defaults`` and four queries instead: :mod:`.sql.shortcuts`), and every
 ``usage`` interval (3600 s) ``os-simple-tenant-usage`` ceil(P/1000). The instances'
 actions, faults and migrations: :mod:`.compute_life` (``instance_actions``, ``migrations``).
 
@@ -40,7 +42,7 @@ import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackwatch.config import HeartbeatConfig, LatencyConfig, LifecycleConfig
 from stackwatch.errors import InvalidResponse
@@ -50,9 +52,12 @@ from stackwatch.sources.openstack_api import fields as f
 from stackwatch.sources.openstack_api.base import ApiSource
 from stackwatch.sources.openstack_api.client import ApiClient
 from stackwatch.sources.openstack_api.compute_life import ComputeLife
-from stackwatch.sources.openstack_api.identity_projects import Project
+from stackwatch.sources.openstack_api.identity_projects import Project, load_projects
 from stackwatch.sources.openstack_api.placement import load_providers
 from stackwatch.sources.resources import Resource
+
+if TYPE_CHECKING:  # a runtime import would be circular (sql.nova imports .compute)
+    from stackwatch.sources.sql.shortcuts import Shortcuts
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -328,7 +333,8 @@ class ComputeSource(ApiSource):
     def capacity(self) -> Collection:
         hypervisors = self._hypervisors()
         hosts = self._host_labels()
-        loaded = load_providers(self.client)  # placement failing: capacity is UNKNOWN
+        # placement failing: capacity is UNKNOWN
+        loaded = load_providers(self.client, self.shortcuts)
         providers = {p.name: p for p in loaded.read}
         samples: list[Sample] = []
         zone_free: defaultdict[tuple[str, str], float] = defaultdict(float)
@@ -381,7 +387,12 @@ class ComputeSource(ApiSource):
             body = self.client.get("compute", f"os-quota-sets/{project.id}/detail")
             return QuotaDetail.from_api(project, body)
 
-        quotas, checks = self.per_project("quotas", one)
+        checks: tuple[CheckResult, ...] = ()
+        if self.shortcuts is not None and self.shortcuts.nova_quotas \
+                and self.shortcuts.one_cell():
+            quotas = self._quotas_from_sql(self.shortcuts)
+        else:
+            quotas, checks = self.per_project("quotas", one)
         samples: list[Sample] = []
         for quota in quotas:
             labels = {"tenant": quota.project.name, "tenant_id": quota.project.id}
@@ -392,6 +403,23 @@ class ComputeSource(ApiSource):
                 samples.append(self.sample(f"openstack_nova_limits_{metric}_used",
                                            quota.in_use[key], **labels))
         return Collection(tuple(samples), checks)
+
+    def _quotas_from_sql(self, shortcuts: Shortcuts) -> list[QuotaDetail]:
+        """The same details from nova's databases, the defaults from one request
+        (``os-quota-sets/{p}/defaults``: nova.conf's, which no database holds)."""
+        projects = load_projects(self.client)
+        if not projects:
+            return []
+        body = self.client.get("compute", f"os-quota-sets/{projects[0].id}/defaults")
+        what = "nova os-quota-sets defaults"
+        defaults = f.obj(body, "quota_set", what)
+        keys = ("cores", "ram", "instances")
+        base = {key: f.number(defaults, key, what) for key in keys}
+        facts = shortcuts.nova_quota_facts(keys)
+        none: dict[str, float] = {}
+        return [QuotaDetail(
+            p, {k: facts.overrides.get((p.id, k), base[k]) for k in keys},
+            {k: facts.in_use.get(p.id, none).get(k, 0.0) for k in keys}) for p in projects]
 
     def usage(self) -> Collection:
         """Usage of the last 24 h per project. From 2.40 nova pages by *instance*, so a

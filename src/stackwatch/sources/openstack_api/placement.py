@@ -3,7 +3,9 @@
 Calls per collection (R providers): ``/resource_providers`` 1, then
 ``/resource_providers/{uuid}/usages`` per provider (R, in parallel; placement
 has no bulk form), and ``/inventories`` per provider on the first collection,
-for new providers, and every 600 s (R more). Providers that could not be read
+for new providers, and every 600 s (R more). With ``databases.placement`` configured,
+none of these: three queries of placement's database read the same figures
+(:mod:`stackwatch.sources.sql.shortcuts`). Providers that could not be read
 (the run's deadline, errors) are named in a ``stackwatch.partial`` check. The result
 is shared with ``api.compute``, which derives its per-hypervisor capacity from it
 (:attr:`Inventory.capacity`, :attr:`Inventory.free`).
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
 from stackwatch.sources.base import PARTIAL_CHECK
@@ -21,6 +23,9 @@ from stackwatch.sources.openstack_api import fields as f
 from stackwatch.sources.openstack_api.base import ApiSource
 from stackwatch.sources.openstack_api.client import ApiClient
 from stackwatch.sources.resources import Resource
+
+if TYPE_CHECKING:  # a runtime import would be circular (sql.nova imports .compute)
+    from stackwatch.sources.sql.shortcuts import Shortcuts
 
 #: How long inventories and usages are reused between api.placement and api.compute.
 PROVIDERS_MAX_AGE_S = 10.0
@@ -93,7 +98,7 @@ class Providers:
             make_labels(source=source, resource=resource, region=region)),)
 
 
-def load_providers(client: ApiClient) -> Providers:
+def load_providers(client: ApiClient, shortcuts: Shortcuts | None = None) -> Providers:
     """Every provider with inventories and usages, shared with api.compute; those that
     could not be read are counted (raise when none could be).
 
@@ -103,7 +108,12 @@ def load_providers(client: ApiClient) -> Providers:
     cloud with thousands of providers. One fan-out item reads a provider whole (its
     inventories if not known, then its usages), so that a run cut short at its
     deadline delivers whole providers, and the inventories it read spare the next run.
+    With ``shortcuts`` holding placement's database, three queries read them all.
     """
+    if shortcuts is not None and shortcuts.placement:
+        return client.shared("placement.providers", PROVIDERS_MAX_AGE_S,
+                             lambda: providers_from_sql(shortcuts))
+
     def load() -> Providers:
         body = client.get("placement", "resource_providers")
         rows = [r for r in f.items(body, "resource_providers", "placement resource_providers")
@@ -130,6 +140,16 @@ def load_providers(client: ApiClient) -> Providers:
     return client.shared("placement.providers", PROVIDERS_MAX_AGE_S, load)
 
 
+def providers_from_sql(shortcuts: Shortcuts) -> Providers:
+    """Every provider, its inventories and usages, from placement's database."""
+    listed, rows = shortcuts.providers()
+    classes: dict[str, dict[str, Inventory]] = {p.uuid: {} for p in listed}
+    for row in rows:
+        classes.setdefault(row.provider_uuid, {})[row.resource_class] = Inventory(
+            row.total, row.reserved, row.allocation_ratio, row.used)
+    return Providers(tuple(Provider(p.uuid, p.name, classes[p.uuid]) for p in listed))
+
+
 class PlacementSource(ApiSource):
     """Placement through its API."""
 
@@ -141,7 +161,7 @@ class PlacementSource(ApiSource):
 
     def providers(self) -> Collection:
         samples: list[Sample] = []
-        providers = load_providers(self.client)
+        providers = load_providers(self.client, self.shortcuts)
         region = self.region_label
         for p in providers.read:
             for rc, inv in sorted(p.inventories.items()):
