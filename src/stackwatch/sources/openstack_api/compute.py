@@ -2,7 +2,9 @@
 
 Calls per collection (N servers, H hypervisors, P projects):
 ``os-services`` 1 (each service's state and heartbeat: ``nova.heartbeat``, its age
-against ``report_interval`` on the API's clock); ``servers/detail`` ceil(N/1000);
+against ``report_interval`` on the API's clock); ``servers/detail`` ceil(N/1000) every
+600 s, and in between only the servers changed since the previous run
+(``changes-since``: :mod:`.server_listing`);
 ``os-hypervisors/detail`` ceil(H/1000) (paginated from 2.33); ``flavors/detail`` 1;
 ``os-aggregates`` 1; ``os-availability-zone`` 1; every ``quotas`` interval (600 s) one
 ``os-quota-sets/{p}/detail`` per project (nova has no bulk quota API; with the
@@ -54,6 +56,7 @@ from stackwatch.sources.openstack_api.client import ApiClient
 from stackwatch.sources.openstack_api.compute_life import ComputeLife
 from stackwatch.sources.openstack_api.identity_projects import Project, load_projects
 from stackwatch.sources.openstack_api.placement import load_providers
+from stackwatch.sources.openstack_api.server_listing import ServerListing
 from stackwatch.sources.resources import Resource
 
 if TYPE_CHECKING:  # a runtime import would be circular (sql.nova imports .compute)
@@ -214,6 +217,8 @@ class ComputeSource(ApiSource):
                  lifecycle: LifecycleConfig | None = None) -> None:
         super().__init__(client, intervals, latency, heartbeat)
         self.life = ComputeLife(client, lifecycle)
+        self.listing = ServerListing(client, Server.from_api, lambda s: s.id,
+                                     lambda s: s.status)
 
     def resources(self) -> Sequence[Resource]:
         return (
@@ -235,10 +240,7 @@ class ComputeSource(ApiSource):
         return self.client.endpoint("compute").microversion or (2, 1)
 
     def _servers(self) -> list[Server]:
-        def load() -> list[Server]:
-            return [Server.from_api(s) for s in self.client.list_all(
-                "compute", "servers/detail", "servers", params={"all_tenants": 1})]
-        return self.client.shared("compute.servers", 5.0, load)
+        return self.client.shared("compute.servers", 5.0, self.listing.read)
 
     def _aggregates(self) -> list[Aggregate]:
         def load() -> list[Aggregate]:
