@@ -1,26 +1,33 @@
-"""Full API collection against the "big" simulated cloud, and Canonical's exporter beside it.
+"""Collection at scale: the "big" simulated cloud, stackwatch and Canonical's exporter.
 
     python3 bench/collect_scale.py [--size big] [--latency 20ms] [--concurrency 16]
+                                   [--change 0.01] [--no-databases]
                                    [--exporter PATH | --no-exporter] [--exporter-venv DIR]
 
 The simulator runs in its own process (as a real cloud would be elsewhere), with
-``--latency`` added to every answer. In one run, against that one cloud, printed:
+``--latency`` added to every answer, and serves its service databases (SQLite files;
+``--no-databases``: none, every figure through the APIs). Requests are counted by the
+simulator. In one run, against that one cloud, printed:
 
-* stackwatch in process: one full collection of the six API sources run side by
-  side (as the runner runs them): wall time, API calls, tokens issued, peak memory
-  (RSS of this process), calls against the pages the data needs; then a
-  steady-state collection, where the slow resources (quotas every 600 s, usage
-  every 3600 s, flavors and aggregates every 300 s, placement inventories every
-  600 s) are not due.
-* stackwatch through its CLI, as a user runs it: ``stackwatch server`` with the
-  default config for the API sources (store, web), from its start until every API
-  source's first run is stored, plus one scrape of its ``/metrics``.
+* stackwatch in process: one full collection of the six API sources run side by side
+  (as the runner runs them), with the cloud's databases configured (placement's
+  providers, nova's and cinder's quotas read from them: ``sources/sql/shortcuts.py``):
+  wall time, requests, tokens, peak memory, CPU of collector and simulator; then
+  ``--change`` of the servers are changed (powered off or on) and a steady
+  collection runs (servers read by ``changes-since``; quotas, usage, flavors and
+  aggregates not due). Both are checked against the simulator's own state (servers by
+  status, placement usage per class, quota usage, volumes): "exact" or what differs.
+* stackwatch through its CLI, as a user runs it: ``stackwatch server`` (store, web)
+  with a stackwatch.yaml for the cloud and its databases (the SQL sources run too),
+  from its start until every API source's first run is stored, plus one scrape of
+  its ``/metrics``; requests.
 * Canonical's prometheus-openstack-exporter itself (its upstream Python 3 script;
   see ``bench/peer_exporter.py`` for how to get it: it is not on PyPI and nothing of
-  it is in this repository), from its start until its cache is written, plus one
-  scrape of its ``/metrics``; and the ratio of the two end-to-end times.
+  it is in this repository), from its start until its cache is written (its first
+  complete cache), plus one scrape of its ``/metrics``; requests; the ratios.
+* the load average, and each goal of issue 16 met or not.
 
-"Pages the data needs": every listing page at the service's largest page
+"Pages the API-only path needs": every listing page at the service's largest page
 (nova, cinder, glance 1000 — a full page needs one more, empty, request to
 know it is the last; neutron unlimited — one page; keystone and placement
 whole lists), one request per project and service that has no bulk quota API
@@ -63,6 +70,15 @@ cloud = SimulatedCloud(workdir=Path(sys.argv[1]), size=sys.argv[2], latency=floa
                        life=False, databases=sys.argv[4] == "1")
 cloud.start()
 print(json.dumps({"clouds_yaml": str(cloud.clouds_yaml), "databases": cloud.db_urls}), flush=True)
+spent = Counter()  # path -> seconds beyond the added latency, bytes; since the last "paths"
+sent = Counter()
+
+def note(served):
+    path = "/".join("{id}" if len(p) >= 32 or p.isdigit() else p for p in served.path.split("/"))
+    spent[path] += max(0.0, served.duration - cloud.latency)
+    sent[path] += served.length
+
+cloud.on_request(note)
 
 rng = random.Random(7)
 
@@ -99,6 +115,10 @@ for line in sys.stdin:
         cloud.flush()
     elif word == "truth":
         answer = cloud.call(truth, cloud.state)
+    elif word == "paths":
+        answer = [(p, round(t, 2), sent[p]) for p, t in spent.most_common(int(arg))]
+        spent.clear()
+        sent.clear()
     else:
         break
     print(json.dumps(answer), flush=True)
@@ -344,11 +364,15 @@ def main() -> None:
             client = ApiClient("stackwatch-sim", clouds_yaml=sim.clouds_yaml, timeout=120,
                                concurrency=args.concurrency, region="RegionOne")
             sources = api_sources(cloud, client=client)
+            sim.ask("paths 0")
             full = collect_all(client, sources, sim)
+            full_paths = sim.ask("paths 5")
             full_wrong = mismatches(full, sim.ask("truth"))
             memory = peak_rss_mb()
             changed = sim.ask(f"change {args.change}")
+            sim.ask("paths 0")
             steady = collect_all(client, sources, sim)
+            steady_paths = sim.ask("paths 5")
             steady_wrong = mismatches(steady, sim.ask("truth"))
             client.close()
             needed, items = pages_needed(full)
@@ -371,6 +395,10 @@ def main() -> None:
             for name, wrong in (("full", full_wrong), ("steady", steady_wrong)):
                 print(f"  {name} against the simulator's truth: "
                       f"{'exact' if not wrong else '; '.join(wrong)}")
+            for name, paths in (("full", full_paths), ("steady", steady_paths)):
+                print(f"  simulator, {name}: seconds beyond the latency (queueing in its one "
+                      f"event loop included), bytes: " + ", ".join(
+                          f"{path} {took:.1f} s {size / 1e6:.1f} MB" for path, took, size in paths))
 
             print("\nstackwatch through its CLI (`stackwatch server`: store, /metrics; "
                   "default config)...", flush=True)
