@@ -230,11 +230,16 @@ class BlockStorageSource(ApiSource):
             return (project, f.number(gigabytes, "limit", what),
                     f.number(gigabytes, "in_use", what, 0.0))
 
-        checks: tuple[CheckResult, ...] = ()
-        if self.shortcuts is not None and self.shortcuts.cinder_quotas:
-            rows = self._quotas_from_sql(self.shortcuts)
+        def by_api() -> tuple[list[tuple[Project, float, float]], tuple[CheckResult, ...]]:
+            return self.per_project("quotas", one)
+
+        shortcuts = self.shortcuts
+        if shortcuts is not None and shortcuts.cinder_quotas:
+            found = shortcuts  # for the closure: mypy does not narrow into it
+            rows, checks = shortcuts.read(
+                "cinder quotas", lambda: (self._quotas_from_sql(found), ()), by_api)
         else:
-            rows, checks = self.per_project("quotas", one)
+            rows, checks = by_api()
         samples: list[Sample] = []
         for project, limit, used in rows:
             labels = {"tenant": project.name, "tenant_id": project.id}

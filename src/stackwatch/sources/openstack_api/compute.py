@@ -389,12 +389,19 @@ class ComputeSource(ApiSource):
             body = self.client.get("compute", f"os-quota-sets/{project.id}/detail")
             return QuotaDetail.from_api(project, body)
 
-        checks: tuple[CheckResult, ...] = ()
-        if self.shortcuts is not None and self.shortcuts.nova_quotas \
-                and self.shortcuts.one_cell():
-            quotas = self._quotas_from_sql(self.shortcuts)
+        def by_api() -> tuple[list[QuotaDetail], tuple[CheckResult, ...]]:
+            return self.per_project("quotas", one)
+
+        shortcuts = self.shortcuts
+        if shortcuts is not None and shortcuts.nova_quotas:
+            def by_sql() -> tuple[list[QuotaDetail], tuple[CheckResult, ...]]:
+                assert shortcuts is not None
+                if not shortcuts.one_cell():
+                    return by_api()
+                return self._quotas_from_sql(shortcuts), ()
+            quotas, checks = shortcuts.read("nova quotas", by_sql, by_api)
         else:
-            quotas, checks = self.per_project("quotas", one)
+            quotas, checks = by_api()
         samples: list[Sample] = []
         for quota in quotas:
             labels = {"tenant": quota.project.name, "tenant_id": quota.project.id}

@@ -110,10 +110,6 @@ def load_providers(client: ApiClient, shortcuts: Shortcuts | None = None) -> Pro
     deadline delivers whole providers, and the inventories it read spare the next run.
     With ``shortcuts`` holding placement's database, three queries read them all.
     """
-    if shortcuts is not None and shortcuts.placement:
-        return client.shared("placement.providers", PROVIDERS_MAX_AGE_S,
-                             lambda: providers_from_sql(shortcuts))
-
     def load() -> Providers:
         body = client.get("placement", "resource_providers")
         rows = [r for r in f.items(body, "resource_providers", "placement resource_providers")
@@ -137,6 +133,11 @@ def load_providers(client: ApiClient, shortcuts: Shortcuts | None = None) -> Pro
         if errors and not read:
             raise errors[0]
         return Providers(tuple(read), len(rows) - len(read), str(errors[0]) if errors else "")
+
+    if shortcuts is not None and shortcuts.placement:
+        found = shortcuts  # for the closure: mypy does not narrow into it
+        return client.shared("placement.providers", PROVIDERS_MAX_AGE_S, lambda: found.read(
+            "placement providers", lambda: providers_from_sql(found), load))
     return client.shared("placement.providers", PROVIDERS_MAX_AGE_S, load)
 
 

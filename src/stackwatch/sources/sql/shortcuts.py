@@ -13,23 +13,25 @@ service databases in a few queries instead, when the cloud has their URLs.
   ``cinder.quota_usages`` (cinder keeps it), instead of one request per project.
 
 The defaults come from the services' configuration, which no database holds: the API
-sources still ask them, one request each. A query that fails raises a SourceError, as
-a failed request does, and the resource is UNKNOWN with it.
+sources still ask them, one request each. When a query fails (a grant missing, a table
+another release lacks, the server down), :meth:`Shortcuts.read` reads through the API
+instead, and logs why once: the figures stay, only slower.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import Boolean, column, table
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.expression import Executable
 
-from stackwatch.errors import SourceUnavailable
+from stackwatch.errors import SourceError, SourceUnavailable
 from stackwatch.redact import redact
 from stackwatch.sources.sql.base import build_engine, translate
 from stackwatch.sources.sql.tables import api_quotas, cell_mappings
@@ -49,6 +51,10 @@ cinder_quotas = table("quotas", column("project_id"), column("resource"), column
                       column("deleted", Boolean))
 quota_usages = table("quota_usages", column("project_id"), column("resource"),
                      column("in_use"), column("deleted", Boolean))
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: The databases an API source may read instead of looping over the API.
 SHORTCUT_DATABASES = ("placement", "nova_api", "nova", "nova_cell0", "cinder")
@@ -118,8 +124,25 @@ class Shortcuts:
         self.databases = {name: Database(name, url, timeout) for name, url in urls.items()
                           if name in SHORTCUT_DATABASES}
 
+        self._said: set[str] = set()
+        self._lock = threading.Lock()
+
     def has(self, *names: str) -> bool:
         return all(name in self.databases for name in names)
+
+    def read(self, what: str, shortcut: Callable[[], T], api: Callable[[], T]) -> T:
+        """``shortcut()``; when its database fails, ``api()``, and why logged once (per
+        reason) as a WARNING."""
+        try:
+            return shortcut()
+        except SourceError as error:
+            with self._lock:
+                first = f"{what}: {error}" not in self._said
+                self._said.add(f"{what}: {error}")
+            if first:
+                log.warning("%s read through the API: the database could not be read: %s",
+                            what, error)
+            return api()
 
     def close(self) -> None:
         for database in self.databases.values():
