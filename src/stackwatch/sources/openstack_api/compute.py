@@ -9,7 +9,7 @@ against ``report_interval`` on the API's clock); ``servers/detail`` ceil(N/1000)
 ``os-aggregates`` 1; ``os-availability-zone`` 1; every ``quotas`` interval (600 s) one
 ``os-quota-sets/{p}/detail`` per project (nova has no bulk quota API; with the
 ``nova_api``, ``nova`` and ``nova_cell0`` databases configured, one
-``os-quota-sets/{p}/defaults`` and four queries instead: :mod:`.sql.shortcuts`), and every
+``os-quota-sets/{p}/defaults`` and four queries instead: ``sources/sql/shortcuts.py``), and every
 ``usage`` interval (3600 s) ``os-simple-tenant-usage`` ceil(P/1000). The instances'
 actions, faults and migrations: :mod:`.compute_life` (``instance_actions``, ``migrations``).
 
