@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -21,7 +22,7 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def stop(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+def stop(proc: subprocess.Popen[Any], timeout: float = 30.0) -> None:
     """SIGTERM, then SIGKILL if it is still there after ``timeout`` seconds."""
     proc.terminate()
     try:

@@ -50,7 +50,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "cinder": ("volumes", "snapshots", "services", "quotas", "quota_usages"),
     "neutron": ("agents", "routerl3agentbindings", "routers", "ports", "networks", "subnets",
                 "ml2_port_bindings"),
-    "placement": ("resource_providers", "inventories", "allocations"),
+    "placement": ("resource_providers", "inventories", "allocations", "resource_classes"),
     "glance": ("images", "image_members"),
 }
 

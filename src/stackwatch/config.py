@@ -114,10 +114,13 @@ DEFAULT_INTERVALS: dict[str, float] = {"api": 60.0, "sql": 60.0, "logs": 10.0, "
 DEFAULT_TIMEOUTS: dict[str, float] = {"api": 120.0, "sql": 60.0, "logs": 30.0, "node": 30.0,
                                       "infra": 60.0}
 
-#: The service databases an ``sql.<database>`` source reads (``stackwatch.sources.sql``);
-#: any other key under ``databases`` is refused rather than silently ignored.
+#: The service databases stackwatch reads: an ``sql.<database>`` source each
+#: (``stackwatch.sources.sql``), but placement's, which only spares the API sources their
+#: per-provider requests, as nova's and cinder's spare them their per-project quota
+#: requests (``stackwatch.sources.sql.shortcuts``); any other key under ``databases`` is
+#: refused rather than silently ignored.
 SQL_DATABASES: tuple[str, ...] = ("cinder", "glance", "keystone", "neutron", "nova",
-                                  "nova_api", "nova_cell0")
+                                  "nova_api", "nova_cell0", "placement")
 
 
 #: URL schemes ``store.url`` takes; all mean PostgreSQL through psycopg 3.

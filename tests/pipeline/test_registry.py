@@ -29,16 +29,23 @@ def test_one_cloud_api_and_sql_sources() -> None:
 
 
 def test_every_database_the_config_accepts_gets_its_sql_source() -> None:
-    """No database URL is accepted and then ignored: each one is read by sql.<database>."""
+    """No database URL is accepted and then ignored: each one is read by sql.<database>,
+    or (placement's) by the API sources instead of per-provider requests."""
     from stackwatch.config import SQL_DATABASES
-    from stackwatch.sources.sql import SQL_CLASSES
+    from stackwatch.sources.openstack_api import ApiSource
+    from stackwatch.sources.sql import API_ONLY, SQL_CLASSES
 
-    assert set(SQL_DATABASES) == set(SQL_CLASSES)
+    assert set(SQL_DATABASES) == set(SQL_CLASSES) | set(API_ONLY)
+    assert not set(SQL_CLASSES) & set(API_ONLY)
     config = parse_config({"clouds": [{"name": "a", "databases": {
         db: f"sqlite:///{db}.sqlite" for db in SQL_DATABASES}}]})
-    names = {s.name for s in build_sources(config)}
-    assert {f"sql.{db}" for db in SQL_DATABASES} <= names
+    sources = build_sources(config)
+    names = {s.name for s in sources}
+    assert {f"sql.{db}" for db in SQL_CLASSES} <= names
     assert {"sql.nova_api", "sql.glance"} <= names
+    assert not {f"sql.{db}" for db in API_ONLY} & names
+    api = [s for s in sources if isinstance(s, ApiSource)]
+    assert api and all(s.shortcuts is not None and s.shortcuts.placement for s in api)
 
 
 def test_disable_by_name_and_kind() -> None:

@@ -38,8 +38,8 @@ def test_minimal_config_resolves_relative_paths(tmp_path: Path) -> None:
     [
         ("clouds: []\n", "clouds: List should have at least 1 item"),
         ("clouds: [{name: a, databases: {nova: 'nova.db'}}]\n", "clouds.0.databases"),
-        ("clouds: [{name: a, databases: {placement: 'sqlite:///p.sqlite'}}]\n",
-         "clouds.0.databases: Value error, placement: stackwatch does not read this database"),
+        ("clouds: [{name: a, databases: {heat: 'sqlite:///h.sqlite'}}]\n",
+         "clouds.0.databases: Value error, heat: stackwatch does not read this database"),
         ("clouds: [{name: a}]\nweb: {listen: nowhere}\n", "web.listen"),
         ("clouds: [{name: a, colour: red}]\n", "clouds.0.colour"),
         ("clouds: [{name: a\n", "not valid YAML"),

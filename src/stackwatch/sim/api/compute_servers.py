@@ -8,6 +8,7 @@ import asyncio
 import json
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,7 @@ from stackwatch.sim.api.nova import (
     versioned,
     z_time,
 )
+from stackwatch.sim.events import Change, ChangeKind
 from stackwatch.sim.routing import (
     Auth,
     auth_of,
@@ -44,6 +46,18 @@ def register(nova: Nova) -> None:
     """Add these routes to the compute API."""
     state = nova.state
     api = nova.api
+    # servers as they were deleted: nova keeps their rows (deleted != 0) until archived,
+    # and a changes-since listing shows them with status DELETED (API reference)
+    deleted: dict[str, r.Server] = {}
+
+    def remember(change: Change) -> None:
+        if (change.resource == "server" and change.kind is ChangeKind.DELETED
+                and change.before is not None):
+            if len(deleted) >= 100_000:  # an archive run
+                deleted.clear()
+            deleted[change.before.id] = change.before
+
+    state.subscribe(remember)
     rng = nova.rng
     origin = nova.origin
     links = nova.links
@@ -210,6 +224,11 @@ def register(nova: Nova) -> None:
                                       where=where, predicate=predicate)
         except KeyError:
             return error(400, f"marker [{marker}] not found", version)
+        if "changes-since" in request.query and not page.more:
+            # the deleted ones after the live ones (on the last page)
+            gone = [s for s in deleted.values() if s.id not in state.servers
+                    and all(getattr(s, k) == v for k, v in where.items()) and predicate(s)]
+            page = replace(page, items=[*page.items, *gone])
         if detail:
             # the page is assembled from each server's cached JSON: same bytes as
             # json.dumps({"servers": [...], "servers_links": [...]}) would give

@@ -197,8 +197,13 @@ class NeutronApi:
         )
         extra = {f"{collection}_links": links} if links else {}
         wanted = query.getall("fields", [])
-        if cache is not None and not wanted:
-            fragments = [self.fragments.get(row, cache, build) for row in rows]
+        if cache is not None:
+            # ``fields`` asked: a variant of its own (the same keys in the same order)
+            variant, part = (cache, tuple(wanted)), build
+            if wanted:
+                def part(row: Any) -> Payload:
+                    return {k: v for k, v in build(row).items() if k in wanted}
+            fragments = [self.fragments.get(row, variant, part) for row in rows]
             return collection_response(collection, fragments, extra)
         items = [build(row) for row in rows]
         if wanted:

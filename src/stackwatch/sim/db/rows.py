@@ -199,6 +199,9 @@ class RowMapper:
                 "database_connection": "mysql+pymysql://nova:<password>@controller/nova",
                 "disabled": False,
             }),
+            *(Insert("placement", "resource_classes", {
+                "created_at": None, "updated_at": None, "id": index, "name": name,
+            }) for index, name in enumerate(STANDARD_RESOURCE_CLASSES)),
         ]  # fmt: skip
 
     def load(self, records: Iterable[Any], now: datetime) -> list[Op]:
@@ -589,6 +592,15 @@ class RowMapper:
             return STANDARD_RESOURCE_CLASSES.index(name)
         return self._custom_rc.get(name)
 
+    def _custom_classes(self, names: Iterable[str], at: datetime | None) -> list[Op]:
+        """The ``resource_classes`` rows of custom classes not seen before (placement
+        creates a custom class before any inventory of it)."""
+        new = sorted({n for n in names if n not in STANDARD_RESOURCE_CLASSES
+                      and not self._custom_rc.known(n)})
+        return [Insert("placement", "resource_classes", {
+            "created_at": at, "updated_at": None, "id": self._custom_rc.get(n), "name": n,
+        }) for n in new]  # fmt: skip
+
     def _resource_provider(self, c: Change) -> list[Op]:
         p: r.ResourceProvider = c.record
         rp_id = self._rp_ids.get(p.id)
@@ -606,6 +618,7 @@ class RowMapper:
             ),
         }  # fmt: skip
         ops.append(_upsert(c, "placement", "resource_providers", {"id": rp_id}, row))
+        ops += self._custom_classes(p.inventories, db_time(p.created_at))
         for rc, inv in p.inventories.items():
             ops.append(Insert("placement", "inventories", {
                 "created_at": db_time(p.created_at), "updated_at": None,
@@ -627,6 +640,7 @@ class RowMapper:
         at = db_time(a.created_at or c.time)
         for rp_uuid, resources in a.resources.items():
             rp_id = self._rp_ids.get(rp_uuid)
+            ops += self._custom_classes(resources, at)
             for rc, used in resources.items():
                 ops.append(Insert("placement", "allocations", {
                     "created_at": at, "updated_at": None,

@@ -894,6 +894,18 @@ def _neutron(md: sa.MetaData) -> None:
 
 
 def _placement(md: sa.MetaData) -> None:
+    # placement syncs the standard classes in at start with their os-resource-classes
+    # index as id (0 included, hence no AUTO_INCREMENT here); custom ones from 10000
+    sa.Table(
+        "resource_classes",
+        md,
+        sa.Column("created_at", sa.DateTime),
+        sa.Column("updated_at", sa.DateTime),
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("name", sa.String(255), nullable=False),
+        sa.Index("uniq_resource_classes0name", "name", unique=True),
+        **_mysql("utf8mb4"),
+    )
     sa.Table(
         "resource_providers",
         md,

@@ -62,7 +62,8 @@ def api_sources(cloud: CloudConfig, intervals: Mapping[str, float] | None = None
     """The API sources of one cloud (the six, then the optional ones), sharing one client.
 
     ``intervals`` is ``Config.intervals``; keys like ``api.compute.quotas``
-    set a resource's own interval.
+    set a resource's own interval. The cloud's ``databases``, when it has them, spare
+    the per-provider and per-project requests (:mod:`stackwatch.sources.sql.shortcuts`).
     """
     shared = client or client_for(cloud)
     off = cloud.disabled_metrics
@@ -73,6 +74,13 @@ def api_sources(cloud: CloudConfig, intervals: Mapping[str, float] | None = None
                for cls in SOURCE_CLASSES]
     sources += [cls(shared, intervals, cloud.latency, cloud.heartbeat, off)
                 for cls in OPTIONAL_SOURCE_CLASSES]
+    if cloud.databases:
+        from stackwatch.sources.sql.shortcuts import Shortcuts
+        # placement's providers, nova's and cinder's quotas: a few queries instead of a
+        # request per provider or project (sources/sql/shortcuts.py)
+        shortcuts = Shortcuts(cloud.databases, cloud.sql_timeout)
+        for source in sources:
+            source.shortcuts = shortcuts
     return sources
 
 

@@ -17,7 +17,7 @@ import fnmatch
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from stackwatch.config import HeartbeatConfig, LatencyConfig
 from stackwatch.errors import SourceAuthError, SourceError
@@ -35,6 +35,9 @@ from stackwatch.sources.openstack_api.identity_projects import Project, load_pro
 from stackwatch.sources.openstack_api.latency import LatencyJudge
 from stackwatch.sources.resources import ResourceSource
 
+if TYPE_CHECKING:  # a runtime import would be circular (sql.nova imports .compute)
+    from stackwatch.sources.sql.shortcuts import Shortcuts
+
 ENDPOINT_CHECK = "api.endpoint"
 
 T = TypeVar("T")
@@ -45,6 +48,9 @@ class ApiSource(ResourceSource):
 
     service_type: ClassVar[str]   # catalog service type: "block-storage"
     codename: ClassVar[str]       # "cinder": used in openstack-exporter metric names
+    #: the service databases read instead of per-provider or per-project requests
+    #: (``api_sources`` sets it when the cloud has their URLs)
+    shortcuts: Shortcuts | None = None
 
     def __init__(self, client: ApiClient, intervals: Mapping[str, float] | None = None,
                  latency: LatencyConfig | None = None,

@@ -10,7 +10,9 @@ Calls per collection (N volumes, S snapshots, P projects):
 ``volumes/detail?all_tenants=1`` ceil(N/1000) (``osapi_max_limit``),
 ``snapshots/detail?all_tenants=1`` ceil(S/1000), ``os-services`` 1,
 ``scheduler-stats/get_pools?detail=True`` 1, and every ``quotas`` interval
-(600 s) one ``os-quota-sets/{p}?usage=True`` per project (no bulk API).
+(600 s) one ``os-quota-sets/{p}?usage=True`` per project (no bulk API; with the
+``cinder`` database configured, one ``os-quota-sets/{p}/defaults`` and two queries
+instead: :mod:`stackwatch.sources.sql.shortcuts`).
 
 Items (no call of their own): every volume and snapshot out of its resting status
 (``available``, ``in-use``; ``available`` for snapshots) — on its way somewhere
@@ -26,7 +28,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackwatch.model import (
     CheckResult,
@@ -40,8 +42,11 @@ from stackwatch.model import (
 from stackwatch.sources.openstack_api import fields as f
 from stackwatch.sources.openstack_api.base import ApiSource
 from stackwatch.sources.openstack_api.compute import _service_check
-from stackwatch.sources.openstack_api.identity_projects import Project
+from stackwatch.sources.openstack_api.identity_projects import Project, load_projects
 from stackwatch.sources.resources import Resource
+
+if TYPE_CHECKING:  # a runtime import would be circular (sql.nova imports .compute)
+    from stackwatch.sources.sql.shortcuts import Shortcuts
 
 GIB = 1024 ** 3
 SERVICE_CHECK = "cinder.service"
@@ -285,7 +290,16 @@ class BlockStorageSource(ApiSource):
                                    params={"usage": "True"})
             return project, f.obj(body, "quota_set", f"cinder os-quota-sets/{project.id}")
 
-        rows, checks = self.per_project("quotas", one)
+        def by_api() -> tuple[list[tuple[Project, float, float]], tuple[CheckResult, ...]]:
+            return self.per_project("quotas", one)
+
+        shortcuts = self.shortcuts
+        if shortcuts is not None and shortcuts.cinder_quotas:
+            found = shortcuts  # for the closure: mypy does not narrow into it
+            rows, checks = shortcuts.read(
+                "cinder quotas", lambda: (self._quotas_from_sql(found), ()), by_api)
+        else:
+            rows, checks = by_api()
         samples: list[Sample] = []
         for project, quota in rows:
             what = f"cinder os-quota-sets/{project.id}"
@@ -303,3 +317,17 @@ class BlockStorageSource(ApiSource):
                     f.number(f.obj(quota, key, what), "limit", what), **labels,
                     volume_type=key.removeprefix("gigabytes_")))
         return Collection(tuple(samples), checks)
+
+    def _quotas_from_sql(self, shortcuts: Shortcuts) -> list[tuple[Project, float, float]]:
+        """The same figures from cinder's database, the default from one request
+        (``os-quota-sets/{p}/defaults``: cinder.conf's, which no database holds)."""
+        projects = load_projects(self.client)
+        if not projects:
+            return []
+        what = "cinder os-quota-sets defaults"
+        body = self.client.get("block-storage", f"os-quota-sets/{projects[0].id}/defaults")
+        default = f.number(f.obj(body, "quota_set", what), "gigabytes", what)
+        facts = shortcuts.cinder_quota_facts(("gigabytes",))
+        none: dict[str, float] = {}
+        return [(p, facts.overrides.get((p.id, "gigabytes"), default),
+                 facts.in_use.get(p.id, none).get("gigabytes", 0.0)) for p in projects]

@@ -2,10 +2,14 @@
 
 Calls per collection (N servers, H hypervisors, P projects):
 ``os-services`` 1 (each service's state and heartbeat: ``nova.heartbeat``, its age
-against ``report_interval`` on the API's clock); ``servers/detail`` ceil(N/1000);
+against ``report_interval`` on the API's clock); ``servers/detail`` ceil(N/1000) every
+600 s, and in between only the servers changed since the previous run
+(``changes-since``: :mod:`.server_listing`);
 ``os-hypervisors/detail`` ceil(H/1000) (paginated from 2.33); ``flavors/detail`` 1;
 ``os-aggregates`` 1; ``os-availability-zone`` 1; every ``quotas`` interval (600 s) one
-``os-quota-sets/{p}/detail`` per project (nova has no bulk quota API), and every
+``os-quota-sets/{p}/detail`` per project (nova has no bulk quota API; with the
+``nova_api``, ``nova`` and ``nova_cell0`` databases configured, one
+``os-quota-sets/{p}/defaults`` and four queries instead: ``sources/sql/shortcuts.py``), and every
 ``usage`` interval (3600 s) ``os-simple-tenant-usage`` ceil(P/1000). The instances'
 actions, faults and migrations: :mod:`.compute_life` (``instance_actions``, ``migrations``).
 
@@ -40,7 +44,7 @@ import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackwatch.config import HeartbeatConfig, LatencyConfig, LifecycleConfig
 from stackwatch.errors import InvalidResponse
@@ -50,9 +54,13 @@ from stackwatch.sources.openstack_api import fields as f
 from stackwatch.sources.openstack_api.base import ApiSource
 from stackwatch.sources.openstack_api.client import ApiClient
 from stackwatch.sources.openstack_api.compute_life import ComputeLife
-from stackwatch.sources.openstack_api.identity_projects import Project
+from stackwatch.sources.openstack_api.identity_projects import Project, load_projects
 from stackwatch.sources.openstack_api.placement import load_providers
+from stackwatch.sources.openstack_api.server_listing import ServerListing
 from stackwatch.sources.resources import Resource
+
+if TYPE_CHECKING:  # a runtime import would be circular (sql.nova imports .compute)
+    from stackwatch.sources.sql.shortcuts import Shortcuts
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -265,6 +273,8 @@ class ComputeSource(ApiSource):
                  disabled_metrics: Sequence[str] = ()) -> None:
         super().__init__(client, intervals, latency, heartbeat, disabled_metrics)
         self.life = ComputeLife(client, lifecycle)
+        self.listing = ServerListing(client, Server.from_api, lambda s: s.id,
+                                     lambda s: s.status)
 
     def resources(self) -> Sequence[Resource]:
         return (
@@ -286,10 +296,7 @@ class ComputeSource(ApiSource):
         return self.client.endpoint("compute").microversion or (2, 1)
 
     def _servers(self) -> list[Server]:
-        def load() -> list[Server]:
-            return [Server.from_api(s) for s in self.client.list_all(
-                "compute", "servers/detail", "servers", params={"all_tenants": 1})]
-        return self.client.shared("compute.servers", 5.0, load)
+        return self.client.shared("compute.servers", 5.0, self.listing.read)
 
     def _flavors(self) -> list[Flavor]:
         def load() -> list[Flavor]:
@@ -425,7 +432,8 @@ class ComputeSource(ApiSource):
     def capacity(self) -> Collection:
         hypervisors = self._hypervisors()
         hosts = self._host_labels()
-        loaded = load_providers(self.client)  # placement failing: capacity is UNKNOWN
+        # placement failing: capacity is UNKNOWN
+        loaded = load_providers(self.client, self.shortcuts)
         providers = {p.name: p for p in loaded.read}
         samples: list[Sample] = []
         zone_free: defaultdict[tuple[str, str], float] = defaultdict(float)
@@ -482,7 +490,19 @@ class ComputeSource(ApiSource):
             body = self.client.get("compute", f"os-quota-sets/{project.id}/detail")
             return QuotaDetail.from_api(project, body)
 
-        quotas, checks = self.per_project("quotas", one)
+        def by_api() -> tuple[list[QuotaDetail], tuple[CheckResult, ...]]:
+            return self.per_project("quotas", one)
+
+        shortcuts = self.shortcuts
+        if shortcuts is not None and shortcuts.nova_quotas:
+            def by_sql() -> tuple[list[QuotaDetail], tuple[CheckResult, ...]]:
+                assert shortcuts is not None
+                if not shortcuts.one_cell():
+                    return by_api()
+                return self._quotas_from_sql(shortcuts), ()
+            quotas, checks = shortcuts.read("nova quotas", by_sql, by_api)
+        else:
+            quotas, checks = by_api()
         samples: list[Sample] = []
         for quota in quotas:
             labels = {"tenant": quota.project.name, "tenant_id": quota.project.id}
@@ -498,6 +518,23 @@ class ComputeSource(ApiSource):
                     samples.append(self.sample(f"openstack_nova_quota_{key}", values[key],
                                                type=kind, **labels))
         return Collection(tuple(samples), checks)
+
+    def _quotas_from_sql(self, shortcuts: Shortcuts) -> list[QuotaDetail]:
+        """The same details from nova's databases, the defaults from one request
+        (``os-quota-sets/{p}/defaults``: nova.conf's, which no database holds)."""
+        projects = load_projects(self.client)
+        if not projects:
+            return []
+        body = self.client.get("compute", f"os-quota-sets/{projects[0].id}/defaults")
+        what = "nova os-quota-sets defaults"
+        defaults = f.obj(body, "quota_set", what)
+        keys = ("cores", "ram", "instances")
+        base = {key: f.number(defaults, key, what) for key in keys}
+        facts = shortcuts.nova_quota_facts(keys)
+        none: dict[str, float] = {}
+        return [QuotaDetail(
+            p, {k: facts.overrides.get((p.id, k), base[k]) for k in keys},
+            {k: facts.in_use.get(p.id, none).get(k, 0.0) for k in keys}) for p in projects]
 
     def usage(self) -> Collection:
         """Usage of the last 24 h per project. From 2.40 nova pages by *instance*, so a

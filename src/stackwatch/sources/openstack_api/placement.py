@@ -4,7 +4,10 @@ Calls per collection (R providers): ``/resource_providers`` 1, then
 ``/resource_providers/{uuid}/usages`` per provider (R, in parallel; placement
 has no bulk form), and ``/inventories`` per provider on the first collection,
 for new providers, and every 600 s (R more); every ``allocations`` interval (600 s)
-``/resource_providers/{uuid}/allocations`` per provider (R more). Providers that could not be read
+``/resource_providers/{uuid}/allocations`` per provider (R more). With
+``databases.placement`` configured, none of these: a few queries of placement's
+database read the same figures (:mod:`stackwatch.sources.sql.shortcuts`). Providers
+that could not be read
 (the run's deadline, errors) are named in a ``stackwatch.partial`` check. The result
 is shared with ``api.compute``, which derives its per-hypervisor capacity from it
 (:attr:`Inventory.capacity`, :attr:`Inventory.free`).
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
 from stackwatch.sources.base import PARTIAL_CHECK
@@ -22,6 +25,9 @@ from stackwatch.sources.openstack_api import fields as f
 from stackwatch.sources.openstack_api.base import ApiSource
 from stackwatch.sources.openstack_api.client import ApiClient
 from stackwatch.sources.resources import Resource
+
+if TYPE_CHECKING:  # a runtime import would be circular (sql.nova imports .compute)
+    from stackwatch.sources.sql.shortcuts import Shortcuts
 
 #: How long inventories and usages are reused between api.placement and api.compute.
 PROVIDERS_MAX_AGE_S = 10.0
@@ -96,7 +102,7 @@ class Providers:
             make_labels(source=source, resource=resource, region=region)),)
 
 
-def load_providers(client: ApiClient) -> Providers:
+def load_providers(client: ApiClient, shortcuts: Shortcuts | None = None) -> Providers:
     """Every provider with inventories and usages, shared with api.compute; those that
     could not be read are counted (raise when none could be).
 
@@ -106,6 +112,7 @@ def load_providers(client: ApiClient) -> Providers:
     cloud with thousands of providers. One fan-out item reads a provider whole (its
     inventories if not known, then its usages), so that a run cut short at its
     deadline delivers whole providers, and the inventories it read spare the next run.
+    With ``shortcuts`` holding placement's database, three queries read them all.
     """
     def load() -> Providers:
         body = client.get("placement", "resource_providers")
@@ -130,7 +137,22 @@ def load_providers(client: ApiClient) -> Providers:
         if errors and not read:
             raise errors[0]
         return Providers(tuple(read), len(rows) - len(read), str(errors[0]) if errors else "")
+
+    if shortcuts is not None and shortcuts.placement:
+        found = shortcuts  # for the closure: mypy does not narrow into it
+        return client.shared("placement.providers", PROVIDERS_MAX_AGE_S, lambda: found.read(
+            "placement providers", lambda: providers_from_sql(found), load))
     return client.shared("placement.providers", PROVIDERS_MAX_AGE_S, load)
+
+
+def providers_from_sql(shortcuts: Shortcuts) -> Providers:
+    """Every provider, its inventories and usages, from placement's database."""
+    listed, rows = shortcuts.providers()
+    classes: dict[str, dict[str, Inventory]] = {p.uuid: {} for p in listed}
+    for row in rows:
+        classes.setdefault(row.provider_uuid, {})[row.resource_class] = Inventory(
+            row.total, row.reserved, row.allocation_ratio, row.used)
+    return Providers(tuple(Provider(p.uuid, p.name, classes[p.uuid]) for p in listed))
 
 
 class PlacementSource(ApiSource):
@@ -145,7 +167,7 @@ class PlacementSource(ApiSource):
 
     def providers(self) -> Collection:
         samples: list[Sample] = []
-        providers = load_providers(self.client)
+        providers = load_providers(self.client, self.shortcuts)
         region = self.region_label
         for p in providers.read:
             for rc, inv in sorted(p.inventories.items()):

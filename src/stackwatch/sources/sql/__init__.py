@@ -3,7 +3,8 @@
 ``sql_sources(cloud, intervals)`` builds one source per configured database
 URL (``nova``, ``nova_cell0``, ``nova_api``, ``cinder``, ``keystone``, ``neutron``,
 ``glance``: :data:`stackwatch.config.SQL_DATABASES`, which refuses any other key at
-config load). ``sql.neutron`` takes the cloud's ``agent_down_time``.
+config load; ``placement`` is read only by the API sources, :mod:`.shortcuts`).
+``sql.neutron`` takes the cloud's ``agent_down_time``.
 """
 
 from __future__ import annotations
@@ -26,12 +27,17 @@ SQL_CLASSES: dict[str, type[SqlSource]] = {
     "keystone": KeystoneSql, "neutron": NeutronSql, "glance": GlanceSql,
 }
 
+#: Databases read only in place of API requests (sources/sql/shortcuts.py), by no sql.* source.
+API_ONLY = ("placement",)
+
 
 def sql_sources(cloud: CloudConfig,
                 intervals: Mapping[str, float] | None = None) -> list[SqlSource]:
     """One source per database of the cloud that stackwatch knows how to read."""
     sources: list[SqlSource] = []
     for db, url in sorted(cloud.databases.items()):
+        if db in API_ONLY:
+            continue
         if db not in SQL_CLASSES:  # config refuses these; a CloudConfig built by hand
             raise ConfigError(f"databases.{db}: stackwatch does not read this database")
         options: dict[str, Any] = dict(timeout=cloud.sql_timeout, region=cloud.region or "",
