@@ -57,6 +57,7 @@ def read(cloud: SimulatedCloud, databases: bool
     calls = client.calls
     out = {name: of(cls, method)() for name, cls, method in (
         ("providers", PlacementSource, "providers"), ("capacity", ComputeSource, "capacity"),
+        ("allocations", PlacementSource, "allocations"),
         ("nova quotas", ComputeSource, "quotas"),
         ("cinder quotas", BlockStorageSource, "quotas"))}
     return out, client.calls - calls
@@ -92,10 +93,11 @@ def test_the_databases_give_the_samples_the_api_gives(cloud: SimulatedCloud) -> 
         p.name for p in providers if p.inventories}
     assert [s.value for s in by_sql["providers"].samples
             if s.name == "openstack_placement_resource_providers"] == [len(providers)]
-    # the API: 2 requests a provider, 1 a project and service (and placement's list and
-    # version document); the databases: the two services' defaults instead
+    # the API: 3 requests a provider (inventories, usages, allocations), 1 a project and
+    # service (and placement's list and version document); the databases: the two
+    # services' defaults and nova's server groups instead
     projects = sum(1 for p in state.projects if not p.is_domain)
-    assert api_calls - sql_calls >= 2 * len(providers) + 2 * projects - 2
+    assert api_calls - sql_calls >= 3 * len(providers) + 2 * projects - 3
 
 
 def test_a_database_that_fails_gives_way_to_the_api(

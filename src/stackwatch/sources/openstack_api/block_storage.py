@@ -290,7 +290,8 @@ class BlockStorageSource(ApiSource):
                                    params={"usage": "True"})
             return project, f.obj(body, "quota_set", f"cinder os-quota-sets/{project.id}")
 
-        def by_api() -> tuple[list[tuple[Project, float, float]], tuple[CheckResult, ...]]:
+        def by_api() -> tuple[list[tuple[Project, Mapping[str, Any]]],
+                              tuple[CheckResult, ...]]:
             return self.per_project("quotas", one)
 
         shortcuts = self.shortcuts
@@ -318,16 +319,21 @@ class BlockStorageSource(ApiSource):
                     volume_type=key.removeprefix("gigabytes_")))
         return Collection(tuple(samples), checks)
 
-    def _quotas_from_sql(self, shortcuts: Shortcuts) -> list[tuple[Project, float, float]]:
-        """The same figures from cinder's database, the default from one request
-        (``os-quota-sets/{p}/defaults``: cinder.conf's, which no database holds)."""
+    def _quotas_from_sql(self, shortcuts: Shortcuts) -> list[tuple[Project, Mapping[str, Any]]]:
+        """The same quota sets from cinder's database, the defaults from one request
+        (``os-quota-sets/{p}/defaults``: cinder.conf's and the volume types', which no
+        database holds): ``{resource: {limit, in_use}}`` as ``?usage=True`` answers."""
         projects = load_projects(self.client)
         if not projects:
             return []
         what = "cinder os-quota-sets defaults"
         body = self.client.get("block-storage", f"os-quota-sets/{projects[0].id}/defaults")
-        default = f.number(f.obj(body, "quota_set", what), "gigabytes", what)
-        facts = shortcuts.cinder_quota_facts(("gigabytes",))
+        defaults = f.obj(body, "quota_set", what)
+        keys = tuple(k for k in defaults if k in ("gigabytes", "backup_gigabytes")
+                     or k.startswith("gigabytes_"))
+        base = {key: f.number(defaults, key, what) for key in keys}
+        facts = shortcuts.cinder_quota_facts(keys)
         none: dict[str, float] = {}
-        return [(p, facts.overrides.get((p.id, "gigabytes"), default),
-                 facts.in_use.get(p.id, none).get("gigabytes", 0.0)) for p in projects]
+        return [(p, {k: {"limit": facts.overrides.get((p.id, k), base[k]),
+                         "in_use": facts.in_use.get(p.id, none).get(k, 0.0)} for k in keys})
+                for p in projects]

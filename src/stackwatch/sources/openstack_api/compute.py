@@ -528,13 +528,31 @@ class ComputeSource(ApiSource):
         body = self.client.get("compute", f"os-quota-sets/{projects[0].id}/defaults")
         what = "nova os-quota-sets defaults"
         defaults = f.obj(body, "quota_set", what)
-        keys = ("cores", "ram", "instances")
-        base = {key: f.number(defaults, key, what) for key in keys}
-        facts = shortcuts.nova_quota_facts(keys)
+        base = {key: f.number(defaults, key, what) for key in ("cores", "ram", "instances")}
+        # those this microversion no longer has are absent: 0, as from the detail
+        base.update({key: f.number(defaults, key, what, 0.0) for key in NOVA_QUOTAS
+                     if key not in base})
+        facts = shortcuts.nova_quota_facts(NOVA_QUOTAS)
+        groups = self._server_groups_per_project()
         none: dict[str, float] = {}
+        zero = dict.fromkeys(NOVA_QUOTAS, 0.0)
+        # in use as nova counts a project's: instances, cores and RAM from its instances,
+        # server groups from their listing; key pairs and group members are per user
+        # and per group, 0 for a project; nothing is reserved since Pike
         return [QuotaDetail(
-            p, {k: facts.overrides.get((p.id, k), base[k]) for k in keys},
-            {k: facts.in_use.get(p.id, none).get(k, 0.0) for k in keys}) for p in projects]
+            p, {k: facts.overrides.get((p.id, k), base[k]) for k in NOVA_QUOTAS},
+            {**zero, **facts.in_use.get(p.id, none),
+             "server_groups": float(groups.get(p.id, 0))}, zero) for p in projects]
+
+    def _server_groups_per_project(self) -> dict[str, int]:
+        """Server groups per project, from one listing of every project's."""
+        what = "nova os-server-groups"
+        counts: dict[str, int] = {}
+        for group in self.client.list_all("compute", "os-server-groups", "server_groups",
+                                          params={"all_projects": "True"}):
+            project = f.text(group, "project_id", what)
+            counts[project] = counts.get(project, 0) + 1
+        return counts
 
     def usage(self) -> Collection:
         """Usage of the last 24 h per project. From 2.40 nova pages by *instance*, so a

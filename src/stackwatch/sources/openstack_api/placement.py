@@ -152,7 +152,8 @@ def providers_from_sql(shortcuts: Shortcuts) -> Providers:
     for row in rows:
         classes.setdefault(row.provider_uuid, {})[row.resource_class] = Inventory(
             row.total, row.reserved, row.allocation_ratio, row.used)
-    return Providers(tuple(Provider(p.uuid, p.name, classes[p.uuid]) for p in listed))
+    return Providers(tuple(Provider(p.uuid, p.name, classes[p.uuid], p.generation)
+                           for p in listed))
 
 
 class PlacementSource(ApiSource):
@@ -192,7 +193,23 @@ class PlacementSource(ApiSource):
         ``disabled_metrics`` disables it."""
         if not self.wants("openstack_placement_resource_provider_allocations"):
             return Collection()
-        providers = load_providers(self.client)
+        shortcuts = self.shortcuts
+        if shortcuts is not None and shortcuts.placement:
+            found = shortcuts  # for the closure: mypy does not narrow into it
+            return found.read("placement allocations",
+                              lambda: self._allocations_from_sql(found), self._allocations)
+        return self._allocations()
+
+    def _allocations_from_sql(self, shortcuts: Shortcuts) -> Collection:
+        """The same series from placement's database: one query."""
+        return Collection(tuple(
+            self.sample("openstack_placement_resource_provider_allocations", row.used,
+                        hostname=row.provider_name, uuid=row.consumer,
+                        resourcetype=row.resource_class)
+            for row in shortcuts.allocations()))
+
+    def _allocations(self) -> Collection:
+        providers = load_providers(self.client, self.shortcuts)
 
         def one(p: Provider) -> list[Sample]:
             body = self.client.get("placement", f"resource_providers/{p.uuid}/allocations")

@@ -37,11 +37,12 @@ from stackwatch.sources.sql.base import build_engine, translate
 from stackwatch.sources.sql.tables import api_quotas, cell_mappings
 
 # placement
-resource_providers = table("resource_providers", column("id"), column("uuid"), column("name"))
+resource_providers = table("resource_providers", column("id"), column("uuid"), column("name"),
+                           column("generation"))
 inventories = table("inventories", column("resource_provider_id"), column("resource_class_id"),
                     column("total"), column("reserved"), column("allocation_ratio"))
 allocations = table("allocations", column("resource_provider_id"),
-                    column("resource_class_id"), column("used"))
+                    column("resource_class_id"), column("consumer_id"), column("used"))
 resource_classes = table("resource_classes", column("id"), column("name"))
 # nova (both cells)
 instances = table("instances", column("project_id"), column("vcpus"), column("memory_mb"),
@@ -75,6 +76,17 @@ class InventoryRow(NamedTuple):
 class ProviderRow(NamedTuple):
     uuid: str
     name: str
+    generation: float
+
+
+class AllocationRow(NamedTuple):
+    """What one consumer holds of one resource class on one provider."""
+
+    provider_uuid: str
+    provider_name: str
+    consumer: str
+    resource_class: str
+    used: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +172,7 @@ class Shortcuts:
         db = self.databases["placement"]
         rp, inv, alloc, rc = resource_providers, inventories, allocations, resource_classes
         providers = db.rows("placement resource providers", sa.select(
-            rp.c.id, rp.c.uuid, rp.c.name).order_by(rp.c.id))
+            rp.c.id, rp.c.uuid, rp.c.name, rp.c.generation).order_by(rp.c.id))
         used = {(p, c): float(u or 0) for p, c, u in db.rows(
             "placement usages", sa.select(
                 alloc.c.resource_provider_id, alloc.c.resource_class_id,
@@ -170,7 +182,7 @@ class Shortcuts:
             inv.c.resource_provider_id, inv.c.resource_class_id, rc.c.name, inv.c.total,
             inv.c.reserved, inv.c.allocation_ratio).select_from(
             inv.join(rc, rc.c.id == inv.c.resource_class_id)))
-        names = {pid: (str(uuid), str(name)) for pid, uuid, name in providers}
+        names = {pid: (str(uuid), str(name)) for pid, uuid, name, _ in providers}
         out = []
         for pid, class_id, class_name, total, reserved, ratio in rows:
             if pid not in names:  # a provider deleted between the queries
@@ -179,7 +191,18 @@ class Shortcuts:
             out.append(InventoryRow(uuid, name, str(class_name), float(total),
                                     float(reserved), float(ratio),
                                     used.get((pid, class_id), 0.0)))
-        return [ProviderRow(*names[pid]) for pid, _, _ in providers], out
+        return [ProviderRow(*names[pid], float(generation or 0))
+                for pid, _, _, generation in providers], out
+
+    def allocations(self) -> list[AllocationRow]:
+        """Every allocation of every provider: one query."""
+        rp, alloc, rc = resource_providers, allocations, resource_classes
+        return [AllocationRow(str(uuid), str(name), str(consumer), str(cls), float(used or 0))
+                for uuid, name, consumer, cls, used in self.databases["placement"].rows(
+                    "placement allocations", sa.select(
+                        rp.c.uuid, rp.c.name, alloc.c.consumer_id, rc.c.name, alloc.c.used)
+                    .select_from(alloc.join(rp, rp.c.id == alloc.c.resource_provider_id)
+                                 .join(rc, rc.c.id == alloc.c.resource_class_id)))]
 
     # ------------------------------------------------------------------ quotas
 
