@@ -27,7 +27,7 @@ from .demo import Demo, run_demo
 
 pytestmark = pytest.mark.browser
 
-SPEED = 4.0  # collections every 2.5 s, each fault held 15 s, the cycle 90 s
+SPEED = 6.0  # collections every 1.7 s, each fault held 10 s, the cycle one minute
 POLL_S = 0.5
 EVERY = INTERVAL_S / SPEED
 #: two collections, the second of which may take a moment on a loaded machine; the

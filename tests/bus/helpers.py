@@ -42,6 +42,17 @@ def counts(path: Path) -> dict[str, int]:
         }
 
 
+def consumers(url: str, queue: str) -> int:
+    """Consumers of ``queue`` now (a passive declare: no CLI to start, nothing created);
+    0 when the queue does not exist or the broker does not answer."""
+    try:
+        with Connection(url, connect_timeout=2) as conn:  # type: ignore[no-untyped-call]
+            declared = conn.channel().queue_declare(queue=queue, passive=True)
+    except Exception:  # not there yet, or the broker restarting: nobody consumes
+        return 0
+    return int(declared.consumer_count)
+
+
 def stream(count: int) -> list[notes.Notification]:
     """``count`` notifications cycling through every recorded type, each its own id."""
     types = sorted(notes.templates())

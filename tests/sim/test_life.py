@@ -23,7 +23,15 @@ def test_heartbeats_and_churn(tmp_path: Path) -> None:
         changes: list[Change] = []
         cloud.call(cloud.state.subscribe, changes.append)
         before = {s.id: s.updated_at for s in cloud.state.compute_services}
-        time.sleep(12)  # past nova's 10 s report interval
+
+        def everything_seen() -> bool:
+            churn = {c.kind for c in changes if c.cause == "churn" and c.resource == "server"}
+            return {"created", "deleted"} <= churn and all(
+                s.updated_at > before[s.id] for s in cloud.state.compute_services)
+
+        deadline = time.monotonic() + 15  # past nova's 10 s report interval, with room
+        while time.monotonic() < deadline and not cloud.call(everything_seen):
+            time.sleep(0.2)
         after = {s.id: s.updated_at for s in cloud.state.compute_services}
         assert all(after[sid] > before[sid] for sid in before)
         causes = {c.cause for c in changes}
