@@ -594,6 +594,16 @@ class AutoFix(_Frozen):
     after: float = Field(300.0, gt=0)
 
 
+def _check_database_urls(databases: dict[str, str]) -> None:
+    """A service database's name and a SQLAlchemy URL, each (the URL never quoted)."""
+    for database, url in databases.items():
+        if database not in SQL_DATABASES:
+            raise ValueError(f"databases: {database}: not a service database "
+                             f"({', '.join(SQL_DATABASES)})")
+        if "://" not in url:  # never quoted: it holds a password
+            raise ValueError(f"databases: {database}: not a SQLAlchemy URL (dialect://...)")
+
+
 class FixesConfig(_Frozen):
     """What ``stackwatch fix`` and ``POST /api/v1/fix/{name}`` may change (docs/runbooks.md).
 
@@ -618,12 +628,7 @@ class FixesConfig(_Frozen):
             if name not in self.enabled:
                 raise ValueError(f"auto: {name!r} is not in enabled; a fix the server applies "
                                  "by itself must be enabled too")
-        for database, url in self.databases.items():
-            if database not in SQL_DATABASES:
-                raise ValueError(f"databases: {database}: not a service database "
-                                 f"({', '.join(SQL_DATABASES)})")
-            if "://" not in url:  # never quoted: it holds a password
-                raise ValueError(f"databases: {database}: not a SQLAlchemy URL (dialect://...)")
+        _check_database_urls(self.databases)
         return self
 
 
@@ -662,12 +667,7 @@ class BackupConfig(_Frozen):
     def _valid(self) -> BackupConfig:
         if self.critical_age < self.warning_age:
             raise ValueError("critical_age is below warning_age")
-        for database, url in self.databases.items():
-            if database not in SQL_DATABASES:
-                raise ValueError(f"databases: {database}: not a service database "
-                                 f"({', '.join(SQL_DATABASES)})")
-            if "://" not in url:  # never quoted: it holds a password
-                raise ValueError(f"databases: {database}: not a SQLAlchemy URL (dialect://...)")
+        _check_database_urls(self.databases)
         for database in self.only:
             if database not in SQL_DATABASES:
                 raise ValueError(f"only: {database}: not a service database "
