@@ -123,21 +123,23 @@ def _nova_state(truth: Truth, binary: str, host: str | None = None) -> list[str]
             if s["Binary"] == binary and (host is None or s["Host"] == host)]
 
 
-def _restart(realcloud: RealCloud, name: str, argv: list[str], up: Callable[[], bool]) -> None:
-    realcloud.start_bg(name, argv)
-    _wait(f"{name} back", up, timeout=180, every=3)
+def _stopped(realcloud: RealCloud, name: str, up: Callable[[], bool]) -> Iterator[float]:
+    """``name`` stopped while the test runs (when: epoch seconds, as the alarms' ``since``),
+    then started again with its own command line until ``up()``."""
+    assert up(), f"{name} must be up before the test"
+    argv = realcloud.command_line(name)
+    realcloud.stop(name)
+    try:
+        yield time.time()
+    finally:
+        realcloud.start_bg(name, argv)
+        _wait(f"{name} back", up, timeout=180, every=3)
 
 
 @pytest.fixture
 def nova_compute_stopped(realcloud: RealCloud, truth: Truth) -> Iterator[float]:
-    assert _nova_state(truth, "nova-compute", COMPUTE_HOST) == ["up"]
-    argv = realcloud.command_line(COMPUTE_PROCESS)
-    realcloud.stop(COMPUTE_PROCESS)
-    try:
-        yield time.monotonic()
-    finally:
-        _restart(realcloud, COMPUTE_PROCESS, argv,
-                 lambda: _nova_state(truth, "nova-compute", COMPUTE_HOST) == ["up"])
+    yield from _stopped(realcloud, COMPUTE_PROCESS,
+                        lambda: _nova_state(truth, "nova-compute", COMPUTE_HOST) == ["up"])
 
 
 def test_a_stopped_nova_compute_alarms_within_30_s_before_nova_says_down(
@@ -146,7 +148,7 @@ def test_a_stopped_nova_compute_alarms_within_30_s_before_nova_says_down(
           lambda: _instance(watching.firing(), "nova-heartbeat-late", host=COMPUTE_HOST,
                             binary="nova-compute"),
           timeout=90)
-    took = time.monotonic() - nova_compute_stopped
+    took = time.time() - nova_compute_stopped
     nova_says = _nova_state(truth, "nova-compute", COMPUTE_HOST)
     database = watching.check("nova.db_heartbeat", host=COMPUTE_HOST, binary="nova-compute")
     print(f"\nnova-compute stopped: nova-heartbeat-late after {took:.0f} s "
@@ -182,16 +184,9 @@ def test_a_killed_l3_agent_alarms_within_30_s(watching: Watching,
 
 @pytest.fixture
 def conductor_stopped(realcloud: RealCloud, truth: Truth) -> Iterator[float]:
-    """The conductor stopped; when (epoch seconds, as the alarms' ``since``)."""
-    assert set(_nova_state(truth, "nova-compute")) == {"up"}
-    argv = realcloud.command_line(CONDUCTOR)
-    realcloud.stop(CONDUCTOR)
-    try:
-        yield time.time()
-    finally:
-        _restart(realcloud, CONDUCTOR, argv,
-                 lambda: set(_nova_state(truth, "nova-compute")) == {"up"}
-                 and _nova_state(truth, CONDUCTOR) == ["up"])
+    yield from _stopped(realcloud, CONDUCTOR,
+                        lambda: set(_nova_state(truth, "nova-compute")) == {"up"}
+                        and _nova_state(truth, CONDUCTOR) == ["up"])
 
 
 def _conductors(alarm: dict[str, Any]) -> bool:
