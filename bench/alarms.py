@@ -21,7 +21,7 @@ In one run, on this machine:
   evaluation that overlapped nothing of this script's (its own
   ``prometheus_rule_group_last_duration_seconds``, read once it is over), then at once
   one stackwatch cycle (every series read over its window, every instance decided, what
-  changed saved; wall time, and the thread's CPU time), then the next collection
+  changed saved; wall time, and the process's CPU time), then the next collection
   written, 15 s later in stackwatch's clock, as the server does;
 * medians and worsts of both, the load average beside each, and as a check that both
   evaluated the same thing, each one's firing instances and Prometheus's samples per
@@ -228,9 +228,9 @@ def main() -> None:
             wrote = time.perf_counter() - started
             engine = Engine(alarms, store, states, None, default_actions=(),
                             clock=lambda: clock[0])
-            cpu = time.thread_time()
+            cpu = time.process_time()
             result = engine.evaluate()
-            first = (result.seconds, time.thread_time() - cpu, len(result.transitions))
+            first = (result.seconds, time.process_time() - cpu, len(result.transitions))
             print(f"{total_series} series ({wrote:.1f} s to write four samples each), "
                   f"{len(engine.current())} alarm instances")
             print(f"stackwatch: first cycle {first[0]:.3f} s ({first[1]:.3f} s CPU; every "
@@ -244,9 +244,9 @@ def main() -> None:
                 store.write(collection(names, args.hosts, args.per_host, clock[0] - 5))
                 _, duration = prometheus.evaluation(after=time.time())
                 theirs.append((duration, os.getloadavg()[0]))
-                cpu = time.thread_time()
+                cpu = time.process_time()
                 result = engine.evaluate()
-                ours.append((result.seconds, time.thread_time() - cpu, os.getloadavg()[0]))
+                ours.append((result.seconds, time.process_time() - cpu, os.getloadavg()[0]))
             firing = sum(r.state == "alarm" for r in engine.current())
             their_firing = prometheus.value('count(ALERTS{alertstate="firing"})')
             per_window = prometheus.value(f"avg(count_over_time({names[0]}[{PERIOD}s]))")
@@ -270,6 +270,7 @@ def main() -> None:
                    "stackwatch_first": first, "stackwatch": ours, "prometheus": theirs}
         if args.json:
             args.json.write_text(json.dumps(figures, indent=1))
+        engine.close()
         states.close()
         store.close()
 

@@ -29,6 +29,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from itertools import pairwise
@@ -121,6 +122,18 @@ Slots = dict[Labels, list[list[float]]]  # per group, per period: the series' va
 Periods = dict[Labels, list[float | None]]  # per group, per period: the group's value
 
 
+#: one read of Store.window_values: metric, statistic, start, period, periods
+Read = tuple[str, str, float, float, int]
+#: threads reading the store at the start of a cycle (SQLite and PostgreSQL compute
+#: without holding the GIL): a cycle's reads are most of its time
+READERS = 2
+
+
+def _read(alarm: Alarm, metric: str, now: float) -> Read:
+    n = alarm.evaluation_periods
+    return (metric, alarm.statistic, now - n * alarm.period, alarm.period, n)
+
+
 def _combined(alarm: Alarm, slots: Slots) -> Periods:
     """Per group, per period, its series' values combined (None: none)."""
     return {key: [combine(alarm.combine, s) if s else None for s in periods]
@@ -197,7 +210,8 @@ class Engine:
         self._groups: dict[str, list[Labels]] = {}
         self._rules: dict[str, _Rule] = {}
         #: this cycle's reads of the store (several alarms may read the same window)
-        self._reads: dict[tuple[str, str, float, float, int], WindowValues] = {}
+        self._reads: dict[Read, WindowValues] = {}
+        self._readers: ThreadPoolExecutor | None = None
 
     # ------------------------------------------------------------------ reads
     def current(self) -> list[AlarmRecord]:
@@ -222,6 +236,26 @@ class Engine:
                           [v for _, v in pts if v is not None]) for labels, pts in rows
                          if labels in current]
         return out
+
+    def _prefetch(self, now: float) -> None:
+        """Every window this cycle's metric alarms read, read by :data:`READERS` threads
+        at once (the machine's other core computes while this one does)."""
+        reads = list(dict.fromkeys(
+            _read(alarm, metric, now) for alarm in self.alarms.alarms
+            if alarm.statistic in FAST and not alarm.constrained_out(now)
+            for metric in (alarm.metric, alarm.divide_by) if metric is not None))
+        if len(reads) < 2:
+            return  # read when needed
+        if self._readers is None:
+            self._readers = ThreadPoolExecutor(READERS, "stackwatch-alarm-reads")
+        self._reads = dict(zip(reads, self._readers.map(
+            lambda read: self.store.window_values(*read), reads), strict=True))
+
+    def close(self) -> None:
+        """Stop the reading threads (a later cycle starts them again)."""
+        if self._readers is not None:
+            self._readers.shutdown()
+            self._readers = None
 
     # ------------------------------------------------------------- verdicts
     def _metric(self, alarm: Alarm, series: Series, now: float,
@@ -252,12 +286,10 @@ class Engine:
         per metric and window), grouped by array: each slot's values sorted by group, and
         each group's run combined (``fsum`` for sum and avg, as :func:`combine`)."""
         n = alarm.evaluation_periods
-        start = now - n * alarm.period
-        read = (metric, alarm.statistic, start, alarm.period, n)
+        read = _read(alarm, metric, now)
         window = self._reads.get(read)
         if window is None:
-            window = self._reads[read] = self.store.window_values(
-                metric, alarm.statistic, start, alarm.period, n)
+            window = self._reads[read] = self.store.window_values(*read)
         index = self._index(alarm, window)
         found: dict[int, list[float | None]] = {}
         for slot, column in enumerate(window.slots):
@@ -441,6 +473,7 @@ class Engine:
         now = self.clock() if now is None else now
         result = CycleResult()
         self._reads = {}
+        self._prefetch(now)
         series = self._series(now)
         checks = self.store.latest_checks() if any(
             a.check is not None for a in self.alarms.alarms) else []
