@@ -8,6 +8,8 @@ In one run, on this machine:
 
 * ``--alarms`` metrics of ``--hosts`` x ``--per-host`` series each (100,000 series by
   default), a sample every 15 s, written to a SQLite store: four in the last minute;
+  values that move from one collection to the next (each instance's value changes
+  every cycle and is saved, as with real data);
 * as many alarms, one per metric: ``avg`` over 60 s, grouped by ``host`` (one instance
   per host: 10,000 instances by default), every tenth host firing;
 * the same alarms exported with ``stackwatch export prometheus-rules`` (``promtool check
@@ -74,14 +76,17 @@ SPACING = 15.0
 PERIOD, EVALUATION = 60, 5
 
 
-def value(metric: int, host: int, index: int) -> float:
-    """Every tenth host above the threshold (10) on average."""
-    return 20.0 + index % 3 if host % 10 == 0 else 1.0 + (metric + index) % 5
+def value(metric: int, host: int, index: int, k: int) -> float:
+    """Every tenth host above the threshold (10); the values move with the collection
+    ``k`` (a cycle of three), so that every instance's value changes from one cycle to
+    the next and is saved, as with real data."""
+    return 20.0 + (index + k) % 3 if host % 10 == 0 else 1.0 + (metric + index + k) % 3
 
 
 def collection(names: list[str], hosts: int, per_host: int, ts: float) -> Collection:
+    k = round(ts / SPACING)
     return Collection(samples=tuple(
-        Sample.of(name, value(m, h, i), ts, host=f"h{h:04d}", index=i)
+        Sample.of(name, value(m, h, i, k), ts, host=f"h{h:04d}", index=i)
         for m, name in enumerate(names) for h in range(hosts) for i in range(per_host)))
 
 
@@ -93,18 +98,21 @@ def alarm_text(names: list[str]) -> str:
         for n, name in enumerate(names)]})
 
 
-def exposition(names: list[str], hosts: int, per_host: int) -> bytes:
+def exposition(names: list[str], hosts: int, per_host: int, k: int) -> bytes:
     lines = []
     for m, name in enumerate(names):
         lines.append(f"# TYPE {name} gauge")
-        lines += [f'{name}{{host="h{h:04d}",index="{i}"}} {value(m, h, i)}'
+        lines += [f'{name}{{host="h{h:04d}",index="{i}"}} {value(m, h, i, k)}'
                   for h in range(hosts) for i in range(per_host)]
     return ("\n".join(lines) + "\n").encode()
 
 
-def serve(body: bytes) -> tuple[http.server.ThreadingHTTPServer, str]:
+def serve(bodies: list[bytes]) -> tuple[http.server.ThreadingHTTPServer, str]:
+    """The series for Prometheus to scrape: the values of the collection of the time."""
+
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            body = bodies[round(time.time() / SPACING) % len(bodies)]
             self.send_response(200)
             self.send_header("Content-Type", "text/plain; version=0.0.4")
             self.send_header("Content-Length", str(len(body)))
@@ -215,7 +223,8 @@ def main() -> None:
         check = subprocess.run(["promtool", "check", "rules", str(rules)], capture_output=True,
                                text=True, check=False)
         print("promtool check rules:", check.stdout.strip().splitlines()[-1])
-        server, target = serve(exposition(names, args.hosts, args.per_host))
+        server, target = serve([exposition(names, args.hosts, args.per_host, k)
+                                for k in range(3)])
         prometheus = Prometheus(workdir, rules, target)  # warms up while the store fills
         try:
             store = SQLiteStore(workdir / "store.sqlite")

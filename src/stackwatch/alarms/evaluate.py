@@ -560,8 +560,9 @@ class Engine:
                 notified = now
             if notified != before.notified or verdict.value != before.value:
                 # the same state, a new value (and why): kept, not a transition
-                record = replace(before, notified=notified, value=verdict.value,
-                                 reason=verdict.reason)
+                record = AlarmRecord(before.alarm, before.labels, before.state,
+                                     before.severity, before.since, verdict.reason,
+                                     verdict.value, notified)
                 self._current[key] = record
                 changed.append(record)
             return
