@@ -30,10 +30,10 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import pairwise
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -66,9 +66,8 @@ _SEVERITY_OF_STATUS = {Status.CRITICAL: "critical", Status.WARNING: "warning",
 SEVERITY_RANK = {"": 0, "info": 1, "warning": 2, "critical": 3}
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """What one evaluation says of one instance."""
+class Verdict(NamedTuple):
+    """What one evaluation says of one instance (a tuple: a cycle makes 10,000)."""
 
     state: State
     reason: str
@@ -371,8 +370,16 @@ class Engine:
         rule = self._rules.get(alarm.name)
         if rule is None:
             rule = self._rules[alarm.name] = _Rule.of(alarm)
-        present = [v for v in periods if v is not None]
         n = rule.periods
+        if n == 1:  # most alarms: the general case below, shortened
+            last = periods[0]
+            if last is None:
+                return self._missing(alarm)
+            if rule.holds(last, rule.threshold):
+                return Verdict(State.ALARM, f"{rule.stat} {_fmt(last)} {rule.cond}",
+                               rule.severity, last)
+            return Verdict(State.OK, f"{rule.stat} {_fmt(last)} not {rule.cond}", value=last)
+        present = [v for v in periods if v is not None]
         if not present:
             return self._missing(alarm)
         last = present[-1]
@@ -539,9 +546,10 @@ class Engine:
             self._streak[key] = self._streak[key] + 1 if state is State.ALARM else 0
             if state is State.ALARM and self._streak[key] < alarm.evaluation_periods:
                 state = State(previous) if previous else State.INSUFFICIENT
-                verdict = replace(verdict, state=state, severity=before.severity if before
-                                  else "", reason=f"{verdict.reason} (pending: "
-                                  f"{self._streak[key]} of {alarm.evaluation_periods})")
+                verdict = verdict._replace(
+                    state=state, severity=before.severity if before else "",
+                    reason=f"{verdict.reason} (pending: {self._streak[key]} of "
+                           f"{alarm.evaluation_periods})")
         if before is None and state is not State.ALARM and verdict.reason.startswith("no data"):
             return  # nothing known of it, nothing to say
         if before is not None and state == previous and (
