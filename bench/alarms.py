@@ -279,7 +279,6 @@ def main() -> None:
                    "stackwatch_first": first, "stackwatch": ours, "prometheus": theirs}
         if args.json:
             args.json.write_text(json.dumps(figures, indent=1))
-        engine.close()
         states.close()
         store.close()
 

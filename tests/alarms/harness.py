@@ -66,6 +66,5 @@ class Harness:
         return {r.labels: r.state for r in self.engine.current() if r.alarm == alarm}
 
     def close(self) -> None:
-        self.engine.close()
         self.states.close()
         self.store.close()

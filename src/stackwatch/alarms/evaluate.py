@@ -29,7 +29,6 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import pairwise
@@ -123,11 +122,6 @@ Periods = dict[Labels, list[float | None]]  # per group, per period: the group's
 
 #: one read of Store.window_values: metric, statistic, start, period, periods
 Read = tuple[str, str, float, float, int]
-#: threads reading the store at the start of a cycle (SQLite and PostgreSQL compute
-#: without holding the GIL): a cycle's reads are most of its time
-READERS = 2
-
-
 def _read(alarm: Alarm, metric: str, now: float) -> Read:
     n = alarm.evaluation_periods
     return (metric, alarm.statistic, now - n * alarm.period, alarm.period, n)
@@ -210,7 +204,6 @@ class Engine:
         self._rules: dict[str, _Rule] = {}
         #: this cycle's reads of the store (several alarms may read the same window)
         self._reads: dict[Read, WindowValues] = {}
-        self._readers: ThreadPoolExecutor | None = None
 
     # ------------------------------------------------------------------ reads
     def current(self) -> list[AlarmRecord]:
@@ -235,26 +228,6 @@ class Engine:
                           [v for _, v in pts if v is not None]) for labels, pts in rows
                          if labels in current]
         return out
-
-    def _prefetch(self, now: float) -> None:
-        """Every window this cycle's metric alarms read, read by :data:`READERS` threads
-        at once (the machine's other core computes while this one does)."""
-        reads = list(dict.fromkeys(
-            _read(alarm, metric, now) for alarm in self.alarms.alarms
-            if alarm.statistic in FAST and not alarm.constrained_out(now)
-            for metric in (alarm.metric, alarm.divide_by) if metric is not None))
-        if len(reads) < 2:
-            return  # read when needed
-        if self._readers is None:
-            self._readers = ThreadPoolExecutor(READERS, "stackwatch-alarm-reads")
-        self._reads = dict(zip(reads, self._readers.map(
-            lambda read: self.store.window_values(*read), reads), strict=True))
-
-    def close(self) -> None:
-        """Stop the reading threads (a later cycle starts them again)."""
-        if self._readers is not None:
-            self._readers.shutdown()
-            self._readers = None
 
     # ------------------------------------------------------------- verdicts
     def _metric(self, alarm: Alarm, series: Series, now: float,
@@ -480,7 +453,6 @@ class Engine:
         now = self.clock() if now is None else now
         result = CycleResult()
         self._reads = {}
-        self._prefetch(now)
         series = self._series(now)
         checks = self.store.latest_checks() if any(
             a.check is not None for a in self.alarms.alarms) else []

@@ -121,7 +121,6 @@ class AlarmService:
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(30)
-        self.engine.close()
         self.dispatcher.stop()
 
     def close(self) -> None:
