@@ -48,7 +48,10 @@ def test_alarm_tables(stores: Stores) -> None:
         states.close()
 
 
-def test_window_statistics(stores: Stores) -> None:
+def test_window_values(stores: Stores) -> None:
+    """Per current series and slot, each statistic the engine reads from the store; a
+    sample at the window's very end counts in the last slot; avg is exactly the store's
+    sum over its count (the engine's semantics before the store computed it)."""
     from stackwatch.model import Collection, Sample
 
     store = stores.open()
@@ -56,14 +59,28 @@ def test_window_statistics(stores: Stores) -> None:
         now = time.time()
         store.write(Collection(samples=tuple(
             Sample.of("openstack_nova_up", v, now - age, region="R")
-            for age, v in ((50, 1.0), (40, 5.0), (10, 3.0), (0, 2.0)))), "api.compute")
+            for age, v in ((50, 1.0), (40, 5.0), (10, 3.0), (0, 2.0)))
+            + tuple(Sample.of("openstack_nova_up", v, now - age, region="S")
+                    for age, v in ((25, 0.1), (20, 0.7), (15, 1e16), (12, -0.3)))),
+            "api.compute")
         store.write(Collection(samples=(Sample.of("openstack_nova_up", 9.0, now - 5,
                                                   region="gone"),)), "other")
         store.write(Collection(), "other")  # the "gone" series is no longer current
-        rows = sorted(store.window_statistics("openstack_nova_up", now - 60, 30, 2,
-                                              last=True))
-        assert [tuple(r)[1:] for r in rows] == [(0, 2, 6.0, 1.0, 5.0, 5.0),
-                                                (1, 2, 5.0, 2.0, 3.0, 2.0)]
-        assert {r[0] for r in rows} == {(("region", "R"),)}
+
+        def read(statistic: str) -> dict[tuple[tuple[str, str], ...], list[float | None]]:
+            found = store.window_values("openstack_nova_up", statistic, now - 60, 30, 2)
+            assert len(found.slots) == 2
+            return {found.decode(key): [column[j] for column in found.slots]
+                    for j, key in enumerate(found.keys)}
+
+        r, s = (("region", "R"),), (("region", "S"),)
+        assert read("count") == {r: [2, 2], s: [None, 4]}
+        assert read("min") == {r: [1.0, 2.0], s: [None, -0.3]}
+        assert read("max") == {r: [5.0, 3.0], s: [None, 1e16]}
+        assert read("last") == {r: [5.0, 2.0], s: [None, -0.3]}
+        sums, counts, avgs = read("sum"), read("count"), read("avg")
+        assert sums[r] == [6.0, 5.0] and avgs[r] == [3.0, 2.5]
+        total, count = sums[s][1], counts[s][1]
+        assert total is not None and count is not None and avgs[s] == [None, total / count]
     finally:
         store.close()

@@ -25,23 +25,30 @@ from __future__ import annotations
 import bisect
 import json
 import logging
+import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from itertools import pairwise
+from typing import NamedTuple, Protocol
+
+import numpy as np
+import numpy.typing as npt
 
 from stackwatch.alarms.definitions import Alarm, AlarmSet, Composite, Matcher, actions_of
 from stackwatch.alarms.statistics import combine, statistic
 from stackwatch.model import CheckResult, Labels, Status
 from stackwatch.store.base import (
+    WINDOW_STATISTICS,
     AckRecord,
     AlarmRecord,
     AlarmStateStore,
     AlarmTransition,
     SilenceRecord,
     Store,
+    WindowValues,
 )
 
 log = logging.getLogger(__name__)
@@ -58,9 +65,8 @@ _SEVERITY_OF_STATUS = {Status.CRITICAL: "critical", Status.WARNING: "warning",
 SEVERITY_RANK = {"": 0, "info": 1, "warning": 2, "critical": 3}
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """What one evaluation says of one instance."""
+class Verdict(NamedTuple):
+    """What one evaluation says of one instance (a tuple: a cycle makes 10,000)."""
 
     state: State
     reason: str
@@ -108,9 +114,43 @@ class CycleResult:
 
 
 Series = list[tuple[Labels, list[float], list[float]]]  # labels, times, values
-#: statistics the store computes per series and period (Store.window_statistics)
-FAST = frozenset({"last", "min", "max", "avg", "sum", "count"})
+#: statistics the store computes per series and period (Store.window_values)
+FAST = frozenset(WINDOW_STATISTICS)
 Slots = dict[Labels, list[list[float]]]  # per group, per period: the series' values
+Periods = dict[Labels, list[float | None]]  # per group, per period: the group's value
+
+
+#: one read of Store.window_values: metric, statistic, start, period, periods
+Read = tuple[str, str, float, float, int]
+def _read(alarm: Alarm, metric: str, now: float) -> Read:
+    n = alarm.evaluation_periods
+    return (metric, alarm.statistic, now - n * alarm.period, alarm.period, n)
+
+
+def _combined(alarm: Alarm, slots: Slots) -> Periods:
+    """Per group, per period, its series' values combined (None: none)."""
+    return {key: [combine(alarm.combine, s) if s else None for s in periods]
+            for key, periods in slots.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """What deciding a metric alarm's instances needs, worked out once per alarm."""
+
+    periods: int
+    holds: Callable[[float, float], bool]
+    threshold: float
+    cond: str  # "> 10"
+    stat: str  # "avg over 60s"
+    severity: str
+
+    @classmethod
+    def of(cls, alarm: Alarm) -> _Rule:
+        assert alarm.threshold is not None
+        op = alarm.comparison_operator
+        return cls(alarm.evaluation_periods, op.holds, alarm.threshold,
+                   f"{op.symbol} {alarm.threshold:g}", f"{alarm.statistic} over {alarm.period:g}s",
+                   alarm.severity or "warning")
 
 
 def _matches(matchers: Sequence[Matcher], labels: Mapping[str, str]) -> bool:
@@ -157,9 +197,13 @@ class Engine:
         self._current: dict[tuple[str, Labels], AlarmRecord] = {
             (r.alarm, r.labels): r for r in states.alarm_states()}
         self._streak: dict[tuple[str, Labels], int] = defaultdict(int)
-        #: per alarm, each series' instance (None: its matchers leave it out), kept across
-        #: cycles: a series' labels do not change
-        self._keys: dict[str, dict[Labels, Labels | None]] = {}
+        #: per alarm, each series' group number (by the store's key of the series), and
+        #: the groups' labels by number (_index)
+        self._keys: dict[str, dict[str, int]] = {}
+        self._groups: dict[str, list[Labels]] = {}
+        self._rules: dict[str, _Rule] = {}
+        #: this cycle's reads of the store (several alarms may read the same window)
+        self._reads: dict[Read, WindowValues] = {}
 
     # ------------------------------------------------------------------ reads
     def current(self) -> list[AlarmRecord]:
@@ -192,56 +236,89 @@ class Engine:
         same way over the group, when the alarm has ``divide_by``)."""
         assert alarm.threshold is not None and alarm.metric is not None
         if alarm.statistic in FAST:
-            numerators = self._slots(alarm, alarm.metric, now)
-            denominators = (self._slots(alarm, alarm.divide_by, now)
+            numerators = self._grouped(alarm, alarm.metric, now)
+            denominators = (self._grouped(alarm, alarm.divide_by, now)
                             if alarm.divide_by is not None else None)
         else:
-            numerators = self._periods(alarm, series, now)
-            denominators = (self._periods(alarm, divisor, now)
+            numerators = _combined(alarm, self._periods(alarm, series, now))
+            denominators = (_combined(alarm, self._periods(alarm, divisor, now))
                             if divisor is not None else None)
         out: dict[Labels, Verdict] = {}
-        for key, slots in numerators.items():
-            periods = [combine(alarm.combine, s) if s else None for s in slots]
+        for key, periods in numerators.items():
             if denominators is not None:
-                below = denominators.get(key)
-                divided: list[float | None] = []
-                for i, value in enumerate(periods):
-                    den = combine(alarm.combine, below[i]) if below and below[i] else None
-                    divided.append(value / den if value is not None and den else None)
-                periods = divided
+                below = denominators.get(key) or [None] * len(periods)
+                periods = [value / den if value is not None and den else None
+                           for value, den in zip(periods, below, strict=True)]
             out[key] = self._decide(alarm, key, periods)
         return out
 
-    def _slots(self, alarm: Alarm, metric: str, now: float) -> Slots:
-        """:meth:`_periods` from the store's per-slot statistics (one row per series and
-        period instead of every sample)."""
+    def _grouped(self, alarm: Alarm, metric: str, now: float) -> Periods:
+        """:func:`_combined` of :meth:`_periods`, from the store's per-series and per-slot
+        statistic (:meth:`~stackwatch.store.base.Store.window_values`, read once a cycle
+        per metric and window), grouped by array: each slot's values sorted by group, and
+        each group's run combined (``fsum`` for sum and avg, as :func:`combine`)."""
         n = alarm.evaluation_periods
-        rows = self.store.window_statistics(metric, now - n * alarm.period, alarm.period, n,
-                                            last=alarm.statistic == "last")
-        groups = self._keys.setdefault(alarm.name, {})
-        if len(groups) > 1_000_000:  # series come and go: forget, then learn again
-            groups.clear()
-        values: Slots = {}
-        stat = alarm.statistic
-        for labels, slot, count, total, low, high, newest in rows:
-            if not count:
+        read = _read(alarm, metric, now)
+        window = self._reads.get(read)
+        if window is None:
+            window = self._reads[read] = self.store.window_values(*read)
+        index = self._index(alarm, window)
+        found: dict[int, list[float | None]] = {}
+        for slot, column in enumerate(window.slots):
+            values = np.array(column, dtype=np.float64)  # None (no value): NaN
+            keep = np.flatnonzero((index >= 0) & ~np.isnan(values))
+            if not keep.size:
                 continue
-            if labels in groups:
-                key = groups[labels]
+            order = keep[np.argsort(index[keep], kind="stable")]
+            members = index[order]
+            starts = np.flatnonzero(np.concatenate(([True], members[1:] != members[:-1])))
+            ordered = values[order]
+            combined: list[float]
+            if alarm.combine == "max":
+                combined = np.maximum.reduceat(ordered, starts).tolist()
+            elif alarm.combine == "min":
+                combined = np.minimum.reduceat(ordered, starts).tolist()
             else:
-                key = groups[labels] = (
-                    _group(alarm, labels)
-                    if not alarm.match or _matches(alarm.match, dict(labels)) else None)
-            if key is None:
-                continue
-            slots = values.get(key)
-            if slots is None:
-                slots = values[key] = [[] for _ in range(n)]
-            slots[slot].append(
-                newest if stat == "last" else low if stat == "min" else high if stat == "max"
-                else total if stat == "sum" else float(count) if stat == "count"
-                else total / count)
-        return values
+                listed = ordered.tolist()
+                bounds = [*starts.tolist(), len(listed)]
+                combined = [math.fsum(listed[a:b]) for a, b in pairwise(bounds)]
+                if alarm.combine != "sum":
+                    combined = [c / (b - a) for c, (a, b) in
+                                zip(combined, pairwise(bounds), strict=True)]
+            for group, value in zip(members[starts].tolist(), combined, strict=True):
+                row = found.get(group)
+                if row is None:
+                    row = found[group] = [None] * n
+                row[slot] = value
+        groups = self._groups[alarm.name]
+        return {groups[g]: row for g, row in found.items()}
+
+    def _index(self, alarm: Alarm, window: WindowValues) -> npt.NDArray[np.intp]:
+        """Each series' group number (-1: the alarm's matchers leave it out), kept across
+        cycles by the store's key of the series (its labels do not change)."""
+        known = self._keys.setdefault(alarm.name, {})
+        groups = self._groups.setdefault(alarm.name, [])
+        if len(known) > 1_000_000:  # series come and go: forget, then learn again
+            known.clear()
+            groups.clear()
+        try:
+            numbers = list(map(known.__getitem__, window.keys))
+        except KeyError:
+            number = {g: i for i, g in enumerate(groups)}
+            for key in window.keys:
+                if key in known:
+                    continue
+                labels = window.decode(key)
+                if alarm.match and not _matches(alarm.match, dict(labels)):
+                    known[key] = -1
+                    continue
+                group = _group(alarm, labels)
+                if group not in number:
+                    number[group] = len(groups)
+                    groups.append(group)
+                known[key] = number[group]
+            numbers = list(map(known.__getitem__, window.keys))
+        return np.array(numbers, dtype=np.intp)
 
     def _periods(self, alarm: Alarm, series: Series, now: float) -> Slots:
         n, period = alarm.evaluation_periods, alarm.period
@@ -263,29 +340,38 @@ class Engine:
         return values
 
     def _decide(self, alarm: Alarm, key: Labels, periods: list[float | None]) -> Verdict:
-        assert alarm.threshold is not None
+        rule = self._rules.get(alarm.name)
+        if rule is None:
+            rule = self._rules[alarm.name] = _Rule.of(alarm)
+        n = rule.periods
+        if n == 1:  # most alarms: the general case below, shortened
+            last = periods[0]
+            if last is None:
+                return self._missing(alarm)
+            if rule.holds(last, rule.threshold):
+                return Verdict(State.ALARM, f"{rule.stat} {_fmt(last)} {rule.cond}",
+                               rule.severity, last)
+            return Verdict(State.OK, f"{rule.stat} {_fmt(last)} not {rule.cond}", value=last)
         present = [v for v in periods if v is not None]
-        n = alarm.evaluation_periods
         if not present:
             return self._missing(alarm)
         last = present[-1]
         if len(present) < n:
             return Verdict(State.INSUFFICIENT, f"{len(present)} of {n} periods have data",
                            value=last)
-        cond = f"{alarm.comparison_operator.symbol} {alarm.threshold:g}"
-        breaches = [alarm.comparison_operator.holds(v, alarm.threshold) for v in present]
-        stat = f"{alarm.statistic} over {alarm.period:g}s"
+        holds, threshold = rule.holds, rule.threshold
+        breaches = [holds(v, threshold) for v in present]
         if all(breaches):
-            what = (f"{stat} {_fmt(last)} {cond}" if n == 1 else
-                    f"{stat} {cond} in each of {n} periods (latest {_fmt(last)})")
-            return Verdict(State.ALARM, what, alarm.severity or "warning", last)
+            what = (f"{rule.stat} {_fmt(last)} {rule.cond}" if n == 1 else
+                    f"{rule.stat} {rule.cond} in each of {n} periods (latest {_fmt(last)})")
+            return Verdict(State.ALARM, what, rule.severity, last)
         if not any(breaches):
-            return Verdict(State.OK, f"{stat} {_fmt(last)} not {cond}", value=last)
+            return Verdict(State.OK, f"{rule.stat} {_fmt(last)} not {rule.cond}", value=last)
         before = self._current.get((alarm.name, key))
         keep = State(before.state) if before and before.state != State.INSUFFICIENT else (
             State.ALARM if breaches[-1] else State.OK)
-        severity = (alarm.severity or "warning") if keep is State.ALARM else ""
-        return Verdict(keep, f"{stat} {cond} in {sum(breaches)} of {n} periods: "
+        severity = rule.severity if keep is State.ALARM else ""
+        return Verdict(keep, f"{rule.stat} {rule.cond} in {sum(breaches)} of {n} periods: "
                              f"stays {keep.value}", severity, last)
 
     @staticmethod
@@ -366,6 +452,7 @@ class Engine:
         started = time.perf_counter()
         now = self.clock() if now is None else now
         result = CycleResult()
+        self._reads = {}
         series = self._series(now)
         checks = self.store.latest_checks() if any(
             a.check is not None for a in self.alarms.alarms) else []
@@ -409,6 +496,7 @@ class Engine:
         for key in [k for k in self._current if k[0] not in names]:
             del self._current[key]
             gone.append(key)
+        self._reads = {}
         self.states.save_alarms(changed, gone, result.transitions)
         if unacked:
             self.states.unacknowledge(unacked)
@@ -430,12 +518,13 @@ class Engine:
             self._streak[key] = self._streak[key] + 1 if state is State.ALARM else 0
             if state is State.ALARM and self._streak[key] < alarm.evaluation_periods:
                 state = State(previous) if previous else State.INSUFFICIENT
-                verdict = replace(verdict, state=state, severity=before.severity if before
-                                  else "", reason=f"{verdict.reason} (pending: "
-                                  f"{self._streak[key]} of {alarm.evaluation_periods})")
+                verdict = verdict._replace(
+                    state=state, severity=before.severity if before else "",
+                    reason=f"{verdict.reason} (pending: {self._streak[key]} of "
+                           f"{alarm.evaluation_periods})")
         if before is None and state is not State.ALARM and verdict.reason.startswith("no data"):
             return  # nothing known of it, nothing to say
-        if before is not None and state.value == previous and (
+        if before is not None and state == previous and (
                 state is not State.ALARM or verdict.severity == before.severity):
             if state is not State.ALARM and verdict.reason.startswith("no data"):
                 del self._current[key]  # forget an instance whose series is gone
@@ -451,12 +540,13 @@ class Engine:
                 notified = now
             if notified != before.notified or verdict.value != before.value:
                 # the same state, a new value (and why): kept, not a transition
-                record = replace(before, notified=notified, value=verdict.value,
-                                 reason=verdict.reason)
+                record = AlarmRecord(before.alarm, before.labels, before.state,
+                                     before.severity, before.since, verdict.reason,
+                                     verdict.value, notified)
                 self._current[key] = record
                 changed.append(record)
             return
-        since = before.since if before is not None and state.value == previous else now
+        since = before.since if before is not None and state == previous else now
         record = AlarmRecord(alarm.name, labels, state.value, verdict.severity, since,
                              verdict.reason, verdict.value, now)
         self._current[key] = record

@@ -13,6 +13,7 @@ under a lock: the engine writes what changed once per cycle; the CLI and the web
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -70,7 +71,9 @@ CREATE TABLE IF NOT EXISTS alarm_silences (
 """
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def encode_labels(labels: Labels) -> str:
+    # Cached: a cycle saves the same instances' records again as their values move.
     return json.dumps(dict(labels), sort_keys=True, separators=(",", ":"))
 
 

@@ -12,7 +12,7 @@ records (``stackwatch.alarms`` gives them their meaning; SQLite:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -34,9 +34,22 @@ class Statistics:
     last: float
 
 
-#: :meth:`Store.window_statistics` of one series in one slot: ``(labels, slot, count,
-#: sum, min, max, last)`` (a plain tuple: a cycle makes some 100,000 of them)
-SlotStatistics = tuple[Labels, int, int, float, float, float, float]
+#: what :meth:`Store.window_values` computes of a series in a slot
+WINDOW_STATISTICS = ("last", "min", "max", "avg", "sum", "count")
+
+
+@dataclass(frozen=True, slots=True)
+class WindowValues:
+    """:meth:`Store.window_values`, by column (a cycle reads some 100,000 series).
+
+    ``keys[j]`` is series ``j``'s labels as the store spells them (equal keys, equal
+    labels: a reader may cache by key, and ``decode`` gives the labels);
+    ``slots[i][j]`` its statistic in slot ``i``, None when it has no finite value there.
+    """
+
+    keys: Sequence[str]
+    slots: Sequence[Sequence[float | None]]
+    decode: Callable[[str], Labels]
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,13 +186,14 @@ class Store(Protocol):
         """Count/min/max/avg/sum/last of one series over a period; ``None`` when empty."""
         ...
 
-    def window_statistics(
-        self, name: str, start: float, period: float, periods: int, last: bool = False
-    ) -> list[SlotStatistics]:
+    def window_values(
+        self, name: str, statistic: str, start: float, period: float, periods: int
+    ) -> WindowValues:
         """For each series of ``name`` the latest runs still give, for each of
         ``periods`` slots ``period`` long from ``start`` (a sample at the end counts in the
-        last slot), the count, sum, min and max of its finite values, and with ``last``
-        the newest value (NaN without): what alarms read, computed by the database."""
+        last slot), the ``statistic`` (one of :data:`WINDOW_STATISTICS`) of its finite
+        values: what alarms read, computed by the database. ``avg`` is exactly ``sum``
+        over ``count``, and ``last`` the newest value."""
         ...
 
     def latest_checks(self) -> list[CheckResult]:

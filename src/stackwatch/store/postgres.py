@@ -41,6 +41,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -73,9 +74,9 @@ from stackwatch.store.base import (
     AuditEntry,
     Role,
     SilenceRecord,
-    SlotStatistics,
     Statistics,
     TokenRecord,
+    WindowValues,
 )
 from stackwatch.store.bus_reads import OPERATION_COLUMNS, BusReads
 from stackwatch.store.postgres_schema import (
@@ -251,6 +252,12 @@ def _encode_labels(labels: Labels) -> str:
 @functools.lru_cache(maxsize=1 << 18)
 def _decode_labels(text: str) -> Labels:
     return tuple(sorted(json.loads(text).items()))
+
+
+#: per statistic, its aggregate over one series' slot (avg: the sum over the count)
+_WINDOW_SQL = {"last": "(array_agg(p.value ORDER BY p.ts DESC))[1]", "min": "MIN(p.value)",
+               "max": "MAX(p.value)", "avg": "SUM(p.value) / COUNT(*)", "sum": "SUM(p.value)",
+               "count": "COUNT(*)"}
 
 
 def _text(value: str) -> str:
@@ -641,20 +648,27 @@ class PostgresStore(BusReads):
             return None
         return Statistics(count, minimum, maximum, average, total, last)
 
-    def window_statistics(
-        self, name: str, start: float, period: float, periods: int, last: bool = False
-    ) -> list[SlotStatistics]:
-        """Count/sum/min/max (and the newest value) per current series and slot."""
-        newest = ", (array_agg(p.value ORDER BY p.ts DESC))[1]" if last else ", 'NaN'"
+    def window_values(
+        self, name: str, statistic: str, start: float, period: float, periods: int
+    ) -> WindowValues:
+        """The statistic per current series and slot: one ``GROUP BY`` series and slot,
+        turned into columns (a series without a value in any slot is left out)."""
         rows = self._query(
-            "SELECT s.labels, LEAST(FLOOR((p.ts - %s) / %s)::int, %s) AS slot, COUNT(*), "
-            f"SUM(p.value), MIN(p.value), MAX(p.value){newest} FROM series s "
+            "SELECT s.labels, LEAST(FLOOR((p.ts - %s) / %s)::int, %s) AS slot, "
+            f"{_WINDOW_SQL[statistic]} FROM series s "
             "JOIN samples p ON p.series_id = s.id WHERE s.name = %s "
             "AND s.id IN (SELECT series_id FROM current_series) "
-            "AND p.ts BETWEEN %s AND %s GROUP BY s.id, s.labels, slot",
+            "AND p.ts BETWEEN %s AND %s GROUP BY s.id, s.labels, slot ORDER BY s.labels",
             [start, period, periods - 1, name, start, start + period * periods])
-        return [(_decode_labels(r[0]), r[1], r[2], r[3], r[4], r[5], float(r[6]))
-                for r in rows]
+        keys: list[str] = []
+        slots: list[list[float | None]] = [[] for _ in range(periods)]
+        for key, found in groupby(rows, key=lambda r: r[0]):
+            keys.append(key)
+            for column in slots:
+                column.append(None)
+            for _, slot, value in found:
+                slots[slot][-1] = None if value is None else float(value)
+        return WindowValues(keys, slots, _decode_labels)
 
     def latest_checks(self) -> list[CheckResult]:
         """The checks of the latest run of each source (and the newest of every check

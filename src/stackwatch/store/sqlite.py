@@ -82,8 +82,8 @@ from stackwatch.store.base import (
     AgentBatch,
     AgentBatchStats,
     AuditEntry,
-    SlotStatistics,
     Statistics,
+    WindowValues,
 )
 from stackwatch.store.bus_reads import OPERATION_COLUMNS, BusReads
 from stackwatch.store.request_index import TraceRecord, follow, select_records
@@ -322,6 +322,21 @@ def _encode_labels(labels: Labels) -> str:
 def _decode_labels(text: str) -> Labels:
     # Cached: /metrics and latest() decode the same few hundred thousand label sets each time.
     return tuple(sorted(json.loads(text).items()))
+
+
+_SAMPLES_IN = ("FROM samples p WHERE p.series_id = s.id AND p.ts >= {lo} AND p.ts < {hi} "
+               "AND p.value = p.value")
+#: per statistic, the subquery of one series' slot (NULL: no value)
+_WINDOW_SQL = {
+    "last": f"SELECT p.value {_SAMPLES_IN} ORDER BY p.ts DESC LIMIT 1",
+    "min": f"SELECT MIN(p.value) {_SAMPLES_IN}",
+    "max": f"SELECT MAX(p.value) {_SAMPLES_IN}",
+    "avg": f"SELECT AVG(p.value) {_SAMPLES_IN}",
+    "sum": f"SELECT SUM(p.value) {_SAMPLES_IN}",
+    "count": f"SELECT NULLIF(COUNT(*), 0) {_SAMPLES_IN}",
+}
+#: slots (result columns) per query: SQLite allows 2,000 columns
+_SLOTS_PER_QUERY = 100
 
 
 def _encode_perfdata(perfdata: Sequence[PerfDatum]) -> str:
@@ -776,34 +791,40 @@ class SQLiteStore(BusReads):
                            [*params, start, end])[0][0]
         return Statistics(count, minimum, maximum, average, total, last)
 
-    def window_statistics(
-        self, name: str, start: float, period: float, periods: int, last: bool = False
-    ) -> list[SlotStatistics]:
-        """Count/sum/min/max (and the newest value) per current series and slot.
+    def window_values(
+        self, name: str, statistic: str, start: float, period: float, periods: int
+    ) -> WindowValues:
+        """The statistic per current series and slot.
 
-        One query per slot, grouped by the series' labels: the series come in the order of
-        their (name, labels) index and each one's samples in time order (its primary key),
-        so SQLite aggregates as it reads (grouped by id or by a computed slot, it sorted
-        every row in a temporary B-tree first: three times slower)."""
-        base = ("FROM series s JOIN samples p ON p.series_id = s.id WHERE s.name = :name "
-                "AND s.id IN (SELECT series_id FROM current_series) "
-                "AND p.ts >= :lo AND p.ts < :hi "
-                "AND p.value = p.value GROUP BY s.labels")
-        out: list[SlotStatistics] = []
-        for slot in range(periods):
-            hi = start + (slot + 1) * period
-            args = {"name": name, "lo": start + slot * period,
-                    # the last slot holds a sample at its very end
-                    "hi": math.nextafter(hi, math.inf) if slot == periods - 1 else hi}
-            rows = self._query("SELECT s.labels, COUNT(*), SUM(p.value), MIN(p.value), "
-                               f"MAX(p.value) {base}", args)
-            newest: dict[str, float] = {}
-            if last:  # SQLite: with MAX() alone, the bare column is the newest row's
-                newest = {r[0]: r[1] for r in self._query(
-                    f"SELECT s.labels, p.value, MAX(p.ts) {base}", args)}
-            out += [(_decode_labels(r[0]), slot, r[1], r[2], r[3], r[4],
-                     newest.get(r[0], math.nan)) for r in rows]
-        return out
+        One correlated subquery per slot and series, each a seek on the samples' primary
+        key (series, time) that aggregates its few rows: two to three times faster than
+        one ``GROUP BY`` over the join (SQLite's grouping, per row, costs more than the
+        seek). ``AVG`` is SQLite's ``SUM`` over ``COUNT`` (one division of the same sum);
+        ``last`` reads the newest row alone, backwards on the key."""
+        what = _WINDOW_SQL[statistic]
+        keys: list[str] = []
+        slots: list[Sequence[float | None]] = []
+        for first in range(0, periods, _SLOTS_PER_QUERY):
+            chosen = range(first, min(periods, first + _SLOTS_PER_QUERY))
+            args: dict[str, Any] = {"name": name}
+            for slot in chosen:
+                hi = start + (slot + 1) * period
+                args[f"lo{slot}"] = start + slot * period
+                # the last slot holds a sample at its very end
+                args[f"hi{slot}"] = math.nextafter(hi, math.inf) if slot == periods - 1 else hi
+            columns = ", ".join(f"({what.format(lo=f':lo{slot}', hi=f':hi{slot}')})"
+                                for slot in chosen)
+            rows = self._query(f"SELECT s.labels, {columns} FROM series s WHERE s.name = :name "
+                               "AND s.id IN (SELECT series_id FROM current_series)", args)
+            found: list[Sequence[Any]] = list(zip(*rows, strict=True)) or [()] * (
+                len(chosen) + 1)
+            if first and list(found[0]) != keys:  # series came or went between two reads
+                where = {key: j for j, key in enumerate(found[0])}
+                found = [keys, *([column[where[k]] if k in where else None for k in keys]
+                                 for column in found[1:])]
+            keys = list(found[0])
+            slots += found[1:]
+        return WindowValues(keys, slots, _decode_labels)
 
     def latest_checks(self) -> list[CheckResult]:
         """The checks of the latest run of each source (and the newest of every check
