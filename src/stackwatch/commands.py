@@ -11,7 +11,6 @@ prints Nagios perfdata after ``|`` on its first line (:func:`status_perfdata`).
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import tempfile
 import threading
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from stackwatch import stopping
 from stackwatch.catalog.loader import Catalog, default_catalog
 from stackwatch.config import Config, load_config
 from stackwatch.errors import StackwatchError
@@ -37,6 +37,7 @@ from stackwatch.query.models import CheckView, EventView, HealthView, ItemView, 
 from stackwatch.runner import SOURCE_CHECK, Loop, Run, Runner, collect_once
 from stackwatch.sources.base import Source
 from stackwatch.sources.registry import build_sources
+from stackwatch.stopping import stop_on_signals
 from stackwatch.terminal import printable
 
 if TYPE_CHECKING:  # the simulator is imported by `demo` only
@@ -160,7 +161,7 @@ def collect(once: bool, config_path: Path, fmt: str, only: tuple[str, ...]) -> N
         sys.exit(0 if all(r.ok for r in runs) else int(Status.UNKNOWN))
     loop = Loop(Runner(sources, config.timeout, catalog=catalog), config.interval,
                 lambda run: _emit([run], fmt, catalog))
-    with _stop_on_signals(loop.stop):
+    with stop_on_signals(loop.stop):
         loop.run()
 
 
@@ -329,22 +330,6 @@ def status(config_path: Path, from_store: bool, max_age: float | None, fmt: str,
 
 
 # ------------------------------------------------------------------- server
-@contextmanager
-def _stop_on_signals(stop: Any) -> Iterator[None]:
-    """Call ``stop()`` on SIGTERM; Ctrl-C (SIGINT) too. Restores the handlers after."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    for sig in previous:
-        signal.signal(sig, lambda *_: stop())
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def _parse_listen(value: str | None) -> tuple[str, int] | None:
     if value is None:
         return None
@@ -368,10 +353,10 @@ def server(config_path: Path, listen: str | None, duration: float | None) -> Non
     sources = build_sources(config)
     stop = threading.Event()
     with Monitor(config, sources, listen=_parse_listen(listen)) as monitor, \
-            _stop_on_signals(stop.set):
+            stop_on_signals(stop.set):
         click.echo(f"stackwatch server: {len(sources)} sources, store {config.store.location}, "
                    f"serving on {monitor.url}")
-        stop.wait(duration)
+        stopping.wait(stop, duration)
 
 
 # --------------------------------------------------------------------- demo
@@ -520,7 +505,7 @@ def demo(workdir: Path | None, size: str, listen: str, once: bool, duration: flo
             deadline = None if duration is None else time.monotonic() + duration
             interactive = sys.stdout.isatty()
             shown = 0
-            with _stop_on_signals(stop.set):
+            with stop_on_signals(stop.set):
                 while not stop.is_set():
                     health, checks, fresh = _live_status(monitor, catalog, max_age)
                     if interactive:

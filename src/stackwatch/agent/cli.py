@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import shutil
-import signal
 import sys
 import threading
 from pathlib import Path
 
 import click
 
+from stackwatch import stopping
 from stackwatch.agent.units import DEFAULT_EXEC, install
+from stackwatch.stopping import stop_on_signals
 
 
 @click.command()
@@ -33,16 +34,12 @@ def agent(config_path: Path, duration: float | None) -> None:
     config = node_config(load_config(config_path))
     sources = build_sources(config)
     stop = threading.Event()
-    # not commands._stop_on_signals: commands imports the server's views (an agent's
-    # start-up would pay for them)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    with Agent(config, sources, default_catalog()) as running:
+    with stop_on_signals(stop.set), Agent(config, sources, default_catalog()) as running:
         waiting, size, _ = running.buffer.stats()
         click.echo(f"stackwatch agent {running.buffer.agent}: {len(sources)} sources as host "
                    f"{running.host}, pushing to {running.settings.server}; buffer "
                    f"{running.settings.buffer_dir} ({waiting} batches, {size} bytes waiting)")
-        stop.wait(duration)
+        stopping.wait(stop, duration)
 
 
 def _stackwatch() -> str:

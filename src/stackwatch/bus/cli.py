@@ -9,9 +9,11 @@ from pathlib import Path
 
 import click
 
-from stackwatch.commands import _stop_on_signals, config_option
+from stackwatch import stopping
+from stackwatch.commands import config_option
 from stackwatch.config import BusConfig, Config, load_config
 from stackwatch.errors import ConfigError
+from stackwatch.stopping import stop_on_signals
 
 
 def bus_configs(config: Config) -> list[tuple[str, BusConfig]]:
@@ -40,10 +42,10 @@ def consume(config_path: Path, duration: float | None) -> None:
     stop = threading.Event()
     consumers = [NotificationConsumer(bus, store, source).start() for source, bus in buses]
     try:
-        with _stop_on_signals(stop.set):
+        with stop_on_signals(stop.set):
             click.echo(f"stackwatch consume: {', '.join(c.where for c in consumers)} -> "
                        f"{config.store.location}")
-            stop.wait(duration)
+            stopping.wait(stop, duration)
     finally:
         for consumer in consumers:
             consumer.stop()
