@@ -73,7 +73,8 @@ DATA: Mapping[str, str] = {
     "body/instanceAction/events/*/traceback": "null on success, text on failure",
     "body/instanceActions/*/message": "null on success, text on failure",
 }
-MAPS = ("body/servers/*/addresses",)  # keys are network names
+MAPS = ("body/servers/*/addresses",  # keys are network names
+        "body/allocations")  # keys are the consumers (each cloud its own servers)
 
 
 @pytest.fixture(scope="module")

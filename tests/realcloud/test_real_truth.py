@@ -85,7 +85,10 @@ def server(realcloud: RealCloud, resources: Resources,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     workdir = tmp_path_factory.mktemp("realcloud-truth")
     data = realcloud.stackwatch_config(store=workdir / "stackwatch.sqlite")
-    data["intervals"] = {"api": INTERVAL_S, "sql": INTERVAL_S, "crosscheck": INTERVAL_S}
+    # a full listing of the servers every run (one of the servers changed since the last
+    # read, when none changed, asks neutron for no port and is answered while it is down)
+    data["intervals"] = {"api": INTERVAL_S, "sql": INTERVAL_S, "crosscheck": INTERVAL_S,
+                         "api.compute.servers_full": 1.0}
     data["timeouts"] = {"api": 180.0, "sql": 60.0}
     path = workdir / "stackwatch.yaml"
     path.write_text(json.dumps(data))

@@ -205,7 +205,11 @@ class Recording:
         all-zero uuid of a 404 recording).
         """
         values = {**self.recorded_ids(), **ids}
-        return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], self.template)
+        url = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], self.template)
+        # the columns asked (neutron's fields=), which the name leaves out, as recorded
+        fields = [p for p in self.request_url.partition("?")[2].split("&")
+                  if p.startswith("fields=")]
+        return url + ("&" if "?" in url else "?") + "&".join(fields) if fields else url
 
 
 def _template_regex(template: str) -> re.Pattern[str]:

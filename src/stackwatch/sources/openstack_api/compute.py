@@ -56,7 +56,7 @@ from stackwatch.sources.openstack_api.client import ApiClient
 from stackwatch.sources.openstack_api.compute_life import ComputeLife
 from stackwatch.sources.openstack_api.identity_projects import Project, load_projects
 from stackwatch.sources.openstack_api.placement import load_providers
-from stackwatch.sources.openstack_api.server_listing import ServerListing
+from stackwatch.sources.openstack_api.server_listing import FULL_EVERY_S, ServerListing
 from stackwatch.sources.resources import Resource
 
 if TYPE_CHECKING:  # a runtime import would be circular (sql.nova imports .compute)
@@ -273,8 +273,11 @@ class ComputeSource(ApiSource):
                  disabled_metrics: Sequence[str] = ()) -> None:
         super().__init__(client, intervals, latency, heartbeat, disabled_metrics)
         self.life = ComputeLife(client, lifecycle)
+        #: a full listing every ``intervals["api.compute.servers_full"]`` s (600), the
+        #: servers changed since the last read in between
         self.listing = ServerListing(client, Server.from_api, lambda s: s.id,
-                                     lambda s: s.status)
+                                     lambda s: s.status,
+                                     self.interval("servers_full", FULL_EVERY_S))
 
     def resources(self) -> Sequence[Resource]:
         return (
