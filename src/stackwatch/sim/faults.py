@@ -241,6 +241,9 @@ def _migration_stuck(ctx: FaultContext, p: Mapping[str, str]) -> str:
         migration = ops.begin_migration(ctx.state, server.id, ops.new_request_id(), ctx.rng,
                                         kind, started=_int(p, "minutes") * 60.0)
         if migration is not None:
+            # the fault is made now, whenever it says the migration began: the server's row
+            # changes now (a listing of servers changed since the last look shows it)
+            ctx.state.update("server", server.id, updated_at=ctx.state.now())
             ctx.active.setdefault("migration-stuck", {})[migration.id] = server.name
             return (f"{kind} {migration.uuid} of {server.name} {migration.source_compute} -> "
                     f"{migration.dest_compute} {migration.status} since {p['minutes']} min")

@@ -366,10 +366,8 @@ def begin_migration(state: CloudState, server_id: str, request_id: str, rng: ran
         updated_at=since, old_flavor_id=server.flavor.legacy_id,
         new_flavor_id=server.flavor.legacy_id, dest_host=hyp.host_ip)
     state.add(migration)
-    # the server's row changes now, whenever the migration is said to have begun: a
-    # listing of servers changed since the last look must show it
     _update_server(state, server_id, task_state="migrating" if migration_type ==
-                   "live-migration" else "resize_migrating", updated_at=now)
+                   "live-migration" else "resize_migrating", updated_at=since)
     return migration
 
 
