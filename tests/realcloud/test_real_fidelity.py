@@ -72,6 +72,15 @@ DATA: Mapping[str, str] = {
     "body/instanceAction/events/*/details": "null on success, text on failure",
     "body/instanceAction/events/*/traceback": "null on success, text on failure",
     "body/instanceActions/*/message": "null on success, text on failure",
+    # the listings now ask for every column openstack-exporter reads: values that depend
+    # on which object each cloud holds
+    "body/tenant_usages/*/server_usages/*/ended_at": "a deleted server's usage has an "
+                                                     "end, a live one's is null",
+    "body/floatingips/*/router_id": "an associated floating IP has its router, a free "
+                                    "one null",
+    "body/networks/*/provider:physical_network": "a flat or VLAN network names its "
+                                                 "physical network, a tunnelled one null",
+    "body/ports/*/device_id": "an unattached port's device is empty",
 }
 MAPS = ("body/servers/*/addresses",  # keys are network names
         "body/allocations")  # keys are the consumers (each cloud its own servers)
