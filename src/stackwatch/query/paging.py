@@ -26,7 +26,8 @@ class PageQuery(BaseModel):
     model_config = {"extra": "forbid"}
 
     limit: int = Field(500, ge=1, le=10000, description="items per page")
-    offset: int = Field(0, ge=0, description="items to skip")
+    #: bounded so that offset + limit stays a 64-bit integer where a store is asked
+    offset: int = Field(0, ge=0, le=10**12, description="items to skip")
 
 
 T = TypeVar("T")

@@ -54,9 +54,11 @@ _TIMEOUT = ("max_statement_time", "max_execution_time", "statement timeout", "in
 _DENIED = ("access denied", "command denied", "permission denied", "password authentication")
 
 
-def build_engine(url: str, timeout: float, *, read_only: bool = True) -> Engine:
+def build_engine(url: str, timeout: float, *, read_only: bool = True,
+                 pooled: bool = True) -> Engine:
     """An engine whose connections are time-limited and (unless ``read_only`` is False:
-    a fix's writes) read-only."""
+    a fix's writes) read-only; without ``pooled``, each connection is closed after use
+    (an engine used a few times a cycle, whose owner may never close it)."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     connect_args: dict[str, Any] = {}
@@ -69,7 +71,7 @@ def build_engine(url: str, timeout: float, *, read_only: bool = True) -> Engine:
         connect_args = {"timeout": timeout, "check_same_thread": False}
     # SQLite: a file opened anew for each statement (cheap), so that a file that went
     # away is seen gone, as a database server that went down is
-    pool = {"poolclass": sa.pool.NullPool} if backend == "sqlite" else {}
+    pool = {"poolclass": sa.pool.NullPool} if backend == "sqlite" or not pooled else {}
     engine = sa.create_engine(parsed, connect_args=connect_args, pool_pre_ping=True,
                               pool_recycle=3600, **pool)
 

@@ -114,7 +114,9 @@ class Database:
         try:
             with self._lock:
                 if self._engine is None:
-                    self._engine = build_engine(self.url, self.timeout)
+                    # a few queries a cycle, for API sources that are not closed:
+                    # no connection left open between them
+                    self._engine = build_engine(self.url, self.timeout, pooled=False)
             with self._engine.connect() as conn:
                 return [tuple(row) for row in conn.execute(query)]
         except sa.exc.SQLAlchemyError as error:
