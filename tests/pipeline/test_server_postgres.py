@@ -59,7 +59,9 @@ def configured(cloud: SimulatedCloud, store: dict[str, Any]) -> Path:
                            "api.identity.domains": 1.0, "api.identity.regions": 1.0,
                            "api.network.security_groups": 1.0,
                            "api.network.ip_availability": 1.0, "api.network.quotas": 1.0,
-                           "api.block_storage.quotas": 1.0}
+                           "api.block_storage.quotas": 1.0, "api.compute.servers_full": 1.0,
+                           "api.network.quota_details": 1.0, "api.network.subnet_pools": 1.0,
+                           "api.identity.groups": 1.0, "api.placement.allocations": 1.0}
     config["timeouts"] = {"api": 30.0, "sql": 30.0}
     path = cloud.config_path.with_name(f"stackwatch-store-{next(_NUMBERS)}.yaml")
     path.write_text(yaml.safe_dump(config))
