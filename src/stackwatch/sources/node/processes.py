@@ -82,15 +82,17 @@ class ProcessesSource:
         spec = self.plan.catalog.service(service)
         if spec is None:
             raise KeyError(service)
-        groups = group(self.plan.matcher, self._table())
-        found = groups.get(spec.name, ServiceProcesses(spec.name))
+        found = self._look(spec.name)
         if found.zombies:  # one look cannot tell a lingering zombie from one being reaped
             self._lingering(spec.name, found)
             time.sleep(ZOMBIE_SECOND_LOOK)
-            groups = group(self.plan.matcher, self._table())
-            found = groups.get(spec.name, ServiceProcesses(spec.name))
+            found = self._look(spec.name)
         samples, check = self._judge(Looked(spec, True), found, self._clock(), minimum)
         return Collection(tuple(samples), (check,))
+
+    def _look(self, service: str) -> ServiceProcesses:
+        """One service's processes, read from the table now."""
+        return group(self.plan.matcher, self._table()).get(service, ServiceProcesses(service))
 
     # ------------------------------------------------------------------ judging
     def _lingering(self, service: str, found: ServiceProcesses) -> list[ProcessInfo]:

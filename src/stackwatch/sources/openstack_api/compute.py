@@ -547,15 +547,12 @@ class ComputeSource(ApiSource):
             {**zero, **facts.in_use.get(p.id, none),
              "server_groups": float(groups.get(p.id, 0))}, zero) for p in projects]
 
-    def _server_groups_per_project(self) -> dict[str, int]:
+    def _server_groups_per_project(self) -> Counter[str]:
         """Server groups per project, from one listing of every project's."""
-        what = "nova os-server-groups"
-        counts: dict[str, int] = {}
-        for group in self.client.list_all("compute", "os-server-groups", "server_groups",
-                                          params={"all_projects": "True"}):
-            project = f.text(group, "project_id", what)
-            counts[project] = counts.get(project, 0) + 1
-        return counts
+        return Counter(f.text(group, "project_id", "nova os-server-groups")
+                       for group in self.client.list_all(
+                           "compute", "os-server-groups", "server_groups",
+                           params={"all_projects": "True"}))
 
     def usage(self) -> Collection:
         """Usage of the last 24 h per project. From 2.40 nova pages by *instance*, so a
