@@ -20,7 +20,7 @@ import socket
 import subprocess
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,6 +81,17 @@ def tail(path: Path, lines: int = 60) -> str:
         return ""
     return "\n".join(text.splitlines()[-lines:])
 
+
+
+def wait_for(what: str, done: Callable[[], object], timeout: float, every: float = 1.0
+             ) -> float:
+    """Poll ``done()`` every ``every`` s until it is true; the seconds that took (an
+    AssertionError naming ``what`` after ``timeout``)."""
+    started = time.monotonic()
+    while not done():
+        assert time.monotonic() - started < timeout, f"{what}: not within {timeout:.0f} s"
+        time.sleep(every)
+    return time.monotonic() - started
 
 #: the catalog services the real control plane runs on its one machine, and what runs
 #: them ("": the service's own master process)

@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from realcloud.cloud import RUNS, RealCloud
+from realcloud.cloud import RUNS, RealCloud, wait_for
 from realcloud.resources import L3_AGENT_HOST, L3_AGENT_PROCESS, Resources, ensure_resources
 from realcloud.truth import Truth
 from stackwatch.catalog.loader import default_catalog
@@ -96,20 +96,11 @@ def watching(realcloud: RealCloud, resources: Resources,
     config = parse_config(data)
     with Monitor(config, build_sources(config), listen=("127.0.0.1", 0)) as monitor:
         found = Watching(monitor)
-        _wait("the alarms evaluated on the cloud as it is",
-              lambda: found.check("nova.heartbeat", host=COMPUTE_HOST) is not None
-              and monitor.alarms is not None and monitor.alarms.wait_for_cycles(1, 0),
-              timeout=120)
+        wait_for("the alarms evaluated on the cloud as it is",
+                 lambda: found.check("nova.heartbeat", host=COMPUTE_HOST) is not None
+                 and monitor.alarms is not None and monitor.alarms.wait_for_cycles(1, 0),
+                 timeout=120)
         yield found
-
-
-def _wait(what: str, done: Callable[[], object], timeout: float, every: float = 1.0) -> float:
-    """Seconds until ``done()`` is true (fails after ``timeout``)."""
-    started = time.monotonic()
-    while not done():
-        assert time.monotonic() - started < timeout, f"{what}: not within {timeout:.0f} s"
-        time.sleep(every)
-    return time.monotonic() - started
 
 
 def _instance(firing: list[dict[str, Any]], alarm: str, **labels: str) -> dict[str, Any] | None:
@@ -133,7 +124,7 @@ def _stopped(realcloud: RealCloud, name: str, up: Callable[[], bool]) -> Iterato
         yield time.time()
     finally:
         realcloud.start_bg(name, argv)
-        _wait(f"{name} back", up, timeout=180, every=3)
+        wait_for(f"{name} back", up, timeout=180, every=3)
 
 
 @pytest.fixture
@@ -144,10 +135,10 @@ def nova_compute_stopped(realcloud: RealCloud, truth: Truth) -> Iterator[float]:
 
 def test_a_stopped_nova_compute_alarms_within_30_s_before_nova_says_down(
         watching: Watching, truth: Truth, nova_compute_stopped: float) -> None:
-    _wait("nova-heartbeat-late for the stopped compute",
-          lambda: _instance(watching.firing(), "nova-heartbeat-late", host=COMPUTE_HOST,
-                            binary="nova-compute"),
-          timeout=90)
+    wait_for("nova-heartbeat-late for the stopped compute",
+             lambda: _instance(watching.firing(), "nova-heartbeat-late", host=COMPUTE_HOST,
+                               binary="nova-compute"),
+             timeout=90)
     took = time.time() - nova_compute_stopped
     nova_says = _nova_state(truth, "nova-compute", COMPUTE_HOST)
     database = watching.check("nova.db_heartbeat", host=COMPUTE_HOST, binary="nova-compute")
@@ -174,9 +165,9 @@ def l3_agent_killed(realcloud: RealCloud) -> Iterator[float]:
 
 def test_a_killed_l3_agent_alarms_within_30_s(watching: Watching,
                                               l3_agent_killed: float) -> None:
-    _wait("neutron-heartbeat-late for the killed agent",
-          lambda: _instance(watching.firing(), "neutron-heartbeat-late", host=L3_AGENT_HOST),
-          timeout=90)
+    wait_for("neutron-heartbeat-late for the killed agent",
+             lambda: _instance(watching.firing(), "neutron-heartbeat-late", host=L3_AGENT_HOST),
+             timeout=90)
     took = time.monotonic() - l3_agent_killed
     print(f"\nL3 agent killed: neutron-heartbeat-late after {took:.0f} s")
     assert took <= DETECT_WITHIN_S
@@ -203,8 +194,8 @@ def test_a_stopped_conductor_is_the_root_cause_of_the_computes_alarms(
         return [a for a in watching.firing() if a["alarm"] == "nova-heartbeat-late"
                 and a["labels"].get("binary") == "nova-compute"]
 
-    _wait("every nova-compute late", lambda: {a["labels"]["host"] for a in computes_late()}
-          == computes, timeout=120)
+    wait_for("every nova-compute late", lambda: {a["labels"]["host"] for a in computes_late()}
+             == computes, timeout=120)
     firing = [a for a in watching.firing() if a["key"] not in before]  # what the fault did
     conductor = [a for a in firing if _conductors(a)]
     took = {a["key"]: round(a["since"] - conductor_stopped) for a in firing}

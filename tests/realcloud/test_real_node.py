@@ -11,11 +11,11 @@ again with its own command line, as ``up.sh`` started it).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from realcloud.cloud import RUNS, RealCloud
+from realcloud.cloud import RUNS, RealCloud, wait_for
 from stackwatch.catalog.loader import Catalog, default_catalog
 from stackwatch.config import NodeConfig
 from stackwatch.health.evaluate import evaluate
@@ -56,13 +56,6 @@ def _one(checks: list[CheckResult], name: str, **labels: str) -> CheckResult:
     return found[0]
 
 
-def _wait(what: str, done: Callable[[], bool], timeout: float, every: float = 1.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
-        time.sleep(every)
-
-
 def test_every_real_process_is_found_with_its_ports(catalog: Catalog) -> None:
     checks = _checks(_node_sources(catalog))
     for service, runner in RUNS.items():
@@ -87,7 +80,7 @@ def stopped_scheduler(realcloud: RealCloud, catalog: Catalog) -> Iterator[None]:
     finally:
         realcloud.start_bg(STOPPED, argv)
         sources = _node_sources(catalog)
-        _wait(f"{STOPPED} running again", lambda: _one(
+        wait_for(f"{STOPPED} running again", lambda: _one(
             _checks(sources), "node.process", service=STOPPED).status is Status.OK, 60)
 
 
@@ -127,7 +120,7 @@ def stopped_compute_process(realcloud: RealCloud) -> Iterator[float]:
     finally:
         realcloud.start_bg(COMPUTE_PROCESS, argv)
         source = _rabbit(realcloud)
-        _wait(f"{COMPUTE_HOST}'s consumer back", lambda: _consumer(
+        wait_for(f"{COMPUTE_HOST}'s consumer back", lambda: _consumer(
             source, COMPUTE_HOST).status is Status.OK, 120, every=2)
 
 
@@ -146,7 +139,7 @@ def test_a_stopped_nova_compute_leaves_its_queue_without_consumer(
         realcloud: RealCloud, catalog: Catalog, stopped_compute_process: float) -> None:
     source = _rabbit(realcloud)
     # the management API's consumer counts follow within its statistics interval (5 s)
-    _wait(f"compute.{COMPUTE_HOST} without consumer", lambda: _consumer(
+    wait_for(f"compute.{COMPUTE_HOST} without consumer", lambda: _consumer(
         source, COMPUTE_HOST).status is Status.CRITICAL, 30)
     seen = time.monotonic() - stopped_compute_process
     checks = list(source.collect().checks)
