@@ -30,7 +30,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from realcloud.cloud import RealCloud
+from realcloud.cloud import RealCloud, wait_for
 from realcloud.expected import key, sample_map
 from realcloud.resources import L3_AGENT_HOST, L3_AGENT_PROCESS, Resources
 from realcloud.truth import Truth
@@ -67,7 +67,13 @@ class Watcher:
         """One run of every API and SQL source, then the cross-checks, as
         ``stackwatch collect --once`` does (a source that cannot look is UNKNOWN)."""
         sources: list[Source] = build_sources(self.config)
-        return {run.source: run.collection for run in collect_once(sources, timeout=180)}
+        try:
+            return {run.source: run.collection for run in collect_once(sources, timeout=180)}
+        finally:  # the SQL sources' pooled connections: not left to the garbage collector
+            for source in sources:
+                close = getattr(source, "close", None)
+                if close is not None:
+                    close()
 
     def read_logs(self) -> dict[str, Collection]:
         return {s.name: s.collect() for s in self.logs}
@@ -117,16 +123,6 @@ def _logs_until(watcher: Watcher, name: str, wanted: float, timeout: float = 20.
         time.sleep(0.5)
 
 
-def _wait(what: str, probe: object, timeout: float, every: float = 3.0) -> float:
-    """Poll ``probe()`` until true; seconds waited (fails after ``timeout``)."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if probe():  # type: ignore[operator]
-            return time.monotonic() - started
-        time.sleep(every)
-    pytest.fail(f"{what}: not seen within {timeout:.0f}s")
-
-
 def _compute_state(truth: Truth, host: str) -> dict[str, object]:
     rows = [s for s in truth.cli("compute", "service", "list", "--long")
             if s["Host"] == host and s["Binary"] == "nova-compute"]
@@ -171,8 +167,9 @@ def failed_server(realcloud: RealCloud, truth: Truth) -> Iterator[dict[str, obje
     try:
         server = truth.cli("server", "create", "--flavor", "rc.huge", "--image", "fake-cirros",
                            "--nic", "none", "rc-vm-novalidhost")
-        _wait("rc-vm-novalidhost in ERROR",
-              lambda: truth.cli("server", "show", server["id"])["status"] == "ERROR", 180)
+        wait_for("rc-vm-novalidhost in ERROR",
+                 lambda: truth.cli("server", "show", server["id"])["status"] == "ERROR", 180,
+                 every=3)
         yield server
     finally:
         truth.run("server", "delete", "--wait", "rc-vm-novalidhost")
@@ -257,7 +254,7 @@ def test_dead_l3_agent_with_its_router(watcher: Watcher, truth: Truth,
         assert len(rows) == 1, rows
         return dict(rows[0])
 
-    _wait("the L3 agent dead in the CLI", lambda: agent()["Alive"] is False, 120, every=5)
+    wait_for("the L3 agent dead in the CLI", lambda: agent()["Alive"] is False, 120, every=5)
     cli = agent()
     routers = truth.cli("router", "list", "--agent", str(cli["ID"]))
     seen = watcher.look()
@@ -286,15 +283,15 @@ def stopped_compute(realcloud: RealCloud, truth: Truth) -> Iterator[float]:
         yield stopped
     finally:
         realcloud.start_bg(STOPPED_PROCESS, argv)
-        _wait("nova-compute back up", lambda: _compute_state(truth, STOPPED_HOST)["State"] == "up",
-              180)
+        wait_for("nova-compute back up",
+                 lambda: _compute_state(truth, STOPPED_HOST)["State"] == "up", 180, every=3)
 
 
 def test_stopped_nova_compute_goes_down(watcher: Watcher, truth: Truth,
                                         stopped_compute: float) -> None:
     assert _compute_state(truth, STOPPED_HOST)["State"] == "up"  # not yet: it was just stopped
-    _wait(f"{STOPPED_HOST} down in the CLI",
-          lambda: _compute_state(truth, STOPPED_HOST)["State"] == "down", 240, every=5)
+    wait_for(f"{STOPPED_HOST} down in the CLI",
+             lambda: _compute_state(truth, STOPPED_HOST)["State"] == "down", 240, every=5)
     # nova counts service_down_time from the last heartbeat, which came up to one report
     # interval before the stop, and stores it to the second (MariaDB DATETIME): the
     # earliest nova may say down is that much before SERVICE_DOWN_TIME_S after the stop.
