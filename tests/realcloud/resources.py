@@ -26,6 +26,7 @@ from openstack.warnings import OpenStackDeprecationWarning
 from realcloud.cloud import RealCloud
 
 WAIT_S = 120.0
+RESOURCE_TRACKER_S = 60.0  # nova-compute's update_available_resource period (default)
 L3_AGENT_HOST = "rc-net-1"
 L3_AGENT_PROCESS = "rc-fake-l3-agent"  # run/<name>.pid: down.sh stops it too
 SERVERS = ("fake-vm-1", "rc-vm-stopped")
@@ -68,6 +69,16 @@ def _server(conn: Any, name: str, flavor: Any, image: Any) -> Any:
                                             networks="none")
         _wait(f"server {name}", lambda: conn.compute.get_server(server.id).status, "ACTIVE")
     return conn.compute.get_server(server.id)
+
+
+def _workload(conn: Any) -> str:
+    """``settled`` once no hypervisor counts a task in progress (``current_workload``,
+    read at 2.87 as openstack-exporter reads it). nova-compute updates it with its
+    resource tracker, up to a minute after a boot or stop has ended: a value read before
+    that and one read after it differ, and the tests compare two reads."""
+    body = conn.compute.get("/os-hypervisors/detail", microversion="2.87").json()
+    busy = [h["hypervisor_hostname"] for h in body["hypervisors"] if h["current_workload"]]
+    return "settled" if not busy else f"busy on {', '.join(busy)}"
 
 
 def _l3_agent_hosting(cloud: RealCloud, network: Any, router: Any) -> None:
@@ -169,6 +180,8 @@ def _ensure(cloud: RealCloud) -> Resources:
     if snap is None:
         snap = volumes.create_snapshot(name="rc-snap1", volume_id=vol1.id)
     _wait("snapshot rc-snap1", lambda: volumes.get_snapshot(snap.id).status, "available")
+    _wait("every hypervisor's workload counted", lambda: _workload(conn), "settled",
+          timeout=RESOURCE_TRACKER_S + WAIT_S)
 
     return Resources(
         admin_project_id=admin_project.id, demo_project_id=demo_project.id,
