@@ -165,7 +165,8 @@ def load() -> str:
 
 def rates(count: int, wall: float, cpu: float) -> str:
     return (f"{count / wall:>9,.0f} msg/s wall, {cpu:.1f} CPU-s in {wall:.1f} s "
-            f"({count / cpu:,.0f} msg per CPU-s, {cpu / wall:.0%} of one core)")
+            f"({count / cpu:,.0f} msg per CPU-s = {1e6 * cpu / count:.0f} us each, "
+            f"{cpu / wall:.0%} of one core)")
 
 
 def main() -> None:
@@ -194,7 +195,14 @@ def main() -> None:
         wall, cpu, events = ours(args.count, config, Path(tmp) / "store.sqlite")
         print(f"stackwatch consume into SQLite:  {rates(args.count, wall, cpu)}, "
               f"{events} events; load {load()}")
-        print(f"ratio: {bare_wall / wall:.0%} of the bare consumer's rate")
+        ratio = bare_wall / wall
+        print(f"ratio: {ratio:.0%} of the bare consumer's rate")
+        # on a machine shared with other work the wall rate is what the consumer's share of
+        # it allowed; messages per CPU-second is the rate on one core of its own
+        per_cpu = args.count / cpu
+        print(f"goal (>= 20,000 msg per CPU-s and >= 50 % of the bare rate): "
+              f"{'met' if per_cpu >= 20_000 and ratio >= 0.5 else 'NOT met'} "
+              f"({per_cpu:,.0f} msg per CPU-s, {ratio:.0%})")
         assert events == args.count, "every notification must be stored once"
 
 

@@ -176,11 +176,6 @@ def note(n: Notification, d: Distilled, exchange: str, routing_key: str, receive
                 d.resource_ids, orjson.dumps(d.attributes, option=orjson.OPT_SORT_KEYS).decode())
 
 
-def _context(message: Mapping[str, Any], key: str) -> str:
-    value = message.get(key)
-    return "" if value is None else str(value)
-
-
 def distilled(n: Notification, exchange: str) -> Distilled:
     """:func:`distil` without making the :class:`Event` (the consumer's hot path)."""
     et = n.event_type
@@ -221,8 +216,8 @@ def distilled(n: Notification, exchange: str) -> Distilled:
         top = {**data, **state_update}
     present = top.keys() & _FIELD_KEYS  # most payloads carry few of them: skip the rest
     if present:
-        for attr, key in _FIELD_ORDER:
-            if key in present and attr not in attrs:
+        for attr, key in _fields_of(frozenset(present)):
+            if attr not in attrs:
                 value = top[key]
                 if value is not None and value != "":
                     attrs[attr] = _text(value)
@@ -243,21 +238,31 @@ def distilled(n: Notification, exchange: str) -> Distilled:
                 else:
                     attrs.pop(key, None)
     m = n.message
-    request_id = (_context(m, "_context_request_id") or _text(data.get("request_id"))
+    request_id = (_context(m.request_id) or _text(data.get("request_id"))
                   or attrs.pop("request_id", ""))
-    global_request_id = m.get("_context_global_request_id")
-    if global_request_id:
-        attrs["global_request_id"] = str(global_request_id)
+    if _context(m.global_request_id):
+        attrs["global_request_id"] = _context(m.global_request_id)
     if "user" not in attrs:
-        _default(attrs, "user", _context(m, "_context_user_id") or _context(m, "_context_user"))
+        _default(attrs, "user", _context(m.user_id) or _context(m.user))
     if "project" not in attrs:
-        _default(attrs, "project",
-                 _context(m, "_context_project_id") or _context(m, "_context_project"))
+        _default(attrs, "project", _context(m.project_id) or _context(m.project))
     if n.publisher_id:
         attrs["publisher"] = n.publisher_id
     attrs["message_id"] = n.message_id
     return Distilled(service, host_of(n.publisher_id), _severity(n, attrs),
                      _message(et, attrs), request_id, tuple(resources), attrs)
+
+
+@functools.lru_cache(maxsize=4096)
+def _fields_of(present: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """The (attribute, key) of :data:`FIELDS` to try, in order, for payloads with these
+    keys (a few shapes per event type: each worked out once)."""
+    return tuple(pair for pair in _FIELD_ORDER if pair[1] in present)
+
+
+def _context(value: Any) -> str:
+    """A request context's value as text ("" when absent or null)."""
+    return "" if value is None else str(value)
 
 
 def _default(attrs: dict[str, str], key: str, value: Any) -> None:
