@@ -55,6 +55,14 @@ def test_bus_tables(stores: Stores) -> None:
         resumed.resume(state.open_operations, state.closed)
         second = batch_of(end, resumed, now + 1)
         assert store.write_bus(second) == 2
+        # a batch of one message stored before and one not: the new one alone, its event too
+        other = {**values, "instance_id": "5f0e4a52-0000-4000-8000-0000000000ff",
+                 "uuid": "5f0e4a52-0000-4000-8000-0000000000ff"}
+        third = batch_of(end[:1] + [notes.build("instance.delete.start", t1, other,
+                                                request_id="req-y")], Timings(), now + 2)
+        assert store.write_bus(third) == 1
+        assert [e.event_type for e in store.events(now - 60, now + 60, request_id="req-y")] \
+            == ["instance.delete.start"]
         [op] = store.bus_operations(now - 60, now + 60, resource_id=vm)
         assert op.outcome == "success" and op.host == "cmp-7"
         assert op.duration == (t1 - t0).total_seconds()
@@ -69,10 +77,10 @@ def test_bus_tables(stores: Stores) -> None:
         assert [p.reason for p in store.bus_poison()] == ["bad-json: x"]
         raw = store.bus_raw(first.notes[0].message_id)
         assert raw is not None and vm in raw
-        assert store.prune_bus(now + 10) == 4
+        assert store.prune_bus(now + 10) == 5
         assert store.bus_raw(first.notes[0].message_id) is None
         # the store's retention takes the rest (events, operations, poison) with it
-        assert store.prune(now + 10) >= 4 + 1 + 1
+        assert store.prune(now + 10) >= 5 + 1 + 1
         assert store.bus_operations(0, now + 60) == [] and store.bus_poison() == []
         assert store.events(0, now + 60, kinds=["notification"]) == []
     finally:
