@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -140,8 +141,16 @@ def bare(url: str, count: int, config: BusConfig, buffered: bool = True) -> tupl
         return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def ours(count: int, config: BusConfig, store_path: Path) -> tuple[float, float, int]:
-    """Drain stackwatch's queues into a store: (wall seconds, CPU seconds, events)."""
+def ours(count: int, config: BusConfig, store_path: Path, page_size: int = 0
+         ) -> tuple[float, float, int]:
+    """Drain stackwatch's queues into a store: (wall seconds, CPU seconds, events).
+    ``page_size``: the SQLite file made with pages of that size first (SQLite's default,
+    4096, otherwise: what ``stackwatch`` makes)."""
+    if page_size:
+        made = sqlite3.connect(store_path)
+        made.execute(f"PRAGMA page_size = {int(page_size)}")
+        made.execute("VACUUM")  # an empty file takes the page size at its first write
+        made.close()
     store = SQLiteStore(store_path)
     consumer = NotificationConsumer(config, store, "bus")
     thread = threading.Thread(target=consumer.run, daemon=True)
@@ -176,6 +185,8 @@ def main() -> None:
     parser.add_argument("--prefetch", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--cpu", type=int, default=None, help="pin this process to CPU N")
+    parser.add_argument("--page-size", type=int, default=0,
+                        help="make the store's SQLite file with pages of this size")
     args = parser.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
@@ -192,9 +203,11 @@ def main() -> None:
         bare_wall, bare_cpu = bare(url, args.count, config)
         print(f"bare kombu consumer (ack only):  {rates(args.count, bare_wall, bare_cpu)}; "
               f"load {load()}")
-        wall, cpu, events = ours(args.count, config, Path(tmp) / "store.sqlite")
+        wall, cpu, events = ours(args.count, config, Path(tmp) / "store.sqlite",
+                                 args.page_size)
         print(f"stackwatch consume into SQLite:  {rates(args.count, wall, cpu)}, "
-              f"{events} events; load {load()}")
+              f"{events} events; load {load()}"
+              + (f"; pages of {args.page_size} bytes" if args.page_size else ""))
         ratio = bare_wall / wall
         print(f"ratio: {ratio:.0%} of the bare consumer's rate")
         # on a machine shared with other work the wall rate is what the consumer's share of
