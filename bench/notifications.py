@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,18 +71,23 @@ def broker(url: str | None) -> Iterator[str]:
         yield rmq.url
 
 
-def bodies(count: int) -> list[tuple[str, str, bytes]]:
-    """(exchange, routing key, body) of ``count`` notifications."""
+def bodies(count: int, random_ids: bool = False) -> list[tuple[str, str, bytes]]:
+    """(exchange, routing key, body) of ``count`` notifications; with ``random_ids``,
+    message and request ids are random UUIDs as oslo.messaging's (scattered in the
+    indexes) rather than numbered."""
     now = datetime.now(UTC)
     protos = [notes.build(t, now, {}) for t in sorted(notes.templates())]
     out = []
     for i in range(count):
         n = protos[i % len(protos)]
         message = dict(n.message)
-        message["message_id"] = f"bench-{i:09d}"
+        message["message_id"] = str(uuid.uuid4()) if random_ids else f"bench-{i:09d}"
         message["_unique_id"] = f"{i:032x}"
         if "_context_request_id" in message:
-            message["_context_request_id"] = f"req-bench-{i // 4}"
+            group = str(i // 4)  # four messages per request
+            message["_context_request_id"] = (
+                f"req-{uuid.uuid5(uuid.NAMESPACE_OID, group)}" if random_ids
+                else f"req-bench-{group}")
         envelope = {"oslo.version": "2.0", "oslo.message": orjson.dumps(message).decode()}
         out.append((n.exchange, n.routing_key, orjson.dumps(envelope)))
     return out
@@ -185,6 +191,8 @@ def main() -> None:
     parser.add_argument("--prefetch", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--cpu", type=int, default=None, help="pin this process to CPU N")
+    parser.add_argument("--random-ids", action="store_true",
+                        help="random message and request ids (UUIDs), as real ones")
     parser.add_argument("--page-size", type=int, default=0,
                         help="make the store's SQLite file with pages of this size")
     args = parser.parse_args()
@@ -195,7 +203,7 @@ def main() -> None:
     with broker(args.url) as url, tempfile.TemporaryDirectory() as tmp:
         config = BusConfig(url=url, queue_prefix="bench", prefetch=args.prefetch,
                            batch_size=args.batch)
-        items = bodies(args.count)
+        items = bodies(args.count, args.random_ids)
         declare(url, config)
         took = publish(url, items)
         print(f"published {args.count} notifications in {took:.1f} s "
