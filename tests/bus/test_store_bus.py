@@ -58,8 +58,8 @@ def test_bus_tables(stores: Stores) -> None:
         # a batch of one message stored before and one not: the new one alone, its event too
         other = {**values, "instance_id": "5f0e4a52-0000-4000-8000-0000000000ff",
                  "uuid": "5f0e4a52-0000-4000-8000-0000000000ff"}
-        third = batch_of(end[:1] + [notes.build("instance.delete.start", t1, other,
-                                                request_id="req-y")], Timings(), now + 2)
+        delete = notes.build("instance.delete.start", t1, other, request_id="req-y")
+        third = batch_of([end[0], delete], Timings(), now + 2)
         assert store.write_bus(third) == 1
         assert [e.event_type for e in store.events(now - 60, now + 60, request_id="req-y")] \
             == ["instance.delete.start"]
