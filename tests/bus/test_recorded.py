@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -135,9 +136,28 @@ def test_tokens_are_never_kept() -> None:
     message = inner(record)
     message["_context_auth_token"] = "gAAAAAsecret-token-1"
     message["payload"]["nested"] = {"auth_token": "gAAAAAsecret-token-2"}
-    body = json.dumps({"oslo.version": "2.0", "oslo.message": json.dumps(message)})
-    note = decode(body, LIMIT)
-    event = distil(note, record["exchange"])
-    for text in (note.raw, repr(event)):
-        assert "secret-token" not in text
-    assert json.loads(note.raw)["payload"]["nested"]["auth_token"] == "<redacted>"
+    for separators in ((", ", ": "), (",", ":")):  # oslo's JSON, and compact JSON
+        body = json.dumps({"oslo.version": "2.0",
+                           "oslo.message": json.dumps(message, separators=separators)})
+        note = decode(body, LIMIT)
+        event = distil(note, record["exchange"])
+        for text in (note.raw, repr(event)):
+            assert "secret-token" not in text
+        assert json.loads(note.raw)["payload"]["nested"]["auth_token"] == "<redacted>"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-11-21 06:12:28.586920", "2026-11-21T06:12:28.586920+00:00"),  # oslo's own
+    ("2026-11-21T06:12:28.586920", "2026-11-21T06:12:28.586920+00:00"),
+    ("2026-12-31 23:59:59.999999", "2026-12-31T23:59:59.999999+00:00"),
+    ("2026-11-21T06:12:28Z", "2026-11-21T06:12:28+00:00"),
+    ("2026-11-21T06:12:28.000000+0100", "2026-11-21T06:12:28+01:00"),
+    ("2026-11-21 06:12:61.586920", None), ("2026-11-21 06:12:2x.586920", None),
+    ("2026-13-21 06:12:28.586920", None), ("2026-11-21 06:12:28.5869-0", None), ("", None),
+])
+def test_notification_times(text: str, expected: str | None) -> None:
+    """oslo's format goes the quick way (the minute remembered): the same seconds, to the
+    microsecond, as datetime's, and what is not a time is none."""
+    want = None if expected is None else datetime.fromisoformat(expected).timestamp()
+    assert parse_time(text) == want
+    assert parse_time(text) == want  # the minute from the cache this time

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from stackwatch.bus.events import distil
-from stackwatch.bus.records import BusBatch, PoisonMessage, RawMessage
+from stackwatch.bus.events import distilled, note
+from stackwatch.bus.records import BusBatch, PoisonMessage
 from stackwatch.bus.timings import Timings
 from stackwatch.bus.wire import decode
 from stackwatch.sim import notifications as notes
@@ -17,15 +17,13 @@ LIMIT = 10 * 1024 * 1024
 
 
 def batch_of(items: list[notes.Notification], timings: Timings, received: float) -> BusBatch:
-    raws, events, ops = [], [], []
+    written, ops = [], []
     for n in items:
-        note = decode(notes.envelope(n.message), LIMIT)
-        event = distil(note, n.exchange)
-        raws.append(RawMessage(note.message_id, note.timestamp, received, n.exchange,
-                               n.routing_key, note.event_type, note.raw))
-        events.append(event)
-        ops += timings.feed(event)
-    return BusBatch(raws, events, (), ops)
+        decoded = decode(notes.envelope(n.message), LIMIT)
+        d = distilled(decoded, n.exchange)
+        written.append(note(decoded, d, n.exchange, n.routing_key, received))
+        ops += timings.feed(written[-1].event())
+    return BusBatch(written, (), ops)
 
 
 def test_bus_tables(stores: Stores) -> None:
@@ -51,12 +49,20 @@ def test_bus_tables(stores: Stores) -> None:
         assert store.events(now - 60, now + 60, request_id="req-x")
         # a restart between start and end: the pair is resumed from the store
         state = store.bus_state(now - 3600)
-        assert {m.message_id for m in first.messages} <= state.message_ids
+        assert {m.message_id for m in first.notes} <= state.message_ids
         assert [(o.resource_id, o.span) for o in state.open_operations] == [(vm, "create")]
         resumed = Timings()
         resumed.resume(state.open_operations, state.closed)
         second = batch_of(end, resumed, now + 1)
         assert store.write_bus(second) == 2
+        # a batch of one message stored before and one not: the new one alone, its event too
+        other = {**values, "instance_id": "5f0e4a52-0000-4000-8000-0000000000ff",
+                 "uuid": "5f0e4a52-0000-4000-8000-0000000000ff"}
+        delete = notes.build("instance.delete.start", t1, other, request_id="req-y")
+        third = batch_of([end[0], delete], Timings(), now + 2)
+        assert store.write_bus(third) == 1
+        assert [e.event_type for e in store.events(now - 60, now + 60, request_id="req-y")] \
+            == ["instance.delete.start"]
         [op] = store.bus_operations(now - 60, now + 60, resource_id=vm)
         assert op.outcome == "success" and op.host == "cmp-7"
         assert op.duration == (t1 - t0).total_seconds()
@@ -69,12 +75,12 @@ def test_bus_tables(stores: Stores) -> None:
         store.write_bus(BusBatch(poison=[PoisonMessage(now, "bad-json: x", "nova",
                                                        "notifications.info", 9, "{not json")]))
         assert [p.reason for p in store.bus_poison()] == ["bad-json: x"]
-        raw = store.bus_raw(first.messages[0].message_id)
+        raw = store.bus_raw(first.notes[0].message_id)
         assert raw is not None and vm in raw
-        assert store.prune_bus(now + 10) == 4
-        assert store.bus_raw(first.messages[0].message_id) is None
+        assert store.prune_bus(now + 10) == 5
+        assert store.bus_raw(first.notes[0].message_id) is None
         # the store's retention takes the rest (events, operations, poison) with it
-        assert store.prune(now + 10) >= 4 + 1 + 1
+        assert store.prune(now + 10) >= 5 + 1 + 1
         assert store.bus_operations(0, now + 60) == [] and store.bus_poison() == []
         assert store.events(0, now + 60, kinds=["notification"]) == []
     finally:

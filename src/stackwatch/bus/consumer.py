@@ -27,15 +27,15 @@ from typing import Any, NamedTuple
 from kombu.connection import Connection
 from kombu.entity import Exchange, Queue, binding
 
-from stackwatch.bus.events import distil
+from stackwatch.bus.events import distilled, note
 from stackwatch.bus.frames import Delivery, FrameReader
 from stackwatch.bus.metrics import Counters, operation_samples
-from stackwatch.bus.records import BusBatch, Operation, PoisonMessage, RawMessage
+from stackwatch.bus.records import BusBatch, Note, Operation, PoisonMessage
 from stackwatch.bus.timings import Timings
 from stackwatch.bus.wire import Poison, decode
 from stackwatch.config import BusConfig
 from stackwatch.errors import StackwatchError
-from stackwatch.model import Collection, Event
+from stackwatch.model import Collection
 from stackwatch.redact import redact
 from stackwatch.store.base import Store
 
@@ -325,7 +325,7 @@ class NotificationConsumer:
         """Store one prepared batch (on the storing thread)."""
         self.store.write_bus(prepared.batch)  # raises: nothing acknowledged, redelivered
         self.counters.consumed += prepared.messages
-        self.counters.stored += len(prepared.batch.messages)
+        self.counters.stored += len(prepared.batch.notes)
         if prepared.newest:
             self.counters.lag = max(0.0, self._clock() - prepared.newest)
         if self._clock() - self._pruned_at >= PRUNE_EVERY:
@@ -335,16 +335,17 @@ class NotificationConsumer:
     def prepare(self, messages: list[Delivery]) -> tuple[BusBatch, set[str], float]:
         """The store batch of received messages: (batch, new ids, newest time)."""
         received = self._clock()
-        raws: list[RawMessage] = []
-        events: list[Event] = []
+        notes: list[Note] = []
         poison: list[PoisonMessage] = []
         operations: dict[tuple[str, str, str], Operation] = {}
         fresh: set[str] = set()
+        seen, seen_before = self._seen, self._seen_before
+        feed = self._timings.feed_fields
         newest = 0.0
         limit = self.config.max_message_bytes
         for _, exchange, routing_key, body in messages:
             try:
-                note = decode(body, limit)
+                n = decode(body, limit)
             except Poison as bad:
                 reason = bad.reason.split(":", 1)[0]
                 self.counters.poison[reason] = self.counters.poison.get(reason, 0) + 1
@@ -352,19 +353,19 @@ class NotificationConsumer:
                                             len(body),
                                             body[:POISON_KEEP].decode("utf-8", "replace")))
                 continue
-            mid = note.message_id
-            if mid in self._seen or mid in self._seen_before or mid in fresh:
+            mid = n.message_id
+            if mid in seen or mid in seen_before or mid in fresh:
                 self.counters.duplicates += 1
                 continue
-            fresh.add(note.message_id)
-            event = distil(note, exchange)
-            newest = max(newest, note.timestamp)
-            raws.append(RawMessage(note.message_id, note.timestamp, received, exchange,
-                                   routing_key, note.event_type, note.raw))
-            events.append(event)
-            for op in self._timings.feed(event):
+            fresh.add(mid)
+            d = distilled(n, exchange)
+            if n.timestamp > newest:
+                newest = n.timestamp
+            notes.append(note(n, d, exchange, routing_key, received))
+            for op in feed(n.event_type, n.timestamp, d.request_id,
+                           d.resource_ids[0] if d.resource_ids else "", d.host, d.attributes):
                 operations[op.key] = op
-        return BusBatch(raws, events, poison, list(operations.values())), fresh, newest
+        return BusBatch(notes, poison, list(operations.values())), fresh, newest
 
     # ------------------------------------------------------------------ metrics
     def _queue_depths(self, channel: Any, mine: list[Queue]) -> None:

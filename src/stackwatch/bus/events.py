@@ -10,10 +10,13 @@ resource ids an event is found by (``store.events(resource_id=…)``) are those 
 
 from __future__ import annotations
 
-import operator
+import functools
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
+import orjson
+
+from stackwatch.bus.records import Note
 from stackwatch.bus.wire import Notification, parse_time
 from stackwatch.model import Event, Severity
 
@@ -51,16 +54,30 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "size": ("size", "volume_size"),
 }
 _FIELD_KEYS = frozenset(key for keys in FIELDS.values() for key in keys)
+#: (attribute, key) of FIELDS in the order tried
+_FIELD_ORDER = tuple((attr, key) for attr, keys in FIELDS.items() for key in keys)
 #: attribute -> payload keys naming the resource (also kept as resource ids)
 RESOURCE_FIELDS: dict[str, tuple[str, ...]] = {
     "instance_id": ("instance_id", "instance_uuid"),
     "volume_id": ("volume_id",),
     "snapshot_id": ("snapshot_id",),
 }
+_RESOURCE_ORDER = tuple((attr, key) for attr, keys in RESOURCE_FIELDS.items() for key in keys)
+#: payload keys an error's details may be under (:func:`_fault`)
+_FAULT_KEYS = frozenset({"exception_message", "fault", "reason", "exception"})
 
 
-#: a pair whose value is not empty (the attributes are text)
-_VALUE = operator.itemgetter(1)
+class Distilled(NamedTuple):
+    """A notification's event as the consumer writes it: its columns and its attributes
+    (non-empty text only; sorted where they become an :class:`Event` or a row)."""
+
+    service: str
+    host: str
+    severity: Severity
+    message: str
+    request_id: str
+    resource_ids: tuple[str, ...]
+    attributes: dict[str, str]
 
 
 def _object(value: Any) -> Any:
@@ -70,6 +87,7 @@ def _object(value: Any) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=4096)
 def service_of(exchange: str, event_type: str) -> str:
     """The service (codename) that published an event type on an exchange."""
     if exchange in SERVICES:
@@ -82,6 +100,7 @@ def service_of(exchange: str, event_type: str) -> str:
     return exchange
 
 
+@functools.lru_cache(maxsize=65536)
 def host_of(publisher_id: str) -> str:
     """The host of a publisher id: ``compute.cmp-1``, ``nova-compute:cmp-1``,
     ``volume.ctl@lvm#lvm`` (the backend after ``@`` left out)."""
@@ -144,6 +163,21 @@ def _neutron(event_type: str, data: Mapping[str, Any]) -> tuple[str, dict[str, A
 
 def distil(n: Notification, exchange: str) -> Event:
     """The flat event of one notification published on ``exchange``."""
+    d = distilled(n, exchange)
+    return Event(KIND, n.event_type, n.timestamp, d.severity, d.service, d.host, d.message,
+                 d.request_id, d.resource_ids, tuple(sorted(d.attributes.items())))
+
+
+def note(n: Notification, d: Distilled, exchange: str, routing_key: str, received: float
+         ) -> Note:
+    """What the store writes of a notification and its distilled event."""
+    return Note(n.message_id, n.timestamp, received, exchange, routing_key, n.event_type,
+                n.raw, int(d.severity), d.service, d.host, d.message, d.request_id,
+                d.resource_ids, orjson.dumps(d.attributes, option=orjson.OPT_SORT_KEYS).decode())
+
+
+def distilled(n: Notification, exchange: str) -> Distilled:
+    """:func:`distil` without making the :class:`Event` (the consumer's hot path)."""
     et = n.event_type
     service = service_of(exchange, et)
     raw = n.payload if isinstance(n.payload, dict) else {}
@@ -151,19 +185,20 @@ def distil(n: Notification, exchange: str) -> Event:
     data: dict[str, Any] = raw.get("nova_object.data", raw) if "nova_object.data" in raw else raw
     if not isinstance(data, dict):
         data = {}
-    attrs: dict[str, str] = {}
+    attrs: dict[str, str] = {}  # only non-empty values go in
     resources: list[str] = []
-    for attr, keys in RESOURCE_FIELDS.items():
-        for key in keys:
+    for attr, key in _RESOURCE_ORDER:
+        if attr not in attrs:
             value = data.get(key)
             if isinstance(value, str) and value:
                 attrs[attr] = value
                 if value not in resources:
                     resources.append(value)
-                break
     if service == "nova" and "uuid" in data and "instance_id" not in attrs:
-        attrs["instance_id"] = str(data["uuid"])
-        resources.append(attrs["instance_id"])
+        uuid = str(data["uuid"])
+        if uuid:
+            attrs["instance_id"] = uuid
+        resources.append(uuid)
     top: Mapping[str, Any] = data
     if service == "glance" and et.startswith("image."):
         if data.get("id"):
@@ -180,38 +215,62 @@ def distil(n: Notification, exchange: str) -> Event:
     if isinstance(state_update, dict):  # versioned instance.update
         top = {**data, **state_update}
     present = top.keys() & _FIELD_KEYS  # most payloads carry few of them: skip the rest
-    for attr, keys in FIELDS.items():
-        for key in keys:
-            if key in present:
+    if present:
+        for attr, key in _fields_of(frozenset(present)):
+            if attr not in attrs:
                 value = top[key]
                 if value is not None and value != "":
-                    attrs.setdefault(attr, _text(value))
-                    break
+                    attrs[attr] = _text(value)
     flavor = _object(data.get("flavor"))
     if isinstance(flavor, dict):
-        attrs.setdefault("flavor", _text(flavor.get("flavorid")))
-        attrs.setdefault("flavor_name", _text(flavor.get("name")))
+        _default(attrs, "flavor", flavor.get("flavorid"))
+        _default(attrs, "flavor_name", flavor.get("name"))
     audit = _object(data.get("audit_period"))
     if isinstance(audit, dict) and et.endswith("exists"):
         for key in ("audit_period_beginning", "audit_period_ending"):
-            attrs.setdefault(key, _text(audit.get(key)))
-    exception, code, fault = _fault(data)
-    if exception or fault:
-        attrs.update(exception=exception, code=code, fault=fault)
-    request_id = (n.context("request_id") or _text(data.get("request_id"))
+            _default(attrs, key, audit.get(key))
+    if not _FAULT_KEYS.isdisjoint(data.keys()):
+        exception, code, fault = _fault(data)
+        if exception or fault:
+            for key, value in (("exception", exception), ("code", code), ("fault", fault)):
+                if value:
+                    attrs[key] = value
+                else:
+                    attrs.pop(key, None)
+    m = n.message
+    request_id = (_context(m.request_id) or _text(data.get("request_id"))
                   or attrs.pop("request_id", ""))
-    if n.context("global_request_id"):
-        attrs["global_request_id"] = n.context("global_request_id")
-    attrs.setdefault("user", n.context("user_id") or n.context("user"))
-    attrs.setdefault("project", n.context("project_id") or n.context("project"))
-    attrs["publisher"] = n.publisher_id
+    if _context(m.global_request_id):
+        attrs["global_request_id"] = _context(m.global_request_id)
+    if "user" not in attrs:
+        _default(attrs, "user", _context(m.user_id) or _context(m.user))
+    if "project" not in attrs:
+        _default(attrs, "project", _context(m.project_id) or _context(m.project))
+    if n.publisher_id:
+        attrs["publisher"] = n.publisher_id
     attrs["message_id"] = n.message_id
-    severity = _severity(n, attrs)
-    host = host_of(n.publisher_id)
-    # the values are text already: sorted pairs as make_labels gives, without its str()s
-    return Event(KIND, et, n.timestamp, severity, service, host, _message(et, attrs),
-                 request_id, tuple(resources),
-                 tuple(sorted(filter(_VALUE, attrs.items()))))
+    return Distilled(service, host_of(n.publisher_id), _severity(n, attrs),
+                     _message(et, attrs), request_id, tuple(resources), attrs)
+
+
+@functools.lru_cache(maxsize=4096)
+def _fields_of(present: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """The (attribute, key) of :data:`FIELDS` to try, in order, for payloads with these
+    keys (a few shapes per event type: each worked out once)."""
+    return tuple(pair for pair in _FIELD_ORDER if pair[1] in present)
+
+
+def _context(value: Any) -> str:
+    """A request context's value as text ("" when absent or null)."""
+    return "" if value is None else str(value)
+
+
+def _default(attrs: dict[str, str], key: str, value: Any) -> None:
+    """``attrs[key]`` set to ``value`` as text, unless set already or empty."""
+    if key not in attrs:
+        text = _text(value)
+        if text:
+            attrs[key] = text
 
 
 def _cadf(data: Mapping[str, Any], attrs: dict[str, str], resources: list[str]

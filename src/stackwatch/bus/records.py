@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from stackwatch.model import Event
+import orjson
+
+from stackwatch.model import Event, Severity
 
 
-@dataclass(frozen=True, slots=True)
-class RawMessage:
-    """One accepted notification as received: its id (dedup key) and payload JSON (pruned
-    after ``bus.raw_retention_hours``)."""
+class Note(NamedTuple):
+    """One accepted notification as written: its raw message (``message_id`` the dedup
+    key, ``body`` the JSON kept until ``bus.raw_retention_hours``) and its event's columns
+    (``attributes`` a JSON object of sorted keys). A plain tuple: the consumer makes one
+    per message."""
 
     message_id: str
     timestamp: float
@@ -20,6 +24,19 @@ class RawMessage:
     routing_key: str
     event_type: str
     body: str
+    severity: int
+    service: str
+    host: str
+    message: str
+    request_id: str
+    resource_ids: tuple[str, ...]
+    attributes: str
+
+    def event(self) -> Event:
+        """The note's event as the store gives it back."""
+        return Event("notification", self.event_type, self.timestamp, Severity(self.severity),
+                     self.service, self.host, self.message, self.request_id,
+                     self.resource_ids, tuple(sorted(orjson.loads(self.attributes).items())))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +92,7 @@ class Operation:
 class BusBatch:
     """What one consumer batch writes in one transaction."""
 
-    messages: Sequence[RawMessage] = ()
-    events: Sequence[Event] = ()
+    notes: Sequence[Note] = ()
     poison: Sequence[PoisonMessage] = ()
     operations: Sequence[Operation] = ()
 

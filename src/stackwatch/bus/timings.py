@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from stackwatch.bus.records import Operation
 from stackwatch.bus.wire import parse_time
@@ -61,6 +62,8 @@ REQUESTS_KEEP = 200_000
 OPEN_MAX_AGE_S = 86400.0
 #: events between two sweeps of the operations open too long
 SWEEP_EVERY = 50_000
+#: nova's instance updates (one into ERROR fails what is open on the instance)
+_UPDATES = ("compute.instance.update", "instance.update")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,16 +120,19 @@ def _steps(event_type: str) -> tuple[Step, ...]:
     return tuple(out)
 
 
-def _attr(event: Event, name: str) -> str:
-    for key, value in event.attributes:
-        if key == name:
-            return value
-    return ""
-
-
-def _fault(event: Event) -> str:
-    exception, fault = _attr(event, "exception"), _attr(event, "fault")
+def _fault(attrs: Mapping[str, str]) -> str:
+    exception, fault = attrs.get("exception", ""), attrs.get("fault", "")
     return f"{exception}: {fault}" if exception and fault else (exception or fault)
+
+
+class _Seen(NamedTuple):
+    """What pairing reads of an event (an :class:`Event`'s fields, or the consumer's)."""
+
+    event_type: str
+    timestamp: float
+    request_id: str
+    host: str
+    attributes: Mapping[str, str]
 
 
 class Timings:
@@ -153,7 +159,7 @@ class Timings:
         for key in closed:
             self._closed[key] = None
 
-    def _request_start(self, event: Event) -> float | None:
+    def _request_start(self, event: _Seen) -> float | None:
         rid = event.request_id
         if not rid:
             return None
@@ -184,18 +190,27 @@ class Timings:
 
     def feed(self, event: Event) -> list[Operation]:
         """The operations this event opened or closed (to be written with it)."""
+        return self.feed_fields(event.event_type, event.timestamp, event.request_id,
+                                event.resource_ids[0] if event.resource_ids else "",
+                                event.host, dict(event.attributes))
+
+    def feed_fields(self, event_type: str, timestamp: float, request_id: str, resource: str,
+                    host: str, attributes: Mapping[str, str]) -> list[Operation]:
+        """:meth:`feed` of an event's fields (``resource``: its first resource id, or "")."""
         self._fed += 1
         if self._fed % SWEEP_EVERY == 0:
-            self._sweep(event.timestamp - OPEN_MAX_AGE_S)
-        if not event.resource_ids:
+            self._sweep(timestamp - OPEN_MAX_AGE_S)
+        if not resource:
             return []
-        resource = event.resource_ids[0]
+        found = _steps(event_type)
+        event = _Seen(event_type, timestamp, request_id, host, attributes)
         first = self._request_start(event)
         changed: list[Operation] = []
-        for step in steps(event):
+        attrs = event.attributes
+        for step in found:
             key = (resource, step.span, event.request_id)
-            if step.phase == "error" and key in self._faultless and _fault(event):
-                changed.append(replace(self._faultless.pop(key), fault=_fault(event)))
+            if step.phase == "error" and key in self._faultless and _fault(attrs):
+                changed.append(replace(self._faultless.pop(key), fault=_fault(attrs)))
                 continue
             if key in self._closed:
                 continue  # the other family's twin of a pair already closed
@@ -205,7 +220,7 @@ class Timings:
                                    host=event.host, request_started=first)
                     self._open(op)
                     if step.span == "resize":
-                        self._flavors[(resource, event.request_id)] = _attr(event, "flavor")
+                        self._flavors[(resource, event.request_id)] = attrs.get("flavor", "")
                     changed.append(op)
                 continue
             opened = self.open.get(key)
@@ -214,11 +229,11 @@ class Timings:
                 resource, step.span, event.request_id,
                 opened.started if opened else None, event.timestamp,
                 "failure" if failed else "success", event.host or (opened.host if opened else ""),
-                _fault(event) if failed else "", first,
+                _fault(attrs) if failed else "", first,
                 self._build_seconds(event) if step.span == "create" and not failed else None)
             if step.span == "resize":
                 before = self._flavors.pop((resource, event.request_id), "")
-                if before and before == _attr(event, "flavor"):
+                if before and before == attrs.get("flavor", ""):
                     op = replace(op, renamed="migrate")
             changed.append(self._close(op))
         changed += self._failures(event, resource, first)
@@ -230,20 +245,21 @@ class Timings:
             self._close(op)
 
     @staticmethod
-    def _build_seconds(event: Event) -> float | None:
-        created = parse_time(_attr(event, "created_at"))
-        launched = parse_time(_attr(event, "launched_at"))
+    def _build_seconds(event: _Seen) -> float | None:
+        created = parse_time(event.attributes.get("created_at"))
+        launched = parse_time(event.attributes.get("launched_at"))
         if created is None or launched is None:
             return None
         return max(0.0, launched - created)
 
-    def _failures(self, event: Event, resource: str, first: float | None) -> list[Operation]:
+    def _failures(self, event: _Seen, resource: str, first: float | None) -> list[Operation]:
         et = event.event_type
+        attrs = event.attributes
         if et.startswith("compute_task.build_instances"):
-            return self._fail(resource, "create", event, _fault(event), first)
-        if et in ("compute.instance.update", "instance.update") and \
-                _attr(event, "state") == "error" and _attr(event, "old_state") != "error":
-            fault = _fault(event)
+            return self._fail(resource, "create", event, _fault(attrs), first)
+        if et in _UPDATES and attrs.get("state") == "error" and \
+                attrs.get("old_state", "") != "error":
+            fault = _fault(attrs)
             # whatever was open on the instance failed; the fault may follow (NoValidHost:
             # conductor's build_instances comes after the update), so it is noted
             closed = []
@@ -256,7 +272,7 @@ class Timings:
             return closed
         return []
 
-    def _fail(self, resource: str, span: str, event: Event, fault: str,
+    def _fail(self, resource: str, span: str, event: _Seen, fault: str,
               first: float | None) -> list[Operation]:
         key = (resource, span, event.request_id)
         if key in self._faultless and fault:  # closed by the update into ERROR: its fault

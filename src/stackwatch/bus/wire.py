@@ -11,17 +11,17 @@ message that is not that (bad JSON, no envelope, another ``oslo.version``, too b
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
+import msgspec
 import orjson
 
 #: Envelope versions this decoder reads (oslo.messaging's ``_VERSION``).
 VERSIONS = frozenset({"2.0"})
-#: Keys of a context whose values are secrets: never kept.
-SECRET_KEYS = frozenset({"_context_auth_token", "auth_token", "_context_service_token"})
 #: the same keys with a string value, in the JSON text kept raw
+#: what follows a token key whose value is a string
+_TOKEN_VALUE = re.compile(r'\s*:\s*"')
 _TOKEN = re.compile(r'("(?:_context_)?(?:auth|service)_token")\s*:\s*"(?:[^"\\]|\\.)*"')
 
 
@@ -33,9 +33,30 @@ class Poison(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class Notification:
-    """One decoded notification (the inner ``oslo.message``)."""
+class Message(msgspec.Struct, gc=False):
+    """The fields of an ``oslo.message`` read here: the rest of it (most of the request
+    context: roles, catalog, token…) is skipped unread. ``_context_<name>`` as ``<name>``."""
+
+    event_type: Any = None
+    message_id: Any = None
+    unique_id: Any = msgspec.field(default=None, name="_unique_id")
+    priority: Any = None
+    publisher_id: Any = None
+    timestamp: Any = None
+    payload: Any = None
+    request_id: Any = msgspec.field(default=None, name="_context_request_id")
+    global_request_id: Any = msgspec.field(default=None, name="_context_global_request_id")
+    user_id: Any = msgspec.field(default=None, name="_context_user_id")
+    user: Any = msgspec.field(default=None, name="_context_user")
+    project_id: Any = msgspec.field(default=None, name="_context_project_id")
+    project: Any = msgspec.field(default=None, name="_context_project")
+
+
+_MESSAGE = msgspec.json.Decoder(Message)
+
+
+class Notification(NamedTuple):
+    """One decoded notification (the inner ``oslo.message``; a tuple: one per message)."""
 
     message_id: str
     event_type: str
@@ -43,14 +64,19 @@ class Notification:
     publisher_id: str
     timestamp: float
     payload: Any
-    message: dict[str, Any]
+    message: Message
     #: the message as JSON text, secrets removed (what is kept raw)
     raw: str
 
     def context(self, name: str) -> str:
-        """A ``_context_<name>`` value as text ("" when absent or null)."""
-        value = self.message.get(f"_context_{name}")
+        """A context value read (:class:`Message`: ``request_id``, ``user_id``…) as text
+        ("" when absent or null)."""
+        value = getattr(self.message, name)
         return "" if value is None else str(value)
+
+
+#: minutes since the epoch of ``YYYY-MM-DD HH:MM`` prefixes seen lately (bounded)
+_MINUTES: dict[str, int] = {}
 
 
 def parse_time(text: object) -> float | None:
@@ -58,6 +84,23 @@ def parse_time(text: object) -> float | None:
     ``2026-11-21 06:12:28.586920``, ``2026-11-21T06:12:28Z``, ``…+00:00``, ``…+0000``."""
     if not isinstance(text, str) or not text:
         return None
+    # oslo's own (``2026-11-21 06:12:28.586920``, nearly every message): its minute
+    # worked out once, the seconds added in integer microseconds (as datetime.timestamp)
+    if len(text) == 26 and text[19] == "." and text[16] == ":" and text.isascii() \
+            and text[17] < "6" and text[17:19].isdigit() and text[20:].isdigit():
+        minute = _MINUTES.get(text[:16])
+        if minute is None:
+            whole = _parse_iso(text[:16])
+            if whole is None:
+                return None
+            if len(_MINUTES) >= 4096:
+                _MINUTES.clear()
+            minute = _MINUTES[text[:16]] = int(whole) // 60
+        return (minute * 60_000_000 + int(text[17:19]) * 1_000_000 + int(text[20:])) / 1e6
+    return _parse_iso(text)
+
+
+def _parse_iso(text: str) -> float | None:
     value = text.strip().replace(" ", "T", 1)
     if value.endswith("Z"):
         value = value[:-1] + "+00:00"
@@ -72,14 +115,15 @@ def parse_time(text: object) -> float | None:
     return parsed.timestamp()
 
 
-def scrub(message: dict[str, Any]) -> bool:
-    """Remove secret context values (the token a service sent along); True when any was."""
-    found = False
-    for key in SECRET_KEYS & message.keys():
-        if message[key] is not None:
-            message[key] = "<redacted>"
-            found = True
-    return found
+def _has_token(text: str) -> bool:
+    """Whether a ``…_token`` key of the JSON text has a string value (one scan)."""
+    at = text.find('_token"')
+    while at >= 0:
+        at += 7
+        if _TOKEN_VALUE.match(text, at):
+            return True
+        at = text.find('_token"', at)
+    return False
 
 
 def decode(body: bytes | str, max_bytes: int) -> Notification:
@@ -100,25 +144,25 @@ def decode(body: bytes | str, max_bytes: int) -> Notification:
     version = outer.get("oslo.version")
     if version not in VERSIONS:
         raise Poison(f"unknown-version: oslo.version {version!r}")
+    text = outer["oslo.message"]
+    if not isinstance(text, str):
+        raise Poison(f"bad-json: oslo.message: a JSON {type(text).__name__}, not a string")
     try:
-        inner = orjson.loads(outer["oslo.message"])
-    except (orjson.JSONDecodeError, TypeError) as exc:
+        inner = _MESSAGE.decode(text)
+    except msgspec.ValidationError:  # valid JSON, not an object
+        raise Poison("no-envelope: oslo.message is not a JSON object") from None
+    except msgspec.DecodeError as exc:
         raise Poison(f"bad-json: oslo.message: {exc}") from None
-    if not isinstance(inner, dict):
-        raise Poison("no-envelope: oslo.message is not a JSON object")
-    event_type = inner.get("event_type")
+    event_type = inner.event_type
     if not isinstance(event_type, str) or not event_type:
         raise Poison("no-event-type: the message has no event_type")
-    message_id = inner.get("message_id") or inner.get("_unique_id")
+    message_id = inner.message_id or inner.unique_id
     if not isinstance(message_id, str) or not message_id:
         raise Poison("no-message-id: the message has neither message_id nor _unique_id")
-    when = parse_time(inner.get("timestamp"))
+    when = parse_time(inner.timestamp)
     if when is None:
-        raise Poison(f"bad-timestamp: {inner.get('timestamp')!r}")
-    text = outer["oslo.message"]
-    scrub(inner)
-    if 'token": "' in text:  # a token in the kept text, at any depth: masked there
+        raise Poison(f"bad-timestamp: {inner.timestamp!r}")
+    if _has_token(text):  # a token at any depth: masked there
         text = _TOKEN.sub(r'\1: "<redacted>"', text)
-    return Notification(message_id, event_type, str(inner.get("priority") or "INFO").upper(),
-                        str(inner.get("publisher_id") or ""), when, inner.get("payload"),
-                        inner, text)
+    return Notification(message_id, event_type, str(inner.priority or "INFO").upper(),
+                        str(inner.publisher_id or ""), when, inner.payload, inner, text)

@@ -224,10 +224,9 @@ class Store(Protocol):
         ...
 
     def write_bus(self, batch: BusBatch) -> int:
-        """Write one notification consumer batch atomically: the messages whose id is new
-        with their events (``batch.events[i]`` is ``batch.messages[i]``'s), the poison and
-        the operations (a closed one is never reopened). Returns how many messages were
-        new (docs/notifications.md)."""
+        """Write one notification consumer batch atomically: the notes whose message id is
+        new (each its raw message and its event), the poison and the operations (a closed
+        one is never reopened). Returns how many messages were new (docs/notifications.md)."""
         ...
 
     def bus_state(self, since: float) -> BusState:

@@ -745,24 +745,24 @@ class PostgresStore(BusReads):
         """Write one consumer batch in one transaction, as :meth:`SQLiteStore.write_bus
         <stackwatch.store.sqlite.SQLiteStore.write_bus>`: the messages are claimed by id
         first, and only the new ones' events are written."""
-        claim = {"ids": [_text(m.message_id) for m in batch.messages],
-                 "ts": [m.timestamp for m in batch.messages],
-                 "received": [m.received for m in batch.messages],
-                 "exchanges": [_text(m.exchange) for m in batch.messages],
-                 "keys": [_text(m.routing_key) for m in batch.messages],
-                 "types": [_text(m.event_type) for m in batch.messages],
-                 "bodies": [_text(m.body) for m in batch.messages]}
+        notes = batch.notes
+        claim = {"ids": [_text(n.message_id) for n in notes],
+                 "ts": [n.timestamp for n in notes],
+                 "received": [n.received for n in notes],
+                 "exchanges": [_text(n.exchange) for n in notes],
+                 "keys": [_text(n.routing_key) for n in notes],
+                 "types": [_text(n.event_type) for n in notes],
+                 "bodies": [_text(n.body) for n in notes]}
         operations = [_operation_row(op) for op in batch.operations]
         poison = [(p.received, _text(p.reason), _text(p.exchange), _text(p.routing_key), p.size,
                    _text(p.body)) for p in batch.poison]
 
         def work(conn: Connection) -> int:
             fresh: set[str] = set()
-            if batch.messages:
+            if notes:
                 fresh = {r[0] for r in conn.exec_driver_sql(_CLAIM_MESSAGES, claim)}
-            events = [e for m, e in zip(batch.messages, batch.events, strict=True)
-                      if _text(m.message_id) in fresh]
-            params = self._event_params(events)
+            params = self._event_params([n.event() for n in notes
+                                         if _text(n.message_id) in fresh])
             if params is not None:
                 conn.exec_driver_sql(_WRITE_EVENTS, params)
             if poison:

@@ -63,7 +63,7 @@ from typing import Any
 
 import orjson
 
-from stackwatch.bus.records import BusBatch, Operation, RawMessage
+from stackwatch.bus.records import BusBatch, Note, Operation
 from stackwatch.errors import StoreError
 from stackwatch.model import (
     CheckResult,
@@ -243,13 +243,11 @@ _UPSERT_OPERATION = (
     "OR (bus_operations.outcome = 'failure' AND bus_operations.fault = '')")
 
 
+#: a Note's first seven fields (n[:7])
 _INSERT_MESSAGE = ("INSERT OR IGNORE INTO bus_messages (message_id, ts, received, exchange, "
                    "routing_key, event_type, body) VALUES (?, ?, ?, ?, ?, ?, ?)")
 
 
-def _message_row(m: RawMessage) -> tuple[Any, ...]:
-    return (m.message_id, m.timestamp, m.received, m.exchange, m.routing_key, m.event_type,
-            m.body)
 
 
 def _operation_row(op: Operation) -> tuple[Any, ...]:
@@ -917,22 +915,20 @@ class SQLiteStore(BusReads):
     # ------------------------------------------------------------------ bus
     def write_bus(self, batch: BusBatch) -> int:
         """Write one consumer batch in one transaction (docs/notifications.md): each message
-        not stored before with its event (``batch.events[i]`` is ``messages[i]``'s), the
-        poison, the operations (a closed one is never reopened). Returns messages new."""
+        not stored before with its event, the poison, the operations (a closed one is
+        never reopened). Returns messages new."""
         with self._transaction() as conn:
             conn.execute("SAVEPOINT bus_messages")
             before = conn.total_changes
-            conn.executemany(_INSERT_MESSAGE, [_message_row(m) for m in batch.messages])
-            if conn.total_changes - before == len(batch.messages):  # all new: the usual case
+            conn.executemany(_INSERT_MESSAGE, [n[:7] for n in batch.notes])
+            if conn.total_changes - before == len(batch.notes):  # all new: the usual case
                 conn.execute("RELEASE bus_messages")
-                fresh = list(batch.events)
-            else:  # some stored before: again one by one, keeping the new ones' events
+                fresh = batch.notes
+            else:  # some stored before: again one by one, keeping the new ones
                 conn.execute("ROLLBACK TO bus_messages")
                 conn.execute("RELEASE bus_messages")
-                fresh = [event for message, event in zip(batch.messages, batch.events,
-                                                         strict=True)
-                         if conn.execute(_INSERT_MESSAGE, _message_row(message)).rowcount]
-            self._write_events_fast(conn, fresh)
+                fresh = [n for n in batch.notes if conn.execute(_INSERT_MESSAGE, n[:7]).rowcount]
+            self._write_notes(conn, fresh)
             conn.executemany(
                 "INSERT INTO bus_poison (received, reason, exchange, routing_key, size, body) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -941,23 +937,25 @@ class SQLiteStore(BusReads):
             conn.executemany(_UPSERT_OPERATION, [_operation_row(op) for op in batch.operations])
         return len(fresh)
 
-    def _write_events_fast(self, conn: sqlite3.Connection, events: Sequence[Event]) -> None:
-        """As :meth:`_write_events`, as two ``executemany``: the ids are given (the write
-        lock of ``BEGIN IMMEDIATE`` is held, so nobody else takes them meanwhile)."""
-        if not events:
+    def _write_notes(self, conn: sqlite3.Connection, notes: Sequence[Note]) -> None:
+        """The notes' events as :meth:`_write_events` writes events, in two ``executemany``:
+        the ids are given (the write lock of ``BEGIN IMMEDIATE`` is held, so nobody else
+        takes them meanwhile); the attributes are JSON already (sorted keys, UTF-8 rather
+        than escapes: read back alike)."""
+        if not notes:
             return
         first = (conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]) + 1
+        dumps = orjson.dumps
         conn.executemany(
             "INSERT INTO events (id, ts, kind, event_type, severity, service, host, message, "
-            "request_id, resource_ids, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(first + i, e.timestamp, e.kind, e.event_type, int(e.severity), e.service, e.host,
-              e.message, e.request_id, orjson.dumps(e.resource_ids).decode(),
-              # attributes are already sorted pairs: the same JSON as _encode_labels (UTF-8
-              # rather than escapes), read back alike; a tenth of json.dumps' cost
-              orjson.dumps(dict(e.attributes)).decode()) for i, e in enumerate(events)])
+            "request_id, resource_ids, attributes) VALUES (?, ?, 'notification', ?, ?, ?, ?, "
+            "?, ?, ?, ?)",
+            [(i, n.timestamp, n.event_type, n.severity, n.service, n.host, n.message,
+              n.request_id, dumps(n.resource_ids).decode(), n.attributes)
+             for i, n in enumerate(notes, first)])
         conn.executemany(
             "INSERT OR IGNORE INTO event_resources (resource_id, event_id) VALUES (?, ?)",
-            [(rid, first + i) for i, e in enumerate(events) for rid in e.resource_ids])
+            [(rid, i) for i, n in enumerate(notes, first) for rid in n.resource_ids])
 
     def prune_bus(self, older_than: float) -> int:
         """Forget the raw messages (and so their ids) received before ``older_than``."""
