@@ -12,6 +12,9 @@ from stackwatch import __version__
 from stackwatch.web.api.endpoint import Endpoint
 
 REF = "#/components/schemas/{model}"
+#: aiohttp's max_line_size and max_field_size (the server keeps its defaults): beyond
+#: them aiohttp answers 400 in plain text before any handler runs
+MAX_LINE = 8190
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["status", "message"],
     "properties": {"status": {"type": "integer"}, "message": {"type": "string"}}}}}
@@ -58,7 +61,10 @@ def document(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
         responses: dict[str, Any] = {
             str(endpoint.status): {"description": "OK", "content": {"application/json": {
                 "schema": _response_schema(endpoint, schemas)}}},
-            "400": {"description": "a parameter is not valid", **error},
+            "400": {"description": "a parameter is not valid (JSON); or, in plain text from "
+                                   "the HTTP server itself, a request line or header over "
+                                   f"{MAX_LINE:,} bytes",
+                    "content": {**error["content"], "text/plain": {"schema": {"type": "string"}}}},
             "401": {"description": "a token is needed (not from localhost)", **error},
             "403": {"description": "the token's role may not do this", **error},
         }
@@ -67,7 +73,8 @@ def document(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
         for status, why in endpoint.errors:
             responses[str(status)] = {"description": why, **error}
         if endpoint.body is not None:
-            responses["400"]["description"] = "the body is not valid (the message says why)"
+            responses["400"]["description"] = ("the body is not valid (the message says why); "
+                                               + responses["400"]["description"])
             responses["413"] = {"description": "the body is too large", **error}
         operation: dict[str, Any] = {
             "operationId": f"{endpoint.method.lower()}_{_operation_id(endpoint.path)}",
