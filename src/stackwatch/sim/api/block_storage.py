@@ -42,6 +42,7 @@ from stackwatch.sim.api.cinder_payloads import (
 from stackwatch.sim.api.wire import (
     EMPTY_HTML,
     Fragments,
+    at_or_after,
     collection_response,
     empty_response,
     json_response,
@@ -221,7 +222,7 @@ class CinderApi:
             where["bootable"] = truthy(request.query["bootable"])
         try:
             page = self.state.volumes.page(marker=marker, limit=limit, descending=True,
-                                           where=where)
+                                           where=where, predicate=_updated(request, version))
         except KeyError:
             raise CinderError(404, f"Marker {marker} could not be found.") from None
         auth = auth_of(request)
@@ -594,6 +595,23 @@ class CinderApi:
         body["groups"] = defaults.get("groups", -1)
         body["id"] = request.match_info["target"]
         return json_response({"quota_set": body})
+
+
+def _updated(request: web.Request, version: tuple[int, int]
+             ) -> Callable[[r.Volume], bool] | None:
+    """``updated_at=gte:<time>`` (from 3.60, cinder's time comparison filters; the ``gte``
+    operator only, the one stackwatch asks): volumes updated at or after it, or None."""
+    value = request.query.get("updated_at")
+    if value is None or version < (3, 60):
+        return None
+    operator, _, moment = value.partition(":")
+    try:
+        if operator != "gte":
+            raise ValueError(operator)
+        after = at_or_after(moment)
+    except ValueError:
+        raise CinderError(400, f"Invalid filter keys: updated_at={value}") from None
+    return lambda vol: after(vol.updated_at)
 
 
 def _version_headers(version: tuple[int, int]) -> dict[str, str]:
