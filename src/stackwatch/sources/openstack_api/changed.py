@@ -20,8 +20,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Generic, TypeVar
 
 from stackwatch.errors import SourceError
 from stackwatch.sources.openstack_api.client import ApiClient, Json
@@ -31,6 +31,7 @@ from stackwatch.sources.openstack_api.server_listing import FULL_EVERY_S
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741 - an item
 #: the items known, by id -> the exact set now, or None when it cannot be told
 Reconcile = Callable[[dict[str, Json]], "dict[str, Json] | None"]
 
@@ -104,16 +105,16 @@ def by_ids(ids: Callable[[], Iterable[str]]) -> Reconcile:
     return reconcile
 
 
-class PerItem(Generic[T]):
+class PerItem(Generic[I, T]):
     """``derive`` of each item, computed again only for an item not seen before (a new
     object: a read brought it)."""
 
-    def __init__(self, derive: Callable[[Mapping[str, Any]], T]) -> None:
+    def __init__(self, derive: Callable[[I], T]) -> None:
         self.derive = derive
-        self._memo: dict[int, tuple[Mapping[str, Any], T]] = {}
+        self._memo: dict[int, tuple[I, T]] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, items: Iterable[Mapping[str, Any]]) -> list[T]:
+    def __call__(self, items: Iterable[I]) -> list[T]:
         with self._lock:
             memo, kept = self._memo, {}
             derive = self.derive
