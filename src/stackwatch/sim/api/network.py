@@ -213,7 +213,10 @@ class NeutronApi:
         if cache is not None:
             # ``fields`` asked: a variant of its own (the same keys in the same order)
             variant, part = (cache, tuple(wanted)), build
-            if wanted:
+            if wanted == ["id"]:  # the ids alone (a listing proving another whole)
+                def part(row: Any) -> Payload:
+                    return {"id": row.id}
+            elif wanted:
                 def part(row: Any) -> Payload:
                     return {k: v for k, v in build(row).items() if k in wanted}
             fragments = [self.fragments.get(row, variant, part) for row in rows]
