@@ -24,6 +24,7 @@ import asyncio
 import re
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -42,12 +43,14 @@ from stackwatch.sim.api.cinder_payloads import (
 from stackwatch.sim.api.wire import (
     EMPTY_HTML,
     Fragments,
+    at_or_after,
     collection_response,
     empty_response,
     json_response,
     parse_int,
     truthy,
 )
+from stackwatch.sim.events import Change
 from stackwatch.sim.routing import ApiContext, auth_of, set_microversion
 from stackwatch.sim.state import CloudState
 
@@ -116,6 +119,17 @@ class CinderApi:
         self.api = api
         self.state: CloudState = api.state
         self.fragments = Fragments()
+        #: volumes a change dated in the past (a fault's "stuck since an hour"), by id ->
+        #: when the change was made: ``updated_at=gte:`` shows them as changed then, as a
+        #: monitor that ran when the change really happened would have seen it
+        self.backdated: dict[str, datetime] = {}
+        self.state.subscribe(self._note_backdated)
+
+    def _note_backdated(self, change: Change) -> None:
+        if change.resource == "volume" and change.after is not None and (
+                change.after.updated_at is not None
+                and change.after.updated_at < change.time):
+            self.backdated[change.after.id] = change.time
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -221,7 +235,8 @@ class CinderApi:
             where["bootable"] = truthy(request.query["bootable"])
         try:
             page = self.state.volumes.page(marker=marker, limit=limit, descending=True,
-                                           where=where)
+                                           where=where, predicate=self._updated(request,
+                                                                                version))
         except KeyError:
             raise CinderError(404, f"Marker {marker} could not be found.") from None
         auth = auth_of(request)
@@ -237,6 +252,24 @@ class CinderApi:
         links = self._next_links(request, "volumes/detail" if detail else "volumes",
                                  [v.id for v in page.items], limit)
         return collection_response("volumes", fragments, links)
+
+    def _updated(self, request: web.Request, version: tuple[int, int]
+                 ) -> Callable[[r.Volume], bool] | None:
+        """``updated_at=gte:<time>`` (from 3.60, cinder's time comparison filters; the
+        ``gte`` operator only, the one stackwatch asks): volumes updated at or after it
+        (or changed then, :attr:`backdated`), or None."""
+        value = request.query.get("updated_at")
+        if value is None or version < (3, 60):
+            return None
+        operator, _, moment = value.partition(":")
+        try:
+            if operator != "gte":
+                raise ValueError(operator)
+            after = at_or_after(moment)
+        except ValueError:
+            raise CinderError(400, f"Invalid filter keys: updated_at={value}") from None
+        backdated = self.backdated
+        return lambda vol: after(vol.updated_at) or after(backdated.get(vol.id))
 
     async def list_volumes(self, request: web.Request, version: tuple[int, int]) -> web.Response:
         return self._list_volumes(request, version, detail=False)

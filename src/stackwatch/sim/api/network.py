@@ -40,6 +40,7 @@ from stackwatch.sim.api.neutron_payloads import (
 )
 from stackwatch.sim.api.wire import (
     Fragments,
+    at_or_after,
     collection_response,
     json_response,
     parse_int,
@@ -160,7 +161,17 @@ class NeutronApi:
         page_reverse = query.get("page_reverse", "").lower() == "true"
         where: dict[str, str] = {}
         filters: dict[str, list[str]] = {}
-        for name in set(query.keys()) - _CONTROL:
+        changed = None
+        if "changed_since" in query:
+            # the standard-attr-timestamp extension: updated at or after the time given
+            try:
+                changed = at_or_after(query["changed_since"])
+            except ValueError:
+                raise NeutronError(
+                    400, "InvalidInput",
+                    f"Invalid input for operation: {query['changed_since']} is not a valid "
+                    "time.") from None
+        for name in set(query.keys()) - _CONTROL - {"changed_since"}:
             values = query.getall(name)
             record_field = (columns or {}).get(name)
             if record_field is not None and len(values) == 1:
@@ -182,12 +193,14 @@ class NeutronApi:
         def keep(record: Any) -> bool:
             if visible is not None and not visible(record):
                 return False
+            if changed is not None and not changed(getattr(record, "updated_at", None)):
+                return False
             return not filters or _matches(build(record), filters)
 
         try:
             page = table.page(
                 marker=marker, limit=limit, descending=page_reverse, where=where,
-                predicate=keep if (visible or filters) else None,
+                predicate=keep if (visible or filters or changed) else None,
             )
         except KeyError:
             raise not_found(what[0], what[1], marker or "") from None
@@ -200,7 +213,10 @@ class NeutronApi:
         if cache is not None:
             # ``fields`` asked: a variant of its own (the same keys in the same order)
             variant, part = (cache, tuple(wanted)), build
-            if wanted:
+            if wanted == ["id"]:  # the ids alone (a listing proving another whole)
+                def part(row: Any) -> Payload:
+                    return {"id": row.id}
+            elif wanted:
                 def part(row: Any) -> Payload:
                     return {k: v for k, v in build(row).items() if k in wanted}
             fragments = [self.fragments.get(row, variant, part) for row in rows]

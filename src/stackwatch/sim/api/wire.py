@@ -53,6 +53,15 @@ def _naive(moment: datetime) -> datetime:
     return moment.replace(tzinfo=None)
 
 
+def at_or_after(value: str) -> Callable[[datetime | None], bool]:
+    """Whether a record's ``updated_at`` is at or after ``value`` (an ISO time, UTC when
+    it names no zone), as neutron's ``changed_since`` and cinder's ``updated_at=gte:``
+    compare in SQL: a NULL one never is. Raises ValueError on a bad time."""
+    moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    start = _naive(moment)
+    return lambda updated: updated is not None and _naive(updated) >= start
+
+
 def zulu(moment: datetime) -> str:
     """Neutron / glance: ``2026-11-21T06:12:23Z``."""
     return _naive(moment).isoformat(timespec="seconds") + "Z"

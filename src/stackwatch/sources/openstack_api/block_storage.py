@@ -26,14 +26,16 @@ import math
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from stackwatch.config import HeartbeatConfig, LatencyConfig
 from stackwatch.model import (
     CheckResult,
     Collection,
     ItemKind,
+    Labels,
     PerfDatum,
     Sample,
     Status,
@@ -41,8 +43,11 @@ from stackwatch.model import (
 )
 from stackwatch.sources.openstack_api import fields as f
 from stackwatch.sources.openstack_api.base import ApiSource
+from stackwatch.sources.openstack_api.changed import ChangedListing, PerItem, by_count
+from stackwatch.sources.openstack_api.client import ApiClient, Json
 from stackwatch.sources.openstack_api.compute import _service_check
 from stackwatch.sources.openstack_api.identity_projects import Project, load_projects
+from stackwatch.sources.openstack_api.server_listing import FULL_EVERY_S
 from stackwatch.sources.resources import Resource
 
 if TYPE_CHECKING:  # a runtime import would be circular (sql.nova imports .compute)
@@ -185,11 +190,27 @@ def _capacity(value: object) -> float | None:
         return None
 
 
+#: volumes' per-item series: (name, value, labels)
+Series = tuple[tuple[str, float, Labels], ...]
+
+
 class BlockStorageSource(ApiSource):
     """Cinder through its API."""
 
     service_type = "block-storage"
     codename = "cinder"
+
+    def __init__(self, client: ApiClient, intervals: Mapping[str, float] | None = None,
+                 latency: LatencyConfig | None = None, heartbeat: HeartbeatConfig | None = None,
+                 disabled_metrics: Sequence[str] = ()) -> None:
+        super().__init__(client, intervals, latency, heartbeat, disabled_metrics)
+        #: volumes whole every ``intervals["api.block_storage.volumes_full"]`` s (600),
+        #: those updated since the last read in between (:mod:`.changed`)
+        self.volume_listing = ChangedListing(client, self.service_type, "cinder volumes",
+                                             self.interval("volumes_full", FULL_EVERY_S))
+        self._volume_rows = PerItem(self._volume_row)
+        self._per_volume = self.wants("openstack_cinder_volume_gb",
+                                      "openstack_cinder_volume_status")
 
     def resources(self) -> Sequence[Resource]:
         return (
@@ -200,15 +221,8 @@ class BlockStorageSource(ApiSource):
             Resource("quotas", self.quotas, self.interval("quotas", 600)),
         )
 
-    def _sized(self, path: str, key: str, count_metric: str, status_metric: str,
-               size_metric: str, kind: ItemKind, keep: list[Volume] | None = None
-               ) -> tuple[list[Sized], Collection]:
-        raw = self.client.list_all("block-storage", path, key, params={"all_tenants": 1})
-        rows = []
-        for v in raw:
-            rows.append(Sized.from_api(v, f"cinder {path}", key))
-            if keep is not None:
-                keep.append(Volume.from_api(v))
+    def _summary(self, rows: Sequence[Sized], count_metric: str, status_metric: str,
+                 size_metric: str, kind: ItemKind) -> Collection:
         counts = Counter(r.status for r in rows)
         sizes: defaultdict[str, float] = defaultdict(float)
         for r in rows:
@@ -221,36 +235,68 @@ class BlockStorageSource(ApiSource):
                                 project=r.project_id, since=r.since,
                                 size_bytes=f"{r.size_gb * GIB:.0f}")
                       for r in moving)  # oldest first: the longest stuck kept by the cap
-        return rows, Collection(tuple(samples), items=items)
+        return Collection(tuple(samples), items=items)
+
+    def _volume_row(self, d: Mapping[str, Any]) -> tuple[Sized, Series]:
+        """A volume's figures and openstack-exporter's two per-volume series (labels made
+        once per change of the volume: 40,000 label sets on a big cloud)."""
+        if not self._per_volume:
+            return Sized.from_api(d, "cinder volumes/detail", "volumes"), ()
+        v = Volume.from_api(d)
+        region = self.region_label
+        return Sized.from_api(d, "cinder volumes/detail", "volumes"), (
+            ("openstack_cinder_volume_gb", v.size_gb, make_labels(
+                id=v.id, name=v.name, status=v.status, availability_zone=v.availability_zone,
+                bootable=v.bootable, tenant_id=v.tenant_id, user_id=v.user_id,
+                volume_type=v.volume_type, server_id=v.server_id, region=region)),
+            ("openstack_cinder_volume_status", float(_STATUS_INDEX.get(v.status, -1)),
+             make_labels(id=v.id, name=v.name, status=v.status, bootable=v.bootable,
+                         tenant_id=v.tenant_id, size=f"{v.size_gb:.0f}",
+                         volume_type=v.volume_type, server_id=v.server_id, region=region)))
+
+    def _read_volumes(self) -> list[Json]:
+        """Every volume: in full now and then, else those updated since the last read
+        (``updated_at=gte:``, cinder 3.60+) proven whole by ``volumes/summary``'s count."""
+        def listing(params: Mapping[str, object]) -> Iterator[Json]:
+            return self.client.list_all("block-storage", "volumes/detail", "volumes",
+                                        params={"all_tenants": 1, **params})
+
+        def count() -> int:
+            what = "cinder volumes/summary"
+            body = self.client.get("block-storage", "volumes/summary",
+                                   params={"all_tenants": 1})
+            return int(f.number(f.obj(body, "volume-summary", what), "total_count", what))
+
+        changed = None
+        if (self.client.endpoint("block-storage").microversion or (3, 0)) >= (3, 60):
+            def changed(since: str) -> Iterator[Json]:
+                return listing({"updated_at": f"gte:{since}"})
+        return self.volume_listing.read(lambda: listing({}), changed, by_count(count))
 
     def volumes(self) -> Collection:
-        volumes: list[Volume] = []
-        rows, found = self._sized("volumes/detail", "volumes", "openstack_cinder_volumes",
-                                  "openstack_cinder_volume_status_counter",
-                                  "openstack_cinder_volumes_size_bytes", ItemKind.VOLUME,
-                                  volumes)
+        rows = self._volume_rows(self._read_volumes())
+        sized = [row for row, _ in rows]
+        found = self._summary(sized, "openstack_cinder_volumes",
+                              "openstack_cinder_volume_status_counter",
+                              "openstack_cinder_volumes_size_bytes", ItemKind.VOLUME)
         counted = {s.label("status") for s in found.samples
                    if s.name == "openstack_cinder_volume_status_counter"}
         # every status openstack-exporter knows is there, 0 when no volume is in it
         samples = [self.sample("openstack_cinder_volume_status_counter", 0, status=st)
                    for st in VOLUME_STATUSES if st not in counted]
-        for v in volumes:
-            samples.append(self.sample(
-                "openstack_cinder_volume_gb", v.size_gb, id=v.id, name=v.name, status=v.status,
-                availability_zone=v.availability_zone, bootable=v.bootable,
-                tenant_id=v.tenant_id, user_id=v.user_id, volume_type=v.volume_type,
-                server_id=v.server_id))
-            samples.append(self.sample(
-                "openstack_cinder_volume_status", _STATUS_INDEX.get(v.status, -1), id=v.id,
-                name=v.name, status=v.status, bootable=v.bootable, tenant_id=v.tenant_id,
-                size=f"{v.size_gb:.0f}", volume_type=v.volume_type, server_id=v.server_id))
+        now = time.time()
+        samples += [Sample(name, value, labels, now)
+                    for _, series in rows for name, value, labels in series]
         return found + Collection(tuple(samples),
-                                  (stuck_check(rows, time.time(), self.region_label),))
+                                  (stuck_check(sized, now, self.region_label),))
 
     def snapshots(self) -> Collection:
-        return self._sized("snapshots/detail", "snapshots", "openstack_cinder_snapshots",
-                           "openstack_cinder_snapshots_by_status",
-                           "openstack_cinder_snapshots_size_bytes", ItemKind.SNAPSHOT)[1]
+        rows = [Sized.from_api(d, "cinder snapshots/detail", "snapshots")
+                for d in self.client.list_all("block-storage", "snapshots/detail",
+                                              "snapshots", params={"all_tenants": 1})]
+        return self._summary(rows, "openstack_cinder_snapshots",
+                             "openstack_cinder_snapshots_by_status",
+                             "openstack_cinder_snapshots_size_bytes", ItemKind.SNAPSHOT)
 
     def services(self) -> Collection:
         body = self.client.get("block-storage", "os-services")

@@ -20,7 +20,8 @@
   Listings and single reads go first: while one is under way, the per-item
   fan-out (:meth:`ApiClient.map`: quotas per project, usages per provider) keeps
   at most :data:`FANOUT_WHILE_LISTING` requests in flight, so that the thousands
-  of fan-out requests of a big cloud do not starve the pages of the servers list.
+  of fan-out requests of a big cloud do not starve the pages of the servers list (a
+  fan-out of :data:`SMALL_FANOUT` items or fewer takes its turns as a listing does).
 * :meth:`ApiClient.map` stops taking items at the thread's deadline
   (:mod:`stackwatch.deadline`); the items left get a :class:`SourceTimeout`.
 * Listings are fully paginated (:meth:`ApiClient.list_all`), with the largest
@@ -95,6 +96,10 @@ TOKEN_MARGIN_S = 300.0
 
 #: Fan-out requests kept in flight while a listing or single read is under way.
 FANOUT_WHILE_LISTING = 2
+#: A fan-out of at most this many items goes with the listings, not after them: a
+#: steady cycle's few (the changed instances' actions, the L3 agents' routers) are on
+#: its critical path, and two requests in flight would stretch them over seconds.
+SMALL_FANOUT = 100
 #: Fan-outs that can take their turns side by side (map() lanes: this times concurrency).
 FANOUT_POOL_FACTOR = 4
 
@@ -701,8 +706,10 @@ class ApiClient:
         taking = threading.Lock()
         deadline = deadlines.current()
 
+        small = len(todo) <= SMALL_FANOUT
+
         def lane() -> None:
-            self._lanes.fanout = True
+            self._lanes.fanout = not small
             try:
                 with deadlines.until(deadline):
                     take()

@@ -41,6 +41,7 @@ hypervisor with its state, status, zone and aggregates.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -48,10 +49,20 @@ from typing import TYPE_CHECKING, Any
 
 from stackwatch.config import HeartbeatConfig, LatencyConfig, LifecycleConfig
 from stackwatch.errors import InvalidResponse
-from stackwatch.model import CheckResult, Collection, Item, ItemKind, Sample, Status, make_labels
+from stackwatch.model import (
+    CheckResult,
+    Collection,
+    Item,
+    ItemKind,
+    Labels,
+    Sample,
+    Status,
+    make_labels,
+)
 from stackwatch.sources.heartbeat import heartbeat_check
 from stackwatch.sources.openstack_api import fields as f
 from stackwatch.sources.openstack_api.base import ApiSource
+from stackwatch.sources.openstack_api.changed import PerItem
 from stackwatch.sources.openstack_api.client import ApiClient
 from stackwatch.sources.openstack_api.compute_life import ComputeLife
 from stackwatch.sources.openstack_api.identity_projects import Project, load_projects
@@ -278,6 +289,8 @@ class ComputeSource(ApiSource):
         self.listing = ServerListing(client, Server.from_api, lambda s: s.id,
                                      lambda s: s.status,
                                      self.interval("servers_full", FULL_EVERY_S))
+        self._flavor_ids: dict[str, str] = {}
+        self._status_labels = PerItem(self._status_label)
 
     def resources(self) -> Sequence[Resource]:
         return (
@@ -385,13 +398,22 @@ class ComputeSource(ApiSource):
         openstack-exporter does (flavor names are unique)."""
         ids = {fl.name: fl.id for fl in self._flavors()} if any(
             not s.flavor_id for s in servers) else {}
-        return [self.sample(
-            "openstack_nova_server_status", _SERVER_STATUS_INDEX.get(s.status, -1), id=s.id,
-            status=s.status, name=s.name, tenant_id=s.project_id, user_id=s.user_id,
-            address_ipv4=s.access_ipv4, address_ipv6=s.access_ipv6, host_id=s.host_id,
-            hypervisor_hostname=s.node, uuid=s.id, availability_zone=s.zone,
-            flavor_id=s.flavor_id or ids.get(s.flavor, ""), instance_libvirt=s.instance_name)
-            for s in servers]
+        if ids != self._flavor_ids:  # the labels name them: made again
+            self._status_labels = PerItem(self._status_label)
+            self._flavor_ids = ids
+        now = time.time()
+        return [Sample("openstack_nova_server_status", value, labels, now)
+                for value, labels in self._status_labels(servers)]
+
+    def _status_label(self, s: Server) -> tuple[float, Labels]:
+        """A server's ``server_status`` value and labels (made once per change: the
+        listing keeps the servers that did not change)."""
+        return float(_SERVER_STATUS_INDEX.get(s.status, -1)), make_labels(
+            id=s.id, status=s.status, name=s.name, tenant_id=s.project_id,
+            user_id=s.user_id, address_ipv4=s.access_ipv4, address_ipv6=s.access_ipv6,
+            host_id=s.host_id, hypervisor_hostname=s.node, uuid=s.id,
+            availability_zone=s.zone, flavor_id=s.flavor_id or self._flavor_ids.get(s.flavor, ""),
+            instance_libvirt=s.instance_name, region=self.region_label)
 
     def _legacy_hypervisors(self, hypervisors: list[Hypervisor]) -> dict[str, Hypervisor]:
         """By hostname, with ``current_workload`` and ``free_disk_gb``: the answer itself

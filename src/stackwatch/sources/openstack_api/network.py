@@ -19,18 +19,31 @@ one whose every agent is dead is *stranded* (its traffic stopped), listed first.
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from stackwatch.config import HeartbeatConfig, LatencyConfig
 from stackwatch.errors import InvalidResponse
-from stackwatch.model import CheckResult, Collection, Item, ItemKind, Sample, Status, make_labels
+from stackwatch.model import (
+    CheckResult,
+    Collection,
+    Item,
+    ItemKind,
+    Labels,
+    Sample,
+    Status,
+    make_labels,
+)
 from stackwatch.sources.heartbeat import heartbeat_check
 from stackwatch.sources.openstack_api import fields as f
 from stackwatch.sources.openstack_api.base import ApiSource
-from stackwatch.sources.openstack_api.client import Json
+from stackwatch.sources.openstack_api.changed import ChangedListing, PerItem, by_ids
+from stackwatch.sources.openstack_api.client import ApiClient, Json
 from stackwatch.sources.openstack_api.identity_projects import Project, load_projects
+from stackwatch.sources.openstack_api.server_listing import FULL_EVERY_S
 from stackwatch.sources.resources import Resource
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -176,6 +189,16 @@ class NetworkSource(ApiSource):
     service_type = "network"
     codename = "neutron"
 
+    def __init__(self, client: ApiClient, intervals: Mapping[str, float] | None = None,
+                 latency: LatencyConfig | None = None, heartbeat: HeartbeatConfig | None = None,
+                 disabled_metrics: Sequence[str] = ()) -> None:
+        super().__init__(client, intervals, latency, heartbeat, disabled_metrics)
+        #: ports whole every ``intervals["api.network.ports_full"]`` s (600), those
+        #: changed since the last read in between (:mod:`.changed`)
+        self.port_listing = ChangedListing(client, self.service_type, "neutron ports",
+                                           self.interval("ports_full", FULL_EVERY_S))
+        self._port_rows = PerItem(self._port_row)
+
     def resources(self) -> Sequence[Resource]:
         return (
             Resource("networks", self.networks, self.interval("networks")),
@@ -194,15 +217,30 @@ class NetworkSource(ApiSource):
                      self.interval("quota_details", 600)),
         )
 
-    def _list(self, path: str, key: str, *fields: str) -> list[Json]:
-        params = {"fields": list(fields)} if fields else None
-        return list(self.client.list_all("network", f"v2.0/{path}", key, params=params,
+    def _list(self, path: str, key: str, *fields: str, **params: str) -> list[Json]:
+        query: dict[str, object] = {"fields": list(fields)} if fields else {}
+        query.update(params)
+        return list(self.client.list_all("network", f"v2.0/{path}", key, params=query or None,
                                          page_size=0))
 
     def _listing(self, path: str, key: str) -> list[Json]:
         """A listing read by its own resource and by ``quotas``: once per cycle."""
-        return self.client.shared(f"network.{path}", LISTING_MAX_AGE_S,
-                                  lambda: self._list(path, key, *_FIELDS[path]))
+        def load() -> list[Json]:
+            if path == "ports":
+                return self._read_ports()
+            return self._list(path, key, *_FIELDS[path])
+        return self.client.shared(f"network.{path}", LISTING_MAX_AGE_S, load)
+
+    def _read_ports(self) -> list[Json]:
+        """Every port: in full now and then, else those changed since the last read
+        (``changed_since``, the standard-attr-timestamp extension) proven whole by a
+        listing of every port's id (a twentieth of the bytes)."""
+        fields = _FIELDS["ports"]
+        return self.port_listing.read(
+            lambda: self._list("ports", "ports", *fields),
+            lambda since: self._list("ports", "ports", *fields, changed_since=since),
+            by_ids(lambda: (f.text(p, "id", "neutron ports") for p in
+                            self._list("ports", "ports", "id"))))
 
     def networks(self) -> Collection:
         rows = self._listing("networks", "networks")
@@ -294,8 +332,18 @@ class NetworkSource(ApiSource):
                                        what, "")) for r in rows]
         return Collection(tuple(samples))
 
+    def _port_row(self, d: Mapping[str, Any]) -> tuple[Port, Labels]:
+        """A port and the labels of its ``openstack_neutron_port`` (made once per change)."""
+        p = Port.from_api(d)
+        return p, make_labels(
+            uuid=p.id, network_id=p.network_id, mac_address=p.mac_address,
+            device_owner=p.device_owner, device_id=p.device_id, status=p.status,
+            binding_vif_type=p.vif_type, admin_state_up=_go_bool(p.admin_state_up),
+            fixed_ips=p.addresses, region=self.region_label)
+
     def ports(self) -> Collection:
-        ports = [Port.from_api(p) for p in self._listing("ports", "ports")]
+        rows = self._port_rows(self._listing("ports", "ports"))
+        ports = [port for port, _ in rows]
         by_status = Counter(p.status for p in ports)
         samples = [self.sample("openstack_neutron_ports", len(ports)),
                    self.sample("openstack_neutron_ports_binding_failed",
@@ -307,11 +355,10 @@ class NetworkSource(ApiSource):
             and p.status != "ACTIVE")))
         samples += [self.sample("openstack_neutron_ports_by_status", n, status=st)
                     for st, n in sorted(by_status.items())]
-        samples += [self.sample(
-            "openstack_neutron_port", 1, uuid=p.id, network_id=p.network_id,
-            mac_address=p.mac_address, device_owner=p.device_owner, device_id=p.device_id,
-            status=p.status, binding_vif_type=p.vif_type,
-            admin_state_up=_go_bool(p.admin_state_up), fixed_ips=p.addresses) for p in ports]
+        if self.wants("openstack_neutron_port"):
+            now = time.time()
+            samples += [Sample("openstack_neutron_port", 1.0, labels, now)
+                        for _, labels in rows]
         return Collection(tuple(samples))
 
     def floating_ips(self) -> Collection:
