@@ -237,6 +237,18 @@ class RealCloud:
                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=60,
                            env=dict(os.environ, RC_ROOT=str(self.root)))
 
+    def run_lib(self, commands: str, timeout: float = 120.0) -> None:
+        """Bash ``commands`` after sourcing lib.sh (its helpers and paths); output to the
+        script log (RuntimeError with its tail on a failure)."""
+        with self.script_log.open("ab") as log:
+            done = subprocess.run(["bash", "-c", f'. "{self.scripts}/lib.sh"; {commands}'],
+                                  stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                  timeout=timeout, check=False,
+                                  env=dict(os.environ, RC_ROOT=str(self.root)))
+        if done.returncode != 0:
+            raise RuntimeError(f"lib.sh: {commands!r} exited with {done.returncode}; tail of "
+                               f"{self.script_log}:\n{tail(self.script_log)}")
+
     def stop(self, name: str, timeout: float = 25.0) -> None:
         """Stop one service as down.sh does and wait until all its processes are gone.
 
