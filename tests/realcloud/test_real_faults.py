@@ -7,12 +7,12 @@ cloud usable for what follows):
 2. a server that goes to ERROR through NoValidHost (it lands in cell0), its fault
    and its failed ``create`` action;
 3. a wrong-password storm from one source address (127.0.0.2);
-4. an API process stopped (neutron-server): the endpoint check fails, and nova-api,
-   which needs neutron to list servers, answers 500s that the logs count;
-5. the fake L3 agent killed with its router on it (dead 30 s after its last report,
+4. the fake L3 agent killed with its router on it (dead 30 s after its last report,
    neutron's ``agent_down_time`` in up.sh) and a nova-compute process stopped (its
    service goes down after nova's ``service_down_time``, 60 s, nova's default; up.sh
-   does not change it): both at once, so that the two waits are one; two tests.
+   does not change it): both at once, in one test, so that the two waits are one;
+5. an API process stopped (neutron-server): the endpoint check fails, and nova-api,
+   which needs neutron to list servers, answers 500s that the logs count.
 
 Processes are stopped by their pid file's process group (as down.sh does) and
 started again by re-running their ``up.sh`` stage (which starts what is stopped).
@@ -234,7 +234,79 @@ def test_wrong_password_storm_is_counted_and_its_source_named(watcher: Watcher) 
     assert f"{STORM_ADDRESS} ({STORM_SIZE})" in check[0].message, check[0].message
 
 
-# ------------------------------------------------------------------ 4. API process stopped
+# ---------------------------------------------------- 4. L3 agent and nova-compute stopped
+
+@pytest.fixture
+def stopped_agents(realcloud: RealCloud, truth: Truth) -> Iterator[float]:
+    """The fake L3 agent and one nova-compute stopped together (neutron's 30 s and nova's
+    60 s to call them dead run at once); when the compute stopped."""
+    conf = (realcloud.root / "etc" / "nova" / "nova.conf").read_text()
+    assert "service_down_time" not in conf, "up.sh now sets service_down_time: update the test"
+    # Started again with its own command line through lib.sh's start_bg: re-running
+    # `up.sh nova` also re-runs `cell_v2 list_cells | grep -q` under pipefail, which
+    # fails now and then (grep exits early, SIGPIPE) and then tries to re-create cell1.
+    argv = {name: realcloud.command_line(name) for name in (STOPPED_PROCESS, L3_AGENT_PROCESS)}
+    try:
+        realcloud.stop(STOPPED_PROCESS)
+        stopped = time.monotonic()
+        realcloud.stop(L3_AGENT_PROCESS)
+        # not yet: it was just stopped
+        assert _compute_state(truth, STOPPED_HOST)["State"] == "up"
+        yield stopped
+    finally:
+        for name, command in argv.items():
+            if realcloud.pid(name) is None:
+                realcloud.start_bg(name, command)
+        wait_for("nova-compute back up",
+                 lambda: _compute_state(truth, STOPPED_HOST)["State"] == "up", 180, every=3)
+
+
+def test_dead_l3_agent_with_its_router_and_stopped_nova_compute_goes_down(
+        watcher: Watcher, truth: Truth, stopped_agents: float) -> None:
+    """neutron says an agent is dead 30 s (agent_down_time) after its last report; nova
+    says a compute is down after service_down_time."""
+    def agent() -> dict[str, object]:
+        rows = [a for a in truth.cli("network", "agent", "list", "--host", L3_AGENT_HOST)]
+        assert len(rows) == 1, rows
+        return dict(rows[0])
+
+    wait_for("the L3 agent dead in the CLI", lambda: agent()["Alive"] is False, 120, every=5)
+    cli = agent()
+    routers = truth.cli("router", "list", "--agent", str(cli["ID"]))
+    seen = watcher.look()
+    network = seen["api.network"]
+    assert _value(network, "openstack_neutron_agent_state", hostname=L3_AGENT_HOST) == 0
+    assert _value(network, "openstack_neutron_l3_agent_routers", l3_agent_id=str(cli["ID"]),
+                  agent_alive="false") == len(routers) == 1
+    checks = [c for c in network.checks if c.name == "neutron.agent"
+              and dict(c.labels).get("host") == L3_AGENT_HOST]
+    assert [c.status for c in checks] == [Status.CRITICAL], checks
+
+    # the nova-compute, stopped as the agent was
+    wait_for(f"{STOPPED_HOST} down in the CLI",
+             lambda: _compute_state(truth, STOPPED_HOST)["State"] == "down", 240, every=5)
+    # nova counts service_down_time from the last heartbeat, which came up to one report
+    # interval before the stop, and stores it to the second (MariaDB DATETIME): the
+    # earliest nova may say down is that much before SERVICE_DOWN_TIME_S after the stop.
+    earliest = SERVICE_DOWN_TIME_S - NOVA_REPORT_INTERVAL_S - 1
+    assert time.monotonic() - stopped_agents >= earliest - 1  # 1 s for the CLI's own clock
+    seen = watcher.look()
+    cli = _compute_state(truth, STOPPED_HOST)
+    assert _value(seen["api.compute"], "openstack_nova_agent_state", hostname=STOPPED_HOST,
+                  service="nova-compute") == 0
+    check = _service_check(seen, "nova-compute", STOPPED_HOST)
+    assert check.status is Status.CRITICAL and "down" in check.message, check
+    assert cli["State"] == "down"
+    assert _value(seen["sql.nova"], "openstack_nova_db_service_up", host=STOPPED_HOST,
+                  binary="nova-compute") == 0
+    assert _value(seen["sql.nova"], "openstack_nova_db_services_down", binary="nova-compute") == 1
+    assert _value(seen["sql.nova"], "openstack_nova_db_compute_nodes_stale") == 1
+    crosscheck = [c for c in _checks(seen, "crosscheck")
+                  if dict(c.labels)["what"] == "nova_services_down"]
+    assert [c.status for c in crosscheck] == [Status.OK], crosscheck
+
+
+# ------------------------------------------------------------------ 5. API process stopped
 
 def test_stopped_api_fails_its_endpoint_check_and_its_dependants_answer_5xx(
         realcloud: RealCloud, watcher: Watcher, stopped_neutron: None) -> None:
@@ -263,77 +335,3 @@ def test_stopped_api_fails_its_endpoint_check_and_its_dependants_answer_5xx(
     compute = seen["api.compute"]
     unknown = [c for c in compute.checks if c.status is Status.UNKNOWN]
     assert any("servers" in c.message for c in unknown), compute.checks
-
-
-# ------------------------------------------------------------------ 5. agents stopped
-
-@pytest.fixture(scope="module")
-def stopped_agents(realcloud: RealCloud, truth: Truth) -> Iterator[float]:
-    """The fake L3 agent and one nova-compute stopped together, for the two tests below
-    (neutron's 30 s and nova's 60 s to call them dead run at once); when the compute
-    stopped. Both started again after the last test of the module."""
-    conf = (realcloud.root / "etc" / "nova" / "nova.conf").read_text()
-    assert "service_down_time" not in conf, "up.sh now sets service_down_time: update the test"
-    # Started again with its own command line through lib.sh's start_bg: re-running
-    # `up.sh nova` also re-runs `cell_v2 list_cells | grep -q` under pipefail, which
-    # fails now and then (grep exits early, SIGPIPE) and then tries to re-create cell1.
-    argv = {name: realcloud.command_line(name) for name in (STOPPED_PROCESS, L3_AGENT_PROCESS)}
-    try:
-        realcloud.stop(STOPPED_PROCESS)
-        stopped = time.monotonic()
-        realcloud.stop(L3_AGENT_PROCESS)
-        # not yet: it was just stopped
-        assert _compute_state(truth, STOPPED_HOST)["State"] == "up"
-        yield stopped
-    finally:
-        for name, command in argv.items():
-            if realcloud.pid(name) is None:
-                realcloud.start_bg(name, command)
-        wait_for("nova-compute back up",
-                 lambda: _compute_state(truth, STOPPED_HOST)["State"] == "up", 180, every=3)
-
-
-def test_dead_l3_agent_with_its_router(watcher: Watcher, truth: Truth,
-                                       stopped_agents: float) -> None:
-    """neutron says an agent is dead 30 s (agent_down_time) after its last report."""
-    def agent() -> dict[str, object]:
-        rows = [a for a in truth.cli("network", "agent", "list", "--host", L3_AGENT_HOST)]
-        assert len(rows) == 1, rows
-        return dict(rows[0])
-
-    wait_for("the L3 agent dead in the CLI", lambda: agent()["Alive"] is False, 120, every=5)
-    cli = agent()
-    routers = truth.cli("router", "list", "--agent", str(cli["ID"]))
-    seen = watcher.look()
-    network = seen["api.network"]
-    assert _value(network, "openstack_neutron_agent_state", hostname=L3_AGENT_HOST) == 0
-    assert _value(network, "openstack_neutron_l3_agent_routers", l3_agent_id=str(cli["ID"]),
-                  agent_alive="false") == len(routers) == 1
-    checks = [c for c in network.checks if c.name == "neutron.agent"
-              and dict(c.labels).get("host") == L3_AGENT_HOST]
-    assert [c.status for c in checks] == [Status.CRITICAL], checks
-
-
-def test_stopped_nova_compute_goes_down(watcher: Watcher, truth: Truth,
-                                        stopped_agents: float) -> None:
-    wait_for(f"{STOPPED_HOST} down in the CLI",
-             lambda: _compute_state(truth, STOPPED_HOST)["State"] == "down", 240, every=5)
-    # nova counts service_down_time from the last heartbeat, which came up to one report
-    # interval before the stop, and stores it to the second (MariaDB DATETIME): the
-    # earliest nova may say down is that much before SERVICE_DOWN_TIME_S after the stop.
-    earliest = SERVICE_DOWN_TIME_S - NOVA_REPORT_INTERVAL_S - 1
-    assert time.monotonic() - stopped_agents >= earliest - 1  # 1 s for the CLI's own clock
-    seen = watcher.look()
-    cli = _compute_state(truth, STOPPED_HOST)
-    assert _value(seen["api.compute"], "openstack_nova_agent_state", hostname=STOPPED_HOST,
-                  service="nova-compute") == 0
-    check = _service_check(seen, "nova-compute", STOPPED_HOST)
-    assert check.status is Status.CRITICAL and "down" in check.message, check
-    assert cli["State"] == "down"
-    assert _value(seen["sql.nova"], "openstack_nova_db_service_up", host=STOPPED_HOST,
-                  binary="nova-compute") == 0
-    assert _value(seen["sql.nova"], "openstack_nova_db_services_down", binary="nova-compute") == 1
-    assert _value(seen["sql.nova"], "openstack_nova_db_compute_nodes_stale") == 1
-    crosscheck = [c for c in _checks(seen, "crosscheck")
-                  if dict(c.labels)["what"] == "nova_services_down"]
-    assert [c.status for c in crosscheck] == [Status.OK], crosscheck
