@@ -6,11 +6,11 @@ cloud usable for what follows):
 1. a nova-compute service disabled with a reason;
 2. a server that goes to ERROR through NoValidHost (it lands in cell0), its fault
    and its failed ``create`` action;
-3. a wrong-password storm from one source address (127.0.0.2);
-4. the fake L3 agent killed with its router on it (dead 30 s after its last report,
-   neutron's ``agent_down_time`` in up.sh) and a nova-compute process stopped (its
-   service goes down after nova's ``service_down_time``, 60 s, nova's default; up.sh
-   does not change it): both at once, in one test, so that the two waits are one;
+3. a wrong-password storm from one source address (127.0.0.2); the fake L3 agent
+   killed with its router on it (dead 30 s after its last report, neutron's
+   ``agent_down_time`` in up.sh);
+4. a nova-compute process stopped: its service goes down after nova's
+   ``service_down_time`` (60 s, nova's default; up.sh does not change it);
 5. an API process stopped (neutron-server): the endpoint check fails, and nova-api,
    which needs neutron to list servers, answers 500s that the logs count.
 
@@ -234,37 +234,21 @@ def test_wrong_password_storm_is_counted_and_its_source_named(watcher: Watcher) 
     assert f"{STORM_ADDRESS} ({STORM_SIZE})" in check[0].message, check[0].message
 
 
-# ---------------------------------------------------- 4. L3 agent and nova-compute stopped
+# ------------------------------------------------------------------ 3b. L3 agent dead
 
 @pytest.fixture
-def stopped_agents(realcloud: RealCloud, truth: Truth) -> Iterator[float]:
-    """The fake L3 agent and one nova-compute stopped together (neutron's 30 s and nova's
-    60 s to call them dead run at once); when the compute stopped."""
-    conf = (realcloud.root / "etc" / "nova" / "nova.conf").read_text()
-    assert "service_down_time" not in conf, "up.sh now sets service_down_time: update the test"
-    # Started again with its own command line through lib.sh's start_bg: re-running
-    # `up.sh nova` also re-runs `cell_v2 list_cells | grep -q` under pipefail, which
-    # fails now and then (grep exits early, SIGPIPE) and then tries to re-create cell1.
-    argv = {name: realcloud.command_line(name) for name in (STOPPED_PROCESS, L3_AGENT_PROCESS)}
+def dead_l3_agent(realcloud: RealCloud) -> Iterator[None]:
+    argv = realcloud.command_line(L3_AGENT_PROCESS)
+    realcloud.stop(L3_AGENT_PROCESS)
     try:
-        realcloud.stop(STOPPED_PROCESS)
-        stopped = time.monotonic()
-        realcloud.stop(L3_AGENT_PROCESS)
-        # not yet: it was just stopped
-        assert _compute_state(truth, STOPPED_HOST)["State"] == "up"
-        yield stopped
+        yield
     finally:
-        for name, command in argv.items():
-            if realcloud.pid(name) is None:
-                realcloud.start_bg(name, command)
-        wait_for("nova-compute back up",
-                 lambda: _compute_state(truth, STOPPED_HOST)["State"] == "up", 180, every=3)
+        realcloud.start_bg(L3_AGENT_PROCESS, argv)
 
 
-def test_dead_l3_agent_with_its_router_and_stopped_nova_compute_goes_down(
-        watcher: Watcher, truth: Truth, stopped_agents: float) -> None:
-    """neutron says an agent is dead 30 s (agent_down_time) after its last report; nova
-    says a compute is down after service_down_time."""
+def test_dead_l3_agent_with_its_router(watcher: Watcher, truth: Truth,
+                                       dead_l3_agent: None) -> None:
+    """neutron says an agent is dead 30 s (agent_down_time) after its last report."""
     def agent() -> dict[str, object]:
         rows = [a for a in truth.cli("network", "agent", "list", "--host", L3_AGENT_HOST)]
         assert len(rows) == 1, rows
@@ -282,14 +266,37 @@ def test_dead_l3_agent_with_its_router_and_stopped_nova_compute_goes_down(
               and dict(c.labels).get("host") == L3_AGENT_HOST]
     assert [c.status for c in checks] == [Status.CRITICAL], checks
 
-    # the nova-compute, stopped as the agent was
+
+# ------------------------------------------------------------------ 4. nova-compute stopped
+
+@pytest.fixture
+def stopped_compute(realcloud: RealCloud, truth: Truth) -> Iterator[float]:
+    conf = (realcloud.root / "etc" / "nova" / "nova.conf").read_text()
+    assert "service_down_time" not in conf, "up.sh now sets service_down_time: update the test"
+    # Started again with its own command line through lib.sh's start_bg: re-running
+    # `up.sh nova` also re-runs `cell_v2 list_cells | grep -q` under pipefail, which
+    # fails now and then (grep exits early, SIGPIPE) and then tries to re-create cell1.
+    argv = realcloud.command_line(STOPPED_PROCESS)
+    realcloud.stop(STOPPED_PROCESS)
+    stopped = time.monotonic()
+    try:
+        yield stopped
+    finally:
+        realcloud.start_bg(STOPPED_PROCESS, argv)
+        wait_for("nova-compute back up",
+                 lambda: _compute_state(truth, STOPPED_HOST)["State"] == "up", 180, every=3)
+
+
+def test_stopped_nova_compute_goes_down(watcher: Watcher, truth: Truth,
+                                        stopped_compute: float) -> None:
+    assert _compute_state(truth, STOPPED_HOST)["State"] == "up"  # not yet: it was just stopped
     wait_for(f"{STOPPED_HOST} down in the CLI",
              lambda: _compute_state(truth, STOPPED_HOST)["State"] == "down", 240, every=5)
     # nova counts service_down_time from the last heartbeat, which came up to one report
     # interval before the stop, and stores it to the second (MariaDB DATETIME): the
     # earliest nova may say down is that much before SERVICE_DOWN_TIME_S after the stop.
     earliest = SERVICE_DOWN_TIME_S - NOVA_REPORT_INTERVAL_S - 1
-    assert time.monotonic() - stopped_agents >= earliest - 1  # 1 s for the CLI's own clock
+    assert time.monotonic() - stopped_compute >= earliest - 1  # 1 s for the CLI's own clock
     seen = watcher.look()
     cli = _compute_state(truth, STOPPED_HOST)
     assert _value(seen["api.compute"], "openstack_nova_agent_state", hostname=STOPPED_HOST,
