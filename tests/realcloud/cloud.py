@@ -7,7 +7,7 @@ MariaDB and RabbitMQ, all on 127.0.0.1. This module only *calls* its scripts
 (``install.sh``, ``up.sh``, ``down.sh``): it never copies them. :class:`RealCloud`
 holds the connection facts the tests need and a few helpers to break and mend the
 cloud the way ``up.sh``/``down.sh`` do (stop a process group by its pid file, re-run
-an ``up.sh`` stage).
+an ``up.sh`` stage, run lib.sh's helpers).
 """
 
 from __future__ import annotations

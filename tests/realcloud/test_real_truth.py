@@ -10,8 +10,8 @@
    --from-store`` with the next run of the sources that listed it (it stayed CRITICAL,
    then UNKNOWN for good).
 
-Each fault is mended before the next test: neutron-server by re-running its ``up.sh``
-stage, the fake L3 agent by the resources' own set-up (which starts it again and
+Each fault is mended before the next test: neutron-server as its ``up.sh`` stage
+starts it, the fake L3 agent by the resources' own set-up (which starts it again and
 schedules rc-router1 to it). The agent is stopped already during the neutron test
 (what that test reads while neutron is down cannot show it), so that neutron's 30 s to
 call it dead pass then.
