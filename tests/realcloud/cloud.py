@@ -7,7 +7,7 @@ MariaDB and RabbitMQ, all on 127.0.0.1. This module only *calls* its scripts
 (``install.sh``, ``up.sh``, ``down.sh``): it never copies them. :class:`RealCloud`
 holds the connection facts the tests need and a few helpers to break and mend the
 cloud the way ``up.sh``/``down.sh`` do (stop a process group by its pid file, re-run
-an ``up.sh`` stage).
+an ``up.sh`` stage, run lib.sh's helpers).
 """
 
 from __future__ import annotations
@@ -236,6 +236,18 @@ class RealCloud:
             subprocess.run(["bash", "-c", script], check=True, stdout=log,
                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=60,
                            env=dict(os.environ, RC_ROOT=str(self.root)))
+
+    def run_lib(self, commands: str, timeout: float = 120.0) -> None:
+        """Bash ``commands`` after sourcing lib.sh (its helpers and paths); output to the
+        script log (RuntimeError with its tail on a failure)."""
+        with self.script_log.open("ab") as log:
+            done = subprocess.run(["bash", "-c", f'. "{self.scripts}/lib.sh"; {commands}'],
+                                  stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                  timeout=timeout, check=False,
+                                  env=dict(os.environ, RC_ROOT=str(self.root)))
+        if done.returncode != 0:
+            raise RuntimeError(f"lib.sh: {commands!r} exited with {done.returncode}; tail of "
+                               f"{self.script_log}:\n{tail(self.script_log)}")
 
     def stop(self, name: str, timeout: float = 25.0) -> None:
         """Stop one service as down.sh does and wait until all its processes are gone.

@@ -15,7 +15,8 @@ cloud usable for what follows):
    which needs neutron to list servers, answers 500s that the logs count.
 
 Processes are stopped by their pid file's process group (as down.sh does) and
-started again by re-running their ``up.sh`` stage (which starts what is stopped).
+started again with their own command line through lib.sh's ``start_bg``, or
+(neutron-server) as its ``up.sh`` stage starts it (lib.sh's ``gunicorn_up``).
 """
 
 from __future__ import annotations

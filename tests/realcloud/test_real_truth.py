@@ -10,9 +10,11 @@
    --from-store`` with the next run of the sources that listed it (it stayed CRITICAL,
    then UNKNOWN for good).
 
-Each fault is mended before the next test: neutron-server by re-running its ``up.sh``
-stage, the fake L3 agent by the resources' own set-up (which starts it again and
-schedules rc-router1 to it).
+Each fault is mended before the next test: neutron-server as its ``up.sh`` stage
+starts it, the fake L3 agent by the resources' own set-up (which starts it again and
+schedules rc-router1 to it). The agent is stopped already during the neutron test
+(what that test reads while neutron is down cannot show it), so that neutron's 30 s to
+call it dead pass then.
 """
 
 from __future__ import annotations
@@ -130,8 +132,23 @@ def _neutron_api_series(seen: dict[Key, float]) -> dict[Key, float]:
             and not k[0].startswith("openstack_neutron_db_")}
 
 
+@pytest.fixture(scope="module")
+def stopped_l3_agent(realcloud: RealCloud) -> Iterator[None]:
+    """The fake L3 agent stopped from the neutron test on (neutron's 30 s to call it dead,
+    which the last test waits for, run while that one does), started again after the
+    module's last test."""
+    argv = realcloud.command_line(L3_AGENT_PROCESS)
+    realcloud.stop(L3_AGENT_PROCESS)
+    try:
+        yield
+    finally:
+        if realcloud.pid(L3_AGENT_PROCESS) is None:
+            realcloud.start_bg(L3_AGENT_PROCESS, argv)
+        ensure_resources(realcloud)  # the agent registers again; rc-router1 back on it
+
+
 def test_server_shows_no_neutron_values_from_before_while_it_is_down(
-        server: Server, stopped_neutron: None) -> None:
+        server: Server, stopped_l3_agent: None, stopped_neutron: None) -> None:
     before = server.scrape()
     assert len(_neutron_api_series(before)) > 1  # networks, agents, routers... from before
     server.next_run("api.network", "api.compute")
@@ -150,24 +167,17 @@ def test_server_shows_no_neutron_values_from_before_while_it_is_down(
 # ------------------------------------------------------------------ 3. dead agent deleted
 
 @pytest.fixture
-def deleted_dead_agent(realcloud: RealCloud, truth: Truth) -> Iterator[str]:
+def deleted_dead_agent(truth: Truth, stopped_l3_agent: None) -> str:
     """The fake L3 agent stopped until neutron says it is dead; the test deletes it."""
-    argv = realcloud.command_line(L3_AGENT_PROCESS)
-    realcloud.stop(L3_AGENT_PROCESS)
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            rows = truth.cli("network", "agent", "list", "--host", L3_AGENT_HOST)
-            if rows and all(r["Alive"] is False for r in rows):
-                break
-            time.sleep(5)
-        [row] = truth.cli("network", "agent", "list", "--host", L3_AGENT_HOST)
-        assert row["Alive"] is False, row
-        yield str(row["ID"])
-    finally:
-        if realcloud.pid(L3_AGENT_PROCESS) is None:
-            realcloud.start_bg(L3_AGENT_PROCESS, argv)
-        ensure_resources(realcloud)  # the agent registers again; rc-router1 back on it
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        rows = truth.cli("network", "agent", "list", "--host", L3_AGENT_HOST)
+        if rows and all(r["Alive"] is False for r in rows):
+            break
+        time.sleep(5)
+    [row] = truth.cli("network", "agent", "list", "--host", L3_AGENT_HOST)
+    assert row["Alive"] is False, row
+    return str(row["ID"])
 
 
 def test_deleted_dead_agent_leaves_health_within_one_interval(
