@@ -7,13 +7,9 @@
   databases, as on a fresh CI machine), ``install.sh`` then ``up.sh`` (output to
   ``<tmp>/realcloud-scripts.log``, whose tail is shown on failure), yields a
   :class:`~realcloud.cloud.RealCloud` and always runs ``down.sh`` at the end.
-  Those three scripts start in the background as soon as collection is done, so that
-  the cloud comes up while the other tests run (it is mostly waiting: a few minutes
-  of CI saved); the fixture waits for them. Nothing runs when no realcloud test is
-  selected (``-m 'not realcloud'`` skips all of it); a session that ends before its
-  first realcloud test still runs ``down.sh``. Without the realcloud scripts (a plain
-  clone has no ``../shared``) every realcloud test is skipped with that reason, unless
-  ``STACKWATCH_REALCLOUD_REQUIRED=1``.
+  It is only set up when a realcloud test is selected (``-m 'not realcloud'`` skips
+  all of it). Without the realcloud scripts (a plain clone has no ``../shared``) every
+  realcloud test is skipped with that reason, unless ``STACKWATCH_REALCLOUD_REQUIRED=1``.
   ``STACKWATCH_REALCLOUD_KEEP=1`` is for development against a long-lived cloud: a
   cloud already running is used as it is (no install/up) and left running.
 * Timings of each phase are printed in the terminal summary.
@@ -21,11 +17,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,122 +111,39 @@ def _check_ports_free(cloud: RealCloud) -> None:
                         f"the real cloud", pytrace=False)
 
 
-Steps = tuple[tuple[str, tuple[str, ...], float], ...]
-
-
-def _new_cloud(tmp_path_factory: pytest.TempPathFactory) -> RealCloud:
-    workdir = tmp_path_factory.mktemp("realcloud")
-    return RealCloud(scripts=scripts_dir(), root=rc_root(), workdir=workdir,
-                     password=os.environ.get("RC_PASSWORD", "secret"),
-                     script_log=workdir / "realcloud-scripts.log")
-
-
-def _keep() -> bool:
-    return os.environ.get("STACKWATCH_REALCLOUD_KEEP") == "1"
-
-
-def _steps(cloud: RealCloud) -> Steps:
-    """The scripts that bring the cloud up: none for a running cloud kept as it is."""
-    running = all(cloud.pid(name) is not None for name in PORTS)
-    # from empty databases every time, as on a fresh CI machine: up.sh over the data of
-    # an earlier run is not what CI does (and its nova stage fails there now and then)
-    return () if _keep() and running else (
-        ("down.sh", ("--wipe",), DOWN_TIMEOUT_S), ("install.sh", (), INSTALL_TIMEOUT_S),
-        ("up.sh", (), UP_TIMEOUT_S))
-
-
-def _bring_up(cloud: RealCloud, steps: Steps) -> None:
-    """Run ``steps`` in order, timed (RuntimeError with the log's tail on a failure)."""
-    for script, args, timeout in steps:
-        started = time.monotonic()
-        cloud.run_script(script, *args, timeout=timeout)
-        TIMINGS[" ".join((script.removesuffix(".sh"), *args))] = time.monotonic() - started
-
-
-class EarlyBringUp:
-    """:func:`_bring_up` on a thread of its own, started when collection is done."""
-
-    def __init__(self, cloud: RealCloud, steps: Steps) -> None:
-        self.cloud = cloud
-        self.started = time.monotonic()
-        self.error = ""
-        self.used = False
-        self.thread = threading.Thread(target=self._run, args=(steps,),
-                                       name="realcloud-bring-up")
-        self.thread.start()
-
-    def _run(self, steps: Steps) -> None:
-        try:
-            _bring_up(self.cloud, steps)
-        except Exception as exc:  # told by the fixture, as a failure of the first test
-            self.error = str(exc) if isinstance(exc, RuntimeError) else repr(exc)
-
-    def wait(self) -> None:
-        started = time.monotonic()
-        self.thread.join()
-        TIMINGS["waited for the bring-up"] = time.monotonic() - started
-
-
-EARLY: list[EarlyBringUp] = []  # the one started for this session, if any
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start bringing the cloud up when realcloud tests are to run (see the docstring);
-    not when its ports are held by others (the fixture then says so)."""
-    if session.config.option.collectonly or not any(
-            _is_realcloud(item) and item.get_closest_marker("skip") is None
-            for item in session.items):
-        return
-    factory: pytest.TempPathFactory = session.config._tmp_path_factory  # type: ignore[attr-defined]
-    cloud = _new_cloud(factory)
-    steps = _steps(cloud)
-    if steps and (cloud.scripts / "up.sh").is_file() and not any(
-            port_open(port) and cloud.pid(name) is None for name, port in PORTS.items()):
-        EARLY.append(EarlyBringUp(cloud, steps))
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """A bring-up no test used (the session stopped before them): wait for it, then
-    ``down.sh`` as the fixture would have."""
-    for early in EARLY:
-        if not early.used:
-            early.thread.join()
-            if not _keep():
-                with contextlib.suppress(RuntimeError):
-                    early.cloud.run_script("down.sh", timeout=DOWN_TIMEOUT_S)
-    EARLY.clear()
-
-
 @pytest.fixture(scope="session")
 def realcloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealCloud]:
-    """The running real cloud: install + up at first use (or begun after collection),
-    down.sh at session end."""
+    """The running real cloud: install + up at first use, down.sh at session end."""
     scripts = scripts_dir()
     if not (scripts / "up.sh").is_file():
         pytest.fail(f"shared/realcloud not found at {scripts} (set STACKWATCH_REALCLOUD_DIR)",
                     pytrace=False)
-    early = EARLY[0] if EARLY else None
-    if early is not None:
-        early.used = True
-        cloud, session_started = early.cloud, early.started
-    else:
-        cloud, session_started = _new_cloud(tmp_path_factory), time.monotonic()
-        _check_ports_free(cloud)
+    workdir = tmp_path_factory.mktemp("realcloud")
+    cloud = RealCloud(scripts=scripts, root=rc_root(), workdir=workdir,
+                      password=os.environ.get("RC_PASSWORD", "secret"),
+                      script_log=workdir / "realcloud-scripts.log")
+    keep = os.environ.get("STACKWATCH_REALCLOUD_KEEP") == "1"
+    running = all(cloud.pid(name) is not None for name in PORTS)
+    _check_ports_free(cloud)
+    session_started = time.monotonic()
+    # from empty databases every time, as on a fresh CI machine: up.sh over the data of
+    # an earlier run is not what CI does (and its nova stage fails there now and then)
+    steps: tuple[tuple[str, tuple[str, ...], float], ...] = () if keep and running else (
+        ("down.sh", ("--wipe",), DOWN_TIMEOUT_S), ("install.sh", (), INSTALL_TIMEOUT_S),
+        ("up.sh", (), UP_TIMEOUT_S))
     try:
-        if early is not None:
-            early.wait()
-            if early.error:
-                pytest.fail(early.error, pytrace=False)
-        else:
+        for script, args, timeout in steps:
+            started = time.monotonic()
             try:
-                _bring_up(cloud, _steps(cloud))
+                cloud.run_script(script, *args, timeout=timeout)
             except RuntimeError as exc:
                 pytest.fail(str(exc), pytrace=False)
+            TIMINGS[" ".join((script.removesuffix(".sh"), *args))] = time.monotonic() - started
         started = time.monotonic()
         yield cloud
         TIMINGS["tests"] = time.monotonic() - started
     finally:
-        if not _keep():
+        if not keep:
             started = time.monotonic()
             try:
                 cloud.run_script("down.sh", timeout=DOWN_TIMEOUT_S)
