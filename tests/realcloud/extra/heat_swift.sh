@@ -213,7 +213,14 @@ up_resources() {
   "$BIN/python" "$HERE/heat_swift_setup.py" resources
   # the account's listing learns its containers' object counts from the container
   # updater (a periodic daemon on a real cluster): one pass now
-  "$BIN/swift-container-updater" "$SW_ETC/container-server.conf" once >>"$LOG/swift-container-updater.stdout" 2>&1
+  # (its command reads /etc/swift/swift.conf before its config's swift_dir: started here
+  # with swift_dir set first)
+  "$BIN/python" -c 'import sys
+from swift.common.utils import set_swift_dir
+from swift.container.updater import main
+set_swift_dir(sys.argv[1])
+sys.argv = ["swift-container-updater", sys.argv[2], "once"]
+main()' "$SW_ETC" "$SW_ETC/container-server.conf" >>"$LOG/swift-container-updater.stdout" 2>&1
 }
 
 stages=("$@")
