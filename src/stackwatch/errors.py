@@ -8,6 +8,7 @@
     │   ├── SourceUnavailable  connection refused, DNS, endpoint missing from catalog
     │   ├── SourceTimeout      the source did not answer in time
     │   ├── SourceAuthError    401 / 403 from the source
+    │   │   └── SourceForbidden  403: known, but not allowed that request (policy)
     │   └── InvalidResponse    truncated JSON, unexpected shape, missing table
     ├── StoreError             the store could not read or write
     ├── FixRefused             a fix was refused: not enabled, wrong role, target changed
@@ -45,6 +46,10 @@ class SourceTimeout(SourceError):
 
 class SourceAuthError(SourceError):
     """The source refused our credentials (401) or our rights (403)."""
+
+
+class SourceForbidden(SourceAuthError):
+    """403: the credentials are good, but a policy does not allow this request."""
 
 
 class InvalidResponse(SourceError):

@@ -114,7 +114,8 @@ def test_the_healthy_baseline_is_not_down_for_being_slow(
                 if sample.name == "openstack_api_endpoint_latency_seconds":
                     latencies.setdefault(sample.label("service"), []).append(sample.value)
         endpoints = [c for c in checks if c.name == "api.endpoint"]
-        assert len(endpoints) == 6 and all(c.status is Status.OK for c in endpoints), [
+        # the six, and heat's and swift's once test_real_heat_swift has brought them up
+        assert len(endpoints) >= 6 and all(c.status is Status.OK for c in endpoints), [
             c.message for c in endpoints if c.status is not Status.OK]
         health = evaluate(load_catalog(), checks)
         for name in ENDPOINT_SERVICES:

@@ -21,7 +21,7 @@ def unknown_reasons(replay: ReplayCloud, codename: str) -> dict[str, str]:
 
 @pytest.mark.parametrize(("kind", "status", "reason"), [
     ("status", 401, "SourceAuthError"),
-    ("status", 403, "SourceAuthError"),
+    ("status", 403, "SourceForbidden"),
     ("status", 404, "SourceUnavailable"),
     ("status", 500, "HTTP 500: injected 500"),
     ("truncate", 0, "InvalidResponse"),

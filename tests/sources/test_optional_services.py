@@ -83,13 +83,38 @@ def test_each_source_reads_its_answers_declared_and_covered(cloud: ReplayCloud) 
 
 def test_heat_stacks_by_status(cloud: ReplayCloud) -> None:
     got = collect(cloud, source_of("orchestration"))
-    [stack] = body("orchestration", "*stacks*")["stacks"]
+    [stack] = body("orchestration", "*stacks~global*")["stacks"]
     assert series(got, "openstack_heat_stack_status") == {frozenset({
         ("id", stack["id"]), ("name", "simple_stack"), ("project_id", ""),
         ("status", "CREATE_COMPLETE")}): 5.0}  # CREATE_COMPLETE is the exporter's 5
     counter = series(got, "openstack_heat_stack_status_counter")
     assert len(counter) == len(STACK_STATUSES) == 30
     assert {dict(k)["status"]: v for k, v in counter.items() if v} == {"CREATE_COMPLETE": 1}
+
+
+def test_heat_forbidding_every_projects_stacks_gives_the_plain_listing(
+        cloud: ReplayCloud, caplog: pytest.LogCaptureFixture) -> None:
+    """A stock heat's policy lets nobody list with ``global_tenant`` (403): the plain
+    listing is read, said once in the log, and the stacks still counted."""
+    cloud.inject("orchestration", "status", status=403, path="global_tenant")
+    before = len(cloud.requests)
+    client = ApiClient("replay", clouds_yaml=cloud.clouds_yaml, timeout=5)
+    try:
+        source = source_of("orchestration")(client)
+        runs = [source.collect() for _ in range(2)]
+    finally:
+        client.close()
+        cloud.clear("orchestration")
+    assert source.every_project is False  # type: ignore[attr-defined]
+    for got in runs:
+        assert not [c.message for c in got.checks if c.status is not Status.OK]
+        counter = series(got, "openstack_heat_stack_status_counter")
+        assert {dict(k)["status"]: v for k, v in counter.items() if v} == {"CREATE_COMPLETE": 1}
+    said = [r.getMessage() for r in caplog.records if "stacks:global_index" in r.getMessage()]
+    assert len(said) == 1 and "HTTP 403" in said[0], said
+    asked = [q for service, _, q in cloud.requests[before:] if service == "orchestration"
+             and "/stacks" in q]
+    assert [("global_tenant" in q) for q in asked] == [True, False, True, False], asked
 
 
 def test_octavia_load_balancers_amphorae_and_pools(cloud: ReplayCloud) -> None:

@@ -62,6 +62,7 @@ from stackwatch.errors import (
     InvalidResponse,
     SourceAuthError,
     SourceError,
+    SourceForbidden,
     SourceTimeout,
     SourceUnavailable,
 )
@@ -862,7 +863,9 @@ def _raise_for_status(response: Answer, what: str) -> None:
     status = response.status
     detail = _error_detail(response)
     message = f"{what}: HTTP {status}{': ' + detail if detail else ''}"
-    if status in (401, 403):
+    if status == 403:
+        raise SourceForbidden(message)
+    if status == 401:
         raise SourceAuthError(message)
     if status in (408, 504):
         raise SourceTimeout(message)
@@ -891,7 +894,9 @@ def _translate(exc: ksa_exc.ClientException, what: str) -> SourceError:
     text = f"{what}: {exc}"
     if isinstance(exc, ksa_exc.ConnectTimeout):
         return SourceTimeout(text)
-    if isinstance(exc, (ksa_exc.Unauthorized, ksa_exc.Forbidden, ksa_exc.AuthorizationFailure,
+    if isinstance(exc, ksa_exc.Forbidden):
+        return SourceForbidden(text)
+    if isinstance(exc, (ksa_exc.Unauthorized, ksa_exc.AuthorizationFailure,
                         ksa_exc.MissingAuthPlugin, ksa_exc.MissingRequiredOptions)):
         return SourceAuthError(text)
     if isinstance(exc, (ksa_exc.EndpointNotFound, ksa_exc.EmptyCatalog)):
@@ -903,7 +908,9 @@ def _translate(exc: ksa_exc.ClientException, what: str) -> SourceError:
         return SourceUnavailable(text)
     if isinstance(exc, ksa_exc.HttpError):
         status = getattr(exc, "http_status", 0) or 0
-        if status in (401, 403):
+        if status == 403:
+            return SourceForbidden(text)
+        if status == 401:
             return SourceAuthError(text)
         if status in (408, 504):
             return SourceTimeout(text)
