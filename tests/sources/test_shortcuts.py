@@ -148,17 +148,21 @@ def test_a_database_that_fails_gives_way_to_the_api(
     config = load_config(cloud.config_path).clouds[0]
     empty = f"sqlite:///{tmp_path}/empty.sqlite"
     broken = config.model_copy(update={"databases": {
-        **config.databases, "placement": empty, "cinder": empty}})
+        **config.databases, "placement": empty, "cinder": empty, "neutron": empty}})
     sources = api_sources(broken)
     placement = next(s for s in sources if isinstance(s, PlacementSource))
     cinder = next(s for s in sources if isinstance(s, BlockStorageSource))
+    network = next(s for s in sources if isinstance(s, NetworkSource))
     with caplog.at_level(logging.WARNING, logger="stackwatch.sources.sql.shortcuts"):
         for _ in range(2):
             placement.client.forget("placement.")
             assert samples(placement.providers()) == samples(by_api["providers"])
             assert samples(cinder.quotas()) == samples(by_api["cinder quotas"])
+            assert samples(network.quota_details()) == samples(
+                by_api["neutron quota details"])
     said = [r.getMessage() for r in caplog.records]
-    assert len(said) == 2, said  # once each, not at every run
+    assert len(said) == 3, said  # once each, not at every run
     assert any(m.startswith("placement providers read through the API") and
                "table or column missing" in m and "resource_providers" in m for m in said)
     assert any(m.startswith("cinder quotas read through the API") for m in said)
+    assert any(m.startswith("neutron quota details read through the API") for m in said)
