@@ -49,7 +49,10 @@ TABLES: dict[str, tuple[str, ...]] = {
                  "instance_mappings", "build_requests"),
     "cinder": ("volumes", "snapshots", "services", "quotas", "quota_usages"),
     "neutron": ("agents", "routerl3agentbindings", "routers", "ports", "networks", "subnets",
-                "ml2_port_bindings"),
+                "ml2_port_bindings", "floatingips", "securitygroups", "securitygrouprules",
+                "subnetpools", "quotas", "reservations", "resourcedeltas", "networkrbacs",
+                "qospolicyrbacs", "securitygrouprbacs", "addressscoperbacs", "subnetpoolrbacs",
+                "addressgrouprbacs"),
     "placement": ("resource_providers", "inventories", "allocations", "resource_classes"),
     "glance": ("images", "image_members"),
 }

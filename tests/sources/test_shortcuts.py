@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from stackwatch.sources.openstack_api import api_sources
 from stackwatch.sources.openstack_api.base import ApiSource
 from stackwatch.sources.openstack_api.block_storage import BlockStorageSource
 from stackwatch.sources.openstack_api.compute import ComputeSource
+from stackwatch.sources.openstack_api.network import NetworkSource
 from stackwatch.sources.openstack_api.placement import PlacementSource
 
 pytestmark = pytest.mark.integration
@@ -31,11 +33,13 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedCloud]:
 
 
 def overrides(state: CloudState) -> str:
-    """A project with a nova and a cinder quota of its own (the others take defaults)."""
+    """A project with a nova, a cinder and a neutron quota of its own (the others take
+    defaults)."""
     project = next(p for p in state.projects if not p.is_domain
                    and state.servers.by("project_id", p.id))
     for service, resource, limit in (("compute", "cores", 77), ("compute", "instances", -1),
-                                     ("block-storage", "gigabytes", 4321)):
+                                     ("block-storage", "gigabytes", 4321),
+                                     ("network", "port", 555)):
         state.add(r.QuotaOverride(id=f"{service}:{project.id}:{resource}", service=service,
                                   project_id=project.id, resource=resource, hard_limit=limit))
     return project.id
@@ -59,7 +63,8 @@ def read(cloud: SimulatedCloud, databases: bool
         ("providers", PlacementSource, "providers"), ("capacity", ComputeSource, "capacity"),
         ("allocations", PlacementSource, "allocations"),
         ("nova quotas", ComputeSource, "quotas"),
-        ("cinder quotas", BlockStorageSource, "quotas"))}
+        ("cinder quotas", BlockStorageSource, "quotas"),
+        ("neutron quota details", NetworkSource, "quota_details"))}
     return out, client.calls - calls
 
 
@@ -87,6 +92,12 @@ def test_the_databases_give_the_samples_the_api_gives(cloud: SimulatedCloud) -> 
     used = {s.label("tenant_id"): s.value for s in by_sql["nova quotas"].samples
             if s.name == "openstack_nova_limits_vcpus_used"}
     assert used[project] == state.quota_usage("compute", project)["cores"] > 0
+    details = {(s.label("tenant_id"), s.name, s.label("type")): s.value
+               for s in by_sql["neutron quota details"].samples}
+    assert details[(project, "openstack_neutron_quota_port", "limit")] == 555
+    for resource in ("port", "security_group_rule"):
+        assert details[(project, f"openstack_neutron_quota_{resource}", "used")] == \
+            state.quota_usage("network", project)[resource] > 0
     providers = list(state.resource_providers)
     assert {s.label("hostname") for s in by_sql["providers"].samples
             if s.name == "openstack_placement_resource_usage"} == {
@@ -97,7 +108,36 @@ def test_the_databases_give_the_samples_the_api_gives(cloud: SimulatedCloud) -> 
     # service (and placement's list and version document); the databases: the two
     # services' defaults and nova's server groups instead
     projects = sum(1 for p in state.projects if not p.is_domain)
-    assert api_calls - sql_calls >= 3 * len(providers) + 2 * projects - 3
+    assert api_calls - sql_calls >= 3 * len(providers) + 3 * projects - 4
+
+
+def test_neutron_reserved_is_what_unexpired_reservations_hold(cloud: SimulatedCloud) -> None:
+    """``reserved``: the deltas of reservations not yet expired, per project and resource
+    (neutron's ``get_total_reservations_map``); expired ones are not counted."""
+    import sqlalchemy as sa
+
+    from stackwatch.sources.sql.shortcuts import Shortcuts
+
+    url = load_config(cloud.config_path).clouds[0].databases["neutron"]
+    now = datetime(2030, 1, 2, 3, 4, 5)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for rid, expiration, amount in (("r-live", now + timedelta(seconds=30), 2),
+                                        ("r-gone", now - timedelta(seconds=1), 5)):
+            conn.execute(sa.text("INSERT INTO reservations VALUES (:id, 'p-resv', :at)"),
+                         {"id": rid, "at": expiration})
+            conn.execute(sa.text("INSERT INTO resourcedeltas VALUES ('port', :id, :n)"),
+                         {"id": rid, "n": amount})
+    try:
+        facts = Shortcuts({"neutron": url}).neutron_quota_facts(now)
+        assert facts.reserved["p-resv"] == {"port": 2.0}
+        assert Shortcuts({"neutron": url}).neutron_quota_facts(
+            now + timedelta(minutes=1)).reserved.get("p-resv") is None
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM resourcedeltas WHERE reservation_id LIKE 'r-%'"))
+            conn.execute(sa.text("DELETE FROM reservations WHERE project_id = 'p-resv'"))
+        engine.dispose()
 
 
 def test_a_database_that_fails_gives_way_to_the_api(
@@ -108,17 +148,21 @@ def test_a_database_that_fails_gives_way_to_the_api(
     config = load_config(cloud.config_path).clouds[0]
     empty = f"sqlite:///{tmp_path}/empty.sqlite"
     broken = config.model_copy(update={"databases": {
-        **config.databases, "placement": empty, "cinder": empty}})
+        **config.databases, "placement": empty, "cinder": empty, "neutron": empty}})
     sources = api_sources(broken)
     placement = next(s for s in sources if isinstance(s, PlacementSource))
     cinder = next(s for s in sources if isinstance(s, BlockStorageSource))
+    network = next(s for s in sources if isinstance(s, NetworkSource))
     with caplog.at_level(logging.WARNING, logger="stackwatch.sources.sql.shortcuts"):
         for _ in range(2):
             placement.client.forget("placement.")
             assert samples(placement.providers()) == samples(by_api["providers"])
             assert samples(cinder.quotas()) == samples(by_api["cinder quotas"])
+            assert samples(network.quota_details()) == samples(
+                by_api["neutron quota details"])
     said = [r.getMessage() for r in caplog.records]
-    assert len(said) == 2, said  # once each, not at every run
+    assert len(said) == 3, said  # once each, not at every run
     assert any(m.startswith("placement providers read through the API") and
                "table or column missing" in m and "resource_providers" in m for m in said)
     assert any(m.startswith("cinder quotas read through the API") for m in said)
+    assert any(m.startswith("neutron quota details read through the API") for m in said)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -170,6 +171,8 @@ class RowMapper:
             "subnet": self._subnet,
             "port": self._port,
             "router": self._router,
+            "floating_ip": self._floating_ip,
+            "security_group": self._security_group,
             "agent": self._agent,
             "router_binding": self._router_binding,
             "volume": self._volume,
@@ -574,7 +577,7 @@ class RowMapper:
         elif q.service == "block-storage":
             db, extra = "cinder", {"deleted_at": None, "deleted": False, "allocated": 0}
         else:
-            return []  # neutron's quotas table is not kept
+            return self._neutron_quota(c, q)
         qid = self._quota_ids.get(q.id)
         if c.kind is ChangeKind.DELETED:
             return [Delete(db, "quotas", {"id": qid})]
@@ -724,6 +727,47 @@ class RowMapper:
             "enable_snat": gw.enable_snat if gw is not None else True, "flavor_id": None,
         }  # fmt: skip
         return self._neutron(c, "routers", row)
+
+    def _neutron_quota(self, c: Change, q: r.QuotaOverride) -> list[Op]:
+        key = {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, q.id))}  # neutron's ids are uuids
+        if c.kind is ChangeKind.DELETED:
+            return [Delete("neutron", "quotas", key)]
+        return [_upsert(c, "neutron", "quotas", key, {
+            **key, "project_id": q.project_id, "resource": q.resource,
+            "limit": q.hard_limit})]
+
+    def _floating_ip(self, c: Change) -> list[Op]:
+        fip: r.FloatingIP = c.record
+        row = {
+            "project_id": fip.project_id, "id": fip.id,
+            "floating_ip_address": fip.floating_ip_address,
+            "floating_network_id": fip.floating_network_id, "floating_port_id": fip.id,
+            "fixed_port_id": fip.port_id, "fixed_ip_address": fip.fixed_ip_address,
+            "router_id": fip.router_id, "last_known_router_id": fip.router_id,
+            "status": fip.status,
+        }  # fmt: skip
+        return self._neutron(c, "floatingips", row)
+
+    def _security_group(self, c: Change) -> list[Op]:
+        sg: r.SecurityGroup = c.record
+        ops: list[Op] = []
+        if c.kind is not ChangeKind.CREATED:
+            ops.append(Delete("neutron", "securitygrouprules", {"security_group_id": sg.id}))
+        ops.extend(self._neutron(c, "securitygroups", {
+            "project_id": sg.project_id, "id": sg.id, "name": sg.name,
+            "stateful": sg.stateful}))
+        if c.kind is ChangeKind.DELETED:
+            return ops
+        ops.extend(Insert("neutron", "securitygrouprules", {
+            "project_id": sg.project_id, "id": rule.id, "security_group_id": sg.id,
+            "remote_group_id": rule.remote_group_id, "direction": rule.direction,
+            "ethertype": rule.ethertype, "protocol": rule.protocol,
+            "port_range_min": rule.port_range_min, "port_range_max": rule.port_range_max,
+            "remote_ip_prefix": rule.remote_ip_prefix,
+            "standard_attr_id": self._std_attr.get(rule.id),
+            "remote_address_group_id": None,
+        }) for rule in sg.rules)  # fmt: skip
+        return ops
 
     def _agent(self, c: Change) -> list[Op]:
         a: r.Agent = c.record

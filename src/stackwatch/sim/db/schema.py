@@ -1,10 +1,11 @@
 """The service databases' tables, as SQLAlchemy Core, with the real OpenStack names and types.
 
 Transcribed from ``SHOW CREATE TABLE`` of real 2026.1 services on MariaDB 10.11
-(``shared/reference/db/*.sql``: nova 33, keystone 29, cinder 28, neutron 28,
-placement 15, glance 32): same table and column names, column order, types, nullability,
-server defaults and index names, so that SQL written against the simulator runs
-unchanged against a real cloud. Portable to SQLite, MariaDB and PostgreSQL:
+(``shared/reference/db/*.sql``: nova 33, keystone 29, cinder 28, neutron 28 and 13
+tables its quota details count, placement 15, glance 32): same table and column names,
+column order, types, nullability, server defaults and index names, so that SQL written
+against the simulator runs unchanged against a real cloud. Portable to SQLite, MariaDB
+and PostgreSQL:
 
 - ``tinyint(1)`` is :class:`sa.Boolean` (as the services' own models declare it),
   ``mediumtext`` is ``TEXT`` outside MySQL, ``enum`` a native ENUM where there is one;
@@ -892,6 +893,142 @@ def _neutron(md: sa.MetaData) -> None:
         **_mysql("utf8mb4"),
     )
 
+    # the tables neutron's quota details count (sources/sql/shortcuts.py)
+    sa.Table(
+        "floatingips",
+        md,
+        sa.Column("project_id", sa.String(255)),
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("floating_ip_address", sa.String(64), nullable=False),
+        sa.Column("floating_network_id", sa.String(36), nullable=False),
+        sa.Column("floating_port_id", sa.String(36), nullable=False),
+        sa.Column("fixed_port_id", sa.String(36)),
+        sa.Column("fixed_ip_address", sa.String(64)),
+        sa.Column("router_id", sa.String(36)),
+        sa.Column("last_known_router_id", sa.String(36)),
+        sa.Column("status", sa.String(16)),
+        sa.Column("standard_attr_id", sa.BigInteger, nullable=False),
+        sa.Index("uniq_floatingips0standard_attr_id", "standard_attr_id", unique=True),
+        sa.Index(
+            "uniq_floatingips0floatingnetworkid0fixedportid0fixedipaddress",
+            "floating_network_id",
+            "fixed_port_id",
+            "fixed_ip_address",
+            unique=True,
+        ),
+        sa.Index("fixed_port_id", "fixed_port_id"),
+        sa.Index("floating_port_id", "floating_port_id"),
+        sa.Index("router_id", "router_id"),
+        sa.Index("ix_floatingips_project_id", "project_id"),
+        **_mysql("utf8mb4"),
+    )
+    sa.Table(
+        "securitygroups",
+        md,
+        sa.Column("project_id", sa.String(255)),
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("name", sa.String(255)),
+        sa.Column("standard_attr_id", sa.BigInteger, nullable=False),
+        sa.Column("stateful", BOOL, nullable=False, server_default=sa.true()),
+        sa.Index("uniq_securitygroups0standard_attr_id", "standard_attr_id", unique=True),
+        sa.Index("ix_securitygroups_project_id", "project_id"),
+        **_mysql("utf8mb4"),
+    )
+    sa.Table(
+        "securitygrouprules",
+        md,
+        sa.Column("project_id", sa.String(255)),
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("security_group_id", sa.String(36), nullable=False),
+        sa.Column("remote_group_id", sa.String(36)),
+        sa.Column("direction", _enum("securitygrouprules_direction", "ingress", "egress")),
+        sa.Column("ethertype", sa.String(40)),
+        sa.Column("protocol", sa.String(40)),
+        sa.Column("port_range_min", sa.Integer),
+        sa.Column("port_range_max", sa.Integer),
+        sa.Column("remote_ip_prefix", sa.String(255)),
+        sa.Column("standard_attr_id", sa.BigInteger, nullable=False),
+        sa.Column("remote_address_group_id", sa.String(36)),
+        sa.Index("uniq_securitygrouprules0standard_attr_id", "standard_attr_id", unique=True),
+        sa.Index("security_group_id", "security_group_id"),
+        sa.Index("remote_group_id", "remote_group_id"),
+        sa.Index("ix_securitygrouprules_project_id", "project_id"),
+        sa.Index("remote_address_group_id", "remote_address_group_id"),
+        **_mysql("utf8mb4"),
+    )
+    sa.Table(
+        "subnetpools",
+        md,
+        sa.Column("project_id", sa.String(255)),
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("name", sa.String(255)),
+        sa.Column("ip_version", sa.Integer, nullable=False),
+        sa.Column("default_prefixlen", sa.Integer, nullable=False),
+        sa.Column("min_prefixlen", sa.Integer, nullable=False),
+        sa.Column("max_prefixlen", sa.Integer, nullable=False),
+        sa.Column("shared", BOOL, nullable=False, server_default=sa.false()),
+        sa.Column("default_quota", sa.Integer),
+        sa.Column("hash", sa.String(36), nullable=False, server_default=""),
+        sa.Column("address_scope_id", sa.String(36)),
+        sa.Column("is_default", BOOL, nullable=False, server_default=sa.false()),
+        sa.Column("standard_attr_id", sa.BigInteger, nullable=False),
+        sa.Index("uniq_subnetpools0standard_attr_id", "standard_attr_id", unique=True),
+        sa.Index("ix_subnetpools_project_id", "project_id"),
+        sa.Index("ix_subnetpools_address_scope_id", "address_scope_id"),
+        **_mysql("utf8mb4"),
+    )
+    sa.Table(
+        "quotas",
+        md,
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("project_id", sa.String(255)),
+        sa.Column("resource", sa.String(255)),
+        sa.Column("limit", sa.Integer),
+        sa.Index("uniq_quotas0project_id0resource", "project_id", "resource", unique=True),
+        sa.Index("ix_quotas_project_id", "project_id"),
+        **_mysql("utf8mb4"),
+    )
+    sa.Table(
+        "reservations",
+        md,
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("project_id", sa.String(255)),
+        sa.Column("expiration", sa.DateTime),
+        **_mysql("utf8mb4"),
+    )
+    sa.Table(
+        "resourcedeltas",
+        md,
+        sa.Column("resource", sa.String(255), primary_key=True),
+        sa.Column("reservation_id", sa.String(36), primary_key=True),
+        sa.Column("amount", sa.Integer),
+        sa.Index("reservation_id", "reservation_id"),
+        **_mysql("utf8mb4"),
+    )
+    for rbac in ("networkrbacs", "qospolicyrbacs", "securitygrouprbacs", "addressscoperbacs",
+                 "subnetpoolrbacs", "addressgrouprbacs"):
+        project = sa.Column("project_id", sa.String(255))
+        ident = sa.Column("id", sa.String(36), primary_key=True)
+        object_id = sa.Column("object_id", sa.String(36), nullable=False)
+        # the real column orders differ: networkrbacs and qospolicyrbacs were made earlier
+        head = {"networkrbacs": [ident, object_id, project],
+                "qospolicyrbacs": [ident, project]}.get(rbac, [project, ident])
+        tail = [] if rbac == "networkrbacs" else [object_id]
+        sa.Table(
+            rbac,
+            md,
+            *head,
+            sa.Column("target_project", sa.String(255), nullable=False),
+            sa.Column("action", sa.String(255), nullable=False),
+            *tail,
+            sa.Index(f"uniq_{rbac}0target_project0object_id0action", "target_project",
+                     "object_id", "action", unique=True),
+            sa.Index(f"{rbac}_object_id", "object_id"),  # ``object_id`` in each of them
+            sa.Index(f"ix_{rbac}_project_id", "project_id"),
+            sa.Index(f"ix_{rbac}_action", "action"),
+            sa.Index(f"ix_{rbac}_target_project", "target_project"),
+            **_mysql("utf8mb4"),
+        )
 
 def _placement(md: sa.MetaData) -> None:
     # placement syncs the standard classes in at start with their os-resource-classes

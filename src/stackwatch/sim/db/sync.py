@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 LOAD_ORDER = (
     "domain", "project", "user", "role_assignment", "compute_service", "hypervisor",
     "flavor", "server", "instance_action", "migration", "quota", "resource_provider",
-    "allocation", "network", "subnet", "port", "router", "agent", "router_binding",
+    "allocation", "network", "subnet", "port", "router", "floating_ip", "security_group",
+    "agent", "router_binding",
     "volume_service", "volume", "snapshot", "image",
 )  # fmt: skip
 INSERT_CHUNK = 2000

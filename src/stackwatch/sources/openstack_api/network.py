@@ -9,7 +9,10 @@ it), with ``fields=`` so that only the columns read travel; plus one
 two more: ``quotas`` (every project with non-default quotas, in one answer)
 and ``quotas/{p}/default`` once (the defaults, the same for every project).
 Usage per project is counted from the listings above (shared within a cycle),
-not asked project by project.
+not asked project by project. ``quota_details`` (openstack-exporter's
+``quota_<resource>``): one ``quotas/{p}/details`` per project, or with neutron's
+database configured four queries and the defaults above
+(:mod:`stackwatch.sources.sql.shortcuts`).
 
 Items (no call of their own): every router an L3 agent hosts, from the
 ``l3-routers`` answers, with the agents hosting it and how many of them are alive;
@@ -23,7 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackwatch.config import HeartbeatConfig, LatencyConfig
 from stackwatch.errors import InvalidResponse
@@ -45,6 +48,9 @@ from stackwatch.sources.openstack_api.client import ApiClient, Json
 from stackwatch.sources.openstack_api.identity_projects import Project, load_projects
 from stackwatch.sources.openstack_api.server_listing import FULL_EVERY_S
 from stackwatch.sources.resources import Resource
+
+if TYPE_CHECKING:
+    from stackwatch.sources.sql.shortcuts import Shortcuts
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 AGENT_CHECK = "neutron.agent"
@@ -465,8 +471,7 @@ class NetworkSource(ApiSource):
         for row in self._list("quotas", "quotas"):
             owner = f.text(row, "project_id", what, "") or f.text(row, "tenant_id", what)
             overrides[owner] = row
-        body = self.client.get("network", f"v2.0/quotas/{projects[0].id}/default")
-        defaults = f.obj(body, "quota", f"{what}/default")
+        defaults = self._quota_defaults(projects)
         used: dict[str, Counter[str]] = {}
         for resource, (path, key, _) in QUOTA_RESOURCES.items():
             used[resource] = Counter(
@@ -486,17 +491,38 @@ class NetworkSource(ApiSource):
         return Collection(tuple(samples))
 
 
+    def _quota_defaults(self, projects: Sequence[Project]) -> Mapping[str, Any]:
+        """``quotas/{p}/default`` (the same for every project), read once per cycle for
+        ``quotas`` and ``quota_details``."""
+        def load() -> Mapping[str, Any]:
+            body = self.client.get("network", f"v2.0/quotas/{projects[0].id}/default")
+            return f.obj(body, "quota", "neutron quotas/default")
+        return self.client.shared("network.quota_defaults", LISTING_MAX_AGE_S, load)
+
     def quota_details(self) -> Collection:
         """openstack-exporter's ``quota_<resource>`` (type used, reserved, limit), from
-        ``quotas/{p}/details`` per project as it reads them (neutron has no bulk form);
-        not read when ``disabled_metrics`` disables them all."""
+        ``quotas/{p}/details`` per project as it reads them (neutron has no bulk form),
+        or with neutron's database configured from ``quotas/{p}/default`` once and four
+        queries (:mod:`stackwatch.sources.sql.shortcuts`); not read when
+        ``disabled_metrics`` disables them all."""
         if not self.wants(*(f"openstack_neutron_quota_{r}" for r in QUOTA_DETAILS)):
             return Collection()
+
         def one(project: Project) -> tuple[Project, Mapping[str, Any]]:
             body = self.client.get("network", f"v2.0/quotas/{project.id}/details")
             return project, f.obj(body, "quota", f"neutron quotas/{project.id}/details")
 
-        rows, checks = self.per_project("quota_details", one)
+        def by_api() -> tuple[list[tuple[Project, Mapping[str, Any]]],
+                              tuple[CheckResult, ...]]:
+            return self.per_project("quota_details", one)
+
+        shortcuts = self.shortcuts
+        if shortcuts is not None and shortcuts.neutron_quotas:
+            found = shortcuts  # for the closure: mypy does not narrow into it
+            rows, checks = shortcuts.read(
+                "neutron quota details", lambda: (self._details_from_sql(found), ()), by_api)
+        else:
+            rows, checks = by_api()
         samples: list[Sample] = []
         what = "neutron quotas details"
         for project, quota in rows:
@@ -508,6 +534,23 @@ class NetworkSource(ApiSource):
                                                f.number(entry, kind, what, 0), type=kind,
                                                **labels))
         return Collection(tuple(samples), checks)
+
+    def _details_from_sql(self, shortcuts: Shortcuts
+                          ) -> list[tuple[Project, Mapping[str, Any]]]:
+        """The same details from neutron's database, the defaults (neutron.conf's
+        ``[QUOTAS]``, which no database holds) from ``quotas/{p}/default``: its keys are
+        the resources neutron registered, those ``details`` lists."""
+        projects = load_projects(self.client)
+        if not projects:
+            return []
+        defaults = self._quota_defaults(projects)
+        limits = {r: f.number(defaults, r, "neutron quotas/default") for r in defaults}
+        facts = shortcuts.neutron_quota_facts()
+        none: dict[str, float] = {}
+        return [(p, {r: {"limit": facts.overrides.get((p.id, r), limit),
+                         "used": facts.used.get(p.id, none).get(r, 0.0),
+                         "reserved": facts.reserved.get(p.id, none).get(r, 0.0)}
+                     for r, limit in limits.items()}) for p in projects]
 
 
 def _network(cidr: str) -> IPNetwork:

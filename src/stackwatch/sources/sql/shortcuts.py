@@ -10,7 +10,14 @@ service databases in a few queries instead, when the cloud has their URLs.
   request per project. A cloud with more cells than cell0 and one (``cell_mappings``)
   is read through the API: only one cell's database is configured;
 * cinder quotas (``cinder``): overrides from ``cinder.quotas``, usage from
-  ``cinder.quota_usages`` (cinder keeps it), instead of one request per project.
+  ``cinder.quota_usages`` (cinder keeps it), instead of one request per project;
+* neutron quota details (``neutron``): what ``quotas/{p}/details`` answers, for every
+  project in four queries instead of one request each, as neutron's default quota
+  driver (``DbQuotaNoLockDriver``, ``track_quota_usage`` on) computes it: overrides from
+  ``quotas``; used = the rows of the resource's table with that ``project_id``
+  (``count_db_registers``; ``rbac_policy`` is not tracked: the rows of every ``*rbacs``
+  table, as ``get_rbac_policies`` lists them); reserved = the ``resourcedeltas`` of the
+  project's reservations not yet expired (``get_total_reservations_map``).
 
 The defaults come from the services' configuration, which no database holds: the API
 sources still ask them, one request each. When a query fails (a grant missing, a table
@@ -24,6 +31,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
@@ -53,12 +61,27 @@ cinder_quotas = table("quotas", column("project_id"), column("resource"), column
 quota_usages = table("quota_usages", column("project_id"), column("resource"),
                      column("in_use"), column("deleted", Boolean))
 
+# neutron
+neutron_quotas = table("quotas", column("project_id"), column("resource"), column("limit"))
+reservations = table("reservations", column("id"), column("project_id"),
+                     column("expiration", sa.DateTime))
+resourcedeltas = table("resourcedeltas", column("resource"), column("reservation_id"),
+                       column("amount"))
+#: neutron's tracked quota resources and their tables (ml2 and l3 ``tracked_resources``)
+NEUTRON_TRACKED = {"network": "networks", "subnet": "subnets", "subnetpool": "subnetpools",
+                   "port": "ports", "router": "routers", "floatingip": "floatingips",
+                   "security_group": "securitygroups",
+                   "security_group_rule": "securitygrouprules"}
+#: the RBAC tables ``rbac_policy`` counts over (``RBACBaseObject.get_type_class_map``)
+NEUTRON_RBAC_TABLES = ("networkrbacs", "qospolicyrbacs", "securitygrouprbacs",
+                       "addressscoperbacs", "subnetpoolrbacs", "addressgrouprbacs")
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 #: The databases an API source may read instead of looping over the API.
-SHORTCUT_DATABASES = ("placement", "nova_api", "nova", "nova_cell0", "cinder")
+SHORTCUT_DATABASES = ("placement", "nova_api", "nova", "nova_cell0", "cinder", "neutron")
 
 
 class InventoryRow(NamedTuple):
@@ -96,6 +119,16 @@ class QuotaFacts:
 
     overrides: Mapping[tuple[str, str], float]
     in_use: Mapping[str, Mapping[str, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class DetailFacts:
+    """neutron's quota details of every project: overrides ``{(project_id, resource):
+    limit}``, and ``{project_id: {resource: n}}`` used and reserved."""
+
+    overrides: Mapping[tuple[str, str], float]
+    used: Mapping[str, Mapping[str, float]]
+    reserved: Mapping[str, Mapping[str, float]]
 
 
 class Database:
@@ -257,3 +290,38 @@ class Shortcuts:
                 u.c.resource.in_(resources), u.c.deleted == sa.false())):
             in_use.setdefault(str(project), {})[str(resource)] = float(value or 0)
         return QuotaFacts(overrides, in_use)
+
+    @property
+    def neutron_quotas(self) -> bool:
+        return self.has("neutron")
+
+    def neutron_quota_facts(self, now: datetime | None = None) -> DetailFacts:
+        """Overrides, used and reserved of every project: four queries (``now``, naive
+        UTC as neutron's ``utcnow()``, tells reservations expired from not)."""
+        db, q = self.databases["neutron"], neutron_quotas
+        overrides = {(str(p), str(r)): float(limit) for p, r, limit in db.rows(
+            "neutron project quotas", sa.select(q.c.project_id, q.c.resource, q.c["limit"]))}
+        counts = [sa.select(sa.literal(resource).label("resource"), t.c.project_id,
+                            sa.func.count().label("n")).group_by(t.c.project_id)
+                  for resource, t in ((r, table(name, column("project_id")))
+                                      for r, name in NEUTRON_TRACKED.items())]
+        used: dict[str, dict[str, float]] = {}
+        for resource, project, n in db.rows("neutron resources per project",
+                                            sa.union_all(*counts)):
+            if project is not None:
+                used.setdefault(str(project), {})[str(resource)] = float(n or 0)
+        rbacs = sa.union_all(*(sa.select(table(name, column("project_id")).c.project_id)
+                               for name in NEUTRON_RBAC_TABLES)).subquery()
+        for project, n in db.rows("neutron rbac policies per project", sa.select(
+                rbacs.c.project_id, sa.func.count()).group_by(rbacs.c.project_id)):
+            if project is not None:
+                used.setdefault(str(project), {})["rbac_policy"] = float(n or 0)
+        now = now or datetime.now(UTC).replace(tzinfo=None)
+        r, d = reservations, resourcedeltas
+        reserved: dict[str, dict[str, float]] = {}
+        for project, resource, amount in db.rows("neutron reservations", sa.select(
+                r.c.project_id, d.c.resource, sa.func.sum(d.c.amount)).select_from(
+                d.join(r, r.c.id == d.c.reservation_id)).where(r.c.expiration >= now)
+                .group_by(r.c.project_id, d.c.resource)):
+            reserved.setdefault(str(project), {})[str(resource)] = float(amount or 0)
+        return DetailFacts(overrides, used, reserved)
