@@ -126,6 +126,17 @@ class ApiSource(ResourceSource):
         return Item(kind, item_id, name, status, host, project, message, since,
                     make_labels(attributes, region=self.region_label))
 
+    def from_databases(self, what: str, usable: Callable[[Shortcuts], bool],
+                       by_sql: Callable[[Shortcuts], T], by_api: Callable[[], T]) -> T:
+        """``by_sql`` over the cloud's databases when they hold what it reads (``usable``),
+        else ``by_api()``; ``by_api()`` too when they fail (why logged once:
+        :meth:`Shortcuts.read`)."""
+        shortcuts = self.shortcuts
+        if shortcuts is None or not usable(shortcuts):
+            return by_api()
+        found: Shortcuts = shortcuts
+        return found.read(what, lambda: by_sql(found), by_api)
+
     def per_project(self, resource: str, read: Callable[[Project], T]
                     ) -> tuple[list[T], tuple[CheckResult, ...]]:
         """``read`` every project in parallel (no bulk API): what could be read, and an

@@ -340,13 +340,9 @@ class BlockStorageSource(ApiSource):
                               tuple[CheckResult, ...]]:
             return self.per_project("quotas", one)
 
-        shortcuts = self.shortcuts
-        if shortcuts is not None and shortcuts.cinder_quotas:
-            found = shortcuts  # for the closure: mypy does not narrow into it
-            rows, checks = shortcuts.read(
-                "cinder quotas", lambda: (self._quotas_from_sql(found), ()), by_api)
-        else:
-            rows, checks = by_api()
+        rows, checks = self.from_databases(
+            "cinder quotas", lambda db: db.cinder_quotas,
+            lambda db: (self._quotas_from_sql(db), ()), by_api)
         samples: list[Sample] = []
         for project, quota in rows:
             what = f"cinder os-quota-sets/{project.id}"

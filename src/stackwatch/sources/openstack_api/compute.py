@@ -518,16 +518,12 @@ class ComputeSource(ApiSource):
         def by_api() -> tuple[list[QuotaDetail], tuple[CheckResult, ...]]:
             return self.per_project("quotas", one)
 
-        shortcuts = self.shortcuts
-        if shortcuts is not None and shortcuts.nova_quotas:
-            def by_sql() -> tuple[list[QuotaDetail], tuple[CheckResult, ...]]:
-                assert shortcuts is not None
-                if not shortcuts.one_cell():
-                    return by_api()
-                return self._quotas_from_sql(shortcuts), ()
-            quotas, checks = shortcuts.read("nova quotas", by_sql, by_api)
-        else:
-            quotas, checks = by_api()
+        def by_sql(db: Shortcuts) -> tuple[list[QuotaDetail], tuple[CheckResult, ...]]:
+            # several cells: their instances are in databases not configured here
+            return (self._quotas_from_sql(db), ()) if db.one_cell() else by_api()
+
+        quotas, checks = self.from_databases("nova quotas", lambda db: db.nova_quotas,
+                                             by_sql, by_api)
         samples: list[Sample] = []
         for quota in quotas:
             labels = {"tenant": quota.project.name, "tenant_id": quota.project.id}

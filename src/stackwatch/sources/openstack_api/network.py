@@ -516,13 +516,9 @@ class NetworkSource(ApiSource):
                               tuple[CheckResult, ...]]:
             return self.per_project("quota_details", one)
 
-        shortcuts = self.shortcuts
-        if shortcuts is not None and shortcuts.neutron_quotas:
-            found = shortcuts  # for the closure: mypy does not narrow into it
-            rows, checks = shortcuts.read(
-                "neutron quota details", lambda: (self._details_from_sql(found), ()), by_api)
-        else:
-            rows, checks = by_api()
+        rows, checks = self.from_databases(
+            "neutron quota details", lambda db: db.neutron_quotas,
+            lambda db: (self._details_from_sql(db), ()), by_api)
         samples: list[Sample] = []
         what = "neutron quotas details"
         for project, quota in rows:
