@@ -49,14 +49,12 @@ class Resources:
     snapshot_id: str
 
 
-def _wait(what: str, probe: Any, want: str, timeout: float = WAIT_S,
-          ok: tuple[str, ...] = ()) -> None:
-    """Until ``probe()`` says ``want`` (or one of ``ok``); an error status ends it."""
+def _wait(what: str, probe: Any, want: str, timeout: float = WAIT_S) -> None:
     deadline = time.monotonic() + timeout
     status = None
     while time.monotonic() < deadline:
         status = probe()
-        if status == want or status in ok:
+        if status == want:
             return
         if status in ("ERROR", "error"):
             break
@@ -65,18 +63,11 @@ def _wait(what: str, probe: Any, want: str, timeout: float = WAIT_S,
 
 
 def _server(conn: Any, name: str, flavor: Any, image: Any) -> Any:
-    """The server ``name``, asked for when missing (not waited for: see :func:`_active`)."""
     server = conn.compute.find_server(name)
     if server is None:
         server = conn.compute.create_server(name=name, flavor_id=flavor.id, image_id=image.id,
                                             networks="none")
-    return server
-
-
-def _active(conn: Any, server: Any) -> Any:
-    """``server`` once it has booted (one just asked for is BUILD)."""
-    _wait(f"server {server.name}", lambda: conn.compute.get_server(server.id).status,
-          "ACTIVE", ok=("ACTIVE", "SHUTOFF"))
+        _wait(f"server {name}", lambda: conn.compute.get_server(server.id).status, "ACTIVE")
     return conn.compute.get_server(server.id)
 
 
@@ -137,8 +128,12 @@ def _ensure(cloud: RealCloud) -> Resources:
         conn.compute.add_host_to_aggregate(aggregate, "fake-compute-1")
         conn.compute.set_aggregate_metadata(aggregate, {"ssd": "true"})
 
-    # the servers boot while the rest is made (they are waited for at the end)
     servers = [_server(conn, name, flavor, image) for name in SERVERS]
+    stopped = servers[1]
+    if stopped.status == "ACTIVE":
+        conn.compute.stop_server(stopped)
+        _wait("server rc-vm-stopped", lambda: conn.compute.get_server(stopped.id).status,
+              "SHUTOFF")
     demo_conn: Any = conn.connect_as_project("demo")
     servers.append(_server(demo_conn, DEMO_SERVER, flavor, image))
 
@@ -187,14 +182,6 @@ def _ensure(cloud: RealCloud) -> Resources:
     _wait("snapshot rc-snap1", lambda: volumes.get_snapshot(snap.id).status, "available")
     _wait("every hypervisor's workload counted", lambda: _workload(conn), "settled",
           timeout=RESOURCE_TRACKER_S + WAIT_S)
-
-    servers = [_active(conn, server) for server in servers[:2]] + [
-        _active(demo_conn, servers[2])]
-    stopped = servers[1]
-    if stopped.status == "ACTIVE":
-        conn.compute.stop_server(stopped)
-        _wait("server rc-vm-stopped", lambda: conn.compute.get_server(stopped.id).status,
-              "SHUTOFF")
 
     return Resources(
         admin_project_id=admin_project.id, demo_project_id=demo_project.id,
