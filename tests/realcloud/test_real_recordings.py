@@ -40,9 +40,9 @@ ALLOW = {"body/tenant_usages_links/*/href": "the usage window (start/end) is the
          "body/domains/*/links/self": "heat's domain beside the default one",
          "body/token/catalog/*/endpoints/*/url": "heat's and swift's endpoints, not proxied",
          # nova shows progress for ACTIVE, BUILD, REBUILD, RESIZE, VERIFY_RESIZE and
-         # MIGRATING servers only; the resources' servers boot together, and those made
-         # within the same second sort by their random ids: whether a one-item page holds
-         # the SHUTOFF one or an ACTIVE one differs from one cloud to the next
+         # MIGRATING servers only, and servers made within the same second sort by their
+         # random ids: whether a one-item page holds the SHUTOFF one or an ACTIVE one may
+         # differ from one cloud to the next
          "body/servers/*/progress": "present for an ACTIVE server, absent for a SHUTOFF one",
          "body/server/progress": "present for an ACTIVE server, absent for a SHUTOFF one"}
 
