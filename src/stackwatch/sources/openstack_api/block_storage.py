@@ -240,11 +240,12 @@ class BlockStorageSource(ApiSource):
     def _volume_row(self, d: Mapping[str, Any]) -> tuple[Sized, Series]:
         """A volume's figures and openstack-exporter's two per-volume series (labels made
         once per change of the volume: 40,000 label sets on a big cloud)."""
+        sized = Sized.from_api(d, "cinder volumes/detail", "volumes")
         if not self._per_volume:
-            return Sized.from_api(d, "cinder volumes/detail", "volumes"), ()
+            return sized, ()
         v = Volume.from_api(d)
         region = self.region_label
-        return Sized.from_api(d, "cinder volumes/detail", "volumes"), (
+        return sized, (
             ("openstack_cinder_volume_gb", v.size_gb, make_labels(
                 id=v.id, name=v.name, status=v.status, availability_zone=v.availability_zone,
                 bootable=v.bootable, tenant_id=v.tenant_id, user_id=v.user_id,

@@ -163,8 +163,9 @@ class PlacementSource(ApiSource):
     service_type = "placement"
     codename = "placement"
 
-    #: the providers of the last run and their series, by uuid
-    _known: dict[str, tuple[Provider, list[tuple[str, float, Labels]]]] = {}
+    #: the providers of the last run and their series, by uuid (replaced, never changed
+    #: in place: the empty class default is shared)
+    _known: Mapping[str, tuple[Provider, list[tuple[str, float, Labels]]]] = {}
 
     def resources(self) -> Sequence[Resource]:
         return (Resource("providers", self.providers, self.interval("providers")),
