@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -210,15 +211,25 @@ class RealCloud:
     # ------------------------------------------------------------------ processes
     def pid(self, name: str) -> int | None:
         """Leader pid of a service's process group (``run/<name>.pid``) if it is alive."""
-        try:
-            pid = int((self.run_dir / f"{name}.pid").read_text().strip())
-        except (OSError, ValueError):
-            return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        return pid
+        return _live_pid(self.run_dir / f"{name}.pid")
+
+    def forget_stale_pid_files(self) -> list[str]:
+        """Delete the pid files that name somebody else's process now; their names.
+
+        A pid file outlives its service when the machine's processes are ended without
+        ``down.sh`` (a session's end, a reboot): CI runs on such a machine, and the pid can
+        then belong to a new process, this test run's own included. ``down.sh`` signals
+        every pid in ``run/``, so it would stop pytest itself (SIGTERM, CI exit 143). A file
+        is stale when its process started after it was written, or is this run or a parent.
+        """
+        ours = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
+        stale = []
+        for path in sorted(self.run_dir.glob("*.pid")):
+            pid = _pid_in(path)
+            if pid is not None and (pid in ours or _started_after(pid, path)):
+                path.unlink(missing_ok=True)
+                stale.append(path.stem)
+        return stale
 
     def command_line(self, name: str) -> list[str]:
         """The argv of a running service's leader process (to start it again the same way)."""
@@ -311,6 +322,34 @@ class RealCloud:
     def up(self, *stages: str, timeout: float = 600.0) -> None:
         """Re-run ``up.sh`` stages: starts what is stopped, leaves running services alone."""
         self.run_script("up.sh", *stages, timeout=timeout)
+
+
+#: a pid file's process that started this much later than the file was written is a
+#: later process that was given the same pid
+PID_REUSE_SLACK_S = 2.0
+
+
+def _pid_in(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _started_after(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` started after ``path`` was written (False when it is gone)."""
+    try:
+        return psutil.Process(pid).create_time() > path.stat().st_mtime + PID_REUSE_SLACK_S
+    except (psutil.Error, OSError):
+        return False
+
+
+def _live_pid(path: Path) -> int | None:
+    """The live process a pid file names, unless the pid was given to a later process."""
+    pid = _pid_in(path)
+    if pid is None or not psutil.pid_exists(pid) or _started_after(pid, path):
+        return None
+    return pid
 
 
 def _group_alive(pgid: int) -> bool:

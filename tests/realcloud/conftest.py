@@ -3,7 +3,9 @@
 * Every test under ``tests/realcloud/`` is marked ``realcloud``, gets a long timeout
   (the first one pays for the bring-up) and runs *after* all other tests of the
   session (reordered at collection), so a failure here never hides another area's.
-* The session fixture ``realcloud`` runs the shared ``down.sh --wipe`` (empty
+* The session fixture ``realcloud`` first deletes the pid files that outlived their
+  services (their pids may be other processes now, pytest's own included, and
+  ``down.sh`` signals every one), then runs the shared ``down.sh --wipe`` (empty
   databases, as on a fresh CI machine), ``install.sh`` then ``up.sh`` (output to
   ``<tmp>/realcloud-scripts.log``, whose tail is shown on failure), yields a
   :class:`~realcloud.cloud.RealCloud` and always runs ``down.sh`` at the end.
@@ -49,8 +51,8 @@ TIMINGS: dict[str, float] = {}
 
 # Module order inside the realcloud run: the test bed first, faults (which change the
 # cloud, then mend it) last.
-ORDER = ("test_real_ground_truth", "test_real_api_metrics", "test_real_heat_swift",
-         "test_real_shortcuts",
+ORDER = ("test_real_pid_files", "test_real_ground_truth", "test_real_api_metrics",
+         "test_real_heat_swift", "test_real_shortcuts",
          "test_real_sql_metrics",
          "test_real_logs", "test_real_recordings", "test_real_fidelity", "test_real_health",
          "test_real_auth", "test_real_truth", "test_real_node", "test_real_lifecycle",
@@ -124,6 +126,11 @@ def realcloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealCloud]:
                       password=os.environ.get("RC_PASSWORD", "secret"),
                       script_log=workdir / "realcloud-scripts.log")
     keep = os.environ.get("STACKWATCH_REALCLOUD_KEEP") == "1"
+    stale = cloud.forget_stale_pid_files()  # before down.sh signals what they name
+    if stale:
+        with cloud.script_log.open("a") as log:
+            log.write(f"stale pid files deleted (their pids are other processes now): "
+                      f"{', '.join(stale)}\n")
     running = all(cloud.pid(name) is not None for name in PORTS)
     _check_ports_free(cloud)
     session_started = time.monotonic()
