@@ -189,8 +189,10 @@ def test_trace_search_redirects_and_unknown_ids_are_404(faulty: Faulty) -> None:
     assert (twin_status, twin_location) == (302, f"/trace/{faulty.server_id}.json")
     missing = get(faulty.store, "/trace/req-00000000-0000-0000-0000-000000000000", 404)
     assert "nothing found for req-00000000-0000-0000-0000-000000000000" in missing
+    assert '<body data-refresh="0">' in missing  # an error page does not poll for itself
     search = get(faulty.store, "/trace")
     assert 'id="recent"' in search and f'href="/trace/{faulty.server_id}"' in search
+    assert re.search(r'<body data-refresh="[1-9]', search)  # a good page refreshes live
 
 
 def test_keystone_page_lists_the_storm_source(faulty: Faulty) -> None:

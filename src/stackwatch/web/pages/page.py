@@ -117,9 +117,12 @@ def render(site: Site, spec: PageSpec, request: web.Request, model: BaseModel | 
            params: BaseModel | None, error: str = "", banner: Any = None) -> str:
     """The page's HTML (only its ``main`` block for a partial request)."""
     template = site.env.get_template(spec.template if model is not None else "error.html")
+    # an error page does not refresh itself: the refresh keeps only a good answer, so it
+    # would ask again every few seconds for nothing (and a browser logs each 404)
     values = {"page": model, "params": params, "spec": spec, "site": site, "error": error,
               "path": request.path, "query": request.query_string,
-              "refresh": REFRESH_S, "banner": banner, "who": identity(request)}
+              "refresh": REFRESH_S if model is not None else 0, "banner": banner,
+              "who": identity(request)}
     if request.headers.get(PARTIAL_HEADER) == "1":
         context = template.new_context(values)
         return "".join(template.blocks["main"](context))
