@@ -10,7 +10,8 @@ The simulator runs in its own process (as a real cloud would be elsewhere), with
 simulator. In one run, against that one cloud, printed:
 
 * stackwatch in process: one full collection of the six API sources run side by side
-  (as the runner runs them), with the cloud's databases configured (placement's
+  (as the runner runs them, the garbage collector set up as the ``stackwatch`` command
+  sets it: ``stackwatch/heap.py``), with the cloud's databases configured (placement's
   providers, nova's and cinder's quotas read from them: ``sources/sql/shortcuts.py``):
   wall time, requests, tokens, peak memory, CPU of collector and simulator; then
   ``--change`` of the servers are changed (powered off or on) and a steady
@@ -55,6 +56,7 @@ import requests
 import yaml
 
 from peer_exporter import ENV_VAR, UPSTREAM, ensure_venv, find_script, run_exporter
+from stackwatch import heap
 from stackwatch.config import SQL_DATABASES, CloudConfig
 from stackwatch.model import Collection
 from stackwatch.sources.openstack_api import SOURCE_CLASSES, ApiClient, api_sources
@@ -190,6 +192,7 @@ def collect_all(client: ApiClient, sources: Sequence[object], sim: Sim) -> Run:
 
     def one(source: object) -> None:
         out[source.name] = source.collect()  # type: ignore[attr-defined]
+        heap.settle()  # as the server's run loop does after each run
 
     started = time.monotonic()
     threads = [threading.Thread(target=one, args=(s,)) for s in sources]
@@ -363,7 +366,8 @@ def main() -> None:
         script = find_script(args.exporter)
         python = ensure_venv(args.exporter_venv)
 
-    with tempfile.TemporaryDirectory() as tmp:
+    heap.tune()  # the interpreter as the ``stackwatch`` command sets it up
+    with heap.settled(), tempfile.TemporaryDirectory() as tmp:
         print(f"starting the simulated cloud ({args.size}, latency {latency * 1000:.0f} ms, "
               f"service databases {'no' if args.no_databases else 'yes'})...", flush=True)
         sim = Sim(tmp, args.size, latency, not args.no_databases)

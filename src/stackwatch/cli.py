@@ -9,14 +9,13 @@ optional dependency never breaks another's command. Errors derived from
 
 from __future__ import annotations
 
-import gc
 import importlib
 import logging
 import sys
 
 import click
 
-from stackwatch import __version__
+from stackwatch import __version__, heap
 from stackwatch.errors import StackwatchError
 
 # command name -> "module:attribute" of a click.Command
@@ -75,9 +74,6 @@ class LazyGroup(click.Group):
             sys.exit(2)
 
 
-GC_THRESHOLDS = (50_000, 20, 20)
-"""The cyclic garbage collector's thresholds a command runs with (Python's: 700, 10, 10)."""
-
 
 @click.group(cls=LazyGroup)
 @click.version_option(__version__, prog_name="stackwatch")
@@ -87,9 +83,7 @@ def main(verbose: int) -> None:
     # Parsing logs keeps hundreds of thousands of small tuples (request-index rows):
     # the cyclic collector's default (a pass every 700 new objects, surviving ones
     # traversed again and again) took about 0.4 of the 6.8 CPU-s of `collect -s logs` on
-    # 2M lines. Objects of the start-up are frozen out of its passes, and it runs 70x less
-    # often (cycles are rare here; memory they hold is freed a little later).
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+    # 2M lines; see stackwatch.heap.
+    heap.tune()
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from stackwatch import stopping
+from stackwatch import heap, stopping
 from stackwatch.catalog.loader import Catalog, default_catalog
 from stackwatch.config import Config, load_config
 from stackwatch.errors import StackwatchError
@@ -161,7 +161,7 @@ def collect(once: bool, config_path: Path, fmt: str, only: tuple[str, ...]) -> N
         sys.exit(0 if all(r.ok for r in runs) else int(Status.UNKNOWN))
     loop = Loop(Runner(sources, config.timeout, catalog=catalog), config.interval,
                 lambda run: _emit([run], fmt, catalog))
-    with stop_on_signals(loop.stop):
+    with heap.settled(), stop_on_signals(loop.stop):
         loop.run()
 
 
@@ -352,7 +352,7 @@ def server(config_path: Path, listen: str | None, duration: float | None) -> Non
     config = load_config(config_path)
     sources = build_sources(config)
     stop = threading.Event()
-    with Monitor(config, sources, listen=_parse_listen(listen)) as monitor, \
+    with heap.settled(), Monitor(config, sources, listen=_parse_listen(listen)) as monitor, \
             stop_on_signals(stop.set):
         click.echo(f"stackwatch server: {len(sources)} sources, store {config.store.location}, "
                    f"serving on {monitor.url}")
@@ -463,7 +463,7 @@ def demo(workdir: Path | None, size: str, listen: str, once: bool, duration: flo
     catalog = default_catalog()
     host, port = _parse_listen(listen) or ("127.0.0.1", 9550)
     stop = threading.Event()
-    with _workdir(workdir) as root, \
+    with heap.settled(), _workdir(workdir) as root, \
             SimulatedCloud(workdir=root / "sim", size=size, seed=1) as cloud:
         config = demo_config(load_config(cloud.config_path), root, story_speed)
         catalog = catalog.deployed(config.network_backends)

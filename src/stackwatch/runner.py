@@ -41,6 +41,7 @@ import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
+from stackwatch import heap
 from stackwatch.catalog.loader import Catalog
 from stackwatch.errors import SourceError
 from stackwatch.items import MAX_PER_KIND, ItemCap
@@ -415,4 +416,5 @@ class Loop:
         except Exception:
             # The sink (store) failing must not stop collection; it is logged each time.
             log.exception("could not hand over the run of %s", run.source)
+        heap.settle()  # what the run left (its items, kept for the next) leaves the GC's passes
         return 1

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from stackwatch import stopping
+from stackwatch import heap, stopping
 from stackwatch.agent.units import DEFAULT_EXEC, install
 from stackwatch.stopping import stop_on_signals
 
@@ -34,7 +34,8 @@ def agent(config_path: Path, duration: float | None) -> None:
     config = node_config(load_config(config_path))
     sources = build_sources(config)
     stop = threading.Event()
-    with stop_on_signals(stop.set), Agent(config, sources, default_catalog()) as running:
+    with heap.settled(), stop_on_signals(stop.set), \
+            Agent(config, sources, default_catalog()) as running:
         waiting, size, _ = running.buffer.stats()
         click.echo(f"stackwatch agent {running.buffer.agent}: {len(sources)} sources as host "
                    f"{running.host}, pushing to {running.settings.server}; buffer "
