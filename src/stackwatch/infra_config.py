@@ -367,6 +367,9 @@ class SwiftConfig(_Frozen):
     disk_usage: Percent = Field(default_factory=Percent)
     #: the last replication pass longer ago than this (seconds) is WARNING; 0: not judged
     replication_max_age: float = Field(86400.0, ge=0)
+    #: false as in the servers' ``mount_check = false`` (devices that are directories,
+    #: not mount points: a one-box swift): a device not mounted is not judged
+    mount_check: bool = True
 
     @field_validator("object", "container", "account", mode="before")
     @classmethod

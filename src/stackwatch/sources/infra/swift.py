@@ -9,7 +9,8 @@ and the check, counted in ``stackwatch_swift_recon_failures_total``, and the res
 * ``replication/<kind>``: the last pass's duration, age and attempted / successes /
   failures (the object replicator writes its duration in minutes, the account and
   container replicators in seconds);
-* ``ringmd5``, ``swiftconfmd5``: compared across every server read this run;
+* ``ringmd5``, ``swiftconfmd5``: compared across every server read this run (a ring a
+  server cannot read differs; a swift.conf it does not find is left out);
 * ``async`` (object servers): async pendings (written by ``swift-recon-cron``);
 * ``diskusage``, ``unmounted``, ``quarantined``: about the node's devices, so read once
   per node, through its first server that answers (object, container, account).
@@ -19,8 +20,11 @@ Checks:
 * ``swift.server`` {service=swift-<kind>-server, host}: WARNING when the last
   replication pass had failures or is older than ``replication_max_age``; UNKNOWN when
   the server could not be read. No pass recorded yet is not judged.
-* ``swift.drives`` {service, host}: WARNING for an unmounted device or one that cannot
-  be read; a device's space used against ``disk_usage`` (WARNING, CRITICAL).
+* ``swift.drives`` {service, host}: WARNING for an unmounted device (unless
+  ``mount_check`` is off, as in the servers' configuration of a one-box swift on
+  directories) or one that check_mount failed on; a device's space used against
+  ``disk_usage`` (WARNING, CRITICAL). ``/recon/diskusage`` says both (it is what
+  ``/recon/unmounted`` lists, with the sizes).
 * ``swift.agreement`` {what}: for each ring file, ``swift.conf`` and the swift version,
   WARNING when the servers do not all report the same; the ones that differ from the
   most common answer are named (and are 0 in ``stackwatch_swift_*_agrees``).
@@ -156,6 +160,8 @@ def devices(body: list[Mapping[str, Any]], labels: Mapping[str, str], config: Sw
         mounted = entry.get("mounted")
         dev_labels = {**labels, "device": device}
         samples.append(sample("stackwatch_swift_device_mounted", mounted is True, dev_labels))
+        if mounted is False and not config.mount_check:
+            continue  # a directory, not a mount point, as the servers are told to expect
         if mounted is not True:
             # False: not mounted; a string: the error check_mount met (swift-recon -u
             # prints those as "Device errors")
@@ -175,7 +181,8 @@ def devices(body: list[Mapping[str, Any]], labels: Mapping[str, str], config: Sw
         judged.append((Status.WARNING, f"not mounted: {named(unmounted)}"))
     status, reason = worst(*judged)
     if status is Status.OK:
-        reason = f"{len(body)} devices mounted"
+        reason = (f"{len(body)} devices mounted" if config.mount_check
+                  else f"{len(body)} devices (mount_check off)")
     return Collection(tuple(samples), (check("swift.drives", status, f"{node}: {reason}",
                                              service=service, host=node),))
 
@@ -304,7 +311,10 @@ class SwiftSource(InfraSource[Target]):
 
         def conf(body: Any) -> None:
             for md5 in _files(_mapping(body, f"recon/swiftconfmd5 on {name}")).values():
-                self._run.conf[name] = md5
+                # null: no swift.conf where the middleware looks (/etc/swift, whatever
+                # the server's swift_dir): nothing to compare, unlike a ring it cannot read
+                if md5 != UNREADABLE:
+                    self._run.conf[name] = md5
 
         part(f"replication/{kind}", repl)
         part("ringmd5", rings)
