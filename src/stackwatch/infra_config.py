@@ -329,6 +329,8 @@ class OVSConfig(CommandConfig):
 class SwiftServer(_Frozen):
     """One swift storage server (account, container or object) with the recon middleware."""
 
+    #: ``host:port`` (the port is required: 6200 object, 6201 container, 6202 account
+    #: by default in swift, 6010-6040 in a SAIO)
     address: str
     #: the node it runs on (the member of ``swift-<kind>-server``); default: the address's host
     host: str | None = None
@@ -336,12 +338,12 @@ class SwiftServer(_Frozen):
     @field_validator("address")
     @classmethod
     def _address(cls, value: str) -> str:
-        _host_port(value, 6200)
+        _host_port(value, 0)  # no default: each kind has its port
         return value
 
     def endpoint(self) -> tuple[str, int]:
         """(host, port) to connect to."""
-        return _host_port(self.address, 6200)
+        return _host_port(self.address, 0)
 
     def member(self) -> str:
         """The member name: ``host``, else the address's host."""
