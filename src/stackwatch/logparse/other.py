@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from stackwatch.logparse import swift
+
 GUNICORN = re.compile(
     r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) [+-]\d{4}\] \[(\d+)\] \[([A-Z]+)\] (.*)$", re.MULTILINE)
 """gunicorn error log; groups: time, pid, level, message."""
@@ -20,7 +22,7 @@ RECOGNISERS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("python-logging", re.compile(r"^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) +\[[\w.]+\] ")),
     ("apache-error", re.compile(r"^\[\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)? \d{4}\] \[")),
     ("haproxy-notice", re.compile(r"^(?:\S+ +\S+ \S+ \S+ )?haproxy\[\d+\]: ")),
-    ("swift-proxy-text", re.compile(r"^(?:\w{3} [ \d]\d \d\d:\d\d:\d\d \S+ )?proxy-server: ")),
+    ("swift-proxy-text", swift.OTHER),
 )
 
 

@@ -5,7 +5,8 @@
 {bytes_recvd} {bytes_sent} {client_etag} {transaction_id} {headers} {request_time}
 {source} {log_info} {start_time} {end_time} {policy_index} {access_user_id}``, every
 field quoted (no spaces), ``-`` when empty, written through syslog (``Dec  5 12:00:00
-host proxy-server: ...``) or to the console (``proxy-server: ...``)::
+host proxy-server: ...``) or to the console (``proxy-server: ...``), after the server's
+``log_name``::
 
     proxy-server: 127.0.0.1 127.0.0.1 05/Dec/2026/12/00/00 GET /v1/AUTH_0ab1/c1 HTTP/1.0
     200 - python-swiftclient-4.6.0 gAAAA... - 120 - tx0b2c-0069... - 0.0123 - -
@@ -25,8 +26,12 @@ import re
 from stackwatch.logparse.numbers import decimal_seconds
 from stackwatch.logparse.records import HttpRequest
 
+#: the syslog header (optional), then the server's ``log_name`` (``proxy-server`` by
+#: default; ``swift-proxy-server`` in some deployments), with a pid when syslog adds one
+PREFIX = r"^(?:\w{3} [ \d]\d \d\d:\d\d:\d\d \S+ )?[\w.-]*proxy-server(?:\[\d+\])?: "
+
 PROXY = re.compile(
-    r"^(?:\w{3} [ \d]\d \d\d:\d\d:\d\d \S+ )?proxy-server: (\S+) \S+ "
+    PREFIX + r"(\S+) \S+ "
     r"(\d\d/\w{3}/\d{4}/\d\d/\d\d/\d\d) ([A-Z]+) (\S+) \S+ (\d{3}) \S+ \S+ \S+ (\S+) (\S+) "
     r"\S+ \S+ \S+ (\S+) (\S+) \S+ (\S+) (\S+)[^\n]*$",
     re.MULTILINE,
@@ -36,7 +41,7 @@ kept), status, bytes received, bytes sent, request time (seconds), source, start
 end time (epoch seconds)."""
 
 #: what a proxy-server line that is no request starts with (start-up, errors)
-OTHER = re.compile(r"^(?:\w{3} [ \d]\d \d\d:\d\d:\d\d \S+ )?proxy-server: ")
+OTHER = re.compile(PREFIX)
 
 _TYPES = ("/v1/{account}", "/v1/{account}/{container}", "/v1/{account}/{container}/{object}")
 

@@ -71,6 +71,9 @@ devices = $SW_DEV
 mount_check = false
 swift_dir = $SW_ETC
 log_name = swift-$1-server
+# the replicators, auditors and updaters write their recon figures here too (their own
+# default is /var/cache/swift)
+recon_cache_path = $SW_CACHE
 [pipeline:main]
 pipeline = healthcheck recon $1-server
 [app:$1-server]
@@ -233,7 +236,7 @@ swift_once() {  # swift_once MODULE KIND -> one pass of a swift daemon (MODULE's
 from swift.common.utils import set_swift_dir
 set_swift_dir(sys.argv[1])
 module = importlib.import_module(sys.argv[2])
-sys.argv = [sys.argv[2], sys.argv[3], "once"]
+sys.argv = [sys.argv[2], sys.argv[3], "once", "-v"]
 module.main()' "$SW_ETC" "$1" "$SW_ETC/$2-server.conf" >>"$LOG/swift-passes.stdout" 2>&1
 }
 
