@@ -5,7 +5,8 @@ The script's one-node swift keeps its device in a directory (``mount_check = fal
 the recon middleware says it is not mounted, and ``swift-recon -u`` prints it: stackwatch
 must name the same drive (and, told ``mount_check: false`` as the servers are, not judge
 it). One pass of each replicator and of ``swift-recon-cron`` (stage ``passes``) fills the
-recon cache first, so replication and async pendings have figures to compare.
+recon cache first, so replication and async pendings have figures to compare. Last,
+the log source counts the requests the stock ``swift`` CLI makes in the proxy's log.
 ``swift-recon --md5`` compares the servers' rings with the files on disk, then stops on
 ``swift.conf`` (it looks for it in ``/etc/swift`` whatever ``--swiftdir`` says, and this
 machine has none): its ring verdict is read from what it printed before.
@@ -28,6 +29,7 @@ from stackwatch.health.evaluate import evaluate
 from stackwatch.infra_config import SwiftConfig
 from stackwatch.model import Collection, Status
 from stackwatch.sources.infra.swift import SwiftSource
+from stackwatch.sources.logs.source import LogsSource
 
 SCRIPT = Path(__file__).resolve().parent / "extra" / "heat_swift.sh"
 SERVERS = {"object": "127.0.0.1:6200", "container": "127.0.0.1:6201",
@@ -164,3 +166,29 @@ def test_rings_and_versions_agree_as_swift_recon_says(swift: RealCloud,
     assert values(collected, "stackwatch_swift_version_agreement") == [1]
     assert all(c.status is Status.OK for c in collected.checks
                if c.name == "swift.agreement")
+
+
+def test_proxy_log_counts_the_requests_made(swift: RealCloud, tmp_path: Path) -> None:
+    """The log source on the real proxy's log: the requests the stock ``swift`` CLI makes
+    are counted per method, swift type and status, with their times."""
+    source = LogsSource("swift", swift.log_dir, ["swift-proxy-server.stdout"],
+                        tmp_path / "checkpoint.json", host="realnode", start="end")
+    source.collect()
+    cli = [str(swift.root / "venv" / "bin" / "swift")]
+    env = swift.admin_env()
+    for args in (["stat", "hs-full"], ["stat", "hs-full"], ["stat", "hs-full", "absent"]):
+        subprocess.run(cli + args, env=env, capture_output=True, timeout=60, check=False)
+    time.sleep(0.5)  # the proxy writes its line after answering
+    out = source.collect()
+    counted = {(s.label("method"), s.label("url"), s.label("status")): s.value
+               for s in out.samples if s.name == "openstack_log_http_requests_total"
+               and s.label("service") == "swift"}
+    assert counted == {("HEAD", "/v1/{account}/{container}", "204"): 2,
+                       ("HEAD", "/v1/{account}/{container}/{object}", "404"): 1}, counted
+    timed = [s.value for s in out.samples
+             if s.name == "openstack_log_http_request_duration_seconds_count"
+             and s.label("service") == "swift"]
+    assert sorted(timed) == [1, 2]
+    lines = {s.label("outcome"): s.value for s in out.samples
+             if s.name == "openstack_log_lines_total"}
+    assert lines.get("unparsed", 0) == 0 and lines["parsed"] == 3
