@@ -22,6 +22,10 @@ Each piece is optional; a piece configured gives one source (``infra.<piece>``,
       glusterfs: {}
       libvirt: {uri: "qemu:///system"}
       ovs: {bridges: [br-int, br-tun, br-ex]}
+      swift:                                # storage servers with the recon middleware
+        object: [stor1:6200, stor2:6200]    # host:port, or {address: ..., host: ...}
+        container: [stor1:6201, stor2:6201]
+        account: [stor1:6202, stor2:6202]
 
 Secrets (passwords) are :class:`~pydantic.SecretStr`: they print as ``**********``
 and no error message repeats them. A ``*_file`` alternative reads the secret from a
@@ -32,6 +36,7 @@ Thresholds are percentages, ``warning`` not above ``critical``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -321,6 +326,75 @@ class OVSConfig(CommandConfig):
     bridges: list[str] | None = None
 
 
+class SwiftServer(_Frozen):
+    """One swift storage server (account, container or object) with the recon middleware."""
+
+    #: ``host:port`` (the port is required: 6200 object, 6201 container, 6202 account
+    #: by default in swift, 6010-6040 in a SAIO)
+    address: str
+    #: the node it runs on (the member of ``swift-<kind>-server``); default: the address's host
+    host: str | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        _host_port(value, 0)  # no default: each kind has its port
+        return value
+
+    def endpoint(self) -> tuple[str, int]:
+        """(host, port) to connect to."""
+        return _host_port(self.address, 0)
+
+    def member(self) -> str:
+        """The member name: ``host``, else the address's host."""
+        return self.host or self.endpoint()[0]
+
+
+def _swift_servers(value: object) -> object:
+    """``host:port`` strings stand for ``{address: host:port}``."""
+    if isinstance(value, list):
+        return [{"address": v} if isinstance(v, str) else v for v in value]
+    return value
+
+
+class SwiftConfig(_Frozen):
+    """Swift's storage servers read through their recon middleware (``GET /recon/...``)."""
+
+    object: list[SwiftServer] = Field(default_factory=list)
+    container: list[SwiftServer] = Field(default_factory=list)
+    account: list[SwiftServer] = Field(default_factory=list)
+    #: seconds for each recon request
+    timeout: float = Field(5.0, gt=0)
+    #: a device's space used, in percent of its size
+    disk_usage: Percent = Field(default_factory=Percent)
+    #: the last replication pass longer ago than this (seconds) is WARNING; 0: not judged
+    replication_max_age: float = Field(86400.0, ge=0)
+    #: false as in the servers' ``mount_check = false`` (devices that are directories,
+    #: not mount points: a one-box swift): a device not mounted is not judged
+    mount_check: bool = True
+
+    @field_validator("object", "container", "account", mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:  # ``object`` is a field here
+        return _swift_servers(value)
+
+    @model_validator(mode="after")
+    def _some_server(self) -> SwiftConfig:
+        if not (self.object or self.container or self.account):
+            raise ValueError("list at least one object, container or account server")
+        for kind in SWIFT_KINDS:
+            _distinct([s.member() for s in getattr(self, kind)])
+        return self
+
+    def servers(self) -> list[tuple[str, SwiftServer]]:
+        """(kind, server) of every server: the object servers first, then container, account."""
+        return [(kind, server) for kind in SWIFT_KINDS for server in getattr(self, kind)]
+
+
+#: swift's storage server kinds, in the order they are read
+SWIFT_KINDS = ("object", "container", "account")
+
+
 class InfraConfig(_Frozen):
     """The infrastructure pieces to check; none by default."""
 
@@ -334,6 +408,7 @@ class InfraConfig(_Frozen):
     glusterfs: GlusterConfig | None = None
     libvirt: LibvirtConfig | None = None
     ovs: OVSConfig | None = None
+    swift: SwiftConfig | None = None
 
     def resolved(self, base: Path) -> InfraConfig:
         """Relative file names (password files, sockets, defaults files) taken from ``base``."""
@@ -362,7 +437,7 @@ class InfraConfig(_Frozen):
 
 #: every piece, in the order sources are built
 INFRA_PIECES = ("rabbitmq", "mysql", "memcached", "haproxy", "pacemaker", "ceph", "glusterfs",
-                "libvirt", "ovs")
+                "libvirt", "ovs", "swift")
 
 
 def _distinct(members: list[str]) -> None:

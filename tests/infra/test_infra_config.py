@@ -38,6 +38,7 @@ ceph: {command: [ceph, --id, monitor]}
 glusterfs: {}
 libvirt: {uri: "qemu+ssh://cmp1/system"}
 ovs: {bridges: [br-int, br-ex]}
+swift: {object: ["stor1:6200", {address: "10.0.0.12:6200", host: stor2}], account: ["stor1:6202"]}
 """))
     infra = config.clouds[0].infra
     assert infra.rabbitmq is not None and infra.rabbitmq.password_file == tmp_path / "rmq.pw"
@@ -47,7 +48,11 @@ ovs: {bridges: [br-int, br-ex]}
     names = [s.name for s in build_sources(config) if s.name.startswith("infra.")]
     assert names == ["infra.rabbitmq", "infra.mysql", "infra.memcached", "infra.haproxy",
                      "infra.pacemaker", "infra.ceph", "infra.glusterfs", "infra.libvirt",
-                     "infra.ovs"]
+                     "infra.ovs", "infra.swift"]
+    assert infra.swift is not None
+    assert [(kind, s.member(), s.endpoint()) for kind, s in infra.swift.servers()] == [
+        ("object", "stor1", ("stor1", 6200)), ("object", "stor2", ("10.0.0.12", 6200)),
+        ("account", "stor1", ("stor1", 6202))]
     assert config.interval("infra.mysql") == 30 and config.timeout("infra.ceph") == 60
 
 
@@ -77,6 +82,11 @@ ovs: {bridges: [br-int, br-ex]}
     (f"haproxy: {{instances: [{{socket: /s, user: u, password: {SECRET}}}]}}",
      "infra.haproxy.instances.0", "the stats socket takes no user"),
     ("ceph: {command: ['']}", "infra.ceph.command", "the program is empty"),
+    ("swift: {timeout: 3}", "infra.swift", "list at least one object, container or account"),
+    ("swift: {object: ['stor1:x']}", "infra.swift.object.0.address", "is not host:port"),
+    ("swift: {account: [stor1]}", "infra.swift.account.0.address", "is not host:port"),
+    ("swift: {object: ['stor1:6200', 'stor1:6210']}", "infra.swift",
+     "two entries are the same member (stor1)"),
     ("command_timeout: 0", "infra.command_timeout", "greater than 0"),
     ("zookeeper: {}", "infra.zookeeper", "Extra inputs are not permitted"),
 ])

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING, NamedTuple, cast
 
-from stackwatch.logparse import access, haproxy, oslo, other, system
+from stackwatch.logparse import access, haproxy, oslo, other, swift, system
 from stackwatch.logparse.numbers import decimal_seconds, scaled
 from stackwatch.logparse.tally import BUCKETS, Histogram, Tally, new_histogram, observe
 from stackwatch.logparse.timestamps import ISO_MINUTES, clf_epoch, iso_epoch, syslog_epoch
@@ -50,6 +50,7 @@ class LogFormat(enum.StrEnum):
     GUNICORN = "gunicorn"
     RABBITMQ = "rabbitmq"
     MARIADB = "mariadb"
+    SWIFT_PROXY = "swift_proxy"
     TEXT = "text"
 
 
@@ -63,6 +64,7 @@ PRIMARY: dict[LogFormat, re.Pattern[str] | None] = {
     LogFormat.GUNICORN: other.GUNICORN,
     LogFormat.RABBITMQ: None,
     LogFormat.MARIADB: None,
+    LogFormat.SWIFT_PROXY: swift.PROXY,
     LogFormat.TEXT: None,
 }
 
@@ -164,6 +166,8 @@ def detect_format(path: str | PurePath, head: str = "") -> LogFormat:
         (name.startswith(("kern.log", "syslog", "messages", "dmesg")), LogFormat.SYSLOG),
         ("rabbit" in name or parent == "rabbitmq", LogFormat.RABBITMQ),
         ("mariadb" in name or "mysql" in name or parent == "mysql", LogFormat.MARIADB),
+        ("proxy-server" in name or (parent == "swift" and name.startswith("proxy")),
+         LogFormat.SWIFT_PROXY),
         (".stdout" in name or ".stderr" in name, LogFormat.TEXT),
     )
     for matched, fmt in rules:
@@ -171,7 +175,8 @@ def detect_format(path: str | PurePath, head: str = "") -> LogFormat:
             return fmt
     lines = [line for line in head.splitlines() if line.strip()][:20]
     for fmt in (LogFormat.OSLO, LogFormat.ACCESS, LogFormat.UWSGI, LogFormat.HAPROXY,
-                LogFormat.LIBVIRT, LogFormat.GUNICORN, LogFormat.SYSLOG):
+                LogFormat.SWIFT_PROXY, LogFormat.LIBVIRT, LogFormat.GUNICORN,
+                LogFormat.SYSLOG):
         pattern = PRIMARY[fmt]
         if pattern is not None and lines and sum(
                 pattern.match(line) is not None for line in lines) * 2 > len(lines):
@@ -854,6 +859,15 @@ class FileParser:
         remote, stamp, method, path, _, msecs, status = match.groups()
         self._count_request(remote, method, path, status, scaled(msecs, 1000),
                             access.uwsgi_epoch(stamp))
+
+    def _line_swift_proxy(self, match: re.Match[str]) -> None:
+        client, _, method, path, status, _, _, seconds, source, _, end = match.groups()
+        if source != "-":  # a middleware's subrequest, not a client's request
+            self._skip("swift-subrequest")
+            return
+        self._parsed += 1
+        self._count_request(client, method, swift.swift_path(path), status,
+                            decimal_seconds(seconds), decimal_seconds(end) or 0.0)
 
     def _count_request(self, remote: str, method: str, path: str, status: str,
                        duration: float | None, when: float) -> None:

@@ -1,12 +1,15 @@
 """Lines recognised but carrying no metric, and the reason each is skipped.
 
 gunicorn's error log, RabbitMQ, MariaDB, Python's default logging format (alembic
-in ``*-db-manage.log``), Apache's error log, haproxy notices, blank lines.
+in ``*-db-manage.log``), Apache's error log, haproxy notices, swift proxy-server lines
+that are no request (start-up, errors), blank lines.
 """
 
 from __future__ import annotations
 
 import re
+
+from stackwatch.logparse import swift
 
 GUNICORN = re.compile(
     r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) [+-]\d{4}\] \[(\d+)\] \[([A-Z]+)\] (.*)$", re.MULTILINE)
@@ -19,6 +22,7 @@ RECOGNISERS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("python-logging", re.compile(r"^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) +\[[\w.]+\] ")),
     ("apache-error", re.compile(r"^\[\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)? \d{4}\] \[")),
     ("haproxy-notice", re.compile(r"^(?:\S+ +\S+ \S+ \S+ )?haproxy\[\d+\]: ")),
+    ("swift-proxy-text", swift.OTHER),
 )
 
 

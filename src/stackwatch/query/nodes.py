@@ -29,7 +29,7 @@ PORT_CHECK = "node.port"
 #: the infrastructure sources (stackwatch.sources.infra), by their checks' prefix; the
 #: OpenStack services' checks about a host are its members already
 INFRA = ("ceph", "glusterfs", "haproxy", "libvirt", "memcached", "mysql", "ovs",
-         "pacemaker", "rabbitmq", "http", "command")
+         "pacemaker", "rabbitmq", "swift", "http", "command")
 
 
 class DiskView(BaseModel):

@@ -13,6 +13,7 @@ of those pieces (an agent checking memcached never imports PyMySQL)::
     infra.glusterfs  gluster ... --xml       bricks, entries to heal
     infra.libvirt    libvirt-python / virsh  daemon answering, domains by state
     infra.ovs        ovs-vsctl               bridges present, ports, interface errors
+    infra.swift      recon middleware (HTTP) replication, async pendings, drives, ring md5s
 
 A piece that cannot be set up (an unreadable password file) becomes a source
 that is UNKNOWN with the reason at each run; the others are built and run.
@@ -43,6 +44,7 @@ MODULES = {
     "glusterfs": "stackwatch.sources.infra.glusterfs",
     "libvirt": "stackwatch.sources.infra.libvirt",
     "ovs": "stackwatch.sources.infra.ovs",
+    "swift": "stackwatch.sources.infra.swift",
 }
 
 

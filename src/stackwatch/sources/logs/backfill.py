@@ -35,8 +35,10 @@ RANGE = 32 << 20
 """Files larger than two of these are cut into ranges for the workers."""
 _SERVICE = re.compile(r"^([a-z]+)")
 _ALIASES = {"kern": "kernel", "libvirtd": "libvirt", "mysql": "mariadb", "rabbit": "rabbitmq",
-            "httpd": "apache", "server": "", "api": "", "error": "", "access": ""}
-REQUEST_FORMATS = frozenset({LogFormat.ACCESS, LogFormat.UWSGI})
+            "httpd": "apache", "server": "", "api": "", "error": "", "access": "",
+            "proxy": ""}
+REQUEST_FORMATS = frozenset({LogFormat.ACCESS, LogFormat.UWSGI,
+                             LogFormat.SWIFT_PROXY})
 
 # Where the hour of a line is, per format (lines without one stay with the hour before).
 _ISO_HOUR = re.compile(r"^(\d{4}-\d\d-\d\d[ T]\d\d)", re.MULTILINE)
@@ -46,6 +48,8 @@ HOUR = {
     LogFormat.GUNICORN: re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d)", re.MULTILINE),
     LogFormat.ACCESS: re.compile(r"^[^\[\n]*\[(\d\d/\w{3}/\d{4}:\d\d)", re.MULTILINE),
     LogFormat.HAPROXY: re.compile(r"^[^\[\n]*\[(\d\d/\w{3}/\d{4}:\d\d)", re.MULTILINE),
+    LogFormat.SWIFT_PROXY: re.compile(r"^[^\n]*?proxy-server: \S+ \S+ (\d\d/\w{3}/\d{4}/\d\d)",
+                                      re.MULTILINE),
 }
 _RECORD_START = re.compile(rb"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)? \d+ [A-Z]+ \S+ "
                            rb"\[(?!instance: )")
@@ -66,6 +70,8 @@ def _hour_epoch(key: str) -> float:
     if key[4:5] == "-":
         return iso_epoch(key[:13].replace("T", " ") + ":00:00")
     if key[2:3] == "/" and key[3:6] in MONTHS:
+        if key[11:12] == "/":  # swift's dd/Mon/yyyy/HH
+            key = key[:11] + ":" + key[12:]
         return clf_epoch(key + ":00:00 +0000")
     return 0.0
 

@@ -30,6 +30,8 @@ DEFAULT_GLOBS: dict[str, tuple[str, ...]] = {
     "kernel": ("kern.log", "messages"),  # Debian/Ubuntu, RHEL
     "rabbitmq": ("rabbitmq/*.log",),
     "mariadb": ("mysql/error.log", "mysql/*.err", "mariadb/*.log"),
+    # swift logs through syslog; its packages' rsyslog rules and kolla write these
+    "swift": ("swift/proxy*.log", "kolla/swift/swift-proxy-server.log"),
 }
 
 _ROTATED = re.compile(r"(?:\.\d+|-\d{8,10}|\.gz|\.bz2|\.xz)$")

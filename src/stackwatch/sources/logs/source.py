@@ -60,7 +60,8 @@ PRUNE_EVERY = 600.0
 CHUNK = 1 << 20
 """Bytes read and parsed at once: the deadline is looked at between two chunks (a 4 MB
 chunk took 15 s on a loaded machine), still well above the parser's batch size."""
-REQUEST_FORMATS = frozenset({LogFormat.ACCESS, LogFormat.UWSGI})
+REQUEST_FORMATS = frozenset({LogFormat.ACCESS, LogFormat.UWSGI,
+                             LogFormat.SWIFT_PROXY})
 AUTH_SERVICES = frozenset({"keystone", "identity", "haproxy"})
 
 
