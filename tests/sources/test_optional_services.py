@@ -117,7 +117,7 @@ def test_heat_forbidding_every_projects_stacks_gives_the_plain_listing(
     assert [("global_tenant" in q) for q in asked] == [True, False, True, False], asked
 
 
-def test_octavia_load_balancers_amphorae_and_pools(cloud: ReplayCloud) -> None:
+def test_octavia_load_balancers_amphorae_pools_and_listeners(cloud: ReplayCloud) -> None:
     got = collect(cloud, source_of("load-balancer"))
     assert one(got, "openstack_loadbalancer_total_loadbalancers") == 1
     assert series(got, "openstack_loadbalancer_loadbalancer_status") == {frozenset({
@@ -139,6 +139,15 @@ def test_octavia_load_balancers_amphorae_and_pools(cloud: ReplayCloud) -> None:
         ("protocol", "HTTP"), ("lb_algorithm", "ROUND_ROBIN"), ("operating_status", "ONLINE"),
         ("project_id", "e3cd678b11784734bc366148aa37580e")}): 0.0}
     assert one(got, "openstack_loadbalancer_total_pools") == 1
+    assert one(got, "openstack_loadbalancer_total_listeners") == 1
+    assert series(got, "openstack_loadbalancer_listener_status") == {frozenset({
+        ("id", "023f2e34-7806-443b-bfae-16c324569a3d"), ("name", "great_tls_listener"),
+        ("project_id", "e3cd678b11784734bc366148aa37580e"), ("protocol", "TERMINATED_HTTPS"),
+        ("protocol_port", "443"), ("loadbalancers", "607226db-27ef-4d41-ae89-f2a800e9c2db"),
+        ("provisioning_status", "ACTIVE"), ("operating_status", "ONLINE")}): 0.0}
+    by_status = series(got, "openstack_loadbalancer_listener_status_counter")
+    assert {dict(k)["status"]: v for k, v in by_status.items()} == {
+        "ONLINE": 1, "DRAINING": 0, "OFFLINE": 0, "ERROR": 0, "NO_MONITOR": 0}
 
 
 def test_ironic_nodes_with_their_states(cloud: ReplayCloud) -> None:

@@ -1,8 +1,9 @@
 """``api.load_balancer``: octavia load balancers, amphorae and pools (openstack-exporter's
-``loadbalancer`` metrics).
+``loadbalancer`` metrics), and listeners (stackwatch's own, named alike).
 
-Calls per collection: ``/v2/lbaas/loadbalancers``, ``/v2/octavia/amphorae`` (admin only)
-and ``/v2/lbaas/pools``, each ceil(N/1000) (``pagination_max_limit``; ``<key>_links``).
+Calls per collection: ``/v2/lbaas/loadbalancers``, ``/v2/octavia/amphorae`` (admin only),
+``/v2/lbaas/pools`` and ``/v2/lbaas/listeners``, each ceil(N/1000)
+(``pagination_max_limit``; ``<key>_links``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ def rfc3339(value: object) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _ids(refs: object) -> str:
+    """The ids of a list of references (``[{"id": ...}]``), comma-separated."""
+    if not isinstance(refs, list):
+        return ""
+    return ",".join(label_text(ref.get("id")) for ref in refs if isinstance(ref, dict))
+
+
 class LoadBalancerSource(OptionalApiSource):
     """Octavia through its API."""
 
@@ -51,7 +59,8 @@ class LoadBalancerSource(OptionalApiSource):
     def readers(self) -> Sequence[Resource]:
         return (Resource("loadbalancers", self.loadbalancers, self.interval("loadbalancers")),
                 Resource("amphorae", self.amphorae, self.interval("amphorae")),
-                Resource("pools", self.pools, self.interval("pools")))
+                Resource("pools", self.pools, self.interval("pools")),
+                Resource("listeners", self.listeners, self.interval("listeners")))
 
     def loadbalancers(self) -> Collection:
         found = list(self.client.list_all("load-balancer", "v2/lbaas/loadbalancers",
@@ -78,17 +87,29 @@ class LoadBalancerSource(OptionalApiSource):
                 cert_expiration=rfc3339(a.get("cert_expiration"))))
         return Collection(tuple(samples))
 
+    def listeners(self) -> Collection:
+        found = list(self.client.list_all("load-balancer", "v2/lbaas/listeners", "listeners"))
+        samples = [self.metric("total_listeners", len(found))]
+        for item in found:
+            samples.append(self.metric(
+                "listener_status",
+                status_index(OPERATING_STATUSES, label_text(item.get("operating_status"))),
+                loadbalancers=_ids(item.get("loadbalancers")),
+                **labels_of(item, "id", "name", "project_id", "protocol", "protocol_port",
+                            "provisioning_status", "operating_status")))
+        samples += self.counter("listener_status_counter", OPERATING_STATUSES,
+                                (label_text(i.get("operating_status")) for i in found))
+        return Collection(tuple(samples))
+
     def pools(self) -> Collection:
         found = list(self.client.list_all("load-balancer", "v2/lbaas/pools", "pools"))
         samples = [self.metric("total_pools", len(found))]
         for p in found:
-            lbs = p.get("loadbalancers")
-            ids = ",".join(label_text(lb.get("id")) for lb in lbs if isinstance(lb, dict)) \
-                if isinstance(lbs, list) else ""
             samples.append(self.metric(
                 "pool_status",
                 status_index(POOL_STATUSES, label_text(p.get("provisioning_status"))),
-                loadbalancers=ids, lb_algorithm=label_text(p.get("lb_algorithm")),
+                loadbalancers=_ids(p.get("loadbalancers")),
+                lb_algorithm=label_text(p.get("lb_algorithm")),
                 **labels_of(p, "id", "provisioning_status", "name", "protocol",
                             "operating_status", "project_id")))
         return Collection(tuple(samples))
