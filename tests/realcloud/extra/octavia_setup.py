@@ -23,8 +23,9 @@ import openstack
 PW = os.environ["OS_PASSWORD"]
 REGION = "RegionOne"
 URL = "http://127.0.0.1:9876"
-#: the no-op network driver never looks this subnet up in neutron
-VIP_SUBNET = "7a1b2c3d-0000-4000-8000-000000000016"
+#: the VIP's network and subnet: the no-op network driver never looks them up in neutron
+VIP = {"vip_network_id": "7a1b2c3d-0000-4000-8000-000000000015",
+       "vip_subnet_id": "7a1b2c3d-0000-4000-8000-000000000016"}
 WAIT_S = 120.0
 
 
@@ -65,7 +66,7 @@ def wait_lb(lb_api: Any, name: str, want: str) -> str:
 
 def make_ok(lb_api: Any) -> None:
     lb = lb_api.find_load_balancer("lb-ok") or lb_api.create_load_balancer(
-        name="lb-ok", vip_subnet_id=VIP_SUBNET)
+        name="lb-ok", **VIP)
     wait_lb(lb_api, "lb-ok", "ACTIVE")
     listener = lb_api.find_listener("ls-http")
     if listener is None:
@@ -85,7 +86,7 @@ def make_error(lb_api: Any) -> None:
     away = client_ca.with_suffix(".away")
     client_ca.rename(away)
     try:
-        lb_api.create_load_balancer(name="lb-error", vip_subnet_id=VIP_SUBNET)
+        lb_api.create_load_balancer(name="lb-error", **VIP)
         wait_lb(lb_api, "lb-error", "ERROR")
     finally:
         away.rename(client_ca)
