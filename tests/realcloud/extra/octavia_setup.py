@@ -20,7 +20,6 @@ from typing import Any
 
 import openstack
 
-PW = os.environ["OS_PASSWORD"]
 REGION = "RegionOne"
 URL = "http://127.0.0.1:9876"
 #: the VIP's network and subnet: the no-op network driver never looks them up in neutron
@@ -39,7 +38,8 @@ def keystone(c: Any) -> None:
     dom = idc.find_domain("default")
     proj = idc.find_project("service", domain_id=dom.id)
     user = idc.find_user("octavia", domain_id=dom.id) or idc.create_user(
-        name="octavia", password=PW, domain_id=dom.id, default_project_id=proj.id)
+        name="octavia", password=os.environ["OS_PASSWORD"], domain_id=dom.id,
+        default_project_id=proj.id)
     for r in ("admin", "service"):
         idc.assign_project_role_to_user(proj, user, role(c, r))
     svc = next((s for s in idc.services() if s.type == "load-balancer"), None) or \

@@ -8,7 +8,7 @@ and ``/v2/lbaas/pools``, each ceil(N/1000) (``pagination_max_limit``; ``<key>_li
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from stackwatch.model import Collection
 from stackwatch.sources.openstack_api.optional import (
@@ -42,6 +42,15 @@ def rfc3339(value: object) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def amphora_labels(amphora: Mapping[str, object]) -> dict[str, str]:
+    """An amphora's labels. Octavia answers ``loadbalancer_id`` (as the exporter reads it);
+    its API reference's example spells it ``load_balancer_id``: either is taken."""
+    lb_id = amphora.get("loadbalancer_id", amphora.get("load_balancer_id"))
+    return {"loadbalancer_id": label_text(lb_id), "cert_expiration":
+            rfc3339(amphora.get("cert_expiration")),
+            **labels_of(amphora, "id", "compute_id", "status", "role", "lb_network_ip", "ha_ip")}
+
+
 class LoadBalancerSource(OptionalApiSource):
     """Octavia through its API."""
 
@@ -71,11 +80,7 @@ class LoadBalancerSource(OptionalApiSource):
         for a in found:
             samples.append(self.metric(
                 "amphora_status", status_index(AMPHORA_STATUSES, label_text(a.get("status"))),
-                id=label_text(a.get("id")), loadbalancer_id=label_text(a.get("load_balancer_id")),
-                compute_id=label_text(a.get("compute_id")), status=label_text(a.get("status")),
-                role=label_text(a.get("role")), lb_network_ip=label_text(a.get("lb_network_ip")),
-                ha_ip=label_text(a.get("ha_ip")),
-                cert_expiration=rfc3339(a.get("cert_expiration"))))
+                **amphora_labels(a)))
         return Collection(tuple(samples))
 
     def pools(self) -> Collection:
