@@ -146,13 +146,6 @@ def test_amphorae_equal_cli(collected: Collection, answers: dict[str, Any]) -> N
     _assert_series(collected, expected)
 
 
-def _ids(value: Any) -> list[str]:
-    """The CLI's ``loadbalancers`` of a pool: a list of ids or of ``{"id"}``, or text."""
-    if isinstance(value, str):
-        return value.split()
-    return [v["id"] if isinstance(v, dict) else str(v) for v in value or ()]
-
-
 def test_pools_equal_cli(collected: Collection, answers: dict[str, Any]) -> None:
     listed = answers["pools"]
     assert [(p["name"], p["provisioning_status"]) for p in listed] == [("pool-http", "ACTIVE")]
@@ -163,7 +156,7 @@ def test_pools_equal_cli(collected: Collection, answers: dict[str, Any]) -> None
                       project_id=p["project_id"], protocol=p["protocol"],
                       lb_algorithm=p["lb_algorithm"], operating_status=p["operating_status"],
                       provisioning_status=p["provisioning_status"],
-                      loadbalancers=",".join(_ids(p["loadbalancers"])))] = \
+                      loadbalancers=",".join(lb["id"] for lb in p["loadbalancers"]))] = \
             _index(POOL_STATUSES, p["provisioning_status"])
     _assert_series(collected, expected)
 
