@@ -18,6 +18,7 @@ from stackwatch.model import Collection, Status
 from stackwatch.runner import collect_once
 from stackwatch.sources.openstack_api import OPTIONAL_SOURCE_CLASSES, ApiClient
 from stackwatch.sources.openstack_api.client import _next_link, _version_document_url
+from stackwatch.sources.openstack_api.load_balancer import amphora_labels
 from stackwatch.sources.openstack_api.optional import OptionalApiSource
 from stackwatch.sources.openstack_api.orchestration import STACK_STATUSES
 from stackwatch.sources.openstack_api.shared_file_system import SHARE_STATUSES
@@ -148,6 +149,18 @@ def test_octavia_load_balancers_amphorae_pools_and_listeners(cloud: ReplayCloud)
     by_status = series(got, "openstack_loadbalancer_listener_status_counter")
     assert {dict(k)["status"]: v for k, v in by_status.items()} == {
         "ONLINE": 1, "DRAINING": 0, "OFFLINE": 0, "ERROR": 0, "NO_MONITOR": 0}
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("field", ["loadbalancer_id", "load_balancer_id"])
+def test_an_amphoras_load_balancer_either_spelling(field: str) -> None:
+    """Real octavia (test_real_octavia) answers ``loadbalancer_id``, its API reference's
+    example ``load_balancer_id``."""
+    labels = amphora_labels({"id": "a1", field: "lb1", "status": "ALLOCATED",
+                             "cert_expiration": "2027-01-04T13:24:41", "ha_ip": None})
+    assert labels == {"id": "a1", "loadbalancer_id": "lb1", "status": "ALLOCATED",
+                      "cert_expiration": "2027-01-04T13:24:41Z", "ha_ip": "",
+                      "compute_id": "", "role": "", "lb_network_ip": ""}
 
 
 def test_ironic_nodes_with_their_states(cloud: ReplayCloud) -> None:

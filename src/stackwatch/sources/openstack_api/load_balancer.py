@@ -9,7 +9,7 @@ Calls per collection: ``/v2/lbaas/loadbalancers``, ``/v2/octavia/amphorae`` (adm
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from stackwatch.model import Collection
 from stackwatch.sources.openstack_api.optional import (
@@ -50,6 +50,15 @@ def _ids(refs: object) -> str:
     return ",".join(label_text(ref.get("id")) for ref in refs if isinstance(ref, dict))
 
 
+def amphora_labels(amphora: Mapping[str, object]) -> dict[str, str]:
+    """An amphora's labels. Octavia answers ``loadbalancer_id`` (as the exporter reads it);
+    its API reference's example spells it ``load_balancer_id``: either is taken."""
+    lb_id = amphora.get("loadbalancer_id", amphora.get("load_balancer_id"))
+    return {"loadbalancer_id": label_text(lb_id), "cert_expiration":
+            rfc3339(amphora.get("cert_expiration")),
+            **labels_of(amphora, "id", "compute_id", "status", "role", "lb_network_ip", "ha_ip")}
+
+
 class LoadBalancerSource(OptionalApiSource):
     """Octavia through its API."""
 
@@ -80,11 +89,7 @@ class LoadBalancerSource(OptionalApiSource):
         for a in found:
             samples.append(self.metric(
                 "amphora_status", status_index(AMPHORA_STATUSES, label_text(a.get("status"))),
-                id=label_text(a.get("id")), loadbalancer_id=label_text(a.get("load_balancer_id")),
-                compute_id=label_text(a.get("compute_id")), status=label_text(a.get("status")),
-                role=label_text(a.get("role")), lb_network_ip=label_text(a.get("lb_network_ip")),
-                ha_ip=label_text(a.get("ha_ip")),
-                cert_expiration=rfc3339(a.get("cert_expiration"))))
+                **amphora_labels(a)))
         return Collection(tuple(samples))
 
     def listeners(self) -> Collection:
