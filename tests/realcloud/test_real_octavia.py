@@ -11,7 +11,8 @@ being away). Idempotent: a second run skips what is there.
 
 Then stackwatch's ``api.load_balancer``, found through the catalog as on any cloud, must
 equal the stock CLI (``openstack loadbalancer list``, ``loadbalancer amphora list`` and
-``show``, ``loadbalancer pool list`` and ``show``), series by series with their labels,
+``show``, ``loadbalancer pool list`` and ``show``, ``loadbalancer listener list`` and
+``show``), series by series with their labels,
 and octavia-api and octavia-worker must be healthy: endpoint, processes and port.
 """
 
@@ -69,17 +70,21 @@ def collected(octavia: RealCloud) -> Collection:
 
 @pytest.fixture(scope="module")
 def answers(octavia: RealCloud, truth: Truth) -> dict[str, Any]:
-    """The stock CLI's listings, then each amphora and pool shown (two CLI rounds)."""
+    """The stock CLI's listings, then each amphora, pool and listener shown (two CLI
+    rounds)."""
     lists = truth.cli_many({
         "lbs": ("loadbalancer", "list"),
         "amphorae": ("loadbalancer", "amphora", "list"),
         "pools": ("loadbalancer", "pool", "list"),
+        "listeners": ("loadbalancer", "listener", "list"),
     })
     shown = truth.cli_many(
         {f"amphora {a['id']}": ("loadbalancer", "amphora", "show", a["id"])
          for a in lists["amphorae"]}
         | {f"pool {p['id']}": ("loadbalancer", "pool", "show", p["id"])
-           for p in lists["pools"]})
+           for p in lists["pools"]}
+        | {f"listener {x['id']}": ("loadbalancer", "listener", "show", x["id"])
+           for x in lists["listeners"]})
     return lists | shown
 
 
@@ -107,7 +112,7 @@ def test_the_source_watches_real_octavia(collected: Collection) -> None:
     assert sample_map(collected.samples, {"openstack_loadbalancer_up"}) == {
         key("openstack_loadbalancer_up"): 1.0}
     resources = sample_map(collected.samples, {"stackwatch_resource_up"})
-    assert len(resources) == 3 and set(resources.values()) == {1.0}, resources
+    assert len(resources) == 4 and set(resources.values()) == {1.0}, resources
 
 
 def test_load_balancers_equal_cli(collected: Collection, answers: dict[str, Any]) -> None:
@@ -156,8 +161,33 @@ def test_pools_equal_cli(collected: Collection, answers: dict[str, Any]) -> None
                       project_id=p["project_id"], protocol=p["protocol"],
                       lb_algorithm=p["lb_algorithm"], operating_status=p["operating_status"],
                       provisioning_status=p["provisioning_status"],
-                      loadbalancers=",".join(lb["id"] for lb in p["loadbalancers"]))] = \
+                      loadbalancers=_ids(p["loadbalancers"]))] = \
             _index(POOL_STATUSES, p["provisioning_status"])
+    _assert_series(collected, expected)
+
+
+def _ids(refs: Any) -> str:
+    """The CLI's load balancers of a pool or listener (a list of ``{"id": ...}``)."""
+    return ",".join(ref["id"] for ref in refs)
+
+
+def test_listeners_equal_cli(collected: Collection, answers: dict[str, Any]) -> None:
+    listed = answers["listeners"]
+    assert [x["name"] for x in listed] == ["ls-http"], listed
+    expected = {key("openstack_loadbalancer_total_listeners"): float(len(listed))}
+    statuses: dict[str, float] = dict.fromkeys(OPERATING_STATUSES, 0.0)
+    for row in listed:
+        x = answers[f"listener {row['id']}"]
+        expected[key("openstack_loadbalancer_listener_status", id=x["id"], name=x["name"],
+                      project_id=x["project_id"], protocol=x["protocol"],
+                      protocol_port=str(x["protocol_port"]),
+                      provisioning_status=x["provisioning_status"],
+                      operating_status=x["operating_status"],
+                      loadbalancers=_ids(x["loadbalancers"]))] = \
+            _index(OPERATING_STATUSES, x["operating_status"])
+        statuses[x["operating_status"]] = statuses.get(x["operating_status"], 0.0) + 1
+    expected |= {key("openstack_loadbalancer_listener_status_counter", status=status): n
+                 for status, n in statuses.items()}
     _assert_series(collected, expected)
 
 
