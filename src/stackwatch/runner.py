@@ -110,6 +110,7 @@ class Runner:
         self._clock = clock
         self._catalog = catalog
         self._undeclared_seen: set[tuple[str, str]] = set()
+        self._nan_seen: set[tuple[str, str]] = set()  # (source, metric) logged as NaN
         self._fresh: dict[str, _Freshness] = {}
         self._last_reason: dict[str, str] = {}
         self._hung: dict[str, _Pending] = {}
@@ -255,12 +256,16 @@ class Runner:
     def _succeeded(self, name: str, duration: float, collection: Collection) -> Run:
         now = self._clock()
         collection = scrubbed(collection)
-        samples, duplicates = self._series.admit(name, collection.samples)
+        numbers = [s for s in collection.samples if s.value == s.value]  # NaN is not itself
+        not_numbers = [s for s in collection.samples if s.value != s.value]
+        samples, duplicates = self._series.admit(name, numbers)
         items, left_out = self._items.admit(name, collection.items)
-        if duplicates or len(items) != len(collection.items):
+        if duplicates or not_numbers or len(items) != len(collection.items):
             collection = Collection(samples, collection.checks, collection.events, items)
         extra = self._freshness(name, True, duration, now)
         extra.append(Sample("stackwatch_source_duplicate_series", float(len(duplicates)),
+                            make_labels(source=name), now))
+        extra.append(Sample("stackwatch_source_not_a_number_samples", float(len(not_numbers)),
                             make_labels(source=name), now))
         extra.append(Sample("stackwatch_source_samples", float(len(collection.samples)),
                             make_labels(source=name), now))
@@ -286,6 +291,15 @@ class Runner:
         if duplicates:
             status = Status.WARNING
             message += f"; {len(duplicates)} duplicate series left out, first {duplicates[0]}"
+        if not_numbers:  # a source bug: a store keeps numbers, /metrics would say NaN
+            status = Status.WARNING
+            first = not_numbers[0]
+            message += (f"; {len(not_numbers)} samples with no number (NaN) left out, first "
+                        f"{first.name}{dict(first.labels)}")
+            if (name, first.name) not in self._nan_seen:
+                self._nan_seen.add((name, first.name))
+                log.warning("source %s emits NaN for %s: left out (counted in "
+                            "stackwatch_source_not_a_number_samples)", name, first.name)
         if missing:
             status = Status.WARNING
             message += "; partial, missing: " + "; ".join(missing)

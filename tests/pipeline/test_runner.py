@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -234,6 +235,33 @@ def test_undeclared_metrics_are_counted_and_logged_once(caplog: pytest.LogCaptur
         "declares"]
     assert_declared(Collection(tuple(s for s in runs[0].collection.samples
                                      if s.name.startswith("stackwatch_source"))))
+
+
+def test_a_nan_sample_is_left_out_counted_and_the_rest_stored(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A source's NaN (no number: SQLite cannot keep it) once failed the whole write."""
+    from stackwatch.catalog.loader import load_catalog
+    from stackwatch.store.sqlite import SQLiteStore
+
+    now = time.time()
+    nan = Sample("stackwatch_test_value", float("nan"), (("index", "0"),), now)
+    good = Sample("stackwatch_test_value", 2.0, (("index", "1"),), now)
+    runner = Runner([Emits("api.compute", nan, good)], timeout=5, catalog=load_catalog())
+    with caplog.at_level(logging.WARNING, logger="stackwatch.runner"):
+        runs = [runner.run_once()[0] for _ in range(2)]
+    assert [freshness(r)["stackwatch_source_not_a_number_samples"] for r in runs] == [1.0, 1.0]
+    status, message = source_check(runs[0])
+    assert status == Status.WARNING and "1 samples with no number (NaN) left out" in message
+    assert [r.getMessage() for r in caplog.records if "NaN" in r.getMessage()] == [
+        "source api.compute emits NaN for stackwatch_test_value: left out (counted in "
+        "stackwatch_source_not_a_number_samples)"]  # once
+    store = SQLiteStore(tmp_path / "store.sqlite")
+    try:
+        store.write(runs[0].collection, "api.compute")  # the rest is kept
+        kept = store.latest_samples("stackwatch_test_value")
+        assert [(s.labels, s.value) for s in kept] == [((("index", "1"),), 2.0)]
+    finally:
+        store.close()
 
 
 class Emits:
