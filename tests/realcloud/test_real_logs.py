@@ -46,9 +46,10 @@ def _line_counts(path: Path) -> int:
 
 
 #: files of the log directory that are not the watched services' logs: the tests' own
-#: daemons' (``rc-*``: the fake L3 agent's stdout is no OpenStack log) and heat's and
-#: swift's (test_real_heat_swift's; LOG_GLOBS does not watch them)
-NOT_WATCHED = ("rc-", "heat-", "swift-")
+#: daemons' (``rc-*``: the fake L3 agent's stdout is no OpenStack log) and heat's,
+#: swift's and ironic's (test_real_heat_swift's, test_real_ironic's; LOG_GLOBS does not
+#: watch them)
+NOT_WATCHED = ("rc-", "heat-", "swift-", "ironic-")
 
 
 def _log_files(root: Path) -> Iterator[Path]:
