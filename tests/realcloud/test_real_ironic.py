@@ -57,7 +57,8 @@ COLUMNS = {"name": "Name", "provision_state": "Provisioning State",
            "maintenance_reason": "Maintenance Reason", "resource_class": "Resource Class",
            "instance_uuid": "Instance UUID", "conductor_group": "Conductor Group",
            "lessee": "Lessee", "last_error": "Last Error", "retired": "Retired",
-           "retired_reason": "Retired Reason", "console_enabled": "Console Enabled"}
+           "retired_reason": "Retired Reason", "console_enabled": "Console Enabled",
+           "traits": "Traits"}
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +90,10 @@ def _cli_nodes(truth: Truth) -> list[dict[str, Any]]:
 
 
 def _text(value: object) -> str:
-    """A CLI JSON value as stackwatch's label (openstack-exporter's: "" for null)."""
+    """A CLI JSON value as stackwatch's label (openstack-exporter's: "" for null, a
+    list space-separated)."""
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -126,6 +130,8 @@ def test_every_node_equals_cli(collected: Collection, truth: Truth) -> None:
     states = {n["Name"]: (n["Provisioning State"], n["Power State"], n["Maintenance"])
               for n in nodes}
     assert STATES.items() <= states.items(), states
+    assert [sorted(n["Traits"]) for n in nodes if n["Name"] == "rc-bm-active"] == [
+        ["CUSTOM_RC_GPU", "HW_CPU_X86_VMX"]]
     _nodes_equal(collected, nodes)
     # the two timestamps of every node, as epoch seconds
     stamps: dict[Key, float] = {}

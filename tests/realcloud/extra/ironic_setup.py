@@ -8,8 +8,8 @@ admin environment, one process instead of a dozen CLI calls).
 operator does (no owner), driven to different states: ``rc-bm-enroll`` (enroll, power
 state unknown), ``rc-bm-manageable`` (manageable, off), ``rc-bm-available`` (available,
 off), ``rc-bm-maint`` (available, off, in maintenance with a reason) and
-``rc-bm-active`` (deployed: active, on, owned by project admin, so that ironic's stock
-policy shows a project admin that one node). Re-runs only do what is missing.
+``rc-bm-active`` (deployed: active, on, two traits, owned by project admin, so that
+ironic's stock policy shows a project admin that one node). Re-runs only do what is missing.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ class Spec(NamedTuple):
     power: str | None
     maintenance: bool = False
     owned: bool = False
+    traits: tuple[str, ...] = ()
 
 
 NODES = {
@@ -38,7 +39,8 @@ NODES = {
     "rc-bm-manageable": Spec("manageable", "power off"),
     "rc-bm-available": Spec("available", "power off"),
     "rc-bm-maint": Spec("available", "power off", maintenance=True),
-    "rc-bm-active": Spec("active", "power on", owned=True),
+    "rc-bm-active": Spec("active", "power on", owned=True,
+                         traits=("CUSTOM_RC_GPU", "HW_CPU_X86_VMX")),
 }
 #: the provision action that leaves each state on the way to ``active``
 NEXT = {"enroll": ("manage", "manageable"), "manageable": ("provide", "available"),
@@ -84,6 +86,9 @@ def nodes(c: Any) -> None:
             assert node.provision_state == reached, (name, node.provision_state)
         if spec.power and node.power_state != spec.power:
             bm.set_node_power_state(node, spec.power, wait=True, timeout=TIMEOUT_S)
+        for trait in spec.traits:
+            if trait not in (node.traits or ()):
+                bm.add_node_trait(node, trait)
         if spec.maintenance and not node.is_maintenance:
             bm.set_node_maintenance(node, reason=MAINTENANCE_REASON)
     seen = {n.name: (n.provision_state, n.power_state, n.is_maintenance)
