@@ -51,14 +51,11 @@ STATES = {"rc-bm-enroll": ("enroll", None, False),
           "rc-bm-available": ("available", "power off", False),
           "rc-bm-maint": ("available", "power off", True),
           "rc-bm-active": ("active", "power on", False)}
-#: labels of ``openstack_ironic_node`` and the CLI's column holding the same field
-COLUMNS = {"name": "Name", "provision_state": "Provisioning State",
-           "power_state": "Power State", "maintenance": "Maintenance",
-           "maintenance_reason": "Maintenance Reason", "resource_class": "Resource Class",
-           "instance_uuid": "Instance UUID", "conductor_group": "Conductor Group",
-           "lessee": "Lessee", "last_error": "Last Error", "retired": "Retired",
-           "retired_reason": "Retired Reason", "console_enabled": "Console Enabled",
-           "traits": "Traits"}
+#: labels of ``openstack_ironic_node`` holding a node field of the same name; the CLI's
+#: JSON (``-f json``) is keyed by field names too
+FIELDS = ("name", "provision_state", "power_state", "maintenance", "maintenance_reason",
+          "resource_class", "instance_uuid", "conductor_group", "lessee", "last_error",
+          "retired", "retired_reason", "console_enabled", "traits")
 
 
 @pytest.fixture(scope="module")
@@ -109,12 +106,11 @@ def _nodes_equal(collection: Collection, nodes: list[dict[str, Any]]) -> None:
             assert sample.value == 1, sample
             labels = dict(sample.labels)
             assert labels["id"] not in got, f"node {labels['id']} twice"
-            got[labels["id"]] = {label: labels[label] for label in COLUMNS}
-    want = {n["UUID"]: {label: _text(n[column]) for label, column in COLUMNS.items()}
-            for n in nodes}
+            got[labels["id"]] = {field: labels[field] for field in FIELDS}
+    want = {n["uuid"]: {field: _text(n[field]) for field in FIELDS} for n in nodes}
     assert got == want
     assert Counter(s["provision_state"] for s in got.values()) == Counter(
-        n["Provisioning State"] for n in nodes)
+        n["provision_state"] for n in nodes)
 
 
 def test_the_source_watches_real_ironic(collected: Collection) -> None:
@@ -127,24 +123,23 @@ def test_the_source_watches_real_ironic(collected: Collection) -> None:
 
 def test_every_node_equals_cli(collected: Collection, truth: Truth) -> None:
     nodes = _cli_nodes(truth)
-    states = {n["Name"]: (n["Provisioning State"], n["Power State"], n["Maintenance"])
+    states = {n["name"]: (n["provision_state"], n["power_state"], n["maintenance"])
               for n in nodes}
     assert STATES.items() <= states.items(), states
-    assert [sorted(n["Traits"]) for n in nodes if n["Name"] == "rc-bm-active"] == [
+    assert [sorted(n["traits"]) for n in nodes if n["name"] == "rc-bm-active"] == [
         ["CUSTOM_RC_GPU", "HW_CPU_X86_VMX"]]
     _nodes_equal(collected, nodes)
     # the two timestamps of every node, as epoch seconds
     stamps: dict[Key, float] = {}
     for n in nodes:
-        for column, metric in (("Updated At", "node_updated_at"),
-                               ("Provision Updated At", "node_provision_updated_at")):
-            if n[column]:
-                stamps[key(f"openstack_ironic_{metric}", id=n["UUID"], name=n["Name"],
-                           provision_state=n["Provisioning State"])] = float(int(
-                               _epoch(n[column])))
+        for field in ("updated_at", "provision_updated_at"):
+            if n[field]:
+                stamps[key(f"openstack_ironic_node_{field}", id=n["uuid"], name=n["name"],
+                           provision_state=n["provision_state"])] = float(int(
+                               _epoch(n[field])))
     got = sample_map(collected.samples, {"openstack_ironic_node_updated_at",
                                          "openstack_ironic_node_provision_updated_at"})
-    assert got == stamps
+    assert stamps and got == stamps
 
 
 def _epoch(text: str) -> float:
@@ -169,7 +164,7 @@ def test_a_stock_ironic_policy_shows_the_monitor_projects_nodes(
     collection = _collect(ironic)
     assert not [c.message for c in collection.checks if c.status is not Status.OK]
     nodes = _cli_nodes(truth)
-    assert [n["Name"] for n in nodes] == ["rc-bm-active"], nodes  # owned by project admin
+    assert [n["name"] for n in nodes] == ["rc-bm-active"], nodes  # owned by project admin
     _nodes_equal(collection, nodes)
 
 

@@ -67,9 +67,10 @@ def keystone(c: Any) -> None:
 
 def system_admin() -> Any:
     """The admin user with a system-scoped token (keystone-manage bootstrap grants it)."""
-    return openstack.connect(
-        auth_url=os.environ["OS_AUTH_URL"], username=os.environ["OS_USERNAME"],
-        password=PW, user_domain_name="Default", system_scope="all", region_name=REGION)
+    auth = {"auth_url": os.environ["OS_AUTH_URL"], "username": os.environ["OS_USERNAME"],
+            "password": PW, "user_domain_name": "Default", "system_scope": "all"}
+    # not openstack.connect(): it would add the environment's OS_PROJECT_NAME to the scope
+    return openstack.connection.Connection(auth=auth, region_name=REGION)
 
 
 def nodes(c: Any) -> None:
