@@ -3,7 +3,7 @@
 
 ``extra/ironic.sh`` (the project's own script) installs ironic 35.x (series 2026.1, the
 realcloud's upper-constraints) into the realcloud venv, brings up ironic-conductor
-(``fake-hardware`` and fake interfaces only, RabbitMQ RPC) and ironic-api under gunicorn
+(``fake-hardware`` and fake interfaces only, JSON-RPC from the API) and ironic-api under gunicorn
 on database ``ironic``, registers it in keystone, and enrolls five nodes driven to
 enroll, manageable, available, available in maintenance and active (deployed through
 the fake deploy interface). Idempotent: a second run skips what is there.

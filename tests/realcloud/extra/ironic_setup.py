@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import openstack
@@ -73,25 +74,33 @@ def system_admin() -> Any:
     return openstack.connection.Connection(auth=auth, region_name=REGION)
 
 
+def drive(bm: Any, node: Any, spec: Spec) -> None:
+    """Take one node from where it is to ``spec`` (provision state, power, traits,
+    maintenance)."""
+    while node.provision_state != spec.provision:
+        action, reached = NEXT[node.provision_state]
+        node = bm.set_node_provision_state(node, action, wait=True, timeout=TIMEOUT_S)
+        assert node.provision_state == reached, (node.name, node.provision_state)
+    if spec.power and node.power_state != spec.power:
+        bm.set_node_power_state(node, spec.power, wait=True, timeout=TIMEOUT_S)
+    for trait in spec.traits:
+        if trait not in (node.traits or ()):
+            bm.add_node_trait(node, trait)
+    if spec.maintenance and not node.is_maintenance:
+        bm.set_node_maintenance(node, reason=MAINTENANCE_REASON)
+
+
 def nodes(c: Any) -> None:
     bm = system_admin().baremetal
     admin_project = c.identity.find_project("admin", domain_id="default").id
     have = {n.name: n for n in bm.nodes(details=True)}
-    for name, spec in NODES.items():
-        node = have.get(name) or bm.create_node(
-            name=name, driver="fake-hardware", provision_state="enroll",
-            owner=admin_project if spec.owned else None)
-        while node.provision_state != spec.provision:
-            action, reached = NEXT[node.provision_state]
-            node = bm.set_node_provision_state(node, action, wait=True, timeout=TIMEOUT_S)
-            assert node.provision_state == reached, (name, node.provision_state)
-        if spec.power and node.power_state != spec.power:
-            bm.set_node_power_state(node, spec.power, wait=True, timeout=TIMEOUT_S)
-        for trait in spec.traits:
-            if trait not in (node.traits or ()):
-                bm.add_node_trait(node, trait)
-        if spec.maintenance and not node.is_maintenance:
-            bm.set_node_maintenance(node, reason=MAINTENANCE_REASON)
+    made = {name: have.get(name) or bm.create_node(
+        name=name, driver="fake-hardware", provision_state="enroll",
+        owner=admin_project if spec.owned else None) for name, spec in NODES.items()}
+    # the nodes side by side: each state change is a wait of its own (the SDK polls)
+    with ThreadPoolExecutor(len(NODES)) as pool:
+        for done in [pool.submit(drive, bm, made[name], spec) for name, spec in NODES.items()]:
+            done.result()
     seen = {n.name: (n.provision_state, n.power_state, n.is_maintenance)
             for n in bm.nodes(details=True)}
     print("ironic nodes:", seen)
