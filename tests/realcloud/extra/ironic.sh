@@ -90,7 +90,7 @@ CONF
   # keystone's entries while the schema is made (each takes seconds, neither needs the other)
   admin_env
   "$BIN/python" "$HERE/ironic_setup.py" keystone & local ks=$!
-  if ! mysql_ -N -e "SHOW TABLES FROM ironic LIKE 'nodes'" | grep -q nodes; then
+  if [ -z "$(mysql_ -N -e "SHOW TABLES FROM ironic LIKE 'nodes'")" ]; then
     # create_schema: the current models in one go and alembic stamped (upgrade would run
     # every migration since 2014)
     "$BIN/ironic-dbsync" --config-file "$IR_ETC/ironic.conf" create_schema \
@@ -107,7 +107,7 @@ CONF
   # the API hands work to a conductor it finds registered in the database
   local _
   for _ in $(seq 60); do
-    mysql_ -N -e "SELECT hostname FROM ironic.conductors WHERE online = 1" | grep -q . && break
+    [ -n "$(mysql_ -N -e "SELECT hostname FROM ironic.conductors WHERE online = 1")" ] && break
     sleep 1
   done
   log "ironic ready on http://127.0.0.1:6385"
