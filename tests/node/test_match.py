@@ -89,6 +89,20 @@ def test_apache_mod_wsgi_daemons_are_the_service_and_apache_is_not() -> None:
 
 
 @pytest.mark.parametrize(("name", "cmdline"), [
+    # as ironic 35 runs under test_real_ironic: the title names the process (16 characters
+    # before its colon), the worker's holds no path
+    ("ironic-conductor:", ["ironic-conductor:", "master", "process",
+                           "[/venv/bin/ironic-conductor", "--config-file", "ironic.conf]"]),
+    ("ironic-conductor:", ["ironic-conductor: ServiceWrapper worker(0)"]),
+    # untitled: the kernel's 15-character cut of the script's name
+    ("ironic-conducto", ["/usr/bin/python3", "/usr/bin/ironic-conductor"]),
+])
+def test_ironic_conductor_titled_or_not(name: str, cmdline: list[str]) -> None:
+    spec = ProcessMatcher(CATALOG).service_of(name, cmdline)
+    assert spec is not None and spec.name == "ironic-conductor"
+
+
+@pytest.mark.parametrize(("name", "cmdline"), [
     ("vim", ["vim", "/usr/bin/nova-compute"]),
     ("tail", ["tail", "-F", "/var/log/nova/nova-compute.log"]),
     ("python3", ["/usr/bin/python3", "-m", "http.server", "8774"]),

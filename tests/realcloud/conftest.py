@@ -53,7 +53,7 @@ TIMINGS: dict[str, float] = {}
 # cloud, then mend it) last.
 ORDER = ("test_real_pid_files", "test_real_ground_truth", "test_real_api_metrics",
          "test_real_heat_swift", "test_real_swift_recon", "test_real_octavia",
-         "test_real_shortcuts",
+         "test_real_ironic", "test_real_shortcuts",
          "test_real_sql_metrics",
          "test_real_logs", "test_real_recordings", "test_real_fidelity", "test_real_health",
          "test_real_auth", "test_real_truth", "test_real_node", "test_real_lifecycle",

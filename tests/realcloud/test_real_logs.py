@@ -46,9 +46,10 @@ def _line_counts(path: Path) -> int:
 
 
 #: files of the log directory that are not the watched services' logs: the tests' own
-#: daemons' (``rc-*``: the fake L3 agent's stdout is no OpenStack log) and heat's, swift's
-#: and octavia's (test_real_heat_swift's, test_real_octavia's; LOG_GLOBS does not watch them)
-NOT_WATCHED = ("rc-", "heat-", "swift-", "octavia-")
+#: daemons' (``rc-*``: the fake L3 agent's stdout is no OpenStack log) and heat's, swift's,
+#: octavia's and ironic's (test_real_heat_swift's, test_real_octavia's, test_real_ironic's;
+#: LOG_GLOBS does not watch them)
+NOT_WATCHED = ("rc-", "heat-", "swift-", "octavia-", "ironic-")
 
 
 def _log_files(root: Path) -> Iterator[Path]:
