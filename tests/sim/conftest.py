@@ -22,6 +22,15 @@ def cloud(
         yield c
 
 
+@pytest.fixture(scope="session")
+def optional_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedCloud]:
+    """A small simulated cloud serving the nine optional services too (heat, octavia...),
+    shared by the modules that read them."""
+    with SimulatedCloud(workdir=tmp_path_factory.mktemp("optional"), size="small",
+                        optional_services=True) as c:
+        yield c
+
+
 @pytest.fixture(scope="module")
 def replayer(cloud: SimulatedCloud) -> Replayer:
     """Replays recordings against ``cloud`` as the admin of its clouds.yaml."""
