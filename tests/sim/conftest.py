@@ -22,10 +22,11 @@ def cloud(
         yield c
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def optional_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedCloud]:
     """A small simulated cloud serving the nine optional services too (heat, octavia...),
-    shared by the modules that read them."""
+    for the whole test module (per module, as ``cloud``: a simulator outliving its
+    module would keep its threads and frozen objects through the rest of the run)."""
     with SimulatedCloud(workdir=tmp_path_factory.mktemp("optional"), size="small",
                         optional_services=True) as c:
         yield c
