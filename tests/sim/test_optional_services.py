@@ -5,8 +5,10 @@ stackwatch's sources count, by status, is the simulator's ground truth
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -190,3 +192,39 @@ def test_swift_account_pages_and_info(client: ApiClient, world: OptionalWorld) -
     assert names == [c.name for c in world.containers]
     assert client.get_json("object-store", client.endpoint("object-store").url.rsplit(
         "/v1/", 1)[0] + "/info")["swift"]["version"]
+
+
+APIREF = Path(__file__).resolve().parents[1] / "data" / "recorded" / "apiref"
+SAMPLES = [  # service type, path, key (None: a JSON array), the API reference's answer
+    ("orchestration", "stacks", "stacks", "*stacks~global*"),
+    ("load-balancer", "v2/lbaas/loadbalancers", "loadbalancers", "*loadbalancers*"),
+    ("load-balancer", "v2/octavia/amphorae", "amphorae", "*amphorae*"),
+    ("load-balancer", "v2/lbaas/pools", "pools", "*pools*"),
+    ("baremetal", "v1/nodes/detail", "nodes", "*nodes*"),
+    ("dns", "v2/zones", "zones", "*zones~*"),
+    ("shared-file-system", "shares/detail", "shares", "*shares*"),
+    ("container-infrastructure-management", "clusters", "clusters", "*clusters*"),
+    ("database", "mgmt/instances", "instances", "*instances*"),
+    ("metric", "v1/metric", None, "*metric~*"),
+    ("metric", "v1/resource/generic", None, "*generic*"),
+]
+
+
+@pytest.mark.parametrize("service, path, key, pattern", SAMPLES,
+                         ids=[f"{s}:{p}" for s, p, *_ in SAMPLES])
+def test_items_have_every_field_of_the_api_reference(
+        client: ApiClient, service: str, path: str, key: str | None, pattern: str) -> None:
+    """A page of one item has every field the API reference's example answer has
+    (``tests/data/recorded/apiref/``), in the page and in the item."""
+    [recorded] = (APIREF / service).glob(f"GET_{pattern}.json")
+    reference = json.loads(recorded.read_text())["body"]
+    params: dict[str, object] = {"limit": 1, "global_tenant": "True", "all_tenants": 1}
+    url = f"{client.endpoint(service).url}/{path}"
+    body = client.get_json(service, url, params=params,
+                           headers={"X-Auth-All-Projects": "True"})
+    if key is None:
+        assert set(reference[0]) <= set(body[0]), set(reference[0]) - set(body[0])
+    else:
+        assert set(reference) <= set(body), set(reference) - set(body)
+        missing = set(reference[key][0]) - set(body[key][0])
+        assert not missing, missing

@@ -41,6 +41,12 @@ def node_payload(api: ApiContext, node: Node) -> dict[str, Any]:
         "resource_class": "baremetal", "conductor_group": "", "lessee": None,
         "owner": None, "retired": False, "retired_reason": None, "traits": [],
         "properties": {"cpus": 32, "memory_mb": 131072, "local_gb": 900},
+        "clean_step": {}, "driver_internal_info": {}, "inspection_finished_at": None,
+        "inspection_started_at": None, "network_interface": "flat", "raid_config": {},
+        "target_raid_config": {}, "reservation": None,
+        **{sub: [{"href": f"{link}/{sub}", "rel": "self"},
+                 {"href": f"{link.replace('/v1/', '/')}/{sub}", "rel": "bookmark"}]
+           for sub in ("ports", "portgroups", "states")},
         "created_at": node.updated_at.isoformat(),
         "updated_at": node.updated_at.isoformat(),
         "provision_updated_at": node.provision_updated_at.isoformat(),

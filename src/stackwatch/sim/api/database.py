@@ -28,6 +28,9 @@ def instance_payload(api: ApiContext, project: str, i: DatabaseInstance) -> dict
             "flavor": {"id": "d2", "links": []}, "id": i.id,
             "links": [{"href": api.url(f"/v1.0/{project}/instances/{i.id}"), "rel": "self"}],
             "name": i.name, "region": api.state.region, "status": i.status,
+            "addresses": [], "ip": [], "server": None, "server_id": None,
+            "service_status": "HEALTHY" if i.status == "ACTIVE" else i.status,
+            "service_status_updated": "2026-01-05T09:10:00", "volume_id": None,
             "tenant_id": i.tenant_id, "task_description": "No tasks for the instance.",
             "volume": {"size": i.volume_size, "used": i.volume_used}}
 

@@ -25,6 +25,7 @@ from stackwatch.sim.optional import Amphora, Listener, LoadBalancer, OptionalWor
 from stackwatch.sim.routing import ApiContext, auth_of
 
 MAX_LIMIT = 1000  # octavia.conf pagination_max_limit
+CREATED = "2026-01-05T09:00:00"
 T = TypeVar("T")
 
 
@@ -51,7 +52,7 @@ def amphora_payload(a: Amphora) -> dict[str, Any]:
             "cert_expiration": a.cert_expiration.strftime("%Y-%m-%d %H:%M:%S"),
             "cert_busy": 0, "role": a.role, "status": a.status, "vrrp_interface": "eth1",
             "vrrp_id": 1, "vrrp_priority": 100 if a.role == "MASTER" else 90,
-            "cached_zone": "nova"}
+            "cached_zone": "nova", "created_at": CREATED, "updated_at": CREATED}
 
 
 def pool_payload(p: Pool, listeners: Sequence[str]) -> dict[str, Any]:
@@ -60,7 +61,8 @@ def pool_payload(p: Pool, listeners: Sequence[str]) -> dict[str, Any]:
             "provisioning_status": p.provisioning_status, "session_persistence": None,
             "listeners": [{"id": i} for i in listeners], "members": [],
             "healthmonitor_id": None, "project_id": p.project_id, "id": p.id,
-            "operating_status": p.operating_status, "name": p.name, "tags": []}
+            "operating_status": p.operating_status, "name": p.name, "tags": [],
+            "created_at": CREATED, "updated_at": CREATED}
 
 
 def listener_payload(li: Listener, pool: str | None) -> dict[str, Any]:

@@ -48,9 +48,11 @@ def register(api: ApiContext) -> None:
 
     async def metrics(request: web.Request) -> web.Response:
         chosen, _ = page(request, world().metrics, str, cap=MAX_LIMIT)
+        owner = world().account_project  # the admin project, as ceilometer's
         return json_response([{"id": m, "archive_policy_name": "low", "creator": "admin",
-                               "name": "cpu", "resource_id": None, "unit": None}
-                              for m in chosen])
+                               "name": "cpu", "resource_id": None, "unit": None,
+                               "created_by_user_id": "admin",
+                               "created_by_project_id": owner} for m in chosen])
 
     async def resources(request: web.Request) -> web.Response:
         chosen, _ = page(request, world().resources, str, cap=MAX_LIMIT)
