@@ -23,6 +23,16 @@ def cloud(
 
 
 @pytest.fixture(scope="module")
+def optional_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedCloud]:
+    """A small simulated cloud serving the nine optional services too (heat, octavia...),
+    for the whole test module (per module, as ``cloud``: a simulator outliving its
+    module would keep its threads and frozen objects through the rest of the run)."""
+    with SimulatedCloud(workdir=tmp_path_factory.mktemp("optional"), size="small",
+                        optional_services=True) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
 def replayer(cloud: SimulatedCloud) -> Replayer:
     """Replays recordings against ``cloud`` as the admin of its clouds.yaml."""
     return Replayer(login_from_clouds_yaml(Path(cloud.clouds_yaml)))

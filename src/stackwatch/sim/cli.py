@@ -84,6 +84,9 @@ def _fail(exc: StackwatchError | str) -> NoReturn:
 @click.option("--churn-rate", type=float, default=0.0, show_default=True,
               help="Lifecycle events (boots, deletes, failures) per second.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Generation seed.")
+@click.option("--optional-services", is_flag=True,
+              help="Also serve heat, octavia, ironic, designate, manila, magnum, trove, "
+                   "gnocchi and swift (in the catalog, with items of their own).")
 @click.option("--hypervisors", type=int, default=None, help="Override the size's count.")
 @click.option("--servers", type=int, default=None, help="Override the size's count.")
 @click.option("--projects", type=int, default=None, help="Override the size's count.")
@@ -94,7 +97,8 @@ def _fail(exc: StackwatchError | str) -> NoReturn:
 @click.pass_context
 def sim(ctx: click.Context, /, workdir: Path | None, size: str, scenarios: tuple[str, ...],
         latency: str, port: int, db_url: str | None, amqp_url: str | None, processes: bool,
-        traffic_rate: float, churn_rate: float, seed: int, **knobs: int | None) -> None:
+        traffic_rate: float, churn_rate: float, seed: int, optional_services: bool,
+        **knobs: int | None) -> None:
     """Run a simulated OpenStack cloud on 127.0.0.1 until stopped (Ctrl-C)."""
     if ctx.invoked_subcommand is not None:
         ctx.obj = {"workdir": workdir}
@@ -108,7 +112,8 @@ def sim(ctx: click.Context, /, workdir: Path | None, size: str, scenarios: tuple
             workdir=where, size=size, scenarios=names, scenario_params=params,
             latency=parse_latency(latency),
             db_url=db_url, amqp_url=amqp_url, processes=processes, seed=seed, port=port,
-            sizing=knobs, traffic_rate=traffic_rate, churn_rate=churn_rate)
+            sizing=knobs, traffic_rate=traffic_rate, churn_rate=churn_rate,
+            optional_services=optional_services)
         cloud.start()
     except StackwatchError as exc:
         _fail(exc)

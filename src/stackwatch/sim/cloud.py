@@ -11,6 +11,10 @@
         cloud.state           # the ground truth (read it; change it through cloud.call)
         cloud.inject("compute-down", host="compute-0001"); cloud.clear("compute-down")
 
+``optional_services=True`` also serves heat, octavia, ironic, designate, manila, magnum,
+trove, gnocchi and swift (in the catalog, their items in ``cloud.state.optional``;
+:mod:`stackwatch.sim.optional`); without it the cloud has the six core services only.
+
 Start-up: validate the arguments, bind the port (a clear error if taken), generate the
 state, create and load the service databases, start the world around the APIs
 (logs, bus, processes — sim-world's components, each optional), serve on its own
@@ -39,8 +43,10 @@ from aiohttp import web
 from stackwatch.errors import SimulatorError
 from stackwatch.sim import faults as sim_faults
 from stackwatch.sim import generate, workdir
+from stackwatch.sim import optional as sim_optional
 from stackwatch.sim.events import RequestHook
 from stackwatch.sim.life import Life
+from stackwatch.sim.routing import OPTIONAL_SERVICES, SERVICES
 from stackwatch.sim.server import ControlApi, SimServer
 from stackwatch.sim.state import CloudState
 
@@ -73,6 +79,7 @@ class SimulatedCloud:
         traffic_rate: float = 0.0,
         databases: bool = True,
         admin_password: str = ADMIN_PASSWORD_DEFAULT,
+        optional_services: bool = False,
     ) -> None:
         self.workdir = Path(workdir).resolve()
         self.sizing = generate.Sizing.for_size(size, **dict(sizing or {}))
@@ -107,8 +114,10 @@ class SimulatedCloud:
         self.traffic_rate = traffic_rate
         self.with_databases = databases
         self.admin_password = admin_password
+        self.optional_services = optional_services
+        self.services = SERVICES + (OPTIONAL_SERVICES if optional_services else ())
         self.state = CloudState()
-        self.server = SimServer(self.state, latency=latency)
+        self.server = SimServer(self.state, latency=latency, services=self.services)
         self.world: dict[str, Any] = {}
         self.life: Life | None = None
         self.databases: Any = None
@@ -161,7 +170,9 @@ class SimulatedCloud:
         try:
             t = time.perf_counter()
             generate.generate(self.state, self.sizing, seed=self.seed, base_url=self.base_url,
-                              admin_password=self.admin_password)
+                              admin_password=self.admin_password, services=self.services)
+            if self.optional_services:
+                self.state.optional = self._optional_world()
             self.startup_seconds["generate"] = time.perf_counter() - t
             # The generated cloud lives as long as the process: keep the cyclic GC from
             # walking its hundreds of thousands of records on every full collection
@@ -251,6 +262,14 @@ class SimulatedCloud:
         sock.listen(1024)
         sock.setblocking(False)
         return sock
+
+    def _optional_world(self) -> sim_optional.OptionalWorld:
+        """The optional services' items, over the generated projects and hypervisors."""
+        projects = [p for p in self.state.projects if p.name != "service"]
+        projects.sort(key=lambda p: (p.name != "demo", p.name))
+        admin = next(p.id for p in projects if p.name == generate.ADMIN_PROJECT)
+        return sim_optional.generate([p.id for p in projects if p.id != admin] or [admin], admin,
+                                 len(self.state.hypervisors), self.state.now(), self.seed)
 
     def _start_databases(self) -> None:
         if not self.with_databases:

@@ -37,7 +37,7 @@ from typing import Any, Protocol
 from stackwatch.errors import SimulatorError
 from stackwatch.sim import ops
 from stackwatch.sim import records as r
-from stackwatch.sim.routing import SERVICES
+from stackwatch.sim.routing import OPTIONAL_SERVICES, SERVICES
 from stackwatch.sim.server import ApiFault, SimServer
 from stackwatch.sim.state import Actor, CloudState, acting
 
@@ -533,7 +533,7 @@ def _cascade(name: str, apply: Apply, summary: str, **params: str) -> Scenario:
 
 
 def _service_type(name: str) -> str:
-    for spec in SERVICES:
+    for spec in SERVICES + OPTIONAL_SERVICES:
         if name in (spec.service_type, spec.name, spec.module, spec.prefix.strip("/")):
             return spec.service_type
     aliases = {"volume": "block-storage", "cinder": "block-storage", "volumev3": "block-storage",

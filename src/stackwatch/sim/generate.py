@@ -33,7 +33,7 @@ from typing import Any
 
 from stackwatch.errors import SimulatorError
 from stackwatch.sim import records as r
-from stackwatch.sim.routing import SERVICES
+from stackwatch.sim.routing import SERVICES, ServiceSpec
 from stackwatch.sim.state import DEFAULT_QUOTAS, CloudState, flavor_resources
 
 ADMIN_USER = "admin"
@@ -148,16 +148,20 @@ def generate(
     seed: int = 1,
     base_url: str,
     admin_password: str,
+    services: tuple[ServiceSpec, ...] = SERVICES,
 ) -> None:
-    """Fill an empty ``state`` with a cloud of ``sizing``; endpoints point at ``base_url``."""
-    _Generator(state, sizing, seed, base_url, admin_password).run()
+    """Fill an empty ``state`` with a cloud of ``sizing``; endpoints point at ``base_url``,
+    one catalog entry per service of ``services``."""
+    _Generator(state, sizing, seed, base_url, admin_password, services).run()
 
 
 class _Generator:
     def __init__(
-        self, state: CloudState, sizing: Sizing, seed: int, base_url: str, password: str
+        self, state: CloudState, sizing: Sizing, seed: int, base_url: str, password: str,
+        services: tuple[ServiceSpec, ...] = SERVICES,
     ) -> None:
         self.state = state
+        self.services = services
         self.s = sizing
         self.rng = random.Random(seed)
         self.ids = _Ids(self.rng)
@@ -229,7 +233,7 @@ class _Generator:
             self.projects.append(pid)
             self.project_users[pid] = uid
         # catalog: one service per spec, three interfaces on the same URL
-        for spec in SERVICES:
+        for spec in self.services:
             sid = ids.hex()
             out.append(r.CatalogService(id=sid, type=spec.service_type, name=spec.name))
             suffix = spec.endpoint_suffix

@@ -9,6 +9,14 @@ One port serves every service under a devstack-like prefix (see :data:`SERVICES`
     /image/v2/...                    glance
     /volume/v3/{project_id}/...      cinder
 
+and, with the optional services (:data:`OPTIONAL_SERVICES`, ``optional_services=True``)::
+
+    /heat-api/v1/{project_id}/...    heat          /load-balancer/v2/...   octavia
+    /baremetal/v1/...                ironic        /dns/v2/...             designate
+    /share/v2/...                    manila        /container-infra/v1/... magnum
+    /database/v1.0/{project_id}/...  trove         /metric/v1/...          gnocchi
+    /object-store/v1/AUTH_{project_id}             swift (and /object-store/info)
+
 Each ``stackwatch.sim.api.<module>`` defines one function::
 
     def register(api: ApiContext) -> None:
@@ -59,9 +67,23 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("block-storage", "cinderv3", "block_storage", "/volume", "/v3/", True),
 )
 
+#: Served only when asked (``SimulatedCloud(optional_services=True)``): the services a
+#: cloud may run, whose sources watch them only while the catalog lists them.
+OPTIONAL_SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("orchestration", "heat", "orchestration", "/heat-api", "/v1/", True),
+    ServiceSpec("load-balancer", "octavia", "load_balancer", "/load-balancer", ""),
+    ServiceSpec("baremetal", "ironic", "baremetal", "/baremetal", ""),
+    ServiceSpec("dns", "designate", "dns", "/dns", ""),
+    ServiceSpec("shared-file-system", "manilav2", "shared_file_system", "/share", "/v2"),
+    ServiceSpec("container-infra", "magnum", "container_infra", "/container-infra", "/v1"),
+    ServiceSpec("database", "trove", "database", "/database", "/v1.0/", True),
+    ServiceSpec("metric", "gnocchi", "metric", "/metric", ""),
+    ServiceSpec("object-store", "swift", "object_store", "/object-store", "/v1/AUTH_", True),
+)
+
 
 def spec_for(service_type: str) -> ServiceSpec:
-    for spec in SERVICES:
+    for spec in SERVICES + OPTIONAL_SERVICES:
         if spec.service_type == service_type:
             return spec
     raise KeyError(service_type)

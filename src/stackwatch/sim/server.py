@@ -105,6 +105,7 @@ class SimServer:
     hooks: list[RequestHook] = field(default_factory=list)
     control: ControlApi | None = None
     contexts: dict[str, ApiContext] = field(default_factory=dict)
+    services: tuple[ServiceSpec, ...] = SERVICES  # plus OPTIONAL_SERVICES when served
     served: int = 0
     hook_errors: int = 0
     _rng: random.Random = field(default_factory=lambda: random.Random(7))
@@ -123,7 +124,7 @@ class SimServer:
     def build_app(self, base_url: str) -> web.Application:
         """Register every available service module's routes under its prefix."""
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024**2)
-        for spec in SERVICES:
+        for spec in self.services:
             try:
                 module = importlib.import_module(f"stackwatch.sim.api.{spec.module}")
             except ModuleNotFoundError as exc:
@@ -158,7 +159,8 @@ class SimServer:
         request_id = "req-" + str(uuid.uuid4())
         request[REQUEST_ID_KEY] = request_id
         info = self._routes.get(id(request.match_info.route))
-        spec = info.spec if isinstance(info, _RouteHandler) else _spec_by_path(request.path)
+        spec = info.spec if isinstance(info, _RouteHandler) \
+            else _spec_by_path(request.path, self.services)
         if spec is None:
             return json_response({"error": {"code": 404, "message": "Not Found"}}, 404)
         if self.latency > 0:
@@ -327,8 +329,8 @@ def _request_id_headers(spec: ServiceSpec, method: str, path: str, status: int
     return ("x-openstack-request-id",)
 
 
-def _spec_by_path(path: str) -> ServiceSpec | None:
-    for spec in SERVICES:
+def _spec_by_path(path: str, services: tuple[ServiceSpec, ...]) -> ServiceSpec | None:
+    for spec in services:
         if path == spec.prefix or path.startswith(spec.prefix + "/"):
             return spec
     return None

@@ -31,10 +31,13 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from stackwatch.sim import records as r
 from stackwatch.sim.events import Change, ChangeKind, ChangeSubscriber
+
+if TYPE_CHECKING:
+    from stackwatch.sim.optional import OptionalWorld
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +263,8 @@ class CloudState:
     def __init__(self, region: str = "RegionOne", clock: Callable[[], datetime] = utcnow) -> None:
         self.region = region
         self.now = clock
+        # the optional services' items, when the simulator serves them (sim/optional.py)
+        self.optional: OptionalWorld | None = None
         T = Table
         # identity
         self.domains: Table[r.Domain] = T("domain", _by_id)
