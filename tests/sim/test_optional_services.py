@@ -82,6 +82,10 @@ def test_octavia_by_status(got: dict[str, Collection], world: OptionalWorld) -> 
     assert by(lb, "openstack_loadbalancer_pool_status", "provisioning_status",
               "operating_status") == Counter(
         (p.provisioning_status, p.operating_status) for p in world.pools)
+    assert value(lb, "openstack_loadbalancer_total_listeners") == len(world.listeners)
+    assert by(lb, "openstack_loadbalancer_listener_status", "operating_status",
+              "loadbalancers") == Counter(
+        (x.operating_status, x.load_balancer_id) for x in world.listeners)
     assert len({b.operating_status for b in world.loadbalancers}) >= 3
 
 
