@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import math
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 
 from exposition import exposition
 from stackwatch.catalog.loader import default_catalog
+from stackwatch.config import StoreConfig
 from stackwatch.exposition import Exposition, render, render_with_prometheus_client
 from stackwatch.model import Collection, Sample, make_labels
 from stackwatch.store.opening import open_store
@@ -168,5 +170,35 @@ def test_warm_soon_renders_after_the_writes_settle(stores: Stores) -> None:
         assert exposed.renderings == 1
         assert b'openstack_nova_total_vms{region="r1"} 5.0' in exposed.body()
         assert exposed.renderings == 1
+    finally:
+        store.close()
+
+
+def test_warm_soon_waits_while_busy_then_at_most_its_patience(tmp_path: Path) -> None:
+    """While more writes are coming (the server's runs in flight) the warm rendering
+    waits; when they keep coming past ``patience``, it renders anyway (one store is
+    enough: the store only counts its changes)."""
+    store = open_store(StoreConfig(path=tmp_path / "store.sqlite"))
+    try:
+        exposed = Exposition(store, CATALOG)
+        busy = [True]
+        exposed.busy = lambda: busy[0]
+        store.write(_run(2, 1, time.time()), "api.compute")
+        exposed.warm_soon()
+        time.sleep(1.2)  # two quiet periods: without busy, it would have rendered
+        assert exposed.renderings == 0
+        busy[0] = False
+        deadline = time.monotonic() + 10
+        while exposed.renderings == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert exposed.renderings == 1
+        exposed.patience = 0.0
+        busy[0] = True
+        store.write(_run(2, 5, time.time()), "api.compute")
+        exposed.warm_soon()
+        deadline = time.monotonic() + 10
+        while exposed.renderings == 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert exposed.renderings == 2
     finally:
         store.close()
