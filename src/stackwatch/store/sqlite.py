@@ -740,6 +740,20 @@ class SQLiteStore(BusReads):
         rows = self._query(sql + " ORDER BY name, labels", params)
         return [Sample(r[0], r[3], _decode_labels(r[1]), r[2]) for r in rows]
 
+    def latest_rows(self) -> Iterator[tuple[str, str, float, float]]:
+        """:meth:`latest_samples` as (name, labels JSON, time, value), read in batches."""
+        try:
+            cursor = self._reader().execute(
+                "SELECT name, labels, last_ts, last_value FROM series "
+                "WHERE id IN (SELECT series_id FROM current_series) ORDER BY name, labels")
+            try:
+                while batch := cursor.fetchmany(10000):
+                    yield from batch
+            finally:
+                cursor.close()  # ends the read (a reader left open holds the WAL back)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: query failed: {exc}") from exc
+
     def _series_filter(self, name: str, labels: Labels | None) -> tuple[str, list[Any]]:
         if labels is None:
             return "s.name = ?", [name]
