@@ -198,9 +198,10 @@ class Exposition:
         self._warmer: threading.Thread | None = None
         self.renderings = 0
         #: True while more writes are coming (the server: runs in flight); the warm
-        #: rendering waits for it, at most :attr:`patience` seconds
+        #: rendering waits for it, at most :attr:`patience` seconds (a scrape meanwhile
+        #: renders what is there)
         self.busy: Callable[[], bool] = lambda: False
-        self.patience = 10.0
+        self.patience = 60.0
         self.quiet = 0.5  # seconds without a write before the warm rendering
 
     def body(self) -> bytes:

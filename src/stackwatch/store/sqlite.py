@@ -577,13 +577,17 @@ class SQLiteStore(BusReads):
                 newest[keys[i]] = (stamps[i], values[i])
         if newest:
             # One writer: ids are handed out here rather than read back row by row, and a
-            # new series starts with its newest value.
+            # new series starts with its newest value. In the order of the (name, labels)
+            # index: its pages filled one after the other, not at random (a big cloud's
+            # first run inserts 591,000)
             top = conn.execute("SELECT COALESCE(MAX(id), 0) FROM series").fetchone()[0]
-            new_ids.update((key, series_id) for series_id, key in enumerate(newest, top + 1))
+            order = sorted((key[0], _encode_labels(key[1]), key) for key in newest)
+            new_ids.update((key, series_id) for series_id, (_, _, key) in
+                           enumerate(order, top + 1))
             conn.executemany(
                 "INSERT INTO series (id, name, labels, last_ts, last_value) VALUES (?, ?, ?, ?, ?)",
-                [(new_ids[key], key[0], _encode_labels(key[1]), ts, value)
-                 for key, (ts, value) in newest.items()],
+                [(series_id, name, text, *newest[key])
+                 for series_id, (name, text, key) in enumerate(order, top + 1)],
             )
             for i in fresh:
                 found[i] = new_ids[keys[i]]
@@ -634,7 +638,7 @@ class SQLiteStore(BusReads):
         conn.executemany("DELETE FROM current_series WHERE source = ? AND series_id = ?",
                          [(source, i) for i in before - held])
         conn.executemany("INSERT INTO current_series (source, series_id) VALUES (?, ?)",
-                         [(source, i) for i in held - before])
+                         [(source, i) for i in sorted(held - before)])  # in key order
         return held
 
     def _write_checks(self, conn: sqlite3.Connection, source: str,
