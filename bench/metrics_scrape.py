@@ -43,7 +43,7 @@ import yaml
 
 from stackwatch.catalog.loader import default_catalog
 from stackwatch.config import StoreConfig
-from stackwatch.exposition import render, render_with_prometheus_client
+from stackwatch.exposition import render, render_rows, render_with_prometheus_client
 from stackwatch.model import Collection, Sample, make_labels
 from stackwatch.store.opening import open_store
 from subprocs import free_port, stop
@@ -150,6 +150,7 @@ def measure(count: int, scrapes: int, store_url: str | None) -> dict[str, Any]:
         try:
             latest = reader.latest_samples()
             read = median_of(3, reader.latest_samples)
+            rows = median_of(3, lambda: render_rows(reader.latest_rows(), catalog))
         finally:
             reader.close()
         library = median_of(3, lambda: render_with_prometheus_client(latest, catalog))
@@ -165,7 +166,7 @@ def measure(count: int, scrapes: int, store_url: str | None) -> dict[str, Any]:
         "gzip_scrape_p50_ms": statistics.median(zipped) * 1000,
         "gzip_scrape_p99_ms": zipped[min(len(zipped) - 1, int(len(zipped) * 0.99))] * 1000,
         "store_read_ms": read * 1000, "prometheus_client_render_ms": library * 1000,
-        "stackwatch_render_ms": ours * 1000,
+        "stackwatch_render_ms": ours * 1000, "rows_read_and_render_ms": rows * 1000,
     }
 
 
@@ -185,7 +186,8 @@ def main() -> None:
         results.append(result)
     print(f"machine: {os.cpu_count()} CPUs")
     print(f"{'series':>10} {'body':>8} {'first':>8} {'p50':>7} {'p99':>7} {'gzip p50':>9} "
-          f"{'gzip p99':>9} {'read':>7} {'p_c render':>10} {'sw render':>10} {'load':>5}  goal")
+          f"{'gzip p99':>9} {'read':>7} {'p_c render':>10} {'sw render':>10} {'rows':>8} "
+          f"{'write':>7} {'load':>5}  goal")
     for r in results:
         goal = "-" if r["series"] > 100_000 else (
             "met" if r["gzip_scrape_p99_ms"] <= GOAL_MS else "MISSED")
@@ -194,6 +196,7 @@ def main() -> None:
               f"{r['gzip_scrape_p50_ms']:>7.1f}ms {r['gzip_scrape_p99_ms']:>7.1f}ms "
               f"{r['store_read_ms']:>5.0f}ms "
               f"{r['prometheus_client_render_ms']:>8.0f}ms {r['stackwatch_render_ms']:>8.0f}ms "
+              f"{r['rows_read_and_render_ms']:>6.0f}ms {r['write_s']:>6.1f}s "
               f"{r['load']:>5.1f}  {goal}")
         if r["series_in_body"] < r["series"]:
             print(f"  only {r['series_in_body']:,} of {r['series']:,} series in the body!")
@@ -201,7 +204,10 @@ def main() -> None:
           "Prometheus scrapes (Accept-Encoding: gzip, its default; the goal's figure); "
           "read: the store's "
           "latest_samples(); p_c render: prometheus_client's generate_latest over the same "
-          "series (what /metrics did before); sw render: stackwatch's")
+          "series (what /metrics did before); sw render: stackwatch's render() of the "
+          "samples read; rows: the store's latest_rows() read and rendered as they are "
+          "stored (what /metrics does now: read and render in one); write: the store's "
+          "write of the series")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+import orjson
 from prometheus_client.utils import floatToGoString
 
 from stackwatch.catalog.loader import Catalog
@@ -45,19 +46,19 @@ def _escape_value(text: str) -> str:
     return text.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
 
-def _family(sample: Sample, catalog: Catalog,
+def _family(name: str, catalog: Catalog,
             specs: dict[str, tuple[str, str, str]]) -> tuple[str, str, str]:
     """(family name, help, type) of a sample name, as the catalog declares it."""
-    found = specs.get(sample.name)
+    found = specs.get(name)
     if found is None:
-        spec = catalog.metric_for_sample(sample.name)
+        spec = catalog.metric_for_sample(name)
         if spec is None:
-            found = (sample.name, UNDECLARED_HELP, "untyped")
+            found = (name, UNDECLARED_HELP, "untyped")
         elif spec.type == "counter":  # the exposition adds _total back to the family name
             found = (spec.name.removesuffix("_total"), spec.description, "counter")
         else:
             found = (spec.name, spec.description, spec.type)
-        specs[sample.name] = found
+        specs[name] = found
     return found
 
 
@@ -67,7 +68,7 @@ def render(samples: Iterable[Sample], catalog: Catalog) -> bytes:
     specs: dict[str, tuple[str, str, str]] = {}
     families: dict[str, _Family] = {}
     for sample in samples:
-        key, doc, kind = _family(sample, catalog, specs)
+        key, doc, kind = _family(sample.name, catalog, specs)
         family = families.get(key)
         if family is None:
             family = families[key] = _Family(doc, kind)
@@ -77,12 +78,55 @@ def render(samples: Iterable[Sample], catalog: Catalog) -> bytes:
         else:
             line = f"{sample.name} {_go_float(sample.value)}\n"
         family.lines.append(line)
+    return _joined(families)
+
+
+def _joined(families: dict[str, _Family]) -> bytes:
     out: list[str] = []
     for key, family in families.items():
         name = key + "_total" if family.kind == "counter" else key
         out.append(f"# HELP {name} {_escape_help(family.doc)}\n# TYPE {name} {family.kind}\n")
         out.extend(family.lines)
     return "".join(out).encode("utf-8")
+
+
+def _labels_text(stored: str) -> str:
+    """The exposition's ``k="v",...`` of labels stored as JSON (sorted keys, as
+    ``json.dumps`` spells them). Without a backslash, no key or value holds a quote, a
+    backslash, a control or a non-ASCII character (JSON would have escaped it), so the
+    text splits on its quotes into keys and values that need no escaping."""
+    if "\\" not in stored:
+        parts = stored.split('"')
+        return ",".join([f'{k}="{v}"' for k, v in zip(parts[1::4], parts[3::4], strict=True)])
+    return ",".join(f'{k}="{_escape_value(v)}"' for k, v in sorted(orjson.loads(stored).items()))
+
+
+def render_rows(rows: Iterable[tuple[str, str, float, float]], catalog: Catalog,
+                oldest: float = -math.inf) -> tuple[bytes, float]:
+    """:func:`render` of a store's rows (:meth:`Store.latest_rows`: name, labels as
+    stored, time, value), those older than ``oldest`` left out; and the time of the
+    oldest kept (inf: none)."""
+    specs: dict[str, tuple[str, str, str]] = {}
+    families: dict[str, _Family] = {}
+    earliest = math.inf
+    last_name = ""
+    lines: list[str] = []
+    for name, stored, ts, value in rows:
+        if ts < oldest:
+            continue
+        if ts < earliest:
+            earliest = ts
+        if name != last_name:  # rows come by name: a family looked up once per name
+            key, doc, kind = _family(name, catalog, specs)
+            family = families.get(key)
+            if family is None:
+                family = families[key] = _Family(doc, kind)
+            lines, last_name = family.lines, name
+        if stored == "{}":
+            lines.append(f"{name} {_go_float(value)}\n")
+        else:
+            lines.append(f"{name}{{{_labels_text(stored)}}} {_go_float(value)}\n")
+    return _joined(families), earliest
 
 
 @dataclass(slots=True)
@@ -116,7 +160,7 @@ def render_with_prometheus_client(samples: Iterable[Sample], catalog: Catalog) -
             families: dict[str, Metric] = {}
             specs: dict[str, tuple[str, str, str]] = {}
             for sample in samples:
-                key, doc, kind = _family(sample, catalog, specs)
+                key, doc, kind = _family(sample.name, catalog, specs)
                 family = families.get(key)
                 if family is None:
                     family = families[key] = Metric(key, doc, kind)
@@ -153,6 +197,12 @@ class Exposition:
         self._warm = threading.Event()
         self._warmer: threading.Thread | None = None
         self.renderings = 0
+        #: True while more writes are coming (the server: runs in flight); the warm
+        #: rendering waits for it, at most :attr:`patience` seconds (a scrape meanwhile
+        #: renders what is there)
+        self.busy: Callable[[], bool] = lambda: False
+        self.patience = 60.0
+        self.quiet = 0.5  # seconds without a write before the warm rendering
 
     def body(self) -> bytes:
         """The exposition of the store's current samples (rendered again if stale)."""
@@ -184,28 +234,32 @@ class Exposition:
 
     def _render(self, generation: str, now: float) -> Rendered:
         started = time.perf_counter()
-        oldest = now - self._max_age
-        samples = [s for s in self._store.latest_samples() if s.timestamp >= oldest]
-        expires = min((s.timestamp for s in samples), default=math.inf) + self._max_age
-        body = render(samples, self._catalog)
+        body, earliest = render_rows(self._store.latest_rows(), self._catalog,
+                                     now - self._max_age)
+        expires = earliest + self._max_age
         self.renderings += 1
         return Rendered(generation, body, expires, time.perf_counter() - started)
 
     def warm_soon(self) -> None:
-        """Render on a thread of its own once writes have been quiet for a moment: the
-        writer calls this after each write; a burst of writes costs one rendering."""
+        """Render on a thread of its own once writes have been quiet for a moment and
+        :attr:`busy` says no more are coming (or :attr:`patience` has run out): the
+        writer calls this after each write; a burst of writes costs one rendering (a
+        rendering of a big cloud's 591,000 series, in the middle of a cycle, held the
+        interpreter from the runs still being parsed and written)."""
         self._warm.set()
         if self._warmer is None:
             self._warmer = threading.Thread(target=self._warm_loop, name="stackwatch-metrics",
                                             daemon=True)
             self._warmer.start()
 
-    def _warm_loop(self, quiet: float = 0.5) -> None:
+    def _warm_loop(self) -> None:
         while True:
             self._warm.wait()
-            while self._warm.is_set():  # wait until no write came for ``quiet`` seconds
+            until = time.monotonic() + self.patience
+            # wait until no write came for ``quiet`` seconds and none is coming
+            while self._warm.is_set() or (self.busy() and time.monotonic() < until):
                 self._warm.clear()
-                time.sleep(quiet)
+                time.sleep(self.quiet)
             try:
                 self._fresh()
             except Exception:  # a closed or failing store: the next scrape says so

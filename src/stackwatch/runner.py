@@ -363,6 +363,12 @@ class Loop:
         self._wake = threading.Event()  # set by stop(), request_run() and a run's end
         self._requested: set[str] = set()
         self._requested_lock = threading.Lock()
+        self._running: dict[str, _Pending] = {}
+
+    @property
+    def in_flight(self) -> int:
+        """Runs started and not handed over yet (read from any thread)."""
+        return len(self._running)
 
     def stop(self) -> None:
         """Ask the loop to return after the current tick."""
@@ -391,7 +397,7 @@ class Loop:
         names = set(due)
         reads = {s.name: names.intersection(getattr(s, "after", ())) for s in self.runner.sources}
         finished: set[str] = set()
-        running: dict[str, _Pending] = {}
+        running = self._running
         done = 0
         while not self._stop.is_set() and (max_runs is None or done < max_runs):
             self._wake.clear()  # before taking the requests: a later one wakes the wait

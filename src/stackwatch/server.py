@@ -101,6 +101,7 @@ class Monitor:
         self._pruned_at = 0.0
         self._runs = 0
         self._runs_lock = threading.Condition()
+        self._writing = False  # a run being written (the loop's thread)
         self._web_loop: asyncio.AbstractEventLoop | None = None
         self._web_runner: web.AppRunner | None = None
         self._threads: list[threading.Thread] = []
@@ -144,7 +145,11 @@ class Monitor:
 
     def _write(self, run: Run) -> None:
         # the run replaces what its source's previous run saw (series, checks)
-        self.store.write(run.collection, run.source)
+        self._writing = True
+        try:
+            self.store.write(run.collection, run.source)
+        finally:
+            self._writing = False
         if self.app is not None:  # the scrape after a collection finds /metrics rendered
             self.app[EXPOSITION_KEY].warm_soon()
         now = time.time()
@@ -242,6 +247,8 @@ class Monitor:
                                      *runbook_api.endpoints(self.runbooks)),
                             ingest=self.ingest,
                             alarm_states=self.alarms.states if self.alarms else None)
+        # rendered once the runs in flight are written, not between them
+        self.app[EXPOSITION_KEY].busy = lambda: self._writing or self.loop.in_flight > 0
         runner = web.AppRunner(self.app, access_log=None)
         await runner.setup()
         host, port = self._listen

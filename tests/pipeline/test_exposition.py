@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import math
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -20,7 +21,13 @@ from hypothesis import strategies as st
 
 from exposition import exposition
 from stackwatch.catalog.loader import default_catalog
-from stackwatch.exposition import Exposition, render, render_with_prometheus_client
+from stackwatch.config import StoreConfig
+from stackwatch.exposition import (
+    Exposition,
+    render,
+    render_rows,
+    render_with_prometheus_client,
+)
 from stackwatch.model import Collection, Sample, make_labels
 from stackwatch.store.opening import open_store
 from stores import Stores
@@ -145,6 +152,29 @@ def test_a_series_past_max_age_leaves_without_a_write(stores: Stores) -> None:
         store.close()
 
 
+@settings(max_examples=25, deadline=None)
+@given(SAMPLES)
+def test_the_stored_rows_render_as_their_samples(drawn: list[tuple[str, dict[str, str],
+                                                                  float]]) -> None:
+    """/metrics renders the store's rows with their labels as stored (JSON, not decoded):
+    byte for byte what the samples render to, escapes and non-ASCII included."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(StoreConfig(path=Path(tmp) / "store.sqlite"))
+        try:
+            # NaN left out: SQLite stores it as NULL, which the series table refuses
+            drawn = [d for d in drawn if not math.isnan(d[2])]
+            store.write(Collection(tuple(Sample(name, value, make_labels(labels), 1.0)
+                                         for name, labels, value in drawn)), "api.x")
+            body, oldest = render_rows(store.latest_rows(), CATALOG)
+            assert body == render(store.latest_samples(), CATALOG)
+            assert oldest == (1.0 if drawn else math.inf)
+            assert render_rows(store.latest_rows(), CATALOG, 2.0) == (b"", math.inf)
+        finally:
+            store.close()
+
+
 @pytest.mark.parametrize("count", [0, 1])
 def test_empty_and_single(count: int) -> None:
     samples = [Sample("openstack_nova_total_vms", 1, (), 0)] * count
@@ -168,5 +198,35 @@ def test_warm_soon_renders_after_the_writes_settle(stores: Stores) -> None:
         assert exposed.renderings == 1
         assert b'openstack_nova_total_vms{region="r1"} 5.0' in exposed.body()
         assert exposed.renderings == 1
+    finally:
+        store.close()
+
+
+def test_warm_soon_waits_while_busy_then_at_most_its_patience(tmp_path: Path) -> None:
+    """While more writes are coming (the server's runs in flight) the warm rendering
+    waits; when they keep coming past ``patience``, it renders anyway (one store is
+    enough: the store only counts its changes)."""
+    store = open_store(StoreConfig(path=tmp_path / "store.sqlite"))
+    try:
+        exposed = Exposition(store, CATALOG)
+        busy = [True]
+        exposed.busy, exposed.quiet = lambda: busy[0], 0.05
+        store.write(_run(2, 1, time.time()), "api.compute")
+        exposed.warm_soon()
+        time.sleep(0.3)  # six quiet periods: without busy, it would have rendered
+        assert exposed.renderings == 0
+        busy[0] = False
+        deadline = time.monotonic() + 10
+        while exposed.renderings == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert exposed.renderings == 1
+        exposed.patience = 0.0
+        busy[0] = True
+        store.write(_run(2, 5, time.time()), "api.compute")
+        exposed.warm_soon()
+        deadline = time.monotonic() + 10
+        while exposed.renderings == 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert exposed.renderings == 2
     finally:
         store.close()

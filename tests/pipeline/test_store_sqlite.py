@@ -59,3 +59,30 @@ def test_a_store_from_before_per_source_checks_opens(tmp_path: Path) -> None:
     store.write(Collection(checks=(CheckResult("c", Status.OK, "", timestamp=T0),)), "sql.nova")
     assert [c.name for c in store.latest_checks()] == ["c"]
     store.close()
+
+
+def test_labels_are_spelled_as_json_dumps_spells_them(tmp_path: Path) -> None:
+    """A series keeps one spelling whatever wrote it first (orjson on plain ASCII, json's
+    escapes for the rest): the label sets an older store holds are found again."""
+    import json
+
+    from stackwatch.model import Sample, make_labels
+    from stackwatch.store.sqlite import _encode_labels
+
+    odd = ["plain", "é", "😀", "\x7f", "\x00\x1f\t\n", 'a"b\\c', "a/b <>&"]
+    for value in odd:
+        labels = make_labels(z=value, a="1")
+        assert _encode_labels(labels) == json.dumps(dict(labels), sort_keys=True,
+                                                    separators=(",", ":"))
+    store = SQLiteStore(tmp_path / "store.sqlite")
+    try:
+        samples = tuple(Sample("m", float(i), make_labels(v=v), T0) for i, v in enumerate(odd))
+        store.write(Collection(samples), "api.x")
+        store.write(Collection(tuple(Sample(s.name, s.value + 1, s.labels, T0 + 60)
+                                     for s in samples)), "api.x")
+        assert store._writer.execute("SELECT COUNT(*) FROM series").fetchone()[0] == len(odd)
+        for i, value in enumerate(odd):
+            points = store.sample_range("m", T0, T0 + 60, make_labels(v=value))
+            assert [p.value for p in points] == [i, i + 1]
+    finally:
+        store.close()

@@ -12,7 +12,7 @@ records (``stackwatch.alarms`` gives them their meaning; SQLite:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -162,6 +162,13 @@ class Store(Protocol):
     def latest_samples(self, name: str | None = None) -> list[Sample]:
         """The newest sample of every series the latest run of a source emitted (of one
         metric, when ``name`` is given)."""
+        ...
+
+    def latest_rows(self) -> Iterator[tuple[str, str, float, float]]:
+        """What :meth:`latest_samples` gives, in the same order, as (name, labels, time,
+        value) rows with the labels as stored: JSON, sorted keys, as ``json.dumps``
+        spells them (``/metrics`` renders them without decoding them; a big cloud has
+        591,000 such series)."""
         ...
 
     def sample_range(

@@ -39,7 +39,7 @@ import math
 import socket
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
@@ -576,6 +576,13 @@ class PostgresStore(BusReads):
             params = (name,)
         rows = self._query(sql + " ORDER BY name, labels", params)
         return [Sample(r[0], r[3], _decode_labels(r[1]), r[2]) for r in rows]
+
+    def latest_rows(self) -> Iterator[tuple[str, str, float, float]]:
+        """:meth:`latest_samples` as (name, labels JSON, time, value)."""
+        rows = self._query("SELECT name, labels, last_ts, last_value FROM series s WHERE "
+                           "EXISTS (SELECT 1 FROM current_series c WHERE c.series_id = s.id) "
+                           "ORDER BY name, labels")
+        return iter([(r[0], r[1], r[2], r[3]) for r in rows])
 
     @staticmethod
     def _series_filter(name: str, labels: Labels | None) -> tuple[str, list[Any]]:

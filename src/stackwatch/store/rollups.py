@@ -78,13 +78,21 @@ def plan(rows: Iterable[tuple[int, float, float]],
     """The changes of writing ``rows`` (series id, ts, value; each key once) to series
     whose newest sample before the write is ``newest[series id]`` (time, value)."""
     changes = Changes()
+    add, get = changes.add, newest.get
+    hours: dict[float, int] = {}  # a run's samples share a few timestamps
     for series_id, ts, value in rows:
-        before = newest.get(series_id)
-        key = (series_id, hour_of(ts))
+        before = get(series_id)
+        hour = hours.get(ts)
+        if hour is None:
+            hour = hours[ts] = hour_of(ts)
+        key = (series_id, hour)
         if before is None or ts > before[0]:
-            sums = changes.add.setdefault(key, [0, 0.0])
-            sums[0] += 1
-            sums[1] += value
+            sums = add.get(key)
+            if sums is None:
+                add[key] = [1, 0.0 + value]
+            else:
+                sums[0] += 1
+                sums[1] += value
         elif ts != before[0] or value != before[1]:
             changes.again.add(key)
     return changes
