@@ -88,7 +88,9 @@ def test_an_agent_with_a_bad_token_keeps_its_batches_and_says_why(tmp_path: Path
         server.start()
         agent.start()
         agent.logs.write(1)
-        wait_for(lambda: "401" in agent.process.output(), 30, what="the refusal logged")
+        # the refusal's own words: "401" alone is also in a port or a pytest-1401 path
+        wait_for(lambda: "the token is invalid" in agent.process.output(), 30,
+                 what="the refusal logged")
         wait_for(lambda: len(agent.waiting()) >= 2, 30, what="batches kept")
         assert server.query("SELECT COUNT(*) FROM agent_batches") == [(0,)]
         output = agent.process.output()
