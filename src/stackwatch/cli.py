@@ -74,7 +74,6 @@ class LazyGroup(click.Group):
             sys.exit(2)
 
 
-
 @click.group(cls=LazyGroup)
 @click.version_option(__version__, prog_name="stackwatch")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")

@@ -256,8 +256,9 @@ class Runner:
     def _succeeded(self, name: str, duration: float, collection: Collection) -> Run:
         now = self._clock()
         collection = scrubbed(collection)
-        numbers = [s for s in collection.samples if s.value == s.value]  # NaN is not itself
-        not_numbers = [s for s in collection.samples if s.value != s.value]
+        not_numbers = [s for s in collection.samples if s.value != s.value]  # NaN is not itself
+        numbers = ([s for s in collection.samples if s.value == s.value] if not_numbers
+                   else collection.samples)  # one pass when all are numbers, as they should
         samples, duplicates = self._series.admit(name, numbers)
         items, left_out = self._items.admit(name, collection.items)
         if duplicates or not_numbers or len(items) != len(collection.items):
