@@ -27,13 +27,11 @@ import pytest
 from realcloud.cloud import RealCloud
 from realcloud.conftest import TIMINGS
 from realcloud.expected import Key, key, sample_map
+from realcloud.healthy import assert_services_healthy
 from realcloud.truth import Truth
-from stackwatch.catalog.loader import default_catalog
 from stackwatch.catalog.testing import assert_declared
-from stackwatch.config import NodeConfig, parse_config
-from stackwatch.health.evaluate import evaluate
-from stackwatch.model import CheckResult, Collection, Status
-from stackwatch.sources.node import build_node_sources
+from stackwatch.config import parse_config
+from stackwatch.model import Collection, Status
 from stackwatch.sources.registry import build_sources
 
 SCRIPT = Path(__file__).resolve().parent / "extra" / "octavia.sh"
@@ -191,25 +189,7 @@ def test_listeners_equal_cli(collected: Collection, answers: dict[str, Any]) -> 
     _assert_series(collected, expected)
 
 
-def _node_checks() -> list[CheckResult]:
-    node = NodeConfig(roles=["controller"], parts=["processes", "ports"], host="realnode")
-    return [c for s in build_node_sources(node, default_catalog()) for c in s.collect().checks]
-
-
 def test_services_are_healthy(collected: Collection) -> None:
     """The endpoint (the API source) and the processes with their ports (the node
     checks): octavia-api and octavia-worker are seen running, OK, and OK in health."""
-    checks = _node_checks()
-    for service, ports in PROCESSES.items():
-        found = [c for c in checks if c.name == "node.process"
-                 and dict(c.labels).get("service") == service]
-        assert [c.status for c in found] == [Status.OK], (service, found)
-        for port in ports:
-            held = [c for c in checks if c.name == "node.port"
-                    and dict(c.labels).get("service") == service
-                    and dict(c.labels).get("port") == str(port)]
-            assert [c.status for c in held] == [Status.OK], (service, port, held)
-    health = evaluate(default_catalog(), [*checks, *collected.checks])
-    for service in PROCESSES:
-        judged = health.service(service)
-        assert judged is not None and judged.status is Status.OK, (service, judged)
+    assert_services_healthy(PROCESSES, collected.checks)
