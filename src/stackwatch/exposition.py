@@ -196,6 +196,7 @@ class Exposition:
         self._gzipped: tuple[Rendered, bytes] | None = None
         self._warm = threading.Event()
         self._warmer: threading.Thread | None = None
+        self._closed = False
         self.renderings = 0
         #: True while more writes are coming (the server: runs in flight); the warm
         #: rendering waits for it, at most :attr:`patience` seconds (a scrape meanwhile
@@ -247,19 +248,29 @@ class Exposition:
         rendering of a big cloud's 591,000 series, in the middle of a cycle, held the
         interpreter from the runs still being parsed and written)."""
         self._warm.set()
-        if self._warmer is None:
+        if self._warmer is None and not self._closed:
             self._warmer = threading.Thread(target=self._warm_loop, name="stackwatch-metrics",
                                             daemon=True)
             self._warmer.start()
 
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop the warm rendering (before the store closes), waiting for one under way."""
+        self._closed = True
+        self._warm.set()
+        if self._warmer is not None:
+            self._warmer.join(timeout)
+
     def _warm_loop(self) -> None:
-        while True:
+        while not self._closed:
             self._warm.wait()
             until = time.monotonic() + self.patience
             # wait until no write came for ``quiet`` seconds and none is coming
-            while self._warm.is_set() or (self.busy() and time.monotonic() < until):
+            while not self._closed and (
+                    self._warm.is_set() or (self.busy() and time.monotonic() < until)):
                 self._warm.clear()
                 time.sleep(self.quiet)
+            if self._closed:
+                return
             try:
                 self._fresh()
             except Exception:  # a closed or failing store: the next scrape says so

@@ -279,6 +279,8 @@ class Monitor:
             thread.join(10)
         if self.alarms is not None:
             self.alarms.stop()
+        if self.app is not None:
+            self.app[EXPOSITION_KEY].close()  # its warm rendering reads the store
         self._close_stores()
 
     def _close_stores(self) -> None:

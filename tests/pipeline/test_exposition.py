@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import threading
 import time
 from pathlib import Path
 
@@ -113,6 +114,7 @@ def test_rendered_once_per_store_change(stores: Stores) -> None:
         assert gzip.decompress(exposed.gzipped()) == exposed.body()
         assert exposed.renderings == 2
     finally:
+        exposed.close()
         store.close()
 
 
@@ -199,6 +201,7 @@ def test_warm_soon_renders_after_the_writes_settle(stores: Stores) -> None:
         assert b'openstack_nova_total_vms{region="r1"} 5.0' in exposed.body()
         assert exposed.renderings == 1
     finally:
+        exposed.close()
         store.close()
 
 
@@ -228,5 +231,31 @@ def test_warm_soon_waits_while_busy_then_at_most_its_patience(tmp_path: Path) ->
         while exposed.renderings == 1 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert exposed.renderings == 2
+    finally:
+        store.close()
+
+
+def test_close_ends_the_warm_rendering_before_the_store_closes(tmp_path: Path) -> None:
+    """The server closes the exposition, then the store: a warm rendering waiting (or
+    under way) then must not read a store being closed (that crashed a CI run). After
+    close() its thread has ended and renders nothing more."""
+    store = open_store(StoreConfig(path=tmp_path / "store.sqlite"))
+    try:
+        exposed = Exposition(store, CATALOG)
+        exposed.busy, exposed.quiet = lambda: True, 0.05  # runs in flight: it waits
+        before = set(threading.enumerate())
+        store.write(_run(2, 1, time.time()), "api.compute")
+        exposed.warm_soon()
+        warmers = [t for t in set(threading.enumerate()) - before
+                   if t.name == "stackwatch-metrics"]
+        assert len(warmers) == 1
+        started = time.monotonic()
+        exposed.close()
+        assert time.monotonic() - started < 2
+        assert not warmers[0].is_alive()
+        exposed.warm_soon()  # a write after close starts no thread again
+        assert not [t for t in set(threading.enumerate()) - before
+                    if t.name == "stackwatch-metrics"]
+        assert exposed.renderings == 0
     finally:
         store.close()

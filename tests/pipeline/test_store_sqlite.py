@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from stackwatch.errors import StoreError
-from stackwatch.model import CheckResult, Collection, Status
+from stackwatch.model import CheckResult, Collection, Sample, Status, make_labels
 from stackwatch.store.sqlite import SQLiteStore
 
 pytestmark = pytest.mark.unit
@@ -86,3 +88,84 @@ def test_labels_are_spelled_as_json_dumps_spells_them(tmp_path: Path) -> None:
             assert [p.value for p in points] == [i, i + 1]
     finally:
         store.close()
+
+
+def _held_read(store: SQLiteStore, release: threading.Event,
+               outcome: dict[str, object]) -> threading.Thread:
+    """A thread that reads the latest rows, stops after the first one until ``release``,
+    then reads the rest (a /metrics rendering under way when the server stops)."""
+    started = threading.Event()
+
+    def read() -> None:
+        try:
+            rows = store.latest_rows()
+            count = 1 if next(rows) else 0
+            started.set()
+            release.wait(10)
+            outcome["rows"] = count + sum(1 for _ in rows)
+        except StoreError as exc:
+            outcome["error"] = str(exc)
+        finally:
+            started.set()
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    assert started.wait(10)
+    return thread
+
+
+def _many(n: int) -> Collection:
+    return Collection(tuple(Sample("openstack_nova_total_vms", float(i),
+                                   make_labels(region=f"r{i}"), T0) for i in range(n)))
+
+
+def test_close_waits_for_a_read_under_way_on_another_thread(tmp_path: Path) -> None:
+    """Closing a connection under a query running on another thread crashed the process
+    (a segfault in CI: the server stopped while /metrics was being rendered). close()
+    waits for that read, which finishes whole; a read after close is a StoreError."""
+    store = SQLiteStore(tmp_path / "store.sqlite")
+    store.write(_many(25_000), "api.compute")  # more than one batch of the read
+    release, outcome = threading.Event(), {}
+    reader = _held_read(store, release, outcome)
+    closer = threading.Thread(target=store.close)
+    closer.start()
+    closer.join(0.5)
+    assert closer.is_alive(), "close() did not wait for the read under way"
+    release.set()
+    reader.join(10)
+    closer.join(10)
+    assert not closer.is_alive()
+    assert outcome == {"rows": 25_000}
+    with pytest.raises(StoreError, match="closed"):
+        store.latest_samples()
+    with pytest.raises(StoreError, match="closed"):
+        store.generation()
+
+
+def test_close_gives_up_on_a_read_past_its_patience_and_leaves_it_whole(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A read still going after ``patience`` keeps its connection (closing it would crash);
+    close() says so and returns."""
+    store = SQLiteStore(tmp_path / "store.sqlite")
+    store.write(_many(12_000), "api.compute")
+    release, outcome = threading.Event(), {}
+    reader = _held_read(store, release, outcome)
+    with caplog.at_level("WARNING", "stackwatch.store.sqlite"):
+        store.close(patience=0.2)
+    assert "reads still under way" in caplog.text
+    release.set()
+    reader.join(10)
+    assert outcome == {"rows": 12_000}
+
+
+def test_a_read_on_the_closing_thread_does_not_block_close(tmp_path: Path) -> None:
+    """A read left unfinished on the thread that closes (a generator not consumed) is not
+    waited for: nothing else can be using that connection."""
+    store = SQLiteStore(tmp_path / "store.sqlite")
+    store.write(_many(3), "api.compute")
+    rows = store.latest_rows()
+    next(rows)
+    started = time.monotonic()
+    store.close(patience=5)
+    assert time.monotonic() - started < 1
+    rows.close()

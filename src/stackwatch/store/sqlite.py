@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
 import sqlite3
 import threading
@@ -87,6 +88,8 @@ from stackwatch.store.base import (
 )
 from stackwatch.store.bus_reads import OPERATION_COLUMNS, BusReads
 from stackwatch.store.request_index import TraceRecord, follow, select_records
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS series (
@@ -370,6 +373,11 @@ class SQLiteStore(BusReads):
         self._readers_lock = threading.Lock()
         self._watcher: sqlite3.Connection | None = None  # reads only PRAGMA data_version
         self._watcher_lock = threading.Lock()
+        #: reads under way, by thread: :meth:`close` waits for other threads' reads (a
+        #: connection closed under a query running on another thread crashes the process)
+        self._reads: dict[int, int] = {}
+        self._reads_changed = threading.Condition()
+        self._closed = False
         #: the latest checks last decoded: their row ids (sorted), in order, by row id
         self._decoded: tuple[tuple[int, ...], list[CheckResult], dict[int, CheckResult]] = (
             (), [], {})
@@ -425,6 +433,23 @@ class SQLiteStore(BusReads):
         conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: a big cloud's series index fits
         return conn
 
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """This thread's reader connection, held for a read that :meth:`close` waits for."""
+        me = threading.get_ident()
+        with self._reads_changed:
+            if self._closed:
+                raise StoreError(f"{self.path}: the store is closed")
+            self._reads[me] = self._reads.get(me, 0) + 1
+        try:
+            yield self._reader()
+        finally:
+            with self._reads_changed:
+                left = self._reads.pop(me) - 1
+                if left:
+                    self._reads[me] = left
+                self._reads_changed.notify_all()
+
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
@@ -454,7 +479,8 @@ class SQLiteStore(BusReads):
 
     def _query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
         try:
-            return self._reader().execute(sql, params).fetchall()
+            with self._reading() as conn:
+                return conn.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: query failed: {exc}") from exc
 
@@ -722,6 +748,8 @@ class SQLiteStore(BusReads):
         """Changes whenever a write was committed since the last call (by this process or
         another): SQLite's ``data_version`` of one connection that never writes."""
         with self._watcher_lock:
+            if self._closed:
+                raise StoreError(f"{self.path}: the store is closed")
             if self._watcher is None:
                 self._watcher = self._connect()
                 self._watcher.execute("PRAGMA query_only=ON")
@@ -747,14 +775,16 @@ class SQLiteStore(BusReads):
     def latest_rows(self) -> Iterator[tuple[str, str, float, float]]:
         """:meth:`latest_samples` as (name, labels JSON, time, value), read in batches."""
         try:
-            cursor = self._reader().execute(
-                "SELECT name, labels, last_ts, last_value FROM series "
-                "WHERE id IN (SELECT series_id FROM current_series) ORDER BY name, labels")
-            try:
-                while batch := cursor.fetchmany(10000):
-                    yield from batch
-            finally:
-                cursor.close()  # ends the read (a reader left open holds the WAL back)
+            with self._reading() as conn:
+                cursor = conn.execute(
+                    "SELECT name, labels, last_ts, last_value FROM series "
+                    "WHERE id IN (SELECT series_id FROM current_series) ORDER BY name, labels")
+                try:
+                    while batch := cursor.fetchmany(10000):
+                        yield from batch
+                finally:
+                    if not self._closed:  # closing the store ended the read already
+                        cursor.close()  # ends it (a reader left open holds the WAL back)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: query failed: {exc}") from exc
 
@@ -1014,9 +1044,9 @@ class SQLiteStore(BusReads):
         if not self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' "
                            "AND name = 'log_records'"):
             return []
-        conn = self._reader()
-        return follow(lambda column, keys: select_records(conn, self.path, column, keys),
-                      key, limit)
+        with self._reading() as conn:
+            return follow(lambda column, keys: select_records(conn, self.path, column, keys),
+                          key, limit)
 
     # -------------------------------------------------------------- retention
     def prune(self, older_than: float) -> int:
@@ -1094,9 +1124,20 @@ class SQLiteStore(BusReads):
                            [*params, limit])
         return [AuditEntry.from_row(row) for row in rows]
 
-    def close(self) -> None:
-        """Close the writer and every reader connection."""
-        with self._readers_lock:
+    def close(self, patience: float = 30.0) -> None:
+        """Close the writer and every reader connection, once other threads' reads under
+        way have ended (at most ``patience`` seconds: a reader still busy then is left
+        open, as closing it under its query would crash the process). Reads after this
+        raise :class:`StoreError`."""
+        me = threading.get_ident()
+        with self._reads_changed:
+            self._closed = True
+            if not self._reads_changed.wait_for(
+                    lambda: not set(self._reads) - {me}, patience):
+                log.warning("%s: reads still under way after %.0f s; their connections "
+                            "are left open", self.path, patience)
+                return
+        with self._watcher_lock, self._readers_lock:
             for conn in self._readers:
                 conn.close()
             self._readers.clear()

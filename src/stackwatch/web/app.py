@@ -141,7 +141,12 @@ def make_app(store: Store, catalog: Catalog, clock: Callable[[], float] = time.t
 
     # The store's latest is each source's latest run; a run older than max_age (the loop
     # stuck, a store no server writes any more) is no longer "current" either.
-    app[EXPOSITION_KEY] = Exposition(store, catalog, clock, max_age)
+    app[EXPOSITION_KEY] = exposition = Exposition(store, catalog, clock, max_age)
+
+    async def stop_warming(_: web.Application) -> None:
+        await asyncio.to_thread(exposition.close)
+
+    app.on_cleanup.append(stop_warming)
     live: list[Callable[[], list[Sample]]] = []
     if ingest is not None:
         app[INGEST_KEY] = ingest
