@@ -52,9 +52,12 @@ QUICK = {"api-slow": {"delay": "0.3"}, "token-bloat": {"rows": "20000"},
 #: Scenarios that change only what the next writes meet (the synthetic transactions'
 #: faults): nothing a collection reads changes, so they have nothing to show here.
 WRITES_ONLY = ("image-stuck", "boot-error", "volume-error")
+#: Scenarios on swift's storage nodes, served only with the optional services (their
+#: checks: tests/sim/test_swift_sim.py)
+OPTIONAL_ONLY = tuple(name for name, s in faults.SCENARIOS.items() if s.where == "swift")
 #: Every scenario, and the API faults on the services the issue saw too.
 CASES = [(name, QUICK.get(name, {})) for name in faults.SCENARIOS
-         if name not in WRITES_ONLY] + [
+         if name not in WRITES_ONLY + OPTIONAL_ONLY] + [
     ("api-500", {"service": "image"}), ("api-500", {"service": "network"}),
     ("api-401", {"service": "network"})]
 IDS = [name + "".join(f"-{v}" for v in params.values() if name.startswith("api-"))

@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from stackwatch.config import load_config
 from stackwatch.model import Collection, Sample, Status
 from stackwatch.sim.cloud import SimulatedCloud
 from stackwatch.sim.optional import OptionalWorld, world_of
+from stackwatch.sources.logs import build_log_sources
+from stackwatch.sources.logs.globs import expand
 from stackwatch.sources.openstack_api import OPTIONAL_SOURCE_CLASSES, ApiClient
 
 pytestmark = pytest.mark.integration
@@ -232,3 +235,19 @@ def test_items_have_every_field_of_the_api_reference(
         assert set(reference) <= set(body), set(reference) - set(body)
         missing = set(reference[key][0]) - set(body[key][0])
         assert not missing, missing
+
+
+def test_written_config_watches_swift_nodes_and_proxy_log(optional_cloud: SimulatedCloud,
+                                                          tmp_path: Path) -> None:
+    """``stackwatch sim --optional-services`` writes ``infra.swift`` naming each simulated
+    storage node's three servers, and its log root holds swift's proxy-server log
+    (``tests/sim/test_swift_sim.py`` reads both)."""
+    [cloud] = load_config(optional_cloud.config_path).clouds
+    assert cloud.infra.swift is not None
+    nodes = optional_cloud.world["swift"].nodes.nodes
+    assert Counter(server.member() for _, server in cloud.infra.swift.servers()) == {
+        node.name: 3 for node in nodes}
+    logs = {s.service: s for s in build_log_sources(cloud, tmp_path)}
+    assert [p.relative_to(cloud.logs.root or tmp_path).as_posix()
+            for p in expand(logs["swift"].root, logs["swift"].patterns)] == [
+        "swift/proxy-server.log"]

@@ -13,7 +13,10 @@
 
 ``optional_services=True`` also serves heat, octavia, ironic, designate, manila, magnum,
 trove, gnocchi and swift (in the catalog, their items in ``cloud.state.optional``;
-:mod:`stackwatch.sim.optional`); without it the cloud has the six core services only.
+:mod:`stackwatch.sim.optional`), swift's storage nodes' recon middleware
+(``cloud.world["swift"]``, :mod:`stackwatch.sim.recon`, watched by the written
+config's ``infra.swift``) and swift's proxy-server log; without it the cloud has the six
+core services only.
 
 Start-up: validate the arguments, bind the port (a clear error if taken), generate the
 state, create and load the service databases, start the world around the APIs
@@ -54,6 +57,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 ADMIN_PASSWORD_DEFAULT = "stackwatch-sim-admin"
+#: swift storage nodes served with the optional services, per size (6 otherwise)
+SWIFT_NODES = {"small": 3}
 
 
 class SimulatedCloud:
@@ -189,6 +194,7 @@ class SimulatedCloud:
             self.startup_seconds["databases"] = time.perf_counter() - t
             self._start_logs()
             self._start_bus_and_processes()
+            self._start_swift()
             # again: the service databases' bulk load leaves as many long-lived objects
             # (row mapper, SQLAlchemy, caches); a full collection walking them stopped
             # every thread for ~250 ms at big, the p99 of listing pages
@@ -288,7 +294,8 @@ class SimulatedCloud:
         logwriter = _optional("stackwatch.sim.logwriter")
         if logwriter is None:
             return
-        writer = logwriter.LogWriter(self.log_dir, self.state, seed=self.seed).start()
+        writer = logwriter.LogWriter(self.log_dir, self.state, seed=self.seed,
+                                     optional=self.optional_services).start()
         self.state.subscribe(writer.on_change)
         self.server.on_request(writer.on_request)
         self.world["logs"] = writer
@@ -296,7 +303,8 @@ class SimulatedCloud:
             traffic = _optional("stackwatch.sim.traffic")
             if traffic is not None:
                 self.world["traffic"] = traffic.TrafficGenerator(
-                    writer, self.state, rate=self.traffic_rate, seed=self.seed).start()
+                    writer, self.state, rate=self.traffic_rate, seed=self.seed,
+                    optional=self.optional_services).start()
 
     def _start_bus_and_processes(self) -> None:
         """sim-world's notification bus (kombu ``memory://``, or the RabbitMQ at
@@ -309,6 +317,15 @@ class SimulatedCloud:
             procs = _optional("stackwatch.sim.procs")
             if procs is not None:
                 self.world["procs"] = procs.SimProcesses(self.workdir).start()
+
+    def _start_swift(self) -> None:
+        """With the optional services, swift's storage nodes (their recon middleware)."""
+        if not self.optional_services:
+            return
+        recon = _optional("stackwatch.sim.recon")
+        if recon is not None:
+            nodes = recon.generate(self.seed, SWIFT_NODES.get(self.size, 6))
+            self.world["swift"] = recon.ReconServers(nodes, self.host).start()
 
     def _serve(self, sock: socket.socket) -> None:
         # asyncio.Runner closes like asyncio.run: request handlers still waiting (a slow
@@ -349,9 +366,11 @@ class SimulatedCloud:
                                   self.admin_password, generate.ADMIN_PROJECT, self.state.region)
         procs = self.world.get("procs")
         node = procs.node_section(workdir.LOG_HOST) if procs is not None else None
+        swift = self.world.get("swift")
         workdir.write_stackwatch_yaml(
             self.workdir, self.state.region, self.db_urls, self.log_dir, self.amqp_url, node,
-            workdir.BIG_DISABLED_METRICS if self.size == "big" else ())
+            workdir.BIG_DISABLED_METRICS if self.size == "big" else (),
+            swift=swift.config() if swift is not None else None)
         workdir.write_endpoint(self.workdir, workdir.Endpoint(
             self.base_url, self._control_key, os.getpid()))
 

@@ -20,7 +20,10 @@ Scenarios act where a real fault would show:
   placement);
 * on the world around the APIs, delegated to sim-world's components: ``token-bloat``,
   ``revocation-growth`` (component ``db``), ``auth-401-storm``, ``api-5xx-burst``
-  (``logs``), ``process-killed`` (``procs``), ``queue-no-consumers`` (``bus``).
+  (``logs``), ``process-killed`` (``procs``), ``queue-no-consumers`` (``bus``),
+  ``swift-drive-unmounted``, ``swift-disk-full``, ``swift-ring-mismatch``,
+  ``swift-replication-failures``
+  (``swift``: the storage nodes' recon servers, with the optional services).
   A component takes part by having ``inject(name, params) -> str`` and
   ``clear(name) -> str`` methods; without the component (e.g. no real bus) the
   scenario fails with a clear error.
@@ -56,7 +59,7 @@ class FaultContext:
 
     state: CloudState
     server: SimServer
-    world: dict[str, Any] = field(default_factory=dict)  # "db", "logs", "bus", "procs"
+    world: dict[str, Any] = field(default_factory=dict)  # "db", "logs", "bus", "procs", "swift"
     rng: random.Random = field(default_factory=lambda: random.Random(5))
     active: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> undo data
 
@@ -74,7 +77,7 @@ class Scenario:
     apply: Apply
     clear: Clear
     params: Mapping[str, str] = field(default_factory=dict)
-    where: str = "api"  # where an operator sees it: api, db, logs, bus, procs
+    where: str = "api"  # where an operator sees it: api, db, logs, bus, procs, swift
 
 
 def inject(ctx: FaultContext, name: str, params: Mapping[str, str]) -> str:
@@ -669,4 +672,13 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
        {"name": "nova-compute"}),
     _w("queue-no-consumers", "bus", "a queue without consumers on the real bus",
        {"queue": "notifications.info"}),
+    _w("swift-drive-unmounted", "swift", "a swift storage node's device is not mounted "
+       "(recon's unmounted and diskusage say so)", {"node": "", "device": ""}),
+    _w("swift-disk-full", "swift", "a swift storage node's device fills up (percent "
+       "used, in recon's diskusage)", {"node": "", "device": "", "percent": "95"}),
+    _w("swift-ring-mismatch", "swift", "one swift node's ring differs from the others' "
+       "(recon's ringmd5)", {"node": "", "ring": "object.ring.gz"}),
+    _w("swift-replication-failures", "swift", "a swift replicator's last pass had "
+       "failures (kind: object, container, account)",
+       {"node": "", "kind": "object", "count": "12"}),
 )}

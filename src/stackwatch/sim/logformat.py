@@ -20,6 +20,10 @@ Each function follows a real format, checked against ``shared/reference/logs/``:
 - :func:`access_line`: Apache ``combined`` plus ``%D`` (microseconds), keystone's vhost.
 - :func:`haproxy_line`: HAProxy ``option httplog`` through rsyslog.
 - :func:`libvirt_line`: libvirtd's ``log_outputs`` file format.
+- :func:`swift_proxy_line`: swift's ``proxy_logging`` default ``log_msg_template``
+  through rsyslog (``Dec  5 12:00:00 controller proxy-server: 10.0.0.12 10.0.0.12
+  05/Dec/2026/12/00/00 GET /v1/AUTH_0ab1/c1%3Fformat%3Djson HTTP/1.0 200 - ...``), every
+  field quoted, ``-`` when empty.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -217,3 +222,52 @@ def libvirt_line(t: datetime, thread: int, level: str, function: str, message: s
     t = _utc(t)
     stamp = f"{t:%Y-%m-%d %H:%M:%S}.{t.microsecond // 1000:03d}+0000"
     return f"{stamp}: {thread}: {level} : {function} : {message}"
+
+
+def syslog_time(t: datetime) -> str:
+    """rsyslog's traditional time: ``Dec  5 12:00:00`` (the day padded with a space)."""
+    t = _utc(t)
+    return f"{MONTHS[t.month - 1]} {t.day:2d} {t:%H:%M:%S}"
+
+
+@dataclass(frozen=True, slots=True)
+class SwiftRequest:
+    """The fields of one swift proxy-server request line (``proxy_logging``)."""
+
+    client: str  # client_ip and remote_addr ("-" for a middleware's subrequest)
+    method: str
+    path: str  # with its query string, unquoted
+    status: int
+    user_agent: str
+    token: str  # what is shown of the token: its first 16 characters and "...", or "-"
+    bytes_recvd: int
+    bytes_sent: int
+    transaction_id: str
+    start: float  # epoch seconds
+    end: float
+    source: str = "-"  # the middleware that made a subrequest (VW, SLO...), else "-"
+    policy_index: str = "-"
+    user: str = "-"  # access_user_id
+
+
+def swift_proxy_line(host: str, r: SwiftRequest) -> str:
+    """One request line of swift's proxy-server as rsyslog writes it on ``host``."""
+    def q(value: str) -> str:
+        return quote(value, safe="/") or "-"
+
+    def size(n: int) -> str:
+        return str(n) if n else "-"
+
+    end = datetime.fromtimestamp(r.end, UTC)
+    fields = (
+        r.client, r.client, f"{end:%d}/{MONTHS[end.month - 1]}/{end:%Y/%H/%M/%S}", r.method,
+        q(r.path), "HTTP/1.0", str(r.status), "-", q(r.user_agent), r.token,
+        size(r.bytes_recvd), size(r.bytes_sent), "-", r.transaction_id, "-",
+        f"{r.end - r.start:.4f}", r.source, "-", f"{r.start:.9f}", f"{r.end:.9f}",
+        r.policy_index, r.user)
+    return f"{syslog_time(end)} {host} proxy-server: " + " ".join(fields)
+
+
+def swift_proxy_text(t: datetime, host: str, message: str) -> str:
+    """Any other proxy-server line through rsyslog (start-up, errors)."""
+    return f"{syslog_time(t)} {host} proxy-server: {message}"

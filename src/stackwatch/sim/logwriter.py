@@ -6,11 +6,14 @@
     keystone/keystone.log  apache2/keystone_access.log  placement/placement-api.log
     neutron/server.log  glance/api.log  cinder/api.log  cinder/volume.log
     haproxy/haproxy.log  libvirt/libvirtd.log
+    swift/proxy-server.log             (with the optional services: ``optional=True``)
 
 Every request the simulated API serves (``on_request``) becomes the lines the real
 services would write for it, with its request id: nova's ``requestlog``, keystone's
 Apache access line, neutron's and cinder's eventlet wsgi lines, glance's eventlet
-default line, placement's ``requestlog``, and an HAProxy line in front of each; errors
+default line, placement's ``requestlog``, swift's ``proxy_logging`` line (through
+rsyslog, with the subrequests its middlewares make: the object PUT's account and
+container HEADs by ``versioned_writes``), and an HAProxy line in front of each; errors
 add the WARNING/ERROR records (with tracebacks) the real services print. State
 changes (``on_change``) add the service-side records: nova-compute builds and
 deletes, the conductor's NoValidHost traceback, libvirt errors, cinder-volume errors.
@@ -59,6 +62,9 @@ FILES = {
     "libvirt": "libvirt/libvirtd.log",
 }
 
+#: logs of the optional services (``LogWriter(optional=True)``)
+OPTIONAL_FILES = {"swift-proxy": "swift/proxy-server.log"}
+
 # kolla-ansible's HAProxy frontend/backend names per service type.
 HAPROXY = {
     "identity": "keystone_internal",
@@ -69,6 +75,7 @@ HAPROXY = {
     "block-storage": "cinder_api",
 }
 SERVICES = tuple(HAPROXY)
+OPTIONAL_HAPROXY = {"object-store": "swift_proxy_server"}
 PY = "/usr/lib/python3/dist-packages"
 UNAUTHORIZED = "The request you have made requires authentication."
 FORBIDDEN = "You are not authorized to perform the requested action: identity:list_users."
@@ -217,9 +224,42 @@ def _block_storage(r: _RequestLog) -> None:
     r.oslo("cinder-api", "INFO", "eventlet.wsgi.server", r.eventlet())
 
 
+def _swift_ids(request_id: str, end: float) -> tuple[str, str]:
+    """swift's transaction id (``tx`` + 21 hex + ``-`` + the hex epoch) and a token's
+    shown prefix (``reveal_sensitive_prefix``: 16 characters), made up from the request
+    id: no real token is ever written."""
+    hexa = request_id.removeprefix("req-").replace("-", "")
+    return f"tx{hexa[:21]}-{int(end):010x}", f"gAAAAABp{hexa[21:29]}..."
+
+
+def _object_store(r: _RequestLog) -> None:
+    s = r.served
+    end = r.end.timestamp()
+    start = s.time.timestamp()
+    txn, token = _swift_ids(s.request_id, end)
+    parts = s.path.split("/", 4)  # '', 'v1', 'AUTH_x', container, object
+    policy = "0" if len(parts) > 3 and parts[3] else "-"
+    if s.method == "PUT" and len(parts) == 5 and parts[4]:
+        # versioned_writes asks for the account's and the container's info first
+        for i, sub in enumerate(("/".join(parts[:3]), "/".join(parts[:4]))):
+            at = start + 0.002 * (i + 1)
+            r.add("swift-proxy", lf.swift_proxy_line(r.host, lf.SwiftRequest(
+                "-", "HEAD", sub, 204, "Swift", "-", 0, 0, txn, at, at + 0.004, "VW",
+                "0" if i else "-")))
+    if s.status >= 500:
+        r.add("swift-proxy", lf.swift_proxy_text(
+            r.end, r.host, f"ERROR with Object server 10.0.0.21:6200/sdb1 re: Trying to "
+            f"{s.method} {s.path}: ConnectionTimeout (0.5s) (txn: {txn})"))
+    received = int(s.extra.get("bytes_recvd", "0"))
+    r.add("swift-proxy", lf.swift_proxy_line(r.host, lf.SwiftRequest(
+        s.remote_addr, s.method, r.path, s.status, s.user_agent or "-", token, received,
+        s.length, txn, start, end, "-", policy, s.user_id or "-")))
+
+
 _BY_SERVICE: dict[str, Callable[[_RequestLog], None]] = {
     "compute": _compute, "placement": _placement, "identity": _identity,
     "network": _network, "image": _image, "block-storage": _block_storage,
+    "object-store": _object_store,
 }  # fmt: skip
 
 
@@ -230,7 +270,7 @@ def request_lines(served: ServedRequest, pids: Mapping[str, int], host: str) -> 
     builder = _BY_SERVICE.get(served.service)
     if builder is not None:
         builder(r)
-    front = HAPROXY.get(served.service)
+    front = HAPROXY.get(served.service) or OPTIONAL_HAPROXY.get(served.service)
     if front is not None:
         ms = max(0, round(served.duration * 1000))
         port = 30000 + (hash(served.request_id) % 30000)
@@ -287,6 +327,7 @@ class LogWriter:
         host: str = LOG_HOST,
         seed: int = 1,
         periodic_every: float = 30.0,
+        optional: bool = False,
     ) -> None:
         self.log_dir = log_dir
         self.state = state
@@ -295,7 +336,10 @@ class LogWriter:
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
         self.rng = random.Random(seed)
+        self.seed = seed
         self.pids = {name: 1000 + self.rng.randrange(30000) for name in FILES}
+        # the core logs' lines stay the same with the optional ones (another generator)
+        self.files = {**FILES, **(OPTIONAL_FILES if optional else {})}
         self._files: dict[str, IO[str]] = {}
         self._lock = threading.Lock()
         self.storm_source: str | None = None
@@ -306,7 +350,7 @@ class LogWriter:
     def start(self, now: datetime | None = None) -> LogWriter:
         """Create the layout and write each service's start-up lines."""
         try:
-            for name, rel in FILES.items():
+            for name, rel in self.files.items():
                 path = self.log_dir / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self._files[name] = path.open("a", encoding="utf-8", buffering=1)
@@ -339,7 +383,7 @@ class LogWriter:
 
     def path(self, name: str) -> Path:
         """The file of one log (``"nova-api"``, ``"keystone-access"``, ...)."""
-        return self.log_dir / FILES[name]
+        return self.log_dir / self.files[name]
 
     def write(self, name: str, lines: list[str] | tuple[str, ...]) -> None:
         """Append lines to one log, in one write."""
@@ -385,6 +429,11 @@ class LogWriter:
                     DEPRECATED_POLICIES, internal)  # fmt: skip
         self.write("libvirt", [lf.libvirt_line(now, self.pids["libvirt"], "info",
                                                "libvirt version", LIBVIRT_VERSION)])  # fmt: skip
+        if "swift-proxy" in self.files:
+            parent = 900 + self.seed % 100
+            self.write("swift-proxy", [lf.swift_proxy_text(
+                now, self.host, f"Started child {parent + 1 + i} from parent {parent}")
+                for i in range(2)])
 
     def _uuid(self) -> str:
         h = f"{self.rng.getrandbits(128):032x}"

@@ -7,7 +7,11 @@ operators and dashboards listing things — with real ids from the state, a stat
 (mostly 2xx, some 404/409, a few 401), lognormal latencies around per-endpoint
 medians, and hands them to :meth:`LogWriter.on_request`. It runs in its own thread
 at ``rate`` requests per second. While an ``auth-401-storm`` is active it adds failed
-logins from the storm's source.
+logins from the storm's source. With ``optional=True`` (the optional services) swift's
+proxy takes its share (:data:`SWIFT_MIX`, about a sixth: users' object reads and
+writes, container and account listings), on the admin project's account and
+containers. :attr:`TrafficGenerator.sent` counts what it made, the ground truth of the
+logs' request counts.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import math
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +45,7 @@ AGENTS = (
     "python-novaclient",
     "Mozilla/5.0 (X11; Linux x86_64) horizon",
 )
+SWIFT_AGENTS = ("python-swiftclient-4.6.0", SDK_AGENT, "rclone/v1.66.0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,8 @@ class Endpoint:
     size: tuple[int, int]
     statuses: tuple[tuple[int, float], ...] = ((200, 1.0),)
     microversion: str | None = None
+    agents: tuple[str, ...] = AGENTS
+    received: tuple[int, int] = (0, 0)  # bytes uploaded (swift's PUT)
 
 
 MIX: tuple[Endpoint, ...] = (
@@ -170,6 +178,28 @@ MIX: tuple[Endpoint, ...] = (
     Endpoint("block-storage", "GET", "/v3/{project}/os-services", 1, 0.03, (300, 3000)),
 )
 
+_OBJECT = "/v1/AUTH_{account}/{container}/{object}"
+_CONTAINER = "/v1/AUTH_{account}/{container}"
+#: swift's proxy: what users and the exporters ask of the object store
+SWIFT_MIX: tuple[Endpoint, ...] = tuple(
+    Endpoint("object-store", method, template, weight, median, size, statuses,
+             agents=SWIFT_AGENTS, received=received)
+    for method, template, weight, median, size, statuses, received in (
+        ("GET", _OBJECT, 6, 0.04, (1000, 4_000_000), ((200, 0.95), (404, 0.05)), (0, 0)),
+        ("PUT", _OBJECT, 3, 0.09, (0, 0), ((201, 0.99), (503, 0.01)), (1000, 4_000_000)),
+        ("HEAD", _OBJECT, 1.5, 0.02, (0, 0), ((200, 0.9), (404, 0.1)), (0, 0)),
+        ("DELETE", _OBJECT, 1, 0.05, (0, 0), ((204, 0.95), (404, 0.05)), (0, 0)),
+        ("GET", _CONTAINER + "?format=json", 1.5, 0.04, (200, 20000), ((200, 1.0),), (0, 0)),
+        ("HEAD", _CONTAINER, 1, 0.02, (0, 0), ((204, 1.0),), (0, 0)),
+        ("GET", "/v1/AUTH_{account}?format=json", 0.5, 0.05, (200, 20000), ((200, 1.0),),
+         (0, 0)),
+        ("HEAD", "/v1/AUTH_{account}", 1, 0.02, (0, 0), ((204, 1.0),), (0, 0)),
+        ("GET", "/info", 0.5, 0.01, (600, 700), ((200, 1.0),), (0, 0)),
+    ))
+#: object names the swift traffic uses (in the world's containers)
+SWIFT_OBJECTS = tuple([f"photos/img_{i:05d}.jpg" for i in range(150)]
+                      + [f"backups/db-{i:03d}.tar.gz" for i in range(50)])
+
 _KINDS = {
     "server": "server",
     "project": "project",
@@ -193,14 +223,19 @@ class TrafficGenerator:
         rate: float = 5.0,
         seed: int = 1,
         clock: Callable[[], datetime] | None = None,
+        optional: bool = False,
     ) -> None:
         self.writer = writer
         self.state = state
         self.rate = rate
+        self.mix = MIX + (SWIFT_MIX if optional else ())
+        #: (service type, method, endpoint template, status) -> requests made
+        self.sent: Counter[tuple[str, str, str, int]] = Counter()
         self.rng = random.Random(seed)
         self.clock = clock or (lambda: datetime.now(UTC))
         self._ids: dict[str, list[str]] = {}
         self._ids_at = 0.0
+        self._last: tuple[str, str, str, int] = ("", "", "", 0)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.generated = 0
@@ -220,11 +255,16 @@ class TrafficGenerator:
                 self._ids[key] = ids
             except (KeyError, RuntimeError):  # changed under us: keep the old list
                 continue
+        world = self.state.optional
+        if world is not None and len(self.mix) > len(MIX):
+            self._ids["account"] = [world.account_project]
+            self._ids["container"] = [c.name for c in world.containers]
+            self._ids["object"] = list(SWIFT_OBJECTS)
         self._ids_at = now
 
     def _fill(self, template: str) -> str | None:
         out = template
-        for key in _KINDS:
+        for key in (*_KINDS, "account", "container", "object"):
             mark = "{" + key + "}"
             if mark in out:
                 ids = self._ids.get(key) or []
@@ -236,7 +276,7 @@ class TrafficGenerator:
     def make_request(self, service: str | None = None) -> ServedRequest:
         """One plausible served request (of ``service`` if given) at the clock's now."""
         self._refresh_ids()
-        choices = [e for e in MIX if service is None or e.service == service]
+        choices = [e for e in self.mix if service is None or e.service == service]
         if not choices:
             raise ValueError(f"no traffic for service {service!r}")
         weights = [e.weight for e in choices]
@@ -254,6 +294,9 @@ class TrafficGenerator:
         users: list[str | None] = [*self._ids.get("user", [])] or [None]
         projects: list[str | None] = [*self._ids.get("project", [])] or [None]
         authed = status != 401 and not (ep.service == "identity" and ep.method == "POST")
+        extra = {"bytes_recvd": str(self.rng.randint(*ep.received))} if ep.received[1] \
+            else {}
+        self._last = (ep.service, ep.method, ep.template, status)
         return ServedRequest(
             service=ep.service,
             method=ep.method,
@@ -268,7 +311,8 @@ class TrafficGenerator:
             microversion=ep.microversion,
             time=self.clock(),
             query=query,
-            user_agent=self.rng.choice(AGENTS),
+            user_agent=self.rng.choice(ep.agents),
+            extra=extra,
         )
 
     def _uuid(self) -> str:
@@ -279,6 +323,7 @@ class TrafficGenerator:
         """Generate and log ``n`` requests now (plus the storm's failed logins)."""
         for _ in range(n):
             self.writer.on_request(self.make_request())
+            self.sent[self._last] += 1
             self.generated += 1
         source = self.writer.storm_source
         if source is not None:

@@ -77,9 +77,11 @@ BIG_DISABLED_METRICS = ("openstack_neutron_port", "openstack_nova_server_status"
 def write_stackwatch_yaml(workdir: Path, region: str, db_urls: Mapping[str, str],
                           log_dir: Path, bus_url: str | None,
                           node: Mapping[str, object] | None = None,
-                          disabled_metrics: Sequence[str] = ()) -> Path:
+                          disabled_metrics: Sequence[str] = (),
+                          swift: Mapping[str, object] | None = None) -> Path:
     """A ``stackwatch.yaml`` watching this simulated cloud; validated before it is kept.
-    ``node``: the ``node:`` section checking the simulated processes (``--processes``)."""
+    ``node``: the ``node:`` section checking the simulated processes (``--processes``);
+    ``swift``: the ``infra.swift`` section reading the simulated storage nodes' recon."""
     path = workdir / "stackwatch.yaml"
     cloud: dict[str, object] = {
         "name": CLOUD_NAME, "clouds_yaml": "./clouds.yaml", "region": region,
@@ -93,6 +95,8 @@ def write_stackwatch_yaml(workdir: Path, region: str, db_urls: Mapping[str, str]
         cloud["bus"] = {"url": bus_url}
     if disabled_metrics:
         cloud["disabled_metrics"] = list(disabled_metrics)
+    if swift is not None:
+        cloud["infra"] = {"swift": dict(swift)}
     data: dict[str, object] = {"clouds": [cloud], "store": {"path": "./stackwatch.sqlite"},
                                "web": {"listen": "127.0.0.1:9550"}}
     if node is not None:

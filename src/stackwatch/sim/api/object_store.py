@@ -18,6 +18,7 @@ from aiohttp import web
 
 from stackwatch.sim.api.paging import page
 from stackwatch.sim.optional import world_of
+from stackwatch.sim.recon import SWIFT_VERSION
 from stackwatch.sim.routing import ApiContext, auth_of
 
 LISTING_LIMIT = 10000  # swift.conf container_listing_limit
@@ -29,7 +30,7 @@ def register(api: ApiContext) -> None:
 
     async def info(request: web.Request) -> web.Response:
         return web.Response(body=json.dumps({
-            "swift": {"version": "2.35.0", "container_listing_limit": LISTING_LIMIT},
+            "swift": {"version": SWIFT_VERSION, "container_listing_limit": LISTING_LIMIT},
             "staticweb": {}, "tempurl": {}}).encode(),
             headers={"Content-Type": "application/json"})
 
