@@ -371,7 +371,7 @@ def demo_config(config: Config, workdir: Path, speed: float = 1.0) -> Config:
 
     every = INTERVAL_S / speed
     intervals = {k: min(v, every) for k, v in config.intervals.items()}
-    for kind in ("api", "sql", "logs"):
+    for kind in ("api", "sql", "logs", "infra"):
         intervals[kind] = min(intervals.get(kind, every), every)
     store = config.store.model_copy(update={"path": workdir / "stackwatch-store.sqlite"})
     # the storm is a burst the brute-force check remembers for its window: one act long
@@ -442,8 +442,11 @@ def _live_status(
               show_default=True, envvar="STACKWATCH_STORY_SPEED", metavar="N",
               help="Play the story N times faster, collecting N times more often (tests, a "
                    "quick look; env STACKWATCH_STORY_SPEED).")
+@click.option("--optional-services", is_flag=True,
+              help="Also simulate heat, octavia, ironic, designate, manila, magnum, trove, "
+                   "gnocchi and swift (its storage nodes' recon and proxy log too).")
 def demo(workdir: Path | None, size: str, listen: str, once: bool, duration: float | None,
-         refresh: float, calm: bool, story_speed: float) -> None:
+         refresh: float, calm: bool, story_speed: float, optional_services: bool) -> None:
     """Start the simulated cloud and the monitor against it; show live status until Ctrl-C.
 
     Unless --calm, faults come and go on a schedule (a compute node dies, keystone sees
@@ -464,7 +467,8 @@ def demo(workdir: Path | None, size: str, listen: str, once: bool, duration: flo
     host, port = _parse_listen(listen) or ("127.0.0.1", 9550)
     stop = threading.Event()
     with heap.settled(), _workdir(workdir) as root, \
-            SimulatedCloud(workdir=root / "sim", size=size, seed=1) as cloud:
+            SimulatedCloud(workdir=root / "sim", size=size, seed=1,
+                           optional_services=optional_services) as cloud:
         config = demo_config(load_config(cloud.config_path), root, story_speed)
         catalog = catalog.deployed(config.network_backends)
         sources = build_sources(config)

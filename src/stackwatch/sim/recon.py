@@ -30,7 +30,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -267,7 +267,8 @@ class ReconServers:
             for runner in runners:
                 await runner.cleanup()
 
-    def _handler(self, node: SwiftNode) -> Any:
+    def _handler(self, node: SwiftNode
+                 ) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def recon(request: web.Request) -> web.Response:
             with self.nodes.lock:
                 body = answer(node, request.match_info["check"], time.time())
