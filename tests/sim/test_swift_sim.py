@@ -79,7 +79,7 @@ def test_healthy_cluster_reads_ok_with_the_ground_truth(source: SwiftSource,
         assert values(out, "stackwatch_swift_replication_attempted", kind=kind) == {
             n.name: n.replication[kind].attempted for n in nodes}
         ages = values(out, "stackwatch_swift_replication_age_seconds", kind=kind)
-        assert all(0 <= age <= recon.INTERVAL for age in ages.values()), ages
+        assert all(0 <= age <= recon.INTERVAL + 5 for age in ages.values()), ages  # recent
     used = {(s.label("node"), s.label("device")): s.value for s in out.samples
             if s.name == "stackwatch_swift_device_used_bytes"}
     assert used == {(n.name, d.name): d.used for n in nodes for d in n.devices}
