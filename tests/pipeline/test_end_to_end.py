@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,6 +150,20 @@ def test_demo_runs_for_a_duration(tmp_path: Path) -> None:
     assert len(refreshes) >= 2, out
     assert " story: " not in out
     assert (tmp_path / "stackwatch-store.sqlite").exists()
+
+
+def test_demo_with_the_optional_services_watches_swift(tmp_path: Path) -> None:
+    """``demo --optional-services``: the nine optional services are watched too, swift's
+    storage nodes through their recon middleware and its proxy through its log."""
+    code, out = run("demo", "--once", "--optional-services", "--calm",
+                    "--listen", "127.0.0.1:0", "--workdir", str(tmp_path))
+    assert code == 0, out
+    assert "STACKWATCH OK - all 28 watched services OK" in out, out
+    for service, members in (("swift-proxy-server", 1), ("swift-object-server", 3),
+                             ("heat-api", 1), ("ironic-api", 1)):
+        assert re.search(rf"OK +{service} +active/active +{members} of {members} up", out), out
+    for source in ("infra.swift", "logs.swift", "api.object_store"):
+        assert f"duration_{source}=" in out, out
 
 
 def test_demo_tells_its_story_faster_when_asked(tmp_path: Path) -> None:
