@@ -69,7 +69,8 @@ class BusReads:
         return [PoisonMessage(*r) for r in rows]
 
     def bus_raw(self, message_id: str) -> str | None:
-        """The kept payload of one message (until ``bus.raw_retention_hours``)."""
+        """The kept payload of one message (until ``bus.raw_retention_hours``); in SQLite a
+        scan (no index by message id: nothing in stackwatch reads one by id)."""
         rows = self._query(
             f"SELECT body FROM bus_messages WHERE message_id = {self._placeholder}",
             (message_id,))
