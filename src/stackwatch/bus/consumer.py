@@ -336,7 +336,7 @@ class NotificationConsumer:
         poison: list[PoisonMessage] = []
         operations: dict[tuple[str, str, str], Operation] = {}
         fresh: set[str] = set()
-        seen = self._seen
+        seen = self._seen.ids
         feed = self._timings.feed_fields
         newest = 0.0
         limit = self.config.max_message_bytes

@@ -24,26 +24,27 @@ MOST = 500_000
 
 class RecentIds:
     """Ids added within ``seconds`` of the newest added, at most ``most`` (the oldest
-    forgotten first, a whole added group at a time). Not thread-safe."""
+    forgotten first, a whole added group at a time). Not thread-safe. ``ids`` is the set
+    itself, changed in place, for loops to test (not to change)."""
 
     def __init__(self, seconds: float = SECONDS, most: int = MOST) -> None:
         self.seconds = seconds
         self.most = most
-        self._ids: set[str] = set()
+        self.ids: set[str] = set()
         self._groups: deque[tuple[float, Collection[str]]] = deque()
         self._count = 0
 
     def __contains__(self, message_id: object) -> bool:
-        return message_id in self._ids
+        return message_id in self.ids
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self.ids)
 
     def add(self, ids: Collection[str], when: float) -> None:
         """Remember ``ids`` (new ones: not remembered already) received at ``when``."""
         if not ids:
             return
-        self._ids.update(ids)
+        self.ids.update(ids)
         self._groups.append((when, ids))
         self._count += len(ids)
         groups = self._groups
@@ -51,4 +52,4 @@ class RecentIds:
                                    or groups[0][0] < when - self.seconds):
             _, gone = groups.popleft()
             self._count -= len(gone)
-            self._ids.difference_update(gone)
+            self.ids.difference_update(gone)

@@ -1021,9 +1021,11 @@ class SQLiteStore(BusReads):
         with self._write_lock:
             with self._transaction() as conn:
                 recent = self._recent_bus_ids(conn)
+                known = recent.ids
                 for n in batch.notes:
-                    if n.message_id not in recent and n.message_id not in ids:
-                        ids.add(n.message_id)
+                    mid = n.message_id
+                    if mid not in known and mid not in ids:
+                        ids.add(mid)
                         fresh.append(n)
                 self._write_bus_in(conn, fresh, batch)
             if fresh:  # once committed
