@@ -7,10 +7,12 @@ consumer never takes a message from anyone. Messages arrive ``prefetch`` at a ti
 channel; every ``batch_size`` messages (or ``batch_seconds``) they are decoded, distilled,
 paired and written in ONE store transaction (:meth:`~stackwatch.store.base.Store.write_bus`),
 and only then acknowledged, all at once (``basic.ack`` of the last delivery tag with
-``multiple=True``). A crash before the ack redelivers the batch; the message ids the store
-holds leave the second copy out. A poison message is stored aside with its reason and
-acknowledged with the others, never requeued. A lost broker (or a failed write) drops
-the unacknowledged batch, reloads the state from the store and connects again.
+``multiple=True``). A crash before the ack redelivers the batch; the ids of the messages
+stored lately, remembered in memory and reloaded from the store at start
+(:mod:`stackwatch.bus.recent`), leave the second copy out. A poison message is stored
+aside with its reason and acknowledged with the others, never requeued. A lost broker (or
+a failed write) drops the unacknowledged batch, reloads the state from the store and
+connects again.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from kombu.entity import Exchange, Queue, binding
 from stackwatch.bus.events import distilled, note
 from stackwatch.bus.frames import Delivery, FrameReader
 from stackwatch.bus.metrics import Counters, operation_samples
+from stackwatch.bus.recent import RecentIds
 from stackwatch.bus.records import BusBatch, Note, Operation, PoisonMessage
 from stackwatch.bus.timings import Timings
 from stackwatch.bus.wire import Poison, decode
@@ -47,8 +50,6 @@ POISON_KEEP = 64 * 1024
 METRICS_EVERY = 10.0
 #: seconds between two prunes of the raw payloads
 PRUNE_EVERY = 3600.0
-#: seconds a stored message id is remembered in memory (at least; at most twice that)
-SEEN_FOR = 3600.0
 
 
 class _Writer:
@@ -203,11 +204,9 @@ class NotificationConsumer:
         self._clock = clock
         self._stop = threading.Event()
         self._timings = Timings()
-        #: message ids stored lately, in two generations swapped every SEEN_FOR seconds
-        #: (redeliveries come within minutes; an older copy is left out by the store)
-        self._seen: set[str] = set()
-        self._seen_before: set[str] = set()
-        self._seen_since = clock()
+        #: message ids stored lately (redeliveries and publishers' retries come within
+        #: minutes): a copy is left out before it is decoded further
+        self._seen = RecentIds()
         self._pending: list[Delivery] = []
         self._channel: Any = None
         self._metrics_at = 0.0
@@ -251,10 +250,11 @@ class NotificationConsumer:
 
     def _resume(self) -> None:
         """The dedup ids and the open operations, from the store (a restart's state)."""
-        since = self._clock() - min(SEEN_FOR, self.config.raw_retention_hours * 3600)
-        state = self.store.bus_state(since)
-        self._seen, self._seen_before = set(state.message_ids), set()
-        self._seen_since = self._clock()
+        now = self._clock()
+        self._seen = RecentIds()
+        state = self.store.bus_state(now - min(self._seen.seconds,
+                                               self.config.raw_retention_hours * 3600))
+        self._seen.add(state.message_ids, now)
         self._timings = Timings()
         self._timings.resume(state.open_operations, state.closed)
         self._pending = []
@@ -315,10 +315,7 @@ class NotificationConsumer:
         """One batch prepared (on the preparing thread); its ids are taken as seen at once
         (a write that fails reconnects, and the ids are reloaded from the store)."""
         batch, fresh, newest = self.prepare(taken)
-        self._seen.update(fresh)
-        if self._clock() - self._seen_since >= SEEN_FOR:
-            self._seen, self._seen_before = set(), self._seen
-            self._seen_since = self._clock()
+        self._seen.add(fresh, self._clock())
         return _Prepared(batch, len(taken), taken[-1].delivery_tag, newest)
 
     def store_batch(self, prepared: _Prepared) -> None:
@@ -339,7 +336,7 @@ class NotificationConsumer:
         poison: list[PoisonMessage] = []
         operations: dict[tuple[str, str, str], Operation] = {}
         fresh: set[str] = set()
-        seen, seen_before = self._seen, self._seen_before
+        seen = self._seen.ids
         feed = self._timings.feed_fields
         newest = 0.0
         limit = self.config.max_message_bytes
@@ -354,7 +351,7 @@ class NotificationConsumer:
                                             body[:POISON_KEEP].decode("utf-8", "replace")))
                 continue
             mid = n.message_id
-            if mid in seen or mid in seen_before or mid in fresh:
+            if mid in seen or mid in fresh:
                 self.counters.duplicates += 1
                 continue
             fresh.add(mid)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from stackwatch.bus.recent import MOST
 from stackwatch.bus.records import BusState, Operation, PoisonMessage
 
 OPERATION_COLUMNS = ("resource_id, span, request_id, renamed, started, ended, outcome, host, "
@@ -33,10 +34,12 @@ class BusReads:
         raise NotImplementedError
 
     def bus_state(self, since: float) -> BusState:
-        """Message ids received since ``since``, open operations, keys closed since."""
+        """The newest message ids received since ``since`` (at most
+        :data:`~stackwatch.bus.recent.MOST`), open operations, keys closed since."""
         p = self._placeholder
         ids = frozenset(r[0] for r in self._query(
-            f"SELECT message_id FROM bus_messages WHERE received >= {p}", (since,)))
+            f"SELECT message_id FROM bus_messages WHERE received >= {p} "
+            f"ORDER BY received DESC LIMIT {p}", (since, MOST)))
         rows = self._query(f"SELECT {OPERATION_COLUMNS} FROM bus_operations "
                            "WHERE outcome = 'open'")
         closed = self._query("SELECT resource_id, span, request_id FROM bus_operations "
@@ -66,7 +69,8 @@ class BusReads:
         return [PoisonMessage(*r) for r in rows]
 
     def bus_raw(self, message_id: str) -> str | None:
-        """The kept payload of one message (until ``bus.raw_retention_hours``)."""
+        """The kept payload of one message (until ``bus.raw_retention_hours``); in SQLite a
+        scan (no index by message id: nothing in stackwatch reads one by id)."""
         rows = self._query(
             f"SELECT body FROM bus_messages WHERE message_id = {self._placeholder}",
             (message_id,))

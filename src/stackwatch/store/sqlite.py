@@ -17,7 +17,8 @@ Schema (compact: a series' name and labels are stored once)::
     agent_batches (agent, seq, host, source, created, received)
                                                        PRIMARY KEY(agent, seq), no rowid
     bus_messages (message_id, ts, received, exchange, routing_key, event_type, body)
-                                                       the notifications consumed (dedup, raw)
+                                                       the notifications consumed (raw),
+                                                       indexed by (received, message_id)
     bus_poison (id, received, reason, exchange, routing_key, size, body)
     bus_operations (resource_id, span, request_id, renamed, started, ended, outcome, host,
                     fault, request_started, build_seconds)  PRIMARY KEY(resource_id, span,
@@ -64,6 +65,7 @@ from typing import Any, cast
 
 import orjson
 
+from stackwatch.bus.recent import RecentIds
 from stackwatch.bus.records import BusBatch, Note, Operation
 from stackwatch.errors import StoreError
 from stackwatch.model import (
@@ -90,6 +92,33 @@ from stackwatch.store.bus_reads import OPERATION_COLUMNS, BusReads
 from stackwatch.store.request_index import TraceRecord, follow, select_records
 
 log = logging.getLogger(__name__)
+
+# No unique index on message_id: a random id lands on a random page of it, one more page
+# written per message; the ids of the newest messages are remembered instead
+# (bus/recent.py), read back in time order from the covering index at start.
+_BUS_MESSAGES = """
+CREATE TABLE IF NOT EXISTS bus_messages (
+    message_id TEXT NOT NULL,
+    ts REAL NOT NULL,
+    received REAL NOT NULL,
+    exchange TEXT NOT NULL,
+    routing_key TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bus_messages_received ON bus_messages (received, message_id);
+"""
+#: a store's bus_messages from before, with its unique message ids, made as it is now
+_REBUILD_BUS_MESSAGES = f"""
+BEGIN IMMEDIATE;
+DROP INDEX IF EXISTS bus_messages_received;
+ALTER TABLE bus_messages RENAME TO bus_messages_unique;
+{_BUS_MESSAGES}
+INSERT INTO bus_messages SELECT message_id, ts, received, exchange, routing_key, event_type,
+    body FROM bus_messages_unique ORDER BY received;
+DROP TABLE bus_messages_unique;
+COMMIT;
+"""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS series (
@@ -179,17 +208,7 @@ CREATE TABLE IF NOT EXISTS agent_batches (
     PRIMARY KEY (agent, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS agent_batches_received ON agent_batches (received);
-CREATE TABLE IF NOT EXISTS bus_messages (
-    message_id TEXT NOT NULL UNIQUE,
-    ts REAL NOT NULL,
-    received REAL NOT NULL,
-    exchange TEXT NOT NULL,
-    routing_key TEXT NOT NULL,
-    event_type TEXT NOT NULL,
-    body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS bus_messages_received ON bus_messages (received);
-CREATE TABLE IF NOT EXISTS bus_poison (
+""" + _BUS_MESSAGES + """CREATE TABLE IF NOT EXISTS bus_poison (
     id INTEGER PRIMARY KEY,
     received REAL NOT NULL,
     reason TEXT NOT NULL,
@@ -247,7 +266,7 @@ _UPSERT_OPERATION = (
 
 
 #: a Note's first seven fields (n[:7])
-_INSERT_MESSAGE = ("INSERT OR IGNORE INTO bus_messages (message_id, ts, received, exchange, "
+_INSERT_MESSAGE = ("INSERT INTO bus_messages (message_id, ts, received, exchange, "
                    "routing_key, event_type, body) VALUES (?, ?, ?, ?, ?, ?, ?)")
 
 
@@ -395,6 +414,8 @@ class SQLiteStore(BusReads):
         # per source: the series, checks and items it holds so far
         self._pending_held: dict[str, tuple[set[int], set[tuple[str, str]],
                                             set[tuple[str, str]]]] = {}
+        #: the ids of the newest notifications stored, read at the first write_bus
+        self._bus_ids: RecentIds | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = self._connect()
@@ -407,6 +428,9 @@ class SQLiteStore(BusReads):
             columns = [row[1] for row in self._writer.execute("PRAGMA table_info(events)")]
             if columns and "dedup_key" not in columns:  # a store from before natural keys
                 self._writer.execute("ALTER TABLE events ADD COLUMN dedup_key TEXT")
+            if self._writer.execute("SELECT 1 FROM pragma_index_list('bus_messages') "
+                                    "WHERE \"unique\"").fetchone():
+                self._writer.executescript(_REBUILD_BUS_MESSAGES)
             self._writer.executescript(_SCHEMA)
             rollups.start(self._writer)
             for row in self._writer.execute(
@@ -989,27 +1013,48 @@ class SQLiteStore(BusReads):
     # ------------------------------------------------------------------ bus
     def write_bus(self, batch: BusBatch) -> int:
         """Write one consumer batch in one transaction (docs/notifications.md): each message
-        not stored before with its event, the poison, the operations (a closed one is
-        never reopened). Returns messages new."""
-        with self._transaction() as conn:
-            conn.execute("SAVEPOINT bus_messages")
-            before = conn.total_changes
-            conn.executemany(_INSERT_MESSAGE, [n[:7] for n in batch.notes])
-            if conn.total_changes - before == len(batch.notes):  # all new: the usual case
-                conn.execute("RELEASE bus_messages")
-                fresh = batch.notes
-            else:  # some stored before: again one by one, keeping the new ones
-                conn.execute("ROLLBACK TO bus_messages")
-                conn.execute("RELEASE bus_messages")
-                fresh = [n for n in batch.notes if conn.execute(_INSERT_MESSAGE, n[:7]).rowcount]
-            self._write_notes(conn, fresh)
-            conn.executemany(
-                "INSERT INTO bus_poison (received, reason, exchange, routing_key, size, body) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [(p.received, p.reason, p.exchange, p.routing_key, p.size, p.body)
-                 for p in batch.poison])
-            conn.executemany(_UPSERT_OPERATION, [_operation_row(op) for op in batch.operations])
+        not stored lately (:mod:`~stackwatch.bus.recent`: the ids of the newest ones,
+        remembered) with its event, the poison, the operations (a closed one is never
+        reopened). Returns messages new."""
+        fresh: list[Note] = []
+        ids: set[str] = set()
+        with self._write_lock:
+            with self._transaction() as conn:
+                recent = self._recent_bus_ids(conn)
+                known = recent.ids
+                for n in batch.notes:
+                    mid = n.message_id
+                    if mid not in known and mid not in ids:
+                        ids.add(mid)
+                        fresh.append(n)
+                self._write_bus_in(conn, fresh, batch)
+            if fresh:  # once committed
+                recent.add(ids, max(n.received for n in fresh))
         return len(fresh)
+
+    def _recent_bus_ids(self, conn: sqlite3.Connection) -> RecentIds:
+        """The ids of the newest notifications stored (read once, in time order)."""
+        if self._bus_ids is None:
+            recent = RecentIds()
+            rows = conn.execute(
+                "SELECT received, message_id FROM bus_messages ORDER BY received DESC "
+                "LIMIT ?", (recent.most,)).fetchall()
+            if rows:
+                recent.add({r[1] for r in rows if r[1]}, rows[0][0])
+            self._bus_ids = recent
+        return self._bus_ids
+
+    def _write_bus_in(self, conn: sqlite3.Connection, fresh: Sequence[Note],
+                      batch: BusBatch) -> None:
+        if fresh:
+            conn.executemany(_INSERT_MESSAGE, [n[:7] for n in fresh])
+            self._write_notes(conn, fresh)
+        conn.executemany(
+            "INSERT INTO bus_poison (received, reason, exchange, routing_key, size, body) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(p.received, p.reason, p.exchange, p.routing_key, p.size, p.body)
+             for p in batch.poison])
+        conn.executemany(_UPSERT_OPERATION, [_operation_row(op) for op in batch.operations])
 
     def _write_notes(self, conn: sqlite3.Connection, notes: Sequence[Note]) -> None:
         """The notes' events as :meth:`_write_events` writes events, in two ``executemany``:
