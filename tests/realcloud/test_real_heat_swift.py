@@ -19,17 +19,15 @@ stack list`` does (for an admin, heat scopes that listing to no project either).
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from realcloud.cloud import RealCloud
-from realcloud.conftest import TIMINGS
 from realcloud.expected import Key, key, sample_map
+from realcloud.extras import bring_up, stock_policy
 from realcloud.healthy import assert_services_healthy
 from realcloud.truth import Truth
 from stackwatch.catalog.testing import assert_declared
@@ -37,7 +35,6 @@ from stackwatch.config import parse_config
 from stackwatch.model import Collection, Status
 from stackwatch.sources.registry import build_sources
 
-SCRIPT = Path(__file__).resolve().parent / "extra" / "heat_swift.sh"
 BRING_UP_TIMEOUT_S = 900.0
 SOURCES = {"api.orchestration": "heat", "api.object_store": "object_store"}
 #: openstack-exporter's stack statuses in its order (a stack_status gauge is the position)
@@ -53,11 +50,7 @@ PROCESSES = {"heat-api": (8004,), "heat-engine": (), "swift-proxy-server": (8080
 @pytest.fixture(scope="module")
 def heat_swift(realcloud: RealCloud) -> RealCloud:
     """The real cloud with heat and swift up and their resources made (once)."""
-    started = time.monotonic()
-    realcloud.run_script(str(SCRIPT), timeout=BRING_UP_TIMEOUT_S,
-                         env={"STACKWATCH_REALCLOUD_DIR": str(realcloud.scripts)})
-    TIMINGS["heat+swift"] = time.monotonic() - started
-    return realcloud
+    return bring_up(realcloud, "heat_swift.sh", timeout=BRING_UP_TIMEOUT_S, timing="heat+swift")
 
 
 @pytest.fixture(scope="module")
@@ -127,13 +120,8 @@ def test_stacks_of_every_project_equal_cli(collected: dict[str, Collection],
 def stock_heat_policy(heat_swift: RealCloud) -> Iterator[None]:
     """heat's own policy for the test (``stacks:global_index``: nobody), the script's after
     (heat-api re-reads the file when it changes)."""
-    path = heat_swift.root / "etc" / "heat" / "policy.yaml"
-    granted = path.read_text()
-    path.write_text("{}\n")
-    try:
+    with stock_policy(heat_swift, "heat"):
         yield
-    finally:
-        path.write_text(granted)
 
 
 def test_a_stock_heat_policy_counts_the_monitor_projects_stacks(

@@ -18,18 +18,16 @@ stackwatch the same ones as the CLI.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from realcloud.cloud import RealCloud
-from realcloud.conftest import TIMINGS
 from realcloud.expected import Key, key, sample_map
+from realcloud.extras import bring_up, stock_policy
 from realcloud.healthy import assert_services_healthy
 from realcloud.truth import Truth
 from stackwatch.catalog.testing import assert_declared
@@ -37,7 +35,6 @@ from stackwatch.config import parse_config
 from stackwatch.model import Collection, Status
 from stackwatch.sources.registry import build_sources
 
-SCRIPT = Path(__file__).resolve().parent / "extra" / "ironic.sh"
 BRING_UP_TIMEOUT_S = 600.0
 SOURCE = "api.baremetal"
 NODE = "openstack_ironic_node"
@@ -59,11 +56,7 @@ FIELDS = ("name", "provision_state", "power_state", "maintenance", "maintenance_
 @pytest.fixture(scope="module")
 def ironic(realcloud: RealCloud) -> RealCloud:
     """The real cloud with ironic up and its nodes made (once)."""
-    started = time.monotonic()
-    realcloud.run_script(str(SCRIPT), timeout=BRING_UP_TIMEOUT_S,
-                         env={"STACKWATCH_REALCLOUD_DIR": str(realcloud.scripts)})
-    TIMINGS["ironic"] = time.monotonic() - started
-    return realcloud
+    return bring_up(realcloud, "ironic.sh", timeout=BRING_UP_TIMEOUT_S, timing="ironic")
 
 
 def _collect(cloud: RealCloud) -> Collection:
@@ -148,13 +141,8 @@ def _epoch(text: str) -> float:
 def stock_ironic_policy(ironic: RealCloud) -> Iterator[None]:
     """ironic's own policy for the test (``baremetal:node:list_all``: system-scoped
     readers), the script's after (ironic-api re-reads the file when it changes)."""
-    path = ironic.root / "etc" / "ironic" / "policy.yaml"
-    granted = path.read_text()
-    path.write_text("{}\n")
-    try:
+    with stock_policy(ironic, "ironic"):
         yield
-    finally:
-        path.write_text(granted)
 
 
 def test_a_stock_ironic_policy_shows_the_monitor_projects_nodes(

@@ -18,15 +18,13 @@ and octavia-api and octavia-worker must be healthy: endpoint, processes and port
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from realcloud.cloud import RealCloud
-from realcloud.conftest import TIMINGS
 from realcloud.expected import Key, key, sample_map
+from realcloud.extras import bring_up
 from realcloud.healthy import assert_services_healthy
 from realcloud.truth import Truth
 from stackwatch.catalog.testing import assert_declared
@@ -34,7 +32,6 @@ from stackwatch.config import parse_config
 from stackwatch.model import Collection, Status
 from stackwatch.sources.registry import build_sources
 
-SCRIPT = Path(__file__).resolve().parent / "extra" / "octavia.sh"
 BRING_UP_TIMEOUT_S = 900.0
 SOURCE = "api.load_balancer"
 #: openstack-exporter's tables (exporters/loadbalancer.go): a status gauge's value is the
@@ -51,11 +48,7 @@ PROCESSES = {"octavia-api": (9876,), "octavia-worker": ()}
 @pytest.fixture(scope="module")
 def octavia(realcloud: RealCloud) -> RealCloud:
     """The real cloud with octavia up and its load balancers made (once)."""
-    started = time.monotonic()
-    realcloud.run_script(str(SCRIPT), timeout=BRING_UP_TIMEOUT_S,
-                         env={"STACKWATCH_REALCLOUD_DIR": str(realcloud.scripts)})
-    TIMINGS["octavia"] = time.monotonic() - started
-    return realcloud
+    return bring_up(realcloud, "octavia.sh", timeout=BRING_UP_TIMEOUT_S, timing="octavia")
 
 
 @pytest.fixture(scope="module")

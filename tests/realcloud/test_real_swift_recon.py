@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from realcloud.cloud import RealCloud, port_open
-from realcloud.conftest import TIMINGS
+from realcloud.extras import bring_up
 from stackwatch.catalog.loader import default_catalog
 from stackwatch.catalog.testing import assert_declared
 from stackwatch.health.evaluate import evaluate
@@ -31,7 +31,6 @@ from stackwatch.model import Collection, Status
 from stackwatch.sources.infra.swift import SwiftSource
 from stackwatch.sources.logs.source import LogsSource
 
-SCRIPT = Path(__file__).resolve().parent / "extra" / "heat_swift.sh"
 SERVERS = {"object": "127.0.0.1:6200", "container": "127.0.0.1:6201",
            "account": "127.0.0.1:6202"}
 #: a swift-recon statistics line: ``[name] low: 0, high: 0, avg: 0.0, total: 0, ...``
@@ -42,14 +41,11 @@ STATS = re.compile(r"^\[(\w+)\] low: (-?\d+), high: (-?\d+), avg: \S+, total: (-
 @pytest.fixture(scope="module")
 def swift(realcloud: RealCloud) -> RealCloud:
     """swift up and one pass of its periodic daemons."""
-    started = time.monotonic()
     # test_real_heat_swift brought swift up before (its stages are skipped when run)
     up = all(port_open(port) for port in (6200, 6201, 6202, 8080))
     stages = ("passes",) if up else ("install", "swift", "passes")
-    realcloud.run_script(str(SCRIPT), *stages, timeout=600.0,
-                         env={"STACKWATCH_REALCLOUD_DIR": str(realcloud.scripts)})
-    TIMINGS["swift passes"] = time.monotonic() - started
-    return realcloud
+    return bring_up(realcloud, "heat_swift.sh", *stages, timeout=600.0,
+                    timing="swift passes")
 
 
 def _config(**options: object) -> SwiftConfig:
